@@ -1,0 +1,183 @@
+//! Datasets: rows with stable string ids, f64 features and encoded targets.
+//!
+//! Rows are stored row-major (`features[i*d..(i+1)*d]` is row `i`), so that a row is a
+//! contiguous slice, per-row work parallelises over row blocks, and deleting a row
+//! ([`Dataset::swap_remove`]) costs O(d) instead of shifting the whole matrix.
+//! nalgebra stays the public matrix type: [`Dataset::matrix`] is an n×d view.
+//!
+//! Submodules: readers for CSV ([`csv`]) and LIBSVM ([`libsvm`]), the embedded datasets
+//! ([`builtin`]), target encoding ([`targets`]) and data-independent preprocessing
+//! ([`preprocess`]).
+
+pub mod builtin;
+pub mod csv;
+mod error;
+pub mod libsvm;
+pub mod preprocess;
+pub mod targets;
+
+pub use error::DataError;
+pub use preprocess::Preprocessing;
+pub use targets::{TargetEncoding, TargetSpec, Targets};
+
+use nalgebra::{DMatrixView, Dyn};
+
+/// A table of rows: ids, features (row-major) and, optionally, encoded targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    ids: Vec<String>,
+    feature_names: Vec<String>,
+    features: Vec<f64>,
+    targets: Option<Targets>,
+}
+
+impl Dataset {
+    /// Builds a dataset, checking the shapes and that ids are unique.
+    ///
+    /// `features` is row-major with `ids.len()` rows of `feature_names.len()` values.
+    pub fn new(
+        ids: Vec<String>,
+        feature_names: Vec<String>,
+        features: Vec<f64>,
+        targets: Option<Targets>,
+    ) -> Result<Self, DataError> {
+        let (n, d) = (ids.len(), feature_names.len());
+        if features.len() != n * d {
+            return Err(DataError::Shape(format!(
+                "{} feature values for {n} rows of {d} features",
+                features.len()
+            )));
+        }
+        if let Some(t) = &targets {
+            if t.values.len() != n {
+                return Err(DataError::Shape(format!(
+                    "{} targets for {n} rows",
+                    t.values.len()
+                )));
+            }
+        }
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        for id in &ids {
+            if !seen.insert(id.as_str()) {
+                return Err(DataError::Shape(format!("duplicate id '{id}'")));
+            }
+        }
+        Ok(Self {
+            ids,
+            feature_names,
+            features,
+            targets,
+        })
+    }
+
+    /// Number of rows n.
+    pub fn n_rows(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Number of features d.
+    pub fn n_features(&self) -> usize {
+        self.feature_names.len()
+    }
+
+    /// Row ids, in row order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// Feature (column) names, in column order.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// Row `i` as a contiguous slice of d values.
+    pub fn row(&self, i: usize) -> &[f64] {
+        let d = self.n_features();
+        &self.features[i * d..(i + 1) * d]
+    }
+
+    /// Row-major feature buffer (n·d values).
+    pub fn features(&self) -> &[f64] {
+        &self.features
+    }
+
+    /// Mutable row-major feature buffer, for in-place preprocessing.
+    pub(crate) fn features_mut(&mut self) -> &mut [f64] {
+        &mut self.features
+    }
+
+    /// The n×d feature matrix as a nalgebra view (row-major strides).
+    pub fn matrix(&self) -> DMatrixView<'_, f64, Dyn, Dyn> {
+        let (n, d) = (self.n_rows(), self.n_features());
+        DMatrixView::from_slice_with_strides_generic(&self.features, Dyn(n), Dyn(d), Dyn(d), Dyn(1))
+    }
+
+    /// The encoded targets, if the data has a target column.
+    pub fn targets(&self) -> Option<&Targets> {
+        self.targets.as_ref()
+    }
+
+    /// Position of the row with this id, if present (O(n)).
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.ids.iter().position(|x| x == id)
+    }
+
+    /// Deletes row `i` in O(d) by moving the last row into its place (row order changes).
+    pub fn swap_remove(&mut self, i: usize) {
+        let d = self.n_features();
+        let last = self.n_rows() - 1;
+        if i != last {
+            let (head, tail) = self.features.split_at_mut(last * d);
+            head[i * d..(i + 1) * d].copy_from_slice(&tail[..d]);
+        }
+        self.features.truncate(last * d);
+        self.ids.swap_remove(i);
+        if let Some(t) = &mut self.targets {
+            t.values.swap_remove(i);
+        }
+    }
+
+    /// Keeps only the rows for which `keep(i)` is true, preserving order.
+    pub fn retain_rows(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let d = self.n_features();
+        let mut write = 0;
+        for read in 0..self.n_rows() {
+            if keep(read) {
+                if write != read {
+                    self.features.copy_within(read * d..(read + 1) * d, write * d);
+                    self.ids.swap(write, read);
+                    if let Some(t) = &mut self.targets {
+                        t.values.swap(write, read);
+                    }
+                }
+                write += 1;
+            }
+        }
+        self.features.truncate(write * d);
+        self.ids.truncate(write);
+        if let Some(t) = &mut self.targets {
+            t.values.truncate(write);
+        }
+    }
+
+    /// A copy with a constant feature `value` appended to every row, named `name`.
+    ///
+    /// Used for the intercept: the intercept is an ordinary, regularized weight on a
+    /// constant feature (see the crate docs).
+    pub fn with_constant_feature(&self, name: &str, value: f64) -> Self {
+        let (n, d) = (self.n_rows(), self.n_features());
+        let mut features = Vec::with_capacity(n * (d + 1));
+        for i in 0..n {
+            features.extend_from_slice(self.row(i));
+            features.push(value);
+        }
+        let mut feature_names = self.feature_names.clone();
+        feature_names.push(name.to_string());
+        Self {
+            ids: self.ids.clone(),
+            feature_names,
+            features,
+            targets: self.targets.clone(),
+        }
+    }
+}
