@@ -15,6 +15,7 @@ mod error;
 pub mod libsvm;
 pub mod preprocess;
 pub mod targets;
+mod text;
 
 pub use error::DataError;
 pub use preprocess::Preprocessing;
@@ -144,7 +145,8 @@ impl Dataset {
         for read in 0..self.n_rows() {
             if keep(read) {
                 if write != read {
-                    self.features.copy_within(read * d..(read + 1) * d, write * d);
+                    self.features
+                        .copy_within(read * d..(read + 1) * d, write * d);
                     self.ids.swap(write, read);
                     if let Some(t) = &mut self.targets {
                         t.values.swap(write, read);
