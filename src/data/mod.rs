@@ -7,18 +7,22 @@
 //!
 //! Submodules: readers for CSV ([`csv`]) and LIBSVM ([`libsvm`]), the embedded datasets
 //! ([`builtin`]), target encoding ([`targets`]) and data-independent preprocessing
-//! ([`preprocess`]).
+//! ([`preprocess`]). [`load_data`] picks the reader from a source string.
 
 pub mod builtin;
 pub mod csv;
 mod error;
 pub mod libsvm;
 pub mod preprocess;
+mod source;
 pub mod targets;
 mod text;
 
+pub use csv::CsvOptions;
 pub use error::DataError;
-pub use preprocess::Preprocessing;
+pub use libsvm::LibsvmOptions;
+pub use preprocess::{PreprocessReport, Preprocessing};
+pub use source::{LIBSVM_EXTENSIONS, load_data};
 pub use targets::{TargetEncoding, TargetSpec, Targets};
 
 use nalgebra::{DMatrixView, Dyn};
