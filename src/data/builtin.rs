@@ -26,7 +26,7 @@ pub struct RecommendedScale {
 }
 
 /// An embedded dataset.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 pub struct Builtin {
     /// Short name, as in `builtin:NAME`.
     pub name: &'static str,
@@ -150,6 +150,19 @@ pub fn builtin(name: &str) -> Result<&'static Builtin, DataError> {
             name: name.to_string(),
             available: BUILTINS.iter().map(|b| b.name.to_string()).collect(),
         })
+}
+
+impl std::fmt::Debug for Builtin {
+    /// Everything but the embedded CSV text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builtin")
+            .field("name", &self.name)
+            .field("target", &self.target)
+            .field("id", &self.id)
+            .field("task", &self.task)
+            .field("recommended_scale", &self.recommended_scale)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Builtin {

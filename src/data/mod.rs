@@ -24,6 +24,7 @@ pub use libsvm::LibsvmOptions;
 pub use preprocess::{PreprocessReport, Preprocessing};
 pub use source::{LIBSVM_EXTENSIONS, load_data};
 pub use targets::{TargetEncoding, TargetSpec, Targets};
+pub use text::{MAX_COLUMNS, MAX_LINE_BYTES};
 
 use nalgebra::{DMatrixView, Dyn};
 

@@ -11,10 +11,10 @@ use std::io::{BufRead, Read};
 use super::DataError;
 
 /// Longest accepted line, in bytes (64 MiB).
-pub(crate) const MAX_LINE_BYTES: usize = 64 << 20;
+pub const MAX_LINE_BYTES: usize = 64 << 20;
 
 /// Most columns (CSV fields or LIBSVM features) accepted.
-pub(crate) const MAX_COLUMNS: usize = 1_000_000;
+pub const MAX_COLUMNS: usize = 1_000_000;
 
 /// Calls `visit(line_number, line)` for every line of `text`.
 pub(crate) fn visit_text(
@@ -117,7 +117,7 @@ impl Cell<'_> {
                 file: self.file.to_string(),
                 line: self.line,
                 column: self.column.to_string(),
-                value: text.to_string(),
+                value: shorten(text),
             }),
             Err(_) => Err(DataError::NotNumeric {
                 file: self.file.to_string(),
@@ -185,6 +185,30 @@ mod tests {
             Err(DataError::NotNumeric { .. })
         ));
         assert_eq!(cell.number("-2.5e1").ok(), Some(-25.0));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn reader_never_panics_and_agrees_with_text(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)
+        ) {
+            let from_reader = lines_of_reader(&bytes);
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let mut from_text = Vec::new();
+                let visited = visit_text("t", text, |n, l| {
+                    from_text.push((n, l.to_string()));
+                    Ok(())
+                });
+                proptest::prop_assert!(visited.is_ok());
+                // The text visitor reports the empty piece after a final newline.
+                if text.ends_with('\n') || text.is_empty() {
+                    from_text.pop();
+                }
+                proptest::prop_assert_eq!(from_reader.ok(), Some(from_text));
+            }
+        }
     }
 
     #[test]
