@@ -7,18 +7,24 @@
 //!
 //! Submodules: readers for CSV ([`csv`]) and LIBSVM ([`libsvm`]), the embedded datasets
 //! ([`builtin`]), target encoding ([`targets`]) and data-independent preprocessing
-//! ([`preprocess`]).
+//! ([`preprocess`]). [`load_data`] picks the reader from a source string.
 
 pub mod builtin;
 pub mod csv;
 mod error;
 pub mod libsvm;
 pub mod preprocess;
+mod source;
 pub mod targets;
+mod text;
 
+pub use csv::CsvOptions;
 pub use error::DataError;
-pub use preprocess::Preprocessing;
+pub use libsvm::LibsvmOptions;
+pub use preprocess::{PreprocessReport, Preprocessing};
+pub use source::{LIBSVM_EXTENSIONS, load_data};
 pub use targets::{TargetEncoding, TargetSpec, Targets};
+pub use text::{MAX_COLUMNS, MAX_LINE_BYTES};
 
 use nalgebra::{DMatrixView, Dyn};
 
@@ -144,7 +150,8 @@ impl Dataset {
         for read in 0..self.n_rows() {
             if keep(read) {
                 if write != read {
-                    self.features.copy_within(read * d..(read + 1) * d, write * d);
+                    self.features
+                        .copy_within(read * d..(read + 1) * d, write * d);
                     self.ids.swap(write, read);
                     if let Some(t) = &mut self.targets {
                         t.values.swap(write, read);
