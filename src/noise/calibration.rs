@@ -25,9 +25,11 @@ use thiserror::Error;
 /// δ(σ) underflow and the bound could no longer be verified in `f64`.
 pub const MIN_DELTA: f64 = 1e-300;
 
-/// Relative outward rounding for the closed forms: each is at most five
-/// correctly rounded operations (or libm calls accurate to about one ulp), so
-/// their relative error is below 8·2⁻⁵² (the unit roundoff is 2⁻⁵³).
+/// Relative outward rounding for the closed forms. The longest,
+/// √(2 ln(1.5/δ))·ε′/ε, is six operations, each correctly rounded or (ln, a
+/// libm call) within about one ulp; the rounding of 1.5/δ is amplified by at
+/// most 1/ln 1.5 < 2.5 through the logarithm and halved by the square root. The
+/// total relative error stays below 8·2⁻⁵² (the unit roundoff is 2⁻⁵³).
 const ROUND_UP: f64 = 1.0 + 8.0 * f64::EPSILON;
 /// See [`ROUND_UP`].
 const ROUND_DOWN: f64 = 1.0 - 8.0 * f64::EPSILON;

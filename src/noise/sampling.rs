@@ -22,11 +22,13 @@
 //!
 //! # Reproducibility
 //!
-//! The same seed, dimension and spec give the same vector bit for bit with the
-//! same versions of rand_chacha and rand_distr (rand_distr uses `libm`/`num-traits`
-//! math so results do not depend on the platform's libm, but its value stream may
-//! change between its minor versions). A certificate that must be re-checked
-//! later should therefore store b itself (secretly), not only the seed.
+//! The same seed, dimension and spec give the same vector bit for bit on the
+//! same platform with the same versions of rand_chacha and rand_distr. Across
+//! platforms this is not guaranteed: rand_distr's `exp`/`ln` come from
+//! `num-traits`, which uses the platform's libm when its `std` feature is on (it
+//! is, through nalgebra), and rand_distr may change its value streams between
+//! minor versions. A certificate that must be re-checked later should therefore
+//! store b itself (secretly), not only the seed.
 
 use super::{NoiseError, NoiseFamily, NoiseSpec};
 use nalgebra::DVector;
