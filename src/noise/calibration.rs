@@ -173,7 +173,8 @@ pub fn budget_guo2020(epsilon: f64, delta: f64, sigma: f64) -> Result<f64, Calib
 /// Error model (first order, with margin): the two terms T₁, T₂ have relative
 /// error at most 32·2⁻⁵²·(1 + b²) each (the rounding of the arguments a, b,
 /// whose magnitudes are at most |b| = m + k, perturbs e^{−a²/2} and erfcx by
-/// a relative |b|²·2⁻⁵² to first order; Cody's approximations add < 1e-15),
+/// a relative |b|²·2⁻⁵² to first order; Φ and erfcx themselves are
+/// accurate to about 1e-15, measured),
 /// so the difference has relative error η = 32·2⁻⁵²·(1 + b²)·(T₁ + T₂)/(T₁ − T₂).
 /// The bound returned is min(δ̂·(1 + η), Φ(a)·(1 + η₀), 1), using δ ≤ Φ(a).
 fn delta_upper(epsilon: f64, sigma: f64, sensitivity: f64) -> f64 {
