@@ -1,6 +1,40 @@
 //! # unlearn — certified machine unlearning for convex models
 //!
-//! (crate docs written with the modules)
+//! unlearn trains L2-regularised logistic (binary and one-vs-rest) and ridge models with
+//! *objective perturbation* and is built to remove training rows from them without
+//! retraining, with a certificate that the result is (ε, δ)-indistinguishable from a model
+//! retrained without those rows (Guo, Goldstein, Hannun, van der Maaten, "Certified Data
+//! Removal from Machine Learning Models", ICML 2020).
+//!
+//! The training objective, for rows (x_i, y_i), a loss ℓ, total regularisation Λ and a
+//! secret noise vector b:
+//!
+//! L_b(w; D) = Σ_i ℓ(wᵀx_i, y_i) + (Λ/2)‖w‖² + bᵀw
+//!
+//! Layers, bottom up:
+//! - [`data`]: datasets with stable row ids, CSV/LIBSVM readers, the embedded datasets,
+//!   and data-independent preprocessing (constant scaling, norm clipping);
+//! - [`loss`]: ℓ and the constants the proofs use (γ, C);
+//! - [`linalg`]: parallel row-block kernels (X·w, Xᵀr, XᵀDX) and checked Cholesky;
+//! - [`objective`]: L_b, its gradient, Hessian and Hessian-vector product; the two
+//!   regularisation conventions;
+//! - [`solver`]: Newton's method with line search, the ridge closed form;
+//! - [`noise`]: seeded ChaCha20 sampling of b and the calibration of its scale;
+//! - [`privacy`]: a user's (ε, δ, budget) target turned into a noise scale;
+//! - [`model`]: training, the published model and the secret state, kept apart;
+//! - [`predict`]: predictions and metrics; [`store`]: the on-disk store;
+//! - [`synthetic`]: seeded synthetic data for benchmarks and tests.
+//!
+//! The `unlearn` binary (src/cli) is a thin layer over these modules.
 
 pub mod data;
+pub mod linalg;
+pub mod loss;
+pub mod model;
 pub mod noise;
+pub mod objective;
+pub mod predict;
+pub mod privacy;
+pub mod solver;
+pub mod store;
+pub mod synthetic;

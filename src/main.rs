@@ -1,1 +1,7 @@
-fn main() {}
+//! The `unlearn` command-line tool: a thin layer over the library (see `unlearn --help`).
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

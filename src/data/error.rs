@@ -17,6 +17,15 @@ pub enum DataError {
     #[error("inconsistent dataset: {0}")]
     Shape(String),
 
+    /// A label selection (`--labels`, `--positive`) does not fit the data.
+    #[error("{file}: {message}")]
+    Labels {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+
     /// The file could not be opened or read.
     #[error("{file}: cannot read the file: {source}")]
     Io {

@@ -14,6 +14,7 @@ pub mod csv;
 mod error;
 pub mod libsvm;
 pub mod preprocess;
+pub mod select;
 mod source;
 pub mod targets;
 mod text;
@@ -22,7 +23,7 @@ pub use csv::CsvOptions;
 pub use error::DataError;
 pub use libsvm::LibsvmOptions;
 pub use preprocess::{PreprocessReport, Preprocessing};
-pub use source::{LIBSVM_EXTENSIONS, load_data};
+pub use source::{LIBSVM_EXTENSIONS, default_target, load_data};
 pub use targets::{TargetEncoding, TargetSpec, Targets};
 pub use text::{MAX_COLUMNS, MAX_LINE_BYTES};
 
@@ -126,6 +127,19 @@ impl Dataset {
     /// Position of the row with this id, if present (O(n)).
     pub fn position(&self, id: &str) -> Option<usize> {
         self.ids.iter().position(|x| x == id)
+    }
+
+    /// Replaces the targets (one per row).
+    pub fn set_targets(&mut self, targets: Targets) -> Result<(), DataError> {
+        if targets.values.len() != self.n_rows() {
+            return Err(DataError::Shape(format!(
+                "{} targets for {} rows",
+                targets.values.len(),
+                self.n_rows()
+            )));
+        }
+        self.targets = Some(targets);
+        Ok(())
     }
 
     /// Deletes row `i` in O(d) by moving the last row into its place (row order changes).

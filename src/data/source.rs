@@ -77,3 +77,10 @@ fn libsvm_options(file: &str, opts: &CsvOptions) -> Result<LibsvmOptions, DataEr
         n_features,
     })
 }
+
+/// The target column a source implies when the user names none: the builtin dataset's
+/// target for `builtin:NAME`, none otherwise.
+pub fn default_target(source: &str) -> Option<String> {
+    let name = source.strip_prefix("builtin:")?;
+    builtin(name).ok().map(|b| b.target.to_string())
+}

@@ -1,0 +1,60 @@
+//! The command-line interface: parse arguments, call the library, print.
+//!
+//! Exit codes: 0 success; 1 the command failed (bad input data, a store that cannot be read,
+//! a solver that did not converge — the message says which and what to do); 2 the command
+//! line itself is invalid (unknown flag, missing argument).
+
+mod demo;
+mod model_io;
+mod synth;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Certified machine unlearning for convex models.
+#[derive(Debug, Parser)]
+#[command(name = "unlearn", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train certified models on the embedded datasets and print a summary.
+    Demo(demo::DemoArgs),
+    /// Train a model with objective perturbation and write a model store.
+    Train(Box<train::TrainArgs>),
+    /// Print the published model as JSON.
+    Export(model_io::ExportArgs),
+    /// Predict with a stored model: prints `id,prediction` lines.
+    Predict(model_io::PredictArgs),
+    /// Evaluate a stored model: accuracy, or RMSE and R².
+    Evaluate(model_io::EvaluateArgs),
+    /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
+    Synth(synth::SynthArgs),
+}
+
+/// An error to print before exiting with status 1.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Runs the command line and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Export(args) => model_io::export(&args),
+        Command::Predict(args) => model_io::predict(&args),
+        Command::Evaluate(args) => model_io::evaluate(&args),
+        Command::Synth(args) => synth::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! `unlearn export`, `predict` and `evaluate`, and the training summary printer.
+
+use super::CliResult;
+use clap::Args;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use unlearn::data::preprocess::PreprocessReport;
+use unlearn::data::{self, TargetEncoding, TargetSpec, csv::CsvOptions};
+use unlearn::model::{Model, PublishedModel};
+use unlearn::predict::Metrics;
+use unlearn::store::Store;
+
+/// Arguments of `unlearn export`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  unlearn export --store digits.store > model.json")]
+pub struct ExportArgs {
+    /// The model store.
+    #[arg(long)]
+    pub store: PathBuf,
+}
+
+/// Arguments of `unlearn predict`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  unlearn predict --store digits.store --data new_rows.csv --id id"
+)]
+pub struct PredictArgs {
+    /// The model store.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Rows to predict: CSV with the model's feature columns (others are ignored), LIBSVM,
+    /// or builtin:NAME.
+    #[arg(long)]
+    pub data: String,
+    /// Id column (ids default to the 0-based row numbers).
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+/// Arguments of `unlearn evaluate`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  unlearn evaluate --store digits.store --data test.csv --target digit --json"
+)]
+pub struct EvaluateArgs {
+    /// The model store.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Labelled rows: CSV, LIBSVM, or builtin:NAME.
+    #[arg(long)]
+    pub data: String,
+    /// Target column (defaults to the column the model was trained on).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Id column.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The published model in the export format: weights without the intercept, the
+/// intercept apart, and the hyperparameters.
+pub fn export_json(model: &PublishedModel) -> serde_json::Value {
+    let intercept = model.hyperparameters.intercept;
+    let split = |w: &Vec<f64>| -> (Vec<f64>, Option<f64>) {
+        if intercept {
+            (w[..w.len() - 1].to_vec(), w.last().copied())
+        } else {
+            (w.clone(), None)
+        }
+    };
+    let parts: Vec<_> = model.weights.iter().map(split).collect();
+    let (weights, intercepts, classes) = match &model.target {
+        TargetEncoding::Multiclass { classes } => (
+            json!(parts.iter().map(|p| &p.0).collect::<Vec<_>>()),
+            if intercept {
+                json!(parts.iter().map(|p| p.1).collect::<Vec<_>>())
+            } else {
+                serde_json::Value::Null
+            },
+            json!(classes),
+        ),
+        TargetEncoding::Binary { positive, negative } => (
+            json!(parts[0].0),
+            json!(parts[0].1),
+            json!([negative, positive]),
+        ),
+        TargetEncoding::Regression => (
+            json!(parts[0].0),
+            json!(parts[0].1),
+            serde_json::Value::Null,
+        ),
+    };
+    let h = &model.hyperparameters;
+    json!({
+        "weights": weights,
+        "intercept": intercepts,
+        "classes": classes,
+        "loss": h.loss,
+        "lambda": h.lambda,
+        "regularization": h.regularization,
+        "noise": h.noise,
+        "privacy": h.privacy,
+        "feature_names": model.feature_names,
+        "preprocessing": model.preprocessing,
+        "target_column": model.target_column,
+        "target": model.target,
+        "n_rows": model.n_rows,
+        "digest": model.digest,
+    })
+}
+
+/// Runs `unlearn export`.
+pub fn export(args: &ExportArgs) -> CliResult {
+    let model = Store::at(&args.store).load_published()?;
+    println!("{}", serde_json::to_string_pretty(&export_json(&model))?);
+    Ok(())
+}
+
+/// Reads rows with the model's feature columns, and the target if `spec` asks for it.
+fn read_for_model(
+    model: &PublishedModel,
+    source: &str,
+    id: Option<String>,
+    target: Option<String>,
+    spec: TargetSpec,
+) -> Result<data::Dataset, data::DataError> {
+    let options = CsvOptions {
+        target,
+        id,
+        spec,
+        features: Some(model.feature_names.clone()),
+    };
+    data::load_data(source, &options)
+}
+
+/// Runs `unlearn predict`.
+pub fn predict(args: &PredictArgs) -> CliResult {
+    let model = Store::at(&args.store).load_published()?;
+    let rows = read_for_model(&model, &args.data, args.id.clone(), None, TargetSpec::None)?;
+    let predictions = model.predict(&rows)?;
+    let mut out = String::from("id,prediction\n");
+    for (id, p) in rows.ids().iter().zip(predictions) {
+        out.push_str(&format!("{id},{p}\n"));
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// Runs `unlearn evaluate`.
+pub fn evaluate(args: &EvaluateArgs) -> CliResult {
+    let model = Store::at(&args.store).load_published()?;
+    let target = args
+        .target
+        .clone()
+        .unwrap_or_else(|| model.target_column.clone());
+    let spec = match &model.target {
+        TargetEncoding::Regression => TargetSpec::Regression,
+        encoding => TargetSpec::Encoded(encoding.clone()),
+    };
+    let rows = read_for_model(&model, &args.data, args.id.clone(), Some(target), spec)?;
+    let metrics = model.evaluate(&rows)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&metrics)?);
+    } else {
+        println!("{}", describe_metrics(&metrics));
+    }
+    Ok(())
+}
+
+/// One line of human-readable metrics.
+pub fn describe_metrics(m: &Metrics) -> String {
+    match m {
+        Metrics::Classification { rows, accuracy } => {
+            format!("accuracy {accuracy:.4} on {rows} rows")
+        }
+        Metrics::Regression { rows, rmse, r2 } => {
+            format!("RMSE {rmse:.4}, R² {r2:.4} on {rows} rows")
+        }
+    }
+}
+
+/// Prints what `unlearn train` did.
+pub fn print_training_summary(
+    model: &Model,
+    report: &PreprocessReport,
+    fit: Metrics,
+    seconds: f64,
+    store: &Path,
+    as_json: bool,
+) {
+    let p = &model.published;
+    let h = &p.hyperparameters;
+    let gradient_norms: Vec<f64> = model
+        .secret
+        .training
+        .iter()
+        .map(|r| r.gradient_norm)
+        .collect();
+    let iterations: Vec<usize> = model.secret.training.iter().map(|r| r.iterations).collect();
+    let lambda_total = h.regularization.effective_lambda(h.lambda, p.n_rows);
+    let certifiable = h.noise.scale > 0.0;
+    if as_json {
+        let summary = json!({
+            "store": store,
+            "rows": p.n_rows,
+            "features": p.feature_names.len(),
+            "target": p.target,
+            "loss": h.loss,
+            "lambda": h.lambda,
+            "regularization": h.regularization,
+            "effective_lambda": lambda_total,
+            "noise": h.noise,
+            "privacy": h.privacy,
+            "clipped_rows": report.rows_clipped,
+            "training_gradient_norms": gradient_norms,
+            "newton_iterations": iterations,
+            "training_fit": fit,
+            "train_seconds": seconds,
+            "certifiable": certifiable,
+            "digest": p.digest,
+        });
+        println!("{summary}");
+        return;
+    }
+    println!(
+        "trained {} on {} rows × {} features",
+        h.loss,
+        p.n_rows,
+        p.feature_names.len()
+    );
+    println!("  target: {}", p.target.describe());
+    println!(
+        "  regularization: {} λ = {} (Λ = {lambda_total}), intercept {}",
+        h.regularization,
+        h.lambda,
+        if h.intercept {
+            "on (regularized)"
+        } else {
+            "off"
+        }
+    );
+    println!(
+        "  preprocessing: {} rows clipped to the norm bound",
+        report.rows_clipped
+    );
+    match &h.privacy {
+        Some(t) => println!(
+            "  noise: {} scale {:.6} calibrated for ε = {}, δ = {}, budget ε′ = {}",
+            h.noise.family, h.noise.scale, t.epsilon, t.delta, t.budget
+        ),
+        None => println!("  noise: {} scale {}", h.noise.family, h.noise.scale),
+    }
+    println!(
+        "  Newton: iterations {iterations:?}, final ‖∇L_b‖ {}",
+        gradient_norms
+            .iter()
+            .map(|g| format!("{g:.2e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("  training fit: {}", describe_metrics(&fit));
+    println!("  time: {seconds:.3} s");
+    println!("  store: {} (digest {})", store.display(), &p.digest[..16]);
+    if !certifiable {
+        println!(
+            "  note: this model has no noise (σ = 0): it is NOT certifiable. Removals will \
+             still be served and bounded, with certified: false."
+        );
+    }
+}

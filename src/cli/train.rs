@@ -1,0 +1,222 @@
+//! `unlearn train`: load, preprocess, calibrate the noise, train, save the store.
+
+use super::CliResult;
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+use unlearn::data::{self, Preprocessing, TargetSpec, csv::CsvOptions};
+use unlearn::loss::LossKind;
+use unlearn::model::{self, Hyperparameters, TrainingData};
+use unlearn::noise::{self, NoiseFamily, NoiseSpec};
+use unlearn::objective::Regularization;
+use unlearn::privacy::{self, GaussianCalibration};
+use unlearn::solver::NewtonOptions;
+use unlearn::store::Store;
+
+/// Arguments of `unlearn train`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  unlearn train --data builtin:digits --labels 3,8 --positive 8 --loss logistic \\
+      --lambda 1e-3 --regularization per-sample --preprocess recommended \\
+      --epsilon 1 --delta 1e-5 --budget 0.05 --out digits.store
+  unlearn train --data rows.csv --target y --id id --loss squared --lambda 1 \\
+      --clip-norm 1 --sigma 0 --out ridge.store")]
+pub struct TrainArgs {
+    /// Training data: a CSV file (header row), a LIBSVM file (.svm, .libsvm, .svmlight,
+    /// .txt), or builtin:digits, builtin:breast_cancer, builtin:diabetes.
+    #[arg(long)]
+    pub data: String,
+    /// Target column (defaults to the builtin dataset's target).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Id column (ids default to the 0-based row numbers).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Loss: logistic (classification, one-vs-rest beyond two classes) or squared (ridge).
+    #[arg(long)]
+    pub loss: LossKind,
+    /// The label that becomes +1 in binary classification.
+    #[arg(long)]
+    pub positive: Option<String>,
+    /// Keep only rows with these labels (comma-separated), e.g. --labels 3,8.
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Option<Vec<String>>,
+    /// Regularisation λ (> 0): the total Λ, or per row (Λ = λ·n) with --regularization per-sample.
+    #[arg(long)]
+    pub lambda: f64,
+    /// total (Λ = λ, scikit-learn's C = 1/Λ) or per-sample (Λ = λ·n, Guo et al. 2020).
+    #[arg(long, default_value = "total")]
+    pub regularization: Regularization,
+    /// Do not add an intercept (a regularised weight on a constant feature 1).
+    #[arg(long)]
+    pub no_intercept: bool,
+    /// Multiply every feature by this constant (chosen from domain knowledge, never from the data).
+    #[arg(long)]
+    pub scale: Option<f64>,
+    /// Multiply one feature by a constant: NAME=VALUE (repeatable; overrides --scale).
+    #[arg(long = "feature-scale", value_parser = parse_feature_scale)]
+    pub feature_scales: Vec<(String, f64)>,
+    /// Clip every row to Euclidean norm at most R (after scaling).
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
+    /// `recommended`: use the builtin dataset's documented constant scaling and clip norm.
+    #[arg(long, value_parser = ["recommended"])]
+    pub preprocess: Option<String>,
+    /// Noise scale: σ for Gaussian noise, 1/α for the gamma-norm density. 0 = no noise
+    /// (the model is then not certifiable).
+    #[arg(long, conflicts_with_all = ["epsilon", "delta", "budget"])]
+    pub sigma: Option<f64>,
+    /// Target ε of each removal certificate (with --budget, and --delta for Gaussian noise).
+    #[arg(long, requires = "budget")]
+    pub epsilon: Option<f64>,
+    /// Target δ of each removal certificate (Gaussian noise).
+    #[arg(long, requires = "epsilon")]
+    pub delta: Option<f64>,
+    /// ε′: the total gradient-residual norm the noise must hide.
+    #[arg(long, requires = "epsilon")]
+    pub budget: Option<f64>,
+    /// Noise family: gaussian (an (ε, δ) guarantee) or gamma-norm (an (ε, 0) guarantee).
+    #[arg(long, default_value = "gaussian")]
+    pub noise: NoiseFamily,
+    /// Gaussian calibration: analytic (Balle & Wang 2018) or guo2020 (closed form, ε ≤ 1).
+    #[arg(long, default_value = "analytic")]
+    pub calibration: GaussianCalibration,
+    /// Seed of the noise generator (secret: whoever knows it knows the noise). Default: from the OS.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop Newton's method when ‖∇L_b‖ ≤ TOL.
+    #[arg(long, default_value_t = NewtonOptions::default().tolerance)]
+    pub tol: f64,
+    /// The model store to create (a directory).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_feature_scale(s: &str) -> Result<(String, f64), String> {
+    let (name, value) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got '{s}'"))?;
+    let value: f64 = value
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number in '{s}'"))?;
+    Ok((name.to_string(), value))
+}
+
+/// The preprocessing the flags ask for.
+fn preprocessing(args: &TrainArgs) -> Result<Preprocessing, Box<dyn std::error::Error>> {
+    let mut p = match args.preprocess.as_deref() {
+        Some(_) => {
+            let name = args.data.strip_prefix("builtin:").ok_or(
+                "--preprocess recommended needs a builtin dataset (--data builtin:NAME); \
+                 for your own data give --scale, --feature-scale and --clip-norm",
+            )?;
+            data::builtin::builtin(name)?.recommended_preprocessing()
+        }
+        None => Preprocessing::default(),
+    };
+    if let Some(s) = args.scale {
+        p.default_scale = s;
+    }
+    let overrides: BTreeMap<String, f64> = args.feature_scales.iter().cloned().collect();
+    p.feature_scales.extend(overrides);
+    if args.clip_norm.is_some() {
+        p.clip_norm = args.clip_norm;
+    }
+    Ok(p)
+}
+
+/// The noise distribution the flags ask for.
+fn noise_choice(
+    args: &TrainArgs,
+) -> Result<(NoiseSpec, Option<privacy::PrivacyTarget>), Box<dyn std::error::Error>> {
+    match (args.sigma, args.epsilon, args.budget) {
+        (Some(scale), _, _) => Ok((
+            NoiseSpec {
+                family: args.noise,
+                scale,
+            },
+            None,
+        )),
+        (None, Some(epsilon), Some(budget)) => {
+            Ok(
+                privacy::calibrate(args.noise, epsilon, args.delta, budget, args.calibration)
+                    .map(|(spec, target)| (spec, Some(target)))?,
+            )
+        }
+        _ => Err(
+            "give the noise: --sigma S (0 for none), or --epsilon E --delta D --budget B".into(),
+        ),
+    }
+}
+
+/// Runs `unlearn train`.
+pub fn run(args: &TrainArgs) -> CliResult {
+    let spec = if args.loss.is_classification() {
+        TargetSpec::Classify {
+            positive: if args.labels.is_some() {
+                None
+            } else {
+                args.positive.clone()
+            },
+        }
+    } else {
+        TargetSpec::Regression
+    };
+    let options = CsvOptions {
+        target: args.target.clone(),
+        id: args.id.clone(),
+        spec,
+        features: None,
+    };
+    let mut data = data::load_data(&args.data, &options)?;
+    if let Some(labels) = &args.labels {
+        data = data::select::keep_labels(data, &args.data, labels, args.positive.as_deref())?;
+    }
+    let preprocessing = preprocessing(args)?;
+    let report = preprocessing.apply(&mut data)?;
+    let (noise, privacy) = noise_choice(args)?;
+    let hyper = Hyperparameters {
+        loss: args.loss,
+        lambda: args.lambda,
+        regularization: args.regularization,
+        intercept: !args.no_intercept,
+        noise,
+        privacy,
+        newton: NewtonOptions {
+            tolerance: args.tol,
+            ..NewtonOptions::default()
+        },
+    };
+    let seed = match args.seed {
+        Some(seed) => seed,
+        None => noise::fresh_seed()?,
+    };
+    let target_column = args
+        .target
+        .clone()
+        .or_else(|| data::default_target(&args.data))
+        .unwrap_or_else(|| "target".into());
+    let started = Instant::now();
+    let trained = model::train(
+        TrainingData {
+            data,
+            preprocessing,
+            target_column,
+        },
+        &hyper,
+        seed,
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    Store::at(&args.out).save(&trained)?;
+    let design = &trained.secret.design;
+    let truth = &design.targets().expect("training rows have targets").values;
+    let fit = trained
+        .published
+        .metrics(&trained.published.scores_design(design), truth);
+    super::model_io::print_training_summary(&trained, &report, fit, seconds, &args.out, args.json);
+    Ok(())
+}

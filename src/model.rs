@@ -1,0 +1,320 @@
+//! Training: the published model, the secret state, and the trainer that makes both.
+//!
+//! A trained [`Model`] has two halves kept strictly apart:
+//! - [`PublishedModel`]: what may be released — weights, hyperparameters, the data-independent
+//!   preprocessing, the label encoding, a digest of the weights;
+//! - [`SecretState`]: what must never be released — the preprocessed training rows, the
+//!   objective-perturbation noise vectors b (one per class model) and the seed that drew
+//!   them. Whoever knows b can undo the perturbation; whoever holds the rows holds the
+//!   data a deletion request asks to forget.
+//!
+//! The intercept, when enabled, is an ordinary weight on a constant feature of value 1
+//! appended after preprocessing (after clipping), and it is regularised like every other
+//! weight: ‖w‖² includes it. Rows then have norm at most √(R² + 1) for clip norm R.
+//! (scikit-learn's `LogisticRegression(fit_intercept=False)` on the same augmented matrix
+//! minimises the same objective.)
+//!
+//! Multiclass is one-vs-rest: class k's model is a binary logistic model with targets +1
+//! for rows of class k and −1 otherwise, and its own independent noise vector b_k.
+
+use crate::data::{Dataset, Preprocessing, TargetEncoding};
+use crate::loss::{LossKind, Squared};
+use crate::noise::{self, NoiseSpec};
+use crate::objective::{Objective, Regularization, Rows};
+use crate::privacy::PrivacyTarget;
+use crate::solver::{self, NewtonOptions, SolveReport, SolverError};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Name of the constant feature that carries the intercept.
+pub const INTERCEPT_FEATURE: &str = "(intercept)";
+
+/// Version of the published model's JSON format.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// Everything that determines a training run, other than the data and the noise draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hyperparameters {
+    /// The loss ℓ.
+    pub loss: LossKind,
+    /// The regularisation parameter as given: Λ (total) or λ (per-sample).
+    pub lambda: f64,
+    /// How `lambda` becomes the total strength Λ.
+    pub regularization: Regularization,
+    /// Whether a constant feature carries an intercept.
+    pub intercept: bool,
+    /// The noise distribution of b.
+    pub noise: NoiseSpec,
+    /// The removal guarantee the noise was calibrated for, if the user stated one.
+    pub privacy: Option<PrivacyTarget>,
+    /// The solver's stopping rule.
+    pub newton: NewtonOptions,
+}
+
+impl Hyperparameters {
+    /// Checks the values a user can get wrong.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if !(self.lambda.is_finite() && self.lambda > 0.0) {
+            return Err(TrainError::Invalid(format!(
+                "lambda must be a finite number > 0 (got {}); the objective must be strongly convex",
+                self.lambda
+            )));
+        }
+        if !(self.noise.scale.is_finite() && self.noise.scale >= 0.0) {
+            return Err(TrainError::Invalid(format!(
+                "the noise scale must be finite and ≥ 0 (got {})",
+                self.noise.scale
+            )));
+        }
+        let tol = self.newton.tolerance;
+        if !(tol.is_finite() && tol > 0.0) {
+            return Err(TrainError::Invalid(format!(
+                "the tolerance must be finite and > 0 (got {tol})"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A hyperparameter or the data is unusable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The solver failed (for class `class`, if multiclass).
+    #[error("training {context}: {source}")]
+    Solver {
+        /// Which model failed.
+        context: String,
+        /// The solver's error.
+        source: SolverError,
+    },
+}
+
+/// The releasable half of a trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedModel {
+    /// [`MODEL_FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// Training hyperparameters.
+    pub hyperparameters: Hyperparameters,
+    /// Feature columns the model reads, in order (without the intercept).
+    pub feature_names: Vec<String>,
+    /// The data-independent preprocessing applied before the model.
+    pub preprocessing: Preprocessing,
+    /// The target column's name in the training file.
+    pub target_column: String,
+    /// How labels map to targets.
+    pub target: TargetEncoding,
+    /// Number of rows the current weights were trained (or unlearned) on.
+    pub n_rows: usize,
+    /// One weight vector per model (one for binary and regression, one per class for
+    /// one-vs-rest), each with the intercept last when enabled.
+    pub weights: Vec<Vec<f64>>,
+    /// [`weights_digest`] of `weights`.
+    pub digest: String,
+}
+
+/// The secret half: training rows, noise, seed, solver reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretState {
+    /// Preprocessed training rows (with the intercept column), ids and encoded targets.
+    pub design: Dataset,
+    /// One noise vector b per model, in the order of `PublishedModel::weights`.
+    pub noise: Vec<DVector<f64>>,
+    /// The seed of the ChaCha20 generator that drew `noise`.
+    pub seed: u64,
+    /// The solver's report for each model (its final gradient norm g₀ enters the budget).
+    pub training: Vec<SolveReport>,
+}
+
+/// A trained model: the published half and the secret half.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// What may be released.
+    pub published: PublishedModel,
+    /// What must stay secret.
+    pub secret: SecretState,
+}
+
+/// SHA-256 (hex) of the weights: each model's weights as little-endian f64, in order,
+/// each preceded by its length as a little-endian u64.
+pub fn weights_digest(weights: &[Vec<f64>]) -> String {
+    let mut h = Sha256::new();
+    for w in weights {
+        h.update((w.len() as u64).to_le_bytes());
+        for v in w {
+            h.update(v.to_le_bytes());
+        }
+    }
+    h.finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+}
+
+/// The ±1 targets of model `k`: the binary or regression targets themselves, or, for
+/// one-vs-rest, +1 where the class index is k and −1 elsewhere.
+pub fn model_targets(encoding: &TargetEncoding, values: &[f64], k: usize) -> Vec<f64> {
+    match encoding {
+        TargetEncoding::Multiclass { .. } => values
+            .iter()
+            .map(|&c| if c as usize == k { 1.0 } else { -1.0 })
+            .collect(),
+        _ => values.to_vec(),
+    }
+}
+
+/// Number of separate weight vectors a target encoding needs.
+pub fn model_count(encoding: &TargetEncoding) -> usize {
+    match encoding {
+        TargetEncoding::Multiclass { classes } => classes.len(),
+        _ => 1,
+    }
+}
+
+/// The inputs of [`train`] besides the hyperparameters.
+#[derive(Debug, Clone)]
+pub struct TrainingData {
+    /// Rows after preprocessing (without the intercept column), with targets.
+    pub data: Dataset,
+    /// The preprocessing that was applied (recorded in the published model).
+    pub preprocessing: Preprocessing,
+    /// The target column's name.
+    pub target_column: String,
+}
+
+/// Trains a model: draws the noise from `seed`, then minimises L_b for each model.
+pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<Model, TrainError> {
+    hyper.validate()?;
+    let TrainingData {
+        data,
+        preprocessing,
+        target_column,
+    } = input;
+    let targets = data
+        .targets()
+        .ok_or_else(|| TrainError::Invalid("the training data has no target column".into()))?
+        .clone();
+    check_loss_matches_targets(hyper.loss, &targets.encoding)?;
+    if data.n_rows() == 0 {
+        return Err(TrainError::Invalid("the training data has no rows".into()));
+    }
+    let feature_names = data.feature_names().to_vec();
+    let design = if hyper.intercept {
+        data.with_constant_feature(INTERCEPT_FEATURE, 1.0)
+    } else {
+        data
+    };
+    let dim = design.n_features();
+    let mut rng = noise::noise_rng(seed);
+    let count = model_count(&targets.encoding);
+    let noise: Vec<DVector<f64>> = (0..count)
+        .map(|_| noise::sample(&hyper.noise, dim, &mut rng))
+        .collect::<Result<_, _>>()
+        .map_err(|e| TrainError::Invalid(e.to_string()))?;
+    let mut weights = Vec::with_capacity(count);
+    let mut training = Vec::with_capacity(count);
+    for (k, b) in noise.iter().enumerate() {
+        let y = model_targets(&targets.encoding, &targets.values, k);
+        let (w, report) = fit(hyper, &design, &y, b).map_err(|source| TrainError::Solver {
+            context: model_label(&targets.encoding, k),
+            source,
+        })?;
+        weights.push(w.as_slice().to_vec());
+        training.push(report);
+    }
+    let published = PublishedModel {
+        format_version: MODEL_FORMAT_VERSION,
+        hyperparameters: hyper.clone(),
+        feature_names,
+        preprocessing,
+        target_column,
+        target: targets.encoding,
+        n_rows: design.n_rows(),
+        digest: weights_digest(&weights),
+        weights,
+    };
+    Ok(Model {
+        published,
+        secret: SecretState {
+            design,
+            noise,
+            seed,
+            training,
+        },
+    })
+}
+
+/// Minimises L_b on `design` with targets `y` and noise `b`: Newton's method for the
+/// logistic loss; for the squared loss, the closed form polished by Newton steps (which,
+/// for a quadratic, are iterative refinement of the linear solve).
+pub fn fit(
+    hyper: &Hyperparameters,
+    design: &Dataset,
+    y: &[f64],
+    b: &DVector<f64>,
+) -> Result<(DVector<f64>, SolveReport), SolverError> {
+    let rows = Rows {
+        features: design.features(),
+        targets: y,
+        dim: design.n_features(),
+    };
+    let lambda = hyper
+        .regularization
+        .effective_lambda(hyper.lambda, rows.len());
+    let objective = Objective {
+        loss: &hyper.loss,
+        rows,
+        lambda,
+        noise: b,
+    };
+    let start = match hyper.loss {
+        LossKind::Logistic => DVector::zeros(rows.dim),
+        LossKind::Squared => {
+            let quadratic = Objective {
+                loss: &Squared,
+                rows,
+                lambda,
+                noise: b,
+            };
+            solver::ridge_closed_form(&quadratic)?.0
+        }
+    };
+    let (w, mut report) = solver::newton(&objective, start, &hyper.newton)?;
+    if hyper.loss == LossKind::Squared {
+        report.iterations += 1; // the closed-form solve
+    }
+    Ok((w, report))
+}
+
+fn model_label(encoding: &TargetEncoding, k: usize) -> String {
+    match encoding {
+        TargetEncoding::Multiclass { classes } => {
+            format!("the one-vs-rest model of class '{}'", classes[k])
+        }
+        _ => "the model".to_string(),
+    }
+}
+
+fn check_loss_matches_targets(loss: LossKind, encoding: &TargetEncoding) -> Result<(), TrainError> {
+    let ok = match encoding {
+        TargetEncoding::Regression => loss == LossKind::Squared,
+        TargetEncoding::Binary { .. } | TargetEncoding::Multiclass { .. } => {
+            loss == LossKind::Logistic
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(TrainError::Invalid(format!(
+            "loss '{loss}' does not fit a {} target: use --loss logistic for class labels and --loss squared for real values",
+            match encoding {
+                TargetEncoding::Regression => "real-valued",
+                _ => "class-label",
+            }
+        )))
+    }
+}

@@ -1,0 +1,123 @@
+//! The privacy target of a training run and the noise it calls for.
+//!
+//! A user either fixes the noise scale directly (`--sigma`) or states a target: a removal
+//! certificate of (ε, δ) for a gradient-residual budget ε′ (`--epsilon --delta --budget`).
+//! The noise is then calibrated (see `proofs/noise_calibration.md`):
+//! - Gaussian, analytic (default): the smallest σ for which the Gaussian mechanism with
+//!   L2 sensitivity ε′ is (ε, δ)-DP (Balle & Wang 2018, Theorem 8), valid for every ε > 0;
+//! - Gaussian, `guo2020`: σ = c·ε′/ε with c = √(2 ln(1.5/δ)) (Guo et al. 2020,
+//!   Theorem 3), valid only for ε ≤ 1 and looser;
+//! - Gamma-norm density p(b) ∝ exp(−α‖b‖): α = ε/ε′, an (ε, 0) guarantee.
+
+use crate::noise::{self, NoiseFamily, NoiseSpec};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How a Gaussian σ is derived from (ε, δ, ε′).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GaussianCalibration {
+    /// Balle & Wang (2018), solved numerically.
+    Analytic,
+    /// Guo et al. (2020) Theorem 3's closed form, valid for ε ≤ 1.
+    Guo2020,
+}
+
+impl FromStr for GaussianCalibration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "analytic" => Ok(Self::Analytic),
+            "guo2020" => Ok(Self::Guo2020),
+            other => Err(format!(
+                "unknown calibration '{other}': expected 'analytic' or 'guo2020'"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for GaussianCalibration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Analytic => "analytic",
+            Self::Guo2020 => "guo2020",
+        })
+    }
+}
+
+/// A requested removal guarantee: (ε, δ) for a total gradient-residual budget ε′.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PrivacyTarget {
+    /// ε of the removal certificate.
+    pub epsilon: f64,
+    /// δ of the removal certificate (0 for the Gamma-norm density).
+    pub delta: f64,
+    /// ε′: the total gradient-residual norm the noise can hide.
+    pub budget: f64,
+    /// How σ was derived (Gaussian noise only).
+    pub calibration: Option<GaussianCalibration>,
+}
+
+/// Why a target cannot be met.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct PrivacyError(pub String);
+
+/// The noise that meets `target` with the given family.
+pub fn calibrate(
+    family: NoiseFamily,
+    epsilon: f64,
+    delta: Option<f64>,
+    budget: f64,
+    calibration: GaussianCalibration,
+) -> Result<(NoiseSpec, PrivacyTarget), PrivacyError> {
+    let err = |e: noise::CalibrationError| PrivacyError(e.to_string());
+    match family {
+        NoiseFamily::Gaussian => {
+            let delta = delta.ok_or_else(|| {
+                PrivacyError("Gaussian noise needs --delta (a value in (0, 1), e.g. 1e-5)".into())
+            })?;
+            let sigma = match calibration {
+                GaussianCalibration::Analytic => {
+                    noise::analytic_gaussian_sigma(epsilon, delta, budget).map_err(err)?
+                }
+                GaussianCalibration::Guo2020 => {
+                    noise::gaussian_sigma_guo2020(epsilon, delta, budget).map_err(err)?
+                }
+            };
+            Ok((
+                NoiseSpec {
+                    family,
+                    scale: sigma,
+                },
+                PrivacyTarget {
+                    epsilon,
+                    delta,
+                    budget,
+                    calibration: Some(calibration),
+                },
+            ))
+        }
+        NoiseFamily::GammaNorm => {
+            if delta.is_some_and(|d| d != 0.0) {
+                return Err(PrivacyError(
+                    "the gamma-norm density gives an (ε, 0) guarantee: omit --delta".into(),
+                ));
+            }
+            let rate = noise::gamma_norm_rate(epsilon, budget).map_err(err)?;
+            Ok((
+                NoiseSpec {
+                    family,
+                    scale: 1.0 / rate,
+                },
+                PrivacyTarget {
+                    epsilon,
+                    delta: 0.0,
+                    budget,
+                    calibration: None,
+                },
+            ))
+        }
+    }
+}

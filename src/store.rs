@@ -1,0 +1,314 @@
+//! The on-disk model store: a directory holding the published model and, apart from it,
+//! the secret state.
+//!
+//! ```text
+//! STORE/
+//!   model.json          the published model (weights, hyperparameters, digest) — releasable
+//!   secret/state.bin    training rows, noise vectors, seed — never release
+//! ```
+//!
+//! `secret/state.bin` is a binary container: the magic bytes `UNLEARN-SECRET\0\0`, a
+//! little-endian u32 format version, a u64 length and a JSON header (ids, targets, noise,
+//! seed, solver reports), the rows as little-endian f64, and a SHA-256 of everything
+//! before it. Every file is written atomically: to a temporary file in the same directory,
+//! fsync, rename over the old file, fsync the directory. A reader rejects a file with a
+//! wrong checksum or a newer format version with a message saying so.
+
+use crate::data::{Dataset, TargetEncoding, Targets};
+use crate::model::{MODEL_FORMAT_VERSION, Model, PublishedModel, SecretState, weights_digest};
+use crate::solver::SolveReport;
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// File name of the published model inside a store.
+pub const MODEL_FILE: &str = "model.json";
+/// Directory of the secret state inside a store.
+pub const SECRET_DIR: &str = "secret";
+/// File name of the secret state inside [`SECRET_DIR`].
+pub const SECRET_FILE: &str = "state.bin";
+
+const SECRET_MAGIC: &[u8; 16] = b"UNLEARN-SECRET\0\0";
+/// Version of the secret-state container format.
+pub const SECRET_FORMAT_VERSION: u32 = 1;
+
+/// Errors reading or writing a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file exists but its content is not valid.
+    #[error("{path}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file was written by a newer unlearn.
+    #[error(
+        "{path}: format version {found} is newer than this unlearn supports ({supported}); upgrade unlearn"
+    )]
+    NewerFormat {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The path is not a store.
+    #[error(
+        "{path} is not an unlearn store (no {MODEL_FILE}); create one with `unlearn train --out {path}`"
+    )]
+    NotAStore {
+        /// The path given.
+        path: PathBuf,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, directory fsync.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp).map_err(io_error(&tmp))?;
+        file.write_all(bytes).map_err(io_error(&tmp))?;
+        file.sync_all().map_err(io_error(&tmp))?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(io_error(path))?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
+/// The JSON header of the secret-state container.
+#[derive(Serialize, Deserialize)]
+struct SecretHeader {
+    ids: Vec<String>,
+    feature_names: Vec<String>,
+    targets: Vec<f64>,
+    encoding: TargetEncoding,
+    noise: Vec<Vec<f64>>,
+    seed: u64,
+    training: Vec<SolveReport>,
+}
+
+/// Serialises the secret state into the checksummed container.
+fn encode_secret(secret: &SecretState) -> Vec<u8> {
+    let design = &secret.design;
+    let targets = design.targets().expect("training rows have targets");
+    let header = SecretHeader {
+        ids: design.ids().to_vec(),
+        feature_names: design.feature_names().to_vec(),
+        targets: targets.values.clone(),
+        encoding: targets.encoding.clone(),
+        noise: secret.noise.iter().map(|b| b.as_slice().to_vec()).collect(),
+        seed: secret.seed,
+        training: secret.training.clone(),
+    };
+    let json = serde_json::to_vec(&header).expect("the header serialises");
+    let mut out = Vec::with_capacity(64 + json.len() + 8 * design.features().len());
+    out.extend_from_slice(SECRET_MAGIC);
+    out.extend_from_slice(&SECRET_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    for v in design.features() {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let checksum = Sha256::digest(&out);
+    out.extend_from_slice(&checksum);
+    out
+}
+
+/// Parses and verifies the checksummed container.
+fn decode_secret(path: &Path, bytes: &[u8]) -> Result<SecretState, StoreError> {
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if bytes.len() < SECRET_MAGIC.len() + 4 + 8 + 32 || &bytes[..16] != SECRET_MAGIC {
+        return Err(corrupt(
+            "not an unlearn secret-state file (bad magic bytes)",
+        ));
+    }
+    let version = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
+    if version > SECRET_FORMAT_VERSION {
+        return Err(StoreError::NewerFormat {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SECRET_FORMAT_VERSION,
+        });
+    }
+    let (body, checksum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(body).as_slice() != checksum {
+        return Err(corrupt(
+            "checksum mismatch: the file is damaged or was modified",
+        ));
+    }
+    let json_len = u64::from_le_bytes(body[20..28].try_into().expect("8 bytes"));
+    let json_end = usize::try_from(json_len)
+        .ok()
+        .and_then(|l| l.checked_add(28))
+        .filter(|&end| end <= body.len())
+        .ok_or_else(|| corrupt("header length runs past the end of the file"))?;
+    let header: SecretHeader = serde_json::from_slice(&body[28..json_end])
+        .map_err(|e| corrupt(&format!("bad header: {e}")))?;
+    let raw = &body[json_end..];
+    let (n, d) = (header.ids.len(), header.feature_names.len());
+    if raw.len() != 8 * n * d {
+        return Err(corrupt(&format!(
+            "expected {n}×{d} feature values, found {} bytes",
+            raw.len()
+        )));
+    }
+    let features = raw
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    let targets = Targets {
+        values: header.targets,
+        encoding: header.encoding,
+    };
+    let design = Dataset::new(header.ids, header.feature_names, features, Some(targets))
+        .map_err(|e| corrupt(&e.to_string()))?;
+    if header.noise.iter().any(|b| b.len() != d) {
+        return Err(corrupt(
+            "a noise vector does not match the number of features",
+        ));
+    }
+    Ok(SecretState {
+        design,
+        noise: header.noise.into_iter().map(DVector::from_vec).collect(),
+        seed: header.seed,
+        training: header.training,
+    })
+}
+
+/// A model store on disk.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// A store at `root` (nothing is read or created yet).
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Path of the published model.
+    pub fn model_path(&self) -> PathBuf {
+        self.root.join(MODEL_FILE)
+    }
+
+    /// Path of the secret state.
+    pub fn secret_path(&self) -> PathBuf {
+        self.root.join(SECRET_DIR).join(SECRET_FILE)
+    }
+
+    /// Writes both halves of a model (creating the directories), each atomically; the
+    /// secret directory is readable by the owner only.
+    pub fn save(&self, model: &Model) -> Result<(), StoreError> {
+        let secret_dir = self.root.join(SECRET_DIR);
+        fs::create_dir_all(&secret_dir).map_err(io_error(&secret_dir))?;
+        restrict_permissions(&secret_dir)?;
+        write_atomic(&self.secret_path(), &encode_secret(&model.secret))?;
+        let json = serde_json::to_vec_pretty(&model.published).expect("the model serialises");
+        write_atomic(&self.model_path(), &json)
+    }
+
+    /// Reads and checks the published model.
+    pub fn load_published(&self) -> Result<PublishedModel, StoreError> {
+        let path = self.model_path();
+        if !path.exists() {
+            return Err(StoreError::NotAStore {
+                path: self.root.clone(),
+            });
+        }
+        let bytes = fs::read(&path).map_err(io_error(&path))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                reason: format!("not valid JSON: {e}"),
+            })?;
+        let version = value
+            .get("format_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if version > u64::from(MODEL_FORMAT_VERSION) {
+            return Err(StoreError::NewerFormat {
+                path,
+                found: u32::try_from(version).unwrap_or(u32::MAX),
+                supported: MODEL_FORMAT_VERSION,
+            });
+        }
+        let model: PublishedModel =
+            serde_json::from_value(value).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                reason: format!("not a published model: {e}"),
+            })?;
+        if weights_digest(&model.weights) != model.digest {
+            return Err(StoreError::Corrupt {
+                path,
+                reason: "the weights do not match the recorded digest".into(),
+            });
+        }
+        Ok(model)
+    }
+
+    /// Reads and checks both halves.
+    pub fn load(&self) -> Result<Model, StoreError> {
+        let published = self.load_published()?;
+        let path = self.secret_path();
+        let bytes = fs::read(&path).map_err(io_error(&path))?;
+        let secret = decode_secret(&path, &bytes)?;
+        if secret.noise.len() != published.weights.len() {
+            return Err(StoreError::Corrupt {
+                path,
+                reason: "the number of noise vectors does not match the published model".into(),
+            });
+        }
+        Ok(Model { published, secret })
+    }
+}
+
+#[cfg(unix)]
+fn restrict_permissions(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_error(dir))
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_dir: &Path) -> Result<(), StoreError> {
+    Ok(())
+}

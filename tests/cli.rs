@@ -1,0 +1,368 @@
+//! The `unlearn` binary end to end: train, export, predict, evaluate, and error paths.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn unlearn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_unlearn"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("unlearn-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn train_export_predict_evaluate_on_builtin_digits() {
+    let dir = scratch("digits");
+    let store = dir.join("store");
+    let out = unlearn(&[
+        "train",
+        "--data",
+        "builtin:digits",
+        "--labels",
+        "3,8",
+        "--positive",
+        "8",
+        "--loss",
+        "logistic",
+        "--lambda",
+        "1e-3",
+        "--regularization",
+        "per-sample",
+        "--preprocess",
+        "recommended",
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-5",
+        "--budget",
+        "0.05",
+        "--seed",
+        "7",
+        "--out",
+        path(&store),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["rows"], 357);
+    assert_eq!(summary["certifiable"], true);
+    assert!(summary["training_gradient_norms"][0].as_f64().unwrap() <= 1e-10);
+
+    let out = unlearn(&["export", "--store", path(&store)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let model: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(model["weights"].as_array().unwrap().len(), 64);
+    assert!(model["intercept"].is_number());
+    assert_eq!(model["classes"], serde_json::json!(["3", "8"]));
+    assert_eq!(model["loss"], "logistic");
+    assert_eq!(model["lambda"], 1e-3);
+    assert_eq!(model["regularization"], "per-sample");
+
+    // Predictions for every digit row; the model only knows 3 and 8 but predicts any row.
+    let out = unlearn(&[
+        "predict",
+        "--store",
+        path(&store),
+        "--data",
+        "builtin:digits",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    assert_eq!(lines[0], "id,prediction");
+    assert_eq!(lines.len(), 1 + 1797);
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.ends_with(",3") || l.ends_with(",8"))
+    );
+
+    // Evaluating on rows with labels the model does not know is a clear error.
+    let out = unlearn(&[
+        "evaluate",
+        "--store",
+        path(&store),
+        "--data",
+        "builtin:digits",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown label"), "{}", stderr(&out));
+}
+
+#[test]
+fn train_and_evaluate_on_a_user_csv_with_sigma_zero() {
+    let dir = scratch("csv");
+    let csv = dir.join("rows.csv");
+    let mut text = String::from("name,x1,x2,label\n");
+    for i in 0..40 {
+        let (a, b) = ((i % 7) as f64 / 7.0, (i % 5) as f64 / 5.0);
+        let label = if a + b > 0.8 { "yes" } else { "no" };
+        text.push_str(&format!("r{i},{a},{b},{label}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let store = dir.join("store");
+    let out = unlearn(&[
+        "train",
+        "--data",
+        path(&csv),
+        "--target",
+        "label",
+        "--id",
+        "name",
+        "--loss",
+        "logistic",
+        "--positive",
+        "yes",
+        "--lambda",
+        "0.01",
+        "--clip-norm",
+        "1",
+        "--sigma",
+        "0",
+        "--out",
+        path(&store),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("NOT certifiable"), "{}", stdout(&out));
+
+    let out = unlearn(&[
+        "evaluate",
+        "--store",
+        path(&store),
+        "--data",
+        path(&csv),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let metrics: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(metrics["rows"], 40);
+    // The data are separable by a + b > 0.8 and the model is barely regularised.
+    assert!(metrics["accuracy"].as_f64().unwrap() >= 0.9);
+
+    let out = unlearn(&[
+        "predict",
+        "--store",
+        path(&store),
+        "--data",
+        path(&csv),
+        "--id",
+        "name",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).lines().nth(1).unwrap().starts_with("r0,"));
+}
+
+#[test]
+fn ridge_on_builtin_diabetes_reports_rmse_and_r2() {
+    let dir = scratch("ridge");
+    let store = dir.join("store");
+    let out = unlearn(&[
+        "train",
+        "--data",
+        "builtin:diabetes",
+        "--loss",
+        "squared",
+        "--lambda",
+        "1",
+        "--preprocess",
+        "recommended",
+        "--sigma",
+        "0.5",
+        "--seed",
+        "1",
+        "--out",
+        path(&store),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = unlearn(&[
+        "evaluate",
+        "--store",
+        path(&store),
+        "--data",
+        "builtin:diabetes",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let metrics: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(metrics["rmse"].as_f64().unwrap() > 0.0);
+    assert!(metrics["r2"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn errors_name_what_is_wrong_and_exit_with_status_1() {
+    let dir = scratch("errors");
+    let store = dir.join("store");
+    let missing = dir.join("missing");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "train",
+                "--data",
+                "/nonexistent/x.csv",
+                "--target",
+                "y",
+                "--loss",
+                "logistic",
+                "--lambda",
+                "1",
+                "--sigma",
+                "0",
+                "--out",
+                path(&store),
+            ],
+            "/nonexistent/x.csv",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                "builtin:digits",
+                "--target",
+                "nope",
+                "--loss",
+                "logistic",
+                "--lambda",
+                "1",
+                "--sigma",
+                "0",
+                "--out",
+                path(&store),
+            ],
+            "nope",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                "builtin:digits",
+                "--loss",
+                "logistic",
+                "--lambda",
+                "0",
+                "--sigma",
+                "0",
+                "--out",
+                path(&store),
+            ],
+            "lambda",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                "builtin:breast_cancer",
+                "--loss",
+                "logistic",
+                "--positive",
+                "nope",
+                "--lambda",
+                "1",
+                "--sigma",
+                "0",
+                "--out",
+                path(&store),
+            ],
+            "nope",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                "builtin:digits",
+                "--loss",
+                "logistic",
+                "--lambda",
+                "1",
+                "--out",
+                path(&store),
+            ],
+            "--sigma",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                "builtin:nosuch",
+                "--loss",
+                "logistic",
+                "--lambda",
+                "1",
+                "--sigma",
+                "0",
+                "--out",
+                path(&store),
+            ],
+            "nosuch",
+        ),
+        (
+            &["export", "--store", path(&missing)],
+            "not an unlearn store",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = unlearn(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    assert!(
+        !store.exists(),
+        "a failed training run must not leave a store behind"
+    );
+}
+
+#[test]
+fn usage_errors_exit_with_status_2() {
+    let out = unlearn(&["train", "--data"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = unlearn(&["no-such-command"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_damaged_store_is_refused() {
+    let dir = scratch("damaged");
+    let store = dir.join("store");
+    let out = unlearn(&[
+        "train",
+        "--data",
+        "builtin:breast_cancer",
+        "--loss",
+        "logistic",
+        "--lambda",
+        "0.1",
+        "--preprocess",
+        "recommended",
+        "--sigma",
+        "0",
+        "--out",
+        path(&store),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let model_file = store.join("model.json");
+    let text = std::fs::read_to_string(&model_file).unwrap();
+    let mut model: serde_json::Value = serde_json::from_str(&text).unwrap();
+    model["weights"][0][0] = serde_json::json!(123.0);
+    std::fs::write(&model_file, model.to_string()).unwrap();
+    let out = unlearn(&["export", "--store", path(&store)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("digest"), "{}", stderr(&out));
+}

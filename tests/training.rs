@@ -1,0 +1,166 @@
+//! Newton training: the stopping rule, the ridge closed form, noise, and failures.
+
+use nalgebra::DVector;
+use proptest::prelude::*;
+use unlearn::data::Dataset;
+use unlearn::loss::{LossKind, Squared};
+use unlearn::model::{self, Hyperparameters};
+use unlearn::noise::{NoiseFamily, NoiseSpec};
+use unlearn::objective::{Objective, Regularization, Rows};
+use unlearn::solver::{self, NewtonOptions, SolverError};
+use unlearn::synthetic::{SyntheticSpec, generate};
+
+fn hyper(
+    loss: LossKind,
+    lambda: f64,
+    regularization: Regularization,
+    sigma: f64,
+) -> Hyperparameters {
+    Hyperparameters {
+        loss,
+        lambda,
+        regularization,
+        intercept: true,
+        noise: NoiseSpec {
+            family: NoiseFamily::Gaussian,
+            scale: sigma,
+        },
+        privacy: None,
+        newton: NewtonOptions::default(),
+    }
+}
+
+fn synthetic(rows: usize, features: usize, regression: bool, seed: u64) -> Dataset {
+    generate(&SyntheticSpec {
+        rows,
+        features,
+        flip: 0.1,
+        regression,
+        seed,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The returned weights meet the stopping rule, recomputed independently of the solver.
+    #[test]
+    fn newton_meets_its_stopping_rule(
+        n in 5usize..200, d in 1usize..20, seed in 0u64..1000,
+        log_lambda in -4.0..1.0f64, sigma in 0.0..5.0f64,
+        per_sample in any::<bool>(), regression in any::<bool>(),
+    ) {
+        let data = synthetic(n, d, regression, seed);
+        let loss = if regression { LossKind::Squared } else { LossKind::Logistic };
+        let reg = if per_sample { Regularization::PerSample } else { Regularization::Total };
+        let h = hyper(loss, 10f64.powf(log_lambda), reg, sigma);
+        let y = data.targets().unwrap().values.clone();
+        let b = DVector::from_fn(d, |j, _| sigma * ((j as f64) * 1.7).sin());
+        let (w, report) = model::fit(&h, &data, &y, &b).unwrap();
+        let objective = Objective {
+            loss: &loss,
+            rows: Rows { features: data.features(), targets: &y, dim: d },
+            lambda: reg.effective_lambda(h.lambda, n),
+            noise: &b,
+        };
+        let g = objective.gradient(&w).norm();
+        prop_assert!(g <= h.newton.tolerance, "‖∇L_b‖ = {g:e}");
+        prop_assert_eq!(report.gradient_norm, g);
+    }
+
+    /// For the squared loss the closed form (XᵀX + ΛI)⁻¹(Xᵀy − b) and Newton's method from
+    /// zero agree. Both are within ‖∇L‖/Λ of the optimum (strong convexity), so they differ
+    /// by at most 2·tol/Λ, plus the closed form's own rounding error, which its recorded
+    /// gradient norm bounds the same way.
+    #[test]
+    fn ridge_closed_form_equals_newton(
+        n in 5usize..200, d in 1usize..20, seed in 0u64..1000, log_lambda in -3.0..1.0f64,
+    ) {
+        let data = synthetic(n, d, true, seed);
+        let y = data.targets().unwrap().values.clone();
+        let lambda = 10f64.powf(log_lambda);
+        let b = DVector::from_fn(d, |j, _| (j as f64).cos());
+        let rows = Rows { features: data.features(), targets: &y, dim: d };
+        let quadratic = Objective { loss: &Squared, rows, lambda, noise: &b };
+        let (closed, closed_report) = solver::ridge_closed_form(&quadratic).unwrap();
+        let newton_objective = Objective { loss: &LossKind::Squared, rows, lambda, noise: &b };
+        let (newton, report) = solver::newton(
+            &newton_objective, DVector::zeros(d), &NewtonOptions::default()).unwrap();
+        let bound = (closed_report.gradient_norm + report.gradient_norm) / lambda;
+        prop_assert!((&closed - &newton).norm() <= bound * (1.0 + 1e-9) + 1e-15,
+            "‖closed − newton‖ = {:e} > {bound:e}", (&closed - &newton).norm());
+    }
+}
+
+/// The noise enters the optimum through the optimality condition ∇L(w) = −b: a model
+/// trained with noise satisfies it, and its weights differ from the noiseless ones.
+#[test]
+fn noise_perturbs_the_optimum_as_the_objective_says() {
+    let data = synthetic(300, 10, false, 7);
+    let y = data.targets().unwrap().values.clone();
+    let h = hyper(LossKind::Logistic, 1.0, Regularization::Total, 1.0);
+    let b = DVector::from_fn(10, |j, _| (j as f64) - 4.5);
+    let (w_noisy, _) = model::fit(&h, &data, &y, &b).unwrap();
+    let (w_plain, _) = model::fit(&h, &data, &y, &DVector::zeros(10)).unwrap();
+    let zero = DVector::zeros(10);
+    let plain = Objective {
+        loss: &LossKind::Logistic,
+        rows: Rows {
+            features: data.features(),
+            targets: &y,
+            dim: 10,
+        },
+        lambda: 1.0,
+        noise: &zero,
+    };
+    // ∇L(w_noisy) + b = ∇L_b(w_noisy), whose norm the stopping rule bounds.
+    assert!((plain.gradient(&w_noisy) + &b).norm() <= h.newton.tolerance);
+    // ‖w_noisy − w_plain‖ ≥ (‖b‖ − 2·tol)/(‖H‖) > 0: the difference is far from rounding.
+    assert!((&w_noisy - &w_plain).norm() > 1e-3);
+}
+
+/// A solver that cannot reach the tolerance returns an error, never weights.
+#[test]
+fn solver_reports_non_convergence() {
+    let data = synthetic(200, 5, false, 3);
+    let y = data.targets().unwrap().values.clone();
+    let mut h = hyper(LossKind::Logistic, 1e-3, Regularization::Total, 0.0);
+    h.newton = NewtonOptions {
+        tolerance: 1e-10,
+        max_iterations: 1,
+    };
+    let err = model::fit(&h, &data, &y, &DVector::zeros(5)).unwrap_err();
+    assert!(
+        matches!(err, SolverError::NotConverged { iterations: 1, .. }),
+        "{err}"
+    );
+}
+
+/// Huge feature values make the objective overflow: an error, not NaN weights.
+#[test]
+fn solver_refuses_non_finite_problems() {
+    let data = Dataset::new(
+        vec!["a".into(), "b".into()],
+        vec!["x".into()],
+        vec![1e308, -1e308],
+        Some(unlearn::data::Targets {
+            values: vec![1e308, -1e308],
+            encoding: unlearn::data::TargetEncoding::Regression,
+        }),
+    )
+    .unwrap();
+    let y = data.targets().unwrap().values.clone();
+    let h = hyper(LossKind::Squared, 1.0, Regularization::Total, 0.0);
+    assert!(model::fit(&h, &data, &y, &DVector::zeros(1)).is_err());
+}
+
+/// Invalid hyperparameters are refused before any work.
+#[test]
+fn invalid_hyperparameters_are_refused() {
+    for lambda in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let h = hyper(LossKind::Logistic, lambda, Regularization::Total, 0.0);
+        assert!(h.validate().is_err(), "λ = {lambda}");
+    }
+    let h = hyper(LossKind::Logistic, 1.0, Regularization::Total, -1.0);
+    assert!(h.validate().is_err());
+}
