@@ -35,6 +35,7 @@ pub mod noise;
 pub mod objective;
 pub mod predict;
 pub mod privacy;
+pub mod removal;
 pub mod solver;
 pub mod store;
 pub mod synthetic;
