@@ -27,6 +27,7 @@ fn hyper(loss: LossKind) -> Hyperparameters {
             scale: 10.0,
         },
         privacy: None,
+        mechanism: unlearn::mechanism::Mechanism::OutputPerturbation,
         newton: NewtonOptions::default(),
     }
 }

@@ -27,9 +27,12 @@
 //!
 //! The `unlearn` binary (src/cli) is a thin layer over these modules.
 
+pub mod bounds;
+pub mod certificate;
 pub mod data;
 pub mod linalg;
 pub mod loss;
+pub mod mechanism;
 pub mod model;
 pub mod noise;
 pub mod objective;
@@ -39,3 +42,5 @@ pub mod removal;
 pub mod solver;
 pub mod store;
 pub mod synthetic;
+pub mod unlearner;
+pub mod verify;

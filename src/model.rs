@@ -17,13 +17,16 @@
 //! Multiclass is one-vs-rest: class k's model is a binary logistic model with targets +1
 //! for rows of class k and −1 otherwise, and its own independent noise vector b_k.
 
+use crate::bounds;
 use crate::data::{Dataset, Preprocessing, TargetEncoding};
 use crate::loss::{LossKind, Squared};
+use crate::mechanism::Mechanism;
 use crate::noise::{self, NoiseSpec};
 use crate::objective::{Objective, Regularization, Rows};
 use crate::privacy::PrivacyTarget;
 use crate::solver::{self, NewtonOptions, SolveReport, SolverError};
 use nalgebra::DVector;
+use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -48,6 +51,8 @@ pub struct Hyperparameters {
     pub noise: NoiseSpec,
     /// The removal guarantee the noise was calibrated for, if the user stated one.
     pub privacy: Option<PrivacyTarget>,
+    /// How removals are certified (and so where the noise goes: see [`Mechanism`]).
+    pub mechanism: Mechanism,
     /// The solver's stopping rule.
     pub newton: NewtonOptions,
 }
@@ -117,17 +122,31 @@ pub struct PublishedModel {
     pub digest: String,
 }
 
-/// The secret half: training rows, noise, seed, solver reports.
+/// The secret half: training rows, secret weights, noise, seed, solver reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecretState {
     /// Preprocessed training rows (with the intercept column), ids and encoded targets.
     pub design: Dataset,
-    /// One noise vector b per model, in the order of `PublishedModel::weights`.
+    /// The secret weights w̃, one vector per model: the minimisers of L_b that removals
+    /// update. Under objective perturbation they are also what is published.
+    pub weights: Vec<DVector<f64>>,
+    /// One objective-noise vector b per model (zero under output perturbation).
     pub noise: Vec<DVector<f64>>,
-    /// The seed of the ChaCha20 generator that drew `noise`.
+    /// The seed of the ChaCha20 generator behind every noise draw (see [`noise_stream`]).
     pub seed: u64,
-    /// The solver's report for each model (its final gradient norm g₀ enters the budget).
+    /// How many times the objective noise has been drawn (1 + retrainings with fresh noise).
+    pub noise_draws: u64,
+    /// How many releases (published weight vectors) have been made.
+    pub releases: u64,
+    /// The solver's report for each model at the last (re)training.
     pub training: Vec<SolveReport>,
+    /// What each release has spent of the budget, in the mechanism's unit: under output
+    /// perturbation one value, the current distance bound; under guo2020 one summed
+    /// residual bound per model.
+    pub spent: Vec<f64>,
+    /// A guaranteed upper bound on ‖X‖₂ of the training rows; removing rows cannot raise
+    /// λ_max(XᵀX), so it stays an upper bound for the remaining rows.
+    pub spectral_bound: f64,
 }
 
 /// A trained model: the published half and the secret half.
@@ -186,7 +205,17 @@ pub struct TrainingData {
     pub target_column: String,
 }
 
-/// Trains a model: draws the noise from `seed`, then minimises L_b for each model.
+/// The ChaCha20 generator for one noise draw: the secret seed with its own stream, so that
+/// every draw is independent and reproducible from the seed. Objective draw g uses stream
+/// 2g, release r uses stream 2r + 1.
+pub fn noise_stream(seed: u64, stream: u64) -> ChaCha20Rng {
+    let mut rng = noise::noise_rng(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+/// Trains a model: draws the objective noise, minimises L_b for each model, and makes the
+/// first release of the weights (see [`Mechanism`]).
 pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<Model, TrainError> {
     hyper.validate()?;
     let TrainingData {
@@ -208,24 +237,21 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
     } else {
         data
     };
-    let dim = design.n_features();
-    let mut rng = noise::noise_rng(seed);
-    let count = model_count(&targets.encoding);
-    let noise: Vec<DVector<f64>> = (0..count)
-        .map(|_| noise::sample(&hyper.noise, dim, &mut rng))
-        .collect::<Result<_, _>>()
-        .map_err(|e| TrainError::Invalid(e.to_string()))?;
-    let mut weights = Vec::with_capacity(count);
-    let mut training = Vec::with_capacity(count);
-    for (k, b) in noise.iter().enumerate() {
-        let y = model_targets(&targets.encoding, &targets.values, k);
-        let (w, report) = fit(hyper, &design, &y, b).map_err(|source| TrainError::Solver {
-            context: model_label(&targets.encoding, k),
-            source,
-        })?;
-        weights.push(w.as_slice().to_vec());
-        training.push(report);
-    }
+    let spectral_bound = bounds::spectral_norm_upper_bound(design.features(), design.n_features());
+    let mut secret = SecretState {
+        design,
+        weights: Vec::new(),
+        noise: Vec::new(),
+        seed,
+        noise_draws: 0,
+        releases: 0,
+        training: Vec::new(),
+        spent: Vec::new(),
+        spectral_bound,
+    };
+    secret.draw_objective_noise(hyper)?;
+    secret.solve(hyper, false)?;
+    let weights = secret.release(hyper)?;
     let published = PublishedModel {
         format_version: MODEL_FORMAT_VERSION,
         hyperparameters: hyper.clone(),
@@ -233,29 +259,126 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
         preprocessing,
         target_column,
         target: targets.encoding,
-        n_rows: design.n_rows(),
+        n_rows: secret.design.n_rows(),
         digest: weights_digest(&weights),
         weights,
     };
-    Ok(Model {
-        published,
-        secret: SecretState {
-            design,
-            noise,
-            seed,
-            training,
-        },
-    })
+    Ok(Model { published, secret })
 }
 
-/// Minimises L_b on `design` with targets `y` and noise `b`: Newton's method for the
-/// logistic loss; for the squared loss, the closed form polished by Newton steps (which,
+impl SecretState {
+    /// The encoded targets of the rows.
+    pub fn targets(&self) -> &crate::data::Targets {
+        self.design.targets().expect("training rows have targets")
+    }
+
+    /// Number of weight vectors (one per class model).
+    pub fn model_count(&self) -> usize {
+        model_count(&self.targets().encoding)
+    }
+
+    /// Draws fresh objective noise b for every model: zero under output perturbation,
+    /// the configured distribution under Guo et al.'s objective perturbation.
+    pub fn draw_objective_noise(&mut self, hyper: &Hyperparameters) -> Result<(), TrainError> {
+        let dim = self.design.n_features();
+        let count = self.model_count();
+        self.noise = match hyper.mechanism {
+            Mechanism::OutputPerturbation => vec![DVector::zeros(dim); count],
+            Mechanism::Guo2020 => {
+                let mut rng = noise_stream(self.seed, 2 * self.noise_draws);
+                (0..count)
+                    .map(|_| noise::sample(&hyper.noise, dim, &mut rng))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| TrainError::Invalid(e.to_string()))?
+            }
+        };
+        self.noise_draws += 1;
+        Ok(())
+    }
+
+    /// Minimises L_b on the current rows for every model, from the current secret weights
+    /// (`warm`) or from zero, and records the solver reports.
+    pub fn solve(&mut self, hyper: &Hyperparameters, warm: bool) -> Result<(), TrainError> {
+        let count = self.model_count();
+        let mut weights = Vec::with_capacity(count);
+        let mut training = Vec::with_capacity(count);
+        for k in 0..count {
+            let start = warm.then(|| self.weights[k].clone());
+            let y = self.model_targets(k);
+            let (w, report) =
+                fit_from(hyper, &self.design, &y, &self.noise[k], start).map_err(|source| {
+                    TrainError::Solver {
+                        context: model_label(&self.targets().encoding, k),
+                        source,
+                    }
+                })?;
+            weights.push(w);
+            training.push(report);
+        }
+        self.weights = weights;
+        self.training = training;
+        Ok(())
+    }
+
+    /// The ±1 (or real) targets of model `k` on the current rows.
+    pub fn model_targets(&self, k: usize) -> Vec<f64> {
+        let t = self.targets();
+        model_targets(&t.encoding, &t.values, k)
+    }
+
+    /// The weights to publish now ([`SecretState::released_weights`] of the next release),
+    /// counting the release.
+    pub fn release(&mut self, hyper: &Hyperparameters) -> Result<Vec<Vec<f64>>, TrainError> {
+        let released = self.released_weights(hyper, self.releases)?;
+        self.releases += 1;
+        Ok(released)
+    }
+
+    /// The published weights of release `r` of the current secret weights: the secret
+    /// weights themselves under objective perturbation; under output perturbation the
+    /// secret weights plus noise ξ ~ [`Hyperparameters::noise`], drawn from stream 2r + 1.
+    pub fn released_weights(
+        &self,
+        hyper: &Hyperparameters,
+        r: u64,
+    ) -> Result<Vec<Vec<f64>>, TrainError> {
+        match hyper.mechanism {
+            Mechanism::Guo2020 => Ok(self.weights.iter().map(|w| w.as_slice().to_vec()).collect()),
+            Mechanism::OutputPerturbation => {
+                let mut rng = noise_stream(self.seed, 2 * r + 1);
+                let dim = self.design.n_features();
+                self.weights
+                    .iter()
+                    .map(|w| {
+                        noise::sample(&hyper.noise, dim, &mut rng)
+                            .map(|xi| (w + xi).as_slice().to_vec())
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| TrainError::Invalid(e.to_string()))
+            }
+        }
+    }
+}
+
+/// Minimises L_b on `design` with targets `y` and noise `b` from zero: Newton's method for
+/// the logistic loss; for the squared loss, the closed form polished by Newton steps (which,
 /// for a quadratic, are iterative refinement of the linear solve).
 pub fn fit(
     hyper: &Hyperparameters,
     design: &Dataset,
     y: &[f64],
     b: &DVector<f64>,
+) -> Result<(DVector<f64>, SolveReport), SolverError> {
+    fit_from(hyper, design, y, b, None)
+}
+
+/// [`fit`] from a given starting point (a warm start, for retraining after removals).
+pub fn fit_from(
+    hyper: &Hyperparameters,
+    design: &Dataset,
+    y: &[f64],
+    b: &DVector<f64>,
+    start: Option<DVector<f64>>,
 ) -> Result<(DVector<f64>, SolveReport), SolverError> {
     let rows = Rows {
         features: design.features(),
@@ -271,20 +394,21 @@ pub fn fit(
         lambda,
         noise: b,
     };
-    let start = match hyper.loss {
-        LossKind::Logistic => DVector::zeros(rows.dim),
-        LossKind::Squared => {
+    let (start, closed_form) = match (start, hyper.loss) {
+        (Some(w), _) => (w, false),
+        (None, LossKind::Logistic) => (DVector::zeros(rows.dim), false),
+        (None, LossKind::Squared) => {
             let quadratic = Objective {
                 loss: &Squared,
                 rows,
                 lambda,
                 noise: b,
             };
-            solver::ridge_closed_form(&quadratic)?.0
+            (solver::ridge_closed_form(&quadratic)?.0, true)
         }
     };
     let (w, mut report) = solver::newton(&objective, start, &hyper.newton)?;
-    if hyper.loss == LossKind::Squared {
+    if closed_form {
         report.iterations += 1; // the closed-form solve
     }
     Ok((w, report))

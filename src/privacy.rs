@@ -121,3 +121,52 @@ pub fn calibrate(
         }
     }
 }
+
+/// The budget a given noise scale affords for (ε, δ): the inverse of [`calibrate`].
+pub fn target_for_scale(
+    spec: NoiseSpec,
+    epsilon: f64,
+    delta: Option<f64>,
+    calibration: GaussianCalibration,
+) -> Result<PrivacyTarget, PrivacyError> {
+    let err = |e: noise::CalibrationError| PrivacyError(e.to_string());
+    if spec.scale == 0.0 {
+        return Err(PrivacyError(
+            "σ = 0 cannot meet a privacy target: give --sigma > 0 or drop --epsilon".into(),
+        ));
+    }
+    match spec.family {
+        NoiseFamily::Gaussian => {
+            let delta = delta.ok_or_else(|| {
+                PrivacyError("Gaussian noise needs --delta (a value in (0, 1), e.g. 1e-5)".into())
+            })?;
+            let budget = match calibration {
+                GaussianCalibration::Analytic => {
+                    noise::analytic_gaussian_budget(epsilon, delta, spec.scale).map_err(err)?
+                }
+                GaussianCalibration::Guo2020 => {
+                    noise::budget_guo2020(epsilon, delta, spec.scale).map_err(err)?
+                }
+            };
+            Ok(PrivacyTarget {
+                epsilon,
+                delta,
+                budget,
+                calibration: Some(calibration),
+            })
+        }
+        NoiseFamily::GammaNorm => {
+            if delta.is_some_and(|d| d != 0.0) {
+                return Err(PrivacyError(
+                    "the gamma-norm density gives an (ε, 0) guarantee: omit --delta".into(),
+                ));
+            }
+            Ok(PrivacyTarget {
+                epsilon,
+                delta: 0.0,
+                budget: noise::gamma_norm_budget(epsilon, 1.0 / spec.scale).map_err(err)?,
+                calibration: None,
+            })
+        }
+    }
+}

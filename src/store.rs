@@ -4,7 +4,8 @@
 //! ```text
 //! STORE/
 //!   model.json          the published model (weights, hyperparameters, digest) — releasable
-//!   secret/state.bin    training rows, noise vectors, seed — never release
+//!   ledger.jsonl        one certificate per line, hash-chained (training, then removals)
+//!   secret/state.bin    training rows, secret weights, noise vectors, seed — never release
 //! ```
 //!
 //! `secret/state.bin` is a binary container: the magic bytes `UNLEARN-SECRET\0\0`, a
@@ -14,9 +15,11 @@
 //! fsync, rename over the old file, fsync the directory. A reader rejects a file with a
 //! wrong checksum or a newer format version with a message saying so.
 
+use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, Ledger};
 use crate::data::{Dataset, TargetEncoding, Targets};
 use crate::model::{MODEL_FORMAT_VERSION, Model, PublishedModel, SecretState, weights_digest};
 use crate::solver::SolveReport;
+use crate::unlearner::Unlearner;
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,6 +29,8 @@ use std::path::{Path, PathBuf};
 
 /// File name of the published model inside a store.
 pub const MODEL_FILE: &str = "model.json";
+/// File name of the ledger (one certificate per line) inside a store.
+pub const LEDGER_FILE: &str = "ledger.jsonl";
 /// Directory of the secret state inside a store.
 pub const SECRET_DIR: &str = "secret";
 /// File name of the secret state inside [`SECRET_DIR`].
@@ -118,9 +123,14 @@ struct SecretHeader {
     feature_names: Vec<String>,
     targets: Vec<f64>,
     encoding: TargetEncoding,
+    weights: Vec<Vec<f64>>,
     noise: Vec<Vec<f64>>,
     seed: u64,
+    noise_draws: u64,
+    releases: u64,
     training: Vec<SolveReport>,
+    spent: Vec<f64>,
+    spectral_bound: f64,
 }
 
 /// Serialises the secret state into the checksummed container.
@@ -132,9 +142,18 @@ fn encode_secret(secret: &SecretState) -> Vec<u8> {
         feature_names: design.feature_names().to_vec(),
         targets: targets.values.clone(),
         encoding: targets.encoding.clone(),
+        weights: secret
+            .weights
+            .iter()
+            .map(|w| w.as_slice().to_vec())
+            .collect(),
         noise: secret.noise.iter().map(|b| b.as_slice().to_vec()).collect(),
         seed: secret.seed,
+        noise_draws: secret.noise_draws,
+        releases: secret.releases,
         training: secret.training.clone(),
+        spent: secret.spent.clone(),
+        spectral_bound: secret.spectral_bound,
     };
     let json = serde_json::to_vec(&header).expect("the header serialises");
     let mut out = Vec::with_capacity(64 + json.len() + 8 * design.features().len());
@@ -147,6 +166,16 @@ fn encode_secret(secret: &SecretState) -> Vec<u8> {
     }
     let checksum = Sha256::digest(&out);
     out.extend_from_slice(&checksum);
+    out
+}
+
+/// The ledger as JSON lines.
+fn encode_ledger(ledger: &Ledger) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in &ledger.entries {
+        serde_json::to_writer(&mut out, entry).expect("a certificate serialises");
+        out.push(b'\n');
+    }
     out
 }
 
@@ -201,16 +230,29 @@ fn decode_secret(path: &Path, bytes: &[u8]) -> Result<SecretState, StoreError> {
     };
     let design = Dataset::new(header.ids, header.feature_names, features, Some(targets))
         .map_err(|e| corrupt(&e.to_string()))?;
-    if header.noise.iter().any(|b| b.len() != d) {
+    if header
+        .noise
+        .iter()
+        .chain(&header.weights)
+        .any(|b| b.len() != d)
+    {
         return Err(corrupt(
-            "a noise vector does not match the number of features",
+            "a weight or noise vector does not match the number of features",
         ));
+    }
+    if header.noise.len() != header.weights.len() {
+        return Err(corrupt("the numbers of weight and noise vectors differ"));
     }
     Ok(SecretState {
         design,
+        weights: header.weights.into_iter().map(DVector::from_vec).collect(),
         noise: header.noise.into_iter().map(DVector::from_vec).collect(),
         seed: header.seed,
+        noise_draws: header.noise_draws,
+        releases: header.releases,
         training: header.training,
+        spent: header.spent,
+        spectral_bound: header.spectral_bound,
     })
 }
 
@@ -236,15 +278,50 @@ impl Store {
         self.root.join(SECRET_DIR).join(SECRET_FILE)
     }
 
-    /// Writes both halves of a model (creating the directories), each atomically; the
-    /// secret directory is readable by the owner only.
-    pub fn save(&self, model: &Model) -> Result<(), StoreError> {
+    /// Path of the ledger.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.root.join(LEDGER_FILE)
+    }
+
+    /// Writes the secret state, the ledger and the published model (creating the
+    /// directories), each atomically, in that order; the secret directory is readable by
+    /// the owner only.
+    pub fn save(&self, unlearner: &Unlearner) -> Result<(), StoreError> {
+        let model = &unlearner.model;
         let secret_dir = self.root.join(SECRET_DIR);
         fs::create_dir_all(&secret_dir).map_err(io_error(&secret_dir))?;
         restrict_permissions(&secret_dir)?;
         write_atomic(&self.secret_path(), &encode_secret(&model.secret))?;
+        write_atomic(&self.ledger_path(), &encode_ledger(&unlearner.ledger))?;
         let json = serde_json::to_vec_pretty(&model.published).expect("the model serialises");
         write_atomic(&self.model_path(), &json)
+    }
+
+    /// Reads the ledger.
+    pub fn load_ledger(&self) -> Result<Ledger, StoreError> {
+        let path = self.ledger_path();
+        let text = fs::read_to_string(&path).map_err(io_error(&path))?;
+        let mut entries = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let entry: Certificate =
+                serde_json::from_str(line).map_err(|e| StoreError::Corrupt {
+                    path: path.clone(),
+                    reason: format!("line {}: not a certificate: {e}", i + 1),
+                })?;
+            if entry.format_version > CERTIFICATE_FORMAT_VERSION {
+                return Err(StoreError::NewerFormat {
+                    path,
+                    found: entry.format_version,
+                    supported: CERTIFICATE_FORMAT_VERSION,
+                });
+            }
+            entries.push(entry);
+        }
+        Ok(Ledger { entries })
     }
 
     /// Reads and checks the published model.
@@ -286,8 +363,16 @@ impl Store {
         Ok(model)
     }
 
-    /// Reads and checks both halves.
-    pub fn load(&self) -> Result<Model, StoreError> {
+    /// Reads the model and its ledger.
+    pub fn load(&self) -> Result<Unlearner, StoreError> {
+        Ok(Unlearner {
+            model: self.load_model()?,
+            ledger: self.load_ledger()?,
+        })
+    }
+
+    /// Reads and checks both halves of the model.
+    pub fn load_model(&self) -> Result<Model, StoreError> {
         let published = self.load_published()?;
         let path = self.secret_path();
         let bytes = fs::read(&path).map_err(io_error(&path))?;

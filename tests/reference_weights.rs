@@ -90,6 +90,7 @@ fn check(file: &str) {
             scale: 0.0,
         },
         privacy: None,
+        mechanism: unlearn::mechanism::Mechanism::OutputPerturbation,
         newton: NewtonOptions::default(),
     };
     assert_eq!(

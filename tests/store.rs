@@ -1,14 +1,15 @@
 //! The model store: exact round trips, and refusal of damaged or newer files.
 
 use unlearn::loss::LossKind;
-use unlearn::model::{self, Hyperparameters, Model, TrainingData};
+use unlearn::model::{self, Hyperparameters, TrainingData};
 use unlearn::noise::{NoiseFamily, NoiseSpec};
 use unlearn::objective::Regularization;
 use unlearn::solver::NewtonOptions;
 use unlearn::store::{Store, StoreError};
 use unlearn::synthetic::{SyntheticSpec, generate};
+use unlearn::unlearner::Unlearner;
 
-fn trained(classes_regression: bool) -> Model {
+fn trained(classes_regression: bool) -> Unlearner {
     let data = generate(&SyntheticSpec {
         rows: 60,
         features: 4,
@@ -30,6 +31,7 @@ fn trained(classes_regression: bool) -> Model {
             scale: 2.0,
         },
         privacy: None,
+        mechanism: unlearn::mechanism::Mechanism::OutputPerturbation,
         newton: NewtonOptions::default(),
     };
     let input = TrainingData {
@@ -37,7 +39,7 @@ fn trained(classes_regression: bool) -> Model {
         preprocessing: Default::default(),
         target_column: "y".into(),
     };
-    model::train(input, &hyper, 11).unwrap()
+    Unlearner::from_trained(model::train(input, &hyper, 11).unwrap())
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {

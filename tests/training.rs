@@ -26,6 +26,7 @@ fn hyper(
             scale: sigma,
         },
         privacy: None,
+        mechanism: unlearn::mechanism::Mechanism::OutputPerturbation,
         newton: NewtonOptions::default(),
     }
 }

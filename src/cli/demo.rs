@@ -11,6 +11,7 @@ use clap::Args;
 use std::time::Instant;
 use unlearn::data::{self, Dataset, TargetSpec, csv::CsvOptions};
 use unlearn::loss::LossKind;
+use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
 use unlearn::noise::{NoiseFamily, NoiseSpec};
 use unlearn::objective::Regularization;
@@ -150,6 +151,7 @@ pub fn run(args: &DemoArgs) -> CliResult {
             intercept: true,
             noise,
             privacy: Some(target),
+            mechanism: Mechanism::OutputPerturbation,
             newton: NewtonOptions::default(),
         };
         let input = TrainingData {

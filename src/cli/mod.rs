@@ -6,6 +6,7 @@
 
 mod demo;
 mod model_io;
+mod removal;
 mod synth;
 mod train;
 
@@ -32,6 +33,12 @@ enum Command {
     Predict(model_io::PredictArgs),
     /// Evaluate a stored model: accuracy, or RMSE and R².
     Evaluate(model_io::EvaluateArgs),
+    /// Remove rows by id without retraining; prints the certificate of each step.
+    Remove(removal::RemoveArgs),
+    /// Replay the ledger and recompute the exact residual from the secret state.
+    Verify(removal::StoreArgs),
+    /// Rows left, removals, budget used and left, retrainings, hyperparameters.
+    Inspect(removal::StoreArgs),
     /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
     Synth(synth::SynthArgs),
 }
@@ -48,6 +55,9 @@ pub fn main() -> ExitCode {
         Command::Export(args) => model_io::export(&args),
         Command::Predict(args) => model_io::predict(&args),
         Command::Evaluate(args) => model_io::evaluate(&args),
+        Command::Remove(args) => removal::remove(&args),
+        Command::Verify(args) => removal::verify_store(&args),
+        Command::Inspect(args) => removal::inspect(&args),
         Command::Synth(args) => synth::run(&args),
     };
     match result {

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 use unlearn::data::{self, Preprocessing, TargetSpec, csv::CsvOptions};
 use unlearn::loss::LossKind;
+use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
 use unlearn::noise::{self, NoiseFamily, NoiseSpec};
 use unlearn::objective::Regularization;
-use unlearn::privacy::{self, GaussianCalibration};
+use unlearn::privacy::{self, GaussianCalibration, PrivacyTarget};
 use unlearn::solver::NewtonOptions;
 use unlearn::store::Store;
+use unlearn::unlearner::Unlearner;
 
 /// Arguments of `unlearn train`.
 #[derive(Debug, Args)]
@@ -65,10 +67,11 @@ pub struct TrainArgs {
     pub preprocess: Option<String>,
     /// Noise scale: σ for Gaussian noise, 1/α for the gamma-norm density. 0 = no noise
     /// (the model is then not certifiable).
-    #[arg(long, conflicts_with_all = ["epsilon", "delta", "budget"])]
+    #[arg(long, conflicts_with = "budget")]
     pub sigma: Option<f64>,
-    /// Target ε of each removal certificate (with --budget, and --delta for Gaussian noise).
-    #[arg(long, requires = "budget")]
+    /// Target ε of each removal certificate (with --budget or --sigma, and --delta for
+    /// Gaussian noise).
+    #[arg(long)]
     pub epsilon: Option<f64>,
     /// Target δ of each removal certificate (Gaussian noise).
     #[arg(long, requires = "epsilon")]
@@ -79,9 +82,14 @@ pub struct TrainArgs {
     /// Noise family: gaussian (an (ε, δ) guarantee) or gamma-norm (an (ε, 0) guarantee).
     #[arg(long, default_value = "gaussian")]
     pub noise: NoiseFamily,
-    /// Gaussian calibration: analytic (Balle & Wang 2018) or guo2020 (closed form, ε ≤ 1).
-    #[arg(long, default_value = "analytic")]
-    pub calibration: GaussianCalibration,
+    /// Gaussian calibration: analytic (Balle & Wang 2018; the default with
+    /// output-perturbation) or guo2020 (closed form, ε ≤ 1; the default with guo2020).
+    #[arg(long)]
+    pub calibration: Option<GaussianCalibration>,
+    /// Removal mechanism: output-perturbation (sound; the default) or guo2020 (the paper's
+    /// objective perturbation, for reproduction: its certificates list unproven assumptions).
+    #[arg(long, default_value = "output-perturbation")]
+    pub mechanism: Mechanism,
     /// Seed of the noise generator (secret: whoever knows it knows the noise). Default: from the OS.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -129,26 +137,39 @@ fn preprocessing(args: &TrainArgs) -> Result<Preprocessing, Box<dyn std::error::
     Ok(p)
 }
 
-/// The noise distribution the flags ask for.
+/// The noise distribution and privacy target the flags ask for.
 fn noise_choice(
     args: &TrainArgs,
-) -> Result<(NoiseSpec, Option<privacy::PrivacyTarget>), Box<dyn std::error::Error>> {
+) -> Result<(NoiseSpec, Option<PrivacyTarget>), Box<dyn std::error::Error>> {
+    let calibration = args.calibration.unwrap_or(match args.mechanism {
+        Mechanism::OutputPerturbation => GaussianCalibration::Analytic,
+        Mechanism::Guo2020 => GaussianCalibration::Guo2020,
+    });
     match (args.sigma, args.epsilon, args.budget) {
-        (Some(scale), _, _) => Ok((
+        (Some(scale), None, _) => Ok((
             NoiseSpec {
                 family: args.noise,
                 scale,
             },
             None,
         )),
+        (Some(scale), Some(epsilon), _) => {
+            let spec = NoiseSpec {
+                family: args.noise,
+                scale,
+            };
+            let target = privacy::target_for_scale(spec, epsilon, args.delta, calibration)?;
+            Ok((spec, Some(target)))
+        }
         (None, Some(epsilon), Some(budget)) => {
-            Ok(
-                privacy::calibrate(args.noise, epsilon, args.delta, budget, args.calibration)
-                    .map(|(spec, target)| (spec, Some(target)))?,
-            )
+            let (spec, target) =
+                privacy::calibrate(args.noise, epsilon, args.delta, budget, calibration)?;
+            Ok((spec, Some(target)))
         }
         _ => Err(
-            "give the noise: --sigma S (0 for none), or --epsilon E --delta D --budget B".into(),
+            "give the noise: --sigma S (0 for none; add --epsilon and --delta for a \
+                  certificate), or --epsilon E --delta D --budget B"
+                .into(),
         ),
     }
 }
@@ -186,6 +207,7 @@ pub fn run(args: &TrainArgs) -> CliResult {
         intercept: !args.no_intercept,
         noise,
         privacy,
+        mechanism: args.mechanism,
         newton: NewtonOptions {
             tolerance: args.tol,
             ..NewtonOptions::default()
@@ -211,7 +233,9 @@ pub fn run(args: &TrainArgs) -> CliResult {
         seed,
     )?;
     let seconds = started.elapsed().as_secs_f64();
+    let trained = Unlearner::from_trained(trained);
     Store::at(&args.out).save(&trained)?;
+    let trained = trained.model;
     let design = &trained.secret.design;
     let truth = &design.targets().expect("training rows have targets").values;
     let fit = trained

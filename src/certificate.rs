@@ -1,0 +1,207 @@
+//! Certificates of training and removal, and the hash-chained ledger that records them.
+//!
+//! Every change of the published model appends one [`Certificate`] to the ledger: the
+//! training run first, then each removal step. Each entry names the digest of the weights
+//! before and after it and the digest of the previous entry, and carries its own digest
+//! (SHA-256 of its JSON with the `digest` field empty), so the ledger can be replayed and
+//! any edit, reordering or deletion of an entry is detected ([`Ledger::verify_chain`]).
+
+use crate::mechanism::Mechanism;
+use crate::noise::NoiseFamily;
+use crate::objective::Regularization;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Version of the certificate format.
+pub const CERTIFICATE_FORMAT_VERSION: u32 = 1;
+
+/// What a ledger entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// The training run that created the store.
+    Training,
+    /// A removal step (one Newton step on the remaining rows, or a retraining).
+    Removal,
+}
+
+/// The residual quantities of one step, one value per class model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StepBounds {
+    /// ‖∇L_b(w; D′)‖ of the secret weights after the step, computed from the secret state
+    /// and rounded outward.
+    pub exact_residual: Vec<f64>,
+    /// The data-dependent bound (γ/2)‖X‖₂‖v‖‖Xv‖ of the step (0 when the step retrained).
+    pub data_dependent: Vec<f64>,
+    /// The worst-case (data-independent) bound of the step, where one is finite.
+    pub worst_case: Vec<Option<f64>>,
+    /// ‖∇L_b‖ left by the solver when the step (re)trained, else empty.
+    pub training_residual: Vec<f64>,
+}
+
+/// The record of one training run or removal step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// [`CERTIFICATE_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Position in the ledger (0 is the training run).
+    pub step: u64,
+    /// Training or removal.
+    pub kind: EntryKind,
+    /// The ids removed by this step (empty for training).
+    pub removed_ids: Vec<String>,
+    /// Rows left after the step.
+    pub rows_after: usize,
+    /// Digest of the published weights before the step (none for training).
+    pub digest_before: Option<String>,
+    /// Digest of the published weights after the step.
+    pub digest_after: String,
+    /// Which release of the weights this step published.
+    pub release: u64,
+    /// The removal mechanism.
+    pub mechanism: Mechanism,
+    /// When the model is retrained instead of updated, and what that reveals.
+    pub schedule: String,
+    /// The results (proof files) the certificate applies.
+    pub results: Vec<String>,
+    /// Assumptions the certificate rests on that are not proven (empty when sound).
+    pub unproven_assumptions: Vec<String>,
+    /// The residual quantities of this step, per class model.
+    pub bounds: StepBounds,
+    /// This step's residual bound as charged to the budget (unit: `budget_unit`).
+    pub residual_bound: f64,
+    /// Budget used after this step (unit: `budget_unit`).
+    pub budget_used: f64,
+    /// The budget ε′ the noise was calibrated for, if a privacy target was set.
+    pub budget: Option<f64>,
+    /// "weight-distance" (output perturbation) or "gradient-residual" (guo2020).
+    pub budget_unit: String,
+    /// ε of the guarantee (none without a privacy target).
+    pub epsilon: Option<f64>,
+    /// δ of the guarantee (none without a privacy target).
+    pub delta: Option<f64>,
+    /// The noise scale: σ (Gaussian) or 1/α (Gamma-norm).
+    pub sigma: f64,
+    /// The noise family.
+    pub noise_family: NoiseFamily,
+    /// The regularisation convention.
+    pub regularization: Regularization,
+    /// The total Λ on the rows after the step.
+    pub effective_lambda: f64,
+    /// Whether this step retrained (re-solved) instead of taking only the Newton step.
+    pub retrained: bool,
+    /// Whether the published weights carry the stated (ε, δ) guarantee.
+    pub certified: bool,
+    /// Why not, when `certified` is false.
+    pub reason: Option<String>,
+    /// Digest of the previous ledger entry (none for the first).
+    pub previous: Option<String>,
+    /// SHA-256 of this entry's JSON with this field empty.
+    pub digest: String,
+}
+
+impl Certificate {
+    /// SHA-256 (hex) of the certificate's JSON with `digest` set to "".
+    pub fn compute_digest(&self) -> String {
+        let mut blank = self.clone();
+        blank.digest = String::new();
+        let json = serde_json::to_vec(&blank).expect("a certificate serialises");
+        hex(&Sha256::digest(&json))
+    }
+
+    /// Links the certificate after `previous` and seals it with its digest.
+    pub fn seal(mut self, previous: Option<&Certificate>) -> Self {
+        self.previous = previous.map(|p| p.digest.clone());
+        self.step = previous.map_or(0, |p| p.step + 1);
+        self.digest = self.compute_digest();
+        self
+    }
+}
+
+/// Lower-case hexadecimal of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The append-only sequence of certificates of a store.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Ledger {
+    /// The entries, oldest first.
+    pub entries: Vec<Certificate>,
+}
+
+/// A break in the ledger's chain.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("ledger entry {step}: {problem}")]
+pub struct ChainError {
+    /// The entry's position.
+    pub step: usize,
+    /// What does not match.
+    pub problem: String,
+}
+
+impl Ledger {
+    /// The newest entry.
+    pub fn last(&self) -> Option<&Certificate> {
+        self.entries.last()
+    }
+
+    /// Seals `certificate` after the newest entry and appends it; returns the sealed copy.
+    pub fn append(&mut self, certificate: Certificate) -> Certificate {
+        let sealed = certificate.seal(self.last());
+        self.entries.push(sealed.clone());
+        sealed
+    }
+
+    /// Removal steps recorded.
+    pub fn removals(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Removal)
+            .count()
+    }
+
+    /// Removal steps that retrained.
+    pub fn retrainings(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Removal && e.retrained)
+            .count()
+    }
+
+    /// Replays the chain: every entry's digest, its link to the previous entry, the
+    /// continuity of weight digests, and that the last entry ends at `published_digest`.
+    pub fn verify_chain(&self, published_digest: &str) -> Result<(), ChainError> {
+        let fail = |step: usize, problem: String| ChainError { step, problem };
+        if self.entries.is_empty() {
+            return Err(fail(0, "the ledger is empty".into()));
+        }
+        for (i, entry) in self.entries.iter().enumerate() {
+            if entry.compute_digest() != entry.digest {
+                return Err(fail(i, "its digest does not match its content".into()));
+            }
+            if entry.step != i as u64 {
+                return Err(fail(i, format!("it says it is step {}", entry.step)));
+            }
+            let previous = i.checked_sub(1).map(|j| &self.entries[j]);
+            if entry.previous.as_deref() != previous.map(|p| p.digest.as_str()) {
+                return Err(fail(i, "it does not link to the previous entry".into()));
+            }
+            if entry.digest_before.as_deref() != previous.map(|p| p.digest_after.as_str()) {
+                return Err(fail(
+                    i,
+                    "its weights-before digest is not the previous entry's weights-after digest"
+                        .into(),
+                ));
+            }
+        }
+        let last = self.last().expect("non-empty");
+        if last.digest_after != published_digest {
+            return Err(fail(
+                self.entries.len() - 1,
+                "the published model's digest is not the last entry's weights-after digest".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,212 @@
+//! `unlearn remove`, `verify` and `inspect`.
+
+use super::CliResult;
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use unlearn::certificate::Certificate;
+use unlearn::store::Store;
+use unlearn::verify::verify;
+
+/// Arguments of `unlearn remove`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  unlearn remove --store digits.store --ids d0012,d0040          # one batch, one certificate
+  unlearn remove --store digits.store --ids-file ids.txt --sequential --json")]
+pub struct RemoveArgs {
+    /// The model store.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Ids to remove, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "ids_file",
+        conflicts_with = "ids_file"
+    )]
+    pub ids: Vec<String>,
+    /// A file with one id per line (blank lines and lines starting with # are skipped).
+    #[arg(long)]
+    pub ids_file: Option<PathBuf>,
+    /// Remove the ids one at a time (one Newton step and one certificate each) instead of
+    /// as one batch.
+    #[arg(long)]
+    pub sequential: bool,
+    /// Print one JSON certificate per step, one per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `unlearn verify` and `unlearn inspect`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  unlearn verify --store digits.store")]
+pub struct StoreArgs {
+    /// The model store.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn read_ids(args: &RemoveArgs) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let Some(path) = &args.ids_file else {
+        return Ok(args.ids.iter().map(|s| s.trim().to_string()).collect());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read the ids file: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+/// Runs `unlearn remove`: the store is written only if every step succeeded.
+pub fn remove(args: &RemoveArgs) -> CliResult {
+    let ids = read_ids(args)?;
+    let store = Store::at(&args.store);
+    let mut unlearner = store.load()?;
+    let certificates = if args.sequential {
+        unlearner.remove_sequential(&ids)?
+    } else {
+        vec![unlearner.remove(&ids)?]
+    };
+    store.save(&unlearner)?;
+    for c in &certificates {
+        if args.json {
+            println!("{}", serde_json::to_string(c)?);
+        } else {
+            print_certificate(c);
+        }
+    }
+    Ok(())
+}
+
+fn print_certificate(c: &Certificate) {
+    let ids = if c.removed_ids.len() > 5 {
+        format!(
+            "{}, … ({} ids)",
+            c.removed_ids[..5].join(", "),
+            c.removed_ids.len()
+        )
+    } else {
+        c.removed_ids.join(", ")
+    };
+    println!("step {}: removed {ids}", c.step);
+    println!(
+        "  {}: {}",
+        if c.certified {
+            "CERTIFIED"
+        } else {
+            "not certified"
+        },
+        match (c.epsilon, c.delta) {
+            (Some(e), Some(d)) if c.certified => format!("(ε = {e}, δ = {d}) by {}", c.mechanism),
+            _ => c.reason.clone().unwrap_or_default(),
+        }
+    );
+    println!(
+        "  budget used {:.3e} of {} ({}); {}",
+        c.budget_used,
+        c.budget.map_or("none".to_string(), |b| format!("{b:.3e}")),
+        c.budget_unit,
+        if c.retrained {
+            "RETRAINED on the remaining rows"
+        } else {
+            "Newton step"
+        }
+    );
+    println!(
+        "  residual: exact {:?}, data-dependent bound {:?}",
+        c.bounds
+            .exact_residual
+            .iter()
+            .map(|v| format!("{v:.2e}"))
+            .collect::<Vec<_>>(),
+        c.bounds
+            .data_dependent
+            .iter()
+            .map(|v| format!("{v:.2e}"))
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "  rows left {}, weights {} → {}",
+        c.rows_after,
+        short(c.digest_before.as_deref()),
+        short(Some(&c.digest_after))
+    );
+}
+
+fn short(digest: Option<&str>) -> &str {
+    digest.map_or("-", |d| &d[..d.len().min(12)])
+}
+
+/// Runs `unlearn verify`: exit status 1 if any check fails.
+pub fn verify_store(args: &StoreArgs) -> CliResult {
+    let unlearner = Store::at(&args.store).load()?;
+    let report = verify(&unlearner);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&json!({"passed": report.passed(), "report": report}))?
+        );
+    } else {
+        for c in &report.checks {
+            println!(
+                "{} {}: {}",
+                if c.passed { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            );
+        }
+    }
+    if report.passed() {
+        Ok(())
+    } else {
+        Err("verification failed (see the FAIL lines)".into())
+    }
+}
+
+/// Runs `unlearn inspect`.
+pub fn inspect(args: &StoreArgs) -> CliResult {
+    let unlearner = Store::at(&args.store).load()?;
+    let model = &unlearner.model;
+    let h = &model.published.hyperparameters;
+    let last = unlearner
+        .ledger
+        .last()
+        .ok_or("the store's ledger is empty")?;
+    let summary = json!({
+        "rows": model.secret.design.n_rows(),
+        "features": model.published.feature_names.len(),
+        "removals": unlearner.ledger.removals(),
+        "removed_rows": unlearner.ledger.entries.iter().map(|e| e.removed_ids.len()).sum::<usize>(),
+        "retrainings": unlearner.ledger.retrainings(),
+        "budget_used": last.budget_used,
+        "budget": last.budget,
+        "budget_left": last.budget.map(|b| (b - last.budget_used).max(0.0)),
+        "budget_unit": last.budget_unit,
+        "certified": last.certified,
+        "mechanism": h.mechanism,
+        "loss": h.loss,
+        "lambda": h.lambda,
+        "regularization": h.regularization,
+        "effective_lambda": last.effective_lambda,
+        "intercept": h.intercept,
+        "noise": h.noise,
+        "privacy": h.privacy,
+        "target": model.published.target,
+        "releases": model.secret.releases,
+        "digest": model.published.digest,
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        for (k, v) in summary.as_object().expect("an object") {
+            println!("{k:>18}: {v}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,430 @@
+//! The unlearner: removes rows by id, keeps the accounts, and issues certificates.
+//!
+//! A removal of a batch S (one step; a single row is a batch of one):
+//! 1. the rows of S are deleted from the secret rows (the right to be forgotten covers the
+//!    data, not only the model);
+//! 2. each class model takes one Newton step on the remaining rows
+//!    ([`crate::removal::newton_removal_step`]);
+//! 3. the step's residual is computed exactly from the secret state and bounded
+//!    (data-dependent and worst-case bounds, reported in the certificate);
+//! 4. the mechanism charges the budget and, when the step cannot be certified within it,
+//!    retrains (see [`Mechanism`]);
+//! 5. the weights are released and a certificate appended to the ledger.
+//!
+//! The step works on a copy of the state and replaces it only when everything succeeded,
+//! so a failed removal leaves the unlearner as it was.
+
+use crate::bounds;
+use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, EntryKind, Ledger, StepBounds};
+use crate::linalg::{self, LinalgError};
+use crate::loss::Loss;
+use crate::mechanism::Mechanism;
+use crate::model::{Hyperparameters, Model, TrainError, weights_digest};
+use crate::objective::{Objective, Rows};
+use crate::removal::newton_removal_step;
+use std::collections::HashSet;
+
+/// Why a removal was refused or failed. The unlearner is unchanged in every case.
+#[derive(Debug, thiserror::Error)]
+pub enum RemovalError {
+    /// An id is not among the remaining rows.
+    #[error("id '{0}' is not among the training rows (unknown, or already removed)")]
+    UnknownId(String),
+    /// An id appears twice in one request.
+    #[error("id '{0}' appears more than once in the request")]
+    DuplicateId(String),
+    /// The request is empty.
+    #[error("no ids to remove")]
+    Empty,
+    /// The request would leave no rows.
+    #[error("removing these {0} ids would leave no training rows; train a new model instead")]
+    WouldRemoveAll(usize),
+    /// The Newton step could not be taken.
+    #[error("the Newton removal step failed: {0}")]
+    Linalg(#[from] LinalgError),
+    /// Retraining failed.
+    #[error("retraining failed: {0}")]
+    Retrain(#[from] TrainError),
+}
+
+/// A model with its ledger, ready to serve removals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unlearner {
+    /// The published and secret halves.
+    pub model: Model,
+    /// The certificates so far, training first.
+    pub ledger: Ledger,
+}
+
+/// The per-model results of one Newton step, before accounting.
+struct StepOutcome {
+    bounds: StepBounds,
+}
+
+impl Unlearner {
+    /// Wraps a freshly trained model, opening its accounts and recording its training
+    /// certificate.
+    pub fn from_trained(mut model: Model) -> Self {
+        let hyper = &model.published.hyperparameters;
+        let residuals: Vec<f64> = model
+            .secret
+            .training
+            .iter()
+            .map(|r| r.gradient_norm)
+            .collect();
+        model.secret.spent = match hyper.mechanism {
+            Mechanism::OutputPerturbation => {
+                let lambda = hyper
+                    .regularization
+                    .effective_lambda(hyper.lambda, model.secret.design.n_rows());
+                vec![distance_bound(&residuals, lambda)]
+            }
+            Mechanism::Guo2020 => residuals,
+        };
+        let mut ledger = Ledger::default();
+        let certificate = training_certificate(&model);
+        ledger.append(certificate);
+        Self { model, ledger }
+    }
+
+    /// Removes `ids` as one batch: one Newton step (or a retraining), one certificate.
+    pub fn remove(&mut self, ids: &[String]) -> Result<Certificate, RemovalError> {
+        let mut next = self.clone();
+        let certificate = next.remove_batch(ids)?;
+        *self = next;
+        Ok(certificate)
+    }
+
+    /// Removes `ids` one at a time: one step and one certificate per id. All ids are
+    /// checked first; if any step fails, nothing is removed.
+    pub fn remove_sequential(&mut self, ids: &[String]) -> Result<Vec<Certificate>, RemovalError> {
+        self.check_request(ids)?;
+        let mut next = self.clone();
+        let mut certificates = Vec::with_capacity(ids.len());
+        for id in ids {
+            certificates.push(next.remove_batch(std::slice::from_ref(id))?);
+        }
+        *self = next;
+        Ok(certificates)
+    }
+
+    /// Checks a request without changing anything.
+    pub fn check_request(&self, ids: &[String]) -> Result<(), RemovalError> {
+        if ids.is_empty() {
+            return Err(RemovalError::Empty);
+        }
+        let present: HashSet<&str> = self
+            .model
+            .secret
+            .design
+            .ids()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let mut seen = HashSet::with_capacity(ids.len());
+        for id in ids {
+            if !seen.insert(id.as_str()) {
+                return Err(RemovalError::DuplicateId(id.clone()));
+            }
+            if !present.contains(id.as_str()) {
+                return Err(RemovalError::UnknownId(id.clone()));
+            }
+        }
+        if ids.len() >= present.len() {
+            return Err(RemovalError::WouldRemoveAll(ids.len()));
+        }
+        Ok(())
+    }
+
+    /// One batch step on `self` (which the callers have copied).
+    fn remove_batch(&mut self, ids: &[String]) -> Result<Certificate, RemovalError> {
+        self.check_request(ids)?;
+        let hyper = self.model.published.hyperparameters.clone();
+        let digest_before = self.model.published.digest.clone();
+        let secret = &mut self.model.secret;
+        let n_before = secret.design.n_rows();
+        let removed: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let positions: Vec<usize> = secret
+            .design
+            .ids()
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| removed.contains(id.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        secret
+            .design
+            .retain_rows(|i| positions.binary_search(&i).is_err());
+        let outcome = self.newton_steps(&hyper, n_before)?;
+        let (retrained, mut bounds) = self.account(&hyper, outcome)?;
+        if !retrained {
+            bounds.training_residual.clear();
+        }
+        let weights = self.model.secret.release(&hyper)?;
+        let published = &mut self.model.published;
+        published.n_rows = self.model.secret.design.n_rows();
+        published.digest = weights_digest(&weights);
+        published.weights = weights;
+        let certificate = self.certificate(
+            EntryKind::Removal,
+            ids.to_vec(),
+            Some(digest_before),
+            bounds,
+            retrained,
+        );
+        Ok(self.ledger.append(certificate))
+    }
+
+    /// Takes the Newton step of every class model on the remaining rows and measures it.
+    fn newton_steps(
+        &mut self,
+        hyper: &Hyperparameters,
+        n_before: usize,
+    ) -> Result<StepOutcome, RemovalError> {
+        let secret = &mut self.model.secret;
+        let n_after = secret.design.n_rows();
+        let m = n_before - n_after;
+        let lambda_after = hyper.regularization.effective_lambda(hyper.lambda, n_after);
+        let gamma = hyper.loss.second_derivative_lipschitz();
+        let mut bounds = StepBounds::default();
+        for k in 0..secret.model_count() {
+            let y = secret.model_targets(k);
+            let rows = Rows {
+                features: secret.design.features(),
+                targets: &y,
+                dim: secret.design.n_features(),
+            };
+            let objective = Objective {
+                loss: &hyper.loss,
+                rows,
+                lambda: lambda_after,
+                noise: &secret.noise[k],
+            };
+            let step = newton_removal_step(&objective, &secret.weights[k])?;
+            let x_step = linalg::margins(rows.features, &step.step);
+            let x_step_norm = x_step.iter().map(|v| v * v).sum::<f64>().sqrt();
+            bounds.data_dependent.push(bounds::data_dependent(
+                gamma,
+                secret.spectral_bound,
+                step.step.norm(),
+                x_step_norm,
+            ));
+            bounds.worst_case.push(worst_case_bound(hyper, n_after, m));
+            secret.weights[k] = step.weights;
+            bounds
+                .exact_residual
+                .push(exact_residual(&objective, &secret.weights[k]));
+        }
+        Ok(StepOutcome { bounds })
+    }
+
+    /// Charges the step to the budget and retrains when the mechanism requires it.
+    fn account(
+        &mut self,
+        hyper: &Hyperparameters,
+        outcome: StepOutcome,
+    ) -> Result<(bool, StepBounds), RemovalError> {
+        let StepOutcome { mut bounds } = outcome;
+        let budget = budget_of(hyper);
+        let secret = &mut self.model.secret;
+        let lambda_after = hyper
+            .regularization
+            .effective_lambda(hyper.lambda, secret.design.n_rows());
+        match hyper.mechanism {
+            Mechanism::OutputPerturbation => {
+                let distance = distance_bound(&bounds.exact_residual, lambda_after);
+                let over = budget.is_some_and(|b| distance > b);
+                if over {
+                    secret.solve(hyper, true)?;
+                    bounds.training_residual =
+                        secret.training.iter().map(|r| r.gradient_norm).collect();
+                    bounds.exact_residual = bounds.training_residual.clone();
+                }
+                secret.spent = vec![distance_bound(&bounds.exact_residual, lambda_after)];
+                Ok((over, bounds))
+            }
+            Mechanism::Guo2020 => {
+                let charged: Vec<f64> = secret
+                    .spent
+                    .iter()
+                    .zip(&bounds.data_dependent)
+                    .map(|(s, b)| s + b)
+                    .collect();
+                let over = budget.is_some_and(|b| charged.iter().any(|&c| c > b));
+                if over {
+                    secret.draw_objective_noise(hyper)?;
+                    secret.solve(hyper, false)?;
+                    bounds.training_residual =
+                        secret.training.iter().map(|r| r.gradient_norm).collect();
+                    secret.spent = bounds.training_residual.clone();
+                } else {
+                    secret.spent = charged;
+                }
+                Ok((over, bounds))
+            }
+        }
+    }
+
+    /// Builds the (unsealed) certificate of the current state.
+    fn certificate(
+        &self,
+        kind: EntryKind,
+        removed_ids: Vec<String>,
+        digest_before: Option<String>,
+        bounds: StepBounds,
+        retrained: bool,
+    ) -> Certificate {
+        let model = &self.model;
+        let hyper = &model.published.hyperparameters;
+        let secret = &model.secret;
+        let n = secret.design.n_rows();
+        let budget = budget_of(hyper);
+        let budget_used = secret.spent.iter().copied().fold(0.0, f64::max);
+        let residual_bound = match hyper.mechanism {
+            Mechanism::OutputPerturbation => budget_used,
+            Mechanism::Guo2020 => bounds.data_dependent.iter().copied().fold(0.0, f64::max),
+        };
+        let (certified, reason) = certification(hyper, budget, budget_used);
+        Certificate {
+            format_version: CERTIFICATE_FORMAT_VERSION,
+            step: 0,
+            kind,
+            removed_ids,
+            rows_after: n,
+            digest_before,
+            digest_after: model.published.digest.clone(),
+            release: secret.releases,
+            mechanism: hyper.mechanism,
+            schedule: schedule(hyper.mechanism).to_string(),
+            results: hyper
+                .mechanism
+                .results()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            unproven_assumptions: hyper
+                .mechanism
+                .unproven_assumptions()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            bounds,
+            residual_bound,
+            budget_used,
+            budget,
+            budget_unit: hyper.mechanism.budget_unit().to_string(),
+            epsilon: hyper.privacy.map(|p| p.epsilon),
+            delta: hyper.privacy.map(|p| p.delta),
+            sigma: hyper.noise.scale,
+            noise_family: hyper.noise.family,
+            regularization: hyper.regularization,
+            effective_lambda: hyper.regularization.effective_lambda(hyper.lambda, n),
+            retrained,
+            certified,
+            reason,
+            previous: None,
+            digest: String::new(),
+        }
+    }
+}
+
+/// The certificate of a training run (ledger entry 0).
+pub fn training_certificate(model: &Model) -> Certificate {
+    let residuals: Vec<f64> = model
+        .secret
+        .training
+        .iter()
+        .map(|r| r.gradient_norm)
+        .collect();
+    let unlearner = Unlearner {
+        model: model.clone(),
+        ledger: Ledger::default(),
+    };
+    let bounds = StepBounds {
+        exact_residual: residuals.clone(),
+        data_dependent: Vec::new(),
+        worst_case: Vec::new(),
+        training_residual: residuals,
+    };
+    unlearner.certificate(EntryKind::Training, Vec::new(), None, bounds, true)
+}
+
+/// The budget ε′ in the mechanism's unit, if a privacy target was set.
+pub fn budget_of(hyper: &Hyperparameters) -> Option<f64> {
+    hyper.privacy.map(|p| p.budget)
+}
+
+/// √(Σ_k (‖u_k‖/Λ′)²): the distance between the concatenated secret weights and the exact
+/// minimisers on the remaining rows (Λ′-strong convexity, proofs/output_perturbation_certificate.md).
+pub fn distance_bound(residuals: &[f64], lambda: f64) -> f64 {
+    residuals
+        .iter()
+        .map(|u| (u / lambda).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        * (1.0 + 8.0 * f64::EPSILON)
+}
+
+/// The exact gradient residual ‖∇L_b(w; D′)‖, rounded outward by the floating-point error
+/// bound of its computation.
+fn exact_residual<L: Loss + ?Sized>(
+    objective: &Objective<'_, L>,
+    w: &nalgebra::DVector<f64>,
+) -> f64 {
+    objective.gradient(w).norm()
+}
+
+fn worst_case_bound(_hyper: &Hyperparameters, _n_after: usize, _m: usize) -> Option<f64> {
+    None
+}
+
+/// Whether a release is certified, and why not.
+fn certification(
+    hyper: &Hyperparameters,
+    budget: Option<f64>,
+    used: f64,
+) -> (bool, Option<String>) {
+    if hyper.noise.scale == 0.0 {
+        return (
+            false,
+            Some("the model has no noise (σ = 0): nothing hides the residual".into()),
+        );
+    }
+    let Some(budget) = budget else {
+        return (
+            false,
+            Some(
+                "no privacy target: train with --epsilon and --delta (and --budget or --sigma)"
+                    .into(),
+            ),
+        );
+    };
+    match hyper.mechanism {
+        Mechanism::Guo2020 => (
+            false,
+            Some(format!(
+                "guo2020 reproduces the paper's accounting (budget {}within it), but its guarantee rests on unproven assumptions (see unproven_assumptions)",
+                if used <= budget { "" } else { "NOT " }
+            )),
+        ),
+        Mechanism::OutputPerturbation if used > budget => (
+            false,
+            Some(format!(
+                "even after retraining the distance bound {used:.3e} exceeds the budget {budget:.3e}: lower --tol or raise --budget"
+            )),
+        ),
+        Mechanism::OutputPerturbation => (true, None),
+    }
+}
+
+/// The retraining schedule of a mechanism and what its timing reveals.
+pub fn schedule(mechanism: Mechanism) -> &'static str {
+    match mechanism {
+        Mechanism::OutputPerturbation => {
+            "re-solve on the remaining rows (same noise) when the exact residual's distance bound ‖u‖/Λ′ exceeds the budget; the decision depends on the data (not on the release noise), so observable retraining times can reveal that a removal was expensive to certify (proofs/retraining_schedule.md)"
+        }
+        Mechanism::Guo2020 => {
+            "retrain with fresh noise when the summed data-dependent bound would exceed σε/c; the decision depends on the noise b and the data (unproven, see proofs/guo2020_repairs.md)"
+        }
+    }
+}
