@@ -77,7 +77,7 @@ impl Unlearner {
                 let lambda = hyper
                     .regularization
                     .effective_lambda(hyper.lambda, model.secret.design.n_rows());
-                vec![distance_bound(&residuals, lambda)]
+                vec![distance_bound(&residuals, hyper.newton.tolerance, lambda)]
             }
             Mechanism::Guo2020 => residuals,
         };
@@ -232,7 +232,8 @@ impl Unlearner {
             .effective_lambda(hyper.lambda, secret.design.n_rows());
         match hyper.mechanism {
             Mechanism::OutputPerturbation => {
-                let distance = distance_bound(&bounds.exact_residual, lambda_after);
+                let distance =
+                    distance_bound(&bounds.exact_residual, hyper.newton.tolerance, lambda_after);
                 let over = budget.is_some_and(|b| distance > b);
                 if over {
                     secret.solve(hyper, true)?;
@@ -240,7 +241,11 @@ impl Unlearner {
                         secret.training.iter().map(|r| r.gradient_norm).collect();
                     bounds.exact_residual = bounds.training_residual.clone();
                 }
-                secret.spent = vec![distance_bound(&bounds.exact_residual, lambda_after)];
+                secret.spent = vec![distance_bound(
+                    &bounds.exact_residual,
+                    hyper.newton.tolerance,
+                    lambda_after,
+                )];
                 Ok((over, bounds))
             }
             Mechanism::Guo2020 => {
@@ -354,12 +359,16 @@ pub fn budget_of(hyper: &Hyperparameters) -> Option<f64> {
     hyper.privacy.map(|p| p.budget)
 }
 
-/// √(Σ_k (‖u_k‖/Λ′)²): the distance between the concatenated secret weights and the exact
-/// minimisers on the remaining rows (Λ′-strong convexity, proofs/output_perturbation_certificate.md).
-pub fn distance_bound(residuals: &[f64], lambda: f64) -> f64 {
+/// √(Σ_k ((‖u_k‖ + τ)/Λ′)²): a bound on the distance between the concatenated secret
+/// weights and the weights a retraining from scratch on the remaining rows would produce.
+///
+/// By Λ′-strong convexity the secret weights are within ‖u_k‖/Λ′ of the exact minimiser,
+/// and a retraining (Newton to ‖∇L_b‖ ≤ τ, the solver tolerance) is within τ/Λ′ of it
+/// (proofs/output_perturbation_certificate.md). Rounded up by a few ulps.
+pub fn distance_bound(residuals: &[f64], tolerance: f64, lambda: f64) -> f64 {
     residuals
         .iter()
-        .map(|u| (u / lambda).powi(2))
+        .map(|u| ((u + tolerance) / lambda).powi(2))
         .sum::<f64>()
         .sqrt()
         * (1.0 + 8.0 * f64::EPSILON)

@@ -160,7 +160,10 @@ fn residual_check(unlearner: &Unlearner, residuals: &[f64], lambda: f64) -> Chec
     };
     let hyper = &unlearner.model.published.hyperparameters;
     let (measured, recorded) = match hyper.mechanism {
-        Mechanism::OutputPerturbation => (distance_bound(residuals, lambda), last.budget_used),
+        Mechanism::OutputPerturbation => (
+            distance_bound(residuals, hyper.newton.tolerance, lambda),
+            last.budget_used,
+        ),
         Mechanism::Guo2020 => (
             residuals.iter().copied().fold(0.0, f64::max),
             last.budget_used,

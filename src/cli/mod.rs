@@ -4,6 +4,7 @@
 //! a solver that did not converge — the message says which and what to do); 2 the command
 //! line itself is invalid (unknown flag, missing argument).
 
+mod bench;
 mod demo;
 mod model_io;
 mod removal;
@@ -39,6 +40,8 @@ enum Command {
     Verify(removal::StoreArgs),
     /// Rows left, removals, budget used and left, retrainings, hyperparameters.
     Inspect(removal::StoreArgs),
+    /// Benchmark training, removal and retraining on seeded synthetic data.
+    Bench(bench::BenchArgs),
     /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
     Synth(synth::SynthArgs),
 }
@@ -58,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Remove(args) => removal::remove(&args),
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
     };
     match result {
