@@ -27,6 +27,7 @@
 //!
 //! The `unlearn` binary (src/cli) is a thin layer over these modules.
 
+pub mod bounds;
 pub mod data;
 pub mod linalg;
 pub mod loss;
