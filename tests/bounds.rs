@@ -520,3 +520,37 @@ fn guo2020_theorem3_counterexample() {
         max.0, max.1, -min.0, min.1
     );
 }
+
+/// Lemmas 4 and 5 of worst_case_bounds.md: the radii are valid upper quantiles, checked
+/// against closed-form tails (d = 1, 2), and not wildly loose.
+#[test]
+fn norm_tail_bounds_are_valid_quantiles() {
+    use unlearn::noise::std_normal_cdf;
+    for delta in [0.5, 0.1, 1e-3, 1e-6, 1e-12] {
+        for scale in [0.1, 1.0, 7.0] {
+            // Gaussian, d = 1: P(σ|g| > r) = 2Φ(−r/σ); d = 2: P(‖σg‖ > r) = exp(−r²/(2σ²)).
+            let r1 = bounds::gaussian_norm_tail_bound(scale, 1, delta);
+            assert!(2.0 * std_normal_cdf(-r1 / scale) <= delta);
+            let r2 = bounds::gaussian_norm_tail_bound(scale, 2, delta);
+            let t2 = (-(r2 / scale).powi(2) / 2.0).exp();
+            assert!(t2 <= delta, "d = 2: {t2} > {delta}");
+            // Gamma(1, θ): P(G > t) = e^{−t/θ}; Gamma(2, θ): (1 + t/θ)e^{−t/θ}.
+            let g1 = bounds::gamma_norm_tail_bound(scale, 1, delta);
+            assert!((-g1 / scale).exp() <= delta);
+            let exact1 = -delta.ln() * scale;
+            assert!(
+                g1 <= 3.0 * exact1 + 3.0 * scale,
+                "Gamma(1): {g1} vs exact {exact1}"
+            );
+            let g2 = bounds::gamma_norm_tail_bound(scale, 2, delta);
+            assert!((1.0 + g2 / scale) * (-g2 / scale).exp() <= delta);
+        }
+    }
+    assert_eq!(bounds::gaussian_norm_tail_bound(1.0, 3, 1.0), 0.0);
+    assert_eq!(bounds::gamma_norm_tail_bound(1.0, 3, 0.0), f64::INFINITY);
+    assert!(bounds::gamma_norm_tail_bound(1.0, 3, f64::NAN).is_nan());
+    // Larger d: the Chernoff radius exceeds the mean dθ and grows with ln(1/δ).
+    let a = bounds::gamma_norm_tail_bound(1.0, 100, 1e-3);
+    let b = bounds::gamma_norm_tail_bound(1.0, 100, 1e-9);
+    assert!(100.0 < a && a < b && b < 200.0, "{a} {b}");
+}
