@@ -461,24 +461,25 @@ pub fn gradient_rounding_bound(inputs: &GradientRoundingInputs) -> f64 {
 /// An upper bound on ‖Δ − H·v̂‖ for the step v̂ = w − w⁻ actually applied, excluding the
 /// error of the computed Δ itself (add [`gradient_rounding_bound`] at w on D′):
 ///
-/// (γ_{n′+d+12} + 2γ_{3d+1})·T·‖v‖ + u·T·‖w⁻‖,   T = trace(Ĥ)/(1 − γ_{n′+d+12}),
+/// (γ_{n′+d+16} + 2γ_{3d+1})·T·‖v‖ + E_m·‖v‖ + u·T·‖w⁻‖,   T = trace(Ĥ)/(1 − γ_{n′+d+16}),
 ///
-/// covering the formation of Ĥ = fl(Xᵀdiag(ℓ'')X + Λ′I) and of its trace (≤ γ_{n′+d+12}·T in 2-norm), the
-/// Cholesky solve's backward error (Higham Thm 10.4, ≤ γ_{3d+1}·T/(1 − γ_{d+1})) and the
-/// final subtraction w⁻ = fl(w − v) (|v̂ − v| ≤ u·|w⁻| componentwise). Exact arithmetic
-/// gives 0. Proof: `proofs/squared_loss_exactness.md`, Lemma 2.
+/// covering the formation of Ĥ = fl(Xᵀdiag(ℓ'')X + Λ′I) and of its trace (≤ γ_{n′+d+16}·T
+/// in 2-norm), the effect of the rounded margins on ℓ'' (E_m = `margin_curvature_error`
+/// ≥ Σ_i |ℓ''(fl(x_iᵀw)) − ℓ''(x_iᵀw)|·‖x_i‖², e.g. n′·γ·γ_d·R³·‖w‖), the Cholesky solve's
+/// backward error (Higham Thm 10.4, ≤ γ_{3d+1}·T/(1 − γ_{d+1})) and the final subtraction
+/// w⁻ = fl(w − v) (|v̂ − v| ≤ u·|w⁻| componentwise). Exact arithmetic gives 0.
+/// Proof: `proofs/squared_loss_exactness.md`, Lemma 2.
 pub fn newton_solve_residual_bound(
     n_remaining: usize,
     dim: usize,
     hessian_trace: f64,
+    margin_curvature_error: f64,
     step_norm: f64,
     weights_norm: f64,
 ) -> f64 {
-    let form = rounding_gamma((n_remaining + dim) as f64 + 12.0);
+    let form = rounding_gamma((n_remaining + dim) as f64 + 16.0);
     let solve = 2.0 * rounding_gamma(3.0 * dim as f64 + 1.0);
     let trace = hessian_trace / (1.0 - form);
-    round_up(
-        (form + solve) * trace * step_norm + UNIT_ROUNDOFF * trace * weights_norm,
-        12,
-    )
+    let step_terms = ((form + solve) * trace + margin_curvature_error) * step_norm;
+    round_up(step_terms + UNIT_ROUNDOFF * trace * weights_norm, 12)
 }

@@ -97,6 +97,17 @@ fn gradient_error<L: Loss>(objective: &Objective<'_, L>, w: &DVector<f64>, r: f6
     })
 }
 
+/// n′·γ·γ_d·R³·‖w‖: how much the rounded margins can move the Hessian's weights ℓ''.
+fn margin_curvature_error<L: Loss>(objective: &Objective<'_, L>, w: &DVector<f64>, r: f64) -> f64 {
+    let d = objective.rows.dim;
+    objective.rows.len() as f64
+        * objective.loss.second_derivative_lipschitz()
+        * bounds::rounding_gamma(d as f64)
+        * r.powi(3)
+        * w.norm()
+        * norm_up(d)
+}
+
 /// Outward factor for a computed Euclidean norm of `len` values (γ_{len+2}).
 fn norm_up(len: usize) -> f64 {
     1.0 + bounds::rounding_gamma(len as f64 + 2.0)
@@ -123,6 +134,7 @@ fn remove<L: Loss>(objective: &Objective<'_, L>, w: &DVector<f64>, r: f64) -> Ou
         objective.rows.len(),
         d,
         hessian.trace(),
+        margin_curvature_error(objective, w, r),
         step.step.norm() * norm_up(d),
         step.weights.norm() * norm_up(d),
     ) + gradient_error(objective, w, r)
@@ -406,6 +418,7 @@ fn sequential_residuals_do_not_compound_with_the_full_gradient() {
                 keep,
                 4,
                 hessian.trace(),
+                margin_curvature_error(&rest, &guo_w, p.r),
                 v.norm() * norm_up(4),
                 next.norm() * norm_up(4),
             ) + gradient_error(&rest, &guo_w, p.r)
