@@ -306,7 +306,7 @@ pub fn frobenius_norm_upper_bound(features: &[f64]) -> f64 {
 /// 4. ‖X‖₂² = λ_max(XᵀX) ≤ that + γ_n·‖X‖_F²; return the smaller of its square root and
 ///    [`frobenius_norm_upper_bound`].
 ///
-/// Removing rows cannot increase the result's validity: XᵀX − Σ x xᵀ ⪯ XᵀX, so a bound
+/// Removing rows keeps the result valid: XᵀX − Σ x xᵀ ⪯ XᵀX, so a bound
 /// computed once stays valid after removals. Proof: `proofs/spectral_norm_bound.md`.
 pub fn spectral_norm_upper_bound(features: &[f64], dim: usize) -> f64 {
     let frobenius = frobenius_norm_upper_bound(features);
