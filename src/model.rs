@@ -24,6 +24,7 @@ use crate::mechanism::Mechanism;
 use crate::noise::{self, NoiseSpec};
 use crate::objective::{Objective, Regularization, Rows};
 use crate::privacy::PrivacyTarget;
+use crate::removal;
 use crate::solver::{self, NewtonOptions, SolveReport, SolverError};
 use nalgebra::DVector;
 use rand_chacha::ChaCha20Rng;
@@ -144,6 +145,9 @@ pub struct SecretState {
     /// perturbation one value, the current distance bound; under guo2020 one summed
     /// residual bound per model.
     pub spent: Vec<f64>,
+    /// An upper bound on every training row's norm (with the intercept column), valid for
+    /// any subset of the rows.
+    pub row_norm_bound: f64,
     /// A guaranteed upper bound on ‖X‖₂ of the training rows; removing rows cannot raise
     /// λ_max(XᵀX), so it stays an upper bound for the remaining rows.
     pub spectral_bound: f64,
@@ -238,6 +242,7 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
         data
     };
     let spectral_bound = bounds::spectral_norm_upper_bound(design.features(), design.n_features());
+    let row_norm_bound = removal::row_norm_bound(design.features(), design.n_features());
     let mut secret = SecretState {
         design,
         weights: Vec::new(),
@@ -247,6 +252,7 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
         releases: 0,
         training: Vec::new(),
         spent: Vec::new(),
+        row_norm_bound,
         spectral_bound,
     };
     secret.draw_objective_noise(hyper)?;
@@ -318,6 +324,30 @@ impl SecretState {
         self.weights = weights;
         self.training = training;
         Ok(())
+    }
+
+    /// For each model, an upper bound on the exact residual ‖∇L_b(w̃_k; D)‖ of the secret
+    /// weights on the current rows ([`removal::residual_upper_bound`]).
+    pub fn residual_bounds(&self, hyper: &Hyperparameters) -> Vec<f64> {
+        let lambda = hyper
+            .regularization
+            .effective_lambda(hyper.lambda, self.design.n_rows());
+        (0..self.model_count())
+            .map(|k| {
+                let y = self.model_targets(k);
+                let objective = Objective {
+                    loss: &hyper.loss,
+                    rows: Rows {
+                        features: self.design.features(),
+                        targets: &y,
+                        dim: self.design.n_features(),
+                    },
+                    lambda,
+                    noise: &self.noise[k],
+                };
+                removal::residual_upper_bound(&objective, &self.weights[k], self.row_norm_bound)
+            })
+            .collect()
     }
 
     /// The ±1 (or real) targets of model `k` on the current rows.

@@ -12,6 +12,7 @@
 //! −(Λ_D − Λ_{D′})·w under the per-sample convention. For the squared loss the objective is
 //! quadratic and w⁻ is its exact minimiser on D′ (proofs/squared_loss_exactness.md).
 
+use crate::bounds;
 use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::objective::Objective;
@@ -43,4 +44,43 @@ pub fn newton_removal_step<L: Loss + ?Sized>(
         step,
         gradient,
     })
+}
+
+/// An upper bound on the exact gradient residual ‖∇L_b(w; D′)‖ from its floating-point
+/// computation: ‖u‖ ≤ fl(‖û‖)·(1 + γ_{d+2}) + [`bounds::gradient_rounding_bound`]
+/// (proofs/squared_loss_exactness.md, Lemma 1). `row_norm_bound` must bound every row's norm.
+pub fn residual_upper_bound<L: Loss + ?Sized>(
+    objective: &Objective<'_, L>,
+    w: &DVector<f64>,
+    row_norm_bound: f64,
+) -> f64 {
+    let rows = objective.rows;
+    let z = linalg::margins(rows.features, w);
+    let derivative_abs_sum: f64 = z
+        .iter()
+        .zip(rows.targets)
+        .map(|(&zi, &yi)| objective.loss.derivative(zi, yi).abs())
+        .sum();
+    let computed = objective.gradient(w).norm();
+    let rounding = bounds::gradient_rounding_bound(&bounds::GradientRoundingInputs {
+        rows: rows.len(),
+        dim: rows.dim,
+        row_norm_bound,
+        curvature_bound: objective.loss.second_derivative_bound(),
+        // The sum itself is rounded: enlarge it by its own γ_n.
+        derivative_abs_sum: derivative_abs_sum * (1.0 + bounds::rounding_gamma(rows.len() as f64)),
+        weight_norm: w.norm() * (1.0 + bounds::rounding_gamma(rows.dim as f64 + 1.0)),
+        lambda_total: objective.lambda,
+        noise_norm: objective.noise.norm() * (1.0 + bounds::rounding_gamma(rows.dim as f64 + 1.0)),
+    });
+    computed * (1.0 + bounds::rounding_gamma(rows.dim as f64 + 2.0)) + rounding
+}
+
+/// max_i ‖x_i‖ over row-major rows, rounded up: a bound that stays valid after removals.
+pub fn row_norm_bound(features: &[f64], dim: usize) -> f64 {
+    let largest = features
+        .chunks(dim.max(1))
+        .map(|x| linalg::dot(x, x))
+        .fold(0.0, f64::max);
+    largest.sqrt() * (1.0 + bounds::rounding_gamma(dim as f64 + 2.0))
 }

@@ -130,6 +130,7 @@ struct SecretHeader {
     releases: u64,
     training: Vec<SolveReport>,
     spent: Vec<f64>,
+    row_norm_bound: f64,
     spectral_bound: f64,
 }
 
@@ -153,6 +154,7 @@ fn encode_secret(secret: &SecretState) -> Vec<u8> {
         releases: secret.releases,
         training: secret.training.clone(),
         spent: secret.spent.clone(),
+        row_norm_bound: secret.row_norm_bound,
         spectral_bound: secret.spectral_bound,
     };
     let json = serde_json::to_vec(&header).expect("the header serialises");
@@ -252,6 +254,7 @@ fn decode_secret(path: &Path, bytes: &[u8]) -> Result<SecretState, StoreError> {
         releases: header.releases,
         training: header.training,
         spent: header.spent,
+        row_norm_bound: header.row_norm_bound,
         spectral_bound: header.spectral_bound,
     })
 }

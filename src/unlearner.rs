@@ -20,8 +20,9 @@ use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::mechanism::Mechanism;
 use crate::model::{Hyperparameters, Model, TrainError, weights_digest};
+use crate::objective::Regularization;
 use crate::objective::{Objective, Rows};
-use crate::removal::newton_removal_step;
+use crate::removal::{newton_removal_step, residual_upper_bound};
 use std::collections::HashSet;
 
 /// Why a removal was refused or failed. The unlearner is unchanged in every case.
@@ -66,12 +67,7 @@ impl Unlearner {
     /// certificate.
     pub fn from_trained(mut model: Model) -> Self {
         let hyper = &model.published.hyperparameters;
-        let residuals: Vec<f64> = model
-            .secret
-            .training
-            .iter()
-            .map(|r| r.gradient_norm)
-            .collect();
+        let residuals = model.secret.residual_bounds(hyper);
         model.secret.spent = match hyper.mechanism {
             Mechanism::OutputPerturbation => {
                 let lambda = hyper
@@ -181,9 +177,14 @@ impl Unlearner {
         hyper: &Hyperparameters,
         n_before: usize,
     ) -> Result<StepOutcome, RemovalError> {
+        let previous_residuals = self
+            .ledger
+            .last()
+            .map(|c| c.bounds.exact_residual.clone())
+            .unwrap_or_default();
+        let clip_norm = self.model.published.preprocessing.clip_norm;
         let secret = &mut self.model.secret;
         let n_after = secret.design.n_rows();
-        let m = n_before - n_after;
         let lambda_after = hyper.regularization.effective_lambda(hyper.lambda, n_after);
         let gamma = hyper.loss.second_derivative_lipschitz();
         let mut bounds = StepBounds::default();
@@ -205,15 +206,25 @@ impl Unlearner {
             let x_step_norm = x_step.iter().map(|v| v * v).sum::<f64>().sqrt();
             bounds.data_dependent.push(bounds::data_dependent(
                 gamma,
+                secret.row_norm_bound,
                 secret.spectral_bound,
                 step.step.norm(),
                 x_step_norm,
             ));
-            bounds.worst_case.push(worst_case_bound(hyper, n_after, m));
+            let start = WorstCaseStart {
+                previous_residual: previous_residuals.get(k).copied().unwrap_or(0.0),
+                weight_norm: secret.weights[k].norm(),
+                noise_norm: secret.noise[k].norm(),
+            };
+            bounds.worst_case.push(worst_case_bound(
+                hyper, clip_norm, n_before, n_after, &start,
+            ));
             secret.weights[k] = step.weights;
-            bounds
-                .exact_residual
-                .push(exact_residual(&objective, &secret.weights[k]));
+            bounds.exact_residual.push(residual_upper_bound(
+                &objective,
+                &secret.weights[k],
+                secret.row_norm_bound,
+            ));
         }
         Ok(StepOutcome { bounds })
     }
@@ -239,7 +250,7 @@ impl Unlearner {
                     secret.solve(hyper, true)?;
                     bounds.training_residual =
                         secret.training.iter().map(|r| r.gradient_norm).collect();
-                    bounds.exact_residual = bounds.training_residual.clone();
+                    bounds.exact_residual = secret.residual_bounds(hyper);
                 }
                 secret.spent = vec![distance_bound(
                     &bounds.exact_residual,
@@ -261,7 +272,8 @@ impl Unlearner {
                     secret.solve(hyper, false)?;
                     bounds.training_residual =
                         secret.training.iter().map(|r| r.gradient_norm).collect();
-                    secret.spent = bounds.training_residual.clone();
+                    bounds.exact_residual = secret.residual_bounds(hyper);
+                    secret.spent = bounds.exact_residual.clone();
                 } else {
                     secret.spent = charged;
                 }
@@ -335,21 +347,22 @@ impl Unlearner {
 
 /// The certificate of a training run (ledger entry 0).
 pub fn training_certificate(model: &Model) -> Certificate {
-    let residuals: Vec<f64> = model
-        .secret
-        .training
-        .iter()
-        .map(|r| r.gradient_norm)
-        .collect();
     let unlearner = Unlearner {
         model: model.clone(),
         ledger: Ledger::default(),
     };
     let bounds = StepBounds {
-        exact_residual: residuals.clone(),
+        exact_residual: model
+            .secret
+            .residual_bounds(&model.published.hyperparameters),
         data_dependent: Vec::new(),
         worst_case: Vec::new(),
-        training_residual: residuals,
+        training_residual: model
+            .secret
+            .training
+            .iter()
+            .map(|r| r.gradient_norm)
+            .collect(),
     };
     unlearner.certificate(EntryKind::Training, Vec::new(), None, bounds, true)
 }
@@ -374,17 +387,66 @@ pub fn distance_bound(residuals: &[f64], tolerance: f64, lambda: f64) -> f64 {
         * (1.0 + 8.0 * f64::EPSILON)
 }
 
-/// The exact gradient residual ‖∇L_b(w; D′)‖, rounded outward by the floating-point error
-/// bound of its computation.
-fn exact_residual<L: Loss + ?Sized>(
-    objective: &Objective<'_, L>,
-    w: &nalgebra::DVector<f64>,
-) -> f64 {
-    objective.gradient(w).norm()
+/// What the worst-case bound needs to know about the point a step starts from.
+struct WorstCaseStart {
+    /// ‖∇L_b(w; D)‖ before the removal (0 at an exact minimiser).
+    previous_residual: f64,
+    /// ‖w‖ (used only to report; the per-sample bound uses the provable bound below).
+    weight_norm: f64,
+    /// ‖b‖ of the realised noise.
+    noise_norm: f64,
 }
 
-fn worst_case_bound(_hyper: &Hyperparameters, _n_after: usize, _m: usize) -> Option<f64> {
-    None
+/// The worst-case (data-independent) bound of a step removing n_before − n_after rows:
+/// γ·n′·R³·‖Δ‖²/(2Λ′²) with ‖Δ‖ ≤ m·C·R + ‖g‖ (fixed Λ), plus λ·m·W under the per-sample
+/// convention, W = (nCR + ‖b‖ + ‖g‖)/Λ (proofs/worst_case_bounds.md). R is the clip norm
+/// (√(R² + 1) with the intercept); without a clip norm, or with an unbounded ℓ' and γ > 0,
+/// there is no data-independent bound. W uses the realised ‖b‖: the bound holds for this
+/// draw of the noise, not uniformly over it.
+fn worst_case_bound(
+    hyper: &Hyperparameters,
+    clip_norm: Option<f64>,
+    n_before: usize,
+    n_after: usize,
+    start: &WorstCaseStart,
+) -> Option<f64> {
+    let gamma = hyper.loss.second_derivative_lipschitz();
+    let c = match hyper.loss.derivative_bound() {
+        Some(c) => c,
+        None if gamma == 0.0 => 0.0,
+        None => return None,
+    };
+    let clip = clip_norm?;
+    let r = if hyper.intercept {
+        (clip * clip + 1.0).sqrt() * (1.0 + 4.0 * f64::EPSILON)
+    } else {
+        clip
+    };
+    let m = (n_before - n_after) as f64;
+    let lambda_before = hyper
+        .regularization
+        .effective_lambda(hyper.lambda, n_before);
+    let lambda_after = hyper.regularization.effective_lambda(hyper.lambda, n_after);
+    let mut delta = m * c * r + start.previous_residual;
+    if hyper.regularization == Regularization::PerSample {
+        let w = bounds::weight_norm_bound(
+            n_before,
+            c,
+            r,
+            start.noise_norm,
+            start.previous_residual,
+            lambda_before,
+        );
+        debug_assert!(start.weight_norm <= w * (1.0 + 1e-9) || gamma == 0.0);
+        delta += hyper.lambda * m * w;
+    }
+    Some(bounds::newton_remainder_worst_case(
+        gamma,
+        r,
+        lambda_after,
+        n_after,
+        delta * (1.0 + 4.0 * f64::EPSILON),
+    ))
 }
 
 /// Whether a release is certified, and why not.
