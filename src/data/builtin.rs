@@ -46,11 +46,12 @@ pub struct Builtin {
 }
 
 /// Digits: pixels are 0..16 and there are 64 of them, so ‖x‖₂ ≤ 16·√64 = 128; dividing
-/// every pixel by 128 bounds every row's norm by 1 without clipping.
+/// every pixel by 128 bounds every row's norm by 1 without clipping. The clip norm 1 never
+/// fires; it records the bound R = 1 so that certificates can state data-independent bounds.
 const DIGITS_SCALE: RecommendedScale = RecommendedScale {
     default_scale: 1.0 / 128.0,
     feature_scales: &[],
-    clip_norm: None,
+    clip_norm: Some(1.0),
 };
 
 /// Diabetes: each feature divided by (about) the top of its physiological range, so each
