@@ -1,0 +1,941 @@
+//! The removal engine against full retraining (proofs/output_perturbation_certificate.md,
+//! proofs/retraining_schedule.md, proofs/one_vs_rest_composition.md).
+//!
+//! Every property compares the unlearner with quantities computed here independently of
+//! the library's objective code: the gradient below is written out from the formula
+//! ∇L_b(w) = Σ_i ℓ'(wᵀx_i, y_i)x_i + Λw + b with plain loops, and the squared-loss
+//! minimiser is a dense nalgebra solve of the normal equations.
+//!
+//! # Floating-point tolerances
+//!
+//! With u = 2⁻⁵³ the unit roundoff and γ_k = k·u (first order), a computed gradient
+//! ĝ = fl(Σ_i r_i x_i + Λw + b), r_i = ℓ'(fl(x_iᵀw), y_i), differs from the exact one by
+//! (Higham, *Accuracy and Stability*, §3.1, valid for any summation order, so also for the
+//! library's parallel reductions):
+//! - the margins: |fl(x_iᵀw) − x_iᵀw| ≤ γ_d‖x_i‖‖w‖, and |ℓ''| ≤ 1 moves r_i by at most as
+//!   much; summed through Xᵀ this is ≤ γ_d‖X‖_F²‖w‖;
+//! - r_i's own evaluation (a few flops, exp/ln_1p to an ulp or two): ≤ 4u|r_i|;
+//! - the sum over rows: componentwise ≤ γ_n Σ_i |x_ij||r_i|, in 2-norm ≤ γ_n‖X‖_F‖r‖;
+//! - Λw + b: ≤ 2u(Λ‖w‖ + ‖b‖).
+//!
+//! Hence ‖ĝ − g‖ ≤ FLOOR := γ_{n+d+6}(‖X‖_F‖r‖ + ‖X‖_F²‖w‖ + Λ‖w‖ + ‖b‖), which
+//! [`gradient_floor`] returns with a factor 4 of slack for the first-order terms.
+
+use nalgebra::{DMatrix, DVector};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use unlearn::bounds;
+use unlearn::certificate::Certificate;
+use unlearn::data::{Dataset, Preprocessing, TargetEncoding, Targets};
+use unlearn::loss::{Loss, LossKind};
+use unlearn::mechanism::Mechanism;
+use unlearn::model::{self, Hyperparameters, TrainingData};
+use unlearn::noise::{NoiseFamily, NoiseSpec};
+use unlearn::objective::{Objective, Regularization, Rows};
+use unlearn::privacy::{self, GaussianCalibration};
+use unlearn::removal::newton_removal_step;
+use unlearn::solver::NewtonOptions;
+use unlearn::store::Store;
+use unlearn::synthetic::{SyntheticSpec, generate};
+use unlearn::unlearner::{RemovalError, Unlearner};
+use unlearn::verify::verify;
+
+const U: f64 = f64::EPSILON / 2.0;
+
+// ---------------------------------------------------------------------------------------
+// Building models
+// ---------------------------------------------------------------------------------------
+
+/// A random problem: loss, convention, intercept, number of classes (1 = binary or
+/// regression), shape and seed.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    loss: LossKind,
+    regularization: Regularization,
+    intercept: bool,
+    classes: usize,
+    n: usize,
+    d: usize,
+    /// log10 of the user's λ (Λ itself under `Total`, Λ/n under `PerSample`).
+    log_lambda: f64,
+    seed: u64,
+}
+
+fn case_strategy() -> impl Strategy<Value = Case> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(1usize), Just(3usize), Just(4usize)],
+        12usize..60,
+        1usize..6,
+        -1.5..0.5f64,
+        0u64..10_000,
+    )
+        .prop_map(
+            |(squared, per_sample, intercept, classes, n, d, log, seed)| {
+                let loss = if squared {
+                    LossKind::Squared
+                } else {
+                    LossKind::Logistic
+                };
+                let regularization = if per_sample {
+                    Regularization::PerSample
+                } else {
+                    Regularization::Total
+                };
+                Case {
+                    loss,
+                    regularization,
+                    intercept,
+                    // Squared loss is regression: one model.
+                    classes: if squared { 1 } else { classes },
+                    n,
+                    d,
+                    // Per-sample λ is per row: Λ = λn lands in the same range.
+                    log_lambda: if per_sample { log - 1.5 } else { log },
+                    seed,
+                }
+            },
+        )
+}
+
+/// Synthetic rows (‖x‖ ≤ 1) with regression, ±1 or class-index targets.
+fn dataset(case: &Case) -> Dataset {
+    let regression = case.loss == LossKind::Squared || case.classes > 1;
+    let data = generate(&SyntheticSpec {
+        rows: case.n,
+        features: case.d,
+        flip: 0.1,
+        regression,
+        seed: case.seed,
+    });
+    if case.classes <= 1 {
+        return data;
+    }
+    // K classes by binning the real target w*ᵀx + noise (|w*ᵀx| ≤ 1).
+    let k = case.classes as f64;
+    let values: Vec<f64> = data
+        .targets()
+        .unwrap()
+        .values
+        .iter()
+        .map(|t| ((t + 1.0) * k / 2.0).floor().clamp(0.0, k - 1.0))
+        .collect();
+    let classes = (0..case.classes).map(|c| format!("c{c}")).collect();
+    Dataset::new(
+        data.ids().to_vec(),
+        data.feature_names().to_vec(),
+        data.features().to_vec(),
+        Some(Targets {
+            values,
+            encoding: TargetEncoding::Multiclass { classes },
+        }),
+    )
+    .unwrap()
+}
+
+fn hyper(case: &Case, mechanism: Mechanism, noise: NoiseSpec) -> Hyperparameters {
+    Hyperparameters {
+        loss: case.loss,
+        lambda: 10f64.powf(case.log_lambda),
+        regularization: case.regularization,
+        intercept: case.intercept,
+        noise,
+        privacy: None,
+        mechanism,
+        newton: NewtonOptions::default(),
+    }
+}
+
+fn gaussian(sigma: f64) -> NoiseSpec {
+    NoiseSpec {
+        family: NoiseFamily::Gaussian,
+        scale: sigma,
+    }
+}
+
+/// Adds the (ε = 1, δ = 1e-5) target with budget ε′ and its analytic σ.
+fn with_budget(mut h: Hyperparameters, budget: f64) -> Hyperparameters {
+    let (noise, target) = privacy::calibrate(
+        NoiseFamily::Gaussian,
+        1.0,
+        Some(1e-5),
+        budget,
+        GaussianCalibration::Analytic,
+    )
+    .unwrap();
+    h.noise = noise;
+    h.privacy = Some(target);
+    h
+}
+
+fn train(case: &Case, h: &Hyperparameters) -> Unlearner {
+    let input = TrainingData {
+        data: dataset(case),
+        preprocessing: Preprocessing::default(),
+        target_column: "y".into(),
+    };
+    Unlearner::from_trained(model::train(input, h, case.seed ^ 0x5eed).unwrap())
+}
+
+/// `m` distinct ids of `u`'s rows, chosen by `pick` (m < n).
+fn choose_ids(u: &Unlearner, m: usize, pick: u64) -> Vec<String> {
+    let ids = u.model.secret.design.ids();
+    let n = ids.len();
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut state = pick.wrapping_mul(6364136223846793005).wrapping_add(1);
+    while chosen.len() < m.min(n - 1) {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let i = (state >> 33) as usize % n;
+        if !chosen.contains(&i) {
+            chosen.push(i);
+        }
+    }
+    chosen.into_iter().map(|i| ids[i].clone()).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Independent numerics
+// ---------------------------------------------------------------------------------------
+
+/// The rows of `design` whose ids are not in `removed`, in order (what the unlearner keeps).
+fn remaining(design: &Dataset, removed: &[String]) -> Dataset {
+    let mut out = design.clone();
+    let keep: Vec<bool> = design
+        .ids()
+        .iter()
+        .map(|id| !removed.contains(id))
+        .collect();
+    out.retain_rows(|i| keep[i]);
+    out
+}
+
+/// Model k's targets, written out from the encoding: ±1 one-vs-rest, or the values.
+fn targets_of(design: &Dataset, k: usize) -> Vec<f64> {
+    let t = design.targets().unwrap();
+    match &t.encoding {
+        TargetEncoding::Multiclass { .. } => t
+            .values
+            .iter()
+            .map(|&c| if c == k as f64 { 1.0 } else { -1.0 })
+            .collect(),
+        _ => t.values.clone(),
+    }
+}
+
+fn dloss(loss: LossKind, z: f64, y: f64) -> f64 {
+    match loss {
+        LossKind::Squared => z - y,
+        // d/dz ln(1 + e^{−yz}) = −y/(1 + e^{yz})
+        LossKind::Logistic => -y / (1.0 + (y * z).exp()),
+    }
+}
+
+/// What a gradient evaluation needs.
+struct Problem<'a> {
+    loss: LossKind,
+    design: &'a Dataset,
+    y: Vec<f64>,
+    lambda: f64,
+    b: &'a DVector<f64>,
+}
+
+impl<'a> Problem<'a> {
+    fn new(u: &'a Unlearner, design: &'a Dataset, k: usize) -> Self {
+        let h = &u.model.published.hyperparameters;
+        Problem {
+            loss: h.loss,
+            design,
+            y: targets_of(design, k),
+            lambda: h.regularization.effective_lambda(h.lambda, design.n_rows()),
+            b: &u.model.secret.noise[k],
+        }
+    }
+
+    fn derivatives(&self, w: &DVector<f64>) -> Vec<f64> {
+        (0..self.design.n_rows())
+            .map(|i| {
+                let z: f64 = self
+                    .design
+                    .row(i)
+                    .iter()
+                    .zip(w.iter())
+                    .map(|(a, b)| a * b)
+                    .sum();
+                dloss(self.loss, z, self.y[i])
+            })
+            .collect()
+    }
+
+    /// ∇L_b(w) = Σ_i ℓ'(x_iᵀw, y_i)x_i + Λw + b, with plain loops.
+    fn gradient(&self, w: &DVector<f64>) -> DVector<f64> {
+        let r = self.derivatives(w);
+        let mut g = w * self.lambda + self.b;
+        for (i, ri) in r.iter().enumerate() {
+            for (gj, xj) in g.iter_mut().zip(self.design.row(i)) {
+                *gj += ri * xj;
+            }
+        }
+        g
+    }
+
+    fn frobenius(&self) -> f64 {
+        self.design
+            .features()
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt()
+    }
+
+    /// The bound FLOOR of the module docs on ‖fl(∇L_b(w)) − ∇L_b(w)‖, with slack 4.
+    fn gradient_floor(&self, w: &DVector<f64>) -> f64 {
+        let (n, d) = (self.design.n_rows(), self.design.n_features());
+        let r = DVector::from_vec(self.derivatives(w)).norm();
+        let f = self.frobenius();
+        4.0 * (n + d + 6) as f64
+            * U
+            * (f * r + f * f * w.norm() + self.lambda * w.norm() + self.b.norm())
+    }
+
+    /// An upper bound on ‖∇²L_b‖: ‖X‖²·max ℓ'' + Λ.
+    fn hessian_norm_bound(&self) -> f64 {
+        let curvature = match self.loss {
+            LossKind::Squared => 1.0,
+            LossKind::Logistic => 0.25,
+        };
+        self.frobenius().powi(2) * curvature + self.lambda
+    }
+
+    /// The squared-loss minimiser (XᵀX + ΛI)⁻¹(Xᵀy − b) by a dense Cholesky solve, and the
+    /// bound on its error derived in the comment.
+    fn ridge_dense(&self) -> (DVector<f64>, f64) {
+        let (n, d) = (self.design.n_rows(), self.design.n_features());
+        let x = DMatrix::from_row_slice(n, d, self.design.features());
+        let y = DVector::from_column_slice(&self.y);
+        let a = x.transpose() * &x + DMatrix::identity(d, d) * self.lambda;
+        let c = x.transpose() * &y - self.b;
+        let w = a
+            .clone()
+            .cholesky()
+            .expect("XᵀX + ΛI is positive definite")
+            .solve(&c);
+        // Error of ŵ: forming A and c in floating point perturbs them by
+        // ‖δA‖ ≤ γ_n‖X‖_F² + u·Λ and ‖δc‖ ≤ γ_n‖X‖_F‖y‖ + u‖b‖; the Cholesky solve is
+        // backward stable, (A + E)ŵ = c with ‖E‖ ≤ γ_{3d+1}·d·‖A‖ (Higham Thm 10.4 with
+        // ‖|R̂ᵀ||R̂|‖ ≤ d‖A‖). Subtracting A w* = c and using ‖A⁻¹‖ ≤ 1/Λ (A ⪰ ΛI exactly):
+        // ‖ŵ − w*‖ ≤ ((‖δA‖ + ‖E‖)‖ŵ‖ + ‖δc‖)/Λ — a κ(A)·n·u·‖w‖-type bound, since
+        // ‖A‖/Λ = κ(A). Slack 4 for the first-order terms.
+        let f = self.frobenius();
+        let norm_a = f * f + self.lambda;
+        let perturbation =
+            (n as f64 * f * f + ((3 * d + 1) * d) as f64 * norm_a + self.lambda) * U * w.norm()
+                + (n as f64 * f * y.norm() + self.b.norm()) * U;
+        (w, 4.0 * perturbation / self.lambda)
+    }
+}
+
+/// The exact minimiser on the rows of `p` to the solver's tolerance (library solver, from
+/// zero), with its independently recomputed gradient norm.
+fn retrain(u: &Unlearner, p: &Problem<'_>) -> (DVector<f64>, f64) {
+    let h = &u.model.published.hyperparameters;
+    let (w, _) = model::fit(h, p.design, &p.y, p.b).unwrap();
+    let g = p.gradient(&w).norm();
+    (w, g)
+}
+
+fn lambda_after(u: &Unlearner) -> f64 {
+    let h = &u.model.published.hyperparameters;
+    h.regularization
+        .effective_lambda(h.lambda, u.model.secret.design.n_rows())
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties against retraining
+// ---------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Squared loss: the Newton step on a quadratic is exact, so after `remove` the secret
+    /// weights are the minimiser on the remaining rows up to rounding.
+    ///
+    /// Tolerance. Let w be the weights before, v = H⁻¹ĝ the exact step for the computed
+    /// gradient ĝ, v̂ the computed step and w⁻ = fl(w − v̂). For a quadratic w − H⁻¹g = w*
+    /// exactly, so ‖w⁻ − w*‖ ≤ ‖H⁻¹(ĝ − g)‖ + ‖v̂ − v‖ + u‖w⁻‖ with
+    /// ‖H⁻¹(ĝ − g)‖ ≤ FLOOR(w)/Λ′ and, as for the dense solve (forming H: γ_n‖X‖_F²; the
+    /// Cholesky solve: γ_{3d+1}·d·‖H‖), ‖v̂ − v‖ ≤ (γ_n‖X‖_F² + γ_{3d+1}d‖H‖)‖v̂‖/Λ′.
+    /// The reference ŵ carries its own bound from [`Problem::ridge_dense`]; the two add.
+    #[test]
+    fn squared_loss_removal_is_the_exact_minimiser(
+        case in case_strategy(), m in 1usize..5, pick in any::<u64>(), guo in any::<bool>(),
+    ) {
+        let case = Case { loss: LossKind::Squared, classes: 1, ..case };
+        let mechanism = if guo { Mechanism::Guo2020 } else { Mechanism::OutputPerturbation };
+        // Under guo2020 the objective noise b ≠ 0: the step must keep the same b.
+        let mut u = train(&case, &hyper(&case, mechanism, gaussian(0.5)));
+        let ids = choose_ids(&u, m, pick);
+        let w_before = u.model.secret.weights[0].clone();
+        let design_before = u.model.secret.design.clone();
+        let cert = u.remove(&ids).unwrap();
+        prop_assert!(!cert.retrained);
+        let rest = remaining(&design_before, &ids);
+        prop_assert_eq!(u.model.secret.design.ids(), rest.ids());
+        let p = Problem::new(&u, &rest, 0);
+        let (reference, reference_error) = p.ridge_dense();
+        let w = &u.model.secret.weights[0];
+        let (n, d) = (rest.n_rows(), rest.n_features());
+        let f = p.frobenius();
+        let step = (&w_before - w).norm();
+        let step_error = 4.0 * (n as f64 * f * f
+            + ((3 * d + 1) * d) as f64 * p.hessian_norm_bound()) * U * step / p.lambda;
+        let tolerance = p.gradient_floor(&w_before) / p.lambda + step_error
+            + U * w.norm() + reference_error;
+        let gap = (w - &reference).norm();
+        prop_assert!(gap <= tolerance,
+            "‖w⁻ − w*‖ = {gap:e} > {tolerance:e} (step {step:e})");
+    }
+
+    /// Logistic (and squared): the secret weights after a removal are within ‖u‖/Λ′ of the
+    /// exact minimiser, with u the exact residual; compared with a retrained model whose own
+    /// residual g is counted the same way: ‖w̃⁻ − w_retrained‖ ≤ (‖u‖ + ‖g‖)/Λ′ (each is
+    /// within its residual/Λ′ of A*(D′)). The residuals are recomputed here; each carries
+    /// at most FLOOR of rounding, which is added. Also: the certificate's exact residuals
+    /// agree with the recomputed ones, and each is at most the step's data-dependent bound
+    /// (plus the rounding of the step, below).
+    #[test]
+    fn removal_is_within_the_residual_distance_of_retraining(
+        case in case_strategy(), m in 1usize..5, pick in any::<u64>(),
+    ) {
+        let mut u = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
+        let ids = choose_ids(&u, m, pick);
+        let design_before = u.model.secret.design.clone();
+        let w_before = u.model.secret.weights.clone();
+        let spectral = u.model.secret.spectral_bound;
+        let cert = u.remove(&ids).unwrap();
+        prop_assert!(!cert.retrained, "no budget: never retrains");
+        let rest = remaining(&design_before, &ids);
+        let lambda = lambda_after(&u);
+        let (mut squared_distances, mut squared_floors) = (0.0, 0.0);
+        for (k, w_prev) in w_before.iter().enumerate() {
+            let p = Problem::new(&u, &rest, k);
+            prop_assert_eq!(p.lambda, lambda);
+            let w = &u.model.secret.weights[k];
+            let residual = p.gradient(w).norm();
+            let floor = p.gradient_floor(w);
+            let recorded = cert.bounds.exact_residual[k];
+            prop_assert!((recorded - residual).abs() <= 2.0 * floor,
+                "class {k}: recorded ‖u‖ = {recorded:e}, recomputed {residual:e}");
+            let (w_ret, g_ret) = retrain(&u, &p);
+            let distance = (w - &w_ret).norm();
+            let allowed = (residual + g_ret + floor + p.gradient_floor(&w_ret)) / lambda
+                * (1.0 + 4.0 * U) + U * (w.norm() + w_ret.norm());
+            prop_assert!(distance <= allowed,
+                "class {k}: ‖w̃⁻ − w_retrained‖ = {distance:e} > {allowed:e}");
+            squared_distances += (residual / lambda).powi(2);
+            squared_floors += (2.0 * floor / lambda).powi(2);
+
+            // The step's residual is the Taylor remainder, bounded by the data-dependent
+            // bound for the exact step w − v. The computed w⁻ differs from it by the error
+            // of v̂ (as in the squared-loss test), which moves the gradient by at most
+            // ‖H‖ times it: κ·(FLOOR(w) + (γ_n‖X‖_F² + γ_{3d+1}d‖H‖)‖v‖).
+            let v = w_prev - w;
+            let xv: f64 = (0..rest.n_rows())
+                .map(|i| rest.row(i).iter().zip(v.iter()).map(|(a, b)| a * b).sum::<f64>().powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let gamma = case.loss.second_derivative_lipschitz();
+            let dd = bounds::data_dependent(gamma, spectral, v.norm(), xv);
+            // ‖v‖ and ‖Xv‖ recomputed from w − w⁻ carry the cancellation error of that
+            // difference, relative 2u(‖w‖ + ‖w⁻‖)/‖v‖ each.
+            let cancellation = 4.0 * U * (w_prev.norm() + w.norm()) / v.norm();
+            prop_assert!((cert.bounds.data_dependent[k] - dd).abs()
+                    <= (1e-9 + 2.0 * cancellation) * dd + 1e-300,
+                "class {k}: recorded data-dependent bound {:e}, recomputed {dd:e}",
+                cert.bounds.data_dependent[k]);
+            let (n, d) = (rest.n_rows(), rest.n_features());
+            let h_norm = p.hessian_norm_bound();
+            let f = p.frobenius();
+            let step_rounding = h_norm / lambda
+                * (p.gradient_floor(w_prev)
+                    + 4.0 * (n as f64 * f * f + ((3 * d + 1) * d) as f64 * h_norm) * U * v.norm())
+                + floor;
+            prop_assert!(residual <= dd + step_rounding,
+                "class {k}: exact residual {residual:e} > data-dependent {dd:e} + {step_rounding:e}");
+        }
+        // The certificate charges √Σ(‖u_k‖/Λ′)² for the K class models released together
+        // (not, say, the largest class alone): equal to the recomputed value up to the two
+        // computations' rounding (√Σ(2·FLOOR_k/Λ′)² by the triangle inequality in ℝ^K).
+        let charged = cert.budget_used;
+        let recomputed = squared_distances.sqrt();
+        let slack = 1e-9 * recomputed + squared_floors.sqrt();
+        prop_assert!((charged - recomputed).abs() <= slack,
+            "charged {charged:e}, recomputed distance {recomputed:e} ± {slack:e}");
+    }
+
+    /// Removing S as one batch or one id at a time: each ends within its own distance bound
+    /// (√Σ(‖u_k‖/Λ′)², recomputed) of the exact minimiser on D ∖ S, hence within the sum of
+    /// the two bounds of each other. Both ledgers verify; the sequential one has |S| steps.
+    #[test]
+    fn batch_and_sequential_removals_agree_within_their_bounds(
+        case in case_strategy(), m in 2usize..5, pick in any::<u64>(),
+    ) {
+        let base = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
+        let ids = choose_ids(&base, m, pick);
+        let rest = remaining(&base.model.secret.design, &ids);
+        let mut batch = base.clone();
+        batch.remove(&ids).unwrap();
+        let mut sequential = base.clone();
+        let certs = sequential.remove_sequential(&ids).unwrap();
+        prop_assert_eq!(certs.len(), ids.len());
+        prop_assert_eq!(sequential.ledger.entries.len(), 1 + ids.len());
+        prop_assert_eq!(batch.model.secret.design.ids(), sequential.model.secret.design.ids());
+        prop_assert!(verify(&batch).passed());
+        prop_assert!(verify(&sequential).passed());
+        let lambda = lambda_after(&batch);
+        let (mut bound_b, mut bound_s, mut floor, mut gap) = (0.0, 0.0, 0.0, 0.0);
+        for k in 0..base.model.secret.weights.len() {
+            let p = Problem::new(&batch, &rest, k);
+            let (wb, ws) = (&batch.model.secret.weights[k], &sequential.model.secret.weights[k]);
+            bound_b += (p.gradient(wb).norm() / lambda).powi(2);
+            bound_s += (p.gradient(ws).norm() / lambda).powi(2);
+            floor += ((p.gradient_floor(wb) + p.gradient_floor(ws)) / lambda).powi(2);
+            gap += (wb - ws).norm_squared();
+        }
+        let (bound_b, bound_s, floor, gap) =
+            (bound_b.sqrt(), bound_s.sqrt(), floor.sqrt(), gap.sqrt());
+        prop_assert!(gap <= (bound_b + bound_s + floor) * (1.0 + 1e-9),
+            "‖w_batch − w_seq‖ = {gap:e} > {bound_b:e} + {bound_s:e} + {floor:e}");
+        // Residuals do not compound: the final sequential distance is the last step's.
+        let last = certs.last().unwrap();
+        prop_assert!((last.budget_used - bound_s).abs() <= 1e-6 * bound_s + 2.0 * floor,
+            "last certificate {:e} vs recomputed {bound_s:e}", last.budget_used);
+    }
+
+    /// The output-perturbation schedule: re-solve exactly when the pre-retraining distance
+    /// √Σ(‖u_k‖/Λ′)² of the Newton step exceeds the budget. The Newton step is recomputed
+    /// here with `newton_removal_step` and its residual with the independent gradient; the
+    /// budget is then set just below and just above it (η relative, at least 4× the
+    /// rounding floor of the distance, so that the recomputation cannot land on the wrong
+    /// side). Training does not depend on the budget (b = 0), so both runs start alike.
+    #[test]
+    fn output_perturbation_retrains_exactly_when_over_budget(
+        case in case_strategy(), m in 1usize..5, pick in any::<u64>(),
+    ) {
+        let probe = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
+        let ids = choose_ids(&probe, m, pick);
+        let rest = remaining(&probe.model.secret.design, &ids);
+        let h = hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0));
+        let lambda = h.regularization.effective_lambda(h.lambda, rest.n_rows());
+        let (mut distance, mut floor) = (0.0f64, 0.0f64);
+        for k in 0..probe.model.secret.weights.len() {
+            let p = Problem::new(&probe, &rest, k);
+            let objective = Objective {
+                loss: &case.loss,
+                rows: Rows { features: rest.features(), targets: &p.y, dim: rest.n_features() },
+                lambda,
+                noise: &probe.model.secret.noise[k],
+            };
+            let step = newton_removal_step(&objective, &probe.model.secret.weights[k]).unwrap();
+            distance += (p.gradient(&step.weights).norm() / lambda).powi(2);
+            floor += (p.gradient_floor(&step.weights) / lambda).powi(2);
+        }
+        let (distance, floor) = (distance.sqrt(), floor.sqrt());
+        let eta = (1e-6f64).max(4.0 * floor / distance);
+        prop_assume!(eta < 0.1, "the step is at the rounding floor");
+        for (budget, expect) in [(distance * (1.0 - eta), true), (distance * (1.0 + eta), false)] {
+            let mut u = train(&case, &with_budget(h.clone(), budget));
+            let cert = u.remove(&ids).unwrap();
+            prop_assert_eq!(cert.retrained, expect,
+                "budget {:e}, distance {:e}: retrained = {}", budget, distance, cert.retrained);
+            if expect {
+                // The re-solve reached the tolerance on D′ with the same b (zero here).
+                let residuals = &cert.bounds.training_residual;
+                prop_assert_eq!(residuals.len(), u.model.secret.weights.len());
+                prop_assert!(residuals.iter().all(|&g| g <= h.newton.tolerance));
+                prop_assert!(u.model.secret.noise.iter().all(|b| b.norm() == 0.0));
+                prop_assert_eq!(cert.certified, cert.budget_used <= budget);
+            } else {
+                prop_assert!(cert.certified);
+                prop_assert!(cert.bounds.training_residual.is_empty());
+            }
+            prop_assert!(cert.budget_used <= cert.budget.unwrap() || !cert.certified);
+            prop_assert!(verify(&u).passed());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Ledger
+// ---------------------------------------------------------------------------------------
+
+fn logistic_case(classes: usize, intercept: bool) -> Case {
+    Case {
+        loss: LossKind::Logistic,
+        regularization: Regularization::Total,
+        intercept,
+        classes,
+        n: 80,
+        d: 4,
+        log_lambda: -1.0,
+        seed: 11,
+    }
+}
+
+/// The chain verifies after every removal, batch or sequential, with and without
+/// retrainings; editing, resealing, dropping or reordering entries, or the published
+/// weights, is detected.
+#[test]
+fn ledger_verifies_after_every_removal_and_detects_tampering() {
+    let case = logistic_case(3, true);
+    let h = with_budget(
+        hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)),
+        1e-3,
+    );
+    let mut u = train(&case, &h);
+    assert!(verify(&u).passed());
+    let ids: Vec<String> = (0..12).map(|i| format!("s{}", 3 * i)).collect();
+    for chunk in ids.chunks(4) {
+        u.remove(&chunk[..2]).unwrap();
+        assert!(verify(&u).passed(), "{:?}", verify(&u).checks);
+        u.remove_sequential(&chunk[2..]).unwrap();
+        assert!(verify(&u).passed(), "{:?}", verify(&u).checks);
+    }
+    assert_eq!(u.ledger.entries.len(), 1 + 3 * 3);
+    assert!(
+        u.ledger.retrainings() > 0,
+        "a budget of 1e-3 forces some re-solves"
+    );
+
+    let chain_fails = |t: &Unlearner| {
+        let report = verify(t);
+        !report.passed() && !report.checks[0].passed
+    };
+    // Edit an entry's content.
+    let mut t = u.clone();
+    t.ledger.entries[3].budget_used *= 0.5;
+    assert!(chain_fails(&t));
+    // Edit and reseal it: the next entry's link breaks.
+    let mut t = u.clone();
+    t.ledger.entries[3].certified = !t.ledger.entries[3].certified;
+    let previous = t.ledger.entries[2].clone();
+    t.ledger.entries[3] = t.ledger.entries[3].clone().seal(Some(&previous));
+    assert!(chain_fails(&t));
+    // Drop the last entry: the chain no longer ends at the published digest.
+    let mut t = u.clone();
+    t.ledger.entries.pop();
+    assert!(chain_fails(&t));
+    // Drop a middle entry.
+    let mut t = u.clone();
+    t.ledger.entries.remove(4);
+    assert!(chain_fails(&t));
+    // Swap two entries.
+    let mut t = u.clone();
+    t.ledger.entries.swap(2, 3);
+    assert!(chain_fails(&t));
+    // Change the published weights (and their digest): the release check fails.
+    let mut t = u.clone();
+    t.model.published.weights[0][0] += 1e-9;
+    t.model.published.digest = unlearn::model::weights_digest(&t.model.published.weights);
+    assert!(!verify(&t).passed());
+    // A secret row that a certificate says was removed.
+    let mut t = u.clone();
+    let last = t.ledger.entries.len() - 1;
+    let kept = t.model.secret.design.ids()[0].clone();
+    t.ledger.entries[last].removed_ids.push(kept);
+    let previous = t.ledger.entries[last - 1].clone();
+    t.ledger.entries[last] = t.ledger.entries[last].clone().seal(Some(&previous));
+    assert!(!verify(&t).passed());
+}
+
+// ---------------------------------------------------------------------------------------
+// Refused requests
+// ---------------------------------------------------------------------------------------
+
+fn refused_requests(u: &Unlearner) -> Vec<(Vec<String>, &'static str)> {
+    let all: Vec<String> = u.model.secret.design.ids().to_vec();
+    vec![
+        (vec!["no-such-id".into()], "unknown"),
+        (vec!["s1".into(), "no-such-id".into()], "unknown"),
+        (vec!["s1".into(), "s2".into(), "s1".into()], "duplicate"),
+        (vec!["s0".into()], "already removed"),
+        (all, "all rows"),
+        (vec![], "empty"),
+    ]
+}
+
+/// Every refused request leaves the unlearner exactly as it was, batch or sequential.
+#[test]
+fn refused_removals_leave_the_unlearner_unchanged() {
+    for (classes, mechanism) in [
+        (1, Mechanism::OutputPerturbation),
+        (3, Mechanism::OutputPerturbation),
+        (1, Mechanism::Guo2020),
+    ] {
+        let case = logistic_case(classes, true);
+        let mut u = train(&case, &hyper(&case, mechanism, gaussian(1.0)));
+        u.remove(&["s0".to_string()]).unwrap();
+        for (ids, what) in refused_requests(&u) {
+            let before = u.clone();
+            let err = u.remove(&ids).unwrap_err();
+            assert!(u == before, "{what}: batch changed the unlearner");
+            let err_seq = u.remove_sequential(&ids).unwrap_err();
+            assert!(u == before, "{what}: sequential changed the unlearner");
+            assert!(u.check_request(&ids).is_err());
+            let expected = |e: &RemovalError| match what {
+                "unknown" | "already removed" => matches!(e, RemovalError::UnknownId(_)),
+                "duplicate" => matches!(e, RemovalError::DuplicateId(_)),
+                "all rows" => matches!(e, RemovalError::WouldRemoveAll(_)),
+                _ => matches!(e, RemovalError::Empty),
+            };
+            assert!(expected(&err), "{what}: {err}");
+            assert!(expected(&err_seq), "{what}: {err_seq}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The store through the CLI
+// ---------------------------------------------------------------------------------------
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("unlearn-removal-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn cli_remove(store: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_unlearn"))
+        .args(["remove", "--store", store.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Refused requests through `unlearn remove` exit with status 1, name the problem, and
+/// leave every file of the store byte for byte as it was (the store is written only after
+/// every step succeeded).
+#[test]
+fn refused_cli_removals_leave_the_store_byte_for_byte() {
+    let dir = scratch("refused");
+    let store = dir.join("store");
+    let case = logistic_case(3, true);
+    let mut u = train(
+        &case,
+        &with_budget(
+            hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)),
+            0.1,
+        ),
+    );
+    u.remove(&["s0".to_string()]).unwrap();
+    Store::at(&store).save(&u).unwrap();
+    let before = snapshot(&store);
+    let comments_only = dir.join("ids.txt");
+    std::fs::write(&comments_only, "# nothing\n\n").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--ids".into(), "no-such-id".into()], "no-such-id"),
+        (vec!["--ids".into(), "s1,s2,s1".into()], "more than once"),
+        (
+            vec!["--ids".into(), "s3,s4,s3".into(), "--sequential".into()],
+            "more than once",
+        ),
+        (vec!["--ids".into(), "s0".into()], "'s0'"),
+        (
+            vec!["--ids".into(), "s5,s0".into(), "--sequential".into()],
+            "'s0'",
+        ),
+        (
+            vec![
+                "--ids".into(),
+                u.model.secret.design.ids().join(","),
+                "--sequential".into(),
+            ],
+            "no training rows",
+        ),
+        (
+            vec![
+                "--ids-file".into(),
+                comments_only.to_str().unwrap().to_string(),
+            ],
+            "no ids",
+        ),
+    ];
+    for (args, needle) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = cli_remove(&store, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(snapshot(&store) == before, "{args:?} changed the store");
+    }
+    // A valid request does change it (the comparison above can fail).
+    let out = cli_remove(&store, &["--ids", "s1"]);
+    assert!(out.status.success());
+    assert!(snapshot(&store) != before);
+}
+
+/// After `unlearn remove`, the removed rows' feature values are nowhere in the store: not
+/// as the row's bytes (its f64 little-endian values, contiguous as the container stores
+/// them) nor as any single value that no remaining row shares, in `secret/state.bin`; and
+/// not as JSON text in any file. The ids themselves leave the secret rows but stay in the
+/// ledger's `removed_ids`, which is what this test records (see the report on ids).
+#[test]
+fn removed_rows_are_gone_from_every_file_of_the_store() {
+    for (intercept, sequential) in [(true, false), (false, true)] {
+        let dir = scratch(&format!("forgotten-{intercept}"));
+        let store = dir.join("store");
+        let case = logistic_case(1, intercept);
+        let h = with_budget(
+            hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)),
+            0.05,
+        );
+        let u = train(&case, &h);
+        Store::at(&store).save(&u).unwrap();
+        let removed = ["s7", "s12", "s40"];
+        let design = u.model.secret.design.clone();
+        let mut args = vec!["--ids", "s7,s12,s40"];
+        if sequential {
+            args.push("--sequential");
+        }
+        let out = cli_remove(&store, &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let files = snapshot(&store);
+        let state = &files[&store.join("secret").join("state.bin")];
+        let after = Store::at(&store).load().unwrap();
+        assert!(verify(&after).passed());
+        let kept: Vec<u64> = after
+            .model
+            .secret
+            .design
+            .features()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        let mut checked_values = 0;
+        for id in removed {
+            let row = design.row(design.position(id).unwrap());
+            let bytes: Vec<u8> = row.iter().flat_map(|v| v.to_le_bytes()).collect();
+            assert!(!contains(state, &bytes), "row {id} survives in state.bin");
+            for v in row {
+                if kept.contains(&v.to_bits()) {
+                    continue; // e.g. the intercept's 1.0, shared by every row
+                }
+                checked_values += 1;
+                assert!(!contains(state, &v.to_le_bytes()), "{id}: {v} in state.bin");
+                let text = serde_json::to_string(v).unwrap();
+                for (path, content) in &files {
+                    assert!(
+                        !contains(content, text.as_bytes()),
+                        "{id}: {text} in {}",
+                        path.display()
+                    );
+                }
+            }
+            let quoted = format!("\"{id}\"");
+            assert!(!contains(state, quoted.as_bytes()), "{id} in state.bin");
+            assert!(
+                !contains(&files[&store.join("model.json")], quoted.as_bytes()),
+                "{id} in model.json"
+            );
+            assert!(
+                contains(&files[&store.join("ledger.jsonl")], quoted.as_bytes()),
+                "{id} is recorded in the ledger's removed_ids"
+            );
+        }
+        assert!(checked_values >= 3 * case.d);
+        // The check can fail: before the removal the row bytes are there.
+        let dir2 = scratch(&format!("forgotten-before-{intercept}"));
+        Store::at(dir2.join("store")).save(&u).unwrap();
+        let state_before = std::fs::read(dir2.join("store/secret/state.bin")).unwrap();
+        let row = design.row(design.position("s7").unwrap());
+        let bytes: Vec<u8> = row.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert!(contains(&state_before, &bytes));
+    }
+}
+
+/// A store round trip keeps the unlearner exactly, so the CLI's load–remove–save path
+/// removes what the library removes.
+#[test]
+fn store_round_trip_after_removals_is_exact() {
+    let dir = scratch("roundtrip");
+    let store = dir.join("store");
+    let case = logistic_case(3, false);
+    let mut u = train(&case, &hyper(&case, Mechanism::Guo2020, gaussian(0.3)));
+    u.remove(&["s3".to_string(), "s9".to_string()]).unwrap();
+    Store::at(&store).save(&u).unwrap();
+    let loaded = Store::at(&store).load().unwrap();
+    assert!(loaded == u);
+    let certificate: &Certificate = loaded.ledger.last().unwrap();
+    assert_eq!(certificate.removed_ids, vec!["s3", "s9"]);
+}
+
+/// A recorded exact residual is documented as "rounded outward by the floating-point error
+/// bound of its computation": it must be an upper bound on the true ‖∇L_b(w̃⁻; D′)‖. The
+/// exact minimiser of a generic problem is not representable in f64, so the true residual
+/// of any f64 vector is positive, and an outward-rounded value is at least the rounding
+/// bound of the computation (> 0). The unlearner records the computed norm as it is, which
+/// for this squared-loss removal is exactly 0 — a claim that w̃⁻ is the exact minimiser,
+/// and a distance bound (hence `budget_used`) of 0.
+#[test]
+#[ignore = "bug: unlearner::exact_residual returns the computed norm without the outward rounding its doc promises"]
+fn recorded_residuals_are_rounded_outward() {
+    let case = Case {
+        loss: LossKind::Squared,
+        regularization: Regularization::PerSample,
+        intercept: false,
+        classes: 1,
+        n: 26,
+        d: 1,
+        log_lambda: -1.5,
+        seed: 1590,
+    };
+    let mut u = train(
+        &case,
+        &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)),
+    );
+    let ids = choose_ids(&u, 1, 1909741800431165319);
+    let cert = u.remove(&ids).unwrap();
+    let rest = u.model.secret.design.clone();
+    let p = Problem::new(&u, &rest, 0);
+    let w = &u.model.secret.weights[0];
+    // The rounding bound of the computation, without the slack factor 4.
+    let rounding = p.gradient_floor(w) / 4.0;
+    let recorded = cert.bounds.exact_residual[0];
+    assert!(
+        recorded >= p.gradient(w).norm().max(rounding),
+        "recorded ‖u‖ = {recorded:e}, recomputed {:e}, rounding bound {rounding:e}",
+        p.gradient(w).norm()
+    );
+    assert!(cert.budget_used > 0.0);
+}
