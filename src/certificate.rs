@@ -31,7 +31,8 @@ pub struct StepBounds {
     /// ‖∇L_b(w; D′)‖ of the secret weights after the step, computed from the secret state
     /// and rounded outward.
     pub exact_residual: Vec<f64>,
-    /// The data-dependent bound (γ/2)‖X‖₂‖v‖‖Xv‖ of the step (0 when the step retrained).
+    /// The data-dependent bound (γ/2)‖X‖₂·R·‖v‖·‖Xv‖ of the Newton step (taken before any
+    /// retraining).
     pub data_dependent: Vec<f64>,
     /// The worst-case (data-independent) bound of the step, where one is finite.
     pub worst_case: Vec<Option<f64>>,
@@ -56,7 +57,8 @@ pub struct Certificate {
     pub digest_before: Option<String>,
     /// Digest of the published weights after the step.
     pub digest_after: String,
-    /// Which release of the weights this step published.
+    /// How many releases have been made, this one included: the published weights are
+    /// release number `release − 1` (0-based) of the secret weights.
     pub release: u64,
     /// The removal mechanism.
     pub mechanism: Mechanism,

@@ -170,3 +170,13 @@ pub fn target_for_scale(
         }
     }
 }
+
+/// Whether noise of this scale actually affords the target's budget: the target recorded
+/// with a model is checked against its noise, never trusted (a model file whose target was
+/// edited, or whose σ was lowered, must not certify).
+pub fn scale_meets_target(spec: NoiseSpec, target: &PrivacyTarget) -> bool {
+    let delta = (spec.family == NoiseFamily::Gaussian).then_some(target.delta);
+    let calibration = target.calibration.unwrap_or(GaussianCalibration::Analytic);
+    target_for_scale(spec, target.epsilon, delta, calibration)
+        .is_ok_and(|afforded| afforded.budget >= target.budget * (1.0 - 1e-12))
+}

@@ -3,9 +3,11 @@
 //!
 //! ```text
 //! STORE/
-//!   model.json          the published model (weights, hyperparameters, digest) — releasable
-//!   ledger.jsonl        one certificate per line, hash-chained (training, then removals)
-//!   secret/state.bin    training rows, secret weights, noise vectors, seed — never release
+//!   model.json            the published model (weights, hyperparameters, digest) — releasable
+//!   secret/state.bin      training rows, secret weights, noise vectors, seed — never release
+//!   secret/ledger.jsonl   one certificate per line, hash-chained (training, then removals);
+//!                         operator-only: it names the removed ids (a request's id says the
+//!                         person was in the training set) and data-dependent residuals
 //! ```
 //!
 //! `secret/state.bin` is a binary container: the magic bytes `UNLEARN-SECRET\0\0`, a
@@ -281,9 +283,10 @@ impl Store {
         self.root.join(SECRET_DIR).join(SECRET_FILE)
     }
 
-    /// Path of the ledger.
+    /// Path of the ledger (in the secret directory: it names the removed ids and records
+    /// data-dependent residuals).
     pub fn ledger_path(&self) -> PathBuf {
-        self.root.join(LEDGER_FILE)
+        self.root.join(SECRET_DIR).join(LEDGER_FILE)
     }
 
     /// Writes the secret state, the ledger and the published model (creating the

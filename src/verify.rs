@@ -125,6 +125,22 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
     let lambda = hyper
         .regularization
         .effective_lambda(hyper.lambda, secret.design.n_rows());
+    checks.push(match hyper.privacy {
+        Some(target) => Check {
+            name: "noise affords the privacy target",
+            passed: crate::privacy::scale_meets_target(hyper.noise, &target),
+            detail: format!(
+                "{} scale {} for (ε, δ) = ({}, {}) and budget {}",
+                hyper.noise.family, hyper.noise.scale, target.epsilon, target.delta, target.budget
+            ),
+        },
+        None => Check {
+            name: "noise affords the privacy target",
+            passed: true,
+            detail: "no privacy target recorded: nothing is certified".into(),
+        },
+    });
+
     let exact_residuals = secret.residual_bounds(hyper);
     checks.push(residual_check(unlearner, &exact_residuals, lambda));
     Verification {
@@ -145,7 +161,12 @@ fn residual_check(unlearner: &Unlearner, residuals: &[f64], lambda: f64) -> Chec
     let hyper = &unlearner.model.published.hyperparameters;
     let (measured, recorded) = match hyper.mechanism {
         Mechanism::OutputPerturbation => (
-            distance_bound(residuals, hyper.newton.tolerance, lambda),
+            distance_bound(
+                residuals,
+                hyper.newton.tolerance,
+                lambda,
+                hyper.noise.family,
+            ),
             last.budget_used,
         ),
         Mechanism::Guo2020 => (
