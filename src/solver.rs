@@ -92,7 +92,8 @@ pub fn newton<L: Loss + ?Sized>(
     let mut w = w0;
     let mut value = objective.value(&w);
     for iteration in 0..=options.max_iterations {
-        let (g, h) = objective.gradient_and_hessian(&w);
+        // The Hessian, the O(n·d²) part, is formed only once the gradient says a step is due.
+        let g = objective.gradient(&w);
         let gradient_norm = g.norm();
         if !gradient_norm.is_finite() || !value.is_finite() {
             return Err(SolverError::NonFinite { iteration });
@@ -109,7 +110,7 @@ pub fn newton<L: Loss + ?Sized>(
         if iteration == options.max_iterations {
             break;
         }
-        let step = -linalg::cholesky(h)?.solve(&g);
+        let step = -linalg::cholesky(objective.hessian(&w))?.solve(&g);
         let slope = g.dot(&step);
         match line_search(objective, &w, value, &step, slope, gradient_norm) {
             Some((next, next_value)) => {
