@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 /// Rows per parallel block: large enough for GEMM efficiency, small enough for the cache
 /// and for load balance on a few cores.
-const BLOCK_ROWS: usize = 256;
+pub const BLOCK_ROWS: usize = 256;
 
 /// Errors of the factorizations.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
@@ -69,6 +69,60 @@ pub fn transpose_times(rows: &[f64], d: usize, r: &[f64]) -> DVector<f64> {
                 for (x, &ri) in block.chunks_exact(d).zip(rb) {
                     for (a, &xj) in acc.iter_mut().zip(x) {
                         *a += ri * xj;
+                    }
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![0.0; d],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    DVector::from_vec(sum)
+}
+
+/// XᵀD(Xv) = Σ_i s_i·(x_iᵀv)·x_i: the product of the weighted Gram matrix with a vector,
+/// fused into one pass over the rows (each row is read once, while it is in cache), O(n·d).
+pub fn weighted_gram_times(rows: &[f64], d: usize, s: &[f64], v: &[f64]) -> DVector<f64> {
+    let sum = rows
+        .par_chunks(BLOCK_ROWS * d.max(1))
+        .zip(s.par_chunks(BLOCK_ROWS))
+        .fold(
+            || vec![0.0; d],
+            |mut acc, (block, sb)| {
+                for (x, &si) in block.chunks_exact(d).zip(sb) {
+                    let t = si * dot(x, v);
+                    for (a, &xj) in acc.iter_mut().zip(x) {
+                        *a += t * xj;
+                    }
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![0.0; d],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    DVector::from_vec(sum)
+}
+
+/// diag(XᵀDX)_j = Σ_i s_i·x_ij², in one pass.
+pub fn weighted_gram_diagonal(rows: &[f64], d: usize, s: &[f64]) -> DVector<f64> {
+    let sum = rows
+        .par_chunks(BLOCK_ROWS * d.max(1))
+        .zip(s.par_chunks(BLOCK_ROWS))
+        .fold(
+            || vec![0.0; d],
+            |mut acc, (block, sb)| {
+                for (x, &si) in block.chunks_exact(d).zip(sb) {
+                    for (a, &xj) in acc.iter_mut().zip(x) {
+                        *a += si * xj * xj;
                     }
                 }
                 acc
@@ -201,7 +255,9 @@ mod tests {
         let r = DVector::from_vec(s.clone());
         assert!((transpose_times(&data, d, &s) - x.transpose() * &r).amax() < 1e-10);
         let expected = x.transpose() * DMatrix::from_diagonal(&r) * &x;
-        assert!((weighted_gram(&data, d, &s) - expected).amax() < 1e-9);
+        assert!((weighted_gram(&data, d, &s) - &expected).amax() < 1e-9);
+        assert!((weighted_gram_times(&data, d, &s, w.as_slice()) - &expected * &w).amax() < 1e-9);
+        assert!((weighted_gram_diagonal(&data, d, &s) - expected.diagonal()).amax() < 1e-9);
     }
 
     #[test]

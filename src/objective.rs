@@ -109,6 +109,57 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
         data + 0.5 * self.lambda * w.norm_squared() + self.noise.dot(w)
     }
 
+    /// L_b(w), ∇L_b(w) and the curvatures ℓ''(Xw, y) in one pass over the rows (each row
+    /// is read once: its margin, loss, derivatives and gradient contribution together).
+    pub fn evaluate(&self, w: &DVector<f64>) -> Evaluation {
+        let d = self.rows.dim;
+        let n = self.rows.len();
+        let mut curvatures = vec![0.0; n];
+        let block = linalg::BLOCK_ROWS;
+        let (data, gradient) = self
+            .rows
+            .features
+            .par_chunks(block * d.max(1))
+            .zip(self.rows.targets.par_chunks(block))
+            .zip(curvatures.par_chunks_mut(block))
+            .fold(
+                || (0.0, vec![0.0; d]),
+                |(mut value, mut grad), ((rows, targets), curv)| {
+                    for ((x, &y), c) in rows.chunks_exact(d).zip(targets).zip(curv.iter_mut()) {
+                        let z = linalg::dot(x, w.as_slice());
+                        value += self.loss.value(z, y);
+                        let r = self.loss.derivative(z, y);
+                        *c = self.loss.second_derivative(z, y);
+                        for (g, &xj) in grad.iter_mut().zip(x) {
+                            *g += r * xj;
+                        }
+                    }
+                    (value, grad)
+                },
+            )
+            .reduce(
+                || (0.0, vec![0.0; d]),
+                |(va, mut ga), (vb, gb)| {
+                    ga.iter_mut().zip(&gb).for_each(|(a, b)| *a += b);
+                    (va + vb, ga)
+                },
+            );
+        Evaluation {
+            value: data + 0.5 * self.lambda * w.norm_squared() + self.noise.dot(w),
+            gradient: DVector::from_vec(gradient) + w * self.lambda + self.noise,
+            curvatures,
+        }
+    }
+
+    /// The Hessian operator for curvatures already computed by [`Objective::evaluate`].
+    pub fn hessian_operator_from(&self, curvatures: Vec<f64>) -> HessianOperator<'_> {
+        HessianOperator {
+            rows: self.rows,
+            curvatures,
+            lambda: self.lambda,
+        }
+    }
+
     /// ∇L_b(w) = Xᵀℓ'(Xw, y) + Λw + b.
     pub fn gradient(&self, w: &DVector<f64>) -> DVector<f64> {
         let z = linalg::margins(self.rows.features, w);
@@ -132,8 +183,12 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
     }
 
     fn hessian_at_margins(&self, z: &[f64]) -> DMatrix<f64> {
-        let s = self.curvatures(z);
-        let mut h = linalg::weighted_gram(self.rows.features, self.rows.dim, &s);
+        self.hessian_from(&self.curvatures(z))
+    }
+
+    /// Xᵀdiag(s)X + ΛI for curvatures s already computed (by [`Objective::evaluate`]).
+    pub fn hessian_from(&self, curvatures: &[f64]) -> DMatrix<f64> {
+        let mut h = linalg::weighted_gram(self.rows.features, self.rows.dim, curvatures);
         for j in 0..self.rows.dim {
             h[(j, j)] += self.lambda;
         }
@@ -148,15 +203,13 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
 
     /// ∇²L_b(w)·v = Xᵀ(ℓ''(Xw, y) ∘ Xv) + Λv, in O(n·d) without forming the Hessian.
     pub fn hessian_vector(&self, w: &DVector<f64>, v: &DVector<f64>) -> DVector<f64> {
-        let z = linalg::margins(self.rows.features, w);
-        let xv = linalg::margins(self.rows.features, v);
-        let r: Vec<f64> = self
-            .curvatures(&z)
-            .into_iter()
-            .zip(xv)
-            .map(|(s, t)| s * t)
-            .collect();
-        linalg::transpose_times(self.rows.features, self.rows.dim, &r) + v * self.lambda
+        self.hessian_operator(w).apply(v)
+    }
+
+    /// The Hessian at w as an operator (its curvatures ℓ''(Xw, y) computed once), for
+    /// Hessian-free methods: each product costs one pass over the rows.
+    pub fn hessian_operator(&self, w: &DVector<f64>) -> HessianOperator<'_> {
+        self.hessian_operator_from(self.curvatures(&linalg::margins(self.rows.features, w)))
     }
 
     fn curvatures(&self, z: &[f64]) -> Vec<f64> {
@@ -164,5 +217,42 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
             .zip(self.rows.targets.par_iter())
             .map(|(&zi, &yi)| self.loss.second_derivative(zi, yi))
             .collect()
+    }
+}
+
+/// L_b, ∇L_b and the curvatures at one point ([`Objective::evaluate`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// L_b(w).
+    pub value: f64,
+    /// ∇L_b(w).
+    pub gradient: DVector<f64>,
+    /// ℓ''(x_iᵀw, y_i) for every row.
+    pub curvatures: Vec<f64>,
+}
+
+/// ∇²L_b(w) = Xᵀdiag(s)X + ΛI as an operator, with s = ℓ''(Xw, y) fixed.
+#[derive(Debug, Clone)]
+pub struct HessianOperator<'a> {
+    rows: Rows<'a>,
+    curvatures: Vec<f64>,
+    lambda: f64,
+}
+
+impl HessianOperator<'_> {
+    /// H·v = Xᵀ(s ∘ Xv) + Λv, fused into one pass over the rows.
+    pub fn apply(&self, v: &DVector<f64>) -> DVector<f64> {
+        linalg::weighted_gram_times(
+            self.rows.features,
+            self.rows.dim,
+            &self.curvatures,
+            v.as_slice(),
+        ) + v * self.lambda
+    }
+
+    /// diag(H) = Σ_i s_i·x_ij² + Λ, a Jacobi preconditioner.
+    pub fn diagonal(&self) -> DVector<f64> {
+        linalg::weighted_gram_diagonal(self.rows.features, self.rows.dim, &self.curvatures)
+            .add_scalar(self.lambda)
     }
 }

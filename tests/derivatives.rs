@@ -113,6 +113,14 @@ fn check(p: Problem) -> Result<(), TestCaseError> {
     let v = DVector::from_fn(d, |j, _| (j as f64 + 1.0).cos());
     let hv = objective.hessian_vector(&w, &v);
     prop_assert!((hv - &h * &v).amax() <= 1e-10 * (1.0 + h.amax()));
+    // The fused one-pass evaluation agrees with the separate value and gradient (the same
+    // sums in a different order: within n·u·Σ|terms|, covered by 1e-10·(1 + |value|)).
+    let at_w = objective.evaluate(&w);
+    prop_assert!((at_w.value - objective.value(&w)).abs() <= 1e-10 * (1.0 + at_w.value.abs()));
+    prop_assert!((&at_w.gradient - &g).amax() <= 1e-10 * (1.0 + g.amax()));
+    prop_assert!(
+        (objective.hessian_from(&at_w.curvatures) - &h).amax() <= 1e-10 * (1.0 + h.amax())
+    );
     // The loss is convex: ℓ'' ≥ 0 everywhere.
     prop_assert!(
         features

@@ -129,6 +129,7 @@ fn solver_reports_non_convergence() {
     h.newton = NewtonOptions {
         tolerance: 1e-10,
         max_iterations: 1,
+        ..NewtonOptions::default()
     };
     let err = model::fit(&h, &data, &y, &DVector::zeros(5)).unwrap_err();
     assert!(
@@ -164,4 +165,41 @@ fn invalid_hyperparameters_are_refused() {
     }
     let h = hyper(LossKind::Logistic, 1.0, Regularization::Total, -1.0);
     assert!(h.validate().is_err());
+}
+
+/// The two step solvers reach the same optimum: both stop at ‖∇L_b‖ ≤ tol, so by
+/// Λ-strong convexity each is within tol/Λ of the minimiser and they differ by at most
+/// (g_cholesky + g_cg)/Λ. d = 240 ≥ the automatic switch, so `Auto` takes the CG path.
+#[test]
+fn conjugate_gradient_and_cholesky_steps_reach_the_same_optimum() {
+    use unlearn::solver::StepSolver;
+    let (n, d) = (600, 240);
+    let data = synthetic(n, d, false, 17);
+    let y = data.targets().unwrap().values.clone();
+    let b = DVector::from_fn(d, |j, _| ((j as f64) * 0.3).sin());
+    let mut results = Vec::new();
+    for step_solver in [
+        StepSolver::Cholesky,
+        StepSolver::ConjugateGradient,
+        StepSolver::Auto,
+    ] {
+        let mut h = hyper(LossKind::Logistic, 1e-2, Regularization::PerSample, 1.0);
+        h.intercept = false;
+        h.newton.step_solver = step_solver;
+        let (w, report) = model::fit(&h, &data, &y, &b).unwrap();
+        assert!(
+            report.gradient_norm <= h.newton.tolerance,
+            "{step_solver:?}"
+        );
+        results.push((w, report.gradient_norm));
+    }
+    let lambda = 1e-2 * n as f64;
+    for (w, g) in &results[1..] {
+        let bound = (results[0].1 + g) / lambda;
+        let gap = (w - &results[0].0).norm();
+        assert!(
+            gap <= bound * (1.0 + 1e-9) + 1e-15,
+            "gap {gap:e} > {bound:e}"
+        );
+    }
 }

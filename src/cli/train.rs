@@ -12,7 +12,7 @@ use unlearn::model::{self, Hyperparameters, TrainingData};
 use unlearn::noise::{self, NoiseFamily, NoiseSpec};
 use unlearn::objective::Regularization;
 use unlearn::privacy::{self, GaussianCalibration, PrivacyTarget};
-use unlearn::solver::NewtonOptions;
+use unlearn::solver::{NewtonOptions, StepSolver};
 use unlearn::store::Store;
 use unlearn::unlearner::Unlearner;
 
@@ -93,6 +93,10 @@ pub struct TrainArgs {
     /// Seed of the noise generator (secret: whoever knows it knows the noise). Default: from the OS.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// How Newton steps are solved: cholesky (forms the d×d Hessian), conjugate-gradient
+    /// (Hessian-free, O(n·d) per product), or auto (conjugate gradient from d = 200).
+    #[arg(long, default_value = "auto", value_parser = parse_step_solver)]
+    pub step_solver: StepSolver,
     /// Stop Newton's method when ‖∇L_b‖ ≤ TOL.
     #[arg(long, default_value_t = NewtonOptions::default().tolerance)]
     pub tol: f64,
@@ -102,6 +106,17 @@ pub struct TrainArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_step_solver(s: &str) -> Result<StepSolver, String> {
+    match s {
+        "cholesky" => Ok(StepSolver::Cholesky),
+        "conjugate-gradient" => Ok(StepSolver::ConjugateGradient),
+        "auto" => Ok(StepSolver::Auto),
+        other => Err(format!(
+            "unknown step solver '{other}': expected cholesky, conjugate-gradient or auto"
+        )),
+    }
 }
 
 fn parse_feature_scale(s: &str) -> Result<(String, f64), String> {
@@ -210,6 +225,7 @@ pub fn run(args: &TrainArgs) -> CliResult {
         mechanism: args.mechanism,
         newton: NewtonOptions {
             tolerance: args.tol,
+            step_solver: args.step_solver,
             ..NewtonOptions::default()
         },
     };
