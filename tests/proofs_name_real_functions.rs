@@ -8,16 +8,11 @@
 //! - the "## Checked by" section lists tests as `path.rs::test_name`, or as bare
 //!   `test_name` after a `path.rs` token ("In `tests/x.rs`: `a`, `b`"); each must exist as
 //!   `fn test_name` in that file;
-//! - the sections Statement, Assumptions, Proof, Covers and Checked by are present, except
-//!   for the files in [`LAYOUT_EXEMPT`], which need only Covers and Checked by.
+//! - the sections Statement, Assumptions, Proof, Covers and Checked by are present in every
+//!   proof.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-
-/// Proofs written before the five-section layout. noise_calibration.md states and proves
-/// its four parts (a)–(d) under their own headings instead of one Statement/Assumptions/
-/// Proof triple; it has Covers and Checked by.
-const LAYOUT_EXEMPT: &[&str] = &["noise_calibration.md"];
 
 const SECTIONS: &[&str] = &["Statement", "Assumptions", "Proof", "Covers", "Checked by"];
 
@@ -147,12 +142,7 @@ fn checked_tests(body: &str) -> Vec<(String, String)> {
 
 fn check_proof(name: &str, text: &str) -> Vec<String> {
     let mut errors = Vec::new();
-    let required: &[&str] = if LAYOUT_EXEMPT.contains(&name) {
-        &["Covers", "Checked by"]
-    } else {
-        SECTIONS
-    };
-    for title in required {
+    for title in SECTIONS {
         if section(text, title).is_none() {
             errors.push(format!("{name}: no \"## {title}\" section"));
         }
