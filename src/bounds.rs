@@ -437,7 +437,7 @@ pub struct GradientRoundingInputs {
 /// with S = Σ|r̂_i|. Terms: the row sum of n products plus Λw_j and b_j (Higham §3.1: any
 /// order, |fl(Σ) − Σ| ≤ γ_{n+2}·Σ|terms|); the evaluation of ℓ' (relative ≤ γ₆, assuming
 /// `exp` within 1 ulp); the margins fl(x_iᵀw) (|error| ≤ γ_d·‖x_i‖·‖w‖, times ℓ'' ≤ β_ℓ).
-/// A computed ‖û‖ then gives ‖u‖ ≤ fl(‖û‖)·(1 + γ_{d+1}) + this bound.
+/// A computed ‖û‖ then gives ‖u‖ ≤ fl(‖û‖)·(1 + γ_{d+2}) + this bound.
 /// Proof: `proofs/squared_loss_exactness.md`, Lemma 1.
 pub fn gradient_rounding_bound(inputs: &GradientRoundingInputs) -> f64 {
     let GradientRoundingInputs {

@@ -4,9 +4,11 @@
 //!   the trained weights w̃ are secret; each release publishes w̃ + ξ with fresh
 //!   ξ ~ N(0, σ²I) (or the Gamma-norm density). After a removal, strong convexity bounds the
 //!   distance from the secret weights to the exact minimiser on the remaining rows by
-//!   ‖u‖/Λ′, with u the exactly computed gradient residual; if that distance is within the
+//!   ‖u‖/Λ′, with u the gradient residual (computed, rounded outward); if that distance is within the
 //!   budget ε′ the noise was calibrated for (its L2 sensitivity), the release is (ε, δ)-
-//!   indistinguishable from releasing the exact retrained minimiser with the same noise.
+//!   indistinguishable from releasing the exact retrained minimiser with the same noise;
+//!   against an actual retraining (Newton to ‖∇L_b‖ ≤ τ) the distance is (‖u‖ + τ)/Λ′.
+//!   Class models combine in L2 under Gaussian noise and by their sum under Gamma-norm noise.
 //!   When it is not, the secret weights are re-solved on the remaining rows (same b) until
 //!   they are. Residuals do not accumulate: each release is judged on its own distance.
 //! - [`Mechanism::Guo2020`] (`--mechanism guo2020`, for reproducing the paper): objective

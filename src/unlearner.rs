@@ -209,13 +209,23 @@ impl Unlearner {
                 noise: &secret.noise[k],
             };
             let step = newton_removal_step(&objective, &secret.weights[k])?;
-            let x_step = linalg::margins(rows.features, &step.step);
-            let x_step_norm = x_step.iter().map(|v| v * v).sum::<f64>().sqrt();
+            // The bound is about the step actually applied, v̂ = w − w⁻, with its norms
+            // enlarged by their rounding errors (|fl(x·v) − x·v| ≤ γ_d·R·‖v‖ per row).
+            let applied = &secret.weights[k] - &step.weights;
+            let d = rows.dim as f64;
+            let step_norm = applied.norm() * (1.0 + bounds::rounding_gamma(d + 2.0));
+            let x_step = linalg::margins(rows.features, &applied);
+            let x_step_norm = x_step.iter().map(|v| v * v).sum::<f64>().sqrt()
+                * (1.0 + bounds::rounding_gamma(n_after as f64 + 2.0))
+                + bounds::rounding_gamma(d)
+                    * secret.row_norm_bound
+                    * step_norm
+                    * (n_after as f64).sqrt();
             bounds.data_dependent.push(bounds::data_dependent(
                 gamma,
                 secret.row_norm_bound,
                 secret.spectral_bound,
-                step.step.norm(),
+                step_norm,
                 x_step_norm,
             ));
             let start = WorstCaseStart {
@@ -224,7 +234,7 @@ impl Unlearner {
                 noise_norm: secret.noise[k].norm(),
             };
             bounds.worst_case.push(worst_case_bound(
-                hyper, clip_norm, n_before, n_after, &start,
+                hyper, clip_norm, rows.dim, n_before, n_after, &start,
             ));
             secret.weights[k] = step.weights;
             bounds.exact_residual.push(residual_upper_bound(
@@ -313,7 +323,7 @@ impl Unlearner {
             Mechanism::OutputPerturbation => budget_used,
             Mechanism::Guo2020 => bounds.data_dependent.iter().copied().fold(0.0, f64::max),
         };
-        let (certified, reason) = certification(hyper, budget, budget_used);
+        let (certified, reason) = certification(hyper, kind, budget, budget_used);
         Certificate {
             format_version: CERTIFICATE_FORMAT_VERSION,
             step: 0,
@@ -380,8 +390,19 @@ pub fn training_certificate(model: &Model) -> Certificate {
 }
 
 /// The budget ε′ in the mechanism's unit, if a privacy target was set.
+///
+/// The recorded target is not trusted: the budget is the smaller of the target's ε′ and the
+/// budget the noise scale actually affords for (ε, δ) (which calibration rounding can leave
+/// a hair below ε′). A noise scale that affords nothing gives a budget of 0.
 pub fn budget_of(hyper: &Hyperparameters) -> Option<f64> {
-    hyper.privacy.map(|p| p.budget)
+    let target = hyper.privacy?;
+    let delta = (hyper.noise.family == NoiseFamily::Gaussian).then_some(target.delta);
+    let calibration = target
+        .calibration
+        .unwrap_or(privacy::GaussianCalibration::Analytic);
+    let afforded = privacy::target_for_scale(hyper.noise, target.epsilon, delta, calibration)
+        .map_or(0.0, |t| t.budget);
+    Some(target.budget.min(afforded))
 }
 
 /// A bound on the distance between the concatenated secret weights and the weights a
@@ -422,6 +443,7 @@ struct WorstCaseStart {
 fn worst_case_bound(
     hyper: &Hyperparameters,
     clip_norm: Option<f64>,
+    dim: usize,
     n_before: usize,
     n_after: usize,
     start: &WorstCaseStart,
@@ -432,7 +454,8 @@ fn worst_case_bound(
         None if gamma == 0.0 => 0.0,
         None => return None,
     };
-    let clip = clip_norm?;
+    // Clipping in f64 leaves rows of norm up to clip·(1 + γ_{d+3}).
+    let clip = clip_norm? * (1.0 + bounds::rounding_gamma(dim as f64 + 3.0));
     let r = if hyper.intercept {
         (clip * clip + 1.0).sqrt() * (1.0 + 4.0 * f64::EPSILON)
     } else {
@@ -454,7 +477,8 @@ fn worst_case_bound(
             lambda_before,
         );
         debug_assert!(start.weight_norm <= w * (1.0 + 1e-9) || gamma == 0.0);
-        delta += hyper.lambda * m * w;
+        // The regularisation actually removed is fl(λn) − fl(λn′), rounded up.
+        delta += (lambda_before - lambda_after) * (1.0 + 4.0 * f64::EPSILON) * w;
     }
     Some(bounds::newton_remainder_worst_case(
         gamma,
@@ -468,6 +492,7 @@ fn worst_case_bound(
 /// Whether a release is certified, and why not.
 fn certification(
     hyper: &Hyperparameters,
+    kind: EntryKind,
     budget: Option<f64>,
     used: f64,
 ) -> (bool, Option<String>) {
@@ -503,6 +528,12 @@ fn certification(
                 if used <= budget { "" } else { "NOT " }
             )),
         ),
+        Mechanism::OutputPerturbation if used > budget && kind == EntryKind::Training => (
+            false,
+            Some(format!(
+                "the training residual's distance bound {used:.3e} exceeds the budget {budget:.3e}: lower --tol or raise --budget"
+            )),
+        ),
         Mechanism::OutputPerturbation if used > budget => (
             false,
             Some(format!(
@@ -517,7 +548,7 @@ fn certification(
 pub fn schedule(mechanism: Mechanism) -> &'static str {
     match mechanism {
         Mechanism::OutputPerturbation => {
-            "re-solve on the remaining rows (same noise) when the exact residual's distance bound ‖u‖/Λ′ exceeds the budget; the decision depends on the data (not on the release noise), so observable retraining times can reveal that a removal was expensive to certify (proofs/retraining_schedule.md)"
+            "re-solve on the remaining rows (same noise) when the distance bound (‖u‖ + τ)/Λ′ (L2 over class models for Gaussian noise, summed for Gamma-norm) exceeds the budget; the decision depends on the data (not on the release noise), so observable retraining times can reveal that a removal was expensive to certify (proofs/retraining_schedule.md)"
         }
         Mechanism::Guo2020 => {
             "retrain with fresh noise when the summed data-dependent bound would exceed σε/c; the decision depends on the noise b and the data (unproven, see proofs/guo2020_repairs.md)"

@@ -5,7 +5,8 @@
 //! 2. the published weights are exactly the release the secret state implies (the secret
 //!    weights, plus under output perturbation the release noise regenerated from the seed);
 //! 3. the removed ids are gone from the secret rows, and the row counts agree;
-//! 4. the exact gradient residual of the current secret weights, recomputed from the secret
+//! 4. the noise scale affords the recorded privacy target (it is re-derived, not trusted);
+//! 5. the exact gradient residual of the current secret weights, recomputed from the secret
 //!    rows and noise, is within what the last certificate charged to the budget (and, for a
 //!    certified release, within the budget).
 
