@@ -148,9 +148,10 @@ pub struct SecretState {
     /// An upper bound on every training row's norm (with the intercept column), valid for
     /// any subset of the rows.
     pub row_norm_bound: f64,
-    /// A guaranteed upper bound on ‖X‖₂ of the training rows; removing rows cannot raise
-    /// λ_max(XᵀX), so it stays an upper bound for the remaining rows.
-    pub spectral_bound: f64,
+    /// A guaranteed upper bound on ‖X‖₂ of the rows, computed (O(n·d²)) at the first
+    /// removal that needs it: removing rows cannot raise λ_max(XᵀX), so it stays an upper
+    /// bound for the remaining rows ever after.
+    pub spectral_bound: Option<f64>,
 }
 
 /// A trained model: the published half and the secret half.
@@ -241,7 +242,6 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
     } else {
         data
     };
-    let spectral_bound = bounds::spectral_norm_upper_bound(design.features(), design.n_features());
     let row_norm_bound = removal::row_norm_bound(design.features(), design.n_features());
     let mut secret = SecretState {
         design,
@@ -253,7 +253,7 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
         training: Vec::new(),
         spent: Vec::new(),
         row_norm_bound,
-        spectral_bound,
+        spectral_bound: None,
     };
     secret.draw_objective_noise(hyper)?;
     secret.solve(hyper, false)?;
@@ -324,6 +324,13 @@ impl SecretState {
         self.weights = weights;
         self.training = training;
         Ok(())
+    }
+
+    /// The guaranteed upper bound on ‖X‖₂ of the current rows, computed once and kept.
+    pub fn spectral_bound(&mut self) -> f64 {
+        *self.spectral_bound.get_or_insert_with(|| {
+            bounds::spectral_norm_upper_bound(self.design.features(), self.design.n_features())
+        })
     }
 
     /// For each model, an upper bound on the exact residual ‖∇L_b(w̃_k; D)‖ of the secret

@@ -133,7 +133,7 @@ struct SecretHeader {
     training: Vec<SolveReport>,
     spent: Vec<f64>,
     row_norm_bound: f64,
-    spectral_bound: f64,
+    spectral_bound: Option<f64>,
 }
 
 /// Serialises the secret state into the checksummed container.

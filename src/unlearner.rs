@@ -194,6 +194,7 @@ impl Unlearner {
         let n_after = secret.design.n_rows();
         let lambda_after = hyper.regularization.effective_lambda(hyper.lambda, n_after);
         let gamma = hyper.loss.second_derivative_lipschitz();
+        let spectral_bound = secret.spectral_bound();
         let mut bounds = StepBounds::default();
         for k in 0..secret.model_count() {
             let y = secret.model_targets(k);
@@ -224,7 +225,7 @@ impl Unlearner {
             bounds.data_dependent.push(bounds::data_dependent(
                 gamma,
                 secret.row_norm_bound,
-                secret.spectral_bound,
+                spectral_bound,
                 step_norm,
                 x_step_norm,
             ));

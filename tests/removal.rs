@@ -416,8 +416,8 @@ proptest! {
         let ids = choose_ids(&u, m, pick);
         let design_before = u.model.secret.design.clone();
         let w_before = u.model.secret.weights.clone();
-        let spectral = u.model.secret.spectral_bound;
         let cert = u.remove(&ids).unwrap();
+        let spectral = u.model.secret.spectral_bound.expect("computed by the removal");
         prop_assert!(!cert.retrained, "no budget: never retrains");
         let rest = remaining(&design_before, &ids);
         let lambda = lambda_after(&u);
