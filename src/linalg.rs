@@ -112,32 +112,6 @@ pub fn weighted_gram_times(rows: &[f64], d: usize, s: &[f64], v: &[f64]) -> DVec
     DVector::from_vec(sum)
 }
 
-/// diag(XᵀDX)_j = Σ_i s_i·x_ij², in one pass.
-pub fn weighted_gram_diagonal(rows: &[f64], d: usize, s: &[f64]) -> DVector<f64> {
-    let sum = rows
-        .par_chunks(BLOCK_ROWS * d.max(1))
-        .zip(s.par_chunks(BLOCK_ROWS))
-        .fold(
-            || vec![0.0; d],
-            |mut acc, (block, sb)| {
-                for (x, &si) in block.chunks_exact(d).zip(sb) {
-                    for (a, &xj) in acc.iter_mut().zip(x) {
-                        *a += si * xj * xj;
-                    }
-                }
-                acc
-            },
-        )
-        .reduce(
-            || vec![0.0; d],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    DVector::from_vec(sum)
-}
-
 /// XᵀDX = Σ_i s_i·x_i·x_iᵀ for non-negative weights s (D = diag(s)).
 ///
 /// Each row block B is scaled to rows √s_i·x_i and accumulated as BᵀB with a blocked GEMM.
@@ -257,7 +231,6 @@ mod tests {
         let expected = x.transpose() * DMatrix::from_diagonal(&r) * &x;
         assert!((weighted_gram(&data, d, &s) - &expected).amax() < 1e-9);
         assert!((weighted_gram_times(&data, d, &s, w.as_slice()) - &expected * &w).amax() < 1e-9);
-        assert!((weighted_gram_diagonal(&data, d, &s) - expected.diagonal()).amax() < 1e-9);
     }
 
     #[test]

@@ -109,45 +109,50 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
         data + 0.5 * self.lambda * w.norm_squared() + self.noise.dot(w)
     }
 
-    /// L_b(w), ∇L_b(w) and the curvatures ℓ''(Xw, y) in one pass over the rows (each row
-    /// is read once: its margin, loss, derivatives and gradient contribution together).
+    /// L_b(w), ∇L_b(w), the curvatures ℓ''(Xw, y) and the Hessian's diagonal in one pass
+    /// over the rows (each row is read once: its margin, loss, derivatives, gradient and
+    /// diagonal contributions together).
     pub fn evaluate(&self, w: &DVector<f64>) -> Evaluation {
         let d = self.rows.dim;
         let n = self.rows.len();
         let mut curvatures = vec![0.0; n];
         let block = linalg::BLOCK_ROWS;
-        let (data, gradient) = self
+        let (data, gradient, diagonal) = self
             .rows
             .features
             .par_chunks(block * d.max(1))
             .zip(self.rows.targets.par_chunks(block))
             .zip(curvatures.par_chunks_mut(block))
             .fold(
-                || (0.0, vec![0.0; d]),
-                |(mut value, mut grad), ((rows, targets), curv)| {
+                || (0.0, vec![0.0; d], vec![0.0; d]),
+                |(mut value, mut grad, mut diag), ((rows, targets), curv)| {
                     for ((x, &y), c) in rows.chunks_exact(d).zip(targets).zip(curv.iter_mut()) {
                         let z = linalg::dot(x, w.as_slice());
                         value += self.loss.value(z, y);
                         let r = self.loss.derivative(z, y);
-                        *c = self.loss.second_derivative(z, y);
-                        for (g, &xj) in grad.iter_mut().zip(x) {
+                        let s = self.loss.second_derivative(z, y);
+                        *c = s;
+                        for ((g, h), &xj) in grad.iter_mut().zip(diag.iter_mut()).zip(x) {
                             *g += r * xj;
+                            *h += s * xj * xj;
                         }
                     }
-                    (value, grad)
+                    (value, grad, diag)
                 },
             )
             .reduce(
-                || (0.0, vec![0.0; d]),
-                |(va, mut ga), (vb, gb)| {
+                || (0.0, vec![0.0; d], vec![0.0; d]),
+                |(va, mut ga, mut ha), (vb, gb, hb)| {
                     ga.iter_mut().zip(&gb).for_each(|(a, b)| *a += b);
-                    (va + vb, ga)
+                    ha.iter_mut().zip(&hb).for_each(|(a, b)| *a += b);
+                    (va + vb, ga, ha)
                 },
             );
         Evaluation {
             value: data + 0.5 * self.lambda * w.norm_squared() + self.noise.dot(w),
             gradient: DVector::from_vec(gradient) + w * self.lambda + self.noise,
             curvatures,
+            hessian_diagonal: DVector::from_vec(diagonal).add_scalar(self.lambda),
         }
     }
 
@@ -229,6 +234,8 @@ pub struct Evaluation {
     pub gradient: DVector<f64>,
     /// ℓ''(x_iᵀw, y_i) for every row.
     pub curvatures: Vec<f64>,
+    /// diag ∇²L_b(w) = Σ_i ℓ''_i·x_ij² + Λ (a Jacobi preconditioner).
+    pub hessian_diagonal: DVector<f64>,
 }
 
 /// ∇²L_b(w) = Xᵀdiag(s)X + ΛI as an operator, with s = ℓ''(Xw, y) fixed.
@@ -248,11 +255,5 @@ impl HessianOperator<'_> {
             &self.curvatures,
             v.as_slice(),
         ) + v * self.lambda
-    }
-
-    /// diag(H) = Σ_i s_i·x_ij² + Λ, a Jacobi preconditioner.
-    pub fn diagonal(&self) -> DVector<f64> {
-        linalg::weighted_gram_diagonal(self.rows.features, self.rows.dim, &self.curvatures)
-            .add_scalar(self.lambda)
     }
 }

@@ -167,7 +167,12 @@ fn newton_step<L: Loss + ?Sized>(
     if use_cg {
         let forcing = g.norm().sqrt().min(0.1);
         let hessian = objective.hessian_operator_from(at_w.curvatures.clone());
-        Ok(-conjugate_gradient(&hessian, g, forcing))
+        Ok(-conjugate_gradient(
+            &hessian,
+            &at_w.hessian_diagonal,
+            g,
+            forcing,
+        ))
     } else {
         Ok(-linalg::cholesky(objective.hessian_from(&at_w.curvatures))?.solve(g))
     }
@@ -176,8 +181,13 @@ fn newton_step<L: Loss + ?Sized>(
 /// Solves H·p = g approximately by conjugate gradient with a Jacobi preconditioner, until
 /// ‖H·p − g‖ ≤ η·‖g‖ or 2d + 10 iterations. H is symmetric positive definite (⪰ ΛI), so
 /// every iterate is a descent direction for −p (Nocedal & Wright, Theorem 7.1 and §7.1).
-fn conjugate_gradient(h: &HessianOperator<'_>, g: &DVector<f64>, eta: f64) -> DVector<f64> {
-    let inverse_diagonal = h.diagonal().map(|v| 1.0 / v);
+fn conjugate_gradient(
+    h: &HessianOperator<'_>,
+    diagonal: &DVector<f64>,
+    g: &DVector<f64>,
+    eta: f64,
+) -> DVector<f64> {
+    let inverse_diagonal = diagonal.map(|v| 1.0 / v);
     let target = eta * g.norm();
     let mut p = DVector::zeros(g.len());
     let mut r = g.clone();
