@@ -29,11 +29,15 @@ pub enum StepSolver {
     Cholesky,
     /// Truncated Newton: preconditioned conjugate gradient on Hessian-vector products
     /// (O(n·d) each, the Hessian is never formed), to a relative residual
-    /// η = min(0.1, √‖∇L_b‖) (Eisenstat & Walker 1996; Nocedal & Wright Algorithm 7.1).
+    /// η = min(10⁻³, √‖∇L_b‖) (a superlinear forcing sequence: Eisenstat & Walker 1996;
+    /// Nocedal & Wright Algorithm 7.1; the cap 10⁻³ measured fastest on 12,000×784).
     ConjugateGradient,
     /// Cholesky for d < 200, conjugate gradient above.
     Auto,
 }
+
+/// Largest relative residual η a conjugate-gradient step may leave (see [`StepSolver`]).
+const FORCING_CAP: f64 = 1e-3;
 
 /// Dimension from which [`StepSolver::Auto`] uses conjugate gradient.
 const AUTO_CG_DIMENSION: usize = 200;
@@ -165,7 +169,7 @@ fn newton_step<L: Loss + ?Sized>(
     };
     let g = &at_w.gradient;
     if use_cg {
-        let forcing = g.norm().sqrt().min(0.1);
+        let forcing = g.norm().sqrt().min(FORCING_CAP);
         let hessian = objective.hessian_operator_from(at_w.curvatures.clone());
         Ok(-conjugate_gradient(
             &hessian,
