@@ -60,43 +60,32 @@ pub fn margins(rows: &[f64], w: &DVector<f64>) -> Vec<f64> {
 
 /// Xᵀ·r = Σ_i r_i·x_i.
 pub fn transpose_times(rows: &[f64], d: usize, r: &[f64]) -> DVector<f64> {
-    let sum = rows
-        .par_chunks(BLOCK_ROWS * d.max(1))
-        .zip(r.par_chunks(BLOCK_ROWS))
-        .fold(
-            || vec![0.0; d],
-            |mut acc, (block, rb)| {
-                for (x, &ri) in block.chunks_exact(d).zip(rb) {
-                    for (a, &xj) in acc.iter_mut().zip(x) {
-                        *a += ri * xj;
-                    }
-                }
-                acc
-            },
-        )
-        .reduce(
-            || vec![0.0; d],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    DVector::from_vec(sum)
+    combine_rows(rows, d, r, |_, ri| ri)
 }
 
 /// XᵀD(Xv) = Σ_i s_i·(x_iᵀv)·x_i: the product of the weighted Gram matrix with a vector,
 /// fused into one pass over the rows (each row is read once, while it is in cache), O(n·d).
 pub fn weighted_gram_times(rows: &[f64], d: usize, s: &[f64], v: &[f64]) -> DVector<f64> {
+    combine_rows(rows, d, s, |x, si| si * dot(x, v))
+}
+
+/// Σ_i c(x_i, a_i)·x_i over row blocks in parallel: the one pass behind Xᵀr and XᵀD(Xv).
+fn combine_rows(
+    rows: &[f64],
+    d: usize,
+    a: &[f64],
+    coefficient: impl Fn(&[f64], f64) -> f64 + Sync,
+) -> DVector<f64> {
     let sum = rows
         .par_chunks(BLOCK_ROWS * d.max(1))
-        .zip(s.par_chunks(BLOCK_ROWS))
+        .zip(a.par_chunks(BLOCK_ROWS))
         .fold(
             || vec![0.0; d],
-            |mut acc, (block, sb)| {
-                for (x, &si) in block.chunks_exact(d).zip(sb) {
-                    let t = si * dot(x, v);
-                    for (a, &xj) in acc.iter_mut().zip(x) {
-                        *a += t * xj;
+            |mut acc, (block, ab)| {
+                for (x, &ai) in block.chunks_exact(d).zip(ab) {
+                    let c = coefficient(x, ai);
+                    for (s, &xj) in acc.iter_mut().zip(x) {
+                        *s += c * xj;
                     }
                 }
                 acc

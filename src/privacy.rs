@@ -64,7 +64,26 @@ pub struct PrivacyTarget {
 #[error("{0}")]
 pub struct PrivacyError(pub String);
 
-/// The noise that meets `target` with the given family.
+/// The δ a family's guarantee has: the user's δ for Gaussian noise (required), 0 for the
+/// Gamma-norm density (which must not be given one).
+fn guarantee_delta(family: NoiseFamily, delta: Option<f64>) -> Result<f64, PrivacyError> {
+    match (family, delta) {
+        (NoiseFamily::Gaussian, Some(delta)) => Ok(delta),
+        (NoiseFamily::Gaussian, None) => Err(PrivacyError(
+            "Gaussian noise needs --delta (a value in (0, 1), e.g. 1e-5)".into(),
+        )),
+        (NoiseFamily::GammaNorm, None | Some(0.0)) => Ok(0.0),
+        (NoiseFamily::GammaNorm, Some(_)) => Err(PrivacyError(
+            "the gamma-norm density gives an (ε, 0) guarantee: omit --delta".into(),
+        )),
+    }
+}
+
+fn calibration_error(e: noise::CalibrationError) -> PrivacyError {
+    PrivacyError(e.to_string())
+}
+
+/// The noise that meets a target (ε, δ, ε′) with the given family.
 pub fn calibrate(
     family: NoiseFamily,
     epsilon: f64,
@@ -72,54 +91,33 @@ pub fn calibrate(
     budget: f64,
     calibration: GaussianCalibration,
 ) -> Result<(NoiseSpec, PrivacyTarget), PrivacyError> {
-    let err = |e: noise::CalibrationError| PrivacyError(e.to_string());
-    match family {
+    let delta = guarantee_delta(family, delta)?;
+    let (scale, calibration) = match family {
         NoiseFamily::Gaussian => {
-            let delta = delta.ok_or_else(|| {
-                PrivacyError("Gaussian noise needs --delta (a value in (0, 1), e.g. 1e-5)".into())
-            })?;
             let sigma = match calibration {
                 GaussianCalibration::Analytic => {
-                    noise::analytic_gaussian_sigma(epsilon, delta, budget).map_err(err)?
+                    noise::analytic_gaussian_sigma(epsilon, delta, budget)
                 }
                 GaussianCalibration::Guo2020 => {
-                    noise::gaussian_sigma_guo2020(epsilon, delta, budget).map_err(err)?
+                    noise::gaussian_sigma_guo2020(epsilon, delta, budget)
                 }
             };
-            Ok((
-                NoiseSpec {
-                    family,
-                    scale: sigma,
-                },
-                PrivacyTarget {
-                    epsilon,
-                    delta,
-                    budget,
-                    calibration: Some(calibration),
-                },
-            ))
+            (sigma.map_err(calibration_error)?, Some(calibration))
         }
         NoiseFamily::GammaNorm => {
-            if delta.is_some_and(|d| d != 0.0) {
-                return Err(PrivacyError(
-                    "the gamma-norm density gives an (ε, 0) guarantee: omit --delta".into(),
-                ));
-            }
-            let rate = noise::gamma_norm_rate(epsilon, budget).map_err(err)?;
-            Ok((
-                NoiseSpec {
-                    family,
-                    scale: 1.0 / rate,
-                },
-                PrivacyTarget {
-                    epsilon,
-                    delta: 0.0,
-                    budget,
-                    calibration: None,
-                },
-            ))
+            let rate = noise::gamma_norm_rate(epsilon, budget).map_err(calibration_error)?;
+            (1.0 / rate, None)
         }
-    }
+    };
+    Ok((
+        NoiseSpec { family, scale },
+        PrivacyTarget {
+            epsilon,
+            delta,
+            budget,
+            calibration,
+        },
+    ))
 }
 
 /// The budget a given noise scale affords for (ε, δ): the inverse of [`calibrate`].
@@ -129,46 +127,33 @@ pub fn target_for_scale(
     delta: Option<f64>,
     calibration: GaussianCalibration,
 ) -> Result<PrivacyTarget, PrivacyError> {
-    let err = |e: noise::CalibrationError| PrivacyError(e.to_string());
     if spec.scale == 0.0 {
         return Err(PrivacyError(
             "σ = 0 cannot meet a privacy target: give --sigma > 0 or drop --epsilon".into(),
         ));
     }
-    match spec.family {
+    let delta = guarantee_delta(spec.family, delta)?;
+    let (budget, calibration) = match spec.family {
         NoiseFamily::Gaussian => {
-            let delta = delta.ok_or_else(|| {
-                PrivacyError("Gaussian noise needs --delta (a value in (0, 1), e.g. 1e-5)".into())
-            })?;
             let budget = match calibration {
                 GaussianCalibration::Analytic => {
-                    noise::analytic_gaussian_budget(epsilon, delta, spec.scale).map_err(err)?
+                    noise::analytic_gaussian_budget(epsilon, delta, spec.scale)
                 }
-                GaussianCalibration::Guo2020 => {
-                    noise::budget_guo2020(epsilon, delta, spec.scale).map_err(err)?
-                }
+                GaussianCalibration::Guo2020 => noise::budget_guo2020(epsilon, delta, spec.scale),
             };
-            Ok(PrivacyTarget {
-                epsilon,
-                delta,
-                budget,
-                calibration: Some(calibration),
-            })
+            (budget.map_err(calibration_error)?, Some(calibration))
         }
-        NoiseFamily::GammaNorm => {
-            if delta.is_some_and(|d| d != 0.0) {
-                return Err(PrivacyError(
-                    "the gamma-norm density gives an (ε, 0) guarantee: omit --delta".into(),
-                ));
-            }
-            Ok(PrivacyTarget {
-                epsilon,
-                delta: 0.0,
-                budget: noise::gamma_norm_budget(epsilon, 1.0 / spec.scale).map_err(err)?,
-                calibration: None,
-            })
-        }
-    }
+        NoiseFamily::GammaNorm => (
+            noise::gamma_norm_budget(epsilon, 1.0 / spec.scale).map_err(calibration_error)?,
+            None,
+        ),
+    };
+    Ok(PrivacyTarget {
+        epsilon,
+        delta,
+        budget,
+        calibration,
+    })
 }
 
 /// Whether noise of this scale actually affords the target's budget: the target recorded
