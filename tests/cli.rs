@@ -366,3 +366,42 @@ fn a_damaged_store_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("digest"), "{}", stderr(&out));
 }
+
+/// A reader that stops early (`unlearn predict … | head`) ends the command quietly with
+/// status 0, not with a panic.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let dir = scratch("pipe");
+    let store = dir.join("store");
+    let csv = dir.join("rows.csv");
+    // 20,000 predictions (≈ 160 KB) are more than a pipe buffers (64 KiB), so the writer is
+    // still writing when the reader goes away.
+    let out = unlearn(&["synth", "--n", "20000", "--d", "2", "--out", path(&csv)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = unlearn(&[
+        "train",
+        "--data",
+        path(&csv),
+        "--target",
+        "y",
+        "--loss",
+        "logistic",
+        "--lambda",
+        "1",
+        "--sigma",
+        "0",
+        "--out",
+        path(&store),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A real shell pipeline: `head` exits after one line and closes the pipe.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#""$0" predict --store "$1" --data "$2" | head -n 1; exit "${PIPESTATUS[0]}""#)
+        .args([env!("CARGO_BIN_EXE_unlearn"), path(&store), path(&csv)])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), "id,prediction");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}

@@ -81,9 +81,9 @@ pub fn run(args: &BenchArgs) -> CliResult {
     let mut report = serde_json::to_value(&logistic)?;
     report["ridge"] = json!(ridge);
     if args.json {
-        println!("{report}");
+        say!("{report}");
     } else {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        say!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
 }

@@ -130,12 +130,12 @@ fn requests(train: &Dataset, singles: usize, batch: usize) -> (Vec<String>, Vec<
 
 /// Runs `unlearn demo`.
 pub fn run(args: &DemoArgs) -> CliResult {
-    println!(
+    say!(
         "unlearn demo: certified removal on the embedded datasets\n\
          mechanism output-perturbation, (ε, δ) = (1, 1e-5) per release, σ calibrated by the \
          analytic Gaussian mechanism for the budget ε′ (weight distance)\n"
     );
-    println!(
+    say!(
         "{:<26} {:>5} {:>7} {:>8} {:>8} {:>7} {:>7}  {:>10} {:>10} {:>10}  {:>9} {:>9} {:>8}",
         "task",
         "rows",
@@ -211,7 +211,7 @@ pub fn run(args: &DemoArgs) -> CliResult {
             .iter()
             .map(|e| e.budget_used)
             .fold(0.0, f64::max);
-        println!(
+        say!(
             "{:<26} {:>5} {:>7} {:>8.1e} {:>8} {:>6.1}% {:>7}  {:>10} {:>10} {:>10}  {:>9.2} {:>9.2} {:>7.1}×",
             task.title,
             last.rows_after,
@@ -228,7 +228,7 @@ pub fn run(args: &DemoArgs) -> CliResult {
             retrain_seconds / per_removal,
         );
     }
-    println!(
+    say!(
         "\nremoved: 40 rows one at a time, then a batch of 20; budget: the largest share of ε′ a \
          release used; unlearned/retrained/no noise: test accuracy (R² for ridge) of the \
          certified unlearned model, a certified model retrained from scratch without the rows, \

@@ -4,6 +4,14 @@
 //! a solver that did not converge — the message says which and what to do); 2 the command
 //! line itself is invalid (unknown flag, missing argument).
 
+/// `println!` to standard output that ends the process quietly when the reader has gone
+/// away (a closed pipe, as in `unlearn predict … | head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod demo;
 mod model_io;
@@ -44,6 +52,19 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
     Synth(synth::SynthArgs),
+}
+
+/// Writes one line to standard output; exits with status 0 if the pipe is closed.
+pub fn emit(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// An error to print before exiting with status 1.

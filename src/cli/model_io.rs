@@ -115,7 +115,7 @@ pub fn export_json(model: &PublishedModel) -> serde_json::Value {
 /// Runs `unlearn export`.
 pub fn export(args: &ExportArgs) -> CliResult {
     let model = Store::at(&args.store).load_published()?;
-    println!("{}", serde_json::to_string_pretty(&export_json(&model))?);
+    say!("{}", serde_json::to_string_pretty(&export_json(&model))?);
     Ok(())
 }
 
@@ -145,7 +145,7 @@ pub fn predict(args: &PredictArgs) -> CliResult {
     for (id, p) in rows.ids().iter().zip(predictions) {
         out.push_str(&format!("{id},{p}\n"));
     }
-    print!("{out}");
+    say!("{}", out.trim_end_matches('\n'));
     Ok(())
 }
 
@@ -163,9 +163,9 @@ pub fn evaluate(args: &EvaluateArgs) -> CliResult {
     let rows = read_for_model(&model, &args.data, args.id.clone(), Some(target), spec)?;
     let metrics = model.evaluate(&rows)?;
     if args.json {
-        println!("{}", serde_json::to_string(&metrics)?);
+        say!("{}", serde_json::to_string(&metrics)?);
     } else {
-        println!("{}", describe_metrics(&metrics));
+        say!("{}", describe_metrics(&metrics));
     }
     Ok(())
 }
@@ -222,17 +222,17 @@ pub fn print_training_summary(
             "certifiable": certifiable,
             "digest": p.digest,
         });
-        println!("{summary}");
+        say!("{summary}");
         return;
     }
-    println!(
+    say!(
         "trained {} on {} rows × {} features",
         h.loss,
         p.n_rows,
         p.feature_names.len()
     );
-    println!("  target: {}", p.target.describe());
-    println!(
+    say!("  target: {}", p.target.describe());
+    say!(
         "  regularization: {} λ = {} (Λ = {lambda_total}), intercept {}",
         h.regularization,
         h.lambda,
@@ -242,18 +242,22 @@ pub fn print_training_summary(
             "off"
         }
     );
-    println!(
+    say!(
         "  preprocessing: {} rows clipped to the norm bound",
         report.rows_clipped
     );
     match &h.privacy {
-        Some(t) => println!(
+        Some(t) => say!(
             "  noise: {} scale {:.6} calibrated for ε = {}, δ = {}, budget ε′ = {}",
-            h.noise.family, h.noise.scale, t.epsilon, t.delta, t.budget
+            h.noise.family,
+            h.noise.scale,
+            t.epsilon,
+            t.delta,
+            t.budget
         ),
-        None => println!("  noise: {} scale {}", h.noise.family, h.noise.scale),
+        None => say!("  noise: {} scale {}", h.noise.family, h.noise.scale),
     }
-    println!(
+    say!(
         "  Newton: iterations {iterations:?}, final ‖∇L_b‖ {}",
         gradient_norms
             .iter()
@@ -261,11 +265,11 @@ pub fn print_training_summary(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("  training fit: {}", describe_metrics(&fit));
-    println!("  time: {seconds:.3} s");
-    println!("  store: {} (digest {})", store.display(), &p.digest[..16]);
+    say!("  training fit: {}", describe_metrics(&fit));
+    say!("  time: {seconds:.3} s");
+    say!("  store: {} (digest {})", store.display(), &p.digest[..16]);
     if !certifiable {
-        println!(
+        say!(
             "  note: this model has no noise (σ = 0): it is NOT certifiable. Removals will \
              still be served and bounded, with certified: false."
         );

@@ -76,7 +76,7 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
     store.save(&unlearner)?;
     for c in &certificates {
         if args.json {
-            println!("{}", serde_json::to_string(c)?);
+            say!("{}", serde_json::to_string(c)?);
         } else {
             print_certificate(c);
         }
@@ -94,8 +94,8 @@ fn print_certificate(c: &Certificate) {
     } else {
         c.removed_ids.join(", ")
     };
-    println!("step {}: removed {ids}", c.step);
-    println!(
+    say!("step {}: removed {ids}", c.step);
+    say!(
         "  {}: {}",
         if c.certified {
             "CERTIFIED"
@@ -107,7 +107,7 @@ fn print_certificate(c: &Certificate) {
             _ => c.reason.clone().unwrap_or_default(),
         }
     );
-    println!(
+    say!(
         "  budget used {:.3e} of {} ({}); {}",
         c.budget_used,
         c.budget.map_or("none".to_string(), |b| format!("{b:.3e}")),
@@ -118,7 +118,7 @@ fn print_certificate(c: &Certificate) {
             "Newton step"
         }
     );
-    println!(
+    say!(
         "  residual: exact {:?}, data-dependent bound {:?}",
         c.bounds
             .exact_residual
@@ -131,7 +131,7 @@ fn print_certificate(c: &Certificate) {
             .map(|v| format!("{v:.2e}"))
             .collect::<Vec<_>>()
     );
-    println!(
+    say!(
         "  rows left {}, weights {} → {}",
         c.rows_after,
         short(c.digest_before.as_deref()),
@@ -148,13 +148,13 @@ pub fn verify_store(args: &StoreArgs) -> CliResult {
     let unlearner = Store::at(&args.store).load()?;
     let report = verify(&unlearner);
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string(&json!({"passed": report.passed(), "report": report}))?
         );
     } else {
         for c in &report.checks {
-            println!(
+            say!(
                 "{} {}: {}",
                 if c.passed { "ok  " } else { "FAIL" },
                 c.name,
@@ -202,10 +202,10 @@ pub fn inspect(args: &StoreArgs) -> CliResult {
         "digest": model.published.digest,
     });
     if args.json {
-        println!("{summary}");
+        say!("{summary}");
     } else {
         for (k, v) in summary.as_object().expect("an object") {
-            println!("{k:>18}: {v}");
+            say!("{k:>18}: {v}");
         }
     }
     Ok(())
