@@ -16,10 +16,13 @@
 
 use crate::bounds;
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, EntryKind, Ledger, StepBounds};
+use crate::data::RemovedRow;
 use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::mechanism::Mechanism;
-use crate::model::{Hyperparameters, Model, TrainError, weights_digest};
+use crate::model::{
+    Hyperparameters, Model, PublishedModel, SecretState, TrainError, weights_digest,
+};
 use crate::noise::NoiseFamily;
 use crate::objective::Regularization;
 use crate::objective::{Objective, Rows};
@@ -59,6 +62,63 @@ pub struct Unlearner {
     pub ledger: Ledger,
 }
 
+/// Everything a removal step changes apart from the rows (small: weights, noise, counters,
+/// the published model, the ledger's length).
+struct Snapshot {
+    published: PublishedModel,
+    weights: Vec<nalgebra::DVector<f64>>,
+    noise: Vec<nalgebra::DVector<f64>>,
+    noise_draws: u64,
+    releases: u64,
+    training: Vec<crate::solver::SolveReport>,
+    spent: Vec<f64>,
+    spectral_bound: Option<f64>,
+    ledger_entries: usize,
+}
+
+impl Snapshot {
+    fn of(unlearner: &Unlearner) -> Self {
+        // Destructured so that a new field of SecretState cannot be forgotten here: the
+        // rows are restored from the undo log, the seed and the row-norm bound never change.
+        let SecretState {
+            design: _,
+            weights,
+            noise,
+            seed: _,
+            noise_draws,
+            releases,
+            training,
+            spent,
+            row_norm_bound: _,
+            spectral_bound,
+        } = &unlearner.model.secret;
+        Self {
+            published: unlearner.model.published.clone(),
+            weights: weights.clone(),
+            noise: noise.clone(),
+            noise_draws: *noise_draws,
+            releases: *releases,
+            training: training.clone(),
+            spent: spent.clone(),
+            spectral_bound: *spectral_bound,
+            ledger_entries: unlearner.ledger.entries.len(),
+        }
+    }
+
+    fn restore(self, unlearner: &mut Unlearner) {
+        let secret = &mut unlearner.model.secret;
+        unlearner.model.published = self.published;
+        secret.weights = self.weights;
+        secret.noise = self.noise;
+        secret.noise_draws = self.noise_draws;
+        secret.releases = self.releases;
+        secret.training = self.training;
+        secret.spent = self.spent;
+        secret.spectral_bound = self.spectral_bound;
+        unlearner.ledger.entries.truncate(self.ledger_entries);
+    }
+}
+
 /// The per-model results of one Newton step, before accounting.
 struct StepOutcome {
     bounds: StepBounds,
@@ -91,24 +151,41 @@ impl Unlearner {
     }
 
     /// Removes `ids` as one batch: one Newton step (or a retraining), one certificate.
+    /// If anything fails, the unlearner is left exactly as it was.
     pub fn remove(&mut self, ids: &[String]) -> Result<Certificate, RemovalError> {
-        let mut next = self.clone();
-        let certificate = next.remove_batch(ids)?;
-        *self = next;
-        Ok(certificate)
+        self.check_request(ids)?;
+        self.transaction(|unlearner, undo| unlearner.remove_batch(ids, undo))
     }
 
     /// Removes `ids` one at a time: one step and one certificate per id. All ids are
     /// checked first; if any step fails, nothing is removed.
     pub fn remove_sequential(&mut self, ids: &[String]) -> Result<Vec<Certificate>, RemovalError> {
         self.check_request(ids)?;
-        let mut next = self.clone();
-        let mut certificates = Vec::with_capacity(ids.len());
-        for id in ids {
-            certificates.push(next.remove_batch(std::slice::from_ref(id))?);
+        self.transaction(|unlearner, undo| {
+            ids.iter()
+                .map(|id| unlearner.remove_batch(std::slice::from_ref(id), undo))
+                .collect()
+        })
+    }
+
+    /// Runs `work`, which may delete rows (recording them in the undo log it is given);
+    /// if it fails, puts the rows back in reverse order and restores everything else from
+    /// a snapshot of the small state. Rows are never copied wholesale: a removal costs
+    /// O(m·d) extra memory, not O(n·d).
+    fn transaction<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self, &mut Vec<RemovedRow>) -> Result<T, RemovalError>,
+    ) -> Result<T, RemovalError> {
+        let snapshot = Snapshot::of(self);
+        let mut undo = Vec::new();
+        let result = work(self, &mut undo);
+        if result.is_err() {
+            while let Some(row) = undo.pop() {
+                self.model.secret.design.undo_swap_remove(row);
+            }
+            snapshot.restore(self);
         }
-        *self = next;
-        Ok(certificates)
+        result
     }
 
     /// Checks a request without changing anything.
@@ -139,8 +216,12 @@ impl Unlearner {
         Ok(())
     }
 
-    /// One batch step on `self` (which the callers have copied).
-    fn remove_batch(&mut self, ids: &[String]) -> Result<Certificate, RemovalError> {
+    /// One batch step, recording the deleted rows in `undo`.
+    fn remove_batch(
+        &mut self,
+        ids: &[String],
+        undo: &mut Vec<RemovedRow>,
+    ) -> Result<Certificate, RemovalError> {
         self.check_request(ids)?;
         let hyper = self.model.published.hyperparameters.clone();
         let digest_before = self.model.published.digest.clone();
@@ -155,9 +236,11 @@ impl Unlearner {
             .filter(|(_, id)| removed.contains(id.as_str()))
             .map(|(i, _)| i)
             .collect();
-        secret
-            .design
-            .retain_rows(|i| positions.binary_search(&i).is_err());
+        // From the highest position down, so that the row swap_remove moves into a hole is
+        // never one still to be removed.
+        for &i in positions.iter().rev() {
+            undo.push(secret.design.swap_remove(i));
+        }
         let outcome = self.newton_steps(&hyper, n_before)?;
         let (retrained, mut bounds) = self.account(&hyper, outcome)?;
         if !retrained {

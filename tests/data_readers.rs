@@ -677,6 +677,23 @@ fn swap_remove_keeps_rows_aligned() {
 }
 
 #[test]
+fn undoing_swap_removes_in_reverse_restores_the_exact_dataset() {
+    let original = indexed(6);
+    let mut data = original.clone();
+    let mut undo = Vec::new();
+    for id in ["r1", "r5", "r0", "r3"] {
+        let pos = data.position(id).expect("present");
+        undo.push(data.swap_remove(pos));
+    }
+    assert_ne!(data, original);
+    while let Some(removed) = undo.pop() {
+        data.undo_swap_remove(removed);
+        assert_aligned(&data);
+    }
+    assert_eq!(data, original);
+}
+
+#[test]
 fn retain_rows_keeps_rows_aligned_and_ordered() {
     let mut data = indexed(7);
     data.retain_rows(|i| i % 3 != 0);

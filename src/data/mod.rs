@@ -29,6 +29,19 @@ pub use text::{MAX_COLUMNS, MAX_LINE_BYTES};
 
 use nalgebra::{DMatrixView, Dyn};
 
+/// A row taken out by [`Dataset::swap_remove`], kept only to undo a failed operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemovedRow {
+    /// Where the row was.
+    pub position: usize,
+    /// Its id.
+    pub id: String,
+    /// Its features.
+    pub features: Vec<f64>,
+    /// Its encoded target, if the dataset has targets.
+    pub target: Option<f64>,
+}
+
 /// A table of rows: ids, features (row-major) and, optionally, encoded targets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
@@ -142,18 +155,48 @@ impl Dataset {
         Ok(())
     }
 
-    /// Deletes row `i` in O(d) by moving the last row into its place (row order changes).
-    pub fn swap_remove(&mut self, i: usize) {
+    /// Deletes row `i` in O(d) by moving the last row into its place (row order changes),
+    /// and returns what [`Dataset::undo_swap_remove`] needs to put it back.
+    pub fn swap_remove(&mut self, i: usize) -> RemovedRow {
         let d = self.n_features();
         let last = self.n_rows() - 1;
+        let features = self.row(i).to_vec();
         if i != last {
             let (head, tail) = self.features.split_at_mut(last * d);
             head[i * d..(i + 1) * d].copy_from_slice(&tail[..d]);
         }
         self.features.truncate(last * d);
-        self.ids.swap_remove(i);
-        if let Some(t) = &mut self.targets {
-            t.values.swap_remove(i);
+        let id = self.ids.swap_remove(i);
+        let target = self.targets.as_mut().map(|t| t.values.swap_remove(i));
+        RemovedRow {
+            position: i,
+            id,
+            features,
+            target,
+        }
+    }
+
+    /// Undoes the latest [`Dataset::swap_remove`] still in effect (undo in reverse order):
+    /// the row that moved into the removed row's place goes back to the end, and the
+    /// removed row back to its position, restoring the exact previous order.
+    pub fn undo_swap_remove(&mut self, removed: RemovedRow) {
+        let d = self.n_features();
+        let i = removed.position;
+        if i == self.n_rows() {
+            self.features.extend_from_slice(&removed.features);
+            self.ids.push(removed.id);
+            if let (Some(t), Some(y)) = (&mut self.targets, removed.target) {
+                t.values.push(y);
+            }
+            return;
+        }
+        self.features.extend_from_within(i * d..(i + 1) * d);
+        self.features[i * d..(i + 1) * d].copy_from_slice(&removed.features);
+        let moved = std::mem::replace(&mut self.ids[i], removed.id);
+        self.ids.push(moved);
+        if let (Some(t), Some(y)) = (&mut self.targets, removed.target) {
+            let moved = std::mem::replace(&mut t.values[i], y);
+            t.values.push(moved);
         }
     }
 
