@@ -212,117 +212,50 @@ fn errors_name_what_is_wrong_and_exit_with_status_1() {
     let dir = scratch("errors");
     let store = dir.join("store");
     let missing = dir.join("missing");
-    let cases: &[(&[&str], &str)] = &[
+    // Each case: the command line (split on spaces; `STORE` is the store path) and a piece
+    // of the message that says what is wrong.
+    let cases = [
         (
-            &[
-                "train",
-                "--data",
-                "/nonexistent/x.csv",
-                "--target",
-                "y",
-                "--loss",
-                "logistic",
-                "--lambda",
-                "1",
-                "--sigma",
-                "0",
-                "--out",
-                path(&store),
-            ],
+            "train --data /nonexistent/x.csv --target y --loss logistic --lambda 1 --sigma 0 --out STORE",
             "/nonexistent/x.csv",
         ),
         (
-            &[
-                "train",
-                "--data",
-                "builtin:digits",
-                "--target",
-                "nope",
-                "--loss",
-                "logistic",
-                "--lambda",
-                "1",
-                "--sigma",
-                "0",
-                "--out",
-                path(&store),
-            ],
+            "train --data builtin:digits --target nope --loss logistic --lambda 1 --sigma 0 --out STORE",
             "nope",
         ),
         (
-            &[
-                "train",
-                "--data",
-                "builtin:digits",
-                "--loss",
-                "logistic",
-                "--lambda",
-                "0",
-                "--sigma",
-                "0",
-                "--out",
-                path(&store),
-            ],
+            "train --data builtin:digits --loss logistic --lambda 0 --sigma 0 --out STORE",
             "lambda",
         ),
         (
-            &[
-                "train",
-                "--data",
-                "builtin:breast_cancer",
-                "--loss",
-                "logistic",
-                "--positive",
-                "nope",
-                "--lambda",
-                "1",
-                "--sigma",
-                "0",
-                "--out",
-                path(&store),
-            ],
+            "train --data builtin:breast_cancer --loss logistic --positive nope --lambda 1 --sigma 0 --out STORE",
             "nope",
         ),
         (
-            &[
-                "train",
-                "--data",
-                "builtin:digits",
-                "--loss",
-                "logistic",
-                "--lambda",
-                "1",
-                "--out",
-                path(&store),
-            ],
+            "train --data builtin:digits --loss logistic --lambda 1 --out STORE",
             "--sigma",
         ),
         (
-            &[
-                "train",
-                "--data",
-                "builtin:nosuch",
-                "--loss",
-                "logistic",
-                "--lambda",
-                "1",
-                "--sigma",
-                "0",
-                "--out",
-                path(&store),
-            ],
+            "train --data builtin:nosuch --loss logistic --lambda 1 --sigma 0 --out STORE",
             "nosuch",
         ),
-        (
-            &["export", "--store", path(&missing)],
-            "not an unlearn store",
-        ),
     ];
-    for (args, needle) in cases {
-        let out = unlearn(args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    for (line, needle) in cases {
+        let args: Vec<&str> = line
+            .split(' ')
+            .map(|a| if a == "STORE" { path(&store) } else { a })
+            .collect();
+        let out = unlearn(&args);
+        assert_eq!(out.status.code(), Some(1), "{line}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{line}: {}", stderr(&out));
     }
+    let out = unlearn(&["export", "--store", path(&missing)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not an unlearn store"),
+        "{}",
+        stderr(&out)
+    );
     assert!(
         !store.exists(),
         "a failed training run must not leave a store behind"
