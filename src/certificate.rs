@@ -38,6 +38,10 @@ pub struct StepBounds {
     pub worst_case: Vec<Option<f64>>,
     /// ‖∇L_b‖ left by the solver when the step (re)trained, else empty.
     pub training_residual: Vec<f64>,
+    /// Whether each model's step used a cached Hessian factor (then `data_dependent`
+    /// includes the stale-factor terms of proofs/cached_hessian_step.md).
+    #[serde(default)]
+    pub cached_hessian: Vec<bool>,
 }
 
 /// The record of one training run or removal step.

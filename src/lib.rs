@@ -31,6 +31,7 @@ pub mod bench;
 pub mod bounds;
 pub mod certificate;
 pub mod data;
+pub mod hessian_cache;
 pub mod linalg;
 pub mod loss;
 pub mod mechanism;

@@ -16,7 +16,7 @@ use crate::bounds;
 use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::objective::Objective;
-use nalgebra::DVector;
+use nalgebra::{Cholesky, DVector, Dyn};
 
 /// The result of one Newton removal step.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,8 +34,37 @@ pub fn newton_removal_step<L: Loss + ?Sized>(
     objective: &Objective<'_, L>,
     w: &DVector<f64>,
 ) -> Result<RemovalStep, LinalgError> {
+    factored_newton_removal_step(objective, w).map(|(step, _)| step)
+}
+
+/// [`newton_removal_step`], also returning the Cholesky factor of ∇²L_b(w; D′) it used
+/// (to be cached for later steps, see [`crate::hessian_cache`]).
+pub fn factored_newton_removal_step<L: Loss + ?Sized>(
+    objective: &Objective<'_, L>,
+    w: &DVector<f64>,
+) -> Result<(RemovalStep, Cholesky<f64, Dyn>), LinalgError> {
     let (gradient, hessian) = objective.gradient_and_hessian(w);
-    let step = linalg::cholesky(hessian)?.solve(&gradient);
+    let factor = linalg::cholesky(hessian)?;
+    let step = step_with(&factor, w, gradient)?;
+    Ok((step, factor))
+}
+
+/// A step with the factor of an approximate Hessian H̃ (a cached one):
+/// Δ = ∇L_b(w; D′), v = H̃⁻¹Δ, w⁻ = w − v. O(n·d) for Δ plus O(d²) for the solve.
+pub fn cached_removal_step<L: Loss + ?Sized>(
+    objective: &Objective<'_, L>,
+    w: &DVector<f64>,
+    factor: &Cholesky<f64, Dyn>,
+) -> Result<RemovalStep, LinalgError> {
+    step_with(factor, w, objective.gradient(w))
+}
+
+fn step_with(
+    factor: &Cholesky<f64, Dyn>,
+    w: &DVector<f64>,
+    gradient: DVector<f64>,
+) -> Result<RemovalStep, LinalgError> {
+    let step = factor.solve(&gradient);
     if step.iter().any(|v| !v.is_finite()) {
         return Err(LinalgError::NonFinite { dim: step.len() });
     }

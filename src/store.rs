@@ -374,6 +374,7 @@ impl Store {
         Ok(Unlearner {
             model: self.load_model()?,
             ledger: self.load_ledger()?,
+            caches: Default::default(),
         })
     }
 

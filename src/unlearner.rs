@@ -17,17 +17,18 @@
 use crate::bounds;
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, EntryKind, Ledger, StepBounds};
 use crate::data::RemovedRow;
+use crate::hessian_cache::{HessianCache, HessianCaches};
 use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::mechanism::Mechanism;
 use crate::model::{
-    Hyperparameters, Model, PublishedModel, SecretState, TrainError, weights_digest,
+    Hyperparameters, Model, PublishedModel, SecretState, TrainError, model_targets, weights_digest,
 };
 use crate::noise::NoiseFamily;
 use crate::objective::Regularization;
 use crate::objective::{Objective, Rows};
 use crate::privacy;
-use crate::removal::{newton_removal_step, residual_upper_bound};
+use crate::removal::{cached_removal_step, factored_newton_removal_step, residual_upper_bound};
 use std::collections::HashSet;
 
 /// Why a removal was refused or failed. The unlearner is unchanged in every case.
@@ -60,6 +61,8 @@ pub struct Unlearner {
     pub model: Model,
     /// The certificates so far, training first.
     pub ledger: Ledger,
+    /// Cached Hessian factors (output perturbation only; not persisted, not compared).
+    pub caches: HessianCaches,
 }
 
 /// Everything a removal step changes apart from the rows (small: weights, noise, counters,
@@ -116,6 +119,8 @@ impl Snapshot {
         secret.spent = self.spent;
         secret.spectral_bound = self.spectral_bound;
         unlearner.ledger.entries.truncate(self.ledger_entries);
+        // The caches were downdated for rows that are back: start afresh.
+        unlearner.caches.clear();
     }
 }
 
@@ -147,7 +152,11 @@ impl Unlearner {
         let mut ledger = Ledger::default();
         let certificate = training_certificate(&model);
         ledger.append(certificate);
-        Self { model, ledger }
+        Self {
+            model,
+            ledger,
+            caches: HessianCaches::default(),
+        }
     }
 
     /// Removes `ids` as one batch: one Newton step (or a retraining), one certificate.
@@ -236,12 +245,28 @@ impl Unlearner {
             .filter(|(_, id)| removed.contains(id.as_str()))
             .map(|(i, _)| i)
             .collect();
+        let encoding = secret.targets().encoding.clone();
+        let count = secret.model_count();
         // From the highest position down, so that the row swap_remove moves into a hole is
         // never one still to be removed.
         for &i in positions.iter().rev() {
+            let value = secret.targets().values[i];
+            let targets: Vec<f64> = (0..count)
+                .map(|k| model_targets(&encoding, &[value], k)[0])
+                .collect();
+            self.caches
+                .downdate(&hyper.loss, secret.design.row(i), &targets);
             undo.push(secret.design.swap_remove(i));
         }
-        let outcome = self.newton_steps(&hyper, n_before)?;
+        let weights_before = self.model.secret.weights.clone();
+        let mut outcome = self.newton_steps(&hyper, n_before, true)?;
+        if outcome.bounds.cached_hessian.iter().any(|&c| c) && self.over_budget(&hyper, &outcome) {
+            // A cached step that misses the budget is redone with fresh Hessians before
+            // the schedule considers a retraining.
+            self.model.secret.weights = weights_before;
+            self.caches.clear();
+            outcome = self.newton_steps(&hyper, n_before, false)?;
+        }
         let (retrained, mut bounds) = self.account(&hyper, outcome)?;
         if !retrained {
             bounds.training_residual.clear();
@@ -266,6 +291,7 @@ impl Unlearner {
         &mut self,
         hyper: &Hyperparameters,
         n_before: usize,
+        use_cache: bool,
     ) -> Result<StepOutcome, RemovalError> {
         let previous_residuals = self
             .ledger
@@ -273,6 +299,8 @@ impl Unlearner {
             .map(|c| c.bounds.exact_residual.clone())
             .unwrap_or_default();
         let clip_norm = self.model.published.preprocessing.clip_norm;
+        // Cached factors only where the certificate rests on the exact residual alone.
+        let caching = hyper.mechanism == Mechanism::OutputPerturbation;
         let secret = &mut self.model.secret;
         let n_after = secret.design.n_rows();
         let lambda_after = hyper.regularization.effective_lambda(hyper.lambda, n_after);
@@ -292,29 +320,59 @@ impl Unlearner {
                 lambda: lambda_after,
                 noise: &secret.noise[k],
             };
-            let step = newton_removal_step(&objective, &secret.weights[k])?;
+            let w = secret.weights[k].clone();
+            let cached = self.caches.get(k).filter(|_| use_cache && caching);
+            let (step, stale_point) = match cached {
+                Some(cache) => (
+                    cached_removal_step(&objective, &w, &cache.factor)?,
+                    Some(cache.point.clone()),
+                ),
+                None => {
+                    let (step, factor) = factored_newton_removal_step(&objective, &w)?;
+                    if caching {
+                        self.caches.set(
+                            k,
+                            HessianCache {
+                                factor,
+                                point: w.clone(),
+                            },
+                        );
+                    }
+                    (step, None)
+                }
+            };
             // The bound is about the step actually applied, v̂ = w − w⁻, with its norms
             // enlarged by their rounding errors (|fl(x·v) − x·v| ≤ γ_d·R·‖v‖ per row).
-            let applied = &secret.weights[k] - &step.weights;
+            let applied = &w - &step.weights;
             let d = rows.dim as f64;
+            let n = n_after as f64;
             let step_norm = applied.norm() * (1.0 + bounds::rounding_gamma(d + 2.0));
             let x_step = linalg::margins(rows.features, &applied);
             let x_step_norm = x_step.iter().map(|v| v * v).sum::<f64>().sqrt()
-                * (1.0 + bounds::rounding_gamma(n_after as f64 + 2.0))
-                + bounds::rounding_gamma(d)
-                    * secret.row_norm_bound
-                    * step_norm
-                    * (n_after as f64).sqrt();
-            bounds.data_dependent.push(bounds::data_dependent(
+                * (1.0 + bounds::rounding_gamma(n + 2.0))
+                + bounds::rounding_gamma(d) * secret.row_norm_bound * step_norm * n.sqrt();
+            let mut data_dependent = bounds::data_dependent(
                 gamma,
                 secret.row_norm_bound,
                 spectral_bound,
                 step_norm,
                 x_step_norm,
-            ));
+            );
+            if let Some(w0) = &stale_point {
+                data_dependent += stale_step_excess(
+                    &objective,
+                    &step.gradient,
+                    &applied,
+                    w0,
+                    (&w - w0).norm(),
+                    gamma * secret.row_norm_bound * spectral_bound * x_step_norm,
+                );
+            }
+            bounds.data_dependent.push(data_dependent);
+            bounds.cached_hessian.push(stale_point.is_some());
             let start = WorstCaseStart {
                 previous_residual: previous_residuals.get(k).copied().unwrap_or(0.0),
-                weight_norm: secret.weights[k].norm(),
+                weight_norm: w.norm(),
                 noise_norm: secret.noise[k].norm(),
             };
             bounds.worst_case.push(worst_case_bound(
@@ -328,6 +386,21 @@ impl Unlearner {
             ));
         }
         Ok(StepOutcome { bounds })
+    }
+
+    /// Whether a step's distance bound exceeds the budget (output perturbation).
+    fn over_budget(&self, hyper: &Hyperparameters, outcome: &StepOutcome) -> bool {
+        let lambda = hyper
+            .regularization
+            .effective_lambda(hyper.lambda, self.model.secret.design.n_rows());
+        budget_of(hyper).is_some_and(|budget| {
+            distance_bound(
+                &outcome.bounds.exact_residual,
+                hyper.newton.tolerance,
+                lambda,
+                hyper.noise.family,
+            ) > budget
+        })
     }
 
     /// Charges the step to the budget and retrains when the mechanism requires it.
@@ -456,6 +529,7 @@ pub fn training_certificate(model: &Model) -> Certificate {
     let unlearner = Unlearner {
         model: model.clone(),
         ledger: Ledger::default(),
+        caches: HessianCaches::default(),
     };
     let bounds = StepBounds {
         exact_residual: model
@@ -463,6 +537,7 @@ pub fn training_certificate(model: &Model) -> Certificate {
             .residual_bounds(&model.published.hyperparameters),
         data_dependent: Vec::new(),
         worst_case: Vec::new(),
+        cached_hessian: Vec::new(),
         training_residual: model
             .secret
             .training
@@ -506,6 +581,28 @@ pub fn distance_bound(residuals: &[f64], tolerance: f64, lambda: f64, family: No
         NoiseFamily::GammaNorm => per_class.sum::<f64>(),
     };
     combined * (1.0 + 4.0 * f64::EPSILON * (residuals.len() as f64 + 4.0))
+}
+
+/// What a step with a cached factor (taken at w₀) adds to the data-dependent bound of an
+/// exact Newton step (proofs/cached_hessian_step.md): with H′₀ = ∇²L_b(w₀; D′),
+/// u = (Δ − H′₀v) + (H′₀ − H(w))v + (H(w) − H̄)v, and
+/// ‖(H′₀ − H(w))v‖ ≤ γ·R·‖X‖₂·‖w − w₀‖·‖Xv‖. The first term is computed (one
+/// Hessian-vector product at w₀, O(n·d)) and enlarged by its rounding error γ_{n+d+4}·(‖Δ‖ +
+/// ‖H′₀v‖); `drift_coefficient` is γ·R·‖X‖₂·‖Xv‖ (already an upper bound).
+fn stale_step_excess<L: Loss + ?Sized>(
+    objective: &Objective<'_, L>,
+    gradient: &nalgebra::DVector<f64>,
+    step: &nalgebra::DVector<f64>,
+    w0: &nalgebra::DVector<f64>,
+    drift: f64,
+    drift_coefficient: f64,
+) -> f64 {
+    let h0v = objective.hessian_vector(w0, step);
+    let rounding = bounds::rounding_gamma((objective.rows.len() + objective.rows.dim) as f64 + 4.0);
+    let system = (gradient - &h0v).norm() + rounding * (gradient.norm() + h0v.norm());
+    let dim = objective.rows.dim as f64;
+    (system + drift_coefficient * drift * (1.0 + bounds::rounding_gamma(dim + 2.0)))
+        * (1.0 + 8.0 * f64::EPSILON)
 }
 
 /// What the worst-case bound needs to know about the point a step starts from.
@@ -632,7 +729,7 @@ fn certification(
 pub fn schedule(mechanism: Mechanism) -> &'static str {
     match mechanism {
         Mechanism::OutputPerturbation => {
-            "re-solve on the remaining rows (same noise) when the distance bound (‖u‖ + τ)/Λ′ (L2 over class models for Gaussian noise, summed for Gamma-norm) exceeds the budget; the decision depends on the data (not on the release noise), so observable retraining times can reveal that a removal was expensive to certify (proofs/retraining_schedule.md)"
+            "step with the cached Hessian factor; if the distance bound (‖u‖ + τ)/Λ′ (L2 over class models for Gaussian noise, summed for Gamma-norm) exceeds the budget, redo the step with fresh Hessians, and if it still does, re-solve on the remaining rows (same noise); the decision depends on the data (not on the release noise), so observable retraining times can reveal that a removal was expensive to certify (proofs/retraining_schedule.md)"
         }
         Mechanism::Guo2020 => {
             "retrain with fresh noise when the summed data-dependent bound would exceed σε/c; the decision depends on the noise b and the data (unproven, see proofs/guo2020_repairs.md)"
