@@ -9,7 +9,8 @@
 //!
 //! The factor is an approximation of the Hessian at the current weights: it was taken at
 //! w₀, and under the per-sample convention Λ₀ is the strength when it was formed. The step
-//! it gives is not the exact Newton step, so its residual is larger; the unlearner only
+//! it gives is not the exact Newton step, so its residual is larger (the unlearner takes
+//! two cached steps per removal, the second correcting most of the first's error); it only
 //! uses cached steps under output perturbation, where the certificate rests on the exact
 //! residual computed afterwards, and bounds the stale step's residual by
 //! ‖Δ − H′₀v‖ + γ·R·‖X‖₂·‖Xv‖·(‖v‖/2 + ‖w − w₀‖) with H′₀ = H(w₀; D′) at the current Λ′
