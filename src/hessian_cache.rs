@@ -84,10 +84,10 @@ impl HessianCaches {
     /// that fail.
     pub fn downdate<L: Loss + ?Sized>(&mut self, loss: &L, x: &[f64], targets: &[f64]) {
         for (k, slot) in self.0.iter_mut().enumerate() {
-            if let Some(cache) = slot {
-                if !cache.downdate(loss, x, targets[k]) {
-                    *slot = None;
-                }
+            if let Some(cache) = slot
+                && !cache.downdate(loss, x, targets[k])
+            {
+                *slot = None;
             }
         }
     }

@@ -73,6 +73,14 @@ pub enum StoreError {
         /// The newest version this build reads.
         supported: u32,
     },
+    /// Another process holds the store's lock.
+    #[error(
+        "{path} is in use by another unlearn process (its lock is held); wait for that command to finish, then retry"
+    )]
+    Locked {
+        /// The store.
+        path: PathBuf,
+    },
     /// The path is not a store.
     #[error(
         "{path} is not an unlearn store (no {MODEL_FILE}); create one with `unlearn train --out {path}`"
@@ -261,6 +269,24 @@ fn decode_secret(path: &Path, bytes: &[u8]) -> Result<SecretState, StoreError> {
     })
 }
 
+/// File name of the lock inside a store.
+pub const LOCK_FILE: &str = ".lock";
+
+/// How a process holds a store: readers share, a writer excludes everyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Any number of readers at once, no writer.
+    Shared,
+    /// One writer, no one else.
+    Exclusive,
+}
+
+/// A held lock on a store (an advisory file lock on `STORE/.lock`), released on drop.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: fs::File,
+}
+
 /// A model store on disk.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -271,6 +297,40 @@ impl Store {
     /// A store at `root` (nothing is read or created yet).
     pub fn at(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
+    }
+
+    /// Takes the store's lock without waiting: a second process that wants to write gets
+    /// [`StoreError::Locked`] instead of interleaving its writes with the first one's.
+    /// An exclusive lock creates the store directory if needed (a new store is locked before
+    /// it is written); a shared lock requires an existing store.
+    pub fn lock(&self, mode: LockMode) -> Result<StoreLock, StoreError> {
+        match mode {
+            LockMode::Exclusive => fs::create_dir_all(&self.root).map_err(io_error(&self.root))?,
+            LockMode::Shared if !self.model_path().exists() => {
+                return Err(StoreError::NotAStore {
+                    path: self.root.clone(),
+                });
+            }
+            LockMode::Shared => {}
+        }
+        let path = self.root.join(LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        let taken = match mode {
+            LockMode::Shared => file.try_lock_shared(),
+            LockMode::Exclusive => file.try_lock(),
+        };
+        match taken {
+            Ok(()) => Ok(StoreLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+                path: self.root.clone(),
+            }),
+            Err(fs::TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
+        }
     }
 
     /// Path of the published model.
@@ -297,6 +357,14 @@ impl Store {
         let secret_dir = self.root.join(SECRET_DIR);
         fs::create_dir_all(&secret_dir).map_err(io_error(&secret_dir))?;
         restrict_permissions(&secret_dir)?;
+        // Every store has its (empty) lock file, so that taking the lock never adds a file.
+        let lock = self.root.join(LOCK_FILE);
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .map_err(io_error(&lock))?;
         write_atomic(&self.secret_path(), &encode_secret(&model.secret))?;
         write_atomic(&self.ledger_path(), &encode_ledger(&unlearner.ledger))?;
         let json = serde_json::to_vec_pretty(&model.published).expect("the model serialises");

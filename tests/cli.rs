@@ -338,3 +338,54 @@ fn a_closed_output_pipe_is_not_a_panic() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+/// A store another process is writing is refused, with a message, and left untouched;
+/// readers can share it.
+#[test]
+fn a_locked_store_is_refused_not_interleaved() {
+    use unlearn::store::{LockMode, Store};
+    let dir = scratch("locked");
+    let store = dir.join("store");
+    let out = unlearn(&[
+        "train",
+        "--data",
+        "builtin:breast_cancer",
+        "--loss",
+        "logistic",
+        "--lambda",
+        "0.1",
+        "--preprocess",
+        "recommended",
+        "--sigma",
+        "0",
+        "--out",
+        path(&store),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let model_before = std::fs::read(store.join("model.json")).unwrap();
+    {
+        let _writer = Store::at(&store).lock(LockMode::Exclusive).unwrap();
+        let out = unlearn(&["remove", "--store", path(&store), "--ids", "b000"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("in use by another"),
+            "{}",
+            stderr(&out)
+        );
+        let out = unlearn(&["verify", "--store", path(&store)]);
+        assert_eq!(out.status.code(), Some(1), "a writer excludes readers too");
+    }
+    assert_eq!(
+        std::fs::read(store.join("model.json")).unwrap(),
+        model_before
+    );
+    {
+        let _reader = Store::at(&store).lock(LockMode::Shared).unwrap();
+        let out = unlearn(&["verify", "--store", path(&store)]);
+        assert!(out.status.success(), "readers share: {}", stderr(&out));
+        let out = unlearn(&["remove", "--store", path(&store), "--ids", "b000"]);
+        assert_eq!(out.status.code(), Some(1), "a reader excludes writers");
+    }
+    let out = unlearn(&["remove", "--store", path(&store), "--ids", "b000"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -8,7 +8,7 @@ use unlearn::data::preprocess::PreprocessReport;
 use unlearn::data::{self, TargetEncoding, TargetSpec, csv::CsvOptions};
 use unlearn::model::{Model, PublishedModel};
 use unlearn::predict::Metrics;
-use unlearn::store::Store;
+use unlearn::store::{LockMode, Store, StoreError};
 
 /// Arguments of `unlearn export`.
 #[derive(Debug, Args)]
@@ -112,9 +112,16 @@ pub fn export_json(model: &PublishedModel) -> serde_json::Value {
     })
 }
 
+/// Reads the published model under a shared lock.
+fn load_published(store: &Path) -> Result<PublishedModel, StoreError> {
+    let store = Store::at(store);
+    let _lock = store.lock(LockMode::Shared)?;
+    store.load_published()
+}
+
 /// Runs `unlearn export`.
 pub fn export(args: &ExportArgs) -> CliResult {
-    let model = Store::at(&args.store).load_published()?;
+    let model = load_published(&args.store)?;
     say!("{}", serde_json::to_string_pretty(&export_json(&model))?);
     Ok(())
 }
@@ -138,7 +145,7 @@ fn read_for_model(
 
 /// Runs `unlearn predict`.
 pub fn predict(args: &PredictArgs) -> CliResult {
-    let model = Store::at(&args.store).load_published()?;
+    let model = load_published(&args.store)?;
     let rows = read_for_model(&model, &args.data, args.id.clone(), None, TargetSpec::None)?;
     let predictions = model.predict(&rows)?;
     let mut out = String::from("id,prediction\n");
@@ -151,7 +158,7 @@ pub fn predict(args: &PredictArgs) -> CliResult {
 
 /// Runs `unlearn evaluate`.
 pub fn evaluate(args: &EvaluateArgs) -> CliResult {
-    let model = Store::at(&args.store).load_published()?;
+    let model = load_published(&args.store)?;
     let target = args
         .target
         .clone()

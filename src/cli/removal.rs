@@ -5,7 +5,7 @@ use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
 use unlearn::certificate::Certificate;
-use unlearn::store::Store;
+use unlearn::store::{LockMode, Store};
 use unlearn::verify::verify;
 
 /// Arguments of `unlearn remove`.
@@ -67,6 +67,7 @@ fn read_ids(args: &RemoveArgs) -> Result<Vec<String>, Box<dyn std::error::Error>
 pub fn remove(args: &RemoveArgs) -> CliResult {
     let ids = read_ids(args)?;
     let store = Store::at(&args.store);
+    let _lock = store.lock(LockMode::Exclusive)?;
     let mut unlearner = store.load()?;
     let certificates = if args.sequential {
         unlearner.remove_sequential(&ids)?
@@ -145,7 +146,9 @@ fn short(digest: Option<&str>) -> &str {
 
 /// Runs `unlearn verify`: exit status 1 if any check fails.
 pub fn verify_store(args: &StoreArgs) -> CliResult {
-    let unlearner = Store::at(&args.store).load()?;
+    let store = Store::at(&args.store);
+    let _lock = store.lock(LockMode::Shared)?;
+    let unlearner = store.load()?;
     let report = verify(&unlearner);
     if args.json {
         say!(
@@ -171,7 +174,9 @@ pub fn verify_store(args: &StoreArgs) -> CliResult {
 
 /// Runs `unlearn inspect`.
 pub fn inspect(args: &StoreArgs) -> CliResult {
-    let unlearner = Store::at(&args.store).load()?;
+    let store = Store::at(&args.store);
+    let _lock = store.lock(LockMode::Shared)?;
+    let unlearner = store.load()?;
     let model = &unlearner.model;
     let h = &model.published.hyperparameters;
     let last = unlearner

@@ -13,7 +13,7 @@ use unlearn::noise::{self, NoiseFamily, NoiseSpec};
 use unlearn::objective::Regularization;
 use unlearn::privacy::{self, GaussianCalibration, PrivacyTarget};
 use unlearn::solver::{NewtonOptions, StepSolver};
-use unlearn::store::Store;
+use unlearn::store::{LockMode, Store};
 use unlearn::unlearner::Unlearner;
 
 /// Arguments of `unlearn train`.
@@ -250,7 +250,9 @@ pub fn run(args: &TrainArgs) -> CliResult {
     )?;
     let seconds = started.elapsed().as_secs_f64();
     let trained = Unlearner::from_trained(trained);
-    Store::at(&args.out).save(&trained)?;
+    let store = Store::at(&args.out);
+    let _lock = store.lock(LockMode::Exclusive)?;
+    store.save(&trained)?;
     let trained = trained.model;
     let design = &trained.secret.design;
     let truth = &design.targets().expect("training rows have targets").values;

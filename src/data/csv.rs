@@ -153,10 +153,10 @@ impl<'a> Parser<'a> {
             .as_deref()
             .map(|c| find(c, "target"))
             .transpose()?;
-        if let (Some(i), Some(t)) = (id, target) {
-            if i == t {
-                return Err(self.role_clash(&names[i], "id", "target"));
-            }
+        if let (Some(i), Some(t)) = (id, target)
+            && i == t
+        {
+            return Err(self.role_clash(&names[i], "id", "target"));
         }
         if target.is_none() && self.opts.spec != TargetSpec::None {
             return Err(DataError::NoTargetColumn {

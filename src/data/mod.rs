@@ -68,13 +68,13 @@ impl Dataset {
                 features.len()
             )));
         }
-        if let Some(t) = &targets {
-            if t.values.len() != n {
-                return Err(DataError::Shape(format!(
-                    "{} targets for {n} rows",
-                    t.values.len()
-                )));
-            }
+        if let Some(t) = &targets
+            && t.values.len() != n
+        {
+            return Err(DataError::Shape(format!(
+                "{} targets for {n} rows",
+                t.values.len()
+            )));
         }
         let mut seen = std::collections::HashSet::with_capacity(n);
         for id in &ids {
