@@ -10,6 +10,13 @@
 //!                         person was in the training set) and data-dependent residuals
 //! ```
 //!
+//! A save is a small commit protocol, so that a crash at any point leaves either the old or
+//! the new store: every file is first staged as `NAME.staged` (written atomically and
+//! synced), then the marker `COMMIT` is written (the commit point), then the staged files
+//! are renamed into place and the marker removed. [`Store::recover`] — run by
+//! [`Store::lock`] before anything else — completes a commit whose marker exists and
+//! otherwise deletes staged and temporary files (which may hold rows being deleted).
+//!
 //! `secret/state.bin` is a binary container: the magic bytes `UNLEARN-SECRET\0\0`, a
 //! little-endian u32 format version, a u64 length and a JSON header (ids, targets, noise,
 //! seed, solver reports), the rows as little-endian f64, and a SHA-256 of everything
@@ -72,6 +79,14 @@ pub enum StoreError {
         found: u32,
         /// The newest version this build reads.
         supported: u32,
+    },
+    /// A save was interrupted and not yet recovered.
+    #[error(
+        "{path}: a previous write was interrupted; run any unlearn command on the store (it recovers under its lock) or call Store::recover"
+    )]
+    Interrupted {
+        /// The store.
+        path: PathBuf,
     },
     /// Another process holds the store's lock.
     #[error(
@@ -269,6 +284,19 @@ fn decode_secret(path: &Path, bytes: &[u8]) -> Result<SecretState, StoreError> {
     })
 }
 
+/// File name of the commit marker: while it exists, the staged files are the store.
+pub const COMMIT_FILE: &str = "COMMIT";
+const COMMIT_MARKER: &[u8] = b"unlearn commit 1\n";
+/// Suffix of a staged file (the next version of a data file, not yet in place).
+pub const STAGED_SUFFIX: &str = ".staged";
+
+/// Where the next version of `path` is staged.
+fn staged(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(STAGED_SUFFIX);
+    path.with_file_name(name)
+}
+
 /// File name of the lock inside a store.
 pub const LOCK_FILE: &str = ".lock";
 
@@ -320,12 +348,25 @@ impl Store {
             .write(true)
             .open(&path)
             .map_err(io_error(&path))?;
-        let taken = match mode {
-            LockMode::Shared => file.try_lock_shared(),
-            LockMode::Exclusive => file.try_lock(),
-        };
-        match taken {
-            Ok(()) => Ok(StoreLock { _file: file }),
+        // Any process that finds the store unlocked first completes or undoes an interrupted
+        // save under an exclusive lock; a reader then converts its lock to a shared one.
+        match file.try_lock() {
+            Ok(()) => {
+                self.recover()?;
+                if mode == LockMode::Shared {
+                    file.lock_shared().map_err(io_error(&path))?;
+                }
+                Ok(StoreLock { _file: file })
+            }
+            Err(fs::TryLockError::WouldBlock) if mode == LockMode::Shared => {
+                match file.try_lock_shared() {
+                    Ok(()) => Ok(StoreLock { _file: file }),
+                    Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+                        path: self.root.clone(),
+                    }),
+                    Err(fs::TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
+                }
+            }
             Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
                 path: self.root.clone(),
             }),
@@ -365,10 +406,80 @@ impl Store {
             .write(true)
             .open(&lock)
             .map_err(io_error(&lock))?;
-        write_atomic(&self.secret_path(), &encode_secret(&model.secret))?;
-        write_atomic(&self.ledger_path(), &encode_ledger(&unlearner.ledger))?;
         let json = serde_json::to_vec_pretty(&model.published).expect("the model serialises");
-        write_atomic(&self.model_path(), &json)
+        let contents = [
+            encode_secret(&model.secret),
+            encode_ledger(&unlearner.ledger),
+            json,
+        ];
+        // 1. Stage every file beside its final name, synced.
+        for (path, bytes) in self.files().iter().zip(&contents) {
+            write_atomic(&staged(path), bytes)?;
+        }
+        // 2. The commit point: once the marker exists, the staged files are the store.
+        write_atomic(&self.root.join(COMMIT_FILE), COMMIT_MARKER)?;
+        // 3. Move them into place.
+        self.roll_forward()
+    }
+
+    /// The store's data files, in the order they are committed.
+    fn files(&self) -> [PathBuf; 3] {
+        [self.secret_path(), self.ledger_path(), self.model_path()]
+    }
+
+    /// Completes a commit whose marker exists: renames every staged file that is still
+    /// there over its final name (idempotent), syncs the directories, removes the marker.
+    fn roll_forward(&self) -> Result<(), StoreError> {
+        for path in self.files() {
+            match fs::rename(staged(&path), &path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(StoreError::Io { path, source }),
+            }
+        }
+        sync_dir(&self.root.join(SECRET_DIR))?;
+        let marker = self.root.join(COMMIT_FILE);
+        match fs::remove_file(&marker) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: marker,
+                    source,
+                });
+            }
+        }
+        sync_dir(&self.root)
+    }
+
+    /// Brings a store left by an interrupted save back to a committed state: forward if the
+    /// commit marker was written (the new state), back otherwise (the old state: staged and
+    /// temporary files are deleted — they may hold rows a removal was deleting).
+    pub fn recover(&self) -> Result<(), StoreError> {
+        if self.root.join(COMMIT_FILE).exists() {
+            self.roll_forward()?;
+        }
+        for dir in [self.root.clone(), self.root.join(SECRET_DIR)] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let leftover = name.ends_with(STAGED_SUFFIX)
+                    || (name.starts_with('.') && name.ends_with(".tmp"));
+                if leftover {
+                    let path = entry.path();
+                    fs::remove_file(&path).map_err(io_error(&path))?;
+                }
+            }
+            sync_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a save was interrupted (a marker or staged files are present).
+    fn interrupted(&self) -> bool {
+        self.root.join(COMMIT_FILE).exists() || self.files().iter().any(|p| staged(p).exists())
     }
 
     /// Reads the ledger.
@@ -439,6 +550,11 @@ impl Store {
 
     /// Reads the model and its ledger.
     pub fn load(&self) -> Result<Unlearner, StoreError> {
+        if self.interrupted() {
+            return Err(StoreError::Interrupted {
+                path: self.root.clone(),
+            });
+        }
         Ok(Unlearner {
             model: self.load_model()?,
             ledger: self.load_ledger()?,

@@ -389,3 +389,89 @@ fn a_locked_store_is_refused_not_interleaved() {
     let out = unlearn(&["remove", "--store", path(&store), "--ids", "b000"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Killing `unlearn remove` at any moment leaves a store that recovers to the old or the
+/// new state: `unlearn verify` passes afterwards and the rows are all there or the removed
+/// one is gone. The kill times sweep the whole life of the command (startup, load, the
+/// step, the staged writes, the commit, the renames).
+#[test]
+fn killing_a_removal_at_any_moment_leaves_the_old_or_the_new_store() {
+    let dir = scratch("kill");
+    let base = dir.join("base");
+    let out = unlearn(&[
+        "train",
+        "--data",
+        "builtin:digits",
+        "--loss",
+        "logistic",
+        "--lambda",
+        "1",
+        "--preprocess",
+        "recommended",
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-5",
+        "--budget",
+        "0.05",
+        "--seed",
+        "3",
+        "--out",
+        path(&base),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows_of = |store: &Path| -> u64 {
+        let out = unlearn(&["inspect", "--store", path(store), "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        v["rows"].as_u64().unwrap()
+    };
+    let n = rows_of(&base);
+    let (mut saw_old, mut saw_new) = (false, false);
+    // Fine steps first; then coarser ones until a run has completed (a slow machine).
+    let delays = (0..60).step_by(3).chain((60..3000).step_by(100));
+    for delay_ms in delays {
+        if delay_ms >= 60 && saw_new {
+            break;
+        }
+        let store = dir.join(format!("s{delay_ms}"));
+        let _ = std::fs::remove_dir_all(&store);
+        std::fs::create_dir_all(store.join("secret")).unwrap();
+        for file in [
+            ".lock",
+            "model.json",
+            "secret/state.bin",
+            "secret/ledger.jsonl",
+        ] {
+            std::fs::copy(base.join(file), store.join(file)).unwrap();
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_unlearn"))
+            .args(["remove", "--store", path(&store), "--ids", "d0007"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = unlearn(&["verify", "--store", path(&store)]);
+        assert!(
+            out.status.success(),
+            "killed after {delay_ms} ms: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let rows = rows_of(&store);
+        assert!(
+            rows == n || rows == n - 1,
+            "killed after {delay_ms} ms: {rows} rows"
+        );
+        saw_old |= rows == n;
+        saw_new |= rows == n - 1;
+    }
+    // The sweep covers both outcomes, or it tested nothing.
+    assert!(
+        saw_old && saw_new,
+        "old seen: {saw_old}, new seen: {saw_new}"
+    );
+}
