@@ -475,3 +475,89 @@ fn killing_a_removal_at_any_moment_leaves_the_old_or_the_new_store() {
         "old seen: {saw_old}, new seen: {saw_new}"
     );
 }
+
+/// `serve-requests` applies each request with its certificate, reports bad lines and
+/// unknown ids without stopping, and, run again on the same input (a resume after an
+/// interruption), skips what it already served.
+#[test]
+fn serve_requests_serves_reports_and_resumes() {
+    let dir = scratch("serve");
+    let store = dir.join("store");
+    let out = unlearn(&[
+        "train",
+        "--data",
+        "builtin:breast_cancer",
+        "--loss",
+        "logistic",
+        "--lambda",
+        "0.1",
+        "--preprocess",
+        "recommended",
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-5",
+        "--budget",
+        "0.05",
+        "--seed",
+        "5",
+        "--out",
+        path(&store),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = dir.join("requests.txt");
+    std::fs::write(
+        &requests,
+        "b010\n# a comment\n\n{\"id\": \"b011\", \"ref\": \"ticket-7\"}\nno-such-row\n{\"ident\": 1}\n",
+    )
+    .unwrap();
+    let serve = || {
+        let out = unlearn(&[
+            "serve-requests",
+            "--store",
+            path(&store),
+            "--requests",
+            path(&requests),
+        ]);
+        let lines: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (out, lines)
+    };
+    let (out, lines) = serve();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "refused requests make the run fail at the end"
+    );
+    let statuses: Vec<&str> = lines
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["removed", "removed", "refused", "refused"]);
+    assert_eq!(lines[1]["ref"], "ticket-7");
+    assert_eq!(
+        lines[1]["certificate"]["removed_ids"],
+        serde_json::json!(["b011"])
+    );
+    assert_eq!(lines[0]["line"], 1);
+    assert_eq!(lines[3]["line"], 6);
+    // Resume: the same input again changes nothing and says so.
+    let model_before = std::fs::read(store.join("model.json")).unwrap();
+    let (_, lines) = serve();
+    let statuses: Vec<&str> = lines
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["already-removed", "already-removed", "refused", "refused"]
+    );
+    assert_eq!(
+        std::fs::read(store.join("model.json")).unwrap(),
+        model_before
+    );
+    let out = unlearn(&["verify", "--store", path(&store)]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}

@@ -16,6 +16,7 @@ mod bench;
 mod demo;
 mod model_io;
 mod removal;
+mod serve;
 mod synth;
 mod train;
 
@@ -44,6 +45,8 @@ enum Command {
     Evaluate(model_io::EvaluateArgs),
     /// Remove rows by id without retraining; prints the certificate of each step.
     Remove(removal::RemoveArgs),
+    /// Serve a stream of deletion requests (a file or -), committing each before the next.
+    ServeRequests(serve::ServeArgs),
     /// Replay the ledger and recompute the exact residual from the secret state.
     Verify(removal::StoreArgs),
     /// Rows left, removals, budget used and left, retrainings, hyperparameters.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Predict(args) => model_io::predict(&args),
         Command::Evaluate(args) => model_io::evaluate(&args),
         Command::Remove(args) => removal::remove(&args),
+        Command::ServeRequests(args) => serve::run(&args),
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
         Command::Bench(args) => bench::run(&args),
