@@ -202,6 +202,13 @@ pub fn run(args: &TrainArgs) -> CliResult {
     } else {
         TargetSpec::Regression
     };
+    if args.target.is_none() && !args.data.starts_with("builtin:") {
+        return Err(format!(
+            "{}: name the target column with --target COL (every other column except --id is a feature)",
+            args.data
+        )
+        .into());
+    }
     let options = CsvOptions {
         target: args.target.clone(),
         id: args.id.clone(),
