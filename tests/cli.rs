@@ -561,3 +561,41 @@ fn serve_requests_serves_reports_and_resumes() {
     let out = unlearn(&["verify", "--store", path(&store)]);
     assert!(out.status.success(), "{}", stdout(&out));
 }
+
+/// LIBSVM files carry their label first: no --target is needed, and training works.
+#[test]
+fn train_on_a_libsvm_file() {
+    let dir = scratch("libsvm");
+    let file = dir.join("rows.svm");
+    std::fs::write(
+        &file,
+        "1 1:0.5 2:0.1\n-1 1:-0.5\n1 2:0.9\n-1 1:-0.2 2:-0.4\n",
+    )
+    .unwrap();
+    let store = dir.join("store");
+    let out = unlearn(&[
+        "train",
+        "--data",
+        path(&file),
+        "--loss",
+        "logistic",
+        "--lambda",
+        "1",
+        "--sigma",
+        "0",
+        "--out",
+        path(&store),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = unlearn(&[
+        "evaluate",
+        "--store",
+        path(&store),
+        "--data",
+        path(&file),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = unlearn(&["predict", "--store", path(&store), "--data", path(&file)]);
+    assert_eq!(stdout(&out).lines().count(), 5, "{}", stderr(&out));
+}

@@ -202,7 +202,15 @@ pub fn run(args: &TrainArgs) -> CliResult {
     } else {
         TargetSpec::Regression
     };
-    if args.target.is_none() && !args.data.starts_with("builtin:") {
+    let is_libsvm = std::path::Path::new(&args.data)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| {
+            data::LIBSVM_EXTENSIONS
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(e))
+        });
+    if args.target.is_none() && !args.data.starts_with("builtin:") && !is_libsvm {
         return Err(format!(
             "{}: name the target column with --target COL (every other column except --id is a feature)",
             args.data
