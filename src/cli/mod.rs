@@ -12,6 +12,7 @@ macro_rules! say {
     };
 }
 
+mod audit;
 mod bench;
 mod demo;
 mod model_io;
@@ -51,6 +52,8 @@ enum Command {
     Verify(removal::StoreArgs),
     /// Rows left, removals, budget used and left, retrainings, hyperparameters.
     Inspect(removal::StoreArgs),
+    /// Retrain from scratch on the remaining rows and compare with the unlearned model.
+    Audit(audit::AuditArgs),
     /// Benchmark training, removal and retraining on seeded synthetic data.
     Bench(bench::BenchArgs),
     /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::ServeRequests(args) => serve::run(&args),
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
     };
