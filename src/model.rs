@@ -327,9 +327,17 @@ impl SecretState {
     }
 
     /// The guaranteed upper bound on ‖X‖₂ of the current rows, computed once and kept.
+    ///
+    /// From [`removal::HESSIAN_FREE_DIMENSION`] features on, the Frobenius norm (one pass)
+    /// stands in for the certified spectral bound, whose d×d Gram matrix would not fit.
     pub fn spectral_bound(&mut self) -> f64 {
         *self.spectral_bound.get_or_insert_with(|| {
-            bounds::spectral_norm_upper_bound(self.design.features(), self.design.n_features())
+            let (features, dim) = (self.design.features(), self.design.n_features());
+            if dim >= removal::HESSIAN_FREE_DIMENSION {
+                bounds::frobenius_norm_upper_bound(features)
+            } else {
+                bounds::spectral_norm_upper_bound(features, dim)
+            }
         })
     }
 
@@ -431,9 +439,12 @@ pub fn fit_from(
         lambda,
         noise: b,
     };
+    // The closed form forms XᵀX (d×d); with Hessian-free steps, Newton starts from zero.
+    let hessian_free = hyper.newton.step_solver.uses_conjugate_gradient(rows.dim);
     let (start, closed_form) = match (start, hyper.loss) {
         (Some(w), _) => (w, false),
         (None, LossKind::Logistic) => (DVector::zeros(rows.dim), false),
+        (None, LossKind::Squared) if hessian_free => (DVector::zeros(rows.dim), false),
         (None, LossKind::Squared) => {
             let quadratic = Objective {
                 loss: &Squared,

@@ -18,6 +18,15 @@ use crate::loss::Loss;
 use crate::objective::Objective;
 use nalgebra::{Cholesky, DVector, Dyn};
 
+/// From this dimension on, removal never forms a d×d matrix: steps are Hessian-free
+/// ([`hessian_free_removal_step`]) and ‖X‖₂ is bounded by ‖X‖_F (a d×d Gram matrix at
+/// d = 2048 is 32 MiB per class model; the Frobenius bound is looser but costs one pass).
+pub const HESSIAN_FREE_DIMENSION: usize = 2048;
+
+/// Relative residual of the conjugate-gradient solve in a Hessian-free removal step: tight,
+/// because the step's accuracy is paid for in its residual.
+pub const HESSIAN_FREE_FORCING: f64 = 1e-10;
+
 /// The result of one Newton removal step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemovalStep {
@@ -57,6 +66,33 @@ pub fn cached_removal_step<L: Loss + ?Sized>(
     factor: &Cholesky<f64, Dyn>,
 ) -> Result<RemovalStep, LinalgError> {
     step_with(factor, w, objective.gradient(w))
+}
+
+/// A Hessian-free step for large d: Δ = ∇L_b(w; D′), then v ≈ ∇²L_b(w; D′)⁻¹Δ by
+/// Jacobi-preconditioned conjugate gradient on Hessian-vector products (O(n·d) each) to a
+/// relative residual `forcing`; the d×d Hessian is never formed. The solve's inexactness
+/// is part of the step's residual, which is measured exactly afterwards.
+pub fn hessian_free_removal_step<L: Loss + ?Sized>(
+    objective: &Objective<'_, L>,
+    w: &DVector<f64>,
+    forcing: f64,
+) -> Result<RemovalStep, LinalgError> {
+    let at_w = objective.evaluate(w);
+    let hessian = objective.hessian_operator_from(at_w.curvatures);
+    let step = crate::solver::conjugate_gradient(
+        &hessian,
+        &at_w.hessian_diagonal,
+        &at_w.gradient,
+        forcing,
+    );
+    if step.iter().any(|v| !v.is_finite()) {
+        return Err(LinalgError::NonFinite { dim: step.len() });
+    }
+    Ok(RemovalStep {
+        weights: w - &step,
+        step,
+        gradient: at_w.gradient,
+    })
 }
 
 fn step_with(

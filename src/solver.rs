@@ -36,6 +36,17 @@ pub enum StepSolver {
     Auto,
 }
 
+impl StepSolver {
+    /// Whether steps in dimension `dim` are solved by conjugate gradient.
+    pub fn uses_conjugate_gradient(self, dim: usize) -> bool {
+        match self {
+            StepSolver::Cholesky => false,
+            StepSolver::ConjugateGradient => true,
+            StepSolver::Auto => dim >= AUTO_CG_DIMENSION,
+        }
+    }
+}
+
 /// Largest relative residual η a conjugate-gradient step may leave (see [`StepSolver`]).
 const FORCING_CAP: f64 = 1e-3;
 
@@ -162,13 +173,8 @@ fn newton_step<L: Loss + ?Sized>(
     at_w: &Evaluation,
     solver: StepSolver,
 ) -> Result<DVector<f64>, SolverError> {
-    let use_cg = match solver {
-        StepSolver::Cholesky => false,
-        StepSolver::ConjugateGradient => true,
-        StepSolver::Auto => w.len() >= AUTO_CG_DIMENSION,
-    };
     let g = &at_w.gradient;
-    if use_cg {
+    if solver.uses_conjugate_gradient(w.len()) {
         let forcing = g.norm().sqrt().min(FORCING_CAP);
         let hessian = objective.hessian_operator_from(at_w.curvatures.clone());
         Ok(-conjugate_gradient(
@@ -182,10 +188,11 @@ fn newton_step<L: Loss + ?Sized>(
     }
 }
 
-/// Solves H·p = g approximately by conjugate gradient with a Jacobi preconditioner, until
-/// ‖H·p − g‖ ≤ η·‖g‖ or 2d + 10 iterations. H is symmetric positive definite (⪰ ΛI), so
-/// every iterate is a descent direction for −p (Nocedal & Wright, Theorem 7.1 and §7.1).
-fn conjugate_gradient(
+/// Solves H·p = g approximately by conjugate gradient with a Jacobi preconditioner
+/// (`diagonal` = diag H), until ‖H·p − g‖ ≤ η·‖g‖ or 2d + 10 iterations. H is symmetric
+/// positive definite (⪰ ΛI), so every iterate is a descent direction for −p (Nocedal &
+/// Wright, Theorem 7.1 and §7.1).
+pub fn conjugate_gradient(
     h: &HessianOperator<'_>,
     diagonal: &DVector<f64>,
     g: &DVector<f64>,

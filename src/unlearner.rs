@@ -28,7 +28,10 @@ use crate::noise::NoiseFamily;
 use crate::objective::Regularization;
 use crate::objective::{Objective, Rows};
 use crate::privacy;
-use crate::removal::{cached_removal_step, factored_newton_removal_step, residual_upper_bound};
+use crate::removal::{
+    HESSIAN_FREE_DIMENSION, HESSIAN_FREE_FORCING, cached_removal_step,
+    factored_newton_removal_step, hessian_free_removal_step, residual_upper_bound,
+};
 use std::collections::HashSet;
 
 /// Why a removal was refused or failed. The unlearner is unchanged in every case.
@@ -321,29 +324,32 @@ impl Unlearner {
                 noise: &secret.noise[k],
             };
             let cached = self.caches.get(k).filter(|_| use_cache && caching);
-            // `w` is where the reported step starts: the current weights for an exact step;
-            // for cached steps, the point after a first cached step, since two cheap steps
-            // (each O(n·d + d²)) are taken and the residual is that of the second.
-            let (w, step, stale_point) = match cached {
-                Some(cache) => {
-                    let first = cached_removal_step(&objective, &secret.weights[k], &cache.factor)?;
-                    let step = cached_removal_step(&objective, &first.weights, &cache.factor)?;
-                    (first.weights, step, Some(cache.point.clone()))
+            // `w` is where the reported step starts: the current weights for an exact or a
+            // Hessian-free step; for cached steps, the point after a first cached step, since
+            // two cheap steps (each O(n·d + d²)) are taken and the residual is that of the
+            // second. `excess_at` is the point whose Hessian the step's system residual is
+            // measured against (none for an exact Cholesky step).
+            let (w, step, excess_at, from_cache) = if rows.dim >= HESSIAN_FREE_DIMENSION {
+                let w = secret.weights[k].clone();
+                let step = hessian_free_removal_step(&objective, &w, HESSIAN_FREE_FORCING)?;
+                (w.clone(), step, Some(w), false)
+            } else if let Some(cache) = cached {
+                let first = cached_removal_step(&objective, &secret.weights[k], &cache.factor)?;
+                let step = cached_removal_step(&objective, &first.weights, &cache.factor)?;
+                (first.weights, step, Some(cache.point.clone()), true)
+            } else {
+                let w = secret.weights[k].clone();
+                let (step, factor) = factored_newton_removal_step(&objective, &w)?;
+                if caching {
+                    self.caches.set(
+                        k,
+                        HessianCache {
+                            factor,
+                            point: w.clone(),
+                        },
+                    );
                 }
-                None => {
-                    let w = secret.weights[k].clone();
-                    let (step, factor) = factored_newton_removal_step(&objective, &w)?;
-                    if caching {
-                        self.caches.set(
-                            k,
-                            HessianCache {
-                                factor,
-                                point: w.clone(),
-                            },
-                        );
-                    }
-                    (w, step, None)
-                }
+                (w, step, None, false)
             };
             // The bound is about the step actually applied, v̂ = w − w⁻, with its norms
             // enlarged by their rounding errors (|fl(x·v) − x·v| ≤ γ_d·R·‖v‖ per row).
@@ -362,7 +368,7 @@ impl Unlearner {
                 step_norm,
                 x_step_norm,
             );
-            if let Some(w0) = &stale_point {
+            if let Some(w0) = &excess_at {
                 data_dependent += stale_step_excess(
                     &objective,
                     &step.gradient,
@@ -373,7 +379,7 @@ impl Unlearner {
                 );
             }
             bounds.data_dependent.push(data_dependent);
-            bounds.cached_hessian.push(stale_point.is_some());
+            bounds.cached_hessian.push(from_cache);
             let start = WorstCaseStart {
                 previous_residual: previous_residuals.get(k).copied().unwrap_or(0.0),
                 weight_norm: w.norm(),
@@ -381,7 +387,7 @@ impl Unlearner {
             };
             // The worst-case theorems are about one exact Newton step from the weights before
             // the removal; they say nothing about cached steps.
-            bounds.worst_case.push(if stale_point.is_some() {
+            bounds.worst_case.push(if excess_at.is_some() {
                 None
             } else {
                 worst_case_bound(hyper, clip_norm, rows.dim, n_before, n_after, &start)
@@ -591,8 +597,9 @@ pub fn distance_bound(residuals: &[f64], tolerance: f64, lambda: f64, family: No
     combined * (1.0 + 4.0 * f64::EPSILON * (residuals.len() as f64 + 4.0))
 }
 
-/// What a step with a cached factor (taken at w₀) adds to the data-dependent bound of an
-/// exact Newton step (proofs/cached_hessian_step.md): with H′₀ = ∇²L_b(w₀; D′),
+/// What an inexact step — with a cached factor taken at w₀, or Hessian-free (w₀ = w) — adds
+/// to the data-dependent bound of an exact Newton step (proofs/cached_hessian_step.md): with
+/// H′₀ = ∇²L_b(w₀; D′),
 /// u = (Δ − H′₀v) + (H′₀ − H(w))v + (H(w) − H̄)v, and
 /// ‖(H′₀ − H(w))v‖ ≤ γ·R·‖X‖₂·‖w − w₀‖·‖Xv‖. The first term is computed (one
 /// Hessian-vector product at w₀, O(n·d)) and enlarged by its rounding error γ_{n+d+4}·(‖Δ‖ +

@@ -91,3 +91,57 @@ fn an_unlearner_that_skips_the_update_is_caught() {
     );
     assert!(broken.secret_weight_distance > broken.certified_distance);
 }
+
+/// Above `HESSIAN_FREE_DIMENSION` features no d×d matrix is formed: training takes
+/// conjugate-gradient steps, removal Hessian-free steps. The certificate's bound still
+/// covers the step's residual (recomputed here), no step is marked as cached, no
+/// worst-case bound is claimed for these inexact steps, and the audit finds the secret
+/// weights within the charged distance of a retraining.
+#[test]
+fn hessian_free_removal_at_large_dimension() {
+    use unlearn::removal::HESSIAN_FREE_DIMENSION;
+    let d = HESSIAN_FREE_DIMENSION + 50;
+    let (noise, target) = privacy::calibrate(
+        NoiseFamily::Gaussian,
+        1.0,
+        Some(1e-5),
+        0.05,
+        GaussianCalibration::Analytic,
+    )
+    .unwrap();
+    let hyper = Hyperparameters {
+        loss: LossKind::Logistic,
+        lambda: 0.05,
+        regularization: Regularization::PerSample,
+        intercept: true,
+        noise,
+        privacy: Some(target),
+        mechanism: Mechanism::OutputPerturbation,
+        newton: NewtonOptions::default(),
+    };
+    let data = generate(&SyntheticSpec {
+        rows: 120,
+        features: d,
+        flip: 0.05,
+        regression: false,
+        seed: 9,
+    });
+    let input = TrainingData {
+        data,
+        preprocessing: Preprocessing::default(),
+        target_column: "y".into(),
+    };
+    let mut u = Unlearner::from_trained(model::train(input, &hyper, 9).unwrap());
+    for id in ids([4, 40, 80]) {
+        let c = u.remove(std::slice::from_ref(&id)).unwrap();
+        assert_eq!(c.bounds.cached_hessian, vec![false]);
+        assert_eq!(c.bounds.worst_case, vec![None]);
+        assert!(c.certified, "{:?}", c.reason);
+        // The recorded residual is an upper bound of the true one, the data-dependent bound
+        // another; both bound the same quantity, and the recorded one is its computed value
+        // plus at most its rounding bound, far below 1e-9 here.
+        assert!(c.bounds.exact_residual[0] <= c.bounds.data_dependent[0] + 1e-9);
+    }
+    let audit = audit_against_retrain(&u, 7, None, None).unwrap();
+    assert!(audit.secret_weight_distance <= audit.certified_distance * (1.0 + 1e-9));
+}
