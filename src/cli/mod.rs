@@ -16,6 +16,7 @@ mod bench;
 mod demo;
 mod model_io;
 mod removal;
+mod report;
 mod serve;
 mod synth;
 mod train;
@@ -51,6 +52,8 @@ enum Command {
     Verify(removal::StoreArgs),
     /// Rows left, removals, budget used and left, retrainings, hyperparameters.
     Inspect(removal::StoreArgs),
+    /// Plots and a Markdown summary of the ledger (budget, residuals, rows) for the operator.
+    Report(report::ReportArgs),
     /// Benchmark training, removal and retraining on seeded synthetic data.
     Bench(bench::BenchArgs),
     /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::ServeRequests(args) => serve::run(&args),
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
+        Command::Report(args) => report::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
     };
