@@ -11,6 +11,7 @@
 //! [`write_atomic`].
 
 use crate::certificate::{Certificate, EntryKind, Ledger};
+use crate::mechanism::Mechanism;
 use crate::store::{StoreError, write_atomic};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -307,17 +308,21 @@ pub fn markdown(s: &ReportSummary, rows: &[StepRow]) -> String {
     line(String::new());
     for name in PLOTS {
         let caption = match name {
-            "budget" => {
-                "Budget used after each step and the step's residual bound (log scale); \
-                 the horizontal line is the total budget, triangles mark retrainings \
-                 (under output perturbation the bound charged is the budget used, so the two \
-                 lines coincide)"
-            }
-            "residuals" => {
-                "Max over class models of the exact residual ‖∇L_b‖ and of the \
+            "budget" => format!(
+                "Budget used after each step and the step's residual bound (log scale, unit: \
+                 {}); the horizontal line is the total budget, triangles mark retrainings{}",
+                s.budget_unit,
+                if s.mechanism == Mechanism::OutputPerturbation.to_string() {
+                    " (under output perturbation the bound charged is the budget used, so \
+                     the two lines coincide)"
+                } else {
+                    ""
+                }
+            ),
+            "residuals" => "Max over class models of the exact residual ‖∇L_b‖ and of the \
                  data-dependent bound (log scale)"
-            }
-            _ => "Rows left after each step",
+                .to_string(),
+            _ => "Rows left after each step".to_string(),
         };
         line(format!("![{caption}]({name}.png)"));
         line(String::new());
@@ -464,7 +469,10 @@ fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     } else {
         (lo, hi)
     };
-    lo / 3.0..hi * 300.0
+    // The legend takes about a quarter of the plot's height: leave that many decades free.
+    let span = (hi / lo).log10() + 0.5;
+    let headroom = (span / 3.0).max(1.0) + 0.3;
+    lo / 3.0..hi * 10f64.powf(headroom)
 }
 
 fn positive(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {

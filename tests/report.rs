@@ -244,3 +244,53 @@ fn an_output_directory_that_cannot_be_created_is_a_clear_error() {
     assert!(err.contains(path(&blocked)), "{err}");
     assert!(err.contains("cannot create the report directory"), "{err}");
 }
+
+/// Without a privacy target there is no budget line and no ε; a batch removal's ids are
+/// shortened in the table.
+#[test]
+fn a_store_without_budget_and_a_batch_removal() {
+    let dir = scratch("nobudget");
+    let store = dir.join("store");
+    let out = unlearn(&[
+        "train",
+        "--data",
+        "builtin:breast_cancer",
+        "--loss",
+        "logistic",
+        "--lambda",
+        "0.1",
+        "--sigma",
+        "0",
+        "--out",
+        path(&store),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ids: Vec<String> = (0..10).map(|i| format!("b{i:03}")).collect();
+    let out = unlearn(&["remove", "--store", path(&store), "--ids", &ids.join(",")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = dir.join("report");
+    let out = unlearn(&[
+        "report",
+        "--store",
+        path(&store),
+        "--out",
+        path(&report),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(json["summary"]["budget"], serde_json::Value::Null);
+    assert_eq!(json["summary"]["removals"], 1);
+    assert_eq!(json["summary"]["removed_rows"], 10);
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("| ε | none |"), "{md}");
+    assert!(md.contains("| budget | none (weight-distance) |"), "{md}");
+    assert!(
+        md.contains("| 1 | b000, b001, b002, b003, … (10 ids) |"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(report.join("budget.svg")).unwrap();
+    assert!(!svg.contains("total budget"));
+    let png = std::fs::read(report.join("budget.png")).unwrap();
+    assert_eq!(png_size(&png), unlearn::report::PLOT_SIZE);
+}
