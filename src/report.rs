@@ -427,14 +427,14 @@ fn plot_error(name: &str, ext: &str, reason: String) -> ReportError {
     }
 }
 
-type Area<'a, DB> = DrawingArea<DB, Shift>;
+type Area<DB> = DrawingArea<DB, Shift>;
 
 fn draw<DB: DrawingBackend>(
     name: &str,
     title: &str,
     rows: &[StepRow],
     s: &ReportSummary,
-    root: &Area<'_, DB>,
+    root: &Area<DB>,
 ) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let result = match name {
@@ -505,7 +505,7 @@ fn draw_budget<DB: DrawingBackend>(
     title: &str,
     rows: &[StepRow],
     s: &ReportSummary,
-    root: &Area<'_, DB>,
+    root: &Area<DB>,
 ) -> DrawResult<DB> {
     let used = positive(rows.iter().map(|r| (r.step as f64, r.budget_used)));
     let bound = positive(rows.iter().map(|r| (r.step as f64, r.residual_bound)));
@@ -593,7 +593,7 @@ fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
 fn draw_residuals<DB: DrawingBackend>(
     title: &str,
     rows: &[StepRow],
-    root: &Area<'_, DB>,
+    root: &Area<DB>,
 ) -> DrawResult<DB> {
     let exact = positive(
         rows.iter()
@@ -634,11 +634,7 @@ fn draw_residuals<DB: DrawingBackend>(
     legend(&mut chart)
 }
 
-fn draw_rows<DB: DrawingBackend>(
-    title: &str,
-    rows: &[StepRow],
-    root: &Area<'_, DB>,
-) -> DrawResult<DB> {
+fn draw_rows<DB: DrawingBackend>(title: &str, rows: &[StepRow], root: &Area<DB>) -> DrawResult<DB> {
     let points: Vec<(f64, f64)> = rows
         .iter()
         .map(|r| (r.step as f64, r.rows_after as f64))
