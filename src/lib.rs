@@ -42,6 +42,7 @@ pub mod objective;
 pub mod predict;
 pub mod privacy;
 pub mod removal;
+pub mod report;
 pub mod requests;
 pub mod solver;
 pub mod store;

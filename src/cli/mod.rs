@@ -17,6 +17,7 @@ mod bench;
 mod demo;
 mod model_io;
 mod removal;
+mod report;
 mod serve;
 mod synth;
 mod train;
@@ -54,6 +55,8 @@ enum Command {
     Inspect(removal::StoreArgs),
     /// Retrain from scratch on the remaining rows and compare with the unlearned model.
     Audit(audit::AuditArgs),
+    /// Plots and a Markdown summary of the ledger (budget, residuals, rows) for the operator.
+    Report(report::ReportArgs),
     /// Benchmark training, removal and retraining on seeded synthetic data.
     Bench(bench::BenchArgs),
     /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
@@ -90,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
     };
