@@ -599,3 +599,33 @@ fn train_on_a_libsvm_file() {
     let out = unlearn(&["predict", "--store", path(&store), "--data", path(&file)]);
     assert_eq!(stdout(&out).lines().count(), 5, "{}", stderr(&out));
 }
+
+/// The README's first command: the demo runs on the embedded data, writes a store and a
+/// report per task, and every store verifies.
+#[test]
+fn the_demo_runs_and_leaves_verifiable_stores_and_reports() {
+    let dir = scratch("demo");
+    let out = unlearn(&["demo", "--out", path(&dir)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("digits 3 vs 8"), "{}", stdout(&out));
+    for task in [
+        "digits-3v8",
+        "digits-ovr",
+        "breast-cancer",
+        "diabetes-ridge",
+    ] {
+        let store = dir.join(task).join("store");
+        let out = unlearn(&["verify", "--store", path(&store)]);
+        assert!(out.status.success(), "{task}: {}", stdout(&out));
+        for file in [
+            "report.md",
+            "budget.png",
+            "budget.svg",
+            "residuals.png",
+            "rows.png",
+        ] {
+            let len = std::fs::metadata(dir.join(task).join("report").join(file)).map(|m| m.len());
+            assert!(len.is_ok_and(|l| l > 0), "{task}: {file}");
+        }
+    }
+}

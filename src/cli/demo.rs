@@ -7,6 +7,7 @@
 
 use super::CliResult;
 use clap::Args;
+use std::path::PathBuf;
 use std::time::Instant;
 use unlearn::data::{self, Dataset, TargetSpec, csv::CsvOptions};
 use unlearn::loss::LossKind;
@@ -17,7 +18,9 @@ use unlearn::noise::NoiseFamily;
 use unlearn::objective::Regularization;
 use unlearn::predict::Metrics;
 use unlearn::privacy::{self, GaussianCalibration};
+use unlearn::report::write_report;
 use unlearn::solver::NewtonOptions;
+use unlearn::store::Store;
 use unlearn::unlearner::Unlearner;
 use unlearn::verify::verify;
 
@@ -27,11 +30,15 @@ pub struct DemoArgs {
     /// Seed of the noise generator (fixed so the demo is reproducible).
     #[arg(long, default_value_t = 2020)]
     pub seed: u64,
+    /// Where to write each task's store and report (plots, summary).
+    #[arg(long, default_value = "target/unlearn-demo")]
+    pub out: PathBuf,
 }
 
 /// One demo task.
 struct Task {
     title: &'static str,
+    slug: &'static str,
     dataset: &'static str,
     labels: Option<&'static [&'static str]>,
     positive: Option<&'static str>,
@@ -44,6 +51,7 @@ struct Task {
 const TASKS: &[Task] = &[
     Task {
         title: "digits 3 vs 8 (logistic)",
+        slug: "digits-3v8",
         dataset: "digits",
         labels: Some(&["3", "8"]),
         positive: Some("8"),
@@ -54,6 +62,7 @@ const TASKS: &[Task] = &[
     },
     Task {
         title: "digits 0-9 (one-vs-rest)",
+        slug: "digits-ovr",
         dataset: "digits",
         labels: None,
         positive: None,
@@ -64,6 +73,7 @@ const TASKS: &[Task] = &[
     },
     Task {
         title: "breast cancer (logistic)",
+        slug: "breast-cancer",
         dataset: "breast_cancer",
         labels: None,
         positive: Some("malignant"),
@@ -74,6 +84,7 @@ const TASKS: &[Task] = &[
     },
     Task {
         title: "diabetes (ridge)",
+        slug: "diabetes-ridge",
         dataset: "diabetes",
         labels: None,
         positive: None,
@@ -185,6 +196,13 @@ pub fn run(args: &DemoArgs) -> CliResult {
         if !verify(&unlearner).passed() {
             return Err(format!("{}: the store failed verification", task.title).into());
         }
+        let store_dir = args.out.join(task.slug).join("store");
+        Store::at(&store_dir).save(&unlearner)?;
+        write_report(
+            &unlearner.ledger,
+            &store_dir,
+            &args.out.join(task.slug).join("report"),
+        )?;
         let mut remaining = train;
         let gone: std::collections::HashSet<&String> = singles.iter().chain(&batch).collect();
         let keep: Vec<bool> = remaining
@@ -232,8 +250,9 @@ pub fn run(args: &DemoArgs) -> CliResult {
         "\nremoved: 40 rows one at a time, then a batch of 20; budget: the largest share of ε′ a \
          release used; unlearned/retrained/no noise: test accuracy (R² for ridge) of the \
          certified unlearned model, a certified model retrained from scratch without the rows, \
-         and a noiseless one.\nRows are held out by position (every fifth row); features are \
-         scaled by documented constants and clipped to norm 1, never by statistics of the rows."
+         and a noiseless one.\nStores and reports (certificates, ledger, plots): {}\nRows are held out by position (every fifth row); features are \
+         scaled by documented constants and clipped to norm 1, never by statistics of the rows.",
+        args.out.display()
     );
     Ok(())
 }
