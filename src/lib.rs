@@ -27,6 +27,7 @@
 //!
 //! The `unlearn` binary (src/cli) is a thin layer over these modules.
 
+pub mod accounting;
 pub mod audit;
 pub mod bench;
 pub mod bounds;

@@ -10,10 +10,11 @@
 //!    rows and noise, is within what the last certificate charged to the budget (and, for a
 //!    certified release, within the budget).
 
+use crate::accounting::distance_bound;
 use crate::certificate::EntryKind;
 use crate::mechanism::Mechanism;
 use crate::model::weights_digest;
-use crate::unlearner::{Unlearner, distance_bound};
+use crate::unlearner::Unlearner;
 use serde::Serialize;
 use std::collections::HashSet;
 
