@@ -143,9 +143,10 @@ pub fn residual_upper_bound<L: Loss + ?Sized>(
 
 /// max_i ‖x_i‖ over row-major rows, rounded up: a bound that stays valid after removals.
 pub fn row_norm_bound(features: &[f64], dim: usize) -> f64 {
+    use rayon::prelude::*;
     let largest = features
-        .chunks(dim.max(1))
+        .par_chunks(dim.max(1))
         .map(|x| linalg::dot(x, x))
-        .fold(0.0, f64::max);
+        .reduce(|| 0.0, f64::max);
     largest.sqrt() * (1.0 + bounds::rounding_gamma(dim as f64 + 2.0))
 }
