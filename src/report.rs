@@ -546,11 +546,7 @@ fn draw_budget<DB: DrawingBackend>(
             .iter()
             .map(|&p| Cross::new(p, 5, ORANGE_.stroke_width(2))),
     )?;
-    chart
-        .draw_series(LineSeries::new(used.clone(), BLUE_.stroke_width(2)))?
-        .label("budget used (charged)")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE_.stroke_width(2)));
-    chart.draw_series(used.iter().map(|&p| Circle::new(p, 4, BLUE_.filled())))?;
+    line_with_points(&mut chart, &used, BLUE_, "budget used (charged)")?;
     // Retrainings: a triangle at the budget used after the step (at the bottom of the axis
     // when that is zero).
     let retrained: Vec<(f64, f64)> = rows
@@ -576,6 +572,26 @@ fn draw_budget<DB: DrawingBackend>(
             .legend(|(x, y)| TriangleMarker::new((x + 10, y), 7, RED_.filled()));
     }
     legend(&mut chart)
+}
+
+/// A labelled line through `points`, with a dot at each point.
+fn line_with_points<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    points: &[(f64, f64)],
+    color: RGBColor,
+    label: &str,
+) -> DrawResult<DB>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(LineSeries::new(points.to_vec(), color.stroke_width(2)))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+    Ok(())
 }
 
 fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
@@ -621,16 +637,8 @@ fn draw_residuals<DB: DrawingBackend>(
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
         .draw()?;
-    chart
-        .draw_series(LineSeries::new(dd.clone(), ORANGE_.stroke_width(2)))?
-        .label("data-dependent bound")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], ORANGE_.stroke_width(2)));
-    chart.draw_series(dd.iter().map(|&p| Circle::new(p, 4, ORANGE_.filled())))?;
-    chart
-        .draw_series(LineSeries::new(exact.clone(), GREEN_.stroke_width(2)))?
-        .label("exact residual ‖∇L_b‖")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], GREEN_.stroke_width(2)));
-    chart.draw_series(exact.iter().map(|&p| Circle::new(p, 4, GREEN_.filled())))?;
+    line_with_points(&mut chart, &dd, ORANGE_, "data-dependent bound")?;
+    line_with_points(&mut chart, &exact, GREEN_, "exact residual ‖∇L_b‖")?;
     legend(&mut chart)
 }
 
@@ -659,10 +667,6 @@ fn draw_rows<DB: DrawingBackend>(title: &str, rows: &[StepRow], root: &Area<DB>)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
         .draw()?;
-    chart
-        .draw_series(LineSeries::new(points.clone(), BLUE_.stroke_width(2)))?
-        .label("rows left")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE_.stroke_width(2)));
-    chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, BLUE_.filled())))?;
+    line_with_points(&mut chart, &points, BLUE_, "rows left")?;
     legend(&mut chart)
 }

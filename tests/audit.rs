@@ -12,7 +12,8 @@ use unlearn::solver::NewtonOptions;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
-fn unlearner(seed: u64) -> Unlearner {
+/// Certified logistic hyperparameters: output perturbation, (ε, δ) = (1, 1e-5), ε′ = 0.05.
+fn hyper() -> Hyperparameters {
     let (noise, target) = privacy::calibrate(
         NoiseFamily::Gaussian,
         1.0,
@@ -21,7 +22,7 @@ fn unlearner(seed: u64) -> Unlearner {
         GaussianCalibration::Analytic,
     )
     .unwrap();
-    let hyper = Hyperparameters {
+    Hyperparameters {
         loss: LossKind::Logistic,
         lambda: 0.05,
         regularization: Regularization::PerSample,
@@ -30,7 +31,11 @@ fn unlearner(seed: u64) -> Unlearner {
         privacy: Some(target),
         mechanism: Mechanism::OutputPerturbation,
         newton: NewtonOptions::default(),
-    };
+    }
+}
+
+fn unlearner(seed: u64) -> Unlearner {
+    let hyper = hyper();
     let data = generate(&SyntheticSpec {
         rows: 300,
         features: 8,
@@ -101,24 +106,7 @@ fn an_unlearner_that_skips_the_update_is_caught() {
 fn hessian_free_removal_at_large_dimension() {
     use unlearn::removal::HESSIAN_FREE_DIMENSION;
     let d = HESSIAN_FREE_DIMENSION + 50;
-    let (noise, target) = privacy::calibrate(
-        NoiseFamily::Gaussian,
-        1.0,
-        Some(1e-5),
-        0.05,
-        GaussianCalibration::Analytic,
-    )
-    .unwrap();
-    let hyper = Hyperparameters {
-        loss: LossKind::Logistic,
-        lambda: 0.05,
-        regularization: Regularization::PerSample,
-        intercept: true,
-        noise,
-        privacy: Some(target),
-        mechanism: Mechanism::OutputPerturbation,
-        newton: NewtonOptions::default(),
-    };
+    let hyper = hyper();
     let data = generate(&SyntheticSpec {
         rows: 120,
         features: d,

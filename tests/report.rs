@@ -2,33 +2,14 @@
 //! writes, its JSON output, and the error for a missing store.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn unlearn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_unlearn"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{path, stderr, stdout, unlearn};
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unlearn-report-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
+    common::scratch("report", name)
 }
 
 /// Width and height from a PNG's IHDR chunk, after checking the signature.
