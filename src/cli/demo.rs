@@ -26,6 +26,9 @@ use unlearn::verify::verify;
 
 /// Arguments of `unlearn demo`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  unlearn demo
+  unlearn demo --out /tmp/unlearn-demo --seed 7")]
 pub struct DemoArgs {
     /// Seed of the noise generator (fixed so the demo is reproducible).
     #[arg(long, default_value_t = 2020)]

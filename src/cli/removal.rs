@@ -39,7 +39,9 @@ pub struct RemoveArgs {
 
 /// Arguments of `unlearn verify` and `unlearn inspect`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  unlearn verify --store digits.store")]
+#[command(
+    after_help = "Examples:\n  unlearn verify --store digits.store\n  unlearn inspect --store digits.store --json"
+)]
 pub struct StoreArgs {
     /// The model store.
     #[arg(long)]
