@@ -517,17 +517,7 @@ fn draw_budget<DB: DrawingBackend>(
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x.clone(), y.clone().log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc("removal step (0 = training)")
-        .y_desc(s.budget_unit.as_str())
-        .x_labels(x_labels(rows))
-        .x_label_formatter(&step_label)
-        .y_label_formatter(&sci)
-        .light_line_style(RGBColor(238, 238, 238))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .draw()?;
+    draw_axes(&mut chart, rows, s.budget_unit.as_str(), &sci)?;
     if let Some(budget) = s.budget {
         chart
             .draw_series(LineSeries::new(
@@ -572,6 +562,31 @@ fn draw_budget<DB: DrawingBackend>(
             .legend(|(x, y)| TriangleMarker::new((x + 10, y), 7, RED_.filled()));
     }
     legend(&mut chart)
+}
+
+/// The mesh of every plot: removal steps on x, `y_desc` with `y_format` on y.
+fn draw_axes<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    rows: &[StepRow],
+    y_desc: &str,
+    y_format: &dyn Fn(&f64) -> String,
+) -> DrawResult<DB>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc("removal step (0 = training)")
+        .y_desc(y_desc)
+        .x_labels(x_labels(rows))
+        .x_label_formatter(&step_label)
+        .y_label_formatter(y_format)
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .draw()
 }
 
 /// A labelled line through `points`, with a dot at each point.
@@ -626,17 +641,12 @@ fn draw_residuals<DB: DrawingBackend>(
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x_range(rows), y.log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc("removal step (0 = training)")
-        .y_desc("gradient residual (max over class models)")
-        .x_labels(x_labels(rows))
-        .x_label_formatter(&step_label)
-        .y_label_formatter(&sci)
-        .light_line_style(RGBColor(238, 238, 238))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .draw()?;
+    draw_axes(
+        &mut chart,
+        rows,
+        "gradient residual (max over class models)",
+        &sci,
+    )?;
     line_with_points(&mut chart, &dd, ORANGE_, "data-dependent bound")?;
     line_with_points(&mut chart, &exact, GREEN_, "exact residual ‖∇L_b‖")?;
     legend(&mut chart)
@@ -656,17 +666,7 @@ fn draw_rows<DB: DrawingBackend>(title: &str, rows: &[StepRow], root: &Area<DB>)
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x_range(rows), (lo - pad).max(0.0)..hi + pad)?;
-    chart
-        .configure_mesh()
-        .x_desc("removal step (0 = training)")
-        .y_desc("rows left")
-        .x_labels(x_labels(rows))
-        .x_label_formatter(&step_label)
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(RGBColor(238, 238, 238))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .draw()?;
+    draw_axes(&mut chart, rows, "rows left", &|v| format!("{v:.0}"))?;
     line_with_points(&mut chart, &points, BLUE_, "rows left")?;
     legend(&mut chart)
 }
