@@ -5,7 +5,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{path, stderr, stdout, unlearn};
+use common::{path, run, stderr, stdout, unlearn};
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -16,34 +16,10 @@ fn scratch(name: &str) -> PathBuf {
 fn train_export_predict_evaluate_on_builtin_digits() {
     let dir = scratch("digits");
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        "builtin:digits",
-        "--labels",
-        "3,8",
-        "--positive",
-        "8",
-        "--loss",
-        "logistic",
-        "--lambda",
-        "1e-3",
-        "--regularization",
-        "per-sample",
-        "--preprocess",
-        "recommended",
-        "--epsilon",
-        "1",
-        "--delta",
-        "1e-5",
-        "--budget",
-        "0.05",
-        "--seed",
-        "7",
-        "--out",
-        path(&store),
-        "--json",
-    ]);
+    let out = run(
+        "train --data builtin:digits --labels 3,8 --positive 8 --loss logistic --lambda 1e-3 --regularization per-sample --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 7 --out STORE --json",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(summary["rows"], 357);
@@ -61,13 +37,10 @@ fn train_export_predict_evaluate_on_builtin_digits() {
     assert_eq!(model["regularization"], "per-sample");
 
     // Predictions for every digit row; the model only knows 3 and 8 but predicts any row.
-    let out = unlearn(&[
-        "predict",
-        "--store",
-        path(&store),
-        "--data",
-        "builtin:digits",
-    ]);
+    let out = run(
+        "predict --store STORE --data builtin:digits",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
     assert_eq!(lines[0], "id,prediction");
@@ -79,13 +52,10 @@ fn train_export_predict_evaluate_on_builtin_digits() {
     );
 
     // Evaluating on rows with labels the model does not know is a clear error.
-    let out = unlearn(&[
-        "evaluate",
-        "--store",
-        path(&store),
-        "--data",
-        "builtin:digits",
-    ]);
+    let out = run(
+        "evaluate --store STORE --data builtin:digits",
+        &[("STORE", &store)],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("unknown label"), "{}", stderr(&out));
 }
@@ -102,53 +72,27 @@ fn train_and_evaluate_on_a_user_csv_with_sigma_zero() {
     }
     std::fs::write(&csv, text).unwrap();
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        path(&csv),
-        "--target",
-        "label",
-        "--id",
-        "name",
-        "--loss",
-        "logistic",
-        "--positive",
-        "yes",
-        "--lambda",
-        "0.01",
-        "--clip-norm",
-        "1",
-        "--sigma",
-        "0",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data CSV --target label --id name --loss logistic --positive yes --lambda 0.01 --clip-norm 1 --sigma 0 --out STORE",
+        &[("CSV", &csv), ("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("NOT certifiable"), "{}", stdout(&out));
 
-    let out = unlearn(&[
-        "evaluate",
-        "--store",
-        path(&store),
-        "--data",
-        path(&csv),
-        "--json",
-    ]);
+    let out = run(
+        "evaluate --store STORE --data CSV --json",
+        &[("STORE", &store), ("CSV", &csv)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let metrics: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(metrics["rows"], 40);
     // The data are separable by a + b > 0.8 and the model is barely regularised.
     assert!(metrics["accuracy"].as_f64().unwrap() >= 0.9);
 
-    let out = unlearn(&[
-        "predict",
-        "--store",
-        path(&store),
-        "--data",
-        path(&csv),
-        "--id",
-        "name",
-    ]);
+    let out = run(
+        "predict --store STORE --data CSV --id name",
+        &[("STORE", &store), ("CSV", &csv)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).lines().nth(1).unwrap().starts_with("r0,"));
 }
@@ -157,32 +101,15 @@ fn train_and_evaluate_on_a_user_csv_with_sigma_zero() {
 fn ridge_on_builtin_diabetes_reports_rmse_and_r2() {
     let dir = scratch("ridge");
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        "builtin:diabetes",
-        "--loss",
-        "squared",
-        "--lambda",
-        "1",
-        "--preprocess",
-        "recommended",
-        "--sigma",
-        "0.5",
-        "--seed",
-        "1",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data builtin:diabetes --loss squared --lambda 1 --preprocess recommended --sigma 0.5 --seed 1 --out STORE",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = unlearn(&[
-        "evaluate",
-        "--store",
-        path(&store),
-        "--data",
-        "builtin:diabetes",
-        "--json",
-    ]);
+    let out = run(
+        "evaluate --store STORE --data builtin:diabetes --json",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let metrics: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(metrics["rmse"].as_f64().unwrap() > 0.0);
@@ -223,11 +150,7 @@ fn errors_name_what_is_wrong_and_exit_with_status_1() {
         ),
     ];
     for (line, needle) in cases {
-        let args: Vec<&str> = line
-            .split(' ')
-            .map(|a| if a == "STORE" { path(&store) } else { a })
-            .collect();
-        let out = unlearn(&args);
+        let out = run(line, &[("STORE", &store)]);
         assert_eq!(out.status.code(), Some(1), "{line}: {}", stderr(&out));
         assert!(stderr(&out).contains(needle), "{line}: {}", stderr(&out));
     }
@@ -256,21 +179,10 @@ fn usage_errors_exit_with_status_2() {
 fn a_damaged_store_is_refused() {
     let dir = scratch("damaged");
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        "builtin:breast_cancer",
-        "--loss",
-        "logistic",
-        "--lambda",
-        "0.1",
-        "--preprocess",
-        "recommended",
-        "--sigma",
-        "0",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --sigma 0 --out STORE",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let model_file = store.join("model.json");
     let text = std::fs::read_to_string(&model_file).unwrap();
@@ -293,21 +205,10 @@ fn a_closed_output_pipe_is_not_a_panic() {
     // still writing when the reader goes away.
     let out = unlearn(&["synth", "--n", "20000", "--d", "2", "--out", path(&csv)]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = unlearn(&[
-        "train",
-        "--data",
-        path(&csv),
-        "--target",
-        "y",
-        "--loss",
-        "logistic",
-        "--lambda",
-        "1",
-        "--sigma",
-        "0",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data CSV --target y --loss logistic --lambda 1 --sigma 0 --out STORE",
+        &[("CSV", &csv), ("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     // A real shell pipeline: `head` exits after one line and closes the pipe.
     let out = Command::new("bash")
@@ -328,21 +229,10 @@ fn a_locked_store_is_refused_not_interleaved() {
     use unlearn::store::{LockMode, Store};
     let dir = scratch("locked");
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        "builtin:breast_cancer",
-        "--loss",
-        "logistic",
-        "--lambda",
-        "0.1",
-        "--preprocess",
-        "recommended",
-        "--sigma",
-        "0",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --sigma 0 --out STORE",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let model_before = std::fs::read(store.join("model.json")).unwrap();
     {
@@ -380,27 +270,10 @@ fn a_locked_store_is_refused_not_interleaved() {
 fn killing_a_removal_at_any_moment_leaves_the_old_or_the_new_store() {
     let dir = scratch("kill");
     let base = dir.join("base");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        "builtin:digits",
-        "--loss",
-        "logistic",
-        "--lambda",
-        "1",
-        "--preprocess",
-        "recommended",
-        "--epsilon",
-        "1",
-        "--delta",
-        "1e-5",
-        "--budget",
-        "0.05",
-        "--seed",
-        "3",
-        "--out",
-        path(&base),
-    ]);
+    let out = run(
+        "train --data builtin:digits --loss logistic --lambda 1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 3 --out BASE",
+        &[("BASE", &base)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let rows_of = |store: &Path| -> u64 {
         let out = unlearn(&["inspect", "--store", path(store), "--json"]);
@@ -465,27 +338,10 @@ fn killing_a_removal_at_any_moment_leaves_the_old_or_the_new_store() {
 fn serve_requests_serves_reports_and_resumes() {
     let dir = scratch("serve");
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        "builtin:breast_cancer",
-        "--loss",
-        "logistic",
-        "--lambda",
-        "0.1",
-        "--preprocess",
-        "recommended",
-        "--epsilon",
-        "1",
-        "--delta",
-        "1e-5",
-        "--budget",
-        "0.05",
-        "--seed",
-        "5",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 5 --out STORE",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let requests = dir.join("requests.txt");
     std::fs::write(
@@ -494,13 +350,10 @@ fn serve_requests_serves_reports_and_resumes() {
     )
     .unwrap();
     let serve = || {
-        let out = unlearn(&[
-            "serve-requests",
-            "--store",
-            path(&store),
-            "--requests",
-            path(&requests),
-        ]);
+        let out = run(
+            "serve-requests --store STORE --requests REQUESTS",
+            &[("STORE", &store), ("REQUESTS", &requests)],
+        );
         let lines: Vec<serde_json::Value> = stdout(&out)
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -555,28 +408,15 @@ fn train_on_a_libsvm_file() {
     )
     .unwrap();
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        path(&file),
-        "--loss",
-        "logistic",
-        "--lambda",
-        "1",
-        "--sigma",
-        "0",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data FILE --loss logistic --lambda 1 --sigma 0 --out STORE",
+        &[("FILE", &file), ("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = unlearn(&[
-        "evaluate",
-        "--store",
-        path(&store),
-        "--data",
-        path(&file),
-        "--json",
-    ]);
+    let out = run(
+        "evaluate --store STORE --data FILE --json",
+        &[("STORE", &store), ("FILE", &file)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let out = unlearn(&["predict", "--store", path(&store), "--data", path(&file)]);
     assert_eq!(stdout(&out).lines().count(), 5, "{}", stderr(&out));

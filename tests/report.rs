@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::{path, stderr, stdout, unlearn};
+use common::{path, run, stderr, stdout, unlearn};
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -26,27 +26,10 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 /// removals retrain.
 fn store_with_retrainings(dir: &Path) -> PathBuf {
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        "builtin:breast_cancer",
-        "--loss",
-        "logistic",
-        "--lambda",
-        "0.1",
-        "--preprocess",
-        "recommended",
-        "--epsilon",
-        "1",
-        "--delta",
-        "1e-5",
-        "--budget",
-        "0.0005",
-        "--seed",
-        "5",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.0005 --seed 5 --out STORE",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let ids: Vec<String> = (0..15).map(|i| format!("b{i:03}")).collect();
     let out = unlearn(&[
@@ -147,14 +130,10 @@ fn report_writes_plots_and_a_summary_matching_inspect() {
     assert_eq!(retrained_rows as u64, retrainings, "{md}");
 
     // --json: one object with the files and the summary numbers; rewriting is fine.
-    let out = unlearn(&[
-        "report",
-        "--store",
-        path(&store),
-        "--out",
-        path(&report),
-        "--json",
-    ]);
+    let out = run(
+        "report --store STORE --out REPORT --json",
+        &[("STORE", &store), ("REPORT", &report)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     let files: Vec<&str> = json["files"]
@@ -202,19 +181,10 @@ fn a_missing_store_fails_with_its_path() {
 fn an_output_directory_that_cannot_be_created_is_a_clear_error() {
     let dir = scratch("blocked");
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        "builtin:breast_cancer",
-        "--loss",
-        "logistic",
-        "--lambda",
-        "0.1",
-        "--sigma",
-        "0",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --sigma 0 --out STORE",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let file = dir.join("a-file");
     std::fs::write(&file, "not a directory").unwrap();
@@ -232,32 +202,19 @@ fn an_output_directory_that_cannot_be_created_is_a_clear_error() {
 fn a_store_without_budget_and_a_batch_removal() {
     let dir = scratch("nobudget");
     let store = dir.join("store");
-    let out = unlearn(&[
-        "train",
-        "--data",
-        "builtin:breast_cancer",
-        "--loss",
-        "logistic",
-        "--lambda",
-        "0.1",
-        "--sigma",
-        "0",
-        "--out",
-        path(&store),
-    ]);
+    let out = run(
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --sigma 0 --out STORE",
+        &[("STORE", &store)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let ids: Vec<String> = (0..10).map(|i| format!("b{i:03}")).collect();
     let out = unlearn(&["remove", "--store", path(&store), "--ids", &ids.join(",")]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report = dir.join("report");
-    let out = unlearn(&[
-        "report",
-        "--store",
-        path(&store),
-        "--out",
-        path(&report),
-        "--json",
-    ]);
+    let out = run(
+        "report --store STORE --out REPORT --json",
+        &[("STORE", &store), ("REPORT", &report)],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(json["summary"]["budget"], serde_json::Value::Null);

@@ -35,3 +35,18 @@ pub fn scratch(prefix: &str, name: &str) -> PathBuf {
 pub fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Runs the binary with a command line written as one string: words split on spaces, and a
+/// word equal to one of `paths`' names replaced by that path (`STORE`, say).
+pub fn run(line: &str, paths: &[(&str, &Path)]) -> Output {
+    let args: Vec<&str> = line
+        .split_whitespace()
+        .map(|word| {
+            paths
+                .iter()
+                .find(|(name, _)| *name == word)
+                .map_or(word, |(_, p)| path(p))
+        })
+        .collect();
+    unlearn(&args)
+}
