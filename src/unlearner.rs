@@ -227,13 +227,13 @@ impl Unlearner {
         Ok(())
     }
 
-    /// One batch step, recording the deleted rows in `undo`.
+    /// One batch step, recording the deleted rows in `undo`. The callers have checked the
+    /// request ([`Unlearner::check_request`]; for a sequence, all its ids at once).
     fn remove_batch(
         &mut self,
         ids: &[String],
         undo: &mut Vec<RemovedRow>,
     ) -> Result<Certificate, RemovalError> {
-        self.check_request(ids)?;
         let hyper = self.model.published.hyperparameters.clone();
         let digest_before = self.model.published.digest.clone();
         let secret = &mut self.model.secret;
