@@ -126,11 +126,6 @@ impl Snapshot {
     }
 }
 
-/// The per-model results of one Newton step, before accounting.
-struct StepOutcome {
-    bounds: StepBounds,
-}
-
 impl Unlearner {
     /// Wraps a freshly trained model, opening its accounts and recording its training
     /// certificate.
@@ -261,15 +256,15 @@ impl Unlearner {
             undo.push(secret.design.swap_remove(i));
         }
         let weights_before = self.model.secret.weights.clone();
-        let mut outcome = self.newton_steps(&hyper, n_before, true)?;
-        if outcome.bounds.cached_hessian.iter().any(|&c| c) && self.over_budget(&hyper, &outcome) {
+        let mut step = self.newton_steps(&hyper, n_before, true)?;
+        if step.cached_hessian.iter().any(|&c| c) && self.over_budget(&hyper, &step) {
             // A cached step that misses the budget is redone with fresh Hessians before
             // the schedule considers a retraining.
             self.model.secret.weights = weights_before;
             self.caches.clear();
-            outcome = self.newton_steps(&hyper, n_before, false)?;
+            step = self.newton_steps(&hyper, n_before, false)?;
         }
-        let (retrained, mut bounds) = self.account(&hyper, outcome)?;
+        let (retrained, mut bounds) = self.account(&hyper, step)?;
         if !retrained {
             bounds.training_residual.clear();
         }
@@ -294,7 +289,7 @@ impl Unlearner {
         hyper: &Hyperparameters,
         n_before: usize,
         use_cache: bool,
-    ) -> Result<StepOutcome, RemovalError> {
+    ) -> Result<StepBounds, RemovalError> {
         let previous_residuals = self
             .ledger
             .last()
@@ -398,17 +393,17 @@ impl Unlearner {
                 secret.row_norm_bound,
             ));
         }
-        Ok(StepOutcome { bounds })
+        Ok(bounds)
     }
 
     /// Whether a step's distance bound exceeds the budget (output perturbation).
-    fn over_budget(&self, hyper: &Hyperparameters, outcome: &StepOutcome) -> bool {
+    fn over_budget(&self, hyper: &Hyperparameters, step: &StepBounds) -> bool {
         let lambda = hyper
             .regularization
             .effective_lambda(hyper.lambda, self.model.secret.design.n_rows());
         budget_of(hyper).is_some_and(|budget| {
             distance_bound(
-                &outcome.bounds.exact_residual,
+                &step.exact_residual,
                 hyper.newton.tolerance,
                 lambda,
                 hyper.noise.family,
@@ -420,9 +415,8 @@ impl Unlearner {
     fn account(
         &mut self,
         hyper: &Hyperparameters,
-        outcome: StepOutcome,
+        mut bounds: StepBounds,
     ) -> Result<(bool, StepBounds), RemovalError> {
-        let StepOutcome { mut bounds } = outcome;
         let budget = budget_of(hyper);
         let secret = &mut self.model.secret;
         let lambda_after = hyper
