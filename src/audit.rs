@@ -9,7 +9,6 @@
 //! rows and on held-out rows.
 
 use crate::data::Dataset;
-use crate::mechanism::Mechanism;
 use crate::model::{PublishedModel, TrainError, weights_digest};
 use crate::predict::{Metrics, Prediction};
 use crate::unlearner::Unlearner;
@@ -55,14 +54,7 @@ pub fn audit_against_retrain(
     let model = &unlearner.model;
     let hyper = &model.published.hyperparameters;
     let mut secret = model.secret.clone();
-    secret.seed = seed;
-    secret.noise_draws = 0;
-    secret.releases = 0;
-    if hyper.mechanism == Mechanism::Guo2020 {
-        secret.draw_objective_noise(hyper)?;
-    }
-    secret.solve(hyper, false)?;
-    let released = secret.released_weights(hyper, 0)?;
+    let released = secret.train_from_scratch(hyper, seed)?;
     let retrained = PublishedModel {
         n_rows: secret.design.n_rows(),
         digest: weights_digest(&released),

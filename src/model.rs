@@ -255,9 +255,7 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
         row_norm_bound,
         spectral_bound: None,
     };
-    secret.draw_objective_noise(hyper)?;
-    secret.solve(hyper, false)?;
-    let weights = secret.release(hyper)?;
+    let weights = secret.train_from_scratch(hyper, seed)?;
     let published = PublishedModel {
         format_version: MODEL_FORMAT_VERSION,
         hyperparameters: hyper.clone(),
@@ -300,6 +298,23 @@ impl SecretState {
         };
         self.noise_draws += 1;
         Ok(())
+    }
+
+    /// Trains from zero on the current rows as [`train`] does with `seed` (and is what
+    /// [`train`] runs): the counters reset, fresh objective noise (zero under output
+    /// perturbation), Newton from zero, then the first release, which is returned. Audits
+    /// and `unlearn bench` retrain with it in place, without copying the rows.
+    pub fn train_from_scratch(
+        &mut self,
+        hyper: &Hyperparameters,
+        seed: u64,
+    ) -> Result<Vec<Vec<f64>>, TrainError> {
+        self.seed = seed;
+        self.noise_draws = 0;
+        self.releases = 0;
+        self.draw_objective_noise(hyper)?;
+        self.solve(hyper, false)?;
+        self.release(hyper)
     }
 
     /// Minimises L_b on the current rows for every model, from the current secret weights

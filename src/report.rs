@@ -28,7 +28,7 @@ pub const TABLE_STEPS: usize = 20;
 const IDS_SHOWN: usize = 4;
 
 /// The font family every plot uses (registered once with the embedded DejaVu Sans).
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Errors writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -187,25 +187,18 @@ pub const PLOTS: [&str; 3] = ["budget", "residuals", "rows"];
 /// if needed: `budget`, `residuals` and `rows` plots as SVG and PNG, then `report.md`.
 pub fn write_report(ledger: &Ledger, store: &Path, dir: &Path) -> Result<Report, ReportError> {
     let summary = ReportSummary::of(ledger, store)?;
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    create_dir(dir)?;
     let rows: Vec<StepRow> = ledger.entries.iter().map(StepRow::of).collect();
     let mut files = Vec::new();
     for name in PLOTS {
         let title = plot_title(name, &summary);
-        for (ext, bytes) in [
-            (
-                "svg",
-                render_svg(name, &title, &rows, &summary)?.into_bytes(),
-            ),
-            ("png", render_png(name, &title, &rows, &summary)?),
-        ] {
-            let path = dir.join(format!("{name}.{ext}"));
-            write_atomic(&path, &bytes)?;
-            files.push(path);
-        }
+        let plot = LedgerPlot {
+            name,
+            title: &title,
+            rows: &rows,
+            summary: &summary,
+        };
+        files.extend(write_figure(dir, name, &plot)?);
     }
     let path = dir.join("report.md");
     write_atomic(&path, markdown(&summary, &rows).as_bytes())?;
@@ -214,6 +207,14 @@ pub fn write_report(ledger: &Ledger, store: &Path, dir: &Path) -> Result<Report,
         dir: dir.to_path_buf(),
         files,
         summary,
+    })
+}
+
+/// Creates the output directory `dir` (and its parents) if needed.
+pub(crate) fn create_dir(dir: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
     })
 }
 
@@ -370,6 +371,37 @@ fn register_font() {
     });
 }
 
+/// A figure drawn by the same code on the SVG and on the bitmap backend.
+pub(crate) trait Figure {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32) {
+        PLOT_SIZE
+    }
+
+    /// Draws the figure on `root` (already filled white).
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String>;
+}
+
+/// One of the ledger plots ([`PLOTS`]).
+struct LedgerPlot<'a> {
+    name: &'a str,
+    title: &'a str,
+    rows: &'a [StepRow],
+    summary: &'a ReportSummary,
+}
+
+impl Figure for LedgerPlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
+        let (title, rows, s) = (self.title, self.rows, self.summary);
+        let result = match self.name {
+            "budget" => draw_budget(title, rows, s, root),
+            "residuals" => draw_residuals(title, rows, root),
+            _ => draw_rows(title, rows, root),
+        };
+        result.map_err(|e| e.to_string())
+    }
+}
+
 /// Draws plot `name` as an SVG document.
 pub fn render_svg(
     name: &str,
@@ -377,15 +409,13 @@ pub fn render_svg(
     rows: &[StepRow],
     s: &ReportSummary,
 ) -> Result<String, ReportError> {
-    register_font();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, PLOT_SIZE).into_drawing_area();
-        draw(name, title, rows, s, &root).map_err(|reason| plot_error(name, "svg", reason))?;
-        root.present()
-            .map_err(|e| plot_error(name, "svg", e.to_string()))?;
-    }
-    Ok(svg)
+    let plot = LedgerPlot {
+        name,
+        title,
+        rows,
+        summary: s,
+    };
+    svg_of(&plot, name)
 }
 
 /// Draws plot `name` as a PNG image.
@@ -395,14 +425,52 @@ pub fn render_png(
     rows: &[StepRow],
     s: &ReportSummary,
 ) -> Result<Vec<u8>, ReportError> {
+    let plot = LedgerPlot {
+        name,
+        title,
+        rows,
+        summary: s,
+    };
+    png_of(&plot, name)
+}
+
+/// Writes `figure` as `dir/stem.svg` and `dir/stem.png` (each atomically) and returns the
+/// two paths.
+pub(crate) fn write_figure(
+    dir: &Path,
+    stem: &str,
+    figure: &impl Figure,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let svg = dir.join(format!("{stem}.svg"));
+    write_atomic(&svg, svg_of(figure, stem)?.as_bytes())?;
+    let png = dir.join(format!("{stem}.png"));
+    write_atomic(&png, &png_of(figure, stem)?)?;
+    Ok(vec![svg, png])
+}
+
+/// `figure` as an SVG document (`stem` names it in errors).
+fn svg_of(figure: &impl Figure, stem: &str) -> Result<String, ReportError> {
     register_font();
-    let (w, h) = PLOT_SIZE;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
+        draw(figure, &root).map_err(|reason| plot_error(stem, "svg", reason))?;
+        root.present()
+            .map_err(|e| plot_error(stem, "svg", e.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// `figure` as a PNG image: an RGB bitmap with text in the embedded DejaVu Sans.
+fn png_of(figure: &impl Figure, stem: &str) -> Result<Vec<u8>, ReportError> {
+    register_font();
+    let (w, h) = figure.size();
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, PLOT_SIZE).into_drawing_area();
-        draw(name, title, rows, s, &root).map_err(|reason| plot_error(name, "png", reason))?;
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        draw(figure, &root).map_err(|reason| plot_error(stem, "png", reason))?;
         root.present()
-            .map_err(|e| plot_error(name, "png", e.to_string()))?;
+            .map_err(|e| plot_error(stem, "png", e.to_string()))?;
     }
     let mut png_bytes = Vec::new();
     let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
@@ -410,13 +478,13 @@ pub fn render_png(
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder
         .write_header()
-        .map_err(|e| plot_error(name, "png", e.to_string()))?;
+        .map_err(|e| plot_error(stem, "png", e.to_string()))?;
     writer
         .write_image_data(&rgb)
-        .map_err(|e| plot_error(name, "png", e.to_string()))?;
+        .map_err(|e| plot_error(stem, "png", e.to_string()))?;
     writer
         .finish()
-        .map_err(|e| plot_error(name, "png", e.to_string()))?;
+        .map_err(|e| plot_error(stem, "png", e.to_string()))?;
     Ok(png_bytes)
 }
 
@@ -427,25 +495,15 @@ fn plot_error(name: &str, ext: &str, reason: String) -> ReportError {
     }
 }
 
-type Area<DB> = DrawingArea<DB, Shift>;
+pub(crate) type Area<DB> = DrawingArea<DB, Shift>;
 
-fn draw<DB: DrawingBackend>(
-    name: &str,
-    title: &str,
-    rows: &[StepRow],
-    s: &ReportSummary,
-    root: &Area<DB>,
-) -> Result<(), String> {
+fn draw<DB: DrawingBackend>(figure: &impl Figure, root: &Area<DB>) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let result = match name {
-        "budget" => draw_budget(title, rows, s, root),
-        "residuals" => draw_residuals(title, rows, root),
-        _ => draw_rows(title, rows, root),
-    };
-    result.map_err(|e| e.to_string())
+    figure.draw(root)
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub(crate) type DrawResult<DB> =
+    Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// The x range of the steps, with half a step of margin.
 fn x_range(rows: &[StepRow]) -> std::ops::Range<f64> {
@@ -455,7 +513,7 @@ fn x_range(rows: &[StepRow]) -> std::ops::Range<f64> {
 
 /// A log-scale y range covering the positive values, padded by a factor below and by two
 /// decades above (room for the legend in the upper right corner).
-fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+pub(crate) fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values
         .filter(|v| v.is_finite() && *v > 0.0)
         .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
@@ -475,15 +533,15 @@ fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     lo / 3.0..hi * 10f64.powf(headroom)
 }
 
-fn positive(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+pub(crate) fn positive(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
     points.filter(|(_, y)| y.is_finite() && *y > 0.0).collect()
 }
 
-fn sci(v: &f64) -> String {
+pub(crate) fn sci(v: &f64) -> String {
     format!("{v:.0e}")
 }
 
-fn step_label(v: &f64) -> String {
+pub(crate) fn step_label(v: &f64) -> String {
     if v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
@@ -491,14 +549,19 @@ fn step_label(v: &f64) -> String {
     }
 }
 
-const BLUE_: RGBColor = RGBColor(31, 119, 180);
-const ORANGE_: RGBColor = RGBColor(255, 127, 14);
-const GREEN_: RGBColor = RGBColor(44, 160, 44);
-const RED_: RGBColor = RGBColor(214, 39, 40);
-const GREY_: RGBColor = RGBColor(90, 90, 90);
+pub(crate) const BLUE_: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const ORANGE_: RGBColor = RGBColor(255, 127, 14);
+pub(crate) const GREEN_: RGBColor = RGBColor(44, 160, 44);
+pub(crate) const RED_: RGBColor = RGBColor(214, 39, 40);
+pub(crate) const GREY_: RGBColor = RGBColor(90, 90, 90);
 
-fn x_labels(rows: &[StepRow]) -> usize {
-    rows.len().clamp(2, 21)
+/// The x axis of the ledger plots: ledger steps, one label per step up to 21 labels.
+fn step_axis(rows: &[StepRow]) -> XAxis<'static> {
+    XAxis {
+        desc: "removal step (0 = training)",
+        labels: rows.len().clamp(2, 21),
+        format: &step_label,
+    }
 }
 
 fn draw_budget<DB: DrawingBackend>(
@@ -517,7 +580,7 @@ fn draw_budget<DB: DrawingBackend>(
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x.clone(), y.clone().log_scale())?;
-    draw_axes(&mut chart, rows, s.budget_unit.as_str(), &sci)?;
+    draw_axes(&mut chart, step_axis(rows), s.budget_unit.as_str(), &sci)?;
     if let Some(budget) = s.budget {
         chart
             .draw_series(LineSeries::new(
@@ -564,10 +627,20 @@ fn draw_budget<DB: DrawingBackend>(
     legend(&mut chart)
 }
 
-/// The mesh of every plot: removal steps on x, `y_desc` with `y_format` on y.
-fn draw_axes<'a, DB, X, Y>(
+/// What the x axis of a plot shows.
+pub(crate) struct XAxis<'a> {
+    /// The axis description.
+    pub desc: &'a str,
+    /// About how many labels.
+    pub labels: usize,
+    /// How a label is written.
+    pub format: &'a dyn Fn(&f64) -> String,
+}
+
+/// The mesh of every plot: `x` on x, `y_desc` with `y_format` on y.
+pub(crate) fn draw_axes<'a, DB, X, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-    rows: &[StepRow],
+    x: XAxis<'_>,
     y_desc: &str,
     y_format: &dyn Fn(&f64) -> String,
 ) -> DrawResult<DB>
@@ -578,10 +651,10 @@ where
 {
     chart
         .configure_mesh()
-        .x_desc("removal step (0 = training)")
+        .x_desc(x.desc)
         .y_desc(y_desc)
-        .x_labels(x_labels(rows))
-        .x_label_formatter(&step_label)
+        .x_labels(x.labels)
+        .x_label_formatter(x.format)
         .y_label_formatter(y_format)
         .light_line_style(RGBColor(238, 238, 238))
         .label_style((FONT, 14))
@@ -590,7 +663,7 @@ where
 }
 
 /// A labelled line through `points`, with a dot at each point.
-fn line_with_points<'a, DB, X, Y>(
+pub(crate) fn line_with_points<'a, DB, X, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
     points: &[(f64, f64)],
     color: RGBColor,
@@ -609,7 +682,7 @@ where
     Ok(())
 }
 
-fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
 ) -> DrawResult<DB> {
     chart
@@ -643,7 +716,7 @@ fn draw_residuals<DB: DrawingBackend>(
         .build_cartesian_2d(x_range(rows), y.log_scale())?;
     draw_axes(
         &mut chart,
-        rows,
+        step_axis(rows),
         "gradient residual (max over class models)",
         &sci,
     )?;
@@ -666,7 +739,9 @@ fn draw_rows<DB: DrawingBackend>(title: &str, rows: &[StepRow], root: &Area<DB>)
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x_range(rows), (lo - pad).max(0.0)..hi + pad)?;
-    draw_axes(&mut chart, rows, "rows left", &|v| format!("{v:.0}"))?;
+    draw_axes(&mut chart, step_axis(rows), "rows left", &|v| {
+        format!("{v:.0}")
+    })?;
     line_with_points(&mut chart, &points, BLUE_, "rows left")?;
     legend(&mut chart)
 }

@@ -27,42 +27,47 @@ pub struct SyntheticSpec {
 
 /// Generates a dataset; ids are "s0", "s1", …, features "f0", "f1", ….
 pub fn generate(spec: &SyntheticSpec) -> Dataset {
-    let (n, d) = (spec.rows, spec.features);
+    generate_split(spec, 0).0
+}
+
+/// Generates `spec.rows` rows and a further `held_out` rows of the same problem (the same
+/// hyperplane w*) as a second dataset, e.g. a test set. The rows are those of
+/// [`generate`] with `spec.rows + held_out` rows, split after row `spec.rows` (ids
+/// continue: the held-out rows are "s{n}", "s{n+1}", …), but each part is written straight
+/// into its own buffer: n·d + m·d values in all, with no intermediate copy (what lets
+/// `unlearn bench` keep its peak memory near the size of the data at n = 10⁶).
+pub fn generate_split(spec: &SyntheticSpec, held_out: usize) -> (Dataset, Dataset) {
+    let d = spec.features;
     let mut rng = ChaCha20Rng::seed_from_u64(spec.seed);
-    let mut direction = || -> Vec<f64> {
-        let v: Vec<f64> = (0..d)
-            .map(|_| rng.sample::<f64, _>(StandardNormal))
-            .collect();
-        let norm = v
-            .iter()
-            .map(|x| x * x)
-            .sum::<f64>()
-            .sqrt()
-            .max(f64::MIN_POSITIVE);
-        v.into_iter().map(|x| x / norm).collect()
-    };
-    let truth = direction();
-    let mut features = Vec::with_capacity(n * d);
-    let mut rows = Vec::with_capacity(n);
-    for _ in 0..n {
-        rows.push(direction());
+    let mut truth = vec![0.0; d];
+    unit_direction(&mut rng, &mut truth);
+    // Every row's direction first, then radii and targets: the stream order of the
+    // generator, kept so that a seed names the same data as before.
+    let counts = [spec.rows, held_out];
+    let mut features = counts.map(|m| vec![0.0; m * d]);
+    for (part, m) in features.iter_mut().zip(counts) {
+        for i in 0..m {
+            unit_direction(&mut rng, &mut part[i * d..(i + 1) * d]);
+        }
     }
-    let mut targets = Vec::with_capacity(n);
-    for row in rows {
-        let radius: f64 = rng.random();
-        let x: Vec<f64> = row.iter().map(|v| v * radius).collect();
-        let margin: f64 = x.iter().zip(&truth).map(|(a, b)| a * b).sum();
-        targets.push(if spec.regression {
-            margin + spec.flip * rng.sample::<f64, _>(StandardNormal)
-        } else {
-            let y = if margin >= 0.0 { 1.0 } else { -1.0 };
-            if rng.random::<f64>() < spec.flip {
-                -y
+    let mut targets = counts.map(Vec::with_capacity);
+    for ((part, targets), m) in features.iter_mut().zip(&mut targets).zip(counts) {
+        for i in 0..m {
+            let row = &mut part[i * d..(i + 1) * d];
+            let radius: f64 = rng.random();
+            row.iter_mut().for_each(|v| *v *= radius);
+            let margin: f64 = row.iter().zip(&truth).map(|(a, b)| a * b).sum();
+            targets.push(if spec.regression {
+                margin + spec.flip * rng.sample::<f64, _>(StandardNormal)
             } else {
-                y
-            }
-        });
-        features.extend(x);
+                let y = if margin >= 0.0 { 1.0 } else { -1.0 };
+                if rng.random::<f64>() < spec.flip {
+                    -y
+                } else {
+                    y
+                }
+            });
+        }
     }
     let encoding = if spec.regression {
         TargetEncoding::Regression
@@ -72,14 +77,38 @@ pub fn generate(spec: &SyntheticSpec) -> Dataset {
             negative: "-1".into(),
         }
     };
-    Dataset::new(
-        (0..n).map(|i| format!("s{i}")).collect(),
-        (0..d).map(|j| format!("f{j}")).collect(),
-        features,
-        Some(Targets {
-            values: targets,
-            encoding,
-        }),
+    let [train_x, held_x] = features;
+    let [train_y, held_y] = targets;
+    let dataset = |offset: usize, features: Vec<f64>, values: Vec<f64>| {
+        Dataset::new(
+            (offset..offset + values.len())
+                .map(|i| format!("s{i}"))
+                .collect(),
+            (0..d).map(|j| format!("f{j}")).collect(),
+            features,
+            Some(Targets {
+                values,
+                encoding: encoding.clone(),
+            }),
+        )
+        .expect("generated ids are unique and shapes consistent")
+    };
+    (
+        dataset(0, train_x, train_y),
+        dataset(spec.rows, held_x, held_y),
     )
-    .expect("generated ids are unique and shapes consistent")
+}
+
+/// Fills `out` with a uniformly random unit direction: Gaussian coordinates divided by
+/// their norm.
+fn unit_direction(rng: &mut ChaCha20Rng, out: &mut [f64]) {
+    out.iter_mut()
+        .for_each(|v| *v = rng.sample::<f64, _>(StandardNormal));
+    let norm = out
+        .iter()
+        .map(|x| x * x)
+        .sum::<f64>()
+        .sqrt()
+        .max(f64::MIN_POSITIVE);
+    out.iter_mut().for_each(|v| *v /= norm);
 }
