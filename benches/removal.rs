@@ -132,5 +132,10 @@ fn bench_hessian_refresh(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_single, bench_batch, bench_hessian_refresh);
+criterion_group! {
+    name = benches;
+    // No HTML plots: criterion's plotters backend needs system fonts the machine may lack.
+    config = Criterion::default().without_plots();
+    targets = bench_single, bench_batch, bench_hessian_refresh
+}
 criterion_main!(benches);
