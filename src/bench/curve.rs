@@ -25,6 +25,8 @@ pub struct CurvePoint {
     /// Seconds of `model::train` (solve, row-norm bound, first release; not the data
     /// generation).
     pub train_seconds: f64,
+    /// train_seconds / n: flat over n when training is linear in n.
+    pub seconds_per_row: f64,
     /// Newton iterations of the solve.
     pub newton_iterations: usize,
     /// Peak resident memory while generating and training at this size (see
@@ -85,6 +87,7 @@ pub fn training_curve(
             n,
             d: spec.features,
             train_seconds,
+            seconds_per_row: train_seconds / n as f64,
             newton_iterations: trained.secret.training.iter().map(|r| r.iterations).sum(),
             peak_rss_bytes: peak_rss_bytes(),
             data_bytes: (8 * n * spec.features) as u64,

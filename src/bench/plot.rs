@@ -33,18 +33,20 @@ pub fn write_removal_plot(dir: &Path, report: &BenchReport) -> Result<Vec<PathBu
     write_figure(dir, removal_plot_stem(report.loss), &RemovalFigure(report))
 }
 
-/// Writes the training curve as `dir/training_curve.csv` (n, d, seconds, Newton
-/// iterations, peak RSS, data bytes) and `dir/training_curve.{svg,png}`, creating `dir` if
+/// Writes the training curve as `dir/training_curve.csv` (n, d, seconds, seconds per row,
+/// Newton iterations, peak RSS, data bytes) and `dir/training_curve.{svg,png}`, creating `dir` if
 /// needed; returns the paths.
 pub fn write_curve_plot(dir: &Path, curve: &TrainingCurve) -> Result<Vec<PathBuf>, ReportError> {
     create_dir(dir)?;
-    let mut csv = String::from("n,d,train_seconds,newton_iterations,peak_rss_bytes,data_bytes\n");
+    let mut csv = String::from(
+        "n,d,train_seconds,seconds_per_row,newton_iterations,peak_rss_bytes,data_bytes\n",
+    );
     for p in &curve.points {
         let rss = p.peak_rss_bytes.map_or(String::new(), |b| b.to_string());
         let _ = writeln!(
             csv,
-            "{},{},{},{},{rss},{}",
-            p.n, p.d, p.train_seconds, p.newton_iterations, p.data_bytes
+            "{},{},{},{},{},{rss},{}",
+            p.n, p.d, p.train_seconds, p.seconds_per_row, p.newton_iterations, p.data_bytes
         );
     }
     let path = dir.join("training_curve.csv");
