@@ -112,3 +112,38 @@ fn unit_direction(rng: &mut ChaCha20Rng, out: &mut [f64]) {
         .max(f64::MIN_POSITIVE);
     out.iter_mut().for_each(|v| *v /= norm);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The split is the same data as one generation of n + m rows cut after row n: the
+    /// same seed names the same rows whichever way they are asked for.
+    #[test]
+    fn a_split_is_the_whole_cut_in_two() {
+        for regression in [false, true] {
+            let spec = SyntheticSpec {
+                rows: 30,
+                features: 4,
+                flip: 0.1,
+                regression,
+                seed: 9,
+            };
+            let (train, test) = generate_split(&spec, 7);
+            let whole = generate(&SyntheticSpec { rows: 37, ..spec });
+            let (mut head, mut tail) = (whole.clone(), whole);
+            head.retain_rows(|i| i < 30);
+            tail.retain_rows(|i| i >= 30);
+            assert_eq!(train, head);
+            assert_eq!(test, tail);
+            assert!((0..37).all(|i| {
+                let row = if i < 30 {
+                    train.row(i)
+                } else {
+                    test.row(i - 30)
+                };
+                row.iter().map(|v| v * v).sum::<f64>() <= 1.0
+            }));
+        }
+    }
+}
