@@ -88,5 +88,10 @@ fn bench_hessian(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_training, bench_hessian);
+criterion_group! {
+    name = benches;
+    // No HTML plots: criterion's plotters backend needs system fonts the machine may lack.
+    config = Criterion::default().without_plots();
+    targets = bench_training, bench_hessian
+}
 criterion_main!(benches);
