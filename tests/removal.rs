@@ -532,10 +532,12 @@ proptest! {
             (bound_b.sqrt(), bound_s.sqrt(), floor.sqrt(), gap.sqrt());
         prop_assert!(gap <= (bound_b + bound_s + floor) * (1.0 + 1e-9),
             "‖w_batch − w_seq‖ = {gap:e} > {bound_b:e} + {bound_s:e} + {floor:e}");
-        // Residuals do not compound: the final sequential distance is the last step's.
+        // The last certificate charges at least the distance recomputed from the exact
+        // residual: exactly it for an exact step, an upper bound after pass-free steps
+        // (their residual is tracked, not recomputed).
         let last = certs.last().unwrap();
-        prop_assert!((last.budget_used - bound_s).abs() <= 1e-6 * bound_s + 2.0 * floor,
-            "last certificate {:e} vs recomputed {bound_s:e}", last.budget_used);
+        prop_assert!(last.budget_used >= bound_s * (1.0 - 1e-9) - 2.0 * floor,
+            "last certificate {:e} below the recomputed {bound_s:e}", last.budget_used);
     }
 
     /// The output-perturbation schedule: re-solve exactly when the pre-retraining distance
@@ -998,33 +1000,87 @@ fn a_removal_that_fails_midway_rolls_everything_back() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
-    /// Removals one after another under output perturbation reuse the Hessian factor of the
-    /// first (downdated for each removed row): every later step is marked as cached, and its
-    /// recorded data-dependent bound — the exact-step bound plus the stale-factor terms of
-    /// proofs/cached_hessian_step.md — covers the step's residual, recomputed here
-    /// independently (within its rounding floor).
+    /// Removals one after another under output perturbation: the first is an exact step,
+    /// which seeds the cache; every later one is pass-free (O(d²), no pass over the rows)
+    /// and records a tracked bound on its residual (proofs/pass_free_step.md). That bound
+    /// must cover the exact residual, recomputed here independently from the rows (within
+    /// its rounding floor), at every step of the sequence — the error it tracks accumulates,
+    /// so a missing term shows up as the sequence goes on.
     #[test]
-    fn cached_hessian_steps_stay_within_their_bound(
+    fn pass_free_steps_stay_within_their_tracked_bound(
         case in case_strategy(), pick in any::<u64>(),
     ) {
         let mut u = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
-        let ids = choose_ids(&u, 4, pick);
-        prop_assume!(ids.len() == 4);
+        let ids = choose_ids(&u, 8, pick);
+        prop_assume!(ids.len() == 8);
         for (step, id) in ids.iter().enumerate() {
             let c = u.remove(std::slice::from_ref(id)).unwrap();
             prop_assert!(!c.retrained, "no budget: never retrains");
             let rest = u.model.secret.design.clone();
             for k in 0..c.bounds.exact_residual.len() {
                 prop_assert_eq!(c.bounds.cached_hessian[k], step > 0,
-                    "step {} model {}: cached = {}", step, k, c.bounds.cached_hessian[k]);
+                    "step {} model {}: pass-free = {}", step, k, c.bounds.cached_hessian[k]);
                 let p = Problem::new(&u, &rest, k);
                 let w = &u.model.secret.weights[k];
                 let (residual, floor) = (p.gradient(w).norm(), p.gradient_floor(w));
-                let bound = c.bounds.data_dependent[k];
+                let bound = c.bounds.exact_residual[k];
                 prop_assert!(residual <= bound + floor,
-                    "step {step} model {k}: residual {residual:e} > bound {bound:e} + {floor:e}");
+                    "step {step} model {k}: residual {residual:e} > tracked {bound:e} + {floor:e}");
             }
         }
         prop_assert!(verify(&u).passed());
     }
+}
+
+/// Ridge at O(d²) per row: after the first (exact) removal every step is pass-free, and for
+/// the squared loss the only error a pass-free step adds is rounding (γ = 0: no drift, no
+/// remainder; proofs/pass_free_step.md). After 80 sequential removals the weights are
+///
+/// - within the tracked bound's distance of the exact minimiser computed here independently
+///   (dense normal equations, `ridge_dense`, with its own error bound): the tracked bound
+///   really covers the accumulated rounding;
+/// - equal to it within 1e-9 relative — issue 4's ridge target. The tracked bound is a sum
+///   of γ_k-scaled norms, about 80·d·u·κ(H)·‖w‖ ≈ 1e-11 relative here (κ ≤ ‖X‖²/Λ′ + 1 <
+///   10³), so 1e-9 fails only if rounding accumulates far beyond what the bound tracks.
+#[test]
+fn ridge_pass_free_removals_match_retraining() {
+    let case = Case {
+        loss: LossKind::Squared,
+        regularization: Regularization::PerSample,
+        intercept: true,
+        classes: 1,
+        n: 400,
+        d: 12,
+        log_lambda: -2.0,
+        seed: 11,
+    };
+    let mut u = train(
+        &case,
+        &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)),
+    );
+    let ids = choose_ids(&u, 80, 2024);
+    let certs = u.remove_sequential(&ids).unwrap();
+    assert!(certs.iter().all(|c| !c.retrained));
+    assert!(
+        certs[1..].iter().all(|c| c.bounds.cached_hessian == [true]),
+        "every removal after the first is pass-free"
+    );
+    let rest = u.model.secret.design.clone();
+    let p = Problem::new(&u, &rest, 0);
+    let (exact, exact_error) = p.ridge_dense();
+    let w = &u.model.secret.weights[0];
+    let tracked = certs.last().unwrap().bounds.exact_residual[0];
+    let lambda = lambda_after(&u);
+    let distance = (w - &exact).norm();
+    assert!(
+        distance <= tracked / lambda * (1.0 + 4.0 * U) + exact_error,
+        "‖w − w*‖ = {distance:e} > tracked {:e} + {exact_error:e}",
+        tracked / lambda
+    );
+    assert!(
+        distance <= 1e-9 * exact.norm(),
+        "relative difference {:e}",
+        distance / exact.norm()
+    );
+    assert!(verify(&u).passed());
 }
