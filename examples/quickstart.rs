@@ -1,4 +1,4 @@
-//! The library in thirty lines: train a certified model on digits 3 vs 8, remove three
+//! The library on one page: train a certified model on digits 3 vs 8, remove three
 //! rows without retraining, print the certificate and verify the result.
 //!
 //! Run with `cargo run --release --example quickstart`.
