@@ -222,6 +222,17 @@ pub fn noise_stream(seed: u64, stream: u64) -> ChaCha20Rng {
 /// Trains a model: draws the objective noise, minimises L_b for each model, and makes the
 /// first release of the weights (see [`Mechanism`]).
 pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<Model, TrainError> {
+    train_with_progress(input, hyper, seed, &mut || {})
+}
+
+/// [`train`], calling `on_model` each time one model is solved ([`model_count`] times: once
+/// per class under one-vs-rest), for a progress display.
+pub fn train_with_progress(
+    input: TrainingData,
+    hyper: &Hyperparameters,
+    seed: u64,
+    on_model: &mut dyn FnMut(),
+) -> Result<Model, TrainError> {
     hyper.validate()?;
     let TrainingData {
         data,
@@ -256,7 +267,7 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
         spectral_bound: None,
     };
     secret.draw_objective_noise(hyper)?;
-    secret.solve(hyper, false)?;
+    secret.solve_with_progress(hyper, false, on_model)?;
     let weights = secret.release(hyper)?;
     let published = PublishedModel {
         format_version: MODEL_FORMAT_VERSION,
@@ -305,6 +316,16 @@ impl SecretState {
     /// Minimises L_b on the current rows for every model, from the current secret weights
     /// (`warm`) or from zero, and records the solver reports.
     pub fn solve(&mut self, hyper: &Hyperparameters, warm: bool) -> Result<(), TrainError> {
+        self.solve_with_progress(hyper, warm, &mut || {})
+    }
+
+    /// [`SecretState::solve`], calling `on_model` after each model is solved.
+    pub fn solve_with_progress(
+        &mut self,
+        hyper: &Hyperparameters,
+        warm: bool,
+        on_model: &mut dyn FnMut(),
+    ) -> Result<(), TrainError> {
         let count = self.model_count();
         let mut weights = Vec::with_capacity(count);
         let mut training = Vec::with_capacity(count);
@@ -320,6 +341,7 @@ impl SecretState {
                 })?;
             weights.push(w);
             training.push(report);
+            on_model();
         }
         self.weights = weights;
         self.training = training;
