@@ -44,6 +44,10 @@ pub struct StepBounds {
     /// pass_free_step.md, and `exact_residual` is that tracked bound).
     #[serde(default)]
     pub cached_hessian: Vec<bool>,
+    /// Whether each model's `exact_residual` was computed from the rows (exact steps, and
+    /// pass-free steps whose tracked bound missed the budget) rather than tracked.
+    #[serde(default)]
+    pub residual_measured: Vec<bool>,
 }
 
 /// The record of one training run or removal step.

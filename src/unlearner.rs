@@ -262,10 +262,14 @@ impl Unlearner {
         }
         let weights_before = self.model.secret.weights.clone();
         let mut step = self.newton_steps(&hyper, n_before, true)?;
+        // The refresh policy of proofs/pass_free_step.md: a pass-free step whose tracked
+        // bound misses the budget has its residual measured from the rows (O(n·d)); if that
+        // still misses, it is redone as an exact step (fresh Hessians and gradients, which
+        // renew the caches, O(n·d²)); only then does the schedule consider a retraining.
         if step.cached_hessian.iter().any(|&c| c) && self.over_budget(&hyper, &step) {
-            // A pass-free step whose tracked bound misses the budget is redone as an exact
-            // step (fresh Hessians and gradients, which renew the caches) before the
-            // schedule considers a retraining: the refresh policy of proofs/pass_free_step.md.
+            self.measure_pass_free_residuals(&hyper, &mut step);
+        }
+        if step.cached_hessian.iter().any(|&c| c) && self.over_budget(&hyper, &step) {
             self.model.secret.weights = weights_before;
             self.caches.clear_models();
             step = self.newton_steps(&hyper, n_before, false)?;
@@ -341,6 +345,7 @@ impl Unlearner {
                 bounds.data_dependent.push(step.increment);
                 bounds.worst_case.push(None);
                 bounds.cached_hessian.push(true);
+                bounds.residual_measured.push(false);
                 continue;
             }
             let y = secret.model_targets(k);
@@ -386,6 +391,7 @@ impl Unlearner {
             }
             bounds.data_dependent.push(data_dependent);
             bounds.cached_hessian.push(false);
+            bounds.residual_measured.push(true);
             let start = WorstCaseStart {
                 previous_residual: previous_residuals.get(k).copied().unwrap_or(0.0),
                 weight_norm: w.norm(),
@@ -422,6 +428,41 @@ impl Unlearner {
             }
         }
         Ok(bounds)
+    }
+
+    /// Replaces the tracked residual bound of every pass-free step in `bounds` by the
+    /// residual computed from the rows (one pass, O(n·d), outward-rounded), and restarts the
+    /// cache's tracked gradient from it (its error bound back at rounding level).
+    fn measure_pass_free_residuals(&mut self, hyper: &Hyperparameters, bounds: &mut StepBounds) {
+        let secret = &self.model.secret;
+        let lambda = hyper
+            .regularization
+            .effective_lambda(hyper.lambda, secret.design.n_rows());
+        let dim = secret.design.n_features();
+        for k in 0..secret.model_count() {
+            if !bounds.cached_hessian[k] {
+                continue;
+            }
+            let y = secret.model_targets(k);
+            let objective = Objective {
+                loss: &hyper.loss,
+                rows: Rows {
+                    features: secret.design.features(),
+                    targets: &y,
+                    dim,
+                },
+                lambda,
+                noise: &secret.noise[k],
+            };
+            let (gradient, error) =
+                gradient_with_error_bound(&objective, &secret.weights[k], secret.row_norm_bound);
+            bounds.exact_residual[k] =
+                gradient.norm() * (1.0 + bounds::rounding_gamma(dim as f64 + 2.0)) + error;
+            bounds.residual_measured[k] = true;
+            if let Some((cache, _)) = self.caches.step_parts(k) {
+                cache.set_gradient(gradient, error, lambda);
+            }
+        }
     }
 
     /// Whether a step's distance bound exceeds the budget (output perturbation).
@@ -465,6 +506,7 @@ impl Unlearner {
                     bounds.training_residual =
                         secret.training.iter().map(|r| r.gradient_norm).collect();
                     bounds.exact_residual = secret.residual_bounds(hyper);
+                    bounds.residual_measured = vec![true; bounds.exact_residual.len()];
                 }
                 secret.spent = vec![distance_bound(
                     &bounds.exact_residual,
@@ -489,6 +531,7 @@ impl Unlearner {
                     bounds.training_residual =
                         secret.training.iter().map(|r| r.gradient_norm).collect();
                     bounds.exact_residual = secret.residual_bounds(hyper);
+                    bounds.residual_measured = vec![true; bounds.exact_residual.len()];
                     secret.spent = bounds.exact_residual.clone();
                 } else {
                     secret.spent = charged;
@@ -568,10 +611,12 @@ pub fn training_certificate(model: &Model) -> Certificate {
         ledger: Ledger::default(),
         caches: HessianCaches::default(),
     };
+    let exact_residual = model
+        .secret
+        .residual_bounds(&model.published.hyperparameters);
     let bounds = StepBounds {
-        exact_residual: model
-            .secret
-            .residual_bounds(&model.published.hyperparameters),
+        residual_measured: vec![true; exact_residual.len()],
+        exact_residual,
         data_dependent: Vec::new(),
         worst_case: Vec::new(),
         cached_hessian: Vec::new(),

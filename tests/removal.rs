@@ -1084,3 +1084,60 @@ fn ridge_pass_free_removals_match_retraining() {
     );
     assert!(verify(&u).passed());
 }
+
+/// The middle tier of the refresh policy (proofs/pass_free_step.md): a pass-free step whose
+/// tracked bound misses the budget, but whose residual measured from the rows fits, is kept
+/// — same weights as the pass-free step — with the measured residual recorded; the ledger
+/// verifies. The budget is set between the two charged distances, found on a probe run
+/// without a budget (training and exact steps do not depend on the budget under output
+/// perturbation, b = 0).
+#[test]
+fn a_pass_free_step_over_budget_is_measured_before_it_is_redone() {
+    let case = Case {
+        n: 400,
+        ..logistic_case(1, true)
+    };
+    let h = hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0));
+    let mut probe = train(&case, &h);
+    let ids = choose_ids(&probe, 2, 7);
+    let first = probe.remove(&ids[..1]).unwrap();
+    let tracked = probe.remove(&ids[1..]).unwrap();
+    assert_eq!(tracked.bounds.cached_hessian, [true]);
+    assert_eq!(tracked.bounds.residual_measured, [false]);
+    let rest = probe.model.secret.design.clone();
+    let p = Problem::new(&probe, &rest, 0);
+    let w = probe.model.secret.weights[0].clone();
+    let actual = p.gradient(&w).norm() + p.gradient_floor(&w);
+    let (lambda, tau) = (lambda_after(&probe), h.newton.tolerance);
+    // The budget must let the first (exact) step and the measured residual through.
+    let needed = first.budget_used.max((actual + tau) / lambda);
+    assert!(
+        needed < 0.25 * tracked.budget_used,
+        "the tracked bound {:e} must be loose enough to test the tier (needed {needed:e})",
+        tracked.budget_used
+    );
+    let budget = (needed * tracked.budget_used).sqrt();
+
+    let mut u = train(&case, &with_budget(h, budget));
+    assert!(!u.remove(&ids[..1]).unwrap().retrained);
+    let c = u.remove(&ids[1..]).unwrap();
+    assert!(!c.retrained);
+    assert_eq!(
+        c.bounds.cached_hessian,
+        [true],
+        "the pass-free step is kept"
+    );
+    assert_eq!(
+        c.bounds.residual_measured,
+        [true],
+        "its residual was measured"
+    );
+    assert_eq!(
+        u.model.secret.weights[0], w,
+        "same weights as the pass-free step"
+    );
+    let recomputed = p.gradient(&w).norm();
+    assert!((c.bounds.exact_residual[0] - recomputed).abs() <= 2.0 * p.gradient_floor(&w));
+    assert!(c.budget_used <= budget);
+    assert!(verify(&u).passed());
+}
