@@ -199,24 +199,17 @@ impl Unlearner {
         if ids.is_empty() {
             return Err(RemovalError::Empty);
         }
-        let present: HashSet<&str> = self
-            .model
-            .secret
-            .design
-            .ids()
-            .iter()
-            .map(String::as_str)
-            .collect();
+        let design = &self.model.secret.design;
         let mut seen = HashSet::with_capacity(ids.len());
         for id in ids {
             if !seen.insert(id.as_str()) {
                 return Err(RemovalError::DuplicateId(id.clone()));
             }
-            if !present.contains(id.as_str()) {
+            if design.position(id).is_none() {
                 return Err(RemovalError::UnknownId(id.clone()));
             }
         }
-        if ids.len() >= present.len() {
+        if ids.len() >= design.n_rows() {
             return Err(RemovalError::WouldRemoveAll(ids.len()));
         }
         Ok(())
@@ -233,15 +226,11 @@ impl Unlearner {
         let digest_before = self.model.published.digest.clone();
         let secret = &mut self.model.secret;
         let n_before = secret.design.n_rows();
-        let removed: HashSet<&str> = ids.iter().map(String::as_str).collect();
-        let positions: Vec<usize> = secret
-            .design
-            .ids()
+        let mut positions: Vec<usize> = ids
             .iter()
-            .enumerate()
-            .filter(|(_, id)| removed.contains(id.as_str()))
-            .map(|(i, _)| i)
+            .map(|id| secret.design.position(id).expect("checked by check_request"))
             .collect();
+        positions.sort_unstable();
         let encoding = secret.targets().encoding.clone();
         let count = secret.model_count();
         // From the highest position down, so that the row swap_remove moves into a hole is
