@@ -228,7 +228,12 @@ impl Unlearner {
         let n_before = secret.design.n_rows();
         let mut positions: Vec<usize> = ids
             .iter()
-            .map(|id| secret.design.position(id).expect("checked by check_request"))
+            .map(|id| {
+                secret
+                    .design
+                    .position(id)
+                    .expect("checked by check_request")
+            })
             .collect();
         positions.sort_unstable();
         let encoding = secret.targets().encoding.clone();
@@ -298,12 +303,17 @@ impl Unlearner {
             .map(|c| c.bounds.exact_residual.clone())
             .unwrap_or_default();
         let clip_norm = self.model.published.preprocessing.clip_norm;
-        // Cached state only where the certificate rests on the residual bound alone.
-        let caching = hyper.mechanism == Mechanism::OutputPerturbation;
+        let gamma = hyper.loss.second_derivative_lipschitz();
+        // Cached state only where the certificate rests on the residual bound alone, and
+        // where something keeps the tracked bound small: a budget, which decides when to
+        // refresh, or the squared loss (γ = 0), whose pass-free steps are exact up to the
+        // tracked rounding. Otherwise nothing would stop pass-free steps drifting from
+        // retraining, so every removal is an exact step.
+        let caching = hyper.mechanism == Mechanism::OutputPerturbation
+            && (budget_of(hyper).is_some() || gamma == 0.0);
         let secret = &mut self.model.secret;
         let n_after = secret.design.n_rows();
         let lambda_after = hyper.regularization.effective_lambda(hyper.lambda, n_after);
-        let gamma = hyper.loss.second_derivative_lipschitz();
         let spectral_bound = secret.spectral_bound();
         let constants = PassFreeConstants {
             gamma,

@@ -172,6 +172,12 @@ fn with_budget(mut h: Hyperparameters, budget: f64) -> Hyperparameters {
     h
 }
 
+/// A budget no step's distance comes near: every removal after the first is pass-free
+/// (without a budget every removal is an exact step).
+fn roomy_budget(h: Hyperparameters) -> Hyperparameters {
+    with_budget(h, 1e3)
+}
+
 fn train(case: &Case, h: &Hyperparameters) -> Unlearner {
     let input = TrainingData {
         data: dataset(case),
@@ -505,7 +511,10 @@ proptest! {
     fn batch_and_sequential_removals_agree_within_their_bounds(
         case in case_strategy(), m in 2usize..5, pick in any::<u64>(),
     ) {
-        let base = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
+        let base = train(
+            &case,
+            &roomy_budget(hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0))),
+        );
         let ids = choose_ids(&base, m, pick);
         let rest = remaining(&base.model.secret.design, &ids);
         let mut batch = base.clone();
@@ -1010,7 +1019,8 @@ proptest! {
     fn pass_free_steps_stay_within_their_tracked_bound(
         case in case_strategy(), pick in any::<u64>(),
     ) {
-        let mut u = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
+        let h = roomy_budget(hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
+        let mut u = train(&case, &h);
         let ids = choose_ids(&u, 8, pick);
         prop_assume!(ids.len() == 8);
         for (step, id) in ids.iter().enumerate() {
@@ -1056,7 +1066,7 @@ fn ridge_pass_free_removals_match_retraining() {
     };
     let mut u = train(
         &case,
-        &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)),
+        &roomy_budget(hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0))),
     );
     let ids = choose_ids(&u, 80, 2024);
     let certs = u.remove_sequential(&ids).unwrap();
@@ -1098,7 +1108,7 @@ fn a_pass_free_step_over_budget_is_measured_before_it_is_redone() {
         ..logistic_case(1, true)
     };
     let h = hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0));
-    let mut probe = train(&case, &h);
+    let mut probe = train(&case, &roomy_budget(h.clone()));
     let ids = choose_ids(&probe, 2, 7);
     let first = probe.remove(&ids[..1]).unwrap();
     let tracked = probe.remove(&ids[1..]).unwrap();
@@ -1140,4 +1150,21 @@ fn a_pass_free_step_over_budget_is_measured_before_it_is_redone() {
     assert!((c.bounds.exact_residual[0] - recomputed).abs() <= 2.0 * p.gradient_floor(&w));
     assert!(c.budget_used <= budget);
     assert!(verify(&u).passed());
+}
+
+/// Without a privacy target nothing decides when a pass-free step's tracked bound has grown
+/// too far, so every removal is an exact step (a membership-inference audit measured the
+/// drift of unbudgeted pass-free steps from retraining).
+#[test]
+fn without_a_budget_every_removal_is_an_exact_step() {
+    let case = logistic_case(2, true);
+    let mut u = train(
+        &case,
+        &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)),
+    );
+    let ids = choose_ids(&u, 5, 3);
+    for c in u.remove_sequential(&ids).unwrap() {
+        assert_eq!(c.bounds.cached_hessian, [false, false]);
+        assert_eq!(c.bounds.residual_measured, [true, true]);
+    }
 }
