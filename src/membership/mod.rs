@@ -86,6 +86,10 @@ pub struct MembershipSpec {
 /// Which population rows play which part (indices into the population).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
+    /// Rows in the population.
+    pub rows: usize,
+    /// Whether the removed rows and the controls are canaries.
+    pub canaries: bool,
     /// N: never trained on by any of the three models (with canaries: those not mislabelled).
     pub never_seen: Vec<usize>,
     /// The never-seen rows the removed rows are compared with: N itself, or with canaries
@@ -136,6 +140,8 @@ impl Split {
         };
         let never_seen = sorted(&order[controls..held_out]);
         Ok(Self {
+            rows,
+            canaries,
             controls: if canaries {
                 sorted(&order[..controls])
             } else {
@@ -145,6 +151,12 @@ impl Split {
             removed: sorted(&order[held_out..held_out + removed]),
             retained: sorted(&order[held_out + removed..]),
         })
+    }
+
+    /// The share of the population the original model is trained on, |D|/|population|:
+    /// the share of the shadow models each row is in ([`train_shadows`]).
+    pub fn inclusion(&self) -> f64 {
+        (self.removed.len() + self.retained.len()) as f64 / self.rows as f64
     }
 }
 
@@ -166,7 +178,9 @@ pub fn mislabel(data: &mut Dataset, rows: &[usize], seed: u64) -> Result<(), Mem
             }
             TargetEncoding::Regression => {
                 return Err(MembershipError::Invalid(
-                    "--canaries mislabels rows, which needs class labels (--loss logistic)".into(),
+                    "canaries (the default) are mislabelled rows, which needs class labels: \
+                     give --no-canaries for a real-valued target"
+                        .into(),
                 ));
             }
         };
@@ -431,7 +445,7 @@ pub fn assess(
         removed: split.removed.len(),
         retained: split.retained.len(),
         never_seen: split.never_seen.len(),
-        canaries: split.controls != split.never_seen,
+        canaries: split.canaries,
         controls: split.controls.len(),
         retrainings: models.retrainings,
         shadows: shadows.shadows,
@@ -536,6 +550,13 @@ pub fn run(
     } else {
         population
     };
+    let shadows = train_shadows(
+        population,
+        hyper,
+        spec.shadows,
+        split.inclusion(),
+        shadow_seed,
+    )?;
     let models = train_models(
         population,
         &split,
@@ -543,9 +564,6 @@ pub fn run(
         [original_seed, retrained_seed],
         unlearn(spec.sequential),
     )?;
-    let inclusion =
-        (split.removed.len() + split.retained.len()) as f64 / population.data.n_rows() as f64;
-    let shadows = train_shadows(population, hyper, spec.shadows, inclusion, shadow_seed)?;
     Ok(assess(
         &population.data,
         &split,
