@@ -265,6 +265,13 @@ fn print_report(report: &MembershipReport, removal: &str, sigma: f64) {
             r.retrained.auc.value
         );
         say!("  verdict: {}", explain(attack.verdict));
+        if attack.paired_difference {
+            say!(
+                "  note: the paired interval of the AUC difference excludes 0: on these rows the \
+                 attack separates the unlearned from the retrained model (the removal is \
+                 approximate), by less than the audit resolves"
+            );
+        }
     }
     say!("\noverall: {}", explain(report.verdict));
 }
