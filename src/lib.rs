@@ -37,6 +37,7 @@ pub mod hessian_cache;
 pub mod linalg;
 pub mod loss;
 pub mod mechanism;
+pub mod membership;
 pub mod model;
 pub mod noise;
 pub mod objective;

@@ -17,6 +17,7 @@ mod args;
 mod audit;
 mod bench;
 mod demo;
+mod membership;
 mod model_io;
 mod progress;
 mod removal;
@@ -71,6 +72,8 @@ enum Command {
     Inspect(removal::StoreArgs),
     /// Retrain from scratch on the remaining rows and compare with the unlearned model.
     Audit(audit::AuditArgs),
+    /// Membership-inference attacks on removed rows: original vs unlearned vs retrained.
+    AuditMembership(Box<membership::MembershipArgs>),
     /// Plots and a Markdown summary of the ledger (budget, residuals, rows) for the operator.
     Report(report::ReportArgs),
     /// Benchmark training, removal and retraining on seeded synthetic data.
@@ -120,6 +123,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::AuditMembership(args) => membership::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
