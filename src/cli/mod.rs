@@ -15,6 +15,7 @@ macro_rules! say {
 mod audit;
 mod bench;
 mod demo;
+mod epsilon;
 mod model_io;
 mod removal;
 mod report;
@@ -55,6 +56,8 @@ enum Command {
     Inspect(removal::StoreArgs),
     /// Retrain from scratch on the remaining rows and compare with the unlearned model.
     Audit(audit::AuditArgs),
+    /// Lower-bound the ε a removal achieves by testing unlearned against retrained releases.
+    AuditEpsilon(epsilon::EpsilonArgs),
     /// Plots and a Markdown summary of the ledger (budget, residuals, rows) for the operator.
     Report(report::ReportArgs),
     /// Benchmark training, removal and retraining on seeded synthetic data.
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::AuditEpsilon(args) => epsilon::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
