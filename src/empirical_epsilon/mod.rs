@@ -76,7 +76,7 @@ pub enum AuditError {
 }
 
 /// The test the audit chose: say "retrained" when the statistic lies in [lower, upper)
-/// (or outside it, when `complement`).
+/// (or outside it, when `complement`). An infinite end is written as JSON `null`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TestRegion {
     /// Lower end (−∞ allowed).
@@ -85,6 +85,26 @@ pub struct TestRegion {
     pub upper: f64,
     /// Whether the test says "retrained" outside the interval.
     pub complement: bool,
+}
+
+impl std::fmt::Display for TestRegion {
+    /// The rule in words: `⟨w, u⟩ < c`, `⟨w, u⟩ ≥ c`, `⟨w, u⟩ in [a, b)` or `outside [a, b)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (lo, hi) = (self.lower, self.upper);
+        match (lo.is_finite(), hi.is_finite(), self.complement) {
+            (false, true, false) | (true, false, true) => {
+                write!(f, "⟨w, u⟩ < {:.6e}", if hi.is_finite() { hi } else { lo })
+            }
+            (true, false, false) | (false, true, true) => {
+                write!(f, "⟨w, u⟩ ≥ {:.6e}", if lo.is_finite() { lo } else { hi })
+            }
+            (_, _, complement) => write!(
+                f,
+                "⟨w, u⟩ {} [{lo:.6e}, {hi:.6e})",
+                if complement { "outside" } else { "in" }
+            ),
+        }
+    }
 }
 
 impl TestRegion {
@@ -117,7 +137,8 @@ pub struct EpsilonAudit {
     /// The lower bound on ε, valid with probability ≥ c.
     pub epsilon_lower: f64,
     /// The same formula with the point estimates instead of the upper bounds (no guarantee;
-    /// what the bound tends to as the trials grow, for this test).
+    /// what the bound tends to as the trials grow, for this test). Infinite (JSON `null`)
+    /// when the test made no error.
     pub epsilon_estimate: f64,
     /// The largest value `epsilon_lower` can take with this many evaluation trials.
     pub max_reportable_epsilon: f64,
