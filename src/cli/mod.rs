@@ -17,6 +17,7 @@ mod args;
 mod audit;
 mod bench;
 mod demo;
+mod epsilon;
 mod membership;
 mod model_io;
 mod progress;
@@ -74,6 +75,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Membership-inference attacks on removed rows: original vs unlearned vs retrained.
     AuditMembership(Box<membership::MembershipArgs>),
+    /// Lower-bound the ε a removal achieves by testing unlearned against retrained releases.
+    AuditEpsilon(epsilon::EpsilonArgs),
     /// Plots and a Markdown summary of the ledger (budget, residuals, rows) for the operator.
     Report(report::ReportArgs),
     /// Benchmark training, removal and retraining on seeded synthetic data.
@@ -124,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => removal::inspect(&args),
         Command::Audit(args) => audit::run(&args),
         Command::AuditMembership(args) => membership::run(&args),
+        Command::AuditEpsilon(args) => epsilon::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
