@@ -18,6 +18,7 @@ mod demo;
 mod model_io;
 mod removal;
 mod report;
+mod reproduce;
 mod serve;
 mod synth;
 mod train;
@@ -57,6 +58,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Plots and a Markdown summary of the ledger (budget, residuals, rows) for the operator.
     Report(report::ReportArgs),
+    /// Regenerate Guo et al.'s figures (accuracy vs λ and σ, bounds vs removals) as plots.
+    Reproduce(reproduce::ReproduceArgs),
     /// Benchmark training, removal and retraining on seeded synthetic data.
     Bench(bench::BenchArgs),
     /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
@@ -94,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => removal::inspect(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Reproduce(args) => reproduce::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
     };
