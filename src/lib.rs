@@ -46,6 +46,7 @@ pub mod predict;
 pub mod privacy;
 pub mod removal;
 pub mod report;
+pub mod reproduce;
 pub mod requests;
 pub mod solver;
 pub mod stats;

@@ -28,7 +28,7 @@ pub const TABLE_STEPS: usize = 20;
 const IDS_SHOWN: usize = 4;
 
 /// The font family every plot uses (registered once with the embedded DejaVu Sans).
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Errors writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -370,6 +370,75 @@ fn register_font() {
     });
 }
 
+/// A plot that can draw itself on any plotters backend, so that one drawing routine gives
+/// both the SVG and the PNG ([`figure_svg`], [`figure_png`]).
+pub(crate) trait Figure {
+    /// Draws the plot on `root` (already filled white).
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String>;
+}
+
+/// Draws `figure` as an SVG document; `file` names the plot in errors.
+pub(crate) fn figure_svg(figure: &impl Figure, file: &str) -> Result<String, ReportError> {
+    register_font();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, PLOT_SIZE).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| plot_error(file, "svg", e.to_string()))?;
+        figure
+            .draw(&root)
+            .map_err(|reason| plot_error(file, "svg", reason))?;
+        root.present()
+            .map_err(|e| plot_error(file, "svg", e.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// Draws `figure` as a PNG image (text rasterised with the embedded font).
+pub(crate) fn figure_png(figure: &impl Figure, file: &str) -> Result<Vec<u8>, ReportError> {
+    register_font();
+    let (w, h) = PLOT_SIZE;
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, PLOT_SIZE).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| plot_error(file, "png", e.to_string()))?;
+        figure
+            .draw(&root)
+            .map_err(|reason| plot_error(file, "png", reason))?;
+        root.present()
+            .map_err(|e| plot_error(file, "png", e.to_string()))?;
+    }
+    let mut png_bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder
+        .write_header()
+        .map_err(|e| plot_error(file, "png", e.to_string()))?;
+    writer
+        .write_image_data(&rgb)
+        .map_err(|e| plot_error(file, "png", e.to_string()))?;
+    writer
+        .finish()
+        .map_err(|e| plot_error(file, "png", e.to_string()))?;
+    Ok(png_bytes)
+}
+
+/// One of the ledger plots, as a [`Figure`].
+struct LedgerPlot<'a> {
+    name: &'a str,
+    title: &'a str,
+    rows: &'a [StepRow],
+    summary: &'a ReportSummary,
+}
+
+impl Figure for LedgerPlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
+        draw(self.name, self.title, self.rows, self.summary, root)
+    }
+}
+
 /// Draws plot `name` as an SVG document.
 pub fn render_svg(
     name: &str,
@@ -377,15 +446,13 @@ pub fn render_svg(
     rows: &[StepRow],
     s: &ReportSummary,
 ) -> Result<String, ReportError> {
-    register_font();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, PLOT_SIZE).into_drawing_area();
-        draw(name, title, rows, s, &root).map_err(|reason| plot_error(name, "svg", reason))?;
-        root.present()
-            .map_err(|e| plot_error(name, "svg", e.to_string()))?;
-    }
-    Ok(svg)
+    let plot = LedgerPlot {
+        name,
+        title,
+        rows,
+        summary: s,
+    };
+    figure_svg(&plot, name)
 }
 
 /// Draws plot `name` as a PNG image.
@@ -395,29 +462,13 @@ pub fn render_png(
     rows: &[StepRow],
     s: &ReportSummary,
 ) -> Result<Vec<u8>, ReportError> {
-    register_font();
-    let (w, h) = PLOT_SIZE;
-    let mut rgb = vec![0u8; (w * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, PLOT_SIZE).into_drawing_area();
-        draw(name, title, rows, s, &root).map_err(|reason| plot_error(name, "png", reason))?;
-        root.present()
-            .map_err(|e| plot_error(name, "png", e.to_string()))?;
-    }
-    let mut png_bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder
-        .write_header()
-        .map_err(|e| plot_error(name, "png", e.to_string()))?;
-    writer
-        .write_image_data(&rgb)
-        .map_err(|e| plot_error(name, "png", e.to_string()))?;
-    writer
-        .finish()
-        .map_err(|e| plot_error(name, "png", e.to_string()))?;
-    Ok(png_bytes)
+    let plot = LedgerPlot {
+        name,
+        title,
+        rows,
+        summary: s,
+    };
+    figure_png(&plot, name)
 }
 
 fn plot_error(name: &str, ext: &str, reason: String) -> ReportError {
@@ -427,7 +478,7 @@ fn plot_error(name: &str, ext: &str, reason: String) -> ReportError {
     }
 }
 
-type Area<DB> = DrawingArea<DB, Shift>;
+pub(crate) type Area<DB> = DrawingArea<DB, Shift>;
 
 fn draw<DB: DrawingBackend>(
     name: &str,
@@ -436,7 +487,6 @@ fn draw<DB: DrawingBackend>(
     s: &ReportSummary,
     root: &Area<DB>,
 ) -> Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
     let result = match name {
         "budget" => draw_budget(title, rows, s, root),
         "residuals" => draw_residuals(title, rows, root),
@@ -445,7 +495,8 @@ fn draw<DB: DrawingBackend>(
     result.map_err(|e| e.to_string())
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub(crate) type DrawResult<DB> =
+    Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// The x range of the steps, with half a step of margin.
 fn x_range(rows: &[StepRow]) -> std::ops::Range<f64> {
@@ -455,7 +506,7 @@ fn x_range(rows: &[StepRow]) -> std::ops::Range<f64> {
 
 /// A log-scale y range covering the positive values, padded by a factor below and by two
 /// decades above (room for the legend in the upper right corner).
-fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+pub(crate) fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values
         .filter(|v| v.is_finite() && *v > 0.0)
         .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
@@ -475,11 +526,11 @@ fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     lo / 3.0..hi * 10f64.powf(headroom)
 }
 
-fn positive(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+pub(crate) fn positive(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
     points.filter(|(_, y)| y.is_finite() && *y > 0.0).collect()
 }
 
-fn sci(v: &f64) -> String {
+pub(crate) fn sci(v: &f64) -> String {
     format!("{v:.0e}")
 }
 
@@ -491,11 +542,11 @@ fn step_label(v: &f64) -> String {
     }
 }
 
-const BLUE_: RGBColor = RGBColor(31, 119, 180);
-const ORANGE_: RGBColor = RGBColor(255, 127, 14);
-const GREEN_: RGBColor = RGBColor(44, 160, 44);
-const RED_: RGBColor = RGBColor(214, 39, 40);
-const GREY_: RGBColor = RGBColor(90, 90, 90);
+pub(crate) const BLUE_: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const ORANGE_: RGBColor = RGBColor(255, 127, 14);
+pub(crate) const GREEN_: RGBColor = RGBColor(44, 160, 44);
+pub(crate) const RED_: RGBColor = RGBColor(214, 39, 40);
+pub(crate) const GREY_: RGBColor = RGBColor(90, 90, 90);
 
 fn x_labels(rows: &[StepRow]) -> usize {
     rows.len().clamp(2, 21)
@@ -564,7 +615,7 @@ fn draw_budget<DB: DrawingBackend>(
     legend(&mut chart)
 }
 
-/// The mesh of every plot: removal steps on x, `y_desc` with `y_format` on y.
+/// The mesh of every ledger plot: removal steps on x, `y_desc` with `y_format` on y.
 fn draw_axes<'a, DB, X, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
     rows: &[StepRow],
@@ -576,12 +627,43 @@ where
     X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
     Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
 {
+    let x_axis = Axis {
+        desc: "removal step (0 = training)",
+        labels: x_labels(rows),
+        format: &step_label,
+    };
+    mesh(chart, &x_axis, y_desc, y_format)
+}
+
+/// How one axis of a [`mesh`] is labelled.
+pub(crate) struct Axis<'f> {
+    /// The axis description.
+    pub desc: &'f str,
+    /// About how many tick labels to draw.
+    pub labels: usize,
+    /// How a tick value is written.
+    pub format: &'f dyn Fn(&f64) -> String,
+}
+
+/// The mesh (grid, ticks, axis descriptions) every plot shares: `x` as given, y with
+/// `y_desc` and `y_format`.
+pub(crate) fn mesh<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    x: &Axis<'_>,
+    y_desc: &str,
+    y_format: &dyn Fn(&f64) -> String,
+) -> DrawResult<DB>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
-        .x_desc("removal step (0 = training)")
+        .x_desc(x.desc)
         .y_desc(y_desc)
-        .x_labels(x_labels(rows))
-        .x_label_formatter(&step_label)
+        .x_labels(x.labels)
+        .x_label_formatter(x.format)
         .y_label_formatter(y_format)
         .light_line_style(RGBColor(238, 238, 238))
         .label_style((FONT, 14))
@@ -590,7 +672,7 @@ where
 }
 
 /// A labelled line through `points`, with a dot at each point.
-fn line_with_points<'a, DB, X, Y>(
+pub(crate) fn line_with_points<'a, DB, X, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
     points: &[(f64, f64)],
     color: RGBColor,
@@ -612,9 +694,17 @@ where
 fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
 ) -> DrawResult<DB> {
+    legend_at(chart, SeriesLabelPosition::UpperRight)
+}
+
+/// The legend of the labelled series, boxed, at `position`.
+pub(crate) fn legend_at<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> DrawResult<DB> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FONT, 14))

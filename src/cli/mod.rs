@@ -23,6 +23,7 @@ mod model_io;
 mod progress;
 mod removal;
 mod report;
+mod reproduce;
 mod serve;
 mod synth;
 mod train;
@@ -79,6 +80,8 @@ enum Command {
     AuditEpsilon(epsilon::EpsilonArgs),
     /// Plots and a Markdown summary of the ledger (budget, residuals, rows) for the operator.
     Report(report::ReportArgs),
+    /// Regenerate Guo et al.'s figures (accuracy vs λ and σ, bounds vs removals) as plots.
+    Reproduce(reproduce::ReproduceArgs),
     /// Benchmark training, removal and retraining on seeded synthetic data.
     Bench(bench::BenchArgs),
     /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::AuditMembership(args) => membership::run(&args),
         Command::AuditEpsilon(args) => epsilon::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Reproduce(args) => reproduce::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
     };
