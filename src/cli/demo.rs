@@ -30,6 +30,7 @@ use unlearn::verify::verify;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   unlearn demo
+  unlearn demo --quick
   unlearn demo --out /tmp/unlearn-demo --seed 7 --json")]
 pub struct DemoArgs {
     /// Seed of the noise generator (fixed so the demo is reproducible).
@@ -43,16 +44,21 @@ pub struct DemoArgs {
     /// ms_per_removal, ms_retrain, speedup, store, report.
     #[arg(long)]
     pub json: bool,
+    /// A smaller run: 10 single requests and a batch of 5 per task instead of every third
+    /// training row.
+    #[arg(long)]
+    pub quick: bool,
 }
 
-/// Deletion requests each task serves: this many rows one at a time, then a batch of
-/// [`BATCH`] (every seventh training row).
-const SINGLES: usize = 40;
+/// Every this-many-th training row is a deletion request.
+const REQUEST_STRIDE: usize = 3;
 /// The size of the final batch request.
 const BATCH: usize = 20;
-/// Progress steps of one task: training, each single removal, the batch, the retrained and
-/// the noiseless comparison models.
-const STEPS_PER_TASK: usize = 1 + SINGLES + 1 + 2;
+/// Single requests and batch size of `--quick`.
+const QUICK: (usize, usize) = (10, 5);
+/// Progress steps of one task besides its single removals: training, the batch, the
+/// retrained and the noiseless comparison models.
+const STEPS_BESIDES_SINGLES: usize = 4;
 
 /// One demo task.
 struct Task {
@@ -150,30 +156,85 @@ fn load(
     Ok((train, test, preprocessing))
 }
 
-/// Ids of the deletion requests: every seventh training row, `singles` of them served one
-/// at a time, then the next `batch` as one batch.
-fn requests(train: &Dataset, singles: usize, batch: usize) -> (Vec<String>, Vec<String>) {
-    let mut ids = train.ids().iter().step_by(7).cloned();
-    let singles: Vec<String> = ids.by_ref().take(singles).collect();
-    (singles, ids.take(batch).collect())
+/// The deletion requests of one task: every [`REQUEST_STRIDE`]-th training row, served one
+/// at a time except the last [`BATCH`], served as one batch (with `--quick`, [`QUICK`]).
+struct Requests {
+    singles: Vec<String>,
+    batch: Vec<String>,
+}
+
+impl Requests {
+    fn of(train: &Dataset, quick: bool) -> Self {
+        let ids: Vec<String> = train
+            .ids()
+            .iter()
+            .step_by(REQUEST_STRIDE)
+            .cloned()
+            .collect();
+        let (singles, batch) = if quick {
+            QUICK
+        } else {
+            (ids.len().saturating_sub(BATCH), BATCH)
+        };
+        let mut ids = ids.into_iter();
+        let singles: Vec<String> = ids.by_ref().take(singles).collect();
+        Self {
+            singles,
+            batch: ids.take(batch).collect(),
+        }
+    }
+}
+
+/// A task with its data loaded and its requests chosen.
+struct Plan {
+    task: &'static Task,
+    train: Dataset,
+    test: Dataset,
+    preprocessing: data::Preprocessing,
+    requests: Requests,
 }
 
 /// Runs `unlearn demo`.
 pub fn run(args: &DemoArgs) -> CliResult {
+    let plans = TASKS
+        .iter()
+        .map(|task| {
+            let (train, test, preprocessing) = load(task)?;
+            let requests = Requests::of(&train, args.quick);
+            Ok(Plan {
+                task,
+                train,
+                test,
+                preprocessing,
+                requests,
+            })
+        })
+        .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
     if !args.json {
         print_header();
     }
-    let progress = Progress::bar((TASKS.len() * STEPS_PER_TASK) as u64, "steps", args.json);
-    for task in TASKS {
-        progress.set_message(task.title);
-        let row = run_task(task, args, &progress)?;
+    let steps: usize = plans
+        .iter()
+        .map(|p| p.requests.singles.len() + STEPS_BESIDES_SINGLES)
+        .sum();
+    let progress = Progress::bar(steps as u64, "steps", args.json);
+    for plan in plans {
+        progress.set_message(plan.task.title);
+        let row = run_task(plan, args, &progress)?;
         progress.suspend(|| say!("{row}"));
     }
     drop(progress);
     if !args.json {
+        let (singles, batch) = if args.quick {
+            (format!("{}", QUICK.0), QUICK.1)
+        } else {
+            (
+                format!("every {REQUEST_STRIDE}rd training row but the last {BATCH}"),
+                BATCH,
+            )
+        };
         say!(
-            "\nremoved: up to {SINGLES} rows one at a time, then a batch of up to {BATCH} (every seventh \
-             training row); budget: the largest \
+            "\nremoved: {singles} one at a time, then a batch of {batch}; budget: the largest \
              share of ε′ a release used; unlearned/retrained/no noise: test accuracy (R² for \
              ridge) of the certified unlearned model, a certified model retrained from scratch \
              without the rows, and a noiseless one.\nStores and reports (certificates, ledger, \
@@ -213,11 +274,17 @@ fn print_header() {
 /// Runs one task: trains, serves the requests, verifies, saves the store and its report,
 /// retrains for comparison; returns the table row (or JSON line).
 fn run_task(
-    task: &Task,
+    plan: Plan,
     args: &DemoArgs,
     progress: &Progress,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    let (train, test, preprocessing) = load(task)?;
+    let Plan {
+        task,
+        train,
+        test,
+        preprocessing,
+        requests: Requests { singles, batch },
+    } = plan;
     let (noise, target) = privacy::calibrate(
         NoiseFamily::Gaussian,
         1.0,
@@ -240,7 +307,6 @@ fn run_task(
         preprocessing: preprocessing.clone(),
         target_column: String::new(),
     };
-    let (singles, batch) = requests(&train, SINGLES, BATCH);
     let mut unlearner =
         Unlearner::from_trained(model::train(input(train.clone()), &hyper, args.seed)?);
     progress.inc(1);
