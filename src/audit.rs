@@ -54,7 +54,7 @@ pub fn audit_against_retrain(
     let model = &unlearner.model;
     let hyper = &model.published.hyperparameters;
     let mut secret = model.secret.clone();
-    let released = secret.train_from_scratch(hyper, seed)?;
+    let released = secret.train_from_scratch(hyper, seed, &mut || {})?;
     let retrained = PublishedModel {
         n_rows: secret.design.n_rows(),
         digest: weights_digest(&released),

@@ -268,6 +268,61 @@ pub fn data_dependent(
     )
 }
 
+/// What [`pass_free_step_increment`] needs to know about one pass-free step (all upper
+/// bounds, already enlarged for their own rounding).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PassFreeStepInputs {
+    /// γ, the Lipschitz constant of ℓ''.
+    pub gamma: f64,
+    /// β_ℓ ≥ sup ℓ''.
+    pub curvature_bound: f64,
+    /// R ≥ max ‖x_i‖.
+    pub row_norm_bound: f64,
+    /// S ≥ ‖X‖₂ (the certified bound of the rows at training; valid for every subset).
+    pub x_spectral_bound: f64,
+    /// ‖v‖ of the computed step.
+    pub step_norm: f64,
+    /// ‖Xv‖ (from the maintained Gram matrix, or S·‖v‖).
+    pub x_step_norm: f64,
+    /// ‖w − w₀‖, the drift of the weights from where the curvatures were taken.
+    pub drift: f64,
+    /// ‖w‖ before the step.
+    pub weight_norm: f64,
+    /// Λ′ of the remaining rows.
+    pub lambda_after: f64,
+    /// ‖r − r̂‖: the error of the computed system residual r̂ = fl(ĝ − Ĥ₀v + (Λ₀ − Λ′)v)
+    /// against r = ĝ − H′₀v (η‖v‖ plus the rounding of the product and the sums).
+    pub system_error: f64,
+}
+
+/// The residual a pass-free step adds to the tracked bound (proofs/pass_free_step.md,
+/// Theorem 1): with ĝ the tracked gradient (error e), v the computed step, w⁻ = fl(w − v),
+///
+/// ‖∇L_b(w⁻; D′) − r̂‖ ≤ e + ‖r − r̂‖ + γ·R·S·‖Xv‖·(‖w − w₀‖ + ‖v‖/2) + (β·S² + Λ′)·u·(‖w‖ + ‖v‖),
+///
+/// the terms being the error carried in, the system residual's error, the curvature drift
+/// from w₀ to w, the Taylor remainder along the step (the data-dependent bound), and the
+/// rounding of w − v moved through the Hessian (‖∇²L‖ ≤ β·S² + Λ′). This returns all but e.
+pub fn pass_free_step_increment(inputs: &PassFreeStepInputs) -> f64 {
+    let PassFreeStepInputs {
+        gamma,
+        curvature_bound,
+        row_norm_bound: r,
+        x_spectral_bound: s,
+        step_norm,
+        x_step_norm,
+        drift,
+        weight_norm,
+        lambda_after,
+        system_error,
+    } = *inputs;
+    let drift_term = gamma * r * s * x_step_norm * drift;
+    let remainder = data_dependent(gamma, r, s, step_norm, x_step_norm);
+    let subtraction =
+        (curvature_bound * s * s + lambda_after) * UNIT_ROUNDOFF * (weight_norm + step_norm);
+    round_up(system_error + drift_term + remainder + subtraction, 8)
+}
+
 /// The sharper elementwise bound: with a = Xv,
 ///
 /// ‖u‖ ≤ (γ/2)·‖X‖₂·‖a∘a‖₂ = (γ/2)·‖X‖₂·(Σ_i a_i⁴)^{1/2}.

@@ -28,8 +28,9 @@ pub enum EntryKind {
 /// The residual quantities of one step, one value per class model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct StepBounds {
-    /// ‖∇L_b(w; D′)‖ of the secret weights after the step, computed from the secret state
-    /// and rounded outward.
+    /// An upper bound on ‖∇L_b(w; D′)‖ of the secret weights after the step: computed from
+    /// the secret rows and rounded outward for exact steps; for pass-free steps the tracked
+    /// bound of proofs/pass_free_step.md (no pass over the rows).
     pub exact_residual: Vec<f64>,
     /// The data-dependent bound (γ/2)‖X‖₂·R·‖v‖·‖Xv‖ of the Newton step (taken before any
     /// retraining).
@@ -38,10 +39,15 @@ pub struct StepBounds {
     pub worst_case: Vec<Option<f64>>,
     /// ‖∇L_b‖ left by the solver when the step (re)trained, else empty.
     pub training_residual: Vec<f64>,
-    /// Whether each model's step used a cached Hessian factor (then `data_dependent`
-    /// includes the stale-factor terms of proofs/cached_hessian_step.md).
+    /// Whether each model's step was pass-free, from the cached Hessian and tracked gradient
+    /// (then `data_dependent` is what the step added to the tracked bound, proofs/
+    /// pass_free_step.md, and `exact_residual` is that tracked bound).
     #[serde(default)]
     pub cached_hessian: Vec<bool>,
+    /// Whether each model's `exact_residual` was computed from the rows (exact steps, and
+    /// pass-free steps whose tracked bound missed the budget) rather than tracked.
+    #[serde(default)]
+    pub residual_measured: Vec<bool>,
 }
 
 /// The record of one training run or removal step.

@@ -1,59 +1,281 @@
-//! Cached Hessian factors: the first step of the fast removal path (issue 4).
+//! The state of the fast removal path (issue 4): what lets a removal step run in O(d²)
+//! without a pass over the remaining rows (proofs/pass_free_step.md).
 //!
-//! For each class model the unlearner may keep a Cholesky factor of
-//! H₀ = ∇²L_b(w₀; D) = Xᵀdiag(ℓ''(Xw₀, y))X + Λ₀I at a past point w₀ on the current rows.
-//! Removing a row x deletes its term: H₀ ← H₀ − ℓ''(xᵀw₀, y)·x·xᵀ, a rank-one downdate of
-//! the factor in O(d²) (nalgebra's `rank_one_update` with a negative weight). A step
-//! v = H₀⁻¹Δ with the cached factor then costs O(d²) instead of forming the Hessian
-//! (O(n·d²)) and factorising it (O(d³)).
+//! Per class model, taken at the point w₀ where the Hessian was last formed:
+//! - Ĥ₀ ≈ H₀ = Xᵀdiag(ℓ''(Xw₀, y))X + Λ₀I on the *current* rows, an explicit d×d matrix
+//!   (lower triangle) downdated by −ℓ''(xᵀw₀, y)·xxᵀ for each removed row x, with
+//!   η ≥ ‖Ĥ₀ − H₀‖₂ tracked through every rounding (formation and downdates);
+//! - a Cholesky factor of Ĥ₀, rank-one downdated alongside in O(d²). nalgebra's
+//!   `rank_one_update` with a negative weight does not report a loss of positive
+//!   definiteness (it leaves NaN or a non-positive diagonal): every downdate is checked and
+//!   a broken factor is recomputed from Ĥ₀ (O(d³), still no pass over the rows). The factor
+//!   only has to be *good*: the step's residual is measured against Ĥ₀, not the factor;
+//! - ĝ ≈ ∇L_b(w; D) at the current weights and rows, with e ≥ ‖ĝ − ∇L_b(w; D)‖: removing a
+//!   row subtracts its gradient term (O(d)), a step replaces ĝ by its computed residual.
 //!
-//! The factor is an approximation of the Hessian at the current weights: it was taken at
-//! w₀, and under the per-sample convention Λ₀ is the strength when it was formed. The step
-//! it gives is not the exact Newton step, so its residual is larger (the unlearner takes
-//! two cached steps per removal, the second correcting most of the first's error); it only
-//! uses cached steps under output perturbation, where the certificate rests on the exact
-//! residual computed afterwards, and bounds the stale step's residual by
-//! ‖Δ − H′₀v‖ + γ·R·‖X‖₂·‖Xv‖·(‖v‖/2 + ‖w − w₀‖) with H′₀ = H(w₀; D′) at the current Λ′
-//! (proofs/cached_hessian_step.md).
+//! Shared by the class models (logistic only — the squared loss has γ = 0 and never needs
+//! it): Ĝ ≈ XᵀX on the current rows with η_G ≥ ‖Ĝ − XᵀX‖₂, for ‖Xv‖ = √(vᵀXᵀXv) in O(d²).
 //!
-//! A downdate that leaves the matrix numerically indefinite shows up as a non-finite or
-//! non-positive diagonal of the factor (nalgebra does not report it): the cache is then
-//! dropped and the next step forms the Hessian afresh. The cache is not persisted; a store
-//! loaded from disk starts without one.
+//! The caches are derived from the secret rows and are never persisted (a downdated matrix
+//! could keep rounding traces of a removed row); a store loaded from disk starts without
+//! them and the first removal forms them with an exact step.
 
+use crate::bounds::{UNIT_ROUNDOFF, rounding_gamma};
+use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
-use nalgebra::{Cholesky, DVector, Dyn};
+use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 
-/// The cached factor of one class model.
+/// The cached state of one class model.
 #[derive(Debug, Clone)]
 pub struct HessianCache {
-    /// Cholesky factor of H₀ on the current rows.
+    /// Ĥ₀ (lower triangle significant; the upper part is stale after downdates).
+    hessian: DMatrix<f64>,
+    /// η ≥ ‖Ĥ₀ − H₀‖₂.
+    hessian_error: f64,
+    /// T ≥ trace(H₀) at formation (≥ ‖H₀‖_F ever after: removing rows lowers it).
+    hessian_trace: f64,
+    /// A Cholesky factor of (approximately) Ĥ₀.
+    factor: Cholesky<f64, Dyn>,
+    /// w₀, where the curvatures were taken.
+    point: DVector<f64>,
+    /// Λ₀, the regularisation Ĥ₀ was formed with.
+    lambda: f64,
+    /// ĝ ≈ ∇L_b(w; D) at the current weights and rows.
+    gradient: DVector<f64>,
+    /// e ≥ ‖ĝ − ∇L_b(w; D)‖.
+    gradient_error: f64,
+    /// The Λ of the objective ĝ is a gradient of.
+    gradient_lambda: f64,
+}
+
+/// What a new cache is made of: the Hessian formed at w₀ (and its factor) by an exact step,
+/// and the gradient computed at the weights that step produced.
+#[derive(Debug, Clone)]
+pub struct CacheSeed {
+    /// fl(Xᵀdiag(ℓ''(fl(Xw₀)))X + Λ₀I) as formed by [`crate::objective::Objective::hessian`].
+    pub hessian: DMatrix<f64>,
+    /// Its Cholesky factor.
     pub factor: Cholesky<f64, Dyn>,
-    /// The point w₀ the curvatures were taken at.
+    /// w₀.
     pub point: DVector<f64>,
+    /// Λ₀ (also the Λ of `gradient`).
+    pub lambda: f64,
+    /// fl(∇L_b(w; D)) at the current weights.
+    pub gradient: DVector<f64>,
+    /// A bound on its rounding error ([`crate::bounds::gradient_rounding_bound`]).
+    pub gradient_error: f64,
+}
+
+/// What the error bound of a formed Hessian needs about the rows (all upper bounds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowBounds {
+    /// n, the rows summed.
+    pub rows: usize,
+    /// R ≥ max ‖x_i‖.
+    pub row_norm: f64,
+    /// γ, the Lipschitz constant of ℓ''.
+    pub gamma: f64,
 }
 
 impl HessianCache {
-    /// Removes the term of row `x` with target `y`: H₀ ← H₀ − ℓ''(xᵀw₀, y)·x·xᵀ. Returns
-    /// false (and the cache must be dropped) if the factor stopped being positive definite.
-    pub fn downdate<L: Loss + ?Sized>(&mut self, loss: &L, x: &[f64], y: f64) -> bool {
-        let x = DVector::from_column_slice(x);
-        let curvature = loss.second_derivative(x.dot(&self.point), y);
-        if curvature > 0.0 {
-            self.factor.rank_one_update(&x, -curvature);
+    /// A cache from an exact step's Hessian. η₀ = γ_{n+d+16}·T + n·γ·γ_d·R³·‖w₀‖ with
+    /// T = trace(Ĥ₀)/(1 − γ_{n+d+16}): the formation's rounding (as in
+    /// [`crate::bounds::newton_solve_residual_bound`]) and the curvatures taken at rounded
+    /// margins (|fl(xᵀw₀) − xᵀw₀| ≤ γ_d·R·‖w₀‖, times γ) — proofs/pass_free_step.md, Lemma 1.
+    pub fn new(seed: CacheSeed, rows: RowBounds) -> Self {
+        let d = seed.hessian.nrows() as f64;
+        let formation = rounding_gamma(rows.rows as f64 + d + 16.0);
+        let trace: f64 = seed.hessian.diagonal().iter().map(|v| v.abs()).sum();
+        let trace = trace / (1.0 - formation) * (1.0 + rounding_gamma(d));
+        let margins = rows.rows as f64
+            * rows.gamma
+            * rounding_gamma(d)
+            * rows.row_norm.powi(3)
+            * seed.point.norm()
+            * (1.0 + rounding_gamma(d + 2.0));
+        Self {
+            hessian_error: formation * trace + margins,
+            hessian_trace: trace,
+            hessian: seed.hessian,
+            factor: seed.factor,
+            point: seed.point,
+            lambda: seed.lambda,
+            gradient_lambda: seed.lambda,
+            gradient: seed.gradient,
+            gradient_error: seed.gradient_error,
         }
-        let l = self.factor.l_dirty();
-        (0..l.nrows()).all(|j| {
-            let v = l[(j, j)];
-            v.is_finite() && v > 0.0
-        })
+    }
+
+    /// Removes row `x` (target `y`) while the weights are `w`, in O(d²):
+    /// ĝ ← ĝ − ℓ'(xᵀw, y)·x and Ĥ₀ ← Ĥ₀ − ℓ''(xᵀw₀, y)·xxᵀ (lower triangle), with their
+    /// error bounds, and the factor downdated — recomputed from Ĥ₀ if the downdate broke it.
+    /// An error means even Ĥ₀ is no longer positive definite: drop the cache.
+    pub fn remove_row<L: Loss + ?Sized>(
+        &mut self,
+        loss: &L,
+        x: &[f64],
+        y: f64,
+        w: &DVector<f64>,
+        row_norm: f64,
+    ) -> Result<(), LinalgError> {
+        let d = x.len() as f64;
+        let xv = DVector::from_column_slice(x);
+        let beta = loss.second_derivative_bound();
+        let gamma = loss.second_derivative_lipschitz();
+        let margin_error = rounding_gamma(d) * row_norm * w.norm() * (1.0 + rounding_gamma(d));
+        // Gradient term: ℓ' is β-Lipschitz and evaluated with relative error γ₆
+        // (bounds::gradient_rounding_bound); the update rounds each coordinate twice.
+        let derivative = loss.derivative(linalg::dot(x, w.as_slice()), y);
+        self.gradient_error += row_norm
+            * (beta * margin_error + rounding_gamma(6.0) * derivative.abs())
+            + rounding_gamma(2.0) * (self.gradient.norm() + derivative.abs() * row_norm);
+        self.gradient.axpy(-derivative, &xv, 1.0);
+        // Hessian term: the curvature at the rounded margin differs from ℓ''(xᵀw₀) by at
+        // most γ·γ_d·R·‖w₀‖ plus its evaluation error (relative γ₁₀); each entry of the
+        // update rounds three times.
+        let curvature = loss.second_derivative(linalg::dot(x, self.point.as_slice()), y);
+        let point_margin_error =
+            rounding_gamma(d) * row_norm * self.point.norm() * (1.0 + rounding_gamma(d));
+        self.hessian_error += rounding_gamma(3.0)
+            * (self.hessian_frobenius() + curvature * row_norm * row_norm)
+            + (gamma * point_margin_error + rounding_gamma(10.0) * curvature) * row_norm * row_norm;
+        if curvature > 0.0 {
+            self.hessian.syger(-curvature, &xv, &xv, 1.0);
+            self.factor.rank_one_update(&xv, -curvature);
+            if !factor_is_sound(&self.factor) {
+                self.refactor()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Recomputes the factor from Ĥ₀ (O(d³)).
+    pub fn refactor(&mut self) -> Result<(), LinalgError> {
+        let mut h = self.hessian.clone();
+        h.fill_upper_triangle_with_lower_triangle();
+        self.factor = linalg::cholesky(h)?;
+        Ok(())
+    }
+
+    /// Ĥ₀, lower triangle significant.
+    pub fn hessian(&self) -> &DMatrix<f64> {
+        &self.hessian
+    }
+
+    /// η ≥ ‖Ĥ₀ − H₀‖₂.
+    pub fn hessian_error(&self) -> f64 {
+        self.hessian_error
+    }
+
+    /// ‖Ĥ₀‖_F ≤ ‖H₀‖_F + ‖Ĥ₀ − H₀‖_F ≤ T + √d·η (H₀ is positive semidefinite, so its
+    /// Frobenius norm is at most its trace).
+    pub fn hessian_frobenius(&self) -> f64 {
+        self.hessian_trace + (self.hessian.nrows() as f64).sqrt() * self.hessian_error
+    }
+
+    /// The factor of Ĥ₀.
+    pub fn factor(&self) -> &Cholesky<f64, Dyn> {
+        &self.factor
+    }
+
+    /// w₀.
+    pub fn point(&self) -> &DVector<f64> {
+        &self.point
+    }
+
+    /// Λ₀.
+    pub fn lambda(&self) -> f64 {
+        self.lambda
+    }
+
+    /// ĝ and the Λ of the objective it is a gradient of.
+    pub fn gradient(&self) -> (&DVector<f64>, f64) {
+        (&self.gradient, self.gradient_lambda)
+    }
+
+    /// e ≥ ‖ĝ − ∇L_b(w; D)‖.
+    pub fn gradient_error(&self) -> f64 {
+        self.gradient_error
+    }
+
+    /// After a step: the new weights' tracked gradient and its error bound, for Λ.
+    pub fn set_gradient(&mut self, gradient: DVector<f64>, error: f64, lambda: f64) {
+        self.gradient = gradient;
+        self.gradient_error = error;
+        self.gradient_lambda = lambda;
     }
 }
 
-/// The caches of all class models; they never take part in comparisons of unlearner state
-/// (a cache changes how a step is computed, not what the state is).
+/// A factor whose diagonal is finite and positive (what a successful downdate leaves).
+fn factor_is_sound(factor: &Cholesky<f64, Dyn>) -> bool {
+    let l = factor.l_dirty();
+    (0..l.nrows()).all(|j| {
+        let v = l[(j, j)];
+        v.is_finite() && v > 0.0
+    })
+}
+
+/// Ĝ ≈ XᵀX on the current rows (lower triangle significant), for ‖Xv‖ without a pass.
+#[derive(Debug, Clone)]
+pub struct GramCache {
+    gram: DMatrix<f64>,
+    /// η_G ≥ ‖Ĝ − XᵀX‖₂.
+    error: f64,
+    /// T_G ≥ trace(XᵀX) at formation.
+    trace: f64,
+}
+
+impl GramCache {
+    /// Forms Ĝ = fl(XᵀX) (O(n·d²)); η_G = γ_{n+2}·T with T ≥ trace(XᵀX) (each entry is a
+    /// sum of n products, so |Ĝ − XᵀX| ≤ γ_{n+2}·|X|ᵀ|X| entrywise, whose 2-norm is at most
+    /// its trace — proofs/pass_free_step.md, Lemma 1).
+    pub fn new(features: &[f64], dim: usize) -> Self {
+        let n = features.len() / dim.max(1);
+        let gram = linalg::weighted_gram(features, dim, &vec![1.0; n]);
+        let g = rounding_gamma(n as f64 + 2.0);
+        let trace: f64 = gram.diagonal().iter().sum();
+        let trace = trace / (1.0 - g) * (1.0 + rounding_gamma(dim as f64));
+        Self {
+            gram,
+            error: g * trace,
+            trace,
+        }
+    }
+
+    /// Ĝ ← Ĝ − xxᵀ (lower triangle), O(d²); each entry rounds three times.
+    pub fn remove_row(&mut self, x: &[f64], row_norm: f64) {
+        let xv = DVector::from_column_slice(x);
+        self.error += rounding_gamma(3.0) * (self.frobenius() + row_norm * row_norm);
+        self.gram.syger(-1.0, &xv, &xv, 1.0);
+    }
+
+    /// ‖Ĝ‖_F ≤ T_G + √d·η_G.
+    fn frobenius(&self) -> f64 {
+        self.trace + (self.gram.nrows() as f64).sqrt() * self.error
+    }
+
+    /// An upper bound on ‖Xv‖ = √(vᵀXᵀXv): fl(vᵀĜv) + (η_G + γ_{2d+2}·‖Ĝ‖_F)·‖v‖², rooted
+    /// and rounded up (the quadratic form is a sum of d² products computed as Ĝv then vᵀ(Ĝv)).
+    pub fn product_norm_bound(&self, v: &DVector<f64>) -> f64 {
+        let d = v.len() as f64;
+        let mut gv = DVector::zeros(v.len());
+        gv.sygemv(1.0, &self.gram, v, 0.0);
+        let quadratic = v.dot(&gv);
+        let v2 = v.norm_squared() * (1.0 + rounding_gamma(d + 1.0));
+        let slack = (self.error + rounding_gamma(2.0 * d + 2.0) * self.frobenius()) * v2;
+        ((quadratic.max(0.0) + slack) * (1.0 + 4.0 * UNIT_ROUNDOFF)).sqrt()
+            * (1.0 + 4.0 * UNIT_ROUNDOFF)
+    }
+}
+
+/// The caches of all class models and the shared Gram matrix. They never take part in
+/// comparisons of unlearner state (a cache changes how a step is computed, not what the
+/// state is).
 #[derive(Debug, Clone, Default)]
-pub struct HessianCaches(pub Vec<Option<HessianCache>>);
+pub struct HessianCaches {
+    models: Vec<Option<HessianCache>>,
+    gram: Option<GramCache>,
+}
 
 impl PartialEq for HessianCaches {
     fn eq(&self, _other: &Self) -> bool {
@@ -62,33 +284,122 @@ impl PartialEq for HessianCaches {
 }
 
 impl HessianCaches {
-    /// Drops every cache.
+    /// Drops everything (the rows changed in a way the caches did not follow).
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.models.clear();
+        self.gram = None;
+    }
+
+    /// Drops the class models' caches, keeping the Gram matrix (which depends on the rows
+    /// only): after the weights moved without the caches (a retraining).
+    pub fn clear_models(&mut self) {
+        self.models.clear();
     }
 
     /// The cache of model `k`, if any.
     pub fn get(&self, k: usize) -> Option<&HessianCache> {
-        self.0.get(k).and_then(Option::as_ref)
+        self.models.get(k).and_then(Option::as_ref)
     }
 
     /// Sets the cache of model `k`.
     pub fn set(&mut self, k: usize, cache: HessianCache) {
-        if self.0.len() <= k {
-            self.0.resize(k + 1, None);
+        if self.models.len() <= k {
+            self.models.resize(k + 1, None);
         }
-        self.0[k] = Some(cache);
+        self.models[k] = Some(cache);
     }
 
-    /// Downdates every cache for row `x` (model k's target `targets[k]`), dropping those
-    /// that fail.
-    pub fn downdate<L: Loss + ?Sized>(&mut self, loss: &L, x: &[f64], targets: &[f64]) {
-        for (k, slot) in self.0.iter_mut().enumerate() {
+    /// What a pass-free step of model `k` needs: its cache (to update) and the Gram matrix.
+    pub fn step_parts(&mut self, k: usize) -> Option<(&mut HessianCache, Option<&GramCache>)> {
+        let cache = self.models.get_mut(k).and_then(Option::as_mut)?;
+        Some((cache, self.gram.as_ref()))
+    }
+
+    /// The shared Gram matrix, if formed.
+    pub fn gram(&self) -> Option<&GramCache> {
+        self.gram.as_ref()
+    }
+
+    /// Forms the Gram matrix of `features` unless it is there already.
+    pub fn ensure_gram(&mut self, features: &[f64], dim: usize) {
+        if self.gram.is_none() {
+            self.gram = Some(GramCache::new(features, dim));
+        }
+    }
+
+    /// Removes row `x` from every cache: class model k has target `targets[k]` and weights
+    /// `weights[k]`. A class cache that cannot be kept positive definite is dropped.
+    pub fn remove_row<L: Loss + ?Sized>(
+        &mut self,
+        loss: &L,
+        x: &[f64],
+        targets: &[f64],
+        weights: &[DVector<f64>],
+        row_norm: f64,
+    ) {
+        for (k, slot) in self.models.iter_mut().enumerate() {
             if let Some(cache) = slot
-                && !cache.downdate(loss, x, targets[k])
+                && cache
+                    .remove_row(loss, x, targets[k], &weights[k], row_norm)
+                    .is_err()
             {
                 *slot = None;
             }
         }
+        if let Some(gram) = &mut self.gram {
+            gram.remove_row(x, row_norm);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::Squared;
+
+    /// A cache of H = diag(1, 1) at w₀ = 0 (squared loss: ℓ'' = 1 for every row).
+    fn unit_cache() -> HessianCache {
+        let hessian = DMatrix::identity(2, 2);
+        let factor = linalg::cholesky(hessian.clone()).unwrap();
+        let seed = CacheSeed {
+            hessian,
+            factor,
+            point: DVector::zeros(2),
+            lambda: 1.0,
+            gradient: DVector::zeros(2),
+            gradient_error: 0.0,
+        };
+        let rows = RowBounds {
+            rows: 1,
+            row_norm: 1.0,
+            gamma: 0.0,
+        };
+        HessianCache::new(seed, rows)
+    }
+
+    /// Removing a row keeps the factor that of the downdated Ĥ₀ (to rounding); removing one
+    /// that makes Ĥ₀ indefinite (here I − 2·e₁e₁ᵀ) is reported as an error — nalgebra's
+    /// downdate alone would leave a NaN in the factor without saying so.
+    #[test]
+    fn a_downdate_that_breaks_positive_definiteness_is_caught() {
+        let w = DVector::zeros(2);
+        let mut cache = unit_cache();
+        cache
+            .remove_row(&Squared, &[0.6, 0.0], 0.0, &w, 1.0)
+            .unwrap();
+        let l = cache.factor().l();
+        assert!((l[(0, 0)] - 0.64f64.sqrt()).abs() < 1e-15 && (l[(1, 1)] - 1.0).abs() < 1e-15);
+        assert!((cache.hessian()[(0, 0)] - 0.64).abs() < 1e-15);
+        assert!(cache.hessian_error() > 0.0, "rounding is tracked");
+
+        let mut cache = unit_cache();
+        let x = [2f64.sqrt(), 0.0];
+        assert!(cache.remove_row(&Squared, &x, 0.0, &w, 1.5).is_err());
+        let mut raw = linalg::cholesky(DMatrix::identity(2, 2)).unwrap();
+        raw.rank_one_update(&DVector::from_column_slice(&x), -1.0);
+        assert!(
+            !factor_is_sound(&raw),
+            "the unguarded downdate is silently broken"
+        );
     }
 }

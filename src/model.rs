@@ -222,6 +222,17 @@ pub fn noise_stream(seed: u64, stream: u64) -> ChaCha20Rng {
 /// Trains a model: draws the objective noise, minimises L_b for each model, and makes the
 /// first release of the weights (see [`Mechanism`]).
 pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<Model, TrainError> {
+    train_with_progress(input, hyper, seed, &mut || {})
+}
+
+/// [`train`], calling `on_model` each time one model is solved ([`model_count`] times: once
+/// per class under one-vs-rest), for a progress display.
+pub fn train_with_progress(
+    input: TrainingData,
+    hyper: &Hyperparameters,
+    seed: u64,
+    on_model: &mut dyn FnMut(),
+) -> Result<Model, TrainError> {
     hyper.validate()?;
     let TrainingData {
         data,
@@ -255,7 +266,7 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
         row_norm_bound,
         spectral_bound: None,
     };
-    let weights = secret.train_from_scratch(hyper, seed)?;
+    let weights = secret.train_from_scratch(hyper, seed, on_model)?;
     let published = PublishedModel {
         format_version: MODEL_FORMAT_VERSION,
         hyperparameters: hyper.clone(),
@@ -303,23 +314,35 @@ impl SecretState {
     /// Trains from zero on the current rows as [`train`] does with `seed` (and is what
     /// [`train`] runs): the counters reset, fresh objective noise (zero under output
     /// perturbation), Newton from zero, then the first release, which is returned. Audits
-    /// and `unlearn bench` retrain with it in place, without copying the rows.
+    /// and `unlearn bench` retrain with it in place, without copying the rows. `on_model` is
+    /// called after each model is solved, as in [`SecretState::solve_with_progress`].
     pub fn train_from_scratch(
         &mut self,
         hyper: &Hyperparameters,
         seed: u64,
+        on_model: &mut dyn FnMut(),
     ) -> Result<Vec<Vec<f64>>, TrainError> {
         self.seed = seed;
         self.noise_draws = 0;
         self.releases = 0;
         self.draw_objective_noise(hyper)?;
-        self.solve(hyper, false)?;
+        self.solve_with_progress(hyper, false, on_model)?;
         self.release(hyper)
     }
 
     /// Minimises L_b on the current rows for every model, from the current secret weights
     /// (`warm`) or from zero, and records the solver reports.
     pub fn solve(&mut self, hyper: &Hyperparameters, warm: bool) -> Result<(), TrainError> {
+        self.solve_with_progress(hyper, warm, &mut || {})
+    }
+
+    /// [`SecretState::solve`], calling `on_model` after each model is solved.
+    pub fn solve_with_progress(
+        &mut self,
+        hyper: &Hyperparameters,
+        warm: bool,
+        on_model: &mut dyn FnMut(),
+    ) -> Result<(), TrainError> {
         let count = self.model_count();
         let mut weights = Vec::with_capacity(count);
         let mut training = Vec::with_capacity(count);
@@ -335,6 +358,7 @@ impl SecretState {
                 })?;
             weights.push(w);
             training.push(report);
+            on_model();
         }
         self.weights = weights;
         self.training = training;

@@ -187,18 +187,25 @@ pub const PLOTS: [&str; 3] = ["budget", "residuals", "rows"];
 /// if needed: `budget`, `residuals` and `rows` plots as SVG and PNG, then `report.md`.
 pub fn write_report(ledger: &Ledger, store: &Path, dir: &Path) -> Result<Report, ReportError> {
     let summary = ReportSummary::of(ledger, store)?;
-    create_dir(dir)?;
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let rows: Vec<StepRow> = ledger.entries.iter().map(StepRow::of).collect();
     let mut files = Vec::new();
     for name in PLOTS {
         let title = plot_title(name, &summary);
-        let plot = LedgerPlot {
-            name,
-            title: &title,
-            rows: &rows,
-            summary: &summary,
-        };
-        files.extend(write_figure(dir, name, &plot)?);
+        for (ext, bytes) in [
+            (
+                "svg",
+                render_svg(name, &title, &rows, &summary)?.into_bytes(),
+            ),
+            ("png", render_png(name, &title, &rows, &summary)?),
+        ] {
+            let path = dir.join(format!("{name}.{ext}"));
+            write_atomic(&path, &bytes)?;
+            files.push(path);
+        }
     }
     let path = dir.join("report.md");
     write_atomic(&path, markdown(&summary, &rows).as_bytes())?;
@@ -207,14 +214,6 @@ pub fn write_report(ledger: &Ledger, store: &Path, dir: &Path) -> Result<Report,
         dir: dir.to_path_buf(),
         files,
         summary,
-    })
-}
-
-/// Creates the output directory `dir` (and its parents) if needed.
-pub(crate) fn create_dir(dir: &Path) -> Result<(), ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
-        path: dir.to_path_buf(),
-        source,
     })
 }
 
@@ -371,18 +370,67 @@ fn register_font() {
     });
 }
 
-/// A figure drawn by the same code on the SVG and on the bitmap backend.
+/// A plot that can draw itself on any plotters backend, so that one drawing routine gives
+/// both the SVG and the PNG ([`figure_svg`], [`figure_png`]).
 pub(crate) trait Figure {
     /// Width and height in pixels.
     fn size(&self) -> (u32, u32) {
         PLOT_SIZE
     }
 
-    /// Draws the figure on `root` (already filled white).
+    /// Draws the plot on `root` (already filled white).
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String>;
 }
 
-/// One of the ledger plots ([`PLOTS`]).
+/// Draws `figure` as an SVG document; `file` names the plot in errors.
+pub(crate) fn figure_svg(figure: &impl Figure, file: &str) -> Result<String, ReportError> {
+    register_font();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| plot_error(file, "svg", e.to_string()))?;
+        figure
+            .draw(&root)
+            .map_err(|reason| plot_error(file, "svg", reason))?;
+        root.present()
+            .map_err(|e| plot_error(file, "svg", e.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// Draws `figure` as a PNG image (text rasterised with the embedded font).
+pub(crate) fn figure_png(figure: &impl Figure, file: &str) -> Result<Vec<u8>, ReportError> {
+    register_font();
+    let (w, h) = figure.size();
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| plot_error(file, "png", e.to_string()))?;
+        figure
+            .draw(&root)
+            .map_err(|reason| plot_error(file, "png", reason))?;
+        root.present()
+            .map_err(|e| plot_error(file, "png", e.to_string()))?;
+    }
+    let mut png_bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder
+        .write_header()
+        .map_err(|e| plot_error(file, "png", e.to_string()))?;
+    writer
+        .write_image_data(&rgb)
+        .map_err(|e| plot_error(file, "png", e.to_string()))?;
+    writer
+        .finish()
+        .map_err(|e| plot_error(file, "png", e.to_string()))?;
+    Ok(png_bytes)
+}
+
+/// One of the ledger plots, as a [`Figure`].
 struct LedgerPlot<'a> {
     name: &'a str,
     title: &'a str,
@@ -392,13 +440,7 @@ struct LedgerPlot<'a> {
 
 impl Figure for LedgerPlot<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), String> {
-        let (title, rows, s) = (self.title, self.rows, self.summary);
-        let result = match self.name {
-            "budget" => draw_budget(title, rows, s, root),
-            "residuals" => draw_residuals(title, rows, root),
-            _ => draw_rows(title, rows, root),
-        };
-        result.map_err(|e| e.to_string())
+        draw(self.name, self.title, self.rows, self.summary, root)
     }
 }
 
@@ -415,7 +457,7 @@ pub fn render_svg(
         rows,
         summary: s,
     };
-    svg_of(&plot, name)
+    figure_svg(&plot, name)
 }
 
 /// Draws plot `name` as a PNG image.
@@ -431,61 +473,7 @@ pub fn render_png(
         rows,
         summary: s,
     };
-    png_of(&plot, name)
-}
-
-/// Writes `figure` as `dir/stem.svg` and `dir/stem.png` (each atomically) and returns the
-/// two paths.
-pub(crate) fn write_figure(
-    dir: &Path,
-    stem: &str,
-    figure: &impl Figure,
-) -> Result<Vec<PathBuf>, ReportError> {
-    let svg = dir.join(format!("{stem}.svg"));
-    write_atomic(&svg, svg_of(figure, stem)?.as_bytes())?;
-    let png = dir.join(format!("{stem}.png"));
-    write_atomic(&png, &png_of(figure, stem)?)?;
-    Ok(vec![svg, png])
-}
-
-/// `figure` as an SVG document (`stem` names it in errors).
-fn svg_of(figure: &impl Figure, stem: &str) -> Result<String, ReportError> {
-    register_font();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
-        draw(figure, &root).map_err(|reason| plot_error(stem, "svg", reason))?;
-        root.present()
-            .map_err(|e| plot_error(stem, "svg", e.to_string()))?;
-    }
-    Ok(svg)
-}
-
-/// `figure` as a PNG image: an RGB bitmap with text in the embedded DejaVu Sans.
-fn png_of(figure: &impl Figure, stem: &str) -> Result<Vec<u8>, ReportError> {
-    register_font();
-    let (w, h) = figure.size();
-    let mut rgb = vec![0u8; (w * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        draw(figure, &root).map_err(|reason| plot_error(stem, "png", reason))?;
-        root.present()
-            .map_err(|e| plot_error(stem, "png", e.to_string()))?;
-    }
-    let mut png_bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder
-        .write_header()
-        .map_err(|e| plot_error(stem, "png", e.to_string()))?;
-    writer
-        .write_image_data(&rgb)
-        .map_err(|e| plot_error(stem, "png", e.to_string()))?;
-    writer
-        .finish()
-        .map_err(|e| plot_error(stem, "png", e.to_string()))?;
-    Ok(png_bytes)
+    figure_png(&plot, name)
 }
 
 fn plot_error(name: &str, ext: &str, reason: String) -> ReportError {
@@ -497,9 +485,19 @@ fn plot_error(name: &str, ext: &str, reason: String) -> ReportError {
 
 pub(crate) type Area<DB> = DrawingArea<DB, Shift>;
 
-fn draw<DB: DrawingBackend>(figure: &impl Figure, root: &Area<DB>) -> Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
-    figure.draw(root)
+fn draw<DB: DrawingBackend>(
+    name: &str,
+    title: &str,
+    rows: &[StepRow],
+    s: &ReportSummary,
+    root: &Area<DB>,
+) -> Result<(), String> {
+    let result = match name {
+        "budget" => draw_budget(title, rows, s, root),
+        "residuals" => draw_residuals(title, rows, root),
+        _ => draw_rows(title, rows, root),
+    };
+    result.map_err(|e| e.to_string())
 }
 
 pub(crate) type DrawResult<DB> =
@@ -555,13 +553,8 @@ pub(crate) const GREEN_: RGBColor = RGBColor(44, 160, 44);
 pub(crate) const RED_: RGBColor = RGBColor(214, 39, 40);
 pub(crate) const GREY_: RGBColor = RGBColor(90, 90, 90);
 
-/// The x axis of the ledger plots: ledger steps, one label per step up to 21 labels.
-fn step_axis(rows: &[StepRow]) -> XAxis<'static> {
-    XAxis {
-        desc: "removal step (0 = training)",
-        labels: rows.len().clamp(2, 21),
-        format: &step_label,
-    }
+fn x_labels(rows: &[StepRow]) -> usize {
+    rows.len().clamp(2, 21)
 }
 
 fn draw_budget<DB: DrawingBackend>(
@@ -580,7 +573,7 @@ fn draw_budget<DB: DrawingBackend>(
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x.clone(), y.clone().log_scale())?;
-    draw_axes(&mut chart, step_axis(rows), s.budget_unit.as_str(), &sci)?;
+    draw_axes(&mut chart, rows, s.budget_unit.as_str(), &sci)?;
     if let Some(budget) = s.budget {
         chart
             .draw_series(LineSeries::new(
@@ -627,20 +620,41 @@ fn draw_budget<DB: DrawingBackend>(
     legend(&mut chart)
 }
 
-/// What the x axis of a plot shows.
-pub(crate) struct XAxis<'a> {
-    /// The axis description.
-    pub desc: &'a str,
-    /// About how many labels.
-    pub labels: usize,
-    /// How a label is written.
-    pub format: &'a dyn Fn(&f64) -> String,
+/// The mesh of every ledger plot: removal steps on x, `y_desc` with `y_format` on y.
+fn draw_axes<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    rows: &[StepRow],
+    y_desc: &str,
+    y_format: &dyn Fn(&f64) -> String,
+) -> DrawResult<DB>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    let x_axis = Axis {
+        desc: "removal step (0 = training)",
+        labels: x_labels(rows),
+        format: &step_label,
+    };
+    mesh(chart, &x_axis, y_desc, y_format)
 }
 
-/// The mesh of every plot: `x` on x, `y_desc` with `y_format` on y.
-pub(crate) fn draw_axes<'a, DB, X, Y>(
+/// How one axis of a [`mesh`] is labelled.
+pub(crate) struct Axis<'f> {
+    /// The axis description.
+    pub desc: &'f str,
+    /// About how many tick labels to draw.
+    pub labels: usize,
+    /// How a tick value is written.
+    pub format: &'f dyn Fn(&f64) -> String,
+}
+
+/// The mesh (grid, ticks, axis descriptions) every plot shares: `x` as given, y with
+/// `y_desc` and `y_format`.
+pub(crate) fn mesh<'a, DB, X, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-    x: XAxis<'_>,
+    x: &Axis<'_>,
     y_desc: &str,
     y_format: &dyn Fn(&f64) -> String,
 ) -> DrawResult<DB>
@@ -682,12 +696,20 @@ where
     Ok(())
 }
 
-pub(crate) fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> DrawResult<DB> {
+    legend_at(chart, SeriesLabelPosition::UpperRight)
+}
+
+/// The legend of the labelled series, boxed, at `position`.
+pub(crate) fn legend_at<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
 ) -> DrawResult<DB> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FONT, 14))
@@ -716,7 +738,7 @@ fn draw_residuals<DB: DrawingBackend>(
         .build_cartesian_2d(x_range(rows), y.log_scale())?;
     draw_axes(
         &mut chart,
-        step_axis(rows),
+        rows,
         "gradient residual (max over class models)",
         &sci,
     )?;
@@ -739,9 +761,7 @@ fn draw_rows<DB: DrawingBackend>(title: &str, rows: &[StepRow], root: &Area<DB>)
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x_range(rows), (lo - pad).max(0.0)..hi + pad)?;
-    draw_axes(&mut chart, step_axis(rows), "rows left", &|v| {
-        format!("{v:.0}")
-    })?;
+    draw_axes(&mut chart, rows, "rows left", &|v| format!("{v:.0}"))?;
     line_with_points(&mut chart, &points, BLUE_, "rows left")?;
     legend(&mut chart)
 }

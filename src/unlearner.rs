@@ -18,7 +18,7 @@ use crate::accounting::{budget_of, certification, distance_bound, schedule};
 use crate::bounds;
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, EntryKind, Ledger, StepBounds};
 use crate::data::RemovedRow;
-use crate::hessian_cache::{HessianCache, HessianCaches};
+use crate::hessian_cache::{CacheSeed, HessianCache, HessianCaches, RowBounds};
 use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::mechanism::Mechanism;
@@ -28,8 +28,8 @@ use crate::model::{
 use crate::objective::Regularization;
 use crate::objective::{Objective, Rows};
 use crate::removal::{
-    HESSIAN_FREE_DIMENSION, HESSIAN_FREE_FORCING, cached_removal_step,
-    factored_newton_removal_step, hessian_free_removal_step, residual_upper_bound,
+    HESSIAN_FREE_DIMENSION, HESSIAN_FREE_FORCING, PassFreeConstants, factored_newton_removal_step,
+    gradient_with_error_bound, hessian_free_removal_step, pass_free_removal_step,
 };
 use std::collections::HashSet;
 
@@ -199,24 +199,17 @@ impl Unlearner {
         if ids.is_empty() {
             return Err(RemovalError::Empty);
         }
-        let present: HashSet<&str> = self
-            .model
-            .secret
-            .design
-            .ids()
-            .iter()
-            .map(String::as_str)
-            .collect();
+        let design = &self.model.secret.design;
         let mut seen = HashSet::with_capacity(ids.len());
         for id in ids {
             if !seen.insert(id.as_str()) {
                 return Err(RemovalError::DuplicateId(id.clone()));
             }
-            if !present.contains(id.as_str()) {
+            if design.position(id).is_none() {
                 return Err(RemovalError::UnknownId(id.clone()));
             }
         }
-        if ids.len() >= present.len() {
+        if ids.len() >= design.n_rows() {
             return Err(RemovalError::WouldRemoveAll(ids.len()));
         }
         Ok(())
@@ -233,15 +226,16 @@ impl Unlearner {
         let digest_before = self.model.published.digest.clone();
         let secret = &mut self.model.secret;
         let n_before = secret.design.n_rows();
-        let removed: HashSet<&str> = ids.iter().map(String::as_str).collect();
-        let positions: Vec<usize> = secret
-            .design
-            .ids()
+        let mut positions: Vec<usize> = ids
             .iter()
-            .enumerate()
-            .filter(|(_, id)| removed.contains(id.as_str()))
-            .map(|(i, _)| i)
+            .map(|id| {
+                secret
+                    .design
+                    .position(id)
+                    .expect("checked by check_request")
+            })
             .collect();
+        positions.sort_unstable();
         let encoding = secret.targets().encoding.clone();
         let count = secret.model_count();
         // From the highest position down, so that the row swap_remove moves into a hole is
@@ -251,17 +245,27 @@ impl Unlearner {
             let targets: Vec<f64> = (0..count)
                 .map(|k| model_targets(&encoding, &[value], k)[0])
                 .collect();
-            self.caches
-                .downdate(&hyper.loss, secret.design.row(i), &targets);
+            self.caches.remove_row(
+                &hyper.loss,
+                secret.design.row(i),
+                &targets,
+                &secret.weights,
+                secret.row_norm_bound,
+            );
             undo.push(secret.design.swap_remove(i));
         }
         let weights_before = self.model.secret.weights.clone();
         let mut step = self.newton_steps(&hyper, n_before, true)?;
+        // The refresh policy of proofs/pass_free_step.md: a pass-free step whose tracked
+        // bound misses the budget has its residual measured from the rows (O(n·d)); if that
+        // still misses, it is redone as an exact step (fresh Hessians and gradients, which
+        // renew the caches, O(n·d²)); only then does the schedule consider a retraining.
         if step.cached_hessian.iter().any(|&c| c) && self.over_budget(&hyper, &step) {
-            // A cached step that misses the budget is redone with fresh Hessians before
-            // the schedule considers a retraining.
+            self.measure_pass_free_residuals(&hyper, &mut step);
+        }
+        if step.cached_hessian.iter().any(|&c| c) && self.over_budget(&hyper, &step) {
             self.model.secret.weights = weights_before;
-            self.caches.clear();
+            self.caches.clear_models();
             step = self.newton_steps(&hyper, n_before, false)?;
         }
         let (retrained, mut bounds) = self.account(&hyper, step)?;
@@ -283,7 +287,10 @@ impl Unlearner {
         Ok(self.ledger.append(certificate))
     }
 
-    /// Takes the Newton step of every class model on the remaining rows and measures it.
+    /// Takes the removal step of every class model on the remaining rows and measures it.
+    /// Under output perturbation, with `use_cache` and a cache from an earlier exact step, the
+    /// step is pass-free (O(d²), proofs/pass_free_step.md); otherwise it is an exact Newton
+    /// step (forming the Hessian, which seeds the cache) or, from d ≥ 2048, Hessian-free.
     fn newton_steps(
         &mut self,
         hyper: &Hyperparameters,
@@ -296,20 +303,55 @@ impl Unlearner {
             .map(|c| c.bounds.exact_residual.clone())
             .unwrap_or_default();
         let clip_norm = self.model.published.preprocessing.clip_norm;
-        // Cached factors only where the certificate rests on the exact residual alone.
-        let caching = hyper.mechanism == Mechanism::OutputPerturbation;
+        let gamma = hyper.loss.second_derivative_lipschitz();
+        // Cached state only where the certificate rests on the residual bound alone, and
+        // where something keeps the tracked bound small: a budget, which decides when to
+        // refresh, or the squared loss (γ = 0), whose pass-free steps are exact up to the
+        // tracked rounding. Otherwise nothing would stop pass-free steps drifting from
+        // retraining, so every removal is an exact step.
+        let caching = hyper.mechanism == Mechanism::OutputPerturbation
+            && (budget_of(hyper).is_some() || gamma == 0.0);
         let secret = &mut self.model.secret;
         let n_after = secret.design.n_rows();
         let lambda_after = hyper.regularization.effective_lambda(hyper.lambda, n_after);
-        let gamma = hyper.loss.second_derivative_lipschitz();
         let spectral_bound = secret.spectral_bound();
+        let constants = PassFreeConstants {
+            gamma,
+            curvature_bound: hyper.loss.second_derivative_bound(),
+            row_norm_bound: secret.row_norm_bound,
+            x_spectral_bound: spectral_bound,
+        };
+        let dim = secret.design.n_features();
+        if caching && dim < HESSIAN_FREE_DIMENSION && gamma > 0.0 {
+            self.caches.ensure_gram(secret.design.features(), dim);
+        }
         let mut bounds = StepBounds::default();
         for k in 0..secret.model_count() {
+            if use_cache
+                && caching
+                && dim < HESSIAN_FREE_DIMENSION
+                && let Some((cache, gram)) = self.caches.step_parts(k)
+            {
+                let step = pass_free_removal_step(
+                    cache,
+                    gram,
+                    &secret.weights[k],
+                    lambda_after,
+                    constants,
+                )?;
+                secret.weights[k] = step.weights;
+                bounds.exact_residual.push(step.residual_bound);
+                bounds.data_dependent.push(step.increment);
+                bounds.worst_case.push(None);
+                bounds.cached_hessian.push(true);
+                bounds.residual_measured.push(false);
+                continue;
+            }
             let y = secret.model_targets(k);
             let rows = Rows {
                 features: secret.design.features(),
                 targets: &y,
-                dim: secret.design.n_features(),
+                dim,
             };
             let objective = Objective {
                 loss: &hyper.loss,
@@ -317,38 +359,18 @@ impl Unlearner {
                 lambda: lambda_after,
                 noise: &secret.noise[k],
             };
-            let cached = self.caches.get(k).filter(|_| use_cache && caching);
-            // `w` is where the reported step starts: the current weights for an exact or a
-            // Hessian-free step; for cached steps, the point after a first cached step, since
-            // two cheap steps (each O(n·d + d²)) are taken and the residual is that of the
-            // second. `excess_at` is the point whose Hessian the step's system residual is
-            // measured against (none for an exact Cholesky step).
-            let (w, step, excess_at, from_cache) = if rows.dim >= HESSIAN_FREE_DIMENSION {
-                let w = secret.weights[k].clone();
+            let w = secret.weights[k].clone();
+            let (step, seed) = if dim >= HESSIAN_FREE_DIMENSION {
                 let step = hessian_free_removal_step(&objective, &w, HESSIAN_FREE_FORCING)?;
-                (w.clone(), step, Some(w), false)
-            } else if let Some(cache) = cached {
-                let first = cached_removal_step(&objective, &secret.weights[k], &cache.factor)?;
-                let step = cached_removal_step(&objective, &first.weights, &cache.factor)?;
-                (first.weights, step, Some(cache.point.clone()), true)
+                (step, None)
             } else {
-                let w = secret.weights[k].clone();
-                let (step, factor) = factored_newton_removal_step(&objective, &w)?;
-                if caching {
-                    self.caches.set(
-                        k,
-                        HessianCache {
-                            factor,
-                            point: w.clone(),
-                        },
-                    );
-                }
-                (w, step, None, false)
+                let exact = factored_newton_removal_step(&objective, &w)?;
+                (exact.step, Some((exact.hessian, exact.factor)))
             };
             // The bound is about the step actually applied, v̂ = w − w⁻, with its norms
             // enlarged by their rounding errors (|fl(x·v) − x·v| ≤ γ_d·R·‖v‖ per row).
             let applied = &w - &step.weights;
-            let d = rows.dim as f64;
+            let d = dim as f64;
             let n = n_after as f64;
             let step_norm = applied.norm() * (1.0 + bounds::rounding_gamma(d + 2.0));
             let x_step = linalg::margins(rows.features, &applied);
@@ -362,38 +384,84 @@ impl Unlearner {
                 step_norm,
                 x_step_norm,
             );
-            if let Some(w0) = &excess_at {
-                data_dependent += stale_step_excess(
-                    &objective,
-                    &step.gradient,
-                    &applied,
-                    w0,
-                    (&w - w0).norm(),
-                    gamma * secret.row_norm_bound * spectral_bound * x_step_norm,
-                );
+            if seed.is_none() {
+                // The Hessian-free solve is inexact: its system residual (measured at w₀ = w).
+                data_dependent += inexact_step_excess(&objective, &step.gradient, &applied, &w);
             }
             bounds.data_dependent.push(data_dependent);
-            bounds.cached_hessian.push(from_cache);
+            bounds.cached_hessian.push(false);
+            bounds.residual_measured.push(true);
             let start = WorstCaseStart {
                 previous_residual: previous_residuals.get(k).copied().unwrap_or(0.0),
                 weight_norm: w.norm(),
                 noise_norm: secret.noise[k].norm(),
             };
             // The worst-case theorems are about one exact Newton step from the weights before
-            // the removal; they say nothing about cached steps.
-            bounds.worst_case.push(if excess_at.is_some() {
-                None
-            } else {
-                worst_case_bound(hyper, clip_norm, rows.dim, n_before, n_after, &start)
-            });
+            // the removal; they say nothing about inexact (Hessian-free) steps.
+            bounds.worst_case.push(
+                seed.as_ref().and_then(|_| {
+                    worst_case_bound(hyper, clip_norm, dim, n_before, n_after, &start)
+                }),
+            );
             secret.weights[k] = step.weights;
-            bounds.exact_residual.push(residual_upper_bound(
-                &objective,
-                &secret.weights[k],
-                secret.row_norm_bound,
-            ));
+            let (gradient, gradient_error) =
+                gradient_with_error_bound(&objective, &secret.weights[k], secret.row_norm_bound);
+            bounds
+                .exact_residual
+                .push(gradient.norm() * (1.0 + bounds::rounding_gamma(d + 2.0)) + gradient_error);
+            if caching && let Some((hessian, factor)) = seed {
+                let seed = CacheSeed {
+                    hessian,
+                    factor,
+                    point: w,
+                    lambda: lambda_after,
+                    gradient,
+                    gradient_error,
+                };
+                let rows = RowBounds {
+                    rows: n_after,
+                    row_norm: secret.row_norm_bound,
+                    gamma,
+                };
+                self.caches.set(k, HessianCache::new(seed, rows));
+            }
         }
         Ok(bounds)
+    }
+
+    /// Replaces the tracked residual bound of every pass-free step in `bounds` by the
+    /// residual computed from the rows (one pass, O(n·d), outward-rounded), and restarts the
+    /// cache's tracked gradient from it (its error bound back at rounding level).
+    fn measure_pass_free_residuals(&mut self, hyper: &Hyperparameters, bounds: &mut StepBounds) {
+        let secret = &self.model.secret;
+        let lambda = hyper
+            .regularization
+            .effective_lambda(hyper.lambda, secret.design.n_rows());
+        let dim = secret.design.n_features();
+        for k in 0..secret.model_count() {
+            if !bounds.cached_hessian[k] {
+                continue;
+            }
+            let y = secret.model_targets(k);
+            let objective = Objective {
+                loss: &hyper.loss,
+                rows: Rows {
+                    features: secret.design.features(),
+                    targets: &y,
+                    dim,
+                },
+                lambda,
+                noise: &secret.noise[k],
+            };
+            let (gradient, error) =
+                gradient_with_error_bound(&objective, &secret.weights[k], secret.row_norm_bound);
+            bounds.exact_residual[k] =
+                gradient.norm() * (1.0 + bounds::rounding_gamma(dim as f64 + 2.0)) + error;
+            bounds.residual_measured[k] = true;
+            if let Some((cache, _)) = self.caches.step_parts(k) {
+                cache.set_gradient(gradient, error, lambda);
+            }
+        }
     }
 
     /// Whether a step's distance bound exceeds the budget (output perturbation).
@@ -432,10 +500,12 @@ impl Unlearner {
                 );
                 let over = budget.is_some_and(|b| distance > b);
                 if over {
+                    self.caches.clear_models();
                     secret.solve(hyper, true)?;
                     bounds.training_residual =
                         secret.training.iter().map(|r| r.gradient_norm).collect();
                     bounds.exact_residual = secret.residual_bounds(hyper);
+                    bounds.residual_measured = vec![true; bounds.exact_residual.len()];
                 }
                 secret.spent = vec![distance_bound(
                     &bounds.exact_residual,
@@ -454,11 +524,13 @@ impl Unlearner {
                     .collect();
                 let over = budget.is_some_and(|b| charged.iter().any(|&c| c > b));
                 if over {
+                    self.caches.clear_models();
                     secret.draw_objective_noise(hyper)?;
                     secret.solve(hyper, false)?;
                     bounds.training_residual =
                         secret.training.iter().map(|r| r.gradient_norm).collect();
                     bounds.exact_residual = secret.residual_bounds(hyper);
+                    bounds.residual_measured = vec![true; bounds.exact_residual.len()];
                     secret.spent = bounds.exact_residual.clone();
                 } else {
                     secret.spent = charged;
@@ -538,10 +610,12 @@ pub fn training_certificate(model: &Model) -> Certificate {
         ledger: Ledger::default(),
         caches: HessianCaches::default(),
     };
+    let exact_residual = model
+        .secret
+        .residual_bounds(&model.published.hyperparameters);
     let bounds = StepBounds {
-        exact_residual: model
-            .secret
-            .residual_bounds(&model.published.hyperparameters),
+        residual_measured: vec![true; exact_residual.len()],
+        exact_residual,
         data_dependent: Vec::new(),
         worst_case: Vec::new(),
         cached_hessian: Vec::new(),
@@ -555,26 +629,19 @@ pub fn training_certificate(model: &Model) -> Certificate {
     unlearner.certificate(EntryKind::Training, Vec::new(), None, bounds, true)
 }
 
-/// What an inexact step — with a cached factor taken at w₀, or Hessian-free (w₀ = w) — adds
-/// to the data-dependent bound of an exact Newton step (proofs/cached_hessian_step.md): with
-/// H′₀ = ∇²L_b(w₀; D′),
-/// u = (Δ − H′₀v) + (H′₀ − H(w))v + (H(w) − H̄)v, and
-/// ‖(H′₀ − H(w))v‖ ≤ γ·R·‖X‖₂·‖w − w₀‖·‖Xv‖. The first term is computed (one
-/// Hessian-vector product at w₀, O(n·d)) and enlarged by its rounding error γ_{n+d+4}·(‖Δ‖ +
-/// ‖H′₀v‖); `drift_coefficient` is γ·R·‖X‖₂·‖Xv‖ (already an upper bound).
-fn stale_step_excess<L: Loss + ?Sized>(
+/// What the inexactness of a Hessian-free step adds to the data-dependent bound of an exact
+/// Newton step (proofs/inexact_step.md): u = (Δ − H(w)v) + (H(w) − H̄)v, the first term
+/// computed (one Hessian-vector product, O(n·d)) and enlarged by its rounding error
+/// γ_{n+d+4}·(‖Δ‖ + ‖H(w)v‖).
+fn inexact_step_excess<L: Loss + ?Sized>(
     objective: &Objective<'_, L>,
     gradient: &nalgebra::DVector<f64>,
     step: &nalgebra::DVector<f64>,
-    w0: &nalgebra::DVector<f64>,
-    drift: f64,
-    drift_coefficient: f64,
+    w: &nalgebra::DVector<f64>,
 ) -> f64 {
-    let h0v = objective.hessian_vector(w0, step);
+    let hv = objective.hessian_vector(w, step);
     let rounding = bounds::rounding_gamma((objective.rows.len() + objective.rows.dim) as f64 + 4.0);
-    let system = (gradient - &h0v).norm() + rounding * (gradient.norm() + h0v.norm());
-    let dim = objective.rows.dim as f64;
-    (system + drift_coefficient * drift * (1.0 + bounds::rounding_gamma(dim + 2.0)))
+    ((gradient - &hv).norm() + rounding * (gradient.norm() + hv.norm()))
         * (1.0 + 8.0 * f64::EPSILON)
 }
 

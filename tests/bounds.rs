@@ -460,77 +460,44 @@ fn sequential_residuals_do_not_compound_with_the_full_gradient() {
     );
 }
 
-/// The data of the counterexample: five rows x_i = 1 with y_i = +1; the last is removed.
-const CX_ROWS: usize = 5;
-/// Fixed total Λ (the worst-case bound then holds for every b: proofs/guo2020_repairs.md).
-const CX_LAMBDA: f64 = 0.02;
-
-/// L′(w; D) = Σ ℓ'(w·1, +1) + Λw for `rows` rows (without b), and L″, L‴.
-fn cx_derivatives(w: f64, rows: usize) -> (f64, f64, f64) {
-    let k = rows as f64;
-    let s = unlearn::loss::sigmoid(w);
-    (
-        k * Logistic.derivative(w, 1.0) + CX_LAMBDA * w,
-        k * Logistic.second_derivative(w, 1.0) + CX_LAMBDA,
-        k * s * (1.0 - s) * (1.0 - 2.0 * s),
-    )
-}
-
-/// ln p_removal(w⁻) − ln p_retrain(w⁻) at w⁻ = φ(w*), and φ′(w*), for p(b) ∝ exp(−α|b|).
-///
-/// Removal: b = −L′(w*; D) has density p, so w* has density p(−L′(w*; D))·L″(w*; D), and
-/// w⁻ = φ(w*) = w* + ℓ'(w*)/L″(w*; D′) (Newton step with Δ = −ℓ'(w*)) has density that over
-/// φ′(w*). Retraining: w = A*(D′; b′) iff b′ = −L′(w; D′): density p(−L′(w; D′))·L″(w; D′).
-fn cx_log_ratio(w_star: f64, alpha: f64) -> (f64, f64) {
-    let (d1_full, d2_full, _) = cx_derivatives(w_star, CX_ROWS);
-    let (_, h, h3) = cx_derivatives(w_star, CX_ROWS - 1);
-    let g = Logistic.derivative(w_star, 1.0);
-    let phi = w_star + g / h;
-    let dphi = 1.0 + (Logistic.second_derivative(w_star, 1.0) * h - g * h3) / (h * h);
-    let (d1_re, d2_re, _) = cx_derivatives(phi, CX_ROWS - 1);
-    let log_removal = -alpha * d1_full.abs() + d2_full.ln() - dphi.ln();
-    let log_retrain = -alpha * d1_re.abs() + d2_re.ln();
-    (log_removal - log_retrain, dphi)
-}
-
 /// SOUNDNESS.md point 1: Guo et al.'s Theorem 3 needs a Jacobian term. With ε′ the
 /// worst-case bound (so ‖u(b)‖ ≤ ε′ for every b) and α = ε/ε′, ε = 1, the output densities of
 /// removal and retraining differ by a factor e^{2.0147} at w⁻ = −40.82 (and e^{1.0602} the
-/// other way at w⁻ = −5.751): the max-divergence is 2.0147 > ε = 1.
+/// other way at w⁻ = −5.751): the max-divergence is 2.0147 > ε = 1. The densities are
+/// `unlearn::empirical_epsilon::counterexample::log_density_ratio`.
 #[test]
 fn guo2020_theorem3_counterexample() {
-    let eps_prime =
-        bounds::worst_case_single_total(LOGISTIC_GAMMA, 1.0, 1.0, CX_LAMBDA, CX_ROWS - 1);
+    use unlearn::empirical_epsilon::counterexample::{
+        LAMBDA, ROWS, exact_divergence, log_density_ratio,
+    };
+    let eps_prime = bounds::worst_case_single_total(LOGISTIC_GAMMA, 1.0, 1.0, LAMBDA, ROWS - 1);
     // γ·4/(2·0.02²) = 481.1252243246881, rounded up by the function by < 1e-12 relative.
     assert!((eps_prime / 481.125_224_324_688_1 - 1.0).abs() < 1e-12);
     let alpha = 1.0 / eps_prime;
-    let (mut max, mut min) = ((f64::NEG_INFINITY, 0.0), (f64::INFINITY, 0.0));
-    let h = 1e-3;
-    for k in 0..=400_000 {
-        let w = -200.0 + h * k as f64;
-        let (f, dphi) = cx_log_ratio(w, alpha);
-        assert!(dphi > 0.0, "φ is increasing, so each w⁻ has one preimage");
-        if f > max.0 {
-            max = (f, w);
-        }
-        if f < min.0 {
-            min = (f, w);
-        }
-    }
+    let divergence = exact_divergence(alpha, 1e-3);
+    assert!(
+        divergence.monotone,
+        "φ is increasing, so each w⁻ has one preimage"
+    );
+    let (max, min) = (
+        divergence.removal_over_retrain,
+        divergence.retrain_over_removal,
+    );
     // Each grid value is an exact density ratio (up to ~1e-13 of rounding), so the grid
     // extrema are lower bounds of the sup; at the smooth extrema they are within
     // ½·|f''|·(h/2)² ≈ 1.3e-7 of the values found on a 1e-6 grid (|f''| ≈ 1).
     assert!((max.0 - 1.060_174_942).abs() < 1e-6, "max {max:?}");
-    assert!((min.0 + 2.014_741_302).abs() < 1e-6, "min {min:?}");
+    assert!((min.0 - 2.014_741_302).abs() < 1e-6, "min {min:?}");
     assert!((max.1 + 2.547).abs() < 2e-3 && (min.1 + 6.120).abs() < 2e-3);
     // The tails contribute nothing: removal is exact as ℓ'' → 0.
     assert!(
-        cx_log_ratio(-200.0, alpha).0.abs() < 1e-6 && cx_log_ratio(200.0, alpha).0.abs() < 1e-6
+        log_density_ratio(-200.0, alpha).0.abs() < 1e-6
+            && log_density_ratio(200.0, alpha).0.abs() < 1e-6
     );
-    assert!(-min.0 > 1.0 && max.0 > 1.0, "both directions exceed ε = 1");
+    assert!(min.0 > 1.0 && max.0 > 1.0, "both directions exceed ε = 1");
     println!(
         "ε′ = {eps_prime}, max ln(p_rm/p_re) = {:.6} at w* = {:.3}, max ln(p_re/p_rm) = {:.6} at w* = {:.3}",
-        max.0, max.1, -min.0, min.1
+        max.0, max.1, min.0, min.1
     );
 }
 

@@ -351,7 +351,7 @@ fn serve_requests_serves_reports_and_resumes() {
     .unwrap();
     let serve = || {
         let out = run(
-            "serve-requests --store STORE --requests REQUESTS",
+            "serve-requests --store STORE --requests REQUESTS --json",
             &[("STORE", &store), ("REQUESTS", &requests)],
         );
         let lines: Vec<serde_json::Value> = stdout(&out)
@@ -452,6 +452,311 @@ fn the_demo_runs_and_leaves_verifiable_stores_and_reports() {
     }
 }
 
+/// The subcommands, for the checks that every one of them documents itself alike.
+const COMMANDS: [&str; 13] = [
+    "demo",
+    "train",
+    "export",
+    "predict",
+    "evaluate",
+    "remove",
+    "serve-requests",
+    "verify",
+    "inspect",
+    "audit",
+    "report",
+    "bench",
+    "synth",
+];
+
+/// Every subcommand's help shows examples, the exit codes and a --json flag; the top-level
+/// help shows the exit codes too.
+#[test]
+fn every_help_has_examples_exit_codes_and_json() {
+    let out = unlearn(&["--help"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("Exit codes:"), "{}", stdout(&out));
+    for command in COMMANDS {
+        let out = unlearn(&[command, "--help"]);
+        assert!(out.status.success(), "{command}: {}", stderr(&out));
+        let help = stdout(&out);
+        assert!(help.contains("Example"), "{command} --help has no examples");
+        assert!(
+            help.contains(&format!("unlearn {command} ")),
+            "{command} --help has no example of itself"
+        );
+        assert!(help.contains("Exit codes:"), "{command}: no exit codes");
+        assert!(help.contains("--json"), "{command}: no --json");
+    }
+}
+
+/// A store path that is not a store: every command that reads one fails with status 1,
+/// names the path and says how to make a store.
+#[test]
+fn every_store_command_names_a_missing_store_and_how_to_make_one() {
+    let dir = scratch("no-store");
+    let missing = dir.join("missing.store");
+    let requests = dir.join("requests.txt");
+    std::fs::write(&requests, "b001\n").unwrap();
+    let lines = [
+        "export --store STORE",
+        "predict --store STORE --data builtin:digits",
+        "evaluate --store STORE --data builtin:digits",
+        "remove --store STORE --ids d0001",
+        "serve-requests --store STORE --requests REQUESTS",
+        "verify --store STORE",
+        "inspect --store STORE --json",
+        "audit --store STORE --against-retrain",
+        "report --store STORE --out REPORT",
+    ];
+    let report = dir.join("report");
+    for line in lines {
+        let out = run(
+            line,
+            &[
+                ("STORE", &missing),
+                ("REQUESTS", &requests),
+                ("REPORT", &report),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{line}: {}", stderr(&out));
+        let message = stderr(&out);
+        assert!(
+            message.contains(path(&missing)) && message.contains("unlearn train --out"),
+            "{line}: {message}"
+        );
+        assert!(stdout(&out).is_empty(), "{line}: printed {}", stdout(&out));
+    }
+    assert!(
+        !missing.exists(),
+        "no command creates a store it only reads"
+    );
+    assert!(!report.exists(), "no report without a store");
+}
+
+/// Malformed flag values and missing required flags are usage errors (status 2) that name
+/// the flag.
+#[test]
+fn bad_flag_values_are_usage_errors_naming_the_flag() {
+    let cases = [
+        (
+            "train --data builtin:digits --loss logistic --lambda abc --sigma 0 --out x",
+            "--lambda",
+        ),
+        (
+            "train --data builtin:digits --loss hinge --lambda 1 --sigma 0 --out x",
+            "--loss",
+        ),
+        (
+            "train --data builtin:digits --loss logistic --lambda 1 --regularization mean --sigma 0 --out x",
+            "--regularization",
+        ),
+        (
+            "train --data builtin:digits --loss logistic --lambda 1 --step-solver lu --sigma 0 --out x",
+            "--step-solver",
+        ),
+        (
+            "train --data builtin:digits --loss logistic --lambda 1 --feature-scale p0 --sigma 0 --out x",
+            "--feature-scale",
+        ),
+        (
+            "train --data builtin:digits --loss logistic --lambda 1 --sigma 1 --budget 0.1 --epsilon 1 --out x",
+            "--budget",
+        ),
+        ("remove --store x", "--ids"),
+        ("remove --store x --ids a --ids-file f", "--ids-file"),
+        ("audit --store x", "--against-retrain"),
+        ("synth --n many --out x.csv", "--n"),
+        ("demo --seed x", "--seed"),
+    ];
+    for (line, flag) in cases {
+        let out = run(line, &[]);
+        assert_eq!(out.status.code(), Some(2), "{line}: {}", stderr(&out));
+        assert!(stderr(&out).contains(flag), "{line}: {}", stderr(&out));
+    }
+}
+
+/// A malformed data file is refused with its name and line (and column where there is
+/// one), by training and by the commands that read rows for a stored model.
+#[test]
+fn bad_data_files_are_named_with_their_line() {
+    let dir = scratch("bad-data");
+    let bad_cell = dir.join("cell.csv");
+    std::fs::write(&bad_cell, "x1,x2,y\n0.1,0.2,1\n0.3,abc,0\n").unwrap();
+    let short_row = dir.join("short.csv");
+    std::fs::write(&short_row, "x1,x2,y\n0.1,0.2,1\n0.3,0\n").unwrap();
+    let store = dir.join("store");
+    for (file, needle) in [(&bad_cell, "x2"), (&short_row, "expected 3 fields")] {
+        let out = run(
+            "train --data FILE --target y --loss logistic --lambda 1 --sigma 0 --out STORE",
+            &[("FILE", file), ("STORE", &store)],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let message = stderr(&out);
+        assert!(
+            message.contains(&format!("{}:3", path(file))) && message.contains(needle),
+            "{message}"
+        );
+    }
+    assert!(!store.exists(), "a failed training run leaves no store");
+
+    let good = dir.join("good.csv");
+    std::fs::write(&good, "x1,x2,y\n0.1,0.2,1\n0.3,0.1,0\n0.2,0.4,1\n").unwrap();
+    let out = run(
+        "train --data FILE --target y --loss logistic --lambda 1 --sigma 0 --out STORE",
+        &[("FILE", &good), ("STORE", &store)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for command in ["predict", "evaluate"] {
+        let out = run(
+            &format!("{command} --store STORE --data FILE"),
+            &[("FILE", &bad_cell), ("STORE", &store)],
+        );
+        assert_eq!(out.status.code(), Some(1), "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{}:3", path(&bad_cell))),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// The --json output of every store command has its documented shape, nothing else is
+/// printed (no progress bar when standard output is not a terminal), and a refused removal
+/// says the store is unchanged and leaves it so.
+#[test]
+fn json_output_shapes_and_refused_removals() {
+    let dir = scratch("json");
+    let store = dir.join("store");
+    let (report_dir, synth_csv) = (dir.join("report"), dir.join("synth.csv"));
+    let paths: [(&str, &Path); 3] = [
+        ("STORE", &store),
+        ("REPORT", &report_dir),
+        ("SYNTH", &synth_csv),
+    ];
+    let json_of = |line: &str| -> serde_json::Value {
+        let out = run(line, &paths);
+        assert!(out.status.success(), "{line}: {}", stderr(&out));
+        assert!(stderr(&out).is_empty(), "{line}: {}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{line}: {e}"))
+    };
+    let trained = json_of(
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 5 --out STORE --json",
+    );
+    assert_eq!(trained["rows"], 569);
+
+    let model_before = std::fs::read(store.join("model.json")).unwrap();
+    let out = run(
+        "remove --store STORE --ids b001,no-such-row --sequential",
+        &paths,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no-such-row") && stderr(&out).contains("store is unchanged"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(store.join("model.json")).unwrap(),
+        model_before
+    );
+
+    let out = run(
+        "remove --store STORE --ids b001,b002 --sequential --json",
+        &paths,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let certificates: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(certificates.len(), 2, "one certificate per sequential step");
+    assert_eq!(certificates[1]["removed_ids"], serde_json::json!(["b002"]));
+    assert_eq!(certificates[1]["certified"], true);
+
+    let inspect = json_of("inspect --store STORE --json");
+    assert_eq!(inspect["rows"], 567);
+    assert_eq!(inspect["removals"], 2);
+    let verify = json_of("verify --store STORE --json");
+    assert_eq!(verify["passed"], true);
+    assert!(verify["report"]["checks"].as_array().unwrap().len() >= 3);
+    let export = json_of("export --store STORE --json");
+    assert_eq!(export["classes"].as_array().unwrap().len(), 2);
+    let audit = json_of("audit --store STORE --against-retrain --json");
+    // The certificate charges an upper bound on the secret weights' distance to retraining.
+    assert!(
+        audit["secret_weight_distance"].as_f64().unwrap()
+            <= audit["certified_distance"].as_f64().unwrap()
+    );
+    let report = json_of("report --store STORE --out REPORT --json");
+    assert!(!report["files"].as_array().unwrap().is_empty());
+    assert!(report_dir.join("report.md").exists());
+    let synth = json_of("synth --n 10 --d 3 --out SYNTH --json");
+    assert_eq!(
+        (synth["rows"].as_u64(), synth["features"].as_u64()),
+        (Some(10), Some(3))
+    );
+
+    let out = run(
+        "predict --store STORE --data builtin:breast_cancer --json",
+        &paths,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let predictions: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        predictions.len(),
+        569,
+        "every row of the file, removed ones too"
+    );
+    assert_eq!(predictions[0]["id"], "b000");
+    let classes = export["classes"].as_array().unwrap();
+    assert!(
+        predictions
+            .iter()
+            .all(|p| classes.contains(&p["prediction"]))
+    );
+}
+
+/// The text output of serve-requests says per line what happened, in words.
+#[test]
+fn serve_requests_prints_text_without_json() {
+    let dir = scratch("serve-text");
+    let store = dir.join("store");
+    let out = run(
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 5 --out STORE",
+        &[("STORE", &store)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = dir.join("requests.txt");
+    std::fs::write(
+        &requests,
+        "b010\n{\"id\": \"b010\", \"ref\": \"t-1\"}\nnope\n",
+    )
+    .unwrap();
+    let out = run(
+        "serve-requests --store STORE --requests REQUESTS",
+        &[("STORE", &store), ("REQUESTS", &requests)],
+    );
+    assert_eq!(out.status.code(), Some(1), "one request is refused");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("line 1: b010 removed: certified"),
+        "{text}"
+    );
+    assert_eq!(lines[1], "line 2: b010 (ref t-1) already removed");
+    assert!(lines[2].starts_with("line 3: refused: id 'nope'"), "{text}");
+    assert!(
+        stderr(&out).contains("1 request(s) refused"),
+        "{}",
+        stderr(&out)
+    );
+}
 /// The figures issue 4 asks `unlearn bench` for, at the top level (logistic) and under
 /// "ridge".
 const BENCH_FIELDS: [&str; 12] = [

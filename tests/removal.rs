@@ -172,6 +172,12 @@ fn with_budget(mut h: Hyperparameters, budget: f64) -> Hyperparameters {
     h
 }
 
+/// A budget no step's distance comes near: every removal after the first is pass-free
+/// (without a budget every removal is an exact step).
+fn roomy_budget(h: Hyperparameters) -> Hyperparameters {
+    with_budget(h, 1e3)
+}
+
 fn train(case: &Case, h: &Hyperparameters) -> Unlearner {
     let input = TrainingData {
         data: dataset(case),
@@ -505,7 +511,10 @@ proptest! {
     fn batch_and_sequential_removals_agree_within_their_bounds(
         case in case_strategy(), m in 2usize..5, pick in any::<u64>(),
     ) {
-        let base = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
+        let base = train(
+            &case,
+            &roomy_budget(hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0))),
+        );
         let ids = choose_ids(&base, m, pick);
         let rest = remaining(&base.model.secret.design, &ids);
         let mut batch = base.clone();
@@ -532,10 +541,12 @@ proptest! {
             (bound_b.sqrt(), bound_s.sqrt(), floor.sqrt(), gap.sqrt());
         prop_assert!(gap <= (bound_b + bound_s + floor) * (1.0 + 1e-9),
             "‖w_batch − w_seq‖ = {gap:e} > {bound_b:e} + {bound_s:e} + {floor:e}");
-        // Residuals do not compound: the final sequential distance is the last step's.
+        // The last certificate charges at least the distance recomputed from the exact
+        // residual: exactly it for an exact step, an upper bound after pass-free steps
+        // (their residual is tracked, not recomputed).
         let last = certs.last().unwrap();
-        prop_assert!((last.budget_used - bound_s).abs() <= 1e-6 * bound_s + 2.0 * floor,
-            "last certificate {:e} vs recomputed {bound_s:e}", last.budget_used);
+        prop_assert!(last.budget_used >= bound_s * (1.0 - 1e-9) - 2.0 * floor,
+            "last certificate {:e} below the recomputed {bound_s:e}", last.budget_used);
     }
 
     /// The output-perturbation schedule: re-solve exactly when the pre-retraining distance
@@ -998,33 +1009,162 @@ fn a_removal_that_fails_midway_rolls_everything_back() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
-    /// Removals one after another under output perturbation reuse the Hessian factor of the
-    /// first (downdated for each removed row): every later step is marked as cached, and its
-    /// recorded data-dependent bound — the exact-step bound plus the stale-factor terms of
-    /// proofs/cached_hessian_step.md — covers the step's residual, recomputed here
-    /// independently (within its rounding floor).
+    /// Removals one after another under output perturbation: the first is an exact step,
+    /// which seeds the cache; every later one is pass-free (O(d²), no pass over the rows)
+    /// and records a tracked bound on its residual (proofs/pass_free_step.md). That bound
+    /// must cover the exact residual, recomputed here independently from the rows (within
+    /// its rounding floor), at every step of the sequence — the error it tracks accumulates,
+    /// so a missing term shows up as the sequence goes on.
     #[test]
-    fn cached_hessian_steps_stay_within_their_bound(
+    fn pass_free_steps_stay_within_their_tracked_bound(
         case in case_strategy(), pick in any::<u64>(),
     ) {
-        let mut u = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
-        let ids = choose_ids(&u, 4, pick);
-        prop_assume!(ids.len() == 4);
+        let h = roomy_budget(hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
+        let mut u = train(&case, &h);
+        let ids = choose_ids(&u, 8, pick);
+        prop_assume!(ids.len() == 8);
         for (step, id) in ids.iter().enumerate() {
             let c = u.remove(std::slice::from_ref(id)).unwrap();
             prop_assert!(!c.retrained, "no budget: never retrains");
             let rest = u.model.secret.design.clone();
             for k in 0..c.bounds.exact_residual.len() {
                 prop_assert_eq!(c.bounds.cached_hessian[k], step > 0,
-                    "step {} model {}: cached = {}", step, k, c.bounds.cached_hessian[k]);
+                    "step {} model {}: pass-free = {}", step, k, c.bounds.cached_hessian[k]);
                 let p = Problem::new(&u, &rest, k);
                 let w = &u.model.secret.weights[k];
                 let (residual, floor) = (p.gradient(w).norm(), p.gradient_floor(w));
-                let bound = c.bounds.data_dependent[k];
+                let bound = c.bounds.exact_residual[k];
                 prop_assert!(residual <= bound + floor,
-                    "step {step} model {k}: residual {residual:e} > bound {bound:e} + {floor:e}");
+                    "step {step} model {k}: residual {residual:e} > tracked {bound:e} + {floor:e}");
             }
         }
         prop_assert!(verify(&u).passed());
+    }
+}
+
+/// Ridge at O(d²) per row: after the first (exact) removal every step is pass-free, and for
+/// the squared loss the only error a pass-free step adds is rounding (γ = 0: no drift, no
+/// remainder; proofs/pass_free_step.md). After 80 sequential removals the weights are
+///
+/// - within the tracked bound's distance of the exact minimiser computed here independently
+///   (dense normal equations, `ridge_dense`, with its own error bound): the tracked bound
+///   really covers the accumulated rounding;
+/// - equal to it within 1e-9 relative — issue 4's ridge target. The tracked bound is a sum
+///   of γ_k-scaled norms, about 80·d·u·κ(H)·‖w‖ ≈ 1e-11 relative here (κ ≤ ‖X‖²/Λ′ + 1 <
+///   10³), so 1e-9 fails only if rounding accumulates far beyond what the bound tracks.
+#[test]
+fn ridge_pass_free_removals_match_retraining() {
+    let case = Case {
+        loss: LossKind::Squared,
+        regularization: Regularization::PerSample,
+        intercept: true,
+        classes: 1,
+        n: 400,
+        d: 12,
+        log_lambda: -2.0,
+        seed: 11,
+    };
+    let mut u = train(
+        &case,
+        &roomy_budget(hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0))),
+    );
+    let ids = choose_ids(&u, 80, 2024);
+    let certs = u.remove_sequential(&ids).unwrap();
+    assert!(certs.iter().all(|c| !c.retrained));
+    assert!(
+        certs[1..].iter().all(|c| c.bounds.cached_hessian == [true]),
+        "every removal after the first is pass-free"
+    );
+    let rest = u.model.secret.design.clone();
+    let p = Problem::new(&u, &rest, 0);
+    let (exact, exact_error) = p.ridge_dense();
+    let w = &u.model.secret.weights[0];
+    let tracked = certs.last().unwrap().bounds.exact_residual[0];
+    let lambda = lambda_after(&u);
+    let distance = (w - &exact).norm();
+    assert!(
+        distance <= tracked / lambda * (1.0 + 4.0 * U) + exact_error,
+        "‖w − w*‖ = {distance:e} > tracked {:e} + {exact_error:e}",
+        tracked / lambda
+    );
+    assert!(
+        distance <= 1e-9 * exact.norm(),
+        "relative difference {:e}",
+        distance / exact.norm()
+    );
+    assert!(verify(&u).passed());
+}
+
+/// The middle tier of the refresh policy (proofs/pass_free_step.md): a pass-free step whose
+/// tracked bound misses the budget, but whose residual measured from the rows fits, is kept
+/// — same weights as the pass-free step — with the measured residual recorded; the ledger
+/// verifies. The budget is set between the two charged distances, found on a probe run
+/// without a budget (training and exact steps do not depend on the budget under output
+/// perturbation, b = 0).
+#[test]
+fn a_pass_free_step_over_budget_is_measured_before_it_is_redone() {
+    let case = Case {
+        n: 400,
+        ..logistic_case(1, true)
+    };
+    let h = hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0));
+    let mut probe = train(&case, &roomy_budget(h.clone()));
+    let ids = choose_ids(&probe, 2, 7);
+    let first = probe.remove(&ids[..1]).unwrap();
+    let tracked = probe.remove(&ids[1..]).unwrap();
+    assert_eq!(tracked.bounds.cached_hessian, [true]);
+    assert_eq!(tracked.bounds.residual_measured, [false]);
+    let rest = probe.model.secret.design.clone();
+    let p = Problem::new(&probe, &rest, 0);
+    let w = probe.model.secret.weights[0].clone();
+    let actual = p.gradient(&w).norm() + p.gradient_floor(&w);
+    let (lambda, tau) = (lambda_after(&probe), h.newton.tolerance);
+    // The budget must let the first (exact) step and the measured residual through.
+    let needed = first.budget_used.max((actual + tau) / lambda);
+    assert!(
+        needed < 0.25 * tracked.budget_used,
+        "the tracked bound {:e} must be loose enough to test the tier (needed {needed:e})",
+        tracked.budget_used
+    );
+    let budget = (needed * tracked.budget_used).sqrt();
+
+    let mut u = train(&case, &with_budget(h, budget));
+    assert!(!u.remove(&ids[..1]).unwrap().retrained);
+    let c = u.remove(&ids[1..]).unwrap();
+    assert!(!c.retrained);
+    assert_eq!(
+        c.bounds.cached_hessian,
+        [true],
+        "the pass-free step is kept"
+    );
+    assert_eq!(
+        c.bounds.residual_measured,
+        [true],
+        "its residual was measured"
+    );
+    assert_eq!(
+        u.model.secret.weights[0], w,
+        "same weights as the pass-free step"
+    );
+    let recomputed = p.gradient(&w).norm();
+    assert!((c.bounds.exact_residual[0] - recomputed).abs() <= 2.0 * p.gradient_floor(&w));
+    assert!(c.budget_used <= budget);
+    assert!(verify(&u).passed());
+}
+
+/// Without a privacy target nothing decides when a pass-free step's tracked bound has grown
+/// too far, so every removal is an exact step (a membership-inference audit measured the
+/// drift of unbudgeted pass-free steps from retraining).
+#[test]
+fn without_a_budget_every_removal_is_an_exact_step() {
+    let case = logistic_case(2, true);
+    let mut u = train(
+        &case,
+        &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)),
+    );
+    let ids = choose_ids(&u, 5, 3);
+    for c in u.remove_sequential(&ids).unwrap() {
+        assert_eq!(c.bounds.cached_hessian, [false, false]);
+        assert_eq!(c.bounds.residual_measured, [true, true]);
     }
 }

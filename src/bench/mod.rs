@@ -377,7 +377,7 @@ fn retrain_in_place(
 ) -> Result<Retrain, Box<dyn std::error::Error>> {
     let (unlearned, noise) = (secret.weights.clone(), secret.noise.clone());
     let started = Instant::now();
-    let released = secret.train_from_scratch(hyper, seed)?;
+    let released = secret.train_from_scratch(hyper, seed, &mut || {})?;
     let seconds = started.elapsed().as_secs_f64();
     if secret.noise != noise {
         secret.noise = noise;

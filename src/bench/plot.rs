@@ -7,8 +7,8 @@
 use super::{BenchReport, RemovalPoint, TrainingCurve};
 use crate::loss::LossKind;
 use crate::report::{
-    Area, BLUE_, DrawResult, FONT, Figure, GREY_, ORANGE_, RED_, ReportError, XAxis, create_dir,
-    draw_axes, legend, line_with_points, log_range, sci, step_label, write_figure,
+    Area, Axis, BLUE_, DrawResult, FONT, Figure, GREY_, ORANGE_, RED_, ReportError, figure_png,
+    figure_svg, legend_at, line_with_points, log_range, mesh, sci, step_label,
 };
 use crate::store::write_atomic;
 use plotters::prelude::*;
@@ -24,6 +24,23 @@ pub fn removal_plot_stem(loss: LossKind) -> &'static str {
         LossKind::Logistic => "removals-logistic",
         LossKind::Squared => "removals-ridge",
     }
+}
+
+/// Creates `dir` (and its parents) if needed.
+fn create_dir(dir: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `figure` as `dir/stem.svg` and `dir/stem.png`, each atomically; returns the paths.
+fn write_figure(dir: &Path, stem: &str, figure: &impl Figure) -> Result<Vec<PathBuf>, ReportError> {
+    let svg = dir.join(format!("{stem}.svg"));
+    write_atomic(&svg, figure_svg(figure, stem)?.as_bytes())?;
+    let png = dir.join(format!("{stem}.png"));
+    write_atomic(&png, &figure_png(figure, stem)?)?;
+    Ok(vec![svg, png])
 }
 
 /// Writes the per-removal figure of `report` as `dir/removals-{logistic,ridge}.{svg,png}`,
@@ -88,8 +105,8 @@ fn removal_range(series: &[RemovalPoint]) -> std::ops::Range<f64> {
 }
 
 /// The x axis of the removal panels.
-fn removal_axis(series: &[RemovalPoint]) -> XAxis<'static> {
-    XAxis {
+fn removal_axis(series: &[RemovalPoint]) -> Axis<'static> {
+    Axis {
         desc: "removals served",
         labels: series.len().clamp(2, 11),
         format: &step_label,
@@ -158,9 +175,9 @@ fn draw_latency<DB: DrawingBackend>(r: &BenchReport, area: &Area<DB>) -> DrawRes
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x.clone(), y.log_scale())?;
-    draw_axes(
+    mesh(
         &mut chart,
-        removal_axis(&r.series),
+        &removal_axis(&r.series),
         "seconds (log scale)",
         &sci,
     )?;
@@ -180,7 +197,7 @@ fn draw_latency<DB: DrawingBackend>(r: &BenchReport, area: &Area<DB>) -> DrawRes
         ),
     )?;
     mark_retrainings(&mut chart, &r.series, |p| p.seconds)?;
-    legend(&mut chart)
+    legend_at(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn draw_budget_used<DB: DrawingBackend>(r: &BenchReport, area: &Area<DB>) -> DrawResult<DB> {
@@ -197,9 +214,9 @@ fn draw_budget_used<DB: DrawingBackend>(r: &BenchReport, area: &Area<DB>) -> Dra
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x.clone(), y.clone().log_scale())?;
-    draw_axes(
+    mesh(
         &mut chart,
-        removal_axis(&r.series),
+        &removal_axis(&r.series),
         "budget used / budget (log scale)",
         &sci,
     )?;
@@ -222,7 +239,7 @@ fn draw_budget_used<DB: DrawingBackend>(r: &BenchReport, area: &Area<DB>) -> Dra
             y.start * 1.2
         }
     })?;
-    legend(&mut chart)
+    legend_at(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// Training seconds against n on log-log axes, with the fitted line a + b·n.
@@ -268,9 +285,9 @@ fn draw_curve<DB: DrawingBackend>(c: &TrainingCurve, root: &Area<DB>) -> DrawRes
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(x.log_scale(), y.log_scale())?;
-    draw_axes(
+    mesh(
         &mut chart,
-        XAxis {
+        &Axis {
             desc: "training rows n (log scale)",
             labels: 10,
             format: &sci,
@@ -286,5 +303,5 @@ fn draw_curve<DB: DrawingBackend>(c: &TrainingCurve, root: &Area<DB>) -> DrawRes
         ))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], GREY_.stroke_width(2)));
     line_with_points(&mut chart, &points, BLUE_, "measured (model::train)")?;
-    legend(&mut chart)
+    legend_at(&mut chart, SeriesLabelPosition::UpperRight)
 }

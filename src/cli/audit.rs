@@ -1,22 +1,30 @@
 //! `unlearn audit`: compare the unlearned model with a model retrained from scratch.
 
 use super::CliResult;
+use super::args::StoreArg;
+use super::progress::Progress;
 use clap::Args;
-use std::path::PathBuf;
 use unlearn::audit::audit_against_retrain;
 use unlearn::data::{self, TargetEncoding, TargetSpec, csv::CsvOptions};
-use unlearn::store::{LockMode, Store};
+use unlearn::store::LockMode;
 
 /// Arguments of `unlearn audit`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:
-  unlearn audit --store digits.store --against-retrain --data builtin:digits --json")]
+#[command(
+    after_help = "The secret weights must lie within the distance the last certificate
+charged from the retrained ones; the agreements show how far predictions moved.
+
+Examples:
+  unlearn audit --store digits.store --against-retrain --data builtin:digits
+  unlearn audit --store ridge.store --against-retrain --holdout test.csv --id id --json"
+)]
 pub struct AuditArgs {
     /// The model store (read only).
-    #[arg(long)]
-    pub store: PathBuf,
-    /// Retrain from scratch on the remaining rows and compare (the audit this version runs).
-    #[arg(long)]
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Retrain from scratch on the remaining rows and compare (the audit this version
+    /// runs; required, so that a later audit kind cannot be confused with it).
+    #[arg(long, required = true)]
     pub against_retrain: bool,
     /// Raw rows that include the removed ones (for example the original training file):
     /// the rows whose ids were removed are used to compare predictions on them.
@@ -31,15 +39,15 @@ pub struct AuditArgs {
     /// Seed of the retrained model's noise.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Print JSON instead of text.
+    /// Print one JSON object: rows, secret_weight_distance, certified_distance,
+    /// published_weight_distance, exact_residuals, agreements, holdout metrics.
     #[arg(long)]
     pub json: bool,
 }
 
 /// Runs `unlearn audit`.
 pub fn run(args: &AuditArgs) -> CliResult {
-    let store = Store::at(&args.store);
-    let _lock = store.lock(LockMode::Shared)?;
+    let (store, _lock) = args.store.open(LockMode::Shared)?;
     let unlearner = store.load()?;
     let model = &unlearner.model.published;
     let read = |source: &str, spec: TargetSpec, target: Option<String>| {
@@ -67,7 +75,15 @@ pub fn run(args: &AuditArgs) -> CliResult {
         .as_deref()
         .map(|source| read(source, spec.clone(), Some(model.target_column.clone())))
         .transpose()?;
+    let progress = Progress::spinner(
+        &format!(
+            "retraining from scratch on {} rows",
+            unlearner.model.secret.design.n_rows()
+        ),
+        args.json,
+    );
     let audit = audit_against_retrain(&unlearner, args.seed, removed.as_ref(), holdout.as_ref())?;
+    drop(progress);
     if args.json {
         say!("{}", serde_json::to_string(&audit)?);
     } else {

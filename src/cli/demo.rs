@@ -6,7 +6,9 @@
 //! prints their test metrics side by side.
 
 use super::CliResult;
+use super::progress::Progress;
 use clap::Args;
+use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
 use unlearn::data::{self, Dataset, TargetSpec, csv::CsvOptions};
@@ -28,15 +30,35 @@ use unlearn::verify::verify;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   unlearn demo
-  unlearn demo --out /tmp/unlearn-demo --seed 7")]
+  unlearn demo --quick
+  unlearn demo --out /tmp/unlearn-demo --seed 7 --json")]
 pub struct DemoArgs {
     /// Seed of the noise generator (fixed so the demo is reproducible).
     #[arg(long, default_value_t = 2020)]
     pub seed: u64,
     /// Where to write each task's store and report (plots, summary).
-    #[arg(long, default_value = "target/unlearn-demo")]
+    #[arg(long, default_value = "target/unlearn-demo", value_name = "DIR")]
     pub out: PathBuf,
+    /// Print one JSON object per task instead of the table: task, rows, budget, sigma,
+    /// removed, budget_share, retrainings, test metrics (unlearned, retrained, no_noise),
+    /// ms_per_removal, ms_retrain, speedup, store, report.
+    #[arg(long)]
+    pub json: bool,
+    /// A smaller run: 10 single requests and a batch of 5 per task instead of every third
+    /// training row.
+    #[arg(long)]
+    pub quick: bool,
 }
+
+/// Every this-many-th training row is a deletion request.
+const REQUEST_STRIDE: usize = 3;
+/// The size of the final batch request.
+const BATCH: usize = 20;
+/// Single requests and batch size of `--quick`.
+const QUICK: (usize, usize) = (10, 5);
+/// Progress steps of one task besides its single removals: training, the batch, the
+/// retrained and the noiseless comparison models.
+const STEPS_BESIDES_SINGLES: usize = 4;
 
 /// One demo task.
 struct Task {
@@ -134,16 +156,98 @@ fn load(
     Ok((train, test, preprocessing))
 }
 
-/// Ids of the deletion requests: every seventh training row, `singles` of them served one
-/// at a time, then the next `batch` as one batch.
-fn requests(train: &Dataset, singles: usize, batch: usize) -> (Vec<String>, Vec<String>) {
-    let mut ids = train.ids().iter().step_by(7).cloned();
-    let singles: Vec<String> = ids.by_ref().take(singles).collect();
-    (singles, ids.take(batch).collect())
+/// The deletion requests of one task: every [`REQUEST_STRIDE`]-th training row, served one
+/// at a time except the last [`BATCH`], served as one batch (with `--quick`, [`QUICK`]).
+struct Requests {
+    singles: Vec<String>,
+    batch: Vec<String>,
+}
+
+impl Requests {
+    fn of(train: &Dataset, quick: bool) -> Self {
+        let ids: Vec<String> = train
+            .ids()
+            .iter()
+            .step_by(REQUEST_STRIDE)
+            .cloned()
+            .collect();
+        let (singles, batch) = if quick {
+            QUICK
+        } else {
+            (ids.len().saturating_sub(BATCH), BATCH)
+        };
+        let mut ids = ids.into_iter();
+        let singles: Vec<String> = ids.by_ref().take(singles).collect();
+        Self {
+            singles,
+            batch: ids.take(batch).collect(),
+        }
+    }
+}
+
+/// A task with its data loaded and its requests chosen.
+struct Plan {
+    task: &'static Task,
+    train: Dataset,
+    test: Dataset,
+    preprocessing: data::Preprocessing,
+    requests: Requests,
 }
 
 /// Runs `unlearn demo`.
 pub fn run(args: &DemoArgs) -> CliResult {
+    let plans = TASKS
+        .iter()
+        .map(|task| {
+            let (train, test, preprocessing) = load(task)?;
+            let requests = Requests::of(&train, args.quick);
+            Ok(Plan {
+                task,
+                train,
+                test,
+                preprocessing,
+                requests,
+            })
+        })
+        .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
+    if !args.json {
+        print_header();
+    }
+    let steps: usize = plans
+        .iter()
+        .map(|p| p.requests.singles.len() + STEPS_BESIDES_SINGLES)
+        .sum();
+    let progress = Progress::bar(steps as u64, "steps", args.json);
+    for plan in plans {
+        progress.set_message(plan.task.title);
+        let row = run_task(plan, args, &progress)?;
+        progress.suspend(|| say!("{row}"));
+    }
+    drop(progress);
+    if !args.json {
+        let (singles, batch) = if args.quick {
+            (format!("{}", QUICK.0), QUICK.1)
+        } else {
+            (
+                format!("every {REQUEST_STRIDE}rd training row but the last {BATCH}"),
+                BATCH,
+            )
+        };
+        say!(
+            "\nremoved: {singles} one at a time, then a batch of {batch}; budget: the largest \
+             share of ε′ a release used; unlearned/retrained/no noise: test accuracy (R² for \
+             ridge) of the certified unlearned model, a certified model retrained from scratch \
+             without the rows, and a noiseless one.\nStores and reports (certificates, ledger, \
+             plots): {}\nRows are held out by position (every fifth row); features are scaled \
+             by documented constants and clipped to norm 1, never by statistics of the rows.",
+            args.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// The title and the table's header.
+fn print_header() {
     say!(
         "unlearn demo: certified removal on the embedded datasets\n\
          mechanism output-perturbation, (ε, δ) = (1, 1e-5) per release, σ calibrated by the \
@@ -165,99 +269,134 @@ pub fn run(args: &DemoArgs) -> CliResult {
         "ms/train",
         "speed-up"
     );
-    for task in TASKS {
-        let (train, test, preprocessing) = load(task)?;
-        let (noise, target) = privacy::calibrate(
-            NoiseFamily::Gaussian,
-            1.0,
-            Some(1e-5),
-            task.budget,
-            GaussianCalibration::Analytic,
-        )?;
-        let hyper = Hyperparameters {
-            loss: task.loss,
-            lambda: task.lambda,
-            regularization: task.regularization,
-            intercept: true,
-            noise,
-            privacy: Some(target),
-            mechanism: Mechanism::OutputPerturbation,
-            newton: NewtonOptions::default(),
-        };
-        let input = |data: Dataset| TrainingData {
-            data,
-            preprocessing: preprocessing.clone(),
-            target_column: String::new(),
-        };
-        let (singles, batch) = requests(&train, 40, 20);
-        let mut unlearner =
-            Unlearner::from_trained(model::train(input(train.clone()), &hyper, args.seed)?);
-        let started = Instant::now();
-        unlearner.remove_sequential(&singles)?;
-        unlearner.remove(&batch)?;
-        let per_removal = started.elapsed().as_secs_f64() / (singles.len() + 1) as f64;
-        if !verify(&unlearner).passed() {
-            return Err(format!("{}: the store failed verification", task.title).into());
-        }
-        let store_dir = args.out.join(task.slug).join("store");
-        Store::at(&store_dir).save(&unlearner)?;
-        write_report(
-            &unlearner.ledger,
-            &store_dir,
-            &args.out.join(task.slug).join("report"),
-        )?;
-        let mut remaining = train;
-        let gone: std::collections::HashSet<&String> = singles.iter().chain(&batch).collect();
-        let keep: Vec<bool> = remaining
-            .ids()
-            .iter()
-            .map(|id| !gone.contains(id))
-            .collect();
-        remaining.retain_rows(|i| keep[i]);
-        let started = Instant::now();
-        let retrained = model::train(input(remaining.clone()), &hyper, args.seed + 1)?;
-        let retrain_seconds = started.elapsed().as_secs_f64();
-        let mut plain_hyper = hyper.clone();
-        plain_hyper.noise.scale = 0.0;
-        plain_hyper.privacy = None;
-        let plain = model::train(input(remaining), &plain_hyper, args.seed)?;
-        let score = |m: &PublishedModel| {
-            let truth = &test.targets().expect("test rows have targets").values;
-            short_metric(&m.metrics(&m.scores_preprocessed(&test), truth))
-        };
-        let last = unlearner.ledger.last().expect("the ledger has entries");
-        let most_used = unlearner
-            .ledger
-            .entries
-            .iter()
-            .map(|e| e.budget_used)
-            .fold(0.0, f64::max);
-        say!(
-            "{:<26} {:>5} {:>7} {:>8.1e} {:>8} {:>6.1}% {:>7}  {:>10} {:>10} {:>10}  {:>9.2} {:>9.2} {:>7.1}×",
-            task.title,
-            last.rows_after,
-            task.budget,
-            hyper.noise.scale,
-            singles.len() + batch.len(),
-            100.0 * most_used / task.budget,
-            unlearner.ledger.retrainings(),
-            score(&unlearner.model.published),
-            score(&retrained.published),
-            score(&plain.published),
-            1e3 * per_removal,
-            1e3 * retrain_seconds,
-            retrain_seconds / per_removal,
-        );
+}
+
+/// Runs one task: trains, serves the requests, verifies, saves the store and its report,
+/// retrains for comparison; returns the table row (or JSON line).
+fn run_task(
+    plan: Plan,
+    args: &DemoArgs,
+    progress: &Progress,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let Plan {
+        task,
+        train,
+        test,
+        preprocessing,
+        requests: Requests { singles, batch },
+    } = plan;
+    let (noise, target) = privacy::calibrate(
+        NoiseFamily::Gaussian,
+        1.0,
+        Some(1e-5),
+        task.budget,
+        GaussianCalibration::Analytic,
+    )?;
+    let hyper = Hyperparameters {
+        loss: task.loss,
+        lambda: task.lambda,
+        regularization: task.regularization,
+        intercept: true,
+        noise,
+        privacy: Some(target),
+        mechanism: Mechanism::OutputPerturbation,
+        newton: NewtonOptions::default(),
+    };
+    let input = |data: Dataset| TrainingData {
+        data,
+        preprocessing: preprocessing.clone(),
+        target_column: String::new(),
+    };
+    let mut unlearner =
+        Unlearner::from_trained(model::train(input(train.clone()), &hyper, args.seed)?);
+    progress.inc(1);
+    let started = Instant::now();
+    for id in &singles {
+        unlearner.remove(std::slice::from_ref(id))?;
+        progress.inc(1);
     }
-    say!(
-        "\nremoved: 40 rows one at a time, then a batch of 20; budget: the largest share of ε′ a \
-         release used; unlearned/retrained/no noise: test accuracy (R² for ridge) of the \
-         certified unlearned model, a certified model retrained from scratch without the rows, \
-         and a noiseless one.\nStores and reports (certificates, ledger, plots): {}\nRows are held out by position (every fifth row); features are \
-         scaled by documented constants and clipped to norm 1, never by statistics of the rows.",
-        args.out.display()
+    unlearner.remove(&batch)?;
+    progress.inc(1);
+    let per_removal = started.elapsed().as_secs_f64() / (singles.len() + 1) as f64;
+    if !verify(&unlearner).passed() {
+        return Err(format!("{}: the store failed verification", task.title).into());
+    }
+    let store_dir = args.out.join(task.slug).join("store");
+    Store::at(&store_dir).save(&unlearner)?;
+    write_report(
+        &unlearner.ledger,
+        &store_dir,
+        &args.out.join(task.slug).join("report"),
+    )?;
+    let mut remaining = train;
+    let gone: std::collections::HashSet<&String> = singles.iter().chain(&batch).collect();
+    let keep: Vec<bool> = remaining
+        .ids()
+        .iter()
+        .map(|id| !gone.contains(id))
+        .collect();
+    remaining.retain_rows(|i| keep[i]);
+    let started = Instant::now();
+    let retrained = model::train(input(remaining.clone()), &hyper, args.seed + 1)?;
+    let retrain_seconds = started.elapsed().as_secs_f64();
+    progress.inc(1);
+    let mut plain_hyper = hyper.clone();
+    plain_hyper.noise.scale = 0.0;
+    plain_hyper.privacy = None;
+    let plain = model::train(input(remaining), &plain_hyper, args.seed)?;
+    progress.inc(1);
+    let metrics = |m: &PublishedModel| {
+        let truth = &test.targets().expect("test rows have targets").values;
+        m.metrics(&m.scores_preprocessed(&test), truth)
+    };
+    let (unlearned, retrained, plain) = (
+        metrics(&unlearner.model.published),
+        metrics(&retrained.published),
+        metrics(&plain.published),
     );
-    Ok(())
+    let last = unlearner.ledger.last().expect("the ledger has entries");
+    let most_used = unlearner
+        .ledger
+        .entries
+        .iter()
+        .map(|e| e.budget_used)
+        .fold(0.0, f64::max);
+    if args.json {
+        return Ok(json!({
+            "task": task.slug,
+            "rows": last.rows_after,
+            "budget": task.budget,
+            "sigma": hyper.noise.scale,
+            "removed": singles.len() + batch.len(),
+            "budget_share": most_used / task.budget,
+            "retrainings": unlearner.ledger.retrainings(),
+            "unlearned": unlearned,
+            "retrained": retrained,
+            "no_noise": plain,
+            "ms_per_removal": 1e3 * per_removal,
+            "ms_retrain": 1e3 * retrain_seconds,
+            "speedup": retrain_seconds / per_removal,
+            "store": store_dir,
+            "report": args.out.join(task.slug).join("report"),
+        })
+        .to_string());
+    }
+    Ok(format!(
+        "{:<26} {:>5} {:>7} {:>8.1e} {:>8} {:>6.1}% {:>7}  {:>10} {:>10} {:>10}  {:>9.2} {:>9.2} {:>7.1}×",
+        task.title,
+        last.rows_after,
+        task.budget,
+        hyper.noise.scale,
+        singles.len() + batch.len(),
+        100.0 * most_used / task.budget,
+        unlearner.ledger.retrainings(),
+        short_metric(&unlearned),
+        short_metric(&retrained),
+        short_metric(&plain),
+        1e3 * per_removal,
+        1e3 * retrain_seconds,
+        retrain_seconds / per_removal,
+    ))
 }
 
 /// Accuracy or R², four decimals.

@@ -1,8 +1,9 @@
 //! The command-line interface: parse arguments, call the library, print.
 //!
-//! Exit codes: 0 success; 1 the command failed (bad input data, a store that cannot be read,
-//! a solver that did not converge — the message says which and what to do); 2 the command
-//! line itself is invalid (unknown flag, missing argument).
+//! Exit codes ([`EXIT_CODES`], printed by every `--help`): 0 success; 1 the command failed
+//! (bad input data, a store that cannot be read, a solver that did not converge — the
+//! message says which and what to do); 2 the command line itself is invalid (unknown flag,
+//! missing argument).
 
 /// `println!` to standard output that ends the process quietly when the reader has gone
 /// away (a closed pipe, as in `unlearn predict … | head`) instead of panicking.
@@ -12,22 +13,40 @@ macro_rules! say {
     };
 }
 
+mod args;
 mod audit;
 mod bench;
 mod demo;
+mod epsilon;
+mod membership;
 mod model_io;
+mod progress;
 mod removal;
 mod report;
+mod reproduce;
 mod serve;
 mod synth;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
+
+/// The exit codes, appended to the help of the tool and of every subcommand.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  the command failed: the message names the file (with line and column), the flag or the
+     store, what was expected and what to do next; no store is ever left half-changed
+  2  the command line is invalid (unknown command or flag, missing or malformed value)";
 
 /// Certified machine unlearning for convex models.
 #[derive(Debug, Parser)]
-#[command(name = "unlearn", version, about, long_about = None)]
+#[command(
+    name = "unlearn",
+    version,
+    about,
+    long_about = None,
+    after_help = "Start with `unlearn demo`; `unlearn COMMAND --help` shows each command's flags and examples."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,7 +56,7 @@ pub struct Cli {
 enum Command {
     /// Train certified models on the embedded datasets and print a summary.
     Demo(demo::DemoArgs),
-    /// Train a model with objective perturbation and write a model store.
+    /// Train a certified model (noise calibrated for a privacy target) and write a model store.
     Train(Box<train::TrainArgs>),
     /// Print the published model as JSON.
     Export(model_io::ExportArgs),
@@ -55,8 +74,14 @@ enum Command {
     Inspect(removal::StoreArgs),
     /// Retrain from scratch on the remaining rows and compare with the unlearned model.
     Audit(audit::AuditArgs),
+    /// Membership-inference attacks on removed rows: original vs unlearned vs retrained.
+    AuditMembership(Box<membership::MembershipArgs>),
+    /// Lower-bound the ε a removal achieves by testing unlearned against retrained releases.
+    AuditEpsilon(epsilon::EpsilonArgs),
     /// Plots and a Markdown summary of the ledger (budget, residuals, rows) for the operator.
     Report(report::ReportArgs),
+    /// Regenerate Guo et al.'s figures (accuracy vs λ and σ, bounds vs removals) as plots.
+    Reproduce(reproduce::ReproduceArgs),
     /// Benchmark training, removal and retraining on seeded synthetic data.
     Bench(bench::BenchArgs),
     /// Write seeded synthetic data (rows of norm ≤ 1) as CSV, for benchmarks.
@@ -81,7 +106,18 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Runs the command line and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let with_exit_codes = |help: Option<&clap::builder::StyledStr>| match help {
+        Some(help) => format!("{help}\n\n{EXIT_CODES}"),
+        None => EXIT_CODES.to_string(),
+    };
+    let mut command = Cli::command().mut_subcommands(|c| {
+        let help = with_exit_codes(c.get_after_help());
+        c.after_help(help)
+    });
+    command = command
+        .clone()
+        .after_help(with_exit_codes(command.get_after_help()));
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Train(args) => train::run(&args),
@@ -93,7 +129,10 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::AuditMembership(args) => membership::run(&args),
+        Command::AuditEpsilon(args) => epsilon::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Reproduce(args) => reproduce::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
     };

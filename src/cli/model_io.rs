@@ -1,61 +1,68 @@
 //! `unlearn export`, `predict` and `evaluate`, and the training summary printer.
 
 use super::CliResult;
+use super::args::{RowsArgs, StoreArg};
 use clap::Args;
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use unlearn::data::preprocess::PreprocessReport;
-use unlearn::data::{self, TargetEncoding, TargetSpec, csv::CsvOptions};
+use unlearn::data::{TargetEncoding, TargetSpec};
 use unlearn::model::{Model, PublishedModel};
-use unlearn::predict::Metrics;
-use unlearn::store::{LockMode, Store, StoreError};
+use unlearn::predict::{Metrics, Prediction};
+use unlearn::store::{LockMode, StoreError};
 
 /// Arguments of `unlearn export`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  unlearn export --store digits.store > model.json")]
+#[command(
+    after_help = "The output is one JSON object: weights (per class under one-vs-rest)
+without the intercept, the intercept apart, classes, hyperparameters, preprocessing
+constants, feature names and the weights' digest. Only published values: no rows, no seed.
+
+Example:
+  unlearn export --store digits.store > model.json"
+)]
 pub struct ExportArgs {
-    /// The model store.
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Accepted like every command's --json: the output is JSON in any case.
     #[arg(long)]
-    pub store: PathBuf,
+    pub json: bool,
 }
 
 /// Arguments of `unlearn predict`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  unlearn predict --store digits.store --data new_rows.csv --id id"
+    after_help = "The rows need the model's feature columns (others are ignored).
+
+Examples:
+  unlearn predict --store digits.store --data builtin:digits | head
+  unlearn predict --store ridge.store --data new_rows.csv --id id --json"
 )]
 pub struct PredictArgs {
-    /// The model store.
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[command(flatten)]
+    pub rows: RowsArgs,
+    /// Print one JSON object per row, {"id": …, "prediction": …} (a label string, or a
+    /// number for regression), instead of `id,prediction` CSV.
     #[arg(long)]
-    pub store: PathBuf,
-    /// Rows to predict: CSV with the model's feature columns (others are ignored), LIBSVM,
-    /// or builtin:NAME.
-    #[arg(long)]
-    pub data: String,
-    /// Id column (ids default to the 0-based row numbers).
-    #[arg(long)]
-    pub id: Option<String>,
+    pub json: bool,
 }
 
 /// Arguments of `unlearn evaluate`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Example:\n  unlearn evaluate --store digits.store --data test.csv --target digit --json"
-)]
+#[command(after_help = "Examples:
+  unlearn evaluate --store digits.store --data builtin:digits --json
+  unlearn evaluate --store ridge.store --data test.csv --target y --id id")]
 pub struct EvaluateArgs {
-    /// The model store.
-    #[arg(long)]
-    pub store: PathBuf,
-    /// Labelled rows: CSV, LIBSVM, or builtin:NAME.
-    #[arg(long)]
-    pub data: String,
-    /// Target column (defaults to the column the model was trained on).
-    #[arg(long)]
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[command(flatten)]
+    pub rows: RowsArgs,
+    /// Target column (default: the column the model was trained on).
+    #[arg(long, value_name = "COL")]
     pub target: Option<String>,
-    /// Id column.
-    #[arg(long)]
-    pub id: Option<String>,
-    /// Print JSON instead of text.
+    /// Print one JSON object, {"rows", "accuracy"} or {"rows", "rmse", "r2"}.
     #[arg(long)]
     pub json: bool,
 }
@@ -113,9 +120,8 @@ pub fn export_json(model: &PublishedModel) -> serde_json::Value {
 }
 
 /// Reads the published model under a shared lock.
-fn load_published(store: &Path) -> Result<PublishedModel, StoreError> {
-    let store = Store::at(store);
-    let _lock = store.lock(LockMode::Shared)?;
+fn load_published(store: &StoreArg) -> Result<PublishedModel, StoreError> {
+    let (store, _lock) = store.open(LockMode::Shared)?;
     store.load_published()
 }
 
@@ -126,31 +132,29 @@ pub fn export(args: &ExportArgs) -> CliResult {
     Ok(())
 }
 
-/// Reads rows with the model's feature columns, and the target if `spec` asks for it.
-fn read_for_model(
-    model: &PublishedModel,
-    source: &str,
-    id: Option<String>,
-    target: Option<String>,
-    spec: TargetSpec,
-) -> Result<data::Dataset, data::DataError> {
-    let options = CsvOptions {
-        target,
-        id,
-        spec,
-        features: Some(model.feature_names.clone()),
-    };
-    data::load_data(source, &options)
-}
-
 /// Runs `unlearn predict`.
 pub fn predict(args: &PredictArgs) -> CliResult {
     let model = load_published(&args.store)?;
-    let rows = read_for_model(&model, &args.data, args.id.clone(), None, TargetSpec::None)?;
+    let features = Some(model.feature_names.clone());
+    let rows = args.rows.load(None, TargetSpec::None, features)?;
     let predictions = model.predict(&rows)?;
-    let mut out = String::from("id,prediction\n");
-    for (id, p) in rows.ids().iter().zip(predictions) {
-        out.push_str(&format!("{id},{p}\n"));
+    let mut out = String::new();
+    if args.json {
+        for (id, p) in rows.ids().iter().zip(predictions) {
+            let prediction = match p {
+                Prediction::Label(label) => json!(label),
+                Prediction::Value(value) => json!(value),
+            };
+            out.push_str(&format!(
+                "{}\n",
+                json!({"id": id, "prediction": prediction})
+            ));
+        }
+    } else {
+        out.push_str("id,prediction\n");
+        for (id, p) in rows.ids().iter().zip(predictions) {
+            out.push_str(&format!("{id},{p}\n"));
+        }
     }
     say!("{}", out.trim_end_matches('\n'));
     Ok(())
@@ -167,7 +171,9 @@ pub fn evaluate(args: &EvaluateArgs) -> CliResult {
         TargetEncoding::Regression => TargetSpec::Regression,
         encoding => TargetSpec::Encoded(encoding.clone()),
     };
-    let rows = read_for_model(&model, &args.data, args.id.clone(), Some(target), spec)?;
+    let rows = args
+        .rows
+        .load(Some(target), spec, Some(model.feature_names.clone()))?;
     let metrics = model.evaluate(&rows)?;
     if args.json {
         say!("{}", serde_json::to_string(&metrics)?);

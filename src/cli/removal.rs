@@ -1,22 +1,28 @@
 //! `unlearn remove`, `verify` and `inspect`.
 
 use super::CliResult;
+use super::args::StoreArg;
+use super::progress::Progress;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
 use unlearn::certificate::Certificate;
-use unlearn::store::{LockMode, Store};
+use unlearn::store::LockMode;
 use unlearn::verify::verify;
 
 /// Arguments of `unlearn remove`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:
+#[command(
+    after_help = "All ids are checked first; if any id is unknown or any step fails,
+nothing is removed and the store is unchanged.
+
+Examples:
   unlearn remove --store digits.store --ids d0012,d0040          # one batch, one certificate
-  unlearn remove --store digits.store --ids-file ids.txt --sequential --json")]
+  unlearn remove --store digits.store --ids-file ids.txt --sequential --json"
+)]
 pub struct RemoveArgs {
-    /// The model store.
-    #[arg(long)]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
     /// Ids to remove, comma-separated.
     #[arg(
         long,
@@ -32,21 +38,24 @@ pub struct RemoveArgs {
     /// as one batch.
     #[arg(long)]
     pub sequential: bool,
-    /// Print one JSON certificate per step, one per line.
+    /// Print each step's certificate as one line of JSON (the ledger entry: removed_ids,
+    /// certified, epsilon, delta, budget_used, budget, retrained, bounds, digests, …).
     #[arg(long)]
     pub json: bool,
 }
 
 /// Arguments of `unlearn verify` and `unlearn inspect`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  unlearn verify --store digits.store\n  unlearn inspect --store digits.store --json"
-)]
+#[command(after_help = "verify exits with status 1 if any check fails.
+
+Examples:
+  unlearn verify --store digits.store
+  unlearn inspect --store digits.store --json")]
 pub struct StoreArgs {
-    /// The model store.
-    #[arg(long)]
-    pub store: PathBuf,
-    /// Print JSON instead of text.
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Print one JSON object: verify {"passed", "report": {"checks": [{"name", "passed",
+    /// "detail"}]}}; inspect {"rows", "removals", "budget_used", "budget_left", …}.
     #[arg(long)]
     pub json: bool,
 }
@@ -68,13 +77,26 @@ fn read_ids(args: &RemoveArgs) -> Result<Vec<String>, Box<dyn std::error::Error>
 /// Runs `unlearn remove`: the store is written only if every step succeeded.
 pub fn remove(args: &RemoveArgs) -> CliResult {
     let ids = read_ids(args)?;
-    let store = Store::at(&args.store);
-    let _lock = store.lock(LockMode::Exclusive)?;
+    let (store, _lock) = args.store.open(LockMode::Exclusive)?;
     let mut unlearner = store.load()?;
+    let unchanged = |e| format!("{e}; nothing was removed, the store is unchanged");
+    unlearner.check_request(&ids).map_err(unchanged)?;
     let certificates = if args.sequential {
-        unlearner.remove_sequential(&ids)?
+        // One step per id, as `Unlearner::remove_sequential` takes them, counted for the
+        // progress bar; the store is written only after the last one succeeded.
+        let progress = Progress::bar(ids.len() as u64, "removals", args.json);
+        let mut certificates = Vec::with_capacity(ids.len());
+        for id in &ids {
+            certificates.push(
+                unlearner
+                    .remove(std::slice::from_ref(id))
+                    .map_err(unchanged)?,
+            );
+            progress.inc(1);
+        }
+        certificates
     } else {
-        vec![unlearner.remove(&ids)?]
+        vec![unlearner.remove(&ids).map_err(unchanged)?]
     };
     store.save(&unlearner)?;
     for c in &certificates {
@@ -148,8 +170,7 @@ fn short(digest: Option<&str>) -> &str {
 
 /// Runs `unlearn verify`: exit status 1 if any check fails.
 pub fn verify_store(args: &StoreArgs) -> CliResult {
-    let store = Store::at(&args.store);
-    let _lock = store.lock(LockMode::Shared)?;
+    let (store, _lock) = args.store.open(LockMode::Shared)?;
     let unlearner = store.load()?;
     let report = verify(&unlearner);
     if args.json {
@@ -167,17 +188,27 @@ pub fn verify_store(args: &StoreArgs) -> CliResult {
             );
         }
     }
-    if report.passed() {
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name)
+        .collect();
+    if failed.is_empty() {
         Ok(())
     } else {
-        Err("verification failed (see the FAIL lines)".into())
+        Err(format!(
+            "verification failed: {}. The store is damaged or was changed outside unlearn: \
+             do not publish from it; restore it from a backup or retrain",
+            failed.join("; ")
+        )
+        .into())
     }
 }
 
 /// Runs `unlearn inspect`.
 pub fn inspect(args: &StoreArgs) -> CliResult {
-    let store = Store::at(&args.store);
-    let _lock = store.lock(LockMode::Shared)?;
+    let (store, _lock) = args.store.open(LockMode::Shared)?;
     let unlearner = store.load()?;
     let model = &unlearner.model;
     let h = &model.published.hyperparameters;

@@ -1,11 +1,12 @@
 //! `unlearn report`: plots and a Markdown summary of a store's ledger.
 
 use super::CliResult;
+use super::args::StoreArg;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
 use unlearn::report::write_report;
-use unlearn::store::{LockMode, Store};
+use unlearn::store::LockMode;
 
 /// Arguments of `unlearn report`.
 #[derive(Debug, Args)]
@@ -15,11 +16,10 @@ use unlearn::store::{LockMode, Store};
 Writes budget, residuals and rows plots (SVG and PNG) and report.md. The numbers come from
 the operator-only ledger: they are data-dependent, do not publish them.")]
 pub struct ReportArgs {
-    /// The model store.
-    #[arg(long)]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
     /// The report directory (created if needed).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Print one JSON object (files written and summary numbers) instead of text.
     #[arg(long)]
@@ -28,11 +28,10 @@ pub struct ReportArgs {
 
 /// Runs `unlearn report`.
 pub fn run(args: &ReportArgs) -> CliResult {
-    let store = Store::at(&args.store);
     let report = {
-        let _lock = store.lock(LockMode::Shared)?;
+        let (store, _lock) = args.store.open(LockMode::Shared)?;
         let unlearner = store.load()?;
-        write_report(&unlearner.ledger, &args.store, &args.out)?
+        write_report(&unlearner.ledger, &args.store.store, &args.out)?
     };
     if args.json {
         say!(

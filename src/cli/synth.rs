@@ -9,9 +9,9 @@ use unlearn::synthetic::{SyntheticSpec, generate};
 
 /// Arguments of `unlearn synth`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Example (the MNIST-scale benchmark problem):\n  unlearn synth --n 12000 --d 784 --seed 1 --out synth.csv"
-)]
+#[command(after_help = "Examples:
+  unlearn synth --n 12000 --d 784 --seed 1 --out synth.csv     # the MNIST-scale benchmark problem
+  unlearn synth --n 500 --d 5 --regression --out ridge.csv --json")]
 pub struct SynthArgs {
     /// Number of rows.
     #[arg(long, default_value_t = 12_000)]
@@ -31,6 +31,10 @@ pub struct SynthArgs {
     /// Output CSV: header f0..f{d-1},y (no id column: ids are row numbers).
     #[arg(long)]
     pub out: PathBuf,
+    /// Print one JSON object {"out", "rows", "features"} on standard output instead of a
+    /// line of text on standard error.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `unlearn synth`.
@@ -52,11 +56,18 @@ pub fn run(args: &SynthArgs) -> CliResult {
         writeln!(csv, "{yi}")?;
     }
     write_atomic(&args.out, csv.as_bytes())?;
-    eprintln!(
-        "wrote {} rows × {} features to {}",
-        args.n,
-        args.d,
-        args.out.display()
-    );
+    if args.json {
+        say!(
+            "{}",
+            serde_json::json!({"out": args.out, "rows": args.n, "features": args.d})
+        );
+    } else {
+        eprintln!(
+            "wrote {} rows × {} features to {}",
+            args.n,
+            args.d,
+            args.out.display()
+        );
+    }
     Ok(())
 }

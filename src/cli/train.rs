@@ -1,11 +1,13 @@
 //! `unlearn train`: load, preprocess, calibrate the noise, train, save the store.
 
 use super::CliResult;
+use super::args::RowsArgs;
+use super::progress::Progress;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
-use unlearn::data::{self, Preprocessing, TargetSpec, csv::CsvOptions};
+use unlearn::data::{self, Preprocessing, TargetSpec};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
@@ -25,16 +27,13 @@ use unlearn::unlearner::Unlearner;
   unlearn train --data rows.csv --target y --id id --loss squared --lambda 1 \\
       --clip-norm 1 --sigma 0 --out ridge.store")]
 pub struct TrainArgs {
-    /// Training data: a CSV file (header row), a LIBSVM file (.svm, .libsvm, .svmlight,
-    /// .txt), or builtin:digits, builtin:breast_cancer, builtin:diabetes.
-    #[arg(long)]
-    pub data: String,
-    /// Target column (defaults to the builtin dataset's target).
-    #[arg(long)]
+    /// The training rows.
+    #[command(flatten)]
+    pub rows: RowsArgs,
+    /// Target column of a CSV file (required there; builtin datasets and LIBSVM files
+    /// carry their target).
+    #[arg(long, value_name = "COL")]
     pub target: Option<String>,
-    /// Id column (ids default to the 0-based row numbers).
-    #[arg(long)]
-    pub id: Option<String>,
     /// Loss: logistic (classification, one-vs-rest beyond two classes) or squared (ridge).
     #[arg(long)]
     pub loss: LossKind,
@@ -133,7 +132,7 @@ fn parse_feature_scale(s: &str) -> Result<(String, f64), String> {
 fn preprocessing(args: &TrainArgs) -> Result<Preprocessing, Box<dyn std::error::Error>> {
     let mut p = match args.preprocess.as_deref() {
         Some(_) => {
-            let name = args.data.strip_prefix("builtin:").ok_or(
+            let name = args.rows.data.strip_prefix("builtin:").ok_or(
                 "--preprocess recommended needs a builtin dataset (--data builtin:NAME); \
                  for your own data give --scale, --feature-scale and --clip-norm",
             )?;
@@ -202,7 +201,8 @@ pub fn run(args: &TrainArgs) -> CliResult {
     } else {
         TargetSpec::Regression
     };
-    let is_libsvm = std::path::Path::new(&args.data)
+    let source = &args.rows.data;
+    let is_libsvm = std::path::Path::new(source)
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| {
@@ -210,22 +210,15 @@ pub fn run(args: &TrainArgs) -> CliResult {
                 .iter()
                 .any(|x| x.eq_ignore_ascii_case(e))
         });
-    if args.target.is_none() && !args.data.starts_with("builtin:") && !is_libsvm {
+    if args.target.is_none() && !source.starts_with("builtin:") && !is_libsvm {
         return Err(format!(
-            "{}: name the target column with --target COL (every other column except --id is a feature)",
-            args.data
+            "{source}: name the target column with --target COL (every other column except --id is a feature)"
         )
         .into());
     }
-    let options = CsvOptions {
-        target: args.target.clone(),
-        id: args.id.clone(),
-        spec,
-        features: None,
-    };
-    let mut data = data::load_data(&args.data, &options)?;
+    let mut data = args.rows.load(args.target.clone(), spec, None)?;
     if let Some(labels) = &args.labels {
-        data = data::select::keep_labels(data, &args.data, labels, args.positive.as_deref())?;
+        data = data::select::keep_labels(data, source, labels, args.positive.as_deref())?;
     }
     let preprocessing = preprocessing(args)?;
     let report = preprocessing.apply(&mut data)?;
@@ -251,10 +244,14 @@ pub fn run(args: &TrainArgs) -> CliResult {
     let target_column = args
         .target
         .clone()
-        .or_else(|| data::default_target(&args.data))
+        .or_else(|| data::default_target(source))
         .unwrap_or_else(|| "target".into());
+    let models = data
+        .targets()
+        .map_or(1, |t| model::model_count(&t.encoding));
+    let progress = Progress::bar(models as u64, "models", args.json);
     let started = Instant::now();
-    let trained = model::train(
+    let trained = model::train_with_progress(
         TrainingData {
             data,
             preprocessing,
@@ -262,7 +259,9 @@ pub fn run(args: &TrainArgs) -> CliResult {
         },
         &hyper,
         seed,
+        &mut || progress.inc(1),
     )?;
+    drop(progress);
     let seconds = started.elapsed().as_secs_f64();
     let trained = Unlearner::from_trained(trained);
     let store = Store::at(&args.out);

@@ -28,6 +28,18 @@ pub use targets::{TargetEncoding, TargetSpec, Targets};
 pub use text::{MAX_COLUMNS, MAX_LINE_BYTES};
 
 use nalgebra::{DMatrixView, Dyn};
+use std::collections::HashMap;
+
+/// id → position, refusing duplicate ids.
+fn index_of(ids: &[String]) -> Result<HashMap<String, usize>, DataError> {
+    let mut index = HashMap::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        if index.insert(id.clone(), i).is_some() {
+            return Err(DataError::Shape(format!("duplicate id '{id}'")));
+        }
+    }
+    Ok(index)
+}
 
 /// A row taken out by [`Dataset::swap_remove`], kept only to undo a failed operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +58,8 @@ pub struct RemovedRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     ids: Vec<String>,
+    /// id → position, kept in step with `ids` (a removal request is O(m), not O(n)).
+    index: HashMap<String, usize>,
     feature_names: Vec<String>,
     features: Vec<f64>,
     targets: Option<Targets>,
@@ -76,14 +90,10 @@ impl Dataset {
                 t.values.len()
             )));
         }
-        let mut seen = std::collections::HashSet::with_capacity(n);
-        for id in &ids {
-            if !seen.insert(id.as_str()) {
-                return Err(DataError::Shape(format!("duplicate id '{id}'")));
-            }
-        }
+        let index = index_of(&ids)?;
         Ok(Self {
             ids,
+            index,
             feature_names,
             features,
             targets,
@@ -137,9 +147,9 @@ impl Dataset {
         self.targets.as_ref()
     }
 
-    /// Position of the row with this id, if present (O(n)).
+    /// Position of the row with this id, if present (O(1)).
     pub fn position(&self, id: &str) -> Option<usize> {
-        self.ids.iter().position(|x| x == id)
+        self.index.get(id).copied()
     }
 
     /// Replaces the targets (one per row).
@@ -167,6 +177,10 @@ impl Dataset {
         }
         self.features.truncate(last * d);
         let id = self.ids.swap_remove(i);
+        self.index.remove(&id);
+        if i != last {
+            self.index.insert(self.ids[i].clone(), i);
+        }
         let target = self.targets.as_mut().map(|t| t.values.swap_remove(i));
         RemovedRow {
             position: i,
@@ -184,6 +198,7 @@ impl Dataset {
         let i = removed.position;
         if i == self.n_rows() {
             self.features.extend_from_slice(&removed.features);
+            self.index.insert(removed.id.clone(), i);
             self.ids.push(removed.id);
             if let (Some(t), Some(y)) = (&mut self.targets, removed.target) {
                 t.values.push(y);
@@ -192,7 +207,9 @@ impl Dataset {
         }
         self.features.extend_from_within(i * d..(i + 1) * d);
         self.features[i * d..(i + 1) * d].copy_from_slice(&removed.features);
+        self.index.insert(removed.id.clone(), i);
         let moved = std::mem::replace(&mut self.ids[i], removed.id);
+        self.index.insert(moved.clone(), self.ids.len());
         self.ids.push(moved);
         if let (Some(t), Some(y)) = (&mut self.targets, removed.target) {
             let moved = std::mem::replace(&mut t.values[i], y);
@@ -222,6 +239,7 @@ impl Dataset {
         if let Some(t) = &mut self.targets {
             t.values.truncate(write);
         }
+        self.index = index_of(&self.ids).expect("a subset of unique ids is unique");
     }
 
     /// A copy with a constant feature `value` appended to every row, named `name`.
@@ -239,6 +257,7 @@ impl Dataset {
         feature_names.push(name.to_string());
         Self {
             ids: self.ids.clone(),
+            index: self.index.clone(),
             feature_names,
             features,
             targets: self.targets.clone(),
