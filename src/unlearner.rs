@@ -146,14 +146,36 @@ impl Unlearner {
             }
             Mechanism::Guo2020 => residuals,
         };
-        let mut ledger = Ledger::default();
-        let certificate = training_certificate(&model);
-        ledger.append(certificate);
-        Self {
+        let mut unlearner = Self {
             model,
-            ledger,
+            ledger: Ledger::default(),
             caches: HessianCaches::default(),
-        }
+        };
+        let certificate = unlearner.training_certificate();
+        unlearner.ledger.append(certificate);
+        unlearner
+    }
+
+    /// The certificate of the training run (ledger entry 0) of the current model.
+    pub fn training_certificate(&self) -> Certificate {
+        let model = &self.model;
+        let exact_residual = model
+            .secret
+            .residual_bounds(&model.published.hyperparameters);
+        let bounds = StepBounds {
+            residual_measured: vec![true; exact_residual.len()],
+            exact_residual,
+            data_dependent: Vec::new(),
+            worst_case: Vec::new(),
+            cached_hessian: Vec::new(),
+            training_residual: model
+                .secret
+                .training
+                .iter()
+                .map(|r| r.gradient_norm)
+                .collect(),
+        };
+        self.certificate(EntryKind::Training, Vec::new(), None, bounds, true)
     }
 
     /// Removes `ids` as one batch: one Newton step (or a retraining), one certificate.
@@ -601,32 +623,6 @@ impl Unlearner {
             digest: String::new(),
         }
     }
-}
-
-/// The certificate of a training run (ledger entry 0).
-pub fn training_certificate(model: &Model) -> Certificate {
-    let unlearner = Unlearner {
-        model: model.clone(),
-        ledger: Ledger::default(),
-        caches: HessianCaches::default(),
-    };
-    let exact_residual = model
-        .secret
-        .residual_bounds(&model.published.hyperparameters);
-    let bounds = StepBounds {
-        residual_measured: vec![true; exact_residual.len()],
-        exact_residual,
-        data_dependent: Vec::new(),
-        worst_case: Vec::new(),
-        cached_hessian: Vec::new(),
-        training_residual: model
-            .secret
-            .training
-            .iter()
-            .map(|r| r.gradient_norm)
-            .collect(),
-    };
-    unlearner.certificate(EntryKind::Training, Vec::new(), None, bounds, true)
 }
 
 /// What the inexactness of a Hessian-free step adds to the data-dependent bound of an exact

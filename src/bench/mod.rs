@@ -226,7 +226,7 @@ fn bench_data(spec: &BenchSpec, loss: LossKind) -> (Dataset, Dataset) {
             features: spec.features,
             flip: 0.1,
             regression: loss == LossKind::Squared,
-            seed: spec.seed,
+            seed: crate::synthetic::data_seed(spec.seed),
         },
         spec.test_rows,
     )

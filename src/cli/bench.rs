@@ -1,6 +1,7 @@
 //! `unlearn bench`: the end-to-end benchmark on synthetic data (see `unlearn::bench`).
 
 use super::CliResult;
+use super::progress::Progress;
 use clap::Args;
 use clap::error::ErrorKind;
 use serde_json::json;
@@ -127,8 +128,17 @@ pub fn run(args: &BenchArgs) -> CliResult {
         mechanism: args.mechanism,
         seed: args.seed,
     };
-    // The lead wires src/cli/progress.rs (a progress bar) here.
-    let mut progress = |_: BenchProgress| {};
+    let spinner = Progress::spinner("bench", args.json);
+    let mut progress = |step: BenchProgress| {
+        spinner.set_message(match step {
+            BenchProgress::Training { loss } => format!("{loss}: training"),
+            BenchProgress::Removing { loss, done, total } => {
+                format!("{loss}: removal {done}/{total}")
+            }
+            BenchProgress::Retraining { loss } => format!("{loss}: retraining from scratch"),
+            BenchProgress::Curve { done, total } => format!("training curve: size {done}/{total}"),
+        })
+    };
     if let Some(sizes) = &args.curve {
         return curve(args, &spec, sizes, &mut progress);
     }

@@ -29,7 +29,7 @@ pub use experiments::{
     AccuracyRange, AccuracyRow, BoundTrace, BudgetChoice, GUO_SIGMA, Sweep, SweepPoint, TraceStep,
     accuracy_row, bound_trace, budget_tradeoff, sweep,
 };
-pub use tasks::{DELTA, EPSILON, HOLDOUT_EVERY, Task, data_seed, hyperparameters};
+pub use tasks::{DELTA, EPSILON, HOLDOUT_EVERY, Task, hyperparameters};
 
 use crate::data::DataError;
 use crate::model::TrainError;
@@ -74,7 +74,7 @@ pub enum ReproduceError {
 pub struct Settings {
     /// Whether this is the `--quick` run.
     pub quick: bool,
-    /// The seed of the noise (the synthetic data use [`tasks::data_seed`] of it).
+    /// The seed of the noise (the synthetic data use [`crate::synthetic::data_seed`] of it).
     pub seed: u64,
     /// Synthetic training rows.
     pub synthetic_rows: usize,

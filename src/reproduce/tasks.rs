@@ -77,7 +77,7 @@ impl Task {
         )
     }
 
-    /// Seeded synthetic data at MNIST 3-vs-8 scale, drawn with the key [`data_seed`]`(seed)` ([`crate::synthetic`]: rows of norm
+    /// Seeded synthetic data at MNIST 3-vs-8 scale, drawn with the key [`crate::synthetic::data_seed`]`(seed)` ([`crate::synthetic`]: rows of norm
     /// ≤ 1, labels from a random hyperplane with 10 % flipped): `rows` training rows and
     /// `rows / 5` test rows after them, `features` columns, no intercept (the hyperplane
     /// passes through the origin). The clip norm 1 is recorded (clipping changes nothing:
@@ -88,7 +88,7 @@ impl Task {
             features,
             flip: 0.1,
             regression: false,
-            seed: data_seed(seed),
+            seed: crate::synthetic::data_seed(seed),
         });
         let preprocessing = Preprocessing {
             clip_norm: Some(1.0),
@@ -152,15 +152,6 @@ impl Task {
     pub fn n_train(&self) -> usize {
         self.train.n_rows()
     }
-}
-
-/// The generator key of the synthetic data for the run seed `seed`, which also seeds the
-/// noise. They must differ: the objective noise is stream 0 of the ChaCha20 key `seed`
-/// ([`crate::model::noise_stream`]), exactly the stream [`generate`] draws the labelling
-/// hyperplane from first, so with one key b would be a multiple of that hyperplane and
-/// guo2020 would learn its opposite (test accuracy near the 10 % flip rate).
-pub fn data_seed(seed: u64) -> u64 {
-    seed ^ 0xda7a_5eed_da7a_5eed
 }
 
 /// Loads `builtin:NAME`, keeps `labels` (re-encoding with the given positive class) or
