@@ -24,6 +24,7 @@ use crate::bounds::{UNIT_ROUNDOFF, rounding_gamma};
 use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
+use rayon::prelude::*;
 
 /// The cached state of one class model.
 #[derive(Debug, Clone)]
@@ -329,7 +330,7 @@ impl HessianCaches {
 
     /// Removes row `x` from every cache: class model k has target `targets[k]` and weights
     /// `weights[k]`. A class cache that cannot be kept positive definite is dropped.
-    pub fn remove_row<L: Loss + ?Sized>(
+    pub fn remove_row<L: Loss + Sync + ?Sized>(
         &mut self,
         loss: &L,
         x: &[f64],
@@ -337,18 +338,28 @@ impl HessianCaches {
         weights: &[DVector<f64>],
         row_norm: f64,
     ) {
-        for (k, slot) in self.models.iter_mut().enumerate() {
-            if let Some(cache) = slot
-                && cache
-                    .remove_row(loss, x, targets[k], &weights[k], row_norm)
-                    .is_err()
-            {
-                *slot = None;
-            }
-        }
-        if let Some(gram) = &mut self.gram {
-            gram.remove_row(x, row_norm);
-        }
+        // The class caches and the Gram matrix are separate d×d matrices: downdate them on
+        // two threads (each pass is memory-bound, O(d²)).
+        let models = &mut self.models;
+        let gram = &mut self.gram;
+        rayon::join(
+            || {
+                models.par_iter_mut().enumerate().for_each(|(k, slot)| {
+                    if let Some(cache) = slot
+                        && cache
+                            .remove_row(loss, x, targets[k], &weights[k], row_norm)
+                            .is_err()
+                    {
+                        *slot = None;
+                    }
+                })
+            },
+            || {
+                if let Some(gram) = gram {
+                    gram.remove_row(x, row_norm);
+                }
+            },
+        );
     }
 }
 
