@@ -297,11 +297,6 @@ impl HessianCaches {
         self.models.clear();
     }
 
-    /// The cache of model `k`, if any.
-    pub fn get(&self, k: usize) -> Option<&HessianCache> {
-        self.models.get(k).and_then(Option::as_ref)
-    }
-
     /// Sets the cache of model `k`.
     pub fn set(&mut self, k: usize, cache: HessianCache) {
         if self.models.len() <= k {

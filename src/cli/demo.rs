@@ -124,17 +124,11 @@ const TASKS: &[Task] = &[
 fn load(
     task: &Task,
 ) -> Result<(Dataset, Dataset, data::Preprocessing), Box<dyn std::error::Error>> {
-    let spec = if task.loss.is_classification() {
-        TargetSpec::Classify {
-            positive: if task.labels.is_some() {
-                None
-            } else {
-                task.positive.map(String::from)
-            },
-        }
-    } else {
-        TargetSpec::Regression
-    };
+    let spec = TargetSpec::for_training(
+        task.loss.is_classification(),
+        task.labels.is_some(),
+        task.positive.map(String::from),
+    );
     let source = format!("builtin:{}", task.dataset);
     let options = CsvOptions {
         target: None,

@@ -108,17 +108,11 @@ pub struct MembershipArgs {
 
 /// The labelled, preprocessed population the flags describe.
 fn population(args: &MembershipArgs) -> Result<TrainingData, Box<dyn std::error::Error>> {
-    let spec = if args.loss.is_classification() {
-        TargetSpec::Classify {
-            positive: if args.labels.is_some() {
-                None
-            } else {
-                args.positive.clone()
-            },
-        }
-    } else {
-        TargetSpec::Regression
-    };
+    let spec = TargetSpec::for_training(
+        args.loss.is_classification(),
+        args.labels.is_some(),
+        args.positive.clone(),
+    );
     let options = CsvOptions {
         target: args.target.clone(),
         id: args.id.clone(),

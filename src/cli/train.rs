@@ -190,17 +190,11 @@ fn noise_choice(
 
 /// Runs `unlearn train`.
 pub fn run(args: &TrainArgs) -> CliResult {
-    let spec = if args.loss.is_classification() {
-        TargetSpec::Classify {
-            positive: if args.labels.is_some() {
-                None
-            } else {
-                args.positive.clone()
-            },
-        }
-    } else {
-        TargetSpec::Regression
-    };
+    let spec = TargetSpec::for_training(
+        args.loss.is_classification(),
+        args.labels.is_some(),
+        args.positive.clone(),
+    );
     let source = &args.rows.data;
     let is_libsvm = std::path::Path::new(source)
         .extension()

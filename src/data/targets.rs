@@ -42,6 +42,25 @@ pub enum TargetSpec {
     Encoded(TargetEncoding),
 }
 
+impl TargetSpec {
+    /// The target a loss trains on: real values for regression; class labels otherwise,
+    /// `positive` naming the +1 class of a binary problem — unless labels are being
+    /// selected (`--labels`), in which case the selection re-encodes them and picks it.
+    pub fn for_training(
+        classification: bool,
+        selecting_labels: bool,
+        positive: Option<String>,
+    ) -> Self {
+        if !classification {
+            Self::Regression
+        } else if selecting_labels {
+            Self::Classify { positive: None }
+        } else {
+            Self::Classify { positive }
+        }
+    }
+}
+
 /// Most class names [`TargetEncoding::describe`] spells out.
 const DESCRIBED_CLASSES: usize = 12;
 
