@@ -297,6 +297,13 @@ impl HessianCaches {
         self.models.clear();
     }
 
+    /// Drops the cache of model `k` (its next step is exact).
+    pub fn drop_model(&mut self, k: usize) {
+        if let Some(slot) = self.models.get_mut(k) {
+            *slot = None;
+        }
+    }
+
     /// Sets the cache of model `k`.
     pub fn set(&mut self, k: usize, cache: HessianCache) {
         if self.models.len() <= k {

@@ -354,20 +354,26 @@ impl Unlearner {
                 && dim < HESSIAN_FREE_DIMENSION
                 && let Some((cache, gram)) = self.caches.step_parts(k)
             {
-                let step = pass_free_removal_step(
+                match pass_free_removal_step(
                     cache,
                     gram,
                     &secret.weights[k],
                     lambda_after,
                     constants,
-                )?;
-                secret.weights[k] = step.weights;
-                bounds.exact_residual.push(step.residual_bound);
-                bounds.data_dependent.push(step.increment);
-                bounds.worst_case.push(None);
-                bounds.cached_hessian.push(true);
-                bounds.residual_measured.push(false);
-                continue;
+                ) {
+                    Ok(step) => {
+                        secret.weights[k] = step.weights;
+                        bounds.exact_residual.push(step.residual_bound);
+                        bounds.data_dependent.push(step.increment);
+                        bounds.worst_case.push(None);
+                        bounds.cached_hessian.push(true);
+                        bounds.residual_measured.push(false);
+                        continue;
+                    }
+                    // A cache that cannot step (a non-finite solve, a factor that cannot be
+                    // recomputed) may be half-updated: drop it and take the exact step.
+                    Err(_) => self.caches.drop_model(k),
+                }
             }
             let y = secret.model_targets(k);
             let rows = Rows {

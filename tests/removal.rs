@@ -1168,3 +1168,43 @@ fn without_a_budget_every_removal_is_an_exact_step() {
         assert_eq!(c.bounds.residual_measured, [true, true]);
     }
 }
+
+/// A cache that cannot step — here its tracked gradient is NaN, so the solve is not finite —
+/// is dropped and the removal taken as an exact step instead of failing: the request
+/// succeeds, is certified, reseeds the cache, and the ledger verifies.
+#[test]
+fn a_cache_that_cannot_step_falls_back_to_an_exact_step() {
+    use unlearn::hessian_cache::{CacheSeed, HessianCache, RowBounds};
+    let case = logistic_case(1, true);
+    let h = roomy_budget(hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
+    let mut u = train(&case, &h);
+    let ids = choose_ids(&u, 3, 5);
+    u.remove(&ids[..1]).unwrap();
+    let d = u.model.secret.design.n_features();
+    let broken = HessianCache::new(
+        CacheSeed {
+            hessian: DMatrix::identity(d, d),
+            factor: nalgebra::Cholesky::new(DMatrix::identity(d, d)).unwrap(),
+            point: u.model.secret.weights[0].clone(),
+            lambda: lambda_after(&u),
+            gradient: DVector::from_element(d, f64::NAN),
+            gradient_error: 0.0,
+        },
+        RowBounds {
+            rows: u.model.secret.design.n_rows(),
+            row_norm: u.model.secret.row_norm_bound,
+            gamma: case.loss.second_derivative_lipschitz(),
+        },
+    );
+    u.caches.set(0, broken);
+    let c = u.remove(&ids[1..2]).unwrap();
+    assert_eq!(c.bounds.cached_hessian, [false], "redone as an exact step");
+    assert!(c.certified && !c.retrained);
+    let next = u.remove(&ids[2..]).unwrap();
+    assert_eq!(
+        next.bounds.cached_hessian,
+        [true],
+        "the exact step reseeded the cache"
+    );
+    assert!(verify(&u).passed());
+}
