@@ -318,6 +318,19 @@ impl HessianCaches {
         Some((cache, self.gram.as_ref()))
     }
 
+    /// Every class model's cache (all `count` of them, or none) and the Gram matrix, for
+    /// steps of all class models at once.
+    pub fn all_step_parts(
+        &mut self,
+        count: usize,
+    ) -> Option<(Vec<&mut HessianCache>, Option<&GramCache>)> {
+        if self.models.len() < count || self.models[..count].iter().any(Option::is_none) {
+            return None;
+        }
+        let caches = self.models[..count].iter_mut().flatten().collect();
+        Some((caches, self.gram.as_ref()))
+    }
+
     /// The shared Gram matrix, if formed.
     pub fn gram(&self) -> Option<&GramCache> {
         self.gram.as_ref()

@@ -31,6 +31,7 @@ use crate::removal::{
     HESSIAN_FREE_DIMENSION, HESSIAN_FREE_FORCING, PassFreeConstants, factored_newton_removal_step,
     gradient_with_error_bound, hessian_free_removal_step, pass_free_removal_step,
 };
+use rayon::prelude::*;
 use std::collections::HashSet;
 
 /// Why a removal was refused or failed. The unlearner is unchanged in every case.
@@ -310,9 +311,10 @@ impl Unlearner {
     }
 
     /// Takes the removal step of every class model on the remaining rows and measures it.
-    /// Under output perturbation, with `use_cache` and a cache from an earlier exact step, the
-    /// step is pass-free (O(d²), proofs/pass_free_step.md); otherwise it is an exact Newton
-    /// step (forming the Hessian, which seeds the cache) or, from d ≥ 2048, Hessian-free.
+    /// Under output perturbation, with `use_cache` and a cache for every class model (from
+    /// an earlier exact step), the steps are pass-free (O(d²) each, in parallel over the class
+    /// models; proofs/pass_free_step.md); otherwise each is an exact Newton step (forming the
+    /// Hessian, which seeds the cache) or, from d ≥ 2048, Hessian-free.
     fn newton_steps(
         &mut self,
         hyper: &Hyperparameters,
@@ -348,33 +350,37 @@ impl Unlearner {
             self.caches.ensure_gram(secret.design.features(), dim);
         }
         let mut bounds = StepBounds::default();
-        for k in 0..secret.model_count() {
-            if use_cache
-                && caching
-                && dim < HESSIAN_FREE_DIMENSION
-                && let Some((cache, gram)) = self.caches.step_parts(k)
-            {
-                match pass_free_removal_step(
-                    cache,
-                    gram,
-                    &secret.weights[k],
-                    lambda_after,
-                    constants,
-                ) {
-                    Ok(step) => {
+        let count = secret.model_count();
+        if use_cache
+            && caching
+            && dim < HESSIAN_FREE_DIMENSION
+            && let Some((caches, gram)) = self.caches.all_step_parts(count)
+        {
+            // The class models' pass-free steps are independent: take them in parallel.
+            let steps: Result<Vec<_>, _> = caches
+                .into_par_iter()
+                .zip(secret.weights.par_iter())
+                .map(|(cache, w)| pass_free_removal_step(cache, gram, w, lambda_after, constants))
+                .collect();
+            match steps {
+                Ok(steps) => {
+                    for (k, step) in steps.into_iter().enumerate() {
                         secret.weights[k] = step.weights;
                         bounds.exact_residual.push(step.residual_bound);
                         bounds.data_dependent.push(step.increment);
                         bounds.worst_case.push(None);
                         bounds.cached_hessian.push(true);
                         bounds.residual_measured.push(false);
-                        continue;
                     }
-                    // A cache that cannot step (a non-finite solve, a factor that cannot be
-                    // recomputed) may be half-updated: drop it and take the exact step.
-                    Err(_) => self.caches.drop_model(k),
+                    return Ok(bounds);
                 }
+                // A cache that cannot step (a non-finite solve, a factor that cannot be
+                // recomputed) leaves the caches half-updated: drop them all and take exact
+                // steps (the weights are untouched).
+                Err(_) => self.caches.clear_models(),
             }
+        }
+        for k in 0..count {
             let y = secret.model_targets(k);
             let rows = Rows {
                 features: secret.design.features(),
