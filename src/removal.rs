@@ -188,7 +188,7 @@ pub fn pass_free_removal_step(
         system_error,
     });
     let error = (error + increment) * (1.0 + 2.0 * f64::EPSILON);
-    let residual_bound = (grow(residual.norm(), d + 2.0) + error) * (1.0 + 2.0 * f64::EPSILON);
+    let residual_bound = gradient_norm_upper_bound(&residual, error) * (1.0 + 2.0 * f64::EPSILON);
     let weights = w - &step;
     cache.set_gradient(residual, error, lambda_after);
     if solve_residual > REFACTOR_THRESHOLD * gradient.norm() {
@@ -264,7 +264,12 @@ pub fn residual_upper_bound<L: Loss + ?Sized>(
     row_norm_bound: f64,
 ) -> f64 {
     let (gradient, error) = gradient_with_error_bound(objective, w, row_norm_bound);
-    gradient.norm() * (1.0 + bounds::rounding_gamma(objective.rows.dim as f64 + 2.0)) + error
+    gradient_norm_upper_bound(&gradient, error)
+}
+
+/// ‖u‖ ≤ fl(‖û‖)·(1 + γ_{d+2}) + `error` for a computed gradient û with ‖û − u‖ ≤ `error`.
+pub fn gradient_norm_upper_bound(gradient: &DVector<f64>, error: f64) -> f64 {
+    gradient.norm() * (1.0 + bounds::rounding_gamma(gradient.len() as f64 + 2.0)) + error
 }
 
 /// fl(∇L_b(w; D′)) and a bound on its distance to the exact gradient

@@ -29,7 +29,8 @@ use crate::objective::Regularization;
 use crate::objective::{Objective, Rows};
 use crate::removal::{
     HESSIAN_FREE_DIMENSION, HESSIAN_FREE_FORCING, PassFreeConstants, factored_newton_removal_step,
-    gradient_with_error_bound, hessian_free_removal_step, pass_free_removal_step,
+    gradient_norm_upper_bound, gradient_with_error_bound, hessian_free_removal_step,
+    pass_free_removal_step,
 };
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -442,7 +443,7 @@ impl Unlearner {
                 gradient_with_error_bound(&objective, &secret.weights[k], secret.row_norm_bound);
             bounds
                 .exact_residual
-                .push(gradient.norm() * (1.0 + bounds::rounding_gamma(d + 2.0)) + gradient_error);
+                .push(gradient_norm_upper_bound(&gradient, gradient_error));
             if caching && let Some((hessian, factor)) = seed {
                 let seed = CacheSeed {
                     hessian,
@@ -489,8 +490,7 @@ impl Unlearner {
             };
             let (gradient, error) =
                 gradient_with_error_bound(&objective, &secret.weights[k], secret.row_norm_bound);
-            bounds.exact_residual[k] =
-                gradient.norm() * (1.0 + bounds::rounding_gamma(dim as f64 + 2.0)) + error;
+            bounds.exact_residual[k] = gradient_norm_upper_bound(&gradient, error);
             bounds.residual_measured[k] = true;
             if let Some((cache, _)) = self.caches.step_parts(k) {
                 cache.set_gradient(gradient, error, lambda);
