@@ -90,10 +90,8 @@ impl HessianCache {
         let trace = trace / (1.0 - formation) * (1.0 + rounding_gamma(d));
         let margins = rows.rows as f64
             * rows.gamma
-            * rounding_gamma(d)
-            * rows.row_norm.powi(3)
-            * seed.point.norm()
-            * (1.0 + rounding_gamma(d + 2.0));
+            * margin_rounding(rows.row_norm, &seed.point)
+            * rows.row_norm.powi(2);
         Self {
             hessian_error: formation * trace + margins,
             hessian_trace: trace,
@@ -119,11 +117,10 @@ impl HessianCache {
         w: &DVector<f64>,
         row_norm: f64,
     ) -> Result<(), LinalgError> {
-        let d = x.len() as f64;
         let xv = DVector::from_column_slice(x);
         let beta = loss.second_derivative_bound();
         let gamma = loss.second_derivative_lipschitz();
-        let margin_error = rounding_gamma(d) * row_norm * w.norm() * (1.0 + rounding_gamma(d));
+        let margin_error = margin_rounding(row_norm, w);
         // Gradient term: ℓ' is β-Lipschitz and evaluated with relative error γ₆
         // (bounds::gradient_rounding_bound); the update rounds each coordinate twice.
         let derivative = loss.derivative(linalg::dot(x, w.as_slice()), y);
@@ -135,8 +132,7 @@ impl HessianCache {
         // most γ·γ_d·R·‖w₀‖ plus its evaluation error (relative γ₁₀); each entry of the
         // update rounds three times.
         let curvature = loss.second_derivative(linalg::dot(x, self.point.as_slice()), y);
-        let point_margin_error =
-            rounding_gamma(d) * row_norm * self.point.norm() * (1.0 + rounding_gamma(d));
+        let point_margin_error = margin_rounding(row_norm, &self.point);
         self.hessian_error += rounding_gamma(3.0)
             * (self.hessian_frobenius() + curvature * row_norm * row_norm)
             + (gamma * point_margin_error + rounding_gamma(10.0) * curvature) * row_norm * row_norm;
@@ -205,6 +201,13 @@ impl HessianCache {
         self.gradient_error = error;
         self.gradient_lambda = lambda;
     }
+}
+
+/// |fl(xᵀw) − xᵀw| ≤ γ_d·‖x‖·‖w‖ ≤ γ_d·R·‖w‖ for any row, with ‖w‖ enlarged for its own
+/// computation (γ_{d+2}).
+fn margin_rounding(row_norm: f64, w: &DVector<f64>) -> f64 {
+    let d = w.len() as f64;
+    rounding_gamma(d) * row_norm * w.norm() * (1.0 + rounding_gamma(d + 2.0))
 }
 
 /// A factor whose diagonal is finite and positive (what a successful downdate leaves).
