@@ -386,17 +386,29 @@ pub(crate) trait Figure {
 pub(crate) fn figure_svg(figure: &impl Figure, file: &str) -> Result<String, ReportError> {
     register_font();
     let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
-        root.fill(&WHITE)
-            .map_err(|e| plot_error(file, "svg", e.to_string()))?;
-        figure
-            .draw(&root)
-            .map_err(|reason| plot_error(file, "svg", reason))?;
-        root.present()
-            .map_err(|e| plot_error(file, "svg", e.to_string()))?;
-    }
+    paint(
+        figure,
+        SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area(),
+        file,
+        "svg",
+    )?;
     Ok(svg)
+}
+
+/// White background, the figure, and the backend flushed; errors name `file` and `format`.
+fn paint<DB: DrawingBackend>(
+    figure: &impl Figure,
+    root: Area<DB>,
+    file: &str,
+    format: &str,
+) -> Result<(), ReportError> {
+    root.fill(&WHITE)
+        .map_err(|e| plot_error(file, format, e.to_string()))?;
+    figure
+        .draw(&root)
+        .map_err(|reason| plot_error(file, format, reason))?;
+    root.present()
+        .map_err(|e| plot_error(file, format, e.to_string()))
 }
 
 /// Draws `figure` as a PNG image (text rasterised with the embedded font).
@@ -404,16 +416,12 @@ pub(crate) fn figure_png(figure: &impl Figure, file: &str) -> Result<Vec<u8>, Re
     register_font();
     let (w, h) = figure.size();
     let mut rgb = vec![0u8; (w * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        root.fill(&WHITE)
-            .map_err(|e| plot_error(file, "png", e.to_string()))?;
-        figure
-            .draw(&root)
-            .map_err(|reason| plot_error(file, "png", reason))?;
-        root.present()
-            .map_err(|e| plot_error(file, "png", e.to_string()))?;
-    }
+    paint(
+        figure,
+        BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
+        file,
+        "png",
+    )?;
     let mut png_bytes = Vec::new();
     let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
     encoder.set_color(png::ColorType::Rgb);
