@@ -331,18 +331,25 @@ fn killing_a_removal_at_any_moment_leaves_the_old_or_the_new_store() {
     );
 }
 
-/// `serve-requests` applies each request with its certificate, reports bad lines and
-/// unknown ids without stopping, and, run again on the same input (a resume after an
-/// interruption), skips what it already served.
-#[test]
-fn serve_requests_serves_reports_and_resumes() {
-    let dir = scratch("serve");
+/// A certified logistic store on breast_cancer (budget 0.05) in `dir`/store, for the
+/// request-serving tests.
+fn breast_cancer_store(dir: &std::path::Path) -> std::path::PathBuf {
     let store = dir.join("store");
     let out = run(
         "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 5 --out STORE",
         &[("STORE", &store)],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    store
+}
+
+/// `serve-requests` applies each request with its certificate, reports bad lines and
+/// unknown ids without stopping, and, run again on the same input (a resume after an
+/// interruption), skips what it already served.
+#[test]
+fn serve_requests_serves_reports_and_resumes() {
+    let dir = scratch("serve");
+    let store = breast_cancer_store(&dir);
     let requests = dir.join("requests.txt");
     std::fs::write(
         &requests,
@@ -725,12 +732,7 @@ fn json_output_shapes_and_refused_removals() {
 #[test]
 fn serve_requests_prints_text_without_json() {
     let dir = scratch("serve-text");
-    let store = dir.join("store");
-    let out = run(
-        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 5 --out STORE",
-        &[("STORE", &store)],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let store = breast_cancer_store(&dir);
     let requests = dir.join("requests.txt");
     std::fs::write(
         &requests,
