@@ -55,6 +55,12 @@ pub enum CalibrationError {
     /// σ (or another noise scale) must be finite and ≥ 0.
     #[error("noise scale must be finite and >= 0, got {0}")]
     InvalidScale(f64),
+    /// The zCDP parameter ρ must be finite and ≥ 0.
+    #[error("zCDP rho must be finite and >= 0, got {0}")]
+    InvalidRho(f64),
+    /// A Rényi order α must be finite and > 1.
+    #[error("Renyi order alpha must be finite and > 1, got {0}")]
+    InvalidOrder(f64),
     /// The Gamma-norm rate α must be finite and > 0.
     #[error("gamma-norm rate alpha must be finite and > 0, got {0}")]
     InvalidRate(f64),
@@ -74,7 +80,7 @@ pub enum CalibrationError {
     },
 }
 
-fn check_epsilon(epsilon: f64) -> Result<(), CalibrationError> {
+pub(super) fn check_epsilon(epsilon: f64) -> Result<(), CalibrationError> {
     if epsilon.is_finite() && epsilon > 0.0 {
         Ok(())
     } else {
@@ -83,7 +89,7 @@ fn check_epsilon(epsilon: f64) -> Result<(), CalibrationError> {
 }
 
 /// δ ∈ [min, 1), with min > 0.
-fn check_delta(delta: f64, min: f64) -> Result<(), CalibrationError> {
+pub(super) fn check_delta(delta: f64, min: f64) -> Result<(), CalibrationError> {
     if delta.is_finite() && delta >= min && delta < 1.0 {
         Ok(())
     } else {
@@ -91,7 +97,7 @@ fn check_delta(delta: f64, min: f64) -> Result<(), CalibrationError> {
     }
 }
 
-fn check_budget(budget: f64) -> Result<(), CalibrationError> {
+pub(super) fn check_budget(budget: f64) -> Result<(), CalibrationError> {
     if budget.is_finite() && budget > 0.0 {
         Ok(())
     } else {
@@ -245,7 +251,7 @@ pub fn analytic_gaussian_delta(
 
 /// Bisection between `lo` (predicate false) and `hi` (predicate true) down to
 /// adjacent `f64` values; returns the final (lo, hi).
-fn bisect(mut lo: f64, mut hi: f64, pred: impl Fn(f64) -> bool) -> (f64, f64) {
+pub(super) fn bisect(mut lo: f64, mut hi: f64, pred: impl Fn(f64) -> bool) -> (f64, f64) {
     loop {
         let mid = lo + 0.5 * (hi - lo);
         if mid <= lo || mid >= hi {

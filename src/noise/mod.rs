@@ -15,7 +15,11 @@
 //! * calibration between the privacy parameters (ε, δ), the noise scale and the
 //!   gradient-residual budget ε′ ([`gaussian_sigma_guo2020`],
 //!   [`analytic_gaussian_sigma`], [`gamma_norm_rate`] and their inverses);
-//! * the standard normal CDF [`std_normal_cdf`], accurate deep in the tail.
+//! * the standard normal CDF [`std_normal_cdf`], accurate deep in the tail;
+//! * the release on a public power-of-two grid ([`LatticeNoise`]) with exact
+//!   discrete Gaussian noise ([`DiscreteGaussian`], integer arithmetic only)
+//!   and its zCDP accounting ([`LatticeNoise::rho`], [`zcdp_epsilon`],
+//!   [`zcdp_rho_for`], [`sigma_for`]); proof in `proofs/lattice_release.md`.
 //!
 //! The derivations, with every step, are in `proofs/noise_calibration.md`.
 //!
@@ -28,6 +32,9 @@
 //! carry a Jacobian) is argued where the certificate is built, not here.
 
 mod calibration;
+mod discrete;
+mod lattice;
+mod renyi;
 mod sampling;
 mod special;
 
@@ -41,6 +48,9 @@ pub use calibration::{
     analytic_gaussian_sigma, budget_guo2020, gamma_norm_budget, gamma_norm_rate,
     gaussian_sigma_guo2020,
 };
+pub use discrete::{DiscreteGaussian, MAX_SCALE, ScaleOutOfRange};
+pub use lattice::{LatticeError, LatticeNoise};
+pub use renyi::{sigma_for, zcdp_epsilon, zcdp_epsilon_at, zcdp_rho_for};
 pub use sampling::{fresh_seed, noise_rng, sample};
 pub use special::std_normal_cdf;
 

@@ -1,0 +1,47 @@
+//! The exact discrete Gaussian sampler and the lattice release:
+//! - `sample`: one draw of N_ℤ(0, s²) at s = 1, 3, 2²⁴ and 2²⁵ (the range
+//!   `LatticeNoise::for_sigma` uses) and at the largest s, 2³¹;
+//! - `release_785`: one `LatticeNoise::release` of 785 coordinates (digits with an
+//!   intercept; a one-vs-rest model draws this K times), σ = 0.5.
+//!
+//! Run with `cargo bench --bench discrete_gaussian` (under a minute).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use std::hint::black_box;
+use std::time::Duration;
+use unlearn::noise::{DiscreteGaussian, LatticeNoise, MAX_SCALE};
+
+fn sample(c: &mut Criterion) {
+    let mut group = c.benchmark_group("discrete_gaussian/sample");
+    for (label, scale) in [
+        ("s=1", 1),
+        ("s=3", 3),
+        ("s=2^24", 1 << 24),
+        ("s=2^25", 1 << 25),
+        ("s=2^31", MAX_SCALE),
+    ] {
+        let dg = DiscreteGaussian::new(scale).expect("scale in range");
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        group.bench_function(label, |b| b.iter(|| black_box(dg.sample(&mut rng))));
+    }
+    group.finish();
+}
+
+fn release(c: &mut Criterion) {
+    let noise = LatticeNoise::for_sigma(0.5).expect("valid sigma");
+    let w: Vec<f64> = (0..785).map(|i| (i as f64 * 0.37).sin()).collect();
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    c.bench_function("discrete_gaussian/release_785", |b| {
+        b.iter(|| black_box(noise.release(black_box(&w), &mut rng).expect("release")))
+    });
+}
+
+criterion_group! {
+    name = benches;
+    // No HTML plots: criterion's plotters backend needs system fonts the machine may lack.
+    config = Criterion::default().without_plots().measurement_time(Duration::from_secs(3));
+    targets = sample, release
+}
+criterion_main!(benches);
