@@ -128,7 +128,7 @@ fn discrete_gaussian_has_the_gaussian_shape_at_large_scale() {
 
 /// Mean and variance of 100,000 draws, each bound holding with probability ≥ 1 − 1e-6
 /// for a random seed:
-/// - mean: Z is sub-Gaussian with proxy s² (CKS 2020, Cor. 9), so
+/// - mean: Z is sub-Gaussian with proxy s² (CKS 2020, §2), so
 ///   P(|Z̄| ≥ t) ≤ 2exp(−nt²/(2s²)): t = s√(2 ln(2/α)/n);
 /// - upper tail of Σ Z²: E e^{λZ²} ≤ (1 − 2λs²)^{−1/2} (Gaussian mixture of the
 ///   sub-Gaussian bound), the χ²_n moment generating function, so Laurent–Massart gives
@@ -156,7 +156,7 @@ fn discrete_gaussian_has_mean_zero_and_the_exact_variance() {
             // a relative e^{−2π²s²} (Poisson summation): far below the tolerances here.
             (s * s, 3.0 * s.powi(4))
         };
-        // CKS 2020, Cor. 9: the variance is below s² (here by a relative e^{−2π²s²}, so
+        // CKS 2020, §2: the variance is below s² (here by a relative e^{−2π²s²}, so
         // the f64 sum may round up to s² + a few ulps).
         assert!(
             v <= s * s * (1.0 + 8.0 * U),

@@ -23,7 +23,7 @@
 //! * **Algorithm 3**, the discrete Gaussian: t = ⌊s⌋ + 1 = s + 1; draw Y from
 //!   the discrete Laplace of scale t and return it with probability
 //!   exp(−(|Y| − s²/t)²/(2s²)) = exp(−(|Y|·t − s²)²/(2s²t²)); otherwise repeat.
-//!   The output is exactly N_ℤ(0, s²) (CKS Theorem 21 with σ = s).
+//!   The output is exactly N_ℤ(0, s²) (CKS 2020, §5, with σ = s).
 //!
 //! # Exactness
 //!
@@ -66,7 +66,7 @@ pub struct ScaleOutOfRange(pub u64);
 
 /// The discrete Gaussian N_ℤ(0, s²) with an integer parameter s ∈ [1, 2³¹].
 ///
-/// Its variance is slightly below s² (CKS 2020, Corollary 9) and it is
+/// Its variance is slightly below s² (CKS 2020, §2) and it is
 /// sub-Gaussian with variance proxy s²: E[e^{λZ}] ≤ e^{λ²s²/2}.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiscreteGaussian {

@@ -43,7 +43,7 @@ const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
 pub enum LatticeError {
     /// σ must be a finite positive normal number within the grid's range.
     #[error(
-        "sigma must be finite and in [2^-998, 2^994] for a release on a power-of-two grid, got {0}"
+        "sigma must be finite and in [2^-998, 2^995) for a release on a power-of-two grid, got {0}"
     )]
     InvalidSigma(f64),
     /// The grid exponent k of g = 2ᵏ is outside [−1022, 970].
@@ -100,12 +100,12 @@ impl LatticeNoise {
     /// [`LatticeError::InvalidSigma`] unless σ is finite and 2⁻⁹⁹⁸ ≤ σ < 2⁹⁹⁵
     /// (the grid must be a normal double and n·g must not overflow).
     pub fn for_sigma(sigma: f64) -> Result<Self, LatticeError> {
-        if !(sigma.is_finite() && sigma.is_normal() && sigma > 0.0) {
+        if !(sigma.is_normal() && sigma > 0.0) {
             return Err(LatticeError::InvalidSigma(sigma));
         }
-        // The biased exponent of a positive normal double is ⌊log₂ σ⌋ + 1023.
-        let biased = i32::try_from((sigma.to_bits() >> 52) & 0x7ff)
-            .map_err(|_| LatticeError::InvalidSigma(sigma))?;
+        // The biased exponent of a positive normal double is ⌊log₂ σ⌋ + 1023
+        // (11 bits, so the cast is exact).
+        let biased = ((sigma.to_bits() >> 52) & 0x7ff) as i32;
         let grid_exponent = biased - 1023 - SCALE_BITS;
         if !(MIN_GRID_EXPONENT..=MAX_GRID_EXPONENT).contains(&grid_exponent) {
             return Err(LatticeError::InvalidSigma(sigma));
