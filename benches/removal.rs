@@ -19,6 +19,7 @@ use unlearn::bench::{BenchNoise, BenchSpec, hyperparameters};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, TrainingData};
+use unlearn::noise::NoiseKey;
 use unlearn::objective::{Objective, Regularization, Rows};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
@@ -64,7 +65,9 @@ fn warm_unlearner(n: usize, d: usize, loss: LossKind) -> (Unlearner, Vec<String>
         preprocessing: Default::default(),
         target_column: "y".into(),
     };
-    let mut unlearner = Unlearner::from_trained(model::train(input, &hyper, 1).expect("trains"));
+    let mut unlearner = Unlearner::from_trained(
+        model::train(input, &hyper, NoiseKey::from_seed(1)).expect("trains"),
+    );
     let ids = unlearner.model.secret.design.ids().to_vec();
     let (warm, rest) = ids.split_at(WARM_UP_REMOVALS);
     unlearner.remove_sequential(warm).expect("warm-up removals");

@@ -5,6 +5,7 @@
 
 use unlearn::data::{self, TargetSpec, builtin, csv::CsvOptions, select::keep_labels};
 use unlearn::model::{self, Hyperparameters, TrainingData};
+use unlearn::noise::NoiseKey;
 use unlearn::privacy::{self, GaussianCalibration};
 use unlearn::{loss::LossKind, mechanism::Mechanism, noise::NoiseFamily};
 use unlearn::{objective::Regularization, solver::NewtonOptions};
@@ -46,7 +47,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         preprocessing,
         target_column: "digit".into(),
     };
-    let mut unlearner = Unlearner::from_trained(model::train(input, &hyper, 7)?);
+    let mut unlearner =
+        Unlearner::from_trained(model::train(input, &hyper, NoiseKey::generate()?)?);
 
     let certificate = unlearner.remove(&["d0003".into(), "d0008".into(), "d0013".into()])?;
     println!("{}", serde_json::to_string_pretty(&certificate)?);

@@ -10,6 +10,7 @@
 
 use crate::data::Dataset;
 use crate::model::{PublishedModel, TrainError, weights_digest};
+use crate::noise::NoiseKey;
 use crate::predict::{Metrics, Prediction};
 use crate::unlearner::Unlearner;
 use serde::Serialize;
@@ -54,7 +55,7 @@ pub fn audit_against_retrain(
     let model = &unlearner.model;
     let hyper = &model.published.hyperparameters;
     let mut secret = model.secret.clone();
-    let released = secret.train_from_scratch(hyper, seed, &mut || {})?;
+    let released = secret.train_from_scratch(hyper, NoiseKey::from_seed(seed), &mut || {})?;
     let retrained = PublishedModel {
         n_rows: secret.design.n_rows(),
         digest: weights_digest(&released),
@@ -83,19 +84,20 @@ pub fn audit_against_retrain(
         &unlearned.predict_preprocessed(&without_intercept(unlearned, &model.secret.design)),
         &retrained.predict_preprocessed(&without_intercept(unlearned, &model.secret.design)),
     );
-    let removed_ids: std::collections::HashSet<&str> = unlearner
+    let removed_tags: std::collections::HashSet<&str> = unlearner
         .ledger
         .entries
         .iter()
-        .flat_map(|c| c.removed_ids.iter().map(String::as_str))
+        .flat_map(|c| c.removed_id_tags.iter().map(String::as_str))
         .collect();
+    let key = &model.secret.key;
     let (removed_agreement, removed_rows_found) = match removed {
         Some(data) => {
             let mut rows = data.clone();
             let keep: Vec<bool> = rows
                 .ids()
                 .iter()
-                .map(|id| removed_ids.contains(id.as_str()))
+                .map(|id| removed_tags.contains(key.id_tag(id).as_str()))
                 .collect();
             rows.retain_rows(|i| keep[i]);
             let found = rows.n_rows();

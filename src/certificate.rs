@@ -9,11 +9,12 @@
 use crate::mechanism::Mechanism;
 use crate::noise::NoiseFamily;
 use crate::objective::Regularization;
+use crate::transcript::TranscriptSummary;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Version of the certificate format.
-pub const CERTIFICATE_FORMAT_VERSION: u32 = 1;
+pub const CERTIFICATE_FORMAT_VERSION: u32 = 2;
 
 /// What a ledger entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +24,8 @@ pub enum EntryKind {
     Training,
     /// A removal step (one Newton step on the remaining rows, or a retraining).
     Removal,
+    /// A release of removals served since the previous one (`unlearn publish`).
+    Release,
 }
 
 /// The residual quantities of one step, one value per class model.
@@ -59,17 +62,31 @@ pub struct Certificate {
     pub step: u64,
     /// Training or removal.
     pub kind: EntryKind,
-    /// The ids removed by this step (empty for training).
-    pub removed_ids: Vec<String>,
+    /// The tags of the ids removed by this step, HMAC-SHA256(noise key, id) in hex
+    /// ([`crate::noise::NoiseKey::id_tag`]): the ledger does not name who asked to be
+    /// forgotten, while the key's holder can check any id against it (empty for training).
+    pub removed_id_tags: Vec<String>,
     /// Rows left after the step.
     pub rows_after: usize,
     /// Digest of the published weights before the step (none for training).
     pub digest_before: Option<String>,
     /// Digest of the published weights after the step.
     pub digest_after: String,
-    /// How many releases have been made, this one included: the published weights are
-    /// release number `release − 1` (0-based) of the secret weights.
+    /// How many releases have been made, this one included when `published`: the published
+    /// weights are release number `release − 1` (0-based).
     pub release: u64,
+    /// Whether this entry published a release. Without one (the publish policy's requests in
+    /// between, `--sequential`'s intermediate steps) the published model is unchanged and the
+    /// removal reaches it at the next release.
+    pub published: bool,
+    /// The charge c of this entry's release against the retrain world's: its distance bound
+    /// plus the grid rounding, 0 when the secret weights are the reference retrain bit for bit
+    /// (none when nothing was published; proofs/transcript_accounting.md).
+    pub distance: Option<f64>,
+    /// The whole transcript of releases after this entry, and its joint guarantee.
+    pub transcript: TranscriptSummary,
+    /// The grid every published number is an integer multiple of (lattice releases only).
+    pub release_grid: Option<f64>,
     /// The removal mechanism.
     pub mechanism: Mechanism,
     /// When the model is retrained instead of updated, and what that reveals.
@@ -102,7 +119,8 @@ pub struct Certificate {
     pub effective_lambda: f64,
     /// Whether this step retrained (re-solved) instead of taking only the Newton step.
     pub retrained: bool,
-    /// Whether the published weights carry the stated (ε, δ) guarantee.
+    /// Whether the published weights — with every release before them, jointly — carry the
+    /// stated (ε, δ) guarantee against the retrain world's releases.
     pub certified: bool,
     /// Why not, when `certified` is false.
     pub reason: Option<String>,

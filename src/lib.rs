@@ -52,5 +52,6 @@ pub mod solver;
 pub mod stats;
 pub mod store;
 pub mod synthetic;
+pub mod transcript;
 pub mod unlearner;
 pub mod verify;

@@ -4,9 +4,9 @@
 //! - [`PublishedModel`]: what may be released — weights, hyperparameters, the data-independent
 //!   preprocessing, the label encoding, a digest of the weights;
 //! - [`SecretState`]: what must never be released — the preprocessed training rows, the
-//!   objective-perturbation noise vectors b (one per class model) and the seed that drew
-//!   them. Whoever knows b can undo the perturbation; whoever holds the rows holds the
-//!   data a deletion request asks to forget.
+//!   objective-perturbation noise vectors b (one per class model) and the noise key behind
+//!   every draw. Whoever knows b (or the key) can undo the perturbation; whoever holds the
+//!   rows holds the data a deletion request asks to forget.
 //!
 //! The intercept, when enabled, is an ordinary weight on a constant feature of value 1
 //! appended after preprocessing (after clipping), and it is regularised like every other
@@ -21,13 +21,13 @@ use crate::bounds;
 use crate::data::{Dataset, Preprocessing, TargetEncoding};
 use crate::loss::{LossKind, Squared};
 use crate::mechanism::Mechanism;
-use crate::noise::{self, NoiseSpec};
+use crate::noise::{self, NoiseKey, NoiseSpec};
 use crate::objective::{Objective, Regularization, Rows};
 use crate::privacy::PrivacyTarget;
 use crate::removal;
 use crate::solver::{self, NewtonOptions, SolveReport, SolverError};
+use crate::transcript::{self, Transcript};
 use nalgebra::DVector;
-use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -121,9 +121,15 @@ pub struct PublishedModel {
     pub weights: Vec<Vec<f64>>,
     /// [`weights_digest`] of `weights`.
     pub digest: String,
+    /// The grid every published number is an integer multiple of (lattice releases only).
+    #[serde(default)]
+    pub release_grid: Option<f64>,
+    /// When removals reach the published model.
+    #[serde(default)]
+    pub publish: PublishPolicy,
 }
 
-/// The secret half: training rows, secret weights, noise, seed, solver reports.
+/// The secret half: training rows, secret weights, noise, noise key, transcript, solver reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecretState {
     /// Preprocessed training rows (with the intercept column), ids and encoded targets.
@@ -133,12 +139,16 @@ pub struct SecretState {
     pub weights: Vec<DVector<f64>>,
     /// One objective-noise vector b per model (zero under output perturbation).
     pub noise: Vec<DVector<f64>>,
-    /// The seed of the ChaCha20 generator behind every noise draw (see [`noise_stream`]).
-    pub seed: u64,
+    /// The secret key behind every noise draw and removed-id tag (proofs/noise_keys.md).
+    pub key: NoiseKey,
     /// How many times the objective noise has been drawn (1 + retrainings with fresh noise).
     pub noise_draws: u64,
-    /// How many releases (published weight vectors) have been made.
-    pub releases: u64,
+    /// The releases made since training and their joint charge (proofs/transcript_accounting.md).
+    pub transcript: Transcript,
+    /// The latest release: what regenerates it (`unlearn verify`).
+    pub last_release: ReleaseRecord,
+    /// Removal requests served since the latest release (the publish policy's counter).
+    pub pending_requests: u64,
     /// The solver's report for each model at the last (re)training.
     pub training: Vec<SolveReport>,
     /// What each release has spent of the budget, in the mechanism's unit: under output
@@ -152,6 +162,34 @@ pub struct SecretState {
     /// removal that needs it: removing rows cannot raise λ_max(XᵀX), so it stays an upper
     /// bound for the remaining rows ever after.
     pub spectral_bound: Option<f64>,
+}
+
+/// What regenerates the latest release bit for bit: the secret weights it released, the ledger
+/// head it was keyed with, and its index ([`SecretState::released_weights`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    /// Digest of the newest ledger entry before the release ("" for the training release).
+    pub head: String,
+    /// The release's index (0 for the training release).
+    pub index: u64,
+    /// The secret weights it released, one vector per model.
+    pub weights: Vec<Vec<f64>>,
+}
+
+/// When the published model is refreshed: after every `every` removal requests (1: every
+/// request). Fewer releases spend the transcript's budget on fewer shifts
+/// (proofs/transcript_accounting.md); requests in between are served on the secret state and
+/// reach the published model at the next release. Public: it does not depend on the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishPolicy {
+    /// Requests per release (≥ 1).
+    pub every: u64,
+}
+
+impl Default for PublishPolicy {
+    fn default() -> Self {
+        Self { every: 1 }
+    }
 }
 
 /// A trained model: the published half and the secret half.
@@ -210,19 +248,14 @@ pub struct TrainingData {
     pub target_column: String,
 }
 
-/// The ChaCha20 generator for one noise draw: the secret seed with its own stream, so that
-/// every draw is independent and reproducible from the seed. Objective draw g uses stream
-/// 2g, release r uses stream 2r + 1.
-pub fn noise_stream(seed: u64, stream: u64) -> ChaCha20Rng {
-    let mut rng = noise::noise_rng(seed);
-    rng.set_stream(stream);
-    rng
-}
-
 /// Trains a model: draws the objective noise, minimises L_b for each model, and makes the
 /// first release of the weights (see [`Mechanism`]).
-pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<Model, TrainError> {
-    train_with_progress(input, hyper, seed, &mut || {})
+pub fn train(
+    input: TrainingData,
+    hyper: &Hyperparameters,
+    key: NoiseKey,
+) -> Result<Model, TrainError> {
+    train_with_progress(input, hyper, key, &mut || {})
 }
 
 /// [`train`], calling `on_model` each time one model is solved ([`model_count`] times: once
@@ -230,7 +263,7 @@ pub fn train(input: TrainingData, hyper: &Hyperparameters, seed: u64) -> Result<
 pub fn train_with_progress(
     input: TrainingData,
     hyper: &Hyperparameters,
-    seed: u64,
+    key: NoiseKey,
     on_model: &mut dyn FnMut(),
 ) -> Result<Model, TrainError> {
     hyper.validate()?;
@@ -258,15 +291,17 @@ pub fn train_with_progress(
         design,
         weights: Vec::new(),
         noise: Vec::new(),
-        seed,
+        key: key.clone(),
         noise_draws: 0,
-        releases: 0,
+        transcript: Transcript::default(),
+        last_release: ReleaseRecord::default(),
+        pending_requests: 0,
         training: Vec::new(),
         spent: Vec::new(),
         row_norm_bound,
         spectral_bound: None,
     };
-    let weights = secret.train_from_scratch(hyper, seed, on_model)?;
+    let weights = secret.train_from_scratch(hyper, key, on_model)?;
     let published = PublishedModel {
         format_version: MODEL_FORMAT_VERSION,
         hyperparameters: hyper.clone(),
@@ -277,6 +312,8 @@ pub fn train_with_progress(
         n_rows: secret.design.n_rows(),
         digest: weights_digest(&weights),
         weights,
+        release_grid: transcript::lattice_of(hyper).map(|l| l.grid()),
+        publish: PublishPolicy::default(),
     };
     Ok(Model { published, secret })
 }
@@ -300,7 +337,7 @@ impl SecretState {
         self.noise = match hyper.mechanism {
             Mechanism::OutputPerturbation => vec![DVector::zeros(dim); count],
             Mechanism::Guo2020 => {
-                let mut rng = noise_stream(self.seed, 2 * self.noise_draws);
+                let mut rng = self.key.objective_rng(self.noise_draws);
                 (0..count)
                     .map(|_| noise::sample(&hyper.noise, dim, &mut rng))
                     .collect::<Result<_, _>>()
@@ -311,23 +348,25 @@ impl SecretState {
         Ok(())
     }
 
-    /// Trains from zero on the current rows as [`train`] does with `seed` (and is what
-    /// [`train`] runs): the counters reset, fresh objective noise (zero under output
-    /// perturbation), Newton from zero, then the first release, which is returned. Audits
-    /// and `unlearn bench` retrain with it in place, without copying the rows. `on_model` is
-    /// called after each model is solved, as in [`SecretState::solve_with_progress`].
+    /// Trains from zero on the current rows as [`train`] does with `key` (and is what
+    /// [`train`] runs): the counters and the transcript reset, fresh objective noise (zero
+    /// under output perturbation), Newton from zero, then the first release (charged 0: it is
+    /// the reference retrain itself), which is returned. Audits and `unlearn bench` retrain
+    /// with it in place, without copying the rows. `on_model` is called after each model is
+    /// solved, as in [`SecretState::solve_with_progress`].
     pub fn train_from_scratch(
         &mut self,
         hyper: &Hyperparameters,
-        seed: u64,
+        key: NoiseKey,
         on_model: &mut dyn FnMut(),
     ) -> Result<Vec<Vec<f64>>, TrainError> {
-        self.seed = seed;
+        self.key = key;
         self.noise_draws = 0;
-        self.releases = 0;
+        self.transcript = Transcript::default();
+        self.pending_requests = 0;
         self.draw_objective_noise(hyper)?;
         self.solve_with_progress(hyper, false, on_model)?;
-        self.release(hyper)
+        self.release(hyper, "", 0.0)
     }
 
     /// Minimises L_b on the current rows for every model, from the current secret weights
@@ -410,35 +449,64 @@ impl SecretState {
         model_targets(&t.encoding, &t.values, k)
     }
 
-    /// The weights to publish now ([`SecretState::released_weights`] of the next release),
-    /// counting the release.
-    pub fn release(&mut self, hyper: &Hyperparameters) -> Result<Vec<Vec<f64>>, TrainError> {
-        let released = self.released_weights(hyper, self.releases)?;
-        self.releases += 1;
+    /// Publishes the current secret weights as the next release, keyed after the ledger head
+    /// `head` and charged `charge` in the transcript (proofs/transcript_accounting.md);
+    /// returns the published weights and records what regenerates them.
+    pub fn release(
+        &mut self,
+        hyper: &Hyperparameters,
+        head: &str,
+        charge: f64,
+    ) -> Result<Vec<Vec<f64>>, TrainError> {
+        let record = ReleaseRecord {
+            head: head.to_string(),
+            index: self.transcript.releases,
+            weights: self.weights.iter().map(|w| w.as_slice().to_vec()).collect(),
+        };
+        let released = self.released_weights(hyper, &record)?;
+        self.transcript = self.transcript.after(charge);
+        self.last_release = record;
+        self.pending_requests = 0;
         Ok(released)
     }
 
-    /// The published weights of release `r` of the current secret weights: the secret
-    /// weights themselves under objective perturbation; under output perturbation the
-    /// secret weights plus noise ξ ~ [`Hyperparameters::noise`], drawn from stream 2r + 1.
+    /// The published weights of a release: the secret weights themselves under objective
+    /// perturbation or without noise (σ = 0, not certified); under output perturbation with
+    /// Gaussian noise, g·(round(w̃/g) + Z) with Z exact discrete Gaussian on the public grid g
+    /// (proofs/lattice_release.md); with Gamma-norm noise, w̃ + ξ in floating point (not
+    /// certified). The noise is drawn from [`NoiseKey::release_rng`] of the record, so the
+    /// same record always gives the same bits.
     pub fn released_weights(
         &self,
         hyper: &Hyperparameters,
-        r: u64,
+        record: &ReleaseRecord,
     ) -> Result<Vec<Vec<f64>>, TrainError> {
-        match hyper.mechanism {
-            Mechanism::Guo2020 => Ok(self.weights.iter().map(|w| w.as_slice().to_vec()).collect()),
-            Mechanism::OutputPerturbation => {
-                let mut rng = noise_stream(self.seed, 2 * r + 1);
+        let secret: Vec<DVector<f64>> = record
+            .weights
+            .iter()
+            .map(|w| DVector::from_column_slice(w))
+            .collect();
+        let invalid = |e: &dyn std::fmt::Display| TrainError::Invalid(e.to_string());
+        if hyper.mechanism == Mechanism::Guo2020 || hyper.noise.is_zero() {
+            return Ok(record.weights.clone());
+        }
+        let mut rng = self.key.release_rng(&record.head, record.index, &secret);
+        match transcript::lattice_of(hyper) {
+            Some(lattice) => secret
+                .iter()
+                .map(|w| lattice.release(w.as_slice(), &mut rng))
+                .collect::<Result<_, _>>()
+                .map_err(|e| invalid(&e)),
+            None => {
                 let dim = self.design.n_features();
-                self.weights
+                secret
                     .iter()
                     .map(|w| {
                         noise::sample(&hyper.noise, dim, &mut rng)
                             .map(|xi| (w + xi).as_slice().to_vec())
                     })
                     .collect::<Result<_, _>>()
-                    .map_err(|e| TrainError::Invalid(e.to_string()))
+                    .map_err(|e| invalid(&e))
             }
         }
     }

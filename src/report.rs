@@ -24,9 +24,6 @@ pub const PLOT_SIZE: (u32, u32) = (960, 540);
 /// How many of the newest steps the Markdown table lists.
 pub const TABLE_STEPS: usize = 20;
 
-/// How many removed ids a table cell shows before it says how many more there are.
-const IDS_SHOWN: usize = 4;
-
 /// The font family every plot uses (registered once with the embedded DejaVu Sans).
 pub(crate) const FONT: &str = "sans-serif";
 
@@ -64,8 +61,8 @@ pub struct StepRow {
     pub step: u64,
     /// Training or removal.
     pub kind: EntryKind,
-    /// The ids removed by the step.
-    pub removed_ids: Vec<String>,
+    /// How many rows the step removed (the ledger records keyed tags, not ids).
+    pub removed_rows: usize,
     /// Whether the published weights after the step are certified.
     pub certified: bool,
     /// Whether the step retrained.
@@ -89,7 +86,7 @@ impl StepRow {
         Self {
             step: c.step,
             kind: c.kind,
-            removed_ids: c.removed_ids.clone(),
+            removed_rows: c.removed_id_tags.len(),
             certified: c.certified,
             retrained: c.retrained,
             budget_used: c.budget_used,
@@ -160,7 +157,7 @@ impl ReportSummary {
             budget_used: last.budget_used,
             steps: ledger.entries.len(),
             removals: ledger.removals(),
-            removed_rows: ledger.entries.iter().map(|e| e.removed_ids.len()).sum(),
+            removed_rows: ledger.entries.iter().map(|e| e.removed_id_tags.len()).sum(),
             retrainings: ledger.retrainings(),
             certified_steps: ledger.entries.iter().filter(|e| e.certified).count(),
             certified: last.certified,
@@ -191,6 +188,8 @@ pub fn write_report(ledger: &Ledger, store: &Path, dir: &Path) -> Result<Report,
         path: dir.to_path_buf(),
         source,
     })?;
+    // Operator-only, like the ledger it is drawn from: 0700 directory, 0600 files.
+    crate::store::restrict_permissions(dir)?;
     let rows: Vec<StepRow> = ledger.entries.iter().map(StepRow::of).collect();
     let mut files = Vec::new();
     for name in PLOTS {
@@ -240,15 +239,11 @@ fn fmt_plain(v: Option<f64>) -> String {
     v.map_or("none".to_string(), |v| v.to_string())
 }
 
-fn ids_cell(ids: &[String]) -> String {
-    if ids.is_empty() {
-        return "(training)".into();
-    }
-    let shown = ids[..ids.len().min(IDS_SHOWN)].join(", ");
-    if ids.len() > IDS_SHOWN {
-        format!("{shown}, … ({} ids)", ids.len())
-    } else {
-        shown
+fn removed_cell(row: &StepRow) -> String {
+    match row.kind {
+        EntryKind::Training => "(training)".into(),
+        EntryKind::Release => "(release)".into(),
+        EntryKind::Removal => row.removed_rows.to_string(),
     }
 }
 
@@ -343,7 +338,7 @@ pub fn markdown(s: &ReportSummary, rows: &[StepRow]) -> String {
     ));
     line(String::new());
     line(
-        "| step | removed ids | certified | retrained | budget used | exact residual (max) | data-dependent (max) |"
+        "| step | rows removed | certified | retrained | budget used | exact residual (max) | data-dependent (max) |"
             .into(),
     );
     line("|---:|---|---|---|---:|---:|---:|".into());
@@ -351,7 +346,7 @@ pub fn markdown(s: &ReportSummary, rows: &[StepRow]) -> String {
         line(format!(
             "| {} | {} | {} | {} | {:.3e} | {} | {} |",
             r.step,
-            ids_cell(&r.removed_ids).replace('|', "\\|"),
+            removed_cell(r),
             yes_no(r.certified),
             yes_no(r.is_retraining()),
             r.budget_used,

@@ -26,8 +26,12 @@
 
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, Ledger};
 use crate::data::{Dataset, TargetEncoding, Targets};
-use crate::model::{MODEL_FORMAT_VERSION, Model, PublishedModel, SecretState, weights_digest};
+use crate::model::{
+    MODEL_FORMAT_VERSION, Model, PublishedModel, ReleaseRecord, SecretState, weights_digest,
+};
+use crate::noise::NoiseKey;
 use crate::solver::SolveReport;
+use crate::transcript::Transcript;
 use crate::unlearner::Unlearner;
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -47,7 +51,7 @@ pub const SECRET_FILE: &str = "state.bin";
 
 const SECRET_MAGIC: &[u8; 16] = b"UNLEARN-SECRET\0\0";
 /// Version of the secret-state container format.
-pub const SECRET_FORMAT_VERSION: u32 = 1;
+pub const SECRET_FORMAT_VERSION: u32 = 2;
 
 /// Errors reading or writing a store.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +117,8 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, directory fsync.
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, directory fsync. The
+/// file is readable by its owner only (0600 on Unix): stores and reports are operator-only.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -122,7 +127,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = fs::File::create(&tmp).map_err(io_error(&tmp))?;
+        let mut file = owner_only_file(&tmp)?;
         file.write_all(bytes).map_err(io_error(&tmp))?;
         file.sync_all().map_err(io_error(&tmp))?;
         drop(file);
@@ -150,9 +155,11 @@ struct SecretHeader {
     encoding: TargetEncoding,
     weights: Vec<Vec<f64>>,
     noise: Vec<Vec<f64>>,
-    seed: u64,
+    key: NoiseKey,
     noise_draws: u64,
-    releases: u64,
+    transcript: Transcript,
+    last_release: ReleaseRecord,
+    pending_requests: u64,
     training: Vec<SolveReport>,
     spent: Vec<f64>,
     row_norm_bound: f64,
@@ -174,9 +181,11 @@ fn encode_secret(secret: &SecretState) -> Vec<u8> {
             .map(|w| w.as_slice().to_vec())
             .collect(),
         noise: secret.noise.iter().map(|b| b.as_slice().to_vec()).collect(),
-        seed: secret.seed,
+        key: secret.key.clone(),
         noise_draws: secret.noise_draws,
-        releases: secret.releases,
+        transcript: secret.transcript,
+        last_release: secret.last_release.clone(),
+        pending_requests: secret.pending_requests,
         training: secret.training.clone(),
         spent: secret.spent.clone(),
         row_norm_bound: secret.row_norm_bound,
@@ -218,6 +227,14 @@ fn decode_secret(path: &Path, bytes: &[u8]) -> Result<SecretState, StoreError> {
         ));
     }
     let version = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
+    if version < SECRET_FORMAT_VERSION {
+        return Err(corrupt(&format!(
+            "format version {version} was written by an earlier unlearn whose releases were \
+             not on a lattice and whose noise came from a 64-bit seed (its certificates do not \
+             hold against an adversary); retrain with `unlearn train` to get a store of format \
+             version {SECRET_FORMAT_VERSION}"
+        )));
+    }
     if version > SECRET_FORMAT_VERSION {
         return Err(StoreError::NewerFormat {
             path: path.to_path_buf(),
@@ -274,9 +291,11 @@ fn decode_secret(path: &Path, bytes: &[u8]) -> Result<SecretState, StoreError> {
         design,
         weights: header.weights.into_iter().map(DVector::from_vec).collect(),
         noise: header.noise.into_iter().map(DVector::from_vec).collect(),
-        seed: header.seed,
+        key: header.key,
         noise_draws: header.noise_draws,
-        releases: header.releases,
+        transcript: header.transcript,
+        last_release: header.last_release,
+        pending_requests: header.pending_requests,
         training: header.training,
         spent: header.spent,
         row_norm_bound: header.row_norm_bound,
@@ -555,11 +574,10 @@ impl Store {
                 path: self.root.clone(),
             });
         }
-        Ok(Unlearner {
-            model: self.load_model()?,
-            ledger: self.load_ledger()?,
-            caches: Default::default(),
-        })
+        Ok(Unlearner::from_parts(
+            self.load_model()?,
+            self.load_ledger()?,
+        ))
     }
 
     /// Reads and checks both halves of the model.
@@ -578,13 +596,24 @@ impl Store {
     }
 }
 
+/// Creates (truncating) a file readable and writable by its owner only.
+fn owner_only_file(path: &Path) -> Result<fs::File, StoreError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(io_error(path))
+}
+
+/// Makes a directory accessible to its owner only (0700 on Unix).
 #[cfg(unix)]
-fn restrict_permissions(dir: &Path) -> Result<(), StoreError> {
+pub fn restrict_permissions(dir: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_error(dir))
 }
 
+/// Makes a directory accessible to its owner only (a no-op off Unix).
 #[cfg(not(unix))]
-fn restrict_permissions(_dir: &Path) -> Result<(), StoreError> {
+pub fn restrict_permissions(_dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }

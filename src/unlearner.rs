@@ -14,7 +14,7 @@
 //! The step works on a copy of the state and replaces it only when everything succeeded,
 //! so a failed removal leaves the unlearner as it was.
 
-use crate::accounting::{budget_of, certification, distance_bound, schedule};
+use crate::accounting::{Standing, budget_of, certification, distance_bound, schedule};
 use crate::bounds;
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, EntryKind, Ledger, StepBounds};
 use crate::data::RemovedRow;
@@ -23,7 +23,8 @@ use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::mechanism::Mechanism;
 use crate::model::{
-    Hyperparameters, Model, PublishedModel, SecretState, TrainError, model_targets, weights_digest,
+    Hyperparameters, Model, PublishedModel, ReleaseRecord, SecretState, TrainError, model_targets,
+    weights_digest,
 };
 use crate::objective::Regularization;
 use crate::objective::{Objective, Rows};
@@ -32,6 +33,7 @@ use crate::removal::{
     gradient_norm_upper_bound, gradient_with_error_bound, hessian_free_removal_step,
     pass_free_removal_step,
 };
+use crate::transcript::{self, Transcript};
 use rayon::prelude::*;
 use std::collections::HashSet;
 
@@ -67,6 +69,8 @@ pub struct Unlearner {
     pub ledger: Ledger,
     /// Cached Hessian factors (output perturbation only; not persisted, not compared).
     pub caches: HessianCaches,
+    /// Whether the running transaction re-solved and so put the rows in canonical order.
+    rows_reordered: bool,
 }
 
 /// Everything a removal step changes apart from the rows (small: weights, noise, counters,
@@ -76,7 +80,9 @@ struct Snapshot {
     weights: Vec<nalgebra::DVector<f64>>,
     noise: Vec<nalgebra::DVector<f64>>,
     noise_draws: u64,
-    releases: u64,
+    transcript: Transcript,
+    last_release: ReleaseRecord,
+    pending_requests: u64,
     training: Vec<crate::solver::SolveReport>,
     spent: Vec<f64>,
     spectral_bound: Option<f64>,
@@ -86,14 +92,16 @@ struct Snapshot {
 impl Snapshot {
     fn of(unlearner: &Unlearner) -> Self {
         // Destructured so that a new field of SecretState cannot be forgotten here: the
-        // rows are restored from the undo log, the seed and the row-norm bound never change.
+        // rows are restored from the undo log, the key and the row-norm bound never change.
         let SecretState {
             design: _,
             weights,
             noise,
-            seed: _,
+            key: _,
             noise_draws,
-            releases,
+            transcript,
+            last_release,
+            pending_requests,
             training,
             spent,
             row_norm_bound: _,
@@ -104,7 +112,9 @@ impl Snapshot {
             weights: weights.clone(),
             noise: noise.clone(),
             noise_draws: *noise_draws,
-            releases: *releases,
+            transcript: *transcript,
+            last_release: last_release.clone(),
+            pending_requests: *pending_requests,
             training: training.clone(),
             spent: spent.clone(),
             spectral_bound: *spectral_bound,
@@ -118,7 +128,9 @@ impl Snapshot {
         secret.weights = self.weights;
         secret.noise = self.noise;
         secret.noise_draws = self.noise_draws;
-        secret.releases = self.releases;
+        secret.transcript = self.transcript;
+        secret.last_release = self.last_release;
+        secret.pending_requests = self.pending_requests;
         secret.training = self.training;
         secret.spent = self.spent;
         secret.spectral_bound = self.spectral_bound;
@@ -152,10 +164,28 @@ impl Unlearner {
             model,
             ledger: Ledger::default(),
             caches: HessianCaches::default(),
+            rows_reordered: false,
         };
         let certificate = unlearner.training_certificate();
         unlearner.ledger.append(certificate);
         unlearner
+    }
+
+    /// An unlearner from a stored model and its ledger (caches empty, rebuilt on demand).
+    pub fn from_parts(model: Model, ledger: Ledger) -> Self {
+        Self {
+            model,
+            ledger,
+            caches: HessianCaches::default(),
+            rows_reordered: false,
+        }
+    }
+
+    /// Why the published shape (label set, spelling, class order, model count, features)
+    /// differs from what a retrain on the remaining rows would infer, if it does
+    /// (proofs/published_shape.md).
+    fn shape_problem(&self) -> Option<String> {
+        None
     }
 
     /// The certificate of the training run (ledger entry 0) of the current model.
@@ -177,24 +207,96 @@ impl Unlearner {
                 .map(|r| r.gradient_norm)
                 .collect(),
         };
-        self.certificate(EntryKind::Training, Vec::new(), None, bounds, true)
+        self.certificate(
+            EntryKind::Training,
+            Vec::new(),
+            None,
+            bounds,
+            true,
+            Some(0.0),
+        )
     }
 
     /// Removes `ids` as one batch: one Newton step (or a retraining), one certificate.
     /// If anything fails, the unlearner is left exactly as it was.
+    ///
+    /// The request publishes a release when the publish policy says so (every request by
+    /// default); otherwise the published model is unchanged until the next release.
     pub fn remove(&mut self, ids: &[String]) -> Result<Certificate, RemovalError> {
         self.check_request(ids)?;
-        self.transaction(|unlearner, undo| unlearner.remove_batch(ids, undo))
+        let publish = self.release_due();
+        self.transaction(|unlearner, undo| unlearner.remove_batch(ids, undo, publish))
     }
 
-    /// Removes `ids` one at a time: one step and one certificate per id. All ids are
-    /// checked first; if any step fails, nothing is removed.
+    /// Removes `ids` as one request taken one id at a time: one step and one certificate per
+    /// id. Only the last step may publish (as the publish policy says): the intermediate
+    /// steps release nothing, so they are charged nothing and certify nothing new. All ids
+    /// are checked first; if any step fails, nothing is removed.
     pub fn remove_sequential(&mut self, ids: &[String]) -> Result<Vec<Certificate>, RemovalError> {
+        self.remove_sequential_with_progress(ids, &mut || {})
+    }
+
+    /// [`Unlearner::remove_sequential`], calling `on_step` after each step.
+    pub fn remove_sequential_with_progress(
+        &mut self,
+        ids: &[String],
+        on_step: &mut dyn FnMut(),
+    ) -> Result<Vec<Certificate>, RemovalError> {
         self.check_request(ids)?;
+        let publish = self.release_due();
         self.transaction(|unlearner, undo| {
+            let last = ids.len() - 1;
             ids.iter()
-                .map(|id| unlearner.remove_batch(std::slice::from_ref(id), undo))
+                .enumerate()
+                .map(|(i, id)| {
+                    let publish = publish && i == last;
+                    let certificate =
+                        unlearner.remove_batch(std::slice::from_ref(id), undo, publish)?;
+                    if i != last {
+                        // One request: only its last step counts toward the publish policy.
+                        unlearner.model.secret.pending_requests -= 1;
+                    }
+                    on_step();
+                    Ok(certificate)
+                })
                 .collect()
+        })
+    }
+
+    /// Whether the next request publishes a release under the publish policy.
+    pub fn release_due(&self) -> bool {
+        let every = self.model.published.publish.every.max(1);
+        self.model.secret.pending_requests + 1 >= every
+    }
+
+    /// Publishes a release of the current secret weights now (`unlearn publish`): the
+    /// removals served since the previous release reach the published model. Charged like a
+    /// removal's release; refreshes the secret weights first if their distance bound would
+    /// take the transcript past its budget. `None` if nothing is pending.
+    pub fn publish(&mut self) -> Result<Option<Certificate>, RemovalError> {
+        if self.model.secret.pending_requests == 0 {
+            return Ok(None);
+        }
+        self.transaction(|unlearner, _undo| {
+            let hyper = unlearner.model.published.hyperparameters.clone();
+            let digest_before = unlearner.model.published.digest.clone();
+            let n = unlearner.model.secret.design.n_rows();
+            let step = unlearner
+                .ledger
+                .last()
+                .map(|c| c.bounds.clone())
+                .unwrap_or_default();
+            let (retrained, bounds, distance) = unlearner.settle(&hyper, step, true, None, n)?;
+            let charge = unlearner.publish_release(&hyper, distance)?;
+            let certificate = unlearner.certificate(
+                EntryKind::Release,
+                Vec::new(),
+                Some(digest_before),
+                bounds,
+                retrained,
+                Some(charge),
+            );
+            Ok(Some(unlearner.ledger.append(certificate)))
         })
     }
 
@@ -208,13 +310,30 @@ impl Unlearner {
     ) -> Result<T, RemovalError> {
         let snapshot = Snapshot::of(self);
         let mut undo = Vec::new();
+        self.rows_reordered = false;
         let result = work(self, &mut undo);
         if result.is_err() {
-            while let Some(row) = undo.pop() {
-                self.model.secret.design.undo_swap_remove(row);
+            let design = &mut self.model.secret.design;
+            if self.rows_reordered {
+                // A re-solve put the rows in canonical order: the positions in the undo log
+                // no longer hold. Put the removed rows back at the end and restore the
+                // canonical order of the whole set.
+                for row in undo {
+                    let end = design.n_rows();
+                    design.undo_swap_remove(RemovedRow {
+                        position: end,
+                        ..row
+                    });
+                }
+                design.restore_canonical_order();
+            } else {
+                while let Some(row) = undo.pop() {
+                    design.undo_swap_remove(row);
+                }
             }
             snapshot.restore(self);
         }
+        self.rows_reordered = false;
         result
     }
 
@@ -245,11 +364,13 @@ impl Unlearner {
         &mut self,
         ids: &[String],
         undo: &mut Vec<RemovedRow>,
+        publish: bool,
     ) -> Result<Certificate, RemovalError> {
         let hyper = self.model.published.hyperparameters.clone();
         let digest_before = self.model.published.digest.clone();
         let secret = &mut self.model.secret;
         let n_before = secret.design.n_rows();
+        let tags: Vec<String> = ids.iter().map(|id| secret.key.id_tag(id)).collect();
         let mut positions: Vec<usize> = ids
             .iter()
             .map(|id| {
@@ -279,36 +400,81 @@ impl Unlearner {
             undo.push(secret.design.swap_remove(i));
         }
         let weights_before = self.model.secret.weights.clone();
-        let mut step = self.newton_steps(&hyper, n_before, true)?;
-        // The refresh policy of proofs/pass_free_step.md: a pass-free step whose tracked
-        // bound misses the budget has its residual measured from the rows (O(n·d)); if that
-        // still misses, it is redone as an exact step (fresh Hessians and gradients, which
-        // renew the caches, O(n·d²)); only then does the schedule consider a retraining.
-        if step.cached_hessian.iter().any(|&c| c) && self.over_budget(&hyper, &step) {
-            self.measure_pass_free_residuals(&hyper, &mut step);
-        }
-        if step.cached_hessian.iter().any(|&c| c) && self.over_budget(&hyper, &step) {
-            self.model.secret.weights = weights_before;
-            self.caches.clear_models();
-            step = self.newton_steps(&hyper, n_before, false)?;
-        }
-        let (retrained, mut bounds) = self.account(&hyper, step)?;
+        let step = self.newton_steps(&hyper, n_before, true)?;
+        let (retrained, mut bounds, distance) =
+            self.settle(&hyper, step, publish, Some(weights_before), n_before)?;
         if !retrained {
             bounds.training_residual.clear();
         }
-        let weights = self.model.secret.release(&hyper)?;
-        let published = &mut self.model.published;
-        published.n_rows = self.model.secret.design.n_rows();
-        published.digest = weights_digest(&weights);
-        published.weights = weights;
+        let charge = if publish {
+            Some(self.publish_release(&hyper, distance)?)
+        } else {
+            self.model.secret.pending_requests += 1;
+            None
+        };
         let certificate = self.certificate(
             EntryKind::Removal,
-            ids.to_vec(),
+            tags,
             Some(digest_before),
             bounds,
             retrained,
+            charge,
         );
         Ok(self.ledger.append(certificate))
+    }
+
+    /// The refresh policy of proofs/pass_free_step.md, then the schedule: a pass-free step
+    /// whose tracked bound misses what it may be charged has its residual measured from the
+    /// rows (O(n·d)); if that still misses, it is redone as an exact step from `restart` (or
+    /// from the current weights) with fresh Hessians and gradients, which renew the caches
+    /// (O(n·d²)); if even that misses, [`Unlearner::account`] re-solves from zero. A release
+    /// (`publish`) may be charged what is left of the transcript's budget; a step that
+    /// publishes nothing only has to stay within the whole budget, which bounds its drift.
+    /// Returns whether it re-solved, the bounds, and the distance to charge.
+    fn settle(
+        &mut self,
+        hyper: &Hyperparameters,
+        mut step: StepBounds,
+        publish: bool,
+        restart: Option<Vec<nalgebra::DVector<f64>>>,
+        n_before: usize,
+    ) -> Result<(bool, StepBounds, f64), RemovalError> {
+        let allowance = self.allowance(hyper, publish);
+        if step.cached_hessian.iter().any(|&c| c) && self.over(hyper, &step, allowance) {
+            self.measure_pass_free_residuals(hyper, &mut step);
+        }
+        if step.cached_hessian.iter().any(|&c| c) && self.over(hyper, &step, allowance) {
+            if let Some(weights) = restart {
+                self.model.secret.weights = weights;
+            }
+            self.caches.clear_models();
+            step = self.newton_steps(hyper, n_before, false)?;
+        }
+        self.account(hyper, step, allowance)
+    }
+
+    /// Publishes the current secret weights at `distance` from the reference retrain: charges
+    /// the release ([`transcript::charge`]), keys its noise after the ledger head, and updates
+    /// the published model. Returns the charge.
+    fn publish_release(
+        &mut self,
+        hyper: &Hyperparameters,
+        distance: f64,
+    ) -> Result<f64, RemovalError> {
+        let secret = &mut self.model.secret;
+        let coords = secret.model_count() * secret.design.n_features();
+        let charge = transcript::charge(hyper, distance, coords);
+        let head = self
+            .ledger
+            .last()
+            .map(|c| c.digest.clone())
+            .unwrap_or_default();
+        let weights = secret.release(hyper, &head, charge)?;
+        let published = &mut self.model.published;
+        published.n_rows = secret.design.n_rows();
+        published.digest = weights_digest(&weights);
+        published.weights = weights;
+        Ok(charge)
     }
 
     /// Takes the removal step of every class model on the remaining rows and measures it.
@@ -498,58 +664,93 @@ impl Unlearner {
         }
     }
 
-    /// Whether a step's distance bound exceeds the budget (output perturbation).
-    fn over_budget(&self, hyper: &Hyperparameters, step: &StepBounds) -> bool {
-        let lambda = hyper
-            .regularization
-            .effective_lambda(hyper.lambda, self.model.secret.design.n_rows());
-        budget_of(hyper).is_some_and(|budget| {
-            distance_bound(
-                &step.exact_residual,
-                hyper.newton.tolerance,
-                lambda,
-                hyper.noise.family,
-            ) > budget
+    /// What the next step may be charged (output perturbation): for a release, what is left
+    /// of the transcript's budget ([`Transcript::allowance`]); for a step that publishes
+    /// nothing, the whole budget (it is not charged, but its drift stays bounded). `None`
+    /// without a budget.
+    fn allowance(&self, hyper: &Hyperparameters, publish: bool) -> Option<f64> {
+        let cap = budget_of(hyper)?;
+        Some(if publish {
+            self.model.secret.transcript.allowance(cap)
+        } else {
+            cap
         })
     }
 
-    /// Charges the step to the budget and retrains when the mechanism requires it.
+    /// The distance bound of a step: (‖u_k‖ + τ)/Λ′, L2 over class models.
+    fn step_distance(&self, hyper: &Hyperparameters, step: &StepBounds) -> f64 {
+        let lambda = hyper
+            .regularization
+            .effective_lambda(hyper.lambda, self.model.secret.design.n_rows());
+        distance_bound(
+            &step.exact_residual,
+            hyper.newton.tolerance,
+            lambda,
+            hyper.noise.family,
+        )
+    }
+
+    /// Whether a step's charge exceeds `allowance` (output perturbation).
+    fn over(&self, hyper: &Hyperparameters, step: &StepBounds, allowance: Option<f64>) -> bool {
+        let secret = &self.model.secret;
+        let coords = secret.model_count() * secret.design.n_features();
+        allowance
+            .is_some_and(|a| transcript::charge(hyper, self.step_distance(hyper, step), coords) > a)
+    }
+
+    /// Re-solves from zero on the remaining rows in their original order: exactly what
+    /// [`crate::model::train`] does on those rows, so with deterministic numerics the secret
+    /// weights are the reference retrain bit for bit (charged 0;
+    /// proofs/transcript_accounting.md). Returns the bounds of the new weights.
+    fn resolve_from_scratch(
+        &mut self,
+        hyper: &Hyperparameters,
+    ) -> Result<StepBounds, RemovalError> {
+        self.caches.clear_models();
+        let secret = &mut self.model.secret;
+        secret.design.restore_canonical_order();
+        self.rows_reordered = true;
+        if hyper.mechanism == Mechanism::Guo2020 {
+            secret.draw_objective_noise(hyper)?;
+        }
+        secret.solve(hyper, false)?;
+        let exact_residual = secret.residual_bounds(hyper);
+        Ok(StepBounds {
+            residual_measured: vec![true; exact_residual.len()],
+            exact_residual,
+            training_residual: secret.training.iter().map(|r| r.gradient_norm).collect(),
+            ..StepBounds::default()
+        })
+    }
+
+    /// Charges the step and re-solves when the mechanism requires it: under output
+    /// perturbation when its charge exceeds `allowance` (then the distance is 0: the
+    /// re-solve is the reference retrain); under guo2020 when the summed data-dependent bounds
+    /// would exceed the budget (then with fresh objective noise). Returns whether it re-solved,
+    /// the bounds, and the distance of the secret weights from the reference retrain.
     fn account(
         &mut self,
         hyper: &Hyperparameters,
-        mut bounds: StepBounds,
-    ) -> Result<(bool, StepBounds), RemovalError> {
-        let budget = budget_of(hyper);
-        let secret = &mut self.model.secret;
-        let lambda_after = hyper
-            .regularization
-            .effective_lambda(hyper.lambda, secret.design.n_rows());
+        bounds: StepBounds,
+        allowance: Option<f64>,
+    ) -> Result<(bool, StepBounds, f64), RemovalError> {
         match hyper.mechanism {
             Mechanism::OutputPerturbation => {
-                let distance = distance_bound(
-                    &bounds.exact_residual,
-                    hyper.newton.tolerance,
-                    lambda_after,
-                    hyper.noise.family,
-                );
-                let over = budget.is_some_and(|b| distance > b);
-                if over {
-                    self.caches.clear_models();
-                    secret.solve(hyper, true)?;
-                    bounds.training_residual =
-                        secret.training.iter().map(|r| r.gradient_norm).collect();
-                    bounds.exact_residual = secret.residual_bounds(hyper);
-                    bounds.residual_measured = vec![true; bounds.exact_residual.len()];
+                if self.over(hyper, &bounds, allowance) {
+                    let mut fresh = self.resolve_from_scratch(hyper)?;
+                    fresh.data_dependent = bounds.data_dependent;
+                    fresh.worst_case = bounds.worst_case;
+                    fresh.cached_hessian = bounds.cached_hessian;
+                    self.model.secret.spent = vec![self.step_distance(hyper, &fresh)];
+                    return Ok((true, fresh, 0.0));
                 }
-                secret.spent = vec![distance_bound(
-                    &bounds.exact_residual,
-                    hyper.newton.tolerance,
-                    lambda_after,
-                    hyper.noise.family,
-                )];
-                Ok((over, bounds))
+                let distance = self.step_distance(hyper, &bounds);
+                self.model.secret.spent = vec![distance];
+                Ok((false, bounds, distance))
             }
             Mechanism::Guo2020 => {
+                let budget = budget_of(hyper);
+                let secret = &mut self.model.secret;
                 let charged: Vec<f64> = secret
                     .spent
                     .iter()
@@ -558,18 +759,15 @@ impl Unlearner {
                     .collect();
                 let over = budget.is_some_and(|b| charged.iter().any(|&c| c > b));
                 if over {
-                    self.caches.clear_models();
-                    secret.draw_objective_noise(hyper)?;
-                    secret.solve(hyper, false)?;
-                    bounds.training_residual =
-                        secret.training.iter().map(|r| r.gradient_norm).collect();
-                    bounds.exact_residual = secret.residual_bounds(hyper);
-                    bounds.residual_measured = vec![true; bounds.exact_residual.len()];
-                    secret.spent = bounds.exact_residual.clone();
-                } else {
-                    secret.spent = charged;
+                    let mut fresh = self.resolve_from_scratch(hyper)?;
+                    fresh.data_dependent = bounds.data_dependent;
+                    fresh.worst_case = bounds.worst_case;
+                    fresh.cached_hessian = bounds.cached_hessian;
+                    self.model.secret.spent = fresh.exact_residual.clone();
+                    return Ok((true, fresh, 0.0));
                 }
-                Ok((over, bounds))
+                self.model.secret.spent = charged;
+                Ok((false, bounds, 0.0))
             }
         }
     }
@@ -578,31 +776,46 @@ impl Unlearner {
     fn certificate(
         &self,
         kind: EntryKind,
-        removed_ids: Vec<String>,
+        removed_id_tags: Vec<String>,
         digest_before: Option<String>,
         bounds: StepBounds,
         retrained: bool,
+        charge: Option<f64>,
     ) -> Certificate {
         let model = &self.model;
         let hyper = &model.published.hyperparameters;
         let secret = &model.secret;
         let n = secret.design.n_rows();
         let budget = budget_of(hyper);
-        let budget_used = secret.spent.iter().copied().fold(0.0, f64::max);
-        let residual_bound = match hyper.mechanism {
-            Mechanism::OutputPerturbation => budget_used,
-            Mechanism::Guo2020 => bounds.data_dependent.iter().copied().fold(0.0, f64::max),
+        let spent = secret.spent.iter().copied().fold(0.0, f64::max);
+        let (residual_bound, budget_used) = match hyper.mechanism {
+            Mechanism::OutputPerturbation => (spent, secret.transcript.sensitivity()),
+            Mechanism::Guo2020 => (
+                bounds.data_dependent.iter().copied().fold(0.0, f64::max),
+                spent,
+            ),
         };
-        let (certified, reason) = certification(hyper, kind, budget, budget_used);
+        let shape = self.shape_problem();
+        let standing = Standing {
+            transcript: &secret.transcript,
+            reproducible_key: secret.key.is_reproducible(),
+            shape: shape.as_deref(),
+            guo_used: spent,
+        };
+        let (certified, reason) = certification(hyper, &standing);
         Certificate {
             format_version: CERTIFICATE_FORMAT_VERSION,
             step: 0,
             kind,
-            removed_ids,
+            removed_id_tags,
             rows_after: n,
             digest_before,
             digest_after: model.published.digest.clone(),
-            release: secret.releases,
+            release: secret.transcript.releases,
+            published: charge.is_some(),
+            distance: charge,
+            transcript: secret.transcript.summary(hyper),
+            release_grid: model.published.release_grid,
             mechanism: hyper.mechanism,
             schedule: schedule(hyper.mechanism).to_string(),
             results: hyper
@@ -716,4 +929,10 @@ fn worst_case_bound(
         n_after,
         delta * (1.0 + 4.0 * f64::EPSILON),
     ))
+}
+
+// TEMP(lead): replaced by helper-determinism's canonical order when merged.
+impl crate::data::Dataset {
+    /// TEMP
+    pub fn restore_canonical_order(&mut self) {}
 }

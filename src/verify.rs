@@ -2,11 +2,15 @@
 //!
 //! Checks, each reported separately:
 //! 1. the ledger's hash chain replays and ends at the published digest;
-//! 2. the published weights are exactly the release the secret state implies (the secret
-//!    weights, plus under output perturbation the release noise regenerated from the seed);
-//! 3. the removed ids are gone from the secret rows, and the row counts agree;
-//! 4. the noise scale affords the recorded privacy target (it is re-derived, not trusted);
-//! 5. the exact gradient residual of the current secret weights, recomputed from the secret
+//! 2. the published weights are exactly the release the secret state implies (the released
+//!    secret weights, plus under output perturbation the lattice noise regenerated from the
+//!    noise key, the ledger head and the release index), and lie on the release grid;
+//! 3. the removed ids are gone from the secret rows (their keyed tags match no remaining id),
+//!    and the row counts agree;
+//! 4. the transcript replays: the charges the ledger records for its releases add up, bit for
+//!    bit, to the secret state's transcript;
+//! 5. the noise scale affords the recorded privacy target (it is re-derived, not trusted);
+//! 6. the exact gradient residual of the current secret weights, recomputed from the secret
 //!    rows and noise, is within what the last certificate charged to the budget (and, for a
 //!    certified release, within the budget).
 
@@ -14,6 +18,7 @@ use crate::accounting::distance_bound;
 use crate::certificate::EntryKind;
 use crate::mechanism::Mechanism;
 use crate::model::weights_digest;
+use crate::transcript::Transcript;
 use crate::unlearner::Unlearner;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -68,21 +73,35 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
         },
     });
 
-    let release = secret
-        .releases
-        .checked_sub(1)
-        .ok_or("no release recorded".to_string())
-        .and_then(|r| secret.released_weights(hyper, r).map_err(|e| e.to_string()));
+    let release = if secret.transcript.releases == 0 {
+        Err("no release recorded".to_string())
+    } else {
+        secret
+            .released_weights(hyper, &secret.last_release)
+            .map_err(|e| e.to_string())
+    };
     checks.push(match release {
         Ok(weights) => {
             let same = weights == published.weights && weights_digest(&weights) == published.digest;
+            let on_grid = published.release_grid.is_none_or(|g| {
+                published
+                    .weights
+                    .iter()
+                    .flatten()
+                    .all(|v| (v / g).fract() == 0.0)
+            });
             Check {
                 name: "published weights",
-                passed: same,
-                detail: if same {
-                    format!("release {} regenerated bit for bit", secret.releases - 1)
-                } else {
+                passed: same && on_grid,
+                detail: if !same {
                     "the published weights are not the release the secret state implies".into()
+                } else if !on_grid {
+                    "a published weight is not an integer multiple of the release grid".into()
+                } else {
+                    format!(
+                        "release {} regenerated bit for bit",
+                        secret.last_release.index
+                    )
                 },
             }
         }
@@ -93,13 +112,18 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
         },
     });
 
-    let present: HashSet<&str> = secret.design.ids().iter().map(String::as_str).collect();
-    let lingering: Vec<&str> = unlearner
+    let removed: HashSet<&str> = unlearner
         .ledger
         .entries
         .iter()
-        .flat_map(|e| e.removed_ids.iter().map(String::as_str))
-        .filter(|id| present.contains(id))
+        .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
+        .collect();
+    let lingering: Vec<&str> = secret
+        .design
+        .ids()
+        .iter()
+        .filter(|id| removed.contains(secret.key.id_tag(id).as_str()))
+        .map(String::as_str)
         .collect();
     let rows_ok = secret.design.n_rows() == published.n_rows
         && unlearner
@@ -123,6 +147,8 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
             )
         },
     });
+
+    checks.push(transcript_check(unlearner));
 
     let lambda = hyper
         .regularization
@@ -151,6 +177,57 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
     }
 }
 
+/// Replays the transcript from the ledger: every entry that published adds its recorded
+/// charge ([`Transcript::after`], the same rounding), and the result must be the secret
+/// state's transcript bit for bit and the last entry's summary.
+fn transcript_check(unlearner: &Unlearner) -> Check {
+    let name = "transcript replays from the ledger";
+    let mut replayed = Transcript::default();
+    for entry in &unlearner.ledger.entries {
+        match (entry.published, entry.distance) {
+            (true, Some(charge)) => replayed = replayed.after(charge),
+            (false, None) => {}
+            _ => {
+                return Check {
+                    name,
+                    passed: false,
+                    detail: format!(
+                        "ledger entry {} says published = {} with distance {:?}",
+                        entry.step, entry.published, entry.distance
+                    ),
+                };
+            }
+        }
+    }
+    let state = &unlearner.model.secret.transcript;
+    let summary_ok = unlearner.ledger.last().is_some_and(|last| {
+        last.transcript.releases == replayed.releases
+            && last.transcript.sensitivity == replayed.sensitivity()
+    });
+    let passed = replayed.releases == state.releases
+        && replayed.shift_squared.to_bits() == state.shift_squared.to_bits()
+        && summary_ok;
+    Check {
+        name,
+        passed,
+        detail: if passed {
+            format!(
+                "{} releases, joint sensitivity {:.3e}",
+                replayed.releases,
+                replayed.sensitivity()
+            )
+        } else {
+            format!(
+                "the ledger's releases give {} releases and sensitivity {:.3e}; the secret state records {} and {:.3e}",
+                replayed.releases,
+                replayed.sensitivity(),
+                state.releases,
+                state.sensitivity()
+            )
+        },
+    }
+}
+
 fn residual_check(unlearner: &Unlearner, residuals: &[f64], lambda: f64) -> Check {
     let name = "exact residual within the recorded bound";
     let Some(last) = unlearner.ledger.last() else {
@@ -169,7 +246,7 @@ fn residual_check(unlearner: &Unlearner, residuals: &[f64], lambda: f64) -> Chec
                 lambda,
                 hyper.noise.family,
             ),
-            last.budget_used,
+            last.residual_bound,
         ),
         Mechanism::Guo2020 => (
             residuals.iter().copied().fold(0.0, f64::max),
@@ -181,6 +258,7 @@ fn residual_check(unlearner: &Unlearner, residuals: &[f64], lambda: f64) -> Chec
     let what = match last.kind {
         EntryKind::Training => "training",
         EntryKind::Removal => "last removal",
+        EntryKind::Release => "last release",
     };
     Check {
         name,

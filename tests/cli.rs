@@ -17,7 +17,7 @@ fn train_export_predict_evaluate_on_builtin_digits() {
     let dir = scratch("digits");
     let store = dir.join("store");
     let out = run(
-        "train --data builtin:digits --labels 3,8 --positive 8 --loss logistic --lambda 1e-3 --regularization per-sample --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 7 --out STORE --json",
+        "train --data builtin:digits --labels 3,8 --positive 8 --loss logistic --lambda 1e-3 --regularization per-sample --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --out STORE --json",
         &[("STORE", &store)],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -271,7 +271,7 @@ fn killing_a_removal_at_any_moment_leaves_the_old_or_the_new_store() {
     let dir = scratch("kill");
     let base = dir.join("base");
     let out = run(
-        "train --data builtin:digits --loss logistic --lambda 1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 3 --out BASE",
+        "train --data builtin:digits --loss logistic --lambda 1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --out BASE",
         &[("BASE", &base)],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -336,7 +336,7 @@ fn killing_a_removal_at_any_moment_leaves_the_old_or_the_new_store() {
 fn breast_cancer_store(dir: &std::path::Path) -> std::path::PathBuf {
     let store = dir.join("store");
     let out = run(
-        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 5 --out STORE",
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --out STORE",
         &[("STORE", &store)],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -380,9 +380,22 @@ fn serve_requests_serves_reports_and_resumes() {
     assert_eq!(statuses, ["removed", "removed", "refused", "refused"]);
     assert_eq!(lines[1]["ref"], "ticket-7");
     assert_eq!(
-        lines[1]["certificate"]["removed_ids"],
-        serde_json::json!(["b011"])
+        lines[1]["certificate"]["removed_id_tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
+    let receipt = &lines[1]["receipt"];
+    assert_eq!(receipt["id"], "b011");
+    assert_eq!(receipt["certified"], true);
+    assert_eq!(receipt["published"], true);
+    for secret_number in ["distance", "budget_used", "transcript", "bounds"] {
+        assert!(
+            receipt.get(secret_number).is_none(),
+            "{secret_number} in a receipt"
+        );
+    }
     assert_eq!(lines[0]["line"], 1);
     assert_eq!(lines[3]["line"], 6);
     // Resume: the same input again changes nothing and says so.
@@ -648,7 +661,7 @@ fn json_output_shapes_and_refused_removals() {
         serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{line}: {e}"))
     };
     let trained = json_of(
-        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --seed 5 --out STORE --json",
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --out STORE --json",
     );
     assert_eq!(trained["rows"], 569);
 
@@ -679,8 +692,16 @@ fn json_output_shapes_and_refused_removals() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(certificates.len(), 2, "one certificate per sequential step");
-    assert_eq!(certificates[1]["removed_ids"], serde_json::json!(["b002"]));
+    assert_eq!(
+        certificates[1]["removed_id_tags"].as_array().unwrap().len(),
+        1
+    );
     assert_eq!(certificates[1]["certified"], true);
+    assert_eq!(
+        certificates[0]["published"], false,
+        "intermediate steps publish nothing"
+    );
+    assert_eq!(certificates[1]["published"], true);
 
     let inspect = json_of("inspect --store STORE --json");
     assert_eq!(inspect["rows"], 567);

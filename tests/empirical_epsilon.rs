@@ -255,12 +255,12 @@ fn an_unlearner_that_skips_the_update_is_caught() {
     let broken = |seed: u64| -> Result<f64, ScenarioError> {
         let model = scenario.train(seed)?;
         // Release 1: the first release after "removal", with fresh noise.
-        Ok(scenario.statistic(&scenario.release(&model.secret, 1)?))
+        Ok(scenario.statistic(&scenario.release(&model.secret)?))
     };
     let noiseless = scenario.clone().with_release_sigma(0.0).unwrap();
     let shift = noiseless.statistic(
         &noiseless
-            .release(&noiseless.train(3).unwrap().secret, 1)
+            .release(&noiseless.train(3).unwrap().secret)
             .unwrap(),
     ) - noiseless.retrained_statistic(4).unwrap();
     assert!(shift.abs() >= 4.0 * sigma, "shift {shift} vs σ = {sigma}");

@@ -12,7 +12,8 @@ use nalgebra::DVector;
 use unlearn::data::{Dataset, Preprocessing, TargetEncoding, Targets};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
-use unlearn::model::{self, Hyperparameters, TrainingData, noise_stream};
+use unlearn::model::{self, Hyperparameters, ReleaseRecord, TrainingData};
+use unlearn::noise::NoiseKey;
 use unlearn::noise::{self, NoiseFamily, NoiseSpec};
 use unlearn::objective::{Objective, Regularization, Rows};
 use unlearn::privacy::{self, GaussianCalibration, PrivacyTarget};
@@ -74,7 +75,7 @@ fn hyper(
 
 fn calibrated(family: NoiseFamily, budget: f64) -> (NoiseSpec, PrivacyTarget) {
     let delta = (family == NoiseFamily::Gaussian).then_some(1e-5);
-    privacy::calibrate(family, 1.0, delta, budget, GaussianCalibration::Analytic).unwrap()
+    privacy::calibrate(family, 1.0, delta, budget, GaussianCalibration::Lattice).unwrap()
 }
 
 fn train(data: Dataset, h: &Hyperparameters, seed: u64) -> Unlearner {
@@ -83,7 +84,7 @@ fn train(data: Dataset, h: &Hyperparameters, seed: u64) -> Unlearner {
         preprocessing: Preprocessing::default(),
         target_column: "y".into(),
     };
-    Unlearner::from_trained(model::train(input, h, seed).unwrap())
+    Unlearner::from_trained(model::train(input, h, test_key(seed)).unwrap())
 }
 
 fn ids(list: &[usize]) -> Vec<String> {
@@ -116,10 +117,26 @@ fn residuals(u: &Unlearner) -> Vec<f64> {
         .collect()
 }
 
-/// The release noise ξ_r = released_weights(r) − w̃, concatenated over the class models.
+/// A release record of the current secret weights with index `r` (after an empty head).
+fn record(u: &Unlearner, r: u64) -> ReleaseRecord {
+    ReleaseRecord {
+        head: String::new(),
+        index: r,
+        weights: u
+            .model
+            .secret
+            .weights
+            .iter()
+            .map(|w| w.as_slice().to_vec())
+            .collect(),
+    }
+}
+
+/// The release noise ξ_r = released_weights(record r) − w̃, concatenated over the class
+/// models (each index keys independent noise: proofs/noise_keys.md).
 fn release_noise(u: &Unlearner, r: u64) -> Vec<f64> {
     let h = &u.model.published.hyperparameters;
-    let released = u.model.secret.released_weights(h, r).unwrap();
+    let released = u.model.secret.released_weights(h, &record(u, r)).unwrap();
     released
         .iter()
         .zip(&u.model.secret.weights)
@@ -149,9 +166,12 @@ fn release_noise(u: &Unlearner, r: u64) -> Vec<f64> {
 #[test]
 fn release_noise_is_gaussian_with_the_calibrated_sigma() {
     let (spec, target) = calibrated(NoiseFamily::Gaussian, 0.05);
-    // σ is the analytic calibration: (ε, δ) met at σ, not at 0.99σ.
-    let delta_at = |s: f64| noise::analytic_gaussian_delta(1.0, s, 0.05).unwrap();
-    assert!(delta_at(spec.scale) <= 1e-5 && delta_at(0.99 * spec.scale) > 1e-5);
+    // σ is the lattice calibration: the budget is afforded at σ, not at 0.99σ.
+    let afforded = |s: f64| {
+        let lattice = noise::LatticeNoise::for_sigma(s).unwrap();
+        privacy::lattice_sensitivity(&lattice, 1.0, 1e-5).unwrap()
+    };
+    assert!(afforded(spec.scale) >= 0.05 && afforded(0.99 * spec.scale) < 0.05);
     let h = hyper(Mechanism::OutputPerturbation, spec, Some(target));
     let mut u = train(data(120, 3, 3, 5), &h, 99);
     u.remove(&ids(&[4, 17])).unwrap();
@@ -247,37 +267,58 @@ fn gamma_norm_release_noise_has_the_calibrated_rate() {
 // (ii) What is published is the release the secret state implies
 // ---------------------------------------------------------------------------------------
 
-/// After each removal the published weights are exactly `released_weights(releases − 1)`,
-/// bit for bit; every other release index gives other weights; the noise is fresh at each
-/// release (ξ after ≠ ξ before), and the certificate names the release count.
+/// After each removal the published weights are exactly the release its record implies, bit
+/// for bit; every other release index or ledger head gives other weights; the noise is fresh
+/// at each release (ξ after ≠ ξ before), and the certificate names the release count.
 #[test]
 fn published_weights_are_the_latest_release_bit_for_bit() {
     let (spec, target) = calibrated(NoiseFamily::Gaussian, 0.05);
     let h = hyper(Mechanism::OutputPerturbation, spec, Some(target));
     let mut u = train(data(100, 3, 3, 8), &h, 21);
-    assert_eq!(u.model.secret.releases, 1);
+    assert_eq!(u.model.secret.transcript.releases, 1);
     assert_eq!(
         u.model.published.weights,
-        u.model.secret.released_weights(&h, 0).unwrap()
+        u.model
+            .secret
+            .released_weights(&h, &u.model.secret.last_release)
+            .unwrap()
     );
     let mut noises = vec![release_noise(&u, 0)];
     for (step, batch) in [&[1usize, 2][..], &[3], &[10, 11, 12]].iter().enumerate() {
         let cert = u.remove(&ids(batch)).unwrap();
         let s = &u.model.secret;
-        let r = s.releases;
+        let r = s.transcript.releases;
         assert_eq!(r, step as u64 + 2);
         assert_eq!(cert.release, r, "the certificate counts releases");
-        let latest = s.released_weights(&h, r - 1).unwrap();
+        assert_eq!(s.last_release.index, r - 1);
+        assert_eq!(
+            s.last_release.head,
+            u.ledger.entries[u.ledger.entries.len() - 2].digest,
+            "keyed after the ledger head before the release"
+        );
+        let latest = s.released_weights(&h, &s.last_release).unwrap();
         let bits =
             |w: &[Vec<f64>]| -> Vec<u64> { w.iter().flatten().map(|v| v.to_bits()).collect() };
         assert_eq!(bits(&u.model.published.weights), bits(&latest));
         for other in [0, r - 2, r, r + 7] {
+            let moved = ReleaseRecord {
+                index: other,
+                ..s.last_release.clone()
+            };
             assert_ne!(
                 u.model.published.weights,
-                s.released_weights(&h, other).unwrap(),
+                s.released_weights(&h, &moved).unwrap(),
                 "release {other}"
             );
         }
+        let other_head = ReleaseRecord {
+            head: "another head".into(),
+            ..s.last_release.clone()
+        };
+        assert_ne!(
+            u.model.published.weights,
+            s.released_weights(&h, &other_head).unwrap()
+        );
         let secret: Vec<Vec<f64>> = s.weights.iter().map(|w| w.as_slice().to_vec()).collect();
         assert_ne!(u.model.published.weights, secret, "noise was added");
         let xi = release_noise(&u, r - 1);
@@ -464,7 +505,7 @@ fn guo2020_retrains_with_fresh_noise_exactly_when_over_budget() {
         let s = &u.model.secret;
         if expect {
             assert_eq!(s.noise_draws, 2);
-            let mut rng = noise_stream(s.seed, 2);
+            let mut rng = s.key.objective_rng(1);
             for (k, b) in s.noise.iter().enumerate() {
                 assert_ne!(b, &noise_before[k], "class {k}: noise not redrawn");
                 let fresh = noise::sample(&spec_b, b.len(), &mut rng).unwrap();
@@ -512,4 +553,12 @@ fn guo2020_retraining_certificate_describes_the_new_weights() {
             "class {k}: recorded {recorded:e}, secret weights have {actual:e}"
         );
     }
+}
+
+/// A deterministic key that counts as secret (`NoiseKey::from_secret_bytes`): library tests
+/// need reproducible noise and certified certificates; the CLI's `--seed` is never certified.
+fn test_key(seed: u64) -> NoiseKey {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    NoiseKey::from_secret_bytes(bytes)
 }

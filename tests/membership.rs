@@ -175,7 +175,7 @@ fn an_unlearner_that_skips_the_update_is_flagged() {
         let original = u.model.secret.weights.clone();
         u.remove_sequential(ids)?;
         u.model.secret.weights = original;
-        let weights = u.model.secret.release(&hyper)?;
+        let weights = u.model.secret.release(&hyper, "", 0.0)?;
         Ok(PublishedModel {
             digest: weights_digest(&weights),
             weights,

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::loss::LossKind;
 use crate::model;
+use crate::noise::NoiseKey;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -81,7 +82,7 @@ pub fn training_curve(
         };
         let (train, _) = bench_data(&at, loss);
         let started = Instant::now();
-        let trained = model::train(training_data(train), &hyper, spec.seed)?;
+        let trained = model::train(training_data(train), &hyper, NoiseKey::from_seed(spec.seed))?;
         let train_seconds = started.elapsed().as_secs_f64();
         points.push(CurvePoint {
             n,

@@ -20,6 +20,7 @@ use crate::data::Dataset;
 use crate::loss::LossKind;
 use crate::mechanism::Mechanism;
 use crate::model::{self, Hyperparameters, PublishedModel, SecretState, TrainingData};
+use crate::noise::NoiseKey;
 use crate::noise::{NoiseFamily, NoiseSpec};
 use crate::objective::Regularization;
 use crate::predict::Metrics;
@@ -183,10 +184,7 @@ pub fn hyperparameters(
     spec: &BenchSpec,
     loss: LossKind,
 ) -> Result<Hyperparameters, Box<dyn std::error::Error>> {
-    let calibration = match spec.mechanism {
-        Mechanism::OutputPerturbation => GaussianCalibration::Analytic,
-        Mechanism::Guo2020 => GaussianCalibration::Guo2020,
-    };
+    let calibration = GaussianCalibration::default_for(spec.mechanism);
     let (noise, target) = match spec.noise {
         BenchNoise::Sigma(sigma) => {
             let noise = NoiseSpec {
@@ -254,8 +252,11 @@ pub fn run(
     let (train, test) = bench_data(spec, loss);
     let ids = removal_order(&train, spec.removals, spec.seed);
     let started = Instant::now();
-    let mut unlearner =
-        Unlearner::from_trained(model::train(training_data(train), &hyper, spec.seed)?);
+    let mut unlearner = Unlearner::from_trained(model::train(
+        training_data(train),
+        &hyper,
+        NoiseKey::from_seed(spec.seed),
+    )?);
     let train_seconds = started.elapsed().as_secs_f64();
     let budget = unlearner
         .ledger
@@ -377,7 +378,7 @@ fn retrain_in_place(
 ) -> Result<Retrain, Box<dyn std::error::Error>> {
     let (unlearned, noise) = (secret.weights.clone(), secret.noise.clone());
     let started = Instant::now();
-    let released = secret.train_from_scratch(hyper, seed, &mut || {})?;
+    let released = secret.train_from_scratch(hyper, NoiseKey::from_seed(seed), &mut || {})?;
     let seconds = started.elapsed().as_secs_f64();
     if secret.noise != noise {
         secret.noise = noise;

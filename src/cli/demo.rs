@@ -17,6 +17,7 @@ use unlearn::mechanism::Mechanism;
 use unlearn::model::PublishedModel;
 use unlearn::model::{self, Hyperparameters, TrainingData};
 use unlearn::noise::NoiseFamily;
+use unlearn::noise::NoiseKey;
 use unlearn::objective::Regularization;
 use unlearn::predict::Metrics;
 use unlearn::privacy::{self, GaussianCalibration};
@@ -301,8 +302,11 @@ fn run_task(
         preprocessing: preprocessing.clone(),
         target_column: String::new(),
     };
-    let mut unlearner =
-        Unlearner::from_trained(model::train(input(train.clone()), &hyper, args.seed)?);
+    let mut unlearner = Unlearner::from_trained(model::train(
+        input(train.clone()),
+        &hyper,
+        NoiseKey::generate()?,
+    )?);
     progress.inc(1);
     let started = Instant::now();
     for id in &singles {
@@ -331,13 +335,21 @@ fn run_task(
         .collect();
     remaining.retain_rows(|i| keep[i]);
     let started = Instant::now();
-    let retrained = model::train(input(remaining.clone()), &hyper, args.seed + 1)?;
+    let retrained = model::train(
+        input(remaining.clone()),
+        &hyper,
+        NoiseKey::from_seed(args.seed + 1),
+    )?;
     let retrain_seconds = started.elapsed().as_secs_f64();
     progress.inc(1);
     let mut plain_hyper = hyper.clone();
     plain_hyper.noise.scale = 0.0;
     plain_hyper.privacy = None;
-    let plain = model::train(input(remaining), &plain_hyper, args.seed)?;
+    let plain = model::train(
+        input(remaining),
+        &plain_hyper,
+        NoiseKey::from_seed(args.seed),
+    )?;
     progress.inc(1);
     let metrics = |m: &PublishedModel| {
         let truth = &test.targets().expect("test rows have targets").values;

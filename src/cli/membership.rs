@@ -151,10 +151,7 @@ fn population(args: &MembershipArgs) -> Result<TrainingData, Box<dyn std::error:
 
 /// The hyperparameters every model of the audit is trained with.
 fn hyperparameters(args: &MembershipArgs) -> Result<Hyperparameters, Box<dyn std::error::Error>> {
-    let calibration = match args.mechanism {
-        Mechanism::OutputPerturbation => GaussianCalibration::Analytic,
-        Mechanism::Guo2020 => GaussianCalibration::Guo2020,
-    };
+    let calibration = GaussianCalibration::default_for(args.mechanism);
     let gaussian = |scale| NoiseSpec {
         family: NoiseFamily::Gaussian,
         scale,

@@ -66,6 +66,8 @@ enum Command {
     Evaluate(model_io::EvaluateArgs),
     /// Remove rows by id without retraining; prints the certificate of each step.
     Remove(removal::RemoveArgs),
+    /// Publish a release of the removals served since the last one (with --publish-every N).
+    Publish(removal::PublishArgs),
     /// Serve a stream of deletion requests (a file or -), committing each before the next.
     ServeRequests(serve::ServeArgs),
     /// Replay the ledger and recompute the exact residual from the secret state.
@@ -125,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::Predict(args) => model_io::predict(&args),
         Command::Evaluate(args) => model_io::evaluate(&args),
         Command::Remove(args) => removal::remove(&args),
+        Command::Publish(args) => removal::publish(&args),
         Command::ServeRequests(args) => serve::run(&args),
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),

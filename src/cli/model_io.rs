@@ -116,6 +116,8 @@ pub fn export_json(model: &PublishedModel) -> serde_json::Value {
         "target": model.target,
         "n_rows": model.n_rows,
         "digest": model.digest,
+        "release_grid": model.release_grid,
+        "publish_every": model.publish.every,
     })
 }
 

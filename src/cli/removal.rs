@@ -35,13 +35,55 @@ pub struct RemoveArgs {
     #[arg(long)]
     pub ids_file: Option<PathBuf>,
     /// Remove the ids one at a time (one Newton step and one certificate each) instead of
-    /// as one batch.
+    /// as one batch; only the last step publishes (when the publish policy says so).
     #[arg(long)]
     pub sequential: bool,
-    /// Print each step's certificate as one line of JSON (the ledger entry: removed_ids,
-    /// certified, epsilon, delta, budget_used, budget, retrained, bounds, digests, …).
+    /// Print each step's certificate as one line of JSON (the ledger entry: removed_id_tags,
+    /// published, distance, transcript, certified, epsilon, delta, budget_used, budget,
+    /// retrained, bounds, digests, …).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `unlearn publish`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "With `--publish-every N` at training, removal requests between releases are
+served on the secret state only; `publish` releases them now (one release, charged once to
+the lifetime budget). Nothing happens when no request is pending.
+
+Examples:
+  unlearn publish --store digits.store
+  unlearn publish --store digits.store --json"
+)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Print the release's certificate as one line of JSON (or {\"pending_requests\": 0}).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `unlearn publish`.
+pub fn publish(args: &PublishArgs) -> CliResult {
+    let (store, _lock) = args.store.open(LockMode::Exclusive)?;
+    let mut unlearner = store.load()?;
+    match unlearner
+        .publish()
+        .map_err(|e| format!("{e}; nothing was published, the store is unchanged"))?
+    {
+        Some(certificate) => {
+            store.save(&unlearner)?;
+            if args.json {
+                say!("{}", serde_json::to_string(&certificate)?);
+            } else {
+                print_certificate(&certificate);
+            }
+        }
+        None if args.json => say!("{}", json!({"pending_requests": 0})),
+        None => say!("nothing to publish: no removal request is pending"),
+    }
+    Ok(())
 }
 
 /// Arguments of `unlearn verify` and `unlearn inspect`.
@@ -85,16 +127,9 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
         // One step per id, as `Unlearner::remove_sequential` takes them, counted for the
         // progress bar; the store is written only after the last one succeeded.
         let progress = Progress::bar(ids.len() as u64, "removals", args.json);
-        let mut certificates = Vec::with_capacity(ids.len());
-        for id in &ids {
-            certificates.push(
-                unlearner
-                    .remove(std::slice::from_ref(id))
-                    .map_err(unchanged)?,
-            );
-            progress.inc(1);
-        }
-        certificates
+        unlearner
+            .remove_sequential_with_progress(&ids, &mut || progress.inc(1))
+            .map_err(unchanged)?
     } else {
         vec![unlearner.remove(&ids).map_err(unchanged)?]
     };
@@ -109,17 +144,19 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
     Ok(())
 }
 
-fn print_certificate(c: &Certificate) {
-    let ids = if c.removed_ids.len() > 5 {
-        format!(
-            "{}, … ({} ids)",
-            c.removed_ids[..5].join(", "),
-            c.removed_ids.len()
-        )
-    } else {
-        c.removed_ids.join(", ")
-    };
-    say!("step {}: removed {ids}", c.step);
+/// Prints a certificate for the operator.
+pub fn print_certificate(c: &Certificate) {
+    say!(
+        "step {}: removed {} row(s); {}",
+        c.step,
+        c.removed_id_tags.len(),
+        match c.distance {
+            Some(d) => format!("published release {} (charged {d:.3e})", c.release),
+            None =>
+                "nothing published: the removal reaches the published model at the next release"
+                    .into(),
+        }
+    );
     say!(
         "  {}: {}",
         if c.certified {
@@ -128,7 +165,14 @@ fn print_certificate(c: &Certificate) {
             "not certified"
         },
         match (c.epsilon, c.delta) {
-            (Some(e), Some(d)) if c.certified => format!("(ε = {e}, δ = {d}) by {}", c.mechanism),
+            (Some(e), Some(d)) if c.certified => format!(
+                "the transcript of {} releases is (ε = {}, δ = {d}) against retraining, target ε = {e}, by {}",
+                c.transcript.releases,
+                c.transcript
+                    .epsilon
+                    .map_or("-".into(), |x| format!("{x:.4}")),
+                c.mechanism
+            ),
             _ => c.reason.clone().unwrap_or_default(),
         }
     );
@@ -220,12 +264,16 @@ pub fn inspect(args: &StoreArgs) -> CliResult {
         "rows": model.secret.design.n_rows(),
         "features": model.published.feature_names.len(),
         "removals": unlearner.ledger.removals(),
-        "removed_rows": unlearner.ledger.entries.iter().map(|e| e.removed_ids.len()).sum::<usize>(),
+        "removed_rows": unlearner.ledger.entries.iter().map(|e| e.removed_id_tags.len()).sum::<usize>(),
         "retrainings": unlearner.ledger.retrainings(),
         "budget_used": last.budget_used,
         "budget": last.budget,
         "budget_left": last.budget.map(|b| (b - last.budget_used).max(0.0)),
         "budget_unit": last.budget_unit,
+        "transcript": last.transcript,
+        "pending_requests": model.secret.pending_requests,
+        "publish_every": model.published.publish.every,
+        "release_grid": model.published.release_grid,
         "certified": last.certified,
         "mechanism": h.mechanism,
         "loss": h.loss,
@@ -236,7 +284,7 @@ pub fn inspect(args: &StoreArgs) -> CliResult {
         "noise": h.noise,
         "privacy": h.privacy,
         "target": model.published.target,
-        "releases": model.secret.releases,
+        "releases": model.secret.transcript.releases,
         "digest": model.published.digest,
     });
     if args.json {

@@ -7,6 +7,7 @@ use super::progress::Progress;
 use clap::Args;
 use serde_json::{Value, json};
 use std::io::BufRead;
+use unlearn::certificate::Certificate;
 use unlearn::requests::parse_request;
 use unlearn::store::LockMode;
 
@@ -31,12 +32,30 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub requests: String,
     /// Print one JSON object per request: {"line", "id", "ref", "status": "removed" |
-    /// "already-removed" | "refused", "certificate" or "error"}.
+    /// "already-removed" | "refused", "receipt" (for the requester: no data-dependent numbers)
+    /// and "certificate" (operator-only), or "error"}.
     #[arg(long)]
     pub json: bool,
 }
 
 /// One line of text for a request's outcome (the JSON form has every field).
+/// What the requester may be told: the request, whether it was served, certified and
+/// published, and which ledger entry records it — no data-dependent number (distances,
+/// residuals, budget used, timings), which would describe the remaining rows. The
+/// `certificate` next to it in `--json` output is for the operator only.
+fn receipt(id: &str, reference: Option<&str>, c: &Certificate) -> Value {
+    json!({
+        "id": id,
+        "ref": reference,
+        "certified": c.certified,
+        "epsilon": c.epsilon,
+        "delta": c.delta,
+        "published": c.published,
+        "release": if c.published { Some(c.release) } else { None },
+        "ledger_entry": c.digest,
+    })
+}
+
 fn describe(outcome: &Value) -> String {
     let line = &outcome["line"];
     let id = outcome["id"].as_str().unwrap_or("-");
@@ -46,24 +65,18 @@ fn describe(outcome: &Value) -> String {
     };
     match outcome["status"].as_str() {
         Some("removed") => {
-            let c = &outcome["certificate"];
-            let used = match (c["budget_used"].as_f64(), c["budget"].as_f64()) {
-                (Some(used), Some(budget)) => {
-                    format!("{:.1}% of the budget", 100.0 * used / budget)
-                }
-                _ => "no budget".into(),
-            };
+            let r = &outcome["receipt"];
             format!(
-                "line {line}: {id}{reference} removed: {}, {used}{}",
-                if c["certified"] == true {
+                "line {line}: {id}{reference} removed: {}, {}",
+                if r["certified"] == true {
                     "certified"
                 } else {
                     "not certified"
                 },
-                if c["retrained"] == true {
-                    ", retrained"
+                if r["published"] == true {
+                    format!("published in release {}", r["release"])
                 } else {
-                    ""
+                    "reaches the published model at the next release".into()
                 }
             )
         }
@@ -109,11 +122,12 @@ pub fn run(args: &ServeArgs) -> CliResult {
                 continue;
             }
         };
+        let tag = unlearner.model.secret.key.id_tag(&request.id);
         let served_before = unlearner
             .ledger
             .entries
             .iter()
-            .any(|c| c.removed_ids.contains(&request.id));
+            .any(|c| c.removed_id_tags.contains(&tag));
         if served_before {
             report(
                 json!({"line": line_number, "id": request.id, "ref": request.reference,
@@ -126,9 +140,10 @@ pub fn run(args: &ServeArgs) -> CliResult {
                 store.save(&unlearner)?;
                 served += 1;
                 progress.set_message(format!("serving requests: {served} removed"));
+                let receipt = receipt(&request.id, request.reference.as_deref(), &certificate);
                 report(
                     json!({"line": line_number, "id": request.id, "ref": request.reference,
-                              "status": "removed", "certificate": certificate}),
+                              "status": "removed", "receipt": receipt, "certificate": certificate}),
                 );
             }
             Err(e) => {

@@ -10,8 +10,8 @@ use std::time::Instant;
 use unlearn::data::{self, Preprocessing, TargetSpec};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
-use unlearn::model::{self, Hyperparameters, TrainingData};
-use unlearn::noise::{self, NoiseFamily, NoiseSpec};
+use unlearn::model::{self, Hyperparameters, PublishPolicy, TrainingData};
+use unlearn::noise::{NoiseFamily, NoiseKey, NoiseSpec};
 use unlearn::objective::Regularization;
 use unlearn::privacy::{self, GaussianCalibration, PrivacyTarget};
 use unlearn::solver::{NewtonOptions, StepSolver};
@@ -89,9 +89,16 @@ pub struct TrainArgs {
     /// objective perturbation, for reproduction: its certificates list unproven assumptions).
     #[arg(long, default_value = "output-perturbation")]
     pub mechanism: Mechanism,
-    /// Seed of the noise generator (secret: whoever knows it knows the noise). Default: from the OS.
+    /// Reproducible noise for experiments: the noise key is derived from SEED, so whoever
+    /// knows it knows the noise, and the store's certificates say `certified: false`.
+    /// Default (and the only certified choice): a 256-bit key from the OS.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Publish a release after every N removal requests (1: after each). Requests in between
+    /// are served on the secret state and reach the published model at the next release or
+    /// `unlearn publish`; fewer releases spend the lifetime budget more slowly.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub publish_every: u64,
     /// How Newton steps are solved: cholesky (forms the d×d Hessian), conjugate-gradient
     /// (Hessian-free, O(n·d) per product), or auto (conjugate gradient from d = 200).
     #[arg(long, default_value = "auto", value_parser = parse_step_solver)]
@@ -155,10 +162,19 @@ fn preprocessing(args: &TrainArgs) -> Result<Preprocessing, Box<dyn std::error::
 fn noise_choice(
     args: &TrainArgs,
 ) -> Result<(NoiseSpec, Option<PrivacyTarget>), Box<dyn std::error::Error>> {
-    let calibration = args.calibration.unwrap_or(match args.mechanism {
-        Mechanism::OutputPerturbation => GaussianCalibration::Analytic,
-        Mechanism::Guo2020 => GaussianCalibration::Guo2020,
-    });
+    let calibration = args
+        .calibration
+        .unwrap_or(GaussianCalibration::default_for(args.mechanism));
+    if args.mechanism == Mechanism::OutputPerturbation
+        && args.noise == NoiseFamily::Gaussian
+        && calibration != GaussianCalibration::Lattice
+    {
+        return Err(format!(
+            "--calibration {calibration} does not fit output perturbation, whose releases are \
+             discrete Gaussian on a lattice: drop --calibration (or give --calibration lattice)"
+        )
+        .into());
+    }
     match (args.sigma, args.epsilon, args.budget) {
         (Some(scale), None, _) => Ok((
             NoiseSpec {
@@ -231,9 +247,9 @@ pub fn run(args: &TrainArgs) -> CliResult {
             ..NewtonOptions::default()
         },
     };
-    let seed = match args.seed {
-        Some(seed) => seed,
-        None => noise::fresh_seed()?,
+    let key = match args.seed {
+        Some(seed) => NoiseKey::from_seed(seed),
+        None => NoiseKey::generate()?,
     };
     let target_column = args
         .target
@@ -252,11 +268,15 @@ pub fn run(args: &TrainArgs) -> CliResult {
             target_column,
         },
         &hyper,
-        seed,
+        key,
         &mut || progress.inc(1),
     )?;
     drop(progress);
     let seconds = started.elapsed().as_secs_f64();
+    let mut trained = trained;
+    trained.published.publish = PublishPolicy {
+        every: args.publish_every,
+    };
     let trained = Unlearner::from_trained(trained);
     let store = Store::at(&args.out);
     let _lock = store.lock(LockMode::Exclusive)?;

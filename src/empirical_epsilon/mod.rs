@@ -149,7 +149,9 @@ pub struct EpsilonAudit {
 /// purposes of the audit (a collision of two derived 64-bit seeds has probability about
 /// T²/2⁶⁴).
 pub fn trial_seed(seed: u64, t: usize, side: u64) -> u64 {
-    crate::model::noise_stream(seed, 2 * t as u64 + side).random()
+    let mut rng = crate::noise::noise_rng(seed);
+    rng.set_stream(2 * t as u64 + side);
+    rng.random()
 }
 
 /// ε ≥ max(ln((1 − δ − fpr)/fnr), ln((1 − δ − fnr)/fpr)), clamped at 0 (with ln(x/0) = +∞

@@ -29,6 +29,7 @@ use crate::data::{self, Dataset, Preprocessing, TargetEncoding, TargetSpec, Targ
 use crate::loss::LossKind;
 use crate::mechanism::Mechanism;
 use crate::model::{self, Hyperparameters, Model, SecretState, TrainError, TrainingData};
+use crate::noise::NoiseKey;
 use crate::noise::{NoiseFamily, NoiseSpec};
 use crate::objective::Regularization;
 use crate::privacy::{self, GaussianCalibration};
@@ -277,7 +278,7 @@ impl Scenario {
             ..self.hyper.clone()
         };
         let secret_weights = |input: &TrainingData| -> Result<Vec<f64>, TrainError> {
-            let model = model::train(input.clone(), &noiseless, 0)?;
+            let model = model::train(input.clone(), &noiseless, NoiseKey::from_seed(0))?;
             Ok(flatten(
                 &model
                     .secret
@@ -335,20 +336,21 @@ impl Scenario {
 
     /// Trains on D with `seed`.
     pub fn train(&self, seed: u64) -> Result<Model, TrainError> {
-        model::train(self.full.clone(), &self.hyper, seed)
+        model::train(self.full.clone(), &self.hyper, NoiseKey::from_seed(seed))
     }
 
-    /// Release `r` of the secret weights, with the overriding noise if one is set.
-    pub fn release(&self, secret: &SecretState, r: u64) -> Result<Vec<Vec<f64>>, TrainError> {
+    /// The latest release of the secret weights, with the overriding noise if one is set.
+    pub fn release(&self, secret: &SecretState) -> Result<Vec<Vec<f64>>, TrainError> {
+        let record = &secret.last_release;
         match self.release_noise {
             Some(noise) => secret.released_weights(
                 &Hyperparameters {
                     noise,
                     ..self.hyper.clone()
                 },
-                r,
+                record,
             ),
-            None => secret.released_weights(&self.hyper, r),
+            None => secret.released_weights(&self.hyper, record),
         }
     }
 
@@ -367,13 +369,17 @@ impl Scenario {
         let mut unlearner = Unlearner::from_trained(self.train(seed)?);
         unlearner.remove(&self.removed)?;
         let secret = &unlearner.model.secret;
-        Ok(self.statistic(&self.release(secret, secret.releases - 1)?))
+        Ok(self.statistic(&self.release(secret)?))
     }
 
     /// One retraining trial: train on D′ with `seed`, the statistic of the first release.
     pub fn retrained_statistic(&self, seed: u64) -> Result<f64, ScenarioError> {
-        let model = model::train(self.remaining.clone(), &self.hyper, seed)?;
-        Ok(self.statistic(&self.release(&model.secret, 0)?))
+        let model = model::train(
+            self.remaining.clone(),
+            &self.hyper,
+            NoiseKey::from_seed(seed),
+        )?;
+        Ok(self.statistic(&self.release(&model.secret)?))
     }
 }
 

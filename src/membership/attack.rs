@@ -36,6 +36,7 @@
 use crate::data::Dataset;
 use crate::loss::Loss;
 use crate::model::{self, Hyperparameters, PublishedModel, TrainError, TrainingData};
+use crate::noise::NoiseKey;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -157,7 +158,7 @@ pub fn train_shadows(
                     target_column: population.target_column.clone(),
                 },
                 hyper,
-                seed,
+                NoiseKey::from_seed(seed),
             )?;
             Ok(row_statistics(&shadow.published, &population.data).phi)
         })

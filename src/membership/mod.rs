@@ -44,6 +44,7 @@ pub use split::{Split, mislabel};
 
 use crate::data::Dataset;
 use crate::model::{self, Hyperparameters, PublishedModel, TrainError, TrainingData};
+use crate::noise::NoiseKey;
 use crate::unlearner::{RemovalError, Unlearner};
 use attack::{Attack, ShadowFit, row_statistics, train_shadows};
 use rand::{RngExt, SeedableRng};
@@ -153,7 +154,7 @@ pub fn train_models(
     let mut unlearner = Unlearner::from_trained(model::train(
         rows_of(population, &trained),
         hyper,
-        seeds[0],
+        NoiseKey::from_seed(seeds[0]),
     )?);
     let original = unlearner.model.published.clone();
     let ids: Vec<String> = split
@@ -169,7 +170,12 @@ pub fn train_models(
         .skip(1)
         .filter(|c| c.retrained)
         .count();
-    let retrained = model::train(rows_of(population, &split.retained), hyper, seeds[1])?.published;
+    let retrained = model::train(
+        rows_of(population, &split.retained),
+        hyper,
+        NoiseKey::from_seed(seeds[1]),
+    )?
+    .published;
     Ok(AuditModels {
         original,
         unlearned,

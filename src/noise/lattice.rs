@@ -52,25 +52,23 @@ pub enum LatticeError {
     /// The integer parameter s of the discrete Gaussian is out of range.
     #[error(transparent)]
     Scale(#[from] ScaleOutOfRange),
-    /// A weight is NaN or infinite.
-    #[error("weight {index} is not finite ({value}); nothing was released")]
+    /// A weight is NaN or infinite. (No error names a weight's value: the weights are
+    /// secret, and error messages reach logs.)
+    #[error("weight {index} is not finite; nothing was released")]
     NonFiniteWeight {
         /// Coordinate.
         index: usize,
-        /// The weight.
-        value: f64,
     },
     /// |round(w/g) + Z| ≥ 2⁵³: the released integer would not be exact in `f64`.
     #[error(
-        "weight {index} = {value} is too large for the grid {grid:e}: round(w/grid) plus the \
-         noise reaches 2^53 grid steps, beyond which the release is not exact; use a larger \
-         sigma (a coarser grid) or smaller weights"
+        "weight {index} is too large for the release grid {grid:e}: round(w/grid) plus the \
+         noise reaches 2^53 grid steps, beyond which the release is not exact; nothing was \
+         released; use a larger sigma (a coarser grid, for example a larger --budget) or a \
+         stronger regularisation"
     )]
     WeightTooLargeForGrid {
         /// Coordinate.
         index: usize,
-        /// The weight.
-        value: f64,
         /// The grid g.
         grid: f64,
     },
@@ -165,9 +163,9 @@ impl LatticeNoise {
             .enumerate()
             .map(|(index, &value)| {
                 if !value.is_finite() {
-                    return Err(LatticeError::NonFiniteWeight { index, value });
+                    return Err(LatticeError::NonFiniteWeight { index });
                 }
-                let too_large = LatticeError::WeightTooLargeForGrid { index, value, grid };
+                let too_large = LatticeError::WeightTooLargeForGrid { index, grid };
                 let n = (value / grid).round_ties_even();
                 if n.abs() >= EXACT_INTEGER_LIMIT {
                     return Err(too_large);

@@ -33,6 +33,7 @@
 
 mod calibration;
 mod discrete;
+mod key;
 mod lattice;
 mod renyi;
 mod sampling;
@@ -49,6 +50,7 @@ pub use calibration::{
     gaussian_sigma_guo2020,
 };
 pub use discrete::{DiscreteGaussian, MAX_SCALE, ScaleOutOfRange};
+pub use key::NoiseKey;
 pub use lattice::{LatticeError, LatticeNoise};
 pub use renyi::{sigma_for, zcdp_epsilon, zcdp_epsilon_at, zcdp_rho_for};
 pub use sampling::{fresh_seed, noise_rng, sample};

@@ -7,6 +7,7 @@ use crate::data::{self, Dataset, Preprocessing, TargetSpec, csv::CsvOptions};
 use crate::loss::LossKind;
 use crate::mechanism::Mechanism;
 use crate::model::{self, Hyperparameters, Model, TrainingData};
+use crate::noise::NoiseKey;
 use crate::noise::{NoiseFamily, NoiseSpec};
 use crate::objective::Regularization;
 use crate::predict::Metrics;
@@ -116,7 +117,7 @@ impl Task {
             preprocessing: self.preprocessing.clone(),
             target_column: String::new(),
         };
-        Ok(model::train(input, hyper, seed)?)
+        Ok(model::train(input, hyper, NoiseKey::from_seed(seed))?)
     }
 
     /// Test accuracy of a model's published weights on the held-out rows.
@@ -210,10 +211,7 @@ pub fn hyperparameters(
         family: NoiseFamily::Gaussian,
         scale: sigma,
     };
-    let calibration = match mechanism {
-        Mechanism::OutputPerturbation => GaussianCalibration::Analytic,
-        Mechanism::Guo2020 => GaussianCalibration::Guo2020,
-    };
+    let calibration = GaussianCalibration::default_for(mechanism);
     let privacy = if sigma > 0.0 {
         Some(privacy::target_for_scale(
             noise,
