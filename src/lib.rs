@@ -22,6 +22,8 @@
 //! - [`noise`]: seeded ChaCha20 sampling of b and the calibration of its scale;
 //! - [`privacy`]: a user's (ε, δ, budget) target turned into a noise scale;
 //! - [`model`]: training, the published model and the secret state, kept apart;
+//! - [`shape`]: whether a retrain on the remaining rows would infer the published shape
+//!   (classes, feature columns);
 //! - [`predict`]: predictions and metrics; [`store`]: the on-disk store;
 //! - [`synthetic`]: seeded synthetic data for benchmarks and tests.
 //!
@@ -48,6 +50,7 @@ pub mod removal;
 pub mod report;
 pub mod reproduce;
 pub mod requests;
+pub mod shape;
 pub mod solver;
 pub mod stats;
 pub mod store;

@@ -18,7 +18,7 @@
 //! for rows of class k and −1 otherwise, and its own independent noise vector b_k.
 
 use crate::bounds;
-use crate::data::{Dataset, Preprocessing, TargetEncoding};
+use crate::data::{Dataset, Declared, Preprocessing, TargetEncoding};
 use crate::loss::{LossKind, Squared};
 use crate::mechanism::Mechanism;
 use crate::noise::{self, NoiseKey, NoiseSpec};
@@ -114,6 +114,10 @@ pub struct PublishedModel {
     pub target_column: String,
     /// How labels map to targets.
     pub target: TargetEncoding,
+    /// Which of the classes and feature columns were declared rather than inferred from the
+    /// rows (absent from older model.json: nothing declared, so every removal is checked).
+    #[serde(default)]
+    pub declared: Declared,
     /// Number of rows the current weights were trained (or unlearned) on.
     pub n_rows: usize,
     /// One weight vector per model (one for binary and regression, one per class for
@@ -281,6 +285,7 @@ pub fn train_with_progress(
         return Err(TrainError::Invalid("the training data has no rows".into()));
     }
     let feature_names = data.feature_names().to_vec();
+    let declared = data.declared();
     let design = if hyper.intercept {
         data.with_constant_feature(INTERCEPT_FEATURE, 1.0)
     } else {
@@ -309,6 +314,7 @@ pub fn train_with_progress(
         preprocessing,
         target_column,
         target: targets.encoding,
+        declared,
         n_rows: secret.design.n_rows(),
         digest: weights_digest(&weights),
         weights,

@@ -598,8 +598,11 @@ fn recommended_preprocessing_bounds_row_norms() {
 // ---------------------------------------------------------------------------------------
 // label ordering and positive label
 
+/// Numbers by value, then other labels by their text, in one total order: mixed labels keep
+/// 9 before 10, so a removal that empties class "a" does not reorder the other classes
+/// (issue 10; it used to sort mixed labels as text, 10 before 9).
 #[test]
-fn numeric_labels_order_by_value_others_lexicographically() {
+fn numeric_labels_order_by_value_before_other_labels() {
     let numeric = "id,x,y\na,0,10\nb,0,9\nc,0,2\n";
     let data = parse_csv("t.csv", numeric, &opts(classify(None))).expect("valid");
     let classes = vec!["2".to_string(), "9".to_string(), "10".to_string()];
@@ -611,7 +614,7 @@ fn numeric_labels_order_by_value_others_lexicographically() {
 
     let mixed = "id,x,y\na,0,10\nb,0,9\nc,0,a\n";
     let data = parse_csv("t.csv", mixed, &opts(classify(None))).expect("valid");
-    let classes = vec!["10".to_string(), "9".to_string(), "a".to_string()];
+    let classes = vec!["9".to_string(), "10".to_string(), "a".to_string()];
     assert_eq!(
         encoding(&data),
         Some(TargetEncoding::Multiclass { classes })

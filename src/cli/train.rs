@@ -25,7 +25,9 @@ use unlearn::unlearner::Unlearner;
       --lambda 1e-3 --regularization per-sample --preprocess recommended \\
       --epsilon 1 --delta 1e-5 --budget 0.05 --out digits.store
   unlearn train --data rows.csv --target y --id id --loss squared --lambda 1 \\
-      --clip-norm 1 --sigma 0 --out ridge.store")]
+      --clip-norm 1 --sigma 0 --out ridge.store
+  unlearn train --data rows.svm --features 300 --classes 1,2,3 --loss logistic \\
+      --lambda 1 --clip-norm 1 --epsilon 1 --delta 1e-5 --budget 0.05 --out svm.store")]
 pub struct TrainArgs {
     /// The training rows.
     #[command(flatten)]
@@ -43,6 +45,18 @@ pub struct TrainArgs {
     /// Keep only rows with these labels (comma-separated), e.g. --labels 3,8.
     #[arg(long, value_delimiter = ',')]
     pub labels: Option<Vec<String>>,
+    /// Declare the classes up front (comma-separated), in encoding order, e.g.
+    /// --classes a,b,c: the published classes are these whatever rows remain, so removing
+    /// the last row of a class stays certifiable. A row with another label is an error; a
+    /// class without rows trains a one-vs-rest model on targets that are all −1. With two
+    /// classes the second is +1 unless --positive says otherwise.
+    #[arg(long, value_delimiter = ',', conflicts_with = "labels")]
+    pub classes: Option<Vec<String>>,
+    /// Declare the number of features of a LIBSVM file (default: the largest index present,
+    /// which a removal can change, so such removals are not certified); an index above N is
+    /// an error.
+    #[arg(long, value_name = "N")]
+    pub features: Option<usize>,
     /// Regularisation λ (> 0): the total Λ, or per row (Λ = λ·n) with --regularization per-sample.
     #[arg(long)]
     pub lambda: f64,
@@ -204,13 +218,43 @@ fn noise_choice(
     }
 }
 
+/// How the target column is encoded: declared classes (`--classes`), or as
+/// [`TargetSpec::for_training`] infers them.
+fn target_spec(args: &TrainArgs) -> Result<TargetSpec, String> {
+    match &args.classes {
+        Some(_) if !args.loss.is_classification() => Err(
+            "--classes declares class labels; drop it for --loss squared (a real-valued target)"
+                .into(),
+        ),
+        Some(classes) => Ok(TargetSpec::Declared {
+            classes: classes.clone(),
+            positive: args.positive.clone(),
+        }),
+        None => Ok(TargetSpec::for_training(
+            args.loss.is_classification(),
+            args.labels.is_some(),
+            args.positive.clone(),
+        )),
+    }
+}
+
+/// The feature columns `--features N` declares for a LIBSVM file: f1..fN.
+fn declared_features(args: &TrainArgs, is_libsvm: bool) -> Result<Option<Vec<String>>, String> {
+    match args.features {
+        None => Ok(None),
+        Some(_) if !is_libsvm => Err(format!(
+            "{}: --features declares the width of a LIBSVM file; a CSV header or a builtin \
+             dataset names its features already, so drop --features",
+            args.rows.data
+        )),
+        Some(0) => Err("--features must be at least 1".into()),
+        Some(n) => Ok(Some((1..=n).map(|j| format!("f{j}")).collect())),
+    }
+}
+
 /// Runs `unlearn train`.
 pub fn run(args: &TrainArgs) -> CliResult {
-    let spec = TargetSpec::for_training(
-        args.loss.is_classification(),
-        args.labels.is_some(),
-        args.positive.clone(),
-    );
+    let spec = target_spec(args)?;
     let source = &args.rows.data;
     let is_libsvm = std::path::Path::new(source)
         .extension()
@@ -226,7 +270,8 @@ pub fn run(args: &TrainArgs) -> CliResult {
         )
         .into());
     }
-    let mut data = args.rows.load(args.target.clone(), spec, None)?;
+    let features = declared_features(args, is_libsvm)?;
+    let mut data = args.rows.load(args.target.clone(), spec, features)?;
     if let Some(labels) = &args.labels {
         data = data::select::keep_labels(data, source, labels, args.positive.as_deref())?;
     }

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use super::targets::{RawTarget, encode_targets};
 use super::text::{Cell, MAX_COLUMNS, io_error, shorten, visit_reader, visit_text};
-use super::{DataError, Dataset, TargetSpec};
+use super::{DataError, Dataset, Declared, TargetSpec};
 
 /// How to read a CSV file.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,7 +231,11 @@ impl<'a> Parser<'a> {
             .iter()
             .map(|&k| layout.names[k].clone())
             .collect();
-        Dataset::new(rows.ids, feature_names, rows.features, targets)
+        let declared = Declared {
+            classes: self.opts.spec.declares_classes(),
+            features: true,
+        };
+        Ok(Dataset::new(rows.ids, feature_names, rows.features, targets)?.with_declared(declared))
     }
 }
 

@@ -6,6 +6,11 @@
 //! [`LibsvmOptions::n_features`] or else the largest index seen; rows are numbered `"0"`,
 //! `"1"`, … in file order. The label column is called `label` in messages.
 //!
+//! An inferred d depends on the rows (remove every row that mentions the last index and a
+//! retrain reads fewer features), so the dataset records it as not declared
+//! ([`super::Declared::features`]) and `shape::ShapeGuard` watches that column; a declared
+//! d (`unlearn train --features N`) is data-independent.
+//!
 //! The file is sparse but the [`Dataset`] is dense, so the reader refuses indices above
 //! [`MAX_COLUMNS`] and files whose dense size would exceed [`MAX_DENSE_VALUES`] before
 //! allocating anything of that size.
@@ -16,7 +21,7 @@ use std::path::Path;
 
 use super::targets::{RawTarget, encode_targets};
 use super::text::{Cell, MAX_COLUMNS, io_error, shorten, visit_reader, visit_text};
-use super::{DataError, Dataset, TargetSpec};
+use super::{DataError, Dataset, Declared, TargetSpec};
 
 /// Most values (rows × features) a LIBSVM file may expand to: 2²⁹, i.e. 4 GiB of f64.
 pub const MAX_DENSE_VALUES: usize = 1 << 29;
@@ -186,7 +191,11 @@ impl<'a> Parser<'a> {
         let targets = encode_targets(self.file, LABEL, &self.labels, &self.opts.spec)?;
         let ids = (0..self.n_rows).map(|i| i.to_string()).collect();
         let names = (1..=d).map(|j| format!("f{j}")).collect();
-        Dataset::new(ids, names, features, targets)
+        let declared = Declared {
+            classes: self.opts.spec.declares_classes(),
+            features: self.opts.n_features.is_some(),
+        };
+        Ok(Dataset::new(ids, names, features, targets)?.with_declared(declared))
     }
 }
 

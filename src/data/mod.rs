@@ -24,11 +24,27 @@ pub use error::DataError;
 pub use libsvm::LibsvmOptions;
 pub use preprocess::{PreprocessReport, Preprocessing};
 pub use source::{LIBSVM_EXTENSIONS, default_target, load_data};
-pub use targets::{TargetEncoding, TargetSpec, Targets};
+pub use targets::{TargetEncoding, TargetSpec, Targets, canonical_label, compare_labels};
 pub use text::{MAX_COLUMNS, MAX_LINE_BYTES};
 
 use nalgebra::{DMatrixView, Dyn};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// Which parts of a dataset's shape were fixed before any row was read, rather than
+/// inferred from the rows present (issue 10: a removal must not change what a retrain on
+/// the remaining rows would infer; see `shape::ShapeGuard`).
+///
+/// The `Default` (nothing declared) is the cautious reading of a model that does not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declared {
+    /// The classes (label set, spelling, order, number of class models) were declared
+    /// ([`TargetSpec::Declared`]), not inferred from the labels present.
+    pub classes: bool,
+    /// The feature columns were fixed by a header, by the caller or by a declared count,
+    /// not by the largest LIBSVM index present.
+    pub features: bool,
+}
 
 /// id → position, refusing duplicate ids.
 fn index_of(ids: &[String]) -> Result<HashMap<String, usize>, DataError> {
@@ -63,12 +79,15 @@ pub struct Dataset {
     feature_names: Vec<String>,
     features: Vec<f64>,
     targets: Option<Targets>,
+    declared: Declared,
 }
 
 impl Dataset {
     /// Builds a dataset, checking the shapes and that ids are unique.
     ///
-    /// `features` is row-major with `ids.len()` rows of `feature_names.len()` values.
+    /// `features` is row-major with `ids.len()` rows of `feature_names.len()` values. The
+    /// caller names the features, so they count as declared; the classes count as inferred
+    /// until [`Dataset::with_declared`] says otherwise.
     pub fn new(
         ids: Vec<String>,
         feature_names: Vec<String>,
@@ -97,7 +116,21 @@ impl Dataset {
             feature_names,
             features,
             targets,
+            declared: Declared {
+                classes: false,
+                features: true,
+            },
         })
+    }
+
+    /// The same rows, with `declared` saying which parts of the shape were declared.
+    pub fn with_declared(self, declared: Declared) -> Self {
+        Self { declared, ..self }
+    }
+
+    /// Which parts of the shape were declared rather than inferred from the rows.
+    pub fn declared(&self) -> Declared {
+        self.declared
     }
 
     /// Number of rows n.
@@ -152,7 +185,8 @@ impl Dataset {
         self.index.get(id).copied()
     }
 
-    /// Replaces the targets (one per row).
+    /// Replaces the targets (one per row); whether their classes were declared is the
+    /// caller's to say ([`Dataset::with_declared`]).
     pub fn set_targets(&mut self, targets: Targets) -> Result<(), DataError> {
         if targets.values.len() != self.n_rows() {
             return Err(DataError::Shape(format!(
@@ -261,6 +295,7 @@ impl Dataset {
             feature_names,
             features,
             targets: self.targets.clone(),
+            declared: self.declared,
         }
     }
 }

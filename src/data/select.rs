@@ -1,19 +1,23 @@
 //! Row selection by label: for example digits 3 vs 8 out of all ten digits.
 
-use super::{DataError, Dataset, TargetEncoding, Targets};
+use super::{DataError, Dataset, Declared, TargetEncoding, Targets, canonical_label};
 
 /// Keeps the rows whose label is one of `labels`, and re-encodes the targets over those
 /// labels only: two labels become a binary task (`positive` picks the +1 label, else the
 /// larger label in the class order), three or more a multiclass task in the original order.
+/// Labels are compared by their [`canonical_label`] spelling (`--labels 3.0` selects `3`).
 ///
 /// The selection depends only on each row's own label, never on other rows' values, so a
-/// removed row does not change which other rows are kept.
+/// removed row does not change which other rows are kept. The re-encoding keeps the labels
+/// that occur, so its classes count as inferred ([`Declared::classes`] is false).
 pub fn keep_labels(
     mut data: Dataset,
     file: &str,
     labels: &[String],
     positive: Option<&str>,
 ) -> Result<Dataset, DataError> {
+    let labels: Vec<String> = labels.iter().map(|l| canonical_label(l)).collect();
+    let positive = positive.map(canonical_label);
     let error = |message: String| DataError::Labels {
         file: file.to_string(),
         message,
@@ -37,7 +41,7 @@ pub fn keep_labels(
             _ => &all[value as usize],
         }
     };
-    for l in labels {
+    for l in &labels {
         if !all.contains(l) {
             return Err(error(format!(
                 "label '{l}' does not occur in the target column (labels: {})",
@@ -55,7 +59,7 @@ pub fn keep_labels(
         }
         2 => {
             let positive = match positive {
-                Some(p) if kept.iter().any(|k| k == p) => p.to_string(),
+                Some(p) if kept.contains(&p) => p,
                 Some(p) => {
                     return Err(error(format!(
                         "--positive '{p}' is not one of the selected labels {} and {}",
@@ -102,5 +106,9 @@ pub fn keep_labels(
         })
         .collect();
     data.set_targets(Targets { values, encoding })?;
-    Ok(data)
+    let declared = Declared {
+        classes: false,
+        ..data.declared()
+    };
+    Ok(data.with_declared(declared))
 }

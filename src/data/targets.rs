@@ -1,5 +1,12 @@
 //! Target encoding: regression values, binary labels as ±1, multiclass labels as class indices.
+//!
+//! Everything an encoding publishes is a function of the label *set* (or of a declaration),
+//! never of which row came first: a number is spelled [`canonical_label`], classes are
+//! ordered by [`compare_labels`]. A retrain on the remaining rows D′ then infers the same
+//! encoding whenever every class keeps a row (what `shape::ShapeGuard` checks), and with
+//! [`TargetSpec::Declared`] it infers nothing at all.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +45,18 @@ pub enum TargetSpec {
     /// Class labels, encoding inferred from the file; `positive` picks the +1 label when
     /// there are two labels.
     Classify { positive: Option<String> },
+    /// Class labels with the classes declared up front (`unlearn train --classes`): the
+    /// encoding is `classes` in the given order (numbers spelled [`canonical_label`]),
+    /// whatever rows the file holds. A row whose label is not declared is an error; a
+    /// declared class without rows is allowed (its one-vs-rest model trains on targets that
+    /// are all −1). Two classes are binary, `positive` (else the second declared class)
+    /// being +1.
+    Declared {
+        /// The classes, in encoding order; at least two, no two naming the same class.
+        classes: Vec<String>,
+        /// The +1 class of a binary declaration.
+        positive: Option<String>,
+    },
     /// Labels or values encoded with a known encoding (a trained model's), for evaluation.
     Encoded(TargetEncoding),
 }
@@ -58,6 +77,11 @@ impl TargetSpec {
         } else {
             Self::Classify { positive }
         }
+    }
+
+    /// True if the classes are declared rather than inferred from the rows.
+    pub fn declares_classes(&self) -> bool {
+        matches!(self, Self::Declared { .. })
     }
 }
 
@@ -95,11 +119,14 @@ pub type RawTarget = (usize, String);
 ///
 /// * [`TargetSpec::None`] gives `None`.
 /// * [`TargetSpec::Regression`] parses finite numbers.
-/// * [`TargetSpec::Classify`] infers the classes: numerically ordered if every label is a
-///   number (labels equal as numbers, like `1` and `1.0`, are one class, spelled as first
-///   seen), lexicographically otherwise. Two classes give [`TargetEncoding::Binary`] with
-///   the given positive label, or else the larger class (scikit-learn's `classes_[1]`)
-///   as +1; three or more give [`TargetEncoding::Multiclass`].
+/// * [`TargetSpec::Classify`] infers the classes: the distinct labels, numbers spelled
+///   [`canonical_label`] (so `1` and `1.0` are one class, spelled `1`), in [`compare_labels`]
+///   order (numbers by value, then other labels by their text). Two classes give
+///   [`TargetEncoding::Binary`] with the given positive label, or else the larger class
+///   (scikit-learn's `classes_[1]`) as +1; three or more give
+///   [`TargetEncoding::Multiclass`].
+/// * [`TargetSpec::Declared`] uses the declared classes (see there); a label that is not
+///   declared is an error naming its line.
 /// * [`TargetSpec::Encoded`] maps labels with a known encoding; an unknown label is an
 ///   error naming its line.
 pub fn encode_targets(
@@ -113,6 +140,7 @@ pub fn encode_targets(
         TargetSpec::None => return Ok(None),
         TargetSpec::Regression => TargetEncoding::Regression,
         TargetSpec::Classify { positive } => ctx.infer(raw, positive.as_deref())?,
+        TargetSpec::Declared { classes, positive } => ctx.declared(classes, positive.as_deref())?,
         TargetSpec::Encoded(encoding) => encoding.clone(),
     };
     let values = ctx.encode_all(raw, &encoding)?;
@@ -122,6 +150,30 @@ pub fn encode_targets(
 /// True if `label` names `class`: the same text, or both numbers of equal value.
 fn same_label(class: &str, label: &str) -> bool {
     class == label || matches!((as_number(class), as_number(label)), (Some(a), Some(b)) if a == b)
+}
+
+/// The spelling a label is published under: a finite number is written as Rust's shortest
+/// round-trip decimal of its value (`1.0`, `+1` and `1e0` are all `1`; `-0` is `0`), any
+/// other label as it is. A function of the label's value only, so the spelling never depends
+/// on which row was read first.
+pub fn canonical_label(label: &str) -> String {
+    match as_number(label) {
+        Some(v) => v.to_string(),
+        None => label.to_string(),
+    }
+}
+
+/// The class order: numbers by value, before every other label, those by their text.
+///
+/// A total order on all labels, so the order of any set of classes is the restriction of
+/// this one order: removing a class never reorders the others.
+pub fn compare_labels(a: &str, b: &str) -> Ordering {
+    match (as_number(a), as_number(b)) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
 }
 
 /// The label as a finite number, if it is one (`-0` is read as `0`).
@@ -181,16 +233,28 @@ impl Column<'_> {
             }
         }
         let classes = ordered_classes(raw);
-        match (classes.as_slice(), positive) {
-            ([], _) => Err(DataError::Empty {
+        match classes.as_slice() {
+            [] => Err(DataError::Empty {
                 file: self.file.to_string(),
                 what: "no data rows",
             }),
-            ([only], _) => Err(DataError::SingleClass {
+            [only] => Err(DataError::SingleClass {
                 file: self.file.to_string(),
                 column: self.column.to_string(),
                 label: only.clone(),
             }),
+            _ => self.encoding_of(classes, positive),
+        }
+    }
+
+    /// The encoding of `classes` (two or more, in order): two are binary with `positive`,
+    /// else the second, as +1; more are one-vs-rest, where `positive` is an error.
+    fn encoding_of(
+        &self,
+        classes: Vec<String>,
+        positive: Option<&str>,
+    ) -> Result<TargetEncoding, DataError> {
+        match (classes.as_slice(), positive) {
             ([a, b], Some(p)) => self.binary_with_positive(a, b, p),
             ([a, b], None) => Ok(TargetEncoding::Binary {
                 positive: b.clone(),
@@ -204,6 +268,37 @@ impl Column<'_> {
             }),
             (_, None) => Ok(TargetEncoding::Multiclass { classes }),
         }
+    }
+
+    /// The encoding of declared classes: canonical spellings in the declared order, at least
+    /// two and no two alike; `positive` as in [`Column::encoding_of`] (default: the second
+    /// declared class).
+    fn declared(
+        &self,
+        classes: &[String],
+        positive: Option<&str>,
+    ) -> Result<TargetEncoding, DataError> {
+        let labels_error = |message: String| DataError::Labels {
+            file: self.file.to_string(),
+            message,
+        };
+        let classes: Vec<String> = classes.iter().map(|c| canonical_label(c.trim())).collect();
+        if classes.iter().any(String::is_empty) {
+            return Err(labels_error("a declared class is empty".into()));
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(twice) = classes.iter().find(|c| !seen.insert(c.as_str())) {
+            return Err(labels_error(format!(
+                "class '{twice}' is declared twice (numbers are compared by value)"
+            )));
+        }
+        if classes.len() < 2 {
+            return Err(labels_error(format!(
+                "declare at least two classes (got {})",
+                classes.join(", ")
+            )));
+        }
+        self.encoding_of(classes, positive)
     }
 
     /// The binary encoding whose +1 class is `positive`, one of `a` and `b`.
@@ -288,25 +383,13 @@ impl Column<'_> {
     }
 }
 
-/// The distinct labels in class order: by value if all are numbers, else lexicographic.
+/// The distinct labels, spelled [`canonical_label`], in [`compare_labels`] order: a function
+/// of the set of labels present, not of their order in the file.
 fn ordered_classes(raw: &[RawTarget]) -> Vec<String> {
-    let numeric: Option<Vec<f64>> = raw.iter().map(|(_, t)| as_number(t)).collect();
-    match numeric {
-        Some(values) => {
-            // Sort by value, first-seen first among equal values, then keep the first.
-            let mut classes: Vec<(f64, &str)> = values
-                .into_iter()
-                .zip(raw.iter().map(|(_, t)| t.as_str()))
-                .collect();
-            classes.sort_by(|a, b| a.0.total_cmp(&b.0));
-            classes.dedup_by(|later, first| later.0 == first.0);
-            classes.into_iter().map(|(_, t)| t.to_string()).collect()
-        }
-        None => {
-            let set: BTreeSet<&str> = raw.iter().map(|(_, t)| t.as_str()).collect();
-            set.into_iter().map(str::to_string).collect()
-        }
-    }
+    let set: BTreeSet<String> = raw.iter().map(|(_, t)| canonical_label(t)).collect();
+    let mut classes: Vec<String> = set.into_iter().collect();
+    classes.sort_by(|a, b| compare_labels(a, b));
+    classes
 }
 
 #[cfg(test)]
@@ -328,6 +411,7 @@ mod tests {
         encode_targets("f.csv", "y", &raw(labels), &spec)
     }
 
+    /// Numbers are ordered by value and spelled canonically: `1.0` and `1` are the class `1`.
     #[test]
     fn numeric_labels_order_by_value_and_merge_spellings() {
         let t = classify(&["10", "9", "1.0", "1", "9"], None).ok().flatten();
@@ -335,12 +419,119 @@ mod tests {
         assert_eq!(
             t.encoding,
             TargetEncoding::Multiclass {
-                classes: vec!["1.0".into(), "9".into(), "10".into()]
+                classes: vec!["1".into(), "9".into(), "10".into()]
             }
         );
         assert_eq!(t.values, vec![2.0, 1.0, 0.0, 0.0, 1.0]);
     }
 
+    /// Issue 10 item 1: the published spelling is a function of the label set, not of the
+    /// first row. Before canonical spelling, D = [1.0, 1, 2] published "1.0" and D′ = D
+    /// without its first row published "1": a certain distinguisher.
+    #[test]
+    fn spelling_does_not_depend_on_the_first_row() {
+        let encoding = |labels: &[&str]| classify(labels, None).ok().flatten().map(|t| t.encoding);
+        let d = encoding(&["1.0", "1", "+2", "2e0"]);
+        assert_eq!(d, encoding(&["1", "2"]));
+        assert_eq!(
+            d,
+            Some(TargetEncoding::Binary {
+                positive: "2".into(),
+                negative: "1".into()
+            })
+        );
+        assert_eq!(canonical_label("-0"), "0");
+        assert_eq!(canonical_label("0.50"), "0.5");
+        assert_eq!(
+            canonical_label(" a "),
+            " a ",
+            "text labels are kept as they are"
+        );
+    }
+
+    /// Mixed labels: numbers first by value, then text; a subset keeps the order of its
+    /// superset, so losing a class never reorders the others.
+    #[test]
+    fn class_order_is_one_total_order_on_labels() {
+        let classes = |labels: &[&str]| match classify(labels, None).ok().flatten() {
+            Some(Targets {
+                encoding: TargetEncoding::Multiclass { classes },
+                ..
+            }) => classes,
+            other => panic!("expected multiclass, got {other:?}"),
+        };
+        assert_eq!(classes(&["b", "10", "9", "a"]), ["9", "10", "a", "b"]);
+        assert_eq!(classes(&["b", "10", "9"]), ["9", "10", "b"]);
+        assert_eq!(classes(&["b", "10", "a"]), ["10", "a", "b"]);
+    }
+
+    fn declared(
+        labels: &[&str],
+        classes: &[&str],
+        positive: Option<&str>,
+    ) -> Result<Option<Targets>, DataError> {
+        let spec = TargetSpec::Declared {
+            classes: classes.iter().map(|c| c.to_string()).collect(),
+            positive: positive.map(str::to_string),
+        };
+        encode_targets("f.csv", "y", &raw(labels), &spec)
+    }
+
+    /// Declared classes: the given order, a class without rows kept, numbers canonical.
+    #[test]
+    fn declared_classes_fix_the_encoding_whatever_the_rows() {
+        let t = declared(&["a", "c", "a"], &["c", "a", "b"], None)
+            .ok()
+            .flatten()
+            .expect("declared");
+        assert_eq!(
+            t.encoding,
+            TargetEncoding::Multiclass {
+                classes: vec!["c".into(), "a".into(), "b".into()]
+            }
+        );
+        assert_eq!(t.values, vec![1.0, 0.0, 1.0]);
+        let t = declared(&["2.0", "2"], &["2", "1.0"], None)
+            .ok()
+            .flatten()
+            .expect("binary");
+        assert_eq!(
+            t.encoding,
+            TargetEncoding::Binary {
+                positive: "1".into(),
+                negative: "2".into()
+            },
+            "the second declared class is +1 by default, spelled canonically"
+        );
+        assert_eq!(t.values, vec![-1.0, -1.0]);
+        let t = declared(&["x", "y"], &["x", "y"], Some("x")).ok().flatten();
+        assert_eq!(t.map(|t| t.values), Some(vec![1.0, -1.0]));
+    }
+
+    /// A label that was not declared is an error naming file, line and label; bad
+    /// declarations are refused.
+    #[test]
+    fn declared_classes_refuse_other_labels_and_bad_declarations() {
+        let err = declared(&["a", "b", "d"], &["a", "b", "c"], None).expect_err("d");
+        assert!(
+            matches!(&err, DataError::UnknownLabel { line: 4, label, .. } if label == "d"),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("f.csv:4:"), "{err}");
+        let err = declared(&["1"], &["1", "1.0"], None).expect_err("twice");
+        assert!(
+            err.to_string().contains("class '1' is declared twice"),
+            "{err}"
+        );
+        let err = declared(&["a"], &["a"], None).expect_err("one class");
+        assert!(err.to_string().contains("at least two classes"), "{err}");
+        let err = declared(&["a"], &["a", "b", "c"], Some("a")).expect_err("positive");
+        assert!(matches!(err, DataError::PositiveWithMulticlass { .. }));
+        let err = declared(&["a"], &["a", "b"], Some("z")).expect_err("positive");
+        assert!(matches!(err, DataError::PositiveNotFound { .. }));
+    }
+
+    /// Two classes: the larger is +1, spelled canonically (`+1` is `1`).
     #[test]
     fn binary_defaults_to_the_larger_class() {
         let t = classify(&["-1", "+1", "-1"], None)
@@ -348,7 +539,7 @@ mod tests {
             .flatten()
             .expect("binary");
         assert_eq!(t.values, vec![-1.0, 1.0, -1.0]);
-        assert_eq!(t.encoding.describe(), "binary: \"+1\" → +1, \"-1\" → −1");
+        assert_eq!(t.encoding.describe(), "binary: \"1\" → +1, \"-1\" → −1");
     }
 
     #[test]
