@@ -1,10 +1,11 @@
 //! # unlearn — certified machine unlearning for convex models
 //!
-//! unlearn trains L2-regularised logistic (binary and one-vs-rest) and ridge models with
-//! *objective perturbation* and is built to remove training rows from them without
-//! retraining, with a certificate that the result is (ε, δ)-indistinguishable from a model
-//! retrained without those rows (Guo, Goldstein, Hannun, van der Maaten, "Certified Data
-//! Removal from Machine Learning Models", ICML 2020).
+//! unlearn trains L2-regularised logistic (binary and one-vs-rest) and ridge models and
+//! removes training rows from them without retraining, with a certificate that everything
+//! published — every release since training, jointly — is (ε, δ)-indistinguishable from what a
+//! model retrained without those rows would publish (after Guo, Goldstein, Hannun, van der
+//! Maaten, "Certified Data Removal from Machine Learning Models", ICML 2020, repaired: the
+//! default releases secret weights on a public lattice with exact discrete Gaussian noise).
 //!
 //! The training objective, for rows (x_i, y_i), a loss ℓ, total regularisation Λ and a
 //! secret noise vector b:
@@ -19,9 +20,13 @@
 //! - [`objective`]: L_b, its gradient, Hessian and Hessian-vector product; the two
 //!   regularisation conventions;
 //! - [`solver`]: Newton's method with line search, the ridge closed form;
-//! - [`noise`]: seeded ChaCha20 sampling of b and the calibration of its scale;
+//! - [`noise`]: the secret noise key, the exact discrete Gaussian and the lattice release,
+//!   zCDP accounting, continuous sampling of b and the calibration of its scale;
 //! - [`privacy`]: a user's (ε, δ, budget) target turned into a noise scale;
 //! - [`model`]: training, the published model and the secret state, kept apart;
+//! - [`unlearner`], [`accounting`], [`transcript`], [`shape`], [`certificate`], [`verify`]:
+//!   removal, what each release is charged, the transcript of all releases, the published
+//!   shape a retrain would infer, the hash-chained ledger, and its verification;
 //! - [`shape`]: whether a retrain on the remaining rows would infer the published shape
 //!   (classes, feature columns);
 //! - [`predict`]: predictions and metrics; [`store`]: the on-disk store;

@@ -45,9 +45,12 @@ impl Mechanism {
         match self {
             Mechanism::OutputPerturbation => &[
                 "proofs/output_perturbation_certificate.md",
+                "proofs/lattice_release.md",
+                "proofs/transcript_accounting.md",
+                "proofs/noise_keys.md",
+                "proofs/published_shape.md",
                 "proofs/sequential_steps.md",
                 "proofs/training_residual.md",
-                "proofs/noise_calibration.md",
                 "proofs/one_vs_rest_composition.md",
             ],
             Mechanism::Guo2020 => &[
@@ -58,10 +61,17 @@ impl Mechanism {
         }
     }
 
-    /// What a certificate of this mechanism assumes without proof (empty when sound).
+    /// What a certificate of this mechanism assumes and the code does not enforce. For
+    /// output perturbation these are the limits of a sound proof (proofs/
+    /// transcript_accounting.md, "Not covered"); for guo2020, gaps in the proof itself.
     pub fn unproven_assumptions(self) -> &'static [&'static str] {
         match self {
-            Mechanism::OutputPerturbation => &[],
+            Mechanism::OutputPerturbation => &[
+                "request timing not observed: which path a request takes (pass-free step, measured residual, exact step, re-solve) and the noise sampler's running time depend on the data; responses are not padded",
+                "the secret state (secret/: rows, secret weights, noise key) is not observed, and the noise key serves this store only (one copy, one transcript)",
+                "HMAC-SHA256 and ChaCha20 are pseudorandom: release noise is computationally, not information-theoretically, independent across releases",
+                "deletion requests that react to releases are compared with the retrain world under the same requests; that does not hide other people's records from such requests (Chourasia & Shah 2023)",
+            ],
             Mechanism::Guo2020 => &[
                 "Theorem 3 compares noise densities without the Jacobian of the removal map b ↦ b − u(b) (SOUNDNESS point 1)",
                 "the retraining decision depends on the noise b, which the (ε, δ) argument ignores (point 2)",

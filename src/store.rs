@@ -585,7 +585,9 @@ impl Store {
         let published = self.load_published()?;
         let path = self.secret_path();
         let bytes = fs::read(&path).map_err(io_error(&path))?;
-        let secret = decode_secret(&path, &bytes)?;
+        let mut secret = decode_secret(&path, &bytes)?;
+        // What was declared at training is recorded with the published model.
+        secret.design = secret.design.with_declared(published.declared);
         if secret.noise.len() != published.weights.len() {
             return Err(StoreError::Corrupt {
                 path,

@@ -50,19 +50,23 @@ pub struct TranscriptSummary {
 impl Transcript {
     /// S = √(Σ_j c_j²), rounded up.
     pub fn sensitivity(&self) -> f64 {
-        self.shift_squared.sqrt().next_up()
+        if self.shift_squared == 0.0 {
+            0.0
+        } else {
+            self.shift_squared.sqrt().next_up()
+        }
     }
 
     /// The transcript after one more release charged `charge` (rounded up).
     pub fn after(&self, charge: f64) -> Self {
-        let square = if charge == 0.0 {
-            0.0
+        let shift_squared = if charge == 0.0 {
+            self.shift_squared
         } else {
-            (charge * charge).next_up()
+            (self.shift_squared + (charge * charge).next_up()).next_up()
         };
         Self {
             releases: self.releases + 1,
-            shift_squared: (self.shift_squared + square).next_up(),
+            shift_squared,
         }
     }
 

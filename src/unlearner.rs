@@ -33,6 +33,7 @@ use crate::removal::{
     gradient_norm_upper_bound, gradient_with_error_bound, hessian_free_removal_step,
     pass_free_removal_step,
 };
+use crate::shape::ShapeGuard;
 use crate::transcript::{self, Transcript};
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -69,6 +70,9 @@ pub struct Unlearner {
     pub ledger: Ledger,
     /// Cached Hessian factors (output perturbation only; not persisted, not compared).
     pub caches: HessianCaches,
+    /// What a retrain on the remaining rows would publish as its shape (label set, class
+    /// models, LIBSVM width), tracked per removed row; or why it cannot be tracked.
+    shape: Result<ShapeGuard, String>,
     /// Whether the running transaction re-solved and so put the rows in canonical order.
     rows_reordered: bool,
 }
@@ -160,12 +164,7 @@ impl Unlearner {
             }
             Mechanism::Guo2020 => residuals,
         };
-        let mut unlearner = Self {
-            model,
-            ledger: Ledger::default(),
-            caches: HessianCaches::default(),
-            rows_reordered: false,
-        };
+        let mut unlearner = Self::from_parts(model, Ledger::default());
         let certificate = unlearner.training_certificate();
         unlearner.ledger.append(certificate);
         unlearner
@@ -173,10 +172,12 @@ impl Unlearner {
 
     /// An unlearner from a stored model and its ledger (caches empty, rebuilt on demand).
     pub fn from_parts(model: Model, ledger: Ledger) -> Self {
+        let shape = ShapeGuard::new(&model.published, &model.secret.design);
         Self {
             model,
             ledger,
             caches: HessianCaches::default(),
+            shape,
             rows_reordered: false,
         }
     }
@@ -185,7 +186,10 @@ impl Unlearner {
     /// differs from what a retrain on the remaining rows would infer, if it does
     /// (proofs/published_shape.md).
     fn shape_problem(&self) -> Option<String> {
-        None
+        match &self.shape {
+            Ok(guard) => guard.check().err(),
+            Err(reason) => Some(reason.clone()),
+        }
     }
 
     /// The certificate of the training run (ledger entry 0) of the current model.
@@ -313,6 +317,11 @@ impl Unlearner {
         self.rows_reordered = false;
         let result = work(self, &mut undo);
         if result.is_err() {
+            if let Ok(guard) = &mut self.shape {
+                for row in undo.iter().rev() {
+                    guard.restore_row(row.target, &row.features);
+                }
+            }
             let design = &mut self.model.secret.design;
             if self.rows_reordered {
                 // A re-solve put the rows in canonical order: the positions in the undo log
@@ -397,7 +406,11 @@ impl Unlearner {
                 &secret.weights,
                 secret.row_norm_bound,
             );
-            undo.push(secret.design.swap_remove(i));
+            let row = secret.design.swap_remove(i);
+            if let Ok(guard) = &mut self.shape {
+                guard.remove_row(row.target, &row.features);
+            }
+            undo.push(row);
         }
         let weights_before = self.model.secret.weights.clone();
         let step = self.newton_steps(&hyper, n_before, true)?;

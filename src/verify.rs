@@ -125,11 +125,14 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
         .filter(|id| removed.contains(secret.key.id_tag(id).as_str()))
         .map(String::as_str)
         .collect();
-    let rows_ok = secret.design.n_rows() == published.n_rows
-        && unlearner
-            .ledger
-            .last()
-            .is_some_and(|e| e.rows_after == published.n_rows);
+    // The secret rows are the last entry's; the published model's count is that of the
+    // latest entry that published (requests in between reach it at the next release).
+    let last_release = unlearner.ledger.entries.iter().rev().find(|e| e.published);
+    let rows_ok = unlearner
+        .ledger
+        .last()
+        .is_some_and(|e| e.rows_after == secret.design.n_rows())
+        && last_release.is_some_and(|e| e.rows_after == published.n_rows);
     checks.push(Check {
         name: "removed rows are gone",
         passed: lingering.is_empty() && rows_ok,

@@ -138,6 +138,12 @@ fn a_store_trained_with_a_seed_is_never_certified() {
         &[("STORE", &fresh)],
     );
     assert_eq!(certificate["certified"], true, "{certificate}");
+    // A sound certificate still lists what its proof assumes and the code does not enforce.
+    let assumptions = certificate["unproven_assumptions"].to_string();
+    assert!(
+        assumptions.contains("request timing not observed"),
+        "{assumptions}"
+    );
 }
 
 /// Attack 5: every release after a removal is seen together; each certificate claimed

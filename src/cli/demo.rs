@@ -32,9 +32,10 @@ use unlearn::verify::verify;
 #[command(after_help = "Examples:
   unlearn demo
   unlearn demo --quick
-  unlearn demo --out /tmp/unlearn-demo --seed 7 --json")]
+  unlearn demo --out /tmp/unlearn-demo --json")]
 pub struct DemoArgs {
-    /// Seed of the noise generator (fixed so the demo is reproducible).
+    /// Seed of the comparison models' noise (the retrained and the noiseless baselines). The
+    /// certified stores' noise keys always come from the OS: a seeded key is never certified.
     #[arg(long, default_value_t = 2020)]
     pub seed: u64,
     /// Where to write each task's store and report (plots, summary).
