@@ -943,9 +943,3 @@ fn worst_case_bound(
         delta * (1.0 + 4.0 * f64::EPSILON),
     ))
 }
-
-// TEMP(lead): replaced by helper-determinism's canonical order when merged.
-impl crate::data::Dataset {
-    /// TEMP
-    pub fn restore_canonical_order(&mut self) {}
-}
