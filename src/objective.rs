@@ -8,7 +8,9 @@
 //! b is the secret objective-perturbation noise (Chaudhuri, Monteleoni, Sarwate 2011;
 //! Guo et al. 2020 §3.2); b = 0 gives the plain regularised objective. Λ is the total
 //! regularisation strength, fixed by the [`Regularization`] convention. Every sum over rows
-//! runs in parallel over row blocks (see [`crate::linalg`]).
+//! runs in parallel over fixed row blocks whose partials are added in block order
+//! ([`linalg::ordered_sum`]), so every value, gradient and Hessian has the same bits at any
+//! thread count.
 
 use crate::linalg;
 use crate::loss::Loss;
@@ -101,11 +103,21 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
     /// L_b(w) = Σ ℓ(wᵀx_i, y_i) + (Λ/2)‖w‖² + bᵀw.
     pub fn value(&self, w: &DVector<f64>) -> f64 {
         let z = linalg::margins(self.rows.features, w);
-        let data: f64 = z
-            .par_iter()
-            .zip(self.rows.targets.par_iter())
-            .map(|(&zi, &yi)| self.loss.value(zi, yi))
-            .sum();
+        let n = self.rows.len();
+        let data = linalg::ordered_sum(
+            linalg::block_count(n, linalg::BLOCK_ROWS),
+            usize::MAX,
+            0.0,
+            |k| {
+                let range = linalg::block_rows(k, linalg::BLOCK_ROWS, n);
+                z[range.clone()]
+                    .iter()
+                    .zip(&self.rows.targets[range])
+                    .map(|(&zi, &yi)| self.loss.value(zi, yi))
+                    .sum::<f64>()
+            },
+            |total, p| *total += p,
+        );
         data + 0.5 * self.lambda * w.norm_squared() + self.noise.dot(w)
     }
 
@@ -115,39 +127,41 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
     pub fn evaluate(&self, w: &DVector<f64>) -> Evaluation {
         let d = self.rows.dim;
         let n = self.rows.len();
-        let mut curvatures = vec![0.0; n];
         let block = linalg::BLOCK_ROWS;
-        let (data, gradient, diagonal) = self
-            .rows
-            .features
-            .par_chunks(block * d.max(1))
-            .zip(self.rows.targets.par_chunks(block))
-            .zip(curvatures.par_chunks_mut(block))
-            .fold(
-                || (0.0, vec![0.0; d], vec![0.0; d]),
-                |(mut value, mut grad, mut diag), ((rows, targets), curv)| {
-                    for ((x, &y), c) in rows.chunks_exact(d).zip(targets).zip(curv.iter_mut()) {
-                        let z = linalg::dot(x, w.as_slice());
-                        value += self.loss.value(z, y);
-                        let r = self.loss.derivative(z, y);
-                        let s = self.loss.second_derivative(z, y);
-                        *c = s;
-                        for ((g, h), &xj) in grad.iter_mut().zip(diag.iter_mut()).zip(x) {
-                            *g += r * xj;
-                            *h += s * xj * xj;
-                        }
+        let sums = linalg::ordered_sum(
+            linalg::block_count(n, block),
+            usize::MAX,
+            BlockSums::zero(d, n),
+            |k| {
+                let range = linalg::block_rows(k, block, n);
+                let mut sums = BlockSums::zero(d, range.len());
+                let rows = &self.rows.features[range.start * d..range.end * d];
+                for (x, &y) in rows.chunks_exact(d.max(1)).zip(&self.rows.targets[range]) {
+                    let z = linalg::dot(x, w.as_slice());
+                    sums.value += self.loss.value(z, y);
+                    let r = self.loss.derivative(z, y);
+                    let s = self.loss.second_derivative(z, y);
+                    sums.curvatures.push(s);
+                    for ((g, h), &xj) in sums.gradient.iter_mut().zip(&mut sums.diagonal).zip(x) {
+                        *g += r * xj;
+                        *h += s * xj * xj;
                     }
-                    (value, grad, diag)
-                },
-            )
-            .reduce(
-                || (0.0, vec![0.0; d], vec![0.0; d]),
-                |(va, mut ga, mut ha), (vb, gb, hb)| {
-                    ga.iter_mut().zip(&gb).for_each(|(a, b)| *a += b);
-                    ha.iter_mut().zip(&hb).for_each(|(a, b)| *a += b);
-                    (va + vb, ga, ha)
-                },
-            );
+                }
+                sums
+            },
+            |total, p| {
+                total.value += p.value;
+                linalg::add_assign(&mut total.gradient, &p.gradient);
+                linalg::add_assign(&mut total.diagonal, &p.diagonal);
+                total.curvatures.extend_from_slice(&p.curvatures);
+            },
+        );
+        let BlockSums {
+            value: data,
+            gradient,
+            diagonal,
+            curvatures,
+        } = sums;
         Evaluation {
             value: data + 0.5 * self.lambda * w.norm_squared() + self.noise.dot(w),
             gradient: DVector::from_vec(gradient) + w * self.lambda + self.noise,
@@ -222,6 +236,27 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
             .zip(self.rows.targets.par_iter())
             .map(|(&zi, &yi)| self.loss.second_derivative(zi, yi))
             .collect()
+    }
+}
+
+/// The row sums of [`Objective::evaluate`] over one block of rows (or all blocks so far):
+/// Σ ℓ, Σ ℓ'·x, Σ ℓ''·x², and the curvatures ℓ'' of its rows in order.
+struct BlockSums {
+    value: f64,
+    gradient: Vec<f64>,
+    diagonal: Vec<f64>,
+    curvatures: Vec<f64>,
+}
+
+impl BlockSums {
+    /// Empty sums in dimension `d`, with room for `rows` curvatures.
+    fn zero(d: usize, rows: usize) -> Self {
+        Self {
+            value: 0.0,
+            gradient: vec![0.0; d],
+            diagonal: vec![0.0; d],
+            curvatures: Vec::with_capacity(rows),
+        }
     }
 }
 
