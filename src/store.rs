@@ -18,11 +18,13 @@
 //! otherwise deletes staged and temporary files (which may hold rows being deleted).
 //!
 //! `secret/state.bin` is a binary container: the magic bytes `UNLEARN-SECRET\0\0`, a
-//! little-endian u32 format version, a u64 length and a JSON header (ids, targets, noise,
-//! seed, solver reports), the rows as little-endian f64, and a SHA-256 of everything
-//! before it. Every file is written atomically: to a temporary file in the same directory,
-//! fsync, rename over the old file, fsync the directory. A reader rejects a file with a
-//! wrong checksum or a newer format version with a message saying so.
+//! little-endian u32 format version, a u64 length and a JSON header (ids, the rows'
+//! sequence numbers, targets, noise, seed, solver reports), the rows as little-endian f64,
+//! and a SHA-256 of everything before it. Every file is written atomically: to a temporary
+//! file in the same directory, fsync, rename over the old file, fsync the directory. A
+//! reader rejects a file with a wrong checksum or a newer format version with a message
+//! saying so; a format-1 secret state (no sequence numbers) is read with its stored row
+//! order as the sequence.
 
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, Ledger};
 use crate::data::{Dataset, TargetEncoding, Targets};
@@ -46,8 +48,8 @@ pub const SECRET_DIR: &str = "secret";
 pub const SECRET_FILE: &str = "state.bin";
 
 const SECRET_MAGIC: &[u8; 16] = b"UNLEARN-SECRET\0\0";
-/// Version of the secret-state container format.
-pub const SECRET_FORMAT_VERSION: u32 = 1;
+/// Version of the secret-state container format. 2: the rows' sequence numbers.
+pub const SECRET_FORMAT_VERSION: u32 = 2;
 
 /// Errors reading or writing a store.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +159,9 @@ struct SecretHeader {
     spent: Vec<f64>,
     row_norm_bound: f64,
     spectral_bound: Option<f64>,
+    /// Each row's position in the training input ([`Dataset::sequence`]); from format 2.
+    #[serde(default)]
+    sequence: Option<Vec<u64>>,
 }
 
 /// Serialises the secret state into the checksummed container.
@@ -181,6 +186,7 @@ fn encode_secret(secret: &SecretState) -> Vec<u8> {
         spent: secret.spent.clone(),
         row_norm_bound: secret.row_norm_bound,
         spectral_bound: secret.spectral_bound,
+        sequence: Some(design.sequence().to_vec()),
     };
     let json = serde_json::to_vec(&header).expect("the header serialises");
     let mut out = Vec::with_capacity(64 + json.len() + 8 * design.features().len());
@@ -257,6 +263,16 @@ fn decode_secret(path: &Path, bytes: &[u8]) -> Result<SecretState, StoreError> {
     };
     let design = Dataset::new(header.ids, header.feature_names, features, Some(targets))
         .map_err(|e| corrupt(&e.to_string()))?;
+    // Format 1 kept no sequence numbers: the stored order stands in for the input order
+    // (exact for a store without removals; after removals, a canonical-order re-solve
+    // follows the stored order instead of the input's).
+    let design = match header.sequence {
+        Some(sequence) => design
+            .with_sequence(sequence)
+            .map_err(|e| corrupt(&e.to_string()))?,
+        None if version >= 2 => return Err(corrupt("the rows' sequence numbers are missing")),
+        None => design,
+    };
     if header
         .noise
         .iter()

@@ -206,3 +206,59 @@ fn an_interrupted_save_recovers_to_the_old_or_the_new_store() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
+
+/// The rows' sequence numbers survive a save and load after removals reordered the rows,
+/// so a loaded store can still put its rows back in input order.
+#[test]
+fn row_sequence_numbers_survive_a_round_trip_after_removals() {
+    let dir = scratch("sequence");
+    let mut model = trained(false);
+    model
+        .remove(&["s3".to_string(), "s10".to_string()])
+        .unwrap();
+    let sequence = model.model.secret.design.sequence().to_vec();
+    assert!(
+        !sequence.is_sorted(),
+        "swap_remove should have reordered the rows"
+    );
+    let store = Store::at(&dir);
+    store.save(&model).unwrap();
+    let mut design = store.load().unwrap().model.secret.design;
+    assert_eq!(design.sequence(), sequence.as_slice());
+    design.restore_canonical_order();
+    let expected: Vec<u64> = (0..60).filter(|&i| i != 3 && i != 10).collect();
+    assert_eq!(design.sequence(), expected.as_slice());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A format-1 secret state (before sequence numbers) still loads: its stored order stands
+/// in for the input order.
+#[test]
+fn a_format_1_secret_state_loads_with_its_stored_order_as_sequence() {
+    use sha2::{Digest, Sha256};
+    let dir = scratch("format1");
+    let mut model = trained(false);
+    model.remove(&["s3".to_string()]).unwrap();
+    let store = Store::at(&dir);
+    store.save(&model).unwrap();
+    // Rewrite the container as format 1: version 1, no "sequence" in the JSON header.
+    let path = store.secret_path();
+    let bytes = std::fs::read(&path).unwrap();
+    let json_len = u64::from_le_bytes(bytes[20..28].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[28..28 + json_len]).unwrap();
+    header.as_object_mut().unwrap().remove("sequence").unwrap();
+    let json = serde_json::to_vec(&header).unwrap();
+    let mut old = bytes[..16].to_vec();
+    old.extend_from_slice(&1u32.to_le_bytes());
+    old.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    old.extend_from_slice(&json);
+    old.extend_from_slice(&bytes[28 + json_len..bytes.len() - 32]);
+    let checksum = Sha256::digest(&old);
+    old.extend_from_slice(&checksum);
+    std::fs::write(&path, old).unwrap();
+    let design = store.load().unwrap().model.secret.design;
+    let positions: Vec<u64> = (0..design.n_rows() as u64).collect();
+    assert_eq!(design.sequence(), positions.as_slice());
+    assert_eq!(design.ids(), model.model.secret.design.ids());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
