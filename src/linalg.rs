@@ -6,13 +6,76 @@
 //! per row block (a dot-product loop, such as nalgebra's `tr_mul`, is about 25× slower at
 //! n = 60,000, d = 784). `matrixmultiply`'s own `threading` feature stays off: the
 //! parallelism is over row blocks.
+//!
+//! # Same bits for any thread count
+//!
+//! Every sum over rows is computed in one fixed order ([`ordered_sum`]): the rows are cut
+//! into blocks whose size is a constant ([`BLOCK_ROWS`], [`GRAM_LEAF_ROWS`]), each block's
+//! partial sum runs sequentially over its rows, the partials are computed in parallel and
+//! then added strictly in block order. Neither the block boundaries nor the order of the
+//! additions depend on rayon's work splitting, so the result is the same to the last bit
+//! at any thread count and under any schedule — what `verify` (which regenerates published
+//! weights bit for bit) and a re-solve that must equal a retrain rely on. (rayon's
+//! `fold`/`reduce`/`sum` combine partials in an order set by its adaptive splitting, which
+//! varies with the thread count and from run to run.)
+//!
+//! The rounding bounds of [`crate::bounds`] use γ_k-style bounds that hold for *any*
+//! summation order (Higham, *Accuracy and Stability*, §3.1 and §4.2), so they cover this
+//! order as they covered rayon's.
 
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 use rayon::prelude::*;
+use std::ops::Range;
 
-/// Rows per parallel block: large enough for GEMM efficiency, small enough for the cache
-/// and for load balance on a few cores.
+/// Rows per block of the O(n·d) kernels: large enough that a block's work dwarfs the
+/// cost of adding its partial (d values), small enough for the cache and for load balance
+/// on a few cores. A constant: the summation order must not depend on the thread count.
 pub const BLOCK_ROWS: usize = 256;
+
+/// Rows per partial Gram matrix in [`weighted_gram`] (four blocks): each partial costs a
+/// d×d zeroing and addition besides its GEMM of 1,024·d² multiply-adds, about 0.2 % more.
+/// A constant, for the same reason as [`BLOCK_ROWS`].
+pub const GRAM_LEAF_ROWS: usize = 4 * BLOCK_ROWS;
+
+/// Number of blocks of `size` rows that cover `n` rows (the last may be shorter).
+pub fn block_count(n: usize, size: usize) -> usize {
+    n.div_ceil(size)
+}
+
+/// The rows of block `k` of `size` rows among `n`.
+pub fn block_rows(k: usize, size: usize, n: usize) -> Range<usize> {
+    k * size..((k + 1) * size).min(n)
+}
+
+/// zero + p₀ + p₁ + … + p_{count−1}, added strictly left to right, with p_k = `partial(k)`
+/// computed in parallel, at most `at_once` at a time (to bound the memory of large
+/// partials; the waves change only when partials are computed, never the order they are
+/// added in). The result does not depend on the thread count or the schedule.
+pub fn ordered_sum<T: Send>(
+    count: usize,
+    at_once: usize,
+    zero: T,
+    partial: impl Fn(usize) -> T + Sync + Send,
+    mut add: impl FnMut(&mut T, T),
+) -> T {
+    let mut total = zero;
+    let wave = at_once.max(1);
+    let mut start = 0;
+    while start < count {
+        let end = count.min(start.saturating_add(wave));
+        let partials: Vec<T> = (start..end).into_par_iter().map(&partial).collect();
+        for p in partials {
+            add(&mut total, p);
+        }
+        start = end;
+    }
+    total
+}
+
+/// a += b elementwise.
+pub fn add_assign(a: &mut [f64], b: &[f64]) {
+    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+}
 
 /// Errors of the factorizations.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
@@ -69,61 +132,64 @@ pub fn weighted_gram_times(rows: &[f64], d: usize, s: &[f64], v: &[f64]) -> DVec
     combine_rows(rows, d, s, |x, si| si * dot(x, v))
 }
 
-/// Σ_i c(x_i, a_i)·x_i over row blocks in parallel: the one pass behind Xᵀr and XᵀD(Xv).
+/// Σ_i c(x_i, a_i)·x_i over row blocks in parallel, added in block order
+/// ([`ordered_sum`]): the one pass behind Xᵀr and XᵀD(Xv).
 fn combine_rows(
     rows: &[f64],
     d: usize,
     a: &[f64],
-    coefficient: impl Fn(&[f64], f64) -> f64 + Sync,
+    coefficient: impl Fn(&[f64], f64) -> f64 + Sync + Send,
 ) -> DVector<f64> {
-    let sum = rows
-        .par_chunks(BLOCK_ROWS * d.max(1))
-        .zip(a.par_chunks(BLOCK_ROWS))
-        .fold(
-            || vec![0.0; d],
-            |mut acc, (block, ab)| {
-                for (x, &ai) in block.chunks_exact(d).zip(ab) {
-                    let c = coefficient(x, ai);
-                    for (s, &xj) in acc.iter_mut().zip(x) {
-                        *s += c * xj;
-                    }
+    let n = a.len();
+    debug_assert_eq!(rows.len(), n * d);
+    let sum = ordered_sum(
+        block_count(n, BLOCK_ROWS),
+        usize::MAX,
+        vec![0.0; d],
+        |k| {
+            let range = block_rows(k, BLOCK_ROWS, n);
+            let mut acc = vec![0.0; d];
+            let block = &rows[range.start * d..range.end * d];
+            for (x, &ai) in block.chunks_exact(d.max(1)).zip(&a[range]) {
+                let c = coefficient(x, ai);
+                for (s, &xj) in acc.iter_mut().zip(x) {
+                    *s += c * xj;
                 }
-                acc
-            },
-        )
-        .reduce(
-            || vec![0.0; d],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
+            }
+            acc
+        },
+        |total, p| add_assign(total, &p),
+    );
     DVector::from_vec(sum)
 }
 
 /// XᵀDX = Σ_i s_i·x_i·x_iᵀ for non-negative weights s (D = diag(s)).
 ///
-/// Each row block B is scaled to rows √s_i·x_i and accumulated as BᵀB with a blocked GEMM.
+/// Each leaf of [`GRAM_LEAF_ROWS`] rows is scaled to rows √s_i·x_i and multiplied out as
+/// BᵀB with a blocked GEMM; the leaves' d×d partials are added in leaf order
+/// ([`ordered_sum`]), two per thread in flight.
 pub fn weighted_gram(rows: &[f64], d: usize, s: &[f64]) -> DMatrix<f64> {
     debug_assert!(s.iter().all(|&si| si >= 0.0));
-    let mut gram = rows
-        .par_chunks(BLOCK_ROWS * d.max(1))
-        .zip(s.par_chunks(BLOCK_ROWS))
-        .fold(
-            || (DMatrix::<f64>::zeros(d, d), Vec::<f64>::new()),
-            |(mut acc, mut scaled), (block, sb)| {
-                let m = sb.len();
-                scaled.clear();
-                for (x, &si) in block.chunks_exact(d).zip(sb) {
-                    let r = si.sqrt();
-                    scaled.extend(x.iter().map(|v| r * v));
-                }
-                gram_accumulate(&mut acc, &scaled, m, d);
-                (acc, scaled)
-            },
-        )
-        .map(|(acc, _)| acc)
-        .reduce(|| DMatrix::zeros(d, d), |a, b| a + b);
+    let n = s.len();
+    debug_assert_eq!(rows.len(), n * d);
+    let mut gram = ordered_sum(
+        block_count(n, GRAM_LEAF_ROWS),
+        2 * rayon::current_num_threads(),
+        DMatrix::<f64>::zeros(d, d),
+        |k| {
+            let range = block_rows(k, GRAM_LEAF_ROWS, n);
+            let mut scaled = Vec::with_capacity(range.len() * d);
+            let block = &rows[range.start * d..range.end * d];
+            for (x, &si) in block.chunks_exact(d.max(1)).zip(&s[range.clone()]) {
+                let r = si.sqrt();
+                scaled.extend(x.iter().map(|v| r * v));
+            }
+            let mut partial = DMatrix::zeros(d, d);
+            gram_accumulate(&mut partial, &scaled, range.len(), d);
+            partial
+        },
+        |total, p| *total += p,
+    );
     mirror_lower(&mut gram);
     gram
 }
@@ -220,6 +286,34 @@ mod tests {
         let expected = x.transpose() * DMatrix::from_diagonal(&r) * &x;
         assert!((weighted_gram(&data, d, &s) - &expected).amax() < 1e-9);
         assert!((weighted_gram_times(&data, d, &s, w.as_slice()) - &expected * &w).amax() < 1e-9);
+    }
+
+    /// Every row-sum kernel gives the same bits in pools of 1, 2 and 3 threads, on a size
+    /// with several blocks, several Gram leaves and partial last ones (rayon's fold/reduce
+    /// did not: its combine order follows the work splitting).
+    #[test]
+    fn kernels_have_the_same_bits_at_any_thread_count() {
+        let (n, d) = (2_900, 9);
+        let data = rows(n, d);
+        let s: Vec<f64> = (0..n).map(|i| ((i * 13 % 29) as f64).sqrt()).collect();
+        let v: Vec<f64> = (0..d).map(|j| (j as f64 * 0.7).cos()).collect();
+        let bits = |m: &[f64]| m.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                [
+                    bits(transpose_times(&data, d, &s).as_slice()),
+                    bits(weighted_gram_times(&data, d, &s, &v).as_slice()),
+                    bits(weighted_gram(&data, d, &s).as_slice()),
+                ]
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
     }
 
     #[test]

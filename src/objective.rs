@@ -8,8 +8,11 @@
 //! b is the secret objective-perturbation noise (Chaudhuri, Monteleoni, Sarwate 2011;
 //! Guo et al. 2020 §3.2); b = 0 gives the plain regularised objective. Λ is the total
 //! regularisation strength, fixed by the [`Regularization`] convention. Every sum over rows
-//! runs in parallel over row blocks (see [`crate::linalg`]).
+//! runs in parallel over fixed row blocks whose partials are added in block order
+//! ([`linalg::ordered_sum`]), so every value, gradient and Hessian has the same bits at any
+//! thread count.
 
+use crate::bounds;
 use crate::linalg;
 use crate::loss::Loss;
 use nalgebra::{DMatrix, DVector};
@@ -101,11 +104,21 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
     /// L_b(w) = Σ ℓ(wᵀx_i, y_i) + (Λ/2)‖w‖² + bᵀw.
     pub fn value(&self, w: &DVector<f64>) -> f64 {
         let z = linalg::margins(self.rows.features, w);
-        let data: f64 = z
-            .par_iter()
-            .zip(self.rows.targets.par_iter())
-            .map(|(&zi, &yi)| self.loss.value(zi, yi))
-            .sum();
+        let n = self.rows.len();
+        let data = linalg::ordered_sum(
+            linalg::block_count(n, linalg::BLOCK_ROWS),
+            usize::MAX,
+            0.0,
+            |k| {
+                let range = linalg::block_rows(k, linalg::BLOCK_ROWS, n);
+                z[range.clone()]
+                    .iter()
+                    .zip(&self.rows.targets[range])
+                    .map(|(&zi, &yi)| self.loss.value(zi, yi))
+                    .sum::<f64>()
+            },
+            |total, p| *total += p,
+        );
         data + 0.5 * self.lambda * w.norm_squared() + self.noise.dot(w)
     }
 
@@ -115,39 +128,41 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
     pub fn evaluate(&self, w: &DVector<f64>) -> Evaluation {
         let d = self.rows.dim;
         let n = self.rows.len();
-        let mut curvatures = vec![0.0; n];
         let block = linalg::BLOCK_ROWS;
-        let (data, gradient, diagonal) = self
-            .rows
-            .features
-            .par_chunks(block * d.max(1))
-            .zip(self.rows.targets.par_chunks(block))
-            .zip(curvatures.par_chunks_mut(block))
-            .fold(
-                || (0.0, vec![0.0; d], vec![0.0; d]),
-                |(mut value, mut grad, mut diag), ((rows, targets), curv)| {
-                    for ((x, &y), c) in rows.chunks_exact(d).zip(targets).zip(curv.iter_mut()) {
-                        let z = linalg::dot(x, w.as_slice());
-                        value += self.loss.value(z, y);
-                        let r = self.loss.derivative(z, y);
-                        let s = self.loss.second_derivative(z, y);
-                        *c = s;
-                        for ((g, h), &xj) in grad.iter_mut().zip(diag.iter_mut()).zip(x) {
-                            *g += r * xj;
-                            *h += s * xj * xj;
-                        }
+        let sums = linalg::ordered_sum(
+            linalg::block_count(n, block),
+            usize::MAX,
+            BlockSums::zero(d, n),
+            |k| {
+                let range = linalg::block_rows(k, block, n);
+                let mut sums = BlockSums::zero(d, range.len());
+                let rows = &self.rows.features[range.start * d..range.end * d];
+                for (x, &y) in rows.chunks_exact(d.max(1)).zip(&self.rows.targets[range]) {
+                    let z = linalg::dot(x, w.as_slice());
+                    sums.value += self.loss.value(z, y);
+                    let r = self.loss.derivative(z, y);
+                    let s = self.loss.second_derivative(z, y);
+                    sums.curvatures.push(s);
+                    for ((g, h), &xj) in sums.gradient.iter_mut().zip(&mut sums.diagonal).zip(x) {
+                        *g += r * xj;
+                        *h += s * xj * xj;
                     }
-                    (value, grad, diag)
-                },
-            )
-            .reduce(
-                || (0.0, vec![0.0; d], vec![0.0; d]),
-                |(va, mut ga, mut ha), (vb, gb, hb)| {
-                    ga.iter_mut().zip(&gb).for_each(|(a, b)| *a += b);
-                    ha.iter_mut().zip(&hb).for_each(|(a, b)| *a += b);
-                    (va + vb, ga, ha)
-                },
-            );
+                }
+                sums
+            },
+            |total, p| {
+                total.value += p.value;
+                linalg::add_assign(&mut total.gradient, &p.gradient);
+                linalg::add_assign(&mut total.diagonal, &p.diagonal);
+                total.curvatures.extend_from_slice(&p.curvatures);
+            },
+        );
+        let BlockSums {
+            value: data,
+            gradient,
+            diagonal,
+            curvatures,
+        } = sums;
         Evaluation {
             value: data + 0.5 * self.lambda * w.norm_squared() + self.noise.dot(w),
             gradient: DVector::from_vec(gradient) + w * self.lambda + self.noise,
@@ -225,6 +240,27 @@ impl<L: Loss + ?Sized> Objective<'_, L> {
     }
 }
 
+/// The row sums of [`Objective::evaluate`] over one block of rows (or all blocks so far):
+/// Σ ℓ, Σ ℓ'·x, Σ ℓ''·x², and the curvatures ℓ'' of its rows in order.
+struct BlockSums {
+    value: f64,
+    gradient: Vec<f64>,
+    diagonal: Vec<f64>,
+    curvatures: Vec<f64>,
+}
+
+impl BlockSums {
+    /// Empty sums in dimension `d`, with room for `rows` curvatures.
+    fn zero(d: usize, rows: usize) -> Self {
+        Self {
+            value: 0.0,
+            gradient: vec![0.0; d],
+            diagonal: vec![0.0; d],
+            curvatures: Vec::with_capacity(rows),
+        }
+    }
+}
+
 /// L_b, ∇L_b and the curvatures at one point ([`Objective::evaluate`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
@@ -256,4 +292,65 @@ impl HessianOperator<'_> {
             v.as_slice(),
         ) + v * self.lambda
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The computed gradient's rounding error. Here, below the solver and the removal step,
+// because both stop or certify on the bounded residual (proofs/training_residual.md).
+// ---------------------------------------------------------------------------------------
+
+/// An upper bound on the exact gradient residual ‖∇L_b(w; D′)‖ from its floating-point
+/// computation: ‖u‖ ≤ fl(‖û‖)·(1 + γ_{d+2}) + [`bounds::gradient_rounding_bound`]
+/// (proofs/squared_loss_exactness.md, Lemma 1). `row_norm_bound` must bound every row's norm.
+pub fn residual_upper_bound<L: Loss + ?Sized>(
+    objective: &Objective<'_, L>,
+    w: &DVector<f64>,
+    row_norm_bound: f64,
+) -> f64 {
+    let (gradient, error) = gradient_with_error_bound(objective, w, row_norm_bound);
+    gradient_norm_upper_bound(&gradient, error)
+}
+
+/// ‖u‖ ≤ fl(‖û‖)·(1 + γ_{d+2}) + `error` for a computed gradient û with ‖û − u‖ ≤ `error`.
+pub fn gradient_norm_upper_bound(gradient: &DVector<f64>, error: f64) -> f64 {
+    gradient.norm() * (1.0 + bounds::rounding_gamma(gradient.len() as f64 + 2.0)) + error
+}
+
+/// fl(∇L_b(w; D′)) and a bound on its distance to the exact gradient
+/// ([`bounds::gradient_rounding_bound`]).
+pub fn gradient_with_error_bound<L: Loss + ?Sized>(
+    objective: &Objective<'_, L>,
+    w: &DVector<f64>,
+    row_norm_bound: f64,
+) -> (DVector<f64>, f64) {
+    let rows = objective.rows;
+    let z = linalg::margins(rows.features, w);
+    let derivative_abs_sum: f64 = z
+        .iter()
+        .zip(rows.targets)
+        .map(|(&zi, &yi)| objective.loss.derivative(zi, yi).abs())
+        .sum();
+    let error = bounds::gradient_rounding_bound(&bounds::GradientRoundingInputs {
+        rows: rows.len(),
+        dim: rows.dim,
+        row_norm_bound,
+        curvature_bound: objective.loss.second_derivative_bound(),
+        // The sum itself is rounded: enlarge it by its own γ_n.
+        derivative_abs_sum: derivative_abs_sum * (1.0 + bounds::rounding_gamma(rows.len() as f64)),
+        weight_norm: w.norm() * (1.0 + bounds::rounding_gamma(rows.dim as f64 + 1.0)),
+        lambda_total: objective.lambda,
+        noise_norm: objective.noise.norm() * (1.0 + bounds::rounding_gamma(rows.dim as f64 + 1.0)),
+    });
+    (objective.gradient_at_margins(w, &z), error)
+}
+
+/// max_i ‖x_i‖ over row-major rows, rounded up: a bound that stays valid after removals.
+/// (A maximum is exact in floating point, so the parallel reduction has the same bits at
+/// any thread count.)
+pub fn row_norm_bound(features: &[f64], dim: usize) -> f64 {
+    let largest = features
+        .par_chunks(dim.max(1))
+        .map(|x| linalg::dot(x, x))
+        .reduce(|| 0.0, f64::max);
+    largest.sqrt() * (1.0 + bounds::rounding_gamma(dim as f64 + 2.0))
 }

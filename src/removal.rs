@@ -17,6 +17,9 @@ use crate::hessian_cache::{GramCache, HessianCache};
 use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::objective::Objective;
+pub use crate::objective::{
+    gradient_norm_upper_bound, gradient_with_error_bound, residual_upper_bound, row_norm_bound,
+};
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 
 /// From this dimension on, removal never forms a d×d matrix: steps are Hessian-free
@@ -253,59 +256,4 @@ fn step_with(
         step,
         gradient,
     })
-}
-
-/// An upper bound on the exact gradient residual ‖∇L_b(w; D′)‖ from its floating-point
-/// computation: ‖u‖ ≤ fl(‖û‖)·(1 + γ_{d+2}) + [`bounds::gradient_rounding_bound`]
-/// (proofs/squared_loss_exactness.md, Lemma 1). `row_norm_bound` must bound every row's norm.
-pub fn residual_upper_bound<L: Loss + ?Sized>(
-    objective: &Objective<'_, L>,
-    w: &DVector<f64>,
-    row_norm_bound: f64,
-) -> f64 {
-    let (gradient, error) = gradient_with_error_bound(objective, w, row_norm_bound);
-    gradient_norm_upper_bound(&gradient, error)
-}
-
-/// ‖u‖ ≤ fl(‖û‖)·(1 + γ_{d+2}) + `error` for a computed gradient û with ‖û − u‖ ≤ `error`.
-pub fn gradient_norm_upper_bound(gradient: &DVector<f64>, error: f64) -> f64 {
-    gradient.norm() * (1.0 + bounds::rounding_gamma(gradient.len() as f64 + 2.0)) + error
-}
-
-/// fl(∇L_b(w; D′)) and a bound on its distance to the exact gradient
-/// ([`bounds::gradient_rounding_bound`]).
-pub fn gradient_with_error_bound<L: Loss + ?Sized>(
-    objective: &Objective<'_, L>,
-    w: &DVector<f64>,
-    row_norm_bound: f64,
-) -> (DVector<f64>, f64) {
-    let rows = objective.rows;
-    let z = linalg::margins(rows.features, w);
-    let derivative_abs_sum: f64 = z
-        .iter()
-        .zip(rows.targets)
-        .map(|(&zi, &yi)| objective.loss.derivative(zi, yi).abs())
-        .sum();
-    let error = bounds::gradient_rounding_bound(&bounds::GradientRoundingInputs {
-        rows: rows.len(),
-        dim: rows.dim,
-        row_norm_bound,
-        curvature_bound: objective.loss.second_derivative_bound(),
-        // The sum itself is rounded: enlarge it by its own γ_n.
-        derivative_abs_sum: derivative_abs_sum * (1.0 + bounds::rounding_gamma(rows.len() as f64)),
-        weight_norm: w.norm() * (1.0 + bounds::rounding_gamma(rows.dim as f64 + 1.0)),
-        lambda_total: objective.lambda,
-        noise_norm: objective.noise.norm() * (1.0 + bounds::rounding_gamma(rows.dim as f64 + 1.0)),
-    });
-    (objective.gradient(w), error)
-}
-
-/// max_i ‖x_i‖ over row-major rows, rounded up: a bound that stays valid after removals.
-pub fn row_norm_bound(features: &[f64], dim: usize) -> f64 {
-    use rayon::prelude::*;
-    let largest = features
-        .par_chunks(dim.max(1))
-        .map(|x| linalg::dot(x, x))
-        .reduce(|| 0.0, f64::max);
-    largest.sqrt() * (1.0 + bounds::rounding_gamma(dim as f64 + 2.0))
 }

@@ -18,11 +18,13 @@
 //! otherwise deletes staged and temporary files (which may hold rows being deleted).
 //!
 //! `secret/state.bin` is a binary container: the magic bytes `UNLEARN-SECRET\0\0`, a
-//! little-endian u32 format version, a u64 length and a JSON header (ids, targets, noise,
-//! seed, solver reports), the rows as little-endian f64, and a SHA-256 of everything
-//! before it. Every file is written atomically: to a temporary file in the same directory,
-//! fsync, rename over the old file, fsync the directory. A reader rejects a file with a
-//! wrong checksum or a newer format version with a message saying so.
+//! little-endian u32 format version, a u64 length and a JSON header (ids, the rows'
+//! sequence numbers, targets, noise, noise key, transcript, last release, solver reports),
+//! the rows as little-endian f64, and a SHA-256 of everything before it. Every file is
+//! written atomically (owner-only) to a temporary file in the same directory, fsync, rename
+//! over the old file, fsync the directory. A reader rejects a file with a wrong checksum, a
+//! newer format version, or format 1 (whose releases were not on a lattice and whose noise
+//! came from a 64-bit seed) with a message saying so.
 
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, Ledger};
 use crate::data::{Dataset, TargetEncoding, Targets};
@@ -50,7 +52,8 @@ pub const SECRET_DIR: &str = "secret";
 pub const SECRET_FILE: &str = "state.bin";
 
 const SECRET_MAGIC: &[u8; 16] = b"UNLEARN-SECRET\0\0";
-/// Version of the secret-state container format.
+/// Version of the secret-state container format. 2: the rows' sequence numbers, the noise
+/// key, the transcript and the last release record (format 1 is refused: see `decode_secret`).
 pub const SECRET_FORMAT_VERSION: u32 = 2;
 
 /// Errors reading or writing a store.
@@ -164,6 +167,8 @@ struct SecretHeader {
     spent: Vec<f64>,
     row_norm_bound: f64,
     spectral_bound: Option<f64>,
+    /// Each row's position in the training input ([`Dataset::sequence`]).
+    sequence: Vec<u64>,
 }
 
 /// Serialises the secret state into the checksummed container.
@@ -190,6 +195,7 @@ fn encode_secret(secret: &SecretState) -> Vec<u8> {
         spent: secret.spent.clone(),
         row_norm_bound: secret.row_norm_bound,
         spectral_bound: secret.spectral_bound,
+        sequence: design.sequence().to_vec(),
     };
     let json = serde_json::to_vec(&header).expect("the header serialises");
     let mut out = Vec::with_capacity(64 + json.len() + 8 * design.features().len());
@@ -273,6 +279,9 @@ fn decode_secret(path: &Path, bytes: &[u8]) -> Result<SecretState, StoreError> {
         encoding: header.encoding,
     };
     let design = Dataset::new(header.ids, header.feature_names, features, Some(targets))
+        .map_err(|e| corrupt(&e.to_string()))?;
+    let design = design
+        .with_sequence(header.sequence)
         .map_err(|e| corrupt(&e.to_string()))?;
     if header
         .noise

@@ -704,6 +704,61 @@ fn retain_rows_keeps_rows_aligned_and_ordered() {
     assert_eq!(data.ids(), &["r1", "r2", "r4", "r5"]);
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// After any removals by swap_remove (which reorder the rows), with an intercept column
+    /// added and some undone, restoring the canonical order gives exactly the dataset built
+    /// from the original rows minus the removed ones: ids, features, targets, sequence
+    /// numbers, in input order, and the id index in step. (Without the restore the order
+    /// depends on which rows were removed, so this fails for most removal sets.)
+    #[test]
+    fn restoring_canonical_order_equals_building_without_the_removed_rows(
+        n in 1usize..40,
+        picks in proptest::collection::vec(any::<proptest::sample::Index>(), 0..30),
+        undo_last in 0usize..3,
+        intercept in any::<bool>(),
+    ) {
+        let original = indexed(n);
+        let mut data = if intercept {
+            original.with_constant_feature("one", 1.0)
+        } else {
+            original.clone()
+        };
+        let mut undo = Vec::new();
+        for pick in picks.iter().take(n - 1) {
+            undo.push(data.swap_remove(pick.index(data.n_rows())));
+        }
+        for _ in 0..undo_last.min(undo.len()) {
+            data.undo_swap_remove(undo.pop().expect("non-empty"));
+        }
+        let removed: Vec<&str> = undo.iter().map(|r| r.id.as_str()).collect();
+        data.restore_canonical_order();
+        let mut expected = original.clone();
+        expected.retain_rows(|i| !removed.contains(&format!("r{i}").as_str()));
+        if intercept {
+            expected = expected.with_constant_feature("one", 1.0);
+        }
+        prop_assert_eq!(data.ids(), expected.ids());
+        prop_assert_eq!(data.features(), expected.features());
+        prop_assert_eq!(target_values(&data), target_values(&expected));
+        prop_assert_eq!(data.sequence(), expected.sequence());
+        for (k, id) in data.ids().iter().enumerate() {
+            prop_assert_eq!(data.position(id), Some(k));
+        }
+        prop_assert_eq!(&data, &expected);
+    }
+}
+
+/// A stored sequence is refused when its length or distinctness is wrong.
+#[test]
+fn with_sequence_checks_length_and_distinctness() {
+    assert!(indexed(3).with_sequence(vec![0, 1]).is_err());
+    assert!(indexed(3).with_sequence(vec![4, 1, 4]).is_err());
+    let data = indexed(3).with_sequence(vec![9, 2, 5]).expect("distinct");
+    assert_eq!(data.sequence(), &[9, 2, 5]);
+}
+
 // ---------------------------------------------------------------------------------------
 // no panics on any input
 

@@ -184,7 +184,7 @@ fn an_output_directory_that_cannot_be_created_is_a_clear_error() {
     let dir = scratch("blocked");
     let store = dir.join("store");
     let out = run(
-        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --sigma 0 --out STORE",
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --sigma 0 --preprocess recommended --out STORE",
         &[("STORE", &store)],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -205,7 +205,7 @@ fn a_store_without_budget_and_a_batch_removal() {
     let dir = scratch("nobudget");
     let store = dir.join("store");
     let out = run(
-        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --sigma 0 --out STORE",
+        "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --sigma 0 --preprocess recommended --out STORE",
         &[("STORE", &store)],
     );
     assert!(out.status.success(), "{}", stderr(&out));

@@ -215,3 +215,51 @@ fn test_key(seed: u64) -> NoiseKey {
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     NoiseKey::from_secret_bytes(bytes)
 }
+
+/// The rows' sequence numbers survive a save and load after removals reordered the rows,
+/// so a loaded store can still put its rows back in input order.
+#[test]
+fn row_sequence_numbers_survive_a_round_trip_after_removals() {
+    let dir = scratch("sequence");
+    let mut model = trained(false);
+    model
+        .remove(&["s3".to_string(), "s10".to_string()])
+        .unwrap();
+    let sequence = model.model.secret.design.sequence().to_vec();
+    assert!(
+        !sequence.is_sorted(),
+        "swap_remove should have reordered the rows"
+    );
+    let store = Store::at(&dir);
+    store.save(&model).unwrap();
+    let mut design = store.load().unwrap().model.secret.design;
+    assert_eq!(design.sequence(), sequence.as_slice());
+    design.restore_canonical_order();
+    let expected: Vec<u64> = (0..60).filter(|&i| i != 3 && i != 10).collect();
+    assert_eq!(design.sequence(), expected.as_slice());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A format-1 secret state (releases off the lattice, noise from a 64-bit seed) is refused
+/// with a message that says to retrain, not loaded with certificates that no longer hold.
+#[test]
+fn a_format_1_secret_state_is_refused_with_what_to_do() {
+    use sha2::{Digest, Sha256};
+    let dir = scratch("format1");
+    let model = trained(false);
+    let store = Store::at(&dir);
+    store.save(&model).unwrap();
+    let path = store.secret_path();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[16..20].copy_from_slice(&1u32.to_le_bytes());
+    let body = bytes.len() - 32;
+    let checksum = Sha256::digest(&bytes[..body]);
+    bytes[body..].copy_from_slice(&checksum);
+    std::fs::write(&path, bytes).unwrap();
+    let err = store.load().unwrap_err().to_string();
+    assert!(
+        err.contains("format version 1") && err.contains("retrain"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,6 +3,12 @@
 //! Rows are stored row-major (`features[i*d..(i+1)*d]` is row `i`), so that a row is a
 //! contiguous slice, per-row work parallelises over row blocks, and deleting a row
 //! ([`Dataset::swap_remove`]) costs O(d) instead of shifting the whole matrix.
+//!
+//! Each row keeps its sequence number, its position in the training input, through every
+//! reordering, so that [`Dataset::restore_canonical_order`] can put the remaining rows
+//! back in input order: a model solved on them then sums its rows in the same order as one
+//! trained on D′ read fresh from the file, and (with deterministic reductions) has the
+//! same bits.
 //! nalgebra stays the public matrix type: [`Dataset::matrix`] is an n×d view.
 //!
 //! Submodules: readers for CSV ([`csv`]) and LIBSVM ([`libsvm`]), the embedded datasets
@@ -68,6 +74,8 @@ pub struct RemovedRow {
     pub features: Vec<f64>,
     /// Its encoded target, if the dataset has targets.
     pub target: Option<f64>,
+    /// Its sequence number ([`Dataset::sequence`]).
+    pub sequence: u64,
 }
 
 /// A table of rows: ids, features (row-major) and, optionally, encoded targets.
@@ -80,12 +88,15 @@ pub struct Dataset {
     features: Vec<f64>,
     targets: Option<Targets>,
     declared: Declared,
+    /// Each row's position in the training input, in row order (all distinct).
+    sequence: Vec<u64>,
 }
 
 impl Dataset {
     /// Builds a dataset, checking the shapes and that ids are unique.
     ///
-    /// `features` is row-major with `ids.len()` rows of `feature_names.len()` values. The
+    /// `features` is row-major with `ids.len()` rows of `feature_names.len()` values. Row
+    /// i gets sequence number i (these rows are the training input, in input order). The
     /// caller names the features, so they count as declared; the classes count as inferred
     /// until [`Dataset::with_declared`] says otherwise.
     pub fn new(
@@ -111,6 +122,7 @@ impl Dataset {
         }
         let index = index_of(&ids)?;
         Ok(Self {
+            sequence: (0..n as u64).collect(),
             ids,
             index,
             feature_names,
@@ -131,6 +143,61 @@ impl Dataset {
     /// Which parts of the shape were declared rather than inferred from the rows.
     pub fn declared(&self) -> Declared {
         self.declared
+    }
+
+    /// The same rows with the given sequence numbers (one per row, all distinct), for rows
+    /// read back from a store in their stored order.
+    pub fn with_sequence(mut self, sequence: Vec<u64>) -> Result<Self, DataError> {
+        if sequence.len() != self.n_rows() {
+            return Err(DataError::Shape(format!(
+                "{} sequence numbers for {} rows",
+                sequence.len(),
+                self.n_rows()
+            )));
+        }
+        let mut sorted = sequence.clone();
+        sorted.sort_unstable();
+        if let Some(pair) = sorted.windows(2).find(|p| p[0] == p[1]) {
+            return Err(DataError::Shape(format!(
+                "duplicate row sequence number {}",
+                pair[0]
+            )));
+        }
+        self.sequence = sequence;
+        Ok(self)
+    }
+
+    /// Each row's sequence number (its position in the training input), in row order.
+    pub fn sequence(&self) -> &[u64] {
+        &self.sequence
+    }
+
+    /// Puts the rows back in increasing sequence order — the order of the training input,
+    /// whatever removals ([`Dataset::swap_remove`]) did to it — so that the rows equal,
+    /// order included, the input without the removed rows. O(n log n + n·d), one n·d buffer.
+    pub fn restore_canonical_order(&mut self) {
+        if self.sequence.is_sorted() {
+            return;
+        }
+        let d = self.n_features();
+        let mut order: Vec<usize> = (0..self.n_rows()).collect();
+        order.sort_unstable_by_key(|&i| self.sequence[i]);
+        let mut features = Vec::with_capacity(self.features.len());
+        for &i in &order {
+            features.extend_from_slice(&self.features[i * d..(i + 1) * d]);
+        }
+        self.features = features;
+        self.ids = order
+            .iter()
+            .map(|&i| std::mem::take(&mut self.ids[i]))
+            .collect();
+        self.sequence = order.iter().map(|&i| self.sequence[i]).collect();
+        if let Some(t) = &mut self.targets {
+            t.values = order.iter().map(|&i| t.values[i]).collect();
+        }
+        for (i, id) in self.ids.iter().enumerate() {
+            *self.index.get_mut(id).expect("every id is indexed") = i;
+        }
     }
 
     /// Number of rows n.
@@ -216,11 +283,13 @@ impl Dataset {
             self.index.insert(self.ids[i].clone(), i);
         }
         let target = self.targets.as_mut().map(|t| t.values.swap_remove(i));
+        let sequence = self.sequence.swap_remove(i);
         RemovedRow {
             position: i,
             id,
             features,
             target,
+            sequence,
         }
     }
 
@@ -237,6 +306,7 @@ impl Dataset {
             if let (Some(t), Some(y)) = (&mut self.targets, removed.target) {
                 t.values.push(y);
             }
+            self.sequence.push(removed.sequence);
             return;
         }
         self.features.extend_from_within(i * d..(i + 1) * d);
@@ -249,6 +319,8 @@ impl Dataset {
             let moved = std::mem::replace(&mut t.values[i], y);
             t.values.push(moved);
         }
+        let moved = std::mem::replace(&mut self.sequence[i], removed.sequence);
+        self.sequence.push(moved);
     }
 
     /// Keeps only the rows for which `keep(i)` is true, preserving order.
@@ -261,6 +333,7 @@ impl Dataset {
                     self.features
                         .copy_within(read * d..(read + 1) * d, write * d);
                     self.ids.swap(write, read);
+                    self.sequence.swap(write, read);
                     if let Some(t) = &mut self.targets {
                         t.values.swap(write, read);
                     }
@@ -270,6 +343,7 @@ impl Dataset {
         }
         self.features.truncate(write * d);
         self.ids.truncate(write);
+        self.sequence.truncate(write);
         if let Some(t) = &mut self.targets {
             t.values.truncate(write);
         }
@@ -296,6 +370,7 @@ impl Dataset {
             features,
             targets: self.targets.clone(),
             declared: self.declared,
+            sequence: self.sequence.clone(),
         }
     }
 }
