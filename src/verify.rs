@@ -206,6 +206,7 @@ fn transcript_check(unlearner: &Unlearner) -> Check {
     let summary_ok = unlearner.ledger.last().is_some_and(|last| {
         last.transcript.releases == replayed.releases
             && last.transcript.sensitivity == replayed.sensitivity()
+            && (!last.certified || last.budget.is_some_and(|b| replayed.sensitivity() <= b))
     });
     let passed = replayed.releases == state.releases
         && replayed.shift_squared.to_bits() == state.shift_squared.to_bits()
@@ -221,7 +222,7 @@ fn transcript_check(unlearner: &Unlearner) -> Check {
             )
         } else {
             format!(
-                "the ledger's releases give {} releases and sensitivity {:.3e}; the secret state records {} and {:.3e}",
+                "the ledger's releases give {} releases and sensitivity {:.3e}; the secret state records {} and {:.3e} (a certified entry must be within its budget)",
                 replayed.releases,
                 replayed.sensitivity(),
                 state.releases,
@@ -257,7 +258,12 @@ fn residual_check(unlearner: &Unlearner, residuals: &[f64], lambda: f64) -> Chec
         ),
     };
     let within = measured <= recorded * (1.0 + RECOMPUTE_SLACK) + f64::MIN_POSITIVE;
-    let within_budget = !last.certified || last.budget.is_some_and(|b| measured <= b);
+    // Under output perturbation the budget caps the transcript (checked with it); the
+    // secret weights may be farther than it from the exact minimiser after a re-solve, which
+    // is the reference retrain itself and is charged 0.
+    let within_budget = hyper.mechanism == Mechanism::OutputPerturbation
+        || !last.certified
+        || last.budget.is_some_and(|b| measured <= b);
     let what = match last.kind {
         EntryKind::Training => "training",
         EntryKind::Removal => "last removal",

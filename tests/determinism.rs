@@ -13,6 +13,7 @@ use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
 use unlearn::noise::NoiseFamily;
+use unlearn::noise::NoiseKey;
 use unlearn::objective::Regularization;
 use unlearn::privacy::{self, GaussianCalibration};
 use unlearn::solver::NewtonOptions;
@@ -110,7 +111,9 @@ fn run(input: TrainingData, loss: LossKind, ids: &[&str], threads: usize) -> Vec
         .unwrap();
     pool.install(|| {
         let hyper = hyper(loss);
-        let mut u = Unlearner::from_trained(model::train(input, &hyper, 3).unwrap());
+        let mut u = Unlearner::from_trained(
+            model::train(input, &hyper, NoiseKey::from_secret_bytes([3; 32])).unwrap(),
+        );
         let mut traces = vec![trace(&u)];
         let mut pass_free = false;
         for id in ids {
@@ -183,7 +186,9 @@ fn ridge_has_the_same_bits_at_any_thread_count() {
 fn verify_passes_50_times_at_any_thread_count_while_the_pool_is_busy() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let hyper = hyper(LossKind::Logistic);
-    let mut u = Unlearner::from_trained(model::train(digits(), &hyper, 3).unwrap());
+    let mut u = Unlearner::from_trained(
+        model::train(digits(), &hyper, NoiseKey::from_secret_bytes([3; 32])).unwrap(),
+    );
     u.remove(&["d0003".to_string()]).unwrap();
     u.remove(&["d0008".to_string()]).unwrap();
     let stop = AtomicBool::new(false);

@@ -602,13 +602,17 @@ proptest! {
                 prop_assert_eq!(residuals.len(), u.model.secret.weights.len());
                 prop_assert!(residuals.iter().all(|&g| g <= h.newton.tolerance));
                 prop_assert!(u.model.secret.noise.iter().all(|b| b.norm() == 0.0));
-                prop_assert_eq!(cert.certified, cert.budget_used <= budget);
+                // A re-solve is the reference retrain (charged 0), so only the published
+                // shape can stop it being certified: a class left without rows.
+                let shape = cert.reason.as_deref().is_some_and(|r| r.contains("no remaining rows"));
+                prop_assert_eq!(cert.certified, cert.budget_used <= budget && !shape);
             } else {
-                prop_assert!(cert.certified);
+                let shape = cert.reason.as_deref().is_some_and(|r| r.contains("no remaining rows"));
+                prop_assert!(cert.certified || shape, "{:?}", cert.reason);
                 prop_assert!(cert.bounds.training_residual.is_empty());
             }
             prop_assert!(cert.budget_used <= cert.budget.unwrap() || !cert.certified);
-            prop_assert!(verify(&u).passed());
+            prop_assert!(verify(&u).passed(), "{:?}", verify(&u).checks);
         }
     }
 }
@@ -661,7 +665,7 @@ fn ledger_verifies_after_every_removal_and_detects_tampering() {
     };
     // Edit an entry's content.
     let mut t = u.clone();
-    t.ledger.entries[3].budget_used *= 0.5;
+    t.ledger.entries[3].rows_after += 1;
     assert!(chain_fails(&t));
     // Edit and reseal it: the next entry's link breaks.
     let mut t = u.clone();
