@@ -20,7 +20,7 @@ fn hyper() -> Hyperparameters {
         1.0,
         Some(1e-5),
         0.05,
-        GaussianCalibration::Analytic,
+        GaussianCalibration::Lattice,
     )
     .unwrap();
     Hyperparameters {

@@ -29,7 +29,7 @@ fn hyper(loss: LossKind) -> Hyperparameters {
         1.0,
         Some(1e-5),
         0.05,
-        GaussianCalibration::Analytic,
+        GaussianCalibration::Lattice,
     )
     .unwrap();
     Hyperparameters {

@@ -21,6 +21,9 @@
 //! Hence ‖ĝ − g‖ ≤ FLOOR := γ_{n+d+6}(‖X‖_F‖r‖ + ‖X‖_F²‖w‖ + Λ‖w‖ + ‖b‖), which
 //! [`gradient_floor`] returns with a factor 4 of slack for the first-order terms.
 
+mod common;
+
+use common::with_budget;
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -35,7 +38,6 @@ use unlearn::model::{self, Hyperparameters, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::noise::{self, NoiseFamily, NoiseSpec};
 use unlearn::objective::{Objective, Regularization, Rows};
-use unlearn::privacy::{self, GaussianCalibration};
 use unlearn::removal::newton_removal_step;
 use unlearn::solver::NewtonOptions;
 use unlearn::store::Store;
@@ -156,21 +158,6 @@ fn gaussian(sigma: f64) -> NoiseSpec {
         family: NoiseFamily::Gaussian,
         scale: sigma,
     }
-}
-
-/// Adds the (ε = 1, δ = 1e-5) target with budget ε′ and its analytic σ.
-fn with_budget(mut h: Hyperparameters, budget: f64) -> Hyperparameters {
-    let (noise, target) = privacy::calibrate(
-        NoiseFamily::Gaussian,
-        1.0,
-        Some(1e-5),
-        budget,
-        GaussianCalibration::Lattice,
-    )
-    .unwrap();
-    h.noise = noise;
-    h.privacy = Some(target);
-    h
 }
 
 /// A budget no step's distance comes near: every removal after the first is pass-free

@@ -30,6 +30,7 @@
 //! unsound.
 
 use super::calibration::{CalibrationError, bisect, check_budget, check_delta, check_epsilon};
+use std::sync::Mutex;
 
 /// ln(α − 1) ranges scanned for the best α: α − 1 from e⁻¹² ≈ 6e-6 to
 /// e³⁰ ≈ 1e13, in steps of 1/4, before a golden-section refinement.
@@ -153,7 +154,30 @@ pub fn zcdp_epsilon(rho: f64, delta: f64) -> Result<f64, CalibrationError> {
 ///
 /// ε not finite and > 0; δ ∉ (0, 1); [`CalibrationError::NoSolution`] if no
 /// finite upper bracket exists (not reached for finite ε).
+///
+/// The bisection takes about a millisecond, and every certificate needs it for the same
+/// (ε, δ): results are memoised (a pure function of its arguments' bits; a few entries).
 pub fn zcdp_rho_for(epsilon: f64, delta: f64) -> Result<f64, CalibrationError> {
+    static SOLVED: Mutex<Vec<((u64, u64), f64)>> = Mutex::new(Vec::new());
+    const KEPT: usize = 16;
+    let key = (epsilon.to_bits(), delta.to_bits());
+    let cached = |solved: &Vec<((u64, u64), f64)>| {
+        solved.iter().find(|(k, _)| *k == key).map(|&(_, rho)| rho)
+    };
+    if let Some(rho) = cached(&SOLVED.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(rho);
+    }
+    let rho = solve_rho_for(epsilon, delta)?;
+    let mut solved = SOLVED.lock().unwrap_or_else(|e| e.into_inner());
+    if solved.len() == KEPT {
+        solved.remove(0);
+    }
+    solved.push((key, rho));
+    Ok(rho)
+}
+
+/// [`zcdp_rho_for`] without the memo.
+fn solve_rho_for(epsilon: f64, delta: f64) -> Result<f64, CalibrationError> {
     check_epsilon(epsilon)?;
     check_delta(delta, f64::MIN_POSITIVE)?;
     let exceeds = |rho: f64| zcdp_epsilon(rho, delta).map_or(true, |e| e > epsilon);

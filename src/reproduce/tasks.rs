@@ -246,7 +246,7 @@ pub fn output_perturbation_for_budget(
         EPSILON,
         Some(DELTA),
         budget,
-        GaussianCalibration::Analytic,
+        GaussianCalibration::Lattice,
     )?;
     hyperparameters(
         Mechanism::OutputPerturbation,

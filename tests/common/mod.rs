@@ -1,9 +1,12 @@
-//! Helpers shared by the tests that drive the `unlearn` binary.
+//! Helpers shared by the tests: driving the `unlearn` binary, and privacy targets.
 
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use unlearn::model::Hyperparameters;
+use unlearn::noise::NoiseFamily;
+use unlearn::privacy::{self, GaussianCalibration};
 
 /// Runs the binary with `args`.
 pub fn unlearn(args: &[&str]) -> Output {
@@ -49,4 +52,19 @@ pub fn run(line: &str, paths: &[(&str, &Path)]) -> Output {
         })
         .collect();
     unlearn(&args)
+}
+
+/// Adds the (ε = 1, δ = 1e-5) target with lifetime budget ε′ and its lattice σ.
+pub fn with_budget(mut h: Hyperparameters, budget: f64) -> Hyperparameters {
+    let (noise, target) = privacy::calibrate(
+        NoiseFamily::Gaussian,
+        1.0,
+        Some(1e-5),
+        budget,
+        GaussianCalibration::Lattice,
+    )
+    .unwrap();
+    h.noise = noise;
+    h.privacy = Some(target);
+    h
 }
