@@ -6,20 +6,24 @@
 //! zero, the held-out accuracy of the published model along the way, and the time per request.
 //!
 //! ```sh
-//! cargo run --release --example publish_policy          # one run
+//! cargo run --release --example publish_policy          # one run, half the rows removed
 //! cargo run --release --example publish_policy -- --runs 3 --requests 275
 //! ```
 //!
+//! It prints a Markdown table, one row per run and N (BENCHMARKS.md, "Publish policy").
+//!
 //! Rows: [`Task::digits_3_vs_8`] (every fifth row held out, by position). Requests: the
 //! training ids in a fixed pseudo-random order (ChaCha20 from [`ORDER_SEED`]; the order is
-//! public and the same for every N and every run) until half the training rows are gone, each
-//! request one id ([`Unlearner::remove`]). What is still pending after the last request is
+//! public and the same for every N and every run) until half the training rows are gone (or
+//! `--requests K` of them), each request one id ([`Unlearner::remove`]). What is still pending after the last request is
 //! released by [`Unlearner::publish`] (what `unlearn publish` does), so every N ends with a
 //! published model that reflects every removal.
 //!
 //! Each N trains its own store with a fresh 256-bit key from the OS ([`NoiseKey::generate`]),
-//! as a certified store must: the release noise, and hence the accuracies, the charges and
-//! which requests re-solve, differ from run to run.
+//! as a certified store must: the release noise, and hence the published accuracies, differ
+//! from run to run. The accounting does not: charges are distance bounds of the secret
+//! weights, which depend on the rows and the order only, so the releases, re-solves and the
+//! transcript's S and ε repeat; the times depend on the machine's load.
 //!
 //! Reference points: a model retrained from scratch on the remaining rows with the same
 //! certified noise (fresh key: what the retrain world would publish) and without noise.
