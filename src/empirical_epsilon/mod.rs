@@ -3,14 +3,17 @@
 //! A removal is (ε, δ)-indistinguishable from retraining when, for every set S of outputs,
 //! P(A ∈ S) ≤ e^ε P(B ∈ S) + δ and P(B ∈ S) ≤ e^ε P(A ∈ S) + δ, where A is the release
 //! after unlearning S_rows from D and B a release of a model retrained on D′ = D ∖ S_rows.
+//! Over K removal requests, A is the transcript of the K releases the unlearner publishes
+//! and B the retrain world's, which retrains from scratch before each release
+//! (proofs/transcript_accounting.md); the certificates state ε for that pair.
 //! Any test that says "retrained" when the output falls in S has false-positive rate
 //! FPR = P(A ∈ S) and false-negative rate FNR = P(B ∉ S), and the two inequalities (for S
 //! and its complement) give (Kairouz, Oh & Viswanath 2015, Theorem 2.1)
 //!
 //! ε ≥ ln((1 − δ − FPR)/FNR) and ε ≥ ln((1 − δ − FNR)/FPR).
 //!
-//! The audit ([`audit`]) draws T independent trials, each one unlearned release and one
-//! retrained release with their own seeds, reduces each release to a real statistic (a
+//! The audit ([`audit`]) draws T independent trials, each one unlearned transcript and one
+//! retrained transcript with their own seeds, reduces each to a real statistic (a
 //! projection of the weights, see [`scenario`]), chooses the test region S on the first
 //! half of the trials and counts its errors on the second half. With Clopper–Pearson upper
 //! bounds FPR⁺, FNR⁺ ([`crate::stats::clopper_pearson`], each two-sided at the confidence
@@ -42,7 +45,7 @@ use serde::Serialize;
 /// How an audit samples and how confident its bound is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AuditOptions {
-    /// Number of trials T (one unlearned and one retrained release each); at least
+    /// Number of trials T (one unlearned and one retrained transcript each); at least
     /// [`MIN_TRIALS`]. The first ⌊T/2⌋ choose the test, the rest evaluate it.
     pub trials: usize,
     /// Confidence c ∈ (0, 1) of the lower bound.
@@ -88,19 +91,19 @@ pub struct TestRegion {
 }
 
 impl std::fmt::Display for TestRegion {
-    /// The rule in words: `⟨w, u⟩ < c`, `⟨w, u⟩ ≥ c`, `⟨w, u⟩ in [a, b)` or `outside [a, b)`.
+    /// The rule in words: `⟨M, U⟩ < c`, `⟨M, U⟩ ≥ c`, `⟨M, U⟩ in [a, b)` or `outside [a, b)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (lo, hi) = (self.lower, self.upper);
         match (lo.is_finite(), hi.is_finite(), self.complement) {
             (false, true, false) | (true, false, true) => {
-                write!(f, "⟨w, u⟩ < {:.6e}", if hi.is_finite() { hi } else { lo })
+                write!(f, "⟨M, U⟩ < {:.6e}", if hi.is_finite() { hi } else { lo })
             }
             (true, false, false) | (false, true, true) => {
-                write!(f, "⟨w, u⟩ ≥ {:.6e}", if lo.is_finite() { lo } else { hi })
+                write!(f, "⟨M, U⟩ ≥ {:.6e}", if lo.is_finite() { lo } else { hi })
             }
             (_, _, complement) => write!(
                 f,
-                "⟨w, u⟩ {} [{lo:.6e}, {hi:.6e})",
+                "⟨M, U⟩ {} [{lo:.6e}, {hi:.6e})",
                 if complement { "outside" } else { "in" }
             ),
         }
@@ -181,7 +184,7 @@ pub fn max_reportable_epsilon(m: usize, confidence: f64, delta: f64) -> f64 {
 }
 
 /// Runs `trials` trials in parallel: `unlearned(seed)` and `retrained(seed)` return the
-/// statistic of one release each. Returns the statistics in trial order.
+/// statistic of one transcript each. Returns the statistics in trial order.
 fn sample<E: std::fmt::Display>(
     options: &AuditOptions,
     unlearned: &(impl Fn(u64) -> Result<f64, E> + Sync),
@@ -235,8 +238,8 @@ fn validate(options: &AuditOptions) -> Result<(), AuditError> {
 /// The audit: sample, choose the region on the first half, bound ε on the second.
 ///
 /// `unlearned(seed)` must run the unlearning mechanism with its randomness drawn from
-/// `seed` and return the statistic of the released weights; `retrained(seed)` the same for
-/// retraining on the remaining rows. Both must be deterministic functions of the seed.
+/// `seed` and return the statistic of its releases; `retrained(seed)` the same for the
+/// retrain world on the same requests. Both must be deterministic functions of the seed.
 pub fn audit<E: std::fmt::Display>(
     options: &AuditOptions,
     unlearned: impl Fn(u64) -> Result<f64, E> + Sync,

@@ -10,21 +10,32 @@
 //!   calibrated for ε = 1 (α = ε/ε′, ε′ the worst-case bound), whose true divergence is
 //!   2.0147.
 //!
-//! A trial of the unlearning side trains on D with its seed, removes S with the
-//! [`Unlearner`] and takes the published weights; a trial of the retraining side trains on
-//! D′ = D ∖ S with its own seed and takes the first published weights. The statistic is the
-//! projection ⟨w, u⟩ of the (concatenated) published weights on the unit vector
-//! u = (w°(D) − w°(D′))/‖w°(D) − w°(D′)‖, with w° the noiseless minimisers (b = 0): the
-//! direction in which the removed rows moved the model, computed once. It is the optimal
-//! statistic against an unlearner that skips the update (whose mean is off by exactly
-//! w°(D) − w°(D′)), and in one dimension it is the weight itself.
+//! A trial of the unlearning side trains on D with its seed and serves K removal requests
+//! with the [`Unlearner`] ([`Scenario::with_releases`]; K = 1 by default: one request
+//! removing all of S), each publishing a release M_1, …, M_K; a trial of the retraining side
+//! (the retrain world of proofs/transcript_accounting.md) trains from scratch on
+//! D_j = D ∖ (requests 1..j) before release j, with its own seed for each, and takes each
+//! training's first release. (The training release M_0 has the same law on both sides and is
+//! left out.) The statistic is the projection ⟨M, U⟩ of the whole transcript
+//! M = (M_1, …, M_K) (class models concatenated) on the unit vector
+//!
+//! U = (v_1, …, v_K)/‖(v_1, …, v_K)‖,  v_j = w°(D) − w°(D_j),
+//!
+//! with w° the noiseless minimisers (b = 0), computed once: v_j is how far the rows removed
+//! so far have moved the model by release j. Every release has independent noise of one law
+//! around its mean, so a transcript whose means are off by (v_1, …, v_K) — an unlearner that
+//! forgets nothing, the influence an adversary looks for — is best told from the retrain
+//! world by this projection (Neyman–Pearson for a mean shift; the weights ‖v_j‖ give late
+//! releases, where more rows are gone, more say than a sum of unit projections would). For
+//! K = 1 it is today's ⟨w, u⟩ with u = (w°(D) − w°(D′))/‖·‖, and in one dimension the weight
+//! itself.
 //!
 //! The release noise can be overridden (`release_sigma`, output perturbation only): the
 //! mechanism trains, unlearns and accounts exactly as calibrated, but the weights are
 //! published with the given σ. With σ far below the calibrated one the release no longer
 //! hides the residual and the audit must find a large ε (its power check).
 
-use super::{AuditError, AuditOptions, EpsilonAudit, audit, counterexample};
+use super::{AuditError, AuditOptions, EpsilonAudit, audit, counterexample, trial_seed};
 use crate::data::{self, Dataset, Preprocessing, TargetEncoding, TargetSpec, Targets};
 use crate::loss::LossKind;
 use crate::mechanism::Mechanism;
@@ -34,10 +45,12 @@ use crate::noise::{NoiseFamily, NoiseSpec};
 use crate::objective::Regularization;
 use crate::privacy::{self, GaussianCalibration};
 use crate::solver::NewtonOptions;
+use crate::transcript;
 use crate::unlearner::Unlearner;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The scenarios `unlearn audit-epsilon --scenario` offers.
@@ -101,14 +114,32 @@ pub struct Scenario {
     pub hyper: Hyperparameters,
     /// The noise the weights are published with, if not the calibrated one.
     pub release_noise: Option<NoiseSpec>,
-    /// The ids of the removed rows S.
+    /// The ids of the removed rows S, all requests together.
     pub removed: Vec<String>,
+    /// The removal requests in order (consecutive groups of `removed`), each publishing a
+    /// release.
+    pub requests: Vec<Vec<String>>,
     /// D, preprocessed.
     full: TrainingData,
-    /// D′ = D ∖ S.
-    remaining: TrainingData,
-    /// The unit direction u of the statistic.
+    /// D_1, …, D_K: the rows left after each request (D_K = D′ = D ∖ S).
+    remaining: Vec<TrainingData>,
+    /// The unit direction U of the statistic: K blocks, one per release, each the
+    /// concatenated class-model weights (see the module documentation).
     pub direction: Vec<f64>,
+}
+
+/// What one trial of the unlearning side published and what its certificates state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UnlearnedTranscript {
+    /// ⟨M, U⟩ of the K releases ([`Scenario::statistic`]).
+    pub statistic: f64,
+    /// `transcript.epsilon` of the last certificate: the ε of every release since training,
+    /// jointly, at the realised sensitivity S = √(Σ_j c_j²) (none without a lattice release).
+    pub transcript_epsilon: Option<f64>,
+    /// The largest ε any one release has on its own, at its own charge c_j: what a
+    /// certificate accounting only for its release would state (the code before transcript
+    /// accounting stated the target ε whenever c_j was within the budget, which is more).
+    pub per_release_epsilon: Option<f64>,
 }
 
 /// Certified logistic hyperparameters for `mechanism` with `noise` and `target`.
@@ -210,7 +241,7 @@ impl Scenario {
             0,
             hyper,
         )?;
-        scenario.set_removed(vec![format!("x{}", n - 1)])?;
+        scenario.set_requests(vec![vec![format!("x{}", n - 1)]])?;
         Ok(scenario)
     }
 
@@ -239,7 +270,8 @@ impl Scenario {
             hyper,
             release_noise: None,
             removed: Vec::new(),
-            remaining: full.clone(),
+            requests: Vec::new(),
+            remaining: Vec::new(),
             full,
             direction: Vec::new(),
         };
@@ -251,24 +283,26 @@ impl Scenario {
                     n - 1
                 )));
             }
-            scenario.set_removed(scenario.full.data.ids()[..removed].to_vec())?;
+            scenario.set_requests(vec![scenario.full.data.ids()[..removed].to_vec()])?;
         }
         Ok(scenario)
     }
 
-    /// Sets S, builds D′ and the direction u.
-    fn set_removed(&mut self, removed: Vec<String>) -> Result<(), ScenarioError> {
-        let set: std::collections::HashSet<&str> = removed.iter().map(String::as_str).collect();
-        let mut remaining = self.full.clone();
-        let keep: Vec<bool> = remaining
-            .data
-            .ids()
-            .iter()
-            .map(|id| !set.contains(id.as_str()))
-            .collect();
-        remaining.data.retain_rows(|i| keep[i]);
-        self.remaining = remaining;
-        self.removed = removed;
+    /// Sets the requests, builds D_1, …, D_K and the direction U.
+    fn set_requests(&mut self, requests: Vec<Vec<String>>) -> Result<(), ScenarioError> {
+        let mut remaining = Vec::with_capacity(requests.len());
+        let mut rows = self.full.clone();
+        for request in &requests {
+            let set: std::collections::HashSet<&str> = request.iter().map(String::as_str).collect();
+            let keep: Vec<bool> = rows
+                .data
+                .ids()
+                .iter()
+                .map(|id| !set.contains(id.as_str()))
+                .collect();
+            rows.data.retain_rows(|i| keep[i]);
+            remaining.push(rows.clone());
+        }
         let noiseless = Hyperparameters {
             noise: NoiseSpec {
                 scale: 0.0,
@@ -289,17 +323,49 @@ impl Scenario {
             ))
         };
         let with = secret_weights(&self.full)?;
-        let without = secret_weights(&self.remaining)?;
-        let difference: Vec<f64> = with.iter().zip(&without).map(|(a, b)| a - b).collect();
-        let norm = difference.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let mut shifts = Vec::with_capacity(with.len() * remaining.len());
+        for rows in &remaining {
+            let without = secret_weights(rows)?;
+            shifts.extend(with.iter().zip(&without).map(|(a, b)| a - b));
+        }
+        let norm = shifts.iter().map(|v| v * v).sum::<f64>().sqrt();
         if !(norm > 0.0 && norm.is_finite()) {
             return Err(ScenarioError::Invalid(
                 "removing these rows does not move the noiseless model: no direction to test"
                     .into(),
             ));
         }
-        self.direction = difference.iter().map(|v| v / norm).collect();
+        self.direction = shifts.iter().map(|v| v / norm).collect();
+        self.removed = requests.concat();
+        self.requests = requests;
+        self.remaining = remaining;
         Ok(())
+    }
+
+    /// Serves the removed rows as `releases` requests of consecutive rows (sizes differing by
+    /// at most one), each publishing a release: the audit then covers the whole transcript
+    /// (see the module documentation). One release is the default; digits only.
+    pub fn with_releases(mut self, releases: usize) -> Result<Self, ScenarioError> {
+        if releases == self.requests.len() {
+            return Ok(self);
+        }
+        if self.kind != ScenarioKind::Digits {
+            return Err(ScenarioError::Invalid(format!(
+                "--releases applies to the digits scenario; the {} scenario has one removal",
+                self.kind
+            )));
+        }
+        let n = self.removed.len();
+        if releases == 0 || releases > n {
+            return Err(ScenarioError::Invalid(format!(
+                "--releases must be between 1 and --removed = {n} (got {releases}): each request removes at least one row; raise --removed for more releases"
+            )));
+        }
+        let requests = (0..releases)
+            .map(|j| self.removed[j * n / releases..(j + 1) * n / releases].to_vec())
+            .collect();
+        self.set_requests(requests)?;
+        Ok(self)
     }
 
     /// Publishes the weights with σ instead of the calibrated noise (output perturbation
@@ -354,32 +420,75 @@ impl Scenario {
         }
     }
 
-    /// ⟨w, u⟩ for published weights w (concatenated over class models).
-    pub fn statistic(&self, weights: &[Vec<f64>]) -> f64 {
-        flatten(weights)
-            .iter()
-            .zip(&self.direction)
-            .map(|(w, u)| w * u)
-            .sum()
+    /// ⟨M, U⟩ for a transcript of K published releases M_1, …, M_K (each concatenated over
+    /// class models), in request order.
+    pub fn statistic(&self, releases: &[Vec<Vec<f64>>]) -> Result<f64, ScenarioError> {
+        let flat: Vec<f64> = releases.iter().flat_map(|r| flatten(r)).collect();
+        if releases.len() != self.requests.len() || flat.len() != self.direction.len() {
+            return Err(ScenarioError::Invalid(format!(
+                "a transcript of {} releases of {} weights each was expected (got {} releases, {} weights in all)",
+                self.requests.len(),
+                self.direction.len() / self.requests.len().max(1),
+                releases.len(),
+                flat.len()
+            )));
+        }
+        Ok(flat.iter().zip(&self.direction).map(|(w, u)| w * u).sum())
     }
 
-    /// One unlearning trial: train on D with `seed`, remove S, the statistic of the
-    /// published weights.
-    pub fn unlearned_statistic(&self, seed: u64) -> Result<f64, ScenarioError> {
+    /// One trial of the unlearning side: train on D with `seed`, serve the requests in order
+    /// (each publishing a release), the statistic of the K releases and the ε the
+    /// certificates state.
+    pub fn unlearned_transcript(&self, seed: u64) -> Result<UnlearnedTranscript, ScenarioError> {
         let mut unlearner = Unlearner::from_trained(self.train(seed)?);
-        unlearner.remove(&self.removed)?;
-        let secret = &unlearner.model.secret;
-        Ok(self.statistic(&self.release(secret)?))
+        let lattice = transcript::lattice_of(&self.hyper);
+        let delta = self.delta();
+        let mut releases = Vec::with_capacity(self.requests.len());
+        let mut per_release_epsilon: Option<f64> = None;
+        let mut transcript_epsilon = None;
+        for (j, request) in self.requests.iter().enumerate() {
+            let certificate = unlearner.remove(request)?;
+            let Some(charge) = certificate.distance.filter(|_| certificate.published) else {
+                return Err(ScenarioError::Invalid(format!(
+                    "request {} published no release: the audit needs one per request",
+                    j + 1
+                )));
+            };
+            releases.push(self.release(&unlearner.model.secret)?);
+            if let Some(lattice) = &lattice {
+                let alone = transcript::transcript_epsilon(lattice, charge, delta);
+                per_release_epsilon = Some(per_release_epsilon.map_or(alone, |e| e.max(alone)));
+            }
+            transcript_epsilon = certificate.transcript.epsilon;
+        }
+        Ok(UnlearnedTranscript {
+            statistic: self.statistic(&releases)?,
+            transcript_epsilon,
+            per_release_epsilon,
+        })
     }
 
-    /// One retraining trial: train on D′ with `seed`, the statistic of the first release.
+    /// The statistic of [`Scenario::unlearned_transcript`].
+    pub fn unlearned_statistic(&self, seed: u64) -> Result<f64, ScenarioError> {
+        Ok(self.unlearned_transcript(seed)?.statistic)
+    }
+
+    /// One trial of the retraining side: before release j, train on D_j from scratch with
+    /// seed s_j and take its first release; the statistic of the K releases. s_0 is `seed`
+    /// itself (so one release is the single-release audit bit for bit) and s_j, j ≥ 1, is
+    /// [`trial_seed`]`(seed, j, 1)`, a distinct ChaCha20 stream.
     pub fn retrained_statistic(&self, seed: u64) -> Result<f64, ScenarioError> {
-        let model = model::train(
-            self.remaining.clone(),
-            &self.hyper,
-            NoiseKey::from_seed(seed),
-        )?;
-        Ok(self.statistic(&self.release(&model.secret)?))
+        let releases = self
+            .remaining
+            .iter()
+            .enumerate()
+            .map(|(j, rows)| {
+                let seed = if j == 0 { seed } else { trial_seed(seed, j, 1) };
+                let model = model::train(rows.clone(), &self.hyper, NoiseKey::from_seed(seed))?;
+                self.release(&model.secret)
+            })
+            .collect::<Result<Vec<_>, TrainError>>()?;
+        self.statistic(&releases)
     }
 }
 
@@ -394,16 +503,25 @@ pub struct ScenarioAudit {
     pub scenario: ScenarioKind,
     /// The mechanism audited.
     pub mechanism: Mechanism,
-    /// Rows of D and of S.
+    /// Rows of D.
     pub rows: usize,
     /// The removed ids.
     pub removed: Vec<String>,
+    /// Releases K in the audited transcript (one per removal request).
+    pub releases: usize,
     /// The calibrated noise scale (σ, or 1/α for Gamma-norm noise).
     pub calibrated_scale: f64,
     /// The scale the weights were published with.
     pub release_scale: f64,
     /// The ε the certificates state (claimed but unproven under guo2020).
     pub certified_epsilon: f64,
+    /// The transcript ε of the unlearning side's last certificate, the largest over the
+    /// trials: what the certificates state for all K releases jointly, the bound the
+    /// audit tests (none without a lattice release).
+    pub transcript_epsilon: Option<f64>,
+    /// The largest ε of one release on its own at its own charge, over trials and releases
+    /// ([`UnlearnedTranscript::per_release_epsilon`]).
+    pub per_release_epsilon: Option<f64>,
     /// The exact max-divergence, where it is known (the guo2020 counterexample).
     pub exact_divergence: Option<f64>,
     /// The statistical audit.
@@ -412,8 +530,17 @@ pub struct ScenarioAudit {
     pub seconds: f64,
 }
 
-/// Runs the audit of `scenario`: its own mechanism on one side, retraining on the other.
-/// The δ of `options` is replaced by the scenario's ([`Scenario::delta`]).
+/// The larger of two optional values (`None` only when both are).
+fn max_stated(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Runs the audit of `scenario`: its own mechanism on one side, the retrain world on the
+/// other, over the scenario's K releases. The δ of `options` is replaced by the scenario's
+/// ([`Scenario::delta`]).
 pub fn audit_scenario(
     scenario: &Scenario,
     options: &AuditOptions,
@@ -423,12 +550,24 @@ pub fn audit_scenario(
         delta: scenario.delta(),
         ..*options
     };
+    // (transcript ε, per-release ε), the largest over the trials so far.
+    let stated = Mutex::new((None, None));
     let audit = audit(
         &options,
-        |seed| scenario.unlearned_statistic(seed),
+        |seed| {
+            let run = scenario.unlearned_transcript(seed)?;
+            let mut stated = stated.lock().unwrap_or_else(|e| e.into_inner());
+            *stated = (
+                max_stated(stated.0, run.transcript_epsilon),
+                max_stated(stated.1, run.per_release_epsilon),
+            );
+            Ok::<_, ScenarioError>(run.statistic)
+        },
         |seed| scenario.retrained_statistic(seed),
     )?;
     let seconds = start.elapsed().as_secs_f64();
+    let (transcript_epsilon, per_release_epsilon) =
+        stated.into_inner().unwrap_or_else(|e| e.into_inner());
     let exact_divergence = (scenario.kind == ScenarioKind::Guo2020Counterexample)
         .then(|| counterexample::exact_divergence(1.0 / scenario.hyper.noise.scale, 1e-3).max());
     Ok(ScenarioAudit {
@@ -436,9 +575,12 @@ pub fn audit_scenario(
         mechanism: scenario.hyper.mechanism,
         rows: scenario.full.data.n_rows(),
         removed: scenario.removed.clone(),
+        releases: scenario.requests.len(),
         calibrated_scale: scenario.hyper.noise.scale,
         release_scale: scenario.release_scale(),
         certified_epsilon: scenario.certified_epsilon(),
+        transcript_epsilon,
+        per_release_epsilon,
         exact_divergence,
         audit,
         seconds,
