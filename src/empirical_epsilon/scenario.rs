@@ -184,7 +184,7 @@ impl Scenario {
             1.0,
             Some(1e-5),
             0.01,
-            GaussianCalibration::Analytic,
+            GaussianCalibration::Lattice,
         )
         .map_err(|e| ScenarioError::Invalid(e.to_string()))?;
         let hyper = logistic(
