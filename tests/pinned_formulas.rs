@@ -121,13 +121,13 @@ fn worst_case_per_sample_bounds_are_pinned() {
     assert_rounded("worst_case_batch_per_sample", batch, 100.0, 82.0, 20.0);
 }
 
-/// ‖w‖ ≤ (n·C·R + ‖b‖ + ‖g‖)/Λ rounded by (1 + 28ε): (4·1·2 + 3 + 1)/4 = 3. Kills dropping
-/// ‖b‖ (SOUNDNESS point 6) or ‖g‖ and the rounding. Roundings: the final product and the
-/// excess: 1ε < 14ε.
+/// ‖w‖ ≤ (n·C·R + ‖b‖ + ‖g‖)/Λ rounded by (1 + 28ε): (4·(1/2)·2 + 3 + 1)/4 = 2 (C ≠ 1, so
+/// n·C and n/C differ). Kills dropping ‖b‖ (SOUNDNESS point 6) or ‖g‖ and the rounding.
+/// Roundings: the final product and the excess: 1ε < 14ε.
 #[test]
 fn weight_norm_bound_is_pinned() {
-    let value = bounds::weight_norm_bound(4, 1.0, 2.0, 3.0, 1.0, 4.0);
-    assert_rounded("weight_norm_bound", value, 3.0, 28.0, 14.0);
+    let value = bounds::weight_norm_bound(4, 0.5, 2.0, 3.0, 1.0, 4.0);
+    assert_rounded("weight_norm_bound", value, 2.0, 28.0, 14.0);
 }
 
 /// r = σ(√d + √(2 ln(1/δ_R))) rounded by (1 + 36ε): σ = 2, d = 16, δ_R = e⁻⁸ give
@@ -267,12 +267,12 @@ fn pass_free_increment_is_pinned() {
 /// The gradient's rounding bound γ_{n+2}(R·S + Λ‖w‖ + ‖b‖) + R·γ₆/(1 − γ₆)·S +
 /// n·β·γ_d·R²·‖w‖, rounded by (1 + 68ε), evaluated here from the formula with exact γ_k.
 /// The library's γ_k carry (1 + 8ε) each, and every term has one: excess 76ε. The terms
-/// at n = 1022, d = 4, R = 2, β = 1/4, S = 3, ‖w‖ = 1, Λ = 4, ‖b‖ = 5 are ≈ 7680ε, 18ε and
-/// 2044ε: dropping any, or moving n + 2, 6 or d by one, changes the value by ≥ 10⁻³
+/// at n = 1022, d = 4, R = 2, β = 1/4, S = 3, ‖w‖ = 2, Λ = 4, ‖b‖ = 5 are ≈ 9728ε, 18ε and
+/// 4088ε (no input is 1, so no × ↦ ÷ goes unseen): dropping any, or moving n + 2, 6 or d by one, changes the value by ≥ 10⁻³
 /// relative, far above the resolution 34ε (half the final factor).
 #[test]
 fn gradient_rounding_bound_is_pinned() {
-    let (n, d, r, beta, s, w, lambda, b) = (1022usize, 4usize, 2.0, 0.25, 3.0, 1.0, 4.0, 5.0);
+    let (n, d, r, beta, s, w, lambda, b) = (1022usize, 4usize, 2.0, 0.25, 3.0, 2.0, 4.0, 5.0);
     let value = bounds::gradient_rounding_bound(&GradientRoundingInputs {
         rows: n,
         dim: d,
@@ -292,18 +292,18 @@ fn gradient_rounding_bound_is_pinned() {
 
 /// The solve residual bound (γ_{n′+d+16} + 2γ_{3d+1})·T·‖v‖ + E_m‖v‖ + u·T·‖w⁻‖ with
 /// T = trace/(1 − γ_{n′+d+16}), rounded by (1 + 52ε). At n′ = 1000, d = 8 (γ_{1024},
-/// γ_{25}), trace 100, E_m = 10⁻¹², ‖v‖ = 1, ‖w⁻‖ = 10³ the three terms are ≈ 1.2·10⁻¹¹,
-/// 10⁻¹² and 1.1·10⁻¹¹, so dropping any, or a mis-indexed γ, moves the value by ≥ 10⁻³
+/// γ_{25}), trace 100, E_m = 10⁻¹², ‖v‖ = 2, ‖w⁻‖ = 10³ the three terms are ≈ 2.4·10⁻¹¹,
+/// 2·10⁻¹² and 1.1·10⁻¹¹, so dropping any, or a mis-indexed γ, moves the value by ≥ 10⁻³
 /// relative. Excess: 52ε plus the (1 + 8ε) of the γ's on their share (about half).
 /// Resolution 26ε.
 #[test]
 fn newton_solve_residual_bound_is_pinned() {
-    let value = bounds::newton_solve_residual_bound(1000, 8, 100.0, 1e-12, 1.0, 1e3);
+    let value = bounds::newton_solve_residual_bound(1000, 8, 100.0, 1e-12, 2.0, 1e3);
     let form = gamma(1024.0);
     let solve = 2.0 * gamma(25.0);
     let trace = 100.0 / (1.0 - form);
-    let gammas = (form + solve) * trace;
-    let exact = gammas + 1e-12 + U * trace * 1e3;
+    let gammas = (form + solve) * trace * 2.0;
+    let exact = gammas + 1e-12 * 2.0 + U * trace * 1e3;
     let factor = 52.0 + 8.0 * gammas / exact;
     assert_rounded("newton_solve_residual_bound", value, exact, factor, 26.0);
 }
