@@ -1,38 +1,18 @@
 //! The audit against retraining: it passes a real unlearner and catches a broken one.
 
+mod common;
+
 use unlearn::audit::audit_against_retrain;
 use unlearn::data::Preprocessing;
 use unlearn::loss::LossKind;
-use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
-use unlearn::noise::NoiseFamily;
 use unlearn::noise::NoiseKey;
-use unlearn::objective::Regularization;
-use unlearn::privacy::{self, GaussianCalibration};
-use unlearn::solver::NewtonOptions;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
 /// Certified logistic hyperparameters: output perturbation, (ε, δ) = (1, 1e-5), ε′ = 0.05.
 fn hyper() -> Hyperparameters {
-    let (noise, target) = privacy::calibrate(
-        NoiseFamily::Gaussian,
-        1.0,
-        Some(1e-5),
-        0.05,
-        GaussianCalibration::Lattice,
-    )
-    .unwrap();
-    Hyperparameters {
-        loss: LossKind::Logistic,
-        lambda: 0.05,
-        regularization: Regularization::PerSample,
-        intercept: true,
-        noise,
-        privacy: Some(target),
-        mechanism: Mechanism::OutputPerturbation,
-        newton: NewtonOptions::default(),
-    }
+    common::certified(LossKind::Logistic, 0.05, 0.05)
 }
 
 fn unlearner(seed: u64) -> Unlearner {

@@ -8,15 +8,12 @@
 //! single accumulator; with more, partial accumulators were added pairwise), so the
 //! gradients — and through Newton's iterations the weights — differed in their last bits.
 
+mod common;
+
 use unlearn::data::{self, Preprocessing};
 use unlearn::loss::LossKind;
-use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
-use unlearn::noise::NoiseFamily;
 use unlearn::noise::NoiseKey;
-use unlearn::objective::Regularization;
-use unlearn::privacy::{self, GaussianCalibration};
-use unlearn::solver::NewtonOptions;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 use unlearn::verify::verify;
@@ -24,24 +21,7 @@ use unlearn::verify::verify;
 /// Certified output-perturbation hyperparameters ((ε, δ) = (1, 1e-5), ε′ = 0.05): with a
 /// budget, removals after the first exact step are pass-free (the cached Hessian).
 fn hyper(loss: LossKind) -> Hyperparameters {
-    let (noise, target) = privacy::calibrate(
-        NoiseFamily::Gaussian,
-        1.0,
-        Some(1e-5),
-        0.05,
-        GaussianCalibration::Lattice,
-    )
-    .unwrap();
-    Hyperparameters {
-        loss,
-        lambda: 1e-2,
-        regularization: Regularization::PerSample,
-        intercept: true,
-        noise,
-        privacy: Some(target),
-        mechanism: Mechanism::OutputPerturbation,
-        newton: NewtonOptions::default(),
-    }
+    common::certified(loss, 1e-2, 0.05)
 }
 
 /// Synthetic rows (3,000: twelve row blocks, so partial sums are combined).

@@ -2,14 +2,12 @@
 //! up in the transcript, the publish policy decides which requests release, and a re-solve
 //! is the reference retrain bit for bit (so it is charged 0).
 
+mod common;
+
 use unlearn::data::{Dataset, Preprocessing};
 use unlearn::loss::LossKind;
-use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, PublishPolicy, TrainingData};
-use unlearn::noise::{NoiseFamily, NoiseKey};
-use unlearn::objective::Regularization;
-use unlearn::privacy::{self, GaussianCalibration};
-use unlearn::solver::NewtonOptions;
+use unlearn::noise::NoiseKey;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::transcript::Transcript;
 use unlearn::unlearner::Unlearner;
@@ -26,24 +24,7 @@ fn rows(n: usize) -> Dataset {
 }
 
 fn hyper(budget: f64) -> Hyperparameters {
-    let (noise, target) = privacy::calibrate(
-        NoiseFamily::Gaussian,
-        1.0,
-        Some(1e-5),
-        budget,
-        GaussianCalibration::Lattice,
-    )
-    .unwrap();
-    Hyperparameters {
-        loss: LossKind::Logistic,
-        lambda: 1e-2,
-        regularization: Regularization::PerSample,
-        intercept: true,
-        noise,
-        privacy: Some(target),
-        mechanism: Mechanism::OutputPerturbation,
-        newton: NewtonOptions::default(),
-    }
+    common::certified(LossKind::Logistic, 1e-2, budget)
 }
 
 /// A deterministic key that counts as secret (library tests only; `--seed` never certifies).

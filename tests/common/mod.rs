@@ -4,9 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use unlearn::loss::LossKind;
+use unlearn::mechanism::Mechanism;
 use unlearn::model::Hyperparameters;
-use unlearn::noise::NoiseFamily;
+use unlearn::noise::{NoiseFamily, NoiseSpec};
+use unlearn::objective::Regularization;
 use unlearn::privacy::{self, GaussianCalibration};
+use unlearn::solver::NewtonOptions;
 
 /// Runs the binary with `args`.
 pub fn unlearn(args: &[&str]) -> Output {
@@ -67,4 +71,23 @@ pub fn with_budget(mut h: Hyperparameters, budget: f64) -> Hyperparameters {
     h.noise = noise;
     h.privacy = Some(target);
     h
+}
+
+/// Certified output-perturbation hyperparameters: per-sample λ, an intercept, the default
+/// solver, and (ε, δ) = (1, 1e-5) for the lifetime budget ε′ ([`with_budget`]).
+pub fn certified(loss: LossKind, lambda: f64, budget: f64) -> Hyperparameters {
+    let uncalibrated = Hyperparameters {
+        loss,
+        lambda,
+        regularization: Regularization::PerSample,
+        intercept: true,
+        noise: NoiseSpec {
+            family: NoiseFamily::Gaussian,
+            scale: 0.0,
+        },
+        privacy: None,
+        mechanism: Mechanism::OutputPerturbation,
+        newton: NewtonOptions::default(),
+    };
+    with_budget(uncalibrated, budget)
 }
