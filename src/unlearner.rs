@@ -719,7 +719,9 @@ impl Unlearner {
         &mut self,
         hyper: &Hyperparameters,
     ) -> Result<StepBounds, RemovalError> {
-        self.caches.clear_models();
+        // Every cache goes: the class caches describe the old weights, and the Gram cache's
+        // bits the old row order (it is rebuilt at the next exact step).
+        self.caches.clear();
         let secret = &mut self.model.secret;
         secret.design.restore_canonical_order();
         self.rows_reordered = true;
