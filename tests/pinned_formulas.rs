@@ -191,7 +191,7 @@ fn data_dependent_bound_is_pinned() {
 /// result by (1 + 24ε). With a = 1021 ones the sum is exactly 1021 and γ_{1024} = 512ε
 /// (to 10⁻¹²), half of which survives the square root: excess 256 + 24 = 280ε. At γ = 1/2,
 /// ‖X‖₂ = 4 the exact value is √1021. Kills dropping either enlargement, n + 3 ↦ n − 3 (a
-/// 3ε move is not resolved; n·3 is) and a⁴ ↦ a² (the same for ones: see the second case,
+/// 1.5ε move, not resolved; n·3 is) and a⁴ ↦ a² (the same for ones: see the second case,
 /// a = (2, 0): exact 0.5·0.5·4·4 = 4, γ₅ ≈ 2.5ε, excess ≈ 25ε). Roundings ≤ 3: 1.5ε < 12ε.
 #[test]
 fn elementwise_bound_is_pinned() {
