@@ -72,16 +72,17 @@ fn from_lower(a: &DMatrix<f64>) -> DMatrix<f64> {
 /// After 12 removals at weights that drift away from w₀, ‖Ĥ₀ − H₀‖₂ ≤ η.
 ///
 /// Checked as ‖Ĥ₀ − H_ref‖₂ ≤ η + ε_ref (H_ref and ε_ref from [`reference_hessian`] on the
-/// remaining rows): the claim implies it by the triangle inequality. The difference is
-/// formed exactly (Sterbenz: its entries subtract numbers within a factor 2) and its
-/// eigenvalues are those of a matrix within O(d·u)·‖E‖₂ of it (backward stable symmetric
-/// eigensolver), which the factor (1 − 10⁻¹⁰) on the measured norm covers at d = 5.
+/// remaining rows): the claim implies it by the triangle inequality. Each entry of the
+/// difference E is formed with a relative error ≤ u (none where the two entries are within
+/// a factor 2, by Sterbenz) and the computed eigenvalues are those of a matrix within
+/// O(d·u)·‖E‖₂ of it (backward stable symmetric eigensolver): the factor (1 − 10⁻¹⁰) on
+/// the measured norm covers both at d = 5.
 ///
 /// Kills the hand-made mutant of `HessianCache::remove_row` that downdates with
 /// `loss.second_derivative(linalg::dot(x, w.as_slice()), y)` (the current weights) instead
 /// of at `self.point` (measured: ‖Ĥ₀ − H_ref‖₂ = 1.3·10⁻² against η = 1.5·10⁻¹³, where the
-/// correct downdate leaves 7·10⁻¹⁶), and any mutant
-/// that stops η from growing with each downdate.
+/// correct downdate leaves 7·10⁻¹⁶), and any mutant that stops η from growing with each
+/// downdate.
 #[test]
 fn downdated_hessian_stays_within_its_tracked_error() {
     let data = generate(&SyntheticSpec {
