@@ -205,3 +205,22 @@ fn verify_fails_when_a_certified_entry_is_over_its_budget() {
         );
     }
 }
+
+/// A transcript past its budget is not certified: the releases of a store charged 1.2·10⁻⁴
+/// and more, then its target's budget lowered below what they spent (the noise still
+/// affords the target, so only the transcript guard can refuse). Every later certificate
+/// says not certified and names the transcript — re-solves charge 0 but cannot undo what
+/// was published. Kills `sensitivity > budget` ↦ `false` in `accounting::certification`.
+#[test]
+fn a_transcript_past_its_budget_is_not_certified() {
+    let mut u = trained(1e-2, 1e-10);
+    let first = u.remove(&["s7".to_string()]).unwrap();
+    let spent = first.transcript.sensitivity;
+    assert!(first.certified && spent > 0.0, "{first:?}");
+    let target = u.model.published.hyperparameters.privacy.as_mut().unwrap();
+    target.budget = spent / 2.0;
+    let next = u.remove(&["s11".to_string()]).unwrap();
+    assert!(!next.certified);
+    let reason = next.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("transcript"), "{reason}");
+}
