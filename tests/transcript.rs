@@ -159,3 +159,37 @@ fn a_resolve_is_the_reference_retrain_bit_for_bit() {
     assert_eq!(u.model.secret.design.ids(), reference.secret.design.ids());
     assert!(verify(&u).passed());
 }
+
+/// The ε a certificate states for its transcript is the zCDP conversion at ρ = S²/(2σ²) on
+/// the lattice's own σ = s·g: recomputed here from the lattice's integers, and bracketed by
+/// the closed form ρ + 2√(ρ ln(1/δ)) above (the conversion is never worse) and the exact
+/// continuous Gaussian's ε below (a zCDP bound cannot beat the mechanism it bounds: its
+/// δ at that ε is ≤ the target). Kills a transcript ε returned as a constant.
+#[test]
+fn the_stated_transcript_epsilon_is_the_zcdp_conversion() {
+    use unlearn::noise::{LatticeNoise, analytic_gaussian_delta, zcdp_epsilon};
+    use unlearn::transcript::transcript_epsilon;
+    let lattice = LatticeNoise::for_sigma(0.0405).unwrap();
+    let sigma = lattice.scale as f64 * lattice.grid();
+    for sensitivity in [1e-3, 4e-3, 1e-2, 3e-2] {
+        let stated = transcript_epsilon(&lattice, sensitivity, 1e-5);
+        let rho = (sensitivity / sigma).powi(2) / 2.0;
+        let recomputed = zcdp_epsilon(rho, 1e-5).unwrap();
+        // ρ is rounded up by a few ulps inside `rho`: the same ε to 1e-12 relative.
+        assert!(
+            (stated - recomputed).abs() <= 1e-12 * recomputed,
+            "{stated} vs {recomputed}"
+        );
+        let closed_form = rho + 2.0 * (rho * (1e5f64).ln()).sqrt();
+        assert!(
+            stated > 0.0 && stated <= closed_form,
+            "{stated} vs {closed_form}"
+        );
+        let exact = analytic_gaussian_delta(stated, sigma, sensitivity).unwrap();
+        assert!(
+            exact <= 1e-5,
+            "the Gaussian's own δ at the stated ε is {exact:e}"
+        );
+    }
+    assert_eq!(transcript_epsilon(&lattice, 0.0, 1e-5), 0.0);
+}
