@@ -274,3 +274,31 @@ fn a_failed_resolve_rolls_back_to_a_state_that_verifies() {
     let charge = u.ledger.last().unwrap().distance.unwrap();
     assert!(actual_shift(&u, &h, n) <= charge);
 }
+
+/// Restoring a backup forgets the releases published since it was taken. The observer saw
+/// the training release, release 1 (after removing s1) and, after the restore, another
+/// release 1 (after removing s2): three releases, two of them charged Δ + g√m, while the
+/// restored store's transcript counts two and certifies the target for them. The noise does
+/// not repeat (proofs/noise_keys.md), but the accounting does not cover the lost branch.
+///
+/// Fix (not small: it needs state that a restore does not roll back): keep the transcript's
+/// high-water mark (releases made and Σc²) outside the restorable store — an append-only
+/// release log the operator names, or the publication channel itself — and start a restored
+/// store's transcript from it, or refuse to certify until the operator accounts for it.
+#[test]
+#[ignore = "bug: a restored backup's transcript forgets the releases published since the backup"]
+fn restoring_a_backup_keeps_the_charges_of_releases_already_published() {
+    let h = common::certified(LossKind::Logistic, 1e-2, 0.05);
+    let mut u = train(&h, 200);
+    let backup = u.clone();
+    let seen = u.remove(&["s1".to_string()]).unwrap();
+    assert!(seen.published && seen.distance.unwrap() > 0.0);
+    let mut restored = backup;
+    let c = restored.remove(&["s2".to_string()]).unwrap();
+    assert!(c.published);
+    assert!(
+        !c.certified || c.transcript.releases >= 3,
+        "certified with {} releases counted; the observer has seen 3",
+        c.transcript.releases
+    );
+}
