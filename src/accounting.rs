@@ -103,6 +103,12 @@ pub fn certification(hyper: &Hyperparameters, standing: &Standing<'_>) -> (bool,
             "gamma-norm release noise is continuous floating point, whose support leaks the secret weights' low bits (Mironov 2012): only Gaussian noise is released on a lattice and certified".into(),
         );
     }
+    if transcript::lattice_of(hyper).is_none() {
+        return refuse(format!(
+            "sigma {} has no release grid (a power-of-two grid needs sigma in [2^-998, 2^995)): the release is floating point, whose support leaks the secret weights' low bits (Mironov 2012); retrain with a sigma in that range",
+            hyper.noise.scale
+        ));
+    }
     if standing.reproducible_key {
         return refuse(
             "the noise key was derived from --seed: reproducible noise is public noise; train without --seed to certify".into(),
@@ -112,7 +118,8 @@ pub fn certification(hyper: &Hyperparameters, standing: &Standing<'_>) -> (bool,
         return refuse(shape.to_string());
     }
     let sensitivity = standing.transcript.sensitivity();
-    if sensitivity > budget {
+    // A NaN sensitivity refuses too.
+    if sensitivity.is_nan() || sensitivity > budget {
         return refuse(format!(
             "the transcript of {} releases has joint sensitivity {sensitivity:.3e}, past the lifetime budget {budget:.3e}",
             standing.transcript.releases

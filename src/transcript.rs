@@ -70,15 +70,22 @@ impl Transcript {
         }
     }
 
-    /// The largest charge the next release may carry without taking S past `cap`.
+    /// The largest charge the next release may carry without taking S past `cap`: a charge
+    /// c ≤ allowance gives `after(c).sensitivity() ≤ cap` (both round up monotonically).
     pub fn allowance(&self, cap: f64) -> f64 {
         let left = cap * cap - self.shift_squared;
         if left <= 0.0 {
-            0.0
-        } else {
-            // Rounded down twice, so that `after(allowance)` stays within the cap.
-            (left.sqrt().next_down() * (1.0 - 4.0 * f64::EPSILON)).max(0.0)
+            return 0.0;
         }
+        // Rounded down twice. When Σc² is close to cap², the subtraction cancels and `left`
+        // may exceed the true cap² − Σc² by an ulp of cap², which the rounding of the square
+        // root cannot absorb; so the candidate is checked as `after` rounds, and halved until
+        // it fits (at most about 2100 halvings reach 0, which always fits).
+        let mut allowance = (left.sqrt().next_down() * (1.0 - 4.0 * f64::EPSILON)).max(0.0);
+        while allowance > 0.0 && self.after(allowance).sensitivity() > cap {
+            allowance /= 2.0;
+        }
+        allowance
     }
 
     /// The statement a certificate carries.

@@ -8,7 +8,8 @@
 //! 3. the removed ids are gone from the secret rows (their keyed tags match no remaining id),
 //!    and the row counts agree;
 //! 4. the transcript replays: the charges the ledger records for its releases add up, bit for
-//!    bit, to the secret state's transcript;
+//!    bit, to the secret state's transcript, and (output perturbation) each release that did
+//!    not re-solve is charged at least what its recorded distance bound implies;
 //! 5. the noise scale affords the recorded privacy target (it is re-derived, not trusted);
 //! 6. the exact gradient residual of the current secret weights, recomputed from the secret
 //!    rows and noise, is within what the last certificate charged to the budget (and, for a
@@ -18,7 +19,7 @@ use crate::accounting::distance_bound;
 use crate::certificate::EntryKind;
 use crate::mechanism::Mechanism;
 use crate::model::weights_digest;
-use crate::transcript::Transcript;
+use crate::transcript::{self, Transcript};
 use crate::unlearner::Unlearner;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -183,11 +184,35 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
 /// Replays the transcript from the ledger: every entry that published adds its recorded
 /// charge ([`Transcript::after`], the same rounding), and the result must be the secret
 /// state's transcript bit for bit and the last entry's summary.
+///
+/// Under output perturbation, the charge of a release that did not re-solve must also be at
+/// least what its recorded distance bound implies ([`transcript::charge`]: Δ + g√m); the last
+/// entry's distance bound is itself checked against the recomputed residual
+/// ([`residual_check`]). A re-solve's charge of 0 rests on bit-identity with the reference
+/// retrain, which is not re-run here.
 fn transcript_check(unlearner: &Unlearner) -> Check {
     let name = "transcript replays from the ledger";
+    let hyper = &unlearner.model.published.hyperparameters;
+    let secret = &unlearner.model.secret;
+    let coords = secret.model_count() * secret.design.n_features();
     let mut replayed = Transcript::default();
     for entry in &unlearner.ledger.entries {
         match (entry.published, entry.distance) {
+            (true, Some(charge))
+                if hyper.mechanism == Mechanism::OutputPerturbation
+                    && !entry.retrained
+                    && (charge.is_nan()
+                        || charge < transcript::charge(hyper, entry.residual_bound, coords)) =>
+            {
+                return Check {
+                    name,
+                    passed: false,
+                    detail: format!(
+                        "ledger entry {} charges {charge:.3e}, less than its distance bound {:.3e} implies",
+                        entry.step, entry.residual_bound
+                    ),
+                };
+            }
             (true, Some(charge)) => replayed = replayed.after(charge),
             (false, None) => {}
             _ => {
