@@ -98,6 +98,13 @@ fn the_training_release_is_charged_nothing_and_certified() {
     assert!(budget <= 1e-2 && budget > 0.99e-2, "{budget:e}");
     assert_eq!(certificate.residual_bound, training_distance(&u));
     assert!(certificate.residual_bound >= 1e-10 / LAMBDA);
+    // The schedule the certificate states is the one the unlearner follows.
+    assert!(
+        certificate.schedule.contains("re-solve from zero")
+            && certificate.schedule.contains("charged 0"),
+        "{}",
+        certificate.schedule
+    );
     assert!(verify(&u).passed(), "{:?}", verify(&u).checks);
 }
 
