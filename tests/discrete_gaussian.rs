@@ -559,3 +559,35 @@ fn zcdp_conversion_matches_dp_accounting() {
         assert!(ours <= case.closed_form);
     }
 }
+
+/// The rounding charge Δ + g√m is enlarged by its outward factor 1 + 4ε, no less (it covers
+/// the rounding of √m and of the sum) and no more than needed: on dyadic inputs whose exact
+/// value is representable (σ = 1: g = 2⁻²⁴; Δ = 1/2, m = 4: Δ + 2g exactly), the returned
+/// bound is within [exact·(1 + 2ε), exact·(1 + 6ε)]. Kills the factor dropped, its sign
+/// flipped, or 4·ε ↦ 4/ε or 4 + ε, and `rho` accepting a negative shift (mutants that
+/// survived the cargo-mutants run).
+#[test]
+fn the_grid_shift_bound_carries_its_outward_factor() {
+    let lattice = LatticeNoise::for_sigma(1.0).unwrap();
+    assert_eq!(lattice.grid(), 2f64.powi(-24));
+    let exact = 0.5 + 2.0 * lattice.grid();
+    let bound = lattice.grid_shift_bound(0.5, 4);
+    assert!(
+        bound >= exact * (1.0 + 2.0 * f64::EPSILON),
+        "{bound:e} vs {exact:e}"
+    );
+    assert!(
+        bound <= exact * (1.0 + 6.0 * f64::EPSILON),
+        "{bound:e} vs {exact:e}"
+    );
+    assert_eq!(
+        lattice.grid_shift_bound(0.0, 4),
+        0.0,
+        "identical weights shift nothing"
+    );
+    // Invalid shifts fail closed (no finite ρ for a negative or non-finite shift).
+    for bad in [-1e-3, f64::NAN, f64::INFINITY] {
+        assert_eq!(lattice.rho(bad), f64::INFINITY, "{bad}");
+        assert_eq!(lattice.grid_shift_bound(bad, 4), f64::INFINITY, "{bad}");
+    }
+}
