@@ -714,10 +714,12 @@ impl Unlearner {
     /// Re-solves from zero on the remaining rows in their original order: exactly what
     /// [`crate::model::train`] does on those rows, so with deterministic numerics the secret
     /// weights are the reference retrain bit for bit (charged 0;
-    /// proofs/transcript_accounting.md). Returns the bounds of the new weights.
+    /// proofs/transcript_accounting.md). Returns the bounds of the new weights, keeping the
+    /// data-dependent and worst-case bounds and the cache flags of the `step` it replaces.
     fn resolve_from_scratch(
         &mut self,
         hyper: &Hyperparameters,
+        step: StepBounds,
     ) -> Result<StepBounds, RemovalError> {
         // Every cache goes: the class caches describe the old weights, and the Gram cache's
         // bits the old row order (it is rebuilt at the next exact step).
@@ -734,7 +736,9 @@ impl Unlearner {
             residual_measured: vec![true; exact_residual.len()],
             exact_residual,
             training_residual: secret.training.iter().map(|r| r.gradient_norm).collect(),
-            ..StepBounds::default()
+            data_dependent: step.data_dependent,
+            worst_case: step.worst_case,
+            cached_hessian: step.cached_hessian,
         })
     }
 
@@ -752,10 +756,7 @@ impl Unlearner {
         match hyper.mechanism {
             Mechanism::OutputPerturbation => {
                 if self.over(hyper, &bounds, allowance) {
-                    let mut fresh = self.resolve_from_scratch(hyper)?;
-                    fresh.data_dependent = bounds.data_dependent;
-                    fresh.worst_case = bounds.worst_case;
-                    fresh.cached_hessian = bounds.cached_hessian;
+                    let fresh = self.resolve_from_scratch(hyper, bounds)?;
                     self.model.secret.spent = vec![self.step_distance(hyper, &fresh)];
                     return Ok((true, fresh, 0.0));
                 }
@@ -774,10 +775,7 @@ impl Unlearner {
                     .collect();
                 let over = budget.is_some_and(|b| charged.iter().any(|&c| c > b));
                 if over {
-                    let mut fresh = self.resolve_from_scratch(hyper)?;
-                    fresh.data_dependent = bounds.data_dependent;
-                    fresh.worst_case = bounds.worst_case;
-                    fresh.cached_hessian = bounds.cached_hessian;
+                    let fresh = self.resolve_from_scratch(hyper, bounds)?;
                     self.model.secret.spent = fresh.exact_residual.clone();
                     return Ok((true, fresh, 0.0));
                 }
