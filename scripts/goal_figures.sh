@@ -12,7 +12,7 @@ bin=target/release/unlearn
 python3 - "$out" <<'PY'
 import csv, sys
 out = sys.argv[1]
-rows = [r for r in csv.DictReader(open('data/digits.csv')) if r['digit'] in ('3', '8')]
+rows = [r for r in csv.DictReader(open('crates/unlearn/data/digits.csv')) if r['digit'] in ('3', '8')]
 fields = list(rows[0].keys())
 train = [r for i, r in enumerate(rows) if i % 5 != 0]
 test = [r for i, r in enumerate(rows) if i % 5 == 0]

@@ -1,0 +1,52 @@
+//! Helpers shared by the command-line tests: driving the `unlearn` binary.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the binary with `args`.
+pub fn unlearn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_unlearn"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh scratch directory for one test (named after the test file's `prefix`).
+pub fn scratch(prefix: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("unlearn-{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A path as a command-line argument.
+pub fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs the binary with a command line written as one string: words split on spaces, and a
+/// word equal to one of `paths`' names replaced by that path (`STORE`, say).
+pub fn run(line: &str, paths: &[(&str, &Path)]) -> Output {
+    let args: Vec<&str> = line
+        .split_whitespace()
+        .map(|word| {
+            paths
+                .iter()
+                .find(|(name, _)| *name == word)
+                .map_or(word, |(_, p)| path(p))
+        })
+        .collect();
+    unlearn(&args)
+}
