@@ -1,9 +1,10 @@
 //! Embedding the library in a service: hold a store, read deletion requests one per line
-//! (a bare id or `{"id": …, "ref": …}`), and commit each removal before reading the next.
+//! (a bare id or `{"id": …, "ref": …}`), and serve each through the deletion engine
+//! ([`unlearn::deletions::Deletions`]): check, remove, commit, receipt, before the next.
 //!
-//! A refused request (unknown id, bad line) changes nothing: `Unlearner::remove` is a
-//! transaction. A failed save leaves the previous commit on disk (`Store::save` stages,
-//! marks, renames), so the service stops rather than serve from a state the disk lacks.
+//! A refused request (unknown or already removed id, bad line) changes nothing. A failed
+//! write leaves the previous commit on disk and the engine back on it, so the request is
+//! reported as not served; the service stops rather than guess.
 //!
 //! ```sh
 //! cargo run --release -- train --data builtin:breast_cancer --loss logistic --lambda 0.1 \
@@ -13,7 +14,8 @@
 //! ```
 
 use std::io::BufRead;
-use unlearn::requests::parse_request;
+use unlearn::deletions::{DeletionRequest, Deletions, ErrorKind};
+use unlearn::requests::{Erasure, parse_request};
 use unlearn::store::{LockMode, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let store = Store::at(&dir);
     let _lock = store.lock(LockMode::Exclusive)?; // one writer while the service runs
-    let mut unlearner = store.load()?;
+    let mut engine = Deletions::open(store)?;
     let input: Box<dyn BufRead> = match source.as_deref() {
         None | Some("-") => Box::new(std::io::stdin().lock()),
         Some(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path)?)),
@@ -39,18 +41,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Some(Ok(request)) => request,
         };
-        let reference = request.reference.as_deref().unwrap_or("-");
-        match unlearner.remove(std::slice::from_ref(&request.id)) {
-            Ok(certificate) => {
-                store.save(&unlearner)?; // the commit point of this request
+        let deletion = DeletionRequest {
+            erasure: Erasure::Ids(vec![request.id.clone()]),
+            reference: request.reference,
+        };
+        match engine.delete(&deletion) {
+            Ok(served) => {
+                let receipt = &served.receipt;
                 println!(
-                    "line {number}: removed {} (ref {reference}): certified {}, budget used {:.1}%, retrained {}",
+                    "line {number}: removed {}: certified {}, carried by release {} ({}), ledger entry {}",
                     request.id,
-                    certificate.certified,
-                    100.0 * certificate.budget_used / certificate.budget.unwrap_or(f64::INFINITY),
-                    certificate.retrained,
+                    receipt.certified,
+                    receipt.release,
+                    if receipt.published { "out" } else { "coming" },
+                    &receipt.ledger_entry[..16],
                 );
             }
+            Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e.into()),
             Err(e) => eprintln!(
                 "line {number}: {} refused, store unchanged: {e}",
                 request.id

@@ -30,6 +30,8 @@
 //! - [`shape`]: whether a retrain on the remaining rows would infer the published shape
 //!   (classes, feature columns);
 //! - [`predict`]: predictions and metrics; [`store`]: the on-disk store;
+//! - [`deletions`]: the deletion engine that serves erasure requests in arrival order
+//!   (`serve-requests` and the HTTP service), with receipts and the publish policy;
 //! - [`synthetic`]: seeded synthetic data for benchmarks and tests.
 //!
 //! The `unlearn` binary (src/cli) is a thin layer over these modules.
@@ -40,6 +42,7 @@ pub mod bench;
 pub mod bounds;
 pub mod certificate;
 pub mod data;
+pub mod deletions;
 pub mod empirical_epsilon;
 pub mod hessian_cache;
 pub mod linalg;

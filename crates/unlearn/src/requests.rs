@@ -3,6 +3,15 @@
 
 use serde::Deserialize;
 
+/// What a deletion request erases: rows named by id, or every row of a data subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Erasure {
+    /// These row ids, removed as one batch.
+    Ids(Vec<String>),
+    /// Every row of this data subject (stores trained with a subject column).
+    Subject(String),
+}
+
 /// One deletion request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {

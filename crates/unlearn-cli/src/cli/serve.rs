@@ -1,5 +1,6 @@
-//! `unlearn serve-requests`: serve a stream of deletion requests, one committed store
-//! write per request, safe to interrupt and resume.
+//! `unlearn serve-requests`: serve a stream of deletion requests through the deletion
+//! engine ([`unlearn::deletions`]), one committed store write per request, safe to interrupt
+//! and resume.
 
 use super::CliResult;
 use super::args::StoreArg;
@@ -7,8 +8,8 @@ use super::progress::Progress;
 use clap::Args;
 use serde_json::{Value, json};
 use std::io::BufRead;
-use unlearn::certificate::Certificate;
-use unlearn::requests::parse_request;
+use unlearn::deletions::{Deletion, DeletionError, DeletionRequest, Deletions, ErrorKind, Receipt};
+use unlearn::requests::{Erasure, parse_request};
 use unlearn::store::LockMode;
 
 /// Arguments of `unlearn serve-requests`.
@@ -38,22 +39,13 @@ pub struct ServeArgs {
     pub json: bool,
 }
 
-/// One line of text for a request's outcome (the JSON form has every field).
-/// What the requester may be told: the request, whether it was served, certified and
-/// published, and which ledger entry records it — no data-dependent number (distances,
-/// residuals, budget used, timings), which would describe the remaining rows. The
-/// `certificate` next to it in `--json` output is for the operator only.
-fn receipt(id: &str, reference: Option<&str>, c: &Certificate) -> Value {
-    json!({
-        "id": id,
-        "ref": reference,
-        "certified": c.certified,
-        "epsilon": c.epsilon,
-        "delta": c.delta,
-        "published": c.published,
-        "release": if c.published { Some(c.release) } else { None },
-        "ledger_entry": c.digest,
-    })
+/// A served request's receipt as printed: the core [`Receipt`] (no data-dependent number,
+/// no id) with the request's id beside it, for the operator's log. The `certificate` next to
+/// it in `--json` output is for the operator only.
+fn receipt(id: &str, receipt: &Receipt) -> Value {
+    let mut value = serde_json::to_value(receipt).expect("a receipt serialises");
+    value["id"] = json!(id);
+    value
 }
 
 fn describe(outcome: &Value) -> String {
@@ -91,7 +83,7 @@ fn describe(outcome: &Value) -> String {
 /// Runs `unlearn serve-requests`; exits with status 1 at the end if any request was refused.
 pub fn run(args: &ServeArgs) -> CliResult {
     let (store, _lock) = args.store.open(LockMode::Exclusive)?;
-    let mut unlearner = store.load()?;
+    let mut engine = Deletions::open(store)?;
     let reader: Box<dyn BufRead> = if args.requests == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -122,36 +114,31 @@ pub fn run(args: &ServeArgs) -> CliResult {
                 continue;
             }
         };
-        let tag = unlearner.model.secret.key.id_tag(&request.id);
-        let served_before = unlearner
-            .ledger
-            .entries
-            .iter()
-            .any(|c| c.removed_id_tags.contains(&tag));
-        if served_before {
-            report(
-                json!({"line": line_number, "id": request.id, "ref": request.reference,
-                          "status": "already-removed"}),
-            );
-            continue;
-        }
-        match unlearner.remove(std::slice::from_ref(&request.id)) {
-            Ok(certificate) => {
-                store.save(&unlearner)?;
+        let deletion = DeletionRequest {
+            erasure: Erasure::Ids(vec![request.id.clone()]),
+            reference: request.reference.clone(),
+        };
+        let (id, reference) = (&request.id, &request.reference);
+        match engine.delete(&deletion) {
+            Ok(Deletion {
+                receipt: served_receipt,
+                certificate,
+            }) => {
                 served += 1;
                 progress.set_message(format!("serving requests: {served} removed"));
-                let receipt = receipt(&request.id, request.reference.as_deref(), &certificate);
-                report(
-                    json!({"line": line_number, "id": request.id, "ref": request.reference,
-                              "status": "removed", "receipt": receipt, "certificate": certificate}),
-                );
+                report(json!({"line": line_number, "id": id, "ref": reference,
+                              "status": "removed", "receipt": receipt(id, &served_receipt),
+                              "certificate": certificate}));
             }
+            Err(DeletionError::AlreadyRemoved(_)) => {
+                report(json!({"line": line_number, "id": id, "ref": reference,
+                       "status": "already-removed"}))
+            }
+            Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e.into()),
             Err(e) => {
                 refused += 1;
-                report(
-                    json!({"line": line_number, "id": request.id, "ref": request.reference,
-                              "status": "refused", "error": e.to_string()}),
-                );
+                report(json!({"line": line_number, "id": id, "ref": reference,
+                              "status": "refused", "error": e.to_string()}));
             }
         }
     }

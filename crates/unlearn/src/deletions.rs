@@ -1,0 +1,582 @@
+//! The deletion engine: what serves erasure requests, one at a time, in arrival order —
+//! `unlearn serve-requests` over a file and the HTTP service (crate `unlearn-service`) over
+//! the network both run it.
+//!
+//! [`Deletions`] owns the [`Unlearner`] and its [`Store`] (its caller holds the store's lock).
+//! Each request goes through the same four steps:
+//! 1. **check**: every id is a training row; an id removed before is told apart from an
+//!    unknown one through the set of removed-id tags (HMAC of the id under the store's key,
+//!    as the ledger records them), an O(1) look-up per id instead of a scan of the ledger;
+//! 2. **remove**: one batch step of the unlearner (one certificate);
+//! 3. **persist** durably (the only write path, [`Deletions::persist`]): a failure puts the
+//!    engine back on what the store holds, so nothing unacknowledged is ever reported;
+//! 4. **receipt**: what the requester may be told ([`Receipt`]).
+//!
+//! Releases follow the publish policy (proofs/transcript_accounting.md): every
+//! `publish.every` requests (the store's policy, decided inside [`Unlearner::remove`]), after
+//! a time interval ([`Deletions::publish_if_due`]), or on demand ([`Deletions::publish`]).
+//! Releases at times fixed by a public policy add nothing to the transcript beyond their own
+//! charge, and a request between releases only updates the secret state, so the rate of
+//! deletions does not depend on how often the model is released.
+//!
+//! Readers (the published model, receipts, counters) go through a [`Reader`], a snapshot the
+//! engine refreshes after each durable step under a short write lock: reads never wait for a
+//! removal step or a store write.
+
+use crate::certificate::{Certificate, EntryKind};
+use crate::model::PublishedModel;
+use crate::requests::Erasure;
+use crate::store::{Store, StoreError, write_atomic};
+use crate::unlearner::{RemovalError, Unlearner};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+/// File name (inside the store's secret directory) of the requesters' references: one JSON
+/// line `{"ref", "entry"}` per request that carried one, naming its ledger entry's digest.
+pub const REFS_FILE: &str = "refs.jsonl";
+
+/// Longest reference accepted (in bytes): a ticket number, not a document.
+pub const MAX_REFERENCE_BYTES: usize = 256;
+
+/// One deletion request: what to erase, and the requester's reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletionRequest {
+    /// The rows to erase.
+    pub erasure: Erasure,
+    /// The requester's reference (a ticket number, say): unique among the store's requests,
+    /// it finds the receipt again ([`Reader::receipt`]).
+    pub reference: Option<String>,
+}
+
+/// What a requester is told about a served deletion: the request, whether it is certified
+/// (ε, δ), which release carries it (or will), and which ledger entry records it. No
+/// data-dependent number (distances, residuals, budget used, timings), which would describe
+/// the remaining rows; no id, so that a receipt shown to a third party names no one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The requester's reference, if the request had one.
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// Whether everything published (with the deletion's release) carries the (ε, δ)
+    /// guarantee against a model retrained without the rows.
+    pub certified: bool,
+    /// ε of the guarantee (none without a privacy target).
+    pub epsilon: Option<f64>,
+    /// δ of the guarantee (none without a privacy target).
+    pub delta: Option<f64>,
+    /// Whether the release that carries the deletion is out.
+    pub published: bool,
+    /// The release that carries the deletion (counted as in the ledger: training is release
+    /// 1): the deletion's own when it published one, else the next one.
+    pub release: u64,
+    /// Digest of the ledger entry that records the deletion (a reference as good as `ref`).
+    pub ledger_entry: String,
+}
+
+/// A served deletion: the receipt for the requester, the certificate for the operator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deletion {
+    /// For the requester.
+    pub receipt: Receipt,
+    /// The ledger entry (operator-only: it carries data-dependent residuals).
+    pub certificate: Certificate,
+}
+
+/// Why a request was not served. Nothing changed in every case.
+#[derive(Debug, thiserror::Error)]
+pub enum DeletionError {
+    /// The request itself is malformed (what was expected is in the message).
+    #[error("{0}")]
+    Invalid(String),
+    /// A subject was named, and this store records no subject per row.
+    #[error(
+        "this store records no subjects: name the rows to delete by id ({{\"ids\": [\"...\"]}})"
+    )]
+    NoSubjects,
+    /// An id was removed by an earlier request.
+    #[error("id '{0}' was already removed by an earlier request")]
+    AlreadyRemoved(String),
+    /// The reference names an earlier request.
+    #[error(
+        "ref '{0}' already names an earlier deletion (look it up by that ref); use a new ref for a new request"
+    )]
+    ReferenceInUse(String),
+    /// The unlearner refused or failed the removal.
+    #[error(transparent)]
+    Removal(#[from] RemovalError),
+    /// The store could not be written: the request was not served (the engine is back on
+    /// what the store holds).
+    #[error("the store could not be written ({0}); the request was not served: retry it")]
+    Store(#[from] StoreError),
+    /// A write failed and the store could not be read back: the engine serves nothing more.
+    #[error("the deletion engine stopped after a store failure ({0}); fix the store, then restart")]
+    Stopped(String),
+}
+
+/// The class of a [`DeletionError`], which callers map to exit codes or HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is malformed (HTTP 400).
+    Invalid,
+    /// An id is not among the training rows (HTTP 404).
+    NotFound,
+    /// The request conflicts with the store's history (HTTP 409).
+    Conflict,
+    /// The removal step failed on this request (HTTP 500).
+    Failed,
+    /// The store cannot be written now (HTTP 503).
+    Unavailable,
+}
+
+impl DeletionError {
+    /// The error's class.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Invalid(_) | Self::NoSubjects => ErrorKind::Invalid,
+            Self::Removal(RemovalError::DuplicateId(_) | RemovalError::Empty) => ErrorKind::Invalid,
+            Self::Removal(RemovalError::UnknownId(_)) => ErrorKind::NotFound,
+            Self::AlreadyRemoved(_)
+            | Self::ReferenceInUse(_)
+            | Self::Removal(RemovalError::WouldRemoveAll(_)) => ErrorKind::Conflict,
+            Self::Removal(RemovalError::Linalg(_) | RemovalError::Retrain(_)) => ErrorKind::Failed,
+            Self::Store(_) | Self::Stopped(_) => ErrorKind::Unavailable,
+        }
+    }
+}
+
+/// What a [`Reader`] tells about the engine: public counters, plus the budget used, which is
+/// data-dependent and for the operator only (`GET /metrics` is behind the service's token).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    /// Training rows left.
+    pub rows: usize,
+    /// Removal steps in the ledger.
+    pub deletions: usize,
+    /// Releases made (training is release 1).
+    pub releases: u64,
+    /// Requests served since the latest release.
+    pub pending: u64,
+    /// Budget used after the newest ledger entry, in `budget_unit` (operator-only).
+    pub budget_used: f64,
+    /// The lifetime budget, if a privacy target was set.
+    pub budget: Option<f64>,
+    /// Why the engine stopped serving, if a failed write could not be undone.
+    pub stopped: Option<String>,
+}
+
+/// The facts of one removal entry a receipt is made of.
+#[derive(Debug, Clone)]
+struct EntryFacts {
+    reference: Option<String>,
+    certified: bool,
+    epsilon: Option<f64>,
+    delta: Option<f64>,
+    published: bool,
+    release: u64,
+}
+
+impl EntryFacts {
+    fn of(certificate: &Certificate, reference: Option<String>) -> Self {
+        Self {
+            reference,
+            certified: certificate.certified,
+            epsilon: certificate.epsilon,
+            delta: certificate.delta,
+            published: certificate.published,
+            release: certificate.release,
+        }
+    }
+
+    /// The receipt, given how many releases have been made since: a deletion that published
+    /// nothing is carried by the next release (`release + 1`), out once the count reaches it.
+    fn receipt(&self, digest: &str, releases: u64) -> Receipt {
+        let release = if self.published {
+            self.release
+        } else {
+            self.release + 1
+        };
+        Receipt {
+            reference: self.reference.clone(),
+            certified: self.certified,
+            epsilon: self.epsilon,
+            delta: self.delta,
+            published: releases >= release,
+            release,
+            ledger_entry: digest.to_string(),
+        }
+    }
+}
+
+/// The snapshot readers see.
+#[derive(Debug)]
+struct View {
+    model: Arc<PublishedModel>,
+    /// Removal entries by ledger digest.
+    entries: HashMap<String, EntryFacts>,
+    /// Requesters' references → ledger digest.
+    refs: HashMap<String, String>,
+    status: Status,
+}
+
+impl View {
+    fn of(unlearner: &Unlearner, refs: HashMap<String, String>) -> Self {
+        let by_digest: HashMap<&str, &str> =
+            refs.iter().map(|(r, d)| (d.as_str(), r.as_str())).collect();
+        let entries = unlearner
+            .ledger
+            .entries
+            .iter()
+            .filter(|c| c.kind == EntryKind::Removal)
+            .map(|c| {
+                let reference = by_digest.get(c.digest.as_str()).map(|r| r.to_string());
+                (c.digest.clone(), EntryFacts::of(c, reference))
+            })
+            .collect();
+        Self {
+            model: Arc::new(unlearner.model.published.clone()),
+            entries,
+            refs,
+            status: status_of(unlearner),
+        }
+    }
+}
+
+fn status_of(unlearner: &Unlearner) -> Status {
+    let last = unlearner.ledger.last();
+    Status {
+        rows: unlearner.model.secret.design.n_rows(),
+        deletions: unlearner.ledger.removals(),
+        releases: last.map_or(0, |c| c.release),
+        pending: unlearner.model.secret.pending_requests,
+        budget_used: last.map_or(0.0, |c| c.budget_used),
+        budget: last.and_then(|c| c.budget),
+        stopped: None,
+    }
+}
+
+/// A cheap, cloneable handle on the engine's latest durable state, for any number of
+/// threads: the published model, receipts by reference or ledger digest, and the counters.
+#[derive(Debug, Clone)]
+pub struct Reader(Arc<RwLock<View>>);
+
+impl Reader {
+    fn view(&self) -> std::sync::RwLockReadGuard<'_, View> {
+        // A writer that panicked mid-update left a view no less consistent than before it
+        // (each update is a few assignments): keep serving it.
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The published model.
+    pub fn model(&self) -> Arc<PublishedModel> {
+        self.view().model.clone()
+    }
+
+    /// The receipt of the deletion named by `key`: a requester's reference, else a ledger
+    /// entry's digest.
+    pub fn receipt(&self, key: &str) -> Option<Receipt> {
+        let view = self.view();
+        let digest = view.refs.get(key).map_or(key, String::as_str);
+        view.entries
+            .get(digest)
+            .map(|facts| facts.receipt(digest, view.status.releases))
+    }
+
+    /// The counters.
+    pub fn status(&self) -> Status {
+        self.view().status.clone()
+    }
+}
+
+/// One line of [`REFS_FILE`].
+#[derive(Serialize, Deserialize)]
+struct RefLine {
+    #[serde(rename = "ref")]
+    reference: String,
+    entry: String,
+}
+
+/// When releases are made besides every `publish.every` requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PublishTimer {
+    /// Publish the pending requests once this long has passed since the latest release.
+    pub interval: Option<Duration>,
+}
+
+/// The deletion engine (see the module documentation).
+#[derive(Debug)]
+pub struct Deletions {
+    store: Store,
+    unlearner: Unlearner,
+    /// Tags of every removed id ([`crate::noise::NoiseKey::id_tag`]).
+    removed: HashSet<String>,
+    timer: PublishTimer,
+    last_release_at: Instant,
+    shared: Arc<RwLock<View>>,
+    /// Why the engine stopped, once a failed write could not be undone.
+    stopped: Option<String>,
+}
+
+impl Deletions {
+    /// Opens the engine on a store; the caller holds the store's exclusive lock for as long
+    /// as the engine lives. References whose entry never reached the ledger (a crash between
+    /// the two writes) are dropped.
+    pub fn open(store: Store) -> Result<Self, DeletionError> {
+        let unlearner = store.load()?;
+        let refs = load_refs(&store, &unlearner)?;
+        let removed = removed_tags(&unlearner);
+        let shared = Arc::new(RwLock::new(View::of(&unlearner, refs)));
+        Ok(Self {
+            store,
+            unlearner,
+            removed,
+            timer: PublishTimer::default(),
+            last_release_at: Instant::now(),
+            shared,
+            stopped: None,
+        })
+    }
+
+    /// A handle for readers.
+    pub fn reader(&self) -> Reader {
+        Reader(self.shared.clone())
+    }
+
+    /// The unlearner (read-only: every change goes through the engine).
+    pub fn unlearner(&self) -> &Unlearner {
+        &self.unlearner
+    }
+
+    /// Sets the publish policy's `every` (requests per release, ≥ 1), recorded with the
+    /// published model (it is public) and persisted now.
+    pub fn set_publish_every(&mut self, every: u64) -> Result<(), DeletionError> {
+        if every == 0 {
+            return Err(DeletionError::Invalid(
+                "publish every 0 requests: give at least 1".into(),
+            ));
+        }
+        if self.unlearner.model.published.publish.every != every {
+            self.live()?;
+            self.unlearner.model.published.publish.every = every;
+            self.persist(None)?;
+            let mut view = self.shared.write().unwrap_or_else(PoisonError::into_inner);
+            view.model = Arc::new(self.unlearner.model.published.clone());
+        }
+        Ok(())
+    }
+
+    /// Sets the publish timer (counted from now).
+    pub fn set_publish_timer(&mut self, timer: PublishTimer) {
+        self.timer = timer;
+        self.last_release_at = Instant::now();
+    }
+
+    /// When the timer next calls for a release, if requests are pending.
+    pub fn next_release_due(&self) -> Option<Instant> {
+        let interval = self.timer.interval?;
+        (self.unlearner.model.secret.pending_requests > 0).then(|| self.last_release_at + interval)
+    }
+
+    /// Serves one request: check, remove, persist, receipt. On any error nothing changed.
+    pub fn delete(&mut self, request: &DeletionRequest) -> Result<Deletion, DeletionError> {
+        self.live()?;
+        if let Some(reference) = &request.reference {
+            check_reference(reference)?;
+        }
+        let ids = match &request.erasure {
+            Erasure::Ids(ids) => ids,
+            Erasure::Subject(_) => return Err(DeletionError::NoSubjects),
+        };
+        let key = &self.unlearner.model.secret.key;
+        if let Some(id) = ids.iter().find(|id| self.removed.contains(&key.id_tag(id))) {
+            return Err(DeletionError::AlreadyRemoved(id.clone()));
+        }
+        if let Some(reference) = &request.reference
+            && self.reader().view().refs.contains_key(reference)
+        {
+            return Err(DeletionError::ReferenceInUse(reference.clone()));
+        }
+        let certificate = self.unlearner.remove(ids)?;
+        self.persist(
+            request
+                .reference
+                .as_deref()
+                .map(|r| (r, certificate.digest.as_str())),
+        )?;
+        self.removed
+            .extend(certificate.removed_id_tags.iter().cloned());
+        let facts = EntryFacts::of(&certificate, request.reference.clone());
+        let receipt = {
+            let mut view = self.shared.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some(reference) = &request.reference {
+                view.refs
+                    .insert(reference.clone(), certificate.digest.clone());
+            }
+            view.status = status_of(&self.unlearner);
+            if certificate.published {
+                view.model = Arc::new(self.unlearner.model.published.clone());
+            }
+            let receipt = facts.receipt(&certificate.digest, view.status.releases);
+            view.entries.insert(certificate.digest.clone(), facts);
+            receipt
+        };
+        if certificate.published {
+            self.last_release_at = Instant::now();
+        }
+        Ok(Deletion {
+            receipt,
+            certificate,
+        })
+    }
+
+    /// Publishes the pending requests now (one release); `None` if none is pending.
+    pub fn publish(&mut self) -> Result<Option<Certificate>, DeletionError> {
+        self.live()?;
+        let Some(certificate) = self.unlearner.publish()? else {
+            return Ok(None);
+        };
+        self.persist(None)?;
+        self.last_release_at = Instant::now();
+        let mut view = self.shared.write().unwrap_or_else(PoisonError::into_inner);
+        view.status = status_of(&self.unlearner);
+        view.model = Arc::new(self.unlearner.model.published.clone());
+        Ok(Some(certificate))
+    }
+
+    /// Publishes if the timer says a release is due at `now`.
+    pub fn publish_if_due(&mut self, now: Instant) -> Result<Option<Certificate>, DeletionError> {
+        match self.next_release_due() {
+            Some(due) if now >= due => self.publish(),
+            _ => Ok(None),
+        }
+    }
+
+    fn live(&self) -> Result<(), DeletionError> {
+        match &self.stopped {
+            Some(reason) => Err(DeletionError::Stopped(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// The one durable write: the request's reference (if any) is appended to
+    /// [`REFS_FILE`] and synced first, then the store is saved (its commit point decides).
+    /// A reference whose entry is not in the committed ledger is dropped when the engine
+    /// opens, so a crash between the two writes leaves no dangling reference.
+    ///
+    /// On failure the engine goes back to what the store holds (recovering an interrupted
+    /// save first); if even that fails it stops serving.
+    fn persist(&mut self, reference: Option<(&str, &str)>) -> Result<(), DeletionError> {
+        let written = match reference {
+            Some((reference, entry)) => append_ref(&self.store, reference, entry),
+            None => Ok(()),
+        }
+        .and_then(|()| self.store.save(&self.unlearner));
+        let Err(error) = written else {
+            return Ok(());
+        };
+        match self.store.recover().and_then(|()| self.store.load()) {
+            Ok(unlearner) => {
+                self.removed = removed_tags(&unlearner);
+                self.unlearner = unlearner;
+            }
+            Err(reload) => {
+                let reason = reload.to_string();
+                let mut view = self.shared.write().unwrap_or_else(PoisonError::into_inner);
+                view.status.stopped = Some(reason.clone());
+                self.stopped = Some(reason);
+            }
+        }
+        Err(DeletionError::Store(error))
+    }
+}
+
+/// Checks a requester's reference: non-empty, at most [`MAX_REFERENCE_BYTES`], no control
+/// characters (it is echoed in output lines).
+fn check_reference(reference: &str) -> Result<(), DeletionError> {
+    if reference.trim().is_empty() {
+        return Err(DeletionError::Invalid(
+            "the ref is empty: give a non-empty ref or none".into(),
+        ));
+    }
+    if reference.len() > MAX_REFERENCE_BYTES {
+        return Err(DeletionError::Invalid(format!(
+            "the ref is {} bytes long; at most {MAX_REFERENCE_BYTES} are accepted",
+            reference.len()
+        )));
+    }
+    if reference.chars().any(char::is_control) {
+        return Err(DeletionError::Invalid(
+            "the ref contains a control character".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn removed_tags(unlearner: &Unlearner) -> HashSet<String> {
+    unlearner
+        .ledger
+        .entries
+        .iter()
+        .flat_map(|c| c.removed_id_tags.iter().cloned())
+        .collect()
+}
+
+fn refs_path(store: &Store) -> std::path::PathBuf {
+    store.ledger_path().with_file_name(REFS_FILE)
+}
+
+/// Reads the references whose entry is a removal in the ledger, and rewrites the file with
+/// exactly those (dropping a line torn by a crash and references never committed).
+fn load_refs(store: &Store, unlearner: &Unlearner) -> Result<HashMap<String, String>, StoreError> {
+    let path = refs_path(store);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(source) => return Err(StoreError::Io { path, source }),
+    };
+    let removals: HashSet<&str> = unlearner
+        .ledger
+        .entries
+        .iter()
+        .filter(|c| c.kind == EntryKind::Removal)
+        .map(|c| c.digest.as_str())
+        .collect();
+    let kept: Vec<RefLine> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<RefLine>(line).ok())
+        .filter(|r| removals.contains(r.entry.as_str()))
+        .collect();
+    let mut bytes = Vec::new();
+    for line in &kept {
+        bytes.extend(serde_json::to_vec(line).expect("a ref line serialises"));
+        bytes.push(b'\n');
+    }
+    if bytes != text.as_bytes() {
+        write_atomic(&path, &bytes)?;
+    }
+    Ok(kept.into_iter().map(|r| (r.reference, r.entry)).collect())
+}
+
+/// Appends one reference line and syncs it (owner-only file, like the rest of `secret/`).
+fn append_ref(store: &Store, reference: &str, entry: &str) -> Result<(), StoreError> {
+    use std::io::Write;
+    let path = refs_path(store);
+    let io = |source| StoreError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(io)?;
+    let mut line = serde_json::to_vec(&RefLine {
+        reference: reference.to_string(),
+        entry: entry.to_string(),
+    })
+    .expect("a ref line serialises");
+    line.push(b'\n');
+    file.write_all(&line).map_err(io)?;
+    file.sync_all().map_err(io)
+}
