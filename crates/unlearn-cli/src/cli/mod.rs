@@ -25,6 +25,7 @@ mod removal;
 mod report;
 mod reproduce;
 mod serve;
+mod service;
 mod synth;
 mod train;
 
@@ -70,6 +71,8 @@ enum Command {
     Publish(removal::PublishArgs),
     /// Serve a stream of deletion requests (a file or -), committing each before the next.
     ServeRequests(serve::ServeArgs),
+    /// Run the HTTP deletion service (deletions, receipts, model, predict, metrics) on a store.
+    Serve(service::ServeHttpArgs),
     /// Replay the ledger and recompute the exact residual from the secret state.
     Verify(removal::StoreArgs),
     /// Rows left, removals, budget used and left, retrainings, hyperparameters.
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::Remove(args) => removal::remove(&args),
         Command::Publish(args) => removal::publish(&args),
         Command::ServeRequests(args) => serve::run(&args),
+        Command::Serve(args) => service::run(&args),
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
         Command::Audit(args) => audit::run(&args),

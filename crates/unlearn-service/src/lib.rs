@@ -1,0 +1,216 @@
+//! # unlearn-service — the HTTP deletion service
+//!
+//! A long-running service over the deletion engine ([`unlearn::deletions`]): it holds the
+//! store's exclusive lock, keeps the unlearner and its removal caches warm, and answers
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `POST /v1/deletions` | `{"ids": [...]}` or `{"subject": "..."}`, optional `"ref"` → a receipt once durable |
+//! | `GET /v1/deletions/{ref}` | the receipt, by the requester's ref or the ledger entry digest |
+//! | `GET /v1/model` | the published model (`model.json`) |
+//! | `POST /v1/predict` | predictions of the published model |
+//! | `GET /v1/health` | liveness (the only route without the token) |
+//! | `GET /metrics` | Prometheus text: requests, latencies, releases, budget used |
+//! | `GET /v1/openapi.json` | the OpenAPI 3.1 document of all of this |
+//!
+//! Deletions are applied in arrival order by one writer thread that owns the engine
+//! ([`writer`]); reads are served from the engine's snapshot ([`unlearn::deletions::Reader`])
+//! and never wait for a removal step or a store write. On shutdown (SIGTERM, SIGINT, or the
+//! future given to [`Service::run`]) the listener stops accepting, requests in flight are
+//! answered, every queued deletion is served, and [`Service::run`] returns.
+//!
+//! Nothing secret is logged: no row, no id, no ref; the token is kept as a digest.
+
+pub mod api;
+pub mod auth;
+pub mod metrics;
+pub mod writer;
+
+use auth::Token;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use unlearn::deletions::{DeletionError, Deletions, PublishTimer};
+use unlearn::store::{LockMode, Store, StoreError, StoreLock};
+
+/// Largest request body accepted by default: 1 MiB (tens of thousands of ids, or of rows of
+/// a few features).
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The model store.
+    pub store: PathBuf,
+    /// The bearer token every route but `/v1/health` requires.
+    pub token: Token,
+    /// Requests per release; `None` keeps the store's policy (`publish.every`).
+    pub publish_every: Option<u64>,
+    /// Also publish the pending requests once this long has passed since the last release.
+    pub publish_interval: Option<Duration>,
+    /// Largest request body accepted, in bytes (413 past it).
+    pub body_limit: usize,
+}
+
+impl ServiceConfig {
+    /// The store and the token, with the store's publish policy and the default body limit.
+    pub fn new(store: impl Into<PathBuf>, token: Token) -> Self {
+        Self {
+            store: store.into(),
+            token,
+            publish_every: None,
+            publish_interval: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store cannot be opened or locked.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The engine refused the configuration.
+    #[error(transparent)]
+    Deletion(#[from] DeletionError),
+    /// The runtime, the listener or the writer thread could not be set up.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> ServiceError {
+    move |source| ServiceError::Io { context, source }
+}
+
+/// An opened service: the store locked, the engine loaded, the writer running.
+pub struct Service {
+    state: api::AppState,
+    writer: writer::Writer,
+    _lock: StoreLock,
+}
+
+impl Service {
+    /// Locks the store (exclusively, for the service's lifetime), opens the engine and
+    /// starts the writer.
+    pub fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
+        let store = Store::at(&config.store);
+        if !store.model_path().exists() {
+            return Err(StoreError::NotAStore { path: config.store }.into());
+        }
+        let lock = store.lock(LockMode::Exclusive)?;
+        let mut engine = Deletions::open(store)?;
+        if let Some(every) = config.publish_every {
+            engine.set_publish_every(every)?;
+        }
+        engine.set_publish_timer(PublishTimer {
+            interval: config.publish_interval,
+        });
+        let reader = engine.reader();
+        let writer = writer::Writer::start(engine).map_err(io("starting the writer thread"))?;
+        let state = api::AppState {
+            writer: writer.sender(),
+            reader,
+            metrics: Arc::default(),
+            token: Arc::new(config.token),
+            body_limit: config.body_limit,
+        };
+        Ok(Self {
+            state,
+            writer,
+            _lock: lock,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains (see the crate
+    /// documentation) and returns.
+    pub fn run(
+        self,
+        listener: std::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServiceError> {
+        let runtime = runtime()?;
+        runtime.block_on(self.serve(listener, shutdown))
+    }
+
+    /// Serves on `listener` until SIGTERM or SIGINT, then drains and returns; `ready` is
+    /// called with the address once the signal handlers are in place (a signal earlier
+    /// than that would end the process without draining).
+    pub fn run_until_signal(
+        self,
+        listener: std::net::TcpListener,
+        ready: impl FnOnce(SocketAddr),
+    ) -> Result<(), ServiceError> {
+        let runtime = runtime()?;
+        runtime.block_on(async move {
+            let shutdown = signals().map_err(io("installing the signal handlers"))?;
+            ready(listener.local_addr().map_err(io("reading the address"))?);
+            self.serve(listener, shutdown).await
+        })
+    }
+
+    async fn serve(
+        self,
+        listener: std::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServiceError> {
+        listener
+            .set_nonblocking(true)
+            .map_err(io("configuring the listener"))?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(io("registering the listener"))?;
+        let Self {
+            state,
+            writer,
+            _lock,
+        } = self;
+        let served = axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(io("serving"));
+        // Every handler has answered: serve what is still queued, then let go of the store.
+        writer.stop();
+        served
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(io("starting the runtime"))
+}
+
+/// A future that completes at the first SIGTERM or SIGINT (installed when called).
+fn signals() -> std::io::Result<impl Future<Output = ()>> {
+    let notify = Arc::new(tokio::sync::Notify::new());
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+            let mut stream = signal(kind)?;
+            let notify = notify.clone();
+            tokio::spawn(async move {
+                stream.recv().await;
+                notify.notify_one();
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let notify = notify.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            notify.notify_one();
+        });
+    }
+    Ok(async move { notify.notified().await })
+}
