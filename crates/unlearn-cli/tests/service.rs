@@ -427,6 +427,13 @@ fn the_token_is_required_and_its_file_must_be_owner_only() {
         }
     }
     assert_eq!(server.call("GET", "/v1/health", None, None).0, 200);
+    // Wrong method and unknown route: JSON errors too.
+    let wrong_method = server.get("/v1/deletions");
+    assert_eq!(wrong_method.0, 405, "{}", wrong_method.1);
+    assert!(error_message(&wrong_method).contains("does not take GET"));
+    let unknown = server.get("/v1/nothing-here");
+    assert_eq!(unknown.0, 404, "{}", unknown.1);
+    assert!(error_message(&unknown).contains("no route"));
     server.stop_cleanly();
     // Nothing was deleted by the refused requests.
     assert!(removal_digests(&store).is_empty());

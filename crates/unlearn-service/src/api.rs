@@ -8,6 +8,7 @@ use crate::metrics::Metrics;
 use crate::writer::Command;
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/health", get(get_health))
         .merge(protected)
         .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .with_state(state)
 }
@@ -162,6 +164,17 @@ async fn unknown_route(request: Request) -> ApiError {
     )
 }
 
+async fn wrong_method(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} does not take {}; see /v1/openapi.json",
+            request.uri().path(),
+            request.method()
+        ),
+    )
+}
+
 /// Reads a body of at most `limit` bytes (413 past it).
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
@@ -249,8 +262,10 @@ async fn post_deletion(State(state): State<AppState>, body: Body) -> Result<Resp
 /// `GET /v1/deletions/{ref}`: a receipt by requester's ref or ledger entry digest.
 async fn get_deletion(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    reference: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    // A ref that does not decode to UTF-8 names no deletion (refs are JSON strings).
+    let reference = reference.map_or(String::new(), |Path(r)| r);
     match state.reader.receipt(&reference) {
         Some(receipt) => Ok(json_response(StatusCode::OK, &receipt)),
         None => Err(ApiError::new(
