@@ -11,22 +11,22 @@
 //! | `POST /v1/predict` | predictions of the published model |
 //! | `GET /v1/health` | liveness (the only route without the token) |
 //! | `GET /metrics` | Prometheus text: requests, latencies, releases, budget used |
-//! | `GET /v1/openapi.json` | the OpenAPI 3.1 document of all of this |
+//! | `GET /v1/openapi.json` | the OpenAPI 3.1 document of all of this ([`OPENAPI`]) |
 //!
 //! Deletions are applied in arrival order by one writer thread that owns the engine
-//! ([`writer`]); reads are served from the engine's snapshot ([`unlearn::deletions::Reader`])
+//! (module `writer`); reads are served from the engine's snapshot ([`unlearn::deletions::Reader`])
 //! and never wait for a removal step or a store write. On shutdown (SIGTERM, SIGINT, or the
 //! future given to [`Service::run`]) the listener stops accepting, requests in flight are
 //! answered, every queued deletion is served, and [`Service::run`] returns.
 //!
 //! Nothing secret is logged: no row, no id, no ref; the token is kept as a digest.
 
-pub mod api;
+mod api;
 pub mod auth;
-pub mod metrics;
-pub mod writer;
+mod metrics;
+mod writer;
 
-use auth::Token;
+pub use auth::{Token, TokenError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +34,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use unlearn::deletions::{DeletionError, Deletions, PublishTimer};
 use unlearn::store::{LockMode, Store, StoreError, StoreLock};
+
+pub use api::OPENAPI;
 
 /// Largest request body accepted by default: 1 MiB (tens of thousands of ids, or of rows of
 /// a few features).

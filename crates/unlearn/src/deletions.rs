@@ -8,7 +8,7 @@
 //!    unknown one through the set of removed-id tags (HMAC of the id under the store's key,
 //!    as the ledger records them), an O(1) look-up per id instead of a scan of the ledger;
 //! 2. **remove**: one batch step of the unlearner (one certificate);
-//! 3. **persist** durably (the only write path, [`Deletions::persist`]): a failure puts the
+//! 3. **persist** durably (the only write path, the private `Deletions::persist`): a failure puts the
 //!    engine back on what the store holds, so nothing unacknowledged is ever reported;
 //! 4. **receipt**: what the requester may be told ([`Receipt`]).
 //!

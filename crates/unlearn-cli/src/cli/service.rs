@@ -6,8 +6,7 @@ use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
-use unlearn_service::auth::Token;
-use unlearn_service::{Service, ServiceConfig};
+use unlearn_service::{Service, ServiceConfig, Token};
 
 /// Arguments of `unlearn serve`.
 #[derive(Debug, Args)]
