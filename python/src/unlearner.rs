@@ -1,0 +1,249 @@
+//! The `Unlearner` class: a trained model with its secret state and ledger, and the
+//! functions that make one (`train`, `load`).
+//!
+//! Copies of the caller's data, stated because numpy users care:
+//! - `train` copies X once, from the numpy buffer into the rows the secret state owns (it
+//!   must own them: a removal deletes rows from it); a float64 C-contiguous array reaches
+//!   that copy without any conversion before it (the Python layer converts other dtypes
+//!   and layouts first, which is a second copy). The core then builds the design matrix
+//!   with the intercept column (`Dataset::with_constant_feature`, a copy of its own).
+//! - `scores` copies X into a dataset so that the model's recorded preprocessing (the clip
+//!   norm) is applied exactly as the CLI applies it.
+//!
+//! Every long call (training, scoring, removal, verification, audit, store I/O) runs with
+//! the GIL released.
+
+use crate::errors::{removal_error, store_error, train_error, unlearn_error, value_error};
+use crate::params::Params;
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+use std::path::{Path, PathBuf};
+use unlearn::data::{Dataset, Declared, Preprocessing, TargetEncoding, Targets};
+use unlearn::model::{self, TrainingData};
+use unlearn::noise::NoiseKey;
+use unlearn::store::{LockMode, Store, StoreError};
+use unlearn::unlearner::Unlearner as Core;
+
+/// Name recorded as the target column of a model trained from Python.
+const TARGET_COLUMN: &str = "y";
+
+/// A trained model, its secret state and its ledger. Never pickled and never printed: its
+/// repr shows counts only.
+#[pyclass(module = "unlearn._unlearn", name = "Unlearner")]
+pub struct Unlearner {
+    inner: Core,
+}
+
+/// A float64 C-contiguous view of a numpy array, or a `ValueError` saying what to pass.
+pub fn contiguous<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<&'a [f64]> {
+    x.as_slice().map_err(|_| {
+        value_error("X must be a C-contiguous float64 array (use numpy.ascontiguousarray)")
+    })
+}
+
+/// Trains a model: the rows `x` (n × d, float64, C-contiguous), encoded targets `y` (±1,
+/// class indices or real values, as `encoding` says), one id per row, the feature names,
+/// the target encoding as the core's JSON, whether the classes were declared, and the
+/// estimator's parameters. A fresh secret noise key is drawn from the operating system.
+#[pyfunction]
+#[pyo3(signature = (x, y, ids, feature_names, encoding, classes_declared, params))]
+#[allow(clippy::too_many_arguments)] // the rows and their description, as `fit` passes them
+pub fn train(
+    py: Python<'_>,
+    x: PyReadonlyArray2<'_, f64>,
+    y: PyReadonlyArray1<'_, f64>,
+    ids: Vec<String>,
+    feature_names: Vec<String>,
+    encoding: &str,
+    classes_declared: bool,
+    params: Params,
+) -> PyResult<Unlearner> {
+    let hyper = params.hyperparameters().map_err(value_error)?;
+    let encoding: TargetEncoding = serde_json::from_str(encoding).map_err(value_error)?;
+    let values = y.as_slice().map_err(value_error)?;
+    let (clip_norm, rows) = (params.clip_norm, contiguous(&x)?);
+    py.detach(|| {
+        let input = training_data(
+            rows,
+            values,
+            ids,
+            feature_names,
+            encoding,
+            classes_declared,
+            clip_norm,
+        )?;
+        let key = NoiseKey::generate().map_err(unlearn_error)?;
+        let model = model::train(input, &hyper, key).map_err(train_error)?;
+        Ok(Unlearner {
+            inner: Core::from_trained(model),
+        })
+    })
+}
+
+/// The rows as the core trains on them: a dataset owning a copy of `rows` (n × d,
+/// row-major) with encoded targets, preprocessed by clipping to `clip_norm` (the Python
+/// estimators scale nothing: the caller's features are used as given).
+pub fn training_data(
+    rows: &[f64],
+    values: &[f64],
+    ids: Vec<String>,
+    feature_names: Vec<String>,
+    encoding: TargetEncoding,
+    classes_declared: bool,
+    clip_norm: Option<f64>,
+) -> PyResult<TrainingData> {
+    let targets = Targets {
+        values: values.to_vec(),
+        encoding,
+    };
+    let mut data = Dataset::new(ids, feature_names, rows.to_vec(), Some(targets))
+        .map_err(value_error)?
+        .with_declared(Declared {
+            classes: classes_declared,
+            features: true,
+        });
+    let preprocessing = Preprocessing {
+        clip_norm,
+        ..Preprocessing::default()
+    };
+    preprocessing.apply(&mut data).map_err(value_error)?;
+    Ok(TrainingData {
+        data,
+        preprocessing,
+        target_column: TARGET_COLUMN.into(),
+    })
+}
+
+/// Loads the store at `path` (the directory `unlearn train --out` writes), under its shared
+/// lock.
+#[pyfunction]
+pub fn load(py: Python<'_>, path: PathBuf) -> PyResult<Unlearner> {
+    py.detach(|| load_store(&path))
+        .map(|inner| Unlearner { inner })
+        .map_err(store_error)
+}
+
+/// Reads a store: the one place the Python package reads the store format.
+fn load_store(path: &Path) -> Result<Core, StoreError> {
+    let store = Store::at(path);
+    let _lock = store.lock(LockMode::Shared)?;
+    store.load()
+}
+
+/// Writes a store, under its exclusive lock: the one place the Python package writes the
+/// store format.
+fn save_store(path: &Path, unlearner: &Core) -> Result<(), StoreError> {
+    let store = Store::at(path);
+    let _lock = store.lock(LockMode::Exclusive)?;
+    store.save(unlearner)
+}
+
+/// JSON text of a serialisable value (the core's types all serialise).
+fn json(value: &impl serde::Serialize) -> PyResult<String> {
+    serde_json::to_string(value).map_err(unlearn_error)
+}
+
+#[pymethods]
+impl Unlearner {
+    /// The published weights: one list per class model, the intercept last when enabled.
+    fn weights(&self) -> Vec<Vec<f64>> {
+        self.inner.model.published.weights.clone()
+    }
+
+    /// The published model as JSON (what `model.json` holds: weights, hyperparameters,
+    /// feature names, target encoding, digest). Public by construction.
+    fn published_json(&self) -> PyResult<String> {
+        json(&self.inner.model.published)
+    }
+
+    /// Remaining training rows.
+    fn n_rows(&self) -> usize {
+        self.inner.model.secret.design.n_rows()
+    }
+
+    /// The scores wᵀx of every row of `x` for every class model (n × K), after the model's
+    /// recorded preprocessing, with the published weights.
+    fn scores<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let published = &self.inner.model.published;
+        let d = published.feature_names.len();
+        let n = x.shape()[0];
+        if x.shape()[1] != d {
+            return Err(value_error(format!(
+                "X has {} features, but the model was trained on {d}",
+                x.shape()[1]
+            )));
+        }
+        let rows = contiguous(&x)?;
+        let flat = py.detach(|| -> PyResult<Vec<f64>> {
+            let ids = (0..n).map(|i| i.to_string()).collect();
+            let mut data = Dataset::new(ids, published.feature_names.clone(), rows.to_vec(), None)
+                .map_err(value_error)?;
+            published
+                .preprocessing
+                .apply(&mut data)
+                .map_err(value_error)?;
+            let scores = published.scores_preprocessed(&data);
+            let k = scores.len();
+            let mut flat = vec![0.0; n * k];
+            for (j, column) in scores.iter().enumerate() {
+                for (i, s) in column.iter().enumerate() {
+                    flat[i * k + j] = *s;
+                }
+            }
+            Ok(flat)
+        })?;
+        let k = published.weights.len();
+        PyArray1::from_vec(py, flat).reshape([n, k])
+    }
+
+    /// Removes the rows with these ids as one batch (one step, one certificate) and returns
+    /// the certificate as JSON. If the removal fails, nothing changed.
+    fn remove(&mut self, py: Python<'_>, ids: Vec<String>) -> PyResult<String> {
+        let inner = &mut self.inner;
+        let certificate = py.detach(|| inner.remove(&ids)).map_err(removal_error)?;
+        json(&certificate)
+    }
+
+    /// The ledger (training first, then every removal and release) as a JSON array.
+    fn certificates(&self) -> PyResult<String> {
+        json(&self.inner.ledger.entries)
+    }
+
+    /// Runs every check of `unlearn verify` and returns the report as JSON.
+    fn verify(&self, py: Python<'_>) -> PyResult<String> {
+        let inner = &self.inner;
+        json(&py.detach(|| unlearn::verify::verify(inner)))
+    }
+
+    /// Retrains from scratch on the remaining rows (noise from `seed`) and compares, as
+    /// `unlearn audit --against-retrain`; the report as JSON.
+    fn audit_against_retrain(&self, py: Python<'_>, seed: u64) -> PyResult<String> {
+        let inner = &self.inner;
+        let audit = py
+            .detach(|| unlearn::audit::audit_against_retrain(inner, seed, None, None))
+            .map_err(train_error)?;
+        json(&audit)
+    }
+
+    /// Writes the store at `path` (created if needed; the secret directory owner-only).
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let inner = &self.inner;
+        py.detach(|| save_store(&path, inner)).map_err(store_error)
+    }
+
+    fn __repr__(&self) -> String {
+        let ledger = &self.inner.ledger;
+        format!(
+            "<unlearn Unlearner: {} rows, {} removals, {} ledger entries>",
+            self.n_rows(),
+            ledger.removals(),
+            ledger.entries.len()
+        )
+    }
+}

@@ -1,0 +1,71 @@
+"""Type stubs of the extension module ``unlearn._unlearn`` (python/src/*.rs)."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+DEFAULT_TOL: float
+VERSION: str
+
+class UnlearnError(Exception): ...
+class NotCertified(UnlearnError): ...
+class BudgetExhausted(NotCertified): ...
+
+class Unlearner:
+    def weights(self) -> list[list[float]]: ...
+    def published_json(self) -> str: ...
+    def n_rows(self) -> int: ...
+    def scores(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+    def remove(self, ids: list[str]) -> str: ...
+    def certificates(self) -> str: ...
+    def verify(self) -> str: ...
+    def audit_against_retrain(self, seed: int) -> str: ...
+    def save(self, path: str) -> None: ...
+
+def train(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    ids: list[str],
+    feature_names: list[str],
+    encoding: str,
+    classes_declared: bool,
+    params: dict[str, Any],
+) -> Unlearner: ...
+def load(path: str) -> Unlearner: ...
+def membership(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    ids: list[str],
+    feature_names: list[str],
+    encoding: str,
+    params: dict[str, Any],
+    never_seen: float,
+    removed: int,
+    canaries: bool,
+    sequential: bool,
+    shadows: int,
+    bootstrap: int,
+    seed: int,
+) -> str: ...
+def epsilon(
+    scenario: str,
+    removed: int,
+    releases: int,
+    trials: int,
+    confidence: float,
+    seed: int,
+    sigma: float | None,
+) -> str: ...
+def load_builtin(
+    name: str,
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    str,
+    list[str],
+    list[str],
+    npt.NDArray[np.float64],
+    float | None,
+    str,
+]: ...
