@@ -12,7 +12,7 @@
 //! - [`unlearner`]: the `Unlearner` class (train, scores, remove, certificates, verify,
 //!   audit, save and load through the store);
 //! - [`audits`]: the membership-inference and empirical-ε audits;
-//! - [`datasets`]: the embedded datasets.
+//! - [`datasets`]: the embedded datasets and the seeded synthetic data.
 
 mod audits;
 mod datasets;
@@ -32,6 +32,7 @@ fn _unlearn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(audits::membership, m)?)?;
     m.add_function(wrap_pyfunction!(audits::epsilon, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::load_builtin, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::make_synthetic, m)?)?;
     m.add(
         "DEFAULT_TOL",
         unlearn::solver::NewtonOptions::default().tolerance,

@@ -147,9 +147,10 @@ fn json(value: &impl serde::Serialize) -> PyResult<String> {
 
 #[pymethods]
 impl Unlearner {
-    /// The published weights: one list per class model, the intercept last when enabled.
-    fn weights(&self) -> Vec<Vec<f64>> {
-        self.inner.model.published.weights.clone()
+    /// The published weights (K × d′): one row per class model, the intercept last when
+    /// enabled.
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        PyArray2::from_vec2(py, &self.inner.model.published.weights).map_err(unlearn_error)
     }
 
     /// The published model as JSON (what `model.json` holds: weights, hyperparameters,

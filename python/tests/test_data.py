@@ -58,3 +58,14 @@ def test_embedded_datasets():
     assert X.shape == (569, 30) and set(y) == {"benign", "malignant"}
     X, y, ids = datasets.load_diabetes(return_X_y=True)
     assert X.shape == (442, 10) and y.dtype == np.float64 and ids[0] != ids[1]
+
+
+def test_synthetic_data_is_the_clis():
+    X, y, ids = datasets.make_synthetic(50, 7, seed=3, return_X_y=True)
+    assert X.shape == (50, 7) and ids[:2] == ["s0", "s1"]
+    assert set(y.tolist()) <= {-1, 1}
+    assert np.all(np.linalg.norm(X, axis=1) <= 1.0)
+    again, _, _ = datasets.make_synthetic(50, 7, seed=3, return_X_y=True)
+    np.testing.assert_array_equal(X, again)
+    _, values, _ = datasets.make_synthetic(50, 7, seed=3, regression=True, return_X_y=True)
+    assert values.dtype == np.float64 and len(set(values.tolist())) == 50

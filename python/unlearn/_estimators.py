@@ -107,7 +107,7 @@ class _CertifiedEstimator(BaseEstimator):
         raise NotImplementedError
 
     def _set_weights(self, weights: np.ndarray) -> None:
-        """Set ``coef_`` and ``intercept_`` from the published weights (K x d[+1])."""
+        """Set ``coef_`` and ``intercept_`` from the published weights (K x d[+1], new)."""
         raise NotImplementedError
 
     def _core_params(self) -> dict[str, Any]:
@@ -186,11 +186,19 @@ class _CertifiedEstimator(BaseEstimator):
         self._refresh()
         return self
 
-    def _refresh(self) -> None:
-        """Fitted attributes from the extension object (after fit, remove or load)."""
-        self._set_weights(np.asarray(self._unlearner.weights(), dtype=np.float64))
-        entries = json.loads(self._unlearner.certificates())
-        self.certificates_ = [Certificate.from_dict(e) for e in entries]
+    def _refresh(self, certificate: Certificate | None = None) -> None:
+        """Fitted attributes from the extension object.
+
+        After fit or load the whole ledger is read; after a removal only its new
+        ``certificate`` is appended (the ledger is append-only), so a removal's cost does
+        not grow with the ledger.
+        """
+        self._set_weights(self._unlearner.weights())
+        if certificate is None:
+            entries = json.loads(self._unlearner.certificates())
+            self.certificates_ = [Certificate.from_dict(e) for e in entries]
+        else:
+            self.certificates_.append(certificate)
         self.n_rows_ = self._unlearner.n_rows()
 
     def _scores(self, X: Any) -> np.ndarray:
@@ -230,7 +238,7 @@ class _CertifiedEstimator(BaseEstimator):
         check_is_fitted(self)
         request = [ids] if isinstance(ids, str) else [str(i) for i in ids]
         certificate = Certificate.from_dict(json.loads(self._unlearner.remove(request)))
-        self._refresh()
+        self._refresh(certificate)
         if require_certified and not certificate.certified:
             exhausted = certificate.budget is not None and (
                 certificate.budget_used > certificate.budget
@@ -498,7 +506,7 @@ class CertifiedLogisticRegression(ClassifierMixin, _CertifiedEstimator):
 
     def _set_weights(self, weights: np.ndarray) -> None:
         d = self.n_features_in_
-        self.coef_ = weights[:, :d].copy()
+        self.coef_ = weights[:, :d]
         self.intercept_ = weights[:, d].copy() if self.fit_intercept else np.zeros(len(weights))
 
     @classmethod

@@ -5,6 +5,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+# Features, encoded targets, the encoding (JSON), ids, feature names, recommended scales,
+# recommended clip norm, description.
+_Dataset = tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    str,
+    list[str],
+    list[str],
+    npt.NDArray[np.float64],
+    float | None,
+    str,
+]
+
 DEFAULT_TOL: float
 VERSION: str
 
@@ -13,7 +26,7 @@ class NotCertified(UnlearnError): ...
 class BudgetExhausted(NotCertified): ...
 
 class Unlearner:
-    def weights(self) -> list[list[float]]: ...
+    def weights(self) -> npt.NDArray[np.float64]: ...
     def published_json(self) -> str: ...
     def n_rows(self) -> int: ...
     def scores(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
@@ -57,15 +70,9 @@ def epsilon(
     seed: int,
     sigma: float | None,
 ) -> str: ...
+def make_synthetic(
+    rows: int, features: int, flip: float, regression: bool, seed: int
+) -> _Dataset: ...
 def load_builtin(
     name: str,
-) -> tuple[
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    str,
-    list[str],
-    list[str],
-    npt.NDArray[np.float64],
-    float | None,
-    str,
-]: ...
+) -> _Dataset: ...

@@ -16,7 +16,7 @@ from sklearn.utils import Bunch
 
 from . import _unlearn
 
-__all__ = ["load_breast_cancer", "load_diabetes", "load_digits"]
+__all__ = ["load_breast_cancer", "load_diabetes", "load_digits", "make_synthetic"]
 
 
 def _labels(values: np.ndarray, encoding: dict[str, Any]) -> np.ndarray:
@@ -38,7 +38,11 @@ def _labels(values: np.ndarray, encoding: dict[str, Any]) -> np.ndarray:
 
 
 def _load(name: str, return_X_y: bool, scaled: bool) -> Any:
-    x, values, encoding, ids, names, scale, clip, description = _unlearn.load_builtin(name)
+    return _bunch(_unlearn.load_builtin(name), return_X_y, scaled)
+
+
+def _bunch(parts: tuple[Any, ...], return_X_y: bool, scaled: bool) -> Any:
+    x, values, encoding, ids, names, scale, clip, description = parts
     target = _labels(values, json.loads(encoding))
     data = x * scale if scaled else x
     if return_X_y:
@@ -108,3 +112,43 @@ def load_diabetes(*, return_X_y: bool = False, scaled: bool = True) -> Any:
         As :func:`load_digits`.
     """
     return _load("diabetes", return_X_y, scaled)
+
+
+def make_synthetic(
+    n_samples: int = 12000,
+    n_features: int = 784,
+    *,
+    flip: float = 0.1,
+    regression: bool = False,
+    seed: int = 1,
+    return_X_y: bool = False,
+) -> Any:
+    """Generate the seeded synthetic data of ``unlearn synth --seed SEED``.
+
+    Rows are Gaussian directions scaled to a norm uniform in [0, 1] (so every row has norm
+    at most 1); labels are the side of a random hyperplane (-1 or 1), each flipped with
+    probability ``flip``, or, with ``regression``, the hyperplane's value plus Gaussian
+    noise of standard deviation ``flip``. Ids are "s0", "s1", ...
+
+    Parameters
+    ----------
+    n_samples, n_features : int, default 12000 and 784
+        The shape (the MNIST-scale benchmark problem by default).
+    flip : float, default 0.1
+        Label-flip probability, or target noise.
+    regression : bool, default False
+        Real targets instead of labels.
+    seed : int, default 1
+        Generator seed.
+    return_X_y : bool, default False
+        Return ``(X, y, ids)`` instead of a Bunch.
+
+    Returns
+    -------
+    Bunch or tuple
+        As :func:`load_digits`.
+    """
+    parts = _unlearn.make_synthetic(
+        int(n_samples), int(n_features), float(flip), bool(regression), int(seed)
+    )
+    return _bunch(parts, return_X_y, scaled=False)
