@@ -1,30 +1,29 @@
 //! The audits that train their own models: membership inference (`unlearn
 //! audit-membership`) on the caller's rows, and empirical ε (`unlearn audit-epsilon`) on
-//! the core's scenarios. Both return the core's report as JSON; the Python layer
+//! the core's scenarios. Both return the core's report as dicts; the Python layer
 //! (`unlearn.audit`) turns it into dataclasses.
 
 use crate::errors::{unlearn_error, value_error};
 use crate::params::Params;
-use crate::unlearner::{contiguous, training_data};
+use crate::unlearner::{contiguous, encoding as target_encoding, to_python, training_data};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use unlearn::data::TargetEncoding;
 use unlearn::empirical_epsilon::AuditOptions;
 use unlearn::empirical_epsilon::scenario::{Scenario, ScenarioKind, audit_scenario};
 use unlearn::membership::{MembershipError, MembershipSpec, run as run_membership};
 
 /// Runs the membership-inference audit on the population `x`, `y` (encoded as in
-/// `train`) with the estimator's parameters; the report as JSON.
+/// `train`) with the estimator's parameters; the report.
 #[pyfunction]
 #[pyo3(signature = (x, y, ids, feature_names, encoding, params, never_seen, removed, canaries, sequential, shadows, bootstrap, seed))]
 #[allow(clippy::too_many_arguments)] // one argument per keyword of `unlearn.audit.membership`
-pub fn membership(
-    py: Python<'_>,
+pub fn membership<'py>(
+    py: Python<'py>,
     x: PyReadonlyArray2<'_, f64>,
     y: PyReadonlyArray1<'_, f64>,
     ids: Vec<String>,
     feature_names: Vec<String>,
-    encoding: &str,
+    encoding: &Bound<'_, PyAny>,
     params: Params,
     never_seen: f64,
     removed: usize,
@@ -33,9 +32,9 @@ pub fn membership(
     shadows: usize,
     bootstrap: usize,
     seed: u64,
-) -> PyResult<String> {
+) -> PyResult<Bound<'py, PyAny>> {
     let hyper = params.hyperparameters().map_err(value_error)?;
-    let encoding: TargetEncoding = serde_json::from_str(encoding).map_err(value_error)?;
+    let encoding = target_encoding(encoding)?;
     let (rows, values) = (contiguous(&x)?, y.as_slice().map_err(value_error)?);
     let spec = MembershipSpec {
         never_seen,
@@ -61,17 +60,17 @@ pub fn membership(
             e => unlearn_error(e),
         })
     })?;
-    serde_json::to_string(&report).map_err(unlearn_error)
+    to_python(py, &report)
 }
 
 /// Runs the empirical-ε audit of a scenario ("digits" or "guo2020-counterexample") with
 /// `removed` rows in `releases` requests, publishing with `sigma` instead of the calibrated
-/// noise when given; the report as JSON.
+/// noise when given; the report.
 #[pyfunction]
 #[pyo3(signature = (scenario, removed, releases, trials, confidence, seed, sigma))]
 #[allow(clippy::too_many_arguments)] // one argument per keyword of `unlearn.audit.epsilon`
-pub fn epsilon(
-    py: Python<'_>,
+pub fn epsilon<'py>(
+    py: Python<'py>,
     scenario: &str,
     removed: usize,
     releases: usize,
@@ -79,7 +78,7 @@ pub fn epsilon(
     confidence: f64,
     seed: u64,
     sigma: Option<f64>,
-) -> PyResult<String> {
+) -> PyResult<Bound<'py, PyAny>> {
     let kind: ScenarioKind = scenario.parse().map_err(value_error)?;
     let report = py.detach(|| {
         let mut scenario = Scenario::of_kind(kind, removed)
@@ -96,5 +95,5 @@ pub fn epsilon(
         };
         audit_scenario(&scenario, &options).map_err(value_error)
     })?;
-    serde_json::to_string(&report).map_err(unlearn_error)
+    to_python(py, &report)
 }

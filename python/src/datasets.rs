@@ -8,13 +8,13 @@ use pyo3::prelude::*;
 use unlearn::data::{Dataset, Preprocessing, builtin};
 use unlearn::synthetic::{SyntheticSpec, generate};
 
-/// What `load_builtin` and `make_synthetic` return: features (n × d), encoded targets, the encoding as JSON,
+/// What `load_builtin` and `make_synthetic` return: features (n × d), encoded targets, the encoding,
 /// ids, feature names, the recommended per-feature scales, the recommended clip norm and
 /// the dataset's description and attribution.
 type Builtin<'py> = (
     Bound<'py, PyArray2<f64>>,
     Bound<'py, PyArray1<f64>>,
-    String,
+    Bound<'py, PyAny>,
     Vec<String>,
     Vec<String>,
     Bound<'py, PyArray1<f64>>,
@@ -73,7 +73,7 @@ fn to_python<'py>(
     Ok((
         features,
         PyArray1::from_slice(py, &targets.values),
-        serde_json::to_string(&targets.encoding).map_err(unlearn_error)?,
+        crate::unlearner::to_python(py, &targets.encoding)?,
         data.ids().to_vec(),
         data.feature_names().to_vec(),
         PyArray1::from_vec(py, preprocessing.scales(data.feature_names())),

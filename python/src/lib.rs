@@ -2,8 +2,9 @@
 //! `unlearn-certified`).
 //!
 //! The extension is deliberately thin: it turns Python arguments into the core's types,
-//! runs the core with the GIL released, and hands results back as numpy arrays or JSON
-//! text. Everything scikit-learn-shaped (parameters, label handling, validation, fitted
+//! runs the core with the GIL released, and hands results back as numpy arrays or as the
+//! Python form (dicts, lists, scalars; `pythonize`) of the core's serialisable reports.
+//! Everything scikit-learn-shaped (parameters, label handling, validation, fitted
 //! attributes) lives in the Python package `python/unlearn/`; every number is computed in
 //! the core library `crates/unlearn`.
 //!

@@ -45,7 +45,7 @@ pub fn contiguous<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<&'a [f64]> {
 
 /// Trains a model: the rows `x` (n × d, float64, C-contiguous), encoded targets `y` (±1,
 /// class indices or real values, as `encoding` says), one id per row, the feature names,
-/// the target encoding as the core's JSON, whether the classes were declared, and the
+/// the target encoding (the core's `TargetEncoding` as a dict), whether the classes were declared, and the
 /// estimator's parameters. A fresh secret noise key is drawn from the operating system.
 #[pyfunction]
 #[pyo3(signature = (x, y, ids, feature_names, encoding, classes_declared, params))]
@@ -56,12 +56,12 @@ pub fn train(
     y: PyReadonlyArray1<'_, f64>,
     ids: Vec<String>,
     feature_names: Vec<String>,
-    encoding: &str,
+    encoding: &Bound<'_, PyAny>,
     classes_declared: bool,
     params: Params,
 ) -> PyResult<Unlearner> {
     let hyper = params.hyperparameters().map_err(value_error)?;
-    let encoding: TargetEncoding = serde_json::from_str(encoding).map_err(value_error)?;
+    let encoding = self::encoding(encoding)?;
     let values = y.as_slice().map_err(value_error)?;
     let (clip_norm, rows) = (params.clip_norm, contiguous(&x)?);
     py.detach(|| {
@@ -140,9 +140,18 @@ fn save_store(path: &Path, unlearner: &Core) -> Result<(), StoreError> {
     store.save(unlearner)
 }
 
-/// JSON text of a serialisable value (the core's types all serialise).
-fn json(value: &impl serde::Serialize) -> PyResult<String> {
-    serde_json::to_string(value).map_err(unlearn_error)
+/// A serialisable value of the core as Python dicts, lists and scalars, with the field
+/// names of its JSON form.
+pub fn to_python<'py>(
+    py: Python<'py>,
+    value: &impl serde::Serialize,
+) -> PyResult<Bound<'py, PyAny>> {
+    pythonize::pythonize(py, value).map_err(unlearn_error)
+}
+
+/// The target encoding from its Python form (`{"kind": "binary", "positive": …}`).
+pub fn encoding(value: &Bound<'_, PyAny>) -> PyResult<TargetEncoding> {
+    pythonize::depythonize(value).map_err(value_error)
 }
 
 #[pymethods]
@@ -153,10 +162,10 @@ impl Unlearner {
         PyArray2::from_vec2(py, &self.inner.model.published.weights).map_err(unlearn_error)
     }
 
-    /// The published model as JSON (what `model.json` holds: weights, hyperparameters,
-    /// feature names, target encoding, digest). Public by construction.
-    fn published_json(&self) -> PyResult<String> {
-        json(&self.inner.model.published)
+    /// The published model (what `model.json` holds: weights, hyperparameters, feature
+    /// names, target encoding, digest). Public by construction.
+    fn published<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.model.published)
     }
 
     /// Remaining training rows.
@@ -204,32 +213,37 @@ impl Unlearner {
     }
 
     /// Removes the rows with these ids as one batch (one step, one certificate) and returns
-    /// the certificate as JSON. If the removal fails, nothing changed.
-    fn remove(&mut self, py: Python<'_>, ids: Vec<String>) -> PyResult<String> {
+    /// the certificate. If the removal fails, nothing changed.
+    fn remove<'py>(&mut self, py: Python<'py>, ids: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
         let inner = &mut self.inner;
         let certificate = py.detach(|| inner.remove(&ids)).map_err(removal_error)?;
-        json(&certificate)
+        to_python(py, &certificate)
     }
 
-    /// The ledger (training first, then every removal and release) as a JSON array.
-    fn certificates(&self) -> PyResult<String> {
-        json(&self.inner.ledger.entries)
+    /// The ledger: training first, then every removal and release.
+    fn certificates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.ledger.entries)
     }
 
-    /// Runs every check of `unlearn verify` and returns the report as JSON.
-    fn verify(&self, py: Python<'_>) -> PyResult<String> {
+    /// Runs every check of `unlearn verify` and returns the report.
+    fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = &self.inner;
-        json(&py.detach(|| unlearn::verify::verify(inner)))
+        let report = py.detach(|| unlearn::verify::verify(inner));
+        to_python(py, &report)
     }
 
     /// Retrains from scratch on the remaining rows (noise from `seed`) and compares, as
-    /// `unlearn audit --against-retrain`; the report as JSON.
-    fn audit_against_retrain(&self, py: Python<'_>, seed: u64) -> PyResult<String> {
+    /// `unlearn audit --against-retrain`; the report.
+    fn audit_against_retrain<'py>(
+        &self,
+        py: Python<'py>,
+        seed: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let inner = &self.inner;
         let audit = py
             .detach(|| unlearn::audit::audit_against_retrain(inner, seed, None, None))
             .map_err(train_error)?;
-        json(&audit)
+        to_python(py, &audit)
     }
 
     /// Writes the store at `path` (created if needed; the secret directory owner-only).

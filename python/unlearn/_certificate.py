@@ -7,15 +7,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+_FIELDS: dict[type, frozenset[str]] = {}
+
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build dataclass ``cls`` from ``data``, refusing fields the class does not know.
 
-    A new field in the core's JSON must be added to the dataclass (a test compares them),
-    so nothing the core reports is silently dropped.
+    A new field in the core's reports must be added to the dataclass, so nothing the core
+    reports is silently dropped (and a missing one fails the constructor).
     """
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(cls))
+    unknown = data.keys() - names
     if unknown:
         raise ValueError(f"{cls.__name__}: unexpected fields {sorted(unknown)} from the core")
     return cls(**data)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import pickle
 import secrets
 import uuid
@@ -179,7 +178,7 @@ class _CertifiedEstimator(BaseEstimator):
             np.ascontiguousarray(encoded, dtype=np.float64),
             self._ids(ids, X.shape[0]),
             self._feature_names(),
-            json.dumps(encoding),
+            encoding,
             declared,
             self._core_params(),
         )
@@ -195,7 +194,7 @@ class _CertifiedEstimator(BaseEstimator):
         """
         self._set_weights(self._unlearner.weights())
         if certificate is None:
-            entries = json.loads(self._unlearner.certificates())
+            entries = self._unlearner.certificates()
             self.certificates_ = [Certificate.from_dict(e) for e in entries]
         else:
             self.certificates_.append(certificate)
@@ -237,7 +236,7 @@ class _CertifiedEstimator(BaseEstimator):
         """
         check_is_fitted(self)
         request = [ids] if isinstance(ids, str) else [str(i) for i in ids]
-        certificate = Certificate.from_dict(json.loads(self._unlearner.remove(request)))
+        certificate = Certificate.from_dict(self._unlearner.remove(request))
         self._refresh(certificate)
         if require_certified and not certificate.certified:
             exhausted = certificate.budget is not None and (
@@ -260,7 +259,7 @@ class _CertifiedEstimator(BaseEstimator):
             The checks (``.passed`` says whether all held).
         """
         check_is_fitted(self)
-        return Verification.from_dict(json.loads(self._unlearner.verify()))
+        return Verification.from_dict(self._unlearner.verify())
 
     def audit_against_retrain(self, seed: int | None = None) -> RetrainAudit:
         """Retrain from scratch on the remaining rows and compare with the unlearned model.
@@ -277,7 +276,7 @@ class _CertifiedEstimator(BaseEstimator):
         """
         check_is_fitted(self)
         seed = secrets.randbits(64) if seed is None else int(seed)
-        return RetrainAudit.from_dict(json.loads(self._unlearner.audit_against_retrain(seed)))
+        return RetrainAudit.from_dict(self._unlearner.audit_against_retrain(seed))
 
     def save(self, path: str | Path) -> None:
         """Write the model's store (the directory the CLI reads: ``unlearn remove --store``).
@@ -311,7 +310,7 @@ class _CertifiedEstimator(BaseEstimator):
         estimator
         """
         unlearner = _unlearn.load(str(path))
-        published = json.loads(unlearner.published_json())
+        published = unlearner.published()
         hyper = published["hyperparameters"]
         if hyper["loss"] != cls._loss:
             other = (

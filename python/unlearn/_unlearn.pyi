@@ -5,12 +5,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-# Features, encoded targets, the encoding (JSON), ids, feature names, recommended scales,
+# Features, encoded targets, the encoding, ids, feature names, recommended scales,
 # recommended clip norm, description.
 _Dataset = tuple[
     npt.NDArray[np.float64],
     npt.NDArray[np.float64],
-    str,
+    dict[str, Any],
     list[str],
     list[str],
     npt.NDArray[np.float64],
@@ -27,13 +27,13 @@ class BudgetExhausted(NotCertified): ...
 
 class Unlearner:
     def weights(self) -> npt.NDArray[np.float64]: ...
-    def published_json(self) -> str: ...
+    def published(self) -> dict[str, Any]: ...
     def n_rows(self) -> int: ...
     def scores(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
-    def remove(self, ids: list[str]) -> str: ...
-    def certificates(self) -> str: ...
-    def verify(self) -> str: ...
-    def audit_against_retrain(self, seed: int) -> str: ...
+    def remove(self, ids: list[str]) -> dict[str, Any]: ...
+    def certificates(self) -> list[dict[str, Any]]: ...
+    def verify(self) -> dict[str, Any]: ...
+    def audit_against_retrain(self, seed: int) -> dict[str, Any]: ...
     def save(self, path: str) -> None: ...
 
 def train(
@@ -41,7 +41,7 @@ def train(
     y: npt.NDArray[np.float64],
     ids: list[str],
     feature_names: list[str],
-    encoding: str,
+    encoding: dict[str, Any],
     classes_declared: bool,
     params: dict[str, Any],
 ) -> Unlearner: ...
@@ -51,7 +51,7 @@ def membership(
     y: npt.NDArray[np.float64],
     ids: list[str],
     feature_names: list[str],
-    encoding: str,
+    encoding: dict[str, Any],
     params: dict[str, Any],
     never_seen: float,
     removed: int,
@@ -60,7 +60,7 @@ def membership(
     shadows: int,
     bootstrap: int,
     seed: int,
-) -> str: ...
+) -> dict[str, Any]: ...
 def epsilon(
     scenario: str,
     removed: int,
@@ -69,7 +69,7 @@ def epsilon(
     confidence: float,
     seed: int,
     sigma: float | None,
-) -> str: ...
+) -> dict[str, Any]: ...
 def make_synthetic(
     rows: int, features: int, flip: float, regression: bool, seed: int
 ) -> _Dataset: ...

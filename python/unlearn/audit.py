@@ -12,7 +12,6 @@ are plain dicts with the core's field names.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,7 +138,7 @@ def membership(
         np.ascontiguousarray(encoded, dtype=np.float64),
         template._ids(ids, X.shape[0]),
         template._feature_names(),
-        json.dumps(encoding),
+        encoding,
         template._core_params(),
         float(never_seen),
         int(removed),
@@ -149,7 +148,7 @@ def membership(
         int(bootstrap),
         int(seed),
     )
-    return _from_dict(MembershipReport, json.loads(report))
+    return _from_dict(MembershipReport, report)
 
 
 def epsilon(
@@ -191,4 +190,4 @@ def epsilon(
     report = _unlearn.epsilon(
         scenario, int(removed), int(releases), int(trials), float(confidence), int(seed), sigma
     )
-    return _from_dict(EpsilonReport, json.loads(report))
+    return _from_dict(EpsilonReport, report)

@@ -8,7 +8,6 @@ every other, and a removed row would live on in the scaler).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -43,7 +42,7 @@ def _load(name: str, return_X_y: bool, scaled: bool) -> Any:
 
 def _bunch(parts: tuple[Any, ...], return_X_y: bool, scaled: bool) -> Any:
     x, values, encoding, ids, names, scale, clip, description = parts
-    target = _labels(values, json.loads(encoding))
+    target = _labels(values, encoding)
     data = x * scale if scaled else x
     if return_X_y:
         return data, target, ids
