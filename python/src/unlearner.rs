@@ -19,6 +19,7 @@ use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use unlearn::data::{Dataset, Declared, Preprocessing, TargetEncoding, Targets};
 use unlearn::model::{self, TrainingData};
@@ -83,8 +84,10 @@ pub fn train(
 }
 
 /// The rows as the core trains on them: a dataset owning a copy of `rows` (n × d,
-/// row-major) with encoded targets, preprocessed by clipping to `clip_norm` (the Python
-/// estimators scale nothing: the caller's features are used as given).
+/// row-major) with encoded targets, clipped to `clip_norm` when one is given (the Python
+/// estimators scale nothing: the caller's features are used as given). Every value must be
+/// finite; the check is one parallel pass, and scikit-learn's own check is skipped for it
+/// (a fit at 12,000 × 784 then reads X twice, here and in the copy, instead of four times).
 pub fn training_data(
     rows: &[f64],
     values: &[f64],
@@ -94,6 +97,14 @@ pub fn training_data(
     classes_declared: bool,
     clip_norm: Option<f64>,
 ) -> PyResult<TrainingData> {
+    let d = feature_names.len().max(1);
+    if let Some(k) = rows.par_iter().position_any(|v| !v.is_finite()) {
+        return Err(value_error(format!(
+            "X contains NaN or infinity (row {}, column {}); unlearn trains on finite values",
+            k / d,
+            k % d
+        )));
+    }
     let targets = Targets {
         values: values.to_vec(),
         encoding,
@@ -108,7 +119,10 @@ pub fn training_data(
         clip_norm,
         ..Preprocessing::default()
     };
-    preprocessing.apply(&mut data).map_err(value_error)?;
+    // Without a clip norm the preprocessing is the identity: no pass over the rows.
+    if clip_norm.is_some() {
+        preprocessing.apply(&mut data).map_err(value_error)?;
+    }
     Ok(TrainingData {
         data,
         preprocessing,

@@ -69,3 +69,14 @@ def test_synthetic_data_is_the_clis():
     np.testing.assert_array_equal(X, again)
     _, values, _ = datasets.make_synthetic(50, 7, seed=3, regression=True, return_X_y=True)
     assert values.dtype == np.float64 and len(set(values.tolist())) == 50
+
+
+def test_non_finite_values_are_refused_with_their_position(breast_cancer):
+    X, y, _ = breast_cancer
+    bad = X.copy()
+    bad[7, 3] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinity \(row 7, column 3\)"):
+        CertifiedLogisticRegression().fit(bad, y)
+    bad[7, 3] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        CertifiedLogisticRegression(clip_norm=1.0).fit(bad, y)
