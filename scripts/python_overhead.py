@@ -16,7 +16,9 @@ Runs, in one process and one run:
    certificate converted to a dict). The difference of the two medians, measured under the
    same load, is what the Python layer adds; the difference between the extension's median
    and the binary's is what calling the core through PyO3 in a Python process adds (plus the
-   load drift between the two processes).
+   load drift between the two processes). The Python layer's own work per removal is also
+   timed alone (``python_layer_work_microseconds``: the certificate dataclass and the
+   fitted attributes, repeated without a removal), free of the removals' cache effects.
 
 The two sides alternate for ``--rounds`` rounds (the machine's load drifts; alternating
 exposes both sides to the same drift). Prints one JSON object: per round, both sides'
@@ -41,7 +43,7 @@ import time
 from math import gcd
 from pathlib import Path
 
-from unlearn import CertifiedLogisticRegression, datasets
+from unlearn import Certificate, CertifiedLogisticRegression, datasets
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_SEED_MASK = 0xDA7A_5EED_DA7A_5EED  # unlearn::synthetic::data_seed
@@ -99,6 +101,9 @@ def main() -> None:
             fastest("python", "removal_seconds_median") - fastest("rust", "removal_seconds_median")
         )
         * 1e6,
+        "python_layer_work_microseconds": statistics.median(
+            r["python"]["python_layer_work_seconds"] * 1e6 for r in rounds
+        ),
         "python_layer_microseconds": overhead(
             lambda p, r: (p["removal_seconds_median"] - p["extension_removal_seconds_median"]) * 1e6
         ),
@@ -141,8 +146,17 @@ def python_side(X, y, ids: list[str], order: list[str]) -> dict:
             # (The estimator's certificates_ misses these entries: timing only.)
             retrainings += est._unlearner.remove([id_])["retrained"]
             extension.append(time.perf_counter() - started)
+    # The Python layer's own work per removal, without the removal: the certificate
+    # dataclass and the fitted attributes, repeated on the last certificate.
+    last = est._unlearner.certificates()[-1]
+    repeats = 1000
+    started = time.perf_counter()
+    for _ in range(repeats):
+        est._refresh(Certificate.from_dict(last))
+    layer = (time.perf_counter() - started) / repeats
     return {
         "train_seconds": train_seconds,
+        "python_layer_work_seconds": layer,
         "removal_seconds_median": statistics.median(removals),
         "extension_removal_seconds_median": statistics.median(extension),
         "retrainings": retrainings,
