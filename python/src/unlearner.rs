@@ -5,8 +5,8 @@
 //! - `train` copies X once, from the numpy buffer into the rows the secret state owns (it
 //!   must own them: a removal deletes rows from it); a float64 C-contiguous array reaches
 //!   that copy without any conversion before it (the Python layer converts other dtypes
-//!   and layouts first, which is a second copy). The core then builds the design matrix
-//!   with the intercept column (`Dataset::with_constant_feature`, a copy of its own).
+//!   and layouts first, which is a second copy). With an intercept the core then builds
+//!   the design matrix with its column (`Dataset::with_constant_feature`, a copy of its own).
 //! - `scores` copies X into a dataset so that the model's recorded preprocessing (the clip
 //!   norm) is applied exactly as the CLI applies it.
 //!
