@@ -1,0 +1,43 @@
+//! `unlearn._unlearn`: the Rust side of the `unlearn` Python package (distribution
+//! `unlearn-certified`).
+//!
+//! The extension is deliberately thin: it turns Python arguments into the core's types,
+//! runs the core with the GIL released, and hands results back as numpy arrays or as the
+//! Python form (dicts, lists, scalars; `pythonize`) of the core's serialisable reports.
+//! Everything scikit-learn-shaped (parameters, label handling, validation, fitted
+//! attributes) lives in the Python package `python/unlearn/`; every number is computed in
+//! the core library `crates/unlearn`.
+//!
+//! - [`errors`]: the exception classes and the mapping of core errors onto them;
+//! - [`params`]: estimator parameters → [`unlearn::model::Hyperparameters`];
+//! - [`unlearner`]: the `Unlearner` class (train, scores, remove, certificates, verify,
+//!   audit, save and load through the store);
+//! - [`audits`]: the membership-inference and empirical-ε audits;
+//! - [`datasets`]: the embedded datasets and the seeded synthetic data.
+
+mod audits;
+mod datasets;
+mod errors;
+mod params;
+mod unlearner;
+
+use pyo3::prelude::*;
+
+/// The extension module `unlearn._unlearn`.
+#[pymodule]
+fn _unlearn(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<unlearner::Unlearner>()?;
+    m.add_function(wrap_pyfunction!(unlearner::train, m)?)?;
+    m.add_function(wrap_pyfunction!(unlearner::load, m)?)?;
+    m.add_function(wrap_pyfunction!(audits::membership, m)?)?;
+    m.add_function(wrap_pyfunction!(audits::epsilon, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::load_builtin, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::make_synthetic, m)?)?;
+    m.add(
+        "DEFAULT_TOL",
+        unlearn::solver::NewtonOptions::default().tolerance,
+    )?;
+    m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

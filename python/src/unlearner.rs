@@ -1,0 +1,278 @@
+//! The `Unlearner` class: a trained model with its secret state and ledger, and the
+//! functions that make one (`train`, `load`).
+//!
+//! Copies of the caller's data, stated because numpy users care:
+//! - `train` copies X once, from the numpy buffer into the rows the secret state owns (it
+//!   must own them: a removal deletes rows from it); a float64 C-contiguous array reaches
+//!   that copy without any conversion before it (the Python layer converts other dtypes
+//!   and layouts first, which is a second copy). With an intercept the core then builds
+//!   the design matrix with its column (`Dataset::with_constant_feature`, a copy of its own).
+//! - `scores` copies X into a dataset so that the model's recorded preprocessing (the clip
+//!   norm) is applied exactly as the CLI applies it.
+//!
+//! Every long call (training, scoring, removal, verification, audit, store I/O) runs with
+//! the GIL released.
+
+use crate::errors::{removal_error, store_error, train_error, unlearn_error, value_error};
+use crate::params::Params;
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use unlearn::data::{Dataset, Declared, Preprocessing, TargetEncoding, Targets};
+use unlearn::model::{self, TrainingData};
+use unlearn::noise::NoiseKey;
+use unlearn::store::{LockMode, Store, StoreError};
+use unlearn::unlearner::Unlearner as Core;
+
+/// Name recorded as the target column of a model trained from Python.
+const TARGET_COLUMN: &str = "y";
+
+/// A trained model, its secret state and its ledger. Never pickled and never printed: its
+/// repr shows counts only.
+#[pyclass(module = "unlearn._unlearn", name = "Unlearner")]
+pub struct Unlearner {
+    inner: Core,
+}
+
+/// A float64 C-contiguous view of a numpy array, or a `ValueError` saying what to pass.
+pub fn contiguous<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<&'a [f64]> {
+    x.as_slice().map_err(|_| {
+        value_error("X must be a C-contiguous float64 array (use numpy.ascontiguousarray)")
+    })
+}
+
+/// Trains a model: the rows `x` (n × d, float64, C-contiguous), encoded targets `y` (±1,
+/// class indices or real values, as `encoding` says), one id per row, the feature names,
+/// the target encoding (the core's `TargetEncoding` as a dict), whether the classes were declared, and the
+/// estimator's parameters. A fresh secret noise key is drawn from the operating system.
+#[pyfunction]
+#[pyo3(signature = (x, y, ids, feature_names, encoding, classes_declared, params))]
+#[allow(clippy::too_many_arguments)] // the rows and their description, as `fit` passes them
+pub fn train(
+    py: Python<'_>,
+    x: PyReadonlyArray2<'_, f64>,
+    y: PyReadonlyArray1<'_, f64>,
+    ids: Vec<String>,
+    feature_names: Vec<String>,
+    encoding: &Bound<'_, PyAny>,
+    classes_declared: bool,
+    params: Params,
+) -> PyResult<Unlearner> {
+    let hyper = params.hyperparameters().map_err(value_error)?;
+    let encoding = self::encoding(encoding)?;
+    let values = y.as_slice().map_err(value_error)?;
+    let (clip_norm, rows) = (params.clip_norm, contiguous(&x)?);
+    py.detach(|| {
+        let input = training_data(
+            rows,
+            values,
+            ids,
+            feature_names,
+            encoding,
+            classes_declared,
+            clip_norm,
+        )?;
+        let key = NoiseKey::generate().map_err(unlearn_error)?;
+        let model = model::train(input, &hyper, key).map_err(train_error)?;
+        Ok(Unlearner {
+            inner: Core::from_trained(model),
+        })
+    })
+}
+
+/// The rows as the core trains on them: a dataset owning a copy of `rows` (n × d,
+/// row-major) with encoded targets, clipped to `clip_norm` when one is given (the Python
+/// estimators scale nothing: the caller's features are used as given). Every value must be
+/// finite; the check is one parallel pass, and scikit-learn's own check is skipped for it
+/// (a fit at 12,000 × 784 then reads X twice, here and in the copy, instead of four times).
+pub fn training_data(
+    rows: &[f64],
+    values: &[f64],
+    ids: Vec<String>,
+    feature_names: Vec<String>,
+    encoding: TargetEncoding,
+    classes_declared: bool,
+    clip_norm: Option<f64>,
+) -> PyResult<TrainingData> {
+    let d = feature_names.len().max(1);
+    if let Some(k) = rows.par_iter().position_any(|v| !v.is_finite()) {
+        return Err(value_error(format!(
+            "X contains NaN or infinity (row {}, column {}); unlearn trains on finite values",
+            k / d,
+            k % d
+        )));
+    }
+    let targets = Targets {
+        values: values.to_vec(),
+        encoding,
+    };
+    let mut data = Dataset::new(ids, feature_names, rows.to_vec(), Some(targets))
+        .map_err(value_error)?
+        .with_declared(Declared {
+            classes: classes_declared,
+            features: true,
+        });
+    let preprocessing = Preprocessing {
+        clip_norm,
+        ..Preprocessing::default()
+    };
+    // Without a clip norm the preprocessing is the identity: no pass over the rows.
+    if clip_norm.is_some() {
+        preprocessing.apply(&mut data).map_err(value_error)?;
+    }
+    Ok(TrainingData {
+        data,
+        preprocessing,
+        target_column: TARGET_COLUMN.into(),
+    })
+}
+
+/// Loads the store at `path` (the directory `unlearn train --out` writes), under its shared
+/// lock.
+#[pyfunction]
+pub fn load(py: Python<'_>, path: PathBuf) -> PyResult<Unlearner> {
+    py.detach(|| load_store(&path))
+        .map(|inner| Unlearner { inner })
+        .map_err(store_error)
+}
+
+/// Reads a store: the one place the Python package reads the store format.
+fn load_store(path: &Path) -> Result<Core, StoreError> {
+    let store = Store::at(path);
+    let _lock = store.lock(LockMode::Shared)?;
+    store.load()
+}
+
+/// Writes a store, under its exclusive lock: the one place the Python package writes the
+/// store format.
+fn save_store(path: &Path, unlearner: &Core) -> Result<(), StoreError> {
+    let store = Store::at(path);
+    let _lock = store.lock(LockMode::Exclusive)?;
+    store.save(unlearner)
+}
+
+/// A serialisable value of the core as Python dicts, lists and scalars, with the field
+/// names of its JSON form.
+pub fn to_python<'py>(
+    py: Python<'py>,
+    value: &impl serde::Serialize,
+) -> PyResult<Bound<'py, PyAny>> {
+    pythonize::pythonize(py, value).map_err(unlearn_error)
+}
+
+/// The target encoding from its Python form (`{"kind": "binary", "positive": …}`).
+pub fn encoding(value: &Bound<'_, PyAny>) -> PyResult<TargetEncoding> {
+    pythonize::depythonize(value).map_err(value_error)
+}
+
+#[pymethods]
+impl Unlearner {
+    /// The published weights (K × d′): one row per class model, the intercept last when
+    /// enabled.
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        PyArray2::from_vec2(py, &self.inner.model.published.weights).map_err(unlearn_error)
+    }
+
+    /// The published model (what `model.json` holds: weights, hyperparameters, feature
+    /// names, target encoding, digest). Public by construction.
+    fn published<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.model.published)
+    }
+
+    /// Remaining training rows.
+    fn n_rows(&self) -> usize {
+        self.inner.model.secret.design.n_rows()
+    }
+
+    /// The scores wᵀx of every row of `x` for every class model (n × K), after the model's
+    /// recorded preprocessing, with the published weights.
+    fn scores<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let published = &self.inner.model.published;
+        let d = published.feature_names.len();
+        let n = x.shape()[0];
+        if x.shape()[1] != d {
+            return Err(value_error(format!(
+                "X has {} features, but the model was trained on {d}",
+                x.shape()[1]
+            )));
+        }
+        let rows = contiguous(&x)?;
+        let flat = py.detach(|| -> PyResult<Vec<f64>> {
+            let ids = (0..n).map(|i| i.to_string()).collect();
+            let mut data = Dataset::new(ids, published.feature_names.clone(), rows.to_vec(), None)
+                .map_err(value_error)?;
+            published
+                .preprocessing
+                .apply(&mut data)
+                .map_err(value_error)?;
+            let scores = published.scores_preprocessed(&data);
+            let k = scores.len();
+            let mut flat = vec![0.0; n * k];
+            for (j, column) in scores.iter().enumerate() {
+                for (i, s) in column.iter().enumerate() {
+                    flat[i * k + j] = *s;
+                }
+            }
+            Ok(flat)
+        })?;
+        let k = published.weights.len();
+        PyArray1::from_vec(py, flat).reshape([n, k])
+    }
+
+    /// Removes the rows with these ids as one batch (one step, one certificate) and returns
+    /// the certificate. If the removal fails, nothing changed.
+    fn remove<'py>(&mut self, py: Python<'py>, ids: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = &mut self.inner;
+        let certificate = py.detach(|| inner.remove(&ids)).map_err(removal_error)?;
+        to_python(py, &certificate)
+    }
+
+    /// The ledger: training first, then every removal and release.
+    fn certificates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.ledger.entries)
+    }
+
+    /// Runs every check of `unlearn verify` and returns the report.
+    fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = &self.inner;
+        let report = py.detach(|| unlearn::verify::verify(inner));
+        to_python(py, &report)
+    }
+
+    /// Retrains from scratch on the remaining rows (noise from `seed`) and compares, as
+    /// `unlearn audit --against-retrain`; the report.
+    fn audit_against_retrain<'py>(
+        &self,
+        py: Python<'py>,
+        seed: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = &self.inner;
+        let audit = py
+            .detach(|| unlearn::audit::audit_against_retrain(inner, seed, None, None))
+            .map_err(train_error)?;
+        to_python(py, &audit)
+    }
+
+    /// Writes the store at `path` (created if needed; the secret directory owner-only).
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let inner = &self.inner;
+        py.detach(|| save_store(&path, inner)).map_err(store_error)
+    }
+
+    fn __repr__(&self) -> String {
+        let ledger = &self.inner.ledger;
+        format!(
+            "<unlearn Unlearner: {} rows, {} removals, {} ledger entries>",
+            self.n_rows(),
+            ledger.removals(),
+            ledger.entries.len()
+        )
+    }
+}

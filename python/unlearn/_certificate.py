@@ -1,0 +1,206 @@
+"""The records the core returns, as dataclasses: certificates, verification, audits."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build dataclass ``cls`` from ``data``, refusing fields the class does not know.
+
+    A new field in the core's reports must be added to the dataclass, so nothing the core
+    reports is silently dropped (and a missing one fails the constructor).
+    """
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(cls))
+    unknown = data.keys() - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unexpected fields {sorted(unknown)} from the core")
+    return cls(**data)
+
+
+class _Record:
+    """``to_dict`` and ``to_json`` for the dataclasses below."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as a dict of plain JSON values.
+
+        Returns
+        -------
+        dict
+            The fields, recursively.
+        """
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self, **kwargs: Any) -> str:
+        """Return the record as JSON, exactly the core's field names.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`json.dumps` (``indent=2``, say).
+
+        Returns
+        -------
+        str
+            The JSON text.
+        """
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+@dataclass(frozen=True)
+class Certificate(_Record):
+    """One entry of the hash-chained ledger: the training run, a removal or a release.
+
+    The fields are the core's ``Certificate`` (``crates/unlearn/src/certificate.rs``); the
+    ones most callers read:
+
+    Attributes
+    ----------
+    certified : bool
+        Whether the published weights, with every release before them jointly, carry the
+        stated (epsilon, delta) guarantee against the releases of a model retrained without
+        the removed rows.
+    reason : str or None
+        Why not, when ``certified`` is false.
+    epsilon, delta : float or None
+        The guarantee (None without a privacy target).
+    distance : float or None
+        The charge of this entry's release: its distance bound to the retrained weights
+        plus the grid rounding (0 when the weights are the retrain itself; None when
+        nothing was published).
+    transcript : dict
+        All releases so far and their joint guarantee (``releases``, ``sensitivity``,
+        ``epsilon``, ``delta``, ...).
+    removed_id_tags : list of str
+        Keyed tags (HMAC-SHA256 under the secret noise key) of the removed ids; the ledger
+        never names them.
+    digest, previous : str
+        This entry's SHA-256 and the previous entry's, which chain the ledger.
+    """
+
+    format_version: int
+    step: int
+    kind: str
+    removed_id_tags: list[str]
+    rows_after: int
+    digest_before: str | None
+    digest_after: str
+    release: int
+    published: bool
+    distance: float | None
+    transcript: dict[str, Any]
+    release_grid: float | None
+    mechanism: str
+    schedule: str
+    results: list[str]
+    unproven_assumptions: list[str]
+    bounds: dict[str, Any]
+    residual_bound: float
+    budget_used: float
+    budget: float | None
+    budget_unit: str
+    epsilon: float | None
+    delta: float | None
+    sigma: float
+    noise_family: str
+    regularization: str
+    effective_lambda: float
+    retrained: bool
+    certified: bool
+    reason: str | None
+    previous: str | None
+    digest: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Certificate:
+        """Build a certificate from the core's JSON object.
+
+        Parameters
+        ----------
+        data : dict
+            One certificate as the core serialises it.
+
+        Returns
+        -------
+        Certificate
+        """
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class Check(_Record):
+    """One check of :meth:`verify`: its name, whether it held, and the numbers or failure."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verification(_Record):
+    """What ``unlearn verify`` reports: every check, and the recomputed residual bounds.
+
+    Attributes
+    ----------
+    checks : list of Check
+        Ledger chain, published weights regenerated bit for bit, removed rows gone,
+        transcript replayed, noise affords the target, residual within the charged bound.
+    exact_residuals : list of float
+        Upper bounds on the gradient norm of each class model's secret weights.
+    """
+
+    checks: list[Check]
+    exact_residuals: list[float]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every check passed."""
+        return all(c.passed for c in self.checks)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verification:
+        """Build the report from the core's JSON object."""
+        checks = [_from_dict(Check, c) for c in data["checks"]]
+        return cls(checks=checks, exact_residuals=data["exact_residuals"])
+
+
+@dataclass(frozen=True)
+class RetrainAudit(_Record):
+    """What ``unlearn audit --against-retrain`` reports.
+
+    Attributes
+    ----------
+    secret_weight_distance : float
+        Distance between the unlearned and the retrained secret weights.
+    certified_distance : float
+        The distance the last certificate charged; under output perturbation
+        ``secret_weight_distance`` does not exceed it.
+    published_weight_distance : float
+        Distance between the two published (noisy) models.
+    remaining_agreement : float
+        Share of the remaining rows on which the two published models agree (for
+        regression: the RMS difference of their predictions).
+    """
+
+    rows: int
+    secret_weight_distance: float
+    certified_distance: float
+    published_weight_distance: float
+    exact_residuals: list[float]
+    remaining_agreement: float
+    removed_agreement: float | None
+    removed_rows_found: int
+    holdout: Any
+    retrained_digest: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RetrainAudit:
+        """Build the report from the core's JSON object."""
+        return _from_dict(cls, data)

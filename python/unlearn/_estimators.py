@@ -1,0 +1,661 @@
+"""The scikit-learn estimators: ``CertifiedLogisticRegression`` and ``CertifiedRidge``.
+
+Both follow scikit-learn's conventions (the constructor stores parameters only; fitted
+attributes end in ``_``) and put the work in the Rust core: training, removal,
+certificates, verification and the store. The objective is the core's,
+
+    L(w) = sum_i loss(w . x_i, y_i) + (Lambda / 2) ||w||^2,
+
+with the intercept an ordinary, regularised weight on a constant feature 1 appended after
+clipping (scikit-learn leaves its intercept unregularised: with ``fit_intercept=True`` the
+two differ by that penalty; ``fit_intercept=False`` on ``[X, 1]`` is the same problem).
+
+Secret state (the training rows, the secret weights, the noise key, the ledger) lives in
+the extension object ``_unlearner``, never in ``get_params``, ``repr`` or a pickle:
+pickling a fitted estimator is refused unless :func:`pickle_through_store` names a
+directory for its store (then the pickle holds only the store's path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import pickle
+import secrets
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _data, _unlearn
+from ._certificate import Certificate, RetrainAudit, Verification
+
+_PICKLE_STORE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "unlearn_pickle_store", default=None
+)
+
+
+@contextlib.contextmanager
+def pickle_through_store(directory: str | Path) -> Iterator[Path]:
+    """Let fitted estimators pickle by saving their store under ``directory``.
+
+    Inside the ``with`` block, pickling a fitted estimator writes its store (secret state
+    included, owner-only) to a new subdirectory of ``directory`` and puts only that path
+    and the public attributes in the pickle; unpickling loads the store. Outside the block
+    pickling a fitted estimator is refused.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Where the stores are written (created if needed).
+
+    Yields
+    ------
+    Path
+        The directory.
+    """
+    path = Path(directory)
+    token = _PICKLE_STORE.set(path)
+    try:
+        yield path
+    finally:
+        _PICKLE_STORE.reset(token)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-z)) without overflow."""
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    e = np.exp(z[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+def _label_text(label: Any) -> str:
+    """Spell a class label as the core (and model.json) does."""
+    return str(label.item() if isinstance(label, np.generic) else label)
+
+
+def _labels_from_text(texts: list[str]) -> np.ndarray:
+    """Class labels read back from a store: ints if all are, else floats, else strings."""
+    for kind in (int, float):
+        try:
+            return np.array([kind(t) for t in texts])
+        except ValueError:
+            continue
+    return np.array(texts, dtype=object)
+
+
+class _CertifiedEstimator(BaseEstimator):
+    """What both estimators share: fitting, removal, certificates, the store, pickling."""
+
+    _loss: str
+
+    def _lambda(self) -> float:
+        """Return the regularisation as the core reads it (Lambda, or lambda per sample)."""
+        raise NotImplementedError
+
+    def _encode(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, Any], bool]:
+        """Encode y: the targets, the core's target encoding, whether classes were declared."""
+        raise NotImplementedError
+
+    def _set_weights(self, weights: np.ndarray) -> None:
+        """Set ``coef_`` and ``intercept_`` from the published weights (K x d[+1], new)."""
+        raise NotImplementedError
+
+    def _core_params(self) -> dict[str, Any]:
+        return {
+            "loss": self._loss,
+            "lambda": float(self._lambda()),
+            "regularization": self.regularization,
+            "fit_intercept": bool(self.fit_intercept),
+            "epsilon": None if self.epsilon is None else float(self.epsilon),
+            "delta": None if self.delta is None else float(self.delta),
+            "budget": None if self.budget is None else float(self.budget),
+            "sigma": None if self.sigma is None else float(self.sigma),
+            "clip_norm": None if self.clip_norm is None else float(self.clip_norm),
+            "mechanism": self.mechanism,
+            "tol": float(self.tol),
+        }
+
+    def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+        """X as a float64 C-contiguous array (checked against the fitted features)."""
+        return validate_data(self, _data.prepare(X), reset=reset, dtype=np.float64, order="C")
+
+    def _validate_xy(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """X as in :meth:`_validate` and y, for training (y is required).
+
+        X's values are checked for NaN and infinity by the extension, in parallel, as it
+        copies them (one pass over X fewer).
+        """
+        return validate_data(
+            self,
+            _data.prepare(X),
+            y,
+            dtype=np.float64,
+            order="C",
+            ensure_all_finite=False,
+            y_numeric=self._loss == "squared",
+        )
+
+    def _feature_names(self) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return [str(n) for n in names]
+        return [f"x{j}" for j in range(self.n_features_in_)]
+
+    @staticmethod
+    def _ids(ids: Iterable[Any] | None, n: int) -> list[str]:
+        if ids is None:
+            return [str(i) for i in range(n)]
+        out = [str(i) for i in ids]
+        if len(out) != n:
+            raise ValueError(f"ids has {len(out)} entries for {n} rows of X: give one id per row")
+        return out
+
+    def fit(self, X: Any, y: Any, ids: Iterable[Any] | None = None) -> Any:
+        """Train with the secret noise and publish the first release.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows (numpy, pandas, polars, pyarrow; not sparse), used as given:
+            scale them with constants chosen without looking at the data.
+        y : array-like of shape (n_samples,)
+            Targets.
+        ids : iterable of str, optional
+            A stable id per row, which removal requests name. Default "0".."n-1".
+
+        Returns
+        -------
+        self
+        """
+        X, y = self._validate_xy(X, y)
+        encoded, encoding, declared = self._encode(y)
+        self._unlearner = _unlearn.train(
+            X,
+            np.ascontiguousarray(encoded, dtype=np.float64),
+            self._ids(ids, X.shape[0]),
+            self._feature_names(),
+            encoding,
+            declared,
+            self._core_params(),
+        )
+        self._refresh()
+        return self
+
+    def _refresh(self, certificate: Certificate | None = None) -> None:
+        """Fitted attributes from the extension object.
+
+        After fit or load the whole ledger is read; after a removal only its new
+        ``certificate`` is appended (the ledger is append-only), so a removal's cost does
+        not grow with the ledger.
+        """
+        self._set_weights(self._unlearner.weights())
+        if certificate is None:
+            entries = self._unlearner.certificates()
+            self.certificates_ = [Certificate.from_dict(e) for e in entries]
+        else:
+            self.certificates_.append(certificate)
+        self.n_rows_ = self._unlearner.n_rows()
+
+    def _scores(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        return self._unlearner.scores(X)
+
+    def remove(self, ids: str | Iterable[Any], *, require_certified: bool = False) -> Certificate:
+        """Remove training rows by id, without retraining, and certify the result.
+
+        One batch, one step: the rows are deleted from the secret state, the weights
+        updated, a release published (as the publish policy says) and a certificate
+        appended to the ledger. If the removal fails, nothing changes.
+
+        Parameters
+        ----------
+        ids : str or iterable of str
+            The ids of the rows to remove (as given to :meth:`fit`).
+        require_certified : bool, default False
+            Raise :class:`NotCertified` (or :class:`BudgetExhausted`, when the transcript
+            used more than the budget) if the new certificate is not certified. The rows
+            are removed all the same: a deletion is never undone; the exception carries the
+            certificate as ``.certificate``.
+
+        Returns
+        -------
+        Certificate
+            The new ledger entry.
+
+        Raises
+        ------
+        KeyError
+            An id is not among the remaining rows.
+        ValueError
+            The request is empty, repeats an id or would remove every row.
+        """
+        check_is_fitted(self)
+        request = [ids] if isinstance(ids, str) else [str(i) for i in ids]
+        certificate = Certificate.from_dict(self._unlearner.remove(request))
+        self._refresh(certificate)
+        if require_certified and not certificate.certified:
+            exhausted = certificate.budget is not None and (
+                certificate.budget_used > certificate.budget
+            )
+            error_class = _unlearn.BudgetExhausted if exhausted else _unlearn.NotCertified
+            error = error_class(
+                f"the rows were removed, but the release is not certified: {certificate.reason}"
+            )
+            error.certificate = certificate
+            raise error
+        return certificate
+
+    def verify(self) -> Verification:
+        """Run every check of ``unlearn verify`` on the fitted model.
+
+        Returns
+        -------
+        Verification
+            The checks (``.passed`` says whether all held).
+        """
+        check_is_fitted(self)
+        return Verification.from_dict(self._unlearner.verify())
+
+    def audit_against_retrain(self, seed: int | None = None) -> RetrainAudit:
+        """Retrain from scratch on the remaining rows and compare with the unlearned model.
+
+        Parameters
+        ----------
+        seed : int, optional
+            Seed of the retrained model's noise (random by default).
+
+        Returns
+        -------
+        RetrainAudit
+            Distances between the secret and the published weights, agreement.
+        """
+        check_is_fitted(self)
+        seed = secrets.randbits(64) if seed is None else int(seed)
+        return RetrainAudit.from_dict(self._unlearner.audit_against_retrain(seed))
+
+    def save(self, path: str | Path) -> None:
+        """Write the model's store (the directory the CLI reads: ``unlearn remove --store``).
+
+        The secret directory holds the training rows and the noise key and is readable by
+        its owner only.
+
+        Parameters
+        ----------
+        path : str or Path
+            The store directory (created if needed).
+        """
+        check_is_fitted(self)
+        self._unlearner.save(str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        """Load an estimator from a store written by :meth:`save` or ``unlearn train``.
+
+        Parameters are read back from the model (``sigma`` is None when a privacy target
+        was recorded: the noise was calibrated for it). Class labels come back as ints
+        when all are integers, else floats, else strings.
+
+        Parameters
+        ----------
+        path : str or Path
+            The store directory.
+
+        Returns
+        -------
+        estimator
+        """
+        unlearner = _unlearn.load(str(path))
+        published = unlearner.published()
+        hyper = published["hyperparameters"]
+        if hyper["loss"] != cls._loss:
+            other = (
+                "CertifiedRidge" if hyper["loss"] == "squared" else "CertifiedLogisticRegression"
+            )
+            raise ValueError(
+                f"{path}: the store holds a '{hyper['loss']}' model; load it with {other}.load"
+            )
+        estimator = cls._from_published(published)
+        target = hyper.get("privacy")
+        estimator.set_params(
+            regularization=hyper["regularization"],
+            fit_intercept=hyper["intercept"],
+            epsilon=target["epsilon"] if target else None,
+            delta=target["delta"] if target else None,
+            budget=target["budget"] if target else None,
+            sigma=None if target else hyper["noise"]["scale"],
+            clip_norm=published["preprocessing"]["clip_norm"],
+            mechanism=hyper["mechanism"],
+            tol=hyper["newton"]["tolerance"],
+        )
+        names = published["feature_names"]
+        estimator.n_features_in_ = len(names)
+        if names != [f"x{j}" for j in range(len(names))]:
+            estimator.feature_names_in_ = np.array(names, dtype=object)
+        estimator._unlearner = unlearner
+        estimator._refresh()
+        return estimator
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "_unlearner")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy: object.__getstate__ may return the instance's own __dict__.
+        state = dict(super().__getstate__())
+        if "_unlearner" not in state:
+            return state
+        directory = _PICKLE_STORE.get()
+        if directory is None:
+            raise pickle.PicklingError(
+                f"a fitted {type(self).__name__} holds secret state (training rows, noise "
+                "key) and is not pickled: save it with est.save(path) and reload it with "
+                f"{type(self).__name__}.load(path), or pickle inside "
+                "`with unlearn.pickle_through_store(directory):`, which writes the store "
+                "there and pickles only its path"
+            )
+        store = directory / f"{type(self).__name__}-{uuid.uuid4().hex}"
+        state["_unlearner"].save(str(store))
+        del state["_unlearner"]
+        state["_store_path"] = str(store)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        store = state.pop("_store_path", None)
+        super().__setstate__(state)
+        if store is not None:
+            self._unlearner = _unlearn.load(store)
+
+
+_SHARED_PARAMETERS = """
+    regularization : {"total", "per-sample"}, default "total"
+        "total": the penalty is (Lambda / 2) ||w||^2; "per-sample": Lambda = lambda * n
+        (Guo et al.'s convention), so the penalty shrinks as rows are removed.
+    fit_intercept : bool, default True
+        Append a constant feature 1 (after clipping) whose weight is the intercept; it is
+        regularised like the other weights.
+    epsilon, delta : float, default 1.0 and 1e-5
+        The removal guarantee: every release, jointly, is (epsilon, delta)-indistinguishable
+        from releases of a model retrained without the removed rows.
+    budget : float, default 0.01
+        The lifetime distance budget epsilon' the noise is calibrated for (when ``sigma``
+        is None). Once spent, each removal re-solves from scratch.
+    sigma : float, optional
+        The release noise. None: calibrated from (epsilon, delta, budget). 0: no noise,
+        never certified (scikit-learn's weights). Positive with ``epsilon``: the budget is
+        what sigma affords.
+    clip_norm : float, optional
+        Rows with a larger Euclidean norm are scaled down to it (a data-independent bound).
+    mechanism : {"output-perturbation", "guo2020"}, default "output-perturbation"
+        How removals are certified; "guo2020" reproduces Guo et al. and is never certified.
+    tol : float, default 1e-7
+        The solver stops when the gradient norm of L is at most ``tol`` (so the weights are
+        within tol / Lambda of the exact minimiser).
+"""
+
+_SHARED_ATTRIBUTES = """
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X, when it had string column names.
+    certificates_ : list of Certificate
+        The ledger: training first, then every removal.
+    n_rows_ : int
+        Training rows remaining.
+"""
+
+
+class CertifiedLogisticRegression(ClassifierMixin, _CertifiedEstimator):
+    __doc__ = f"""L2-regularised logistic regression whose rows can be removed with a certificate.
+
+    Binary, or one-vs-rest with one binary model per class. The objective is
+    sum_i log(1 + exp(-y_i w.x_i)) + (Lambda / 2) ||w||^2 with Lambda = 1 / C, the
+    minimiser of scikit-learn's ``LogisticRegression(C)`` objective (which leaves the
+    intercept unregularised; see the module notes).
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse regularisation strength, as in ``LogisticRegression``: Lambda = 1 / C
+        ("total"), or lambda = 1 / C per sample ("per-sample").
+    classes : array-like, optional
+        Declare the classes (and their order) instead of inferring them from y; then a
+        removal that takes a class's last row stays certified.
+    {_SHARED_PARAMETERS}
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        The published weights (noise included).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        The published intercepts (0 without ``fit_intercept``).
+    {_SHARED_ATTRIBUTES}
+    Examples
+    --------
+    >>> from unlearn import CertifiedLogisticRegression, datasets
+    >>> X, y, ids = datasets.load_breast_cancer(return_X_y=True)
+    >>> est = CertifiedLogisticRegression(C=1.0).fit(X, y, ids=ids)
+    >>> est.remove([ids[0]]).certified
+    True
+    """
+
+    _loss = "logistic"
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        *,
+        regularization: str = "total",
+        fit_intercept: bool = True,
+        epsilon: float | None = 1.0,
+        delta: float | None = 1e-5,
+        budget: float | None = 0.01,
+        sigma: float | None = None,
+        clip_norm: float | None = None,
+        classes: Any = None,
+        mechanism: str = "output-perturbation",
+        tol: float = _unlearn.DEFAULT_TOL,
+    ) -> None:
+        self.C = C
+        self.regularization = regularization
+        self.fit_intercept = fit_intercept
+        self.epsilon = epsilon
+        self.delta = delta
+        self.budget = budget
+        self.sigma = sigma
+        self.clip_norm = clip_norm
+        self.classes = classes
+        self.mechanism = mechanism
+        self.tol = tol
+
+    def _lambda(self) -> float:
+        if not (np.isfinite(self.C) and self.C > 0):
+            raise ValueError(f"C must be a finite number > 0 (got {self.C})")
+        return 1.0 / self.C
+
+    def _encode(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, Any], bool]:
+        check_classification_targets(y)
+        declared = self.classes is not None
+        classes = np.asarray(self.classes) if declared else np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least two classes in y (got one class: "
+                f"{classes.tolist()}); declare them with classes=[...] if the others have no "
+                "rows yet"
+            )
+        index = {c: k for k, c in enumerate(classes.tolist())}
+        if len(index) != len(classes):
+            raise ValueError(f"classes names a class twice: {classes.tolist()}")
+        try:
+            codes = np.array([index[v] for v in y.tolist()], dtype=np.int64)
+        except KeyError as e:
+            raise ValueError(
+                f"y has the label {e.args[0]!r}, which is not among classes={classes.tolist()}"
+            ) from None
+        self.classes_ = classes
+        names = [_label_text(c) for c in classes]
+        if len(classes) == 2:
+            encoding = {"kind": "binary", "positive": names[1], "negative": names[0]}
+            return np.where(codes == 1, 1.0, -1.0), encoding, declared
+        return codes.astype(np.float64), {"kind": "multiclass", "classes": names}, declared
+
+    def _set_weights(self, weights: np.ndarray) -> None:
+        d = self.n_features_in_
+        self.coef_ = weights[:, :d]
+        self.intercept_ = weights[:, d].copy() if self.fit_intercept else np.zeros(len(weights))
+
+    @classmethod
+    def _from_published(cls, published: dict[str, Any]) -> CertifiedLogisticRegression:
+        target = published["target"]
+        if target["kind"] == "binary":
+            names = [target["negative"], target["positive"]]
+        else:
+            names = target["classes"]
+        classes = _labels_from_text(names)
+        estimator = cls(C=1.0 / published["hyperparameters"]["lambda"])
+        if published.get("declared", {}).get("classes"):
+            estimator.set_params(classes=classes)
+        estimator.classes_ = classes
+        return estimator
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Scores w.x + b of the published model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the score of ``classes_[1]``.
+        """
+        scores = self._scores(X)
+        return scores[:, 0] if len(self.classes_) == 2 else scores
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels (score >= 0 for ``classes_[1]``; largest score otherwise).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores >= 0).astype(np.int64)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities: the sigmoid of the score (one-vs-rest, normalised).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = _sigmoid(scores)
+            return np.column_stack([1.0 - p, p])
+        p = _sigmoid(scores)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`."""
+        return np.log(self.predict_proba(X))
+
+
+class CertifiedRidge(RegressorMixin, _CertifiedEstimator):
+    __doc__ = f"""Ridge regression whose rows can be removed with a certificate.
+
+    The objective is sum_i (w.x_i - y_i)^2 / 2 + (Lambda / 2) ||w||^2 with Lambda = alpha,
+    half of scikit-learn's ``Ridge(alpha)`` objective ||y - Xw||^2 + alpha ||w||^2 (the same
+    minimiser; ``Ridge`` leaves the intercept unregularised, see the module notes).
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        Regularisation strength, as in ``Ridge``: Lambda = alpha ("total"), or lambda =
+        alpha per sample ("per-sample").
+    {_SHARED_PARAMETERS}
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        The published weights (noise included).
+    intercept_ : float
+        The published intercept (0 without ``fit_intercept``).
+    {_SHARED_ATTRIBUTES}
+    """
+
+    _loss = "squared"
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        regularization: str = "total",
+        fit_intercept: bool = True,
+        epsilon: float | None = 1.0,
+        delta: float | None = 1e-5,
+        budget: float | None = 0.01,
+        sigma: float | None = None,
+        clip_norm: float | None = None,
+        mechanism: str = "output-perturbation",
+        tol: float = _unlearn.DEFAULT_TOL,
+    ) -> None:
+        self.alpha = alpha
+        self.regularization = regularization
+        self.fit_intercept = fit_intercept
+        self.epsilon = epsilon
+        self.delta = delta
+        self.budget = budget
+        self.sigma = sigma
+        self.clip_norm = clip_norm
+        self.mechanism = mechanism
+        self.tol = tol
+
+    def _lambda(self) -> float:
+        return self.alpha
+
+    def _encode(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, Any], bool]:
+        if y.ndim != 1:
+            raise ValueError(f"y must be one-dimensional (got shape {y.shape})")
+        return y.astype(np.float64), {"kind": "regression"}, False
+
+    def _set_weights(self, weights: np.ndarray) -> None:
+        d = self.n_features_in_
+        self.coef_ = weights[0, :d].copy()
+        self.intercept_ = float(weights[0, d]) if self.fit_intercept else 0.0
+
+    @classmethod
+    def _from_published(cls, published: dict[str, Any]) -> CertifiedRidge:
+        return cls(alpha=published["hyperparameters"]["lambda"])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions w.x + b of the published model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._scores(X)[:, 0]

@@ -1,0 +1,78 @@
+"""Type stubs of the extension module ``unlearn._unlearn`` (python/src/*.rs)."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+# Features, encoded targets, the encoding, ids, feature names, recommended scales,
+# recommended clip norm, description.
+_Dataset = tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    dict[str, Any],
+    list[str],
+    list[str],
+    npt.NDArray[np.float64],
+    float | None,
+    str,
+]
+
+DEFAULT_TOL: float
+VERSION: str
+
+class UnlearnError(Exception): ...
+class NotCertified(UnlearnError): ...
+class BudgetExhausted(NotCertified): ...
+
+class Unlearner:
+    def weights(self) -> npt.NDArray[np.float64]: ...
+    def published(self) -> dict[str, Any]: ...
+    def n_rows(self) -> int: ...
+    def scores(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+    def remove(self, ids: list[str]) -> dict[str, Any]: ...
+    def certificates(self) -> list[dict[str, Any]]: ...
+    def verify(self) -> dict[str, Any]: ...
+    def audit_against_retrain(self, seed: int) -> dict[str, Any]: ...
+    def save(self, path: str) -> None: ...
+
+def train(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    ids: list[str],
+    feature_names: list[str],
+    encoding: dict[str, Any],
+    classes_declared: bool,
+    params: dict[str, Any],
+) -> Unlearner: ...
+def load(path: str) -> Unlearner: ...
+def membership(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    ids: list[str],
+    feature_names: list[str],
+    encoding: dict[str, Any],
+    params: dict[str, Any],
+    never_seen: float,
+    removed: int,
+    canaries: bool,
+    sequential: bool,
+    shadows: int,
+    bootstrap: int,
+    seed: int,
+) -> dict[str, Any]: ...
+def epsilon(
+    scenario: str,
+    removed: int,
+    releases: int,
+    trials: int,
+    confidence: float,
+    seed: int,
+    sigma: float | None,
+) -> dict[str, Any]: ...
+def make_synthetic(
+    rows: int, features: int, flip: float, regression: bool, seed: int
+) -> _Dataset: ...
+def load_builtin(
+    name: str,
+) -> _Dataset: ...
