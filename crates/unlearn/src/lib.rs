@@ -40,6 +40,7 @@ pub mod bench;
 pub mod bounds;
 pub mod certificate;
 pub mod data;
+pub mod echo;
 pub mod empirical_epsilon;
 pub mod hessian_cache;
 pub mod linalg;

@@ -2,6 +2,7 @@
 //! unlearned and the retrained model (see `unlearn::membership`).
 
 use super::CliResult;
+use super::args::ReadArgs;
 use clap::Args;
 use serde_json::json;
 use unlearn::data::{self, Preprocessing, TargetSpec, csv::CsvOptions};
@@ -38,6 +39,9 @@ pub struct MembershipArgs {
     /// Id column (ids default to the 0-based row numbers, or the builtin's ids).
     #[arg(long)]
     pub id: Option<String>,
+    /// How to read --data.
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Keep only rows with these labels (comma-separated), e.g. --labels 3,8.
     #[arg(long, value_delimiter = ',')]
     pub labels: Option<Vec<String>>,
@@ -118,8 +122,9 @@ fn population(args: &MembershipArgs) -> Result<TrainingData, Box<dyn std::error:
         id: args.id.clone(),
         spec,
         features: None,
+        ..CsvOptions::default()
     };
-    let mut rows = data::load_data(&args.data, &options)?;
+    let mut rows = args.read.load(&args.data, options)?;
     if rows.targets().is_none() {
         return Err(format!("{}: name the target column with --target COL", args.data).into());
     }

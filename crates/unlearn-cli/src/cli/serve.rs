@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use std::io::BufRead;
 use unlearn::certificate::Certificate;
+use unlearn::echo::echo;
 use unlearn::requests::parse_request;
 use unlearn::store::LockMode;
 
@@ -148,10 +149,10 @@ pub fn run(args: &ServeArgs) -> CliResult {
             }
             Err(e) => {
                 refused += 1;
-                report(
-                    json!({"line": line_number, "id": request.id, "ref": request.reference,
-                              "status": "refused", "error": e.to_string()}),
-                );
+                // A refused id may be anything the requester sent: quote it capped.
+                report(json!({"line": line_number, "id": echo(&request.id),
+                              "ref": request.reference.as_deref().map(echo),
+                              "status": "refused", "error": e.to_string()}));
             }
         }
     }
