@@ -30,7 +30,8 @@ Examples:
   unlearn audit-membership --data rows.csv --target y --scale 0.01 --clip-norm 1"
 )]
 pub struct MembershipArgs {
-    /// The population: a CSV file (header row), a LIBSVM file, or builtin:NAME.
+    /// The population: a CSV file (header row), a LIBSVM file, a Parquet file (see
+    /// --format), or builtin:NAME.
     #[arg(long, default_value = "builtin:digits")]
     pub data: String,
     /// Target column (defaults to the builtin dataset's target).

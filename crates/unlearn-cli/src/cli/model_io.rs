@@ -243,8 +243,8 @@ pub fn predict(args: &PredictArgs) -> CliResult {
     let predictor = model.predictor();
     if skipped > 0 && !args.json {
         eprintln!(
-            "note: {skipped} row(s) labelled with classes the model does not predict were \
-             skipped (see --labels)"
+            "note: {skipped} row(s) with labels outside the model's classes (or --labels) \
+             were skipped"
         );
     }
     let mut out = String::new();

@@ -32,8 +32,9 @@ pub struct TrainArgs {
     /// The training rows.
     #[command(flatten)]
     pub rows: RowsArgs,
-    /// Target column of a CSV file (required there; builtin datasets and LIBSVM files
-    /// carry their target).
+    /// Target column of a CSV or Parquet file (required there; builtin datasets carry
+    /// theirs, and a LIBSVM file's target is the first token of each line, so --target is
+    /// refused for it).
     #[arg(long, value_name = "COL")]
     pub target: Option<String>,
     /// Loss: logistic (classification, one-vs-rest beyond two classes) or squared (ridge).
