@@ -394,3 +394,47 @@ fn an_export_reads_back_and_predicts_like_the_published_model() {
     let tampered: ExportedModel = serde_json::from_value(value).unwrap();
     assert!(matches!(tampered.import(), Err(PredictError::Export(_))));
 }
+
+/// Damaged Parquet files (seeded byte flips and truncations of a valid one) are refused
+/// with an error, never a panic or an abort.
+#[test]
+fn damaged_parquet_files_are_errors_not_panics() {
+    use rand::{RngExt, SeedableRng};
+    let dir = scratch("parquet-fuzz");
+    let (ids, x, labels) = rows(40, 3);
+    let mut columns: Vec<(&str, ArrayRef)> = vec![("id", Arc::new(StringArray::from(ids)))];
+    let names = ["x0", "x1", "x2"];
+    for (j, name) in names.iter().enumerate() {
+        let values: Vec<f64> = x.iter().map(|r| r[j]).collect();
+        columns.push((name, Arc::new(Float64Array::from(values))));
+    }
+    columns.push(("label", Arc::new(StringArray::from(labels))));
+    let good = dir.join("good.parquet");
+    write_parquet(&good, columns, 16);
+    let bytes = std::fs::read(&good).unwrap();
+    let options = CsvOptions {
+        id: Some("id".into()),
+        ..with_target("label")
+    };
+    assert!(load_data(&source(&good), &options).is_ok());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let damaged = dir.join("damaged.parquet");
+    let mut refused = 0;
+    for trial in 0..400 {
+        let mut b = bytes.clone();
+        if trial % 4 == 0 {
+            b.truncate(rng.random_range(0..bytes.len()));
+        } else {
+            for _ in 0..rng.random_range(1..8) {
+                let i = rng.random_range(0..b.len());
+                b[i] = rng.random();
+            }
+        }
+        std::fs::write(&damaged, &b).unwrap();
+        let outcome =
+            std::panic::catch_unwind(|| load_data(&source(&damaged), &options).map(|_| ()));
+        assert!(outcome.is_ok(), "trial {trial} panicked");
+        refused += usize::from(matches!(outcome, Ok(Err(_))));
+    }
+    assert!(refused > 0, "some damage must be detected");
+}
