@@ -224,10 +224,13 @@ impl Layout {
                 )),
                 Kind::Vector(width) => {
                     if width > MAX_COLUMNS {
-                        return Err(DataError::TooManyColumns {
+                        return Err(DataError::Parquet {
                             file: file.to_string(),
-                            line: 0,
-                            limit: MAX_COLUMNS,
+                            message: format!(
+                                "column \"{}\" holds lists of {width} values; the reader \
+                                 accepts at most {MAX_COLUMNS} features",
+                                shorten(name)
+                            ),
                         });
                     }
                     offered.extend((0..width).map(|e| {
