@@ -54,6 +54,7 @@ fn setup() -> &'static Setup {
             id: None,
             spec: TargetSpec::Classify { positive: None },
             features: None,
+            ..CsvOptions::default()
         };
         let mut rows = data::load_data("builtin:digits", &options).unwrap();
         let preprocessing = data::builtin::builtin("digits")

@@ -43,6 +43,7 @@ pub mod bounds;
 pub mod certificate;
 pub mod data;
 pub mod deletions;
+pub mod echo;
 pub mod empirical_epsilon;
 pub mod hessian_cache;
 pub mod linalg;

@@ -42,10 +42,13 @@ use std::collections::HashSet;
 #[derive(Debug, thiserror::Error)]
 pub enum RemovalError {
     /// An id is not among the remaining rows.
-    #[error("id '{0}' is not among the training rows (unknown, or already removed)")]
+    #[error(
+        "id '{}' is not among the training rows (unknown, or already removed)",
+        crate::echo::echo(.0)
+    )]
     UnknownId(String),
     /// An id appears twice in one request.
-    #[error("id '{0}' appears more than once in the request")]
+    #[error("id '{}' appears more than once in the request", crate::echo::echo(.0))]
     DuplicateId(String),
     /// The request is empty.
     #[error("no ids to remove")]

@@ -23,6 +23,7 @@ fn opts(spec: TargetSpec) -> CsvOptions {
         id: Some("id".into()),
         spec,
         features: None,
+        ..CsvOptions::default()
     }
 }
 
@@ -416,6 +417,7 @@ fn csv_with_quotes_crlf_blank_lines_and_bom() {
         id: Some("id".into()),
         spec: classify(None),
         features: None,
+        ..CsvOptions::default()
     };
     let data = parse_csv("q.csv", text, &o).expect("valid CSV");
     assert_eq!(data.ids(), &["r \"1\"".to_string(), "r2".to_string()]);

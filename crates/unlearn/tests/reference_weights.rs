@@ -68,6 +68,7 @@ fn check(file: &str) {
         id: None,
         spec,
         features: None,
+        ..CsvOptions::default()
     };
     let mut rows = data::load_data(&source, &options).unwrap();
     if let Some(labels) = &fixture.keep_labels {

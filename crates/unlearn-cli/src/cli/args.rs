@@ -1,8 +1,9 @@
 //! Arguments several commands share, documented once and flattened into each command.
 
+use super::CliError;
 use clap::Args;
-use std::path::PathBuf;
-use unlearn::data::{self, DataError, Dataset, TargetSpec, csv::CsvOptions};
+use std::path::{Path, PathBuf};
+use unlearn::data::{self, DataError, DataFormat, Dataset, TargetSpec, csv::CsvOptions};
 use unlearn::store::{LockMode, Store, StoreError, StoreLock};
 
 /// `--store DIR`: the model store a command reads or changes.
@@ -29,35 +30,110 @@ impl StoreArg {
     }
 }
 
-/// `--data SOURCE [--id COL]`: rows to read.
+/// `--format FORMAT --ignore COL`: how to read a data file, for every command that reads
+/// one.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReadArgs {
+    /// File format: csv, libsvm or parquet. Default: from the extension (.csv; .svm,
+    /// .libsvm, .svmlight; .parquet, .pq), else sniffed (a first line with commas is CSV,
+    /// `label index:value …` is LIBSVM, Parquet by its magic bytes); a file that fits none
+    /// is refused, never guessed.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<DataFormat>,
+    /// Columns of a CSV or Parquet file to skip (text, dates, comments): repeatable or
+    /// comma-separated, e.g. --ignore name,notes.
+    #[arg(long, value_name = "COL", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+}
+
+impl ReadArgs {
+    /// The format `source` is read in: `None` for a builtin dataset, else the declared or
+    /// detected one.
+    pub fn format_of(&self, source: &str) -> Result<Option<DataFormat>, CliError> {
+        if source.starts_with("builtin:") {
+            return Ok(None);
+        }
+        match self.format {
+            Some(f) => Ok(Some(f)),
+            None => data::detect_format(Path::new(source))
+                .map(Some)
+                .map_err(with_flag_hints),
+        }
+    }
+
+    /// Reads `source` with `options` (their columns to ignore taken from --ignore). A
+    /// target column named for a LIBSVM file is refused: its target is the first token.
+    pub fn load(&self, source: &str, options: CsvOptions) -> Result<Dataset, CliError> {
+        let format = self.format_of(source)?;
+        if let (Some(DataFormat::Libsvm), Some(target)) = (format, &options.target) {
+            return Err(format!(
+                "{source}: a LIBSVM file's target is the first token of each line, so \
+                 --target {} cannot apply: drop --target (or, if the file is CSV, give \
+                 --format csv)",
+                unlearn::echo::echo(target)
+            )
+            .into());
+        }
+        let options = CsvOptions {
+            ignore: self.ignore.clone(),
+            ..options
+        };
+        data::load_data_as(source, format, &options).map_err(with_flag_hints)
+    }
+
+    /// The target column to read from `source` to evaluate a model trained on `column`:
+    /// none for a LIBSVM file (its label is the first token of each line).
+    pub fn model_target(&self, source: &str, column: &str) -> Result<Option<String>, CliError> {
+        Ok(match self.format_of(source)? {
+            Some(DataFormat::Libsvm) => None,
+            _ => Some(column.to_string()),
+        })
+    }
+}
+
+/// A data error, with the flag that fixes it named where there is one.
+fn with_flag_hints(e: DataError) -> CliError {
+    match e {
+        DataError::UnknownFormat { .. } => format!("{e} with --format").into(),
+        DataError::NotNumeric { ref column, .. } => {
+            format!("{e} with --ignore {}", unlearn::echo::echo(column)).into()
+        }
+        e => e.into(),
+    }
+}
+
+/// `--data SOURCE [--id COL] [--format F] [--ignore COL]`: rows to read.
 #[derive(Debug, Args)]
 pub struct RowsArgs {
-    /// Rows: a CSV file with a header row, a LIBSVM file (.svm, .libsvm, .svmlight, .txt),
+    /// Rows: a CSV file with a header row, a LIBSVM file, a Parquet file (see --format),
     /// or builtin:digits, builtin:breast_cancer, builtin:diabetes.
     #[arg(long, value_name = "SOURCE")]
     pub data: String,
-    /// Id column of a CSV file (default: the 0-based row numbers; the builtin datasets
-    /// carry their own ids: d0000…, b000…, p000…).
+    /// Id column of a CSV or Parquet file (default: the 0-based row numbers; the builtin
+    /// datasets carry their own ids: d0000…, b000…, p000…).
     #[arg(long, value_name = "COL")]
     pub id: Option<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 impl RowsArgs {
     /// Reads the rows: `target` is the target column, encoded as `spec`; `features`, if
     /// given, are exactly the feature columns to read (a stored model's), else every other
-    /// column.
+    /// column but the ignored ones.
     pub fn load(
         &self,
         target: Option<String>,
         spec: TargetSpec,
         features: Option<Vec<String>>,
-    ) -> Result<Dataset, DataError> {
+    ) -> Result<Dataset, CliError> {
         let options = CsvOptions {
             target,
             id: self.id.clone(),
             spec,
             features,
+            ..CsvOptions::default()
         };
-        data::load_data(&self.data, &options)
+        self.read.load(&self.data, options)
     }
 }

@@ -1,11 +1,11 @@
 //! `unlearn audit`: compare the unlearned model with a model retrained from scratch.
 
 use super::CliResult;
-use super::args::StoreArg;
+use super::args::{ReadArgs, StoreArg};
 use super::progress::Progress;
 use clap::Args;
 use unlearn::audit::audit_against_retrain;
-use unlearn::data::{self, TargetEncoding, TargetSpec, csv::CsvOptions};
+use unlearn::data::{TargetEncoding, TargetSpec, csv::CsvOptions};
 use unlearn::store::LockMode;
 
 /// Arguments of `unlearn audit`.
@@ -36,6 +36,9 @@ pub struct AuditArgs {
     /// Id column of --data and --holdout (default: the files' row numbers, or the builtin's).
     #[arg(long)]
     pub id: Option<String>,
+    /// How to read --data and --holdout.
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Seed of the retrained model's noise.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -51,13 +54,14 @@ pub fn run(args: &AuditArgs) -> CliResult {
     let unlearner = store.load()?;
     let model = &unlearner.model.published;
     let read = |source: &str, spec: TargetSpec, target: Option<String>| {
-        data::load_data(
+        args.read.load(
             source,
-            &CsvOptions {
+            CsvOptions {
                 target,
                 id: args.id.clone(),
                 spec,
                 features: Some(model.feature_names.clone()),
+                ..CsvOptions::default()
             },
         )
     };
@@ -73,7 +77,10 @@ pub fn run(args: &AuditArgs) -> CliResult {
     let holdout = args
         .holdout
         .as_deref()
-        .map(|source| read(source, spec.clone(), Some(model.target_column.clone())))
+        .map(|source| {
+            let target = args.read.model_target(source, &model.target_column)?;
+            read(source, spec.clone(), target)
+        })
         .transpose()?;
     let progress = Progress::spinner(
         &format!(

@@ -137,6 +137,7 @@ fn load(
         id: None,
         spec,
         features: None,
+        ..CsvOptions::default()
     };
     let mut all = data::load_data(&source, &options)?;
     if let Some(labels) = task.labels {

@@ -2,6 +2,7 @@
 //! unlearned and the retrained model (see `unlearn::membership`).
 
 use super::CliResult;
+use super::args::ReadArgs;
 use clap::Args;
 use serde_json::json;
 use unlearn::data::{self, Preprocessing, TargetSpec, csv::CsvOptions};
@@ -29,7 +30,8 @@ Examples:
   unlearn audit-membership --data rows.csv --target y --scale 0.01 --clip-norm 1"
 )]
 pub struct MembershipArgs {
-    /// The population: a CSV file (header row), a LIBSVM file, or builtin:NAME.
+    /// The population: a CSV file (header row), a LIBSVM file, a Parquet file (see
+    /// --format), or builtin:NAME.
     #[arg(long, default_value = "builtin:digits")]
     pub data: String,
     /// Target column (defaults to the builtin dataset's target).
@@ -38,6 +40,9 @@ pub struct MembershipArgs {
     /// Id column (ids default to the 0-based row numbers, or the builtin's ids).
     #[arg(long)]
     pub id: Option<String>,
+    /// How to read --data.
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Keep only rows with these labels (comma-separated), e.g. --labels 3,8.
     #[arg(long, value_delimiter = ',')]
     pub labels: Option<Vec<String>>,
@@ -118,8 +123,9 @@ fn population(args: &MembershipArgs) -> Result<TrainingData, Box<dyn std::error:
         id: args.id.clone(),
         spec,
         features: None,
+        ..CsvOptions::default()
     };
-    let mut rows = data::load_data(&args.data, &options)?;
+    let mut rows = args.read.load(&args.data, options)?;
     if rows.targets().is_none() {
         return Err(format!("{}: name the target column with --target COL", args.data).into());
     }

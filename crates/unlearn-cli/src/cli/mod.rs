@@ -33,11 +33,13 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// The exit codes, appended to the help of the tool and of every subcommand.
-pub const EXIT_CODES: &str = "Exit codes:
+pub const EXIT_CODES: &str = r#"Exit codes:
   0  success
   1  the command failed: the message names the file (with line and column), the flag or the
      store, what was expected and what to do next; no store is ever left half-changed
-  2  the command line is invalid (unknown command or flag, missing or malformed value)";
+  2  the command line is invalid (unknown command or flag, missing or malformed value)
+With --json, a failure prints one JSON object on standard error (standard output keeps only
+results): {"error": {"message": "…", "kind": "failed" or "usage", "exit_code": 1 or 2}}"#;
 
 /// Certified machine unlearning for convex models.
 #[derive(Debug, Parser)]
@@ -107,7 +109,10 @@ pub fn emit(line: std::fmt::Arguments<'_>) {
 }
 
 /// An error to print before exiting with status 1.
-pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+pub type CliError = Box<dyn std::error::Error>;
+
+/// The outcome of a command.
+pub type CliResult = Result<(), CliError>;
 
 /// Runs the command line and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -122,7 +127,18 @@ pub fn main() -> ExitCode {
     command = command
         .clone()
         .after_help(with_exit_codes(command.get_after_help()));
-    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    let matches = match command.try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return usage_error(e),
+    };
+    let json = matches
+        .subcommand()
+        .and_then(|(_, sub)| sub.try_get_one::<bool>("json").ok().flatten().copied())
+        .unwrap_or(false);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Train(args) => train::run(&args),
@@ -145,9 +161,37 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if json => {
+            eprintln!("{}", error_json(&e.to_string(), "failed", 1));
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+/// The JSON object a failure prints under `--json` (see [`EXIT_CODES`]).
+fn error_json(message: &str, kind: &str, exit_code: u8) -> serde_json::Value {
+    serde_json::json!({"error": {"message": message, "kind": kind, "exit_code": exit_code}})
+}
+
+/// Exits on a command line clap refused: help and version as clap prints them; a usage
+/// error as JSON when `--json` is among the arguments, else as clap prints it.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if informational || !std::env::args_os().any(|a| a == "--json") {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let message = rendered.trim().trim_start_matches("error: ");
+    eprintln!("{}", error_json(message, "usage", 2));
+    ExitCode::from(2)
 }

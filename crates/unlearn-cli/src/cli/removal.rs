@@ -102,18 +102,40 @@ pub struct StoreArgs {
     pub json: bool,
 }
 
+/// The ids of the request: --ids (empty pieces dropped, so `--ids ""` is no id rather than
+/// the empty id), or the lines of --ids-file (a UTF-8 byte-order mark, blank lines and `#`
+/// comments dropped). A request with no id is refused here, naming the flag.
 fn read_ids(args: &RemoveArgs) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let Some(path) = &args.ids_file else {
-        return Ok(args.ids.iter().map(|s| s.trim().to_string()).collect());
+    let ids: Vec<String> = match &args.ids_file {
+        None => args
+            .ids
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: cannot read the ids file: {e}", path.display()))?;
+            text.trim_start_matches('\u{feff}')
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from)
+                .collect()
+        }
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read the ids file: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect())
+    if ids.is_empty() {
+        return Err(match &args.ids_file {
+            None => "--ids names no ids: give the ids to remove, comma-separated (--ids d0012,d0040), or --ids-file FILE".into(),
+            Some(path) => format!(
+                "{}: the ids file holds no ids (blank lines and # comments are skipped); put one id per line",
+                path.display()
+            )
+            .into(),
+        });
+    }
+    Ok(ids)
 }
 
 /// Runs `unlearn remove`: the store is written only if every step succeeded.

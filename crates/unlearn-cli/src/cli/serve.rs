@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use std::io::BufRead;
 use unlearn::deletions::{Deletion, DeletionError, DeletionRequest, Deletions, ErrorKind, Receipt};
+use unlearn::echo::echo;
 use unlearn::requests::{Erasure, parse_request};
 use unlearn::store::LockMode;
 
@@ -137,7 +138,9 @@ pub fn run(args: &ServeArgs) -> CliResult {
             Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e.into()),
             Err(e) => {
                 refused += 1;
-                report(json!({"line": line_number, "id": id, "ref": reference,
+                // A refused id may be anything the requester sent: quote it capped.
+                report(json!({"line": line_number, "id": echo(id),
+                              "ref": reference.as_deref().map(echo),
                               "status": "refused", "error": e.to_string()}));
             }
         }

@@ -7,7 +7,7 @@ use clap::Args;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
-use unlearn::data::{self, Preprocessing, TargetSpec};
+use unlearn::data::{self, DataFormat, PreprocessReport, Preprocessing, ScaleWarning, TargetSpec};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, PublishPolicy, TrainingData};
@@ -32,8 +32,9 @@ pub struct TrainArgs {
     /// The training rows.
     #[command(flatten)]
     pub rows: RowsArgs,
-    /// Target column of a CSV file (required there; builtin datasets and LIBSVM files
-    /// carry their target).
+    /// Target column of a CSV or Parquet file (required there; builtin datasets carry
+    /// theirs, and a LIBSVM file's target is the first token of each line, so --target is
+    /// refused for it).
     #[arg(long, value_name = "COL")]
     pub target: Option<String>,
     /// Loss: logistic (classification, one-vs-rest beyond two classes) or squared (ridge).
@@ -243,8 +244,8 @@ fn declared_features(args: &TrainArgs, is_libsvm: bool) -> Result<Option<Vec<Str
     match args.features {
         None => Ok(None),
         Some(_) if !is_libsvm => Err(format!(
-            "{}: --features declares the width of a LIBSVM file; a CSV header or a builtin \
-             dataset names its features already, so drop --features",
+            "{}: --features declares the width of a LIBSVM file; a CSV header, a Parquet \
+             schema or a builtin dataset names its features already, so drop --features",
             args.rows.data
         )),
         Some(0) => Err("--features must be at least 1".into()),
@@ -252,21 +253,33 @@ fn declared_features(args: &TrainArgs, is_libsvm: bool) -> Result<Option<Vec<Str
     }
 }
 
+/// The warning `train` gives when the rows do not fit the preprocessing constants (see
+/// [`PreprocessReport::scale_warning`]), with the flags that fix it.
+fn scale_warning(report: &PreprocessReport, preprocessing: &Preprocessing) -> Option<String> {
+    let warning = report.scale_warning(preprocessing.clip_norm)?;
+    let fix = match warning {
+        ScaleWarning::FarBeyondClipNorm { .. } => {
+            "scale the features into range with --scale or --feature-scale NAME=VALUE \
+             (constants from domain knowledge, never from the data), or raise --clip-norm"
+        }
+        ScaleWarning::Unclipped { .. } => {
+            "bound the rows with --clip-norm R and scale the features with --scale or \
+             --feature-scale NAME=VALUE (for a builtin dataset: --preprocess recommended)"
+        }
+    };
+    Some(format!("{warning}. To fix: {fix}"))
+}
+
 /// Runs `unlearn train`.
 pub fn run(args: &TrainArgs) -> CliResult {
     let spec = target_spec(args)?;
     let source = &args.rows.data;
-    let is_libsvm = std::path::Path::new(source)
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| {
-            data::LIBSVM_EXTENSIONS
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(e))
-        });
-    if args.target.is_none() && !source.starts_with("builtin:") && !is_libsvm {
+    let format = args.rows.read.format_of(source)?;
+    let is_libsvm = format == Some(DataFormat::Libsvm);
+    if args.target.is_none() && format.is_some() && !is_libsvm {
         return Err(format!(
-            "{source}: name the target column with --target COL (every other column except --id is a feature)"
+            "{source}: name the target column with --target COL (every other column except \
+             --id and --ignore is a feature)"
         )
         .into());
     }
@@ -277,6 +290,12 @@ pub fn run(args: &TrainArgs) -> CliResult {
     }
     let preprocessing = preprocessing(args)?;
     let report = preprocessing.apply(&mut data)?;
+    let warnings: Vec<String> = scale_warning(&report, &preprocessing).into_iter().collect();
+    if !args.json {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     let (noise, privacy) = noise_choice(args)?;
     let hyper = Hyperparameters {
         loss: args.loss,
@@ -332,6 +351,8 @@ pub fn run(args: &TrainArgs) -> CliResult {
     let fit = trained
         .published
         .metrics(&trained.published.scores_design(design), truth);
-    super::model_io::print_training_summary(&trained, &report, fit, seconds, &args.out, args.json);
+    super::model_io::print_training_summary(
+        &trained, &report, &warnings, fit, seconds, &args.out, args.json,
+    );
     Ok(())
 }

@@ -173,6 +173,7 @@ fn builtin_task(
             positive: positive.map(String::from),
         },
         features: None,
+        ..CsvOptions::default()
     };
     let mut all = data::load_data(&source, &options)?;
     if let Some((keep, positive)) = labels {

@@ -184,6 +184,7 @@ impl Builtin {
             id: Some(self.id.to_string()),
             spec,
             features: None,
+            ..CsvOptions::default()
         }
     }
 

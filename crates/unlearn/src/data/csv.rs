@@ -7,9 +7,10 @@
 //!
 //! Column roles: the optional target column is encoded per [`TargetSpec`]; the optional
 //! id column gives the row ids (else rows are numbered `"0"`, `"1"`, … in file order);
-//! every other column is a numeric feature, unless [`CsvOptions::features`] names the
-//! features, in which case exactly those columns are read, in that order, and the rest
-//! are ignored — this is how a trained model reads the data it predicts on.
+//! every other column is a numeric feature, except the [`CsvOptions::ignore`]d ones,
+//! unless [`CsvOptions::features`] names the features, in which case exactly those
+//! columns are read, in that order, and the rest are ignored — this is how a trained
+//! model reads the data it predicts on.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
+use super::columns::Header;
 use super::targets::{RawTarget, encode_targets};
 use super::text::{Cell, MAX_COLUMNS, io_error, shorten, visit_reader, visit_text};
 use super::{DataError, Dataset, Declared, TargetSpec};
@@ -31,8 +33,13 @@ pub struct CsvOptions {
     pub id: Option<String>,
     /// How to encode the target column.
     pub spec: TargetSpec,
-    /// The feature columns, in order; `None` means every column but the target and id.
+    /// The feature columns, in order; `None` means every column but the target, the id
+    /// and the ignored ones.
     pub features: Option<Vec<String>>,
+    /// Columns to skip (text, dates, free comments): read neither as features nor as
+    /// anything else. Each must exist, and none may be the target, the id or a named
+    /// feature.
+    pub ignore: Vec<String>,
 }
 
 impl Default for CsvOptions {
@@ -43,6 +50,7 @@ impl Default for CsvOptions {
             id: None,
             spec: TargetSpec::None,
             features: None,
+            ignore: Vec::new(),
         }
     }
 }
@@ -135,80 +143,26 @@ impl<'a> Parser<'a> {
                 });
             }
         }
-        let find = |column: &str, role| {
-            index
-                .get(column)
-                .copied()
-                .ok_or_else(|| DataError::UnknownColumn {
-                    file: self.file.to_string(),
-                    column: column.to_string(),
-                    role,
-                    available: names.clone(),
-                })
-        };
-        let id = self.opts.id.as_deref().map(|c| find(c, "id")).transpose()?;
-        let target = self
-            .opts
-            .target
-            .as_deref()
-            .map(|c| find(c, "target"))
-            .transpose()?;
-        if let (Some(i), Some(t)) = (id, target)
-            && i == t
-        {
-            return Err(self.role_clash(&names[i], "id", "target"));
-        }
-        if target.is_none() && self.opts.spec != TargetSpec::None {
-            return Err(DataError::NoTargetColumn {
-                file: self.file.to_string(),
-            });
-        }
+        let header = Header::new(self.file, &names);
+        let roles = header.roles(self.opts)?;
         let features = match &self.opts.features {
-            Some(wanted) => self.named_features(wanted, &names, &find, id, target)?,
-            None => (0..names.len())
-                .filter(|&k| Some(k) != id && Some(k) != target)
-                .collect(),
+            Some(wanted) => wanted
+                .iter()
+                .map(|name| {
+                    let k = header.find(name, "feature")?;
+                    header.check_feature(k, &roles)?;
+                    Ok(k)
+                })
+                .collect::<Result<Vec<usize>, DataError>>()?,
+            None => (0..names.len()).filter(|&k| !roles.taken(k)).collect(),
         };
-        let target = target.filter(|_| self.opts.spec != TargetSpec::None);
+        let (id, target) = (roles.id, roles.target);
         Ok(Layout {
             names,
             id,
             target,
             features,
         })
-    }
-
-    /// Resolves explicitly named feature columns, which may not be the id or target.
-    fn named_features(
-        &self,
-        wanted: &[String],
-        names: &[String],
-        find: &dyn Fn(&str, &'static str) -> Result<usize, DataError>,
-        id: Option<usize>,
-        target: Option<usize>,
-    ) -> Result<Vec<usize>, DataError> {
-        wanted
-            .iter()
-            .map(|name| {
-                let k = find(name, "feature")?;
-                if Some(k) == id {
-                    return Err(self.role_clash(&names[k], "id", "feature"));
-                }
-                if Some(k) == target {
-                    return Err(self.role_clash(&names[k], "target", "feature"));
-                }
-                Ok(k)
-            })
-            .collect()
-    }
-
-    fn role_clash(&self, column: &str, first: &'static str, second: &'static str) -> DataError {
-        DataError::ColumnRole {
-            file: self.file.to_string(),
-            column: column.to_string(),
-            first,
-            second,
-        }
     }
 
     /// Builds the dataset once every line has been read.

@@ -142,7 +142,7 @@ pub enum DataError {
         file: String,
         /// The requested column.
         column: String,
-        /// What the column was wanted for: "target", "id" or "feature".
+        /// What the column was wanted for: "target", "id", "feature" or "column to ignore".
         role: &'static str,
         /// The columns of the file.
         available: Vec<String>,
@@ -166,6 +166,39 @@ pub enum DataError {
     NoTargetColumn {
         /// The file.
         file: String,
+    },
+
+    /// The file's format was neither declared nor recognisable.
+    #[error("{file}: cannot tell the file's format: {reason}; declare it (csv, libsvm or parquet)")]
+    UnknownFormat {
+        /// The file.
+        file: String,
+        /// What was seen.
+        reason: String,
+    },
+
+    /// A Parquet file could not be read (corrupt, an unsupported codec or type).
+    #[error("{file}: cannot read the Parquet file: {message}")]
+    Parquet {
+        /// The file.
+        file: String,
+        /// The Parquet reader's message.
+        message: String,
+    },
+
+    /// A value of a Parquet column cannot be used.
+    #[error("{file}: row group {row_group}, row {row}: column \"{column}\": {reason}")]
+    ParquetValue {
+        /// The file.
+        file: String,
+        /// 0-based row group.
+        row_group: usize,
+        /// 1-based row of the file.
+        row: usize,
+        /// The column (with `[k]` for an element of a list column).
+        column: String,
+        /// What is wrong and what to do.
+        reason: String,
     },
 
     /// The options do not fit the file format.
@@ -205,7 +238,10 @@ pub enum DataError {
     },
 
     /// A cell that must be a number is not one.
-    #[error("{file}:{line}: column \"{column}\": expected a number, found \"{value}\"")]
+    #[error(
+        "{file}:{line}: column \"{column}\": expected a number, found \"{value}\"; if this text \
+         column is not a feature, ignore it"
+    )]
     NotNumeric {
         /// The file.
         file: String,
@@ -420,7 +456,7 @@ fn list_names(names: &[String]) -> String {
     let mut out = names
         .iter()
         .take(LISTED_NAMES)
-        .map(String::as_str)
+        .map(|n| crate::echo::echo(n))
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > LISTED_NAMES {

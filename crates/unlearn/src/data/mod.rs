@@ -11,14 +11,18 @@
 //! same bits.
 //! nalgebra stays the public matrix type: [`Dataset::matrix`] is an n×d view.
 //!
-//! Submodules: readers for CSV ([`csv`]) and LIBSVM ([`libsvm`]), the embedded datasets
-//! ([`builtin`]), target encoding ([`targets`]) and data-independent preprocessing
-//! ([`preprocess`]). [`load_data`] picks the reader from a source string.
+//! Submodules: readers for CSV ([`csv`]), LIBSVM ([`libsvm`]) and Parquet (`parquet`, with
+//! the `parquet` feature), the embedded datasets ([`builtin`]), target encoding
+//! ([`targets`]) and data-independent preprocessing ([`preprocess`]). [`load_data_as`]
+//! picks the reader from a source string and a declared or detected [`DataFormat`].
 
 pub mod builtin;
+mod columns;
 pub mod csv;
 mod error;
 pub mod libsvm;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod preprocess;
 pub mod select;
 mod source;
@@ -28,8 +32,10 @@ mod text;
 pub use csv::CsvOptions;
 pub use error::DataError;
 pub use libsvm::LibsvmOptions;
-pub use preprocess::{PreprocessReport, Preprocessing};
-pub use source::{LIBSVM_EXTENSIONS, default_target, load_data};
+pub use preprocess::{PreprocessReport, Preprocessing, ScaleWarning};
+pub use source::{
+    DataFormat, LIBSVM_EXTENSIONS, default_target, detect_format, load_data, load_data_as,
+};
 pub use targets::{TargetEncoding, TargetSpec, Targets, canonical_label, compare_labels};
 pub use text::{MAX_COLUMNS, MAX_LINE_BYTES};
 

@@ -57,10 +57,89 @@ impl Default for Preprocessing {
 /// What [`Preprocessing::apply`] did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PreprocessReport {
+    /// Number of rows preprocessed.
+    pub rows: usize,
     /// Number of rows whose norm exceeded the clip norm and were scaled down.
     pub rows_clipped: usize,
     /// The largest row norm after scaling, before clipping.
     pub max_norm_before_clip: f64,
+}
+
+/// How far the largest row norm may exceed the clip norm (or, without a clip norm, the
+/// unit ball that the recommended constants and `unlearn synth` aim for) before
+/// [`PreprocessReport::scale_warning`] warns.
+pub const WARN_NORM_FACTOR: f64 = 10.0;
+
+/// A sign that the constants do not fit the data's scale (see
+/// [`PreprocessReport::scale_warning`]). It only informs: preprocessing never depends on
+/// the data (see the module docs), so nothing is changed because of it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ScaleWarning {
+    /// Rows far beyond the clip norm R: clipping maps each onto the sphere of radius R.
+    FarBeyondClipNorm {
+        /// The largest row norm after scaling, before clipping.
+        max_norm: f64,
+        /// R.
+        clip_norm: f64,
+        /// Rows clipped.
+        rows_clipped: usize,
+        /// Rows in all.
+        rows: usize,
+    },
+    /// No clip norm, and rows far outside the unit ball.
+    Unclipped {
+        /// The largest row norm after scaling: the row-norm bound R of every certificate.
+        max_norm: f64,
+    },
+}
+
+impl std::fmt::Display for ScaleWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::FarBeyondClipNorm {
+                max_norm,
+                clip_norm,
+                rows_clipped,
+                rows,
+            } => write!(
+                f,
+                "rows reach norm {max_norm:.3e}, more than {WARN_NORM_FACTOR} times the clip \
+                 norm {clip_norm}: {rows_clipped} of {rows} rows were clipped, each scaled \
+                 down onto the sphere of radius {clip_norm}, so the model sees little more than \
+                 their directions and accuracy suffers"
+            ),
+            Self::Unclipped { max_norm } => write!(
+                f,
+                "no clip norm, and rows reach norm R = {max_norm:.3e}: a removal step's \
+                 residual and its bounds grow with R (the worst-case bound as R⁵), so each \
+                 removal is charged more of the budget, the budget runs out sooner, and a step \
+                 that exceeds what is left is re-solved from scratch instead of taken"
+            ),
+        }
+    }
+}
+
+impl PreprocessReport {
+    /// Warns when the largest row norm exceeds the clip norm R by more than
+    /// [`WARN_NORM_FACTOR`], or, without a clip norm, exceeds [`WARN_NORM_FACTOR`] (rows
+    /// far from the unit ball: features that were never scaled).
+    ///
+    /// The check reads the data only to decide whether to warn; the preprocessing itself
+    /// stays data-independent.
+    pub fn scale_warning(&self, clip_norm: Option<f64>) -> Option<ScaleWarning> {
+        let max_norm = self.max_norm_before_clip;
+        match clip_norm {
+            Some(r) if max_norm > WARN_NORM_FACTOR * r => Some(ScaleWarning::FarBeyondClipNorm {
+                max_norm,
+                clip_norm: r,
+                rows_clipped: self.rows_clipped,
+                rows: self.rows,
+            }),
+            None if max_norm > WARN_NORM_FACTOR => Some(ScaleWarning::Unclipped { max_norm }),
+            _ => None,
+        }
+    }
 }
 
 impl Preprocessing {
@@ -104,6 +183,7 @@ impl Preprocessing {
         let scales = self.scales(data.feature_names());
         check_overflow(data, &scales)?;
         let mut report = PreprocessReport {
+            rows: data.n_rows(),
             rows_clipped: 0,
             max_norm_before_clip: 0.0,
         };
@@ -184,6 +264,29 @@ mod tests {
         assert!((report.max_norm_before_clip - 73.0_f64.sqrt()).abs() < 1e-12);
         assert!((norm(d.row(0)) - 1.0).abs() < 1e-12);
         assert_eq!(d.row(1), &[0.3, 0.8]);
+    }
+
+    #[test]
+    fn warns_only_far_beyond_the_clip_norm_or_the_unit_ball() {
+        let report = |max_norm| PreprocessReport {
+            rows: 4,
+            rows_clipped: 2,
+            max_norm_before_clip: max_norm,
+        };
+        assert_eq!(report(10.0).scale_warning(Some(1.0)), None);
+        assert!(matches!(
+            report(10.5).scale_warning(Some(1.0)),
+            Some(ScaleWarning::FarBeyondClipNorm {
+                rows_clipped: 2,
+                ..
+            })
+        ));
+        assert_eq!(report(10.5).scale_warning(Some(2.0)), None);
+        assert_eq!(report(10.0).scale_warning(None), None);
+        assert!(matches!(
+            report(11.0).scale_warning(None),
+            Some(ScaleWarning::Unclipped { .. })
+        ));
     }
 
     #[test]

@@ -59,6 +59,11 @@ pub enum TargetSpec {
     },
     /// Labels or values encoded with a known encoding (a trained model's), for evaluation.
     Encoded(TargetEncoding),
+    /// Class labels as they are: every distinct label a class, in [`compare_labels`]
+    /// order, as [`TargetEncoding::Multiclass`] whatever their number (one included). For
+    /// selecting rows by label before a model's encoding is applied
+    /// ([`super::select::keep_model_labels`]), never for training.
+    AnyLabels,
 }
 
 impl TargetSpec {
@@ -89,6 +94,16 @@ impl TargetSpec {
 const DESCRIBED_CLASSES: usize = 12;
 
 impl TargetEncoding {
+    /// The class labels in code order — a binary encoding's −1 class, then its +1 class;
+    /// the one-vs-rest classes — or `None` for a real-valued target.
+    pub fn classes(&self) -> Option<Vec<String>> {
+        match self {
+            Self::Binary { positive, negative } => Some(vec![negative.clone(), positive.clone()]),
+            Self::Multiclass { classes } => Some(classes.clone()),
+            Self::Regression => None,
+        }
+    }
+
     /// A one-line human summary, e.g. `binary: "malignant" → +1, "benign" → −1`.
     pub fn describe(&self) -> String {
         match self {
@@ -129,6 +144,7 @@ pub type RawTarget = (usize, String);
 ///   declared is an error naming its line.
 /// * [`TargetSpec::Encoded`] maps labels with a known encoding; an unknown label is an
 ///   error naming its line.
+/// * [`TargetSpec::AnyLabels`] makes every distinct label a class.
 pub fn encode_targets(
     file: &str,
     column: &str,
@@ -142,6 +158,7 @@ pub fn encode_targets(
         TargetSpec::Classify { positive } => ctx.infer(raw, positive.as_deref())?,
         TargetSpec::Declared { classes, positive } => ctx.declared(classes, positive.as_deref())?,
         TargetSpec::Encoded(encoding) => encoding.clone(),
+        TargetSpec::AnyLabels => ctx.any_labels(raw)?,
     };
     let values = ctx.encode_all(raw, &encoding)?;
     Ok(Some(Targets { values, encoding }))
@@ -221,6 +238,16 @@ struct Column<'a> {
 }
 
 impl Column<'_> {
+    /// Every distinct label a class, in order (see [`TargetSpec::AnyLabels`]).
+    fn any_labels(&self, raw: &[RawTarget]) -> Result<TargetEncoding, DataError> {
+        if let Some((line, _)) = raw.iter().find(|(_, text)| text.is_empty()) {
+            return Err(self.missing(*line));
+        }
+        Ok(TargetEncoding::Multiclass {
+            classes: ordered_classes(raw),
+        })
+    }
+
     /// Infers a classification encoding from the labels.
     fn infer(
         &self,

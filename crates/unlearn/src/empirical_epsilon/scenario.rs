@@ -173,6 +173,7 @@ impl Scenario {
                 id: None,
                 spec: TargetSpec::Classify { positive: None },
                 features: None,
+                ..data::CsvOptions::default()
             },
         )?;
         let labels = ["3".to_string(), "8".to_string()];
