@@ -1,8 +1,9 @@
 //! The two places where a store's numbers decide `certified`, driven to both outcomes:
 //! the training certificate of `Unlearner::from_trained` (within the budget, and over it),
-//! and `verify`'s "exact residual within the recorded bound" check (a state where it must
-//! fail). A check that is never made to fail cannot be told from one that always passes
-//! (issue 10 item 7).
+//! and `verify`'s checks (the residual, the transcript's budget, the published weights and
+//! the row counts), each on a state where it, and only it, must fail. A check that is never
+//! made to fail cannot be told from one that always passes (issue 10 item 7; the verify.rs
+//! mutation run in TESTING.md).
 
 mod common;
 
@@ -18,7 +19,7 @@ use unlearn::solver::NewtonOptions;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::transcript::Transcript;
 use unlearn::unlearner::Unlearner;
-use unlearn::verify::{Verification, verify};
+use unlearn::verify::{Check, Verification, verify};
 
 /// Λ (total regularisation) of every model here.
 const LAMBDA: f64 = 0.5;
@@ -26,6 +27,8 @@ const LAMBDA: f64 = 0.5;
 /// The verify checks under test.
 const RESIDUAL_CHECK: &str = "exact residual within the recorded bound";
 const TRANSCRIPT_CHECK: &str = "transcript replays from the ledger";
+const WEIGHTS_CHECK: &str = "published weights";
+const ROWS_CHECK: &str = "removed rows are gone";
 
 /// A logistic model on 60 synthetic rows (d = 4), output perturbation with the lattice σ
 /// for (ε, δ) = (1, 10⁻⁵) and lifetime budget ε′, Newton stopped at ‖∇L_b‖ ≤ τ.
@@ -155,18 +158,23 @@ fn tampered(u: &Unlearner, shift: f64, residual_bound: Option<f64>) -> Unlearner
     t
 }
 
-/// Asserts the residual check alone fails.
-fn only_the_residual_check_fails(report: &Verification) {
+/// Asserts the check `name` alone fails.
+fn only_check_fails(report: &Verification, name: &str) {
     for check in &report.checks {
         assert_eq!(
             check.passed,
-            check.name != RESIDUAL_CHECK,
+            check.name != name,
             "{}: {}",
             check.name,
             check.detail
         );
     }
-    assert!(report.checks.iter().any(|c| c.name == RESIDUAL_CHECK));
+    assert!(report.checks.iter().any(|c| c.name == name));
+}
+
+/// The check `name` of `report`.
+fn check<'a>(report: &'a Verification, name: &str) -> &'a Check {
+    report.checks.iter().find(|c| c.name == name).unwrap()
 }
 
 /// Secret weights moved by 0.1 after their certificate was written: their exact residual
@@ -181,7 +189,67 @@ fn verify_fails_when_the_secret_residual_exceeds_the_recorded_bound() {
     assert!(verify(&u).passed());
     let t = tampered(&u, 0.1, None);
     let report = verify(&t);
-    only_the_residual_check_fails(&report);
+    only_check_fails(&report, RESIDUAL_CHECK);
+}
+
+/// The certificate's recorded distance bound halved, everything else untouched and the
+/// chain resealed: the recomputed residual is now twice what the certificate records, a
+/// relative excess of 1, far above the check's recomputation slack of 10⁻⁶: the
+/// certificate under-states the distance it charges. The previous test moves the residual
+/// to ≈ 10⁻¹ against ≈ 2·10⁻¹⁰ recorded and so resolves only a threshold loosened by a
+/// factor of ≈ 10⁸; this one fails for any loosening by a factor of 2 or more (checked by
+/// hand: `recorded·(2.5 + slack)` fails it, and passes the previous test).
+#[test]
+fn verify_fails_when_the_recorded_bound_is_below_the_recomputed_residual() {
+    let u = trained(1e-2, 1e-10);
+    let recorded = u.ledger.last().unwrap().residual_bound;
+    assert!(recorded > 0.0 && recorded < 1e-6, "{recorded:e}");
+    let t = tampered(&u, 0.0, Some(recorded / 2.0));
+    only_check_fails(&verify(&t), RESIDUAL_CHECK);
+}
+
+/// One published weight moved by exactly one release grid step g (so it stays on the
+/// grid), its digest left as the ledger records it: the published weights are not the
+/// release the secret state implies, and only that check can say so. (The store loader
+/// also refuses a digest that does not match the weights; `verify` takes an `Unlearner`
+/// and must not rely on it.) Kills `same` computed with `||` (weights or digest), `same
+/// && on_grid` ↦ `||`, and `!same` ↦ `same` in the check's message; on the untouched store
+/// the message says what was verified (kills `!on_grid` ↦ `on_grid` there).
+#[test]
+fn verify_fails_when_a_published_weight_is_not_the_release() {
+    let u = trained(1e-2, 1e-10);
+    let healthy = verify(&u);
+    assert!(healthy.passed(), "{:?}", healthy.checks);
+    let detail = &check(&healthy, WEIGHTS_CHECK).detail;
+    assert!(detail.contains("regenerated bit for bit"), "{detail}");
+
+    let mut t = u.clone();
+    let grid = t
+        .model
+        .published
+        .release_grid
+        .expect("a certified store has a grid");
+    t.model.published.weights[0][0] += grid;
+    let report = verify(&t);
+    only_check_fails(&report, WEIGHTS_CHECK);
+    let detail = &check(&report, WEIGHTS_CHECK).detail;
+    assert!(
+        detail.contains("not the release the secret state implies"),
+        "{detail}"
+    );
+}
+
+/// The published model's row count edited (the secret rows and the ledger untouched):
+/// the row counts disagree and only the rows check can say so. Kills `rows_ok` computed
+/// with `||` (either count agreeing).
+#[test]
+fn verify_fails_when_the_published_row_count_disagrees() {
+    let mut t = trained(1e-2, 1e-10);
+    t.model.published.n_rows += 1;
+    let report = verify(&t);
+    only_check_fails(&report, ROWS_CHECK);
+    let detail = &check(&report, ROWS_CHECK).detail;
+    assert!(detail.contains("row counts"), "{detail}");
 }
 
 /// A certified entry whose transcript is past its budget: the training release's charge

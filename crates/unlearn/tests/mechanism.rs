@@ -465,6 +465,48 @@ fn guo2020_certificates_say_they_are_not_proven() {
     assert!(verify(&u).passed());
 }
 
+/// `verify`'s residual check on a guo2020 store, driven to both outcomes by what it reads
+/// besides the residual: the last certificate's budget and its claim. guo2020 never
+/// certifies, so a store the code writes only takes the uncertified branch. The training
+/// certificate with its budget lowered to half the recomputed residual (resealed): while
+/// uncertified it claims nothing about the budget and must verify; forged to say
+/// `certified: true` it must fail that check, and only it. Kills the mutants of the check's
+/// guo2020 budget clause `!last.certified || measured ≤ b` (`!` dropped, `≤` ↦ `>`, `||` ↦
+/// `&&`), which no store the code writes reaches.
+#[test]
+fn verify_holds_a_guo2020_entry_to_its_budget_only_when_it_claims_certified() {
+    let (spec, target) = calibrated(NoiseFamily::Gaussian, 0.05);
+    let h = hyper(Mechanism::Guo2020, spec, Some(target));
+    let u = train(data(80, 3, 3, 6), &h, 12);
+    let measured = verify(&u)
+        .exact_residuals
+        .iter()
+        .copied()
+        .fold(0.0, f64::max);
+    assert!(measured > 0.0);
+    let with_entry = |certified: bool| {
+        let mut t = u.clone();
+        let mut entry = t.ledger.entries.pop().unwrap();
+        assert!(!entry.certified, "guo2020 never certifies");
+        entry.budget = Some(measured / 2.0);
+        entry.certified = certified;
+        t.ledger.entries.push(entry.seal(None));
+        verify(&t)
+    };
+    let uncertified = with_entry(false);
+    assert!(uncertified.passed(), "{:?}", uncertified.checks);
+    let forged = with_entry(true);
+    for check in &forged.checks {
+        assert_eq!(
+            check.passed,
+            check.name != "exact residual within the recorded bound",
+            "{}: {}",
+            check.name,
+            check.detail
+        );
+    }
+}
+
 /// guo2020 retrains exactly when some class's summed bound, spent_k + data-dependent_k,
 /// exceeds the budget ε′ (the recorded values of a probe run decide it; the budget is set
 /// on the trained model, so the noise b is the same in every run). A retraining draws

@@ -431,20 +431,72 @@ fn distance_bound_charges_the_tolerance_in_both_norms() {
 /// change: not resolved (TESTING.md).
 #[test]
 fn pass_free_step_bookkeeping_is_pinned() {
-    let d = 256;
-    let hessian = DMatrix::<f64>::identity(d, d) * 4.0;
-    let mut w = DVector::from_element(d, 2f64.powi(58));
+    let mut w = DVector::from_element(256, 2f64.powi(58));
     w[0] = 1.0;
+    let (step, error) = pinned_pass_free_step(&w, &DVector::from_element(256, 8.0), 1.0, 0.5);
+    assert_rounded("tracked error", error, 1.0 + step.increment, 2.0, 1.0);
+}
+
+/// The same step under the per-sample convention's drop of Λ: the tracked ĝ = 9·1 is a
+/// gradient for Λ_ĝ = 3/2 and the step is for Λ′ = 1 (= Λ₀, so the system still has no
+/// shift), so ĝ ← ĝ − (1/2)·w = 8·1 with w = 2·1 (exact), and the drop's rounding is
+/// charged to the tracked error: e′ = (e + γ₄(‖ĝ‖ + (1/2)‖w‖(1 + γ_{d+2})) + increment)(1 + 2ε)
+/// with ‖ĝ‖ = 144 before the drop. γ = 0 keeps the increment near 10⁻⁹ so that the drop's
+/// term, ≈ 320ε of e′ ≈ 1, is resolved at 1ε: dropping it, its sign, or any factor or sum
+/// in it moves e′ by ≥ 32ε; a wrong Λ_ĝ − Λ′ (or its sign) moves the step. Roundings of e′:
+/// the library's three (the sum with the drop, with the increment, the factor) and the
+/// test's two sums and the excess, each ≤ u: 3ε against the factor's 2ε ± 1ε is the worst
+/// case; the measured excess is 2.00.
+#[test]
+fn pass_free_step_charges_the_drop_of_lambda() {
+    let d = 256;
+    let w = DVector::from_element(d, 2.0);
+    let tracked = DVector::from_element(d, 9.0);
+    let (step, error) = pinned_pass_free_step(&w, &tracked, 1.5, 0.0);
+    let weight_norm = w.norm() * (1.0 + gamma(d as f64 + 2.0));
+    let drop = gamma(4.0) * (tracked.norm() + 0.5 * weight_norm);
+    assert_rounded(
+        "tracked error",
+        error,
+        1.0 + drop + step.increment,
+        2.0,
+        1.0,
+    );
+}
+
+/// A pass-free step on a cache where it is exact: d = 256, Ĥ₀ = 4I (factor 2I) formed at
+/// w₀ = w − e₁ (drift 1) with Λ₀ = 1, the tracked gradient `tracked` for Λ_ĝ =
+/// `gradient_lambda` with error e = 1, Λ′ = 1 (no shift), and the constants γ = `gamma_of_loss`,
+/// β = 1/4, R = 2, S = 4, where the gradient after the drop of Λ is ĝ′ = 8·1, so v = 2·1,
+/// r̂ = 0 and no refinement. Asserts r̂ = 0, the new weights w − v, that the residual bound
+/// is e′(1 + 2ε), and that the increment is `pass_free_step_increment` (to 4ε) of the
+/// documented inputs: ‖v‖, ‖ĝ′‖, ‖w‖ and ‖w − w₀‖ each
+/// enlarged by (1 + γ_{d+2}) = (1 + 129ε), the system error η‖v‖ + γ_{d+4}(‖ĝ′‖ +
+/// ‖Ĥ₀‖_F‖v‖), ‖Xv‖ ≤ S‖v‖ without a Gram matrix. Returns the step and the new tracked
+/// error e′.
+fn pinned_pass_free_step(
+    w: &DVector<f64>,
+    tracked: &DVector<f64>,
+    gradient_lambda: f64,
+    gamma_of_loss: f64,
+) -> (removal::PassFreeStep, f64) {
+    let d = w.len();
+    let constants = PassFreeConstants {
+        gamma: gamma_of_loss,
+        curvature_bound: 0.25,
+        row_norm_bound: 2.0,
+        x_spectral_bound: 4.0,
+    };
+    let hessian = DMatrix::<f64>::identity(d, d) * 4.0;
     let mut w0 = w.clone();
-    w0[0] = 0.0;
-    let gradient = DVector::from_element(d, 8.0);
+    w0[0] -= 1.0;
     let mut cache = HessianCache::new(
         CacheSeed {
             factor: unlearn::linalg::cholesky(hessian.clone()).unwrap(),
             hessian,
             point: w0.clone(),
             lambda: 1.0,
-            gradient: gradient.clone(),
+            gradient: tracked.clone(),
             gradient_error: 1.0,
         },
         RowBounds {
@@ -453,37 +505,33 @@ fn pass_free_step_bookkeeping_is_pinned() {
             gamma: 0.0,
         },
     );
+    cache.set_gradient(tracked.clone(), 1.0, gradient_lambda);
     let (eta, frobenius) = (cache.hessian_error(), cache.hessian_frobenius());
-    let constants = PassFreeConstants {
-        gamma: 0.5,
-        curvature_bound: 0.25,
-        row_norm_bound: 2.0,
-        x_spectral_bound: 4.0,
-    };
-    let step = removal::pass_free_removal_step(&mut cache, None, &w, 1.0, constants).unwrap();
+    let step = removal::pass_free_removal_step(&mut cache, None, w, 1.0, constants).unwrap();
 
     let v = DVector::from_element(d, 2.0);
+    let gradient = DVector::from_element(d, 8.0);
     let grow = |x: f64| x * (1.0 + gamma(d as f64 + 2.0));
     let (step_norm, gradient_norm) = (grow(v.norm()), grow(gradient.norm()));
     let inputs = PassFreeStepInputs {
-        gamma: 0.5,
-        curvature_bound: 0.25,
-        row_norm_bound: 2.0,
-        x_spectral_bound: 4.0,
+        gamma: constants.gamma,
+        curvature_bound: constants.curvature_bound,
+        row_norm_bound: constants.row_norm_bound,
+        x_spectral_bound: constants.x_spectral_bound,
         step_norm,
-        x_step_norm: 4.0 * step_norm,
-        drift: grow((&w - &w0).norm()),
+        x_step_norm: constants.x_spectral_bound * step_norm,
+        drift: grow((w - &w0).norm()),
         weight_norm: grow(w.norm()),
         lambda_after: 1.0,
         system_error: eta * step_norm
             + gamma(d as f64 + 4.0) * (gradient_norm + frobenius * step_norm),
     };
-    let expected = bounds::pass_free_step_increment(&inputs);
-    assert_rounded("pass-free increment", step.increment, expected, 0.0, 4.0);
     let (residual, _) = cache.gradient();
     assert_eq!(residual.norm(), 0.0);
     let error = cache.gradient_error();
-    assert_rounded("tracked error", error, 1.0 + step.increment, 2.0, 1.0);
     assert_rounded("residual bound", step.residual_bound, error, 2.0, 1.0);
-    assert_eq!(step.weights, &w - &v);
+    assert_eq!(step.weights, w - &v);
+    let expected = bounds::pass_free_step_increment(&inputs);
+    assert_rounded("pass-free increment", step.increment, expected, 0.0, 4.0);
+    (step, error)
 }

@@ -3,7 +3,7 @@
 //!
 //! Bugs (each test failed on the code before its fix, or is ignored with the fix described):
 //! `the_allowance_never_lets_a_release_pass_the_cap`, `a_floating_point_release_is_never_certified`,
-//! `verify_refuses_a_charge_below_the_recorded_distance`,
+//! `verify_refuses_a_charge_below_the_recorded_distance` (and its one-ulp variant),
 //! `restoring_a_backup_keeps_the_charges_of_releases_already_published` (ignored).
 //! Attacks that the code withstood, kept as regression tests: the others.
 
@@ -120,29 +120,36 @@ fn a_floating_point_release_is_never_certified() {
     assert!(!removal.certified, "floating-point release certified");
 }
 
-/// `verify` on a store whose ledger under-states a release's charge. The operator (or
-/// whoever rewrites the store) lowers the last removal's charge below what its own recorded
-/// distance bound implies (Δ + g√m), re-seals the chain and replays the transcript into the
-/// secret state: every claim is consistent except the one that matters, the charge. Before
-/// the fix every check passed; now the transcript check recomputes each charge from the
-/// distance the entry records.
-#[test]
-fn verify_refuses_a_charge_below_the_recorded_distance() {
-    let h = common::certified(LossKind::Logistic, 1e-2, 0.5);
-    let mut u = train(&h, 200);
+/// A certified store after one released (not re-solved) removal, and that removal's step.
+fn one_released_removal(h: &Hyperparameters) -> (Unlearner, u64) {
+    let mut u = train(h, 200);
     let c = u.remove(&["s7".to_string()]).unwrap();
     assert!(c.published && !c.retrained && c.certified, "{:?}", c.reason);
     assert!(verify(&u).passed(), "{:?}", verify(&u).checks);
+    (u, c.step)
+}
 
+/// Rewrites the charge of ledger entry `step` to `forge(charge, residual_bound)` the way
+/// the operator (or whoever rewrites the store) would: every later summary and the secret
+/// state's transcript replayed from the forged charges, the chain resealed. Every claim is
+/// then consistent except the one that matters, the charge; asserts that `verify`'s
+/// transcript check, and only it, fails.
+fn assert_forged_charge_is_refused(
+    u: &Unlearner,
+    h: &Hyperparameters,
+    step: u64,
+    forge: impl Fn(f64, f64) -> f64,
+) {
+    let mut u = u.clone();
     let mut forged = Ledger::default();
     let mut replayed = Transcript::default();
     for mut entry in u.ledger.entries.clone() {
         if let Some(charge) = entry.distance {
-            if entry.step == c.step {
-                entry.distance = Some(charge / 10.0);
+            if entry.step == step {
+                entry.distance = Some(forge(charge, entry.residual_bound));
             }
             replayed = replayed.after(entry.distance.unwrap());
-            entry.transcript = replayed.summary(&h);
+            entry.transcript = replayed.summary(h);
             entry.budget_used = replayed.sensitivity();
         }
         forged.append(entry);
@@ -166,6 +173,33 @@ fn verify_refuses_a_charge_below_the_recorded_distance() {
         "only the charge is forged: {:?}",
         verification.checks
     );
+}
+
+/// `verify` on a store whose ledger under-states a release's charge: the last removal's
+/// charge lowered tenfold, below what its own recorded distance bound implies (Δ + g√m).
+/// Before the fix every check passed; now the transcript check recomputes each charge
+/// from the distance the entry records.
+#[test]
+fn verify_refuses_a_charge_below_the_recorded_distance() {
+    let h = common::certified(LossKind::Logistic, 1e-2, 0.5);
+    let (u, step) = one_released_removal(&h);
+    assert_forged_charge_is_refused(&u, &h, step, |charge, _| charge / 10.0);
+}
+
+/// The same forgery by the smallest amount: the charge one ulp below Δ + g√m with m the
+/// number of released coordinates (here 1 model × 6: 5 features and the intercept). Kills the mutants of the
+/// coordinate count in `verify`'s transcript check (`m·d` ↦ `m/d`, which is 0 here and
+/// drops the grid rounding g√m from the required charge, so a charge of Δ(1 + 4ε) would
+/// pass), which the tenfold forgery does not resolve.
+#[test]
+fn verify_refuses_a_charge_one_ulp_below_its_grid_rounding() {
+    let h = common::certified(LossKind::Logistic, 1e-2, 0.5);
+    let (u, step) = one_released_removal(&h);
+    let coords = u.model.secret.model_count() * u.model.secret.design.n_features();
+    assert_eq!(coords, 6);
+    assert_forged_charge_is_refused(&u, &h, step, |_, distance| {
+        transcript::charge(&h, distance, coords).next_down()
+    });
 }
 
 /// g·‖round(w̃/g) − round(w_ref/g)‖₂: the shift, in weight units, between the integers the
