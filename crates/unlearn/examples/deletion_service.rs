@@ -1,9 +1,13 @@
-//! Embedding the library in a service: hold a store, read deletion requests one per line
-//! (a bare id or `{"id": …, "ref": …}`), and commit each removal before reading the next.
+//! Embedding the library in a service: open a store for writing, read deletion requests one
+//! per line (a bare id, `{"id": …, "ref": …}` or `{"subject": …, "ref": …}`), and commit
+//! each erasure before reading the next.
 //!
-//! A refused request (unknown id, bad line) changes nothing: `Unlearner::remove` is a
-//! transaction. A failed save leaves the previous commit on disk (`Store::save` stages,
-//! marks, renames), so the service stops rather than serve from a state the disk lacks.
+//! A refused request (unknown id or subject, bad line) changes nothing: `Unlearner::erase`
+//! is a transaction. `Store::commit` writes one database transaction per request (the rows
+//! deleted, the certificate appended, the small state replaced) and returns once it is
+//! durable; if it fails, the store holds the previous commit and the service stops rather
+//! than serve from a state the disk lacks. Readers (`unlearn verify`, `inspect`, `export`)
+//! keep working while it runs.
 //!
 //! ```sh
 //! cargo run --release -- train --data builtin:breast_cancer --loss logistic --lambda 0.1 \
@@ -13,8 +17,10 @@
 //! ```
 
 use std::io::BufRead;
+use std::path::Path;
+use std::time::Duration;
 use unlearn::requests::parse_request;
-use unlearn::store::{LockMode, Store};
+use unlearn::store::{Access, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -23,8 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "usage: deletion_service STORE [REQUESTS|-]  (requests default to stdin)".into(),
         );
     };
-    let store = Store::at(&dir);
-    let _lock = store.lock(LockMode::Exclusive)?; // one writer while the service runs
+    // One writer while the service runs; wait up to 5 s for another one to finish.
+    let access = Access::Write {
+        wait: Duration::from_secs(5),
+    };
+    let mut store = Store::open(Path::new(&dir), access)?;
     let mut unlearner = store.load()?;
     let input: Box<dyn BufRead> = match source.as_deref() {
         None | Some("-") => Box::new(std::io::stdin().lock()),
@@ -40,12 +49,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(Ok(request)) => request,
         };
         let reference = request.reference.as_deref().unwrap_or("-");
-        match unlearner.remove(std::slice::from_ref(&request.id)) {
+        match unlearner.erase(&request.erasure) {
             Ok(certificate) => {
-                store.save(&unlearner)?; // the commit point of this request
+                store.commit(&unlearner)?; // the request's transaction: durable from here
                 println!(
                     "line {number}: removed {} (ref {reference}): certified {}, budget used {:.1}%, retrained {}",
-                    request.id,
+                    request.named(),
                     certificate.certified,
                     100.0 * certificate.budget_used / certificate.budget.unwrap_or(f64::INFINITY),
                     certificate.retrained,
@@ -53,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Err(e) => eprintln!(
                 "line {number}: {} refused, store unchanged: {e}",
-                request.id
+                request.named()
             ),
         }
     }

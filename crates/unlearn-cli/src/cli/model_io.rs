@@ -9,7 +9,7 @@ use unlearn::data::preprocess::PreprocessReport;
 use unlearn::data::{TargetEncoding, TargetSpec};
 use unlearn::model::{Model, PublishedModel};
 use unlearn::predict::{Metrics, Prediction};
-use unlearn::store::{LockMode, StoreError};
+use unlearn::store::StoreError;
 
 /// Arguments of `unlearn export`.
 #[derive(Debug, Args)]
@@ -121,10 +121,9 @@ pub fn export_json(model: &PublishedModel) -> serde_json::Value {
     })
 }
 
-/// Reads the published model under a shared lock.
+/// Reads the published model (the last commit's, checked against the state's digest).
 fn load_published(store: &StoreArg) -> Result<PublishedModel, StoreError> {
-    let (store, _lock) = store.open(LockMode::Shared)?;
-    store.load_published()
+    store.open()?.load_published()
 }
 
 /// Runs `unlearn export`.

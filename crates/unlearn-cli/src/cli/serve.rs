@@ -1,33 +1,37 @@
-//! `unlearn serve-requests`: serve a stream of deletion requests, one committed store
-//! write per request, safe to interrupt and resume.
+//! `unlearn serve-requests`: serve a stream of deletion requests, one store transaction per
+//! request (its rows deleted, its certificate appended, the small state updated), safe to
+//! interrupt and resume.
 
 use super::CliResult;
-use super::args::StoreArg;
+use super::args::WritableStoreArg;
 use super::progress::Progress;
 use clap::Args;
 use serde_json::{Value, json};
 use std::io::BufRead;
 use unlearn::certificate::Certificate;
-use unlearn::requests::parse_request;
-use unlearn::store::LockMode;
+use unlearn::requests::{Erasure, Request, parse_request};
+use unlearn::unlearner::{RemovalError, Unlearner};
 
 /// Arguments of `unlearn serve-requests`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Requests: one per line, a bare id or {\"id\": \"…\", \"ref\": \"…\"}; blank
-lines and # comments are skipped. Each request is applied and committed (store and
-ledger) before the next is read, so an interrupted run can be resumed with the same
-input: requests already served are reported as such and skipped. A refused request (bad
-line, unknown id) changes nothing; the run goes on and exits with status 1 at the end.
+    after_help = "Requests: one per line, a bare id, {\"id\": \"…\", \"ref\": \"…\"} or
+{\"subject\": \"…\", \"ref\": \"…\"} (every row of a data subject, in one step); blank lines
+and # comments are skipped. Each request is applied and committed (one transaction: its
+rows deleted, its certificate appended) before it is reported and the next is read, so an
+interrupted run can be resumed with the same input: requests already served are reported
+as such and skipped. A refused request (bad line, unknown id) changes nothing; the run
+goes on and exits with status 1 at the end. Readers (verify, inspect, export, predict)
+keep working while it runs; another writer waits (--wait) or is refused.
 
 Examples:
   unlearn serve-requests --store digits.store --requests requests.txt
   tail -f requests.jsonl | unlearn serve-requests --store digits.store --requests - --json"
 )]
 pub struct ServeArgs {
-    /// The model store (held exclusively while serving).
+    /// The model store (its writer lock held while serving).
     #[command(flatten)]
-    pub store: StoreArg,
+    pub store: WritableStoreArg,
     /// The request file, or - for standard input (read line by line as requests arrive).
     #[arg(long, value_name = "FILE")]
     pub requests: String,
@@ -43,22 +47,71 @@ pub struct ServeArgs {
 /// published, and which ledger entry records it — no data-dependent number (distances,
 /// residuals, budget used, timings), which would describe the remaining rows. The
 /// `certificate` next to it in `--json` output is for the operator only.
-fn receipt(id: &str, reference: Option<&str>, c: &Certificate) -> Value {
-    json!({
-        "id": id,
-        "ref": reference,
+fn receipt(request: &Request, c: &Certificate) -> Value {
+    let mut receipt = named(request);
+    receipt["ref"] = json!(request.reference);
+    let fields = json!({
         "certified": c.certified,
         "epsilon": c.epsilon,
         "delta": c.delta,
         "published": c.published,
         "release": if c.published { Some(c.release) } else { None },
         "ledger_entry": c.digest,
-    })
+    });
+    for (k, v) in fields.as_object().expect("an object") {
+        receipt[k] = v.clone();
+    }
+    receipt
+}
+
+/// `{"id": …}` or `{"subject": …}`: what the request named.
+fn named(request: &Request) -> Value {
+    match &request.erasure {
+        Erasure::Subject(subject) => json!({ "subject": subject }),
+        Erasure::Ids(_) => json!({ "id": request.named() }),
+    }
+}
+
+/// The outcome line of a request: what it named, its reference, and `fields`.
+fn outcome(line: usize, request: &Request, fields: Value) -> Value {
+    let mut out = named(request);
+    out["line"] = json!(line);
+    out["ref"] = json!(request.reference);
+    for (k, v) in fields.as_object().expect("an object") {
+        out[k] = v.clone();
+    }
+    out
+}
+
+/// Whether the request was served before (an interrupted run resumed with the same input):
+/// its id's keyed tag is in the ledger, or its subject's rows are all gone.
+fn served_before(unlearner: &Unlearner, request: &Request) -> bool {
+    match &request.erasure {
+        Erasure::Ids(ids) => {
+            let tags: Vec<String> = ids
+                .iter()
+                .map(|id| unlearner.model.secret.key.id_tag(id))
+                .collect();
+            unlearner
+                .ledger
+                .entries
+                .iter()
+                .any(|c| tags.iter().any(|t| c.removed_id_tags.contains(t)))
+        }
+        Erasure::Subject(_) => matches!(
+            unlearner.resolve(&request.erasure),
+            Err(RemovalError::SubjectAlreadyRemoved(_))
+        ),
+    }
 }
 
 fn describe(outcome: &Value) -> String {
     let line = &outcome["line"];
-    let id = outcome["id"].as_str().unwrap_or("-");
+    let id = match (outcome["id"].as_str(), outcome["subject"].as_str()) {
+        (Some(id), _) => id.to_string(),
+        (None, Some(subject)) => format!("subject {subject}"),
+        (None, None) => "-".to_string(),
+    };
     let reference = match outcome["ref"].as_str() {
         Some(r) => format!(" (ref {r})"),
         None => String::new(),
@@ -90,7 +143,7 @@ fn describe(outcome: &Value) -> String {
 
 /// Runs `unlearn serve-requests`; exits with status 1 at the end if any request was refused.
 pub fn run(args: &ServeArgs) -> CliResult {
-    let (store, _lock) = args.store.open(LockMode::Exclusive)?;
+    let mut store = args.store.open()?;
     let mut unlearner = store.load()?;
     let reader: Box<dyn BufRead> = if args.requests == "-" {
         Box::new(std::io::stdin().lock())
@@ -122,36 +175,36 @@ pub fn run(args: &ServeArgs) -> CliResult {
                 continue;
             }
         };
-        let tag = unlearner.model.secret.key.id_tag(&request.id);
-        let served_before = unlearner
-            .ledger
-            .entries
-            .iter()
-            .any(|c| c.removed_id_tags.contains(&tag));
-        if served_before {
-            report(
-                json!({"line": line_number, "id": request.id, "ref": request.reference,
-                          "status": "already-removed"}),
-            );
+        if served_before(&unlearner, &request) {
+            report(outcome(
+                line_number,
+                &request,
+                json!({"status": "already-removed"}),
+            ));
             continue;
         }
-        match unlearner.remove(std::slice::from_ref(&request.id)) {
+        match unlearner.erase(&request.erasure) {
             Ok(certificate) => {
-                store.save(&unlearner)?;
+                // The request's transaction: reported only once it is durable. A failed
+                // commit stops the run (the store holds the previous commit; a rerun on
+                // the same input resumes).
+                store.commit(&unlearner)?;
                 served += 1;
                 progress.set_message(format!("serving requests: {served} removed"));
-                let receipt = receipt(&request.id, request.reference.as_deref(), &certificate);
-                report(
-                    json!({"line": line_number, "id": request.id, "ref": request.reference,
-                              "status": "removed", "receipt": receipt, "certificate": certificate}),
-                );
+                let receipt = receipt(&request, &certificate);
+                report(outcome(
+                    line_number,
+                    &request,
+                    json!({"status": "removed", "receipt": receipt, "certificate": certificate}),
+                ));
             }
             Err(e) => {
                 refused += 1;
-                report(
-                    json!({"line": line_number, "id": request.id, "ref": request.reference,
-                              "status": "refused", "error": e.to_string()}),
-                );
+                report(outcome(
+                    line_number,
+                    &request,
+                    json!({"status": "refused", "error": e.to_string()}),
+                ));
             }
         }
     }

@@ -29,6 +29,9 @@ pub struct CsvOptions {
     pub target: Option<String>,
     /// Name of the id column, if any; without one rows are numbered from 0.
     pub id: Option<String>,
+    /// Name of the data-subject column, if any: who each row is about (a person may own
+    /// many rows; an erasure request can name them). Not a feature.
+    pub subject: Option<String>,
     /// How to encode the target column.
     pub spec: TargetSpec,
     /// The feature columns, in order; `None` means every column but the target and id.
@@ -41,6 +44,7 @@ impl Default for CsvOptions {
         Self {
             target: None,
             id: None,
+            subject: None,
             spec: TargetSpec::None,
             features: None,
         }
@@ -67,6 +71,7 @@ pub fn parse_csv(file_name: &str, text: &str, opts: &CsvOptions) -> Result<Datas
 struct Layout {
     names: Vec<String>,
     id: Option<usize>,
+    subject: Option<usize>,
     /// Index of the target column when its values are read.
     target: Option<usize>,
     features: Vec<usize>,
@@ -88,6 +93,7 @@ struct Rows {
     first_seen: HashMap<String, usize>,
     features: Vec<f64>,
     targets: Vec<RawTarget>,
+    subjects: Vec<String>,
 }
 
 impl<'a> Parser<'a> {
@@ -158,6 +164,19 @@ impl<'a> Parser<'a> {
         {
             return Err(self.role_clash(&names[i], "id", "target"));
         }
+        let subject = self
+            .opts
+            .subject
+            .as_deref()
+            .map(|c| find(c, "subject"))
+            .transpose()?;
+        for (other, role) in [(id, "id"), (target, "target")] {
+            if let (Some(s), Some(o)) = (subject, other)
+                && s == o
+            {
+                return Err(self.role_clash(&names[s], role, "subject"));
+            }
+        }
         if target.is_none() && self.opts.spec != TargetSpec::None {
             return Err(DataError::NoTargetColumn {
                 file: self.file.to_string(),
@@ -166,13 +185,14 @@ impl<'a> Parser<'a> {
         let features = match &self.opts.features {
             Some(wanted) => self.named_features(wanted, &names, &find, id, target)?,
             None => (0..names.len())
-                .filter(|&k| Some(k) != id && Some(k) != target)
+                .filter(|&k| Some(k) != id && Some(k) != target && Some(k) != subject)
                 .collect(),
         };
         let target = target.filter(|_| self.opts.spec != TargetSpec::None);
         Ok(Layout {
             names,
             id,
+            subject,
             target,
             features,
         })
@@ -235,7 +255,12 @@ impl<'a> Parser<'a> {
             classes: self.opts.spec.declares_classes(),
             features: true,
         };
-        Ok(Dataset::new(rows.ids, feature_names, rows.features, targets)?.with_declared(declared))
+        let data =
+            Dataset::new(rows.ids, feature_names, rows.features, targets)?.with_declared(declared);
+        match layout.subject {
+            Some(_) => data.with_subjects(rows.subjects),
+            None => Ok(data),
+        }
     }
 }
 
@@ -266,6 +291,16 @@ impl Rows {
         }
         if let Some(t) = layout.target {
             self.targets.push((number, fields[t].to_string()));
+        }
+        if let Some(k) = layout.subject {
+            if fields[k].is_empty() {
+                return Err(DataError::MissingValue {
+                    file: file.to_string(),
+                    line: number,
+                    column: layout.names[k].clone(),
+                });
+            }
+            self.subjects.push(fields[k].to_string());
         }
         let id = match layout.id {
             Some(k) => self.checked_id(file, number, &layout.names[k], &fields[k])?,

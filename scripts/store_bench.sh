@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Durable deletion throughput of the SQLite store (issue 11 targets: ≥ 300 requests/s at
+# 20,000 × 100, ≥ 100/s at 12,000 × 784), through `unlearn serve-requests`, one request at a
+# time, each acknowledged only after its transaction committed. Prints one JSON line per
+# problem (scripts/store_bench.py) and verifies each store afterwards.
+#
+# usage: scripts/store_bench.sh [WORKDIR]   (builds the release binary first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="${1:-$(mktemp -d)}"
+mkdir -p "$work"
+cargo build --release -q -p unlearn-cli
+unlearn="$PWD/target/release/unlearn"
+run() { # n d requests
+    local n=$1 d=$2 requests=$3
+    local csv="$work/synth-$n-$d.csv" store="$work/store-$n-$d"
+    "$unlearn" synth --n "$n" --d "$d" --seed 1 --out "$csv" 2>/dev/null
+    "$unlearn" train --data "$csv" --target y --loss logistic --lambda 1 \
+        --clip-norm 1 --epsilon 1 --delta 1e-5 --budget 0.1 --force --out "$store" >/dev/null
+    echo "{\"n\": $n, \"d\": $d, \"result\": $(python3 scripts/store_bench.py "$unlearn" "$store" "$requests")}"
+    "$unlearn" verify --store "$store" >/dev/null
+}
+run 20000 100 2000
+run 12000 784 1000
