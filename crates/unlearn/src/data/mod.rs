@@ -467,3 +467,55 @@ impl Dataset {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Six rows r0..r5 of two features, subjects a, b, a, c, b, a.
+    fn rows() -> Dataset {
+        let ids = (0..6).map(|i| format!("r{i}")).collect();
+        let features = (0..12).map(f64::from).collect();
+        let names = vec!["x".to_string(), "y".to_string()];
+        let subjects = ["a", "b", "a", "c", "b", "a"].map(String::from).to_vec();
+        Dataset::new(ids, names, features, None)
+            .unwrap()
+            .with_subjects(subjects)
+            .unwrap()
+    }
+
+    /// Each row's subject stays its own through swap_remove, its undo in reverse order and
+    /// restore_canonical_order, and the index subject → ids follows.
+    #[test]
+    fn subjects_follow_their_rows_through_removal_undo_and_reordering() {
+        let original = rows();
+        let mut data = original.clone();
+        let removed: Vec<RemovedRow> = [0, 3, 1].iter().map(|&i| data.swap_remove(i)).collect();
+        assert_eq!(
+            removed
+                .iter()
+                .map(|r| r.subject.as_deref())
+                .collect::<Vec<_>>(),
+            [Some("a"), Some("c"), Some("b")]
+        );
+        for i in 0..data.n_rows() {
+            let id = &data.ids()[i];
+            let k: usize = id[1..].parse().unwrap();
+            assert_eq!(data.subjects().unwrap()[i], original.subjects().unwrap()[k]);
+            assert_eq!(data.row(i), original.row(k));
+        }
+        assert!(data.ids_of_subject("c").is_none(), "c's only row is gone");
+        assert_eq!(
+            data.ids_of_subject("a").unwrap().iter().collect::<Vec<_>>(),
+            ["r2", "r5"]
+        );
+        let mut reordered = data.clone();
+        reordered.restore_canonical_order();
+        assert_eq!(reordered.ids(), ["r2", "r4", "r5"]);
+        assert_eq!(reordered.subjects().unwrap(), ["a", "b", "a"]);
+        for row in removed.into_iter().rev() {
+            data.undo_swap_remove(row);
+        }
+        assert_eq!(data, original);
+    }
+}
