@@ -7,7 +7,8 @@ then sends the next. Per request it records the latency (send to outcome); at th
 reads the process's write_bytes from /proc/PID/io (what it caused to be written to storage:
 the database, its WAL, model.json) before closing its input.
 
-usage: store_bench.py UNLEARN STORE N_REQUESTS [FIRST_ID]
+usage: store_bench.py UNLEARN STORE N_REQUESTS [FIRST_ID [SERVE-REQUESTS FLAGS…]]
+(requests name the ids FIRST_ID, FIRST_ID + 1, …: `unlearn synth` numbers its rows)
 Prints one JSON object: requests, seconds, requests_per_second, p50_ms, p99_ms, max_ms,
 first_ms (the first request seeds the Hessian cache: an exact step), bytes_written_per_request,
 db_bytes (the database file after the run), statuses.
@@ -30,8 +31,9 @@ def write_bytes(pid):
 def main():
     unlearn, store, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    flags = sys.argv[5:]
     proc = subprocess.Popen(
-        [unlearn, "serve-requests", "--store", store, "--requests", "-", "--json"],
+        [unlearn, "serve-requests", "--store", store, "--requests", "-", "--json", *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

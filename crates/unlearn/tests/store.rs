@@ -609,3 +609,28 @@ fn a_store_of_the_previous_format_migrates_in_place() {
     assert!(unlearn::store::migrate(&damaged, Duration::ZERO).is_err());
     assert!(damaged.join("secret/state.bin").exists());
 }
+
+/// With a checkpoint interval of 3, a removed row's bytes are still on disk after its own
+/// commit (the trade the interval makes, so this can fail) and gone after the third deletion
+/// commit; every commit is loaded back by a reader meanwhile (durable).
+#[test]
+fn a_checkpoint_interval_delays_erasure_on_disk_by_at_most_the_interval() {
+    let dir = scratch("interval");
+    let mut u = trained(false);
+    let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    store.set_checkpoint_every(3);
+    let reader = Store::open(&dir, Access::Read).unwrap();
+    let design = u.model.secret.design.clone();
+    let bytes: Vec<u8> = design
+        .row(design.position("s11").unwrap())
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let on_disk = || files(&dir).iter().any(|(_, b)| contains(b, &bytes));
+    for (k, id) in ["s11", "s12", "s13"].iter().enumerate() {
+        u.remove(&[id.to_string()]).unwrap();
+        store.commit(&u).unwrap();
+        assert_eq!(reader.load().unwrap().model.secret.design.n_rows(), 59 - k);
+        assert_eq!(on_disk(), k < 2, "after deletion {}", k + 1);
+    }
+}

@@ -23,6 +23,9 @@
 //! the removed rows' bytes are left neither in free pages nor in the log. A reader that still
 //! holds a snapshot from before the deletion delays the truncation until the next commit or
 //! until the writer closes (the row is in its snapshot until it finishes).
+//! [`Store::set_checkpoint_every`] trades this for throughput: the checkpoint is most of a
+//! deletion's cost, and an interval of N leaves a removed row's bytes on disk for up to N − 1
+//! further deletions.
 //!
 //! **Concurrency.** Readers ([`Access::Read`]) read the last commit in one snapshot and never
 //! block each other or the writer; one writer ([`Access::Write`]) at a time holds the writer
@@ -203,8 +206,13 @@ pub struct Store {
     /// Whether `model.json` may not hold the committed model (a write of it failed after its
     /// commit, or a checkpoint was held up): the writer repairs it before its next commit.
     model_file_stale: bool,
-    /// Whether the WAL may still hold deleted rows (a checkpoint was held up by a reader).
+    /// Whether the WAL may still hold deleted rows (a checkpoint was held up by a reader, or
+    /// the interval has not come round yet).
     checkpoint_due: bool,
+    /// Checkpoint after every this many commits that delete rows ([`Store::set_checkpoint_every`]).
+    checkpoint_every: u64,
+    /// Commits that deleted rows since the last completed checkpoint.
+    deletions_pending: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -247,6 +255,8 @@ impl Store {
             writer: Some(writer),
             model_file_stale: true,
             checkpoint_due: true,
+            checkpoint_every: 1,
+            deletions_pending: 0,
         };
         store.write_new(unlearner, overwrite)?;
         store.finish_commit(&unlearner.model.published, true)?;
@@ -312,6 +322,8 @@ impl Store {
             writer,
             model_file_stale: false,
             checkpoint_due: false,
+            checkpoint_every: 1,
+            deletions_pending: 0,
         };
         store.check_format()?;
         if store.writer.is_some() {
@@ -387,8 +399,20 @@ impl Store {
             self.repair_model_file()?;
         }
         let (model_changed, deleted) = self.write_changes(unlearner)?;
-        self.checkpoint_due |= deleted;
+        if deleted {
+            self.deletions_pending += 1;
+            self.checkpoint_due |= self.deletions_pending >= self.checkpoint_every;
+        }
         self.finish_commit(&unlearner.model.published, model_changed)
+    }
+
+    /// Checkpoints the WAL after every `deletions` commits that delete rows instead of after
+    /// each one (1, the default; 0 counts as 1). The checkpoint is most of a deletion's cost
+    /// (3 of its 4 syncs: BENCHMARKS.md); with an interval of N, a removed row's bytes may stay
+    /// in the WAL and the database file until N − 1 further deletions have committed, or until
+    /// this writer closes. Every commit is durable before it returns either way.
+    pub fn set_checkpoint_every(&mut self, deletions: u64) {
+        self.checkpoint_every = deletions.max(1);
     }
 
     /// After a commit: empties the WAL if deleted rows may be in it, rewrites `model.json` if
@@ -400,8 +424,11 @@ impl Store {
         model_changed: bool,
     ) -> Result<(), StoreError> {
         if self.checkpoint_due {
-            self.checkpoint_due =
-                !schema::checkpoint_now(&self.conn).map_err(db_error(&self.db))?;
+            let done = schema::checkpoint_now(&self.conn).map_err(db_error(&self.db))?;
+            self.checkpoint_due = !done;
+            if done {
+                self.deletions_pending = 0;
+            }
         }
         if model_changed || self.model_file_stale {
             self.model_file_stale = true;
@@ -721,10 +748,10 @@ impl Store {
 }
 
 impl Drop for Store {
-    /// A writer that could not empty the WAL after a deletion (a reader held an older
-    /// snapshot) tries once more before it closes.
+    /// A writer whose WAL may still hold deleted rows (a reader held an older snapshot, or
+    /// the checkpoint interval had not come round) checkpoints once more before it closes.
     fn drop(&mut self) {
-        if self.writer.is_some() && self.checkpoint_due {
+        if self.writer.is_some() && (self.checkpoint_due || self.deletions_pending > 0) {
             let _ = schema::checkpoint_now(&self.conn);
         }
     }
