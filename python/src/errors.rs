@@ -54,14 +54,18 @@ pub fn train_error(e: TrainError) -> PyErr {
     }
 }
 
-/// A removal error: an unknown id is `KeyError`; a malformed request `ValueError`; a
-/// failed step or retraining `UnlearnError`.
+/// A removal error: an unknown id or subject is `KeyError`; a malformed request
+/// `ValueError`; a failed step or retraining `UnlearnError`.
 pub fn removal_error(e: RemovalError) -> PyErr {
     match e {
-        RemovalError::UnknownId(_) => PyKeyError::new_err(e.to_string()),
-        RemovalError::DuplicateId(_) | RemovalError::Empty | RemovalError::WouldRemoveAll(_) => {
-            PyValueError::new_err(e.to_string())
+        RemovalError::UnknownId(_) | RemovalError::UnknownSubject(_) => {
+            PyKeyError::new_err(e.to_string())
         }
+        RemovalError::DuplicateId(_)
+        | RemovalError::Empty
+        | RemovalError::WouldRemoveAll(_)
+        | RemovalError::SubjectAlreadyRemoved(_)
+        | RemovalError::NoSubjects(_) => PyValueError::new_err(e.to_string()),
         RemovalError::Retrain(e) => train_error(e),
         e @ RemovalError::Linalg(_) => UnlearnError::new_err(e.to_string()),
     }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use unlearn::data::{Dataset, Declared, Preprocessing, TargetEncoding, Targets};
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
-use unlearn::store::{LockMode, Store, StoreError};
+use unlearn::store::{Access, Store, StoreError};
 use unlearn::unlearner::Unlearner as Core;
 
 /// Name recorded as the target column of a model trained from Python.
@@ -141,17 +141,22 @@ pub fn load(py: Python<'_>, path: PathBuf) -> PyResult<Unlearner> {
 
 /// Reads a store: the one place the Python package reads the store format.
 fn load_store(path: &Path) -> Result<Core, StoreError> {
-    let store = Store::at(path);
-    let _lock = store.lock(LockMode::Shared)?;
-    store.load()
+    Store::open(path, Access::Read)?.load()
 }
 
-/// Writes a store, under its exclusive lock: the one place the Python package writes the
-/// store format.
+/// Writes a store: the one place the Python package writes the store format. A new path
+/// gets a new store; an existing store is brought up to date by one transaction when the
+/// model continues its history (removals since it was saved or loaded), and refused
+/// otherwise ([`StoreError::Diverged`]: another model's store is never overwritten).
 fn save_store(path: &Path, unlearner: &Core) -> Result<(), StoreError> {
-    let store = Store::at(path);
-    let _lock = store.lock(LockMode::Exclusive)?;
-    store.save(unlearner)
+    let no_wait = std::time::Duration::ZERO;
+    match Store::open(path, Access::Write { wait: no_wait }) {
+        Ok(mut store) => store.commit(unlearner),
+        Err(StoreError::NotAStore { .. }) => {
+            Store::create(path, unlearner, false, no_wait).map(drop)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A serialisable value of the core as Python dicts, lists and scalars, with the field

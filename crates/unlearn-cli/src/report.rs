@@ -262,7 +262,7 @@ pub fn markdown(s: &ReportSummary, rows: &[StepRow]) -> String {
     line(String::new());
     line(
         "> **Operator only.** Every number below comes from the store's ledger \
-         (`secret/ledger.jsonl`). The residuals and budget charges are data-dependent: \
+         (the ledger table of `unlearn.db`). The residuals and budget charges are data-dependent: \
          they describe the secret rows, so do not publish this report or its plots."
             .into(),
     );

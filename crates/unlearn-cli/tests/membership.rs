@@ -52,6 +52,7 @@ fn setup() -> &'static Setup {
         let options = CsvOptions {
             target: None,
             id: None,
+            subject: None,
             spec: TargetSpec::Classify { positive: None },
             features: None,
             ..CsvOptions::default()

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use unlearn::deletions::{DeletionError, Deletions, PublishTimer};
-use unlearn::store::{LockMode, Store, StoreError, StoreLock};
+use unlearn::store::{Access, Store, StoreError};
 
 pub use api::OPENAPI;
 
@@ -92,22 +92,23 @@ fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> ServiceError {
     move |source| ServiceError::Io { context, source }
 }
 
-/// An opened service: the store locked, the engine loaded, the writer running.
+/// An opened service: the store open for writing (its writer lock held by the engine's
+/// store handle), the engine loaded, the writer running.
 pub struct Service {
     state: api::AppState,
     writer: writer::Writer,
-    _lock: StoreLock,
 }
 
 impl Service {
-    /// Locks the store (exclusively, for the service's lifetime), opens the engine and
-    /// starts the writer.
+    /// Opens the store for writing (the one writer, for the service's lifetime; readers
+    /// such as `unlearn verify` keep working), opens the engine and starts the writer.
     pub fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
-        let store = Store::at(&config.store);
-        if !store.model_path().exists() {
-            return Err(StoreError::NotAStore { path: config.store }.into());
-        }
-        let lock = store.lock(LockMode::Exclusive)?;
+        let store = Store::open(
+            &config.store,
+            Access::Write {
+                wait: std::time::Duration::ZERO,
+            },
+        )?;
         let mut engine = Deletions::open(store)?;
         if let Some(every) = config.publish_every {
             engine.set_publish_every(every)?;
@@ -124,11 +125,7 @@ impl Service {
             token: Arc::new(config.token),
             body_limit: config.body_limit,
         };
-        Ok(Self {
-            state,
-            writer,
-            _lock: lock,
-        })
+        Ok(Self { state, writer })
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains (see the crate
@@ -168,11 +165,7 @@ impl Service {
             .map_err(io("configuring the listener"))?;
         let listener =
             tokio::net::TcpListener::from_std(listener).map_err(io("registering the listener"))?;
-        let Self {
-            state,
-            writer,
-            _lock,
-        } = self;
+        let Self { state, writer } = self;
         let served = axum::serve(listener, api::router(state))
             .with_graceful_shutdown(shutdown)
             .await

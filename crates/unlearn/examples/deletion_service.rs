@@ -1,10 +1,12 @@
-//! Embedding the library in a service: hold a store, read deletion requests one per line
-//! (a bare id or `{"id": …, "ref": …}`), and serve each through the deletion engine
-//! ([`unlearn::deletions::Deletions`]): check, remove, commit, receipt, before the next.
+//! Embedding the library in a service: open a store for writing, read deletion requests one
+//! per line (a bare id, `{"id": …, "ref": …}` or `{"subject": …, "ref": …}`), and serve each
+//! through the deletion engine ([`unlearn::deletions::Deletions`]): check, remove, commit
+//! (one database transaction, durable before the receipt), receipt, before the next.
 //!
-//! A refused request (unknown or already removed id, bad line) changes nothing. A failed
-//! write leaves the previous commit on disk and the engine back on it, so the request is
-//! reported as not served; the service stops rather than guess.
+//! A refused request (unknown or already removed id or subject, bad line) changes nothing. A
+//! failed write leaves the previous commit on disk and the engine back on it, so the request
+//! is reported as not served; the service stops rather than guess. Readers (`unlearn
+//! verify`, `inspect`, `export`) keep working while it runs.
 //!
 //! ```sh
 //! cargo run --release -- train --data builtin:breast_cancer --loss logistic --lambda 0.1 \
@@ -14,9 +16,11 @@
 //! ```
 
 use std::io::BufRead;
+use std::path::Path;
+use std::time::Duration;
 use unlearn::deletions::{DeletionRequest, Deletions, ErrorKind};
-use unlearn::requests::{Erasure, parse_request};
-use unlearn::store::{LockMode, Store};
+use unlearn::requests::parse_request;
+use unlearn::store::{Access, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -25,9 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "usage: deletion_service STORE [REQUESTS|-]  (requests default to stdin)".into(),
         );
     };
-    let store = Store::at(&dir);
-    let _lock = store.lock(LockMode::Exclusive)?; // one writer while the service runs
-    let mut engine = Deletions::open(store)?;
+    // One writer while the service runs; wait up to 5 s for another one to finish.
+    let access = Access::Write {
+        wait: Duration::from_secs(5),
+    };
+    let mut engine = Deletions::open(Store::open(Path::new(&dir), access)?)?;
     let input: Box<dyn BufRead> = match source.as_deref() {
         None | Some("-") => Box::new(std::io::stdin().lock()),
         Some(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path)?)),
@@ -41,8 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Some(Ok(request)) => request,
         };
+        let named = request.named().to_string();
         let deletion = DeletionRequest {
-            erasure: Erasure::Ids(vec![request.id.clone()]),
+            erasure: request.erasure,
             reference: request.reference,
         };
         match engine.delete(&deletion) {
@@ -50,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let receipt = &served.receipt;
                 println!(
                     "line {number}: removed {}: certified {}, carried by release {} ({}), ledger entry {}",
-                    request.id,
+                    named,
                     receipt.certified,
                     receipt.release,
                     if receipt.published { "out" } else { "coming" },
@@ -58,10 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
             Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e.into()),
-            Err(e) => eprintln!(
-                "line {number}: {} refused, store unchanged: {e}",
-                request.id
-            ),
+            Err(e) => eprintln!("line {number}: {named} refused, store unchanged: {e}"),
         }
     }
     Ok(())

@@ -66,6 +66,12 @@ pub struct Certificate {
     /// ([`crate::noise::NoiseKey::id_tag`]): the ledger does not name who asked to be
     /// forgotten, while the key's holder can check any id against it (empty for training).
     pub removed_id_tags: Vec<String>,
+    /// The tags of the data subjects this step erased — whose last remaining rows it
+    /// removed — HMAC-SHA256(noise key, subject) in hex ([`crate::noise::NoiseKey::subject_tag`]):
+    /// a later request naming them is "already removed", and the ledger does not name them.
+    /// Empty (and absent from the JSON, so older entries keep their digests) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased_subject_tags: Vec<String>,
     /// Rows left after the step.
     pub rows_after: usize,
     /// Digest of the published weights before the step (none for training).

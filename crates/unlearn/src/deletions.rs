@@ -33,7 +33,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-/// File name (inside the store's secret directory) of the requesters' references: one JSON
+/// File name (in the store directory, owner-only, beside the database) of the requesters' references: one JSON
 /// line `{"ref", "entry"}` per request that carried one, naming its ledger entry's digest.
 pub const REFS_FILE: &str = "refs.jsonl";
 
@@ -90,11 +90,6 @@ pub enum DeletionError {
     /// The request itself is malformed (what was expected is in the message).
     #[error("{0}")]
     Invalid(String),
-    /// A subject was named, and this store records no subject per row.
-    #[error(
-        "this store records no subjects: name the rows to delete by id ({{\"ids\": [\"...\"]}})"
-    )]
-    NoSubjects,
     /// An id was removed by an earlier request.
     #[error("id '{0}' was already removed by an earlier request")]
     AlreadyRemoved(String),
@@ -134,12 +129,18 @@ impl DeletionError {
     /// The error's class.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid(_) | Self::NoSubjects => ErrorKind::Invalid,
-            Self::Removal(RemovalError::DuplicateId(_) | RemovalError::Empty) => ErrorKind::Invalid,
-            Self::Removal(RemovalError::UnknownId(_)) => ErrorKind::NotFound,
+            Self::Invalid(_)
+            | Self::Removal(
+                RemovalError::DuplicateId(_) | RemovalError::Empty | RemovalError::NoSubjects(_),
+            ) => ErrorKind::Invalid,
+            Self::Removal(RemovalError::UnknownId(_) | RemovalError::UnknownSubject(_)) => {
+                ErrorKind::NotFound
+            }
             Self::AlreadyRemoved(_)
             | Self::ReferenceInUse(_)
-            | Self::Removal(RemovalError::WouldRemoveAll(_)) => ErrorKind::Conflict,
+            | Self::Removal(
+                RemovalError::WouldRemoveAll(_) | RemovalError::SubjectAlreadyRemoved(_),
+            ) => ErrorKind::Conflict,
             Self::Removal(RemovalError::Linalg(_) | RemovalError::Retrain(_)) => ErrorKind::Failed,
             Self::Store(_) | Self::Stopped(_) => ErrorKind::Unavailable,
         }
@@ -384,10 +385,7 @@ impl Deletions {
         if let Some(reference) = &request.reference {
             check_reference(reference)?;
         }
-        let ids = match &request.erasure {
-            Erasure::Ids(ids) => ids,
-            Erasure::Subject(_) => return Err(DeletionError::NoSubjects),
-        };
+        let ids = self.unlearner.resolve(&request.erasure)?;
         let key = &self.unlearner.model.secret.key;
         if let Some(id) = ids.iter().find(|id| self.removed.contains(&key.id_tag(id))) {
             return Err(DeletionError::AlreadyRemoved(id.clone()));
@@ -397,7 +395,7 @@ impl Deletions {
         {
             return Err(DeletionError::ReferenceInUse(reference.clone()));
         }
-        let certificate = self.unlearner.remove(ids)?;
+        let certificate = self.unlearner.remove(&ids)?;
         self.persist(
             request
                 .reference
@@ -471,11 +469,11 @@ impl Deletions {
             Some((reference, entry)) => append_ref(&self.store, reference, entry),
             None => Ok(()),
         }
-        .and_then(|()| self.store.save(&self.unlearner));
+        .and_then(|()| self.store.commit(&self.unlearner));
         let Err(error) = written else {
             return Ok(());
         };
-        match self.store.recover().and_then(|()| self.store.load()) {
+        match self.store.load() {
             Ok(unlearner) => {
                 self.removed = removed_tags(&unlearner);
                 self.unlearner = unlearner;
@@ -523,7 +521,7 @@ fn removed_tags(unlearner: &Unlearner) -> HashSet<String> {
 }
 
 fn refs_path(store: &Store) -> std::path::PathBuf {
-    store.ledger_path().with_file_name(REFS_FILE)
+    store.root().join(REFS_FILE)
 }
 
 /// Reads the references whose entry is a removal in the ledger, and rewrites the file with

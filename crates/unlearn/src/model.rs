@@ -205,6 +205,18 @@ pub struct Model {
     pub secret: SecretState,
 }
 
+/// SHA-256 (hex) of the published model's canonical serialisation — its compact JSON, fields
+/// in declaration order, numbers in their shortest round-trip form — so it covers every
+/// published field (target encoding, classes, feature names and scales, preprocessing,
+/// privacy target, budget, grid, publish policy, weights…), not only the weights
+/// ([`weights_digest`], which the ledger chains). The store binds it in its secret state and
+/// writes it into `model.json`; a field edited, dropped or misspelled in the file parses to a
+/// different model, hence a different digest.
+pub fn model_digest(model: &PublishedModel) -> String {
+    let json = serde_json::to_vec(model).expect("a published model serialises");
+    crate::certificate::hex(&Sha256::digest(&json))
+}
+
 /// SHA-256 (hex) of the weights: each model's weights as little-endian f64, in order,
 /// each preceded by its length as a little-endian u64.
 pub fn weights_digest(weights: &[Vec<f64>]) -> String {

@@ -33,6 +33,7 @@ use crate::removal::{
     gradient_norm_upper_bound, gradient_with_error_bound, hessian_free_removal_step,
     pass_free_removal_step,
 };
+use crate::requests::Erasure;
 use crate::shape::ShapeGuard;
 use crate::transcript::{self, Transcript};
 use rayon::prelude::*;
@@ -47,6 +48,17 @@ pub enum RemovalError {
         crate::echo::echo(.0)
     )]
     UnknownId(String),
+    /// No remaining row belongs to this data subject, and none ever did.
+    #[error("subject '{0}' owns none of the training rows")]
+    UnknownSubject(String),
+    /// Every row of this data subject was removed by earlier requests.
+    #[error("subject '{0}' was already removed: none of their rows remain")]
+    SubjectAlreadyRemoved(String),
+    /// The request names a subject, but the training rows record no subjects.
+    #[error(
+        "the training rows record no data subjects, so a request cannot name subject '{0}'; name the row ids"
+    )]
+    NoSubjects(String),
     /// An id appears twice in one request.
     #[error("id '{}' appears more than once in the request", crate::echo::echo(.0))]
     DuplicateId(String),
@@ -216,7 +228,7 @@ impl Unlearner {
         };
         self.certificate(
             EntryKind::Training,
-            Vec::new(),
+            (Vec::new(), Vec::new()),
             None,
             bounds,
             true,
@@ -297,7 +309,7 @@ impl Unlearner {
             let charge = unlearner.publish_release(&hyper, distance)?;
             let certificate = unlearner.certificate(
                 EntryKind::Release,
-                Vec::new(),
+                (Vec::new(), Vec::new()),
                 Some(digest_before),
                 bounds,
                 retrained,
@@ -349,6 +361,45 @@ impl Unlearner {
         result
     }
 
+    /// The row ids an erasure request names: its ids as given, or every remaining row of its
+    /// data subject (in input order). A subject no row ever belonged to is
+    /// [`RemovalError::UnknownSubject`]; one whose rows were all removed (the ledger records
+    /// their keyed tag) is [`RemovalError::SubjectAlreadyRemoved`].
+    pub fn resolve(&self, erasure: &Erasure) -> Result<Vec<String>, RemovalError> {
+        let subject = match erasure {
+            Erasure::Ids(ids) => return Ok(ids.clone()),
+            Erasure::Subject(subject) => subject,
+        };
+        let design = &self.model.secret.design;
+        if design.subjects().is_none() {
+            return Err(RemovalError::NoSubjects(subject.clone()));
+        }
+        if let Some(ids) = design.ids_of_subject(subject) {
+            let mut ids: Vec<&String> = ids.iter().collect();
+            let position = |id: &String| design.position(id).expect("indexed ids remain");
+            ids.sort_by_key(|id| design.sequence()[position(id)]);
+            return Ok(ids.into_iter().cloned().collect());
+        }
+        let tag = self.model.secret.key.subject_tag(subject);
+        let erased = self
+            .ledger
+            .entries
+            .iter()
+            .any(|e| e.erased_subject_tags.contains(&tag));
+        Err(if erased {
+            RemovalError::SubjectAlreadyRemoved(subject.clone())
+        } else {
+            RemovalError::UnknownSubject(subject.clone())
+        })
+    }
+
+    /// Serves an erasure request as one batch ([`Unlearner::resolve`], then
+    /// [`Unlearner::remove`]): a subject's rows go in one step with one certificate.
+    pub fn erase(&mut self, erasure: &Erasure) -> Result<Certificate, RemovalError> {
+        let ids = self.resolve(erasure)?;
+        self.remove(&ids)
+    }
+
     /// Checks a request without changing anything.
     pub fn check_request(&self, ids: &[String]) -> Result<(), RemovalError> {
         if ids.is_empty() {
@@ -395,6 +446,7 @@ impl Unlearner {
         positions.sort_unstable();
         let encoding = secret.targets().encoding.clone();
         let count = secret.model_count();
+        let first_removed = undo.len();
         // From the highest position down, so that the row swap_remove moves into a hole is
         // never one still to be removed.
         for &i in positions.iter().rev() {
@@ -415,6 +467,7 @@ impl Unlearner {
             }
             undo.push(row);
         }
+        let erased = self.erased_subjects(&undo[first_removed..]);
         let weights_before = self.model.secret.weights.clone();
         let step = self.newton_steps(&hyper, n_before, true)?;
         let (retrained, mut bounds, distance) =
@@ -430,7 +483,7 @@ impl Unlearner {
         };
         let certificate = self.certificate(
             EntryKind::Removal,
-            tags,
+            (tags, erased),
             Some(digest_before),
             bounds,
             retrained,
@@ -788,11 +841,26 @@ impl Unlearner {
         }
     }
 
-    /// Builds the (unsealed) certificate of the current state.
+    /// The sorted, distinct tags of the data subjects of `removed` none of whose rows remain.
+    fn erased_subjects(&self, removed: &[RemovedRow]) -> Vec<String> {
+        let secret = &self.model.secret;
+        let mut tags: Vec<String> = removed
+            .iter()
+            .filter_map(|row| row.subject.as_deref())
+            .filter(|subject| secret.design.ids_of_subject(subject).is_none())
+            .map(|subject| secret.key.subject_tag(subject))
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        tags
+    }
+
+    /// Builds the (unsealed) certificate of the current state; `tags` are the removed ids'
+    /// and the erased subjects' keyed tags.
     fn certificate(
         &self,
         kind: EntryKind,
-        removed_id_tags: Vec<String>,
+        (removed_id_tags, erased_subject_tags): (Vec<String>, Vec<String>),
         digest_before: Option<String>,
         bounds: StepBounds,
         retrained: bool,
@@ -824,6 +892,7 @@ impl Unlearner {
             step: 0,
             kind,
             removed_id_tags,
+            erased_subject_tags,
             rows_after: n,
             digest_before,
             digest_after: model.published.digest.clone(),

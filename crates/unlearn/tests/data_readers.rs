@@ -21,6 +21,7 @@ fn opts(spec: TargetSpec) -> CsvOptions {
     CsvOptions {
         target: Some("y".into()),
         id: Some("id".into()),
+        subject: None,
         spec,
         features: None,
         ..CsvOptions::default()
@@ -415,6 +416,7 @@ fn csv_with_quotes_crlf_blank_lines_and_bom() {
     let o = CsvOptions {
         target: Some("y".into()),
         id: Some("id".into()),
+        subject: None,
         spec: classify(None),
         features: None,
         ..CsvOptions::default()

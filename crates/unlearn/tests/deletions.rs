@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 use unlearn::data::Preprocessing;
 use unlearn::deletions::{
     DeletionError, DeletionRequest, Deletions, ErrorKind, PublishTimer, REFS_FILE,
@@ -11,13 +13,14 @@ use unlearn::loss::LossKind;
 use unlearn::model::{self, PublishPolicy, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::requests::Erasure;
-use unlearn::store::Store;
+use unlearn::store::{Access, Store};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::{RemovalError, Unlearner};
 use unlearn::verify::verify;
 
-/// A certified store of 300 synthetic rows (ids s0…s299) publishing every `every` requests.
-fn store(name: &str, every: u64) -> Store {
+/// A certified store of 300 synthetic rows (ids s0…s299) publishing every `every` requests;
+/// its directory.
+fn store(name: &str, every: u64) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("unlearn-deletions-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = generate(&SyntheticSpec {
@@ -35,9 +38,24 @@ fn store(name: &str, every: u64) -> Store {
     let hyper = common::certified(LossKind::Logistic, 1e-2, 0.05);
     let mut model = model::train(input, &hyper, NoiseKey::from_secret_bytes([5; 32])).unwrap();
     model.published.publish = PublishPolicy { every };
-    let store = Store::at(dir);
-    store.save(&Unlearner::from_trained(model)).unwrap();
-    store
+    Store::create(&dir, &Unlearner::from_trained(model), false, Duration::ZERO).unwrap();
+    dir
+}
+
+/// The store at `dir`, open for writing (what the engine takes).
+fn writable(dir: &Path) -> Store {
+    Store::open(
+        dir,
+        Access::Write {
+            wait: Duration::ZERO,
+        },
+    )
+    .unwrap()
+}
+
+/// The store's last commit, read as `unlearn verify` reads it.
+fn committed(dir: &Path) -> Unlearner {
+    Store::open(dir, Access::Read).unwrap().load().unwrap()
 }
 
 fn ids(ids: &[&str], reference: Option<&str>) -> DeletionRequest {
@@ -53,7 +71,7 @@ fn ids(ids: &[&str], reference: Option<&str>) -> DeletionRequest {
 #[test]
 fn refusals_are_classified_and_change_nothing() {
     let store = store("refusals", 1);
-    let mut engine = Deletions::open(store.clone()).unwrap();
+    let mut engine = Deletions::open(writable(&store)).unwrap();
     let first = engine.delete(&ids(&["s1", "s2"], Some("t-1"))).unwrap();
     assert_eq!(first.certificate.removed_id_tags.len(), 2);
     let entries = engine.unlearner().ledger.entries.len();
@@ -76,7 +94,7 @@ fn refusals_are_classified_and_change_nothing() {
                 reference: None,
             },
             ErrorKind::Invalid,
-            "records no subjects",
+            "record no data subjects",
         ),
         (ids(&["s4"], Some("")), ErrorKind::Invalid, "empty"),
     ];
@@ -90,7 +108,7 @@ fn refusals_are_classified_and_change_nothing() {
         Err(DeletionError::AlreadyRemoved(id)) if id == "s2"
     ));
     assert_eq!(engine.unlearner().ledger.entries.len(), entries);
-    assert!(verify(&store.load().unwrap()).passed());
+    assert!(verify(&committed(&store)).passed());
 }
 
 /// With a release every 3 requests, the first two receipts name the coming release and
@@ -100,7 +118,7 @@ fn refusals_are_classified_and_change_nothing() {
 #[test]
 fn receipts_name_the_release_that_carries_them() {
     let store = store("policy", 3);
-    let mut engine = Deletions::open(store).unwrap();
+    let mut engine = Deletions::open(writable(&store)).unwrap();
     let reader = engine.reader();
     let digest0 = reader.model().digest.clone();
     let releases0 = reader.status().releases;
@@ -138,7 +156,7 @@ fn receipts_name_the_release_that_carries_them() {
 #[test]
 fn the_timer_publishes_pending_requests_when_due() {
     let store = store("timer", 100);
-    let mut engine = Deletions::open(store).unwrap();
+    let mut engine = Deletions::open(writable(&store)).unwrap();
     let interval = std::time::Duration::from_secs(3600);
     engine.set_publish_timer(PublishTimer {
         interval: Some(interval),
@@ -158,14 +176,14 @@ fn the_timer_publishes_pending_requests_when_due() {
 #[test]
 fn references_survive_a_restart_and_dangling_ones_are_dropped() {
     let store = store("refs", 1);
-    let mut engine = Deletions::open(store.clone()).unwrap();
+    let mut engine = Deletions::open(writable(&store)).unwrap();
     let served = engine.delete(&ids(&["s30"], Some("kept"))).unwrap().receipt;
     drop(engine);
-    let refs = store.ledger_path().with_file_name(REFS_FILE);
+    let refs = store.join(REFS_FILE);
     let mut text = std::fs::read_to_string(&refs).unwrap();
     text.push_str("{\"ref\":\"dangling\",\"entry\":\"00ff\"}\n{\"ref\":\"torn\",\"en");
     std::fs::write(&refs, text).unwrap();
-    let mut engine = Deletions::open(store.clone()).unwrap();
+    let mut engine = Deletions::open(writable(&store)).unwrap();
     let reader = engine.reader();
     assert_eq!(reader.receipt("kept").unwrap(), served);
     assert_eq!(reader.receipt("dangling"), None);
@@ -185,25 +203,25 @@ fn references_survive_a_restart_and_dangling_ones_are_dropped() {
 #[test]
 fn a_failed_write_is_not_acknowledged_and_leaves_the_store_as_it_was() {
     let store = store("failed-write", 1);
-    let mut engine = Deletions::open(store.clone()).unwrap();
+    let mut engine = Deletions::open(writable(&store)).unwrap();
     let rows = engine.unlearner().model.secret.design.n_rows();
-    let refs = store.ledger_path().with_file_name(REFS_FILE);
+    let refs = store.join(REFS_FILE);
     std::fs::create_dir(&refs).unwrap(); // appending to a directory fails
     let e = engine.delete(&ids(&["s40"], Some("r"))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert_eq!(engine.unlearner().model.secret.design.n_rows(), rows);
-    assert_eq!(store.load().unwrap().model.secret.design.n_rows(), rows);
+    assert_eq!(committed(&store).model.secret.design.n_rows(), rows);
     assert_eq!(engine.reader().status().deletions, 0);
     std::fs::remove_dir(&refs).unwrap();
     let receipt = engine.delete(&ids(&["s40"], Some("r"))).unwrap().receipt;
     assert_eq!(engine.reader().receipt("r").unwrap(), receipt);
-    assert!(verify(&store.load().unwrap()).passed());
+    assert!(verify(&committed(&store)).passed());
 }
 
 /// Empty requests are refused by the unlearner's own check, classified as invalid.
 #[test]
 fn an_empty_request_is_invalid() {
-    let mut engine = Deletions::open(store("empty", 1)).unwrap();
+    let mut engine = Deletions::open(writable(&store("empty", 1))).unwrap();
     let e = engine.delete(&ids(&[], None)).unwrap_err();
     assert!(matches!(e, DeletionError::Removal(RemovalError::Empty)));
     assert_eq!(e.kind(), ErrorKind::Invalid);

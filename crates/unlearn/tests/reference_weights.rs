@@ -66,6 +66,7 @@ fn check(file: &str) {
     let options = CsvOptions {
         target: None,
         id: None,
+        subject: None,
         spec,
         features: None,
         ..CsvOptions::default()

@@ -3,10 +3,11 @@
 use super::CliError;
 use clap::Args;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use unlearn::data::{self, DataError, DataFormat, Dataset, TargetSpec, csv::CsvOptions};
-use unlearn::store::{LockMode, Store, StoreError, StoreLock};
+use unlearn::store::{Access, Store, StoreError};
 
-/// `--store DIR`: the model store a command reads or changes.
+/// `--store DIR`: the model store a command reads.
 #[derive(Debug, Args)]
 pub struct StoreArg {
     /// The model store: a directory written by `unlearn train --out DIR`.
@@ -15,18 +16,57 @@ pub struct StoreArg {
 }
 
 impl StoreArg {
-    /// The store, locked (`Exclusive` to change it, `Shared` to read it). It must exist:
-    /// only `unlearn train` creates a store, so a mistyped path is refused without leaving
-    /// a directory behind.
-    pub fn open(&self, mode: LockMode) -> Result<(Store, StoreLock), StoreError> {
-        let store = Store::at(&self.store);
-        if !store.model_path().exists() {
-            return Err(StoreError::NotAStore {
-                path: self.store.clone(),
-            });
-        }
-        let lock = store.lock(mode)?;
-        Ok((store, lock))
+    /// The store, open for reading: the last commit, read without waiting for (or holding
+    /// up) a writer. It must exist: only `unlearn train` creates a store, so a mistyped path
+    /// is refused without leaving a directory behind.
+    pub fn open(&self) -> Result<Store, StoreError> {
+        Store::open(&self.store, Access::Read)
+    }
+}
+
+/// `--store DIR [--wait SECONDS]`: the model store a command changes.
+#[derive(Debug, Args)]
+pub struct WritableStoreArg {
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[command(flatten)]
+    pub wait: WaitArg,
+}
+
+impl WritableStoreArg {
+    /// The store, open for writing (its writer lock held until the command ends).
+    pub fn open(&self) -> Result<Store, StoreError> {
+        Store::open(
+            &self.store.store,
+            Access::Write {
+                wait: self.wait.duration(),
+            },
+        )
+    }
+}
+
+/// `--wait SECONDS`: how long a writing command waits for another writer of the store.
+#[derive(Debug, Args)]
+pub struct WaitArg {
+    /// Wait up to SECONDS for another command that is changing the store to finish
+    /// (default 0: refuse at once). Readers never wait.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_wait)]
+    pub wait: f64,
+}
+
+impl WaitArg {
+    /// The wait as a duration.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.wait)
+    }
+}
+
+fn parse_wait(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 
@@ -113,6 +153,10 @@ pub struct RowsArgs {
     /// datasets carry their own ids: d0000…, b000…, p000…).
     #[arg(long, value_name = "COL")]
     pub id: Option<String>,
+    /// Data-subject column of a CSV or Parquet file: who each row is about (a person may own many
+    /// rows; `remove --subject S` then removes all of them in one step). Not a feature.
+    #[arg(long, value_name = "COL")]
+    pub subject: Option<String>,
     #[command(flatten)]
     pub read: ReadArgs,
 }
@@ -130,6 +174,7 @@ impl RowsArgs {
         let options = CsvOptions {
             target,
             id: self.id.clone(),
+            subject: self.subject.clone(),
             spec,
             features,
             ..CsvOptions::default()

@@ -6,7 +6,6 @@ use super::progress::Progress;
 use clap::Args;
 use unlearn::audit::audit_against_retrain;
 use unlearn::data::{TargetEncoding, TargetSpec, csv::CsvOptions};
-use unlearn::store::LockMode;
 
 /// Arguments of `unlearn audit`.
 #[derive(Debug, Args)]
@@ -50,8 +49,7 @@ pub struct AuditArgs {
 
 /// Runs `unlearn audit`.
 pub fn run(args: &AuditArgs) -> CliResult {
-    let (store, _lock) = args.store.open(LockMode::Shared)?;
-    let unlearner = store.load()?;
+    let unlearner = args.store.open()?.load()?;
     let model = &unlearner.model.published;
     let read = |source: &str, spec: TargetSpec, target: Option<String>| {
         args.read.load(

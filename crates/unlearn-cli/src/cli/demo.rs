@@ -135,6 +135,7 @@ fn load(
     let options = CsvOptions {
         target: None,
         id: None,
+        subject: None,
         spec,
         features: None,
         ..CsvOptions::default()
@@ -323,7 +324,8 @@ fn run_task(
         return Err(format!("{}: the store failed verification", task.title).into());
     }
     let store_dir = args.out.join(task.slug).join("store");
-    Store::at(&store_dir).save(&unlearner)?;
+    // The demo's own output directory: a rerun replaces its stores.
+    Store::create(&store_dir, &unlearner, true, std::time::Duration::ZERO)?;
     write_report(
         &unlearner.ledger,
         &store_dir,

@@ -121,6 +121,7 @@ fn population(args: &MembershipArgs) -> Result<TrainingData, Box<dyn std::error:
     let options = CsvOptions {
         target: args.target.clone(),
         id: args.id.clone(),
+        subject: None,
         spec,
         features: None,
         ..CsvOptions::default()

@@ -18,7 +18,9 @@ mod audit;
 mod bench;
 mod demo;
 mod epsilon;
+mod ids;
 mod membership;
+mod migrate;
 mod model_io;
 mod progress;
 mod removal;
@@ -79,6 +81,10 @@ enum Command {
     Verify(removal::StoreArgs),
     /// Rows left, removals, budget used and left, retrainings, hyperparameters.
     Inspect(removal::StoreArgs),
+    /// List the remaining ids or data subjects, or the tags of removed ones (operator-only).
+    Ids(ids::IdsArgs),
+    /// Convert a store of the previous format (secret/state.bin) to the current one.
+    Migrate(migrate::MigrateArgs),
     /// Retrain from scratch on the remaining rows and compare with the unlearned model.
     Audit(audit::AuditArgs),
     /// Membership-inference attacks on removed rows: original vs unlearned vs retrained.
@@ -151,6 +157,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => service::run(&args),
         Command::Verify(args) => removal::verify_store(&args),
         Command::Inspect(args) => removal::inspect(&args),
+        Command::Ids(args) => ids::run(&args),
+        Command::Migrate(args) => migrate::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::AuditMembership(args) => membership::run(&args),
         Command::AuditEpsilon(args) => epsilon::run(&args),

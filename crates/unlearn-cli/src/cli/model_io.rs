@@ -9,7 +9,7 @@ use unlearn::data::preprocess::PreprocessReport;
 use unlearn::data::{self, DataError, DataFormat, Dataset, TargetEncoding, TargetSpec};
 use unlearn::model::{Model, PublishedModel};
 use unlearn::predict::{ExportedModel, ImportedModel, Metrics, Prediction, Predictor};
-use unlearn::store::{LockMode, StoreError};
+use unlearn::store::StoreError;
 
 /// Arguments of `unlearn export`.
 #[derive(Debug, Args)]
@@ -66,7 +66,7 @@ impl Loaded {
 }
 
 impl ModelArg {
-    /// Reads the model: the published model of the store (under a shared lock), or the
+    /// Reads the model: the published model of the store (its last commit), or the
     /// export file, checked.
     fn load(&self) -> Result<Loaded, CliError> {
         if let Some(store) = &self.store {
@@ -220,10 +220,9 @@ pub struct EvaluateArgs {
     pub json: bool,
 }
 
-/// Reads the published model under a shared lock.
+/// Reads the published model (the last commit's, checked against the state's digest).
 fn load_published(store: &StoreArg) -> Result<PublishedModel, StoreError> {
-    let (store, _lock) = store.open(LockMode::Shared)?;
-    store.load_published()
+    store.open()?.load_published()
 }
 
 /// Runs `unlearn export`.

@@ -1,36 +1,42 @@
 //! `unlearn remove`, `verify` and `inspect`.
 
 use super::CliResult;
-use super::args::StoreArg;
+use super::args::{StoreArg, WritableStoreArg};
 use super::progress::Progress;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
 use unlearn::certificate::Certificate;
-use unlearn::store::LockMode;
-use unlearn::verify::verify;
+use unlearn::requests::Erasure;
+use unlearn::verify::{Verification, verify};
 
 /// Arguments of `unlearn remove`.
 #[derive(Debug, Args)]
 #[command(
     after_help = "All ids are checked first; if any id is unknown or any step fails,
-nothing is removed and the store is unchanged.
+nothing is removed and the store is unchanged. The removal is committed (durable) before
+the command reports it.
 
 Examples:
   unlearn remove --store digits.store --ids d0012,d0040          # one batch, one certificate
-  unlearn remove --store digits.store --ids-file ids.txt --sequential --json"
+  unlearn remove --store digits.store --ids-file ids.txt --sequential --json
+  unlearn remove --store people.store --subject alice --wait 5   # all of alice's rows"
 )]
 pub struct RemoveArgs {
     #[command(flatten)]
-    pub store: StoreArg,
+    pub store: WritableStoreArg,
     /// Ids to remove, comma-separated.
     #[arg(
         long,
         value_delimiter = ',',
-        required_unless_present = "ids_file",
-        conflicts_with = "ids_file"
+        required_unless_present_any = ["ids_file", "subject"],
+        conflicts_with_all = ["ids_file", "subject"]
     )]
     pub ids: Vec<String>,
+    /// Remove every remaining row of this data subject (a store trained with --subject COL),
+    /// in one step with one certificate.
+    #[arg(long, value_name = "SUBJECT", conflicts_with_all = ["ids_file", "sequential"])]
+    pub subject: Option<String>,
     /// A file with one id per line (blank lines and lines starting with # are skipped).
     #[arg(long)]
     pub ids_file: Option<PathBuf>,
@@ -58,7 +64,7 @@ Examples:
 )]
 pub struct PublishArgs {
     #[command(flatten)]
-    pub store: StoreArg,
+    pub store: WritableStoreArg,
     /// Print the release's certificate as one line of JSON (or {\"pending_requests\": 0}).
     #[arg(long)]
     pub json: bool,
@@ -66,14 +72,14 @@ pub struct PublishArgs {
 
 /// Runs `unlearn publish`.
 pub fn publish(args: &PublishArgs) -> CliResult {
-    let (store, _lock) = args.store.open(LockMode::Exclusive)?;
+    let mut store = args.store.open()?;
     let mut unlearner = store.load()?;
     match unlearner
         .publish()
         .map_err(|e| format!("{e}; nothing was published, the store is unchanged"))?
     {
         Some(certificate) => {
-            store.save(&unlearner)?;
+            store.commit(&unlearner)?;
             if args.json {
                 say!("{}", serde_json::to_string(&certificate)?);
             } else {
@@ -100,6 +106,14 @@ pub struct StoreArgs {
     /// "detail"}]}}; inspect {"rows", "removals", "budget_used", "budget_left", …}.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What the command line asks to erase.
+fn erasure(args: &RemoveArgs) -> Result<Erasure, Box<dyn std::error::Error>> {
+    match &args.subject {
+        Some(subject) => Ok(Erasure::Subject(subject.clone())),
+        None => Ok(Erasure::Ids(read_ids(args)?)),
+    }
 }
 
 /// The ids of the request: --ids (empty pieces dropped, so `--ids ""` is no id rather than
@@ -140,10 +154,11 @@ fn read_ids(args: &RemoveArgs) -> Result<Vec<String>, Box<dyn std::error::Error>
 
 /// Runs `unlearn remove`: the store is written only if every step succeeded.
 pub fn remove(args: &RemoveArgs) -> CliResult {
-    let ids = read_ids(args)?;
-    let (store, _lock) = args.store.open(LockMode::Exclusive)?;
+    let erasure = erasure(args)?;
+    let mut store = args.store.open()?;
     let mut unlearner = store.load()?;
     let unchanged = |e| format!("{e}; nothing was removed, the store is unchanged");
+    let ids = unlearner.resolve(&erasure).map_err(unchanged)?;
     unlearner.check_request(&ids).map_err(unchanged)?;
     let certificates = if args.sequential {
         // One step per id, as `Unlearner::remove_sequential` takes them, counted for the
@@ -155,7 +170,7 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
     } else {
         vec![unlearner.remove(&ids).map_err(unchanged)?]
     };
-    store.save(&unlearner)?;
+    store.commit(&unlearner)?;
     for c in &certificates {
         if args.json {
             say!("{}", serde_json::to_string(c)?);
@@ -234,11 +249,21 @@ fn short(digest: Option<&str>) -> &str {
     digest.map_or("-", |d| &d[..d.len().min(12)])
 }
 
-/// Runs `unlearn verify`: exit status 1 if any check fails.
+/// Runs `unlearn verify`: the store's integrity checks, then (if they pass) every check of
+/// the certificates against the secret state; exit status 1 if any check fails.
 pub fn verify_store(args: &StoreArgs) -> CliResult {
-    let (store, _lock) = args.store.open(LockMode::Shared)?;
-    let unlearner = store.load()?;
-    let report = verify(&unlearner);
+    let store = args.store.open()?;
+    let mut checks = store.integrity()?;
+    let mut exact_residuals = Vec::new();
+    if checks.iter().all(|c| c.passed) {
+        let verification = verify(&store.load()?);
+        checks.extend(verification.checks);
+        exact_residuals = verification.exact_residuals;
+    }
+    let report = Verification {
+        checks,
+        exact_residuals,
+    };
     if args.json {
         say!(
             "{}",
@@ -274,8 +299,7 @@ pub fn verify_store(args: &StoreArgs) -> CliResult {
 
 /// Runs `unlearn inspect`.
 pub fn inspect(args: &StoreArgs) -> CliResult {
-    let (store, _lock) = args.store.open(LockMode::Shared)?;
-    let unlearner = store.load()?;
+    let unlearner = args.store.open()?.load()?;
     let model = &unlearner.model;
     let h = &model.published.hyperparameters;
     let last = unlearner

@@ -6,7 +6,6 @@ use crate::report::write_report;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
-use unlearn::store::LockMode;
 
 /// Arguments of `unlearn report`.
 #[derive(Debug, Args)]
@@ -29,8 +28,7 @@ pub struct ReportArgs {
 /// Runs `unlearn report`.
 pub fn run(args: &ReportArgs) -> CliResult {
     let report = {
-        let (store, _lock) = args.store.open(LockMode::Shared)?;
-        let unlearner = store.load()?;
+        let unlearner = args.store.open()?.load()?;
         write_report(&unlearner.ledger, &args.store.store, &args.out)?
     };
     if args.json {

@@ -1,38 +1,49 @@
 //! `unlearn serve-requests`: serve a stream of deletion requests through the deletion
-//! engine ([`unlearn::deletions`]), one committed store write per request, safe to interrupt
-//! and resume.
+//! engine ([`unlearn::deletions`]), one store transaction per request (its rows deleted, its
+//! certificate appended, the small state updated), safe to interrupt and resume.
 
 use super::CliResult;
-use super::args::StoreArg;
+use super::args::WritableStoreArg;
 use super::progress::Progress;
 use clap::Args;
 use serde_json::{Value, json};
 use std::io::BufRead;
 use unlearn::deletions::{Deletion, DeletionError, DeletionRequest, Deletions, ErrorKind, Receipt};
 use unlearn::echo::echo;
-use unlearn::requests::{Erasure, parse_request};
-use unlearn::store::LockMode;
+use unlearn::requests::{Erasure, Request, parse_request};
+use unlearn::unlearner::RemovalError;
 
 /// Arguments of `unlearn serve-requests`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Requests: one per line, a bare id or {\"id\": \"…\", \"ref\": \"…\"}; blank
-lines and # comments are skipped. Each request is applied and committed (store and
-ledger) before the next is read, so an interrupted run can be resumed with the same
-input: requests already served are reported as such and skipped. A refused request (bad
-line, unknown id) changes nothing; the run goes on and exits with status 1 at the end.
+    after_help = "Requests: one per line, a bare id, {\"id\": \"…\", \"ref\": \"…\"} or
+{\"subject\": \"…\", \"ref\": \"…\"} (every row of a data subject, in one step); blank lines
+and # comments are skipped. Each request is applied and committed (one transaction: its
+rows deleted, its certificate appended) before it is reported and the next is read, so an
+interrupted run can be resumed with the same input: requests already served are reported
+as such and skipped. A refused request (bad line, unknown id) changes nothing; the run
+goes on and exits with status 1 at the end. Readers (verify, inspect, export, predict)
+keep working while it runs; another writer waits (--wait) or is refused.
 
 Examples:
   unlearn serve-requests --store digits.store --requests requests.txt
   tail -f requests.jsonl | unlearn serve-requests --store digits.store --requests - --json"
 )]
 pub struct ServeArgs {
-    /// The model store (held exclusively while serving).
+    /// The model store (its writer lock held while serving).
     #[command(flatten)]
-    pub store: StoreArg,
+    pub store: WritableStoreArg,
     /// The request file, or - for standard input (read line by line as requests arrive).
     #[arg(long, value_name = "FILE")]
     pub requests: String,
+    /// Checkpoint the database's write-ahead log after every N requests that delete rows
+    /// (default 1: after each, so a removed row's bytes leave every file of the store before
+    /// the request is reported). A larger N serves more requests per second (the checkpoint
+    /// is most of a request's cost) but leaves removed rows' bytes in the log and the
+    /// database file until the next checkpoint (at most N − 1 requests later, or when the
+    /// run ends). Every request is durable before it is reported either way.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: u64,
     /// Print one JSON object per request: {"line", "id", "ref", "status": "removed" |
     /// "already-removed" | "refused", "receipt" (for the requester: no data-dependent numbers)
     /// and "certificate" (operator-only), or "error"}.
@@ -41,17 +52,46 @@ pub struct ServeArgs {
 }
 
 /// A served request's receipt as printed: the core [`Receipt`] (no data-dependent number,
-/// no id) with the request's id beside it, for the operator's log. The `certificate` next to
-/// it in `--json` output is for the operator only.
-fn receipt(id: &str, receipt: &Receipt) -> Value {
+/// no id) with what the request named beside it, for the operator's log. The `certificate`
+/// next to it in `--json` output is for the operator only.
+fn receipt(request: &Request, receipt: &Receipt) -> Value {
     let mut value = serde_json::to_value(receipt).expect("a receipt serialises");
-    value["id"] = json!(id);
+    for (k, v) in named(request) {
+        value[k] = v;
+    }
     value
+}
+
+/// `{"id": …}` or `{"subject": …}`: what the request named, quoted capped (a refused
+/// request may name anything the requester sent).
+fn named(request: &Request) -> serde_json::Map<String, Value> {
+    let (key, value) = match &request.erasure {
+        Erasure::Subject(subject) => ("subject", subject.as_str()),
+        Erasure::Ids(_) => ("id", request.named()),
+    };
+    let mut map = serde_json::Map::new();
+    map.insert(key.into(), json!(echo(value)));
+    map
+}
+
+/// The outcome line of a request: what it named, its reference, and `fields`.
+fn outcome(line: usize, request: &Request, fields: Value) -> Value {
+    let mut out = Value::Object(named(request));
+    out["line"] = json!(line);
+    out["ref"] = json!(request.reference.as_deref().map(echo));
+    for (k, v) in fields.as_object().expect("an object") {
+        out[k] = v.clone();
+    }
+    out
 }
 
 fn describe(outcome: &Value) -> String {
     let line = &outcome["line"];
-    let id = outcome["id"].as_str().unwrap_or("-");
+    let id = outcome["id"]
+        .as_str()
+        .map(String::from)
+        .or_else(|| outcome["subject"].as_str().map(|s| format!("subject {s}")))
+        .unwrap_or_else(|| "-".into());
     let reference = match outcome["ref"].as_str() {
         Some(r) => format!(" (ref {r})"),
         None => String::new(),
@@ -83,7 +123,8 @@ fn describe(outcome: &Value) -> String {
 
 /// Runs `unlearn serve-requests`; exits with status 1 at the end if any request was refused.
 pub fn run(args: &ServeArgs) -> CliResult {
-    let (store, _lock) = args.store.open(LockMode::Exclusive)?;
+    let mut store = args.store.open()?;
+    store.set_checkpoint_every(args.checkpoint_every);
     let mut engine = Deletions::open(store)?;
     let reader: Box<dyn BufRead> = if args.requests == "-" {
         Box::new(std::io::stdin().lock())
@@ -116,10 +157,9 @@ pub fn run(args: &ServeArgs) -> CliResult {
             }
         };
         let deletion = DeletionRequest {
-            erasure: Erasure::Ids(vec![request.id.clone()]),
+            erasure: request.erasure.clone(),
             reference: request.reference.clone(),
         };
-        let (id, reference) = (&request.id, &request.reference);
         match engine.delete(&deletion) {
             Ok(Deletion {
                 receipt: served_receipt,
@@ -127,21 +167,29 @@ pub fn run(args: &ServeArgs) -> CliResult {
             }) => {
                 served += 1;
                 progress.set_message(format!("serving requests: {served} removed"));
-                report(json!({"line": line_number, "id": id, "ref": reference,
-                              "status": "removed", "receipt": receipt(id, &served_receipt),
-                              "certificate": certificate}));
+                let receipt = receipt(&request, &served_receipt);
+                report(outcome(
+                    line_number,
+                    &request,
+                    json!({"status": "removed", "receipt": receipt, "certificate": certificate}),
+                ));
             }
-            Err(DeletionError::AlreadyRemoved(_)) => {
-                report(json!({"line": line_number, "id": id, "ref": reference,
-                       "status": "already-removed"}))
-            }
+            Err(
+                DeletionError::AlreadyRemoved(_)
+                | DeletionError::Removal(RemovalError::SubjectAlreadyRemoved(_)),
+            ) => report(outcome(
+                line_number,
+                &request,
+                json!({"status": "already-removed"}),
+            )),
             Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e.into()),
             Err(e) => {
                 refused += 1;
-                // A refused id may be anything the requester sent: quote it capped.
-                report(json!({"line": line_number, "id": echo(id),
-                              "ref": reference.as_deref().map(echo),
-                              "status": "refused", "error": e.to_string()}));
+                report(outcome(
+                    line_number,
+                    &request,
+                    json!({"status": "refused", "error": e.to_string()}),
+                ));
             }
         }
     }

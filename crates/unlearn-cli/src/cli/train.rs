@@ -1,7 +1,7 @@
 //! `unlearn train`: load, preprocess, calibrate the noise, train, save the store.
 
 use super::CliResult;
-use super::args::RowsArgs;
+use super::args::{RowsArgs, WaitArg};
 use super::progress::Progress;
 use clap::Args;
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use unlearn::noise::{NoiseFamily, NoiseKey, NoiseSpec};
 use unlearn::objective::Regularization;
 use unlearn::privacy::{self, GaussianCalibration, PrivacyTarget};
 use unlearn::solver::{NewtonOptions, StepSolver};
-use unlearn::store::{LockMode, Store};
+use unlearn::store::Store;
 use unlearn::unlearner::Unlearner;
 
 /// Arguments of `unlearn train`.
@@ -124,6 +124,12 @@ pub struct TrainArgs {
     /// The model store to create (a directory).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace an existing store at --out (its rows, removals and ledger are lost; the old
+    /// rows are securely deleted with it). Without it, an existing store is refused.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub wait: WaitArg,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -272,6 +278,10 @@ fn scale_warning(report: &PreprocessReport, preprocessing: &Preprocessing) -> Op
 
 /// Runs `unlearn train`.
 pub fn run(args: &TrainArgs) -> CliResult {
+    if !args.force {
+        // Refused before any work; checked again under the writer lock when writing.
+        Store::refuse_existing(&args.out)?;
+    }
     let spec = target_spec(args)?;
     let source = &args.rows.data;
     let format = args.rows.read.format_of(source)?;
@@ -342,9 +352,7 @@ pub fn run(args: &TrainArgs) -> CliResult {
         every: args.publish_every,
     };
     let trained = Unlearner::from_trained(trained);
-    let store = Store::at(&args.out);
-    let _lock = store.lock(LockMode::Exclusive)?;
-    store.save(&trained)?;
+    Store::create(&args.out, &trained, args.force, args.wait.duration())?;
     let trained = trained.model;
     let design = &trained.secret.design;
     let truth = &design.targets().expect("training rows have targets").values;

@@ -169,6 +169,7 @@ fn builtin_task(
     let options = CsvOptions {
         target: None,
         id: None,
+        subject: None,
         spec: TargetSpec::Classify {
             positive: positive.map(String::from),
         },

@@ -182,6 +182,7 @@ impl Builtin {
         CsvOptions {
             target: Some(self.target.to_string()),
             id: Some(self.id.to_string()),
+            subject: None,
             spec,
             features: None,
             ..CsvOptions::default()

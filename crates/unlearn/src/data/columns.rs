@@ -1,5 +1,5 @@
 //! Column roles resolved from a header (CSV) or a schema (Parquet): which column is the id,
-//! which the target, which are ignored, and the checks every reader makes on them — each
+//! which the target, which the data subject, which are ignored, and the checks every reader makes on them — each
 //! named column exists, and no column plays two roles.
 
 use std::collections::HashMap;
@@ -17,6 +17,8 @@ pub(crate) struct Header<'a> {
 pub(crate) struct Roles {
     /// The id column.
     pub id: Option<usize>,
+    /// The data-subject column (who each row is about).
+    pub subject: Option<usize>,
     /// The target column, when its values are read (not under [`TargetSpec::None`]).
     pub target: Option<usize>,
     /// The target column as named, read or not: never a feature either.
@@ -28,7 +30,10 @@ pub(crate) struct Roles {
 impl Roles {
     /// True if column `k` has a role other than feature.
     pub fn taken(&self, k: usize) -> bool {
-        Some(k) == self.id || Some(k) == self.named_target || self.ignored.contains(&k)
+        Some(k) == self.id
+            || Some(k) == self.subject
+            || Some(k) == self.named_target
+            || self.ignored.contains(&k)
     }
 }
 
@@ -79,6 +84,18 @@ impl<'a> Header<'a> {
         {
             return Err(self.clash(i, "id", "target"));
         }
+        let subject = opts
+            .subject
+            .as_deref()
+            .map(|c| self.find(c, "subject"))
+            .transpose()?;
+        for (other, role) in [(id, "id"), (target, "target")] {
+            if let (Some(s), Some(o)) = (subject, other)
+                && s == o
+            {
+                return Err(self.clash(s, role, "subject"));
+            }
+        }
         if target.is_none() && opts.spec != TargetSpec::None {
             return Err(DataError::NoTargetColumn {
                 file: self.file.to_string(),
@@ -93,10 +110,14 @@ impl<'a> Header<'a> {
             if Some(k) == target {
                 return Err(self.clash(k, "target", "column to ignore"));
             }
+            if Some(k) == subject {
+                return Err(self.clash(k, "subject", "column to ignore"));
+            }
             ignored.push(k);
         }
         Ok(Roles {
             id,
+            subject,
             target: target.filter(|_| opts.spec != TargetSpec::None),
             named_target: target,
             ignored,
@@ -110,6 +131,9 @@ impl<'a> Header<'a> {
         }
         if Some(k) == roles.named_target {
             return Err(self.clash(k, "target", "feature"));
+        }
+        if Some(k) == roles.subject {
+            return Err(self.clash(k, "subject", "feature"));
         }
         if roles.ignored.contains(&k) {
             return Err(self.clash(k, "feature", "column to ignore"));

@@ -31,6 +31,9 @@ pub struct CsvOptions {
     pub target: Option<String>,
     /// Name of the id column, if any; without one rows are numbered from 0.
     pub id: Option<String>,
+    /// Name of the data-subject column, if any: who each row is about (a person may own
+    /// many rows; an erasure request can name them). Not a feature.
+    pub subject: Option<String>,
     /// How to encode the target column.
     pub spec: TargetSpec,
     /// The feature columns, in order; `None` means every column but the target, the id
@@ -48,6 +51,7 @@ impl Default for CsvOptions {
         Self {
             target: None,
             id: None,
+            subject: None,
             spec: TargetSpec::None,
             features: None,
             ignore: Vec::new(),
@@ -75,6 +79,7 @@ pub fn parse_csv(file_name: &str, text: &str, opts: &CsvOptions) -> Result<Datas
 struct Layout {
     names: Vec<String>,
     id: Option<usize>,
+    subject: Option<usize>,
     /// Index of the target column when its values are read.
     target: Option<usize>,
     features: Vec<usize>,
@@ -96,6 +101,7 @@ struct Rows {
     first_seen: HashMap<String, usize>,
     features: Vec<f64>,
     targets: Vec<RawTarget>,
+    subjects: Vec<String>,
 }
 
 impl<'a> Parser<'a> {
@@ -156,10 +162,11 @@ impl<'a> Parser<'a> {
                 .collect::<Result<Vec<usize>, DataError>>()?,
             None => (0..names.len()).filter(|&k| !roles.taken(k)).collect(),
         };
-        let (id, target) = (roles.id, roles.target);
+        let (id, subject, target) = (roles.id, roles.subject, roles.target);
         Ok(Layout {
             names,
             id,
+            subject,
             target,
             features,
         })
@@ -189,7 +196,12 @@ impl<'a> Parser<'a> {
             classes: self.opts.spec.declares_classes(),
             features: true,
         };
-        Ok(Dataset::new(rows.ids, feature_names, rows.features, targets)?.with_declared(declared))
+        let data =
+            Dataset::new(rows.ids, feature_names, rows.features, targets)?.with_declared(declared);
+        match layout.subject {
+            Some(_) => data.with_subjects(rows.subjects),
+            None => Ok(data),
+        }
     }
 }
 
@@ -220,6 +232,16 @@ impl Rows {
         }
         if let Some(t) = layout.target {
             self.targets.push((number, fields[t].to_string()));
+        }
+        if let Some(k) = layout.subject {
+            if fields[k].is_empty() {
+                return Err(DataError::MissingValue {
+                    file: file.to_string(),
+                    line: number,
+                    column: layout.names[k].clone(),
+                });
+            }
+            self.subjects.push(fields[k].to_string());
         }
         let id = match layout.id {
             Some(k) => self.checked_id(file, number, &layout.names[k], &fields[k])?,

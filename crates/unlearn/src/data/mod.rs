@@ -41,7 +41,7 @@ pub use text::{MAX_COLUMNS, MAX_LINE_BYTES};
 
 use nalgebra::{DMatrixView, Dyn};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Which parts of a dataset's shape were fixed before any row was read, rather than
 /// inferred from the rows present (issue 10: a removal must not change what a retrain on
@@ -82,6 +82,8 @@ pub struct RemovedRow {
     pub target: Option<f64>,
     /// Its sequence number ([`Dataset::sequence`]).
     pub sequence: u64,
+    /// Its data subject, if the dataset records subjects.
+    pub subject: Option<String>,
 }
 
 /// A table of rows: ids, features (row-major) and, optionally, encoded targets.
@@ -96,6 +98,20 @@ pub struct Dataset {
     declared: Declared,
     /// Each row's position in the training input, in row order (all distinct).
     sequence: Vec<u64>,
+    /// Each row's data subject (the person it is about), in row order, if recorded.
+    subjects: Option<Vec<String>>,
+    /// subject → the ids of its remaining rows, kept in step with `subjects` (an erasure
+    /// request naming a subject is O(rows of the subject), not O(n)).
+    by_subject: HashMap<String, BTreeSet<String>>,
+}
+
+/// subject → ids, from rows aligned with `ids`.
+fn subject_index(ids: &[String], subjects: &[String]) -> HashMap<String, BTreeSet<String>> {
+    let mut index: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for (id, subject) in ids.iter().zip(subjects) {
+        index.entry(subject.clone()).or_default().insert(id.clone());
+    }
+    index
 }
 
 impl Dataset {
@@ -138,7 +154,51 @@ impl Dataset {
                 classes: false,
                 features: true,
             },
+            subjects: None,
+            by_subject: HashMap::new(),
         })
+    }
+
+    /// The same rows, each belonging to the data subject at its position in `subjects`
+    /// (one per row, none empty): a subject may own many rows, and an erasure request may
+    /// name the subject instead of the rows.
+    pub fn with_subjects(mut self, subjects: Vec<String>) -> Result<Self, DataError> {
+        if subjects.len() != self.n_rows() {
+            return Err(DataError::Shape(format!(
+                "{} subjects for {} rows",
+                subjects.len(),
+                self.n_rows()
+            )));
+        }
+        if let Some(i) = subjects.iter().position(String::is_empty) {
+            return Err(DataError::Shape(format!(
+                "row '{}' has an empty subject",
+                self.ids[i]
+            )));
+        }
+        self.by_subject = subject_index(&self.ids, &subjects);
+        self.subjects = Some(subjects);
+        Ok(self)
+    }
+
+    /// Each row's data subject, in row order, if the dataset records subjects.
+    pub fn subjects(&self) -> Option<&[String]> {
+        self.subjects.as_deref()
+    }
+
+    /// The ids of the remaining rows of `subject` (`None` if no remaining row is theirs).
+    pub fn ids_of_subject(&self, subject: &str) -> Option<&BTreeSet<String>> {
+        self.by_subject.get(subject)
+    }
+
+    /// Takes `id` out of its subject's list (the row is leaving).
+    fn unindex_subject(&mut self, subject: &str, id: &str) {
+        if let Some(ids) = self.by_subject.get_mut(subject) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_subject.remove(subject);
+            }
+        }
     }
 
     /// The same rows, with `declared` saying which parts of the shape were declared.
@@ -200,6 +260,12 @@ impl Dataset {
         self.sequence = order.iter().map(|&i| self.sequence[i]).collect();
         if let Some(t) = &mut self.targets {
             t.values = order.iter().map(|&i| t.values[i]).collect();
+        }
+        if let Some(subjects) = &mut self.subjects {
+            *subjects = order
+                .iter()
+                .map(|&i| std::mem::take(&mut subjects[i]))
+                .collect();
         }
         for (i, id) in self.ids.iter().enumerate() {
             *self.index.get_mut(id).expect("every id is indexed") = i;
@@ -290,12 +356,17 @@ impl Dataset {
         }
         let target = self.targets.as_mut().map(|t| t.values.swap_remove(i));
         let sequence = self.sequence.swap_remove(i);
+        let subject = self.subjects.as_mut().map(|s| s.swap_remove(i));
+        if let Some(subject) = &subject {
+            self.unindex_subject(subject, &id);
+        }
         RemovedRow {
             position: i,
             id,
             features,
             target,
             sequence,
+            subject,
         }
     }
 
@@ -305,6 +376,12 @@ impl Dataset {
     pub fn undo_swap_remove(&mut self, removed: RemovedRow) {
         let d = self.n_features();
         let i = removed.position;
+        if let Some(subject) = &removed.subject {
+            self.by_subject
+                .entry(subject.clone())
+                .or_default()
+                .insert(removed.id.clone());
+        }
         if i == self.n_rows() {
             self.features.extend_from_slice(&removed.features);
             self.index.insert(removed.id.clone(), i);
@@ -313,6 +390,9 @@ impl Dataset {
                 t.values.push(y);
             }
             self.sequence.push(removed.sequence);
+            if let (Some(s), Some(subject)) = (&mut self.subjects, removed.subject) {
+                s.push(subject);
+            }
             return;
         }
         self.features.extend_from_within(i * d..(i + 1) * d);
@@ -327,6 +407,10 @@ impl Dataset {
         }
         let moved = std::mem::replace(&mut self.sequence[i], removed.sequence);
         self.sequence.push(moved);
+        if let (Some(s), Some(subject)) = (&mut self.subjects, removed.subject) {
+            let moved = std::mem::replace(&mut s[i], subject);
+            s.push(moved);
+        }
     }
 
     /// Keeps only the rows for which `keep(i)` is true, preserving order.
@@ -343,6 +427,9 @@ impl Dataset {
                     if let Some(t) = &mut self.targets {
                         t.values.swap(write, read);
                     }
+                    if let Some(s) = &mut self.subjects {
+                        s.swap(write, read);
+                    }
                 }
                 write += 1;
             }
@@ -352,6 +439,10 @@ impl Dataset {
         self.sequence.truncate(write);
         if let Some(t) = &mut self.targets {
             t.values.truncate(write);
+        }
+        if let Some(s) = &mut self.subjects {
+            s.truncate(write);
+            self.by_subject = subject_index(&self.ids, s);
         }
         self.index = index_of(&self.ids).expect("a subset of unique ids is unique");
     }
@@ -377,6 +468,60 @@ impl Dataset {
             targets: self.targets.clone(),
             declared: self.declared,
             sequence: self.sequence.clone(),
+            subjects: self.subjects.clone(),
+            by_subject: self.by_subject.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Six rows r0..r5 of two features, subjects a, b, a, c, b, a.
+    fn rows() -> Dataset {
+        let ids = (0..6).map(|i| format!("r{i}")).collect();
+        let features = (0..12).map(f64::from).collect();
+        let names = vec!["x".to_string(), "y".to_string()];
+        let subjects = ["a", "b", "a", "c", "b", "a"].map(String::from).to_vec();
+        Dataset::new(ids, names, features, None)
+            .unwrap()
+            .with_subjects(subjects)
+            .unwrap()
+    }
+
+    /// Each row's subject stays its own through swap_remove, its undo in reverse order and
+    /// restore_canonical_order, and the index subject → ids follows.
+    #[test]
+    fn subjects_follow_their_rows_through_removal_undo_and_reordering() {
+        let original = rows();
+        let mut data = original.clone();
+        let removed: Vec<RemovedRow> = [0, 3, 1].iter().map(|&i| data.swap_remove(i)).collect();
+        assert_eq!(
+            removed
+                .iter()
+                .map(|r| r.subject.as_deref())
+                .collect::<Vec<_>>(),
+            [Some("a"), Some("c"), Some("b")]
+        );
+        for i in 0..data.n_rows() {
+            let id = &data.ids()[i];
+            let k: usize = id[1..].parse().unwrap();
+            assert_eq!(data.subjects().unwrap()[i], original.subjects().unwrap()[k]);
+            assert_eq!(data.row(i), original.row(k));
+        }
+        assert!(data.ids_of_subject("c").is_none(), "c's only row is gone");
+        assert_eq!(
+            data.ids_of_subject("a").unwrap().iter().collect::<Vec<_>>(),
+            ["r2", "r5"]
+        );
+        let mut reordered = data.clone();
+        reordered.restore_canonical_order();
+        assert_eq!(reordered.ids(), ["r2", "r4", "r5"]);
+        assert_eq!(reordered.subjects().unwrap(), ["a", "b", "a"]);
+        for row in removed.into_iter().rev() {
+            data.undo_swap_remove(row);
+        }
+        assert_eq!(data, original);
     }
 }

@@ -241,6 +241,13 @@ fn libsvm_options(file: &str, opts: &CsvOptions) -> Result<LibsvmOptions, DataEr
             shorten(&opts.ignore.join(","))
         )));
     }
+    if let Some(subject) = &opts.subject {
+        return Err(options_error(format!(
+            "LIBSVM files have no subject column (a line is a label and index:value pairs), \
+             so \"{subject}\" cannot name the data subjects; drop the subject option or \
+             convert the file to CSV with a subject column"
+        )));
+    }
     let n_features = match &opts.features {
         Some(names) => {
             let misnamed = (1..).zip(names).find(|(j, name)| **name != format!("f{j}"));

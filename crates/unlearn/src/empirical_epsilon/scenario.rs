@@ -171,6 +171,7 @@ impl Scenario {
             &data::CsvOptions {
                 target: None,
                 id: None,
+                subject: None,
                 spec: TargetSpec::Classify { positive: None },
                 features: None,
                 ..data::CsvOptions::default()

@@ -22,7 +22,8 @@
 //!   public, and certificates of a store with such a key say `certified: false`.
 //!
 //! Removed ids are recorded in the ledger as HMAC-SHA256(key, "removed id" ‖ id)
-//! ([`NoiseKey::id_tag`]): whoever holds the key (the operator, `verify`) can check an id
+//! ([`NoiseKey::id_tag`]), and data subjects none of whose rows remain as
+//! HMAC-SHA256(key, "erased subject" ‖ subject) ([`NoiseKey::subject_tag`]): whoever holds the key (the operator, `verify`) can check an id
 //! against the ledger, while the ledger file alone does not name the people who asked to
 //! be forgotten.
 
@@ -42,6 +43,7 @@ type HmacSha256 = Hmac<Sha256>;
 const RELEASE_DOMAIN: &[u8] = b"unlearn/release-noise/v1";
 const OBJECTIVE_DOMAIN: &[u8] = b"unlearn/objective-noise/v1";
 const ID_DOMAIN: &[u8] = b"unlearn/removed-id/v1";
+const SUBJECT_DOMAIN: &[u8] = b"unlearn/erased-subject/v1";
 const SEED_DOMAIN: &[u8] = b"unlearn/reproducible-key-from-seed/v1";
 
 /// The secret key behind every noise draw of a store. Its `Debug` output never shows the key.
@@ -147,6 +149,15 @@ impl NoiseKey {
     pub fn id_tag(&self, id: &str) -> String {
         let mut mac = self.mac(ID_DOMAIN);
         mac.update(id.as_bytes());
+        crate::certificate::hex(&mac.finalize().into_bytes())
+    }
+
+    /// The tag the ledger records for a data subject none of whose rows remain: hex
+    /// HMAC-SHA256(key, "erased subject" ‖ subject), in its own domain so that a subject
+    /// tag never equals an id tag of the same string.
+    pub fn subject_tag(&self, subject: &str) -> String {
+        let mut mac = self.mac(SUBJECT_DOMAIN);
+        mac.update(subject.as_bytes());
         crate::certificate::hex(&mac.finalize().into_bytes())
     }
 }

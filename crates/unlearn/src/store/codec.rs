@@ -1,0 +1,293 @@
+//! What the store's tables hold, and how values become bytes and back.
+//!
+//! - a row: its sequence number, id, subject, encoded target, and its features as one BLOB of
+//!   little-endian f64 (8·d bytes, bit-exact);
+//! - the small secret state ([`StateRecord`]): everything of [`SecretState`] but the rows, as
+//!   JSON (serde_json with `float_roundtrip`, so every f64 comes back bit for bit), with the
+//!   [`Bindings`] that tie the rows, the ledger and the published model to it;
+//! - the published model: its canonical JSON ([`crate::model::model_digest`] hashes it).
+
+use crate::data::{Dataset, TargetEncoding};
+use crate::model::{ReleaseRecord, SecretState};
+use crate::noise::NoiseKey;
+use crate::solver::SolveReport;
+use crate::transcript::Transcript;
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A row's features as the BLOB the store keeps: little-endian f64, in column order.
+pub(super) fn features_blob(row: &[f64]) -> Vec<u8> {
+    row.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Appends the values of a features BLOB to `out`; `false` if it does not hold `dim` values.
+pub(super) fn extend_from_blob(out: &mut Vec<f64>, blob: &[u8], dim: usize) -> bool {
+    if blob.len() != 8 * dim {
+        return false;
+    }
+    out.extend(
+        blob.chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))),
+    );
+    true
+}
+
+/// SHA-256 of one row as the store keeps it: a domain label, then each field length-prefixed
+/// (sequence number, id, subject or its absence, target bits, features BLOB), so no two
+/// different rows hash the same input.
+pub(super) fn row_hash(
+    sequence: u64,
+    id: &str,
+    subject: Option<&str>,
+    target: f64,
+    features: &[u8],
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"unlearn/store-row/v1");
+    h.update(sequence.to_le_bytes());
+    h.update((id.len() as u64).to_le_bytes());
+    h.update(id.as_bytes());
+    match subject {
+        Some(s) => {
+            h.update([1u8]);
+            h.update((s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        }
+        None => h.update([0u8]),
+    }
+    h.update(target.to_bits().to_le_bytes());
+    h.update((features.len() as u64).to_le_bytes());
+    h.update(features);
+    h.finalize().into()
+}
+
+/// The digest of a set of rows: Σ SHA-256(row) mod 2²⁵⁶ (an additive multiset hash). It is
+/// independent of row order and updated in O(m) when m rows are deleted (subtract their
+/// hashes), so a commit need not read the n rows that stay; recomputed from every row at
+/// load, it detects a row that was changed, added or deleted outside unlearn. (Unkeyed: it
+/// detects damage and edits, not a forger who also rewrites the state — who holds the noise
+/// key anyway.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct RowsDigest([u64; 4]);
+
+impl RowsDigest {
+    /// Limbs of a hash, least significant first (the hash read as a little-endian number).
+    fn limbs(hash: &[u8; 32]) -> [u64; 4] {
+        std::array::from_fn(|i| u64::from_le_bytes(hash[8 * i..8 * i + 8].try_into().expect("8")))
+    }
+
+    /// Adds a row's hash.
+    pub(super) fn add(&mut self, hash: &[u8; 32]) {
+        let mut carry = false;
+        for (limb, x) in self.0.iter_mut().zip(Self::limbs(hash)) {
+            let (sum, c1) = limb.overflowing_add(x);
+            let (sum, c2) = sum.overflowing_add(u64::from(carry));
+            *limb = sum;
+            carry = c1 || c2;
+        }
+    }
+
+    /// Subtracts a row's hash (the row was deleted).
+    pub(super) fn subtract(&mut self, hash: &[u8; 32]) {
+        let mut borrow = false;
+        for (limb, x) in self.0.iter_mut().zip(Self::limbs(hash)) {
+            let (diff, b1) = limb.overflowing_sub(x);
+            let (diff, b2) = diff.overflowing_sub(u64::from(borrow));
+            *limb = diff;
+            borrow = b1 || b2;
+        }
+    }
+
+    /// 64 hex digits, most significant first.
+    pub(super) fn hex(&self) -> String {
+        self.0.iter().rev().map(|l| format!("{l:016x}")).collect()
+    }
+
+    /// The digest of every row of `design` (as they would be stored).
+    pub(super) fn of(design: &Dataset) -> Self {
+        let mut digest = Self::default();
+        let targets = &design.targets().expect("training rows have targets").values;
+        for i in 0..design.n_rows() {
+            let subject = design.subjects().map(|s| s[i].as_str());
+            let blob = features_blob(design.row(i));
+            let hash = row_hash(
+                design.sequence()[i],
+                &design.ids()[i],
+                subject,
+                targets[i],
+                &blob,
+            );
+            digest.add(&hash);
+        }
+        digest
+    }
+
+    /// Parses [`RowsDigest::hex`].
+    pub(super) fn parse(text: &str) -> Option<Self> {
+        if text.len() != 64 || !text.is_ascii() {
+            return None;
+        }
+        let mut limbs = [0u64; 4];
+        for (i, limb) in limbs.iter_mut().rev().enumerate() {
+            *limb = u64::from_str_radix(&text[16 * i..16 * i + 16], 16).ok()?;
+        }
+        Some(Self(limbs))
+    }
+}
+
+/// What the secret state commits to besides itself: the rows (count and [`RowsDigest`]), the
+/// ledger (length and newest digest: an emptied or truncated ledger no longer matches), and
+/// the published model ([`crate::model::model_digest`]; the one before it too, which
+/// `model.json` may still hold when a writer stopped between its commit and the file's
+/// rewrite).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct Bindings {
+    pub ledger_len: u64,
+    pub ledger_head: String,
+    pub rows: u64,
+    pub rows_digest: String,
+    pub model_digest: String,
+    pub previous_model_digest: Option<String>,
+}
+
+/// [`SecretState`] without its rows: what every store format keeps beside them (the previous
+/// format's header has these fields too, under the same names).
+#[derive(Serialize, Deserialize)]
+pub(super) struct SmallState {
+    pub feature_names: Vec<String>,
+    pub encoding: TargetEncoding,
+    pub weights: Vec<Vec<f64>>,
+    pub noise: Vec<Vec<f64>>,
+    pub key: NoiseKey,
+    pub noise_draws: u64,
+    pub transcript: Transcript,
+    pub last_release: ReleaseRecord,
+    pub pending_requests: u64,
+    pub training: Vec<SolveReport>,
+    pub spent: Vec<f64>,
+    pub row_norm_bound: f64,
+    pub spectral_bound: Option<f64>,
+}
+
+impl SmallState {
+    /// The small state of `secret`.
+    pub(super) fn of(secret: &SecretState) -> Self {
+        let vectors = |v: &[DVector<f64>]| v.iter().map(|w| w.as_slice().to_vec()).collect();
+        Self {
+            feature_names: secret.design.feature_names().to_vec(),
+            encoding: secret.targets().encoding.clone(),
+            weights: vectors(&secret.weights),
+            noise: vectors(&secret.noise),
+            key: secret.key.clone(),
+            noise_draws: secret.noise_draws,
+            transcript: secret.transcript,
+            last_release: secret.last_release.clone(),
+            pending_requests: secret.pending_requests,
+            training: secret.training.clone(),
+            spent: secret.spent.clone(),
+            row_norm_bound: secret.row_norm_bound,
+            spectral_bound: secret.spectral_bound,
+        }
+    }
+
+    /// The secret state of these values and `design`, the rows read back; an error names a
+    /// vector whose length does not match.
+    pub(super) fn into_secret(self, design: Dataset) -> Result<SecretState, String> {
+        let d = design.n_features();
+        if self.noise.len() != self.weights.len() {
+            return Err("the numbers of weight and noise vectors differ".into());
+        }
+        if self.noise.iter().chain(&self.weights).any(|b| b.len() != d) {
+            return Err(format!(
+                "a weight or noise vector does not have the rows' {d} features"
+            ));
+        }
+        Ok(SecretState {
+            design,
+            weights: self.weights.into_iter().map(DVector::from_vec).collect(),
+            noise: self.noise.into_iter().map(DVector::from_vec).collect(),
+            key: self.key,
+            noise_draws: self.noise_draws,
+            transcript: self.transcript,
+            last_release: self.last_release,
+            pending_requests: self.pending_requests,
+            training: self.training,
+            spent: self.spent,
+            row_norm_bound: self.row_norm_bound,
+            spectral_bound: self.spectral_bound,
+        })
+    }
+}
+
+/// The state row's secret part: the small state, whether the rows record subjects, and the
+/// bindings.
+#[derive(Serialize, Deserialize)]
+pub(super) struct StateRecord {
+    #[serde(flatten)]
+    pub state: SmallState,
+    /// Whether the rows record data subjects.
+    pub subjects: bool,
+    pub bindings: Bindings,
+}
+
+impl StateRecord {
+    /// The record of `secret` with its bindings.
+    pub(super) fn of(secret: &SecretState, bindings: Bindings) -> Self {
+        Self {
+            state: SmallState::of(secret),
+            subjects: secret.design.subjects().is_some(),
+            bindings,
+        }
+    }
+}
+
+/// The checksum of the state row: SHA-256 over the state JSON and the published model's JSON,
+/// each length-prefixed.
+pub(super) fn state_checksum(state_json: &str, published_json: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"unlearn/store-state/v1");
+    for part in [state_json, published_json] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    crate::certificate::hex(&h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adding then subtracting hashes returns to the start, whatever the carries; the digest
+    /// does not depend on the order rows are added; hex round-trips.
+    #[test]
+    fn the_rows_digest_is_an_order_free_group_sum() {
+        let hashes: Vec<[u8; 32]> = (0..50u64)
+            .map(|i| row_hash(i, &format!("r{i}"), None, 1.0, &[0xff; 16]))
+            .chain([[0xff; 32], [0x01; 32]])
+            .collect();
+        let mut forward = RowsDigest::default();
+        hashes.iter().for_each(|h| forward.add(h));
+        let mut backward = RowsDigest::default();
+        hashes.iter().rev().for_each(|h| backward.add(h));
+        assert_eq!(forward, backward);
+        assert_ne!(forward, RowsDigest::default());
+        assert_eq!(RowsDigest::parse(&forward.hex()), Some(forward));
+        let mut removed = forward;
+        hashes[..10].iter().for_each(|h| removed.subtract(h));
+        let mut rest = RowsDigest::default();
+        hashes[10..].iter().for_each(|h| rest.add(h));
+        assert_eq!(removed, rest);
+        hashes[10..].iter().for_each(|h| removed.subtract(h));
+        assert_eq!(removed, RowsDigest::default());
+        // The subject is part of the row: same values, another subject, another hash.
+        assert_ne!(
+            row_hash(1, "a", Some("x"), 1.0, &[]),
+            row_hash(1, "a", Some("y"), 1.0, &[])
+        );
+        assert_ne!(
+            row_hash(1, "a", None, 1.0, &[]),
+            row_hash(1, "a", Some(""), 1.0, &[])
+        );
+    }
+}

@@ -1,0 +1,938 @@
+//! The model store: one directory, one SQLite database holding the secret state, and a copy
+//! of the published model for readers without SQLite.
+//!
+//! ```text
+//! STORE/              (0700)
+//!   unlearn.db        (0600) rows, ledger, small secret state, published model (schema.rs)
+//!   unlearn.db-wal    the write-ahead log while the database is open (emptied after deletions)
+//!   unlearn.db-shm    the WAL index (page numbers, no row data)
+//!   writer.lock       the writer lock (lock.rs)
+//!   model.json        the published model with its digest, rewritten after each commit that
+//!                     changes it — releasable; the database is authoritative
+//! ```
+//!
+//! **One transaction per request.** [`Store::commit`] writes what a request changed and
+//! nothing else: it deletes the rows its new certificates name (found by their keyed tags),
+//! appends those certificates, and replaces the small state and the published model — writes
+//! proportional to the request and the model, not to the data — and returns only after
+//! `COMMIT` is durable (`synchronous = FULL`). The bulky caches (Hessians, Gram matrix) are
+//! never written: they are rebuilt from the rows after a load, as they always were.
+//!
+//! **Erasure on disk.** `secure_delete` zeroes deleted rows in their pages, and after every
+//! commit that deletes rows the WAL is checkpointed into the database file and truncated, so
+//! the removed rows' bytes are left neither in free pages nor in the log. A reader that still
+//! holds a snapshot from before the deletion delays the truncation until the next commit or
+//! until the writer closes (the row is in its snapshot until it finishes).
+//! [`Store::set_checkpoint_every`] trades this for throughput: the checkpoint is most of a
+//! deletion's cost, and an interval of N leaves a removed row's bytes on disk for up to N − 1
+//! further deletions.
+//!
+//! **Concurrency.** Readers ([`Access::Read`]) read the last commit in one snapshot and never
+//! block each other or the writer; one writer ([`Access::Write`]) at a time holds the writer
+//! lock for as long as it holds the handle, waiting up to its `wait` for another writer.
+//!
+//! **Integrity** ([`Store::integrity`], checked by every [`Store::load`]): the state row is
+//! checksummed and binds the rest — the rows (count and an order-free digest), the ledger
+//! (length and newest digest; the entries are hash-chained), and the published model's
+//! digest over every published field ([`crate::model::model_digest`]). `model.json` must hold
+//! that model (or the one before it, when a writer stopped between its commit and the file's
+//! rewrite; the next writer rewrites it). An emptied or truncated ledger, an edited state row,
+//! a changed row or an edited `model.json` is named by `integrity` and refused by `load`.
+//!
+//! Stores of the previous format (a directory with `secret/state.bin`) are refused with
+//! [`StoreError::OldFormat`]; [`migrate`] converts one.
+
+mod codec;
+mod integrity;
+mod legacy;
+mod lock;
+mod schema;
+
+pub use legacy::{Migration, migrate};
+pub use lock::WRITER_LOCK_FILE;
+pub use schema::STORE_FORMAT_VERSION;
+
+use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, Ledger};
+use crate::data::{Dataset, Targets};
+use crate::model::{MODEL_FORMAT_VERSION, Model, PublishedModel, model_digest};
+use crate::unlearner::Unlearner;
+use crate::verify::Check;
+use codec::{Bindings, RowsDigest, StateRecord, features_blob, row_hash, state_checksum};
+use lock::WriterLock;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// File name of the database inside a store.
+pub const DB_FILE: &str = "unlearn.db";
+/// File name of the published model inside a store.
+pub const MODEL_FILE: &str = "model.json";
+/// The key of `model.json` that holds [`model_digest`] of the rest of the file.
+pub const MODEL_DIGEST_KEY: &str = "model_digest";
+/// The secret state of the previous store format, whose presence marks such a store.
+pub const LEGACY_SECRET_FILE: &str = "secret/state.bin";
+
+/// Errors reading or writing a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The database reported an error (a full disk, a damaged file, …).
+    #[error("{path}: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// A file exists but its content is not valid.
+    #[error("{path}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file was written by a newer unlearn.
+    #[error(
+        "{path}: format version {found} is newer than this unlearn supports ({supported}); upgrade unlearn"
+    )]
+    NewerFormat {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// Another writer holds the store.
+    #[error(
+        "{path} is in use by another unlearn process that is changing it (its writer lock is held{}); wait for that command to finish, or retry with --wait SECONDS",
+        if waited.is_zero() { String::new() } else { format!(" after waiting {:.1} s", waited.as_secs_f64()) }
+    )]
+    Locked {
+        /// The store.
+        path: PathBuf,
+        /// How long this process waited for the lock.
+        waited: Duration,
+    },
+    /// The path is not a store.
+    #[error(
+        "{path} is not an unlearn store (no {DB_FILE}); create one with `unlearn train --out {path}`"
+    )]
+    NotAStore {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A store exists where a new one was to be created.
+    #[error(
+        "{path} already holds an unlearn store{}; replacing it loses its removals and ledger: pass --force to replace it, or choose another directory",
+        match entries { Some(n) => format!(" with {n} ledger entries"), None => String::new() }
+    )]
+    Exists {
+        /// The store.
+        path: PathBuf,
+        /// Its ledger's length, if it is of the current format.
+        entries: Option<u64>,
+    },
+    /// A store of the previous format (files, `secret/state.bin`).
+    #[error(
+        "{path} is a store of an earlier unlearn format ({LEGACY_SECRET_FILE}); convert it with `unlearn migrate --store {path}` (or retrain with `unlearn train --out {path} --force`)"
+    )]
+    OldFormat {
+        /// The store.
+        path: PathBuf,
+    },
+    /// The store failed its integrity checks ([`Store::integrity`]).
+    #[error(
+        "{path}: the store failed its integrity checks: {}. It was damaged or changed outside unlearn: do not publish from it; restore it from a backup or retrain",
+        problems.join("; ")
+    )]
+    Integrity {
+        /// The store.
+        path: PathBuf,
+        /// Each failed check: its name and what is wrong.
+        problems: Vec<String>,
+    },
+    /// The unlearner to commit does not continue what the store holds.
+    #[error("{path}: {reason}; load the store again and repeat the request")]
+    Diverged {
+        /// The store.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
+    /// A commit through a handle opened for reading.
+    #[error("{path} was opened for reading; open it with Access::Write to commit")]
+    ReadOnly {
+        /// The store.
+        path: PathBuf,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// How a process opens a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read the last commit; never blocks, never blocked by the writer.
+    Read,
+    /// Change the store: hold its writer lock, waiting up to `wait` for another writer.
+    Write {
+        /// How long to wait for the writer lock (zero: refuse at once).
+        wait: Duration,
+    },
+}
+
+/// An open store.
+pub struct Store {
+    root: PathBuf,
+    db: PathBuf,
+    conn: Connection,
+    writer: Option<WriterLock>,
+    /// Whether `model.json` may not hold the committed model (a write of it failed after its
+    /// commit, or a checkpoint was held up): the writer repairs it before its next commit.
+    model_file_stale: bool,
+    /// Whether the WAL may still hold deleted rows (a checkpoint was held up by a reader, or
+    /// the interval has not come round yet).
+    checkpoint_due: bool,
+    /// Checkpoint after every this many commits that delete rows ([`Store::set_checkpoint_every`]).
+    checkpoint_every: u64,
+    /// Commits that deleted rows since the last completed checkpoint.
+    deletions_pending: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.root)
+            .field("writer", &self.writer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Writes a new store for a freshly trained `unlearner` at `dir` (created 0700 if
+    /// needed), and returns it open for writing. An existing store is replaced only with
+    /// `overwrite` (in one transaction: the old rows are securely deleted with it); without
+    /// it, [`StoreError::Exists`]. Waits up to `wait` for another writer of that store.
+    pub fn create(
+        dir: &Path,
+        unlearner: &Unlearner,
+        overwrite: bool,
+        wait: Duration,
+    ) -> Result<Store, StoreError> {
+        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        restrict_permissions(dir)?;
+        let legacy = dir.join(LEGACY_SECRET_FILE).exists();
+        if legacy && !overwrite {
+            return Err(StoreError::Exists {
+                path: dir.to_path_buf(),
+                entries: None,
+            });
+        }
+        let writer = WriterLock::acquire(dir, wait)?;
+        let db = dir.join(DB_FILE);
+        ensure_owner_only_file(&db)?;
+        let conn = schema::connect(&db).map_err(db_error(&db))?;
+        let mut store = Store {
+            root: dir.to_path_buf(),
+            db,
+            conn,
+            writer: Some(writer),
+            model_file_stale: true,
+            checkpoint_due: true,
+            checkpoint_every: 1,
+            deletions_pending: 0,
+        };
+        store.write_new(unlearner, overwrite)?;
+        store.finish_commit(&unlearner.model.published, true)?;
+        if legacy {
+            legacy::remove_files(dir)?;
+        }
+        Ok(store)
+    }
+
+    /// [`StoreError::Exists`] if `dir` holds a store (of this format or the previous one),
+    /// so that a command that would replace it can refuse before doing any work;
+    /// [`Store::create`] checks again under the writer lock.
+    pub fn refuse_existing(dir: &Path) -> Result<(), StoreError> {
+        if dir.join(LEGACY_SECRET_FILE).exists() {
+            return Err(StoreError::Exists {
+                path: dir.to_path_buf(),
+                entries: None,
+            });
+        }
+        match Store::open(dir, Access::Read) {
+            Ok(store) => {
+                let entries: i64 = store
+                    .conn
+                    .query_row("SELECT count(*) FROM ledger", [], |r| r.get(0))
+                    .map_err(db_error(&store.db))?;
+                Err(StoreError::Exists {
+                    path: dir.to_path_buf(),
+                    entries: Some(entries as u64),
+                })
+            }
+            Err(StoreError::NotAStore { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the store at `dir` for reading or writing. A directory of the previous format is
+    /// [`StoreError::OldFormat`]; one without a database (or whose creation never committed)
+    /// is [`StoreError::NotAStore`]. A writer removes leftover temporary files and rewrites
+    /// `model.json` if an interrupted writer left it one commit behind (an edited one is
+    /// refused: [`StoreError::Integrity`]).
+    pub fn open(dir: &Path, access: Access) -> Result<Store, StoreError> {
+        let db = dir.join(DB_FILE);
+        if !db.is_file() {
+            return Err(if dir.join(LEGACY_SECRET_FILE).exists() {
+                StoreError::OldFormat {
+                    path: dir.to_path_buf(),
+                }
+            } else {
+                StoreError::NotAStore {
+                    path: dir.to_path_buf(),
+                }
+            });
+        }
+        let writer = match access {
+            Access::Write { wait } => Some(WriterLock::acquire(dir, wait)?),
+            Access::Read => None,
+        };
+        let conn = schema::connect(&db).map_err(db_error(&db))?;
+        let mut store = Store {
+            root: dir.to_path_buf(),
+            db,
+            conn,
+            writer,
+            model_file_stale: false,
+            checkpoint_due: false,
+            checkpoint_every: 1,
+            deletions_pending: 0,
+        };
+        store.check_format()?;
+        if store.writer.is_some() {
+            store.tidy()?;
+        }
+        Ok(store)
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Path of the published model file.
+    pub fn model_path(&self) -> PathBuf {
+        self.root.join(MODEL_FILE)
+    }
+
+    /// Path of the database file.
+    pub fn db_path(&self) -> &Path {
+        &self.db
+    }
+
+    /// Reads the whole store in one snapshot, checks its integrity ([`Store::integrity`]) and
+    /// returns the unlearner (caches empty: they are rebuilt on demand). The rows come back in
+    /// input order ([`Dataset::restore_canonical_order`]'s order), whatever order removals had
+    /// left them in memory. A failed check is [`StoreError::Integrity`].
+    pub fn load(&self) -> Result<Unlearner, StoreError> {
+        let snapshot = integrity::read(self)?;
+        let problems: Vec<String> = snapshot
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        match snapshot.contents {
+            Some(contents) if problems.is_empty() => self.assemble(contents),
+            _ => Err(StoreError::Integrity {
+                path: self.root.clone(),
+                problems,
+            }),
+        }
+    }
+
+    /// The integrity checks of the store, each passed or failed with what is wrong: the state
+    /// row's checksum, the ledger, the rows and the published model against what the state
+    /// binds, and `model.json` against the published model. An error only when the store
+    /// cannot be read at all.
+    pub fn integrity(&self) -> Result<Vec<Check>, StoreError> {
+        Ok(integrity::read(self)?.checks)
+    }
+
+    /// Reads the published model (from the database, checked against the digest the state
+    /// binds): what `export`, `predict` and `evaluate` need, without reading the rows.
+    pub fn load_published(&self) -> Result<PublishedModel, StoreError> {
+        integrity::read_published(self)
+    }
+
+    /// Commits what `unlearner` changed since the store's last commit, in one transaction:
+    /// deletes the rows its new ledger entries remove (by their keyed tags), appends those
+    /// entries, replaces the small state and the published model. Returns once the commit is
+    /// durable; then checkpoints the WAL if rows were deleted, and rewrites `model.json` if
+    /// the published model changed. `unlearner` must continue the committed state (loaded
+    /// from it, or committed through this handle): otherwise [`StoreError::Diverged`], and
+    /// nothing is written. After any error, load the store again before the next request.
+    pub fn commit(&mut self, unlearner: &Unlearner) -> Result<(), StoreError> {
+        if self.writer.is_none() {
+            return Err(StoreError::ReadOnly {
+                path: self.root.clone(),
+            });
+        }
+        if self.model_file_stale {
+            self.repair_model_file()?;
+        }
+        let (model_changed, deleted) = self.write_changes(unlearner)?;
+        if deleted {
+            self.deletions_pending += 1;
+            self.checkpoint_due |= self.deletions_pending >= self.checkpoint_every;
+        }
+        self.finish_commit(&unlearner.model.published, model_changed)
+    }
+
+    /// Checkpoints the WAL after every `deletions` commits that delete rows instead of after
+    /// each one (1, the default; 0 counts as 1). The checkpoint is most of a deletion's cost
+    /// (3 of its 4 syncs: BENCHMARKS.md); with an interval of N, a removed row's bytes may stay
+    /// in the WAL and the database file until N − 1 further deletions have committed, or until
+    /// this writer closes. Every commit is durable before it returns either way.
+    pub fn set_checkpoint_every(&mut self, deletions: u64) {
+        self.checkpoint_every = deletions.max(1);
+    }
+
+    /// After a commit: empties the WAL if deleted rows may be in it, rewrites `model.json` if
+    /// the model changed. A failure here leaves the commit in place (it is durable) and marks
+    /// the work for the next commit.
+    fn finish_commit(
+        &mut self,
+        published: &PublishedModel,
+        model_changed: bool,
+    ) -> Result<(), StoreError> {
+        if self.checkpoint_due {
+            let done = schema::checkpoint_now(&self.conn).map_err(db_error(&self.db))?;
+            self.checkpoint_due = !done;
+            if done {
+                self.deletions_pending = 0;
+            }
+        }
+        if model_changed || self.model_file_stale {
+            self.model_file_stale = true;
+            write_model_file(&self.model_path(), published)?;
+            self.model_file_stale = false;
+        }
+        Ok(())
+    }
+
+    /// Writes a new store's tables (replacing an existing store's content with `overwrite`).
+    fn write_new(&mut self, unlearner: &Unlearner, overwrite: bool) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        let fail = db_error(&db);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&fail)?;
+        let has_schema: bool = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'state'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(&fail)?
+            > 0;
+        if has_schema {
+            let committed: i64 = tx
+                .query_row("SELECT count(*) FROM state", [], |r| r.get(0))
+                .map_err(&fail)?;
+            if committed > 0 && !overwrite {
+                let entries: i64 = tx
+                    .query_row("SELECT count(*) FROM ledger", [], |r| r.get(0))
+                    .map_err(&fail)?;
+                return Err(StoreError::Exists {
+                    path: self.root.clone(),
+                    entries: Some(entries as u64),
+                });
+            }
+            tx.execute_batch(
+                "DELETE FROM rows; DELETE FROM ledger; DELETE FROM state; DELETE FROM meta;",
+            )
+            .map_err(&fail)?;
+        } else {
+            tx.execute_batch(schema::SCHEMA).map_err(&fail)?;
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('format_version', ?1)",
+            params![STORE_FORMAT_VERSION.to_string()],
+        )
+        .map_err(&fail)?;
+        let secret = &unlearner.model.secret;
+        let design = &secret.design;
+        let targets = &secret.targets().values;
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO rows (seq, id, subject, target, features, tag) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(&fail)?;
+            for i in 0..design.n_rows() {
+                let id = &design.ids()[i];
+                insert
+                    .execute(params![
+                        design.sequence()[i] as i64,
+                        id,
+                        design.subjects().map(|s| &s[i]),
+                        targets[i],
+                        features_blob(design.row(i)),
+                        secret.key.id_tag(id),
+                    ])
+                    .map_err(&fail)?;
+            }
+        }
+        append_ledger(&tx, &unlearner.ledger.entries).map_err(&fail)?;
+        let bindings = Bindings {
+            ledger_len: unlearner.ledger.entries.len() as u64,
+            ledger_head: ledger_head(&unlearner.ledger),
+            rows: design.n_rows() as u64,
+            rows_digest: RowsDigest::of(design).hex(),
+            model_digest: model_digest(&unlearner.model.published),
+            previous_model_digest: None,
+        };
+        write_state(&tx, unlearner, bindings, true).map_err(&fail)?;
+        tx.commit().map_err(&fail)
+    }
+
+    /// The transaction of [`Store::commit`]; returns whether the published model changed and
+    /// whether rows were deleted.
+    fn write_changes(&mut self, unlearner: &Unlearner) -> Result<(bool, bool), StoreError> {
+        let db = self.db.clone();
+        let root = self.root.clone();
+        let fail = db_error(&db);
+        let diverged = |reason: String| StoreError::Diverged {
+            path: root.clone(),
+            reason,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&fail)?;
+        let secret_json: String = tx
+            .query_row("SELECT secret FROM state WHERE one = 1", [], |r| r.get(0))
+            .map_err(&fail)?;
+        let record: StateRecord =
+            serde_json::from_str(&secret_json).map_err(|e| StoreError::Corrupt {
+                path: db.clone(),
+                reason: format!("the state row is not valid: {e}"),
+            })?;
+        let old = record.bindings;
+        let entries = &unlearner.ledger.entries;
+        let len = old.ledger_len as usize;
+        let continues =
+            entries.len() >= len && len > 0 && entries[len - 1].digest == old.ledger_head;
+        if !continues {
+            return Err(diverged(format!(
+                "the unlearner's ledger ({} entries) does not continue the store's ({len} entries, newest {})",
+                entries.len(),
+                short(&old.ledger_head)
+            )));
+        }
+        let new_entries = &entries[len..];
+        let mut digest =
+            RowsDigest::parse(&old.rows_digest).ok_or_else(|| StoreError::Corrupt {
+                path: db.clone(),
+                reason: "the state row's rows digest is not 64 hex digits".into(),
+            })?;
+        let mut deleted = 0u64;
+        {
+            let mut select = tx
+                .prepare_cached(
+                    "SELECT seq, id, subject, target, features FROM rows WHERE tag = ?1",
+                )
+                .map_err(&fail)?;
+            let mut delete = tx
+                .prepare_cached("DELETE FROM rows WHERE tag = ?1")
+                .map_err(&fail)?;
+            for entry in new_entries {
+                for tag in &entry.removed_id_tags {
+                    let row = select
+                        .query_row(params![tag], |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, Option<String>>(2)?,
+                                r.get::<_, f64>(3)?,
+                                r.get::<_, Vec<u8>>(4)?,
+                            ))
+                        })
+                        .optional()
+                        .map_err(&fail)?;
+                    let Some((seq, id, subject, target, features)) = row else {
+                        return Err(diverged(format!(
+                            "ledger entry {} removes a row the store does not hold",
+                            entry.step
+                        )));
+                    };
+                    digest.subtract(&row_hash(
+                        seq as u64,
+                        &id,
+                        subject.as_deref(),
+                        target,
+                        &features,
+                    ));
+                    delete.execute(params![tag]).map_err(&fail)?;
+                    deleted += 1;
+                }
+            }
+        }
+        let rows = old.rows - deleted;
+        let remaining = unlearner.model.secret.design.n_rows() as u64;
+        if rows != remaining {
+            return Err(diverged(format!(
+                "the store would keep {rows} rows after this commit, the unlearner has {remaining}"
+            )));
+        }
+        append_ledger(&tx, new_entries).map_err(&fail)?;
+        let published = &unlearner.model.published;
+        let new_digest = model_digest(published);
+        let model_changed = new_digest != old.model_digest;
+        let bindings = Bindings {
+            ledger_len: entries.len() as u64,
+            ledger_head: ledger_head(&unlearner.ledger),
+            rows,
+            rows_digest: digest.hex(),
+            previous_model_digest: if model_changed {
+                Some(old.model_digest)
+            } else {
+                old.previous_model_digest
+            },
+            model_digest: new_digest,
+        };
+        write_state(&tx, unlearner, bindings, false).map_err(&fail)?;
+        tx.commit().map_err(&fail)?;
+        Ok((model_changed, deleted > 0))
+    }
+
+    /// Refuses a database of a newer format, or one whose creation never committed.
+    fn check_format(&self) -> Result<(), StoreError> {
+        let fail = db_error(&self.db);
+        let version: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'format_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .or_else(|e| match e {
+                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
+                    Ok(None)
+                }
+                e => Err(e),
+            })
+            .map_err(fail)?;
+        let Some(version) = version else {
+            return Err(StoreError::NotAStore {
+                path: self.root.clone(),
+            });
+        };
+        let found: u32 = version.parse().map_err(|_| StoreError::Corrupt {
+            path: self.db.clone(),
+            reason: format!("format version '{version}' is not a number"),
+        })?;
+        if found > STORE_FORMAT_VERSION {
+            return Err(StoreError::NewerFormat {
+                path: self.db.clone(),
+                found,
+                supported: STORE_FORMAT_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// A writer's housekeeping at open: removes temporary files an interrupted write left
+    /// (they hold at most a published model), empties the WAL, and brings `model.json` up to
+    /// the committed model if a writer stopped before rewriting it.
+    fn tidy(&mut self) -> Result<(), StoreError> {
+        let entries = fs::read_dir(&self.root).map_err(io_error(&self.root))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(io_error(&path))?;
+            }
+        }
+        self.checkpoint_due = !schema::checkpoint_now(&self.conn).map_err(db_error(&self.db))?;
+        self.repair_model_file()
+    }
+
+    /// Rewrites `model.json` from the database if it is missing or one commit behind; an
+    /// edited one is [`StoreError::Integrity`] (every writer refuses it).
+    fn repair_model_file(&mut self) -> Result<(), StoreError> {
+        let (published, status) = integrity::model_file_status(self)?;
+        match status {
+            integrity::ModelFile::Current => {}
+            integrity::ModelFile::Missing | integrity::ModelFile::Previous => {
+                write_model_file(&self.model_path(), &published)?;
+            }
+            integrity::ModelFile::Foreign(problem) => {
+                return Err(StoreError::Integrity {
+                    path: self.root.clone(),
+                    problems: vec![format!("{MODEL_FILE}: {problem}")],
+                });
+            }
+        }
+        self.model_file_stale = false;
+        Ok(())
+    }
+
+    /// Builds the unlearner from a snapshot that passed every check.
+    fn assemble(&self, contents: integrity::Contents) -> Result<Unlearner, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: self.db.clone(),
+            reason,
+        };
+        let integrity::Contents {
+            record,
+            published,
+            ledger,
+            rows,
+        } = contents;
+        let targets = Targets {
+            values: rows.targets,
+            encoding: record.state.encoding.clone(),
+        };
+        let mut design = Dataset::new(
+            rows.ids,
+            record.state.feature_names.clone(),
+            rows.features,
+            Some(targets),
+        )
+        .and_then(|d| d.with_sequence(rows.sequence))
+        .map_err(|e| corrupt(e.to_string()))?;
+        if record.subjects {
+            let subjects = rows
+                .subjects
+                .into_iter()
+                .collect::<Option<Vec<String>>>()
+                .ok_or_else(|| corrupt("a row has no subject".into()))?;
+            design = design
+                .with_subjects(subjects)
+                .map_err(|e| corrupt(e.to_string()))?;
+        }
+        let design = design.with_declared(published.declared);
+        let secret = record.state.into_secret(design).map_err(corrupt)?;
+        if secret.noise.len() != published.weights.len() {
+            return Err(corrupt(
+                "the number of noise vectors does not match the published model".into(),
+            ));
+        }
+        Ok(Unlearner::from_parts(
+            Model { published, secret },
+            Ledger { entries: ledger },
+        ))
+    }
+}
+
+impl Drop for Store {
+    /// A writer whose WAL may still hold deleted rows (a reader held an older snapshot, or
+    /// the checkpoint interval had not come round) checkpoints once more before it closes.
+    fn drop(&mut self) {
+        if self.writer.is_some() && (self.checkpoint_due || self.deletions_pending > 0) {
+            let _ = schema::checkpoint_now(&self.conn);
+        }
+    }
+}
+
+/// The digest of the newest ledger entry ("" for an empty ledger).
+fn ledger_head(ledger: &Ledger) -> String {
+    ledger.last().map(|c| c.digest.clone()).unwrap_or_default()
+}
+
+fn short(digest: &str) -> &str {
+    &digest[..digest.len().min(12)]
+}
+
+fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Database {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Appends ledger entries (their step numbers are their positions).
+fn append_ledger(tx: &Connection, entries: &[Certificate]) -> rusqlite::Result<()> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO ledger (step, digest, entry) VALUES (?1, ?2, ?3)")?;
+    for entry in entries {
+        let json = serde_json::to_string(entry).expect("a certificate serialises");
+        insert.execute(params![entry.step as i64, entry.digest, json])?;
+    }
+    Ok(())
+}
+
+/// Writes the state row: the small secret state with its bindings, the published model, and
+/// their checksum.
+fn write_state(
+    tx: &Connection,
+    unlearner: &Unlearner,
+    bindings: Bindings,
+    insert: bool,
+) -> rusqlite::Result<()> {
+    let record = StateRecord::of(&unlearner.model.secret, bindings);
+    let secret = serde_json::to_string(&record).expect("the state serialises");
+    let published =
+        serde_json::to_string(&unlearner.model.published).expect("the model serialises");
+    let checksum = state_checksum(&secret, &published);
+    let sql = if insert {
+        "INSERT INTO state (one, secret, published, checksum) VALUES (1, ?1, ?2, ?3)"
+    } else {
+        "UPDATE state SET secret = ?1, published = ?2, checksum = ?3 WHERE one = 1"
+    };
+    tx.prepare_cached(sql)?
+        .execute(params![secret, published, checksum])?;
+    Ok(())
+}
+
+/// Writes `model.json` atomically: the published model with [`MODEL_DIGEST_KEY`].
+pub fn write_model_file(path: &Path, model: &PublishedModel) -> Result<(), StoreError> {
+    let mut value = serde_json::to_value(model).expect("the model serialises");
+    value[MODEL_DIGEST_KEY] = serde_json::Value::String(model_digest(model));
+    let json = serde_json::to_vec_pretty(&value).expect("a JSON value serialises");
+    write_atomic(path, &json)
+}
+
+/// Reads a published model file (`model.json`) and checks it against its own digest
+/// ([`MODEL_DIGEST_KEY`]: every published field) and its weights against theirs: a field
+/// edited, dropped or misspelled is refused. Returns the model and its digest.
+pub fn read_model_file(path: &Path) -> Result<(PublishedModel, String), StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = fs::read(path).map_err(io_error(path))?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("not valid JSON: {e}")))?;
+    let version = value
+        .get("format_version")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    if version > u64::from(MODEL_FORMAT_VERSION) {
+        return Err(StoreError::NewerFormat {
+            path: path.to_path_buf(),
+            found: u32::try_from(version).unwrap_or(u32::MAX),
+            supported: MODEL_FORMAT_VERSION,
+        });
+    }
+    let recorded = match value
+        .as_object_mut()
+        .and_then(|o| o.remove(MODEL_DIGEST_KEY))
+    {
+        Some(serde_json::Value::String(d)) => d,
+        _ => return Err(corrupt(format!("no \"{MODEL_DIGEST_KEY}\" string"))),
+    };
+    let model: PublishedModel = serde_json::from_value(value)
+        .map_err(|e| corrupt(format!("not a published model: {e}")))?;
+    if crate::model::weights_digest(&model.weights) != model.digest {
+        return Err(corrupt(
+            "the weights do not match the recorded weights digest".into(),
+        ));
+    }
+    let digest = model_digest(&model);
+    if digest != recorded {
+        return Err(corrupt(format!(
+            "the model does not match its recorded {MODEL_DIGEST_KEY} (a field was edited, dropped or misspelled)"
+        )));
+    }
+    Ok((model, digest))
+}
+
+/// Checks a certificate's format version.
+fn check_certificate_version(path: &Path, entry: &Certificate) -> Result<(), StoreError> {
+    if entry.format_version > CERTIFICATE_FORMAT_VERSION {
+        return Err(StoreError::NewerFormat {
+            path: path.to_path_buf(),
+            found: entry.format_version,
+            supported: CERTIFICATE_FORMAT_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, directory fsync. The
+/// file is readable by its owner only (0600 on Unix): stores and reports are operator-only.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    // A bare file name has the empty parent "", which cannot be opened to fsync: use ".".
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = owner_only_file(&tmp)?;
+        file.write_all(bytes).map_err(io_error(&tmp))?;
+        file.sync_all().map_err(io_error(&tmp))?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(io_error(path))?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
+/// Creates (truncating) a file readable and writable by its owner only.
+fn owner_only_file(path: &Path) -> Result<fs::File, StoreError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(io_error(path))
+}
+
+/// Creates `path` empty and owner-only (0600) if it does not exist; SQLite gives its WAL and
+/// index files the database file's permissions.
+fn ensure_owner_only_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).map_err(io_error(path))
+}
+
+/// Makes a directory accessible to its owner only (0700 on Unix).
+#[cfg(unix)]
+pub fn restrict_permissions(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_error(dir))
+}
+
+/// Makes a directory accessible to its owner only (a no-op off Unix).
+#[cfg(not(unix))]
+pub fn restrict_permissions(_dir: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
