@@ -4,7 +4,7 @@ side by side in one run, on the same synthetic store (Python standard library on
 
     cargo build --release -p unlearn-cli
     python3 scripts/service_bench.py [--unlearn target/release/unlearn] [--n 20000] [--d 100]
-        [--requests 2000] [--publish-every 100] [--workdir DIR]
+        [--requests 2000] [--publish-every 100] [--checkpoint-every 1] [--workdir DIR]
 
 Both paths start from copies of one trained store and serve the same requests (distinct
 ids drawn with a fixed seed), one at a time, each acknowledged only once durable:
@@ -59,9 +59,10 @@ def summary(name, latencies, elapsed, written):
     return row
 
 
-def bench_serve_requests(unlearn, store, ids):
+def bench_serve_requests(unlearn, store, ids, checkpoint_every):
     proc = subprocess.Popen(
-        [unlearn, "serve-requests", "--store", store, "--requests", "-", "--json"],
+        [unlearn, "serve-requests", "--store", store, "--requests", "-", "--json",
+         "--checkpoint-every", str(checkpoint_every)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
     before = write_bytes(proc.pid)
     latencies = []
@@ -82,10 +83,11 @@ def bench_serve_requests(unlearn, store, ids):
     return summary("serve-requests", latencies, elapsed, written)
 
 
-def bench_http(unlearn, store, token_file, ids, publish_every):
+def bench_http(unlearn, store, token_file, ids, publish_every, checkpoint_every):
     proc = subprocess.Popen(
         [unlearn, "serve", "--store", store, "--listen", "127.0.0.1:0",
-         "--token-file", token_file, "--publish-every", str(publish_every)],
+         "--token-file", token_file, "--publish-every", str(publish_every),
+         "--checkpoint-every", str(checkpoint_every)],
         stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on http://"):
@@ -124,6 +126,7 @@ def main():
     parser.add_argument("--d", type=int, default=100)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--publish-every", type=int, default=100)
+    parser.add_argument("--checkpoint-every", type=int, default=1)
     parser.add_argument("--workdir")
     args = parser.parse_args()
     unlearn = os.path.abspath(args.unlearn)
@@ -142,11 +145,13 @@ def main():
     with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(os.urandom(32).hex() + "\n")
     print(json.dumps({"n": args.n, "d": args.d, "requests": args.requests,
-                      "publish_every": args.publish_every, "workdir": work}), flush=True)
+                      "publish_every": args.publish_every,
+                      "checkpoint_every": args.checkpoint_every, "workdir": work}), flush=True)
     results = []
-    for name, bench in [("serve-requests", lambda s: bench_serve_requests(unlearn, s, ids)),
+    every = args.checkpoint_every
+    for name, bench in [("serve-requests", lambda s: bench_serve_requests(unlearn, s, ids, every)),
                         ("http", lambda s: bench_http(unlearn, s, token_file, ids,
-                                                      args.publish_every))]:
+                                                      args.publish_every, every))]:
         store = os.path.join(work, f"{name}.store")
         shutil.rmtree(store, ignore_errors=True)
         shutil.copytree(base, store)

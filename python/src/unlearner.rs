@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use unlearn::data::{Dataset, Declared, Preprocessing, TargetEncoding, Targets};
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
+use unlearn::requests::Erasure;
 use unlearn::store::{Access, Store, StoreError};
 use unlearn::unlearner::Unlearner as Core;
 
@@ -45,17 +46,19 @@ pub fn contiguous<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<&'a [f64]> {
 }
 
 /// Trains a model: the rows `x` (n × d, float64, C-contiguous), encoded targets `y` (±1,
-/// class indices or real values, as `encoding` says), one id per row, the feature names,
+/// class indices or real values, as `encoding` says), one id per row, optionally one data
+/// subject per row (who the row is about; a removal may name subjects), the feature names,
 /// the target encoding (the core's `TargetEncoding` as a dict), whether the classes were declared, and the
 /// estimator's parameters. A fresh secret noise key is drawn from the operating system.
 #[pyfunction]
-#[pyo3(signature = (x, y, ids, feature_names, encoding, classes_declared, params))]
+#[pyo3(signature = (x, y, ids, subjects, feature_names, encoding, classes_declared, params))]
 #[allow(clippy::too_many_arguments)] // the rows and their description, as `fit` passes them
 pub fn train(
     py: Python<'_>,
     x: PyReadonlyArray2<'_, f64>,
     y: PyReadonlyArray1<'_, f64>,
     ids: Vec<String>,
+    subjects: Option<Vec<String>>,
     feature_names: Vec<String>,
     encoding: &Bound<'_, PyAny>,
     classes_declared: bool,
@@ -66,7 +69,7 @@ pub fn train(
     let values = y.as_slice().map_err(value_error)?;
     let (clip_norm, rows) = (params.clip_norm, contiguous(&x)?);
     py.detach(|| {
-        let input = training_data(
+        let mut input = training_data(
             rows,
             values,
             ids,
@@ -75,6 +78,9 @@ pub fn train(
             classes_declared,
             clip_norm,
         )?;
+        if let Some(subjects) = subjects {
+            input.data = input.data.with_subjects(subjects).map_err(value_error)?;
+        }
         let key = NoiseKey::generate().map_err(unlearn_error)?;
         let model = model::train(input, &hyper, key).map_err(train_error)?;
         Ok(Unlearner {
@@ -231,9 +237,20 @@ impl Unlearner {
         PyArray1::from_vec(py, flat).reshape([n, k])
     }
 
-    /// Removes the rows with these ids as one batch (one step, one certificate) and returns
-    /// the certificate. If the removal fails, nothing changed.
-    fn remove<'py>(&mut self, py: Python<'py>, ids: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
+    /// Removes the rows with these ids and every remaining row of these data subjects as one
+    /// batch (one step, one certificate) and returns the certificate. If the removal fails,
+    /// nothing changed.
+    #[pyo3(signature = (ids, subjects=Vec::new()))]
+    fn remove<'py>(
+        &mut self,
+        py: Python<'py>,
+        mut ids: Vec<String>,
+        subjects: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        for subject in subjects {
+            let rows = self.inner.resolve(&Erasure::Subject(subject));
+            ids.extend(rows.map_err(removal_error)?);
+        }
         let inner = &mut self.inner;
         let certificate = py.detach(|| inner.remove(&ids)).map_err(removal_error)?;
         to_python(py, &certificate)

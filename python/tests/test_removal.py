@@ -111,3 +111,31 @@ def test_declared_classes_keep_a_removal_of_a_class_certified():
     assert declared.remove("r59").certified
     with pytest.raises(ValueError, match="not among classes"):
         CertifiedLogisticRegression(classes=["a", "b"]).fit(X, y)
+
+
+def test_a_subject_is_erased_in_one_step(diabetes):
+    """Rows owned by one data subject go in one step, with one certificate naming the
+    subject by a keyed tag (never in clear), and the model equals removing the same rows by
+    id (ridge without noise: both are the same batch step on the same rows). A subject
+    erased before, an unknown subject and a model fitted without subjects are refused with
+    the errors the docstring names."""
+    X, y, ids = diabetes
+    owners = [f"person{i % 40}" for i in range(len(ids))]
+    owned = [i for i, o in zip(ids, owners, strict=True) if o == "person7"]
+    by_subject = CertifiedRidge(alpha=1.0, sigma=0, tol=TOL).fit(X, y, ids=ids, subjects=owners)
+    certificate = by_subject.remove(subjects="person7")
+    assert certificate.rows_after == len(ids) - len(owned) == by_subject.n_rows_
+    assert len(certificate.removed_id_tags) == len(owned)
+    assert "person7" not in certificate.to_json()
+    by_ids = CertifiedRidge(alpha=1.0, sigma=0, tol=TOL).fit(X, y, ids=ids, subjects=owners)
+    by_ids.remove(owned)
+    np.testing.assert_array_equal(by_subject.coef_, by_ids.coef_)
+    with pytest.raises(ValueError, match="already"):
+        by_subject.remove(subjects="person7")
+    with pytest.raises(KeyError):
+        by_subject.remove(subjects="nobody")
+    without = CertifiedRidge(alpha=1.0, sigma=0, tol=TOL).fit(X, y, ids=ids)
+    with pytest.raises(ValueError, match="no data subjects"):
+        without.remove(subjects="person7")
+    with pytest.raises(ValueError, match="one subject per row"):
+        CertifiedRidge(alpha=1.0, sigma=0).fit(X, y, subjects=owners[:-1])

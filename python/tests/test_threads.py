@@ -8,6 +8,7 @@ assertion is that no pause reaches half of the call's duration, with the call ma
 enough (about a second or more) that scheduling noise cannot reach it.
 """
 
+import sys
 import threading
 import time
 
@@ -38,14 +39,21 @@ def longest_pause_during(work):
 
 def test_fit_and_remove_release_the_gil():
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(6000, 300)) / np.sqrt(300)
-    y = np.where(X @ rng.normal(size=300) + 0.1 * rng.normal(size=6000) > 0, 1, 0)
-    ids = [str(i) for i in range(6000)]
+    X = rng.normal(size=(12000, 300)) / np.sqrt(300)
+    y = np.where(X @ rng.normal(size=300) + 0.1 * rng.normal(size=12000) > 0, 1, 0)
+    ids = [str(i) for i in range(12000)]
     est = CertifiedLogisticRegression(C=1.0, sigma=0)
     pause, duration = longest_pause_during(lambda: est.fit(X, y, ids=ids))
-    assert duration > 0.2, "the fit must be long enough for the test to mean something"
+    # Holding the GIL shows as a pause as long as the call; releasing it, as pauses of about
+    # the interpreter's switch interval (5 ms). The call must last many of them for
+    # "pause < duration / 2" to tell the two apart.
+    assert duration > 20 * sys.getswitchinterval(), (
+        "the fit is too short for the test to mean something"
+    )
     assert pause < duration / 2, (pause, duration)
     # The first removal takes an exact Newton step (it forms the 301 x 301 Hessian).
     pause, duration = longest_pause_during(lambda: est.remove(ids[:400]))
-    assert duration > 0.05, "the removal must be long enough for the test to mean something"
+    assert duration > 10 * sys.getswitchinterval(), (
+        "the removal is too short for the test to mean something"
+    )
     assert pause < duration / 2, (pause, duration)

@@ -81,6 +81,9 @@ class Certificate(_Record):
     removed_id_tags : list of str
         Keyed tags (HMAC-SHA256 under the secret noise key) of the removed ids; the ledger
         never names them.
+    erased_subject_tags : list of str
+        Keyed tags of the data subjects whose last row this entry removed (empty when none;
+        the core leaves the field out then).
     digest, previous : str
         This entry's SHA-256 and the previous entry's, which chain the ledger.
     """
@@ -117,6 +120,7 @@ class Certificate(_Record):
     reason: str | None
     previous: str | None
     digest: str
+    erased_subject_tags: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Certificate:

@@ -159,7 +159,24 @@ class _CertifiedEstimator(BaseEstimator):
             raise ValueError(f"ids has {len(out)} entries for {n} rows of X: give one id per row")
         return out
 
-    def fit(self, X: Any, y: Any, ids: Iterable[Any] | None = None) -> Any:
+    @staticmethod
+    def _subjects(subjects: Iterable[Any] | None, n: int) -> list[str] | None:
+        if subjects is None:
+            return None
+        out = [str(s) for s in subjects]
+        if len(out) != n:
+            raise ValueError(
+                f"subjects has {len(out)} entries for {n} rows of X: give one subject per row"
+            )
+        return out
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        ids: Iterable[Any] | None = None,
+        subjects: Iterable[Any] | None = None,
+    ) -> Any:
         """Train with the secret noise and publish the first release.
 
         Parameters
@@ -171,6 +188,10 @@ class _CertifiedEstimator(BaseEstimator):
             Targets.
         ids : iterable of str, optional
             A stable id per row, which removal requests name. Default "0".."n-1".
+        subjects : iterable of str, optional
+            The data subject of each row (who the row is about; a person may own many
+            rows). A removal may then name subjects instead of rows (GDPR Art. 17 requests
+            name a person). Default: no subjects.
 
         Returns
         -------
@@ -182,6 +203,7 @@ class _CertifiedEstimator(BaseEstimator):
             X,
             np.ascontiguousarray(encoded, dtype=np.float64),
             self._ids(ids, X.shape[0]),
+            self._subjects(subjects, X.shape[0]),
             self._feature_names(),
             encoding,
             declared,
@@ -210,8 +232,14 @@ class _CertifiedEstimator(BaseEstimator):
         X = self._validate(X, reset=False)
         return self._unlearner.scores(X)
 
-    def remove(self, ids: str | Iterable[Any], *, require_certified: bool = False) -> Certificate:
-        """Remove training rows by id, without retraining, and certify the result.
+    def remove(
+        self,
+        ids: str | Iterable[Any] | None = None,
+        subjects: str | Iterable[Any] | None = None,
+        *,
+        require_certified: bool = False,
+    ) -> Certificate:
+        """Remove training rows by id or by data subject, without retraining, and certify.
 
         One batch, one step: the rows are deleted from the secret state, the weights
         updated, a release published (as the publish policy says) and a certificate
@@ -219,8 +247,11 @@ class _CertifiedEstimator(BaseEstimator):
 
         Parameters
         ----------
-        ids : str or iterable of str
+        ids : str or iterable of str, optional
             The ids of the rows to remove (as given to :meth:`fit`).
+        subjects : str or iterable of str, optional
+            Data subjects (as given to :meth:`fit`) whose remaining rows are all removed, in
+            the same step as ``ids``.
         require_certified : bool, default False
             Raise :class:`NotCertified` (or :class:`BudgetExhausted`, when the transcript
             used more than the budget) if the new certificate is not certified. The rows
@@ -235,13 +266,13 @@ class _CertifiedEstimator(BaseEstimator):
         Raises
         ------
         KeyError
-            An id is not among the remaining rows.
+            An id is not among the remaining rows, or a subject is unknown.
         ValueError
-            The request is empty, repeats an id or would remove every row.
+            The request is empty, repeats an id, names a subject already erased or a
+            subject of a model fitted without subjects, or would remove every row.
         """
         check_is_fitted(self)
-        request = [ids] if isinstance(ids, str) else [str(i) for i in ids]
-        certificate = Certificate.from_dict(self._unlearner.remove(request))
+        certificate = Certificate.from_dict(self._unlearner.remove(_names(ids), _names(subjects)))
         self._refresh(certificate)
         if require_certified and not certificate.certified:
             exhausted = certificate.budget is not None and (
@@ -659,3 +690,10 @@ class CertifiedRidge(RegressorMixin, _CertifiedEstimator):
         ndarray of shape (n_samples,)
         """
         return self._scores(X)[:, 0]
+
+
+def _names(names: str | Iterable[Any] | None) -> list[str]:
+    """One name or many, as the list of strings the extension takes."""
+    if names is None:
+        return []
+    return [names] if isinstance(names, str) else [str(n) for n in names]

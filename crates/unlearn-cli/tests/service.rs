@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use unlearn::certificate::EntryKind;
+use unlearn::deletions::REFS_FILE;
+use unlearn::store::{Access, Store};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -192,12 +195,13 @@ fn post_deletion(base: &str, body: &str) -> Option<Answer> {
 
 /// The removal entries of the store's ledger, in order.
 fn removal_digests(store: &Path) -> Vec<String> {
-    std::fs::read_to_string(store.join("secret").join("ledger.jsonl"))
-        .unwrap()
-        .lines()
-        .map(parse)
-        .filter(|e| e["kind"] == "removal")
-        .map(|e| e["digest"].as_str().unwrap().to_string())
+    let committed = Store::open(store, Access::Read).unwrap().load().unwrap();
+    committed
+        .ledger
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Removal)
+        .map(|e| e.digest.clone())
         .collect()
 }
 
@@ -345,9 +349,15 @@ fn every_route_and_status_is_served_as_documented() {
             );
         }
     }
-    // The store can no longer be written (a directory where a staged file goes) nor read
-    // back: the deletion is refused with 503, and so is every later one; health says so.
-    std::fs::create_dir(store.join("secret").join("state.bin.staged")).unwrap();
+    // The store can no longer be written (a directory where the refs journal goes) nor read
+    // back (its state row edited behind the service's back, so its checksum fails): the
+    // deletion is refused with 503, and so is every later one; health says so.
+    std::fs::remove_file(store.join(REFS_FILE)).unwrap();
+    std::fs::create_dir(store.join(REFS_FILE)).unwrap();
+    rusqlite::Connection::open(store.join("unlearn.db"))
+        .unwrap()
+        .execute("UPDATE state SET checksum = 'edited'", [])
+        .unwrap();
     for id in ["6", "7"] {
         let answer = server.post("/v1/deletions", &deletion(&[id], Some(id)));
         assert_eq!(answer.0, 503, "{}", answer.1);
@@ -356,7 +366,7 @@ fn every_route_and_status_is_served_as_documented() {
     let health = server.call("GET", "/v1/health", None, None);
     assert_eq!(health.0, 503, "{}", health.1);
     assert!(
-        !health.1.contains("state.bin"),
+        !health.1.contains("unlearn.db") && !health.1.contains(REFS_FILE),
         "health tells no path: {}",
         health.1
     );

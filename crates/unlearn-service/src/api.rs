@@ -277,7 +277,8 @@ async fn get_deletion(
 
 /// `GET /v1/model`: the published model, as `model.json`.
 async fn get_model(State(state): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &*state.reader.model())
+    let model = state.reader.model();
+    json_response(StatusCode::OK, &unlearn::store::model_file_json(&model))
 }
 
 /// One row to predict: values in the model's feature order, or an object by feature name.

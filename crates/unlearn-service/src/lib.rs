@@ -54,6 +54,12 @@ pub struct ServiceConfig {
     pub publish_interval: Option<Duration>,
     /// Largest request body accepted, in bytes (413 past it).
     pub body_limit: usize,
+    /// Checkpoint the store's write-ahead log after every N deletions
+    /// ([`Store::set_checkpoint_every`]; 1: a removed row's bytes leave every file before
+    /// the deletion is acknowledged).
+    pub checkpoint_every: u64,
+    /// How long to wait for another writer of the store at start.
+    pub wait: Duration,
 }
 
 impl ServiceConfig {
@@ -65,6 +71,8 @@ impl ServiceConfig {
             publish_every: None,
             publish_interval: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            checkpoint_every: 1,
+            wait: Duration::ZERO,
         }
     }
 }
@@ -103,12 +111,8 @@ impl Service {
     /// Opens the store for writing (the one writer, for the service's lifetime; readers
     /// such as `unlearn verify` keep working), opens the engine and starts the writer.
     pub fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
-        let store = Store::open(
-            &config.store,
-            Access::Write {
-                wait: std::time::Duration::ZERO,
-            },
-        )?;
+        let mut store = Store::open(&config.store, Access::Write { wait: config.wait })?;
+        store.set_checkpoint_every(config.checkpoint_every);
         let mut engine = Deletions::open(store)?;
         if let Some(every) = config.publish_every {
             engine.set_publish_every(every)?;

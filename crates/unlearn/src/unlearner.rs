@@ -49,14 +49,18 @@ pub enum RemovalError {
     )]
     UnknownId(String),
     /// No remaining row belongs to this data subject, and none ever did.
-    #[error("subject '{0}' owns none of the training rows")]
+    #[error("subject '{}' owns none of the training rows", crate::echo::echo(.0))]
     UnknownSubject(String),
     /// Every row of this data subject was removed by earlier requests.
-    #[error("subject '{0}' was already removed: none of their rows remain")]
+    #[error(
+        "subject '{}' was already removed: none of their rows remain",
+        crate::echo::echo(.0)
+    )]
     SubjectAlreadyRemoved(String),
     /// The request names a subject, but the training rows record no subjects.
     #[error(
-        "the training rows record no data subjects, so a request cannot name subject '{0}'; name the row ids"
+        "the training rows record no data subjects, so a request cannot name subject '{}'; name the row ids",
+        crate::echo::echo(.0)
     )]
     NoSubjects(String),
     /// An id appears twice in one request.

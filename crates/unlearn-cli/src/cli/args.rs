@@ -70,6 +70,20 @@ fn parse_wait(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--checkpoint-every N`: how often a long-running writer checkpoints the store's
+/// write-ahead log.
+#[derive(Debug, Args)]
+pub struct CheckpointArg {
+    /// Checkpoint the database's write-ahead log after every N requests that delete rows
+    /// (default 1: after each, so a removed row's bytes leave every file of the store before
+    /// the request is reported). A larger N serves more requests per second (the checkpoint
+    /// is most of a request's cost) but leaves removed rows' bytes in the log and the
+    /// database file until the next checkpoint (at most N − 1 requests later, or when the
+    /// run ends). Every request is durable before it is reported either way.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: u64,
+}
+
 /// `--format FORMAT --ignore COL`: how to read a data file, for every command that reads
 /// one.
 #[derive(Debug, Clone, Default, Args)]

@@ -3,7 +3,7 @@
 //! certificate appended, the small state updated), safe to interrupt and resume.
 
 use super::CliResult;
-use super::args::WritableStoreArg;
+use super::args::{CheckpointArg, WritableStoreArg};
 use super::progress::Progress;
 use clap::Args;
 use serde_json::{Value, json};
@@ -36,14 +36,8 @@ pub struct ServeArgs {
     /// The request file, or - for standard input (read line by line as requests arrive).
     #[arg(long, value_name = "FILE")]
     pub requests: String,
-    /// Checkpoint the database's write-ahead log after every N requests that delete rows
-    /// (default 1: after each, so a removed row's bytes leave every file of the store before
-    /// the request is reported). A larger N serves more requests per second (the checkpoint
-    /// is most of a request's cost) but leaves removed rows' bytes in the log and the
-    /// database file until the next checkpoint (at most N − 1 requests later, or when the
-    /// run ends). Every request is durable before it is reported either way.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    pub checkpoint_every: u64,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArg,
     /// Print one JSON object per request: {"line", "id", "ref", "status": "removed" |
     /// "already-removed" | "refused", "receipt" (for the requester: no data-dependent numbers)
     /// and "certificate" (operator-only), or "error"}.
@@ -124,7 +118,7 @@ fn describe(outcome: &Value) -> String {
 /// Runs `unlearn serve-requests`; exits with status 1 at the end if any request was refused.
 pub fn run(args: &ServeArgs) -> CliResult {
     let mut store = args.store.open()?;
-    store.set_checkpoint_every(args.checkpoint_every);
+    store.set_checkpoint_every(args.checkpoint.checkpoint_every);
     let mut engine = Deletions::open(store)?;
     let reader: Box<dyn BufRead> = if args.requests == "-" {
         Box::new(std::io::stdin().lock())

@@ -1,7 +1,7 @@
 //! `unlearn serve`: the HTTP deletion service ([`unlearn_service`]) on a store.
 
 use super::CliResult;
-use super::args::StoreArg;
+use super::args::{CheckpointArg, WritableStoreArg};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,9 +26,11 @@ Examples:
   unlearn serve --store digits.store --listen 127.0.0.1:8080 --token-file token --publish-every 100 --publish-interval 60"
 )]
 pub struct ServeHttpArgs {
-    /// The model store (held exclusively while serving).
+    /// The model store (its writer lock held while serving; readers keep working).
     #[command(flatten)]
-    pub store: StoreArg,
+    pub store: WritableStoreArg,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArg,
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, value_name = "ADDR")]
     pub listen: String,
@@ -51,7 +53,9 @@ pub fn run(args: &ServeHttpArgs) -> CliResult {
     let config = ServiceConfig {
         publish_every: args.publish_every,
         publish_interval: args.publish_interval.map(Duration::from_secs),
-        ..ServiceConfig::new(&args.store.store, token)
+        checkpoint_every: args.checkpoint.checkpoint_every,
+        wait: args.store.wait.duration(),
+        ..ServiceConfig::new(&args.store.store.store, token)
     };
     let service = Service::open(config)?;
     let listener = std::net::TcpListener::bind(&args.listen)

@@ -807,11 +807,17 @@ fn write_state(
     Ok(())
 }
 
-/// Writes `model.json` atomically: the published model with [`MODEL_DIGEST_KEY`].
-pub fn write_model_file(path: &Path, model: &PublishedModel) -> Result<(), StoreError> {
+/// The published model as `model.json` holds it: its fields with [`MODEL_DIGEST_KEY`] (the
+/// digest of every published field). What a service serves as the model, too.
+pub fn model_file_json(model: &PublishedModel) -> serde_json::Value {
     let mut value = serde_json::to_value(model).expect("the model serialises");
     value[MODEL_DIGEST_KEY] = serde_json::Value::String(model_digest(model));
-    let json = serde_json::to_vec_pretty(&value).expect("a JSON value serialises");
+    value
+}
+
+/// Writes `model.json` atomically: [`model_file_json`].
+pub fn write_model_file(path: &Path, model: &PublishedModel) -> Result<(), StoreError> {
+    let json = serde_json::to_vec_pretty(&model_file_json(model)).expect("a JSON value serialises");
     write_atomic(path, &json)
 }
 
