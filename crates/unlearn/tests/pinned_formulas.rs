@@ -26,8 +26,8 @@
 use nalgebra::{DMatrix, DVector};
 use unlearn::accounting::distance_bound;
 use unlearn::bounds::{self, GradientRoundingInputs, PassFreeStepInputs};
-use unlearn::hessian_cache::{CacheSeed, HessianCache, RowBounds};
-use unlearn::loss::Squared;
+use unlearn::hessian_cache::{CacheSeed, GramCache, HessianCache, RowBounds};
+use unlearn::loss::{Loss, Squared};
 use unlearn::noise::NoiseFamily;
 use unlearn::objective::{Objective, Rows};
 use unlearn::removal::{self, PassFreeConstants};
@@ -534,4 +534,137 @@ fn pinned_pass_free_step(
     let expected = bounds::pass_free_step_increment(&inputs);
     assert_rounded("pass-free increment", step.increment, expected, 0.0, 4.0);
     (step, error)
+}
+
+/// A loss with dyadic constants for the cache's bookkeeping: ℓ′ = −1/4, ℓ″ = 1/8 at every
+/// margin, ℓ″ is (1/2)-Lipschitz and at most 1/2 (the constants need not be consistent with
+/// each other: the cache only combines them, and every product with them is exact).
+struct DyadicLoss;
+
+impl Loss for DyadicLoss {
+    fn value(&self, _z: f64, _y: f64) -> f64 {
+        0.0
+    }
+    fn derivative(&self, _z: f64, _y: f64) -> f64 {
+        -0.25
+    }
+    fn second_derivative(&self, _z: f64, _y: f64) -> f64 {
+        0.125
+    }
+    fn second_derivative_lipschitz(&self) -> f64 {
+        0.5
+    }
+    fn second_derivative_bound(&self) -> f64 {
+        0.5
+    }
+    fn derivative_bound(&self) -> Option<f64> {
+        Some(0.25)
+    }
+}
+
+/// One downdate of a [`HessianCache`] on exact inputs: d = 256, Ĥ₀ = 4I (factor 2I) formed
+/// at w₀ = 1 (‖w₀‖ = 16) over n = 16 rows with γ = 0 (so η₀ = γ_{n+d+16}·T, no margin term),
+/// ĝ = 8·1 (‖ĝ‖ = 128) with e = 0; the row x = e₁ (target 0) is removed at w = 2·1
+/// (‖w‖ = 32) with R = 64 under [`DyadicLoss`] (ℓ′ = −1/4, ℓ″ = c = 1/8, Γ = β = 1/2).
+/// Pinned, with m(v) = γ_d·R·‖v‖·(1 + γ_{d+2}) the margin rounding:
+/// - ‖Ĥ₀‖_F bound F = T + √d·η₀ with T = trace(Ĥ₀)/(1 − γ_{n+d+16})·(1 + γ_d);
+/// - e′ = R(β·m(w) + γ₆|ℓ′|) + γ₂(‖ĝ‖ + |ℓ′|R);
+/// - η′ = η₀ + γ₃(F + cR²) + (Γ·m(w₀) + γ₁₀c)R²;
+/// - ĝ′ = ĝ − ℓ′x, Ĥ₀′ = Ĥ₀ − c·xxᵀ and its factor (diagonal √(4 − 1/8), 2, …, 2).
+///
+/// Every term of e′ and η′ carries one library γ, so each is the exact formula times
+/// (1 + 8ε). The margin terms dominate both (≈ 8·10⁶ε of e′, ≈ 2.7·10⁸ε of η′ against
+/// ≤ 1600ε for the others), so the enlargement (1 + γ_{d+2}) of ‖w‖ — 129ε relative — is
+/// resolved, and any change of another term's shape moves the value by ≥ 10⁻⁷ relative.
+/// Roundings: the library's ≤ 6 on the dominant term (the two of each γ, the product with
+/// (1 + γ_{d+2}) and the sums), the test's ≤ 5 and the excess, each ≤ u: 6ε is the
+/// resolution, against 129ε for dropping the enlargement (γ_{d+2} ↦ γ_{2d}: 127ε). The
+/// downdate with γ_{d−2} (a 2ε move) is not resolved: TESTING.md.
+#[test]
+fn hessian_cache_downdate_bookkeeping_is_pinned() {
+    let d = 256;
+    let n = 16;
+    let hessian = DMatrix::<f64>::identity(d, d) * 4.0;
+    let w0 = DVector::from_element(d, 1.0);
+    let tracked = DVector::from_element(d, 8.0);
+    let mut cache = HessianCache::new(
+        CacheSeed {
+            factor: unlearn::linalg::cholesky(hessian.clone()).unwrap(),
+            hessian,
+            point: w0.clone(),
+            lambda: 1.0,
+            gradient: tracked.clone(),
+            gradient_error: 0.0,
+        },
+        RowBounds {
+            rows: n,
+            row_norm: 64.0,
+            gamma: 0.0,
+        },
+    );
+    let (eta0, frobenius) = (cache.hessian_error(), cache.hessian_frobenius());
+    let df = d as f64;
+    let trace = 4.0 * df / (1.0 - gamma(n as f64 + df + 16.0)) * (1.0 + gamma(df));
+    assert_rounded("η₀", eta0, gamma(n as f64 + df + 16.0) * trace, 8.0, 4.0);
+    assert_rounded("‖Ĥ₀‖_F bound", frobenius, trace + 16.0 * eta0, 0.0, 4.0);
+
+    let mut x = vec![0.0; d];
+    x[0] = 1.0;
+    let w = DVector::from_element(d, 2.0);
+    let r = 64.0;
+    cache.remove_row(&DyadicLoss, &x, 0.0, &w, r).unwrap();
+
+    let margin = |norm: f64| gamma(df) * r * norm * (1.0 + gamma(df + 2.0));
+    let (beta, lipschitz, derivative, curvature) = (0.5, 0.5, 0.25, 0.125);
+    let gradient_term =
+        r * (beta * margin(32.0) + gamma(6.0) * derivative) + gamma(2.0) * (128.0 + derivative * r);
+    assert_rounded("e′", cache.gradient_error(), gradient_term, 8.0, 6.0);
+    let hessian_term = gamma(3.0) * (frobenius + curvature * r * r)
+        + (lipschitz * margin(16.0) + gamma(10.0) * curvature) * r * r;
+    let eta = cache.hessian_error();
+    assert_rounded("η′ − η₀", eta - eta0, hessian_term, 8.0, 6.0);
+
+    let (gradient, _) = cache.gradient();
+    let mut expected = tracked;
+    expected[0] += 0.25;
+    assert_eq!(*gradient, expected, "ĝ′ = ĝ − ℓ′·x");
+    assert_eq!(cache.hessian()[(0, 0)], 4.0 - 0.125, "Ĥ₀′ = Ĥ₀ − c·xxᵀ");
+    let l = cache.factor().l();
+    assert!(
+        (l[(0, 0)] - 3.875f64.sqrt()).abs() <= 4.0 * EPS,
+        "the factor is downdated"
+    );
+    assert!((1..d).all(|j| l[(j, j)] == 2.0));
+}
+
+/// The shared Gram cache on exact inputs: four rows 2e_i in d = 4 give Ĝ = XᵀX = 4I exactly,
+/// T_G = 16/(1 − γ₆)·(1 + γ₄) and η_G = γ₆·T_G; removing x = 2e₁ with R = 4 leaves Ĝ =
+/// diag(0, 4, 4, 4) and η_G′ = η_G + γ₃(F_G + R²), F_G = T_G + √d·η_G. For v = e₁ the
+/// computed quadratic form vᵀĜv is exactly 0, so the bound is the slack alone:
+/// √((η_G′ + γ_{2d+2}F_G′)·‖v‖²(1 + γ_{d+1})) times the outward factors, (1 + 3ε) in all.
+/// Each of η_G, γ₃F_G, γ₃R² and γ₁₀F_G′ is 13–45 % of the slack, so dropping any of them or
+/// changing its shape moves the bound by ≥ 6 %. Every term carries one library γ, (1 + 8ε)
+/// on the slack, (1 + 4ε) on its root. Roundings: ≤ 10 in the library's slack (≤ 2.5ε on
+/// the root), 3 after it (1.5ε), the test's ≤ 2.5ε and the excess: resolution 7ε. The
+/// outward factors (3ε) and the (1 + γ_{d+1}) of ‖v‖² (2.5ε on the root) are below it.
+#[test]
+fn gram_cache_bound_is_pinned() {
+    let mut features = vec![0.0; 16];
+    for i in 0..4 {
+        features[i * 4 + i] = 2.0;
+    }
+    let mut gram = GramCache::new(&features, 4);
+    gram.remove_row(&[2.0, 0.0, 0.0, 0.0], 4.0);
+    let trace = 16.0 / (1.0 - gamma(6.0)) * (1.0 + gamma(4.0));
+    let eta = gamma(6.0) * trace;
+    let eta = eta + gamma(3.0) * (trace + 2.0 * eta + 16.0);
+    let slack = (eta + gamma(10.0) * (trace + 2.0 * eta)) * (1.0 + gamma(5.0));
+    let v = DVector::from_vec(vec![1.0, 0.0, 0.0, 0.0]);
+    assert_rounded(
+        "‖Xv‖ bound",
+        gram.product_norm_bound(&v),
+        slack.sqrt(),
+        7.0,
+        7.0,
+    );
 }
