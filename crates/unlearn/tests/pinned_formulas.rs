@@ -487,24 +487,9 @@ fn pinned_pass_free_step(
         row_norm_bound: 2.0,
         x_spectral_bound: 4.0,
     };
-    let hessian = DMatrix::<f64>::identity(d, d) * 4.0;
     let mut w0 = w.clone();
     w0[0] -= 1.0;
-    let mut cache = HessianCache::new(
-        CacheSeed {
-            factor: unlearn::linalg::cholesky(hessian.clone()).unwrap(),
-            hessian,
-            point: w0.clone(),
-            lambda: 1.0,
-            gradient: tracked.clone(),
-            gradient_error: 1.0,
-        },
-        RowBounds {
-            rows: 10,
-            row_norm: 2.0,
-            gamma: 0.0,
-        },
-    );
+    let mut cache = cache_at_4i(&w0, tracked, 1.0, 10, 2.0);
     cache.set_gradient(tracked.clone(), 1.0, gradient_lambda);
     let (eta, frobenius) = (cache.hessian_error(), cache.hessian_frobenius());
     let step = removal::pass_free_removal_step(&mut cache, None, w, 1.0, constants).unwrap();
@@ -534,6 +519,35 @@ fn pinned_pass_free_step(
     let expected = bounds::pass_free_step_increment(&inputs);
     assert_rounded("pass-free increment", step.increment, expected, 0.0, 4.0);
     (step, error)
+}
+
+/// A cache whose Ĥ₀ = 4I (factor 2I, d = the length of `point`) was formed at w₀ = `point`
+/// with Λ₀ = 1 over `rows` rows of norm ≤ `row_norm` with γ = 0 (so η₀ has no margin
+/// term), tracking the gradient `tracked` with error `gradient_error`.
+fn cache_at_4i(
+    point: &DVector<f64>,
+    tracked: &DVector<f64>,
+    gradient_error: f64,
+    rows: usize,
+    row_norm: f64,
+) -> HessianCache {
+    let d = point.len();
+    let hessian = DMatrix::<f64>::identity(d, d) * 4.0;
+    HessianCache::new(
+        CacheSeed {
+            factor: unlearn::linalg::cholesky(hessian.clone()).unwrap(),
+            hessian,
+            point: point.clone(),
+            lambda: 1.0,
+            gradient: tracked.clone(),
+            gradient_error,
+        },
+        RowBounds {
+            rows,
+            row_norm,
+            gamma: 0.0,
+        },
+    )
 }
 
 /// A loss with dyadic constants for the cache's bookkeeping: ℓ′ = −1/4, ℓ″ = 1/8 at every
@@ -584,24 +598,9 @@ impl Loss for DyadicLoss {
 fn hessian_cache_downdate_bookkeeping_is_pinned() {
     let d = 256;
     let n = 16;
-    let hessian = DMatrix::<f64>::identity(d, d) * 4.0;
     let w0 = DVector::from_element(d, 1.0);
     let tracked = DVector::from_element(d, 8.0);
-    let mut cache = HessianCache::new(
-        CacheSeed {
-            factor: unlearn::linalg::cholesky(hessian.clone()).unwrap(),
-            hessian,
-            point: w0.clone(),
-            lambda: 1.0,
-            gradient: tracked.clone(),
-            gradient_error: 0.0,
-        },
-        RowBounds {
-            rows: n,
-            row_norm: 64.0,
-            gamma: 0.0,
-        },
-    );
+    let mut cache = cache_at_4i(&w0, &tracked, 0.0, n, 64.0);
     let (eta0, frobenius) = (cache.hessian_error(), cache.hessian_frobenius());
     let df = d as f64;
     let trace = 4.0 * df / (1.0 - gamma(n as f64 + df + 16.0)) * (1.0 + gamma(df));
