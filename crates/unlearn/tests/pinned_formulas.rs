@@ -636,33 +636,39 @@ fn hessian_cache_downdate_bookkeeping_is_pinned() {
     assert!((1..d).all(|j| l[(j, j)] == 2.0));
 }
 
-/// The shared Gram cache on exact inputs: four rows 2e_i in d = 4 give Ĝ = XᵀX = 4I exactly,
-/// T_G = 16/(1 − γ₆)·(1 + γ₄) and η_G = γ₆·T_G; removing x = 2e₁ with R = 4 leaves Ĝ =
-/// diag(0, 4, 4, 4) and η_G′ = η_G + γ₃(F_G + R²), F_G = T_G + √d·η_G. For v = e₁ the
+/// The shared Gram cache on exact inputs: 64 rows 2e_i in d = 64 give Ĝ = XᵀX = 4I exactly,
+/// T_G = 256/(1 − γ₆₆)·(1 + γ₆₄) and η_G = γ₆₆·T_G; removing x = 2e₁ with R = 4 leaves Ĝ =
+/// diag(0, 4, …, 4) and η_G′ = η_G + γ₃(F_G + R²), F_G = T_G + √d·η_G. For v = 2e₁ the
 /// computed quadratic form vᵀĜv is exactly 0, so the bound is the slack alone:
 /// √((η_G′ + γ_{2d+2}F_G′)·‖v‖²(1 + γ_{d+1})) times the outward factors, (1 + 3ε) in all.
-/// Each of η_G, γ₃F_G, γ₃R² and γ₁₀F_G′ is 13–45 % of the slack, so dropping any of them or
-/// changing its shape moves the bound by ≥ 6 %. Every term carries one library γ, (1 + 8ε)
-/// on the slack, (1 + 4ε) on its root. Roundings: ≤ 10 in the library's slack (≤ 2.5ε on
-/// the root), 3 after it (1.5ε), the test's ≤ 2.5ε and the excess: resolution 7ε. The
-/// outward factors (3ε) and the (1 + γ_{d+1}) of ‖v‖² (2.5ε on the root) are below it.
+/// The slack's terms η_G, γ₃(F_G + R²) and γ₁₃₀F_G′ are 33 %, 1.6 % and 65 % of it, so
+/// dropping any of them or changing its shape moves the bound by ≥ 0.1 %; the enlargement
+/// (1 + γ₆₅) of ‖v‖² moves it by 32.5ε. Every term carries one library γ: (1 + 8ε) on the
+/// slack, (1 + 4ε) on its root, (1 + 7ε) with the outward factors. Roundings: ≤ 12 in the
+/// library's slack (≤ 3ε on the root), 3 after it (1.5ε), the test's ≤ 2ε and the excess:
+/// resolution 7ε. The outward factors themselves (2ε and 4ε of the 7ε) are below it.
 #[test]
 fn gram_cache_bound_is_pinned() {
-    let mut features = vec![0.0; 16];
-    for i in 0..4 {
-        features[i * 4 + i] = 2.0;
+    let d = 64;
+    let mut features = vec![0.0; d * d];
+    for i in 0..d {
+        features[i * d + i] = 2.0;
     }
-    let mut gram = GramCache::new(&features, 4);
-    gram.remove_row(&[2.0, 0.0, 0.0, 0.0], 4.0);
-    let trace = 16.0 / (1.0 - gamma(6.0)) * (1.0 + gamma(4.0));
-    let eta = gamma(6.0) * trace;
-    let eta = eta + gamma(3.0) * (trace + 2.0 * eta + 16.0);
-    let slack = (eta + gamma(10.0) * (trace + 2.0 * eta)) * (1.0 + gamma(5.0));
-    let v = DVector::from_vec(vec![1.0, 0.0, 0.0, 0.0]);
+    let mut gram = GramCache::new(&features, d);
+    let mut x = vec![0.0; d];
+    x[0] = 2.0;
+    gram.remove_row(&x, 4.0);
+    let df = d as f64;
+    let trace = 4.0 * df / (1.0 - gamma(df + 2.0)) * (1.0 + gamma(df));
+    let eta = gamma(df + 2.0) * trace;
+    let eta = eta + gamma(3.0) * (trace + 8.0 * eta + 16.0);
+    let slack = (eta + gamma(2.0 * df + 2.0) * (trace + 8.0 * eta)) * (1.0 + gamma(df + 1.0));
+    let mut v = DVector::zeros(d);
+    v[0] = 2.0;
     assert_rounded(
         "‖Xv‖ bound",
         gram.product_norm_bound(&v),
-        slack.sqrt(),
+        2.0 * slack.sqrt(),
         7.0,
         7.0,
     );
