@@ -200,6 +200,10 @@ const PINNED_S3_SEED42: [i128; 12] = [0, 2, -1, 1, -3, 6, -2, 6, 1, -1, -3, 4];
 #[test]
 fn scale_out_of_range_is_an_error() {
     assert_eq!(DiscreteGaussian::new(0), Err(ScaleOutOfRange(0)));
+    // The accepted ends of the range keep their parameter (kills `scale` ↦ 0, 1).
+    for s in [1, 3, MAX_SCALE] {
+        assert_eq!(DiscreteGaussian::new(s).unwrap().scale(), s);
+    }
     assert_eq!(
         DiscreteGaussian::new(MAX_SCALE + 1),
         Err(ScaleOutOfRange(MAX_SCALE + 1))

@@ -17,7 +17,7 @@ use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use unlearn::bounds::rounding_gamma;
 use unlearn::hessian_cache::{CacheSeed, HessianCache, RowBounds};
 use unlearn::linalg;
-use unlearn::loss::{LOGISTIC_GAMMA, Logistic, Loss};
+use unlearn::loss::{LOGISTIC_GAMMA, Logistic, Loss, Squared};
 use unlearn::objective::{Objective, Rows};
 use unlearn::removal::row_norm_bound;
 use unlearn::synthetic::{SyntheticSpec, generate};
@@ -155,4 +155,38 @@ fn downdated_hessian_stays_within_its_tracked_error() {
     // The check has teeth: η is a rounding-level bound, ten orders of magnitude below the
     // curvature drift γ·|xᵀ(w − w₀)|·‖x‖² a downdate at the wrong point leaves.
     assert!(eta + reference_error < 1e-10);
+}
+
+/// A downdate that leaves Ĥ₀ exactly singular is an error, not a cache with a zero pivot.
+/// Ĥ₀ = 4I (d = 4, factor 2I) downdated by the squared loss's ℓ″ = 1 times xxᵀ for x = 2e₄
+/// is diag(4, 4, 4, 0): nalgebra's rank-one downdate leaves the factor diag(2, 2, 2, 0)
+/// exactly (the first three columns see x_j = 0, the last √(4 − 4) = 0), finite but not
+/// positive, and a solve with it would divide by zero. The factor must be judged broken,
+/// recomputed from Ĥ₀, and that fails: `remove_row` returns an error, so the caller drops
+/// the cache. Kills the mutants of `factor_is_sound` that accept a zero or negative finite
+/// pivot (`is_finite() || v > 0`, `v >= 0`).
+#[test]
+fn a_downdate_to_a_singular_hessian_is_an_error() {
+    let hessian = DMatrix::<f64>::identity(4, 4) * 4.0;
+    let mut cache = HessianCache::new(
+        CacheSeed {
+            factor: linalg::cholesky(hessian.clone()).unwrap(),
+            hessian,
+            point: DVector::zeros(4),
+            lambda: 1.0,
+            gradient: DVector::zeros(4),
+            gradient_error: 0.0,
+        },
+        RowBounds {
+            rows: 4,
+            row_norm: 2.0,
+            gamma: 0.0,
+        },
+    );
+    let x = [0.0, 0.0, 0.0, 2.0];
+    let w = DVector::zeros(4);
+    assert!(
+        cache.remove_row(&Squared, &x, 0.0, &w, 2.0).is_err(),
+        "Ĥ₀ = diag(4, 4, 4, 0) is not positive definite"
+    );
 }

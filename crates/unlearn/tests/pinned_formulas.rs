@@ -26,8 +26,8 @@
 use nalgebra::{DMatrix, DVector};
 use unlearn::accounting::distance_bound;
 use unlearn::bounds::{self, GradientRoundingInputs, PassFreeStepInputs};
-use unlearn::hessian_cache::{CacheSeed, HessianCache, RowBounds};
-use unlearn::loss::Squared;
+use unlearn::hessian_cache::{CacheSeed, GramCache, HessianCache, RowBounds};
+use unlearn::loss::{Loss, Squared};
 use unlearn::noise::NoiseFamily;
 use unlearn::objective::{Objective, Rows};
 use unlearn::removal::{self, PassFreeConstants};
@@ -487,24 +487,9 @@ fn pinned_pass_free_step(
         row_norm_bound: 2.0,
         x_spectral_bound: 4.0,
     };
-    let hessian = DMatrix::<f64>::identity(d, d) * 4.0;
     let mut w0 = w.clone();
     w0[0] -= 1.0;
-    let mut cache = HessianCache::new(
-        CacheSeed {
-            factor: unlearn::linalg::cholesky(hessian.clone()).unwrap(),
-            hessian,
-            point: w0.clone(),
-            lambda: 1.0,
-            gradient: tracked.clone(),
-            gradient_error: 1.0,
-        },
-        RowBounds {
-            rows: 10,
-            row_norm: 2.0,
-            gamma: 0.0,
-        },
-    );
+    let mut cache = cache_at_4i(&w0, tracked, 1.0, 10, 2.0);
     cache.set_gradient(tracked.clone(), 1.0, gradient_lambda);
     let (eta, frobenius) = (cache.hessian_error(), cache.hessian_frobenius());
     let step = removal::pass_free_removal_step(&mut cache, None, w, 1.0, constants).unwrap();
@@ -534,4 +519,157 @@ fn pinned_pass_free_step(
     let expected = bounds::pass_free_step_increment(&inputs);
     assert_rounded("pass-free increment", step.increment, expected, 0.0, 4.0);
     (step, error)
+}
+
+/// A cache whose Ĥ₀ = 4I (factor 2I, d = the length of `point`) was formed at w₀ = `point`
+/// with Λ₀ = 1 over `rows` rows of norm ≤ `row_norm` with γ = 0 (so η₀ has no margin
+/// term), tracking the gradient `tracked` with error `gradient_error`.
+fn cache_at_4i(
+    point: &DVector<f64>,
+    tracked: &DVector<f64>,
+    gradient_error: f64,
+    rows: usize,
+    row_norm: f64,
+) -> HessianCache {
+    let d = point.len();
+    let hessian = DMatrix::<f64>::identity(d, d) * 4.0;
+    HessianCache::new(
+        CacheSeed {
+            factor: unlearn::linalg::cholesky(hessian.clone()).unwrap(),
+            hessian,
+            point: point.clone(),
+            lambda: 1.0,
+            gradient: tracked.clone(),
+            gradient_error,
+        },
+        RowBounds {
+            rows,
+            row_norm,
+            gamma: 0.0,
+        },
+    )
+}
+
+/// A loss with dyadic constants for the cache's bookkeeping: ℓ′ = −1/4, ℓ″ = 1/8 at every
+/// margin, ℓ″ is (1/2)-Lipschitz and at most 1/2 (the constants need not be consistent with
+/// each other: the cache only combines them, and every product with them is exact).
+struct DyadicLoss;
+
+impl Loss for DyadicLoss {
+    fn value(&self, _z: f64, _y: f64) -> f64 {
+        0.0
+    }
+    fn derivative(&self, _z: f64, _y: f64) -> f64 {
+        -0.25
+    }
+    fn second_derivative(&self, _z: f64, _y: f64) -> f64 {
+        0.125
+    }
+    fn second_derivative_lipschitz(&self) -> f64 {
+        0.5
+    }
+    fn second_derivative_bound(&self) -> f64 {
+        0.5
+    }
+    fn derivative_bound(&self) -> Option<f64> {
+        Some(0.25)
+    }
+}
+
+/// One downdate of a [`HessianCache`] on exact inputs: d = 256, Ĥ₀ = 4I (factor 2I) formed
+/// at w₀ = 1 (‖w₀‖ = 16) over n = 16 rows with γ = 0 (so η₀ = γ_{n+d+16}·T, no margin term),
+/// ĝ = 8·1 (‖ĝ‖ = 128) with e = 0; the row x = e₁ (target 0) is removed at w = 2·1
+/// (‖w‖ = 32) with R = 64 under [`DyadicLoss`] (ℓ′ = −1/4, ℓ″ = c = 1/8, Γ = β = 1/2).
+/// Pinned, with m(v) = γ_d·R·‖v‖·(1 + γ_{d+2}) the margin rounding:
+/// - ‖Ĥ₀‖_F bound F = T + √d·η₀ with T = trace(Ĥ₀)/(1 − γ_{n+d+16})·(1 + γ_d);
+/// - e′ = R(β·m(w) + γ₆|ℓ′|) + γ₂(‖ĝ‖ + |ℓ′|R);
+/// - η′ = η₀ + γ₃(F + cR²) + (Γ·m(w₀) + γ₁₀c)R²;
+/// - ĝ′ = ĝ − ℓ′x, Ĥ₀′ = Ĥ₀ − c·xxᵀ and its factor (diagonal √(4 − 1/8), 2, …, 2).
+///
+/// Every term of e′ and η′ carries one library γ, so each is the exact formula times
+/// (1 + 8ε). The margin terms dominate both (≈ 8·10⁶ε of e′, ≈ 2.7·10⁸ε of η′ against
+/// ≤ 1600ε for the others), so the enlargement (1 + γ_{d+2}) of ‖w‖ — 129ε relative — is
+/// resolved, and any change of another term's shape moves the value by ≥ 10⁻⁷ relative.
+/// Roundings: the library's ≤ 6 on the dominant term (the two of each γ, the product with
+/// (1 + γ_{d+2}) and the sums), the test's ≤ 5 and the excess, each ≤ u: 6ε is the
+/// resolution, against 129ε for dropping the enlargement (γ_{d+2} ↦ γ_{2d}: 127ε). The
+/// downdate with γ_{d−2} (a 2ε move) is not resolved: TESTING.md.
+#[test]
+fn hessian_cache_downdate_bookkeeping_is_pinned() {
+    let d = 256;
+    let n = 16;
+    let w0 = DVector::from_element(d, 1.0);
+    let tracked = DVector::from_element(d, 8.0);
+    let mut cache = cache_at_4i(&w0, &tracked, 0.0, n, 64.0);
+    let (eta0, frobenius) = (cache.hessian_error(), cache.hessian_frobenius());
+    let df = d as f64;
+    let trace = 4.0 * df / (1.0 - gamma(n as f64 + df + 16.0)) * (1.0 + gamma(df));
+    assert_rounded("η₀", eta0, gamma(n as f64 + df + 16.0) * trace, 8.0, 4.0);
+    assert_rounded("‖Ĥ₀‖_F bound", frobenius, trace + 16.0 * eta0, 0.0, 4.0);
+
+    let mut x = vec![0.0; d];
+    x[0] = 1.0;
+    let w = DVector::from_element(d, 2.0);
+    let r = 64.0;
+    cache.remove_row(&DyadicLoss, &x, 0.0, &w, r).unwrap();
+
+    let margin = |norm: f64| gamma(df) * r * norm * (1.0 + gamma(df + 2.0));
+    let (beta, lipschitz, derivative, curvature) = (0.5, 0.5, 0.25, 0.125);
+    let gradient_term =
+        r * (beta * margin(32.0) + gamma(6.0) * derivative) + gamma(2.0) * (128.0 + derivative * r);
+    assert_rounded("e′", cache.gradient_error(), gradient_term, 8.0, 6.0);
+    let hessian_term = gamma(3.0) * (frobenius + curvature * r * r)
+        + (lipschitz * margin(16.0) + gamma(10.0) * curvature) * r * r;
+    let eta = cache.hessian_error();
+    assert_rounded("η′ − η₀", eta - eta0, hessian_term, 8.0, 6.0);
+
+    let (gradient, _) = cache.gradient();
+    let mut expected = tracked;
+    expected[0] += 0.25;
+    assert_eq!(*gradient, expected, "ĝ′ = ĝ − ℓ′·x");
+    assert_eq!(cache.hessian()[(0, 0)], 4.0 - 0.125, "Ĥ₀′ = Ĥ₀ − c·xxᵀ");
+    let l = cache.factor().l();
+    assert!(
+        (l[(0, 0)] - 3.875f64.sqrt()).abs() <= 4.0 * EPS,
+        "the factor is downdated"
+    );
+    assert!((1..d).all(|j| l[(j, j)] == 2.0));
+}
+
+/// The shared Gram cache on exact inputs: 64 rows 2e_i in d = 64 give Ĝ = XᵀX = 4I exactly,
+/// T_G = 256/(1 − γ₆₆)·(1 + γ₆₄) and η_G = γ₆₆·T_G; removing x = 2e₁ with R = 4 leaves Ĝ =
+/// diag(0, 4, …, 4) and η_G′ = η_G + γ₃(F_G + R²), F_G = T_G + √d·η_G. For v = 2e₁ the
+/// computed quadratic form vᵀĜv is exactly 0, so the bound is the slack alone:
+/// √((η_G′ + γ_{2d+2}F_G′)·‖v‖²(1 + γ_{d+1})) times the outward factors, (1 + 3ε) in all.
+/// The slack's terms η_G, γ₃(F_G + R²) and γ₁₃₀F_G′ are 33 %, 1.6 % and 65 % of it, so
+/// dropping any of them or changing its shape moves the bound by ≥ 0.1 %; the enlargement
+/// (1 + γ₆₅) of ‖v‖² moves it by 32.5ε. Every term carries one library γ: (1 + 8ε) on the
+/// slack, (1 + 4ε) on its root, (1 + 7ε) with the outward factors. Roundings: ≤ 12 in the
+/// library's slack (≤ 3ε on the root), 3 after it (1.5ε), the test's ≤ 2ε and the excess:
+/// resolution 7ε. The outward factors themselves (2ε and 4ε of the 7ε) are below it.
+#[test]
+fn gram_cache_bound_is_pinned() {
+    let d = 64;
+    let mut features = vec![0.0; d * d];
+    for i in 0..d {
+        features[i * d + i] = 2.0;
+    }
+    let mut gram = GramCache::new(&features, d);
+    let mut x = vec![0.0; d];
+    x[0] = 2.0;
+    gram.remove_row(&x, 4.0);
+    let df = d as f64;
+    let trace = 4.0 * df / (1.0 - gamma(df + 2.0)) * (1.0 + gamma(df));
+    let eta = gamma(df + 2.0) * trace;
+    let eta = eta + gamma(3.0) * (trace + 8.0 * eta + 16.0);
+    let slack = (eta + gamma(2.0 * df + 2.0) * (trace + 8.0 * eta)) * (1.0 + gamma(df + 1.0));
+    let mut v = DVector::zeros(d);
+    v[0] = 2.0;
+    assert_rounded(
+        "‖Xv‖ bound",
+        gram.product_norm_bound(&v),
+        2.0 * slack.sqrt(),
+        7.0,
+        7.0,
+    );
 }
