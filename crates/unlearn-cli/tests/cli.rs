@@ -606,6 +606,14 @@ fn bad_data_files_are_named_with_their_line() {
             "{command}: {}",
             stderr(&out)
         );
+        // A data-subject column means something only to training: elsewhere the flag is
+        // refused, not silently ignored.
+        let out = run(
+            &format!("{command} --store STORE --data FILE --subject x1"),
+            &[("FILE", &good), ("STORE", &store)],
+        );
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--subject"), "{}", stderr(&out));
     }
 }
 

@@ -167,10 +167,6 @@ pub struct RowsArgs {
     /// datasets carry their own ids: d0000…, b000…, p000…).
     #[arg(long, value_name = "COL")]
     pub id: Option<String>,
-    /// Data-subject column of a CSV or Parquet file: who each row is about (a person may own many
-    /// rows; `remove --subject S` then removes all of them in one step). Not a feature.
-    #[arg(long, value_name = "COL")]
-    pub subject: Option<String>,
     #[command(flatten)]
     pub read: ReadArgs,
 }
@@ -178,17 +174,19 @@ pub struct RowsArgs {
 impl RowsArgs {
     /// Reads the rows: `target` is the target column, encoded as `spec`; `features`, if
     /// given, are exactly the feature columns to read (a stored model's), else every other
-    /// column but the ignored ones.
+    /// column but the ignored ones; `subject`, if given, the data-subject column (training
+    /// only: no other command has a use for it, so no other command takes the flag).
     pub fn load(
         &self,
         target: Option<String>,
         spec: TargetSpec,
         features: Option<Vec<String>>,
+        subject: Option<String>,
     ) -> Result<Dataset, CliError> {
         let options = CsvOptions {
             target,
             id: self.id.clone(),
-            subject: self.subject.clone(),
+            subject,
             spec,
             features,
             ..CsvOptions::default()

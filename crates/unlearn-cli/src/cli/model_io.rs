@@ -130,12 +130,15 @@ impl LabelArgs {
                 );
             }
             return Ok(if required {
-                (rows.load(column, TargetSpec::Regression, features)?, 0)
+                (
+                    rows.load(column, TargetSpec::Regression, features, None)?,
+                    0,
+                )
             } else {
-                (rows.load(None, TargetSpec::None, features)?, 0)
+                (rows.load(None, TargetSpec::None, features, None)?, 0)
             });
         }
-        match rows.load(column, TargetSpec::AnyLabels, features.clone()) {
+        match rows.load(column, TargetSpec::AnyLabels, features.clone(), None) {
             Ok(read) => Ok(data::select::keep_model_labels(
                 read,
                 &rows.data,
@@ -151,7 +154,7 @@ impl LabelArgs {
                     )
                     .into());
                 }
-                Ok((rows.load(None, TargetSpec::None, features)?, 0))
+                Ok((rows.load(None, TargetSpec::None, features, None)?, 0))
             }
             Err(e) => Err(e),
         }

@@ -32,6 +32,10 @@ pub struct TrainArgs {
     /// The training rows.
     #[command(flatten)]
     pub rows: RowsArgs,
+    /// Data-subject column of a CSV or Parquet file: who each row is about (a person may own many
+    /// rows; `remove --subject S` then removes all of them in one step). Not a feature.
+    #[arg(long, value_name = "COL")]
+    pub subject: Option<String>,
     /// Target column of a CSV or Parquet file (required there; builtin datasets carry
     /// theirs, and a LIBSVM file's target is the first token of each line, so --target is
     /// refused for it).
@@ -294,7 +298,9 @@ pub fn run(args: &TrainArgs) -> CliResult {
         .into());
     }
     let features = declared_features(args, is_libsvm)?;
-    let mut data = args.rows.load(args.target.clone(), spec, features)?;
+    let mut data = args
+        .rows
+        .load(args.target.clone(), spec, features, args.subject.clone())?;
     if let Some(labels) = &args.labels {
         data = data::select::keep_labels(data, source, labels, args.positive.as_deref())?;
     }
