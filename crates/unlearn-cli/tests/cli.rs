@@ -5,7 +5,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{path, run, stderr, stdout, unlearn};
+use common::{path, run, run_ok, stderr, stdout, unlearn};
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -16,11 +16,10 @@ fn scratch(name: &str) -> PathBuf {
 fn train_export_predict_evaluate_on_builtin_digits() {
     let dir = scratch("digits");
     let store = dir.join("store");
-    let out = run(
+    let out = run_ok(
         "train --data builtin:digits --labels 3,8 --positive 8 --loss logistic --lambda 1e-3 --regularization per-sample --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --out STORE --json",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(summary["rows"], 357);
     assert_eq!(summary["certifiable"], true);
@@ -38,11 +37,10 @@ fn train_export_predict_evaluate_on_builtin_digits() {
 
     // Predictions for the rows of the model's own classes: the 3s and 8s (tests/readers.rs
     // covers --labels and the rows skipped).
-    let out = run(
+    let out = run_ok(
         "predict --store STORE --data builtin:digits",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
     assert_eq!(lines[0], "id,prediction");
     assert_eq!(lines.len(), 1 + 357);
@@ -51,11 +49,10 @@ fn train_export_predict_evaluate_on_builtin_digits() {
             .iter()
             .all(|l| l.ends_with(",3") || l.ends_with(",8"))
     );
-    let out = run(
+    let out = run_ok(
         "evaluate --store STORE --data builtin:digits",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("on 357 rows (1440 rows with other labels skipped)"),
         "{}",
@@ -75,28 +72,25 @@ fn train_and_evaluate_on_a_user_csv_with_sigma_zero() {
     }
     std::fs::write(&csv, text).unwrap();
     let store = dir.join("store");
-    let out = run(
+    let out = run_ok(
         "train --data CSV --target label --id name --loss logistic --positive yes --lambda 0.01 --clip-norm 1 --sigma 0 --out STORE",
         &[("CSV", &csv), ("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("NOT certifiable"), "{}", stdout(&out));
 
-    let out = run(
+    let out = run_ok(
         "evaluate --store STORE --data CSV --json",
         &[("STORE", &store), ("CSV", &csv)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let metrics: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(metrics["rows"], 40);
     // The data are separable by a + b > 0.8 and the model is barely regularised.
     assert!(metrics["accuracy"].as_f64().unwrap() >= 0.9);
 
-    let out = run(
+    let out = run_ok(
         "predict --store STORE --data CSV --id name",
         &[("STORE", &store), ("CSV", &csv)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).lines().nth(1).unwrap().starts_with("r0,"));
 }
 
@@ -104,16 +98,14 @@ fn train_and_evaluate_on_a_user_csv_with_sigma_zero() {
 fn ridge_on_builtin_diabetes_reports_rmse_and_r2() {
     let dir = scratch("ridge");
     let store = dir.join("store");
-    let out = run(
+    run_ok(
         "train --data builtin:diabetes --loss squared --lambda 1 --preprocess recommended --sigma 0.5 --seed 1 --out STORE",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(
+    let out = run_ok(
         "evaluate --store STORE --data builtin:diabetes --json",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let metrics: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(metrics["rmse"].as_f64().unwrap() > 0.0);
     assert!(metrics["r2"].as_f64().unwrap() > 0.0);
@@ -208,11 +200,10 @@ fn a_closed_output_pipe_is_not_a_panic() {
     // still writing when the reader goes away.
     let out = unlearn(&["synth", "--n", "20000", "--d", "2", "--out", path(&csv)]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(
+    run_ok(
         "train --data CSV --target y --loss logistic --lambda 1 --sigma 0 --out STORE",
         &[("CSV", &csv), ("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     // A real shell pipeline: `head` exits after one line and closes the pipe.
     let out = Command::new("bash")
         .arg("-c")
@@ -233,11 +224,10 @@ fn a_closed_output_pipe_is_not_a_panic() {
 fn killing_a_removal_at_any_moment_leaves_the_old_or_the_new_store() {
     let dir = scratch("kill");
     let base = dir.join("base");
-    let out = run(
+    run_ok(
         "train --data builtin:digits --loss logistic --lambda 1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --out BASE",
         &[("BASE", &base)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let rows_of = |store: &Path| -> u64 {
         let out = unlearn(&["inspect", "--store", path(store), "--json"]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -303,11 +293,10 @@ fn killing_a_removal_at_any_moment_leaves_the_old_or_the_new_store() {
 /// request-serving tests.
 fn breast_cancer_store(dir: &std::path::Path) -> std::path::PathBuf {
     let store = dir.join("store");
-    let out = run(
+    run_ok(
         "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.05 --out STORE",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     store
 }
 
@@ -401,11 +390,10 @@ fn train_on_a_libsvm_file() {
         &[("FILE", &file), ("STORE", &store)],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(
+    run_ok(
         "evaluate --store STORE --data FILE --json",
         &[("STORE", &store), ("FILE", &file)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let out = unlearn(&["predict", "--store", path(&store), "--data", path(&file)]);
     assert_eq!(stdout(&out).lines().count(), 5, "{}", stderr(&out));
 }
@@ -702,11 +690,10 @@ fn json_output_shapes_and_refused_removals() {
         (Some(10), Some(3))
     );
 
-    let out = run(
+    let out = run_ok(
         "predict --store STORE --data builtin:breast_cancer --json",
         &paths,
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let predictions: Vec<serde_json::Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -855,11 +842,10 @@ fn bench_reports_the_issue_fields_a_series_per_removal_and_plots() {
 fn bench_curve_writes_a_csv_a_plot_and_the_fit_of_its_points() {
     let dir = scratch("bench-curve");
     let plots = dir.join("curve");
-    let out = run(
+    let out = run_ok(
         "bench --curve 200,400 --d 5 --plot PLOTS --json",
         &[("PLOTS", &plots)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let curve: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let points = curve["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);

@@ -9,7 +9,7 @@ mod common;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
-use common::{path, run, stderr, stdout, unlearn};
+use common::{path, run, run_ok, stderr, stdout, unlearn};
 use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
@@ -33,11 +33,10 @@ fn small_store(dir: &Path) -> PathBuf {
     let csv = dir.join("rows.csv");
     std::fs::write(&csv, rows_csv(1.0)).unwrap();
     let store = dir.join("store");
-    let out = run(
+    run_ok(
         "train --data CSV --target label --id name --loss logistic --lambda 0.01 --clip-norm 1 --sigma 0 --out STORE",
         &[("CSV", &csv), ("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     store
 }
 
@@ -53,11 +52,10 @@ fn a_csv_named_txt_trains_on_its_features_and_libsvm_refuses_target() {
     let txt = dir.join("rows.txt");
     std::fs::write(&txt, rows_csv(1.0)).unwrap();
     let store = dir.join("store");
-    let out = run(
+    let out = run_ok(
         "train --data TXT --target label --id name --loss logistic --lambda 0.01 --clip-norm 1 --sigma 0 --out STORE --json",
         &[("TXT", &txt), ("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let summary = json_line(&out);
     assert_eq!(summary["features"], 2);
     assert!(summary["training_fit"]["accuracy"].as_f64().unwrap() > 0.9);
@@ -145,25 +143,22 @@ fn training_warns_about_rows_far_outside_the_clip_norm_and_changes_nothing() {
 fn a_three_versus_eight_model_applies_to_its_own_digits() {
     let dir = scratch("digits");
     let store = dir.join("store");
-    let out = run(
+    run_ok(
         "train --data builtin:digits --labels 3,8 --positive 8 --loss logistic --lambda 1e-3 --regularization per-sample --preprocess recommended --sigma 0 --out STORE",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(
+    let out = run_ok(
         "evaluate --store STORE --data builtin:digits --json",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let metrics = json_line(&out);
     assert_eq!(metrics["rows"], 357);
     assert_eq!(metrics["skipped_rows"], 1797 - 357);
     assert!(metrics["accuracy"].as_f64().unwrap() > 0.9);
-    let out = run(
+    let out = run_ok(
         "predict --store STORE --data builtin:digits --labels 8",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
     assert_eq!(lines.len(), 1 + 174, "the 174 eights");
     let out = run(
@@ -219,11 +214,10 @@ fn predict_gives_probabilities_and_reads_exported_models() {
     }
 
     let ridge = dir.join("ridge");
-    let out = run(
+    run_ok(
         "train --data builtin:diabetes --loss squared --lambda 1 --preprocess recommended --sigma 0 --out RIDGE",
         &[("RIDGE", &ridge)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let out = run(
         "predict --store RIDGE --data builtin:diabetes --proba",
         &[("RIDGE", &ridge)],
@@ -253,11 +247,10 @@ fn ids_files_with_a_bom_and_empty_id_lists() {
     let store = small_store(&dir);
     let ids = dir.join("ids.txt");
     std::fs::write(&ids, "\u{feff}r3\r\nr4\n").unwrap();
-    let out = run(
+    let out = run_ok(
         "remove --store STORE --ids-file IDS --json",
         &[("STORE", &store), ("IDS", &ids)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         json_line(&out)["removed_id_tags"].as_array().unwrap().len(),
         2

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::{path, run, stderr, stdout, unlearn};
+use common::{path, run_ok, stderr, stdout, unlearn};
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -26,11 +26,10 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 /// removals retrain.
 fn store_with_retrainings(dir: &Path) -> PathBuf {
     let store = dir.join("store");
-    let out = run(
+    run_ok(
         "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --epsilon 1 --delta 1e-5 --budget 0.0005 --out STORE",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let ids: Vec<String> = (0..15).map(|i| format!("b{i:03}")).collect();
     let out = unlearn(&[
         "remove",
@@ -132,11 +131,10 @@ fn report_writes_plots_and_a_summary_matching_inspect() {
     assert_eq!(retrained_rows as u64, retrainings, "{md}");
 
     // --json: one object with the files and the summary numbers; rewriting is fine.
-    let out = run(
+    let out = run_ok(
         "report --store STORE --out REPORT --json",
         &[("STORE", &store), ("REPORT", &report)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     let files: Vec<&str> = json["files"]
         .as_array()
@@ -183,11 +181,10 @@ fn a_missing_store_fails_with_its_path() {
 fn an_output_directory_that_cannot_be_created_is_a_clear_error() {
     let dir = scratch("blocked");
     let store = dir.join("store");
-    let out = run(
+    run_ok(
         "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --sigma 0 --preprocess recommended --out STORE",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let file = dir.join("a-file");
     std::fs::write(&file, "not a directory").unwrap();
     let blocked = file.join("report");
@@ -204,20 +201,18 @@ fn an_output_directory_that_cannot_be_created_is_a_clear_error() {
 fn a_store_without_budget_and_a_batch_removal() {
     let dir = scratch("nobudget");
     let store = dir.join("store");
-    let out = run(
+    run_ok(
         "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --sigma 0 --preprocess recommended --out STORE",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let ids: Vec<String> = (0..10).map(|i| format!("b{i:03}")).collect();
     let out = unlearn(&["remove", "--store", path(&store), "--ids", &ids.join(",")]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report = dir.join("report");
-    let out = run(
+    let out = run_ok(
         "report --store STORE --out REPORT --json",
         &[("STORE", &store), ("REPORT", &report)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(json["summary"]["budget"], serde_json::Value::Null);
     assert_eq!(json["summary"]["removals"], 1);
@@ -240,17 +235,15 @@ fn the_report_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = scratch("report-mode");
     let store = dir.join("store");
-    let out = run(
+    run_ok(
         "train --data builtin:breast_cancer --loss logistic --lambda 0.1 --preprocess recommended --sigma 0 --out STORE",
         &[("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let report = dir.join("report");
-    let out = run(
+    run_ok(
         "report --store STORE --out REPORT",
         &[("STORE", &store), ("REPORT", &report)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&report), 0o700);
     for entry in std::fs::read_dir(&report).unwrap() {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run, stderr, stdout};
+use common::{run, run_ok, stderr, stdout};
 use unlearn_cli::reproduce::{self, Task};
 
 /// The PNG signature (first 8 bytes of every PNG file).
@@ -12,8 +12,7 @@ const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 #[test]
 fn a_quick_run_writes_every_plot_the_results_and_a_summary_that_links_them() {
     let dir = common::scratch("reproduce", "quick").join("out");
-    let out = run("reproduce --quick --json --out DIR", &[("DIR", &dir)]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok("reproduce --quick --json --out DIR", &[("DIR", &dir)]);
     let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let files: Vec<String> = printed["files"]
         .as_array()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{path, run, stderr, stdout};
+use common::{path, run, run_ok, stderr, stdout};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, BufReader, Read};
@@ -26,18 +26,16 @@ fn scratch(name: &str) -> PathBuf {
 fn store(dir: &Path, n: usize, train_flags: &str) -> (PathBuf, PathBuf) {
     let rows = dir.join("rows.csv");
     let store = dir.join("store");
-    let out = run(
+    run_ok(
         &format!("synth --n {n} --d 5 --seed 4 --out ROWS"),
         &[("ROWS", &rows)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(
+    run_ok(
         &format!(
             "train --data ROWS --target y --loss logistic --lambda 1e-2 --epsilon 1 --delta 1e-5 --budget 0.05 {train_flags} --out STORE"
         ),
         &[("ROWS", &rows), ("STORE", &store)],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     (store, token_file(dir, 0o600))
 }
 

@@ -50,3 +50,11 @@ pub fn run(line: &str, paths: &[(&str, &Path)]) -> Output {
         .collect();
     unlearn(&args)
 }
+
+/// [`run`], asserting that the command succeeded (the message names the line and shows its
+/// standard error).
+pub fn run_ok(line: &str, paths: &[(&str, &Path)]) -> Output {
+    let out = run(line, paths);
+    assert!(out.status.success(), "{line}: {}", stderr(&out));
+    out
+}
