@@ -460,6 +460,43 @@ fn zcdp_epsilon_is_monotone_and_between_the_exact_gaussian_and_the_closed_form()
     assert!(zcdp_epsilon_at(0.1, 1e-5, 1.0).is_err());
 }
 
+/// The outward rounding of `zcdp_epsilon_at` pinned where the formula
+/// ε(α) = αρ + ln((α−1)/α) − (ln δ + ln α)/(α−1) is known in closed form and evaluates
+/// with few roundings: (ρ, δ, α) = (1, 1/2, 2) gives ε = 2 − ln 2 and (1, 1/4, 4) gives
+/// ε = 4 + ln(3/4) (ln δ + ln α = 0 in both). The value returned must exceed ε by the
+/// documented error term 16u·(|αρ| + |ln((α−1)/α)| + (|ln δ| + |ln α|)/(α − 1) + 2) =
+/// 16u·(4 + 3 ln 2) ≈ 97.3u and 16u·(6 + ln(4/3) + (4/3)·ln 2) ≈ 115.4u, up to the
+/// evaluation's own rounding: three `ln` within an ulp each and four rounded operations, on
+/// magnitudes below 2 (ulp 2u) and below 4 (ulp 4u): at most 7u and 14u, and the test's
+/// reference values round by ≤ u and ≤ 3u: allowed 8u and 18u.
+/// A term of the error dropped or its sign flipped moves the value by ≥ 22u (ln 2·32u),
+/// (…)/(α − 1) made (…)·(α − 1) by 118u at α = 4, the error subtracted by ≈ 200u; each is
+/// a mutant that survived the cargo-mutants run with the dp-accounting cross-check, whose
+/// tolerance is 32u·(…) (TESTING.md).
+#[test]
+fn zcdp_epsilon_at_carries_its_error_term() {
+    let ln2 = std::f64::consts::LN_2;
+    for (delta, alpha, exact, terms, allowed) in [
+        (0.5, 2.0, 2.0 - ln2, 4.0 + 3.0 * ln2, 8.0 * U),
+        (
+            0.25,
+            4.0,
+            4.0 + 0.75f64.ln(),
+            6.0 + (4.0f64 / 3.0).ln() + 4.0 * ln2 / 3.0,
+            18.0 * U,
+        ),
+    ] {
+        let got = zcdp_epsilon_at(1.0, delta, alpha).unwrap();
+        let margin = 16.0 * U * terms;
+        assert!(
+            (got - exact - margin).abs() <= allowed,
+            "α = {alpha}: ε + {:.1}u, expected ε + {:.1}u",
+            (got - exact) / U,
+            margin / U
+        );
+    }
+}
+
 /// zcdp_rho_for is the largest verified ρ: its ε meets the target and a ρ larger by a
 /// relative 1e-9 does not (ε(ρ) has slope ≥ 1 in ρ, so the step raises ε by ≥ 1e-9·ρ,
 /// far above the optimiser's ~1e-13 relative jitter); sigma_for's σ, rounded to the grid
