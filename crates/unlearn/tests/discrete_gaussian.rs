@@ -460,6 +460,41 @@ fn zcdp_epsilon_is_monotone_and_between_the_exact_gaussian_and_the_closed_form()
     assert!(zcdp_epsilon_at(0.1, 1e-5, 1.0).is_err());
 }
 
+/// Small ρ (a transcript's first releases) needs large orders: the best α is near
+/// 1 + √(ln(1/δ)/ρ), ≈ 3.4·10⁶ at ρ = 10⁻¹², δ = 10⁻⁵, inside the scan's α − 1 ≤ e³⁰. The
+/// conversion must stay below the closed form ρ + 2√(ρ ln(1/δ)) there as everywhere (our
+/// ε(α) at the closed form's α minus the non-negative −ln((α−1)/α) + ln α/(α−1)), and no
+/// lower than the exact Gaussian's: its δ at our ε (at ε = 0, its total variation
+/// 2Φ(S/2σ) − 1, which is below 10⁻⁵ for ρ ≤ 10⁻¹⁰: ε = 0 is then true and is what the
+/// conversion returns) is at most δ. A scan that stops early (the scan's step count
+/// (30 − (−12))/¼ made (30 + (−12))/¼, which ends it near α − 1 = e⁶ ≈ 403) states
+/// ε ≈ 0.01 at ρ = 10⁻¹², thousands of times the closed form: sound but a budget wasted,
+/// and a mutant that survived the cargo-mutants run, whose other tests start at ρ = 10⁻⁴.
+#[test]
+fn zcdp_epsilon_finds_large_orders_for_small_rho() {
+    for delta in [1e-5, 1e-9] {
+        for rho in [1e-12, 1e-10, 1e-8, 1e-6] {
+            let eps = zcdp_epsilon(rho, delta).unwrap();
+            let closed = rho + 2.0 * (rho * (1.0 / delta).ln()).sqrt();
+            assert!(
+                eps >= 0.0 && eps <= closed,
+                "ρ = {rho}, δ = {delta}: {eps} vs closed form {closed}"
+            );
+            // σ = 1, S = √(2ρ); at ε = 0 the Gaussian's δ is its total variation 2Φ(S/2) − 1.
+            let shift = (2.0 * rho).sqrt();
+            let exact_delta = if eps == 0.0 {
+                2.0 * std_normal_cdf(shift / 2.0) - 1.0
+            } else {
+                analytic_gaussian_delta(eps, 1.0, shift).unwrap()
+            };
+            assert!(
+                exact_delta <= delta,
+                "ρ = {rho}, δ = {delta}: {exact_delta}"
+            );
+        }
+    }
+}
+
 /// The outward rounding of `zcdp_epsilon_at` pinned where the formula
 /// ε(α) = αρ + ln((α−1)/α) − (ln δ + ln α)/(α−1) is known in closed form and evaluates
 /// with few roundings: (ρ, δ, α) = (1, 1/2, 2) gives ε = 2 − ln 2 and (1, 1/4, 4) gives
