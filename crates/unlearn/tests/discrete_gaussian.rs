@@ -535,7 +535,9 @@ fn zcdp_epsilon_at_carries_its_error_term() {
 /// zcdp_rho_for is the largest verified ρ: its ε meets the target and a ρ larger by a
 /// relative 1e-9 does not (ε(ρ) has slope ≥ 1 in ρ, so the step raises ε by ≥ 1e-9·ρ,
 /// far above the optimiser's ~1e-13 relative jitter); sigma_for's σ, rounded to the grid
-/// by `LatticeNoise::for_sigma`, is re-checked with the actual s as the lead will do.
+/// by `LatticeNoise::for_sigma`, is re-checked with the actual s as the lead will do, and
+/// σ exceeds S/√(2ρ) by its outward factor only (σ·(1 + 4ε) made σ + (1 + 4ε), or the
+/// factor 1 + 4 + ε or 1 + 4/ε, survived the cargo-mutants run: sound, but more noise).
 #[test]
 fn zcdp_rho_for_inverts_zcdp_epsilon_and_sigma_for_meets_the_target() {
     for (epsilon, delta) in [(0.1, 1e-5), (1.0, 1e-5), (1.0, 1e-9), (8.0, 1e-3)] {
@@ -545,6 +547,9 @@ fn zcdp_rho_for_inverts_zcdp_epsilon_and_sigma_for_meets_the_target() {
         let sensitivity = 0.02;
         let sigma = sigma_for(epsilon, delta, sensitivity).unwrap();
         assert!(sensitivity * sensitivity / (2.0 * sigma * sigma) <= rho);
+        // No more than the outward factor: σ = S/√(2ρ)·(1 + 4ε), whose √, division and
+        // product round by u each (and the test's two by u each): within (1 + 8ε).
+        assert!(sigma <= sensitivity / (2.0 * rho).sqrt() * (1.0 + 8.0 * f64::EPSILON));
         let noise = LatticeNoise::for_sigma(sigma).unwrap();
         // s·g may fall below σ by g/2 ≤ 2⁻²⁵σ: ρ grows by at most a relative 2⁻²³.
         let actual = noise.rho(sensitivity);
@@ -553,6 +558,23 @@ fn zcdp_rho_for_inverts_zcdp_epsilon_and_sigma_for_meets_the_target() {
     }
     assert!(zcdp_rho_for(0.0, 1e-5).is_err());
     assert!(sigma_for(1.0, 1e-5, 0.0).is_err());
+}
+
+/// At a large δ the conversion can state ε(ρ) ≤ ρ (at ρ = ε = 0.01, δ = 1/2 it is 0: the
+/// Gaussian's total variation, 2Φ(√0.02/2) − 1 ≈ 0.056, is below δ), so `zcdp_rho_for` must
+/// grow its bracket above ε before it bisects; in every other test ε(ε) > ε and that loop
+/// never runs. The answer is the largest verified ρ, as there: its ε meets the target and
+/// a ρ larger by a relative 10⁻⁶ does not (ρ ≈ 0.39, where ε(ρ) rises by ≈ 7·10⁻⁷ over that
+/// step against the optimiser's ~10⁻¹³ jitter). Kills the bracket's doubling made halving (a stall) and its
+/// finiteness check inverted (an error at once), survivors of the cargo-mutants run.
+#[test]
+fn zcdp_rho_for_grows_its_bracket_at_large_delta() {
+    let (epsilon, delta) = (0.01, 0.5);
+    assert!(zcdp_epsilon(epsilon, delta).unwrap() <= epsilon);
+    let rho = zcdp_rho_for(epsilon, delta).unwrap();
+    assert!(rho > epsilon, "ρ = {rho}");
+    assert!(zcdp_epsilon(rho, delta).unwrap() <= epsilon);
+    assert!(zcdp_epsilon(rho * (1.0 + 1e-6), delta).unwrap() > epsilon);
 }
 
 #[derive(Deserialize)]
