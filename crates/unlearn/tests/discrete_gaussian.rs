@@ -460,10 +460,84 @@ fn zcdp_epsilon_is_monotone_and_between_the_exact_gaussian_and_the_closed_form()
     assert!(zcdp_epsilon_at(0.1, 1e-5, 1.0).is_err());
 }
 
+/// Small ρ (a transcript's first releases) needs large orders: the best α is near
+/// 1 + √(ln(1/δ)/ρ), ≈ 3.4·10⁶ at ρ = 10⁻¹², δ = 10⁻⁵, inside the scan's α − 1 ≤ e³⁰. The
+/// conversion must stay below the closed form ρ + 2√(ρ ln(1/δ)) there as everywhere (our
+/// ε(α) at the closed form's α minus the non-negative −ln((α−1)/α) + ln α/(α−1)), and no
+/// lower than the exact Gaussian's: its δ at our ε (at ε = 0, its total variation
+/// 2Φ(S/2σ) − 1, which is below 10⁻⁵ for ρ ≤ 10⁻¹⁰: ε = 0 is then true and is what the
+/// conversion returns) is at most δ. A scan that stops early (the scan's step count
+/// (30 − (−12))/¼ made (30 + (−12))/¼, which ends it near α − 1 = e⁶ ≈ 403) states
+/// ε ≈ 0.01 at ρ = 10⁻¹², thousands of times the closed form: sound but a budget wasted,
+/// and a mutant that survived the cargo-mutants run, whose other tests start at ρ = 10⁻⁴.
+#[test]
+fn zcdp_epsilon_finds_large_orders_for_small_rho() {
+    for delta in [1e-5, 1e-9] {
+        for rho in [1e-12, 1e-10, 1e-8, 1e-6] {
+            let eps = zcdp_epsilon(rho, delta).unwrap();
+            let closed = rho + 2.0 * (rho * (1.0 / delta).ln()).sqrt();
+            assert!(
+                eps >= 0.0 && eps <= closed,
+                "ρ = {rho}, δ = {delta}: {eps} vs closed form {closed}"
+            );
+            // σ = 1, S = √(2ρ); at ε = 0 the Gaussian's δ is its total variation 2Φ(S/2) − 1.
+            let shift = (2.0 * rho).sqrt();
+            let exact_delta = if eps == 0.0 {
+                2.0 * std_normal_cdf(shift / 2.0) - 1.0
+            } else {
+                analytic_gaussian_delta(eps, 1.0, shift).unwrap()
+            };
+            assert!(
+                exact_delta <= delta,
+                "ρ = {rho}, δ = {delta}: {exact_delta}"
+            );
+        }
+    }
+}
+
+/// The outward rounding of `zcdp_epsilon_at` pinned where the formula
+/// ε(α) = αρ + ln((α−1)/α) − (ln δ + ln α)/(α−1) is known in closed form and evaluates
+/// with few roundings: (ρ, δ, α) = (1, 1/2, 2) gives ε = 2 − ln 2 and (1, 1/4, 4) gives
+/// ε = 4 + ln(3/4) (ln δ + ln α = 0 in both). The value returned must exceed ε by the
+/// documented error term 16u·(|αρ| + |ln((α−1)/α)| + (|ln δ| + |ln α|)/(α − 1) + 2) =
+/// 16u·(4 + 3 ln 2) ≈ 97.3u and 16u·(6 + ln(4/3) + (4/3)·ln 2) ≈ 115.4u, up to the
+/// evaluation's own rounding: three `ln` within an ulp each and four rounded operations, on
+/// magnitudes below 2 (ulp 2u) and below 4 (ulp 4u): at most 7u and 14u, and the test's
+/// reference values round by ≤ u and ≤ 3u: allowed 8u and 18u.
+/// A term of the error dropped or its sign flipped moves the value by ≥ 22u (ln 2·32u),
+/// (…)/(α − 1) made (…)·(α − 1) by 118u at α = 4, the error subtracted by ≈ 200u; each is
+/// a mutant that survived the cargo-mutants run with the dp-accounting cross-check, whose
+/// tolerance is 32u·(…) (TESTING.md).
+#[test]
+fn zcdp_epsilon_at_carries_its_error_term() {
+    let ln2 = std::f64::consts::LN_2;
+    for (delta, alpha, exact, terms, allowed) in [
+        (0.5, 2.0, 2.0 - ln2, 4.0 + 3.0 * ln2, 8.0 * U),
+        (
+            0.25,
+            4.0,
+            4.0 + 0.75f64.ln(),
+            6.0 + (4.0f64 / 3.0).ln() + 4.0 * ln2 / 3.0,
+            18.0 * U,
+        ),
+    ] {
+        let got = zcdp_epsilon_at(1.0, delta, alpha).unwrap();
+        let margin = 16.0 * U * terms;
+        assert!(
+            (got - exact - margin).abs() <= allowed,
+            "α = {alpha}: ε + {:.1}u, expected ε + {:.1}u",
+            (got - exact) / U,
+            margin / U
+        );
+    }
+}
+
 /// zcdp_rho_for is the largest verified ρ: its ε meets the target and a ρ larger by a
 /// relative 1e-9 does not (ε(ρ) has slope ≥ 1 in ρ, so the step raises ε by ≥ 1e-9·ρ,
 /// far above the optimiser's ~1e-13 relative jitter); sigma_for's σ, rounded to the grid
-/// by `LatticeNoise::for_sigma`, is re-checked with the actual s as the lead will do.
+/// by `LatticeNoise::for_sigma`, is re-checked with the actual s as the lead will do, and
+/// σ exceeds S/√(2ρ) by its outward factor only (σ·(1 + 4ε) made σ + (1 + 4ε), or the
+/// factor 1 + 4 + ε or 1 + 4/ε, survived the cargo-mutants run: sound, but more noise).
 #[test]
 fn zcdp_rho_for_inverts_zcdp_epsilon_and_sigma_for_meets_the_target() {
     for (epsilon, delta) in [(0.1, 1e-5), (1.0, 1e-5), (1.0, 1e-9), (8.0, 1e-3)] {
@@ -473,6 +547,9 @@ fn zcdp_rho_for_inverts_zcdp_epsilon_and_sigma_for_meets_the_target() {
         let sensitivity = 0.02;
         let sigma = sigma_for(epsilon, delta, sensitivity).unwrap();
         assert!(sensitivity * sensitivity / (2.0 * sigma * sigma) <= rho);
+        // No more than the outward factor: σ = S/√(2ρ)·(1 + 4ε), whose √, division and
+        // product round by u each (and the test's two by u each): within (1 + 8ε).
+        assert!(sigma <= sensitivity / (2.0 * rho).sqrt() * (1.0 + 8.0 * f64::EPSILON));
         let noise = LatticeNoise::for_sigma(sigma).unwrap();
         // s·g may fall below σ by g/2 ≤ 2⁻²⁵σ: ρ grows by at most a relative 2⁻²³.
         let actual = noise.rho(sensitivity);
@@ -481,6 +558,23 @@ fn zcdp_rho_for_inverts_zcdp_epsilon_and_sigma_for_meets_the_target() {
     }
     assert!(zcdp_rho_for(0.0, 1e-5).is_err());
     assert!(sigma_for(1.0, 1e-5, 0.0).is_err());
+}
+
+/// At a large δ the conversion can state ε(ρ) ≤ ρ (at ρ = ε = 0.01, δ = 1/2 it is 0: the
+/// Gaussian's total variation, 2Φ(√0.02/2) − 1 ≈ 0.056, is below δ), so `zcdp_rho_for` must
+/// grow its bracket above ε before it bisects; in every other test ε(ε) > ε and that loop
+/// never runs. The answer is the largest verified ρ, as there: its ε meets the target and
+/// a ρ larger by a relative 10⁻⁶ does not (ρ ≈ 0.39, where ε(ρ) rises by ≈ 7·10⁻⁷ over that
+/// step against the optimiser's ~10⁻¹³ jitter). Kills the bracket's doubling made halving (a stall) and its
+/// finiteness check inverted (an error at once), survivors of the cargo-mutants run.
+#[test]
+fn zcdp_rho_for_grows_its_bracket_at_large_delta() {
+    let (epsilon, delta) = (0.01, 0.5);
+    assert!(zcdp_epsilon(epsilon, delta).unwrap() <= epsilon);
+    let rho = zcdp_rho_for(epsilon, delta).unwrap();
+    assert!(rho > epsilon, "ρ = {rho}");
+    assert!(zcdp_epsilon(rho, delta).unwrap() <= epsilon);
+    assert!(zcdp_epsilon(rho * (1.0 + 1e-6), delta).unwrap() > epsilon);
 }
 
 #[derive(Deserialize)]

@@ -345,7 +345,56 @@ fn analytic_delta_is_an_upper_bound_close_to_the_exact_value() {
     assert_eq!(analytic_gaussian_delta(1.0, 2.0, 0.0).unwrap(), 0.0);
     assert!(analytic_gaussian_delta(0.0, 1.0, 1.0).is_err());
     assert!(analytic_gaussian_delta(1.0, -1.0, 1.0).is_err());
-    assert!(analytic_gaussian_delta(1.0, 1.0, f64::NAN).is_err());
+    for sensitivity in [f64::NAN, f64::INFINITY, -1.0] {
+        assert!(
+            analytic_gaussian_delta(1.0, 1.0, sensitivity).is_err(),
+            "Δ = {sensitivity}"
+        );
+    }
+}
+
+/// (ε, σ, T₁, T₂) for Δ = 1, T₁ = Φ(a) and T₂ = e^ε·Φ(b) with a = 1/(2σ) − εσ,
+/// b = −1/(2σ) − εσ, from mpmath at 60 digits on the doubles ε, σ (so δ = T₁ − T₂).
+/// Chosen so that the margin of [`analytic_gaussian_delta`] is resolved: both branches
+/// (a < 0, a ≥ 0), b² from 0.02 to 62 500, and in the last row T₂ < unit·T₁, where the
+/// refined bound is the minimum by less than its margin (a crude bound Φ(a)·(1 − unit)
+/// would fall below δ there).
+const DELTA_TERMS: [(f64, f64, f64, f64); 5] = [
+    (0.5, 10.0, 3.71067407963333e-07, 3.6421082550749426e-07),
+    (20.0, 1.0, 5.48911547566041e-85, 5.22264480512386e-85),
+    (1.0, 0.1, 0.9999995208167234, 4.616369432713582e-07),
+    (0.01, 5.0, 0.5199388058383725, 0.44480822340234805),
+    (
+        31232.0,
+        0.00390625,
+        0.9999999990134123,
+        2.4303142561454373e-11,
+    ),
+];
+
+/// The outward margin of `analytic_gaussian_delta` pinned (proofs/noise_calibration.md,
+/// part b): the returned bound is δ̂ + unit·(T₁ + T₂) with unit = 32·2⁻⁵²·(1 + b²), i.e.
+/// δ̂·(1 + η), η = unit·(T₁ + T₂)/(T₁ − T₂). It must exceed the exact δ = T₁ − T₂ by that
+/// margin, up to the evaluation error of δ̂ itself: the rounding of a and b (each within
+/// u·|b|, u = 2⁻⁵³) moves e^{−a²/2}, e^{−b²/2} by a relative ≤ 2u·b², and Φ and erfcx are
+/// within 1e-15 relative (`noise::special`, measured), so |δ̂ − δ| ≤ (4u(1 + b²) +
+/// 2e-15)·(T₁ + T₂): at most 34 % of the margin on these rows (7 % where b² > 25). A
+/// margin without its (1 + b²), with 1·b², with another constant, with T₁ − T₂ for
+/// T₁ + T₂, or a crude bound rounded inward, is outside that.
+#[test]
+fn analytic_delta_carries_its_error_margin() {
+    let u = f64::EPSILON / 2.0;
+    for (eps, s, t1, t2) in DELTA_TERMS {
+        let got = analytic_gaussian_delta(eps, s, 1.0).unwrap();
+        let b = -1.0 / (2.0 * s) - eps * s;
+        let margin = 32.0 * f64::EPSILON * (1.0 + b * b) * (t1 + t2);
+        let tolerance = (4.0 * u * (1.0 + b * b) + 2e-15) * (t1 + t2);
+        let excess = got - (t1 - t2);
+        assert!(
+            (excess - margin).abs() <= tolerance,
+            "δ({eps}, {s}): returned δ + {excess:e}, margin {margin:e} ± {tolerance:e}"
+        );
+    }
 }
 
 #[test]

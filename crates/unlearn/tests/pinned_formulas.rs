@@ -433,7 +433,7 @@ fn distance_bound_charges_the_tolerance_in_both_norms() {
 fn pass_free_step_bookkeeping_is_pinned() {
     let mut w = DVector::from_element(256, 2f64.powi(58));
     w[0] = 1.0;
-    let (step, error) = pinned_pass_free_step(&w, &DVector::from_element(256, 8.0), 1.0, 0.5);
+    let (step, error) = pinned_pass_free_step(&w, &DVector::from_element(256, 8.0), 1.0, 0.5, None);
     assert_rounded("tracked error", error, 1.0 + step.increment, 2.0, 1.0);
 }
 
@@ -452,7 +452,7 @@ fn pass_free_step_charges_the_drop_of_lambda() {
     let d = 256;
     let w = DVector::from_element(d, 2.0);
     let tracked = DVector::from_element(d, 9.0);
-    let (step, error) = pinned_pass_free_step(&w, &tracked, 1.5, 0.0);
+    let (step, error) = pinned_pass_free_step(&w, &tracked, 1.5, 0.0, None);
     let weight_norm = w.norm() * (1.0 + gamma(d as f64 + 2.0));
     let drop = gamma(4.0) * (tracked.norm() + 0.5 * weight_norm);
     assert_rounded(
@@ -464,21 +464,103 @@ fn pass_free_step_charges_the_drop_of_lambda() {
     );
 }
 
+/// With a Gram cache the step bounds ‖Xv‖ by min(Ĝ's bound, S‖v‖): one row x = (1/8)·1
+/// (d = 256) gives Ĝ = xxᵀ (‖X‖₂ = 2 ≤ S = 4) and ‖Xv‖ = xᵀv = 64 for v = 2·1, half of
+/// S‖v‖ = 128, and the pinned step (γ = 1/2: ‖Xv‖ enters the drift and the remainder, most
+/// of the increment) must charge the Gram bound. Kills the guard γ > 0 made false, `==`
+/// or `<` (S‖v‖ charged: +60 % on the increment), and S·‖v‖ ↦ S + ‖v‖ or S/‖v‖ inside the
+/// min (36 or 1/8 charged), each far outside the 4ε resolution.
+#[test]
+fn pass_free_step_charges_the_gram_bound_of_xv() {
+    let d = 256;
+    let gram = GramCache::new(&vec![0.125; d], d);
+    let bound = gram.product_norm_bound(&DVector::from_element(d, 2.0));
+    assert!((64.0..65.0).contains(&bound), "‖Xv‖ bound {bound}");
+    let mut w = DVector::from_element(d, 2f64.powi(58));
+    w[0] = 1.0;
+    pinned_pass_free_step(&w, &DVector::from_element(d, 8.0), 1.0, 0.5, Some(&gram));
+}
+
+/// A pass-free step with a regularisation shift: Ĥ₀ = 4I formed with Λ₀ = 2, the step for
+/// Λ′ = 1, so the system is (Ĥ₀ − (Λ₀ − Λ′)I)v = 3v = ĝ with ĝ = 6·1, e = 1, γ = 0.
+/// Refinement with the factor of Ĥ₀ approaches v = 2·1 by quarters (v₀ = 1.5·1, every
+/// iterate and residual dyadic, so exact) and stops at v₄ = (2 − 2⁻⁹)·1, where ‖r̂‖ =
+/// 3/32 ≤ e/10. The system error must charge the shift's product:
+/// η‖v‖ + γ_{d+4}(‖ĝ‖ + (‖Ĥ₀‖_F + |Λ₀ − Λ′|)‖v‖). With γ = 0 the increment is that plus
+/// the subtraction term, ≈ 10⁻⁹, and the shift's share, γ₂₆₀·‖v‖ ≈ 5·10⁻¹³, is ≈ 2·10¹²ε
+/// of it against the 4ε resolution: ‖Ĥ₀‖_F − |Λ₀ − Λ′| (removal.rs 173:59) is noticed.
+/// The library's γ carries (1 + 8ε) on a term < 5 % of the increment: < 0.5ε.
+#[test]
+fn pass_free_step_charges_the_regularisation_shift() {
+    let d = 256;
+    let constants = PassFreeConstants {
+        gamma: 0.0,
+        curvature_bound: 0.25,
+        row_norm_bound: 2.0,
+        x_spectral_bound: 4.0,
+    };
+    let w = DVector::from_element(d, 4.0);
+    let mut w0 = w.clone();
+    w0[0] -= 1.0;
+    let tracked = DVector::from_element(d, 6.0);
+    let mut cache = cache_at_4i(&w0, 2.0, 4.0, &tracked, 1.0, 10, 2.0);
+    cache.set_gradient(tracked.clone(), 1.0, 1.0);
+    let cache_terms = (cache.hessian_error(), cache.hessian_frobenius(), 1.0);
+    let step = removal::pass_free_removal_step(&mut cache, None, &w, 1.0, constants).unwrap();
+    let v = &w - &step.weights;
+    assert!(v.iter().all(|&x| x == 2.0 - 2f64.powi(-9)), "v = {}", v[0]);
+    let points = (&w, &w0);
+    let expected = expected_increment(constants, &v, &tracked, points, cache_terms, None);
+    assert_rounded("pass-free increment", step.increment, expected, 0.0, 4.0);
+}
+
+/// A cached factor that no longer solves Ĥ₀ well is recomputed after the step, and one that
+/// does is kept (`removal::REFACTOR_THRESHOLD`, 10⁻⁸ relative): with Ĥ₀ = 4I, ĝ = 8·1
+/// (d = 16, ‖ĝ‖ = 32) and the factor of 5I the solve residual ‖ĝ − Ĥ₀v‖ is ‖ĝ‖/5, so the
+/// factor becomes 2I; with the factor of (4 + 2⁻³⁰)I it is ≈ 2⁻³²‖ĝ‖ ≈ 2.3·10⁻¹⁰‖ĝ‖, below
+/// the threshold (and above 10⁻⁸/‖ĝ‖), so the factor stays. (Only later steps' accuracy
+/// depends on it: every bound is measured against Ĥ₀.) Kills the threshold's `>` made `==`
+/// or `<`, and 10⁻⁸·‖ĝ‖ made 10⁻⁸ + ‖ĝ‖ or 10⁻⁸/‖ĝ‖.
+#[test]
+fn a_poor_factor_is_recomputed_after_a_pass_free_step() {
+    let d = 16;
+    let w = DVector::from_element(d, 4.0);
+    let tracked = DVector::from_element(d, 8.0);
+    let constants = PassFreeConstants {
+        gamma: 0.0,
+        curvature_bound: 0.25,
+        row_norm_bound: 2.0,
+        x_spectral_bound: 4.0,
+    };
+    let factor_after = |factored: f64| {
+        let mut cache = cache_at_4i(&w, 1.0, factored, &tracked, 1.0, 10, 2.0);
+        removal::pass_free_removal_step(&mut cache, None, &w, 1.0, constants).unwrap();
+        cache.factor().l()
+    };
+    assert_eq!(factor_after(5.0), DMatrix::identity(d, d) * 2.0);
+    let kept = factor_after(4.0 + 2f64.powi(-30));
+    assert_eq!(
+        kept[(0, 0)],
+        2.0 + 2f64.powi(-32),
+        "the factor of (4 + 2⁻³⁰)I is kept"
+    );
+}
+
 /// A pass-free step on a cache where it is exact: d = 256, Ĥ₀ = 4I (factor 2I) formed at
 /// w₀ = w − e₁ (drift 1) with Λ₀ = 1, the tracked gradient `tracked` for Λ_ĝ =
 /// `gradient_lambda` with error e = 1, Λ′ = 1 (no shift), and the constants γ = `gamma_of_loss`,
 /// β = 1/4, R = 2, S = 4, where the gradient after the drop of Λ is ĝ′ = 8·1, so v = 2·1,
 /// r̂ = 0 and no refinement. Asserts r̂ = 0, the new weights w − v, that the residual bound
-/// is e′(1 + 2ε), and that the increment is `pass_free_step_increment` (to 4ε) of the
-/// documented inputs: ‖v‖, ‖ĝ′‖, ‖w‖ and ‖w − w₀‖ each
-/// enlarged by (1 + γ_{d+2}) = (1 + 129ε), the system error η‖v‖ + γ_{d+4}(‖ĝ′‖ +
-/// ‖Ĥ₀‖_F‖v‖), ‖Xv‖ ≤ S‖v‖ without a Gram matrix. Returns the step and the new tracked
-/// error e′.
+/// is e′(1 + 2ε), and that the increment is [`expected_increment`] (to 4ε): ‖v‖, ‖ĝ′‖, ‖w‖
+/// and ‖w − w₀‖ each enlarged by (1 + γ_{d+2}) = (1 + 129ε), the system error η‖v‖ +
+/// γ_{d+4}(‖ĝ′‖ + ‖Ĥ₀‖_F‖v‖), ‖Xv‖ ≤ S‖v‖ without a Gram matrix and min(`gram`'s bound,
+/// S‖v‖) with one. Returns the step and the new tracked error e′.
 fn pinned_pass_free_step(
     w: &DVector<f64>,
     tracked: &DVector<f64>,
     gradient_lambda: f64,
     gamma_of_loss: f64,
+    gram: Option<&GramCache>,
 ) -> (removal::PassFreeStep, f64) {
     let d = w.len();
     let constants = PassFreeConstants {
@@ -489,43 +571,63 @@ fn pinned_pass_free_step(
     };
     let mut w0 = w.clone();
     w0[0] -= 1.0;
-    let mut cache = cache_at_4i(&w0, tracked, 1.0, 10, 2.0);
+    let mut cache = cache_at_4i(&w0, 1.0, 4.0, tracked, 1.0, 10, 2.0);
     cache.set_gradient(tracked.clone(), 1.0, gradient_lambda);
-    let (eta, frobenius) = (cache.hessian_error(), cache.hessian_frobenius());
-    let step = removal::pass_free_removal_step(&mut cache, None, w, 1.0, constants).unwrap();
+    let cache_terms = (cache.hessian_error(), cache.hessian_frobenius(), 0.0);
+    let step = removal::pass_free_removal_step(&mut cache, gram, w, 1.0, constants).unwrap();
 
     let v = DVector::from_element(d, 2.0);
     let gradient = DVector::from_element(d, 8.0);
-    let grow = |x: f64| x * (1.0 + gamma(d as f64 + 2.0));
-    let (step_norm, gradient_norm) = (grow(v.norm()), grow(gradient.norm()));
-    let inputs = PassFreeStepInputs {
-        gamma: constants.gamma,
-        curvature_bound: constants.curvature_bound,
-        row_norm_bound: constants.row_norm_bound,
-        x_spectral_bound: constants.x_spectral_bound,
-        step_norm,
-        x_step_norm: constants.x_spectral_bound * step_norm,
-        drift: grow((w - &w0).norm()),
-        weight_norm: grow(w.norm()),
-        lambda_after: 1.0,
-        system_error: eta * step_norm
-            + gamma(d as f64 + 4.0) * (gradient_norm + frobenius * step_norm),
-    };
     let (residual, _) = cache.gradient();
     assert_eq!(residual.norm(), 0.0);
     let error = cache.gradient_error();
     assert_rounded("residual bound", step.residual_bound, error, 2.0, 1.0);
     assert_eq!(step.weights, w - &v);
-    let expected = bounds::pass_free_step_increment(&inputs);
+    let expected = expected_increment(constants, &v, &gradient, (w, &w0), cache_terms, gram);
     assert_rounded("pass-free increment", step.increment, expected, 0.0, 4.0);
     (step, error)
 }
 
-/// A cache whose Ĥ₀ = 4I (factor 2I, d = the length of `point`) was formed at w₀ = `point`
-/// with Λ₀ = 1 over `rows` rows of norm ≤ `row_norm` with γ = 0 (so η₀ has no margin
-/// term), tracking the gradient `tracked` with error `gradient_error`.
+/// `pass_free_step_increment` of the documented inputs of a step v from w (Λ′ = 1) with the
+/// gradient ĝ′ on a cache formed at w₀ (`points` = (w, w₀)) with error η, ‖Ĥ₀‖_F bound F
+/// and shift |Λ₀ − Λ′| (`cache_terms` = (η, F, |Λ₀ − Λ′|)): ‖v‖, ‖ĝ′‖, ‖w‖ and ‖w − w₀‖ each
+/// enlarged by (1 + γ_{d+2}), the system error η‖v‖ + γ_{d+4}(‖ĝ′‖ + (F + |Λ₀ − Λ′|)‖v‖),
+/// and ‖Xv‖ ≤ S‖v‖ without a Gram matrix, min(`gram`'s bound, S‖v‖) with one.
+fn expected_increment(
+    constants: PassFreeConstants,
+    v: &DVector<f64>,
+    gradient: &DVector<f64>,
+    (w, w0): (&DVector<f64>, &DVector<f64>),
+    (eta, frobenius, shift): (f64, f64, f64),
+    gram: Option<&GramCache>,
+) -> f64 {
+    let d = v.len() as f64;
+    let grow = |x: f64| x * (1.0 + gamma(d + 2.0));
+    let step_norm = grow(v.norm());
+    let spectral = constants.x_spectral_bound * step_norm;
+    bounds::pass_free_step_increment(&PassFreeStepInputs {
+        gamma: constants.gamma,
+        curvature_bound: constants.curvature_bound,
+        row_norm_bound: constants.row_norm_bound,
+        x_spectral_bound: constants.x_spectral_bound,
+        step_norm,
+        x_step_norm: gram.map_or(spectral, |g| g.product_norm_bound(v).min(spectral)),
+        drift: grow((w - w0).norm()),
+        weight_norm: grow(w.norm()),
+        lambda_after: 1.0,
+        system_error: eta * step_norm
+            + gamma(d + 4.0) * (grow(gradient.norm()) + (frobenius + shift) * step_norm),
+    })
+}
+
+/// A cache whose Ĥ₀ = 4I (d = the length of `point`; its factor that of `factored`·I, 2I for
+/// a consistent cache at 4) was formed at w₀ = `point` with Λ₀ = `lambda` over `rows` rows
+/// of norm ≤ `row_norm` with γ = 0 (so η₀ has no margin term), tracking the gradient
+/// `tracked` with error `gradient_error`.
 fn cache_at_4i(
     point: &DVector<f64>,
+    lambda: f64,
+    factored: f64,
     tracked: &DVector<f64>,
     gradient_error: f64,
     rows: usize,
@@ -535,10 +637,10 @@ fn cache_at_4i(
     let hessian = DMatrix::<f64>::identity(d, d) * 4.0;
     HessianCache::new(
         CacheSeed {
-            factor: unlearn::linalg::cholesky(hessian.clone()).unwrap(),
+            factor: unlearn::linalg::cholesky(DMatrix::identity(d, d) * factored).unwrap(),
             hessian,
             point: point.clone(),
-            lambda: 1.0,
+            lambda,
             gradient: tracked.clone(),
             gradient_error,
         },
@@ -600,7 +702,7 @@ fn hessian_cache_downdate_bookkeeping_is_pinned() {
     let n = 16;
     let w0 = DVector::from_element(d, 1.0);
     let tracked = DVector::from_element(d, 8.0);
-    let mut cache = cache_at_4i(&w0, &tracked, 0.0, n, 64.0);
+    let mut cache = cache_at_4i(&w0, 1.0, 4.0, &tracked, 0.0, n, 64.0);
     let (eta0, frobenius) = (cache.hessian_error(), cache.hessian_frobenius());
     let df = d as f64;
     let trace = 4.0 * df / (1.0 - gamma(n as f64 + df + 16.0)) * (1.0 + gamma(df));
