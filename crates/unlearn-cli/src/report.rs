@@ -243,6 +243,7 @@ fn removed_cell(row: &StepRow) -> String {
     match row.kind {
         EntryKind::Training => "(training)".into(),
         EntryKind::Release => "(release)".into(),
+        EntryKind::Reconciliation => "(restore reconciled)".into(),
         EntryKind::Removal => row.removed_rows.to_string(),
     }
 }

@@ -115,6 +115,69 @@ fn restoring_a_backup_and_serving_another_request_does_not_reuse_noise() {
     );
 }
 
+/// Attack 3, accounting: restoring `unlearn.db` from a backup taken before a release made
+/// the restored store forget that release's charge — its next certificate counted two
+/// releases (training and its own) and certified them, while the observer had seen three,
+/// and the removal of d0003, acknowledged before the restore, was undone. With the release
+/// log (`releases.jsonl`, kept through the restore as README says), `verify` names the
+/// pending release until a writer opens the store; `remove` then says what it charged and
+/// re-applied, and its certificate counts every release the observer saw (training, d0003 on
+/// the lost branch, d0003 re-applied, d0008) with their charges; `inspect` lists the
+/// reconciliation.
+#[test]
+fn a_restored_database_charges_the_releases_published_since_the_backup() {
+    let dir = scratch("adversary", "restore-accounting");
+    let (store, backup) = (dir.join("store"), dir.join("backup"));
+    ok(TRAIN, &[("STORE", &store)]);
+    std::fs::create_dir_all(&backup).unwrap();
+    for f in ["unlearn.db", "model.json"] {
+        std::fs::copy(store.join(f), backup.join(f)).unwrap();
+    }
+    let lost = json(
+        "remove --store STORE --ids d0003 --json",
+        &[("STORE", &store)],
+    );
+    for f in ["unlearn.db", "model.json"] {
+        std::fs::copy(backup.join(f), store.join(f)).unwrap();
+    }
+    for f in ["unlearn.db-wal", "unlearn.db-shm"] {
+        let _ = std::fs::remove_file(store.join(f));
+    }
+
+    let verified = ok("verify --store STORE", &[("STORE", &store)]);
+    assert!(
+        verified.contains("release(s) outside this ledger are not charged yet (release 2 of entry"),
+        "{verified}"
+    );
+
+    let out = run(
+        "remove --store STORE --ids d0008 --json",
+        &[("STORE", &store)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("charged to the transcript: release 2"),
+        "{}",
+        stderr(&out)
+    );
+    let served: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(served["transcript"]["releases"], 4, "{served}");
+    let inspect = json("inspect --store STORE --json", &[("STORE", &store)]);
+    let reconciled = &inspect["restores_reconciled"][0];
+    assert_eq!(reconciled["foreign_releases"][0]["entry"], lost["digest"]);
+    assert_eq!(
+        reconciled["foreign_releases"][0]["charge"], lost["distance"],
+        "{inspect}"
+    );
+    assert_eq!(inspect["release_log"]["passed"], true, "{inspect}");
+    ok("verify --store STORE", &[("STORE", &store)]);
+    let check = json(
+        "ids --store STORE --check d0003 --json",
+        &[("STORE", &store)],
+    );
+    assert_eq!(check["as_id"], "removed", "{check}");
+}
+
 /// Attack 4: a user seed makes the noise public (the README certified a store trained with
 /// `--seed 7`; knowing the seed recovered the secret weights to 1e-16). Now a store trained
 /// with `--seed` is never certified, and says why; without `--seed` the same flags certify.

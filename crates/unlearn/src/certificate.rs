@@ -26,6 +26,23 @@ pub enum EntryKind {
     Removal,
     /// A release of removals served since the previous one (`unlearn publish`).
     Release,
+    /// Releases an observer has seen that this ledger does not hold (published from a branch
+    /// that a restore from a backup, or a copy of the store, left behind), charged to the
+    /// transcript when the store is opened for writing ([`Certificate::foreign_releases`];
+    /// proofs/transcript_accounting.md, "Forked histories"). Publishes nothing.
+    Reconciliation,
+}
+
+/// A release of another branch of the store's history, as its release log records it and a
+/// reconciliation entry charges it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForeignRelease {
+    /// Digest of the ledger entry (of the other branch) that made the release.
+    pub entry: String,
+    /// Its release count in its own branch (training is release 1).
+    pub release: u64,
+    /// Its charge c against the retrain world's release (its certificate's `distance`).
+    pub charge: f64,
 }
 
 /// The residual quantities of one step, one value per class model.
@@ -72,6 +89,11 @@ pub struct Certificate {
     /// Empty (and absent from the JSON, so older entries keep their digests) otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub erased_subject_tags: Vec<String>,
+    /// Reconciliation entries only: the releases of other branches this entry charges, in the
+    /// order their charges were added to the transcript. Empty (and absent from the JSON, so
+    /// other entries keep their digests) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_releases: Vec<ForeignRelease>,
     /// Rows left after the step.
     pub rows_after: usize,
     /// Digest of the published weights before the step (none for training).

@@ -431,4 +431,23 @@ mod tests {
             "the unguarded downdate is silently broken"
         );
     }
+
+    /// `GramCache::product_norm_bound` rounds its result up twice by (1 + 4u): once under the
+    /// square root (the sum fl(vᵀĜv) + slack) and once after it. With an exact Ĝ = [4]
+    /// (η_G = 0, T_G = 0, so the slack is 0) and v = [1], vᵀĜv = 4 exactly and, by hand with
+    /// u = 2⁻⁵³ and ulp 2⁻⁵¹ on [2, 4):
+    /// fl(4·(1 + 2⁻⁵¹)) = 4 + 2⁻⁴⁹ (exact); √(4 + 2⁻⁴⁹) = 2 + 2⁻⁵¹ − 2⁻¹⁰³ − …, nearest
+    /// 2 + 2⁻⁵¹; (2 + 2⁻⁵¹)(1 + 2⁻⁵¹) = 2 + 3·2⁻⁵¹ + 2⁻¹⁰², nearest 2 + 3·2⁻⁵¹.
+    /// Without the inner factor the bound would be 2 + 2·2⁻⁵¹, without the outer 2 + 2⁻⁵¹,
+    /// without both 2: each factor moves the pinned bits.
+    #[test]
+    fn product_norm_bound_rounds_up_under_and_after_the_root() {
+        let cache = GramCache {
+            gram: DMatrix::from_element(1, 1, 4.0),
+            error: 0.0,
+            trace: 0.0,
+        };
+        let bound = cache.product_norm_bound(&DVector::from_element(1, 1.0));
+        assert_eq!(bound, 2.0 + 3.0 * 2f64.powi(-51));
+    }
 }

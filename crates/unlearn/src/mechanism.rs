@@ -69,7 +69,7 @@ impl Mechanism {
             Mechanism::OutputPerturbation => &[
                 "request timing not observed: which path a request takes (pass-free step, measured residual, exact step, re-solve) and the noise sampler's running time depend on the data; responses are not padded",
                 "the secret state (the store's unlearn.db: rows, secret weights, noise key) is not observed, and the noise key serves this store only (one copy, one transcript)",
-                "the store is not restored from a backup after it has published: a restore forgets the charges of the releases made since the backup, which an observer has seen (account them before certifying again)",
+                "the store's release log (releases.jsonl) is never restored from a backup, deleted or edited, and no copy of the store is served with a log of its own: a restore of unlearn.db alone is charged what was published since the backup, but releases a rolled-back log never recorded cannot be",
                 "HMAC-SHA256 and ChaCha20 are pseudorandom: release noise is computationally, not information-theoretically, independent across releases",
                 "deletion requests that react to releases are compared with the retrain world under the same requests; that does not hide other people's records from such requests (Chourasia & Shah 2023)",
             ],

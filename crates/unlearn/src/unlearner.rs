@@ -16,7 +16,9 @@
 
 use crate::accounting::{Standing, budget_of, certification, distance_bound, schedule};
 use crate::bounds;
-use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, EntryKind, Ledger, StepBounds};
+use crate::certificate::{
+    CERTIFICATE_FORMAT_VERSION, Certificate, EntryKind, ForeignRelease, Ledger, StepBounds,
+};
 use crate::data::RemovedRow;
 use crate::hessian_cache::{CacheSeed, HessianCache, HessianCaches, RowBounds};
 use crate::linalg::{self, LinalgError};
@@ -321,6 +323,37 @@ impl Unlearner {
             );
             Ok(Some(unlearner.ledger.append(certificate)))
         })
+    }
+
+    /// Charges releases that an observer has seen but this ledger does not hold — published
+    /// from a branch of the store's history that a restore from a backup (or a copy served
+    /// elsewhere) left behind, as the store's release log records them
+    /// ([`crate::store::ReleaseLog`]). Each adds its recorded charge c_j to the transcript
+    /// (S² += c_j², one more release, [`Transcript::after`] in the order given), and one
+    /// reconciliation entry records them, so that `verify` replays the same sum and every
+    /// later certificate states the transcript the observer has actually seen
+    /// (proofs/transcript_accounting.md, "Forked histories"). Publishes nothing.
+    pub fn charge_foreign_releases(&mut self, foreign: Vec<ForeignRelease>) -> Certificate {
+        let secret = &mut self.model.secret;
+        for release in &foreign {
+            secret.transcript = secret.transcript.after(release.charge);
+        }
+        let digest = self.model.published.digest.clone();
+        let bounds = self
+            .ledger
+            .last()
+            .map(|c| c.bounds.clone())
+            .unwrap_or_default();
+        let mut certificate = self.certificate(
+            EntryKind::Reconciliation,
+            (Vec::new(), Vec::new()),
+            Some(digest),
+            bounds,
+            false,
+            None,
+        );
+        certificate.foreign_releases = foreign;
+        self.ledger.append(certificate)
     }
 
     /// Runs `work`, which may delete rows (recording them in the undo log it is given);
@@ -897,6 +930,7 @@ impl Unlearner {
             kind,
             removed_id_tags,
             erased_subject_tags,
+            foreign_releases: Vec::new(),
             rows_after: n,
             digest_before,
             digest_after: model.published.digest.clone(),

@@ -7,8 +7,9 @@
 //!    noise key, the ledger head and the release index), and lie on the release grid;
 //! 3. the removed ids are gone from the secret rows (their keyed tags match no remaining id),
 //!    and the row counts agree;
-//! 4. the transcript replays: the charges the ledger records for its releases add up, bit for
-//!    bit, to the secret state's transcript, and (output perturbation) each release that did
+//! 4. the transcript replays: the charges the ledger records for its releases (and, in
+//!    reconciliation entries, for the releases of other branches of its history) add up, bit
+//!    for bit, to the secret state's transcript, and (output perturbation) each release that did
 //!    not re-solve is charged at least what its recorded distance bound implies;
 //! 5. the noise scale affords the recorded privacy target (it is re-derived, not trusted);
 //! 6. the exact gradient residual of the current secret weights, recomputed from the secret
@@ -182,7 +183,8 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
 }
 
 /// Replays the transcript from the ledger: every entry that published adds its recorded
-/// charge ([`Transcript::after`], the same rounding), and the result must be the secret
+/// charge ([`Transcript::after`], the same rounding), every reconciliation entry the charges
+/// of the other branches' releases it lists, and the result must be the secret
 /// state's transcript bit for bit and the last entry's summary.
 ///
 /// Under output perturbation, the charge of a release that did not re-solve must also be at
@@ -197,6 +199,22 @@ fn transcript_check(unlearner: &Unlearner) -> Check {
     let coords = secret.model_count() * secret.design.n_features();
     let mut replayed = Transcript::default();
     for entry in &unlearner.ledger.entries {
+        if entry.kind == EntryKind::Reconciliation {
+            // Releases of another branch, charged as their log records them (in order).
+            for foreign in &entry.foreign_releases {
+                if foreign.charge.is_nan() || foreign.charge < 0.0 {
+                    return Check {
+                        name,
+                        passed: false,
+                        detail: format!(
+                            "ledger entry {} charges a release of another branch {:?}",
+                            entry.step, foreign.charge
+                        ),
+                    };
+                }
+                replayed = replayed.after(foreign.charge);
+            }
+        }
         match (entry.published, entry.distance) {
             (true, Some(charge))
                 if hyper.mechanism == Mechanism::OutputPerturbation
@@ -293,6 +311,7 @@ fn residual_check(unlearner: &Unlearner, residuals: &[f64], lambda: f64) -> Chec
         EntryKind::Training => "training",
         EntryKind::Removal => "last removal",
         EntryKind::Release => "last release",
+        EntryKind::Reconciliation => "last reconciliation",
     };
     Check {
         name,

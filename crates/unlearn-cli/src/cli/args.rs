@@ -4,6 +4,7 @@ use super::CliError;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use unlearn::certificate::{Certificate, EntryKind};
 use unlearn::data::{self, DataError, DataFormat, Dataset, TargetSpec, csv::CsvOptions};
 use unlearn::store::{Access, Store, StoreError};
 
@@ -34,15 +35,45 @@ pub struct WritableStoreArg {
 }
 
 impl WritableStoreArg {
-    /// The store, open for writing (its writer lock held until the command ends).
+    /// The store, open for writing (its writer lock held until the command ends). If opening
+    /// it reconciled the store with its release log (it was restored from a backup), says so
+    /// on standard error: which releases of the lost branch were charged, and how many of its
+    /// removals were re-applied.
     pub fn open(&self) -> Result<Store, StoreError> {
-        Store::open(
+        let store = Store::open(
             &self.store.store,
             Access::Write {
                 wait: self.wait.duration(),
             },
-        )
+        )?;
+        if let Some(note) = reconciliation_note(store.reconciled()) {
+            eprintln!("note: {note}");
+        }
+        Ok(store)
     }
+}
+
+/// What reconciling a store with its release log did, for the operator (none if nothing).
+pub fn reconciliation_note(entries: &[Certificate]) -> Option<String> {
+    let charged: Vec<String> = entries
+        .iter()
+        .flat_map(|e| &e.foreign_releases)
+        .map(|f| format!("release {} (charged {:.3e})", f.release, f.charge))
+        .collect();
+    let reapplied = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Removal)
+        .count();
+    (!entries.is_empty()).then(|| {
+        format!(
+            "this store was restored from a backup (or copied) after it had published: its release log holds releases its ledger does not; charged to the transcript: {}; removals acknowledged on the lost branch re-applied: {reapplied}",
+            if charged.is_empty() {
+                "none".to_string()
+            } else {
+                charged.join(", ")
+            }
+        )
+    })
 }
 
 /// `--wait SECONDS`: how long a writing command waits for another writer of the store.

@@ -6,7 +6,7 @@ use super::progress::Progress;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
-use unlearn::certificate::Certificate;
+use unlearn::certificate::{Certificate, EntryKind};
 use unlearn::requests::Erasure;
 use unlearn::verify::{Verification, verify};
 
@@ -260,6 +260,7 @@ pub fn verify_store(args: &StoreArgs) -> CliResult {
         checks.extend(verification.checks);
         exact_residuals = verification.exact_residuals;
     }
+    checks.push(store.release_log_check()?);
     let report = Verification {
         checks,
         exact_residuals,
@@ -290,7 +291,8 @@ pub fn verify_store(args: &StoreArgs) -> CliResult {
     } else {
         Err(format!(
             "verification failed: {}. The store is damaged or was changed outside unlearn: \
-             do not publish from it; restore it from a backup or retrain",
+             do not publish from it; restore its unlearn.db from a backup (keep the current \
+             releases.jsonl and refs.jsonl) or retrain",
             failed.join("; ")
         )
         .into())
@@ -299,7 +301,16 @@ pub fn verify_store(args: &StoreArgs) -> CliResult {
 
 /// Runs `unlearn inspect`.
 pub fn inspect(args: &StoreArgs) -> CliResult {
-    let unlearner = args.store.open()?.load()?;
+    let store = args.store.open()?;
+    let unlearner = store.load()?;
+    let release_log = store.release_log_check()?;
+    let reconciliations: Vec<_> = unlearner
+        .ledger
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Reconciliation)
+        .map(|e| json!({"step": e.step, "foreign_releases": e.foreign_releases}))
+        .collect();
     let model = &unlearner.model;
     let h = &model.published.hyperparameters;
     let last = unlearner
@@ -332,6 +343,8 @@ pub fn inspect(args: &StoreArgs) -> CliResult {
         "target": model.published.target,
         "releases": model.secret.transcript.releases,
         "digest": model.published.digest,
+        "release_log": {"passed": release_log.passed, "detail": release_log.detail},
+        "restores_reconciled": reconciliations,
     });
     if args.json {
         say!("{summary}");

@@ -9,7 +9,16 @@
 //!   writer.lock       the writer lock (lock.rs)
 //!   model.json        the published model with its digest, rewritten after each commit that
 //!                     changes it — releasable; the database is authoritative
+//!   releases.jsonl    (0600) the release log: one line per ledger entry, appended before its
+//!                     commit; never restored from a backup (release_log.rs)
 //! ```
+//!
+//! **Backups.** Back up `unlearn.db` with the store closed (or with SQLite's online backup)
+//! and `model.json`. To restore, put back those two (and delete `unlearn.db-wal` and
+//! `unlearn.db-shm`), never `releases.jsonl`: the next [`Store::open`] for writing finds the
+//! releases published since the backup in the log, charges them to the transcript and
+//! re-applies the removals they carried (proofs/transcript_accounting.md, "Forked
+//! histories").
 //!
 //! **One transaction per request.** [`Store::commit`] writes what a request changed and
 //! nothing else: it deletes the rows its new certificates name (found by their keyed tags),
@@ -46,10 +55,14 @@ mod codec;
 mod integrity;
 mod legacy;
 mod lock;
+mod release_log;
 mod schema;
 
 pub use legacy::{Migration, migrate};
 pub use lock::WRITER_LOCK_FILE;
+pub use release_log::{
+    LogRecord, RELEASE_LOG_CHECK, RELEASE_LOG_FILE, read_release_log, release_log_path,
+};
 pub use schema::STORE_FORMAT_VERSION;
 
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, Ledger};
@@ -153,7 +166,7 @@ pub enum StoreError {
     },
     /// The store failed its integrity checks ([`Store::integrity`]).
     #[error(
-        "{path}: the store failed its integrity checks: {}. It was damaged or changed outside unlearn: do not publish from it; restore it from a backup or retrain",
+        "{path}: the store failed its integrity checks: {}. It was damaged or changed outside unlearn: do not publish from it; restore its {DB_FILE} from a backup (keep the current {RELEASE_LOG_FILE}: the next writer charges what was published since the backup) or retrain",
         problems.join("; ")
     )]
     Integrity {
@@ -168,6 +181,15 @@ pub enum StoreError {
         /// The store.
         path: PathBuf,
         /// What does not match.
+        reason: String,
+    },
+    /// The store's release log records ledger entries of another branch of its history (a
+    /// restore from a backup, or a copy), and settling them failed.
+    #[error("{path}: {reason}")]
+    Reconciliation {
+        /// The store.
+        path: PathBuf,
+        /// What failed.
         reason: String,
     },
     /// A commit through a handle opened for reading.
@@ -213,6 +235,9 @@ pub struct Store {
     checkpoint_every: u64,
     /// Commits that deleted rows since the last completed checkpoint.
     deletions_pending: u64,
+    /// The ledger entries this handle committed when it opened, reconciling the store with
+    /// its release log ([`Store::reconciled`]).
+    reconciled: Vec<Certificate>,
 }
 
 impl std::fmt::Debug for Store {
@@ -257,6 +282,7 @@ impl Store {
             checkpoint_due: true,
             checkpoint_every: 1,
             deletions_pending: 0,
+            reconciled: Vec::new(),
         };
         store.write_new(unlearner, overwrite)?;
         store.finish_commit(&unlearner.model.published, true)?;
@@ -296,7 +322,10 @@ impl Store {
     /// [`StoreError::OldFormat`]; one without a database (or whose creation never committed)
     /// is [`StoreError::NotAStore`]. A writer removes leftover temporary files and rewrites
     /// `model.json` if an interrupted writer left it one commit behind (an edited one is
-    /// refused: [`StoreError::Integrity`]).
+    /// refused: [`StoreError::Integrity`]), then reconciles the store with its release log
+    /// (`releases.jsonl`): releases an observer has seen that the ledger does not hold (the
+    /// store was restored from a backup) are charged to the transcript, and removals they
+    /// acknowledged are re-applied, in one commit before anything else ([`Store::reconciled`]).
     pub fn open(dir: &Path, access: Access) -> Result<Store, StoreError> {
         let db = dir.join(DB_FILE);
         if !db.is_file() {
@@ -324,12 +353,33 @@ impl Store {
             checkpoint_due: false,
             checkpoint_every: 1,
             deletions_pending: 0,
+            reconciled: Vec::new(),
         };
         store.check_format()?;
         if store.writer.is_some() {
             store.tidy()?;
+            store.reconciled = release_log::reconcile(&mut store)?;
         }
         Ok(store)
+    }
+
+    /// The ledger entries this handle committed when it opened for writing, reconciling the
+    /// store with its release log: a reconciliation entry charging the releases of another
+    /// branch of the history, then the re-applied removals it had acknowledged. Empty when
+    /// the store and its log agreed.
+    pub fn reconciled(&self) -> &[Certificate] {
+        &self.reconciled
+    }
+
+    /// The release log against the ledger ([`RELEASE_LOG_CHECK`]): every ledger entry
+    /// recorded, every release of another branch charged, every removal it acknowledged
+    /// applied — and which releases were charged, by which entries.
+    pub fn release_log_check(&self) -> Result<Check, StoreError> {
+        let ledger = integrity::read(self)?
+            .contents
+            .map(|c| c.ledger)
+            .unwrap_or_default();
+        release_log::check(&self.root, &ledger)
     }
 
     /// The store's directory.
@@ -513,6 +563,12 @@ impl Store {
             previous_model_digest: None,
         };
         write_state(&tx, unlearner, bindings, true).map_err(&fail)?;
+        // The release log first: no release is visible without its record.
+        release_log::append(
+            &self.root,
+            &ledger_lineage(&unlearner.ledger),
+            &unlearner.ledger.entries,
+        )?;
         tx.commit().map_err(&fail)
     }
 
@@ -622,6 +678,8 @@ impl Store {
             model_digest: new_digest,
         };
         write_state(&tx, unlearner, bindings, false).map_err(&fail)?;
+        // The release log first: no release is visible without its record.
+        release_log::append(&root, &ledger_lineage(&unlearner.ledger), new_entries)?;
         tx.commit().map_err(&fail)?;
         Ok((model_changed, deleted > 0))
     }
@@ -760,6 +818,16 @@ impl Drop for Store {
 /// The digest of the newest ledger entry ("" for an empty ledger).
 fn ledger_head(ledger: &Ledger) -> String {
     ledger.last().map(|c| c.digest.clone()).unwrap_or_default()
+}
+
+/// The digest of the training entry (ledger entry 0): the lineage of the release log's
+/// records ("" for an empty ledger).
+fn ledger_lineage(ledger: &Ledger) -> String {
+    ledger
+        .entries
+        .first()
+        .map(|c| c.digest.clone())
+        .unwrap_or_default()
 }
 
 fn short(digest: &str) -> &str {
