@@ -25,7 +25,8 @@ rounds' minima, not from one round or a mean:
   data-dependent paths), so removal k is paired with removal k: for each k, the minimum
   over rounds on each side, and the overhead is the median over k of the paired
   differences. The whole API (``est.remove``) is timed in even rounds, the extension
-  (``Unlearner.remove``) in odd ones.
+  (``Unlearner.remove``) in odd ones; each is paired with the binary's removals of the
+  same rounds (a minimum over more rounds would be lower by chance alone).
 Why minima: the other processes on the machine only ever add time to a measurement (a
 preempted or cache-starved run is slower, never faster), so the minimum over many runs
 converges on the undisturbed cost, while a mean or a single round carries the load of the
@@ -88,14 +89,19 @@ def main() -> None:
         through = "estimator" if k % 2 == 0 else "extension"
         rounds.append({"rust": rust_side(args), "python": python_side(X, y, ids, order, through)})
 
-    def paired_minimum(python_rounds: list[dict]) -> float:
-        """Median over steps of (min over rounds, Python) - (min over rounds, Rust), in µs."""
-        rust = [min(r["rust"]["series"][k] for r in rounds) for k in range(len(order))]
-        python = [min(r["series"][k] for r in python_rounds) for k in range(len(order))]
+    def paired_minimum(through: str) -> float:
+        """Median over steps of (min over rounds, Python) - (min over rounds, Rust), in µs.
+
+        Both minima are over the same rounds (those that timed ``through``): a minimum over
+        more rounds is lower by chance alone.
+        """
+        chosen = [r for r in rounds if r["python"]["through"] == through]
+        steps = range(len(order))
+        rust = [min(r["rust"]["series"][k] for r in chosen) for k in steps]
+        python = [min(r["python"]["series"][k] for r in chosen) for k in steps]
         return statistics.median(p - q for p, q in zip(python, rust, strict=True)) * 1e6
 
     estimator = [r["python"] for r in rounds if r["python"]["through"] == "estimator"]
-    extension = [r["python"] for r in rounds if r["python"]["through"] == "extension"]
     fastest_fit = min(r["python"]["train_seconds"] for r in rounds)
     fastest_train = min(r["rust"]["train_seconds"] for r in rounds)
     report = {
@@ -119,8 +125,8 @@ def main() -> None:
         "train_overhead_relative_median_of_pairs": statistics.median(
             r["python"]["train_seconds"] / r["rust"]["train_seconds"] - 1 for r in rounds
         ),
-        "removal_overhead_microseconds_paired_minima": paired_minimum(estimator),
-        "extension_removal_overhead_microseconds_paired_minima": paired_minimum(extension),
+        "removal_overhead_microseconds_paired_minima": paired_minimum("estimator"),
+        "extension_removal_overhead_microseconds_paired_minima": paired_minimum("extension"),
         "removal_overhead_microseconds_median_of_pairs": statistics.median(
             (statistics.median(r["python"]["series"]) - statistics.median(r["rust"]["series"]))
             * 1e6
