@@ -5,21 +5,22 @@
 
 use crate::errors::{unlearn_error, value_error};
 use crate::params::Params;
-use crate::unlearner::{contiguous, encoding as target_encoding, to_python, training_data};
-use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use crate::tables;
+use crate::unlearner::{encoding as target_encoding, to_python, training_data};
+use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use unlearn::empirical_epsilon::AuditOptions;
 use unlearn::empirical_epsilon::scenario::{Scenario, ScenarioKind, audit_scenario};
 use unlearn::membership::{MembershipError, MembershipSpec, run as run_membership};
 
-/// Runs the membership-inference audit on the population `x`, `y` (encoded as in
-/// `train`) with the estimator's parameters; the report.
+/// Runs the membership-inference audit on the population `x` (a numpy array or a table,
+/// as in `train`), `y` (encoded as in `train`) with the estimator's parameters; the report.
 #[pyfunction]
 #[pyo3(signature = (x, y, ids, feature_names, encoding, params, never_seen, removed, canaries, sequential, shadows, bootstrap, seed))]
 #[allow(clippy::too_many_arguments)] // one argument per keyword of `unlearn.audit.membership`
 pub fn membership<'py>(
     py: Python<'py>,
-    x: PyReadonlyArray2<'_, f64>,
+    x: &Bound<'_, PyAny>,
     y: PyReadonlyArray1<'_, f64>,
     ids: Vec<String>,
     feature_names: Vec<String>,
@@ -35,7 +36,9 @@ pub fn membership<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let hyper = params.hyperparameters().map_err(value_error)?;
     let encoding = target_encoding(encoding)?;
-    let (rows, values) = (contiguous(&x)?, y.as_slice().map_err(value_error)?);
+    let values = y.as_slice().map_err(value_error)?;
+    let mut array = None;
+    let (rows, _) = tables::input(x, &mut array)?;
     let spec = MembershipSpec {
         never_seen,
         removed,
@@ -56,7 +59,7 @@ pub fn membership<'py>(
             params.clip_norm,
         )?;
         run_membership(&population, &hyper, &spec).map_err(|e| match e {
-            MembershipError::Invalid(message) => value_error(message),
+            e @ (MembershipError::Invalid(_) | MembershipError::Setting { .. }) => value_error(e),
             e => unlearn_error(e),
         })
     })?;

@@ -13,12 +13,15 @@
 //! - [`unlearner`]: the `Unlearner` class (train, scores, remove, certificates, verify,
 //!   audit, save and load through the store);
 //! - [`audits`]: the membership-inference and empirical-ε audits;
-//! - [`datasets`]: the embedded datasets and the seeded synthetic data.
+//! - [`datasets`]: the embedded datasets and the seeded synthetic data;
+//! - [`tables`]: X from numpy, or from pandas, polars and pyarrow through the Arrow C
+//!   stream interface.
 
 mod audits;
 mod datasets;
 mod errors;
 mod params;
+mod tables;
 mod unlearner;
 
 use pyo3::prelude::*;
@@ -28,6 +31,8 @@ use pyo3::prelude::*;
 fn _unlearn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<unlearner::Unlearner>()?;
+    m.add_class::<tables::Table>()?;
+    m.add_function(wrap_pyfunction!(tables::read_table, m)?)?;
     m.add_function(wrap_pyfunction!(unlearner::train, m)?)?;
     m.add_function(wrap_pyfunction!(unlearner::load, m)?)?;
     m.add_function(wrap_pyfunction!(audits::membership, m)?)?;

@@ -2,20 +2,18 @@
 //!
 //! The Python estimators pass their parameters as a dict (`_core_params()`), already
 //! translated to the core's convention: `lambda` is Λ (total) or λ (per-sample), i.e.
-//! 1/C for the logistic estimator and `alpha` for ridge. The noise follows the CLI's
-//! rules, with messages naming the Python parameters:
-//! - `sigma = 0`: no noise, no privacy target, never certified (whatever `epsilon` says);
-//! - `sigma > 0` with `epsilon`: the target is the budget that σ affords at (ε, δ)
-//!   ([`privacy::target_for_scale`]; `budget` is then not used);
-//! - `sigma = None`: σ is calibrated for (ε, δ, budget) ([`privacy::calibrate`]).
+//! 1/C for the logistic estimator and `alpha` for ridge. The noise follows the core's one
+//! rule ([`privacy::noise_for`], shared with the CLI), its messages naming the Python
+//! parameters. One convention is the estimators' own: `epsilon` has a default (1.0), so
+//! `sigma = 0` (no noise, never certified) drops it instead of asking the caller to.
 
 use pyo3::prelude::*;
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::Hyperparameters;
-use unlearn::noise::{NoiseFamily, NoiseSpec};
+use unlearn::noise::NoiseFamily;
 use unlearn::objective::Regularization;
-use unlearn::privacy::{self, GaussianCalibration, PrivacyTarget};
+use unlearn::privacy::{self, NoiseRequest};
 use unlearn::solver::NewtonOptions;
 
 /// The parameters of a training run, as the Python estimators pass them.
@@ -58,7 +56,17 @@ impl Params {
             .mechanism
             .parse()
             .map_err(|e| format!("mechanism: {e}"))?;
-        let (noise, privacy) = self.noise(mechanism)?;
+        // The Python names are the core's neutral names: the error's Display spells them.
+        let (noise, privacy) = privacy::noise_for(&NoiseRequest {
+            family: NoiseFamily::Gaussian,
+            sigma: self.sigma,
+            epsilon: self.epsilon.filter(|_| self.sigma != Some(0.0)),
+            delta: self.delta,
+            budget: self.budget,
+            calibration: None,
+            mechanism,
+        })
+        .map_err(|e| e.to_string())?;
         let hyper = Hyperparameters {
             loss,
             lambda: self.lambda,
@@ -74,36 +82,5 @@ impl Params {
         };
         hyper.validate().map_err(|e| e.to_string())?;
         Ok(hyper)
-    }
-
-    /// The release noise and the privacy target (see the module docs).
-    fn noise(&self, mechanism: Mechanism) -> Result<(NoiseSpec, Option<PrivacyTarget>), String> {
-        let family = NoiseFamily::Gaussian;
-        let calibration = GaussianCalibration::default_for(mechanism);
-        let fixed = |scale: f64| NoiseSpec { family, scale };
-        match (self.sigma, self.epsilon) {
-            (Some(sigma), _) if !(sigma.is_finite() && sigma >= 0.0) => Err(format!(
-                "sigma must be a finite number ≥ 0 (got {sigma}); 0 trains without noise"
-            )),
-            (Some(0.0), _) | (Some(_), None) => Ok((fixed(self.sigma.unwrap_or(0.0)), None)),
-            (Some(sigma), Some(epsilon)) => {
-                let target =
-                    privacy::target_for_scale(fixed(sigma), epsilon, self.delta, calibration)
-                        .map_err(|e| format!("sigma = {sigma}, epsilon = {epsilon}: {e}"))?;
-                Ok((fixed(sigma), Some(target)))
-            }
-            (None, Some(epsilon)) => {
-                let budget = self.budget.ok_or(
-                    "give budget (the lifetime distance ε′ the noise hides, e.g. 0.01) or sigma",
-                )?;
-                privacy::calibrate(family, epsilon, self.delta, budget, calibration)
-                    .map(|(spec, target)| (spec, Some(target)))
-                    .map_err(|e| format!("epsilon = {epsilon}, budget = {budget}: {e}"))
-            }
-            (None, None) => Err(
-                "give the noise: sigma (0 for none), or epsilon, delta and budget to calibrate it"
-                    .into(),
-            ),
-        }
     }
 }

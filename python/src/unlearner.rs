@@ -1,25 +1,25 @@
 //! The `Unlearner` class: a trained model with its secret state and ledger, and the
 //! functions that make one (`train`, `load`).
 //!
-//! Copies of the caller's data, stated because numpy users care:
-//! - `train` copies X once, from the numpy buffer into the rows the secret state owns (it
-//!   must own them: a removal deletes rows from it); a float64 C-contiguous array reaches
-//!   that copy without any conversion before it (the Python layer converts other dtypes
-//!   and layouts first, which is a second copy). With an intercept the core then builds
-//!   the design matrix with its column (`Dataset::with_constant_feature`, a copy of its own).
-//! - `scores` copies X into a dataset so that the model's recorded preprocessing (the clip
-//!   norm) is applied exactly as the CLI applies it.
+//! Copies of the caller's data, stated because numpy users care (see [`crate::tables`]):
+//! - `train` makes one copy of X: a numpy array is copied (and checked finite in the same
+//!   pass) into the rows the secret state owns (it must own them: a removal deletes rows
+//!   from it); a table read through the Arrow C stream interface was copied once when read
+//!   and its buffer becomes those rows. A float64 C-contiguous array reaches the copy
+//!   without any conversion before it (the Python layer converts other dtypes and layouts
+//!   first, which is a second copy). With an intercept the core then builds the design
+//!   matrix with its column (`Dataset::with_constant_feature`, a copy of its own).
+//! - `scores` copies a numpy X into a dataset (a table's buffer is used as is) so that the
+//!   model's recorded preprocessing (the clip norm) is applied exactly as the CLI applies it.
 //!
 //! Every long call (training, scoring, removal, verification, audit, store I/O) runs with
 //! the GIL released.
 
 use crate::errors::{removal_error, store_error, train_error, unlearn_error, value_error};
 use crate::params::Params;
-use numpy::{
-    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
-};
+use crate::tables::{self, Input};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use unlearn::data::{Dataset, Declared, Preprocessing, TargetEncoding, Targets};
 use unlearn::model::{self, TrainingData};
@@ -38,24 +38,18 @@ pub struct Unlearner {
     inner: Core,
 }
 
-/// A float64 C-contiguous view of a numpy array, or a `ValueError` saying what to pass.
-pub fn contiguous<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<&'a [f64]> {
-    x.as_slice().map_err(|_| {
-        value_error("X must be a C-contiguous float64 array (use numpy.ascontiguousarray)")
-    })
-}
-
-/// Trains a model: the rows `x` (n × d, float64, C-contiguous), encoded targets `y` (±1,
-/// class indices or real values, as `encoding` says), one id per row, optionally one data
-/// subject per row (who the row is about; a removal may name subjects), the feature names,
-/// the target encoding (the core's `TargetEncoding` as a dict), whether the classes were declared, and the
-/// estimator's parameters. A fresh secret noise key is drawn from the operating system.
+/// Trains a model: the rows `x` (n × d: a float64 C-contiguous numpy array or a
+/// [`crate::tables::Table`]), encoded targets `y` (±1, class indices or real values, as
+/// `encoding` says), one id per row, optionally one data subject per row (who the row is
+/// about; a removal may name subjects), the feature names, the target encoding (the core's
+/// `TargetEncoding` as a dict), whether the classes were declared, and the estimator's
+/// parameters. A fresh secret noise key is drawn from the operating system.
 #[pyfunction]
 #[pyo3(signature = (x, y, ids, subjects, feature_names, encoding, classes_declared, params))]
 #[allow(clippy::too_many_arguments)] // the rows and their description, as `fit` passes them
 pub fn train(
     py: Python<'_>,
-    x: PyReadonlyArray2<'_, f64>,
+    x: &Bound<'_, PyAny>,
     y: PyReadonlyArray1<'_, f64>,
     ids: Vec<String>,
     subjects: Option<Vec<String>>,
@@ -67,7 +61,9 @@ pub fn train(
     let hyper = params.hyperparameters().map_err(value_error)?;
     let encoding = self::encoding(encoding)?;
     let values = y.as_slice().map_err(value_error)?;
-    let (clip_norm, rows) = (params.clip_norm, contiguous(&x)?);
+    let mut array = None;
+    let (rows, _) = tables::input(x, &mut array)?;
+    let clip_norm = params.clip_norm;
     py.detach(|| {
         let mut input = training_data(
             rows,
@@ -89,13 +85,13 @@ pub fn train(
     })
 }
 
-/// The rows as the core trains on them: a dataset owning a copy of `rows` (n × d,
-/// row-major) with encoded targets, clipped to `clip_norm` when one is given (the Python
-/// estimators scale nothing: the caller's features are used as given). Every value must be
-/// finite; the check is one parallel pass, and scikit-learn's own check is skipped for it
-/// (a fit at 12,000 × 784 then reads X twice, here and in the copy, instead of four times).
+/// The rows as the core trains on them: a dataset owning `rows` (n × d, row-major; see
+/// [`Input::into_rows`] for the one copy) with encoded targets, clipped to `clip_norm` when
+/// one is given (the Python estimators scale nothing: the caller's features are used as
+/// given). scikit-learn's own finiteness check is skipped for the one in `into_rows` (a
+/// fit at 12,000 × 784 then reads X once instead of three times).
 pub fn training_data(
-    rows: &[f64],
+    rows: Input<'_>,
     values: &[f64],
     ids: Vec<String>,
     feature_names: Vec<String>,
@@ -103,19 +99,11 @@ pub fn training_data(
     classes_declared: bool,
     clip_norm: Option<f64>,
 ) -> PyResult<TrainingData> {
-    let d = feature_names.len().max(1);
-    if let Some(k) = rows.par_iter().position_any(|v| !v.is_finite()) {
-        return Err(value_error(format!(
-            "X contains NaN or infinity (row {}, column {}); unlearn trains on finite values",
-            k / d,
-            k % d
-        )));
-    }
     let targets = Targets {
         values: values.to_vec(),
         encoding,
     };
-    let mut data = Dataset::new(ids, feature_names, rows.to_vec(), Some(targets))
+    let mut data = Dataset::new(ids, feature_names, rows.into_rows()?, Some(targets))
         .map_err(value_error)?
         .with_declared(Declared {
             classes: classes_declared,
@@ -203,21 +191,22 @@ impl Unlearner {
     fn scores<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
+        x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let published = &self.inner.model.published;
         let d = published.feature_names.len();
-        let n = x.shape()[0];
-        if x.shape()[1] != d {
-            return Err(value_error(format!(
-                "X has {} features, but the model was trained on {d}",
-                x.shape()[1]
-            )));
-        }
-        let rows = contiguous(&x)?;
+        let mut array = None;
+        let (rows, n) = tables::input(x, &mut array)?;
         let flat = py.detach(|| -> PyResult<Vec<f64>> {
+            let rows = rows.into_rows()?;
+            if rows.len() != n * d {
+                return Err(value_error(format!(
+                    "X has {} features, but the model was trained on {d}",
+                    rows.len().checked_div(n).unwrap_or(0)
+                )));
+            }
             let ids = (0..n).map(|i| i.to_string()).collect();
-            let mut data = Dataset::new(ids, published.feature_names.clone(), rows.to_vec(), None)
+            let mut data = Dataset::new(ids, published.feature_names.clone(), rows, None)
                 .map_err(value_error)?;
             published
                 .preprocessing

@@ -1,5 +1,7 @@
 """Removal: equals retraining, certificates, the ledger, verification and the errors."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,16 @@ def test_errors_map_to_python_exceptions(breast_cancer):
         CertifiedRidge(alpha=-1.0, sigma=0).fit(X, y == "malignant")
     with pytest.raises(ValueError, match="budget"):
         CertifiedLogisticRegression(budget=None).fit(X, y)
+    # The core's noise rule (shared with the CLI) names the Python parameters, not flags.
+    for params, message in [
+        ({"budget": None}, "epsilon needs budget ("),
+        ({"delta": None}, "Gaussian noise needs delta ("),
+        ({"epsilon": None, "sigma": None}, "give the noise: sigma (0 for none"),
+        ({"sigma": -1.0}, "sigma must be a finite number"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)) as caught:
+            CertifiedLogisticRegression(**params).fit(X, y)
+        assert "--" not in str(caught.value)
     with pytest.raises(ValueError, match="regularization"):
         CertifiedLogisticRegression(regularization="mean").fit(X, y)
     with pytest.raises(ValueError, match="one id per row"):

@@ -1,18 +1,20 @@
 """Turning the caller's data into what the extension reads.
 
-The extension reads float64 C-contiguous arrays. What that costs for each input:
+What each input costs before the core owns its rows (training always ends with the rows in
+one buffer the core owns: a removal deletes rows from it):
 
-- a numpy float64 C-contiguous array: nothing before the extension (it is passed as is);
-  other dtypes or layouts are converted by numpy (one copy);
-- a pandas or polars DataFrame: its columns are stacked into one float64 array (one copy:
-  both store columns apart) and its column names become ``feature_names_in_``;
-- a pyarrow Table or RecordBatch: converted through pandas (``to_pandas``), so its column
-  names become ``feature_names_in_`` as for a DataFrame (a copy; the Arrow C data interface
-  is not used yet);
+- a numpy float64 C-contiguous array: one copy, the extension's, which also checks that
+  every value is finite; other dtypes or layouts are first converted by numpy (a second
+  copy);
+- a pandas or polars DataFrame, a pyarrow Table or RecordBatch: read through the Arrow C
+  stream interface (``__arrow_c_stream__``) by the core's Arrow reader, one pass and one
+  copy, straight into the buffer the core then owns. Column names become
+  ``feature_names_in_``; a column that is not numeric is refused naming it, a missing value
+  (null, or NaN in pandas, which pyarrow reads as null) or an infinity naming its column
+  and row. pandas hands its columns to pyarrow first (``pyarrow.Table.from_pandas``,
+  without the index): zero-copy for float64 columns without missing values, a copy
+  otherwise. pandas without pyarrow installed goes through numpy instead (one more copy);
 - scipy sparse matrices and arrays: refused (the core has dense rows only).
-
-Training then copies the rows once more, into the secret state that owns them (a removal
-deletes rows from it).
 """
 
 from __future__ import annotations
@@ -35,14 +37,22 @@ def reject_sparse(x: Any) -> None:
         )
 
 
-def from_arrow(x: Any) -> Any:
-    """Return a pyarrow Table or RecordBatch as a pandas DataFrame; anything else as is."""
-    if type(x).__module__.startswith("pyarrow") and hasattr(x, "column_names"):
-        return x.to_pandas()
-    return x
+def arrow_stream(x: Any) -> Any | None:
+    """Return the Arrow C stream (a PyCapsule) of a table, or None for anything else.
 
-
-def prepare(x: Any) -> Any:
-    """Refuse sparse input and convert Arrow tables; the rest is left to scikit-learn."""
-    reject_sparse(x)
-    return from_arrow(x)
+    A table is a pandas or polars DataFrame or a pyarrow Table or RecordBatch: anything
+    with named columns that exports ``__arrow_c_stream__``. A pandas DataFrame is exported
+    without its index (``to_pandas`` round trips and row selections give it one that is not
+    a feature); without pyarrow, pandas is left to the numpy path.
+    """
+    if not (hasattr(x, "columns") or hasattr(x, "column_names")):
+        return None
+    if type(x).__module__.startswith("pandas"):
+        try:
+            import pyarrow
+        except ImportError:
+            return None
+        return pyarrow.Table.from_pandas(x, preserve_index=False).__arrow_c_stream__()
+    if not hasattr(type(x), "__arrow_c_stream__"):
+        return None
+    return x.__arrow_c_stream__()

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -124,25 +125,51 @@ class _CertifiedEstimator(BaseEstimator):
             "tol": float(self.tol),
         }
 
-    def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
-        """X as a float64 C-contiguous array (checked against the fitted features)."""
-        return validate_data(self, _data.prepare(X), reset=reset, dtype=np.float64, order="C")
+    def _rows(self, X: Any, *, reset: bool, check_finite: bool = True) -> Any:
+        """X for the extension: a table's rows read through Arrow, or a float64 C array.
 
-    def _validate_xy(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        """X as in :meth:`_validate` and y, for training (y is required).
-
-        X's values are checked for NaN and infinity by the extension, in parallel, as it
-        copies them (one pass over X fewer).
+        A table (pandas, polars, pyarrow; see ``_data``) is read by the extension into a
+        ``Table`` after scikit-learn has checked its column names and count (and, with
+        ``reset``, recorded them as ``feature_names_in_`` and ``n_features_in_``). Anything
+        else is validated by scikit-learn into a float64 C-contiguous array; with
+        ``check_finite=False`` its values are checked by the extension instead, in the
+        same pass that copies them.
         """
-        return validate_data(
-            self,
-            _data.prepare(X),
-            y,
-            dtype=np.float64,
-            order="C",
-            ensure_all_finite=False,
-            y_numeric=self._loss == "squared",
-        )
+        _data.reject_sparse(X)
+        stream = _data.arrow_stream(X)
+        if stream is None:
+            return validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=np.float64,
+                order="C",
+                ensure_all_finite=check_finite,
+            )
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        table = _unlearn.read_table(stream, "X")
+        if len(table.feature_names) != self.n_features_in_:
+            raise ValueError(
+                f"X has {self.n_features_in_} columns but {len(table.feature_names)} "
+                "features (a list column holds several): give one numeric column per "
+                "feature"
+            )
+        return table
+
+    def _rows_and_targets(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
+        """X as in :meth:`_rows` (values checked by the extension) and y, for training."""
+        if y is None:
+            raise ValueError(
+                f"requires y to be passed, but the target y is None ({type(self).__name__} "
+                "is supervised)"
+            )
+        rows = self._rows(X, reset=True, check_finite=False)
+        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
+        if self._loss == "squared":
+            y = y.astype(np.float64)
+        n = rows.n_rows if isinstance(rows, _unlearn.Table) else rows.shape[0]
+        check_consistent_length(np.empty(n), y)
+        return rows, y
 
     def _feature_names(self) -> list[str]:
         names = getattr(self, "feature_names_in_", None)
@@ -182,8 +209,9 @@ class _CertifiedEstimator(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training rows (numpy, pandas, polars, pyarrow; not sparse), used as given:
-            scale them with constants chosen without looking at the data.
+            Training rows (numpy; pandas, polars and pyarrow tables through the Arrow C
+            data interface; not sparse), used as given: scale them with constants chosen
+            without looking at the data.
         y : array-like of shape (n_samples,)
             Targets.
         ids : iterable of str, optional
@@ -197,13 +225,14 @@ class _CertifiedEstimator(BaseEstimator):
         -------
         self
         """
-        X, y = self._validate_xy(X, y)
+        X, y = self._rows_and_targets(X, y)
         encoded, encoding, declared = self._encode(y)
+        n = len(y)
         self._unlearner = _unlearn.train(
             X,
             np.ascontiguousarray(encoded, dtype=np.float64),
-            self._ids(ids, X.shape[0]),
-            self._subjects(subjects, X.shape[0]),
+            self._ids(ids, n),
+            self._subjects(subjects, n),
             self._feature_names(),
             encoding,
             declared,
@@ -229,8 +258,7 @@ class _CertifiedEstimator(BaseEstimator):
 
     def _scores(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
-        return self._unlearner.scores(X)
+        return self._unlearner.scores(self._rows(X, reset=False))
 
     def remove(
         self,

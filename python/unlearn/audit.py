@@ -21,7 +21,24 @@ from . import _unlearn
 from ._certificate import _from_dict, _Record
 from ._estimators import _CertifiedEstimator
 
-__all__ = ["EpsilonReport", "MembershipReport", "epsilon", "membership"]
+__all__ = ["EpsilonReport", "MembershipReport", "RocCurve", "epsilon", "membership"]
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    """A ROC curve as the core computes it (``crates/unlearn/src/membership/roc.rs``).
+
+    One point per distinct score, from flagging no row (0, 0) to flagging every row
+    (1, 1); both rates are non-decreasing, and the trapezoidal area is the report's AUC.
+
+    Attributes
+    ----------
+    fpr, tpr : ndarray of shape (n_points,)
+        False- and true-positive rates.
+    """
+
+    fpr: np.ndarray
+    tpr: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -35,7 +52,8 @@ class MembershipReport(_Record):
     attacks : list of dict
         Per attack ("loss-threshold", "lira"): AUC and TPR at low FPR with bootstrap
         intervals for the original, unlearned and retrained models, on removed vs
-        never-seen rows (``removed``) and retained vs never-seen rows (``retained``).
+        never-seen rows (``removed``, with its ROC curves in ``removed_curves``; see
+        :meth:`roc_curves`) and retained vs never-seen rows (``retained``).
     """
 
     rows: int
@@ -51,6 +69,30 @@ class MembershipReport(_Record):
     min_fpr: float
     attacks: list[dict[str, Any]]
     verdict: str
+
+    def roc_curves(self, attack: str = "lira") -> dict[str, RocCurve]:
+        """Return one attack's ROC curves on the removed rows against their controls.
+
+        Parameters
+        ----------
+        attack : {"lira", "loss-threshold"}, default "lira"
+            The attack.
+
+        Returns
+        -------
+        dict of str to RocCurve
+            One curve per released model: "original", "unlearned" and "retrained". An
+            unlearned model that forgot the rows has a curve like the retrained one's.
+        """
+        for report in self.attacks:
+            if report["attack"] == attack:
+                curves = report["removed_curves"]
+                return {
+                    model: RocCurve(np.asarray(c["fpr"]), np.asarray(c["tpr"]))
+                    for model, c in curves.items()
+                }
+        known = [a["attack"] for a in self.attacks]
+        raise ValueError(f"no attack {attack!r} in the report (it has {known})")
 
 
 @dataclass(frozen=True)
@@ -131,12 +173,12 @@ def membership(
     MembershipReport
     """
     template = estimator.__sklearn_clone__()
-    X, y = template._validate_xy(X, y)
+    X, y = template._rows_and_targets(X, y)
     encoded, encoding, _ = template._encode(y)
     report = _unlearn.membership(
         X,
         np.ascontiguousarray(encoded, dtype=np.float64),
-        template._ids(ids, X.shape[0]),
+        template._ids(ids, len(y)),
         template._feature_names(),
         encoding,
         template._core_params(),

@@ -438,3 +438,59 @@ fn damaged_parquet_files_are_errors_not_panics() {
     }
     assert!(refused > 0, "some damage must be detected");
 }
+
+/// In-memory Arrow batches (what the Python package hands over through the Arrow C stream
+/// interface) are read by the Parquet reader's code: the same values in the same order,
+/// integers as floats, column names as feature names; a null is located by the data's name,
+/// its column and its 0-based row across batches; a text column is refused by name.
+#[test]
+fn in_memory_batches_are_read_by_the_shared_arrow_reader() {
+    use unlearn::data::arrow::{Origin, read_batches};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Float64, true),
+        Field::new("b", DataType::Int32, true),
+    ]));
+    let batch = |a: Vec<Option<f64>>, b: Vec<i32>| {
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Float64Array::from(a)) as ArrayRef,
+                Arc::new(Int32Array::from(b)) as ArrayRef,
+            ],
+        )
+    };
+    let memory = || Origin::Memory { name: "X".into() };
+    let batches = vec![
+        batch(vec![Some(0.5), Some(-1.0)], vec![1, 2]),
+        batch(vec![Some(2.0)], vec![-3]),
+    ];
+    let data = read_batches(memory(), &schema, batches, &CsvOptions::default()).unwrap();
+    assert_eq!(data.feature_names(), ["a", "b"]);
+    assert_eq!(data.features(), [0.5, 1.0, -1.0, 2.0, 2.0, -3.0]);
+    assert_eq!(data.ids(), ["0", "1", "2"]);
+
+    let batches = vec![
+        batch(vec![Some(0.5), Some(1.0)], vec![1, 2]),
+        batch(vec![Some(0.5), None], vec![1, 2]),
+    ];
+    let err = read_batches(memory(), &schema, batches, &CsvOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, DataError::ArrowValue { row: 3, column, .. } if column == "a"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("X: row 3 (counting from 0): column \"a\": missing")
+    );
+
+    let text = Arc::new(Schema::new(vec![Field::new("city", DataType::Utf8, false)]));
+    let city = RecordBatch::try_new(
+        text.clone(),
+        vec![Arc::new(StringArray::from(vec!["Lyon"])) as ArrayRef],
+    );
+    let err = read_batches(memory(), &text, vec![city], &CsvOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, DataError::Arrow { message, .. } if message.contains("column \"city\" has type Utf8")),
+        "{err}"
+    );
+}

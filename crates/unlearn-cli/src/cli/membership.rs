@@ -8,11 +8,14 @@ use serde_json::json;
 use unlearn::data::{self, Preprocessing, TargetSpec, csv::CsvOptions};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
-use unlearn::membership::{self, Contrast, MembershipReport, MembershipSpec, RocEstimate, Verdict};
+use unlearn::membership::{
+    self, Contrast, MembershipError, MembershipReport, MembershipSpec, RocEstimate, Setting,
+    Verdict,
+};
 use unlearn::model::{Hyperparameters, TrainingData};
-use unlearn::noise::{NoiseFamily, NoiseSpec};
+use unlearn::noise::NoiseFamily;
 use unlearn::objective::Regularization;
-use unlearn::privacy::{self, GaussianCalibration};
+use unlearn::privacy::{self, NoiseRequest};
 use unlearn::solver::NewtonOptions;
 
 /// Arguments of `unlearn audit-membership`.
@@ -158,24 +161,17 @@ fn population(args: &MembershipArgs) -> Result<TrainingData, Box<dyn std::error:
 
 /// The hyperparameters every model of the audit is trained with.
 fn hyperparameters(args: &MembershipArgs) -> Result<Hyperparameters, Box<dyn std::error::Error>> {
-    let calibration = GaussianCalibration::default_for(args.mechanism);
-    let gaussian = |scale| NoiseSpec {
+    // --sigma, or (with --budget) σ calibrated for (--epsilon, --delta, --budget).
+    let (noise, privacy) = privacy::noise_for(&NoiseRequest {
         family: NoiseFamily::Gaussian,
-        scale,
-    };
-    let (noise, privacy) = match args.budget {
-        None => (gaussian(args.sigma), None),
-        Some(budget) => {
-            let (noise, target) = privacy::calibrate(
-                NoiseFamily::Gaussian,
-                args.epsilon,
-                Some(args.delta),
-                budget,
-                calibration,
-            )?;
-            (noise, Some(target))
-        }
-    };
+        sigma: args.budget.is_none().then_some(args.sigma),
+        epsilon: args.budget.map(|_| args.epsilon),
+        delta: Some(args.delta),
+        budget: args.budget,
+        calibration: None,
+        mechanism: args.mechanism,
+    })
+    .map_err(|e| e.message(super::train::flag))?;
     let hyper = Hyperparameters {
         loss: args.loss,
         lambda: args.lambda,
@@ -188,6 +184,14 @@ fn hyperparameters(args: &MembershipArgs) -> Result<Hyperparameters, Box<dyn std
     };
     hyper.validate()?;
     Ok(hyper)
+}
+
+/// The flag that sets an audit setting.
+fn setting_flag(setting: Setting) -> String {
+    match setting {
+        Setting::Canaries => "--no-canaries".into(),
+        other => format!("--{}", other.name().replace('_', "-")),
+    }
 }
 
 /// Runs `unlearn audit-membership`.
@@ -203,7 +207,12 @@ pub fn run(args: &MembershipArgs) -> CliResult {
         bootstrap: args.bootstrap,
         seed: args.seed,
     };
-    let report = membership::run(&population, &hyper, &spec)?;
+    let report = membership::run(&population, &hyper, &spec).map_err(|e| match e {
+        MembershipError::Setting { setting, message } => {
+            format!("{}: {message}", setting_flag(setting)).into()
+        }
+        e => Box::<dyn std::error::Error>::from(e),
+    })?;
     let removal = if args.batch { "batch" } else { "sequential" };
     if args.json {
         let mut value = serde_json::to_value(&report)?;

@@ -13,7 +13,7 @@ use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, PublishPolicy, TrainingData};
 use unlearn::noise::{NoiseFamily, NoiseKey, NoiseSpec};
 use unlearn::objective::Regularization;
-use unlearn::privacy::{self, GaussianCalibration, PrivacyTarget};
+use unlearn::privacy::{self, GaussianCalibration, NoiseParam, NoiseRequest, PrivacyTarget};
 use unlearn::solver::{NewtonOptions, StepSolver};
 use unlearn::store::Store;
 use unlearn::unlearner::Unlearner;
@@ -183,50 +183,24 @@ fn preprocessing(args: &TrainArgs) -> Result<Preprocessing, Box<dyn std::error::
     Ok(p)
 }
 
-/// The noise distribution and privacy target the flags ask for.
-fn noise_choice(
-    args: &TrainArgs,
-) -> Result<(NoiseSpec, Option<PrivacyTarget>), Box<dyn std::error::Error>> {
-    let calibration = args
-        .calibration
-        .unwrap_or(GaussianCalibration::default_for(args.mechanism));
-    if args.mechanism == Mechanism::OutputPerturbation
-        && args.noise == NoiseFamily::Gaussian
-        && calibration != GaussianCalibration::Lattice
-    {
-        return Err(format!(
-            "--calibration {calibration} does not fit output perturbation, whose releases are \
-             discrete Gaussian on a lattice: drop --calibration (or give --calibration lattice)"
-        )
-        .into());
-    }
-    match (args.sigma, args.epsilon, args.budget) {
-        (Some(scale), None, _) => Ok((
-            NoiseSpec {
-                family: args.noise,
-                scale,
-            },
-            None,
-        )),
-        (Some(scale), Some(epsilon), _) => {
-            let spec = NoiseSpec {
-                family: args.noise,
-                scale,
-            };
-            let target = privacy::target_for_scale(spec, epsilon, args.delta, calibration)?;
-            Ok((spec, Some(target)))
-        }
-        (None, Some(epsilon), Some(budget)) => {
-            let (spec, target) =
-                privacy::calibrate(args.noise, epsilon, args.delta, budget, calibration)?;
-            Ok((spec, Some(target)))
-        }
-        _ => Err(
-            "give the noise: --sigma S (0 for none; add --epsilon and --delta for a \
-                  certificate), or --epsilon E --delta D --budget B"
-                .into(),
-        ),
-    }
+/// The noise distribution and privacy target the flags ask for ([`privacy::noise_for`]'s
+/// rule; its errors name the flags).
+fn noise_choice(args: &TrainArgs) -> Result<(NoiseSpec, Option<PrivacyTarget>), String> {
+    privacy::noise_for(&NoiseRequest {
+        family: args.noise,
+        sigma: args.sigma,
+        epsilon: args.epsilon,
+        delta: args.delta,
+        budget: args.budget,
+        calibration: args.calibration,
+        mechanism: args.mechanism,
+    })
+    .map_err(|e| e.message(flag))
+}
+
+/// A noise parameter as the CLI spells it: its flag.
+pub fn flag(param: NoiseParam) -> String {
+    format!("--{}", param.name())
 }
 
 /// How the target column is encoded: declared classes (`--classes`), or as

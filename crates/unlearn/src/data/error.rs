@@ -201,6 +201,29 @@ pub enum DataError {
         reason: String,
     },
 
+    /// An in-memory Arrow table (a DataFrame handed over through the Arrow C data
+    /// interface) could not be read: a column of the wrong type, a stream that failed.
+    #[error("{source_name}: {message}")]
+    Arrow {
+        /// What the data is called (e.g. "X").
+        source_name: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+
+    /// A value of an in-memory Arrow table cannot be used.
+    #[error("{source_name}: row {row} (counting from 0): column \"{column}\": {reason}")]
+    ArrowValue {
+        /// What the data is called (e.g. "X").
+        source_name: String,
+        /// 0-based row, as the caller's DataFrame counts it.
+        row: usize,
+        /// The column (with `[k]` for an element of a list column).
+        column: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+
     /// The options do not fit the file format.
     #[error("{file}: {reason}")]
     Options {

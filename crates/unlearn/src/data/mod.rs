@@ -11,11 +11,14 @@
 //! same bits.
 //! nalgebra stays the public matrix type: [`Dataset::matrix`] is an n×d view.
 //!
-//! Submodules: readers for CSV ([`csv`]), LIBSVM ([`libsvm`]) and Parquet (`parquet`, with
-//! the `parquet` feature), the embedded datasets ([`builtin`]), target encoding
+//! Submodules: readers for CSV ([`csv`]), LIBSVM ([`libsvm`]), Parquet (`parquet`, with
+//! the `parquet` feature) and in-memory Arrow tables (`arrow`, with the `arrow` feature;
+//! the Parquet reader is built on it), the embedded datasets ([`builtin`]), target encoding
 //! ([`targets`]) and data-independent preprocessing ([`preprocess`]). [`load_data_as`]
 //! picks the reader from a source string and a declared or detected [`DataFormat`].
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 pub mod builtin;
 mod columns;
 pub mod csv;
@@ -301,6 +304,12 @@ impl Dataset {
     /// Row-major feature buffer (n·d values).
     pub fn features(&self) -> &[f64] {
         &self.features
+    }
+
+    /// The row-major feature buffer, taken by value (no copy): for a caller that read rows
+    /// with a reader and gives them its own ids, names and targets (the Python package).
+    pub fn into_features(self) -> Vec<f64> {
+        self.features
     }
 
     /// Mutable row-major feature buffer, for in-place preprocessing.

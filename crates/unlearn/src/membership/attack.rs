@@ -128,7 +128,7 @@ pub fn train_shadows(
     if in_count < 2 || count < in_count + 2 {
         return Err(TrainError::Invalid(format!(
             "LiRA needs at least 2 shadow models with and 2 without each row: {count} shadows \
-             (--shadows) with each row in a share {inclusion:.3} of them give {in_count} with"
+             with each row in a share {inclusion:.3} of them give {in_count} with"
         )));
     }
     let n = population.data.n_rows();

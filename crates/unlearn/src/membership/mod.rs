@@ -49,13 +49,50 @@ use crate::unlearner::{RemovalError, Unlearner};
 use attack::{Attack, ShadowFit, row_statistics, train_shadows};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use roc::{Estimate, FPRS, RocPoint};
+use roc::{Estimate, FPRS, RocCurve, RocPoint};
 use serde::Serialize;
+
+/// A setting of the audit that an error is about. Each front end spells it its own way
+/// (the CLI as a flag, `--never-seen`; the Python package as an argument, `never_seen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// The share of never-seen rows.
+    NeverSeen,
+    /// The number of removed rows.
+    Removed,
+    /// Whether canaries are planted.
+    Canaries,
+    /// The number of shadow models.
+    Shadows,
+    /// The number of bootstrap replicates.
+    Bootstrap,
+}
+
+impl Setting {
+    /// The neutral name: `never_seen`, `removed`, `canaries`, `shadows`, `bootstrap`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NeverSeen => "never_seen",
+            Self::Removed => "removed",
+            Self::Canaries => "canaries",
+            Self::Shadows => "shadows",
+            Self::Bootstrap => "bootstrap",
+        }
+    }
+}
 
 /// Why the audit could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum MembershipError {
-    /// A setting does not fit the data.
+    /// A setting does not fit the data; the message says what to change.
+    #[error("{}: {message}", setting.name())]
+    Setting {
+        /// The setting.
+        setting: Setting,
+        /// What is wrong, without the setting's name.
+        message: String,
+    },
+    /// The data do not fit the audit.
     #[error("{0}")]
     Invalid(String),
     /// Training the original, retrained or a shadow model failed.
@@ -240,6 +277,18 @@ impl std::fmt::Display for Verdict {
     }
 }
 
+/// The ROC curves of one attack on the removed rows against their controls (the audit's
+/// contrast), under each released model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemovedCurves {
+    /// Under the original model.
+    pub original: RocCurve,
+    /// Under the unlearned model.
+    pub unlearned: RocCurve,
+    /// Under the retrained model.
+    pub retrained: RocCurve,
+}
+
 /// One attack's figures and verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttackReport {
@@ -247,6 +296,9 @@ pub struct AttackReport {
     pub attack: Attack,
     /// Removed rows S vs never-seen rows N: the audit.
     pub removed: Contrast,
+    /// The ROC curves behind `removed` (at most |S| + |controls| + 1 points each; the
+    /// retained contrast's, over every row, are not kept).
+    pub removed_curves: RemovedCurves,
     /// Retained rows R vs never-seen rows N: members under every model (sanity line).
     pub retained: Contrast,
     /// The original model's AUC interval on S lies above the retrained model's.
@@ -322,6 +374,15 @@ pub fn assess(
                 })
                 .collect();
             let removed = contrast(&scores, &split.removed, &split.controls, bootstrap, seed);
+            let curve = |k: usize| {
+                let pick = |rows: &[usize]| rows.iter().map(|&i| scores[k][i]).collect::<Vec<_>>();
+                roc::roc_curve(&pick(&split.removed), &pick(&split.controls))
+            };
+            let removed_curves = RemovedCurves {
+                original: curve(0),
+                unlearned: curve(1),
+                retrained: curve(2),
+            };
             let retained = contrast(&scores, &split.retained, &split.never_seen, bootstrap, seed);
             let power = removed.original.auc.low > removed.retrained.auc.high;
             let forgot = removed.retrained.auc.covers(removed.unlearned.auc.value);
@@ -334,6 +395,7 @@ pub fn assess(
             AttackReport {
                 attack,
                 removed,
+                removed_curves,
                 retained,
                 power,
                 forgot,
@@ -424,9 +486,10 @@ pub fn run(
     spec: &MembershipSpec,
 ) -> Result<MembershipReport, MembershipError> {
     if spec.bootstrap == 0 {
-        return Err(MembershipError::Invalid(
-            "--bootstrap must be at least 1 (1000 gives stable 95% intervals)".into(),
-        ));
+        return Err(MembershipError::Setting {
+            setting: Setting::Bootstrap,
+            message: "must be at least 1 (1000 gives stable 95% intervals)".into(),
+        });
     }
     let mut seeds = ChaCha20Rng::seed_from_u64(spec.seed);
     let [
@@ -460,13 +523,22 @@ pub fn run(
     } else {
         population
     };
+    // The hyperparameters were validated by the caller: the one input error left to
+    // training the shadows is their number.
     let shadows = train_shadows(
         population,
         hyper,
         spec.shadows,
         split.inclusion(),
         shadow_seed,
-    )?;
+    )
+    .map_err(|e| match e {
+        TrainError::Invalid(message) => MembershipError::Setting {
+            setting: Setting::Shadows,
+            message,
+        },
+        e => e.into(),
+    })?;
     let models = train_models(
         population,
         &split,

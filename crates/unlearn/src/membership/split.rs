@@ -1,7 +1,7 @@
 //! Who plays which part in the membership audit: never-seen, removed and retained rows,
 //! and the canaries (see the parent module).
 
-use super::MembershipError;
+use super::{MembershipError, Setting};
 use crate::data::{Dataset, TargetEncoding};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
@@ -37,17 +37,22 @@ impl Split {
         seed: u64,
     ) -> Result<Self, MembershipError> {
         if !(never_seen > 0.0 && never_seen < 1.0) {
-            return Err(MembershipError::Invalid(format!(
-                "--never-seen must be a fraction in (0, 1), got {never_seen}"
-            )));
+            return Err(MembershipError::Setting {
+                setting: Setting::NeverSeen,
+                message: format!("must be a fraction in (0, 1), got {never_seen}"),
+            });
         }
         let held_out = (never_seen * rows as f64).round() as usize;
         if held_out == 0 || removed == 0 || held_out + removed >= rows {
-            return Err(MembershipError::Invalid(format!(
-                "{rows} rows cannot be split into {held_out} never-seen rows, {removed} removed \
-                 rows (--removed) and at least one retained row: need --removed ≥ 1 and \
-                 --never-seen leaving more than --removed rows for training"
-            )));
+            return Err(MembershipError::Setting {
+                setting: Setting::Removed,
+                message: format!(
+                    "{rows} rows cannot be split into {held_out} never-seen rows, {removed} \
+                     removed rows and at least one retained row: remove at least one row, and \
+                     hold out a never-seen share that leaves more than the removed rows for \
+                     training"
+                ),
+            });
         }
         let mut order: Vec<usize> = (0..rows).collect();
         order.shuffle(&mut ChaCha20Rng::seed_from_u64(seed));
@@ -101,11 +106,12 @@ pub fn mislabel(data: &mut Dataset, rows: &[usize], seed: u64) -> Result<(), Mem
                 ((*y as usize + shift) % classes.len()) as f64
             }
             TargetEncoding::Regression => {
-                return Err(MembershipError::Invalid(
-                    "canaries (the default) are mislabelled rows, which needs class labels: \
-                     give --no-canaries for a real-valued target"
+                return Err(MembershipError::Setting {
+                    setting: Setting::Canaries,
+                    message: "canaries (the default) are mislabelled rows, which needs class \
+                              labels: turn them off for a real-valued target"
                         .into(),
-                ));
+                });
             }
         };
     }
