@@ -230,15 +230,27 @@ struct View {
 
 impl View {
     fn of(unlearner: &Unlearner, refs: HashMap<String, String>) -> Self {
-        let by_digest: HashMap<&str, &str> =
-            refs.iter().map(|(r, d)| (d.as_str(), r.as_str())).collect();
+        // The reference a receipt looked up by its entry's digest shows: the entry's only
+        // one — a grouped entry's several references are each their own requester's, and
+        // none is shown to whoever holds the shared digest.
+        let mut by_digest: HashMap<&str, Option<&str>> = HashMap::new();
+        for (r, d) in &refs {
+            by_digest
+                .entry(d.as_str())
+                .and_modify(|only| *only = None)
+                .or_insert(Some(r.as_str()));
+        }
         let entries = unlearner
             .ledger
             .entries
             .iter()
             .filter(|c| c.kind == EntryKind::Removal)
             .map(|c| {
-                let reference = by_digest.get(c.digest.as_str()).map(|r| r.to_string());
+                let reference = by_digest
+                    .get(c.digest.as_str())
+                    .copied()
+                    .flatten()
+                    .map(str::to_string);
                 (c.digest.clone(), EntryFacts::of(c, reference))
             })
             .collect();
@@ -514,8 +526,12 @@ impl Deletions {
         }
         self.removed
             .extend(certificate.removed_id_tags.iter().cloned());
-        let first = served.iter().find_map(|r| r.reference.clone());
-        let facts = EntryFacts::of(&certificate, first);
+        // Looked up by the entry's digest, a grouped entry shows no requester's reference.
+        let only = match served {
+            [one] => one.reference.clone(),
+            _ => None,
+        };
+        let facts = EntryFacts::of(&certificate, only);
         let receipts: Vec<Receipt> = {
             let mut view = self.shared.write().unwrap_or_else(PoisonError::into_inner);
             for &(reference, entry) in &refs {

@@ -374,6 +374,8 @@ fn a_group_is_one_step_and_each_request_fails_alone() {
     assert_eq!(reader.status().releases, 2, "one release for the group");
     assert_eq!(reader.receipt("b").unwrap(), served[1].receipt);
     assert_eq!(reader.receipt("c"), None);
+    // Looked up by the shared entry's digest, the receipt shows no requester's reference.
+    assert_eq!(reader.receipt(entry).unwrap().reference, None);
     let committed = committed(&store);
     assert_eq!(committed.ledger.entries.len(), 2);
     assert_eq!(committed.model.secret.design.n_rows(), rows - 4);
@@ -381,6 +383,11 @@ fn a_group_is_one_step_and_each_request_fails_alone() {
     assert_eq!(refs.len(), 2);
     assert!(refs.values().all(|e| e == entry));
     assert!(verify(&committed).passed());
+    // The same after a restart (the view rebuilt from the store).
+    drop(engine);
+    let reader = Deletions::open(writable(&store)).unwrap().reader();
+    assert_eq!(reader.receipt("a").unwrap(), served[0].receipt);
+    assert_eq!(reader.receipt(entry).unwrap().reference, None);
 }
 
 /// The publish policy counts every request of a group: with a release every 3 requests, a
