@@ -4,13 +4,16 @@ side by side in one run, on the same synthetic store (Python standard library on
 
     cargo build --release -p unlearn-cli
     python3 scripts/service_bench.py [--unlearn target/release/unlearn] [--n 20000] [--d 100]
-        [--requests 2000] [--publish-every 100] [--checkpoint-every 1] [--workdir DIR]
+        [--requests 2000] [--publish-every 100] [--checkpoint-every 1] [--concurrency 1]
+        [--workdir DIR]
 
 Both paths start from copies of one trained store and serve the same requests (distinct
-ids drawn with a fixed seed), one at a time, each acknowledged only once durable:
-- serve-requests: one request line written to its standard input, then its JSON answer read
-  (so the latency is the request's alone);
-- serve: one POST per request over one keep-alive connection, as one client would.
+ids drawn with a fixed seed), each acknowledged only once durable, with `--concurrency C`
+requests outstanding at any time (1: one at a time):
+- serve-requests: C request lines written to its standard input ahead of their answers, one
+  more written as each JSON answer is read (C = 1: the latency is the request's alone);
+- serve: C clients, each posting one deletion at a time over its own keep-alive connection.
+Requests that are outstanding together may be served as one group (one step, one commit).
 Reports requests/s, p50/p99 latency and bytes written to disk per request (from
 /proc/PID/io write_bytes of the serving process), then checks each store with `verify`.
 """
@@ -26,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -59,22 +63,31 @@ def summary(name, latencies, elapsed, written):
     return row
 
 
-def bench_serve_requests(unlearn, store, ids, checkpoint_every):
+def bench_serve_requests(unlearn, store, ids, checkpoint_every, concurrency):
     proc = subprocess.Popen(
         [unlearn, "serve-requests", "--store", store, "--requests", "-", "--json",
          "--checkpoint-every", str(checkpoint_every)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
     before = write_bytes(proc.pid)
     latencies = []
+    sent = []
     started = time.perf_counter()
-    for i, id_ in enumerate(ids):
-        t = time.perf_counter()
-        proc.stdin.write(json.dumps({"id": id_, "ref": f"sr-{i}"}) + "\n")
-        proc.stdin.flush()
+
+    def send(i):
+        sent.append(time.perf_counter())
+        proc.stdin.write(json.dumps({"id": ids[i], "ref": f"sr-{i}"}) + "\n")
+
+    for i in range(min(concurrency, len(ids))):
+        send(i)
+    proc.stdin.flush()
+    for i in range(len(ids)):
         answer = json.loads(proc.stdout.readline())
-        latencies.append(time.perf_counter() - t)
+        latencies.append(time.perf_counter() - sent[i])
         if answer["status"] != "removed":
             sys.exit(f"serve-requests: {answer}")
+        if len(sent) < len(ids):
+            send(len(sent))
+            proc.stdin.flush()
     elapsed = time.perf_counter() - started
     after = write_bytes(proc.pid)
     proc.stdin.close()
@@ -83,7 +96,7 @@ def bench_serve_requests(unlearn, store, ids, checkpoint_every):
     return summary("serve-requests", latencies, elapsed, written)
 
 
-def bench_http(unlearn, store, token_file, ids, publish_every, checkpoint_every):
+def bench_http(unlearn, store, token_file, ids, publish_every, checkpoint_every, concurrency):
     proc = subprocess.Popen(
         [unlearn, "serve", "--store", store, "--listen", "127.0.0.1:0",
          "--token-file", token_file, "--publish-every", str(publish_every),
@@ -96,22 +109,35 @@ def bench_http(unlearn, store, token_file, ids, publish_every, checkpoint_every)
     with open(token_file) as f:
         headers = {"Authorization": "Bearer " + f.read().strip(),
                    "Content-Type": "application/json"}
-    connection = http.client.HTTPConnection(host, int(port))
     before = write_bytes(proc.pid)
     latencies = []
+    failures = []
+
+    def client(part):
+        connection = http.client.HTTPConnection(host, int(port))
+        for i in part:
+            t = time.perf_counter()
+            connection.request("POST", "/v1/deletions",
+                               json.dumps({"ids": [ids[i]], "ref": f"http-{i}"}), headers)
+            response = connection.getresponse()
+            body = response.read()
+            latencies.append(time.perf_counter() - t)
+            if response.status != 200:
+                failures.append(f"POST /v1/deletions: {response.status} {body!r}")
+                break
+        connection.close()
+
+    clients = [threading.Thread(target=client, args=(range(c, len(ids), concurrency),))
+               for c in range(concurrency)]
     started = time.perf_counter()
-    for i, id_ in enumerate(ids):
-        t = time.perf_counter()
-        connection.request("POST", "/v1/deletions",
-                           json.dumps({"ids": [id_], "ref": f"http-{i}"}), headers)
-        response = connection.getresponse()
-        body = response.read()
-        latencies.append(time.perf_counter() - t)
-        if response.status != 200:
-            sys.exit(f"POST /v1/deletions: {response.status} {body!r}")
+    for t in clients:
+        t.start()
+    for t in clients:
+        t.join()
     elapsed = time.perf_counter() - started
+    if failures:
+        sys.exit(failures[0])
     after = write_bytes(proc.pid)
-    connection.close()
     proc.send_signal(signal.SIGTERM)
     if proc.wait() != 0:
         sys.exit("unlearn serve did not exit 0 on SIGTERM")
@@ -127,6 +153,9 @@ def main():
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--publish-every", type=int, default=100)
     parser.add_argument("--checkpoint-every", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="requests outstanding at once (serve-requests: lines written "
+                             "ahead; HTTP: clients)")
     parser.add_argument("--workdir")
     args = parser.parse_args()
     unlearn = os.path.abspath(args.unlearn)
@@ -146,12 +175,14 @@ def main():
         f.write(os.urandom(32).hex() + "\n")
     print(json.dumps({"n": args.n, "d": args.d, "requests": args.requests,
                       "publish_every": args.publish_every,
-                      "checkpoint_every": args.checkpoint_every, "workdir": work}), flush=True)
+                      "checkpoint_every": args.checkpoint_every,
+                      "concurrency": args.concurrency, "workdir": work}), flush=True)
     results = []
-    every = args.checkpoint_every
-    for name, bench in [("serve-requests", lambda s: bench_serve_requests(unlearn, s, ids, every)),
+    every, concurrency = args.checkpoint_every, args.concurrency
+    for name, bench in [("serve-requests",
+                         lambda s: bench_serve_requests(unlearn, s, ids, every, concurrency)),
                         ("http", lambda s: bench_http(unlearn, s, token_file, ids,
-                                                      args.publish_every, every))]:
+                                                      args.publish_every, every, concurrency))]:
         store = os.path.join(work, f"{name}.store")
         shutil.rmtree(store, ignore_errors=True)
         shutil.copytree(base, store)

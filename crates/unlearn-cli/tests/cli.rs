@@ -300,9 +300,10 @@ fn breast_cancer_store(dir: &std::path::Path) -> std::path::PathBuf {
     store
 }
 
-/// `serve-requests` applies each request with its certificate, reports bad lines and
-/// unknown ids without stopping, and, run again on the same input (a resume after an
-/// interruption), skips what it already served.
+/// `serve-requests` applies the requests, reports bad lines and unknown ids without
+/// stopping, and, run again on the same input (a resume after an interruption), skips what it
+/// already served. The lines of a file are read in together, so its requests are served as
+/// one group: one step whose certificate holds both ids' tags, one receipt per line.
 #[test]
 fn serve_requests_serves_reports_and_resumes() {
     let dir = scratch("serve");
@@ -341,8 +342,14 @@ fn serve_requests_serves_reports_and_resumes() {
             .as_array()
             .unwrap()
             .len(),
-        1
+        2,
+        "one step for the group"
     );
+    assert_eq!(
+        lines[0]["receipt"]["ledger_entry"],
+        lines[1]["receipt"]["ledger_entry"]
+    );
+    assert_eq!(lines[0]["receipt"]["ref"], serde_json::Value::Null);
     let receipt = &lines[1]["receipt"];
     assert_eq!(receipt["id"], "b011");
     assert_eq!(receipt["certified"], true);

@@ -1,13 +1,18 @@
 //! The one writer: a dedicated thread that owns the deletion engine and applies requests in
-//! the order they reach its channel (the order handlers received them), one at a time, and
-//! publishes on the timer between requests. Handlers wait for their reply on a oneshot; a
-//! handler whose client went away still has its deletion applied and durable.
+//! the order they reach its channel (the order handlers received them), and publishes on the
+//! timer between them. Requests that are already queued when the writer takes the next one
+//! arrived together: they are served as one group (one removal step, one transaction, one
+//! sync: [`Deletions::delete_group`]), each answered with its own outcome. Handlers wait for
+//! their reply on a oneshot; a handler whose client went away still has its deletion applied
+//! and durable.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
-use unlearn::deletions::{DeletionError, DeletionRequest, Deletions, ErrorKind, Receipt};
+use unlearn::deletions::{
+    DeletionError, DeletionRequest, Deletions, ErrorKind, MAX_GROUP, Receipt,
+};
 
 /// What the writer is asked to do.
 pub enum Command {
@@ -76,21 +81,41 @@ fn run(mut engine: Deletions, receiver: &mpsc::Receiver<Command>) {
                 Err(mpsc::RecvError) => return,
             },
         };
-        match command {
-            Command::Delete(request, reply) => {
-                let outcome = engine.delete(&request).map(|d| d.receipt);
-                if let Err(e) = &outcome
-                    && e.kind() == ErrorKind::Unavailable
-                {
-                    // A store failure: its message names the store and the cause, no id.
-                    eprintln!("unlearn serve: {e}");
+        let Command::Delete(request, reply) = command else {
+            return;
+        };
+        // Whatever else is queued now arrived with it: one group (up to MAX_GROUP), in order.
+        let (mut requests, mut replies) = (vec![request], vec![reply]);
+        let mut stop = false;
+        while requests.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(Command::Delete(request, reply)) => {
+                    requests.push(request);
+                    replies.push(reply);
                 }
-                // The requester may have gone away; the deletion stands either way.
-                let _ = reply.send(outcome);
-                retry_at = publish_if_due(&mut engine).then(|| Instant::now() + RETRY);
+                Ok(Command::Stop) => {
+                    stop = true;
+                    break;
+                }
+                Err(_) => break,
             }
-            Command::Stop => return,
         }
+        let outcomes = engine.delete_group(&requests);
+        for (outcome, reply) in outcomes.into_iter().zip(replies) {
+            let outcome = outcome.map(|d| d.receipt);
+            if let Err(e) = &outcome
+                && e.kind() == ErrorKind::Unavailable
+            {
+                // A store failure: its message names the store and the cause, no id.
+                eprintln!("unlearn serve: {e}");
+            }
+            // The requester may have gone away; the deletion stands either way.
+            let _ = reply.send(outcome);
+        }
+        if stop {
+            return;
+        }
+        retry_at = publish_if_due(&mut engine).then(|| Instant::now() + RETRY);
     }
 }
 

@@ -159,11 +159,15 @@ pub struct Certificate {
 }
 
 impl Certificate {
-    /// SHA-256 (hex) of the certificate's JSON with `digest` set to "".
+    /// SHA-256 (hex) of the certificate's JSON with `digest` set to "" (serialised in place
+    /// when it is already empty, as while sealing; otherwise from a blanked copy).
     pub fn compute_digest(&self) -> String {
-        let mut blank = self.clone();
-        blank.digest = String::new();
-        let json = serde_json::to_vec(&blank).expect("a certificate serialises");
+        if !self.digest.is_empty() {
+            let mut blank = self.clone();
+            blank.digest = String::new();
+            return blank.compute_digest();
+        }
+        let json = serde_json::to_vec(self).expect("a certificate serialises");
         hex(&Sha256::digest(&json))
     }
 
@@ -171,14 +175,21 @@ impl Certificate {
     pub fn seal(mut self, previous: Option<&Certificate>) -> Self {
         self.previous = previous.map(|p| p.digest.clone());
         self.step = previous.map_or(0, |p| p.step + 1);
+        self.digest = String::new();
         self.digest = self.compute_digest();
         self
     }
 }
 
-/// Lower-case hexadecimal of bytes.
+/// Lower-case hexadecimal of bytes (two digits a byte, one allocation).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(2 * bytes.len());
+    for &b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    text
 }
 
 /// The append-only sequence of certificates of a store.
@@ -261,5 +272,21 @@ impl Ledger {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two lower-case digits a byte, high nibble first, as `format!("{b:02x}")` writes them
+    /// (the digests already stored in ledgers were written that way).
+    #[test]
+    fn hex_writes_two_lower_case_digits_a_byte() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&bytes), expected);
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
     }
 }

@@ -8,8 +8,10 @@
 //!    unknown one through the set of removed-id tags (HMAC of the id under the store's key,
 //!    as the ledger records them), an O(1) look-up per id instead of a scan of the ledger;
 //! 2. **remove**: one batch step of the unlearner (one certificate);
-//! 3. **persist** durably (the only write path, the private `Deletions::persist`): a failure puts the
-//!    engine back on what the store holds, so nothing unacknowledged is ever reported;
+//! 3. **persist** durably (the only write path, the private `Deletions::persist`): one store
+//!    transaction holds the request's rows deleted, its certificate and its reference
+//!    ([`Store::commit_with_refs`]); a failure puts the engine back on what the store holds,
+//!    so nothing unacknowledged is ever reported;
 //! 4. **receipt**: what the requester may be told ([`Receipt`]).
 //!
 //! Releases follow the publish policy (proofs/transcript_accounting.md): every
@@ -26,16 +28,16 @@
 use crate::certificate::{Certificate, EntryKind};
 use crate::model::PublishedModel;
 use crate::requests::Erasure;
-use crate::store::{Store, StoreError, write_atomic};
+use crate::store::{Store, StoreError};
 use crate::unlearner::{RemovalError, Unlearner};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-/// File name (in the store directory, owner-only, beside the database) of the requesters' references: one JSON
-/// line `{"ref", "entry"}` per request that carried one, naming its ledger entry's digest.
-pub const REFS_FILE: &str = "refs.jsonl";
+/// The most requests [`Deletions::delete_group`] serves as one step: a bound on the latency a
+/// group adds to its first request (a longer run of requests is served in several groups).
+pub const MAX_GROUP: usize = 64;
 
 /// Longest reference accepted (in bytes): a ticket number, not a document.
 pub const MAX_REFERENCE_BYTES: usize = 256;
@@ -105,6 +107,11 @@ pub enum DeletionError {
     /// what the store holds).
     #[error("the store could not be written ({0}); the request was not served: retry it")]
     Store(#[from] StoreError),
+    /// The store could not be written for the group this request was served with (the cause
+    /// is reported as [`DeletionError::Store`] for the group's first request): the request
+    /// was not served.
+    #[error("the store could not be written ({0}); the request was not served: retry it")]
+    NotWritten(String),
     /// A write failed and the store could not be read back: the engine serves nothing more.
     #[error("the deletion engine stopped after a store failure ({0}); fix the store, then restart")]
     Stopped(String),
@@ -142,7 +149,7 @@ impl DeletionError {
                 RemovalError::WouldRemoveAll(_) | RemovalError::SubjectAlreadyRemoved(_),
             ) => ErrorKind::Conflict,
             Self::Removal(RemovalError::Linalg(_) | RemovalError::Retrain(_)) => ErrorKind::Failed,
-            Self::Store(_) | Self::Stopped(_) => ErrorKind::Unavailable,
+            Self::Store(_) | Self::NotWritten(_) | Self::Stopped(_) => ErrorKind::Unavailable,
         }
     }
 }
@@ -223,15 +230,27 @@ struct View {
 
 impl View {
     fn of(unlearner: &Unlearner, refs: HashMap<String, String>) -> Self {
-        let by_digest: HashMap<&str, &str> =
-            refs.iter().map(|(r, d)| (d.as_str(), r.as_str())).collect();
+        // The reference a receipt looked up by its entry's digest shows: the entry's only
+        // one — a grouped entry's several references are each their own requester's, and
+        // none is shown to whoever holds the shared digest.
+        let mut by_digest: HashMap<&str, Option<&str>> = HashMap::new();
+        for (r, d) in &refs {
+            by_digest
+                .entry(d.as_str())
+                .and_modify(|only| *only = None)
+                .or_insert(Some(r.as_str()));
+        }
         let entries = unlearner
             .ledger
             .entries
             .iter()
             .filter(|c| c.kind == EntryKind::Removal)
             .map(|c| {
-                let reference = by_digest.get(c.digest.as_str()).map(|r| r.to_string());
+                let reference = by_digest
+                    .get(c.digest.as_str())
+                    .copied()
+                    .flatten()
+                    .map(str::to_string);
                 (c.digest.clone(), EntryFacts::of(c, reference))
             })
             .collect();
@@ -278,24 +297,25 @@ impl Reader {
     /// entry's digest.
     pub fn receipt(&self, key: &str) -> Option<Receipt> {
         let view = self.view();
-        let digest = view.refs.get(key).map_or(key, String::as_str);
-        view.entries
-            .get(digest)
-            .map(|facts| facts.receipt(digest, view.status.releases))
+        let reference = view.refs.get_key_value(key);
+        let digest = reference.map_or(key, |(_, digest)| digest.as_str());
+        view.entries.get(digest).map(|facts| {
+            let receipt = facts.receipt(digest, view.status.releases);
+            match reference {
+                // A grouped step's entry serves several references: each gets its own.
+                Some((reference, _)) => Receipt {
+                    reference: Some(reference.clone()),
+                    ..receipt
+                },
+                None => receipt,
+            }
+        })
     }
 
     /// The counters.
     pub fn status(&self) -> Status {
         self.view().status.clone()
     }
-}
-
-/// One line of [`REFS_FILE`].
-#[derive(Serialize, Deserialize)]
-struct RefLine {
-    #[serde(rename = "ref")]
-    reference: String,
-    entry: String,
 }
 
 /// When releases are made besides every `publish.every` requests.
@@ -321,11 +341,11 @@ pub struct Deletions {
 
 impl Deletions {
     /// Opens the engine on a store; the caller holds the store's exclusive lock for as long
-    /// as the engine lives. References whose entry never reached the ledger (a crash between
-    /// the two writes) are dropped.
+    /// as the engine lives. The requesters' references come from the store, where each was
+    /// committed with its ledger entry.
     pub fn open(store: Store) -> Result<Self, DeletionError> {
         let unlearner = store.load()?;
-        let refs = load_refs(&store, &unlearner)?;
+        let refs = store.refs()?;
         let removed = removed_tags(&unlearner);
         let shared = Arc::new(RwLock::new(View::of(&unlearner, refs)));
         Ok(Self {
@@ -360,7 +380,7 @@ impl Deletions {
         if self.unlearner.model.published.publish.every != every {
             self.live()?;
             self.unlearner.model.published.publish.every = every;
-            self.persist(None)?;
+            self.persist(&[])?;
             let mut view = self.shared.write().unwrap_or_else(PoisonError::into_inner);
             view.model = Arc::new(self.unlearner.model.published.clone());
         }
@@ -381,51 +401,168 @@ impl Deletions {
 
     /// Serves one request: check, remove, persist, receipt. On any error nothing changed.
     pub fn delete(&mut self, request: &DeletionRequest) -> Result<Deletion, DeletionError> {
+        self.delete_group(std::slice::from_ref(request))
+            .pop()
+            .expect("one outcome per request")
+    }
+
+    /// Serves requests that arrived together, in their order, as one removal step and one
+    /// store transaction (group commit: one sync for the group), and returns one outcome per
+    /// request. Each request is checked on its own, against the store and the requests before
+    /// it in the group (an id named twice is "already removed" the second time, a reference
+    /// used twice is in use); one that fails its check fails alone, changing nothing. The
+    /// others are removed together ([`Unlearner::remove_requests`]: one certificate, one
+    /// release if the publish policy — which counts each request — says so) and committed
+    /// with their references; each gets its own receipt, naming the shared ledger entry and
+    /// the release that carries it. If the joint step cannot be taken, each request is served
+    /// alone instead, so one that cannot be removed still fails alone. At most
+    /// [`MAX_GROUP`] requests are taken together (a longer slice is served in groups).
+    /// ARCHITECTURE.md ("Grouped requests") has why a group reveals no more than its
+    /// requests served one by one.
+    pub fn delete_group(
+        &mut self,
+        requests: &[DeletionRequest],
+    ) -> Vec<Result<Deletion, DeletionError>> {
+        if requests.len() > MAX_GROUP {
+            return requests
+                .chunks(MAX_GROUP)
+                .flat_map(|chunk| self.delete_group(chunk))
+                .collect();
+        }
+        let mut outcomes: Vec<Option<Result<Deletion, DeletionError>>> =
+            requests.iter().map(|_| None).collect();
+        let mut accepted: Vec<(usize, Vec<String>)> = Vec::new();
+        let (mut tags, mut refs) = (HashSet::new(), HashSet::new());
+        for (i, request) in requests.iter().enumerate() {
+            match self.check(request, &tags, &refs) {
+                Ok((ids, request_tags)) => {
+                    tags.extend(request_tags);
+                    refs.extend(request.reference.as_deref());
+                    accepted.push((i, ids));
+                }
+                Err(e) => outcomes[i] = Some(Err(e)),
+            }
+        }
+        if !accepted.is_empty() {
+            let ids: Vec<String> = accepted.iter().flat_map(|(_, ids)| ids.clone()).collect();
+            let count = accepted.len() as u64;
+            match self.unlearner.remove_requests(&ids, count) {
+                Ok(certificate) => {
+                    let served: Vec<&DeletionRequest> =
+                        accepted.iter().map(|&(i, _)| &requests[i]).collect();
+                    let results = self.commit_served(&served, certificate);
+                    for ((i, _), result) in accepted.iter().zip(results) {
+                        outcomes[*i] = Some(result);
+                    }
+                }
+                Err(e) if accepted.len() == 1 => outcomes[accepted[0].0] = Some(Err(e.into())),
+                // The joint step failed (nothing changed): serve each request alone, so that
+                // only the one that cannot be removed fails.
+                Err(_) => {
+                    for (i, _) in &accepted {
+                        outcomes[*i] = Some(self.delete(&requests[*i]));
+                    }
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.expect("every request has an outcome"))
+            .collect()
+    }
+
+    /// Checks one request against the store and the requests accepted before it in its group
+    /// (`tags`: their ids' keyed tags; `refs`: their references); returns its ids and their
+    /// tags.
+    fn check(
+        &self,
+        request: &DeletionRequest,
+        tags: &HashSet<String>,
+        refs: &HashSet<&str>,
+    ) -> Result<(Vec<String>, Vec<String>), DeletionError> {
         self.live()?;
         if let Some(reference) = &request.reference {
             check_reference(reference)?;
         }
         let ids = self.unlearner.resolve(&request.erasure)?;
         let key = &self.unlearner.model.secret.key;
-        if let Some(id) = ids.iter().find(|id| self.removed.contains(&key.id_tag(id))) {
+        let request_tags: Vec<String> = ids.iter().map(|id| key.id_tag(id)).collect();
+        if let Some((id, _)) = ids
+            .iter()
+            .zip(&request_tags)
+            .find(|(_, tag)| self.removed.contains(*tag) || tags.contains(*tag))
+        {
             return Err(DeletionError::AlreadyRemoved(id.clone()));
         }
         if let Some(reference) = &request.reference
-            && self.reader().view().refs.contains_key(reference)
+            && (refs.contains(reference.as_str())
+                || self.reader().view().refs.contains_key(reference))
         {
             return Err(DeletionError::ReferenceInUse(reference.clone()));
         }
-        let certificate = self.unlearner.remove(&ids)?;
-        self.persist(
-            request
-                .reference
-                .as_deref()
-                .map(|r| (r, certificate.digest.as_str())),
-        )?;
+        self.unlearner.check_request(&ids)?;
+        Ok((ids, request_tags))
+    }
+
+    /// Persists the step that served `served` (one transaction with their references, all
+    /// naming its ledger entry), then updates the readers' view and makes the receipts. A
+    /// failed write fails every request of the step (nothing was committed).
+    fn commit_served(
+        &mut self,
+        served: &[&DeletionRequest],
+        certificate: Certificate,
+    ) -> Vec<Result<Deletion, DeletionError>> {
+        let digest = certificate.digest.as_str();
+        let refs: Vec<(&str, &str)> = served
+            .iter()
+            .filter_map(|r| r.reference.as_deref())
+            .map(|r| (r, digest))
+            .collect();
+        if let Err(e) = self.persist(&refs) {
+            let message = e.to_string();
+            return std::iter::once(Err(e))
+                .chain((1..served.len()).map(|_| Err(DeletionError::NotWritten(message.clone()))))
+                .collect();
+        }
         self.removed
             .extend(certificate.removed_id_tags.iter().cloned());
-        let facts = EntryFacts::of(&certificate, request.reference.clone());
-        let receipt = {
+        // Looked up by the entry's digest, a grouped entry shows no requester's reference.
+        let only = match served {
+            [one] => one.reference.clone(),
+            _ => None,
+        };
+        let facts = EntryFacts::of(&certificate, only);
+        let receipts: Vec<Receipt> = {
             let mut view = self.shared.write().unwrap_or_else(PoisonError::into_inner);
-            if let Some(reference) = &request.reference {
-                view.refs
-                    .insert(reference.clone(), certificate.digest.clone());
+            for &(reference, entry) in &refs {
+                view.refs.insert(reference.to_string(), entry.to_string());
             }
             view.status = status_of(&self.unlearner);
             if certificate.published {
                 view.model = Arc::new(self.unlearner.model.published.clone());
             }
-            let receipt = facts.receipt(&certificate.digest, view.status.releases);
+            let receipts = served
+                .iter()
+                .map(|r| Receipt {
+                    reference: r.reference.clone(),
+                    ..facts.receipt(digest, view.status.releases)
+                })
+                .collect();
             view.entries.insert(certificate.digest.clone(), facts);
-            receipt
+            receipts
         };
         if certificate.published {
             self.last_release_at = Instant::now();
         }
-        Ok(Deletion {
-            receipt,
-            certificate,
-        })
+        receipts
+            .into_iter()
+            .map(|receipt| {
+                Ok(Deletion {
+                    receipt,
+                    certificate: certificate.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Publishes the pending requests now (one release); `None` if none is pending.
@@ -434,7 +571,7 @@ impl Deletions {
         let Some(certificate) = self.unlearner.publish()? else {
             return Ok(None);
         };
-        self.persist(None)?;
+        self.persist(&[])?;
         self.last_release_at = Instant::now();
         let mut view = self.shared.write().unwrap_or_else(PoisonError::into_inner);
         view.status = status_of(&self.unlearner);
@@ -457,19 +594,14 @@ impl Deletions {
         }
     }
 
-    /// The one durable write: the request's reference (if any) is appended to
-    /// [`REFS_FILE`] and synced first, then the store is saved (its commit point decides).
-    /// A reference whose entry is not in the committed ledger is dropped when the engine
-    /// opens, so a crash between the two writes leaves no dangling reference.
+    /// The one durable write: one store transaction with the requests' rows deleted, the
+    /// ledger entry and their references (`(reference, entry)`), durable when it returns
+    /// ([`Store::commit_with_refs`]): a reference exists exactly when its deletion does.
     ///
     /// On failure the engine goes back to what the store holds (recovering an interrupted
     /// save first); if even that fails it stops serving.
-    fn persist(&mut self, reference: Option<(&str, &str)>) -> Result<(), DeletionError> {
-        let written = match reference {
-            Some((reference, entry)) => append_ref(&self.store, reference, entry),
-            None => Ok(()),
-        }
-        .and_then(|()| self.store.commit(&self.unlearner));
+    fn persist(&mut self, refs: &[(&str, &str)]) -> Result<(), DeletionError> {
+        let written = self.store.commit_with_refs(&self.unlearner, refs);
         let Err(error) = written else {
             return Ok(());
         };
@@ -518,63 +650,4 @@ fn removed_tags(unlearner: &Unlearner) -> HashSet<String> {
         .iter()
         .flat_map(|c| c.removed_id_tags.iter().cloned())
         .collect()
-}
-
-fn refs_path(store: &Store) -> std::path::PathBuf {
-    store.root().join(REFS_FILE)
-}
-
-/// Reads the references whose entry is a removal in the ledger, and rewrites the file with
-/// exactly those (dropping a line torn by a crash and references never committed).
-fn load_refs(store: &Store, unlearner: &Unlearner) -> Result<HashMap<String, String>, StoreError> {
-    let path = refs_path(store);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-        Err(source) => return Err(StoreError::Io { path, source }),
-    };
-    let removals: HashSet<&str> = unlearner
-        .ledger
-        .entries
-        .iter()
-        .filter(|c| c.kind == EntryKind::Removal)
-        .map(|c| c.digest.as_str())
-        .collect();
-    let kept: Vec<RefLine> = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<RefLine>(line).ok())
-        .filter(|r| removals.contains(r.entry.as_str()))
-        .collect();
-    let mut bytes = Vec::new();
-    for line in &kept {
-        bytes.extend(serde_json::to_vec(line).expect("a ref line serialises"));
-        bytes.push(b'\n');
-    }
-    if bytes != text.as_bytes() {
-        write_atomic(&path, &bytes)?;
-    }
-    Ok(kept.into_iter().map(|r| (r.reference, r.entry)).collect())
-}
-
-/// Appends one reference line and syncs it (owner-only file, like the rest of `secret/`).
-fn append_ref(store: &Store, reference: &str, entry: &str) -> Result<(), StoreError> {
-    use std::io::Write;
-    let path = refs_path(store);
-    let io = |source| StoreError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).map_err(io)?;
-    let mut line = serde_json::to_vec(&RefLine {
-        reference: reference.to_string(),
-        entry: entry.to_string(),
-    })
-    .expect("a ref line serialises");
-    line.push(b'\n');
-    file.write_all(&line).map_err(io)?;
-    file.sync_all().map_err(io)
 }

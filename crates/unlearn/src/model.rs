@@ -227,10 +227,7 @@ pub fn weights_digest(weights: &[Vec<f64>]) -> String {
             h.update(v.to_le_bytes());
         }
     }
-    h.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
+    crate::certificate::hex(&h.finalize())
 }
 
 /// The ±1 targets of model `k`: the binary or regression targets themselves, or, for

@@ -87,6 +87,8 @@ pub struct PassFreeStep {
     pub residual_bound: f64,
     /// What this step added to the tracked error ([`bounds::pass_free_step_increment`]).
     pub increment: f64,
+    /// Iterative refinements of the solve the step took (each O(d²)).
+    pub refinements: usize,
 }
 
 /// The constants a pass-free step's bound needs (upper bounds).
@@ -100,6 +102,11 @@ pub struct PassFreeConstants {
     pub row_norm_bound: f64,
     /// S ≥ ‖X‖₂.
     pub x_spectral_bound: f64,
+    /// Iterative refinement stops once ‖r̂‖ is at most this and at most the error e carried in
+    /// (or at most e/10): what is left of r̂ becomes the next step's tracked gradient, which
+    /// that step's solve corrects, so refining only lowers this step's charge; the unlearner
+    /// passes a hundredth of what every charge counts besides ‖r̂‖ ([`refinement_target`]).
+    pub refine_until: f64,
 }
 
 /// A removal step without any pass over the remaining rows, in O(d²)
@@ -147,10 +154,15 @@ pub fn pass_free_removal_step(
     let (mut residual, solve_residual) = system_residual(&step);
     // Iterative refinement with the same factor (O(d²) each): it removes what the factor
     // and the per-sample shift Λ₀ − Λ′ leave of the computed residual, while it keeps
-    // halving and matters: the recorded bound is ‖r̂‖ + e′, so once ‖r̂‖ ≤ e/10 (e the error
-    // carried in) refining further gains under a tenth. Drift and remainder are not in r̂.
+    // halving and matters. The recorded bound is ‖r̂‖ + e′, but r̂ is not lost: it is the next
+    // step's tracked gradient, which that step's solve corrects. So refining stops once
+    // ‖r̂‖ ≤ e/10 (e the error carried in: r̂ is under a tenth of the bound), or once
+    // ‖r̂‖ ≤ min(e, `refine_until`): r̂ then adds under a hundredth to the charge, and at most
+    // e to the bound, so the weights stay as close to the minimiser as the tracked error
+    // already allows. Drift and remainder are not in r̂.
+    let mut refinements = 0;
     for _ in 0..MAX_REFINEMENTS {
-        if residual.norm() <= 0.1 * error {
+        if residual.norm() <= (0.1 * error).max(constants.refine_until.min(error)) {
             break;
         }
         let mut refined = step.clone();
@@ -162,6 +174,7 @@ pub fn pass_free_removal_step(
             break;
         }
         (step, residual) = (refined, r);
+        refinements += 1;
     }
     if step.iter().any(|v| !v.is_finite()) {
         return Err(LinalgError::NonFinite { dim: step.len() });
@@ -201,7 +214,23 @@ pub fn pass_free_removal_step(
         weights,
         residual_bound,
         increment,
+        refinements,
     })
+}
+
+/// The refinement target of a pass-free step ([`PassFreeConstants::refine_until`]):
+/// (τ + Λ′·G/√K)/100, where G = g√(K·d) is the grid rounding every lattice charge adds
+/// (0 without a lattice) and K the class models. A release of K models is charged
+/// c = √Σ_k((b_k + τ)/Λ′)² + G with b_k ≥ ‖r̂_k‖ + e′_k; leaving each ‖r̂_k‖ at most this adds
+/// at most √K·(τ/Λ′ + G/√K)/100 ≤ c/100 to c: the charge is within 1 % of what an exact solve
+/// (r̂ = 0) would be charged (proofs/pass_free_step.md, "Refinement").
+pub fn refinement_target(
+    tolerance: f64,
+    lambda_after: f64,
+    grid_rounding: f64,
+    models: usize,
+) -> f64 {
+    (tolerance + lambda_after * grid_rounding / (models.max(1) as f64).sqrt()) / 100.0
 }
 
 /// At most this many refinement iterations per pass-free step (each halves the computed

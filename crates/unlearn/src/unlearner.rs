@@ -25,21 +25,21 @@ use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::mechanism::Mechanism;
 use crate::model::{
-    Hyperparameters, Model, PublishedModel, ReleaseRecord, SecretState, TrainError, model_targets,
-    weights_digest,
+    Hyperparameters, Model, ReleaseRecord, SecretState, TrainError, model_targets, weights_digest,
 };
 use crate::objective::Regularization;
 use crate::objective::{Objective, Rows};
 use crate::removal::{
     HESSIAN_FREE_DIMENSION, HESSIAN_FREE_FORCING, PassFreeConstants, factored_newton_removal_step,
     gradient_norm_upper_bound, gradient_with_error_bound, hessian_free_removal_step,
-    pass_free_removal_step,
+    pass_free_removal_step, refinement_target,
 };
 use crate::requests::Erasure;
 use crate::shape::ShapeGuard;
 use crate::transcript::{self, Transcript};
 use rayon::prelude::*;
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 /// Why a removal was refused or failed. The unlearner is unchanged in every case.
 #[derive(Debug, thiserror::Error)]
@@ -96,12 +96,36 @@ pub struct Unlearner {
     shape: Result<ShapeGuard, String>,
     /// Whether the running transaction re-solved and so put the rows in canonical order.
     rows_reordered: bool,
+    /// Where the latest request's time went ([`Unlearner::arithmetic_time`],
+    /// [`Unlearner::release_time`]).
+    clock: RequestClock,
+}
+
+/// Timings of the latest request: its linear algebra (cache downdates, steps, measured
+/// residuals, re-solves) and its release's noise draw, which `unlearn bench` sets apart from
+/// the rest of a removal's wall time, its bookkeeping; and the refinements its pass-free
+/// solves took. A measurement, not state: never compared, never persisted, never in a
+/// certificate (a time would describe the rows).
+#[derive(Debug, Clone, Copy, Default)]
+struct RequestClock {
+    arithmetic: Duration,
+    release: Duration,
+    refinements: usize,
+}
+
+impl PartialEq for RequestClock {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
 }
 
 /// Everything a removal step changes apart from the rows (small: weights, noise, counters,
-/// the published model, the ledger's length).
+/// what a release changes of the published model, the ledger's length). The rest of the
+/// published model (hyperparameters, feature names, preprocessing, label encoding, publish
+/// policy) no request changes, so it is not copied: a snapshot costs O(K·d), not the d
+/// feature names' allocations.
 struct Snapshot {
-    published: PublishedModel,
+    release: PublishedRelease,
     weights: Vec<nalgebra::DVector<f64>>,
     noise: Vec<nalgebra::DVector<f64>>,
     noise_draws: u64,
@@ -112,6 +136,13 @@ struct Snapshot {
     spent: Vec<f64>,
     spectral_bound: Option<f64>,
     ledger_entries: usize,
+}
+
+/// The fields of the published model a release replaces ([`Unlearner::publish_release`]).
+struct PublishedRelease {
+    n_rows: usize,
+    weights: Vec<Vec<f64>>,
+    digest: String,
 }
 
 impl Snapshot {
@@ -132,8 +163,13 @@ impl Snapshot {
             row_norm_bound: _,
             spectral_bound,
         } = &unlearner.model.secret;
+        let published = &unlearner.model.published;
         Self {
-            published: unlearner.model.published.clone(),
+            release: PublishedRelease {
+                n_rows: published.n_rows,
+                weights: published.weights.clone(),
+                digest: published.digest.clone(),
+            },
             weights: weights.clone(),
             noise: noise.clone(),
             noise_draws: *noise_draws,
@@ -149,7 +185,10 @@ impl Snapshot {
 
     fn restore(self, unlearner: &mut Unlearner) {
         let secret = &mut unlearner.model.secret;
-        unlearner.model.published = self.published;
+        let published = &mut unlearner.model.published;
+        published.n_rows = self.release.n_rows;
+        published.weights = self.release.weights;
+        published.digest = self.release.digest;
         secret.weights = self.weights;
         secret.noise = self.noise;
         secret.noise_draws = self.noise_draws;
@@ -200,6 +239,7 @@ impl Unlearner {
             caches: HessianCaches::default(),
             shape,
             rows_reordered: false,
+            clock: RequestClock::default(),
         }
     }
 
@@ -248,9 +288,22 @@ impl Unlearner {
     /// The request publishes a release when the publish policy says so (every request by
     /// default); otherwise the published model is unchanged until the next release.
     pub fn remove(&mut self, ids: &[String]) -> Result<Certificate, RemovalError> {
+        self.remove_requests(ids, 1)
+    }
+
+    /// Removes `ids`, the rows of `requests` requests served together (the deletion engine's
+    /// group), as one batch: one step, one certificate. The publish policy counts each of the
+    /// requests: the step publishes if `requests` more requests reach `publish.every`, and
+    /// otherwise they are all pending. If anything fails, the unlearner is left as it was.
+    pub fn remove_requests(
+        &mut self,
+        ids: &[String],
+        requests: u64,
+    ) -> Result<Certificate, RemovalError> {
         self.check_request(ids)?;
-        let publish = self.release_due();
-        self.transaction(|unlearner, undo| unlearner.remove_batch(ids, undo, publish))
+        let requests = requests.max(1);
+        let publish = self.release_due_after(requests);
+        self.transaction(|unlearner, undo| unlearner.remove_batch(ids, undo, publish, requests))
     }
 
     /// Removes `ids` as one request taken one id at a time: one step and one certificate per
@@ -276,7 +329,7 @@ impl Unlearner {
                 .map(|(i, id)| {
                     let publish = publish && i == last;
                     let certificate =
-                        unlearner.remove_batch(std::slice::from_ref(id), undo, publish)?;
+                        unlearner.remove_batch(std::slice::from_ref(id), undo, publish, 1)?;
                     if i != last {
                         // One request: only its last step counts toward the publish policy.
                         unlearner.model.secret.pending_requests -= 1;
@@ -290,8 +343,42 @@ impl Unlearner {
 
     /// Whether the next request publishes a release under the publish policy.
     pub fn release_due(&self) -> bool {
+        self.release_due_after(1)
+    }
+
+    /// Whether `requests` more requests reach the publish policy's count.
+    fn release_due_after(&self, requests: u64) -> bool {
         let every = self.model.published.publish.every.max(1);
-        self.model.secret.pending_requests + 1 >= every
+        self.model.secret.pending_requests + requests >= every
+    }
+
+    /// The time the latest request (removal or publish) spent in linear algebra: cache
+    /// downdates, the Newton or pass-free steps, residuals measured from the rows, re-solves.
+    /// The rest of its wall time is bookkeeping (the transaction's snapshot, id tags, the
+    /// release's noise and digest, the certificate and its seal).
+    pub fn arithmetic_time(&self) -> Duration {
+        self.clock.arithmetic
+    }
+
+    /// The time the latest request's release (if it made one) spent drawing its noise and
+    /// rounding the weights to the grid ([`SecretState::release`]): d exact discrete Gaussian
+    /// draws per class model, part of the bookkeeping but bounded below by the sampler.
+    pub fn release_time(&self) -> Duration {
+        self.clock.release
+    }
+
+    /// The iterative refinements the latest request's pass-free solves took, over its class
+    /// models (proofs/pass_free_step.md, "Refinement").
+    pub fn refinements(&self) -> usize {
+        self.clock.refinements
+    }
+
+    /// Runs `work`, adding its wall time to the request's arithmetic time.
+    fn timed<T>(&mut self, work: impl FnOnce(&mut Self) -> T) -> T {
+        let started = Instant::now();
+        let result = work(self);
+        self.clock.arithmetic += started.elapsed();
+        result
     }
 
     /// Publishes a release of the current secret weights now (`unlearn publish`): the
@@ -367,6 +454,7 @@ impl Unlearner {
         let snapshot = Snapshot::of(self);
         let mut undo = Vec::new();
         self.rows_reordered = false;
+        self.clock = RequestClock::default();
         let result = work(self, &mut undo);
         if result.is_err() {
             if let Ok(guard) = &mut self.shape {
@@ -458,13 +546,15 @@ impl Unlearner {
         Ok(())
     }
 
-    /// One batch step, recording the deleted rows in `undo`. The callers have checked the
-    /// request ([`Unlearner::check_request`]; for a sequence, all its ids at once).
+    /// One batch step for `requests` requests, recording the deleted rows in `undo`. The
+    /// callers have checked the request ([`Unlearner::check_request`]; for a sequence, all its
+    /// ids at once).
     fn remove_batch(
         &mut self,
         ids: &[String],
         undo: &mut Vec<RemovedRow>,
         publish: bool,
+        requests: u64,
     ) -> Result<Certificate, RemovalError> {
         let hyper = self.model.published.hyperparameters.clone();
         let digest_before = self.model.published.digest.clone();
@@ -491,6 +581,7 @@ impl Unlearner {
             let targets: Vec<f64> = (0..count)
                 .map(|k| model_targets(&encoding, &[value], k)[0])
                 .collect();
+            let started = Instant::now();
             self.caches.remove_row(
                 &hyper.loss,
                 secret.design.row(i),
@@ -498,6 +589,7 @@ impl Unlearner {
                 &secret.weights,
                 secret.row_norm_bound,
             );
+            self.clock.arithmetic += started.elapsed();
             let row = secret.design.swap_remove(i);
             if let Ok(guard) = &mut self.shape {
                 guard.remove_row(row.target, &row.features);
@@ -506,7 +598,7 @@ impl Unlearner {
         }
         let erased = self.erased_subjects(&undo[first_removed..]);
         let weights_before = self.model.secret.weights.clone();
-        let step = self.newton_steps(&hyper, n_before, true)?;
+        let step = self.timed(|u| u.newton_steps(&hyper, n_before, true))?;
         let (retrained, mut bounds, distance) =
             self.settle(&hyper, step, publish, Some(weights_before), n_before)?;
         if !retrained {
@@ -515,7 +607,7 @@ impl Unlearner {
         let charge = if publish {
             Some(self.publish_release(&hyper, distance)?)
         } else {
-            self.model.secret.pending_requests += 1;
+            self.model.secret.pending_requests += requests;
             None
         };
         let certificate = self.certificate(
@@ -547,21 +639,22 @@ impl Unlearner {
     ) -> Result<(bool, StepBounds, f64), RemovalError> {
         let allowance = self.allowance(hyper, publish);
         if step.cached_hessian.iter().any(|&c| c) && self.over(hyper, &step, allowance) {
-            self.measure_pass_free_residuals(hyper, &mut step);
+            self.timed(|u| u.measure_pass_free_residuals(hyper, &mut step));
         }
         if step.cached_hessian.iter().any(|&c| c) && self.over(hyper, &step, allowance) {
             if let Some(weights) = restart {
                 self.model.secret.weights = weights;
             }
             self.caches.clear_models();
-            step = self.newton_steps(hyper, n_before, false)?;
+            step = self.timed(|u| u.newton_steps(hyper, n_before, false))?;
         }
         self.account(hyper, step, allowance)
     }
 
     /// Publishes the current secret weights at `distance` from the reference retrain: charges
     /// the release ([`transcript::charge`]), keys its noise after the ledger head, and updates
-    /// the published model. Returns the charge.
+    /// the published model (only the fields of [`PublishedRelease`], which a rollback
+    /// restores). Returns the charge.
     fn publish_release(
         &mut self,
         hyper: &Hyperparameters,
@@ -575,7 +668,9 @@ impl Unlearner {
             .last()
             .map(|c| c.digest.clone())
             .unwrap_or_default();
+        let started = Instant::now();
         let weights = secret.release(hyper, &head, charge)?;
+        self.clock.release += started.elapsed();
         let published = &mut self.model.published;
         published.n_rows = secret.design.n_rows();
         published.digest = weights_digest(&weights);
@@ -617,6 +712,15 @@ impl Unlearner {
             curvature_bound: hyper.loss.second_derivative_bound(),
             row_norm_bound: secret.row_norm_bound,
             x_spectral_bound: spectral_bound,
+            refine_until: refinement_target(
+                hyper.newton.tolerance,
+                lambda_after,
+                transcript::lattice_of(hyper).map_or(0.0, |lattice| {
+                    lattice.grid()
+                        * ((secret.model_count() * secret.design.n_features()) as f64).sqrt()
+                }),
+                secret.model_count(),
+            ),
         };
         let dim = secret.design.n_features();
         if caching && dim < HESSIAN_FREE_DIMENSION && gamma > 0.0 {
@@ -638,6 +742,7 @@ impl Unlearner {
             match steps {
                 Ok(steps) => {
                     for (k, step) in steps.into_iter().enumerate() {
+                        self.clock.refinements += step.refinements;
                         secret.weights[k] = step.weights;
                         bounds.exact_residual.push(step.residual_bound);
                         bounds.data_dependent.push(step.increment);
@@ -849,7 +954,7 @@ impl Unlearner {
         match hyper.mechanism {
             Mechanism::OutputPerturbation => {
                 if self.over(hyper, &bounds, allowance) {
-                    let fresh = self.resolve_from_scratch(hyper, bounds)?;
+                    let fresh = self.timed(|u| u.resolve_from_scratch(hyper, bounds))?;
                     self.model.secret.spent = vec![self.step_distance(hyper, &fresh)];
                     return Ok((true, fresh, 0.0));
                 }
@@ -868,7 +973,7 @@ impl Unlearner {
                     .collect();
                 let over = budget.is_some_and(|b| charged.iter().any(|&c| c > b));
                 if over {
-                    let fresh = self.resolve_from_scratch(hyper, bounds)?;
+                    let fresh = self.timed(|u| u.resolve_from_scratch(hyper, bounds))?;
                     self.model.secret.spent = fresh.exact_residual.clone();
                     return Ok((true, fresh, 0.0));
                 }

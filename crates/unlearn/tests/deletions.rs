@@ -6,14 +6,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use unlearn::data::Preprocessing;
-use unlearn::deletions::{
-    DeletionError, DeletionRequest, Deletions, ErrorKind, PublishTimer, REFS_FILE,
-};
+use unlearn::deletions::{DeletionError, DeletionRequest, Deletions, ErrorKind, PublishTimer};
 use unlearn::loss::LossKind;
 use unlearn::model::{self, PublishPolicy, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::requests::Erasure;
-use unlearn::store::{Access, Store};
+use unlearn::store::{Access, REFS_JOURNAL_FILE, STORE_FORMAT_VERSION, Store, StoreError};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::{RemovalError, Unlearner};
 use unlearn::verify::verify;
@@ -171,23 +169,91 @@ fn the_timer_publishes_pending_requests_when_due() {
     assert_eq!(engine.next_release_due(), None);
 }
 
-/// References survive a restart; one whose entry never reached the ledger (a crash between
-/// the two writes) and a torn last line are dropped when the engine opens.
+/// References live in the store, committed with their entries: they survive a restart, a
+/// retry with the same reference after the restart is "already removed" (idempotent), a new
+/// request cannot reuse it, and no journal file is written beside the database.
 #[test]
-fn references_survive_a_restart_and_dangling_ones_are_dropped() {
+fn references_are_committed_with_their_entries_and_survive_a_restart() {
     let store = store("refs", 1);
     let mut engine = Deletions::open(writable(&store)).unwrap();
     let served = engine.delete(&ids(&["s30"], Some("kept"))).unwrap().receipt;
     drop(engine);
-    let refs = store.join(REFS_FILE);
-    let mut text = std::fs::read_to_string(&refs).unwrap();
-    text.push_str("{\"ref\":\"dangling\",\"entry\":\"00ff\"}\n{\"ref\":\"torn\",\"en");
-    std::fs::write(&refs, text).unwrap();
+    assert!(!store.join(REFS_JOURNAL_FILE).exists());
+    let read = Store::open(&store, Access::Read).unwrap();
+    assert_eq!(
+        read.refs().unwrap().get("kept"),
+        Some(&served.ledger_entry),
+        "the reference names its ledger entry"
+    );
+    let mut engine = Deletions::open(writable(&store)).unwrap();
+    assert_eq!(engine.reader().receipt("kept").unwrap(), served);
+    assert!(matches!(
+        engine.delete(&ids(&["s30"], Some("kept"))),
+        Err(DeletionError::AlreadyRemoved(_))
+    ));
+    assert!(matches!(
+        engine.delete(&ids(&["s31"], Some("kept"))),
+        Err(DeletionError::ReferenceInUse(_))
+    ));
+    assert!(verify(&committed(&store)).passed());
+}
+
+/// A store of format 3 kept its references in a journal beside the database: the first
+/// writer adopts the lines whose entry is a committed removal — dropping one whose entry
+/// never committed (a crash between the journal's sync and the transaction) and a line torn
+/// by a crash —, raises the format to 4, and deletes the journal. Readers before that see no
+/// references; `verify` passes before and after.
+#[test]
+fn a_format_3_store_adopts_its_references_journal() {
+    let store = store("refs-migration", 1);
+    let mut engine = Deletions::open(writable(&store)).unwrap();
+    let served = engine.delete(&ids(&["s30"], Some("kept"))).unwrap().receipt;
+    drop(engine);
+    // Back to format 3: no refs table, the journal as format 3 wrote it.
+    let db = rusqlite::Connection::open(store.join("unlearn.db")).unwrap();
+    db.execute_batch("DROP TABLE refs; UPDATE meta SET value = '3' WHERE key = 'format_version';")
+        .unwrap();
+    drop(db);
+    let training = committed(&store).ledger.entries[0].digest.clone();
+    std::fs::write(
+        store.join(REFS_JOURNAL_FILE),
+        format!(
+            "{{\"ref\":\"kept\",\"entry\":\"{}\"}}\n\
+             {{\"ref\":\"dangling\",\"entry\":\"00ff\"}}\n\
+             {{\"ref\":\"training\",\"entry\":\"{training}\"}}\n\
+             {{\"ref\":\"torn\",\"en",
+            served.ledger_entry
+        ),
+    )
+    .unwrap();
+    let read = Store::open(&store, Access::Read).unwrap();
+    assert!(
+        read.refs().unwrap().is_empty(),
+        "format 3 has no refs table"
+    );
+    assert!(verify(&read.load().unwrap()).passed());
+    drop(read);
+
     let mut engine = Deletions::open(writable(&store)).unwrap();
     let reader = engine.reader();
     assert_eq!(reader.receipt("kept").unwrap(), served);
     assert_eq!(reader.receipt("dangling"), None);
-    assert_eq!(std::fs::read_to_string(&refs).unwrap().lines().count(), 1);
+    assert!(!store.join(REFS_JOURNAL_FILE).exists(), "journal deleted");
+    let refs = Store::open(&store, Access::Read).unwrap().refs().unwrap();
+    assert_eq!(
+        refs.len(),
+        1,
+        "only the committed removal's reference: {refs:?}"
+    );
+    let version: String = rusqlite::Connection::open(store.join("unlearn.db"))
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'format_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, STORE_FORMAT_VERSION.to_string());
     // The removed set is rebuilt from the ledger: s30 is already removed.
     assert!(matches!(
         engine.delete(&ids(&["s30"], None)),
@@ -195,26 +261,156 @@ fn references_survive_a_restart_and_dangling_ones_are_dropped() {
     ));
     // A dropped reference is free again.
     assert!(engine.delete(&ids(&["s31"], Some("dangling"))).is_ok());
+    assert!(verify(&committed(&store)).passed());
 }
 
 /// A write that fails leaves the engine on what the store holds: the request is refused as
-/// unavailable, the rows are all still there, and once the cause is gone the same request
-/// is served.
+/// unavailable, its rows are all still there and its reference was not recorded (reference
+/// and entry are one transaction), and once the cause is gone the same request is served.
+/// The failure: a trigger that aborts every ledger insert, added behind the engine's back.
 #[test]
 fn a_failed_write_is_not_acknowledged_and_leaves_the_store_as_it_was() {
     let store = store("failed-write", 1);
     let mut engine = Deletions::open(writable(&store)).unwrap();
     let rows = engine.unlearner().model.secret.design.n_rows();
-    let refs = store.join(REFS_FILE);
-    std::fs::create_dir(&refs).unwrap(); // appending to a directory fails
+    let db = rusqlite::Connection::open(store.join("unlearn.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON ledger BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    )
+    .unwrap();
     let e = engine.delete(&ids(&["s40"], Some("r"))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert_eq!(engine.unlearner().model.secret.design.n_rows(), rows);
     assert_eq!(committed(&store).model.secret.design.n_rows(), rows);
     assert_eq!(engine.reader().status().deletions, 0);
-    std::fs::remove_dir(&refs).unwrap();
+    assert_eq!(engine.reader().receipt("r"), None);
+    let read = Store::open(&store, Access::Read).unwrap();
+    assert!(
+        read.refs().unwrap().is_empty(),
+        "no reference without its entry"
+    );
+    db.execute_batch("DROP TRIGGER refuse;").unwrap();
     let receipt = engine.delete(&ids(&["s40"], Some("r"))).unwrap().receipt;
     assert_eq!(engine.reader().receipt("r").unwrap(), receipt);
+    assert_eq!(read.refs().unwrap().get("r"), Some(&receipt.ledger_entry));
+    assert!(verify(&committed(&store)).passed());
+}
+
+/// `Store::commit_with_refs` refuses a reference that names no entry of the commit, and
+/// writes nothing then (the unlearner's new entry is not committed either).
+#[test]
+fn a_reference_to_an_entry_the_commit_does_not_append_is_refused() {
+    let dir = store("refs-diverged", 1);
+    let mut handle = writable(&dir);
+    let mut unlearner = handle.load().unwrap();
+    let certificate = unlearner.remove(&["s50".to_string()]).unwrap();
+    let training = unlearner.ledger.entries[0].digest.clone();
+    let e = handle
+        .commit_with_refs(&unlearner, &[("t", training.as_str())])
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Diverged { .. }), "{e}");
+    assert!(handle.refs().unwrap().is_empty());
+    assert_eq!(committed(&dir).ledger.entries.len(), 1);
+    handle
+        .commit_with_refs(&unlearner, &[("t", certificate.digest.as_str())])
+        .unwrap();
+    assert_eq!(handle.refs().unwrap()["t"], certificate.digest);
+}
+
+/// Requests that arrive together are one step and one transaction: the ones that pass their
+/// checks share one ledger entry (one certificate with all their ids' tags) and one release,
+/// each with its own receipt and reference; each refused one fails alone — an unknown id, an
+/// id an earlier request of the group removes, a reference an earlier request of the group
+/// uses — and the group is committed as if served one by one (rows, refs, `verify`).
+#[test]
+fn a_group_is_one_step_and_each_request_fails_alone() {
+    let store = store("group", 1);
+    let mut engine = Deletions::open(writable(&store)).unwrap();
+    let rows = engine.unlearner().model.secret.design.n_rows();
+    let outcomes = engine.delete_group(&[
+        ids(&["s1"], Some("a")),
+        ids(&["s2", "s3"], Some("b")),
+        ids(&["nope"], Some("c")),
+        ids(&["s1"], Some("d")),
+        ids(&["s4"], Some("a")),
+        ids(&["s5"], None),
+    ]);
+    assert_eq!(outcomes.len(), 6);
+    let kinds: Vec<Option<ErrorKind>> = outcomes
+        .iter()
+        .map(|o| o.as_ref().err().map(DeletionError::kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            None,
+            None,
+            Some(ErrorKind::NotFound),
+            Some(ErrorKind::Conflict),
+            Some(ErrorKind::Conflict),
+            None
+        ]
+    );
+    assert!(matches!(outcomes[3], Err(DeletionError::AlreadyRemoved(_))));
+    assert!(matches!(outcomes[4], Err(DeletionError::ReferenceInUse(_))));
+    let served: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    let entry = &served[0].receipt.ledger_entry;
+    assert!(served.iter().all(|d| &d.receipt.ledger_entry == entry));
+    assert_eq!(
+        served
+            .iter()
+            .map(|d| d.receipt.reference.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("a"), Some("b"), None]
+    );
+    assert_eq!(served[0].certificate.removed_id_tags.len(), 4);
+    assert!(
+        served
+            .iter()
+            .all(|d| d.receipt.published && d.receipt.release == 2)
+    );
+    let reader = engine.reader();
+    assert_eq!(reader.status().deletions, 1, "one step for the group");
+    assert_eq!(reader.status().releases, 2, "one release for the group");
+    assert_eq!(reader.receipt("b").unwrap(), served[1].receipt);
+    assert_eq!(reader.receipt("c"), None);
+    // Looked up by the shared entry's digest, the receipt shows no requester's reference.
+    assert_eq!(reader.receipt(entry).unwrap().reference, None);
+    let committed = committed(&store);
+    assert_eq!(committed.ledger.entries.len(), 2);
+    assert_eq!(committed.model.secret.design.n_rows(), rows - 4);
+    let refs = Store::open(&store, Access::Read).unwrap().refs().unwrap();
+    assert_eq!(refs.len(), 2);
+    assert!(refs.values().all(|e| e == entry));
+    assert!(verify(&committed).passed());
+    // The same after a restart (the view rebuilt from the store).
+    drop(engine);
+    let reader = Deletions::open(writable(&store)).unwrap().reader();
+    assert_eq!(reader.receipt("a").unwrap(), served[0].receipt);
+    assert_eq!(reader.receipt(entry).unwrap().reference, None);
+}
+
+/// The publish policy counts every request of a group: with a release every 3 requests, a
+/// group of two publishes nothing (both pending, carried by the next release), and the next
+/// request makes the release that carries all three.
+#[test]
+fn the_publish_policy_counts_each_request_of_a_group() {
+    let store = store("group-policy", 3);
+    let mut engine = Deletions::open(writable(&store)).unwrap();
+    let outcomes = engine.delete_group(&[ids(&["s1"], Some("a")), ids(&["s2"], Some("b"))]);
+    for outcome in &outcomes {
+        let receipt = &outcome.as_ref().unwrap().receipt;
+        assert!(!receipt.published);
+        assert_eq!(receipt.release, 2);
+    }
+    assert_eq!(engine.reader().status().pending, 2);
+    let third = engine.delete(&ids(&["s3"], Some("c"))).unwrap();
+    assert!(third.certificate.published);
+    assert_eq!(engine.reader().status().pending, 0);
+    for reference in ["a", "b", "c"] {
+        let receipt = engine.reader().receipt(reference).unwrap();
+        assert!(receipt.published && receipt.release == 2, "{reference}");
+    }
     assert!(verify(&committed(&store)).passed());
 }
 

@@ -498,6 +498,7 @@ fn pass_free_step_charges_the_regularisation_shift() {
         curvature_bound: 0.25,
         row_norm_bound: 2.0,
         x_spectral_bound: 4.0,
+        refine_until: 0.0,
     };
     let w = DVector::from_element(d, 4.0);
     let mut w0 = w.clone();
@@ -531,6 +532,7 @@ fn a_poor_factor_is_recomputed_after_a_pass_free_step() {
         curvature_bound: 0.25,
         row_norm_bound: 2.0,
         x_spectral_bound: 4.0,
+        refine_until: 0.0,
     };
     let factor_after = |factored: f64| {
         let mut cache = cache_at_4i(&w, 1.0, factored, &tracked, 1.0, 10, 2.0);
@@ -544,6 +546,38 @@ fn a_poor_factor_is_recomputed_after_a_pass_free_step() {
         2.0 + 2f64.powi(-32),
         "the factor of (4 + 2⁻³⁰)I is kept"
     );
+}
+
+/// Refinement stops at max(e/10, min(e, `refine_until`)) (proofs/pass_free_step.md,
+/// "Refinement"). On Ĥ₀ = 4I formed with Λ₀ = 1, a step for Λ′ = 1/2 solves (4 − 1/2)v = ĝ
+/// with the factor of 4I: from ĝ = 8·1 (d = 256, ‖ĝ‖ = 128) the first solve leaves r̂ = 1·1
+/// (‖r̂‖ = 16) and each refinement multiplies r̂ by 1/8 (‖r̂‖ = 2, 1/4, 1/32, …), every value
+/// exact in binary. With e = 1: `refine_until` = 0 (the rule before it existed, e/10 only)
+/// refines three times, to 1/32; `refine_until` = 1 stops after two, at 1/4 ≤ 1; 16 would
+/// leave the first solve as it is, but the cap e = 1 still asks for two. What is left of r̂ is
+/// the cache's tracked gradient: the next step starts from it.
+#[test]
+fn refinement_stops_once_the_residual_is_below_its_target() {
+    let d = 256;
+    let w = DVector::from_element(d, 2.0);
+    let tracked = DVector::from_element(d, 8.0);
+    for (refine_until, refinements, left) in [(0.0, 3, 1.0 / 32.0), (1.0, 2, 0.25), (16.0, 2, 0.25)]
+    {
+        let constants = PassFreeConstants {
+            gamma: 0.0,
+            curvature_bound: 0.25,
+            row_norm_bound: 2.0,
+            x_spectral_bound: 4.0,
+            refine_until,
+        };
+        let mut cache = cache_at_4i(&w, 1.0, 4.0, &tracked, 1.0, 10, 2.0);
+        cache.set_gradient(tracked.clone(), 1.0, 0.5);
+        let step = removal::pass_free_removal_step(&mut cache, None, &w, 0.5, constants).unwrap();
+        assert_eq!(step.refinements, refinements, "refine_until {refine_until}");
+        let (residual, lambda) = cache.gradient();
+        assert_eq!(residual.norm(), left, "refine_until {refine_until}");
+        assert_eq!(lambda, 0.5);
+    }
 }
 
 /// A pass-free step on a cache where it is exact: d = 256, Ĥ₀ = 4I (factor 2I) formed at
@@ -568,6 +602,7 @@ fn pinned_pass_free_step(
         curvature_bound: 0.25,
         row_norm_bound: 2.0,
         x_spectral_bound: 4.0,
+        refine_until: 0.0,
     };
     let mut w0 = w.clone();
     w0[0] -= 1.0;

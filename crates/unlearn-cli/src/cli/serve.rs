@@ -7,8 +7,10 @@ use super::args::{CheckpointArg, WritableStoreArg};
 use super::progress::Progress;
 use clap::Args;
 use serde_json::{Value, json};
-use std::io::BufRead;
-use unlearn::deletions::{Deletion, DeletionError, DeletionRequest, Deletions, ErrorKind, Receipt};
+use std::io::{BufRead, BufReader};
+use unlearn::deletions::{
+    Deletion, DeletionError, DeletionRequest, Deletions, ErrorKind, MAX_GROUP, Receipt,
+};
 use unlearn::echo::echo;
 use unlearn::requests::{Erasure, Request, parse_request};
 use unlearn::unlearner::RemovalError;
@@ -18,10 +20,11 @@ use unlearn::unlearner::RemovalError;
 #[command(
     after_help = "Requests: one per line, a bare id, {\"id\": \"…\", \"ref\": \"…\"} or
 {\"subject\": \"…\", \"ref\": \"…\"} (every row of a data subject, in one step); blank lines
-and # comments are skipped. Each request is applied and committed (one transaction: its
-rows deleted, its certificate appended) before it is reported and the next is read, so an
-interrupted run can be resumed with the same input: requests already served are reported
-as such and skipped. A refused request (bad line, unknown id) changes nothing; the run
+and # comments are skipped. Requests that arrived together (complete lines already read
+in, up to 64) are served as one group: one removal step and one transaction (their rows
+deleted, one certificate appended, their refs recorded), each reported on its own line
+once the transaction is durable. An interrupted run can be resumed with the same input:
+requests already served are reported as such and skipped. A refused request (bad line, unknown id) changes nothing; the run
 goes on and exits with status 1 at the end. Readers (verify, inspect, export, predict)
 keep working while it runs; another writer waits (--wait) or is refused.
 
@@ -120,13 +123,14 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let mut store = args.store.open()?;
     store.set_checkpoint_every(args.checkpoint.checkpoint_every);
     let mut engine = Deletions::open(store)?;
-    let reader: Box<dyn BufRead> = if args.requests == "-" {
-        Box::new(std::io::stdin().lock())
+    let source: Box<dyn std::io::Read> = if args.requests == "-" {
+        Box::new(std::io::stdin())
     } else {
         let file = std::fs::File::open(&args.requests)
             .map_err(|e| format!("{}: cannot read the requests: {e}", args.requests))?;
-        Box::new(std::io::BufReader::new(file))
+        Box::new(file)
     };
+    let mut reader = BufReader::new(source);
     let progress = Progress::spinner("serving requests", args.json);
     let report = |outcome: Value| {
         progress.suspend(|| {
@@ -138,52 +142,81 @@ pub fn run(args: &ServeArgs) -> CliResult {
         });
     };
     let (mut served, mut refused) = (0usize, 0usize);
-    for (index, line) in reader.lines().enumerate() {
-        let line_number = index + 1;
-        let line = line.map_err(|e| format!("{}: line {line_number}: {e}", args.requests))?;
-        let request = match parse_request(&line) {
-            None => continue,
-            Some(Ok(request)) => request,
-            Some(Err(problem)) => {
-                refused += 1;
-                report(json!({"line": line_number, "status": "refused", "error": problem}));
-                continue;
+    let mut line_number = 0usize;
+    let mut text = String::new();
+    loop {
+        // One group: the next line (waiting for it), then every complete line already
+        // buffered — requests that arrived together — up to MAX_GROUP.
+        let mut group: Vec<(usize, Result<Request, String>)> = Vec::new();
+        loop {
+            if !group.is_empty() && (group.len() >= MAX_GROUP || !reader.buffer().contains(&b'\n'))
+            {
+                break;
             }
-        };
-        let deletion = DeletionRequest {
-            erasure: request.erasure.clone(),
-            reference: request.reference.clone(),
-        };
-        match engine.delete(&deletion) {
-            Ok(Deletion {
-                receipt: served_receipt,
-                certificate,
-            }) => {
-                served += 1;
-                progress.set_message(format!("serving requests: {served} removed"));
-                let receipt = receipt(&request, &served_receipt);
-                report(outcome(
-                    line_number,
-                    &request,
-                    json!({"status": "removed", "receipt": receipt, "certificate": certificate}),
-                ));
+            text.clear();
+            let read = reader
+                .read_line(&mut text)
+                .map_err(|e| format!("{}: line {}: {e}", args.requests, line_number + 1))?;
+            if read == 0 {
+                break;
             }
-            Err(
-                DeletionError::AlreadyRemoved(_)
-                | DeletionError::Removal(RemovalError::SubjectAlreadyRemoved(_)),
-            ) => report(outcome(
-                line_number,
-                &request,
-                json!({"status": "already-removed"}),
-            )),
-            Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e.into()),
-            Err(e) => {
-                refused += 1;
-                report(outcome(
-                    line_number,
+            line_number += 1;
+            if let Some(request) = parse_request(text.trim_end_matches(['\n', '\r'])) {
+                group.push((line_number, request));
+            }
+        }
+        if group.is_empty() {
+            break; // the end of the input
+        }
+        let deletions: Vec<DeletionRequest> = group
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .map(|request| DeletionRequest {
+                erasure: request.erasure.clone(),
+                reference: request.reference.clone(),
+            })
+            .collect();
+        let mut outcomes = engine.delete_group(&deletions).into_iter();
+        for (line, request) in group {
+            let request = match request {
+                Ok(request) => request,
+                Err(problem) => {
+                    refused += 1;
+                    report(json!({"line": line, "status": "refused", "error": problem}));
+                    continue;
+                }
+            };
+            match outcomes.next().expect("one outcome per request") {
+                Ok(Deletion {
+                    receipt: served_receipt,
+                    certificate,
+                }) => {
+                    served += 1;
+                    progress.set_message(format!("serving requests: {served} removed"));
+                    let receipt = receipt(&request, &served_receipt);
+                    report(outcome(
+                        line,
+                        &request,
+                        json!({"status": "removed", "receipt": receipt, "certificate": certificate}),
+                    ));
+                }
+                Err(
+                    DeletionError::AlreadyRemoved(_)
+                    | DeletionError::Removal(RemovalError::SubjectAlreadyRemoved(_)),
+                ) => report(outcome(
+                    line,
                     &request,
-                    json!({"status": "refused", "error": e.to_string()}),
-                ));
+                    json!({"status": "already-removed"}),
+                )),
+                Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e.into()),
+                Err(e) => {
+                    refused += 1;
+                    report(outcome(
+                        line,
+                        &request,
+                        json!({"status": "refused", "error": e.to_string()}),
+                    ));
+                }
             }
         }
     }

@@ -105,6 +105,14 @@ pub struct RemovalPoint {
     /// Seconds the removal took (`Unlearner::remove` of one id, retraining included when
     /// it retrained).
     pub seconds: f64,
+    /// Of `seconds`, what was not linear algebra ([`Unlearner::arithmetic_time`]): the
+    /// transaction's snapshot, id tags, the release (noise, digest), the certificate and its
+    /// seal.
+    pub bookkeeping_seconds: f64,
+    /// Of `bookkeeping_seconds`, the release's noise draw ([`Unlearner::release_time`]).
+    pub release_noise_seconds: f64,
+    /// Iterative refinements of the removal's pass-free solves ([`Unlearner::refinements`]).
+    pub refinements: usize,
     /// budget_used / budget after the removal.
     pub budget_used_fraction: f64,
     /// Whether the removal retrained.
@@ -126,6 +134,14 @@ pub struct BenchReport {
     pub removal_seconds_median: f64,
     /// 95th percentile of seconds per removal.
     pub removal_seconds_p95: f64,
+    /// Median seconds per removal spent outside linear algebra (the series'
+    /// `bookkeeping_seconds`).
+    pub bookkeeping_seconds_median: f64,
+    /// Median seconds per removal spent drawing the release noise (the series'
+    /// `release_noise_seconds`; part of the bookkeeping).
+    pub release_noise_seconds_median: f64,
+    /// Mean iterative refinements per removal (0 where no step was pass-free).
+    pub refinements_per_removal: f64,
     /// Removals served.
     pub removals: usize,
     /// budget_used / budget after the last removal.
@@ -270,6 +286,7 @@ pub fn run(
             .remove(std::slice::from_ref(id))
             .map_err(|e| e.to_string())?;
         let seconds = started.elapsed().as_secs_f64();
+        let bookkeeping_seconds = seconds - unlearner.arithmetic_time().as_secs_f64();
         let bounds = &certificate.bounds;
         max_exact = bounds
             .exact_residual
@@ -284,6 +301,9 @@ pub fn run(
         series.push(RemovalPoint {
             removal: k + 1,
             seconds,
+            bookkeeping_seconds,
+            release_noise_seconds: unlearner.release_time().as_secs_f64(),
+            refinements: unlearner.refinements(),
             budget_used_fraction: certificate.budget_used / budget,
             retrained: certificate.retrained,
         });
@@ -307,6 +327,8 @@ pub fn run(
     let retrain = retrain_in_place(secret, &hyper, spec.seed ^ 0x5eed)?;
     let seconds: Vec<f64> = series.iter().map(|p| p.seconds).collect();
     let removal_seconds_median = quantile(&seconds, 0.5);
+    let bookkeeping: Vec<f64> = series.iter().map(|p| p.bookkeeping_seconds).collect();
+    let noise: Vec<f64> = series.iter().map(|p| p.release_noise_seconds).collect();
     let peak_rss_bytes = peak_rss_bytes();
     let data_bytes = (8 * spec.rows * spec.features) as u64;
     Ok(BenchReport {
@@ -316,6 +338,10 @@ pub fn run(
         retrain_seconds: retrain.seconds,
         removal_seconds_median,
         removal_seconds_p95: quantile(&seconds, 0.95),
+        bookkeeping_seconds_median: quantile(&bookkeeping, 0.5),
+        release_noise_seconds_median: quantile(&noise, 0.5),
+        refinements_per_removal: series.iter().map(|p| p.refinements as f64).sum::<f64>()
+            / series.len().max(1) as f64,
         removals: ids.len(),
         budget_used_fraction,
         retrainings,

@@ -20,6 +20,14 @@
 //! re-applies the removals they carried (proofs/transcript_accounting.md, "Forked
 //! histories").
 //!
+//! **Requesters' references** (a ticket number a deletion request carries) are rows of the
+//! `refs` table, inserted by [`Store::commit_with_refs`] in the transaction that appends the
+//! request's ledger entry: a reference exists exactly when its deletion is committed, with
+//! no journal and no sync of its own. Format 3 kept them in a `refs.jsonl` journal beside the
+//! database, synced before the transaction; the first writer to open such a store adopts the
+//! journal's references whose entry is a committed removal, in one transaction that also
+//! raises the format to 4, then deletes the journal.
+//!
 //! **One transaction per request.** [`Store::commit`] writes what a request changed and
 //! nothing else: it deletes the rows its new certificates name (found by their keyed tags),
 //! appends those certificates, and replaces the small state and the published model — writes
@@ -73,6 +81,7 @@ use crate::verify::Check;
 use codec::{Bindings, RowsDigest, StateRecord, features_blob, row_hash, state_checksum};
 use lock::WriterLock;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,6 +95,9 @@ pub const MODEL_FILE: &str = "model.json";
 pub const MODEL_DIGEST_KEY: &str = "model_digest";
 /// The secret state of the previous store format, whose presence marks such a store.
 pub const LEGACY_SECRET_FILE: &str = "secret/state.bin";
+/// The requesters' references journal of format 3 (one `{"ref", "entry"}` JSON line per
+/// reference), adopted into the `refs` table by the first writer of format 4.
+pub const REFS_JOURNAL_FILE: &str = "refs.jsonl";
 
 /// Errors reading or writing a store.
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +301,8 @@ impl Store {
         if legacy {
             legacy::remove_files(dir)?;
         }
+        // A replaced format-3 store's journal names entries of the ledger that is gone.
+        remove_journal(dir)?;
         Ok(store)
     }
 
@@ -355,8 +369,9 @@ impl Store {
             deletions_pending: 0,
             reconciled: Vec::new(),
         };
-        store.check_format()?;
+        let version = store.check_format()?;
         if store.writer.is_some() {
+            store.adopt_refs_journal(version)?;
             store.tidy()?;
             store.reconciled = release_log::reconcile(&mut store)?;
         }
@@ -432,14 +447,33 @@ impl Store {
         integrity::read_published(self)
     }
 
-    /// Commits what `unlearner` changed since the store's last commit, in one transaction:
-    /// deletes the rows its new ledger entries remove (by their keyed tags), appends those
-    /// entries, replaces the small state and the published model. Returns once the commit is
-    /// durable; then checkpoints the WAL if rows were deleted, and rewrites `model.json` if
-    /// the published model changed. `unlearner` must continue the committed state (loaded
-    /// from it, or committed through this handle): otherwise [`StoreError::Diverged`], and
-    /// nothing is written. After any error, load the store again before the next request.
-    pub fn commit(&mut self, unlearner: &Unlearner) -> Result<(), StoreError> {
+    /// The requesters' references: reference → digest of the ledger entry that served it,
+    /// each committed with its entry ([`Store::commit_with_refs`]). Empty for a store of
+    /// format 3 that no writer has opened since (its references are still in its journal).
+    pub fn refs(&self) -> Result<HashMap<String, String>, StoreError> {
+        let fail = db_error(&self.db);
+        let mut select = match self.conn.prepare("SELECT ref, entry FROM refs") {
+            Ok(select) => select,
+            Err(rusqlite::Error::SqliteFailure(_, Some(ref m))) if m.contains("no such table") => {
+                return Ok(HashMap::new());
+            }
+            Err(e) => return Err(fail(e)),
+        };
+        let rows = select
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(&fail)?;
+        rows.collect::<Result<_, _>>().map_err(fail)
+    }
+
+    /// [`Store::commit`] with the references of the requests it commits: each
+    /// `(reference, entry)` names the digest of one of the ledger entries this commit appends
+    /// and is inserted in the same transaction (a reference already in the store, or one whose
+    /// entry is not appended here, fails the whole commit: nothing is written).
+    pub fn commit_with_refs(
+        &mut self,
+        unlearner: &Unlearner,
+        refs: &[(&str, &str)],
+    ) -> Result<(), StoreError> {
         if self.writer.is_none() {
             return Err(StoreError::ReadOnly {
                 path: self.root.clone(),
@@ -448,12 +482,23 @@ impl Store {
         if self.model_file_stale {
             self.repair_model_file()?;
         }
-        let (model_changed, deleted) = self.write_changes(unlearner)?;
+        let (model_changed, deleted) = self.write_changes(unlearner, refs)?;
         if deleted {
             self.deletions_pending += 1;
             self.checkpoint_due |= self.deletions_pending >= self.checkpoint_every;
         }
         self.finish_commit(&unlearner.model.published, model_changed)
+    }
+
+    /// Commits what `unlearner` changed since the store's last commit, in one transaction:
+    /// deletes the rows its new ledger entries remove (by their keyed tags), appends those
+    /// entries, replaces the small state and the published model. Returns once the commit is
+    /// durable; then checkpoints the WAL if rows were deleted, and rewrites `model.json` if
+    /// the published model changed. `unlearner` must continue the committed state (loaded
+    /// from it, or committed through this handle): otherwise [`StoreError::Diverged`], and
+    /// nothing is written. After any error, load the store again before the next request.
+    pub fn commit(&mut self, unlearner: &Unlearner) -> Result<(), StoreError> {
+        self.commit_with_refs(unlearner, &[])
     }
 
     /// Checkpoints the WAL after every `deletions` commits that delete rows instead of after
@@ -517,8 +562,10 @@ impl Store {
                     entries: Some(entries as u64),
                 });
             }
+            tx.execute_batch(schema::REFS_TABLE).map_err(&fail)?;
             tx.execute_batch(
-                "DELETE FROM rows; DELETE FROM ledger; DELETE FROM state; DELETE FROM meta;",
+                "DELETE FROM rows; DELETE FROM ledger; DELETE FROM state; DELETE FROM meta; \
+                 DELETE FROM refs;",
             )
             .map_err(&fail)?;
         } else {
@@ -572,9 +619,13 @@ impl Store {
         tx.commit().map_err(&fail)
     }
 
-    /// The transaction of [`Store::commit`]; returns whether the published model changed and
-    /// whether rows were deleted.
-    fn write_changes(&mut self, unlearner: &Unlearner) -> Result<(bool, bool), StoreError> {
+    /// The transaction of [`Store::commit_with_refs`]; returns whether the published model
+    /// changed and whether rows were deleted.
+    fn write_changes(
+        &mut self,
+        unlearner: &Unlearner,
+        refs: &[(&str, &str)],
+    ) -> Result<(bool, bool), StoreError> {
         let db = self.db.clone();
         let root = self.root.clone();
         let fail = db_error(&db);
@@ -662,6 +713,20 @@ impl Store {
             )));
         }
         append_ledger(&tx, new_entries).map_err(&fail)?;
+        if !refs.is_empty() {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO refs (ref, entry) VALUES (?1, ?2)")
+                .map_err(&fail)?;
+            for &(reference, entry) in refs {
+                if !new_entries.iter().any(|e| e.digest == entry) {
+                    return Err(diverged(format!(
+                        "a reference names ledger entry {}, which this commit does not append",
+                        short(entry)
+                    )));
+                }
+                insert.execute(params![reference, entry]).map_err(&fail)?;
+            }
+        }
         let published = &unlearner.model.published;
         let new_digest = model_digest(published);
         let model_changed = new_digest != old.model_digest;
@@ -684,8 +749,9 @@ impl Store {
         Ok((model_changed, deleted > 0))
     }
 
-    /// Refuses a database of a newer format, or one whose creation never committed.
-    fn check_format(&self) -> Result<(), StoreError> {
+    /// Refuses a database of a newer format, or one whose creation never committed; returns
+    /// its format version.
+    fn check_format(&self) -> Result<u32, StoreError> {
         let fail = db_error(&self.db);
         let version: Option<String> = self
             .conn
@@ -718,7 +784,70 @@ impl Store {
                 supported: STORE_FORMAT_VERSION,
             });
         }
-        Ok(())
+        Ok(found)
+    }
+
+    /// A writer's migration of the references at open (see the module docs): a store of
+    /// format 3 gets the `refs` table, the references of its journal whose entry is a
+    /// committed removal (a line torn by a crash, or one whose entry never committed, is
+    /// dropped, as format 3 dropped them at open), and format 4, in one transaction; then
+    /// the journal is deleted. A journal left beside a format-4 store (a writer stopped
+    /// between that transaction and the deletion) is adopted the same way: a reference
+    /// already in the table is kept as it is.
+    fn adopt_refs_journal(&mut self, version: u32) -> Result<(), StoreError> {
+        let journal = self.root.join(REFS_JOURNAL_FILE);
+        let text = match fs::read_to_string(&journal) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: journal,
+                    source,
+                });
+            }
+        };
+        if text.is_none() && version >= schema::REFS_FORMAT_VERSION {
+            return Ok(());
+        }
+        let fail = db_error(&self.db);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&fail)?;
+        tx.execute_batch(schema::REFS_TABLE).map_err(&fail)?;
+        {
+            let mut is_removal = tx
+                .prepare(
+                    "SELECT count(*) FROM ledger \
+                     WHERE digest = ?1 AND json_extract(entry, '$.kind') = 'removal'",
+                )
+                .map_err(&fail)?;
+            let mut insert = tx
+                .prepare("INSERT OR IGNORE INTO refs (ref, entry) VALUES (?1, ?2)")
+                .map_err(&fail)?;
+            for line in text.as_deref().unwrap_or("").lines() {
+                let Ok(line) = serde_json::from_str::<JournalLine>(line) else {
+                    continue;
+                };
+                let committed: i64 = is_removal
+                    .query_row(params![line.entry], |r| r.get(0))
+                    .map_err(&fail)?;
+                if committed > 0 {
+                    insert
+                        .execute(params![line.reference, line.entry])
+                        .map_err(&fail)?;
+                }
+            }
+        }
+        if version < schema::REFS_FORMAT_VERSION {
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'format_version'",
+                params![STORE_FORMAT_VERSION.to_string()],
+            )
+            .map_err(&fail)?;
+        }
+        tx.commit().map_err(&fail)?;
+        remove_journal(&self.root)
     }
 
     /// A writer's housekeeping at open: removes temporary files an interrupted write left
@@ -812,6 +941,27 @@ impl Drop for Store {
         if self.writer.is_some() && (self.checkpoint_due || self.deletions_pending > 0) {
             let _ = schema::checkpoint_now(&self.conn);
         }
+    }
+}
+
+/// One line of a format-3 references journal ([`REFS_JOURNAL_FILE`]).
+#[derive(serde::Deserialize)]
+struct JournalLine {
+    #[serde(rename = "ref")]
+    reference: String,
+    entry: String,
+}
+
+/// Deletes a references journal ([`REFS_JOURNAL_FILE`]) in `dir`, if there is one.
+fn remove_journal(dir: &Path) -> Result<(), StoreError> {
+    let journal = dir.join(REFS_JOURNAL_FILE);
+    match fs::remove_file(&journal) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            path: journal,
+            source,
+        }),
     }
 }
 

@@ -8,7 +8,13 @@
 //! ledger(step INTEGER PRIMARY KEY, digest TEXT, entry TEXT)  -- one certificate per row
 //! state(one INTEGER PRIMARY KEY CHECK (one = 1),        -- the small secret state, the
 //!       secret TEXT, published TEXT, checksum TEXT)     --   published model, their checksum
+//! refs(ref TEXT PRIMARY KEY, entry TEXT)                -- requesters' references → the
+//!                                                       --   digest of their ledger entry
 //! ```
+//!
+//! A request's reference is written in the same transaction as its ledger entry, so the two
+//! are committed together or not at all (format 4; format 3 kept them in a `refs.jsonl`
+//! journal, synced before the transaction: [`REFS_TABLE`] and `Store::open` migrate it).
 //!
 //! A row is found for deletion by its keyed tag, the same tag the ledger records: the rows a
 //! commit deletes are exactly those its new certificates name, so the two cannot disagree.
@@ -25,9 +31,17 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::time::Duration;
 
-/// Version of the store format (the database file). 3: the SQLite store; 2 and 1 were
-/// directories of files (`secret/state.bin`).
-pub const STORE_FORMAT_VERSION: u32 = 3;
+/// Version of the store format (the database file). 4: the requesters' references in the
+/// `refs` table; 3: the SQLite store with its references in `refs.jsonl` (migrated by the
+/// first writer that opens it); 2 and 1 were directories of files (`secret/state.bin`).
+pub const STORE_FORMAT_VERSION: u32 = 4;
+
+/// The first format with the `refs` table; a writer opening an older SQLite store adds it.
+pub(super) const REFS_FORMAT_VERSION: u32 = 4;
+
+/// The table of requesters' references (in [`SCHEMA`]; added to a format-3 store).
+pub(super) const REFS_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS refs (ref TEXT PRIMARY KEY, entry TEXT NOT NULL);";
 
 /// The tables of a new store.
 pub(super) const SCHEMA: &str = "
@@ -47,6 +61,7 @@ pub(super) const SCHEMA: &str = "
         published TEXT NOT NULL,
         checksum TEXT NOT NULL
     );
+    CREATE TABLE refs (ref TEXT PRIMARY KEY, entry TEXT NOT NULL);
 ";
 
 /// How long a connection waits for SQLite's own short locks (a reader's closing checkpoint,
