@@ -66,7 +66,7 @@ pub fn reconciliation_note(entries: &[Certificate]) -> Option<String> {
         .count();
     (!entries.is_empty()).then(|| {
         format!(
-            "this store was restored from a backup (or copied) after it had published: its release log holds releases its ledger does not; charged to the transcript: {}; removals acknowledged on the lost branch re-applied: {reapplied}",
+            "the store's release log holds entries its ledger does not (it was restored from a backup after it had published, or a writer stopped between a record and its commit); charged to the transcript: {}; removals of those entries re-applied: {reapplied}",
             if charged.is_empty() {
                 "none".to_string()
             } else {

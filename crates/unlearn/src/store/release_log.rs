@@ -135,7 +135,8 @@ pub fn read_release_log(root: &Path) -> Result<Vec<LogRecord>, StoreError> {
 }
 
 /// Appends the records of `entries` (of the history whose training entry is `lineage`) and
-/// syncs them, the directory too when the file is new. A torn last line is cut first.
+/// syncs them (`fdatasync`: the data and the new length), the directory too when the file is
+/// new. A torn last line is cut first.
 pub(super) fn append(
     root: &Path,
     lineage: &str,
@@ -176,7 +177,7 @@ pub(super) fn append(
         lines.push(b'\n');
     }
     file.write_all(&lines).map_err(io)?;
-    file.sync_all().map_err(io)?;
+    file.sync_data().map_err(io)?;
     if created {
         sync_dir(root)?;
     }
