@@ -113,6 +113,9 @@ impl Service {
     pub fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
         let mut store = Store::open(&config.store, Access::Write { wait: config.wait })?;
         store.set_checkpoint_every(config.checkpoint_every);
+        if let Some(note) = store.reconciliation_note() {
+            eprintln!("unlearn serve: note: {note}");
+        }
         let mut engine = Deletions::open(store)?;
         if let Some(every) = config.publish_every {
             engine.set_publish_every(every)?;

@@ -4,7 +4,6 @@ use super::CliError;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use unlearn::certificate::{Certificate, EntryKind};
 use unlearn::data::{self, DataError, DataFormat, Dataset, TargetSpec, csv::CsvOptions};
 use unlearn::store::{Access, Store, StoreError};
 
@@ -46,34 +45,11 @@ impl WritableStoreArg {
                 wait: self.wait.duration(),
             },
         )?;
-        if let Some(note) = reconciliation_note(store.reconciled()) {
+        if let Some(note) = store.reconciliation_note() {
             eprintln!("note: {note}");
         }
         Ok(store)
     }
-}
-
-/// What reconciling a store with its release log did, for the operator (none if nothing).
-pub fn reconciliation_note(entries: &[Certificate]) -> Option<String> {
-    let charged: Vec<String> = entries
-        .iter()
-        .flat_map(|e| &e.foreign_releases)
-        .map(|f| format!("release {} (charged {:.3e})", f.release, f.charge))
-        .collect();
-    let reapplied = entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::Removal)
-        .count();
-    (!entries.is_empty()).then(|| {
-        format!(
-            "the store's release log holds entries its ledger does not (it was restored from a backup after it had published, or a writer stopped between a record and its commit); charged to the transcript: {}; removals of those entries re-applied: {reapplied}",
-            if charged.is_empty() {
-                "none".to_string()
-            } else {
-                charged.join(", ")
-            }
-        )
-    })
 }
 
 /// `--wait SECONDS`: how long a writing command waits for another writer of the store.

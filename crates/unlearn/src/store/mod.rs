@@ -73,7 +73,7 @@ pub use release_log::{
 };
 pub use schema::STORE_FORMAT_VERSION;
 
-use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, Ledger};
+use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, EntryKind, Ledger};
 use crate::data::{Dataset, Targets};
 use crate::model::{MODEL_FORMAT_VERSION, Model, PublishedModel, model_digest};
 use crate::unlearner::Unlearner;
@@ -384,6 +384,33 @@ impl Store {
     /// the store and its log agreed.
     pub fn reconciled(&self) -> &[Certificate] {
         &self.reconciled
+    }
+
+    /// What reconciling the store with its release log did, for the operator (none if
+    /// nothing): which releases of the lost branch were charged, and how many of its removals
+    /// were re-applied. Operator-only: it names charges, which depend on the data.
+    pub fn reconciliation_note(&self) -> Option<String> {
+        let charged: Vec<String> = self
+            .reconciled
+            .iter()
+            .flat_map(|e| &e.foreign_releases)
+            .map(|f| format!("release {} (charged {:.3e})", f.release, f.charge))
+            .collect();
+        let reapplied = self
+            .reconciled
+            .iter()
+            .filter(|e| e.kind == EntryKind::Removal)
+            .count();
+        (!self.reconciled.is_empty()).then(|| {
+            format!(
+                "the store's release log holds entries its ledger does not (it was restored from a backup after it had published, or a writer stopped between a record and its commit); charged to the transcript: {}; removals of those entries re-applied: {reapplied}",
+                if charged.is_empty() {
+                    "none".to_string()
+                } else {
+                    charged.join(", ")
+                }
+            )
+        })
     }
 
     /// The release log against the ledger ([`RELEASE_LOG_CHECK`]): every ledger entry
