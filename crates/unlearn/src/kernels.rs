@@ -405,7 +405,8 @@ mod generic {
     /// l′_jj = √(l_jj² + c_k·p²/β_k), x_ki ← x_ki − (p/l_jj)·l_ij,
     /// l_ij ← (l′_jj/l_jj)·l_ij + (l′_jj·c_k·p/(l_jj²β_k + c_k·p²))·x_ki,
     /// β_k ← β_k + c_k·p²/l_jj²), then, with `b`, the forward-solve step of the finished
-    /// column: b_j ← b_j/l_jj, b_i ← b_i − b_j·l_ij.
+    /// column: b_j ← b_j/l_jj, b_i ← b_i − b_j·l_ij. Each entry undergoes the same
+    /// operations in the same order as under m successive rank-one updates.
     #[inline(always)]
     pub(super) fn cholesky_update_solve<const FMA: bool>(
         l: &mut [f64],
@@ -416,29 +417,53 @@ mod generic {
         let m = update.rows.len();
         let mut work: Vec<Vec<f64>> = update.rows.iter().map(|r| r.to_vec()).collect();
         let mut beta = vec![1.0; m];
+        // Per column, the scalars of each rotation: x ← x + a·l, then l ← s·l + t·x.
+        let (mut a, mut s, mut t) = (vec![0.0; m], vec![0.0; m], vec![0.0; m]);
         for j in 0..d {
             let col = &mut l[j * d + j..(j + 1) * d];
+            // The pivots, one rotation after another (each sees the previous one's pivot).
             for k in 0..m {
                 let c = update.coefficients[k];
-                let w = &mut work[k][j..];
                 let diag = col[0];
                 let diag2 = diag * diag;
-                let p = w[0];
+                let p = work[k][j];
                 let cp2 = c * p * p;
                 let gamma = diag2 * beta[k] + cp2;
                 let new_diag = (diag2 + cp2 / beta[k]).sqrt();
+                // Also catches γ = 0 (then the new pivot is 0).
                 if !(new_diag.is_finite() && new_diag > 0.0) {
                     return Err(j);
                 }
                 col[0] = new_diag;
                 beta[k] += cp2 / diag2;
-                let (below, wb) = (&mut col[1..], &mut w[1..]);
-                axpy::<FMA>(-p / diag, below, wb);
-                if gamma != 0.0 {
-                    let (s, t) = (new_diag / diag, new_diag * c * p / gamma);
-                    for (li, &wi) in below.iter_mut().zip(wb.iter()) {
-                        *li = madd::<FMA>(t, wi, s * *li);
+                (a[k], s[k], t[k]) = (-p / diag, new_diag / diag, new_diag * c * p / gamma);
+            }
+            // The entries below the pivot, a block of LANES rows at a time kept in registers
+            // through the m rotations (one pass over the column for all of them).
+            let below = &mut col[1..];
+            let len = below.len();
+            let split = len - len % LANES;
+            let mut i = 0;
+            while i < split {
+                let mut lv = [0.0; LANES];
+                lv.copy_from_slice(&below[i..i + LANES]);
+                for k in 0..m {
+                    let w = &mut work[k][j + 1 + i..j + 1 + i + LANES];
+                    for q in 0..LANES {
+                        let x = madd::<FMA>(a[k], lv[q], w[q]);
+                        w[q] = x;
+                        lv[q] = madd::<FMA>(t[k], x, s[k] * lv[q]);
                     }
+                }
+                below[i..i + LANES].copy_from_slice(&lv);
+                i += LANES;
+            }
+            for (q, li) in below[split..].iter_mut().enumerate() {
+                for k in 0..m {
+                    let w = &mut work[k][j + 1 + split + q];
+                    let x = madd::<FMA>(a[k], *li, *w);
+                    *w = x;
+                    *li = madd::<FMA>(t[k], x, s[k] * *li);
                 }
             }
             if let Some(b) = b.as_deref_mut() {

@@ -135,16 +135,10 @@ pub fn pass_free_removal_step(
         gradient.axpy(-lambda_drop, w, 1.0);
     }
     let lambda_shift = cache.lambda() - lambda_after;
-    // r̂(v) = ĝ − Ĥ₀v + (Λ₀ − Λ′)v, with Ĥ₀v from the lower triangle.
-    let system_residual = |v: &DVector<f64>| {
-        let mut r = gradient.clone();
-        r.sygemv(-1.0, cache.hessian(), v, 1.0);
-        let solve_residual = r.norm();
-        r.axpy(lambda_shift, v, 1.0);
-        (r, solve_residual)
-    };
-    let mut step = cache.factor().solve(&gradient);
-    let (mut residual, solve_residual) = system_residual(&step);
+    // The factor gets the pending rows in the forward solve's pass, Ĥ₀ in the product's.
+    let mut step = gradient.clone();
+    cache.solve(&mut step)?;
+    let (mut residual, solve_residual) = system_residual(cache, &gradient, &step, lambda_shift)?;
     // Iterative refinement with the same factor (O(d²) each): it removes what the factor
     // and the per-sample shift Λ₀ − Λ′ leave of the computed residual, while it keeps
     // halving and matters: the recorded bound is ‖r̂‖ + e′, so once ‖r̂‖ ≤ e/10 (e the error
@@ -153,9 +147,10 @@ pub fn pass_free_removal_step(
         if residual.norm() <= 0.1 * error {
             break;
         }
-        let mut refined = step.clone();
-        refined += cache.factor().solve(&residual);
-        let (r, _) = system_residual(&refined);
+        let mut correction = residual.clone();
+        cache.solve(&mut correction)?;
+        let refined = &step + correction;
+        let (r, _) = system_residual(cache, &gradient, &refined, lambda_shift)?;
         // Also stops on NaN (the comparison is false).
         let halved = r.norm() < 0.5 * residual.norm();
         if !halved {
@@ -202,6 +197,22 @@ pub fn pass_free_removal_step(
         residual_bound,
         increment,
     })
+}
+
+/// r̂(v) = ĝ − Ĥ₀v + (Λ₀ − Λ′)v, with Ĥ₀v from the lower triangle (the pending rows applied
+/// in the same pass), and ‖ĝ − Ĥ₀v‖. Each entry of Ĥ₀v is a sum of d products (γ_d in any
+/// order), the subtraction and the shift round twice more: within the γ_{d+4} of the step's
+/// system error.
+fn system_residual(
+    cache: &mut HessianCache,
+    gradient: &DVector<f64>,
+    v: &DVector<f64>,
+    lambda_shift: f64,
+) -> Result<(DVector<f64>, f64), LinalgError> {
+    let mut r = gradient - cache.hessian_times(v)?;
+    let solve_residual = r.norm();
+    r.axpy(lambda_shift, v, 1.0);
+    Ok((r, solve_residual))
 }
 
 /// At most this many refinement iterations per pass-free step (each halves the computed
