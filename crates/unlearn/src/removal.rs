@@ -22,10 +22,24 @@ pub use crate::objective::{
 };
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 
-/// From this dimension on, removal never forms a d×d matrix: steps are Hessian-free
-/// ([`hessian_free_removal_step`]) and ‖X‖₂ is bounded by ‖X‖_F (a d×d Gram matrix at
-/// d = 2048 is 32 MiB per class model; the Frobenius bound is looser but costs one pass).
+/// From this dimension on, training takes conjugate-gradient steps, ‖X‖₂ is bounded by
+/// ‖X‖_F (one pass; the certified bound's d×d Gram matrix and its factorisations are not
+/// formed), and a removal forms a d×d Hessian only to seed the pass-free path's cache when
+/// that fits ([`cached_path_fits`]); otherwise its steps are Hessian-free
+/// ([`hessian_free_removal_step`]).
 pub const HESSIAN_FREE_DIMENSION: usize = 2048;
+
+/// Bytes the pass-free path's d×d matrices may take (512 MiB).
+pub const CACHE_MEMORY_BYTES: u64 = 512 << 20;
+
+/// Whether the pass-free path's matrices fit [`CACHE_MEMORY_BYTES`]: Ĥ₀ and its factor per
+/// class model and one shared Gram matrix, 8·(2k + 1)·d² bytes for k class models (one
+/// model: 3·8d², 100 MB at d = 2048, 403 MB at d = 4096, up to d = 4729). Beyond, removal
+/// steps are Hessian-free.
+pub fn cached_path_fits(dim: usize, models: usize) -> bool {
+    let bytes = 8 * (2 * models as u128 + 1) * (dim as u128).pow(2);
+    bytes <= u128::from(CACHE_MEMORY_BYTES)
+}
 
 /// Relative residual of the conjugate-gradient solve in a Hessian-free removal step: tight,
 /// because the step's accuracy is paid for in its residual.
