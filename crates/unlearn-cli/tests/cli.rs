@@ -784,6 +784,11 @@ fn bench_reports_the_issue_fields_a_series_per_removal_and_plots() {
         assert_eq!(r["n"], 300, "{family}");
         assert_eq!(r["removals"], removals, "{family}");
         assert_eq!(r["test_rows"], 60, "{family}: n/5 held-out rows");
+        // The floor and the batch of 10 are measured in the same run.
+        for field in ["floor_seconds", "batch_seconds_per_row"] {
+            let v = r[field].as_f64().unwrap_or(f64::NAN);
+            assert!(v > 0.0 && v.is_finite(), "{family}: {field} = {}", r[field]);
+        }
         let series = r["series"].as_array().unwrap();
         assert_eq!(series.len(), removals, "{family}: one point per removal");
         for (k, p) in series.iter().enumerate() {

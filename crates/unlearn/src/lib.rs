@@ -46,6 +46,7 @@ pub mod deletions;
 pub mod echo;
 pub mod empirical_epsilon;
 pub mod hessian_cache;
+pub mod kernels;
 pub mod linalg;
 pub mod loss;
 pub mod mechanism;

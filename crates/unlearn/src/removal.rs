@@ -22,10 +22,24 @@ pub use crate::objective::{
 };
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 
-/// From this dimension on, removal never forms a d×d matrix: steps are Hessian-free
-/// ([`hessian_free_removal_step`]) and ‖X‖₂ is bounded by ‖X‖_F (a d×d Gram matrix at
-/// d = 2048 is 32 MiB per class model; the Frobenius bound is looser but costs one pass).
+/// From this dimension on, training takes conjugate-gradient steps, ‖X‖₂ is bounded by
+/// ‖X‖_F (one pass; the certified bound's d×d Gram matrix and its factorisations are not
+/// formed), and a removal forms a d×d Hessian only to seed the pass-free path's cache when
+/// that fits ([`cached_path_fits`]); otherwise its steps are Hessian-free
+/// ([`hessian_free_removal_step`]).
 pub const HESSIAN_FREE_DIMENSION: usize = 2048;
+
+/// Bytes the pass-free path's d×d matrices may take (512 MiB).
+pub const CACHE_MEMORY_BYTES: u64 = 512 << 20;
+
+/// Whether the pass-free path's matrices fit [`CACHE_MEMORY_BYTES`]: Ĥ₀ and its factor per
+/// class model and one shared Gram matrix, 8·(2k + 1)·d² bytes for k class models (one
+/// model: 3·8d², 100 MB at d = 2048, 403 MB at d = 4096, up to d = 4729). Beyond, removal
+/// steps are Hessian-free.
+pub fn cached_path_fits(dim: usize, models: usize) -> bool {
+    let bytes = 8 * (2 * models as u128 + 1) * (dim as u128).pow(2);
+    bytes <= u128::from(CACHE_MEMORY_BYTES)
+}
 
 /// Relative residual of the conjugate-gradient solve in a Hessian-free removal step: tight,
 /// because the step's accuracy is paid for in its residual.
@@ -142,16 +156,10 @@ pub fn pass_free_removal_step(
         gradient.axpy(-lambda_drop, w, 1.0);
     }
     let lambda_shift = cache.lambda() - lambda_after;
-    // r̂(v) = ĝ − Ĥ₀v + (Λ₀ − Λ′)v, with Ĥ₀v from the lower triangle.
-    let system_residual = |v: &DVector<f64>| {
-        let mut r = gradient.clone();
-        r.sygemv(-1.0, cache.hessian(), v, 1.0);
-        let solve_residual = r.norm();
-        r.axpy(lambda_shift, v, 1.0);
-        (r, solve_residual)
-    };
-    let mut step = cache.factor().solve(&gradient);
-    let (mut residual, solve_residual) = system_residual(&step);
+    // The factor gets the pending rows in the forward solve's pass, Ĥ₀ in the product's.
+    let mut step = gradient.clone();
+    cache.solve(&mut step)?;
+    let (mut residual, solve_residual) = system_residual(cache, &gradient, &step, lambda_shift)?;
     // Iterative refinement with the same factor (O(d²) each): it removes what the factor
     // and the per-sample shift Λ₀ − Λ′ leave of the computed residual, while it keeps
     // halving and matters. The recorded bound is ‖r̂‖ + e′, but r̂ is not lost: it is the next
@@ -165,9 +173,10 @@ pub fn pass_free_removal_step(
         if residual.norm() <= (0.1 * error).max(constants.refine_until.min(error)) {
             break;
         }
-        let mut refined = step.clone();
-        refined += cache.factor().solve(&residual);
-        let (r, _) = system_residual(&refined);
+        let mut correction = residual.clone();
+        cache.solve(&mut correction)?;
+        let refined = &step + correction;
+        let (r, _) = system_residual(cache, &gradient, &refined, lambda_shift)?;
         // Also stops on NaN (the comparison is false).
         let halved = r.norm() < 0.5 * residual.norm();
         if !halved {
@@ -231,6 +240,22 @@ pub fn refinement_target(
     models: usize,
 ) -> f64 {
     (tolerance + lambda_after * grid_rounding / (models.max(1) as f64).sqrt()) / 100.0
+}
+
+/// r̂(v) = ĝ − Ĥ₀v + (Λ₀ − Λ′)v, with Ĥ₀v from the lower triangle (the pending rows applied
+/// in the same pass), and ‖ĝ − Ĥ₀v‖. Each entry of Ĥ₀v is a sum of d products (γ_d in any
+/// order), the subtraction and the shift round twice more: within the γ_{d+4} of the step's
+/// system error.
+fn system_residual(
+    cache: &mut HessianCache,
+    gradient: &DVector<f64>,
+    v: &DVector<f64>,
+    lambda_shift: f64,
+) -> Result<(DVector<f64>, f64), LinalgError> {
+    let mut r = gradient - cache.hessian_times(v)?;
+    let solve_residual = r.norm();
+    r.axpy(lambda_shift, v, 1.0);
+    Ok((r, solve_residual))
 }
 
 /// At most this many refinement iterations per pass-free step (each halves the computed

@@ -30,9 +30,9 @@ use crate::model::{
 use crate::objective::Regularization;
 use crate::objective::{Objective, Rows};
 use crate::removal::{
-    HESSIAN_FREE_DIMENSION, HESSIAN_FREE_FORCING, PassFreeConstants, factored_newton_removal_step,
-    gradient_norm_upper_bound, gradient_with_error_bound, hessian_free_removal_step,
-    pass_free_removal_step, refinement_target,
+    HESSIAN_FREE_DIMENSION, HESSIAN_FREE_FORCING, PassFreeConstants, cached_path_fits,
+    factored_newton_removal_step, gradient_norm_upper_bound, gradient_with_error_bound,
+    hessian_free_removal_step, pass_free_removal_step, refinement_target,
 };
 use crate::requests::Erasure;
 use crate::shape::ShapeGuard;
@@ -682,7 +682,8 @@ impl Unlearner {
     /// Under output perturbation, with `use_cache` and a cache for every class model (from
     /// an earlier exact step), the steps are pass-free (O(d²) each, in parallel over the class
     /// models; proofs/pass_free_step.md); otherwise each is an exact Newton step (forming the
-    /// Hessian, which seeds the cache) or, from d ≥ 2048, Hessian-free.
+    /// Hessian, which seeds the cache) or, from d ≥ 2048 unless the cache is kept and fits
+    /// ([`cached_path_fits`]), Hessian-free.
     fn newton_steps(
         &mut self,
         hyper: &Hyperparameters,
@@ -723,14 +724,14 @@ impl Unlearner {
             ),
         };
         let dim = secret.design.n_features();
-        if caching && dim < HESSIAN_FREE_DIMENSION && gamma > 0.0 {
+        let count = secret.model_count();
+        let caching = caching && cached_path_fits(dim, count);
+        if caching && gamma > 0.0 {
             self.caches.ensure_gram(secret.design.features(), dim);
         }
         let mut bounds = StepBounds::default();
-        let count = secret.model_count();
         if use_cache
             && caching
-            && dim < HESSIAN_FREE_DIMENSION
             && let Some((caches, gram)) = self.caches.all_step_parts(count)
         {
             // The class models' pass-free steps are independent: take them in parallel.
@@ -772,7 +773,7 @@ impl Unlearner {
                 noise: &secret.noise[k],
             };
             let w = secret.weights[k].clone();
-            let (step, seed) = if dim >= HESSIAN_FREE_DIMENSION {
+            let (step, seed) = if dim >= HESSIAN_FREE_DIMENSION && !caching {
                 let step = hessian_free_removal_step(&objective, &w, HESSIAN_FREE_FORCING)?;
                 (step, None)
             } else {

@@ -136,8 +136,9 @@ fn downdated_hessian_stays_within_its_tracked_error() {
     {
         // The weights a sequence of removal steps would have moved to: ‖w − w₀‖ up to 0.6.
         let w = DVector::from_fn(dim, |j, _| w0[j] + 0.05 * (i + 1) as f64 * (j as f64 - 2.0));
-        cache.remove_row(&Logistic, x, y, &w, r).unwrap();
+        cache.remove_row(&Logistic, x, y, &w, r);
     }
+    cache.apply_pending().unwrap();
     let eta = cache.hessian_error();
     assert!(eta > eta_formed, "every downdate adds its rounding to η");
 
@@ -159,12 +160,12 @@ fn downdated_hessian_stays_within_its_tracked_error() {
 
 /// A downdate that leaves Ĥ₀ exactly singular is an error, not a cache with a zero pivot.
 /// Ĥ₀ = 4I (d = 4, factor 2I) downdated by the squared loss's ℓ″ = 1 times xxᵀ for x = 2e₄
-/// is diag(4, 4, 4, 0): nalgebra's rank-one downdate leaves the factor diag(2, 2, 2, 0)
-/// exactly (the first three columns see x_j = 0, the last √(4 − 4) = 0), finite but not
-/// positive, and a solve with it would divide by zero. The factor must be judged broken,
-/// recomputed from Ĥ₀, and that fails: `remove_row` returns an error, so the caller drops
-/// the cache. Kills the mutants of `factor_is_sound` that accept a zero or negative finite
-/// pivot (`is_finite() || v > 0`, `v >= 0`).
+/// is diag(4, 4, 4, 0): a rank-one downdate leaves the factor diag(2, 2, 2, 0) exactly (the
+/// first three columns see x_j = 0, the last √(4 − 4) = 0), finite but not positive, and a
+/// solve with it would divide by zero. The downdate must report the pivot, the factor be
+/// recomputed from Ĥ₀, and that fails: applying the removed row (`apply_pending`, or the
+/// next step's solve) returns an error, so the caller drops the cache. Kills the mutants of
+/// the pivot check that accept a zero or negative finite pivot.
 #[test]
 fn a_downdate_to_a_singular_hessian_is_an_error() {
     let hessian = DMatrix::<f64>::identity(4, 4) * 4.0;
@@ -185,8 +186,9 @@ fn a_downdate_to_a_singular_hessian_is_an_error() {
     );
     let x = [0.0, 0.0, 0.0, 2.0];
     let w = DVector::zeros(4);
+    cache.remove_row(&Squared, &x, 0.0, &w, 2.0);
     assert!(
-        cache.remove_row(&Squared, &x, 0.0, &w, 2.0).is_err(),
+        cache.apply_pending().is_err(),
         "Ĥ₀ = diag(4, 4, 4, 0) is not positive definite"
     );
 }

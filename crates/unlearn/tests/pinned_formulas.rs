@@ -748,7 +748,8 @@ fn hessian_cache_downdate_bookkeeping_is_pinned() {
     x[0] = 1.0;
     let w = DVector::from_element(d, 2.0);
     let r = 64.0;
-    cache.remove_row(&DyadicLoss, &x, 0.0, &w, r).unwrap();
+    cache.remove_row(&DyadicLoss, &x, 0.0, &w, r);
+    cache.apply_pending().unwrap();
 
     let margin = |norm: f64| gamma(df) * r * norm * (1.0 + gamma(df + 2.0));
     let (beta, lipschitz, derivative, curvature) = (0.5, 0.5, 0.25, 0.125);
@@ -795,6 +796,7 @@ fn gram_cache_bound_is_pinned() {
     let mut x = vec![0.0; d];
     x[0] = 2.0;
     gram.remove_row(&x, 4.0);
+    gram.apply_pending();
     let df = d as f64;
     let trace = 4.0 * df / (1.0 - gamma(df + 2.0)) * (1.0 + gamma(df));
     let eta = gamma(df + 2.0) * trace;

@@ -17,6 +17,11 @@ use unlearn::verify::{Verification, verify};
 nothing is removed and the store is unchanged. The removal is committed (durable) before
 the command reports it.
 
+Speed: under output perturbation with a budget, a removal after the first is pass-free
+(O(d²) from cached d×d matrices) while those fit 512 MiB: 8·(2k + 1)·d² bytes for k class
+models (one model: up to d = 4729); beyond, every step is Hessian-free (O(n·d) per
+conjugate-gradient product).
+
 Examples:
   unlearn remove --store digits.store --ids d0012,d0040          # one batch, one certificate
   unlearn remove --store digits.store --ids-file ids.txt --sequential --json

@@ -1,7 +1,8 @@
 //! The end-to-end benchmark behind `unlearn bench`: train a certified model on seeded
-//! synthetic data, remove rows one at a time, retrain from scratch on the remaining rows,
-//! and compare time, accounting, accuracy and memory; and the training-time curve over n
-//! ([`training_curve`]).
+//! synthetic data, remove rows one at a time, then a batch of [`BATCH_ROWS`] in one request,
+//! retrain from scratch on the remaining rows, and compare time, accounting, accuracy and
+//! memory, against the memory floor of a step measured in the same run ([`floor_seconds`]);
+//! and the training-time curve over n ([`training_curve`]).
 //!
 //! Memory: the rows are generated straight into the training and test buffers
 //! ([`generate_split`]), moved into the model without a copy, and the retraining runs in
@@ -11,8 +12,10 @@
 //! measures it.
 
 mod curve;
+mod floor;
 
 pub use curve::{CurvePoint, LinearFit, TrainingCurve, training_curve};
+pub use floor::floor_seconds;
 
 use crate::data::Dataset;
 use crate::loss::LossKind;
@@ -144,9 +147,9 @@ pub struct BenchReport {
     pub refinements_per_removal: f64,
     /// Removals served.
     pub removals: usize,
-    /// budget_used / budget after the last removal.
+    /// budget_used / budget after the last single removal (the batch left out).
     pub budget_used_fraction: f64,
-    /// Removal steps that retrained.
+    /// Removal steps that retrained (the batch left out).
     pub retrainings: usize,
     /// Test metric of the unlearned model's published weights (accuracy; R² for ridge);
     /// none without a test set.
@@ -156,6 +159,18 @@ pub struct BenchReport {
     /// Peak resident memory during this run, in bytes (Linux `VmHWM`, reset at the start of
     /// the run through `/proc/self/clear_refs`; if the kernel refuses, the process's peak).
     pub peak_rss_bytes: Option<u64>,
+    /// The memory floor of a step, measured in the same run: median seconds to read the
+    /// lower triangle of one d×d f64 matrix twice ([`floor_seconds`], what any solve with
+    /// the cached factor reads).
+    pub floor_seconds: f64,
+    /// removal_seconds_median / floor_seconds.
+    pub removal_over_floor: f64,
+    /// Seconds of one `Unlearner::remove` of a batch of [`BATCH_ROWS`] rows (one step),
+    /// divided by the rows in it, after the single removals; none when fewer rows remain.
+    pub batch_seconds_per_row: Option<f64>,
+    /// batch_seconds_per_row / removal_seconds_median: what a batch of 10 costs against
+    /// ten single removals.
+    pub batch_over_single: Option<f64>,
     /// The loss: "logistic" or "squared" (ridge).
     pub loss: LossKind,
     /// Mechanism used.
@@ -191,6 +206,9 @@ pub struct BenchReport {
     #[serde(skip)]
     pub series: Vec<RemovalPoint>,
 }
+
+/// Rows of the one batch request a run serves after its single removals.
+pub const BATCH_ROWS: usize = 10;
 
 /// The hyperparameters of a benchmark run: no intercept, the default Newton options, the
 /// noise given or calibrated for the budget with the mechanism's calibration.
@@ -264,7 +282,8 @@ pub fn run(
     progress(BenchProgress::Training { loss });
     let hyper = hyperparameters(spec, loss)?;
     let (train, test) = bench_data(spec, loss);
-    let ids = removal_order(&train, spec.removals, spec.seed);
+    let mut ids = removal_order(&train, spec.removals + BATCH_ROWS, spec.seed);
+    let batch = ids.split_off(spec.removals.min(ids.len()));
     let started = Instant::now();
     let mut unlearner = Unlearner::from_trained(model::train(
         training_data(train),
@@ -315,6 +334,14 @@ pub fn run(
     }
     let retrainings = unlearner.ledger.retrainings();
     let budget_used_fraction = unlearner.ledger.last().map_or(0.0, |c| c.budget_used) / budget;
+    let batch_seconds_per_row = if batch.len() == BATCH_ROWS {
+        let started = Instant::now();
+        unlearner.remove(&batch).map_err(|e| e.to_string())?;
+        Some(started.elapsed().as_secs_f64() / BATCH_ROWS as f64)
+    } else {
+        None
+    };
+    let floor_seconds = floor_seconds(spec.features);
     let Unlearner {
         model: model::Model {
             published: unlearned,
@@ -356,6 +383,10 @@ pub fn run(
             &test,
         ),
         peak_rss_bytes,
+        floor_seconds,
+        removal_over_floor: removal_seconds_median / floor_seconds,
+        batch_seconds_per_row,
+        batch_over_single: batch_seconds_per_row.map(|b| b / removal_seconds_median),
         loss,
         mechanism: spec.mechanism,
         sigma: hyper.noise.scale,

@@ -1,0 +1,152 @@
+//! The d×d kernels of the pass-free removal step, old (nalgebra) against new
+//! (`unlearn::kernels`, portable and AVX2/FMA) at d = 784 and d = 2048, in one run:
+//! - `symv`: y = A·x from the lower triangle (nalgebra `sygemv`);
+//! - `syr`: A ← A − c·xxᵀ, lower triangle (nalgebra `syger`; new: a rank-1 `update`);
+//! - `syr_symv`: the rank-1 update fused with the product (new only: one pass);
+//! - `chol_downdate`: the rank-one Cholesky downdate (nalgebra `rank_one_update`);
+//! - `solve`: forward and backward substitution with the factor (nalgebra `solve`);
+//! - `rank10`: ten rows at once — the rank-10 update of A and of the factor (new), against
+//!   ten rank-1 calls (nalgebra).
+//!
+//! Run with `cargo bench --bench kernels`; BENCHMARKS.md records the figures.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use nalgebra::{Cholesky, DMatrix, DVector};
+use std::hint::black_box;
+use std::time::Duration;
+use unlearn::kernels::{Isa, Update};
+
+const DIMS: [usize; 2] = [784, 2048];
+
+/// A well-conditioned SPD matrix: I·d plus small symmetric entries.
+fn spd(d: usize) -> DMatrix<f64> {
+    DMatrix::from_fn(d, d, |i, j| {
+        if i == j {
+            d as f64
+        } else {
+            ((i + j) % 13) as f64 / 130.0
+        }
+    })
+}
+
+fn vector(d: usize, seed: usize) -> DVector<f64> {
+    DVector::from_fn(d, |i, _| (((i + seed) * 7 % 11) as f64 - 5.0) / 50.0)
+}
+
+fn isas() -> Vec<(&'static str, Isa)> {
+    let mut isas = vec![("portable", Isa::Portable)];
+    if Isa::detect() == Isa::Avx2Fma {
+        isas.push(("avx2", Isa::Avx2Fma));
+    }
+    isas
+}
+
+fn kernels(c: &mut Criterion) {
+    let mut group = c.benchmark_group("kernels");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for d in DIMS {
+        let mut a = spd(d);
+        let x = vector(d, 1);
+        let mut y = DVector::zeros(d);
+        let chol = Cholesky::new(spd(d)).unwrap();
+        let rows: Vec<DVector<f64>> = (0..10).map(|k| vector(d, k + 2)).collect();
+        let row_refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        // Downdates by ±1e-6 alternate, so repeated iterations keep the matrices PD.
+        let one = Update {
+            coefficients: &[-1e-6],
+            rows: &row_refs[..1],
+        };
+        let one_back = Update {
+            coefficients: &[1e-6],
+            rows: &row_refs[..1],
+        };
+        let ten_coefficients = [
+            -1e-6, 1e-6, -1e-6, 1e-6, -1e-6, 1e-6, -1e-6, 1e-6, -1e-6, 1e-6,
+        ];
+        let ten = Update {
+            coefficients: &ten_coefficients,
+            rows: &row_refs,
+        };
+
+        group.bench_function(format!("symv/nalgebra/{d}"), |b| {
+            b.iter(|| y.sygemv(1.0, black_box(&a), &x, 0.0))
+        });
+        group.bench_function(format!("syr/nalgebra/{d}"), |b| {
+            let mut sign = 1.0;
+            b.iter(|| {
+                sign = -sign;
+                a.syger(sign * 1e-6, &x, &x, 1.0)
+            })
+        });
+        let mut nalgebra_factor = chol.clone();
+        group.bench_function(format!("chol_downdate/nalgebra/{d}"), |b| {
+            let mut sign = 1.0;
+            b.iter(|| {
+                sign = -sign;
+                nalgebra_factor.rank_one_update(&x, sign * 1e-6)
+            })
+        });
+        group.bench_function(format!("solve/nalgebra/{d}"), |b| {
+            b.iter(|| black_box(chol.solve(&x)))
+        });
+        group.bench_function(format!("rank10/nalgebra/{d}"), |b| {
+            b.iter(|| {
+                for (r, &c) in rows.iter().zip(&ten_coefficients) {
+                    a.syger(c, r, r, 1.0);
+                    nalgebra_factor.rank_one_update(r, c);
+                }
+            })
+        });
+        for (name, isa) in isas() {
+            let mut a = spd(d);
+            let mut l = chol.l_dirty().clone();
+            let mut out = vec![0.0; d];
+            group.bench_function(format!("symv/{name}/{d}"), |b| {
+                b.iter(|| isa.symv(black_box(a.as_slice()), x.as_slice(), &mut out))
+            });
+            group.bench_function(format!("syr/{name}/{d}"), |b| {
+                let mut flip = false;
+                b.iter(|| {
+                    flip = !flip;
+                    isa.update(a.as_mut_slice(), if flip { &one } else { &one_back })
+                })
+            });
+            group.bench_function(format!("syr_symv/{name}/{d}"), |b| {
+                let mut flip = false;
+                b.iter(|| {
+                    flip = !flip;
+                    let u = if flip { &one } else { &one_back };
+                    isa.update_symv(a.as_mut_slice(), u, x.as_slice(), &mut out)
+                })
+            });
+            group.bench_function(format!("chol_downdate/{name}/{d}"), |b| {
+                let mut flip = false;
+                b.iter(|| {
+                    flip = !flip;
+                    isa.cholesky_update(l.as_mut_slice(), if flip { &one } else { &one_back })
+                        .unwrap()
+                })
+            });
+            group.bench_function(format!("solve/{name}/{d}"), |b| {
+                b.iter(|| {
+                    out.copy_from_slice(x.as_slice());
+                    isa.forward_solve(l.as_slice(), &mut out);
+                    isa.backward_solve(l.as_slice(), &mut out);
+                })
+            });
+            group.bench_function(format!("rank10/{name}/{d}"), |b| {
+                b.iter(|| {
+                    isa.update(a.as_mut_slice(), &ten);
+                    isa.cholesky_update(l.as_mut_slice(), &ten).unwrap()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, kernels);
+criterion_main!(benches);
