@@ -21,6 +21,7 @@ use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::objective::{Objective, Regularization, Rows};
+use unlearn::solver::NewtonOptions;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
@@ -46,6 +47,7 @@ fn spec(n: usize, d: usize) -> BenchSpec {
         delta: 1e-4,
         mechanism: Mechanism::OutputPerturbation,
         seed: 1,
+        tolerance: NewtonOptions::default().tolerance,
     }
 }
 

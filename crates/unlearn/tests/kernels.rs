@@ -9,6 +9,7 @@ use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::objective::Regularization;
+use unlearn::solver::NewtonOptions;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
@@ -34,6 +35,7 @@ fn trained() -> Unlearner {
         delta: 1e-4,
         mechanism: Mechanism::OutputPerturbation,
         seed: 7,
+        tolerance: NewtonOptions::default().tolerance,
     };
     let hyper = hyperparameters(&spec, LossKind::Logistic).unwrap();
     let input = TrainingData {

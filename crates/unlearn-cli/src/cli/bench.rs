@@ -10,6 +10,7 @@ use unlearn::bench::{self, BenchNoise, BenchProgress, BenchSpec};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::objective::Regularization;
+use unlearn::solver::NewtonOptions;
 
 /// Arguments of `unlearn bench`.
 #[derive(Debug, Args)]
@@ -92,6 +93,10 @@ pub struct BenchArgs {
     /// (comma-separated; d from --d) and fit time = a + b·n.
     #[arg(long, value_delimiter = ',', value_parser = at_least_2, value_name = "N,N,…")]
     pub curve: Option<Vec<usize>>,
+    /// The Newton solver's gradient-norm tolerance (as `train --tol`): at a million rows the
+    /// default is below what floating point can certify, and training says which to give.
+    #[arg(long, default_value_t = NewtonOptions::default().tolerance)]
+    pub tol: f64,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +139,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         delta: args.delta,
         mechanism: args.mechanism,
         seed: args.seed,
+        tolerance: args.tol,
     };
     let spinner = Progress::spinner("bench", args.json);
     let mut progress = |step: BenchProgress| {

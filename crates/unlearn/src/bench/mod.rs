@@ -58,6 +58,9 @@ pub struct BenchSpec {
     pub mechanism: Mechanism,
     /// Seed of the data and of the noise.
     pub seed: u64,
+    /// The Newton solver's gradient-norm tolerance τ (it must exceed the certified rounding
+    /// bound of the gradient, which grows with n: at n = 10⁶ the default 10⁻⁷ is below it).
+    pub tolerance: f64,
 }
 
 /// How the benchmark's noise is set.
@@ -243,7 +246,10 @@ pub fn hyperparameters(
         noise,
         privacy: Some(target),
         mechanism: spec.mechanism,
-        newton: NewtonOptions::default(),
+        newton: NewtonOptions {
+            tolerance: spec.tolerance,
+            ..NewtonOptions::default()
+        },
     })
 }
 
