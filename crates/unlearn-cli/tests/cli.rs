@@ -851,7 +851,10 @@ fn bench_reports_the_issue_fields_a_series_per_removal_and_plots() {
 
     // --tol reaches the solver: a tolerance below the gradient's certified rounding bound
     // is refused by training, which names the flag to raise.
-    let out = run("bench --n 50 --d 3 --removals 2 --no-ridge --tol 1e-300", &[]);
+    let out = run(
+        "bench --n 50 --d 3 --removals 2 --no-ridge --tol 1e-300",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("--tol"), "{}", stderr(&out));
 }
