@@ -42,6 +42,15 @@ pub const MAX_GROUP: usize = 64;
 /// Longest reference accepted (in bytes): a ticket number, not a document.
 pub const MAX_REFERENCE_BYTES: usize = 256;
 
+/// What checking one request of a group found ([`Deletions::delete_group`]).
+enum Checked {
+    /// Served in the group's step: its ids and their keyed tags.
+    Accepted(Vec<String>, Vec<String>),
+    /// It shares an id or a reference with a request accepted before it in the group, so
+    /// its answer depends on whether that one is committed: served after the group.
+    WaitsForTheGroup,
+}
+
 /// One deletion request: what to erase, and the requester's reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeletionRequest {
@@ -408,9 +417,10 @@ impl Deletions {
 
     /// Serves requests that arrived together, in their order, as one removal step and one
     /// store transaction (group commit: one sync for the group), and returns one outcome per
-    /// request. Each request is checked on its own, against the store and the requests before
-    /// it in the group (an id named twice is "already removed" the second time, a reference
-    /// used twice is in use); one that fails its check fails alone, changing nothing. The
+    /// request. Each request is checked on its own, against the store; one that fails its
+    /// check fails alone, changing nothing. One that shares an id or a reference with a
+    /// request before it in the group is served after the group (so it is "already removed",
+    /// or its reference "in use", only if that earlier request was committed). The
     /// others are removed together ([`Unlearner::remove_requests`]: one certificate, one
     /// release if the publish policy — which counts each request — says so) and committed
     /// with their references; each gets its own receipt, naming the shared ledger entry and
@@ -432,14 +442,16 @@ impl Deletions {
         let mut outcomes: Vec<Option<Result<Deletion, DeletionError>>> =
             requests.iter().map(|_| None).collect();
         let mut accepted: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut deferred: Vec<usize> = Vec::new();
         let (mut tags, mut refs) = (HashSet::new(), HashSet::new());
         for (i, request) in requests.iter().enumerate() {
             match self.check(request, &tags, &refs) {
-                Ok((ids, request_tags)) => {
+                Ok(Checked::Accepted(ids, request_tags)) => {
                     tags.extend(request_tags);
                     refs.extend(request.reference.as_deref());
                     accepted.push((i, ids));
                 }
+                Ok(Checked::WaitsForTheGroup) => deferred.push(i),
                 Err(e) => outcomes[i] = Some(Err(e)),
             }
         }
@@ -465,6 +477,17 @@ impl Deletions {
                 }
             }
         }
+        // A request that shares an id or a reference with one accepted before it in the group
+        // is served after the group's outcome is known: "already removed" (or "reference in
+        // use") only if that earlier request was committed, else served in its own right. Each
+        // round accepts at least its first request, so the rounds end.
+        if !deferred.is_empty() {
+            let later: Vec<DeletionRequest> =
+                deferred.iter().map(|&i| requests[i].clone()).collect();
+            for (i, outcome) in deferred.iter().zip(self.delete_group(&later)) {
+                outcomes[*i] = Some(outcome);
+            }
+        }
         outcomes
             .into_iter()
             .map(|o| o.expect("every request has an outcome"))
@@ -472,14 +495,15 @@ impl Deletions {
     }
 
     /// Checks one request against the store and the requests accepted before it in its group
-    /// (`tags`: their ids' keyed tags; `refs`: their references); returns its ids and their
-    /// tags.
+    /// (`tags`: their ids' keyed tags; `refs`: their references): its ids and their tags, or
+    /// that it must wait for the group's outcome (it shares an id or a reference with an
+    /// accepted request, which may still fail), or why the store refuses it.
     fn check(
         &self,
         request: &DeletionRequest,
         tags: &HashSet<String>,
         refs: &HashSet<&str>,
-    ) -> Result<(Vec<String>, Vec<String>), DeletionError> {
+    ) -> Result<Checked, DeletionError> {
         self.live()?;
         if let Some(reference) = &request.reference {
             check_reference(reference)?;
@@ -490,18 +514,22 @@ impl Deletions {
         if let Some((id, _)) = ids
             .iter()
             .zip(&request_tags)
-            .find(|(_, tag)| self.removed.contains(*tag) || tags.contains(*tag))
+            .find(|(_, tag)| self.removed.contains(*tag))
         {
             return Err(DeletionError::AlreadyRemoved(id.clone()));
         }
         if let Some(reference) = &request.reference
-            && (refs.contains(reference.as_str())
-                || self.reader().view().refs.contains_key(reference))
+            && self.reader().view().refs.contains_key(reference)
         {
             return Err(DeletionError::ReferenceInUse(reference.clone()));
         }
+        let shares_an_id = request_tags.iter().any(|tag| tags.contains(tag));
+        let shares_a_reference = (request.reference.as_deref()).is_some_and(|r| refs.contains(r));
+        if shares_an_id || shares_a_reference {
+            return Ok(Checked::WaitsForTheGroup);
+        }
         self.unlearner.check_request(&ids)?;
-        Ok((ids, request_tags))
+        Ok(Checked::Accepted(ids, request_tags))
     }
 
     /// Persists the step that served `served` (one transaction with their references, all
@@ -638,6 +666,16 @@ fn check_reference(reference: &str) -> Result<(), DeletionError> {
     if reference.chars().any(char::is_control) {
         return Err(DeletionError::Invalid(
             "the ref contains a control character".into(),
+        ));
+    }
+    // Receipts are looked up by ref or by ledger-entry digest in one namespace: a ref shaped
+    // like a digest could shadow the receipt of the requests served in that entry (requests
+    // grouped in one entry all know its digest).
+    if reference.len() == 64 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(DeletionError::Invalid(
+            "the ref looks like a ledger entry digest (64 hex digits), which receipts are \
+             also looked up by: choose another ref"
+                .into(),
         ));
     }
     Ok(())

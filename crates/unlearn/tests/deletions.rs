@@ -56,6 +56,29 @@ fn committed(dir: &Path) -> Unlearner {
     Store::open(dir, Access::Read).unwrap().load().unwrap()
 }
 
+/// Makes every ledger insert of the store at `dir` fail, behind the engine's back (a trigger
+/// that aborts it: a write failure the engine must survive); drop the trigger `refuse` on
+/// the returned connection to end it.
+fn refuse_ledger_inserts(dir: &Path) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(dir.join("unlearn.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON ledger BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    )
+    .unwrap();
+    db
+}
+
+/// Whether the engine's rows still hold `id`.
+fn holds(engine: &Deletions, id: &str) -> bool {
+    engine
+        .unlearner()
+        .model
+        .secret
+        .design
+        .position(id)
+        .is_some()
+}
+
 fn ids(ids: &[&str], reference: Option<&str>) -> DeletionRequest {
     DeletionRequest {
         erasure: Erasure::Ids(ids.iter().map(|s| s.to_string()).collect()),
@@ -273,11 +296,7 @@ fn a_failed_write_is_not_acknowledged_and_leaves_the_store_as_it_was() {
     let store = store("failed-write", 1);
     let mut engine = Deletions::open(writable(&store)).unwrap();
     let rows = engine.unlearner().model.secret.design.n_rows();
-    let db = rusqlite::Connection::open(store.join("unlearn.db")).unwrap();
-    db.execute_batch(
-        "CREATE TRIGGER refuse BEFORE INSERT ON ledger BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-    )
-    .unwrap();
+    let db = refuse_ledger_inserts(&store);
     let e = engine.delete(&ids(&["s40"], Some("r"))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert_eq!(engine.unlearner().model.secret.design.n_rows(), rows);
@@ -294,6 +313,51 @@ fn a_failed_write_is_not_acknowledged_and_leaves_the_store_as_it_was() {
     assert_eq!(engine.reader().receipt("r").unwrap(), receipt);
     assert_eq!(read.refs().unwrap().get("r"), Some(&receipt.ledger_entry));
     assert!(verify(&committed(&store)).passed());
+}
+
+/// A request that shares an id (or a reference) with an earlier request of its group is not
+/// told "already removed" (or "reference in use") when that earlier request was not
+/// committed: with every ledger insert refused, A {s40, s41} is unavailable, and B {s41}
+/// must not be answered as if s41 were gone — it is still in the rows, and a client that
+/// takes 409 for "done" would never retry (review of the grouped engine, finding 1). Once
+/// the cause is gone, the same group serves A and tells B truthfully that s41 is removed.
+#[test]
+fn a_request_that_waits_for_a_failed_one_in_its_group_is_not_told_already_removed() {
+    let store = store("group-claimant-fails", 1);
+    let mut engine = Deletions::open(writable(&store)).unwrap();
+    let db = refuse_ledger_inserts(&store);
+    let group = [ids(&["s40", "s41"], Some("a")), ids(&["s41"], Some("a"))];
+    let outcomes = engine.delete_group(&group);
+    assert!(holds(&engine, "s41"));
+    for outcome in &outcomes {
+        let e = outcome.as_ref().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    }
+    db.execute_batch("DROP TRIGGER refuse;").unwrap();
+    let outcomes = engine.delete_group(&group);
+    assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
+    assert!(
+        matches!(outcomes[1], Err(DeletionError::AlreadyRemoved(_))),
+        "{:?}",
+        outcomes[1]
+    );
+    assert!(!holds(&engine, "s41"));
+}
+
+/// A ref shaped like a ledger-entry digest is refused: receipts are found by ref or by
+/// digest, and every request of a group knows its entry's digest, so such a ref would let
+/// one requester shadow the receipt the others look up by that digest (review finding 3).
+#[test]
+fn a_ref_shaped_like_a_ledger_digest_is_refused() {
+    let store = store("digest-ref", 1);
+    let mut engine = Deletions::open(writable(&store)).unwrap();
+    let outcomes = engine.delete_group(&[ids(&["s60"], Some("a")), ids(&["s61"], Some("b"))]);
+    let entry = outcomes[0].as_ref().unwrap().receipt.ledger_entry.clone();
+    let e = engine.delete(&ids(&["s62"], Some(&entry))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+    assert!(e.to_string().contains("digest"), "{e}");
+    assert_eq!(engine.reader().receipt(&entry).unwrap().ledger_entry, entry);
+    assert!(holds(&engine, "s62"));
 }
 
 /// `Store::commit_with_refs` refuses a reference that names no entry of the commit, and

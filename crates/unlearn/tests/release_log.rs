@@ -165,6 +165,14 @@ fn a_restored_store_is_reconciled_once_by_the_first_writer() {
     assert_eq!(reconciled[1].kind, EntryKind::Removal);
     assert_eq!(reconciled[1].removed_id_tags, lost.removed_id_tags);
     assert_eq!(reconciled[1].transcript.releases, 3);
+    // The operator's note (standard error, service logs) names the release, never its
+    // data-dependent charge.
+    let note = store.reconciliation_note().unwrap();
+    assert!(
+        note.contains(&format!("release {}", foreign.release)),
+        "{note}"
+    );
+    assert!(!note.contains(&format!("{:.3e}", foreign.charge)), "{note}");
     drop(store);
 
     let again = Store::open(&root, WRITE).unwrap();

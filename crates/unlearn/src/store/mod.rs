@@ -388,13 +388,15 @@ impl Store {
 
     /// What reconciling the store with its release log did, for the operator (none if
     /// nothing): which releases of the lost branch were charged, and how many of its removals
-    /// were re-applied. Operator-only: it names charges, which depend on the data.
+    /// were re-applied. It names releases by index only: their charges depend on the data, and
+    /// this note goes to standard error and service logs (`inspect` and `verify` on the 0600
+    /// store show the charges).
     pub fn reconciliation_note(&self) -> Option<String> {
         let charged: Vec<String> = self
             .reconciled
             .iter()
             .flat_map(|e| &e.foreign_releases)
-            .map(|f| format!("release {} (charged {:.3e})", f.release, f.charge))
+            .map(|f| format!("release {}", f.release))
             .collect();
         let reapplied = self
             .reconciled
