@@ -15,13 +15,11 @@
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
-use unlearn::bench::{BenchNoise, BenchSpec, hyperparameters};
+use unlearn::bench::{BenchSpec, hyperparameters};
 use unlearn::loss::LossKind;
-use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
-use unlearn::objective::{Objective, Regularization, Rows};
-use unlearn::solver::NewtonOptions;
+use unlearn::objective::{Objective, Rows};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
@@ -34,23 +32,6 @@ const SIZES: [(&str, usize, usize); 2] = [
 /// Rows removed before timing, so that caches and bounds are in their steady state.
 const WARM_UP_REMOVALS: usize = 2;
 
-fn spec(n: usize, d: usize) -> BenchSpec {
-    BenchSpec {
-        rows: n,
-        test_rows: 0,
-        features: d,
-        removals: 0,
-        lambda: 1e-3,
-        regularization: Regularization::PerSample,
-        noise: BenchNoise::Sigma(10.0),
-        epsilon: 1.0,
-        delta: 1e-4,
-        mechanism: Mechanism::OutputPerturbation,
-        seed: 1,
-        tolerance: NewtonOptions::default().tolerance,
-    }
-}
-
 /// A trained unlearner that has served [`WARM_UP_REMOVALS`] removals, and the ids of the
 /// remaining rows from the front (the rows the timed removals take).
 fn warm_unlearner(n: usize, d: usize, loss: LossKind) -> (Unlearner, Vec<String>) {
@@ -61,7 +42,8 @@ fn warm_unlearner(n: usize, d: usize, loss: LossKind) -> (Unlearner, Vec<String>
         regression: loss == LossKind::Squared,
         seed: 1,
     });
-    let hyper = hyperparameters(&spec(n, d), loss).expect("valid benchmark hyperparameters");
+    let hyper = hyperparameters(&BenchSpec::defaults(n, d, 1), loss)
+        .expect("valid benchmark hyperparameters");
     let input = TrainingData {
         data,
         preprocessing: Default::default(),

@@ -2,14 +2,11 @@
 //! bits at any thread count, and the Gram bound with queued rows.
 
 use nalgebra::DVector;
-use unlearn::bench::{BenchNoise, BenchSpec, hyperparameters};
+use unlearn::bench::{BenchSpec, hyperparameters};
 use unlearn::hessian_cache::{GRAM_FOLD_ROWS, GramCache};
 use unlearn::loss::LossKind;
-use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
-use unlearn::objective::Regularization;
-use unlearn::solver::NewtonOptions;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
@@ -23,20 +20,7 @@ fn trained() -> Unlearner {
         regression: false,
         seed: 7,
     });
-    let spec = BenchSpec {
-        rows: 600,
-        test_rows: 0,
-        features: 40,
-        removals: 0,
-        lambda: 1e-3,
-        regularization: Regularization::PerSample,
-        noise: BenchNoise::Sigma(10.0),
-        epsilon: 1.0,
-        delta: 1e-4,
-        mechanism: Mechanism::OutputPerturbation,
-        seed: 7,
-        tolerance: NewtonOptions::default().tolerance,
-    };
+    let spec = BenchSpec::defaults(600, 40, 7);
     let hyper = hyperparameters(&spec, LossKind::Logistic).unwrap();
     let input = TrainingData {
         data,

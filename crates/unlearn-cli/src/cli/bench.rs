@@ -53,7 +53,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_test_set: bool,
     /// λ.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = BenchSpec::DEFAULT_LAMBDA)]
     pub lambda: f64,
     /// total or per-sample.
     #[arg(long, default_value = "per-sample")]
@@ -65,10 +65,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub budget: Option<f64>,
     /// ε of each certificate.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = BenchSpec::DEFAULT_EPSILON)]
     pub epsilon: f64,
     /// δ of each certificate.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = BenchSpec::DEFAULT_DELTA)]
     pub delta: f64,
     /// output-perturbation or guo2020.
     #[arg(long, default_value = "output-perturbation")]
@@ -133,7 +133,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         regularization: args.regularization,
         noise: match args.budget {
             Some(b) => BenchNoise::Budget(b),
-            None => BenchNoise::Sigma(args.sigma.unwrap_or(10.0)),
+            None => BenchNoise::Sigma(args.sigma.unwrap_or(BenchSpec::DEFAULT_SIGMA)),
         },
         epsilon: args.epsilon,
         delta: args.delta,

@@ -63,6 +63,37 @@ pub struct BenchSpec {
     pub tolerance: f64,
 }
 
+impl BenchSpec {
+    /// λ of `unlearn bench` (per-sample), Guo et al.'s MNIST setting.
+    pub const DEFAULT_LAMBDA: f64 = 1e-3;
+    /// σ of `unlearn bench`, Guo et al.'s MNIST setting.
+    pub const DEFAULT_SIGMA: f64 = 10.0;
+    /// ε of each certificate of `unlearn bench`.
+    pub const DEFAULT_EPSILON: f64 = 1.0;
+    /// δ of each certificate of `unlearn bench`.
+    pub const DEFAULT_DELTA: f64 = 1e-4;
+
+    /// `unlearn bench`'s settings (per-sample λ, σ = 10, ε = 1, δ = 10⁻⁴, output perturbation,
+    /// the solver's default tolerance) on `rows` × `features` seeded rows, with no test set and
+    /// no removals: the spec the benches and tests that time or pin a removal start from.
+    pub fn defaults(rows: usize, features: usize, seed: u64) -> Self {
+        Self {
+            rows,
+            test_rows: 0,
+            features,
+            removals: 0,
+            lambda: Self::DEFAULT_LAMBDA,
+            regularization: Regularization::PerSample,
+            noise: BenchNoise::Sigma(Self::DEFAULT_SIGMA),
+            epsilon: Self::DEFAULT_EPSILON,
+            delta: Self::DEFAULT_DELTA,
+            mechanism: Mechanism::OutputPerturbation,
+            seed,
+            tolerance: NewtonOptions::default().tolerance,
+        }
+    }
+}
+
 /// How the benchmark's noise is set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BenchNoise {
