@@ -2,12 +2,15 @@
 //! - `sample`: one draw of N_ℤ(0, s²) at s = 1, 3, 2²⁴ and 2²⁵ (the range
 //!   `LatticeNoise::for_sigma` uses) and at the largest s, 2³¹;
 //! - `release_785`: one `LatticeNoise::release` of 785 coordinates (digits with an
-//!   intercept; a one-vs-rest model draws this K times), σ = 0.5.
+//!   intercept; a one-vs-rest model draws this K times), σ = 0.5;
+//! - `chacha20_word`: one `next_u64` of the ChaCha20 stream alone. A draw at s ≈ 2²⁴ reads
+//!   24.4 words on average (tests/sampler_golden.rs: 4,880,464 32-bit words for 10⁵ draws),
+//!   so 24.4 times this is the least any sampler that reads the same stream can take.
 //!
 //! Run with `cargo bench --bench discrete_gaussian` (under a minute).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use std::hint::black_box;
 use std::time::Duration;
@@ -38,10 +41,17 @@ fn release(c: &mut Criterion) {
     });
 }
 
+fn chacha20_word(c: &mut Criterion) {
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    c.bench_function("discrete_gaussian/chacha20_word", |b| {
+        b.iter(|| black_box(rng.next_u64()))
+    });
+}
+
 criterion_group! {
     name = benches;
     // No HTML plots: criterion's plotters backend needs system fonts the machine may lack.
     config = Criterion::default().without_plots().measurement_time(Duration::from_secs(3));
-    targets = sample, release
+    targets = sample, release, chacha20_word
 }
 criterion_main!(benches);

@@ -29,15 +29,15 @@
 //!
 //! There is no floating point here. Uniform integers on {0, …, n−1} come from
 //! the generator's 64-bit words by masking to the bit length of n − 1 and
-//! rejecting values ≥ n ([`uniform_below`]), so every Bernoulli(n/d) is exact.
-//! The acceptance exponent (|Y|·t − s²)²/(2s²t²) is computed in `u128` with
-//! checked arithmetic: the denominator 2s²t² < 2¹²⁶ for s ≤ [`MAX_SCALE`], and
-//! the numerator fits whenever ||Y|·t − s²| < 2⁶⁴. Beyond that (|Y| ≳ 2⁶⁴/t;
+//! rejecting values ≥ n (`Below`, with the mask computed once per n), so every
+//! Bernoulli(n/d) is exact. The acceptance exponent (|Y|·t − s²)²/(2s²t²) has
+//! the denominator 2s²t² < 2¹²⁶ for s ≤ [`MAX_SCALE`]; its numerator a² is one
+//! 64×64-bit product whenever a = ||Y|·t − s²| < 2⁶⁴. Beyond that (|Y| ≳ 2⁶⁴/t;
 //! for s ≤ 2²⁵, the range [`super::LatticeNoise::for_sigma`] uses, a
 //! discrete-Laplace draw of probability below exp(−2⁶⁴/t²) < exp(−2¹³)) the
 //! same exponent is computed exactly with `num_bigint::BigUint`: never
-//! approximated, never a panic. The counters K and V are `u128`; reaching 2⁶⁴,
-//! let alone 2¹²⁸, would take more loop iterations than can run, so they and
+//! approximated, never a panic. The counters K and V are `u64`; reaching 2⁶⁴
+//! would take more loop iterations than can run, so they and
 //! X = U + t·V < 2⁹⁶ cannot overflow.
 //!
 //! # Stream
@@ -45,7 +45,12 @@
 //! The sequence of `next_u64` calls is a fixed function of the generator's
 //! output (no `rand` distribution is involved), so a seed determines the
 //! integers on every platform and with every `rand` version that keeps
-//! ChaCha20's stream. Proof and tests: `proofs/lattice_release.md`.
+//! ChaCha20's stream. The precomputed constants and `u64` fast paths change how
+//! each integer is computed, never which words are read: the draws are the
+//! ones pinned in `tests/sampler_golden.rs`, generated before they were written.
+//! A draw at s ≈ 2²⁴ reads about 24 words; that stream alone (the bench
+//! `discrete_gaussian/chacha20_word` times one word) bounds any sampler that keeps it.
+//! Proof and tests: `proofs/lattice_release.md`.
 
 use num_bigint::BigUint;
 use rand::Rng;
@@ -68,9 +73,21 @@ pub struct ScaleOutOfRange(pub u64);
 ///
 /// Its variance is slightly below s² (CKS 2020, §2) and it is
 /// sub-Gaussian with variance proxy s²: E[e^{λZ}] ≤ e^{λ²s²/2}.
+///
+/// The constants every draw uses (t = s + 1, s², 2s²t² and the masks of the
+/// uniform draws below t and below 2s²t²) are computed once, in [`DiscreteGaussian::new`];
+/// they are functions of s, so two samplers with the same s are equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiscreteGaussian {
     scale: u64,
+    /// t = s + 1 ≤ 2³¹ + 1, the discrete Laplace's scale.
+    t: u64,
+    /// s² ≤ 2⁶².
+    s2: u64,
+    /// Uniform on {0, …, t − 1}: U, and the Bernoulli(U/t) trials of Algorithm 1.
+    below_t: Below,
+    /// Uniform on {0, …, 2s²t² − 1}: the Bernoulli trials of the acceptance test.
+    below_den: Below,
 }
 
 impl DiscreteGaussian {
@@ -80,11 +97,20 @@ impl DiscreteGaussian {
     ///
     /// [`ScaleOutOfRange`] unless 1 ≤ s ≤ [`MAX_SCALE`].
     pub fn new(scale: u64) -> Result<Self, ScaleOutOfRange> {
-        if (1..=MAX_SCALE).contains(&scale) {
-            Ok(DiscreteGaussian { scale })
-        } else {
-            Err(ScaleOutOfRange(scale))
+        if !(1..=MAX_SCALE).contains(&scale) {
+            return Err(ScaleOutOfRange(scale));
         }
+        let t = scale + 1;
+        let s2 = scale * scale;
+        // 2s²t² < 2·2⁶²·(2³¹+1)² < 2¹²⁶ for s ≤ 2³¹.
+        let den = 2 * u128::from(s2) * u128::from(t) * u128::from(t);
+        Ok(DiscreteGaussian {
+            scale,
+            t,
+            s2,
+            below_t: Below::new(u128::from(t)),
+            below_den: Below::new(den),
+        })
     }
 
     /// The parameter s.
@@ -95,133 +121,188 @@ impl DiscreteGaussian {
     /// One exact draw of N_ℤ(0, s²) (CKS 2020, Algorithm 3), using only
     /// integer arithmetic on `rng`'s 64-bit words.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> i128 {
-        let s = u128::from(self.scale);
-        let t = s + 1;
-        let s2 = s * s;
-        // 2s²t² < 2·2⁶²·(2³¹+1)² < 2¹²⁶ for s ≤ 2³¹.
-        let den = 2 * s2 * t * t;
         loop {
-            let y = discrete_laplace(t, rng);
+            let y = self.discrete_laplace(rng);
             let x = y.unsigned_abs();
-            let accept = match x
-                .checked_mul(t)
-                .map(|xt| xt.abs_diff(s2))
-                .and_then(|a| a.checked_mul(a))
-            {
-                Some(num) => bernoulli_exp_neg(&(num / den), num % den, den, rng),
-                None => bernoulli_exp_neg_big(x, t, s2, den, rng),
+            let accept = match self.exponent(x) {
+                Some((whole, rem)) => bernoulli_exp_neg(&whole, rem, &self.below_den, rng),
+                None => {
+                    let (whole, rem) = self.exponent_big(x);
+                    bernoulli_exp_neg(&whole, rem, &self.below_den, rng)
+                }
             };
             if accept {
                 return y;
             }
         }
     }
+
+    /// The discrete Laplace P[Y = y] ∝ exp(−|y|/t) (CKS Algorithm 2 with scale t/1).
+    fn discrete_laplace<R: Rng + ?Sized>(&self, rng: &mut R) -> i128 {
+        loop {
+            // u < t ≤ 2³¹ + 1.
+            let u = self.below_t.draw(rng);
+            if !exp_neg_fraction(rng, |r| self.below_t.draw(r) < u) {
+                continue;
+            }
+            // A u64 counter: reaching 2⁶⁴ would take more loop rounds than can run.
+            let mut v: u64 = 0;
+            while exp_minus_one(rng) {
+                v += 1;
+            }
+            // u < 2³², t ≤ 2³¹ + 1 and v < 2⁶⁴: x < 2⁹⁶, exact in u128 and i128.
+            let x = u + u128::from(self.t) * u128::from(v);
+            let negative = rng.next_u64() & 1 == 1;
+            if negative && x == 0 {
+                continue;
+            }
+            let magnitude = x as i128;
+            return if negative { -magnitude } else { magnitude };
+        }
+    }
+
+    /// The acceptance exponent (x·t − s²)²/(2s²t²) as (whole part, remainder) when
+    /// a = |x·t − s²| < 2⁶⁴, so that a² < 2¹²⁸ is one 64×64-bit product; `None` otherwise
+    /// (then [`Self::exponent_big`]). The whole part is found by comparison when a² < 2·den
+    /// (the common case: |Y| < 3s or so) and by one `u128` division otherwise; both give
+    /// ⌊a²/den⌋ and a² mod den exactly.
+    fn exponent(&self, x: u128) -> Option<(u128, u128)> {
+        let a = x
+            .checked_mul(u128::from(self.t))?
+            .abs_diff(u128::from(self.s2));
+        let a = u64::try_from(a).ok()?;
+        let num = u128::from(a) * u128::from(a);
+        let den = self.below_den.n;
+        Some(if num < den {
+            (0, num)
+        } else if num - den < den {
+            (1, num - den)
+        } else {
+            (num / den, num % den)
+        })
+    }
+
+    /// The same exponent in `BigUint`, for a = |x·t − s²| ≥ 2⁶⁴. The remainder is < den
+    /// < 2¹²⁶, so it fits `u128`.
+    fn exponent_big(&self, x: u128) -> (BigUint, u128) {
+        let den = self.below_den.n;
+        let xt = BigUint::from(x) * BigUint::from(self.t);
+        let s2 = BigUint::from(self.s2);
+        let a = if xt >= s2 { xt - s2 } else { s2 - xt };
+        let num = &a * &a;
+        let den_big = BigUint::from(den);
+        let whole = &num / &den_big;
+        // num mod den < den < 2¹²⁶: the conversion cannot fail; the fallback
+        // keeps the function total without a panic path.
+        let rem = u128::try_from(num % den_big).unwrap_or(den - 1);
+        (whole, rem)
+    }
 }
 
-/// Uniform on {0, …, n − 1} for n ≥ 1: the low ⌈log₂ n⌉ bits of one or two
-/// 64-bit words, rejected while ≥ n (each attempt succeeds with probability
-/// > 1/2). n = 1 draws nothing.
-fn uniform_below<R: Rng + ?Sized>(n: u128, rng: &mut R) -> u128 {
-    let bits = 128 - (n.saturating_sub(1)).leading_zeros();
-    if bits == 0 {
-        return 0;
+/// Uniform on {0, …, n − 1} for 1 ≤ n < 2¹²⁸ by mask and reject: the low b = ⌈log₂ n⌉
+/// bits of one 64-bit word (b ≤ 64) or of two (b > 64, the first word the high half),
+/// rejected while ≥ n (each attempt succeeds with probability > 1/2). n = 1 draws nothing.
+/// The mask and the word count are computed once per n.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Below {
+    n: u128,
+    /// 2ᵇ − 1; 0 when n = 1.
+    mask: u128,
+    /// b > 64.
+    two_words: bool,
+}
+
+impl Below {
+    fn new(n: u128) -> Self {
+        let bits = 128 - n.saturating_sub(1).leading_zeros();
+        Below {
+            n,
+            mask: if bits == 0 {
+                0
+            } else {
+                u128::MAX >> (128 - bits)
+            },
+            two_words: bits > 64,
+        }
     }
-    let mask = u128::MAX >> (128 - bits);
-    loop {
-        let word = if bits <= 64 {
-            u128::from(rng.next_u64())
-        } else {
-            (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())
-        };
-        let candidate = word & mask;
-        if candidate < n {
-            return candidate;
+
+    #[inline]
+    fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> u128 {
+        if self.mask == 0 {
+            return 0;
+        }
+        loop {
+            let word = if self.two_words {
+                (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())
+            } else {
+                u128::from(rng.next_u64())
+            };
+            let candidate = word & self.mask;
+            if candidate < self.n {
+                return candidate;
+            }
         }
     }
 }
 
-/// Bernoulli(num/den) for 0 ≤ num ≤ den, den ≥ 1.
-fn bernoulli_ratio<R: Rng + ?Sized>(num: u128, den: u128, rng: &mut R) -> bool {
-    uniform_below(den, rng) < num
+/// Whether a uniform draw on {0, …, k − 1} is 0, for k ≥ 1: the Bernoulli(1/K) of
+/// Algorithm 1. It consumes exactly the words `Below::new(k).draw` would (the low
+/// ⌈log₂ k⌉ bits of one word per attempt, none for k = 1), computed in `u64` since k is
+/// a loop counter far below 2⁶⁴.
+#[inline]
+fn below_is_zero<R: Rng + ?Sized>(k: u64, rng: &mut R) -> bool {
+    if k <= 1 {
+        return true;
+    }
+    let mask = u64::MAX >> (k - 1).leading_zeros();
+    loop {
+        let candidate = rng.next_u64() & mask;
+        if candidate < k {
+            return candidate == 0;
+        }
+    }
 }
 
-/// Bernoulli(exp(−num/den)) for 0 ≤ num ≤ den, den ≥ 1 (CKS Algorithm 1).
-fn bernoulli_exp_neg_fraction<R: Rng + ?Sized>(num: u128, den: u128, rng: &mut R) -> bool {
-    let mut k: u128 = 1;
-    // Bernoulli(γ/K) as Bernoulli(γ) ∧ Bernoulli(1/K).
-    while bernoulli_ratio(num, den, rng) && uniform_below(k, rng) == 0 {
+/// Bernoulli(exp(−γ)) for γ ∈ [0, 1] (CKS Algorithm 1): K ← 1; while Bernoulli(γ/K),
+/// K ← K + 1; return [K odd]. Bernoulli(γ/K) is `gamma_trial` (a Bernoulli(γ) draw) ∧
+/// Bernoulli(1/K), in that order, the second drawn only when the first succeeds.
+/// K is a `u64`: reaching 2⁶⁴ would take more loop rounds than can run.
+#[inline]
+fn exp_neg_fraction<R: Rng + ?Sized>(
+    rng: &mut R,
+    mut gamma_trial: impl FnMut(&mut R) -> bool,
+) -> bool {
+    let mut k: u64 = 1;
+    while gamma_trial(rng) && below_is_zero(k, rng) {
         k += 1;
     }
     k % 2 == 1
 }
 
-/// Bernoulli(e^{−1}).
-fn bernoulli_exp_minus_one<R: Rng + ?Sized>(rng: &mut R) -> bool {
-    bernoulli_exp_neg_fraction(1, 1, rng)
+/// Bernoulli(e^{−1}): Algorithm 1 with γ = 1, whose Bernoulli(γ) trial succeeds without
+/// drawing (a uniform draw below 1 is 0 < 1 and reads no word).
+#[inline]
+fn exp_minus_one<R: Rng + ?Sized>(rng: &mut R) -> bool {
+    exp_neg_fraction(rng, |_| true)
 }
 
-/// Bernoulli(exp(−γ)) for γ = whole + rem/den with 0 ≤ rem < den: `whole`
-/// independent Bernoulli(e^{−1}) (stopping at the first failure) and then
+/// Bernoulli(exp(−γ)) for γ = whole + rem/den with 0 ≤ rem < den = `below_den.n`:
+/// `whole` independent Bernoulli(e^{−1}) (stopping at the first failure) and then
 /// Bernoulli(e^{−rem/den}); the product of their probabilities is e^{−γ}.
 /// Generic over the counter so that the exact `BigUint` branch shares it.
-fn bernoulli_exp_neg<N, R>(whole: &N, rem: u128, den: u128, rng: &mut R) -> bool
+fn bernoulli_exp_neg<N, R>(whole: &N, rem: u128, below_den: &Below, rng: &mut R) -> bool
 where
     N: PartialOrd + From<u8> + AddAssign,
     R: Rng + ?Sized,
 {
     let mut done = N::from(0);
     while done < *whole {
-        if !bernoulli_exp_minus_one(rng) {
+        if !exp_minus_one(rng) {
             return false;
         }
         done += N::from(1);
     }
-    bernoulli_exp_neg_fraction(rem, den, rng)
-}
-
-/// The acceptance test of Algorithm 3 when (x·t − s²)² overflows `u128`:
-/// the same exponent in `BigUint`. The remainder is < den < 2¹²⁶, so it fits.
-fn bernoulli_exp_neg_big<R: Rng + ?Sized>(
-    x: u128,
-    t: u128,
-    s2: u128,
-    den: u128,
-    rng: &mut R,
-) -> bool {
-    let xt = BigUint::from(x) * BigUint::from(t);
-    let s2 = BigUint::from(s2);
-    let a = if xt >= s2 { xt - s2 } else { s2 - xt };
-    let num = &a * &a;
-    let den_big = BigUint::from(den);
-    let whole = &num / &den_big;
-    // num mod den < den < 2¹²⁶: the conversion cannot fail; the fallback
-    // keeps the function total without a panic path.
-    let rem = u128::try_from(num % den_big).unwrap_or(den - 1);
-    bernoulli_exp_neg(&whole, rem, den, rng)
-}
-
-/// The discrete Laplace P[Y = y] ∝ exp(−|y|/t) for t ≥ 1 (CKS Algorithm 2
-/// with scale t/1).
-fn discrete_laplace<R: Rng + ?Sized>(t: u128, rng: &mut R) -> i128 {
-    loop {
-        let u = uniform_below(t, rng);
-        if !bernoulli_exp_neg_fraction(u, t, rng) {
-            continue;
-        }
-        let mut v: u128 = 0;
-        while bernoulli_exp_minus_one(rng) {
-            v += 1;
-        }
-        // t ≤ 2³¹ + 1 and v < 2⁶⁴ in any run that can happen: x < 2⁹⁶.
-        let x = u + t * v;
-        let negative = rng.next_u64() & 1 == 1;
-        if negative && x == 0 {
-            continue;
-        }
-        // x < 2⁹⁶ (above), so the conversion is exact.
-        let magnitude = x as i128;
-        return if negative { -magnitude } else { magnitude };
-    }
+    exp_neg_fraction(rng, |r| below_den.draw(r) < rem)
 }
 
 #[cfg(test)]
@@ -234,10 +315,11 @@ mod tests {
     fn uniform_below_stays_in_range_and_hits_every_value() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
         for n in [1u128, 2, 3, 5, 7, 1 << 64, (1 << 64) + 3] {
+            let below = Below::new(n);
             let mut seen_small = [false; 7];
             for _ in 0..2000 {
-                let v = uniform_below(n, &mut rng);
-                assert!(v < n, "uniform_below({n}) gave {v}");
+                let v = below.draw(&mut rng);
+                assert!(v < n, "uniform below {n} gave {v}");
                 if v < 7 {
                     seen_small[v as usize] = true;
                 }
@@ -249,30 +331,110 @@ mod tests {
         }
     }
 
-    /// The BigUint branch and the u128 branch compute the same exponent: with
-    /// the same generator state they make the same decision where both apply. At
-    /// s = 1000 the exponent (xt − s²)²/(2s²t²) is ≈ 1/2 for x = 0 and x = 2000
-    /// (xt > s²), where each decision is a coin of bias e^{−1/2} ≈ 0.61, ≈ 1/4 for
-    /// x = 300 (0 < xt < s²) and ≈ 8 for x = 5000: a branch that decides otherwise (a
-    /// wrong exponent, |xt − s²| as a sum, or always `false`) disagrees in dozens of the
-    /// 200 draws. That both outcomes occur at x = 0 and 2000 is checked (fewer than 20 of
-    /// either has probability below 10⁻⁶⁰).
+    /// `below_is_zero(k)` reads the words `Below::new(k).draw` reads and answers whether
+    /// that draw is 0: for every k up to 300 (masks of 1 to 9 bits, powers of two and
+    /// their neighbours), 50 seeds each, the two leave their generators in the same state
+    /// and agree.
     #[test]
-    fn big_branch_agrees_with_the_u128_branch() {
-        let s = 1000u128;
-        let (t, s2) = (s + 1, s * s);
-        let den = 2 * s2 * t * t;
+    fn below_is_zero_reads_the_same_words_as_a_uniform_draw() {
+        for k in 1u64..=300 {
+            for seed in 0..50 {
+                let mut fast = ChaCha20Rng::seed_from_u64(seed);
+                let mut wide = fast.clone();
+                assert_eq!(
+                    below_is_zero(k, &mut fast),
+                    Below::new(u128::from(k)).draw(&mut wide) == 0,
+                    "k = {k}, seed {seed}"
+                );
+                assert_eq!(fast.get_word_pos(), wide.get_word_pos(), "k = {k}");
+            }
+        }
+    }
+
+    /// The scales the exponent tests walk: tiny ones (den below 2⁶⁴, one-word uniforms), the
+    /// release's range [2²⁴, 2²⁵] and the largest.
+    const SCALES: [u64; 8] = [
+        1,
+        2,
+        3,
+        1000,
+        1 << 24,
+        (1 << 24) + 4_660_987,
+        1 << 25,
+        MAX_SCALE,
+    ];
+
+    /// `exponent` (one 64×64-bit square, the whole part by comparison or by division) and
+    /// `exponent_big` (`BigUint`) give the same (⌊a²/den⌋, a² mod den) wherever the first
+    /// applies, and the first declines exactly when a = |x·t − s²| ≥ 2⁶⁴. The x walked cover
+    /// whole parts 0, 1 and ≥ 2 (x ∈ {0, s, 2s, 2.5s, 3s, 5s, 40s}), a = 0 (x·t = s² needs
+    /// t | s², which never holds for t = s + 1 > 1, so x = ⌊s²/t⌋ and its neighbour give the
+    /// smallest a) and the 2⁶⁴ edge.
+    #[test]
+    fn fast_exponent_agrees_with_the_big_one() {
+        let mut branches = [0usize; 3];
+        for scale in SCALES {
+            let dg = DiscreteGaussian::new(scale).unwrap();
+            let (s, t, s2) = (u128::from(scale), u128::from(dg.t), u128::from(dg.s2));
+            let edge = ((1u128 << 64) + s2).div_ceil(t);
+            let mut xs = vec![
+                0,
+                s2 / t,
+                s2 / t + 1,
+                s,
+                2 * s,
+                5 * s / 2,
+                3 * s,
+                5 * s,
+                40 * s,
+            ];
+            xs.extend((edge.saturating_sub(3))..edge + 3);
+            for x in xs {
+                let a_big = {
+                    let xt = BigUint::from(x) * BigUint::from(t);
+                    let s2 = BigUint::from(s2);
+                    if xt >= s2 { xt - s2 } else { s2 - xt }
+                };
+                let fits = a_big < BigUint::from(1u128 << 64);
+                match dg.exponent(x) {
+                    Some((whole, rem)) => {
+                        assert!(fits, "s = {scale}, x = {x}: a ≥ 2⁶⁴ took the fast path");
+                        assert_eq!(
+                            (BigUint::from(whole), rem),
+                            dg.exponent_big(x),
+                            "s = {scale}, x = {x}"
+                        );
+                        branches[whole.min(2) as usize] += 1;
+                    }
+                    None => assert!(!fits, "s = {scale}, x = {x}: a < 2⁶⁴ was refused"),
+                }
+            }
+        }
+        assert!(
+            branches.iter().all(|&n| n > 0),
+            "branches hit: {branches:?}"
+        );
+    }
+
+    /// The acceptance decision is the same with a `u128` and a `BigUint` counter of the
+    /// whole part, from the same generator state (the sampler uses the first below 2⁶⁴ and
+    /// the second above). At s = 1000 the exponent is ≈ 1/2 for x = 0 and x = 2000 (each
+    /// decision a coin of bias e^{−1/2} ≈ 0.61), ≈ 1/4 for x = 300 and ≈ 8 for x = 5000;
+    /// that both outcomes occur at x = 0 and 2000 is checked (fewer than 20 of either in
+    /// 200 has probability below 10⁻⁶⁰).
+    #[test]
+    fn big_counter_decides_as_the_u128_counter() {
+        let dg = DiscreteGaussian::new(1000).unwrap();
         for x in [0u128, 300, 2000, 5000] {
-            let a = (x * t).abs_diff(s2);
-            let num = a * a;
+            let (whole, rem) = dg.exponent(x).unwrap();
             let mut accepted = 0;
             for seed in 0..200 {
                 let mut fast = ChaCha20Rng::seed_from_u64(seed);
                 let mut big = fast.clone();
-                let decision = bernoulli_exp_neg(&(num / den), num % den, den, &mut fast);
+                let decision = bernoulli_exp_neg(&whole, rem, &dg.below_den, &mut fast);
                 assert_eq!(
                     decision,
-                    bernoulli_exp_neg_big(x, t, s2, den, &mut big),
+                    bernoulli_exp_neg(&BigUint::from(whole), rem, &dg.below_den, &mut big),
                     "x = {x}, seed {seed}"
                 );
                 accepted += usize::from(decision);
@@ -290,8 +452,9 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(11);
         let n = 100_000;
         for (whole, rem, den) in [(0u128, 1u128, 3u128), (0, 2, 2), (1, 1, 2), (2, 0, 1)] {
+            let below = Below::new(den);
             let hits = (0..n)
-                .filter(|_| bernoulli_exp_neg(&whole, rem, den, &mut rng))
+                .filter(|_| bernoulli_exp_neg(&whole, rem, &below, &mut rng))
                 .count();
             let gamma = whole as f64 + rem as f64 / den as f64;
             let freq = hits as f64 / n as f64;
