@@ -689,3 +689,55 @@ fn the_grid_shift_bound_carries_its_outward_factor() {
         assert_eq!(lattice.grid_shift_bound(bad, 4), f64::INFINITY, "{bad}");
     }
 }
+
+/// The (ρ, δ) pairs of `zcdp_epsilon_bits_are_pinned`: ρ from 10⁻⁶ to 100 (orders α from
+/// ≈ 10⁴ down to ≈ 1), δ from 10⁻⁴ to 10⁻¹².
+const PINNED_RHO: [f64; 9] = [1e-6, 1e-3, 0.01, 0.1, 0.5, 1.0, 3.0, 10.0, 100.0];
+const PINNED_DELTA: [f64; 3] = [1e-4, 1e-9, 1e-12];
+
+/// ε of every certificate's transcript is `zcdp_epsilon(ρ, δ)`, and certificates are sealed
+/// by their bytes: the bits it returns are pinned (generated before its order grid was
+/// tabulated), so a faster optimiser that moved any of them would be noticed.
+#[test]
+fn zcdp_epsilon_bits_are_pinned() {
+    let got: Vec<u64> = PINNED_RHO
+        .iter()
+        .flat_map(|&rho| {
+            PINNED_DELTA
+                .iter()
+                .map(move |&delta| zcdp_epsilon(rho, delta).unwrap().to_bits())
+        })
+        .collect();
+    assert_eq!(got, PINNED_EPSILON_BITS, "{got:#x?}");
+}
+
+/// See `zcdp_epsilon_bits_are_pinned`; ρ-major order.
+const PINNED_EPSILON_BITS: [u64; 27] = [
+    0x3f6120c64bb96ee7,
+    0x3f7bde932b61d637,
+    0x3f8180f781f6a1fb,
+    0x3fc051bf52564c8e,
+    0x3fcf6011557fff08,
+    0x3fd2e320c918d8e8,
+    0x3fdd5be7d0625fc2,
+    0x3fe9ecf3017172fb,
+    0x3feed7c888f8fb09,
+    0x3ffa83eed7839a31,
+    0x4005b94e91431a77,
+    0x400982c210015240,
+    0x4010b416f38b7ab2,
+    0x4019e5729c8c2333,
+    0x401e0f8194f1bd05,
+    0x40193a99722bdd82,
+    0x40230afd4950ccb5,
+    0x4025f7e4c836536b,
+    0x4028ef5e1db26f97,
+    0x4031f2f5b24d4e94,
+    0x40347573e27f03ae,
+    0x403bc42647f350de,
+    0x4042d198142eed90,
+    0x40451705516c459a,
+    0x4063cb85228b0882,
+    0x4067a1c7e8984ff0,
+    0x406968433ba36e8b,
+];

@@ -142,3 +142,21 @@ fn a_keyed_release_matches_its_golden_bits() {
         "5bf5a7d536d2d10cd1ac2bb1ee22e7d72bd6d2e56303d8daa7e76409f52eb31a"
     );
 }
+
+/// `weights_digest` (the published model's digest, which every certificate records before
+/// and after its step) of two weight vectors, pinned before its hashing was batched: the
+/// digest must stay SHA-256 of the same bytes.
+#[test]
+fn the_weights_digest_is_pinned() {
+    let weights: Vec<Vec<f64>> = (0..2)
+        .map(|k| {
+            (0..785)
+                .map(|i| ((i + 1000 * k) as f64 * 0.37).sin())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        unlearn::model::weights_digest(&weights),
+        "264efc3dc1b49a5b2ff652c5511eb9d3718d1398805f6ba48e33e60a53eb3955"
+    );
+}
