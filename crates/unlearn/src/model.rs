@@ -223,9 +223,7 @@ pub fn weights_digest(weights: &[Vec<f64>]) -> String {
     let mut h = Sha256::new();
     for w in weights {
         h.update((w.len() as u64).to_le_bytes());
-        for v in w {
-            h.update(v.to_le_bytes());
-        }
+        h.update(crate::certificate::le_bytes(w));
     }
     crate::certificate::hex(&h.finalize())
 }

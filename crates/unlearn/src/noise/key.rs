@@ -131,9 +131,8 @@ impl NoiseKey {
         mac.update(&(weights.len() as u64).to_le_bytes());
         for w in weights {
             mac.update(&(w.len() as u64).to_le_bytes());
-            for v in w.iter() {
-                mac.update(&v.to_bits().to_le_bytes());
-            }
+            // f64::to_le_bytes is the little-endian bytes of the value's bits.
+            mac.update(&crate::certificate::le_bytes(w.as_slice()));
         }
         Self::rng_from(mac)
     }

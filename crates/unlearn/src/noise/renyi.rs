@@ -30,7 +30,7 @@
 //! unsound.
 
 use super::calibration::{CalibrationError, bisect, check_budget, check_delta, check_epsilon};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// ln(α − 1) ranges scanned for the best α: α − 1 from e⁻¹² ≈ 6e-6 to
 /// e³⁰ ≈ 1e13, in steps of 1/4, before a golden-section refinement.
@@ -71,20 +71,56 @@ pub fn zcdp_epsilon_at(rho: f64, delta: f64, alpha: f64) -> Result<f64, Calibrat
     if !(alpha.is_finite() && alpha > 1.0) {
         return Err(CalibrationError::InvalidOrder(alpha));
     }
-    Ok(epsilon_upper(rho, delta.ln(), alpha))
+    Ok(Order::new(alpha).epsilon_upper(rho, delta.ln()))
 }
 
-/// The body of [`zcdp_epsilon_at`] for checked inputs, with ln δ given.
-fn epsilon_upper(rho: f64, ln_delta: f64, alpha: f64) -> f64 {
-    let am1 = alpha - 1.0;
-    let a = alpha * rho;
-    let b = (-1.0 / alpha).ln_1p();
-    let ln_alpha = alpha.ln();
-    let c = (ln_delta + ln_alpha) / am1;
-    let error = 16.0
-        * crate::bounds::UNIT_ROUNDOFF
-        * (a.abs() + b.abs() + (ln_delta.abs() + ln_alpha.abs()) / am1 + 2.0);
-    a + b - c + error
+/// The terms of ε(α) that depend on the order alone: α, α − 1, ln((α − 1)/α) = ln(1 − 1/α)
+/// and ln α. [`zcdp_epsilon`] tabulates them on its scan grid once ([`scan_grid`]): they are
+/// the three transcendental functions of each evaluation, and the grid does not depend on
+/// ρ or δ.
+#[derive(Debug, Clone, Copy)]
+struct Order {
+    alpha: f64,
+    am1: f64,
+    ln_ratio: f64,
+    ln_alpha: f64,
+}
+
+impl Order {
+    fn new(alpha: f64) -> Self {
+        Order {
+            alpha,
+            am1: alpha - 1.0,
+            ln_ratio: (-1.0 / alpha).ln_1p(),
+            ln_alpha: alpha.ln(),
+        }
+    }
+
+    /// The body of [`zcdp_epsilon_at`] for checked inputs, with ln δ given: the same
+    /// operations in the same order whether the order's terms were tabulated or not, so the
+    /// same bits.
+    fn epsilon_upper(&self, rho: f64, ln_delta: f64) -> f64 {
+        let a = self.alpha * rho;
+        let b = self.ln_ratio;
+        let c = (ln_delta + self.ln_alpha) / self.am1;
+        let error = 16.0
+            * crate::bounds::UNIT_ROUNDOFF
+            * (a.abs() + b.abs() + (ln_delta.abs() + self.ln_alpha.abs()) / self.am1 + 2.0);
+        a + b - c + error
+    }
+}
+
+/// The orders α = 1 + e^x of the coarse scan, x = lo + i·step for i = 0, …, (hi − lo)/step,
+/// computed on first use.
+fn scan_grid() -> &'static [Order] {
+    static GRID: OnceLock<Vec<Order>> = OnceLock::new();
+    GRID.get_or_init(|| {
+        let (lo, hi) = LN_ORDER_RANGE;
+        let steps = ((hi - lo) / LN_ORDER_STEP) as usize;
+        (0..=steps)
+            .map(|i| Order::new(1.0 + (lo + i as f64 * LN_ORDER_STEP).exp()))
+            .collect()
+    })
 }
 
 /// An upper bound on the smallest ε for which ρ-zCDP implies (ε, δ)-DP:
@@ -108,16 +144,16 @@ pub fn zcdp_epsilon(rho: f64, delta: f64) -> Result<f64, CalibrationError> {
         return Ok(0.0);
     }
     let ln_delta = delta.ln();
-    let at = |ln_order: f64| epsilon_upper(rho, ln_delta, 1.0 + ln_order.exp());
-    let (lo, hi) = LN_ORDER_RANGE;
-    let steps = ((hi - lo) / LN_ORDER_STEP) as usize;
-    let (best_x, mut best) = (0..=steps)
-        .map(|i| lo + i as f64 * LN_ORDER_STEP)
-        .map(|x| (x, at(x)))
+    let at = |ln_order: f64| Order::new(1.0 + ln_order.exp()).epsilon_upper(rho, ln_delta);
+    let (best_i, mut best) = scan_grid()
+        .iter()
+        .map(|order| order.epsilon_upper(rho, ln_delta))
+        .enumerate()
         .fold(
-            (lo, f64::INFINITY),
+            (0, f64::INFINITY),
             |acc, p| if p.1 < acc.1 { p } else { acc },
         );
+    let best_x = LN_ORDER_RANGE.0 + best_i as f64 * LN_ORDER_STEP;
     // Golden section on [best_x − step, best_x + step]; every evaluation is a
     // valid bound, so keep the smallest seen.
     let ratio = (5f64.sqrt() - 1.0) / 2.0;
