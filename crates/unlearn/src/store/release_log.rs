@@ -133,9 +133,6 @@ impl LogLine {
     }
 }
 
-/// The key of an abandonment line ([`LogLine::Abandoned`]).
-const ABANDONED_KEY: &str = "abandoned";
-
 /// Path of the release log of the store at `root`.
 pub fn release_log_path(root: &Path) -> PathBuf {
     root.join(RELEASE_LOG_FILE)
@@ -173,19 +170,24 @@ pub fn read_release_log(root: &Path) -> Result<Vec<LogLine>, StoreError> {
     Ok(parsed)
 }
 
-/// Parses one line of the log: an object with the key [`ABANDONED_KEY`] is an abandonment,
-/// anything else must be a record with a finite non-negative charge.
+/// An abandonment line as written: `{"abandoned": DIGEST}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AbandonedLine {
+    abandoned: String,
+}
+
+/// Parses one line of the log: a record (with a finite non-negative charge) or an
+/// abandonment (records, by far the most lines, are parsed first and directly).
 fn parse_line(line: &str) -> Result<LogLine, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("not a release record ({e})"))?;
-    if let Some(entry) = value.get(ABANDONED_KEY) {
-        return entry
-            .as_str()
-            .map(|e| LogLine::Abandoned(e.to_string()))
-            .ok_or_else(|| format!("\"{ABANDONED_KEY}\" is not a digest string"));
-    }
-    let record: LogRecord =
-        serde_json::from_value(value).map_err(|e| format!("not a release record ({e})"))?;
+    let record = match serde_json::from_str::<LogRecord>(line) {
+        Ok(record) => record,
+        Err(e) => {
+            return serde_json::from_str::<AbandonedLine>(line)
+                .map(|a| LogLine::Abandoned(a.abandoned))
+                .map_err(|_| format!("not a release record ({e})"));
+        }
+    };
     if record.charge.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
         return Err(format!(
             "the charge {:?} is not a finite non-negative number",
@@ -268,11 +270,9 @@ pub(super) fn abandon(root: &Path, entries: &[Certificate]) -> Result<(), StoreE
     }
     append_lines(
         root,
-        &jsonl(
-            entries
-                .iter()
-                .map(|e| serde_json::json!({ ABANDONED_KEY: e.digest })),
-        ),
+        &jsonl(entries.iter().map(|e| AbandonedLine {
+            abandoned: e.digest.clone(),
+        })),
     )
 }
 
