@@ -10,8 +10,15 @@ use unlearn::store::{Access, Store};
 use unlearn::verify::verify;
 
 /// 80 rows `s0`..`s79` of four features in [−0.4, 0.4] (row norm ≤ 0.8, inside the clip
-/// norm 1, so the stored rows are the written ones) and a 0/1 label, from a fixed LCG.
+/// norm 1, so the stored rows are the written ones) and a 0/1 label: [`lcg_rows`].
 fn write_rows(dir: &Path) -> PathBuf {
+    lcg_rows(&dir.join("rows.csv"), 80, &["a", "b", "c", "d"], 0.8)
+}
+
+/// Writes `rows` rows `s0`, `s1`, … with the features `names`, each uniform in
+/// [−scale/2, scale/2], and a 0/1 label from the first two and a little noise, from a fixed
+/// LCG; returns `file`.
+fn lcg_rows(file: &Path, rows: usize, names: &[&str], scale: f64) -> PathBuf {
     let mut state: u64 = 0x5eed;
     let mut next = || {
         state = state
@@ -19,16 +26,15 @@ fn write_rows(dir: &Path) -> PathBuf {
             .wrapping_add(1442695040888963407);
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
-    let mut csv = String::from("id,a,b,c,d,y\n");
-    for i in 0..80 {
-        let x: Vec<f64> = (0..4).map(|_| (next() - 0.5) * 0.8).collect();
+    let mut csv = format!("id,{},y\n", names.join(","));
+    for i in 0..rows {
+        let x: Vec<f64> = (0..names.len()).map(|_| (next() - 0.5) * scale).collect();
         let y = u8::from(x[0] + 0.5 * x[1] + 0.1 * (next() - 0.5) > 0.0);
         let cells: Vec<String> = x.iter().map(|v| format!("{v}")).collect();
         csv.push_str(&format!("s{i},{},{y}\n", cells.join(",")));
     }
-    let file = dir.join("rows.csv");
-    std::fs::write(&file, csv).unwrap();
-    file
+    std::fs::write(file, csv).unwrap();
+    file.to_path_buf()
 }
 
 /// Trains a certified logistic store on [`write_rows`]' rows.
@@ -340,6 +346,22 @@ fn readers_run_while_serve_requests_holds_the_store() {
     ok(&common::unlearn(&["verify", "--store", path(&store)]));
 }
 
+/// `unlearn remove --store STORE --ids ID` with files limited to `kib` KiB (`ulimit -f`):
+/// writes past the limit fail with EFBIG, as a full disk fails them with ENOSPC. `trap ''
+/// XFSZ` ignores the signal (and exec keeps it ignored), so the write fails with an error
+/// instead of killing the process.
+#[cfg(unix)]
+fn remove_under_file_limit(store: &Path, kib: u32, id: &str) -> std::process::Output {
+    std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            r#"ulimit -f {kib}; trap '' XFSZ; exec "$0" remove --store "$1" --ids "$2""#
+        ))
+        .args([env!("CARGO_BIN_EXE_unlearn"), path(store), id])
+        .output()
+        .unwrap()
+}
+
 /// A removal that cannot be written (the file-size limit stands in for a full disk: writes
 /// past it fail with EFBIG, as a full disk fails them with ENOSPC) fails with a message,
 /// leaves the store verifiable and unchanged, and succeeds once space is back.
@@ -349,15 +371,10 @@ fn a_full_disk_fails_the_removal_and_changes_nothing() {
     let dir = scratch("store-cli", "full");
     let store = train_store(&dir, true);
     let before = inspect(&store);
-    // `trap '' XFSZ` ignores the signal (and exec keeps it ignored), so the write fails
-    // with an error instead of killing the process; `ulimit -f 8` allows files of 8 KiB,
-    // less than the database and less than a commit's WAL frames.
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(r#"ulimit -f 8; trap '' XFSZ; exec "$0" remove --store "$1" --ids s5"#)
-        .args([env!("CARGO_BIN_EXE_unlearn"), path(&store)])
-        .output()
-        .unwrap();
+    // 8 KiB: less than the WAL index (`unlearn.db-shm`, 32 KiB), so the command fails as it
+    // opens the store; a failure of the commit itself is
+    // `a_commit_that_fails_after_its_record_is_abandoned_not_applied_later`.
+    let out = remove_under_file_limit(&store, 8, "s5");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -370,6 +387,119 @@ fn a_full_disk_fails_the_removal_and_changes_nothing() {
     assert_eq!(after["removals"], before["removals"]);
     ok(&cli_remove(&store, &["--ids", "s5"]));
     assert_eq!(inspect(&store)["rows"], 79);
+}
+
+/// Review finding 4: a removal whose record reached the release log but whose commit then
+/// failed was reported as failed (not acknowledged), yet the next writer took the record
+/// for a branch lost by a restore: it re-applied the removal and charged its release
+/// (before the fix the removal of s6 below also removed s5, certified 4 releases, and
+/// `inspect` listed a reconciliation). Now the failed writer marks the record abandoned and
+/// every later reader skips it. The failure is injected as in
+/// [`a_full_disk_fails_the_removal_and_changes_nothing`] ([`remove_under_file_limit`]),
+/// with a limit of 32 KiB: the WAL
+/// index (`unlearn.db-shm`, 32 KiB) fits, so the store opens and the record (a few hundred
+/// bytes) is appended, but a removal's WAL frames for this 50-feature model do not, so the
+/// commit fails; the test checks that the failure fell in that window.
+#[cfg(unix)]
+#[test]
+fn a_commit_that_fails_after_its_record_is_abandoned_not_applied_later() {
+    let dir = scratch("store-cli", "abandoned");
+    // 60 rows of 50 features in [−0.1, 0.1] (row norm ≤ 0.71): a state row of several pages.
+    let names: Vec<String> = (0..50).map(|j| format!("f{j}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let csv = lcg_rows(&dir.join("wide.csv"), 60, &names, 0.2);
+    let store = dir.join("store");
+    ok(&run(
+        "train --data CSV --id id --target y --positive 1 --loss logistic --lambda 0.1 \
+         --clip-norm 1 --epsilon 1 --delta 1e-5 --budget 0.1 --out STORE",
+        &[("CSV", &csv), ("STORE", &store)],
+    ));
+    let out = remove_under_file_limit(&store, 32, "s5");
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let log = std::fs::read_to_string(store.join("releases.jsonl")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "training, s5's record, its abandonment: {log}"
+    );
+    assert!(lines[2].starts_with("{\"abandoned\":"), "{log}");
+    assert_eq!(inspect(&store)["rows"], 60, "the commit did not happen");
+
+    let out = cli_remove(&store, &["--ids", "s6", "--json"]);
+    let served: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert!(
+        !common::stderr(&out).contains("charged to the transcript"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(served["transcript"]["releases"], 2, "{served}");
+    let summary = inspect(&store);
+    assert_eq!(summary["rows"], 59);
+    assert_eq!(
+        summary["restores_reconciled"],
+        serde_json::json!([]),
+        "{summary}"
+    );
+    let s5 = ok(&common::unlearn(&[
+        "ids",
+        "--store",
+        path(&store),
+        "--check",
+        "s5",
+        "--json",
+    ]));
+    assert!(s5.contains("\"as_id\":\"remaining\""), "{s5}");
+    let verified = ok(&common::unlearn(&["verify", "--store", path(&store)]));
+    assert!(verified.contains("1 abandoned"), "{verified}");
+}
+
+/// Review finding 2 through the binary: back up, retrain in place (`train --force`),
+/// acknowledge the removal of s40, restore the backup. Before, the next `remove` served the
+/// older database (s40 back, the check passed); now every writing command refuses it with
+/// what happened and what to do, and `verify` fails naming it.
+#[test]
+fn a_backup_restored_across_a_retrain_is_refused_and_fails_verify() {
+    let dir = scratch("store-cli", "across-retrain");
+    let store = train_store(&dir, true);
+    let backup = dir.join("backup");
+    std::fs::create_dir_all(&backup).unwrap();
+    for f in ["unlearn.db", "model.json"] {
+        std::fs::copy(store.join(f), backup.join(f)).unwrap();
+    }
+    ok(&run(
+        "train --data CSV --id id --target y --positive 1 --loss logistic --lambda 0.1 \
+         --clip-norm 1 --epsilon 1 --delta 1e-5 --budget 0.1 --out STORE --force",
+        &[("CSV", &dir.join("rows.csv")), ("STORE", &store)],
+    ));
+    ok(&cli_remove(&store, &["--ids", "s40"]));
+    let newer = inspect(&store)["lineage"].as_str().unwrap().to_string();
+    for f in ["unlearn.db", "model.json"] {
+        std::fs::copy(backup.join(f), store.join(f)).unwrap();
+    }
+    assert_ne!(inspect(&store)["lineage"], newer.as_str());
+    for f in ["unlearn.db-wal", "unlearn.db-shm"] {
+        let _ = std::fs::remove_file(store.join(f));
+    }
+    let refused = cli_remove(&store, &["--ids", "s41"]);
+    failed(&refused, "was replaced by an older database");
+    failed(&refused, "1 erasure(s) it acknowledged");
+    failed(&refused, "train --force");
+    failed(
+        &refused,
+        &format!(
+            "Put back the newer run's unlearn.db and model.json (lineage {}",
+            &newer[..12]
+        ),
+    );
+    let verified = common::unlearn(&["verify", "--store", path(&store)]);
+    assert_eq!(verified.status.code(), Some(1));
+    assert!(
+        common::stdout(&verified)
+            .contains("FAIL release log: releases.jsonl holds 2 record(s) of another training run"),
+        "{}",
+        common::stdout(&verified)
+    );
 }
 
 /// Per-subject erasure through the command line: `train --subject COL`, `remove --subject`,

@@ -3,6 +3,12 @@
 //! "Forked histories"). The store-level restore test that failed before the log existed is
 //! `review_findings.rs::restoring_a_backup_keeps_the_charges_of_releases_already_published`;
 //! the engine-level one is `the_deletion_engine_on_a_restored_store_counts_every_release`.
+//! A database older than its log across a retrain is refused
+//! (`a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back`, review finding
+//! 2); a record whose commit failed is abandoned, never applied or charged
+//! (`an_abandoned_record_is_neither_applied_nor_charged`; the injected failure is
+//! `store_cli.rs::a_commit_that_fails_after_its_record_is_abandoned_not_applied_later`,
+//! review finding 4).
 
 mod common;
 
@@ -16,7 +22,8 @@ use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::requests::Erasure;
 use unlearn::store::{
-    Access, DB_FILE, LogRecord, MODEL_FILE, RELEASE_LOG_FILE, Store, StoreError, read_release_log,
+    Access, DB_FILE, LogLine, LogRecord, MODEL_FILE, RELEASE_LOG_FILE, Store, StoreError,
+    read_release_log,
 };
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::transcript::Transcript;
@@ -35,11 +42,13 @@ fn setup(name: &str) -> (PathBuf, PathBuf) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("backup")).unwrap();
     let root = dir.join("store");
-    drop(Store::create(&root, &trained(), false, Duration::ZERO).unwrap());
+    drop(Store::create(&root, &trained(9), false, Duration::ZERO).unwrap());
     (root, dir.join("backup"))
 }
 
-fn trained() -> Unlearner {
+/// The 200 rows trained under the noise key `[key; 32]`: the training entry (the lineage)
+/// differs between keys and repeats for one key.
+fn trained(key: u8) -> Unlearner {
     let data = generate(&SyntheticSpec {
         rows: 200,
         features: 5,
@@ -54,7 +63,7 @@ fn trained() -> Unlearner {
     };
     let hyper = common::certified(LossKind::Logistic, 1e-2, 0.05);
     Unlearner::from_trained(
-        model::train(input, &hyper, NoiseKey::from_secret_bytes([9; 32])).unwrap(),
+        model::train(input, &hyper, NoiseKey::from_secret_bytes([key; 32])).unwrap(),
     )
 }
 
@@ -97,7 +106,7 @@ fn the_log_records_every_entry_with_its_charge_and_no_id() {
     let records = read_release_log(&root).unwrap();
     assert_eq!(records.len(), u.ledger.entries.len());
     for (record, entry) in records.iter().zip(&u.ledger.entries) {
-        let expected = LogRecord {
+        let expected = LogLine::Record(LogRecord {
             lineage: u.ledger.entries[0].digest.clone(),
             step: entry.step,
             entry: entry.digest.clone(),
@@ -105,7 +114,7 @@ fn the_log_records_every_entry_with_its_charge_and_no_id() {
             charge: entry.distance,
             weights: entry.digest_after.clone(),
             removed_id_tags: entry.removed_id_tags.clone(),
-        };
+        });
         assert_eq!(record, &expected);
     }
     let text = std::fs::read_to_string(root.join(RELEASE_LOG_FILE)).unwrap();
@@ -187,7 +196,9 @@ fn a_restored_store_is_reconciled_once_by_the_first_writer() {
 
 /// A record whose entry never reached the ledger — a commit that failed or crashed after its
 /// record was written, or a branch the log saw — is charged as a release with its recorded
-/// charge: over-charging, never under-charging. Records of another training run are ignored.
+/// charge: over-charging, never under-charging (also the fallback when its abandonment could
+/// not be written). Records of an earlier training run in the directory (before this store's
+/// first record) are ignored.
 #[test]
 fn a_record_outside_the_ledger_is_charged_and_another_lineage_ignored() {
     let (root, _) = setup("phantom");
@@ -202,14 +213,11 @@ fn a_record_outside_the_ledger_is_charged_and_another_lineage_ignored() {
         weights: "0".repeat(64),
         removed_id_tags: Vec::new(),
     };
-    let mut text = std::fs::read_to_string(root.join(RELEASE_LOG_FILE)).unwrap();
-    for record in [
-        phantom(&lineage, &"a".repeat(64), 0.0125),
-        phantom(&"b".repeat(64), &"c".repeat(64), 0.5),
-    ] {
-        text.push_str(&serde_json::to_string(&record).unwrap());
-        text.push('\n');
-    }
+    let ours = std::fs::read_to_string(root.join(RELEASE_LOG_FILE)).unwrap();
+    let line = |record: LogRecord| serde_json::to_string(&record).unwrap() + "\n";
+    let text = line(phantom(&"b".repeat(64), &"c".repeat(64), 0.5))
+        + &ours
+        + &line(phantom(&lineage, &"a".repeat(64), 0.0125));
     std::fs::write(root.join(RELEASE_LOG_FILE), text).unwrap();
     let store = Store::open(&root, WRITE).unwrap();
     let [entry] = store.reconciled() else {
@@ -309,4 +317,194 @@ fn a_log_missing_ledger_entries_fails_the_check_until_a_writer_adds_them() {
     assert!(store.reconciled().is_empty());
     assert!(store.release_log_check().unwrap().passed);
     assert_eq!(read_release_log(&root).unwrap().len(), 2);
+}
+
+/// Review finding 2: train, back up, retrain in the same directory (`train --force`: a new
+/// lineage), acknowledge the removal of s40, then restore the backup. Reconciliation looked
+/// only at the restored lineage's records, so s40 came back silently and the check passed.
+/// Now every writer refuses the store, naming both lineages and what to do, without writing
+/// anything; the check fails; putting back the newer database (or retraining) ends it.
+#[test]
+fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
+    let (root, backup) = setup("across-retrain");
+    back_up(&root, &backup);
+    let old_lineage = Store::open(&root, Access::Read)
+        .unwrap()
+        .load()
+        .unwrap()
+        .ledger
+        .entries[0]
+        .digest
+        .clone();
+    drop(Store::create(&root, &trained(6), true, Duration::ZERO).unwrap());
+    let mut engine = Deletions::open(Store::open(&root, WRITE).unwrap()).unwrap();
+    let request = DeletionRequest {
+        erasure: Erasure::Ids(vec!["s40".into()]),
+        reference: Some("t1".into()),
+    };
+    let acknowledged = engine.delete(&request).unwrap().certificate;
+    let new_lineage = engine.unlearner().ledger.entries[0].digest.clone();
+    drop(engine);
+    let newer = backup.join("newer");
+    std::fs::create_dir_all(&newer).unwrap();
+    back_up(&root, &newer);
+    restore(&backup, &root);
+    let log_before = std::fs::read(root.join(RELEASE_LOG_FILE)).unwrap();
+
+    let found = match Store::open(&root, WRITE) {
+        Err(StoreError::Superseded { path, found }) => {
+            assert_eq!(path, root);
+            found
+        }
+        other => panic!("a writer served the older database: {other:?}"),
+    };
+    assert_eq!(found.lineage, old_lineage);
+    assert_eq!(found.last_step, Some(0));
+    assert_eq!(found.newer_lineage, new_lineage);
+    assert_eq!((found.newer_step, found.newer_records), (0, 2));
+    assert_eq!(found.newer_removed_ids, acknowledged.removed_id_tags.len());
+    let message = found.to_string();
+    for needle in [
+        &new_lineage[..12],
+        &old_lineage[..12],
+        DB_FILE,
+        "train --force",
+    ] {
+        assert!(message.contains(needle), "{needle} not in: {message}");
+    }
+    assert_eq!(
+        std::fs::read(root.join(RELEASE_LOG_FILE)).unwrap(),
+        log_before,
+        "a refused writer wrote to the log"
+    );
+    let check = Store::open(&root, Access::Read)
+        .unwrap()
+        .release_log_check()
+        .unwrap();
+    assert!(!check.passed, "{}", check.detail);
+    assert_eq!(check.detail, message);
+
+    // The newer database back: it continues, s40 still erased.
+    restore(&newer, &root);
+    let store = Store::open(&root, WRITE).unwrap();
+    assert!(store.reconciled().is_empty());
+    assert!(store.release_log_check().unwrap().passed);
+    assert!(
+        store
+            .load()
+            .unwrap()
+            .model
+            .secret
+            .design
+            .position("s40")
+            .is_none()
+    );
+    drop(store);
+    // Or a retrain: a new lineage after every record.
+    restore(&backup, &root);
+    drop(Store::create(&root, &trained(7), true, Duration::ZERO).unwrap());
+    let store = Store::open(&root, WRITE).unwrap();
+    assert!(store.reconciled().is_empty());
+    assert!(store.release_log_check().unwrap().passed);
+}
+
+/// The legitimate retrains: a new lineage continues normally after a retrain in place (the
+/// old lineage's records all come before it), and a retrain that reproduces the training
+/// entry (same rows, same key) starts its lineage afresh. Before, the reproduced lineage
+/// took the earlier run's removal of s1 for a branch a restore had lost and re-applied it.
+#[test]
+fn a_retrain_in_place_continues_and_a_reproduced_training_starts_afresh() {
+    let (root, _) = setup("retrain");
+    remove(&root, &["s1"]);
+    drop(Store::create(&root, &trained(6), true, Duration::ZERO).unwrap());
+    remove(&root, &["s2"]);
+    let store = Store::open(&root, WRITE).unwrap();
+    assert!(store.reconciled().is_empty());
+    assert!(store.release_log_check().unwrap().passed);
+    drop(store);
+
+    let first = read_release_log(&root).unwrap();
+    drop(Store::create(&root, &trained(9), true, Duration::ZERO).unwrap());
+    let again = read_release_log(&root).unwrap();
+    assert_eq!(again.last(), first.first(), "the training entry repeats");
+    let store = Store::open(&root, WRITE).unwrap();
+    assert!(store.reconciled().is_empty(), "{:#?}", store.reconciled());
+    let check = store.release_log_check().unwrap();
+    assert!(check.passed, "{}", check.detail);
+    let u = store.load().unwrap();
+    assert!(u.model.secret.design.position("s1").is_some());
+    assert_eq!(u.ledger.entries.len(), 1);
+}
+
+/// Appends raw lines to the store's release log, as a writer would.
+fn append_lines(root: &Path, lines: &[String]) {
+    let mut text = std::fs::read_to_string(root.join(RELEASE_LOG_FILE)).unwrap();
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    std::fs::write(root.join(RELEASE_LOG_FILE), text).unwrap();
+}
+
+/// Review finding 4, in the log: a record whose commit failed (here: the removal of s3
+/// recorded, its database then put back as it was before) followed by its abandonment is
+/// skipped — s3 stays, no release is charged, the check passes and counts it.
+#[test]
+fn an_abandoned_record_is_neither_applied_nor_charged() {
+    let (root, backup) = setup("abandoned");
+    back_up(&root, &backup);
+    let failed = remove(&root, &["s3"]);
+    restore(&backup, &root);
+    append_lines(&root, &[format!("{{\"abandoned\":\"{}\"}}", failed.digest)]);
+    assert_eq!(
+        read_release_log(&root).unwrap().last(),
+        Some(&LogLine::Abandoned(failed.digest.clone()))
+    );
+
+    let check = Store::open(&root, Access::Read)
+        .unwrap()
+        .release_log_check()
+        .unwrap();
+    assert!(check.passed, "{}", check.detail);
+    assert!(check.detail.contains("1 abandoned"), "{}", check.detail);
+    assert!(
+        !check.detail.contains("not charged yet"),
+        "{}",
+        check.detail
+    );
+    let store = Store::open(&root, WRITE).unwrap();
+    assert!(store.reconciled().is_empty(), "{:#?}", store.reconciled());
+    let u = store.load().unwrap();
+    assert!(u.model.secret.design.position("s3").is_some());
+    assert_eq!(u.ledger.entries.len(), 1);
+    drop(store);
+    // The retry is served as the first removal: release 2, nothing else charged.
+    let retried = remove(&root, &["s3"]);
+    assert_eq!(retried.transcript.releases, 2);
+}
+
+/// An entry marked abandoned that nevertheless reached the database (SQLite reported the
+/// commit failed, then recovered its frames): the last line about an entry decides, so the
+/// check fails until a writer records the entry again, and then passes.
+#[test]
+fn an_abandoned_entry_that_committed_is_recorded_again() {
+    let (root, _) = setup("revived");
+    let committed = remove(&root, &["s4"]);
+    append_lines(
+        &root,
+        &[format!("{{\"abandoned\":\"{}\"}}", committed.digest)],
+    );
+    let check = Store::open(&root, Access::Read)
+        .unwrap()
+        .release_log_check()
+        .unwrap();
+    assert!(!check.passed);
+    assert!(check.detail.contains("abandoned"), "{}", check.detail);
+    let store = Store::open(&root, WRITE).unwrap();
+    assert!(store.reconciled().is_empty());
+    assert!(store.release_log_check().unwrap().passed);
+    match read_release_log(&root).unwrap().last() {
+        Some(LogLine::Record(r)) => assert_eq!(r.entry, committed.digest),
+        other => panic!("{other:?}"),
+    }
 }

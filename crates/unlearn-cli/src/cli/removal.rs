@@ -348,6 +348,7 @@ pub fn inspect(args: &StoreArgs) -> CliResult {
         "target": model.published.target,
         "releases": model.secret.transcript.releases,
         "digest": model.published.digest,
+        "lineage": unlearner.ledger.entries[0].digest,
         "release_log": {"passed": release_log.passed, "detail": release_log.detail},
         "restores_reconciled": reconciliations,
     });

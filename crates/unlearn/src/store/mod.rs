@@ -18,7 +18,9 @@
 //! `unlearn.db-shm`), never `releases.jsonl`: the next [`Store::open`] for writing finds the
 //! releases published since the backup in the log, charges them to the transcript and
 //! re-applies the removals they carried (proofs/transcript_accounting.md, "Forked
-//! histories").
+//! histories"). A backup from before a retrain into the same directory is refused by every
+//! writer ([`StoreError::Superseded`]): the log's newer records belong to another training
+//! run.
 //!
 //! **Requesters' references** (a ticket number a deletion request carries) are rows of the
 //! `refs` table, inserted by [`Store::commit_with_refs`] in the transaction that appends the
@@ -69,7 +71,8 @@ mod schema;
 pub use legacy::{Migration, migrate};
 pub use lock::WRITER_LOCK_FILE;
 pub use release_log::{
-    LogRecord, RELEASE_LOG_CHECK, RELEASE_LOG_FILE, read_release_log, release_log_path,
+    LogLine, LogRecord, RELEASE_LOG_CHECK, RELEASE_LOG_FILE, Supersession, read_release_log,
+    release_log_path,
 };
 pub use schema::STORE_FORMAT_VERSION;
 
@@ -204,6 +207,16 @@ pub enum StoreError {
         /// What failed.
         reason: String,
     },
+    /// The store's release log holds records of another training run written after the
+    /// store's last record: its database was replaced by an older one (a backup from before
+    /// a retrain into the same directory). Every writer refuses it.
+    #[error("{path}: {found}")]
+    Superseded {
+        /// The store.
+        path: PathBuf,
+        /// What the log holds after the store's last record.
+        found: Supersession,
+    },
     /// A commit through a handle opened for reading.
     #[error("{path} was opened for reading; open it with Access::Write to commit")]
     ReadOnly {
@@ -334,12 +347,15 @@ impl Store {
 
     /// Opens the store at `dir` for reading or writing. A directory of the previous format is
     /// [`StoreError::OldFormat`]; one without a database (or whose creation never committed)
-    /// is [`StoreError::NotAStore`]. A writer removes leftover temporary files and rewrites
-    /// `model.json` if an interrupted writer left it one commit behind (an edited one is
-    /// refused: [`StoreError::Integrity`]), then reconciles the store with its release log
-    /// (`releases.jsonl`): releases an observer has seen that the ledger does not hold (the
-    /// store was restored from a backup) are charged to the transcript, and removals they
-    /// acknowledged are re-applied, in one commit before anything else ([`Store::reconciled`]).
+    /// is [`StoreError::NotAStore`]. A writer first refuses a database older than its
+    /// release log ([`StoreError::Superseded`]: the log holds another training run's records
+    /// after the store's last one) before it writes anything; it removes leftover temporary
+    /// files and rewrites `model.json` if an interrupted writer left it one commit behind
+    /// (an edited one is refused: [`StoreError::Integrity`]), then reconciles the store with
+    /// its release log (`releases.jsonl`): releases an observer has seen that the ledger does
+    /// not hold (the store was restored from a backup) are charged to the transcript, and
+    /// removals they acknowledged are re-applied, in one commit before anything else
+    /// ([`Store::reconciled`]).
     pub fn open(dir: &Path, access: Access) -> Result<Store, StoreError> {
         let db = dir.join(DB_FILE);
         if !db.is_file() {
@@ -371,9 +387,12 @@ impl Store {
         };
         let version = store.check_format()?;
         if store.writer.is_some() {
+            // A database older than its log is refused before anything is written.
+            let log = read_release_log(&store.root)?;
+            let ours = release_log::records_of_store(&store, &log)?;
             store.adopt_refs_journal(version)?;
             store.tidy()?;
-            store.reconciled = release_log::reconcile(&mut store)?;
+            store.reconciled = release_log::reconcile(&mut store, &ours)?;
         }
         Ok(store)
     }
@@ -639,13 +658,13 @@ impl Store {
             previous_model_digest: None,
         };
         write_state(&tx, unlearner, bindings, true).map_err(&fail)?;
-        // The release log first: no release is visible without its record.
-        release_log::append(
+        commit_logged(
+            tx,
             &self.root,
-            &ledger_lineage(&unlearner.ledger),
+            &db,
+            &unlearner.ledger,
             &unlearner.ledger.entries,
-        )?;
-        tx.commit().map_err(&fail)
+        )
     }
 
     /// The transaction of [`Store::commit_with_refs`]; returns whether the published model
@@ -772,9 +791,7 @@ impl Store {
             model_digest: new_digest,
         };
         write_state(&tx, unlearner, bindings, false).map_err(&fail)?;
-        // The release log first: no release is visible without its record.
-        release_log::append(&root, &ledger_lineage(&unlearner.ledger), new_entries)?;
-        tx.commit().map_err(&fail)?;
+        commit_logged(tx, &root, &db, &unlearner.ledger, new_entries)?;
         Ok((model_changed, deleted > 0))
     }
 
@@ -992,6 +1009,27 @@ fn remove_journal(dir: &Path) -> Result<(), StoreError> {
             source,
         }),
     }
+}
+
+/// Commits `tx`, which appends `entries` to `ledger`, after their records are appended to
+/// the release log and synced: no release is visible without its record. If the append or
+/// the commit fails, the records are marked abandoned (best effort: nothing of them became
+/// visible, so no writer may apply or charge them; if the marks cannot be written either,
+/// the records are treated as possibly published) and the failure is returned.
+fn commit_logged(
+    tx: rusqlite::Transaction<'_>,
+    root: &Path,
+    db: &Path,
+    ledger: &Ledger,
+    entries: &[Certificate],
+) -> Result<(), StoreError> {
+    let committed = release_log::append(root, &ledger_lineage(ledger), entries)
+        .and_then(|()| tx.commit().map_err(db_error(db)));
+    if committed.is_err() {
+        // The commit's own error is the one to report; a failed mark changes nothing else.
+        let _ = release_log::abandon(root, entries);
+    }
+    committed
 }
 
 /// The digest of the newest ledger entry ("" for an empty ledger).

@@ -12,12 +12,33 @@
 //!
 //! **Crash safety.** The record is durable before the commit that makes its release visible
 //! (the database commit, then `model.json`), so no release is ever visible without its
-//! record. A record whose commit never happened (a crash or a failed write in between) looks
-//! like a release of another branch and is charged as one: over-charging, which only spends
-//! budget; its removal (a request that was made but whose commit did not complete, and so
-//! was not acknowledged) is applied by the next writer like a lost one — the two cannot be
-//! told apart, and the error is on the side of erasure. A line torn by a crash during the append is dropped at the next append (its
-//! commit had not started).
+//! record. When the commit (or the record's own append) fails, the writer appends a line
+//! `{"abandoned": DIGEST}` for each of its entries and syncs it ([`LogLine::Abandoned`]):
+//! nothing of an entry whose commit failed was visible — readers see only committed
+//! transactions, `model.json` and receipts come after the commit — so its record is
+//! skipped by reconciliation and by [`check`]: its removal is not applied (its requester was
+//! told it failed) and its release is not charged. The abandonment is best effort: if it
+//! cannot be written either (the disk that failed the commit may fail it too), or the
+//! writer stopped between the record and its commit, the record stays, looks like a
+//! release of another branch and is charged as one — over-charging, which only spends
+//! budget — and its removal is applied by the next writer like a lost one: the error is on
+//! the side of erasure. An entry can be abandoned and still reach the database (SQLite
+//! reported the commit failed, e.g. on a failed `fsync`, but the frames it wrote are
+//! recovered when the database is next opened): the last line about an entry decides, so
+//! the next writer finds that entry of its ledger unrecorded and records it again. A line
+//! torn by a crash during the append is dropped at the next append (its commit had not
+//! started).
+//!
+//! **Lineages.** Records carry their training run (the lineage: the digest of ledger entry
+//! 0). A store retrained in the same directory (`train --force`) starts a new lineage whose
+//! records follow every record of the old one; a record of another lineage *after* this
+//! store's last record means the database was replaced by an older one (a backup from
+//! before a retrain, or a copy of another store): the newer run's releases and acknowledged
+//! removals belong to other training data and cannot be settled here, so every writer
+//! refuses the store ([`StoreError::Superseded`]) and [`check`] fails, until the newer
+//! database is put back or the store is retrained. A training record of this lineage that
+//! repeats (a retrain that reproduced the same training entry: same data, same `--seed`)
+//! starts the lineage afresh: the records before it belong to the earlier run.
 //!
 //! **Reconciliation** ([`reconcile`], run by every [`Store::open`] for writing). Records of
 //! this lineage whose entry is not in the store's ledger come from a branch of the history
@@ -36,13 +57,13 @@
 //! `model.json`), never `releases.jsonl`, and never serve a copy of the store with its own
 //! log (two logs, two transcripts that no one accounts together).
 
-use super::{Store, StoreError, db_error, short, sync_dir};
+use super::{DB_FILE, MODEL_FILE, Store, StoreError, db_error, short, sync_dir};
 use crate::certificate::{Certificate, ForeignRelease};
 use crate::unlearner::Unlearner;
 use crate::verify::Check;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -53,7 +74,7 @@ pub const RELEASE_LOG_FILE: &str = "releases.jsonl";
 /// The name of the check [`check`] reports.
 pub const RELEASE_LOG_CHECK: &str = "release log";
 
-/// One line of the release log: the public facts of one ledger entry.
+/// The record of one ledger entry in the release log: its public facts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {
     /// Digest of the training entry (ledger entry 0): the same for every branch of one
@@ -91,6 +112,27 @@ impl LogRecord {
     }
 }
 
+/// One line of the release log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogLine {
+    /// The record of a ledger entry, appended and synced before the commit that makes it
+    /// visible.
+    Record(LogRecord),
+    /// The digest of an entry whose commit failed after its record was written: nothing of
+    /// it became visible. Written as `{"abandoned": DIGEST}`.
+    Abandoned(String),
+}
+
+impl LogLine {
+    /// The digest of the ledger entry the line is about.
+    fn entry(&self) -> &str {
+        match self {
+            LogLine::Record(record) => &record.entry,
+            LogLine::Abandoned(entry) => entry,
+        }
+    }
+}
+
 /// Path of the release log of the store at `root`.
 pub fn release_log_path(root: &Path) -> PathBuf {
     root.join(RELEASE_LOG_FILE)
@@ -98,8 +140,9 @@ pub fn release_log_path(root: &Path) -> PathBuf {
 
 /// Reads the release log of the store at `root` (none yet: empty). A final line without its
 /// newline that does not parse was torn by a crash during its append and is skipped; any
-/// other line that is not a record is [`StoreError::Corrupt`], naming the line.
-pub fn read_release_log(root: &Path) -> Result<Vec<LogRecord>, StoreError> {
+/// other line that is neither a record nor an abandonment is [`StoreError::Corrupt`],
+/// naming the line.
+pub fn read_release_log(root: &Path) -> Result<Vec<LogLine>, StoreError> {
     let path = release_log_path(root);
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
@@ -108,43 +151,56 @@ pub fn read_release_log(root: &Path) -> Result<Vec<LogRecord>, StoreError> {
     };
     let complete = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();
-    let mut records = Vec::with_capacity(lines.len());
+    let mut parsed = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
-        let corrupt = |what: String| StoreError::Corrupt {
-            path: path.clone(),
-            reason: format!(
-                "line {}: {what}; the release log is written only by unlearn and only appended to: put back the file as it was",
-                i + 1
-            ),
-        };
-        match serde_json::from_str::<LogRecord>(line) {
-            Ok(record) => {
-                if record.charge.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
-                    return Err(corrupt(format!(
-                        "the charge {:?} is not a finite non-negative number",
-                        record.charge
-                    )));
-                }
-                records.push(record);
-            }
+        match parse_line(line) {
+            Ok(line) => parsed.push(line),
             Err(_) if i + 1 == lines.len() && !complete => {}
-            Err(e) => return Err(corrupt(format!("not a release record ({e})"))),
+            Err(what) => {
+                return Err(StoreError::Corrupt {
+                    path,
+                    reason: format!(
+                        "line {}: {what}; the release log is written only by unlearn and only appended to: put back the file as it was",
+                        i + 1
+                    ),
+                });
+            }
         }
     }
-    Ok(records)
+    Ok(parsed)
 }
 
-/// Appends the records of `entries` (of the history whose training entry is `lineage`) and
-/// syncs them (`fdatasync`: the data and the new length), the directory too when the file is
-/// new. A torn last line is cut first.
-pub(super) fn append(
-    root: &Path,
-    lineage: &str,
-    entries: &[Certificate],
-) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
+/// An abandonment line as written: `{"abandoned": DIGEST}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AbandonedLine {
+    abandoned: String,
+}
+
+/// Parses one line of the log: a record (with a finite non-negative charge) or an
+/// abandonment (records, by far the most lines, are parsed first and directly).
+fn parse_line(line: &str) -> Result<LogLine, String> {
+    let record = match serde_json::from_str::<LogRecord>(line) {
+        Ok(record) => record,
+        Err(e) => {
+            return serde_json::from_str::<AbandonedLine>(line)
+                .map(|a| LogLine::Abandoned(a.abandoned))
+                .map_err(|_| format!("not a release record ({e})"));
+        }
+    };
+    if record.charge.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
+        return Err(format!(
+            "the charge {:?} is not a finite non-negative number",
+            record.charge
+        ));
     }
+    Ok(LogLine::Record(record))
+}
+
+/// Appends `lines` (serialised, each ending in a newline) and syncs them (`fdatasync`: the
+/// data and the new length), the directory too when the file is new. A torn last line is
+/// cut first.
+fn append_lines(root: &Path, lines: &[u8]) -> Result<(), StoreError> {
     let path = release_log_path(root);
     let io = |source| StoreError::Io {
         path: path.clone(),
@@ -170,18 +226,172 @@ pub(super) fn append(
         }
         file.seek(SeekFrom::End(0)).map_err(io)?;
     }
-    let mut lines = Vec::new();
-    for entry in entries {
-        let record = LogRecord::of(lineage, entry);
-        lines.extend(serde_json::to_vec(&record).expect("a log record serialises"));
-        lines.push(b'\n');
-    }
-    file.write_all(&lines).map_err(io)?;
+    file.write_all(lines).map_err(io)?;
     file.sync_data().map_err(io)?;
     if created {
         sync_dir(root)?;
     }
     Ok(())
+}
+
+/// Serialises each value as one line.
+fn jsonl<T: Serialize>(values: impl IntoIterator<Item = T>) -> Vec<u8> {
+    let mut lines = Vec::new();
+    for value in values {
+        lines.extend(serde_json::to_vec(&value).expect("a log line serialises"));
+        lines.push(b'\n');
+    }
+    lines
+}
+
+/// Appends the records of `entries` (of the history whose training entry is `lineage`) and
+/// syncs them ([`append_lines`]).
+pub(super) fn append(
+    root: &Path,
+    lineage: &str,
+    entries: &[Certificate],
+) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    append_lines(
+        root,
+        &jsonl(entries.iter().map(|e| LogRecord::of(lineage, e))),
+    )
+}
+
+/// Marks `entries` abandoned (their commit failed after their records were appended, or
+/// while they were) and syncs the lines. The caller reports its own failure whatever this
+/// returns: if the marks cannot be written, the records stay and are treated as possibly
+/// published (the module documentation).
+pub(super) fn abandon(root: &Path, entries: &[Certificate]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    append_lines(
+        root,
+        &jsonl(entries.iter().map(|e| AbandonedLine {
+            abandoned: e.digest.clone(),
+        })),
+    )
+}
+
+/// Records of another training run written after a store's last record: its database is
+/// older than its release log ([`StoreError::Superseded`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Supersession {
+    /// The store's lineage (the digest of its training entry).
+    pub lineage: String,
+    /// The step of the store's last record in the log (none: the log holds no record of it).
+    pub last_step: Option<u64>,
+    /// The lineage of the first record of another training run after it.
+    pub newer_lineage: String,
+    /// That record's step.
+    pub newer_step: u64,
+    /// How many records of other training runs follow the store's last one.
+    pub newer_records: usize,
+    /// How many distinct ids those records removed (erasures acknowledged to their
+    /// requesters).
+    pub newer_removed_ids: usize,
+}
+
+impl std::fmt::Display for Supersession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ours = match self.last_step {
+            Some(step) => format!(
+                "after this store's last record (lineage {}, step {step})",
+                short(&self.lineage)
+            ),
+            None => format!(
+                "and none of this store's (lineage {})",
+                short(&self.lineage)
+            ),
+        };
+        write!(
+            f,
+            "{RELEASE_LOG_FILE} holds {} record(s) of another training run (lineage {}, the first at step {}) written {ours}: {DB_FILE} was replaced by an older database (a backup from before a retrain into this directory, a copy of another store, or a retrain that stopped before it committed). Serving it would undo what the newer run published and the {} erasure(s) it acknowledged, which cannot be re-applied to other training data. Put back the newer run's {DB_FILE} and {MODEL_FILE} (lineage {}; `unlearn inspect` shows a store's lineage), or retrain into this directory (train --force) on data without the rows erased since",
+            self.newer_records,
+            short(&self.newer_lineage),
+            self.newer_step,
+            self.newer_removed_ids,
+            short(&self.newer_lineage),
+        )
+    }
+}
+
+/// The records of `lineage` that count, in log order, or the [`Supersession`] that makes
+/// the store unusable. A record counts unless the last line about its entry is an
+/// abandonment, or a later training record of the same lineage (a retrain that reproduced
+/// this training entry) started the lineage afresh. Records of other lineages are ignored,
+/// unless one that counts comes after the last record of `lineage`.
+fn ours<'a>(lines: &'a [LogLine], lineage: &str) -> Result<Vec<&'a LogRecord>, Supersession> {
+    let mut last_mention: HashMap<&str, usize> = HashMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        last_mention.insert(line.entry(), i);
+    }
+    let live: Vec<(usize, &LogRecord)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| match line {
+            LogLine::Record(r)
+                if matches!(lines[last_mention[r.entry.as_str()]], LogLine::Record(_)) =>
+            {
+                Some((i, r))
+            }
+            _ => None,
+        })
+        .collect();
+    let start = live
+        .iter()
+        .rev()
+        .find(|(_, r)| r.lineage == lineage && r.step == 0)
+        .map_or(0, |&(i, _)| i);
+    let ours: Vec<(usize, &LogRecord)> = live
+        .iter()
+        .copied()
+        .filter(|&(i, r)| i >= start && r.lineage == lineage)
+        .collect();
+    let last = ours.last().map(|&(i, r)| (i, r.step));
+    let newer: Vec<&LogRecord> = live
+        .iter()
+        .filter(|&&(i, r)| r.lineage != lineage && last.is_none_or(|(l, _)| i > l))
+        .map(|&(_, r)| r)
+        .collect();
+    match newer.first() {
+        None => Ok(ours.into_iter().map(|(_, r)| r).collect()),
+        Some(first) => Err(Supersession {
+            lineage: lineage.to_string(),
+            last_step: last.map(|(_, step)| step),
+            newer_lineage: first.lineage.clone(),
+            newer_step: first.step,
+            newer_records: newer.len(),
+            newer_removed_ids: newer
+                .iter()
+                .flat_map(|r| &r.removed_id_tags)
+                .collect::<HashSet<_>>()
+                .len(),
+        }),
+    }
+}
+
+/// A writer's first reading of the release log, before it writes anything: the records of
+/// the store's lineage that count ([`ours`]), or [`StoreError::Superseded`].
+pub(super) fn records_of_store<'a>(
+    store: &Store,
+    lines: &'a [LogLine],
+) -> Result<Vec<&'a LogRecord>, StoreError> {
+    let lineage: Option<String> = store
+        .conn
+        .query_row("SELECT digest FROM ledger WHERE step = 0", [], |r| r.get(0))
+        .optional()
+        .map_err(db_error(&store.db))?;
+    let Some(lineage) = lineage else {
+        return Ok(Vec::new());
+    };
+    ours(lines, &lineage).map_err(|found| StoreError::Superseded {
+        path: store.root.clone(),
+        found,
+    })
 }
 
 /// How the release log and a ledger differ.
@@ -198,12 +408,11 @@ struct Divergence<'a> {
     charged: Vec<(u64, usize)>,
 }
 
-/// Compares the log with a ledger (its records of other training runs are ignored).
-fn compare<'a>(records: &'a [LogRecord], ledger: &'a [Certificate]) -> Divergence<'a> {
-    let Some(training) = ledger.first() else {
+/// Compares the records of the ledger's lineage that count ([`ours`]) with the ledger.
+fn compare<'a>(ours: &[&'a LogRecord], ledger: &'a [Certificate]) -> Divergence<'a> {
+    if ledger.is_empty() {
         return Divergence::default();
-    };
-    let lineage = training.digest.as_str();
+    }
     let in_ledger: HashSet<&str> = ledger.iter().map(|e| e.digest.as_str()).collect();
     let charged: HashSet<&str> = ledger
         .iter()
@@ -213,8 +422,7 @@ fn compare<'a>(records: &'a [LogRecord], ledger: &'a [Certificate]) -> Divergenc
         .iter()
         .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
         .collect();
-    let ours = records.iter().filter(|r| r.lineage == lineage);
-    let logged: HashSet<&str> = ours.clone().map(|r| r.entry.as_str()).collect();
+    let logged: HashSet<&str> = ours.iter().map(|r| r.entry.as_str()).collect();
     let mut divergence = Divergence {
         unlogged: ledger
             .iter()
@@ -229,7 +437,11 @@ fn compare<'a>(records: &'a [LogRecord], ledger: &'a [Certificate]) -> Divergenc
     };
     let mut seen = HashSet::new();
     let mut scheduled = HashSet::new();
-    for record in ours.filter(|r| !in_ledger.contains(r.entry.as_str())) {
+    for record in ours
+        .iter()
+        .copied()
+        .filter(|r| !in_ledger.contains(r.entry.as_str()))
+    {
         if !seen.insert(record.entry.as_str()) {
             continue;
         }
@@ -271,16 +483,15 @@ fn strings(store: &Store, sql: &str) -> Result<Vec<String>, StoreError> {
 /// decoded): every ledger entry is in the log, every release of another branch of this
 /// lineage is charged by a reconciliation entry, and no row removed by another branch is in
 /// the store.
-fn settled(store: &Store, records: &[LogRecord], digests: &[String]) -> Result<bool, StoreError> {
-    let lineage = &digests[0];
+fn settled(store: &Store, ours: &[&LogRecord], digests: &[String]) -> Result<bool, StoreError> {
     let in_ledger: HashSet<&str> = digests.iter().map(String::as_str).collect();
-    let ours: Vec<&LogRecord> = records.iter().filter(|r| &r.lineage == lineage).collect();
     let logged: HashSet<&str> = ours.iter().map(|r| r.entry.as_str()).collect();
     if !digests.iter().all(|d| logged.contains(d.as_str())) {
         return Ok(false);
     }
     let foreign: Vec<&LogRecord> = ours
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|r| !in_ledger.contains(r.entry.as_str()))
         .collect();
     if foreign.is_empty() {
@@ -321,25 +532,27 @@ fn settled(store: &Store, records: &[LogRecord], digests: &[String]) -> Result<b
     Ok(true)
 }
 
-/// Reconciles the store with its release log (see the module documentation): adds the
-/// ledger entries the log lacks, charges the releases of other branches, re-applies their
-/// lost removals, and commits. Cheap when there is nothing to do (the ledger's digests and
-/// the log are compared before anything is decoded). Returns the ledger entries it
-/// committed.
-pub(super) fn reconcile(store: &mut Store) -> Result<Vec<Certificate>, StoreError> {
-    let records = read_release_log(&store.root)?;
+/// Reconciles the store with its release log (see the module documentation), given the
+/// records of its lineage that count ([`records_of_store`]): adds the ledger entries the
+/// log lacks, charges the releases of other branches, re-applies their lost removals, and
+/// commits. Cheap when there is nothing to do (the ledger's digests and the log are
+/// compared before anything is decoded). Returns the ledger entries it committed.
+pub(super) fn reconcile(
+    store: &mut Store,
+    ours: &[&LogRecord],
+) -> Result<Vec<Certificate>, StoreError> {
     // The ledger's digests, oldest first (a cheap read: no entry is decoded).
     let digests = strings(store, "SELECT digest FROM ledger ORDER BY step")?;
     let Some(lineage) = digests.first() else {
         return Ok(Vec::new());
     };
-    if settled(store, &records, &digests)? {
+    if settled(store, ours, &digests)? {
         return Ok(Vec::new());
     }
     let mut unlearner = store.load()?;
     let before = unlearner.ledger.entries.len();
     let (foreign, lost) = {
-        let divergence = compare(&records, &unlearner.ledger.entries);
+        let divergence = compare(ours, &unlearner.ledger.entries);
         let unlogged: Vec<Certificate> = divergence.unlogged.into_iter().cloned().collect();
         append(&store.root, lineage, &unlogged)?;
         let lost: Vec<(String, Vec<String>)> = divergence
@@ -404,28 +617,47 @@ fn reapply(
         })
 }
 
-/// The release log against the store's ledger, as `verify` reports it. Failed when a ledger
-/// entry is missing from the log (the store predates it, or the log was deleted or restored
-/// with the database: what it never recorded cannot be charged). Passed otherwise, saying
-/// which releases of other branches were charged and by which entries, and which are still
-/// pending: a restored store (or one whose writer stopped between a record and its commit —
-/// the two look alike) is settled by the next writer before it publishes anything, and until
-/// then it publishes nothing new, so its certificates are true of everything it has published.
+/// The release log against the store's ledger, as `verify` reports it. Failed when the log
+/// holds records of another training run after the store's last record (its database was
+/// replaced by an older one: [`Supersession`]), or when a ledger entry is missing from the
+/// log (the store predates it, or the log was deleted or restored with the database: what it
+/// never recorded cannot be charged). Passed otherwise, saying which releases of other
+/// branches were charged and by which entries, and which are still pending: a restored
+/// store (or one whose writer stopped between a record and its commit — the two look alike)
+/// is settled by the next writer before it publishes anything, and until then it publishes
+/// nothing new, so its certificates are true of everything it has published. Abandoned
+/// records (their commit failed) are not counted.
 pub fn check(root: &Path, ledger: &[Certificate]) -> Result<Check, StoreError> {
-    let records = read_release_log(root)?;
-    let divergence = compare(&records, ledger);
+    let lines = read_release_log(root)?;
+    let failed = |detail: String| Check {
+        name: RELEASE_LOG_CHECK,
+        passed: false,
+        detail,
+    };
+    let lineage = ledger.first().map_or("", |e| e.digest.as_str());
+    let ours = match ours(&lines, lineage) {
+        Ok(ours) => ours,
+        Err(found) if !ledger.is_empty() => return Ok(failed(found.to_string())),
+        Err(_) => Vec::new(),
+    };
+    let divergence = compare(&ours, ledger);
     if let Some(first) = divergence.unlogged.first() {
-        return Ok(Check {
-            name: RELEASE_LOG_CHECK,
-            passed: false,
-            detail: format!(
-                "{} ledger entries (the first is step {}) are not in {RELEASE_LOG_FILE}: the store predates the release log, or the log was deleted or restored from a backup; releases the log never recorded cannot be charged. The next command that opens the store for writing adds the entries",
-                divergence.unlogged.len(),
-                first.step
-            ),
-        });
+        return Ok(failed(format!(
+            "{} ledger entries (the first is step {}) are not in {RELEASE_LOG_FILE}, or are marked there as abandoned although they committed: the store predates the release log, the log was deleted or restored from a backup, or a commit reported as failed reached the database; releases the log never recorded cannot be charged. The next command that opens the store for writing records the entries",
+            divergence.unlogged.len(),
+            first.step
+        )));
     }
-    let mut notes = vec![format!("{} records", records.len())];
+    let abandoned = lines
+        .iter()
+        .filter(|l| matches!(l, LogLine::Abandoned(_)))
+        .count();
+    let mut notes = vec![format!("{} records", lines.len() - abandoned)];
+    if abandoned > 0 {
+        notes.push(format!(
+            "{abandoned} abandoned (their commits failed: never visible, not charged, their removals not applied)"
+        ));
+    }
     if divergence.charged.is_empty() {
         notes.push("no release outside this ledger charged".into());
     } else {
