@@ -58,6 +58,7 @@ pub mod predict;
 pub mod privacy;
 pub mod removal;
 pub mod requests;
+pub mod rows;
 pub mod shape;
 pub mod solver;
 pub mod stats;
