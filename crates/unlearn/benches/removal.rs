@@ -4,7 +4,10 @@
 //! - `single`: one `Unlearner::remove` of one row, logistic and ridge;
 //! - `batch10`: one `Unlearner::remove` of 10 rows (one step);
 //! - `hessian_refresh`: forming XᵀDX + ΛI at the secret weights and its checked Cholesky
-//!   factor (what a removal that renews its cached factor pays).
+//!   factor (what a removal that renews its cached factor pays);
+//! - `external`: the same warm unlearner with its rows let go (`Unlearner::detach_rows`,
+//!   caches kept), removing one row it is given (`Unlearner::remove_external`): what a
+//!   removal on a Spark driver costs (issue 14), against `single/logistic`.
 //!
 //! Each removal runs on a fresh clone (made and dropped outside the timed region) of an
 //! unlearner that has already served two removals, so every iteration does the same steady-state work (caches warm, ‖X‖₂
@@ -16,11 +19,13 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
 use unlearn::bench::{BenchNoise, BenchSpec, hyperparameters};
+use unlearn::data::{Dataset, Targets};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::objective::{Objective, Regularization, Rows};
+use unlearn::rows::GivenRows;
 use unlearn::solver::NewtonOptions;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
@@ -111,6 +116,47 @@ fn bench_batch(c: &mut Criterion) {
     bench_remove(c, "batch10", 10, &[LossKind::Logistic]);
 }
 
+fn bench_external(c: &mut Criterion) {
+    let mut group = c.benchmark_group("external");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(6));
+    for (label, n, d) in SIZES {
+        let (mut unlearner, ids) = warm_unlearner(n, d, LossKind::Logistic);
+        // The raw row (no intercept, no preprocessing here) as the caller's table holds it.
+        let design = unlearner.model.secret.design();
+        let i = design.position(&ids[0]).expect("a remaining row");
+        let targets = design.targets().expect("targets");
+        let rows = Dataset::new(
+            vec![ids[0].clone()],
+            unlearner.model.published.feature_names.clone(),
+            design.row(i).to_vec(),
+            Some(Targets {
+                values: vec![targets.values[i]],
+                encoding: targets.encoding.clone(),
+            }),
+        )
+        .expect("one row");
+        let given = GivenRows {
+            rows,
+            subjects: Vec::new(),
+        };
+        unlearner.detach_rows().expect("output perturbation");
+        group.bench_function(format!("logistic/{label}"), |bench| {
+            bench.iter_batched(
+                || unlearner.clone(),
+                |mut u| {
+                    u.remove_external(black_box(&given), 1)
+                        .expect("a pass-free removal");
+                    u
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 fn bench_hessian_refresh(c: &mut Criterion) {
     let mut group = c.benchmark_group("hessian_refresh");
     group.sample_size(10);
@@ -146,6 +192,6 @@ criterion_group! {
     name = benches;
     // No HTML plots: criterion's plotters backend needs system fonts the machine may lack.
     config = Criterion::default().without_plots();
-    targets = bench_single, bench_batch, bench_hessian_refresh
+    targets = bench_single, bench_batch, bench_hessian_refresh, bench_external
 }
 criterion_main!(benches);

@@ -16,7 +16,8 @@
 //! table by id or by subject). The unlearner takes the O(d²) pass-free step on them; when
 //! the refresh policy or the schedule asks for what needs the rows — a measured residual,
 //! an exact Newton step, a re-solve — it does not guess: it answers
-//! [`crate::unlearner::RemovalError::NeedsFullPass`] and changes nothing, and the caller
+//! [`crate::unlearner::RemovalError::NeedsFullPass`] and changes nothing (but drops the
+//! caches, as any failed request does: the pass was due anyway), and the caller
 //! runs a pass over the remaining rows and finishes the request with
 //! [`crate::unlearner::Unlearner::refresh_external`] from fresh [`RowSums`].
 //!

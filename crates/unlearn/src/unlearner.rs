@@ -196,8 +196,8 @@ struct Snapshot {
     spent: Vec<f64>,
     spectral_bound: Option<f64>,
     ledger_entries: usize,
-    /// External rows: their count and the caches (which cannot be rebuilt without a pass).
-    external: Option<(ExternalRows, HessianCaches)>,
+    /// External rows: their count (the shape guard is restored from the undo log).
+    external: Option<ExternalRows>,
 }
 
 /// The fields of the published model a release replaces ([`Unlearner::publish_release`]).
@@ -244,7 +244,7 @@ impl Snapshot {
             ledger_entries: unlearner.ledger.entries.len(),
             external: match rows {
                 TrainingRows::Held(_) => None,
-                TrainingRows::External(rows) => Some((rows.clone(), unlearner.caches.clone())),
+                TrainingRows::External(rows) => Some(rows.clone()),
             },
         }
     }
@@ -265,15 +265,14 @@ impl Snapshot {
         secret.spent = self.spent;
         secret.spectral_bound = self.spectral_bound;
         unlearner.ledger.entries.truncate(self.ledger_entries);
-        match self.external {
-            // External rows: the caches as they were (they cannot be rebuilt).
-            Some((rows, caches)) => {
-                unlearner.model.secret.rows = TrainingRows::External(rows);
-                unlearner.caches = caches;
-            }
-            // The caches were downdated for rows that are back: start afresh.
-            None => unlearner.caches.clear(),
+        if let Some(rows) = self.external {
+            unlearner.model.secret.rows = TrainingRows::External(rows);
         }
+        // The caches were downdated for rows that are back: start afresh. With external rows
+        // they cannot be rebuilt, so the next request needs a pass — which is what a failed
+        // external request (NeedsFullPass) asked for anyway; the store keeps the last
+        // committed caches. Copying them instead would cost 8·(2k + 1)·d² bytes per request.
+        unlearner.caches.clear();
     }
 }
 

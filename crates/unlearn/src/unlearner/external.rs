@@ -255,8 +255,11 @@ impl Unlearner {
     /// is [`Unlearner::remove_requests`]): one pass-free step from the caches (O(d²) per class
     /// model), then the refresh policy and the schedule as for held rows. When those ask for
     /// a pass over the remaining rows — a measured residual, an exact step, a re-solve — the
-    /// answer is [`RemovalError::NeedsFullPass`] and nothing changed: delete the rows from
-    /// the table, sum over the rest, and finish with [`Unlearner::refresh_external`].
+    /// answer is [`RemovalError::NeedsFullPass`] and nothing changed but the caches, which a
+    /// failed request drops as with held rows (the weights, ledger, counts and published
+    /// model are as they were; every later request needs the pass too, and the store keeps
+    /// the last committed caches): delete the rows from the table, sum over the rest, and
+    /// finish with [`Unlearner::refresh_external`].
     ///
     /// The rows are taken to be the training rows with these ids (see [`crate::rows`] for
     /// what is checked and what is assumed). `requests` counts toward the publish policy.
