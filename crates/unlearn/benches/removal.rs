@@ -4,7 +4,10 @@
 //! - `single`: one `Unlearner::remove` of one row, logistic and ridge;
 //! - `batch10`: one `Unlearner::remove` of 10 rows (one step);
 //! - `hessian_refresh`: forming XᵀDX + ΛI at the secret weights and its checked Cholesky
-//!   factor (what a removal that renews its cached factor pays).
+//!   factor (what a removal that renews its cached factor pays);
+//! - `external`: the same warm unlearner with its rows let go (`Unlearner::detach_rows`,
+//!   caches kept), removing one row it is given (`Unlearner::remove_external`): what a
+//!   removal on a Spark driver costs (issue 14), against `single/logistic`.
 //!
 //! Each removal runs on a fresh clone (made and dropped outside the timed region) of an
 //! unlearner that has already served two removals, so every iteration does the same steady-state work (caches warm, ‖X‖₂
@@ -16,10 +19,12 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
 use unlearn::bench::{BenchSpec, hyperparameters};
+use unlearn::data::{Dataset, Targets};
 use unlearn::loss::LossKind;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::objective::{Objective, Rows};
+use unlearn::rows::GivenRows;
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
@@ -52,7 +57,7 @@ fn warm_unlearner(n: usize, d: usize, loss: LossKind) -> (Unlearner, Vec<String>
     let mut unlearner = Unlearner::from_trained(
         model::train(input, &hyper, NoiseKey::from_seed(1)).expect("trains"),
     );
-    let ids = unlearner.model.secret.design.ids().to_vec();
+    let ids = unlearner.model.secret.design().ids().to_vec();
     let (warm, rest) = ids.split_at(WARM_UP_REMOVALS);
     unlearner.remove_sequential(warm).expect("warm-up removals");
     (unlearner, rest.to_vec())
@@ -93,6 +98,47 @@ fn bench_batch(c: &mut Criterion) {
     bench_remove(c, "batch10", 10, &[LossKind::Logistic]);
 }
 
+fn bench_external(c: &mut Criterion) {
+    let mut group = c.benchmark_group("external");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(6));
+    for (label, n, d) in SIZES {
+        let (mut unlearner, ids) = warm_unlearner(n, d, LossKind::Logistic);
+        // The raw row (no intercept, no preprocessing here) as the caller's table holds it.
+        let design = unlearner.model.secret.design();
+        let i = design.position(&ids[0]).expect("a remaining row");
+        let targets = design.targets().expect("targets");
+        let rows = Dataset::new(
+            vec![ids[0].clone()],
+            unlearner.model.published.feature_names.clone(),
+            design.row(i).to_vec(),
+            Some(Targets {
+                values: vec![targets.values[i]],
+                encoding: targets.encoding.clone(),
+            }),
+        )
+        .expect("one row");
+        let given = GivenRows {
+            rows,
+            subjects: Vec::new(),
+        };
+        unlearner.detach_rows().expect("output perturbation");
+        group.bench_function(format!("logistic/{label}"), |bench| {
+            bench.iter_batched(
+                || unlearner.clone(),
+                |mut u| {
+                    u.remove_external(black_box(&given), 1)
+                        .expect("a pass-free removal");
+                    u
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 fn bench_hessian_refresh(c: &mut Criterion) {
     let mut group = c.benchmark_group("hessian_refresh");
     group.sample_size(10);
@@ -104,13 +150,13 @@ fn bench_hessian_refresh(c: &mut Criterion) {
         let objective = Objective {
             loss: &hyper.loss,
             rows: Rows {
-                features: secret.design.features(),
+                features: secret.design().features(),
                 targets: &y,
-                dim: secret.design.n_features(),
+                dim: secret.n_features(),
             },
             lambda: hyper
                 .regularization
-                .effective_lambda(hyper.lambda, secret.design.n_rows()),
+                .effective_lambda(hyper.lambda, secret.n_rows()),
             noise: &secret.noise[0],
         };
         let w = &secret.weights[0];
@@ -128,6 +174,6 @@ criterion_group! {
     name = benches;
     // No HTML plots: criterion's plotters backend needs system fonts the machine may lack.
     config = Criterion::default().without_plots();
-    targets = bench_single, bench_batch, bench_hessian_refresh
+    targets = bench_single, bench_batch, bench_hessian_refresh, bench_external
 }
 criterion_main!(benches);

@@ -20,6 +20,8 @@
 //! - [`objective`]: L_b, its gradient, Hessian and Hessian-vector product; the two
 //!   regularisation conventions;
 //! - [`solver`]: Newton's method with line search, the ridge closed form;
+//! - [`partials`]: per-batch sufficient statistics of a Newton iteration (sums over rows with
+//!   order-free rounding bounds), merged across partitions and finished on a driver;
 //! - [`noise`]: the secret noise key, the exact discrete Gaussian and the lattice release,
 //!   zCDP accounting, continuous sampling of b and the calibration of its scale;
 //! - [`privacy`]: a user's (ε, δ, budget) target turned into a noise scale;
@@ -43,6 +45,7 @@ pub mod bounds;
 pub mod certificate;
 pub mod data;
 pub mod deletions;
+pub mod distributed;
 pub mod echo;
 pub mod empirical_epsilon;
 pub mod hessian_cache;
@@ -54,10 +57,12 @@ pub mod membership;
 pub mod model;
 pub mod noise;
 pub mod objective;
+pub mod partials;
 pub mod predict;
 pub mod privacy;
 pub mod removal;
 pub mod requests;
+pub mod rows;
 pub mod shape;
 pub mod solver;
 pub mod stats;

@@ -190,7 +190,7 @@ fn a_restored_store_is_reconciled_once_by_the_first_writer() {
     assert!(check.passed, "{}", check.detail);
     assert!(check.detail.contains("1 by entry 1"), "{}", check.detail);
     let u = again.load().unwrap();
-    assert!(u.model.secret.design.position("s5").is_none());
+    assert!(u.model.secret.design().position("s5").is_none());
     assert!(verify(&u).passed(), "{:?}", verify(&u).checks);
 }
 
@@ -395,7 +395,7 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
             .unwrap()
             .model
             .secret
-            .design
+            .design()
             .position("s40")
             .is_none()
     );
@@ -432,7 +432,7 @@ fn a_retrain_in_place_continues_and_a_reproduced_training_starts_afresh() {
     let check = store.release_log_check().unwrap();
     assert!(check.passed, "{}", check.detail);
     let u = store.load().unwrap();
-    assert!(u.model.secret.design.position("s1").is_some());
+    assert!(u.model.secret.design().position("s1").is_some());
     assert_eq!(u.ledger.entries.len(), 1);
 }
 
@@ -475,7 +475,7 @@ fn an_abandoned_record_is_neither_applied_nor_charged() {
     let store = Store::open(&root, WRITE).unwrap();
     assert!(store.reconciled().is_empty(), "{:#?}", store.reconciled());
     let u = store.load().unwrap();
-    assert!(u.model.secret.design.position("s3").is_some());
+    assert!(u.model.secret.design().position("s3").is_some());
     assert_eq!(u.ledger.entries.len(), 1);
     drop(store);
     // The retry is served as the first removal: release 2, nothing else charged.

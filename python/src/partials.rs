@@ -1,0 +1,270 @@
+//! Partial sums for distributed training (issue 14): the executor side (`partial_sums`,
+//! `merge_partials`) and the driver side (`DistributedFit`), over the core's
+//! [`unlearn::partials`] and [`unlearn::distributed`].
+//!
+//! Spark's `mapInArrow` yields pyarrow record batches; [`partial_sums`] reads one through the
+//! Arrow PyCapsule interface (`__arrow_c_stream__`, or `__arrow_c_array__` for a single
+//! batch) with the core's Arrow reader, and returns the sums as bytes (the core's
+//! versioned, checksummed encoding); a tree reduction calls [`merge_partials`] on pairs.
+//! Every numeric call runs with the GIL released. The blobs are sums over secret rows: the
+//! caller keeps them inside the job (never logged, never written to a file).
+
+use crate::errors::{unlearn_error, value_error};
+use crate::params::Params;
+use arrow_array::{Array, RecordBatch, StructArray};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCapsule, PyTuple};
+use unlearn::data::Preprocessing;
+use unlearn::distributed::{self, DistributedError, DistributedFit as Core, DistributedOutput};
+use unlearn::partials::{BatchSpec, PartialSums, PartialsError, Query};
+
+/// The PyCapsule names of the Arrow PyCapsule interface.
+const STREAM_CAPSULE: &std::ffi::CStr = c"arrow_array_stream";
+const SCHEMA_CAPSULE: &std::ffi::CStr = c"arrow_schema";
+const ARRAY_CAPSULE: &std::ffi::CStr = c"arrow_array";
+
+/// A core error about partials: bad input (a spec, a batch, a blob) is `ValueError`.
+pub fn partials_error(e: PartialsError) -> PyErr {
+    value_error(e)
+}
+
+/// The spec as the core reads it, from the dict the Python layer builds (see
+/// `unlearn::partials::BatchSpec`: loss, encoding, feature_names, target_column,
+/// preprocessing, intercept), checked.
+pub fn spec(value: &Bound<'_, PyAny>) -> PyResult<BatchSpec> {
+    let spec: BatchSpec =
+        pythonize::depythonize(value).map_err(|e| value_error(format!("spec: {e}")))?;
+    spec.validate().map_err(partials_error)?;
+    Ok(spec)
+}
+
+/// The record batches of `batch`: an object with `__arrow_c_stream__` (a table, a record
+/// batch reader, a recent pyarrow RecordBatch) or `__arrow_c_array__` (a RecordBatch).
+fn batches(batch: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
+    if batch.hasattr("__arrow_c_stream__")? {
+        let capsule = batch.call_method0("__arrow_c_stream__")?;
+        let capsule = capsule.cast::<PyCapsule>()?;
+        let pointer = capsule.pointer_checked(Some(STREAM_CAPSULE))?;
+        // SAFETY: a capsule named "arrow_array_stream" holds an `ArrowArrayStream` (the
+        // Arrow PyCapsule interface); `from_raw` moves it out and leaves a released stream
+        // behind, so the capsule's destructor does not release it twice.
+        let stream = unsafe {
+            arrow_array::ffi_stream::FFI_ArrowArrayStream::from_raw(pointer.as_ptr().cast())
+        };
+        let reader = arrow_array::ffi_stream::RecordBatchStreamReader::try_new(stream)
+            .map_err(|e| value_error(format!("the batch: cannot read its Arrow stream: {e}")))?;
+        return reader
+            .map(|b| b.map_err(|e| value_error(format!("the batch: {e}"))))
+            .collect();
+    }
+    if batch.hasattr("__arrow_c_array__")? {
+        let pair = batch.call_method0("__arrow_c_array__")?;
+        let pair = pair.cast::<PyTuple>()?;
+        let schema = pair.get_item(0)?;
+        let array = pair.get_item(1)?;
+        let schema = schema.cast::<PyCapsule>()?;
+        let array = array.cast::<PyCapsule>()?;
+        let schema_pointer = schema.pointer_checked(Some(SCHEMA_CAPSULE))?;
+        let array_pointer = array.pointer_checked(Some(ARRAY_CAPSULE))?;
+        // SAFETY: capsules named "arrow_schema" / "arrow_array" hold an `ArrowSchema` and an
+        // `ArrowArray` (the Arrow PyCapsule interface). The schema is borrowed; the array is
+        // moved out (`from_raw` leaves a released array, so the capsule does not release it
+        // again).
+        let data = unsafe {
+            let schema = &*schema_pointer
+                .as_ptr()
+                .cast::<arrow_array::ffi::FFI_ArrowSchema>();
+            let array = arrow_array::ffi::FFI_ArrowArray::from_raw(array_pointer.as_ptr().cast());
+            arrow_array::ffi::from_ffi(array, schema)
+        }
+        .map_err(|e| value_error(format!("the batch: cannot import its Arrow array: {e}")))?;
+        let array = arrow_array::make_array(data);
+        let Some(columns) = array.as_any().downcast_ref::<StructArray>() else {
+            return Err(value_error(format!(
+                "the batch: its Arrow array has type {}; a record batch (struct) was expected",
+                array.data_type()
+            )));
+        };
+        return Ok(vec![RecordBatch::from(columns.clone())]);
+    }
+    Err(value_error(
+        "the batch has neither __arrow_c_stream__ nor __arrow_c_array__: pass a pyarrow \
+         RecordBatch or Table (what mapInArrow yields)",
+    ))
+}
+
+/// The partial sums of one Arrow batch (or of every batch of a table) at the query in
+/// `weights` (bytes from `DistributedFit.weights()`), under `spec` (a dict: the features,
+/// target column, encoding, loss, fixed preprocessing, intercept). Returns the sums' bytes.
+#[pyfunction]
+pub fn partial_sums<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyAny>,
+    weights: &[u8],
+    spec: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let spec = self::spec(spec)?;
+    let batches = batches(batch)?;
+    let bytes = py.detach(|| -> Result<Vec<u8>, PartialsError> {
+        let query = Query::from_bytes(weights, "weights")?;
+        query.validate(&spec)?;
+        let mut total = PartialSums::empty(&spec, &query);
+        for batch in &batches {
+            total.merge(&PartialSums::of_batch(batch, &spec, &query)?)?;
+        }
+        Ok(total.to_bytes())
+    });
+    Ok(PyBytes::new(py, &bytes.map_err(partials_error)?))
+}
+
+/// The merged sums of two partials of one pass (any order: the bounds cover every order).
+#[pyfunction]
+pub fn merge_partials<'py>(py: Python<'py>, a: &[u8], b: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = py.detach(|| -> Result<Vec<u8>, PartialsError> {
+        let mut total = PartialSums::from_bytes(a, "a")?;
+        total.merge(&PartialSums::from_bytes(b, "b")?)?;
+        Ok(total.to_bytes())
+    });
+    Ok(PyBytes::new(py, &bytes.map_err(partials_error)?))
+}
+
+/// The driver of a distributed fit: asks for passes (`weights()`), takes their merged sums
+/// (`absorb`), and once converged holds the secret weights and the totals at them (never
+/// exposed to Python: only their summary and the comparison audit).
+#[pyclass(module = "unlearn._unlearn", name = "DistributedFit")]
+pub struct DistributedFit {
+    /// The iteration, until it converges.
+    fit: Option<Core>,
+    /// The converged fit.
+    output: Option<DistributedOutput>,
+}
+
+impl DistributedFit {
+    fn output(&self) -> PyResult<&DistributedOutput> {
+        self.output
+            .as_ref()
+            .ok_or_else(|| unlearn_error("the fit has not converged: absorb more passes"))
+    }
+}
+
+#[pymethods]
+impl DistributedFit {
+    /// A fit from w = 0 for the estimator's parameters (a dict, as `train` takes them), the
+    /// feature names (columns of the batches, `x[k]` for element k of a list column `x`),
+    /// the target encoding (a dict) and the target column's name.
+    #[new]
+    #[pyo3(signature = (params, feature_names, encoding, target_column))]
+    fn new(
+        params: Params,
+        feature_names: Vec<String>,
+        encoding: &Bound<'_, PyAny>,
+        target_column: String,
+    ) -> PyResult<Self> {
+        let hyper = params.hyperparameters().map_err(value_error)?;
+        let spec = BatchSpec {
+            loss: hyper.loss,
+            encoding: crate::unlearner::encoding(encoding)?,
+            feature_names,
+            target_column,
+            preprocessing: Preprocessing {
+                clip_norm: params.clip_norm,
+                ..Preprocessing::default()
+            },
+            intercept: hyper.intercept,
+        };
+        let fit = Core::new(spec, hyper).map_err(distributed_error)?;
+        Ok(Self {
+            fit: Some(fit),
+            output: None,
+        })
+    }
+
+    /// The spec every executor passes to `partial_sums` (a dict).
+    fn spec<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let spec = match (&self.fit, &self.output) {
+            (Some(fit), _) => fit.spec(),
+            (None, Some(output)) => &output.spec,
+            (None, None) => unreachable!("a fit or its output"),
+        };
+        pythonize::pythonize(py, spec).map_err(unlearn_error)
+    }
+
+    /// What the next pass evaluates (bytes for `partial_sums`).
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let fit = self
+            .fit
+            .as_ref()
+            .ok_or_else(|| unlearn_error("the fit has converged: no further pass is needed"))?;
+        Ok(PyBytes::new(py, &fit.query().to_bytes()))
+    }
+
+    /// Takes the merged partial sums of the pass `weights()` asked for; True once every
+    /// class model has converged.
+    fn absorb(&mut self, py: Python<'_>, total: &[u8]) -> PyResult<bool> {
+        let fit = self
+            .fit
+            .as_mut()
+            .ok_or_else(|| unlearn_error("the fit has converged: no further pass is needed"))?;
+        let converged = py
+            .detach(|| {
+                let total = PartialSums::from_bytes(total, "the total")?;
+                fit.absorb(&total)
+            })
+            .map_err(distributed_error)?;
+        if converged {
+            let fit = self.fit.take().expect("checked above");
+            self.output = Some(fit.finish().map_err(distributed_error)?);
+        }
+        Ok(converged)
+    }
+
+    /// Passes absorbed so far.
+    #[getter]
+    fn passes(&self) -> usize {
+        match (&self.fit, &self.output) {
+            (Some(fit), _) => fit.passes(),
+            (None, Some(output)) => output.passes,
+            (None, None) => 0,
+        }
+    }
+
+    /// The converged fit's cost and bounds (a dict: passes, rows, iterations,
+    /// gradient_bounds, spectral_bound, row_norm_bound).
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        pythonize::pythonize(py, &self.output()?.summary()).map_err(unlearn_error)
+    }
+
+    /// Audit: the distance between this fit's secret weights and an in-process fit's on the
+    /// same rows, per class model, with the bound (ĝ_dist + ĝ_local)/Λ it must meet (a dict:
+    /// distances, bounds).
+    fn compare<'py>(
+        &self,
+        py: Python<'py>,
+        unlearner: PyRef<'py, crate::unlearner::Unlearner>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let comparison = distributed::compare(self.output()?, &unlearner.inner.model.secret)
+            .map_err(distributed_error)?;
+        pythonize::pythonize(py, &comparison).map_err(unlearn_error)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<unlearn DistributedFit: {} passes, {}>",
+            self.passes(),
+            if self.output.is_some() {
+                "converged"
+            } else {
+                "running"
+            }
+        )
+    }
+}
+
+/// A distributed-fit error: bad input is `ValueError`, a solver failure `UnlearnError`.
+fn distributed_error(e: DistributedError) -> PyErr {
+    match e {
+        DistributedError::Partials(e) => partials_error(e),
+        DistributedError::Invalid(message) => value_error(message),
+        e => unlearn_error(e),
+    }
+}
