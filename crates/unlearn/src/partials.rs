@@ -476,15 +476,13 @@ impl PartialSums {
         reader.push(batch)?;
         let mut data = reader.finish(&opts)?;
         spec.preprocessing.apply(&mut data)?;
-        if spec.intercept {
-            data = data.with_constant_feature(model::INTERCEPT_FEATURE, 1.0);
-        }
-        let targets = data
-            .targets()
-            .expect("the target column is read")
-            .values
-            .clone();
-        Ok(Self::of_rows(spec, query, data.features(), &targets))
+        let targets = &data.targets().expect("the target column is read").values;
+        // The intercept column as `model::train` appends it (without copying the ids).
+        Ok(if spec.intercept {
+            Self::of_rows(spec, query, &data.features_with_constant(1.0), targets)
+        } else {
+            Self::of_rows(spec, query, data.features(), targets)
+        })
     }
 
     /// Adds `other`'s sums to these (rows, every sum, the largest row norm, class counts).
@@ -542,11 +540,6 @@ impl PartialSums {
     /// Whether these sums answer `query` under `spec`.
     pub fn answers(&self, spec: &BatchSpec, query: &Query) -> bool {
         self.query == query.digest(spec)
-    }
-
-    /// d.
-    pub fn dim(&self) -> usize {
-        self.dim
     }
 
     /// The versioned, checksummed encoding (see the module docs).
