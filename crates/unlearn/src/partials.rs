@@ -389,7 +389,9 @@ impl PartialSums {
                 TargetEncoding::Binary { .. } => usize::from(y > 0.0),
                 TargetEncoding::Multiclass { .. } => y as usize,
             };
-            sums.class_counts[class] += 1;
+            if let Some(count) = sums.class_counts.get_mut(class) {
+                *count += 1;
+            }
         }
         let ones = vec![1.0; n];
         let gram = query
@@ -631,6 +633,20 @@ impl PartialSums {
                  an earlier pass, other weights or another spec)"
                     .into(),
             ));
+        }
+        if self.dim != spec.dim()
+            || self.models.len() != query.models.len()
+            || noise.len() != query.models.len()
+        {
+            return Err(PartialsError::Mismatch(format!(
+                "the total holds {} models of dimension {}; the spec has {} of dimension {} \
+                 ({} noise vectors given)",
+                self.models.len(),
+                self.dim,
+                query.models.len(),
+                spec.dim(),
+                noise.len()
+            )));
         }
         if self.rows == 0 {
             return Err(PartialsError::Invalid(
