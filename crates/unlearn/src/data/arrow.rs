@@ -482,25 +482,49 @@ impl BatchReader {
         features.resize(start + n * d, 0.0);
         // Each column's values converted once per batch (a list column feeds k features).
         let mut converted: HashMap<usize, Cow<'_, [f64]>> = HashMap::new();
-        for (j, (source, name)) in layout.features.iter().enumerate() {
+        let mut lists = Vec::with_capacity(d);
+        for (source, name) in &layout.features {
             let array = column(source.column)?;
             let list = source.element.map(|_| array.as_fixed_size_list());
             let values_array: &dyn Array = match list {
                 Some(list) => list.values().as_ref(),
                 None => array.as_ref(),
             };
-            let values = match converted.entry(source.column) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(numbers(values_array).ok_or_else(|| {
+            if let Entry::Vacant(e) = converted.entry(source.column) {
+                e.insert(numbers(values_array).ok_or_else(|| {
                     origin.error(format!(
                         "column \"{}\" has type {} in a batch; a feature column holds numbers",
                         shorten(name),
                         values_array.data_type()
                     ))
-                })?),
-            };
-            for i in 0..n {
-                let at = match (list, source.element) {
+                })?);
+            }
+            lists.push((list, values_array.nulls()));
+        }
+        // Where feature j of row i sits: its column's values at the row (or at the row's
+        // list offset plus the element), null masks read once per batch, not per value.
+        let sources: Vec<_> = layout
+            .features
+            .iter()
+            .zip(lists)
+            .map(|((source, name), (list, nulls))| {
+                (
+                    &converted[&source.column][..],
+                    list,
+                    source.element,
+                    nulls,
+                    name,
+                )
+            })
+            .collect();
+        // Row by row, so the row-major buffer is written in order.
+        for (i, row) in features[start..]
+            .chunks_exact_mut(d.max(1))
+            .enumerate()
+            .take(n)
+        {
+            for (slot, &(values, list, element, nulls, name)) in row.iter_mut().zip(&sources) {
+                let at = match (list, element) {
                     (Some(list), Some(e)) => {
                         if list.is_null(i) {
                             return Err(origin.value_error(
@@ -513,7 +537,7 @@ impl BatchReader {
                     }
                     _ => i,
                 };
-                if values_array.is_null(at) {
+                if nulls.is_some_and(|mask| mask.is_null(at)) {
                     return Err(origin.value_error(
                         first + i,
                         name.clone(),
@@ -528,7 +552,7 @@ impl BatchReader {
                         format!("the value {v} is not a finite number"),
                     ));
                 }
-                features[start + i * d + j] = v;
+                *slot = v;
             }
         }
         if let Some(k) = layout.target {

@@ -456,17 +456,24 @@ impl Dataset {
         self.index = index_of(&self.ids).expect("a subset of unique ids is unique");
     }
 
-    /// A copy with a constant feature `value` appended to every row, named `name`.
-    ///
-    /// Used for the intercept: the intercept is an ordinary, regularized weight on a
-    /// constant feature (see the crate docs).
-    pub fn with_constant_feature(&self, name: &str, value: f64) -> Self {
+    /// The row-major features with `value` appended to every row (n·(d + 1) values): the
+    /// design matrix of [`Dataset::with_constant_feature`] without a copy of the ids.
+    pub fn features_with_constant(&self, value: f64) -> Vec<f64> {
         let (n, d) = (self.n_rows(), self.n_features());
         let mut features = Vec::with_capacity(n * (d + 1));
         for i in 0..n {
             features.extend_from_slice(self.row(i));
             features.push(value);
         }
+        features
+    }
+
+    /// A copy with a constant feature `value` appended to every row, named `name`.
+    ///
+    /// Used for the intercept: the intercept is an ordinary, regularized weight on a
+    /// constant feature (see the crate docs).
+    pub fn with_constant_feature(&self, name: &str, value: f64) -> Self {
+        let features = self.features_with_constant(value);
         let mut feature_names = self.feature_names.clone();
         feature_names.push(name.to_string());
         Self {
