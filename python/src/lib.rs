@@ -14,6 +14,7 @@
 //!   audit, save and load through the store);
 //! - [`audits`]: the membership-inference and empirical-ε audits;
 //! - [`datasets`]: the embedded datasets and the seeded synthetic data;
+//! - [`partials`]: partial sums of Arrow batches for distributed training, and their merge;
 //! - [`tables`]: X from numpy, or from pandas, polars and pyarrow through the Arrow C
 //!   stream interface.
 
@@ -21,6 +22,7 @@ mod audits;
 mod datasets;
 mod errors;
 mod params;
+mod partials;
 mod tables;
 mod unlearner;
 
@@ -39,6 +41,8 @@ fn _unlearn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(audits::epsilon, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::load_builtin, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::make_synthetic, m)?)?;
+    m.add_function(wrap_pyfunction!(partials::partial_sums, m)?)?;
+    m.add_function(wrap_pyfunction!(partials::merge_partials, m)?)?;
     m.add(
         "DEFAULT_TOL",
         unlearn::solver::NewtonOptions::default().tolerance,

@@ -371,7 +371,18 @@ pub fn spectral_norm_upper_bound(features: &[f64], dim: usize) -> f64 {
     let n = features.len() / dim;
     let gram = symmetric_gram(&features[..n * dim], dim);
     let gram_error = round_up(rounding_gamma(n as f64) * frobenius * frobenius, 2);
-    match certified_lambda_max(&gram, frobenius) {
+    spectral_norm_from_gram(&gram, gram_error, frobenius)
+}
+
+/// A guaranteed upper bound on ‖X‖₂ from a computed symmetric Gram matrix Â with
+/// ‖Â − XᵀX‖₂ ≤ `gram_error` and `frobenius` ≥ ‖X‖_F: steps 2–4 of
+/// [`spectral_norm_upper_bound`], for a Gram matrix summed elsewhere (merged partial sums,
+/// [`crate::partials::Totals::spectral_norm_bound`]). Proof: `proofs/spectral_norm_bound.md`.
+pub fn spectral_norm_from_gram(gram: &DMatrix<f64>, gram_error: f64, frobenius: f64) -> f64 {
+    if gram.nrows() == 0 || frobenius == 0.0 || !frobenius.is_finite() {
+        return frobenius;
+    }
+    match certified_lambda_max(gram, frobenius) {
         Some(lambda_max) => round_up((lambda_max + gram_error).sqrt(), 3).min(frobenius),
         None => frobenius,
     }

@@ -20,6 +20,8 @@
 //! - [`objective`]: L_b, its gradient, Hessian and Hessian-vector product; the two
 //!   regularisation conventions;
 //! - [`solver`]: Newton's method with line search, the ridge closed form;
+//! - [`partials`]: per-batch sufficient statistics of a Newton iteration (sums over rows with
+//!   order-free rounding bounds), merged across partitions and finished on a driver;
 //! - [`noise`]: the secret noise key, the exact discrete Gaussian and the lattice release,
 //!   zCDP accounting, continuous sampling of b and the calibration of its scale;
 //! - [`privacy`]: a user's (ε, δ, budget) target turned into a noise scale;
@@ -54,6 +56,7 @@ pub mod membership;
 pub mod model;
 pub mod noise;
 pub mod objective;
+pub mod partials;
 pub mod predict;
 pub mod privacy;
 pub mod removal;

@@ -1,0 +1,126 @@
+//! Partial sums for distributed training (issue 14): the executor side (`partial_sums`,
+//! `merge_partials`) and the driver side (`DistributedFit`), over the core's
+//! [`unlearn::partials`] and [`unlearn::distributed`].
+//!
+//! Spark's `mapInArrow` yields pyarrow record batches; [`partial_sums`] reads one through the
+//! Arrow PyCapsule interface (`__arrow_c_stream__`, or `__arrow_c_array__` for a single
+//! batch) with the core's Arrow reader, and returns the sums as bytes (the core's
+//! versioned, checksummed encoding); a tree reduction calls [`merge_partials`] on pairs.
+//! Every numeric call runs with the GIL released. The blobs are sums over secret rows: the
+//! caller keeps them inside the job (never logged, never written to a file).
+
+use crate::errors::value_error;
+use arrow_array::{Array, RecordBatch, StructArray};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCapsule, PyTuple};
+use unlearn::partials::{BatchSpec, PartialSums, PartialsError, Query};
+
+/// The PyCapsule names of the Arrow PyCapsule interface.
+const STREAM_CAPSULE: &std::ffi::CStr = c"arrow_array_stream";
+const SCHEMA_CAPSULE: &std::ffi::CStr = c"arrow_schema";
+const ARRAY_CAPSULE: &std::ffi::CStr = c"arrow_array";
+
+/// A core error about partials: bad input (a spec, a batch, a blob) is `ValueError`.
+pub fn partials_error(e: PartialsError) -> PyErr {
+    value_error(e)
+}
+
+/// The spec as the core reads it, from the dict the Python layer builds (see
+/// `unlearn::partials::BatchSpec`: loss, encoding, feature_names, target_column,
+/// preprocessing, intercept), checked.
+pub fn spec(value: &Bound<'_, PyAny>) -> PyResult<BatchSpec> {
+    let spec: BatchSpec =
+        pythonize::depythonize(value).map_err(|e| value_error(format!("spec: {e}")))?;
+    spec.validate().map_err(partials_error)?;
+    Ok(spec)
+}
+
+/// The record batches of `batch`: an object with `__arrow_c_stream__` (a table, a record
+/// batch reader, a recent pyarrow RecordBatch) or `__arrow_c_array__` (a RecordBatch).
+fn batches(batch: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
+    if batch.hasattr("__arrow_c_stream__")? {
+        let capsule = batch.call_method0("__arrow_c_stream__")?;
+        let capsule = capsule.cast::<PyCapsule>()?;
+        let pointer = capsule.pointer_checked(Some(STREAM_CAPSULE))?;
+        // SAFETY: a capsule named "arrow_array_stream" holds an `ArrowArrayStream` (the
+        // Arrow PyCapsule interface); `from_raw` moves it out and leaves a released stream
+        // behind, so the capsule's destructor does not release it twice.
+        let stream = unsafe {
+            arrow_array::ffi_stream::FFI_ArrowArrayStream::from_raw(pointer.as_ptr().cast())
+        };
+        let reader = arrow_array::ffi_stream::RecordBatchStreamReader::try_new(stream)
+            .map_err(|e| value_error(format!("the batch: cannot read its Arrow stream: {e}")))?;
+        return reader
+            .map(|b| b.map_err(|e| value_error(format!("the batch: {e}"))))
+            .collect();
+    }
+    if batch.hasattr("__arrow_c_array__")? {
+        let pair = batch.call_method0("__arrow_c_array__")?;
+        let pair = pair.cast::<PyTuple>()?;
+        let schema = pair.get_item(0)?;
+        let array = pair.get_item(1)?;
+        let schema = schema.cast::<PyCapsule>()?;
+        let array = array.cast::<PyCapsule>()?;
+        let schema_pointer = schema.pointer_checked(Some(SCHEMA_CAPSULE))?;
+        let array_pointer = array.pointer_checked(Some(ARRAY_CAPSULE))?;
+        // SAFETY: capsules named "arrow_schema" / "arrow_array" hold an `ArrowSchema` and an
+        // `ArrowArray` (the Arrow PyCapsule interface). The schema is borrowed; the array is
+        // moved out (`from_raw` leaves a released array, so the capsule does not release it
+        // again).
+        let data = unsafe {
+            let schema = &*schema_pointer
+                .as_ptr()
+                .cast::<arrow_array::ffi::FFI_ArrowSchema>();
+            let array = arrow_array::ffi::FFI_ArrowArray::from_raw(array_pointer.as_ptr().cast());
+            arrow_array::ffi::from_ffi(array, schema)
+        }
+        .map_err(|e| value_error(format!("the batch: cannot import its Arrow array: {e}")))?;
+        let array = arrow_array::make_array(data);
+        let Some(columns) = array.as_any().downcast_ref::<StructArray>() else {
+            return Err(value_error(format!(
+                "the batch: its Arrow array has type {}; a record batch (struct) was expected",
+                array.data_type()
+            )));
+        };
+        return Ok(vec![RecordBatch::from(columns.clone())]);
+    }
+    Err(value_error(
+        "the batch has neither __arrow_c_stream__ nor __arrow_c_array__: pass a pyarrow \
+         RecordBatch or Table (what mapInArrow yields)",
+    ))
+}
+
+/// The partial sums of one Arrow batch (or of every batch of a table) at the query in
+/// `weights` (bytes from `DistributedFit.weights()`), under `spec` (a dict: the features,
+/// target column, encoding, loss, fixed preprocessing, intercept). Returns the sums' bytes.
+#[pyfunction]
+pub fn partial_sums<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyAny>,
+    weights: &[u8],
+    spec: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let spec = self::spec(spec)?;
+    let batches = batches(batch)?;
+    let bytes = py.detach(|| -> Result<Vec<u8>, PartialsError> {
+        let query = Query::from_bytes(weights, "weights")?;
+        query.validate(&spec)?;
+        let mut total = PartialSums::empty(&spec, &query);
+        for batch in &batches {
+            total.merge(&PartialSums::of_batch(batch, &spec, &query)?)?;
+        }
+        Ok(total.to_bytes())
+    });
+    Ok(PyBytes::new(py, &bytes.map_err(partials_error)?))
+}
+
+/// The merged sums of two partials of one pass (any order: the bounds cover every order).
+#[pyfunction]
+pub fn merge_partials<'py>(py: Python<'py>, a: &[u8], b: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = py.detach(|| -> Result<Vec<u8>, PartialsError> {
+        let mut total = PartialSums::from_bytes(a, "a")?;
+        total.merge(&PartialSums::from_bytes(b, "b")?)?;
+        Ok(total.to_bytes())
+    });
+    Ok(PyBytes::new(py, &bytes.map_err(partials_error)?))
+}
