@@ -34,6 +34,7 @@ fn _unlearn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<unlearner::Unlearner>()?;
     m.add_class::<tables::Table>()?;
+    m.add_class::<partials::DistributedFit>()?;
     m.add_function(wrap_pyfunction!(tables::read_table, m)?)?;
     m.add_function(wrap_pyfunction!(unlearner::train, m)?)?;
     m.add_function(wrap_pyfunction!(unlearner::load, m)?)?;

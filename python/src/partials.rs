@@ -9,10 +9,13 @@
 //! Every numeric call runs with the GIL released. The blobs are sums over secret rows: the
 //! caller keeps them inside the job (never logged, never written to a file).
 
-use crate::errors::value_error;
+use crate::errors::{unlearn_error, value_error};
+use crate::params::Params;
 use arrow_array::{Array, RecordBatch, StructArray};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule, PyTuple};
+use unlearn::data::Preprocessing;
+use unlearn::distributed::{self, DistributedError, DistributedFit as Core, DistributedOutput};
 use unlearn::partials::{BatchSpec, PartialSums, PartialsError, Query};
 
 /// The PyCapsule names of the Arrow PyCapsule interface.
@@ -123,4 +126,145 @@ pub fn merge_partials<'py>(py: Python<'py>, a: &[u8], b: &[u8]) -> PyResult<Boun
         Ok(total.to_bytes())
     });
     Ok(PyBytes::new(py, &bytes.map_err(partials_error)?))
+}
+
+/// The driver of a distributed fit: asks for passes (`weights()`), takes their merged sums
+/// (`absorb`), and once converged holds the secret weights and the totals at them (never
+/// exposed to Python: only their summary and the comparison audit).
+#[pyclass(module = "unlearn._unlearn", name = "DistributedFit")]
+pub struct DistributedFit {
+    /// The iteration, until it converges.
+    fit: Option<Core>,
+    /// The converged fit.
+    output: Option<DistributedOutput>,
+}
+
+impl DistributedFit {
+    fn output(&self) -> PyResult<&DistributedOutput> {
+        self.output
+            .as_ref()
+            .ok_or_else(|| unlearn_error("the fit has not converged: absorb more passes"))
+    }
+}
+
+#[pymethods]
+impl DistributedFit {
+    /// A fit from w = 0 for the estimator's parameters (a dict, as `train` takes them), the
+    /// feature names (columns of the batches, `x[k]` for element k of a list column `x`),
+    /// the target encoding (a dict) and the target column's name.
+    #[new]
+    #[pyo3(signature = (params, feature_names, encoding, target_column))]
+    fn new(
+        params: Params,
+        feature_names: Vec<String>,
+        encoding: &Bound<'_, PyAny>,
+        target_column: String,
+    ) -> PyResult<Self> {
+        let hyper = params.hyperparameters().map_err(value_error)?;
+        let spec = BatchSpec {
+            loss: hyper.loss,
+            encoding: crate::unlearner::encoding(encoding)?,
+            feature_names,
+            target_column,
+            preprocessing: Preprocessing {
+                clip_norm: params.clip_norm,
+                ..Preprocessing::default()
+            },
+            intercept: hyper.intercept,
+        };
+        let fit = Core::new(spec, hyper).map_err(distributed_error)?;
+        Ok(Self {
+            fit: Some(fit),
+            output: None,
+        })
+    }
+
+    /// The spec every executor passes to `partial_sums` (a dict).
+    fn spec<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let spec = match (&self.fit, &self.output) {
+            (Some(fit), _) => fit.spec(),
+            (None, Some(output)) => &output.spec,
+            (None, None) => unreachable!("a fit or its output"),
+        };
+        pythonize::pythonize(py, spec).map_err(unlearn_error)
+    }
+
+    /// What the next pass evaluates (bytes for `partial_sums`).
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let fit = self
+            .fit
+            .as_ref()
+            .ok_or_else(|| unlearn_error("the fit has converged: no further pass is needed"))?;
+        Ok(PyBytes::new(py, &fit.query().to_bytes()))
+    }
+
+    /// Takes the merged partial sums of the pass `weights()` asked for; True once every
+    /// class model has converged.
+    fn absorb(&mut self, py: Python<'_>, total: &[u8]) -> PyResult<bool> {
+        let fit = self
+            .fit
+            .as_mut()
+            .ok_or_else(|| unlearn_error("the fit has converged: no further pass is needed"))?;
+        let converged = py
+            .detach(|| {
+                let total = PartialSums::from_bytes(total, "the total")?;
+                fit.absorb(&total)
+            })
+            .map_err(distributed_error)?;
+        if converged {
+            let fit = self.fit.take().expect("checked above");
+            self.output = Some(fit.finish().map_err(distributed_error)?);
+        }
+        Ok(converged)
+    }
+
+    /// Passes absorbed so far.
+    #[getter]
+    fn passes(&self) -> usize {
+        match (&self.fit, &self.output) {
+            (Some(fit), _) => fit.passes(),
+            (None, Some(output)) => output.passes,
+            (None, None) => 0,
+        }
+    }
+
+    /// The converged fit's cost and bounds (a dict: passes, rows, iterations,
+    /// gradient_bounds, spectral_bound, row_norm_bound).
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        pythonize::pythonize(py, &self.output()?.summary()).map_err(unlearn_error)
+    }
+
+    /// Audit: the distance between this fit's secret weights and an in-process fit's on the
+    /// same rows, per class model, with the bound (ĝ_dist + ĝ_local)/Λ it must meet (a dict:
+    /// distances, bounds).
+    fn compare<'py>(
+        &self,
+        py: Python<'py>,
+        unlearner: PyRef<'py, crate::unlearner::Unlearner>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let comparison = distributed::compare(self.output()?, &unlearner.inner.model.secret)
+            .map_err(distributed_error)?;
+        pythonize::pythonize(py, &comparison).map_err(unlearn_error)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<unlearn DistributedFit: {} passes, {}>",
+            self.passes(),
+            if self.output.is_some() {
+                "converged"
+            } else {
+                "running"
+            }
+        )
+    }
+}
+
+/// A distributed-fit error: bad input is `ValueError`, a solver failure `UnlearnError`.
+fn distributed_error(e: DistributedError) -> PyErr {
+    match e {
+        DistributedError::Partials(e) => partials_error(e),
+        DistributedError::Invalid(message) => value_error(message),
+        e => unlearn_error(e),
+    }
 }

@@ -35,7 +35,7 @@ const TARGET_COLUMN: &str = "y";
 /// repr shows counts only.
 #[pyclass(module = "unlearn._unlearn", name = "Unlearner")]
 pub struct Unlearner {
-    inner: Core,
+    pub(crate) inner: Core,
 }
 
 /// Trains a model: the rows `x` (n × d: a float64 C-contiguous numpy array or a

@@ -45,6 +45,7 @@ pub mod bounds;
 pub mod certificate;
 pub mod data;
 pub mod deletions;
+pub mod distributed;
 pub mod echo;
 pub mod empirical_epsilon;
 pub mod hessian_cache;

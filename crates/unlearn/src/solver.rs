@@ -27,7 +27,7 @@
 use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use crate::objective::{self, Evaluation, HessianOperator, Objective};
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 /// How each Newton step ∇²L_b(w)·p = −∇L_b(w) is solved.
@@ -169,22 +169,8 @@ pub fn newton<L: Loss + ?Sized>(
         if gradient_norm <= tolerance {
             let (gradient, floor) =
                 objective::gradient_with_error_bound(objective, &w, row_norm_bound);
-            let bound = objective::gradient_norm_upper_bound(&gradient, floor);
-            if bound <= tolerance {
-                return Ok((
-                    w,
-                    SolveReport {
-                        iterations: iteration,
-                        gradient_norm: bound,
-                    },
-                ));
-            }
-            if floor >= tolerance {
-                return Err(SolverError::RoundingFloor {
-                    floor,
-                    tolerance,
-                    suggested: 10f64.powf((2.0 * floor).log10().ceil()),
-                });
+            if let Some(report) = stopping_test(&gradient, floor, tolerance, iteration)? {
+                return Ok((w, report));
             }
         }
         if iteration == options.max_iterations {
@@ -212,6 +198,34 @@ pub fn newton<L: Loss + ?Sized>(
     })
 }
 
+/// The stopping rule of [`newton`], shared with the distributed Newton iteration
+/// ([`crate::distributed`]): for a computed gradient û with ‖û − ∇L_b(w)‖ ≤ `floor`, stop
+/// (with the report) when the bound fl(‖û‖)·(1 + γ_{d+2}) + `floor` on the exact gradient
+/// norm is ≤ τ; fail with [`SolverError::RoundingFloor`] when `floor` alone reaches τ (no
+/// computed point can be certified); otherwise continue (`None`).
+pub fn stopping_test(
+    gradient: &DVector<f64>,
+    floor: f64,
+    tolerance: f64,
+    iterations: usize,
+) -> Result<Option<SolveReport>, SolverError> {
+    let bound = objective::gradient_norm_upper_bound(gradient, floor);
+    if bound <= tolerance {
+        return Ok(Some(SolveReport {
+            iterations,
+            gradient_norm: bound,
+        }));
+    }
+    if floor >= tolerance {
+        return Err(SolverError::RoundingFloor {
+            floor,
+            tolerance,
+            suggested: 10f64.powf((2.0 * floor).log10().ceil()),
+        });
+    }
+    Ok(None)
+}
+
 /// The Newton direction p ≈ −∇²L_b(w)⁻¹∇L_b(w) by the chosen solver.
 fn newton_step<L: Loss + ?Sized>(
     objective: &Objective<'_, L>,
@@ -221,17 +235,30 @@ fn newton_step<L: Loss + ?Sized>(
 ) -> Result<DVector<f64>, SolverError> {
     let g = &at_w.gradient;
     if solver.uses_conjugate_gradient(w.len()) {
-        let forcing = g.norm().sqrt().min(FORCING_CAP);
         let hessian = objective.hessian_operator_from(at_w.curvatures.clone());
         Ok(-conjugate_gradient(
             &hessian,
             &at_w.hessian_diagonal,
             g,
-            forcing,
+            forcing_term(g),
         ))
     } else {
-        Ok(-linalg::cholesky(objective.hessian_from(&at_w.curvatures))?.solve(g))
+        cholesky_direction(objective.hessian_from(&at_w.curvatures), g)
     }
+}
+
+/// The Newton direction −H⁻¹g by Cholesky (never an explicit inverse).
+pub fn cholesky_direction(
+    hessian: DMatrix<f64>,
+    g: &DVector<f64>,
+) -> Result<DVector<f64>, SolverError> {
+    Ok(-linalg::cholesky(hessian)?.solve(g))
+}
+
+/// The relative residual η = min(10⁻⁴, √‖g‖) a conjugate-gradient step may leave (see
+/// [`StepSolver::ConjugateGradient`]).
+pub fn forcing_term(g: &DVector<f64>) -> f64 {
+    g.norm().sqrt().min(FORCING_CAP)
 }
 
 /// Solves H·p = g approximately by conjugate gradient with a Jacobi preconditioner
@@ -244,34 +271,81 @@ pub fn conjugate_gradient(
     g: &DVector<f64>,
     eta: f64,
 ) -> DVector<f64> {
-    let inverse_diagonal = diagonal.map(|v| 1.0 / v);
-    let target = eta * g.norm();
-    let mut p = DVector::zeros(g.len());
-    let mut r = g.clone();
-    let mut z = r.component_mul(&inverse_diagonal);
-    let mut direction = z.clone();
-    let mut rz = r.dot(&z);
-    for _ in 0..2 * g.len() + 10 {
-        if r.norm() <= target {
-            break;
-        }
-        let hd = h.apply(&direction);
-        let curvature = direction.dot(&hd);
-        if curvature <= 0.0 || !curvature.is_finite() {
-            break;
-        }
-        let alpha = rz / curvature;
-        p.axpy(alpha, &direction, 1.0);
-        r.axpy(-alpha, &hd, 1.0);
-        z = r.component_mul(&inverse_diagonal);
-        let rz_next = r.dot(&z);
-        direction = &z + &direction * (rz_next / rz);
-        rz = rz_next;
+    let mut cg = ConjugateGradient::new(diagonal, g, eta);
+    while let Some(direction) = cg.direction() {
+        let product = h.apply(direction);
+        cg.absorb(&product);
     }
-    if p.iter().all(|v| v.is_finite()) && p.norm() > 0.0 {
-        p
-    } else {
-        g.component_mul(&inverse_diagonal)
+    cg.solution()
+}
+
+/// The iteration of [`conjugate_gradient`] as a state machine: the caller multiplies
+/// [`ConjugateGradient::direction`] by H however it can (in process, or one distributed
+/// pass per product: [`crate::distributed`]) and hands the product to
+/// [`ConjugateGradient::absorb`], until no direction is left.
+#[derive(Debug, Clone)]
+pub struct ConjugateGradient {
+    inverse_diagonal: DVector<f64>,
+    g: DVector<f64>,
+    target: f64,
+    p: DVector<f64>,
+    r: DVector<f64>,
+    direction: DVector<f64>,
+    rz: f64,
+    iterations_left: usize,
+    done: bool,
+}
+
+impl ConjugateGradient {
+    /// Starts from p = 0 for H·p = g, preconditioner diag H, relative residual η.
+    pub fn new(diagonal: &DVector<f64>, g: &DVector<f64>, eta: f64) -> Self {
+        let inverse_diagonal = diagonal.map(|v| 1.0 / v);
+        let z = g.component_mul(&inverse_diagonal);
+        let mut cg = Self {
+            target: eta * g.norm(),
+            p: DVector::zeros(g.len()),
+            r: g.clone(),
+            rz: g.dot(&z),
+            direction: z,
+            iterations_left: 2 * g.len() + 10,
+            inverse_diagonal,
+            g: g.clone(),
+            done: false,
+        };
+        cg.done = cg.r.norm() <= cg.target;
+        cg
+    }
+
+    /// The vector to multiply by H next, or `None` when the iteration is over.
+    pub fn direction(&self) -> Option<&DVector<f64>> {
+        (!self.done).then_some(&self.direction)
+    }
+
+    /// Takes H·d for the current direction d and advances one iteration.
+    pub fn absorb(&mut self, hd: &DVector<f64>) {
+        let curvature = self.direction.dot(hd);
+        if curvature <= 0.0 || !curvature.is_finite() {
+            self.done = true;
+            return;
+        }
+        let alpha = self.rz / curvature;
+        self.p.axpy(alpha, &self.direction, 1.0);
+        self.r.axpy(-alpha, hd, 1.0);
+        let z = self.r.component_mul(&self.inverse_diagonal);
+        let rz_next = self.r.dot(&z);
+        self.direction = &z + &self.direction * (rz_next / self.rz);
+        self.rz = rz_next;
+        self.iterations_left -= 1;
+        self.done = self.iterations_left == 0 || self.r.norm() <= self.target;
+    }
+
+    /// p ≈ H⁻¹g (the preconditioned gradient if the iteration produced nothing usable).
+    pub fn solution(&self) -> DVector<f64> {
+        if self.p.iter().all(|v| v.is_finite()) && self.p.norm() > 0.0 {
+            self.p.clone()
+        } else {
+            self.g.component_mul(&self.inverse_diagonal)
+        }
     }
 }
 
@@ -282,28 +356,67 @@ fn line_search<L: Loss + ?Sized>(
     at_w: &Evaluation,
     step: &DVector<f64>,
 ) -> Option<(DVector<f64>, Evaluation)> {
-    let slope = at_w.gradient.dot(step);
-    let gradient_norm = at_w.gradient.norm();
-    let resolution = 64.0 * f64::EPSILON * at_w.value.abs().max(1.0);
-    let mut t = 1.0;
-    while t >= MIN_STEP {
-        let candidate = w + step * t;
+    let mut search = LineSearch::new(at_w.value, &at_w.gradient, step);
+    loop {
+        let candidate = w + step * search.t;
         let at_candidate = objective.evaluate(&candidate);
-        if at_candidate.value.is_finite() {
-            let decrease = -ARMIJO_C * t * slope;
-            let accept = if decrease > resolution {
-                at_candidate.value <= at_w.value - decrease
-            } else {
-                // Below the objective's resolution: accept on gradient decrease.
-                at_candidate.gradient.norm() < gradient_norm
-            };
-            if accept {
-                return Some((candidate, at_candidate));
-            }
+        if search.accepts(at_candidate.value, at_candidate.gradient.norm()) {
+            return Some((candidate, at_candidate));
         }
-        t *= 0.5;
+        if !search.backtrack() {
+            return None;
+        }
     }
-    None
+}
+
+/// The acceptance rule of the backtracking line search along a step p from w, shared with
+/// the distributed Newton iteration ([`crate::distributed`]): accept w + t·p when
+/// L_b(w + t·p) ≤ L_b(w) + c·t·∇L_bᵀp (Armijo), or, once that decrease is below the
+/// objective's resolution 64·ε·max(|L_b|, 1), when the gradient norm decreases; else halve t
+/// down to 10⁻¹².
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LineSearch {
+    /// The step length being tried.
+    pub t: f64,
+    value: f64,
+    slope: f64,
+    gradient_norm: f64,
+    resolution: f64,
+}
+
+impl LineSearch {
+    /// A search from a point with objective `value` and gradient `gradient` along `step`,
+    /// starting at t = 1.
+    pub fn new(value: f64, gradient: &DVector<f64>, step: &DVector<f64>) -> Self {
+        Self {
+            t: 1.0,
+            value,
+            slope: gradient.dot(step),
+            gradient_norm: gradient.norm(),
+            resolution: 64.0 * f64::EPSILON * value.abs().max(1.0),
+        }
+    }
+
+    /// Whether the point at the current t, with this objective value and gradient norm,
+    /// is accepted.
+    pub fn accepts(&self, value: f64, gradient_norm: f64) -> bool {
+        if !value.is_finite() {
+            return false;
+        }
+        let decrease = -ARMIJO_C * self.t * self.slope;
+        if decrease > self.resolution {
+            value <= self.value - decrease
+        } else {
+            // Below the objective's resolution: accept on gradient decrease.
+            gradient_norm < self.gradient_norm
+        }
+    }
+
+    /// Halves t; false when it fell below the smallest step (the search failed).
+    pub fn backtrack(&mut self) -> bool {
+        self.t *= 0.5;
+        self.t >= MIN_STEP
+    }
 }
 
 /// The exact minimiser for the squared loss, in closed form:
