@@ -14,7 +14,7 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark_session():
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
@@ -26,6 +26,9 @@ def spark():
         .config("spark.sql.shuffle.partitions", "3")
         .config("spark.default.parallelism", "3")
         .config("spark.driver.memory", "1g")
+        # One partition per (small) Parquet file, so a test chooses the partition count
+        # by the files it writes (Spark would otherwise pack small files into one split).
+        .config("spark.sql.files.maxPartitionBytes", "64k")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")

@@ -100,11 +100,11 @@ def test_erasure_errors_name_the_table_and_what_to_do(tmp_path):
         erase_from_delta(str(ints), ids=["row-00001"])
 
 
-def test_spark_reads_the_live_files_of_the_snapshot(spark, tmp_path):
+def test_spark_reads_the_live_files_of_the_snapshot(spark_session, tmp_path):
     table = _rows()
     path = tmp_path / "table"
     _write(path, table)
     erase_from_delta(str(path), ids=["row-00000", "row-00001"])
-    df = spark.read.option("basePath", str(path)).parquet(*live_files(str(path)))
+    df = spark_session.read.option("basePath", str(path)).parquet(*live_files(str(path)))
     assert df.count() == N - 2
     assert df.filter("id = 'row-00000'").count() == 0

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Training on Spark against one process and against Spark MLlib; removal after each.
+
+Issue 14's targets, in one run on one machine (local[2]: two task threads):
+1. the data: ``--rows`` x ``--features`` (5,000,000 x 100 by default) seeded synthetic
+   rows of norm at most 1 (features N(0, 1/d), scaled down to norm 1 when above), labels
+   from a logistic model with a fixed direction, ids 0..n-1; written once as Parquet files
+   of ``--rows-per-file`` rows under ``--data`` and reused by later runs;
+2. **single process**: the files read with pyarrow into one table (timed apart), then
+   ``CertifiedLogisticRegression.fit`` on it (the time the target compares);
+3. **Spark**: ``unlearn.spark.fit`` on ``spark.read.parquet(--data)``: every Newton pass is
+   one ``mapInArrow`` over the files plus a tree reduction of the partial sums; the time
+   includes reading the files on each pass (the data is not cached: the rows of a
+   cluster-sized table do not fit in memory, and the paper plan extrapolates from this);
+4. **Spark MLlib**: ``pyspark.ml.classification.LogisticRegression`` on the same DataFrame
+   (a ``VectorAssembler`` of the feature columns, cached as MLlib's docs advise; caching
+   and assembling timed apart), on the same objective: MLlib minimises
+   (1/n) sum_i loss_i + (regParam/2) ||w||^2 with the intercept unpenalised, unlearn's
+   "per-sample" convention sum_i loss_i + (lambda n / 2) ||w||^2 (n times it), so
+   regParam = lambda = 1 / C and the intercept is the only difference (unlearn's is
+   penalised); ``standardization=False``. Per-sample lambda = 1e-4 and ``--tol 1e-2``
+   by default: at 5,000,000 rows the certified bound on the gradient norm cannot go below
+   ~2e-3 (its rounding error grows with n; the core refuses a smaller tolerance), and
+   Lambda = lambda n = 500 keeps the weights within tol / Lambda = 2e-5 of the optimum.
+   "The same tolerance": MLlib's ``tol`` is a relative change of the loss between L-BFGS
+   iterations, unlearn's a bound on the gradient norm; both sides' weights are therefore
+   scored by the gradient norm of unlearn's objective, computed by one more Spark pass;
+5. **removal**: ``--removals`` single-row removals by id on the estimator the Spark fit
+   returned (on the driver, the removed row fetched from the table by id) and on the
+   in-process estimator; medians.
+
+Prints one JSON object. Usage (after scripts/test, which builds the venv):
+    target/python-venv/bin/python scripts/spark_bench.py [--rows 5000000 --features 100
+        --data target/spark-bench-data --removals 10 --skip-mllib]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def generate(directory: Path, rows: int, features: int, rows_per_file: int, seed: int) -> None:
+    """Write the seeded rows as Parquet files (skipped when the directory is complete)."""
+    marker = directory / "_COMPLETE"
+    if marker.exists() and marker.read_text() == f"{rows} {features} {rows_per_file} {seed}":
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.parquet"):
+        old.unlink()
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=features)
+    direction *= 4.0 / np.linalg.norm(direction)
+    for start in range(0, rows, rows_per_file):
+        m = min(rows_per_file, rows - start)
+        x = rng.normal(scale=1.0 / np.sqrt(features), size=(m, features))
+        norms = np.linalg.norm(x, axis=1)
+        x /= np.maximum(norms, 1.0)[:, None]
+        p = 1.0 / (1.0 + np.exp(-(x @ direction)))
+        y = (rng.random(m) < p).astype(np.int64)
+        columns = {"id": pa.array(np.arange(start, start + m, dtype=np.int64))}
+        columns.update({f"x{j}": pa.array(x[:, j]) for j in range(features)})
+        columns["y"] = pa.array(y)
+        pq.write_table(pa.table(columns), directory / f"part-{start // rows_per_file:05d}.parquet")
+    marker.write_text(f"{rows} {features} {rows_per_file} {seed}")
+
+
+def session(memory: str):
+    """Start a local[2] Spark session: two task threads, the UI off, quiet logs."""
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("unlearn-spark-bench")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", memory)
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def timed(f):
+    """Run ``f()``; return (its result, seconds)."""
+    start = time.perf_counter()
+    out = f()
+    return out, time.perf_counter() - start
+
+
+def mllib_fit(df, features: list[str], lam: float, tol: float, max_iter: int) -> dict:
+    """MLlib's LogisticRegression on the same rows and objective; its weights and times."""
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    assembled = VectorAssembler(inputCols=features, outputCol="features").transform(df)
+    assembled = assembled.select("features", "y").cache()
+    _, cache_seconds = timed(assembled.count)
+    model, fit_seconds = timed(
+        lambda: LogisticRegression(
+            featuresCol="features",
+            labelCol="y",
+            regParam=lam,
+            elasticNetParam=0.0,
+            standardization=False,
+            fitIntercept=True,
+            tol=tol,
+            maxIter=max_iter,
+        ).fit(assembled)
+    )
+    assembled.unpersist()
+    weights = np.append(model.coefficients.toArray(), model.intercept)
+    return {
+        "assemble_and_cache_seconds": cache_seconds,
+        "fit_seconds": fit_seconds,
+        "iterations": model.summary.totalIterations,
+        "weights": weights,
+    }
+
+
+def estimator(args: argparse.Namespace) -> Any:
+    """Return the estimator both unlearn fits use (per-sample lambda = 1 / C; --tol)."""
+    from unlearn import CertifiedLogisticRegression
+
+    return CertifiedLogisticRegression(C=args.C, regularization="per-sample", tol=args.tol)
+
+
+def local_fit(directory: Path, features: list[str], est: Any) -> tuple[Any, dict]:
+    """Fit in process on the same rows: read with pyarrow (timed apart), then fit."""
+    import pyarrow.dataset as ds
+
+    table, read_seconds = timed(
+        lambda: ds.dataset(directory, format="parquet").to_table(columns=[*features, "y"])
+    )
+    y = table["y"].to_numpy()
+    # ids=None: the core's default ids "0".."n-1" are the table's ids (0..n-1) as text.
+    est, fit_seconds = timed(lambda: est.fit(table.select(features), y))
+    return est, {"read_seconds": read_seconds, "fit_seconds": fit_seconds}
+
+
+def main() -> None:
+    """Run the benchmark and print its JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--features", type=int, default=100)
+    parser.add_argument("--rows-per-file", type=int, default=250_000)
+    parser.add_argument("--data", type=Path, default=REPO / "target" / "spark-bench-data")
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--C", type=float, default=1e4)
+    parser.add_argument("--tol", type=float, default=1e-2)
+    parser.add_argument("--removals", type=int, default=10)
+    parser.add_argument("--mllib-tol", type=float, default=1e-6)
+    parser.add_argument("--mllib-max-iter", type=int, default=100)
+    parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument("--skip-mllib", action="store_true")
+    args = parser.parse_args()
+
+    generate(args.data, args.rows, args.features, args.rows_per_file, args.seed)
+    features = [f"x{j}" for j in range(args.features)]
+    report: dict = {"rows": args.rows, "features": args.features, "load": os.getloadavg()}
+
+    local, report["single_process"] = local_fit(args.data, features, estimator(args))
+    del local
+    spark = session(args.driver_memory)
+    df = spark.read.parquet(str(args.data))
+    report["partitions"] = df.rdd.getNumPartitions()
+    if not args.skip_mllib:
+        mllib = mllib_fit(df, features, 1.0 / args.C, args.mllib_tol, args.mllib_max_iter)
+        mllib.pop("weights")
+        report["mllib"] = mllib
+    spark.stop()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
