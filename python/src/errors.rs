@@ -8,7 +8,9 @@
 //!   that is corrupt, newer or locked); `unlearn.NotCertified` (a removal whose release is
 //!   not certified, when the caller required it) and its subclass `unlearn.BudgetExhausted`
 //!   (the transcript used more than the budget) derive from it. Those two are raised by the
-//!   Python layer from a certificate, never by the core.
+//!   Python layer from a certificate, never by the core. `unlearn.NeedsFullPass` (an
+//!   `UnlearnError` too): a removal over external rows needs a pass over the remaining
+//!   rows; nothing changed.
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyKeyError, PyOSError, PyValueError};
@@ -31,6 +33,12 @@ create_exception!(
 );
 create_exception!(
     _unlearn,
+    NeedsFullPass,
+    UnlearnError,
+    "A removal over external rows needs a pass over the remaining rows (a measured residual, an exact step or a re-solve); nothing was changed: delete the rows from the table, compute fresh sums over the rest and finish the request with the refresh."
+);
+create_exception!(
+    _unlearn,
     BudgetExhausted,
     NotCertified,
     "A removal was served but the transcript of releases used more than the budget."
@@ -42,6 +50,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UnlearnError", py.get_type::<UnlearnError>())?;
     m.add("NotCertified", py.get_type::<NotCertified>())?;
     m.add("BudgetExhausted", py.get_type::<BudgetExhausted>())?;
+    m.add("NeedsFullPass", py.get_type::<NeedsFullPass>())?;
     Ok(())
 }
 
@@ -65,9 +74,15 @@ pub fn removal_error(e: RemovalError) -> PyErr {
         | RemovalError::Empty
         | RemovalError::WouldRemoveAll(_)
         | RemovalError::SubjectAlreadyRemoved(_)
-        | RemovalError::NoSubjects(_) => PyValueError::new_err(e.to_string()),
+        | RemovalError::NoSubjects(_)
+        | RemovalError::RowsMode(_)
+        | RemovalError::GivenRows(_)
+        | RemovalError::Sums(_) => PyValueError::new_err(e.to_string()),
         RemovalError::Retrain(e) => train_error(e),
-        e @ RemovalError::Linalg(_) => UnlearnError::new_err(e.to_string()),
+        e @ RemovalError::NeedsFullPass(_) => NeedsFullPass::new_err(e.to_string()),
+        e @ (RemovalError::Linalg(_) | RemovalError::RefreshOverBudget { .. }) => {
+            UnlearnError::new_err(e.to_string())
+        }
     }
 }
 

@@ -183,7 +183,7 @@ impl Unlearner {
 
     /// Remaining training rows.
     fn n_rows(&self) -> usize {
-        self.inner.model.secret.design.n_rows()
+        self.inner.model.secret.n_rows()
     }
 
     /// The scores wᵀx of every row of `x` for every class model (n × K), after the model's

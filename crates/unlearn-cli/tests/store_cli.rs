@@ -130,7 +130,7 @@ fn removed_rows_are_gone_from_every_file_of_the_store() {
         let dir = scratch("store-cli", &format!("forgotten-{intercept}"));
         let store = train_store(&dir, intercept);
         let trained = Store::open(&store, Access::Read).unwrap().load().unwrap();
-        let design = trained.model.secret.design.clone();
+        let design = trained.model.secret.design().clone();
         let before = all_bytes(&snapshot(&store));
         // Ids that are no prefix of another id (s17, not s7 of s70…s79).
         let removed = ["s17", "s12", "s40"];
@@ -151,7 +151,7 @@ fn removed_rows_are_gone_from_every_file_of_the_store() {
         let kept: Vec<u64> = after
             .model
             .secret
-            .design
+            .design()
             .features()
             .iter()
             .map(|v| v.to_bits())

@@ -70,7 +70,7 @@ fn warm_unlearner(n: usize, d: usize, loss: LossKind) -> (Unlearner, Vec<String>
     let mut unlearner = Unlearner::from_trained(
         model::train(input, &hyper, NoiseKey::from_seed(1)).expect("trains"),
     );
-    let ids = unlearner.model.secret.design.ids().to_vec();
+    let ids = unlearner.model.secret.design().ids().to_vec();
     let (warm, rest) = ids.split_at(WARM_UP_REMOVALS);
     unlearner.remove_sequential(warm).expect("warm-up removals");
     (unlearner, rest.to_vec())
@@ -122,13 +122,13 @@ fn bench_hessian_refresh(c: &mut Criterion) {
         let objective = Objective {
             loss: &hyper.loss,
             rows: Rows {
-                features: secret.design.features(),
+                features: secret.design().features(),
                 targets: &y,
-                dim: secret.design.n_features(),
+                dim: secret.n_features(),
             },
             lambda: hyper
                 .regularization
-                .effective_lambda(hyper.lambda, secret.design.n_rows()),
+                .effective_lambda(hyper.lambda, secret.n_rows()),
             noise: &secret.noise[0],
         };
         let w = &secret.weights[0];

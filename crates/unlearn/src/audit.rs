@@ -53,11 +53,18 @@ pub fn audit_against_retrain(
     holdout: Option<&Dataset>,
 ) -> Result<RetrainAudit, TrainError> {
     let model = &unlearner.model;
+    if model.secret.rows.is_external() {
+        return Err(TrainError::Invalid(
+            "the training rows are external (they live in the user's table): an audit \
+             against retraining retrains on them; run it where the rows are"
+                .into(),
+        ));
+    }
     let hyper = &model.published.hyperparameters;
     let mut secret = model.secret.clone();
     let released = secret.train_from_scratch(hyper, NoiseKey::from_seed(seed), &mut || {})?;
     let retrained = PublishedModel {
-        n_rows: secret.design.n_rows(),
+        n_rows: secret.n_rows(),
         digest: weights_digest(&released),
         weights: released,
         ..model.published.clone()
@@ -81,8 +88,8 @@ pub fn audit_against_retrain(
         .sqrt();
     let unlearned = &model.published;
     let remaining_agreement = agreement(
-        &unlearned.predict_preprocessed(&without_intercept(unlearned, &model.secret.design)),
-        &retrained.predict_preprocessed(&without_intercept(unlearned, &model.secret.design)),
+        &unlearned.predict_preprocessed(&without_intercept(unlearned, model.secret.design())),
+        &retrained.predict_preprocessed(&without_intercept(unlearned, model.secret.design())),
     );
     let removed_tags: std::collections::HashSet<&str> = unlearner
         .ledger
@@ -126,7 +133,7 @@ pub fn audit_against_retrain(
         })
         .transpose()?;
     Ok(RetrainAudit {
-        rows: secret.design.n_rows(),
+        rows: secret.n_rows(),
         secret_weight_distance,
         certified_distance: unlearner.ledger.last().map_or(f64::NAN, |c| c.budget_used),
         published_weight_distance,

@@ -147,7 +147,12 @@ impl DeletionError {
         match self {
             Self::Invalid(_)
             | Self::Removal(
-                RemovalError::DuplicateId(_) | RemovalError::Empty | RemovalError::NoSubjects(_),
+                RemovalError::DuplicateId(_)
+                | RemovalError::Empty
+                | RemovalError::NoSubjects(_)
+                | RemovalError::RowsMode(_)
+                | RemovalError::GivenRows(_)
+                | RemovalError::Sums(_),
             ) => ErrorKind::Invalid,
             Self::Removal(RemovalError::UnknownId(_) | RemovalError::UnknownSubject(_)) => {
                 ErrorKind::NotFound
@@ -155,9 +160,15 @@ impl DeletionError {
             Self::AlreadyRemoved(_)
             | Self::ReferenceInUse(_)
             | Self::Removal(
-                RemovalError::WouldRemoveAll(_) | RemovalError::SubjectAlreadyRemoved(_),
+                RemovalError::WouldRemoveAll(_)
+                | RemovalError::SubjectAlreadyRemoved(_)
+                | RemovalError::NeedsFullPass(_),
             ) => ErrorKind::Conflict,
-            Self::Removal(RemovalError::Linalg(_) | RemovalError::Retrain(_)) => ErrorKind::Failed,
+            Self::Removal(
+                RemovalError::Linalg(_)
+                | RemovalError::Retrain(_)
+                | RemovalError::RefreshOverBudget { .. },
+            ) => ErrorKind::Failed,
             Self::Store(_) | Self::NotWritten(_) | Self::Stopped(_) => ErrorKind::Unavailable,
         }
     }
@@ -275,7 +286,7 @@ impl View {
 fn status_of(unlearner: &Unlearner) -> Status {
     let last = unlearner.ledger.last();
     Status {
-        rows: unlearner.model.secret.design.n_rows(),
+        rows: unlearner.model.secret.n_rows(),
         deletions: unlearner.ledger.removals(),
         releases: last.map_or(0, |c| c.release),
         pending: unlearner.model.secret.pending_requests,

@@ -27,15 +27,18 @@
 //! unchanged ([`crate::kernels`], rounding). [`HessianCache::apply_pending`] brings both
 //! matrices up to date without a step.
 //!
-//! The caches are derived from the secret rows and are never persisted (a downdated matrix
-//! could keep rounding traces of a removed row); a store loaded from disk starts without
-//! them and the first removal forms them with an exact step.
+//! With held rows the caches are derived from the secret rows and are never persisted (a
+//! downdated matrix could keep rounding traces of a removed row); a store loaded from disk
+//! starts without them and the first removal forms them with an exact step. With external
+//! rows ([`crate::rows`]) they cannot be rebuilt without a pass, so the store keeps them
+//! ([`CachesRecord`]: secret state, pending rows applied first) until a refresh replaces them.
 
 use crate::bounds::{UNIT_ROUNDOFF, rounding_gamma};
 use crate::kernels::{Isa, Update};
 use crate::linalg::{self, LinalgError};
 use crate::loss::Loss;
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
+use serde::{Deserialize, Serialize};
 
 /// The cached state of one class model.
 #[derive(Debug, Clone)]
@@ -101,17 +104,24 @@ impl HessianCache {
     /// [`crate::bounds::newton_solve_residual_bound`]) and the curvatures taken at rounded
     /// margins (|fl(xᵀw₀) − xᵀw₀| ≤ γ_d·R·‖w₀‖, times γ) — proofs/pass_free_step.md, Lemma 1.
     pub fn new(seed: CacheSeed, rows: RowBounds) -> Self {
+        let (error, trace) = formation_error_bound(&seed.hessian, &seed.point, rows);
+        Self::seeded(seed, error, trace)
+    }
+
+    /// A cache from a Hessian summed elsewhere (external rows: partitions of a table merged
+    /// in any order) whose 2-norm error η the summation bounded: T = trace(Ĥ₀) + d·η
+    /// (each diagonal entry is within ‖Ĥ₀ − H₀‖₂ ≤ η of H₀'s), enlarged for its own sum.
+    pub fn from_sums(seed: CacheSeed, hessian_error: f64) -> Self {
         let d = seed.hessian.nrows() as f64;
-        let formation = rounding_gamma(rows.rows as f64 + d + 16.0);
         let trace: f64 = seed.hessian.diagonal().iter().map(|v| v.abs()).sum();
-        let trace = trace / (1.0 - formation) * (1.0 + rounding_gamma(d));
-        let margins = rows.rows as f64
-            * rows.gamma
-            * margin_rounding(rows.row_norm, &seed.point)
-            * rows.row_norm.powi(2);
+        let trace = (trace + d * hessian_error) * (1.0 + rounding_gamma(d + 2.0));
+        Self::seeded(seed, hessian_error, trace)
+    }
+
+    fn seeded(seed: CacheSeed, hessian_error: f64, hessian_trace: f64) -> Self {
         Self {
-            hessian_error: formation * trace + margins,
-            hessian_trace: trace,
+            hessian_error,
+            hessian_trace,
             hessian: seed.hessian,
             factor: seed.factor,
             pending: PendingRows::default(),
@@ -287,6 +297,24 @@ impl HessianCache {
     }
 }
 
+/// The error bound η₀ and trace bound T of a Hessian formed from the rows at w₀
+/// ([`HessianCache::new`]).
+pub fn formation_error_bound(
+    hessian: &DMatrix<f64>,
+    point: &DVector<f64>,
+    rows: RowBounds,
+) -> (f64, f64) {
+    let d = hessian.nrows() as f64;
+    let formation = rounding_gamma(rows.rows as f64 + d + 16.0);
+    let trace: f64 = hessian.diagonal().iter().map(|v| v.abs()).sum();
+    let trace = trace / (1.0 - formation) * (1.0 + rounding_gamma(d));
+    let margins = rows.rows as f64
+        * rows.gamma
+        * margin_rounding(rows.row_norm, point)
+        * rows.row_norm.powi(2);
+    (formation * trace + margins, trace)
+}
+
 /// |fl(xᵀw) − xᵀw| ≤ γ_d·‖x‖·‖w‖ ≤ γ_d·R·‖w‖ for any row, with ‖w‖ enlarged for its own
 /// computation (γ_{d+2}).
 fn margin_rounding(row_norm: f64, w: &DVector<f64>) -> f64 {
@@ -370,16 +398,37 @@ impl GramCache {
     pub fn new(features: &[f64], dim: usize) -> Self {
         let n = features.len() / dim.max(1);
         let gram = linalg::weighted_gram(features, dim, &vec![1.0; n]);
-        let g = rounding_gamma(n as f64 + 2.0);
-        let trace: f64 = gram.diagonal().iter().sum();
-        let trace = trace / (1.0 - g) * (1.0 + rounding_gamma(dim as f64));
+        let (error, trace) = gram_error_bound(&gram, n);
+        Self::from_parts(gram, error, trace)
+    }
+
+    /// A Gram matrix summed elsewhere (external rows) with its 2-norm error bound η_G:
+    /// T_G = trace(Ĝ) + d·η_G, as for [`HessianCache::from_sums`].
+    pub fn from_sums(gram: DMatrix<f64>, error: f64) -> Self {
+        let d = gram.nrows() as f64;
+        let trace: f64 = gram.diagonal().iter().map(|v| v.abs()).sum();
+        let trace = (trace + d * error) * (1.0 + rounding_gamma(d + 2.0));
+        Self::from_parts(gram, error, trace)
+    }
+
+    fn from_parts(gram: DMatrix<f64>, error: f64, trace: f64) -> Self {
         Self {
             gram,
             pending: PendingRows::default(),
             pending_row_norm: 0.0,
-            error: g * trace,
+            error,
             trace,
         }
+    }
+
+    /// η_G ≥ ‖Ĝ − XᵀX‖₂.
+    pub fn error(&self) -> f64 {
+        self.error
+    }
+
+    /// Ĝ (lower triangle significant), without the pending rows.
+    pub fn gram(&self) -> &DMatrix<f64> {
+        &self.gram
     }
 
     /// Ĝ ← Ĝ − xxᵀ (lower triangle) queued, its error bound added now (each entry rounds
@@ -434,6 +483,16 @@ impl GramCache {
         ((quadratic.max(0.0) + slack) * (1.0 + 4.0 * UNIT_ROUNDOFF)).sqrt()
             * (1.0 + 4.0 * UNIT_ROUNDOFF)
     }
+}
+
+/// The error bound η_G = γ_{n+2}·T and trace bound T of a Gram matrix formed from n rows
+/// ([`GramCache::new`]).
+pub fn gram_error_bound(gram: &DMatrix<f64>, n: usize) -> (f64, f64) {
+    let dim = gram.nrows();
+    let g = rounding_gamma(n as f64 + 2.0);
+    let trace: f64 = gram.diagonal().iter().sum();
+    let trace = trace / (1.0 - g) * (1.0 + rounding_gamma(dim as f64));
+    (g * trace, trace)
 }
 
 /// Rows the Gram matrix queues before it applies them in one pass: each step pays m dot
@@ -533,6 +592,156 @@ impl HessianCaches {
         if let Some(gram) = &mut self.gram {
             gram.remove_row(x, row_norm);
         }
+    }
+}
+
+/// The caches as an external-rows store keeps them ([`crate::rows`]): every matrix with its
+/// pending rows applied (a removed row's features are never written), column-major, bit for
+/// bit (the factor too, so that a loaded unlearner continues with the same bits).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachesRecord {
+    /// Per class model.
+    pub models: Vec<Option<CacheRecord>>,
+    /// The shared Gram matrix.
+    pub gram: Option<GramRecord>,
+}
+
+/// One class model's cache ([`HessianCache`]'s fields, d×d matrices column-major).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheRecord {
+    hessian: Vec<f64>,
+    hessian_error: f64,
+    hessian_trace: f64,
+    factor: Vec<f64>,
+    point: Vec<f64>,
+    lambda: f64,
+    gradient: Vec<f64>,
+    gradient_error: f64,
+    gradient_lambda: f64,
+}
+
+/// The Gram matrix ([`GramCache`]'s fields, column-major).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GramRecord {
+    gram: Vec<f64>,
+    error: f64,
+    trace: f64,
+}
+
+/// A d×d matrix from its column-major values, or why not.
+fn square(values: Vec<f64>, dim: usize, what: &str) -> Result<DMatrix<f64>, String> {
+    if values.len() != dim * dim {
+        return Err(format!(
+            "the cached {what} has {} values, not {dim}×{dim}",
+            values.len()
+        ));
+    }
+    Ok(DMatrix::from_vec(dim, dim, values))
+}
+
+impl CacheRecord {
+    fn of(cache: &HessianCache) -> Self {
+        Self {
+            hessian: cache.hessian.as_slice().to_vec(),
+            hessian_error: cache.hessian_error,
+            hessian_trace: cache.hessian_trace,
+            factor: cache.factor.l_dirty().as_slice().to_vec(),
+            point: cache.point.as_slice().to_vec(),
+            lambda: cache.lambda,
+            gradient: cache.gradient.as_slice().to_vec(),
+            gradient_error: cache.gradient_error,
+            gradient_lambda: cache.gradient_lambda,
+        }
+    }
+
+    fn into_cache(self, dim: usize) -> Result<HessianCache, String> {
+        if self.point.len() != dim || self.gradient.len() != dim {
+            return Err(format!("a cached vector does not have {dim} values"));
+        }
+        Ok(HessianCache {
+            hessian: square(self.hessian, dim, "Hessian")?,
+            hessian_error: self.hessian_error,
+            hessian_trace: self.hessian_trace,
+            factor: Cholesky::pack_dirty(square(self.factor, dim, "factor")?),
+            pending: PendingRows::default(),
+            factor_behind: false,
+            point: DVector::from_vec(self.point),
+            lambda: self.lambda,
+            gradient: DVector::from_vec(self.gradient),
+            gradient_error: self.gradient_error,
+            gradient_lambda: self.gradient_lambda,
+        })
+    }
+}
+
+impl HessianCaches {
+    /// Applies every pending row to every matrix (one pass each), so that no removed row's
+    /// features remain in the caches. An error means a Hessian is no longer positive
+    /// definite: that model's cache is dropped.
+    pub fn apply_pending(&mut self) {
+        for slot in &mut self.models {
+            if slot
+                .as_mut()
+                .is_some_and(|cache| cache.apply_pending().is_err())
+            {
+                *slot = None;
+            }
+        }
+        if let Some(gram) = &mut self.gram {
+            gram.apply_pending();
+        }
+    }
+
+    /// The record an external-rows store keeps; `None` if rows are pending
+    /// ([`HessianCaches::apply_pending`] first).
+    pub fn record(&self) -> Option<CachesRecord> {
+        let pending = self.models.iter().flatten().any(|c| c.pending.len() > 0)
+            || self.gram.as_ref().is_some_and(|g| g.pending.len() > 0);
+        if pending {
+            return None;
+        }
+        Some(CachesRecord {
+            models: self
+                .models
+                .iter()
+                .map(|slot| slot.as_ref().map(CacheRecord::of))
+                .collect(),
+            gram: self.gram.as_ref().map(|g| GramRecord {
+                gram: g.gram.as_slice().to_vec(),
+                error: g.error,
+                trace: g.trace,
+            }),
+        })
+    }
+
+    /// The caches of a record, for rows of width `dim`; an error names what does not fit.
+    pub fn from_record(record: CachesRecord, dim: usize) -> Result<Self, String> {
+        let models = record
+            .models
+            .into_iter()
+            .map(|slot| slot.map(|r| r.into_cache(dim)).transpose())
+            .collect::<Result<_, _>>()?;
+        let gram = record
+            .gram
+            .map(|g| -> Result<GramCache, String> {
+                Ok(GramCache::from_parts(
+                    square(g.gram, dim, "Gram matrix")?,
+                    g.error,
+                    g.trace,
+                ))
+            })
+            .transpose()?;
+        Ok(Self { models, gram })
+    }
+
+    /// Whether every one of `count` class models has a cache.
+    pub fn complete(&self, count: usize) -> bool {
+        self.models.len() >= count && self.models[..count].iter().all(Option::is_some)
+    }
+
+    /// Sets the shared Gram matrix.
+    pub fn set_gram(&mut self, gram: GramCache) {
+        self.gram = Some(gram);
     }
 }
 

@@ -62,6 +62,7 @@ pub mod predict;
 pub mod privacy;
 pub mod removal;
 pub mod requests;
+pub mod rows;
 pub mod shape;
 pub mod solver;
 pub mod stats;

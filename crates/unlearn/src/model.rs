@@ -25,6 +25,7 @@ use crate::noise::{self, NoiseKey, NoiseSpec};
 use crate::objective::{Objective, Regularization, Rows};
 use crate::privacy::PrivacyTarget;
 use crate::removal;
+use crate::rows::TrainingRows;
 use crate::solver::{self, NewtonOptions, SolveReport, SolverError};
 use crate::transcript::{self, Transcript};
 use nalgebra::DVector;
@@ -136,8 +137,9 @@ pub struct PublishedModel {
 /// The secret half: training rows, secret weights, noise, noise key, transcript, solver reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecretState {
-    /// Preprocessed training rows (with the intercept column), ids and encoded targets.
-    pub design: Dataset,
+    /// The training rows: held (preprocessed, with the intercept column, ids and encoded
+    /// targets), or external with what the unlearner keeps about them ([`crate::rows`]).
+    pub rows: TrainingRows,
     /// The secret weights w̃, one vector per model: the minimisers of L_b that removals
     /// update. Under objective perturbation they are also what is published.
     pub weights: Vec<DVector<f64>>,
@@ -302,7 +304,7 @@ pub fn train_with_progress(
     };
     let row_norm_bound = removal::row_norm_bound(design.features(), design.n_features());
     let mut secret = SecretState {
-        design,
+        rows: TrainingRows::Held(design),
         weights: Vec::new(),
         noise: Vec::new(),
         key: key.clone(),
@@ -324,7 +326,7 @@ pub fn train_with_progress(
         target_column,
         target: targets.encoding,
         declared,
-        n_rows: secret.design.n_rows(),
+        n_rows: secret.n_rows(),
         digest: weights_digest(&weights),
         weights,
         release_grid: transcript::lattice_of(hyper).map(|l| l.grid()),
@@ -334,20 +336,55 @@ pub fn train_with_progress(
 }
 
 impl SecretState {
-    /// The encoded targets of the rows.
+    /// The held rows.
+    ///
+    /// # Panics
+    /// On external rows ([`TrainingRows::External`]): the paths that read rows (training,
+    /// exact steps, measured residuals, audits) check [`TrainingRows::held`] first.
+    pub fn design(&self) -> &Dataset {
+        self.rows
+            .held()
+            .expect("a path that reads the rows is reached only with held rows")
+    }
+
+    /// The held rows, to change ([`SecretState::design`]; same panic).
+    pub fn design_mut(&mut self) -> &mut Dataset {
+        self.rows
+            .held_mut()
+            .expect("a path that changes the rows is reached only with held rows")
+    }
+
+    /// n, the remaining training rows (held or external).
+    pub fn n_rows(&self) -> usize {
+        self.rows.n_rows()
+    }
+
+    /// d, the width of a design row (with the intercept column).
+    pub fn n_features(&self) -> usize {
+        self.rows.n_features()
+    }
+
+    /// How the labels are encoded.
+    pub fn encoding(&self) -> &TargetEncoding {
+        self.rows
+            .encoding()
+            .expect("a trained model's rows have targets")
+    }
+
+    /// The encoded targets of the held rows ([`SecretState::design`]; same panic).
     pub fn targets(&self) -> &crate::data::Targets {
-        self.design.targets().expect("training rows have targets")
+        self.design().targets().expect("training rows have targets")
     }
 
     /// Number of weight vectors (one per class model).
     pub fn model_count(&self) -> usize {
-        model_count(&self.targets().encoding)
+        model_count(self.encoding())
     }
 
     /// Draws fresh objective noise b for every model: zero under output perturbation,
     /// the configured distribution under Guo et al.'s objective perturbation.
     pub fn draw_objective_noise(&mut self, hyper: &Hyperparameters) -> Result<(), TrainError> {
-        let dim = self.design.n_features();
+        let dim = self.n_features();
         let count = self.model_count();
         self.noise = match hyper.mechanism {
             Mechanism::OutputPerturbation => vec![DVector::zeros(dim); count],
@@ -404,9 +441,9 @@ impl SecretState {
             let start = warm.then(|| self.weights[k].clone());
             let y = self.model_targets(k);
             let (w, report) =
-                fit_from(hyper, &self.design, &y, &self.noise[k], start).map_err(|source| {
+                fit_from(hyper, self.design(), &y, &self.noise[k], start).map_err(|source| {
                     TrainError::Solver {
-                        context: model_label(&self.targets().encoding, k),
+                        context: model_label(self.encoding(), k),
                         source,
                     }
                 })?;
@@ -425,7 +462,11 @@ impl SecretState {
     /// stands in for the certified spectral bound, whose d×d Gram matrix would not fit.
     pub fn spectral_bound(&mut self) -> f64 {
         *self.spectral_bound.get_or_insert_with(|| {
-            let (features, dim) = (self.design.features(), self.design.n_features());
+            let design = self
+                .rows
+                .held()
+                .expect("an external state's bound is set when seeded");
+            let (features, dim) = (design.features(), design.n_features());
             if dim >= removal::HESSIAN_FREE_DIMENSION {
                 bounds::frobenius_norm_upper_bound(features)
             } else {
@@ -439,16 +480,17 @@ impl SecretState {
     pub fn residual_bounds(&self, hyper: &Hyperparameters) -> Vec<f64> {
         let lambda = hyper
             .regularization
-            .effective_lambda(hyper.lambda, self.design.n_rows());
+            .effective_lambda(hyper.lambda, self.n_rows());
+        let design = self.design();
         (0..self.model_count())
             .map(|k| {
                 let y = self.model_targets(k);
                 let objective = Objective {
                     loss: &hyper.loss,
                     rows: Rows {
-                        features: self.design.features(),
+                        features: design.features(),
                         targets: &y,
-                        dim: self.design.n_features(),
+                        dim: design.n_features(),
                     },
                     lambda,
                     noise: &self.noise[k],
@@ -513,7 +555,7 @@ impl SecretState {
                 .collect::<Result<_, _>>()
                 .map_err(|e| invalid(&e)),
             None => {
-                let dim = self.design.n_features();
+                let dim = self.n_features();
                 secret
                     .iter()
                     .map(|w| {
@@ -593,7 +635,10 @@ fn model_label(encoding: &TargetEncoding, k: usize) -> String {
     }
 }
 
-fn check_loss_matches_targets(loss: LossKind, encoding: &TargetEncoding) -> Result<(), TrainError> {
+pub(crate) fn check_loss_matches_targets(
+    loss: LossKind,
+    encoding: &TargetEncoding,
+) -> Result<(), TrainError> {
     let ok = match encoding {
         TargetEncoding::Regression => loss == LossKind::Squared,
         TargetEncoding::Binary { .. } | TargetEncoding::Multiclass { .. } => {

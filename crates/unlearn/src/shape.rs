@@ -194,6 +194,49 @@ impl ShapeGuard {
         Ok(guard)
     }
 
+    /// The guard of a model whose rows are external ([`crate::rows`]), from the remaining
+    /// rows per class of the encoding (`label_counts`: binary negative then positive,
+    /// one-vs-rest in class order). A LIBSVM width inferred from the rows cannot be tracked
+    /// without them: that is an error, so every removal is uncertified (declare the width).
+    pub fn from_counts(published: &PublishedModel, label_counts: &[usize]) -> Result<Self, String> {
+        if !published.declared.features {
+            return Err(
+                "the LIBSVM width was inferred from the rows, which are external: a removal \
+                 cannot be checked against it; declare the width with --features at training"
+                    .into(),
+            );
+        }
+        let targets = crate::data::Targets {
+            values: Vec::new(),
+            encoding: published.target.clone(),
+        };
+        let no_rows = Dataset::new(
+            Vec::new(),
+            published.feature_names.clone(),
+            Vec::new(),
+            Some(targets),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut guard = Self::new(published, &no_rows)?;
+        if let Some(classes) = &mut guard.classes {
+            if label_counts.len() != classes.rows.len() {
+                return Err(format!(
+                    "{} label counts for the {} published classes",
+                    label_counts.len(),
+                    classes.rows.len()
+                ));
+            }
+            classes.rows = label_counts.to_vec();
+        }
+        Ok(guard)
+    }
+
+    /// The remaining rows per published class, when the guard tracks the classes (they
+    /// were inferred, not declared).
+    pub fn class_counts(&self) -> Option<&[usize]> {
+        self.classes.as_ref().map(|c| c.rows.as_slice())
+    }
+
     /// Counts one row out of the remaining rows: its encoded target and its design row. O(1).
     pub fn remove_row(&mut self, target: Option<f64>, features: &[f64]) {
         self.count(target, features, |rows| *rows = rows.saturating_sub(1));

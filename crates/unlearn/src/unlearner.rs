@@ -35,11 +35,15 @@ use crate::removal::{
     hessian_free_removal_step, pass_free_removal_step, refinement_target,
 };
 use crate::requests::Erasure;
+use crate::rows::{ExternalRows, TrainingRows};
 use crate::shape::ShapeGuard;
 use crate::transcript::{self, Transcript};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
+
+mod external;
+pub use external::ExternalTraining;
 
 /// Why a removal was refused or failed. The unlearner is unchanged in every case.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,62 @@ pub enum RemovalError {
     /// Retraining failed.
     #[error("retraining failed: {0}")]
     Retrain(#[from] TrainError),
+    /// External rows: the step needs a pass over the remaining rows ([`crate::rows`]).
+    #[error(
+        "this request needs a full pass over the remaining rows ({0}), which live in the \
+         user's table; nothing was changed: delete the rows from the table, compute fresh sums \
+         over the remaining rows and finish the request with a refresh"
+    )]
+    NeedsFullPass(PassNeeded),
+    /// The request does not fit where the rows live (ids only for held rows; the removed
+    /// rows themselves for external rows).
+    #[error("{0}")]
+    RowsMode(String),
+    /// Rows given for an external-rows removal are not usable.
+    #[error("the removed rows given are not usable: {0}")]
+    GivenRows(String),
+    /// Sums given for a refresh do not describe the remaining rows.
+    #[error("the sums given for the refresh do not describe the remaining rows: {0}")]
+    Sums(String),
+    /// External rows: even the refreshed weights' distance bound costs more than what is
+    /// left of the budget (held rows re-solve to the reference retrain, charged 0; a
+    /// distributed re-solve is not that retrain bit for bit).
+    #[error(
+        "the refreshed weights would be charged {charge:.3e}, more than the {allowance:.3e} \
+         left of the budget; nothing was changed: train a new model"
+    )]
+    RefreshOverBudget {
+        /// The charge of the refreshed weights' release.
+        charge: f64,
+        /// What was left.
+        allowance: f64,
+    },
+}
+
+/// Why an external-rows request needs a pass over the remaining rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassNeeded {
+    /// No cached Hessian (or Gram matrix) to take a pass-free step from.
+    NoCache,
+    /// The pass-free step's tracked bound missed the budget: its residual must be measured.
+    MeasuredResidual,
+    /// An exact Newton step (fresh Hessians and gradients) is due.
+    ExactStep,
+    /// The schedule re-solves from zero.
+    Resolve,
+}
+
+impl std::fmt::Display for PassNeeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NoCache => "no cached Hessian to step from",
+            Self::MeasuredResidual => {
+                "the pass-free step's tracked bound exceeds the budget: its residual must be measured"
+            }
+            Self::ExactStep => "an exact Newton step is due",
+            Self::Resolve => "the schedule re-solves from zero",
+        })
+    }
 }
 
 /// A model with its ledger, ready to serve removals.
@@ -136,6 +196,8 @@ struct Snapshot {
     spent: Vec<f64>,
     spectral_bound: Option<f64>,
     ledger_entries: usize,
+    /// External rows: their count and the caches (which cannot be rebuilt without a pass).
+    external: Option<(ExternalRows, HessianCaches)>,
 }
 
 /// The fields of the published model a release replaces ([`Unlearner::publish_release`]).
@@ -150,7 +212,7 @@ impl Snapshot {
         // Destructured so that a new field of SecretState cannot be forgotten here: the
         // rows are restored from the undo log, the key and the row-norm bound never change.
         let SecretState {
-            design: _,
+            rows,
             weights,
             noise,
             key: _,
@@ -180,6 +242,10 @@ impl Snapshot {
             spent: spent.clone(),
             spectral_bound: *spectral_bound,
             ledger_entries: unlearner.ledger.entries.len(),
+            external: match rows {
+                TrainingRows::Held(_) => None,
+                TrainingRows::External(rows) => Some((rows.clone(), unlearner.caches.clone())),
+            },
         }
     }
 
@@ -199,22 +265,46 @@ impl Snapshot {
         secret.spent = self.spent;
         secret.spectral_bound = self.spectral_bound;
         unlearner.ledger.entries.truncate(self.ledger_entries);
-        // The caches were downdated for rows that are back: start afresh.
-        unlearner.caches.clear();
+        match self.external {
+            // External rows: the caches as they were (they cannot be rebuilt).
+            Some((rows, caches)) => {
+                unlearner.model.secret.rows = TrainingRows::External(rows);
+                unlearner.caches = caches;
+            }
+            // The caches were downdated for rows that are back: start afresh.
+            None => unlearner.caches.clear(),
+        }
     }
 }
 
 impl Unlearner {
     /// Wraps a freshly trained model, opening its accounts and recording its training
     /// certificate.
-    pub fn from_trained(mut model: Model) -> Self {
+    pub fn from_trained(model: Model) -> Self {
+        let residuals = model
+            .secret
+            .residual_bounds(&model.published.hyperparameters);
+        let shape = match &model.secret.rows {
+            TrainingRows::Held(design) => ShapeGuard::new(&model.published, design),
+            TrainingRows::External(_) => Err("a trained model holds its rows".into()),
+        };
+        Self::opened(model, residuals, shape, HessianCaches::default())
+    }
+
+    /// Opens the accounts of a freshly trained model whose secret weights have the exact
+    /// residual bounds `residuals`, and records its training certificate.
+    fn opened(
+        mut model: Model,
+        residuals: Vec<f64>,
+        shape: Result<ShapeGuard, String>,
+        caches: HessianCaches,
+    ) -> Self {
         let hyper = &model.published.hyperparameters;
-        let residuals = model.secret.residual_bounds(hyper);
         model.secret.spent = match hyper.mechanism {
             Mechanism::OutputPerturbation => {
                 let lambda = hyper
                     .regularization
-                    .effective_lambda(hyper.lambda, model.secret.design.n_rows());
+                    .effective_lambda(hyper.lambda, model.secret.n_rows());
                 vec![distance_bound(
                     &residuals,
                     hyper.newton.tolerance,
@@ -222,17 +312,31 @@ impl Unlearner {
                     hyper.noise.family,
                 )]
             }
-            Mechanism::Guo2020 => residuals,
+            Mechanism::Guo2020 => residuals.clone(),
         };
-        let mut unlearner = Self::from_parts(model, Ledger::default());
-        let certificate = unlearner.training_certificate();
+        let mut unlearner = Self {
+            model,
+            ledger: Ledger::default(),
+            caches,
+            shape,
+            rows_reordered: false,
+            clock: RequestClock::default(),
+        };
+        let certificate = unlearner.training_certificate_with(residuals);
         unlearner.ledger.append(certificate);
         unlearner
     }
 
     /// An unlearner from a stored model and its ledger (caches empty, rebuilt on demand).
+    /// For external rows the caches and the label counts come with the model:
+    /// [`Unlearner::from_external_parts`].
     pub fn from_parts(model: Model, ledger: Ledger) -> Self {
-        let shape = ShapeGuard::new(&model.published, &model.secret.design);
+        let shape = match &model.secret.rows {
+            TrainingRows::Held(design) => ShapeGuard::new(&model.published, design),
+            TrainingRows::External(_) => {
+                Err("the label counts of the external rows are not known".into())
+            }
+        };
         Self {
             model,
             ledger,
@@ -256,9 +360,16 @@ impl Unlearner {
     /// The certificate of the training run (ledger entry 0) of the current model.
     pub fn training_certificate(&self) -> Certificate {
         let model = &self.model;
-        let exact_residual = model
-            .secret
-            .residual_bounds(&model.published.hyperparameters);
+        self.training_certificate_with(
+            model
+                .secret
+                .residual_bounds(&model.published.hyperparameters),
+        )
+    }
+
+    /// The training certificate of weights whose exact residuals are `exact_residual`.
+    fn training_certificate_with(&self, exact_residual: Vec<f64>) -> Certificate {
+        let model = &self.model;
         let bounds = StepBounds {
             residual_measured: vec![true; exact_residual.len()],
             exact_residual,
@@ -392,7 +503,7 @@ impl Unlearner {
         self.transaction(|unlearner, _undo| {
             let hyper = unlearner.model.published.hyperparameters.clone();
             let digest_before = unlearner.model.published.digest.clone();
-            let n = unlearner.model.secret.design.n_rows();
+            let n = unlearner.model.secret.n_rows();
             let step = unlearner
                 .ledger
                 .last()
@@ -462,22 +573,24 @@ impl Unlearner {
                     guard.restore_row(row.target, &row.features);
                 }
             }
-            let design = &mut self.model.secret.design;
-            if self.rows_reordered {
-                // A re-solve put the rows in canonical order: the positions in the undo log
-                // no longer hold. Put the removed rows back at the end and restore the
-                // canonical order of the whole set.
-                for row in undo {
-                    let end = design.n_rows();
-                    design.undo_swap_remove(RemovedRow {
-                        position: end,
-                        ..row
-                    });
-                }
-                design.restore_canonical_order();
-            } else {
-                while let Some(row) = undo.pop() {
-                    design.undo_swap_remove(row);
+            let reordered = self.rows_reordered;
+            if let Some(design) = self.model.secret.rows.held_mut() {
+                if reordered {
+                    // A re-solve put the rows in canonical order: the positions in the undo log
+                    // no longer hold. Put the removed rows back at the end and restore the
+                    // canonical order of the whole set.
+                    for row in undo {
+                        let end = design.n_rows();
+                        design.undo_swap_remove(RemovedRow {
+                            position: end,
+                            ..row
+                        });
+                    }
+                    design.restore_canonical_order();
+                } else {
+                    while let Some(row) = undo.pop() {
+                        design.undo_swap_remove(row);
+                    }
                 }
             }
             snapshot.restore(self);
@@ -495,7 +608,12 @@ impl Unlearner {
             Erasure::Ids(ids) => return Ok(ids.clone()),
             Erasure::Subject(subject) => subject,
         };
-        let design = &self.model.secret.design;
+        let Some(design) = self.model.secret.rows.held() else {
+            return Err(RemovalError::RowsMode(format!(
+                "the training rows are external: fetch the rows of subject '{}' from the table and give them to the removal",
+                crate::echo::echo(subject)
+            )));
+        };
         if design.subjects().is_none() {
             return Err(RemovalError::NoSubjects(subject.clone()));
         }
@@ -530,7 +648,11 @@ impl Unlearner {
         if ids.is_empty() {
             return Err(RemovalError::Empty);
         }
-        let design = &self.model.secret.design;
+        let Some(design) = self.model.secret.rows.held() else {
+            return Err(RemovalError::RowsMode(
+                "the training rows are external: a removal must be given the removed rows, not only their ids".into(),
+            ));
+        };
         let mut seen = HashSet::with_capacity(ids.len());
         for id in ids {
             if !seen.insert(id.as_str()) {
@@ -559,60 +681,87 @@ impl Unlearner {
         let hyper = self.model.published.hyperparameters.clone();
         let digest_before = self.model.published.digest.clone();
         let secret = &mut self.model.secret;
-        let n_before = secret.design.n_rows();
+        let n_before = secret.n_rows();
         let tags: Vec<String> = ids.iter().map(|id| secret.key.id_tag(id)).collect();
         let mut positions: Vec<usize> = ids
             .iter()
             .map(|id| {
                 secret
-                    .design
+                    .design()
                     .position(id)
                     .expect("checked by check_request")
             })
             .collect();
         positions.sort_unstable();
-        let encoding = secret.targets().encoding.clone();
-        let count = secret.model_count();
         let first_removed = undo.len();
         // From the highest position down, so that the row swap_remove moves into a hole is
         // never one still to be removed.
         for &i in positions.iter().rev() {
-            let value = secret.targets().values[i];
-            let targets: Vec<f64> = (0..count)
-                .map(|k| model_targets(&encoding, &[value], k)[0])
-                .collect();
-            let started = Instant::now();
-            self.caches.remove_row(
-                &hyper.loss,
-                secret.design.row(i),
-                &targets,
-                &secret.weights,
-                secret.row_norm_bound,
-            );
-            self.clock.arithmetic += started.elapsed();
-            let row = secret.design.swap_remove(i);
+            let value = self.model.secret.targets().values[i];
+            self.timed(|u| {
+                let secret = &u.model.secret;
+                downdate_caches(&mut u.caches, &hyper, secret, secret.design().row(i), value);
+            });
+            let row = self.model.secret.design_mut().swap_remove(i);
             if let Ok(guard) = &mut self.shape {
                 guard.remove_row(row.target, &row.features);
             }
             undo.push(row);
         }
         let erased = self.erased_subjects(&undo[first_removed..]);
+        let tags = (tags, erased);
+        self.step_and_record(&hyper, tags, digest_before, n_before, publish, requests)
+    }
+
+    /// The removal step after the rows left (held) or were counted out (external): the
+    /// steps of every class model, the refresh policy and schedule ([`Unlearner::settle`]),
+    /// then [`Unlearner::record_removal`].
+    fn step_and_record(
+        &mut self,
+        hyper: &Hyperparameters,
+        tags: (Vec<String>, Vec<String>),
+        digest_before: String,
+        n_before: usize,
+        publish: bool,
+        requests: u64,
+    ) -> Result<Certificate, RemovalError> {
         let weights_before = self.model.secret.weights.clone();
-        let step = self.timed(|u| u.newton_steps(&hyper, n_before, true))?;
+        let step = self.timed(|u| u.newton_steps(hyper, n_before, true))?;
         let (retrained, mut bounds, distance) =
-            self.settle(&hyper, step, publish, Some(weights_before), n_before)?;
+            self.settle(hyper, step, publish, Some(weights_before), n_before)?;
         if !retrained {
             bounds.training_residual.clear();
         }
+        self.record_removal(
+            hyper,
+            tags,
+            digest_before,
+            (retrained, bounds, distance),
+            publish,
+            requests,
+        )
+    }
+
+    /// Publishes the step's weights if `publish` (else counts the requests as pending) and
+    /// appends the removal's certificate.
+    fn record_removal(
+        &mut self,
+        hyper: &Hyperparameters,
+        tags: (Vec<String>, Vec<String>),
+        digest_before: String,
+        (retrained, bounds, distance): (bool, StepBounds, f64),
+        publish: bool,
+        requests: u64,
+    ) -> Result<Certificate, RemovalError> {
         let charge = if publish {
-            Some(self.publish_release(&hyper, distance)?)
+            Some(self.publish_release(hyper, distance)?)
         } else {
             self.model.secret.pending_requests += requests;
             None
         };
         let certificate = self.certificate(
             EntryKind::Removal,
-            (tags, erased),
+            tags,
             Some(digest_before),
             bounds,
             retrained,
@@ -639,7 +788,7 @@ impl Unlearner {
     ) -> Result<(bool, StepBounds, f64), RemovalError> {
         let allowance = self.allowance(hyper, publish);
         if step.cached_hessian.iter().any(|&c| c) && self.over(hyper, &step, allowance) {
-            self.timed(|u| u.measure_pass_free_residuals(hyper, &mut step));
+            self.timed(|u| u.measure_pass_free_residuals(hyper, &mut step))?;
         }
         if step.cached_hessian.iter().any(|&c| c) && self.over(hyper, &step, allowance) {
             if let Some(weights) = restart {
@@ -661,7 +810,7 @@ impl Unlearner {
         distance: f64,
     ) -> Result<f64, RemovalError> {
         let secret = &mut self.model.secret;
-        let coords = secret.model_count() * secret.design.n_features();
+        let coords = secret.model_count() * secret.n_features();
         let charge = transcript::charge(hyper, distance, coords);
         let head = self
             .ledger
@@ -672,7 +821,7 @@ impl Unlearner {
         let weights = secret.release(hyper, &head, charge)?;
         self.clock.release += started.elapsed();
         let published = &mut self.model.published;
-        published.n_rows = secret.design.n_rows();
+        published.n_rows = secret.n_rows();
         published.digest = weights_digest(&weights);
         published.weights = weights;
         Ok(charge)
@@ -705,7 +854,7 @@ impl Unlearner {
         let caching = hyper.mechanism == Mechanism::OutputPerturbation
             && (budget_of(hyper).is_some() || gamma == 0.0);
         let secret = &mut self.model.secret;
-        let n_after = secret.design.n_rows();
+        let n_after = secret.n_rows();
         let lambda_after = hyper.regularization.effective_lambda(hyper.lambda, n_after);
         let spectral_bound = secret.spectral_bound();
         let constants = PassFreeConstants {
@@ -717,17 +866,22 @@ impl Unlearner {
                 hyper.newton.tolerance,
                 lambda_after,
                 transcript::lattice_of(hyper).map_or(0.0, |lattice| {
-                    lattice.grid()
-                        * ((secret.model_count() * secret.design.n_features()) as f64).sqrt()
+                    lattice.grid() * ((secret.model_count() * secret.n_features()) as f64).sqrt()
                 }),
                 secret.model_count(),
             ),
         };
-        let dim = secret.design.n_features();
+        let dim = secret.n_features();
         let count = secret.model_count();
         let caching = caching && cached_path_fits(dim, count);
         if caching && gamma > 0.0 {
-            self.caches.ensure_gram(secret.design.features(), dim);
+            match secret.rows.held() {
+                Some(design) => self.caches.ensure_gram(design.features(), dim),
+                None if self.caches.gram().is_none() => {
+                    return Err(RemovalError::NeedsFullPass(PassNeeded::NoCache));
+                }
+                None => {}
+            }
         }
         let mut bounds = StepBounds::default();
         if use_cache
@@ -759,10 +913,21 @@ impl Unlearner {
                 Err(_) => self.caches.clear_models(),
             }
         }
+        let Some(design) = secret.rows.held() else {
+            return Err(RemovalError::NeedsFullPass(
+                if use_cache && self.caches.complete(count) {
+                    PassNeeded::ExactStep
+                } else if use_cache {
+                    PassNeeded::NoCache
+                } else {
+                    PassNeeded::ExactStep
+                },
+            ));
+        };
         for k in 0..count {
             let y = secret.model_targets(k);
             let rows = Rows {
-                features: secret.design.features(),
+                features: design.features(),
                 targets: &y,
                 dim,
             };
@@ -845,12 +1010,19 @@ impl Unlearner {
     /// Replaces the tracked residual bound of every pass-free step in `bounds` by the
     /// residual computed from the rows (one pass, O(n·d), outward-rounded), and restarts the
     /// cache's tracked gradient from it (its error bound back at rounding level).
-    fn measure_pass_free_residuals(&mut self, hyper: &Hyperparameters, bounds: &mut StepBounds) {
+    fn measure_pass_free_residuals(
+        &mut self,
+        hyper: &Hyperparameters,
+        bounds: &mut StepBounds,
+    ) -> Result<(), RemovalError> {
         let secret = &self.model.secret;
+        let Some(design) = secret.rows.held() else {
+            return Err(RemovalError::NeedsFullPass(PassNeeded::MeasuredResidual));
+        };
         let lambda = hyper
             .regularization
-            .effective_lambda(hyper.lambda, secret.design.n_rows());
-        let dim = secret.design.n_features();
+            .effective_lambda(hyper.lambda, design.n_rows());
+        let dim = design.n_features();
         for k in 0..secret.model_count() {
             if !bounds.cached_hessian[k] {
                 continue;
@@ -859,7 +1031,7 @@ impl Unlearner {
             let objective = Objective {
                 loss: &hyper.loss,
                 rows: Rows {
-                    features: secret.design.features(),
+                    features: design.features(),
                     targets: &y,
                     dim,
                 },
@@ -874,6 +1046,7 @@ impl Unlearner {
                 cache.set_gradient(gradient, error, lambda);
             }
         }
+        Ok(())
     }
 
     /// What the next step may be charged (output perturbation): for a release, what is left
@@ -893,7 +1066,7 @@ impl Unlearner {
     fn step_distance(&self, hyper: &Hyperparameters, step: &StepBounds) -> f64 {
         let lambda = hyper
             .regularization
-            .effective_lambda(hyper.lambda, self.model.secret.design.n_rows());
+            .effective_lambda(hyper.lambda, self.model.secret.n_rows());
         distance_bound(
             &step.exact_residual,
             hyper.newton.tolerance,
@@ -905,7 +1078,7 @@ impl Unlearner {
     /// Whether a step's charge exceeds `allowance` (output perturbation).
     fn over(&self, hyper: &Hyperparameters, step: &StepBounds, allowance: Option<f64>) -> bool {
         let secret = &self.model.secret;
-        let coords = secret.model_count() * secret.design.n_features();
+        let coords = secret.model_count() * secret.n_features();
         allowance
             .is_some_and(|a| transcript::charge(hyper, self.step_distance(hyper, step), coords) > a)
     }
@@ -920,11 +1093,14 @@ impl Unlearner {
         hyper: &Hyperparameters,
         step: StepBounds,
     ) -> Result<StepBounds, RemovalError> {
+        if self.model.secret.rows.is_external() {
+            return Err(RemovalError::NeedsFullPass(PassNeeded::Resolve));
+        }
         // Every cache goes: the class caches describe the old weights, and the Gram cache's
         // bits the old row order (it is rebuilt at the next exact step).
         self.caches.clear();
         let secret = &mut self.model.secret;
-        secret.design.restore_canonical_order();
+        secret.design_mut().restore_canonical_order();
         self.rows_reordered = true;
         if hyper.mechanism == Mechanism::Guo2020 {
             secret.draw_objective_noise(hyper)?;
@@ -990,7 +1166,7 @@ impl Unlearner {
         let mut tags: Vec<String> = removed
             .iter()
             .filter_map(|row| row.subject.as_deref())
-            .filter(|subject| secret.design.ids_of_subject(subject).is_none())
+            .filter(|subject| secret.design().ids_of_subject(subject).is_none())
             .map(|subject| secret.key.subject_tag(subject))
             .collect();
         tags.sort_unstable();
@@ -1012,7 +1188,7 @@ impl Unlearner {
         let model = &self.model;
         let hyper = &model.published.hyperparameters;
         let secret = &model.secret;
-        let n = secret.design.n_rows();
+        let n = secret.n_rows();
         let budget = budget_of(hyper);
         let spent = secret.spent.iter().copied().fold(0.0, f64::max);
         let (residual_bound, budget_used) = match hyper.mechanism {
@@ -1077,6 +1253,28 @@ impl Unlearner {
             digest: String::new(),
         }
     }
+}
+
+/// Subtracts a removed design row `x` with encoded target `value` from every cache (its
+/// gradient term at once, its curvature queued: [`HessianCaches::remove_row`]).
+fn downdate_caches(
+    caches: &mut HessianCaches,
+    hyper: &Hyperparameters,
+    secret: &SecretState,
+    x: &[f64],
+    value: f64,
+) {
+    let encoding = secret.encoding();
+    let targets: Vec<f64> = (0..secret.model_count())
+        .map(|k| model_targets(encoding, &[value], k)[0])
+        .collect();
+    caches.remove_row(
+        &hyper.loss,
+        x,
+        &targets,
+        &secret.weights,
+        secret.row_norm_bound,
+    );
 }
 
 /// What the inexactness of a Hessian-free step adds to the data-dependent bound of an exact

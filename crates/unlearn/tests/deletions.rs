@@ -74,7 +74,7 @@ fn holds(engine: &Deletions, id: &str) -> bool {
         .unlearner()
         .model
         .secret
-        .design
+        .design()
         .position(id)
         .is_some()
 }
@@ -295,12 +295,12 @@ fn a_format_3_store_adopts_its_references_journal() {
 fn a_failed_write_is_not_acknowledged_and_leaves_the_store_as_it_was() {
     let store = store("failed-write", 1);
     let mut engine = Deletions::open(writable(&store)).unwrap();
-    let rows = engine.unlearner().model.secret.design.n_rows();
+    let rows = engine.unlearner().model.secret.n_rows();
     let db = refuse_ledger_inserts(&store);
     let e = engine.delete(&ids(&["s40"], Some("r"))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
-    assert_eq!(engine.unlearner().model.secret.design.n_rows(), rows);
-    assert_eq!(committed(&store).model.secret.design.n_rows(), rows);
+    assert_eq!(engine.unlearner().model.secret.n_rows(), rows);
+    assert_eq!(committed(&store).model.secret.n_rows(), rows);
     assert_eq!(engine.reader().status().deletions, 0);
     assert_eq!(engine.reader().receipt("r"), None);
     let read = Store::open(&store, Access::Read).unwrap();
@@ -390,7 +390,7 @@ fn a_reference_to_an_entry_the_commit_does_not_append_is_refused() {
 fn a_group_is_one_step_and_each_request_fails_alone() {
     let store = store("group", 1);
     let mut engine = Deletions::open(writable(&store)).unwrap();
-    let rows = engine.unlearner().model.secret.design.n_rows();
+    let rows = engine.unlearner().model.secret.n_rows();
     let outcomes = engine.delete_group(&[
         ids(&["s1"], Some("a")),
         ids(&["s2", "s3"], Some("b")),
@@ -442,7 +442,7 @@ fn a_group_is_one_step_and_each_request_fails_alone() {
     assert_eq!(reader.receipt(entry).unwrap().reference, None);
     let committed = committed(&store);
     assert_eq!(committed.ledger.entries.len(), 2);
-    assert_eq!(committed.model.secret.design.n_rows(), rows - 4);
+    assert_eq!(committed.model.secret.n_rows(), rows - 4);
     let refs = Store::open(&store, Access::Read).unwrap().refs().unwrap();
     assert_eq!(refs.len(), 2);
     assert!(refs.values().all(|e| e == entry));

@@ -53,7 +53,7 @@ fn trained() -> Unlearner {
 #[test]
 fn removals_have_the_same_bits_at_any_thread_count() {
     let base = trained();
-    let ids = base.model.secret.design.ids().to_vec();
+    let ids = base.model.secret.design().ids().to_vec();
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

@@ -97,16 +97,16 @@ fn residuals(u: &Unlearner) -> Vec<f64> {
     let s = &u.model.secret;
     let lambda = h
         .regularization
-        .effective_lambda(h.lambda, s.design.n_rows());
+        .effective_lambda(h.lambda, s.design().n_rows());
     (0..s.weights.len())
         .map(|k| {
             let y = s.model_targets(k);
             Objective {
                 loss: &h.loss,
                 rows: Rows {
-                    features: s.design.features(),
+                    features: s.design().features(),
                     targets: &y,
-                    dim: s.design.n_features(),
+                    dim: s.design().n_features(),
                 },
                 lambda,
                 noise: &s.noise[k],

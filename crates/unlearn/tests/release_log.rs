@@ -181,7 +181,7 @@ fn a_restored_store_is_reconciled_once_by_the_first_writer() {
     assert!(check.passed, "{}", check.detail);
     assert!(check.detail.contains("1 by entry 1"), "{}", check.detail);
     let u = again.load().unwrap();
-    assert!(u.model.secret.design.position("s5").is_none());
+    assert!(u.model.secret.design().position("s5").is_none());
     assert!(verify(&u).passed(), "{:?}", verify(&u).checks);
 }
 

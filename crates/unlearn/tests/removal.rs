@@ -175,7 +175,7 @@ fn train(case: &Case, h: &Hyperparameters) -> Unlearner {
 
 /// `m` distinct ids of `u`'s rows, chosen by `pick` (m < n).
 fn choose_ids(u: &Unlearner, m: usize, pick: u64) -> Vec<String> {
-    let ids = u.model.secret.design.ids();
+    let ids = u.model.secret.design().ids();
     let n = ids.len();
     let mut chosen: Vec<usize> = Vec::new();
     let mut state = pick.wrapping_mul(6364136223846793005).wrapping_add(1);
@@ -361,7 +361,7 @@ fn retrain(u: &Unlearner, p: &Problem<'_>) -> (DVector<f64>, f64) {
 fn lambda_after(u: &Unlearner) -> f64 {
     let h = &u.model.published.hyperparameters;
     h.regularization
-        .effective_lambda(h.lambda, u.model.secret.design.n_rows())
+        .effective_lambda(h.lambda, u.model.secret.n_rows())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -390,11 +390,11 @@ proptest! {
         let mut u = train(&case, &hyper(&case, mechanism, gaussian(0.5)));
         let ids = choose_ids(&u, m, pick);
         let w_before = u.model.secret.weights[0].clone();
-        let design_before = u.model.secret.design.clone();
+        let design_before = u.model.secret.design().clone();
         let cert = u.remove(&ids).unwrap();
         prop_assert!(!cert.retrained);
         let rest = remaining(&design_before, &ids);
-        prop_assert!(same_rows(&u.model.secret.design, &rest));
+        prop_assert!(same_rows(u.model.secret.design(), &rest));
         let p = Problem::new(&u, &rest, 0);
         let (reference, reference_error) = p.ridge_dense();
         let w = &u.model.secret.weights[0];
@@ -423,7 +423,7 @@ proptest! {
     ) {
         let mut u = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
         let ids = choose_ids(&u, m, pick);
-        let design_before = u.model.secret.design.clone();
+        let design_before = u.model.secret.design().clone();
         let w_before = u.model.secret.weights.clone();
         let cert = u.remove(&ids).unwrap();
         let spectral = u.model.secret.spectral_bound.expect("computed by the removal");
@@ -502,14 +502,14 @@ proptest! {
             &roomy_budget(hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0))),
         );
         let ids = choose_ids(&base, m, pick);
-        let rest = remaining(&base.model.secret.design, &ids);
+        let rest = remaining(base.model.secret.design(), &ids);
         let mut batch = base.clone();
         batch.remove(&ids).unwrap();
         let mut sequential = base.clone();
         let certs = sequential.remove_sequential(&ids).unwrap();
         prop_assert_eq!(certs.len(), ids.len());
         prop_assert_eq!(sequential.ledger.entries.len(), 1 + ids.len());
-        prop_assert!(same_rows(&batch.model.secret.design, &sequential.model.secret.design));
+        prop_assert!(same_rows(batch.model.secret.design(), sequential.model.secret.design()));
         prop_assert!(verify(&batch).passed());
         prop_assert!(verify(&sequential).passed());
         let lambda = lambda_after(&batch);
@@ -547,7 +547,7 @@ proptest! {
     ) {
         let probe = train(&case, &hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0)));
         let ids = choose_ids(&probe, m, pick);
-        let rest = remaining(&probe.model.secret.design, &ids);
+        let rest = remaining(probe.model.secret.design(), &ids);
         let h = hyper(&case, Mechanism::OutputPerturbation, gaussian(1.0));
         let lambda = h.regularization.effective_lambda(h.lambda, rest.n_rows());
         let (mut distance, mut floor) = (0.0f64, 0.0f64);
@@ -566,7 +566,7 @@ proptest! {
         let (distance, floor) = (distance.sqrt(), floor.sqrt());
         // The release is charged the distance plus the grid rounding g·√(K·d), with
         // g ≤ σ·2⁻²⁴ and σ = budget·sigma_for(1, 1e-5, 1): that share joins the margin.
-        let coords = (probe.model.secret.weights.len() * probe.model.secret.design.n_features()) as f64;
+        let coords = (probe.model.secret.weights.len() * probe.model.secret.n_features()) as f64;
         let grid_share = noise::sigma_for(1.0, 1e-5, 1.0).unwrap() * 2f64.powi(-24) * coords.sqrt();
         let eta = (1e-6f64).max(4.0 * floor / distance) + 2.0 * grid_share;
         prop_assume!(eta < 0.1, "the step is at the rounding floor");
@@ -678,7 +678,7 @@ fn ledger_verifies_after_every_removal_and_detects_tampering() {
     // A secret row that a certificate says was removed.
     let mut t = u.clone();
     let last = t.ledger.entries.len() - 1;
-    let kept = t.model.secret.design.ids()[0].clone();
+    let kept = t.model.secret.design().ids()[0].clone();
     let tag = t.model.secret.key.id_tag(&kept);
     t.ledger.entries[last].removed_id_tags.push(tag);
     let previous = t.ledger.entries[last - 1].clone();
@@ -691,7 +691,7 @@ fn ledger_verifies_after_every_removal_and_detects_tampering() {
 // ---------------------------------------------------------------------------------------
 
 fn refused_requests(u: &Unlearner) -> Vec<(Vec<String>, &'static str)> {
-    let all: Vec<String> = u.model.secret.design.ids().to_vec();
+    let all: Vec<String> = u.model.secret.design().ids().to_vec();
     vec![
         (vec!["no-such-id".into()], "unknown"),
         (vec!["s1".into(), "no-such-id".into()], "unknown"),
@@ -752,7 +752,7 @@ fn store_round_trip_after_removals_is_exact() {
     let loaded = Store::open(&store, Access::Read).unwrap().load().unwrap();
     // The store gives the rows back in input order (what a re-solve would put them in).
     let mut expected = u.clone();
-    expected.model.secret.design.restore_canonical_order();
+    expected.model.secret.design_mut().restore_canonical_order();
     assert!(loaded == expected);
     let certificate: &Certificate = loaded.ledger.last().unwrap();
     let key = &loaded.model.secret.key;
@@ -785,7 +785,7 @@ fn recorded_residuals_are_rounded_outward() {
     );
     let ids = choose_ids(&u, 1, 1909741800431165319);
     let cert = u.remove(&ids).unwrap();
-    let rest = u.model.secret.design.clone();
+    let rest = u.model.secret.design().clone();
     let p = Problem::new(&u, &rest, 0);
     let w = &u.model.secret.weights[0];
     let computed = p.gradient(w).norm();
@@ -854,7 +854,7 @@ proptest! {
         for (step, id) in ids.iter().enumerate() {
             let c = u.remove(std::slice::from_ref(id)).unwrap();
             prop_assert!(!c.retrained, "no budget: never retrains");
-            let rest = u.model.secret.design.clone();
+            let rest = u.model.secret.design().clone();
             for k in 0..c.bounds.exact_residual.len() {
                 prop_assert_eq!(c.bounds.cached_hessian[k], step > 0,
                     "step {} model {}: pass-free = {}", step, k, c.bounds.cached_hessian[k]);
@@ -903,7 +903,7 @@ fn ridge_pass_free_removals_match_retraining() {
         certs[1..].iter().all(|c| c.bounds.cached_hessian == [true]),
         "every removal after the first is pass-free"
     );
-    let rest = u.model.secret.design.clone();
+    let rest = u.model.secret.design().clone();
     let p = Problem::new(&u, &rest, 0);
     let (exact, exact_error) = p.ridge_dense();
     let w = &u.model.secret.weights[0];
@@ -942,7 +942,7 @@ fn a_pass_free_step_over_budget_is_measured_before_it_is_redone() {
     let tracked = probe.remove(&ids[1..]).unwrap();
     assert_eq!(tracked.bounds.cached_hessian, [true]);
     assert_eq!(tracked.bounds.residual_measured, [false]);
-    let rest = probe.model.secret.design.clone();
+    let rest = probe.model.secret.design().clone();
     let p = Problem::new(&probe, &rest, 0);
     let w = probe.model.secret.weights[0].clone();
     let actual = p.gradient(&w).norm() + p.gradient_floor(&w);
@@ -1008,7 +1008,7 @@ fn a_cache_that_cannot_step_falls_back_to_an_exact_step() {
     let mut u = train(&case, &h);
     let ids = choose_ids(&u, 3, 5);
     u.remove(&ids[..1]).unwrap();
-    let d = u.model.secret.design.n_features();
+    let d = u.model.secret.n_features();
     let broken = HessianCache::new(
         CacheSeed {
             hessian: DMatrix::identity(d, d),
@@ -1019,7 +1019,7 @@ fn a_cache_that_cannot_step_falls_back_to_an_exact_step() {
             gradient_error: 0.0,
         },
         RowBounds {
-            rows: u.model.secret.design.n_rows(),
+            rows: u.model.secret.n_rows(),
             row_norm: u.model.secret.row_norm_bound,
             gamma: case.loss.second_derivative_lipschitz(),
         },

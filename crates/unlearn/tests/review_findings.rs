@@ -195,7 +195,7 @@ fn verify_refuses_a_charge_below_the_recorded_distance() {
 fn verify_refuses_a_charge_one_ulp_below_its_grid_rounding() {
     let h = common::certified(LossKind::Logistic, 1e-2, 0.5);
     let (u, step) = one_released_removal(&h);
-    let coords = u.model.secret.model_count() * u.model.secret.design.n_features();
+    let coords = u.model.secret.model_count() * u.model.secret.n_features();
     assert_eq!(coords, 6);
     assert_forged_charge_is_refused(&u, &h, step, |_, distance| {
         transcript::charge(&h, distance, coords).next_down()
@@ -298,12 +298,12 @@ fn a_failed_resolve_rolls_back_to_a_state_that_verifies() {
         before.model.secret.last_release
     );
     assert_ne!(
-        u.model.secret.design.ids(),
-        before.model.secret.design.ids(),
+        u.model.secret.design().ids(),
+        before.model.secret.design().ids(),
         "the failed re-solve had put the rows in canonical order"
     );
-    let mut ids = u.model.secret.design.ids().to_vec();
-    let mut ids_before = before.model.secret.design.ids().to_vec();
+    let mut ids = u.model.secret.design().ids().to_vec();
+    let mut ids_before = before.model.secret.design().ids().to_vec();
     ids.sort();
     ids_before.sort();
     assert_eq!(ids, ids_before);
@@ -363,7 +363,7 @@ fn restoring_a_backup_keeps_the_charges_of_releases_already_published() {
 
     let mut store = Store::open(&root, write).unwrap();
     let mut restored = store.load().unwrap();
-    let s1_back = restored.model.secret.design.position("s1").is_some();
+    let s1_back = restored.model.secret.design().position("s1").is_some();
     let c = restored.remove(&["s2".to_string()]).unwrap();
     store.commit(&restored).unwrap();
     assert!(c.published);

@@ -82,7 +82,7 @@ fn test_key(seed: u64) -> NoiseKey {
 /// `u` with its rows in input order, as a store gives them back.
 fn canonical(u: &Unlearner) -> Unlearner {
     let mut u = u.clone();
-    u.model.secret.design.restore_canonical_order();
+    u.model.secret.design_mut().restore_canonical_order();
     u
 }
 
@@ -150,7 +150,7 @@ fn commits_per_request_load_back_exactly() {
     let mut again = store.load().unwrap();
     again.remove(&["s20".to_string()]).unwrap();
     store.commit(&again).unwrap();
-    assert_eq!(load(&dir).unwrap().model.secret.design.n_rows(), 60 - 6);
+    assert_eq!(load(&dir).unwrap().model.secret.n_rows(), 60 - 6);
 }
 
 /// A commit of an unlearner that does not continue the store (another branch of requests,
@@ -186,7 +186,7 @@ fn removed_rows_leave_no_bytes_in_any_file_while_the_store_is_open() {
     let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
     // A reader connection keeps the WAL files in existence across the commit.
     let reader = Store::open(&dir, Access::Read).unwrap();
-    let design = u.model.secret.design.clone();
+    let design = u.model.secret.design().clone();
     let removed = ["s17", "s23", "s44"];
     let row_bytes = |id: &str| -> Vec<u8> {
         design
@@ -458,7 +458,7 @@ fn create_refuses_an_existing_store_unless_told_to_replace_it() {
     assert!(err.to_string().contains("--force"), "{err}");
     let kept = load(&dir).unwrap();
     assert_eq!(kept.ledger.entries.len(), 2);
-    assert!(kept.model.secret.design.position("s5").is_none());
+    assert!(kept.model.secret.design().position("s5").is_none());
     drop(Store::create(&dir, &fresh, true, Duration::ZERO).unwrap());
     assert_eq!(load(&dir).unwrap(), fresh);
 }
@@ -591,7 +591,7 @@ fn a_store_of_the_previous_format_migrates_in_place() {
         published_before["weights"]
     );
     for id in ["r3", "r7"] {
-        assert!(u.model.secret.design.position(id).is_none());
+        assert!(u.model.secret.design().position(id).is_none());
     }
     assert!(!dir.join("secret").exists());
     assert!(!dir.join(".lock").exists());
@@ -620,7 +620,7 @@ fn a_checkpoint_interval_delays_erasure_on_disk_by_at_most_the_interval() {
     let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
     store.set_checkpoint_every(3);
     let reader = Store::open(&dir, Access::Read).unwrap();
-    let design = u.model.secret.design.clone();
+    let design = u.model.secret.design().clone();
     let bytes: Vec<u8> = design
         .row(design.position("s11").unwrap())
         .iter()
@@ -630,7 +630,7 @@ fn a_checkpoint_interval_delays_erasure_on_disk_by_at_most_the_interval() {
     for (k, id) in ["s11", "s12", "s13"].iter().enumerate() {
         u.remove(&[id.to_string()]).unwrap();
         store.commit(&u).unwrap();
-        assert_eq!(reader.load().unwrap().model.secret.design.n_rows(), 59 - k);
+        assert_eq!(reader.load().unwrap().model.secret.n_rows(), 59 - k);
         assert_eq!(on_disk(), k < 2, "after deletion {}", k + 1);
     }
 }

@@ -156,7 +156,10 @@ fn a_resolve_is_the_reference_retrain_bit_for_bit() {
         bits(&u.model.secret.weights),
         bits(&reference.secret.weights)
     );
-    assert_eq!(u.model.secret.design.ids(), reference.secret.design.ids());
+    assert_eq!(
+        u.model.secret.design().ids(),
+        reference.secret.design().ids()
+    );
     assert!(verify(&u).passed());
 }
 

@@ -83,7 +83,7 @@ pub fn run(args: &AuditArgs) -> CliResult {
     let progress = Progress::spinner(
         &format!(
             "retraining from scratch on {} rows",
-            unlearner.model.secret.design.n_rows()
+            unlearner.model.secret.n_rows()
         ),
         args.json,
     );

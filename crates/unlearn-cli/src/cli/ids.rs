@@ -51,19 +51,23 @@ pub struct IdsArgs {
 /// Runs `unlearn ids`.
 pub fn run(args: &IdsArgs) -> CliResult {
     let unlearner = args.store.open()?.load()?;
-    let design = &unlearner.model.secret.design;
+    // External rows: the store holds no id, only the removed ones' tags.
+    let design = unlearner.model.secret.rows.held();
+    let external = "the store's rows are external (they live in the user's table): it holds no ids or subjects to list; --removed lists the removed ones' tags";
     if let Some(value) = &args.check {
         let key = &unlearner.model.secret.key;
         let id_tag = key.id_tag(value);
-        let id = if design.position(value).is_some() {
-            "remaining"
-        } else if unlearner
+        let removed = unlearner
             .ledger
             .entries
             .iter()
-            .any(|e| e.removed_id_tags.contains(&id_tag))
-        {
+            .any(|e| e.removed_id_tags.contains(&id_tag));
+        let id = if design.is_some_and(|d| d.position(value).is_some()) {
+            "remaining"
+        } else if removed {
             "removed"
+        } else if design.is_none() {
+            "not removed (the rows are external: remaining, or unknown)"
         } else {
             "unknown"
         };
@@ -105,6 +109,7 @@ pub fn run(args: &IdsArgs) -> CliResult {
         }
         return Ok(());
     }
+    let design = design.ok_or(external)?;
     if args.subjects {
         let subjects = design.subjects().ok_or(
             "the store records no data subjects (train with --subject COL to record them)",

@@ -323,7 +323,7 @@ pub fn inspect(args: &StoreArgs) -> CliResult {
         .last()
         .ok_or("the store's ledger is empty")?;
     let summary = json!({
-        "rows": model.secret.design.n_rows(),
+        "rows": model.secret.n_rows(),
         "features": model.published.feature_names.len(),
         "removals": unlearner.ledger.removals(),
         "removed_rows": unlearner.ledger.entries.iter().map(|e| e.removed_id_tags.len()).sum::<usize>(),

@@ -334,7 +334,7 @@ pub fn run(args: &TrainArgs) -> CliResult {
     let trained = Unlearner::from_trained(trained);
     Store::create(&args.out, &trained, args.force, args.wait.duration())?;
     let trained = trained.model;
-    let design = &trained.secret.design;
+    let design = trained.secret.design();
     let truth = &design.targets().expect("training rows have targets").values;
     let fit = trained
         .published

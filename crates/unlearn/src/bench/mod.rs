@@ -381,7 +381,7 @@ pub fn run(
         test_accuracy_unlearned: test_score(&unlearned, &test),
         test_accuracy_retrained: test_score(
             &PublishedModel {
-                n_rows: retrain.secret.design.n_rows(),
+                n_rows: retrain.secret.n_rows(),
                 digest: model::weights_digest(&retrain.released),
                 weights: retrain.released,
                 ..unlearned.clone()

@@ -8,10 +8,13 @@
 //! - the published model: its canonical JSON ([`crate::model::model_digest`] hashes it).
 
 use crate::data::{Dataset, TargetEncoding};
+use crate::hessian_cache::CachesRecord;
 use crate::model::{ReleaseRecord, SecretState};
 use crate::noise::NoiseKey;
+use crate::rows::TrainingRows;
 use crate::solver::SolveReport;
 use crate::transcript::Transcript;
+use crate::unlearner::Unlearner;
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -175,8 +178,8 @@ impl SmallState {
     pub(super) fn of(secret: &SecretState) -> Self {
         let vectors = |v: &[DVector<f64>]| v.iter().map(|w| w.as_slice().to_vec()).collect();
         Self {
-            feature_names: secret.design.feature_names().to_vec(),
-            encoding: secret.targets().encoding.clone(),
+            feature_names: secret.rows.feature_names().to_vec(),
+            encoding: secret.encoding().clone(),
             weights: vectors(&secret.weights),
             noise: vectors(&secret.noise),
             key: secret.key.clone(),
@@ -191,10 +194,10 @@ impl SmallState {
         }
     }
 
-    /// The secret state of these values and `design`, the rows read back; an error names a
+    /// The secret state of these values and `rows` (held: read back), an error names a
     /// vector whose length does not match.
-    pub(super) fn into_secret(self, design: Dataset) -> Result<SecretState, String> {
-        let d = design.n_features();
+    pub(super) fn into_secret(self, rows: TrainingRows) -> Result<SecretState, String> {
+        let d = rows.n_features();
         if self.noise.len() != self.weights.len() {
             return Err("the numbers of weight and noise vectors differ".into());
         }
@@ -204,7 +207,7 @@ impl SmallState {
             ));
         }
         Ok(SecretState {
-            design,
+            rows,
             weights: self.weights.into_iter().map(DVector::from_vec).collect(),
             noise: self.noise.into_iter().map(DVector::from_vec).collect(),
             key: self.key,
@@ -220,8 +223,8 @@ impl SmallState {
     }
 }
 
-/// The state row's secret part: the small state, whether the rows record subjects, and the
-/// bindings.
+/// The state row's secret part: the small state, whether the rows record subjects, the
+/// bindings, and for external rows what stands in for them.
 #[derive(Serialize, Deserialize)]
 pub(super) struct StateRecord {
     #[serde(flatten)]
@@ -229,16 +232,39 @@ pub(super) struct StateRecord {
     /// Whether the rows record data subjects.
     pub subjects: bool,
     pub bindings: Bindings,
+    /// External rows ([`crate::rows`]): absent for held rows, so their records keep their
+    /// bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalRecord>,
+}
+
+/// What an external-rows store keeps instead of rows (`bindings.rows` is their count): the
+/// remaining rows per class (the shape guard) and the caches, which cannot be rebuilt
+/// without a pass. Secret: sums over the rows (see [`crate::rows`]).
+#[derive(Serialize, Deserialize)]
+pub(super) struct ExternalRecord {
+    pub class_counts: Vec<usize>,
+    pub caches: CachesRecord,
 }
 
 impl StateRecord {
-    /// The record of `secret` with its bindings.
-    pub(super) fn of(secret: &SecretState, bindings: Bindings) -> Self {
-        Self {
+    /// The record of `unlearner`'s secret state with its bindings. `None` for external rows
+    /// whose caches still queue removed rows (never the case after a removal returns).
+    pub(super) fn of(unlearner: &Unlearner, bindings: Bindings) -> Option<Self> {
+        let secret = &unlearner.model.secret;
+        let external = match &secret.rows {
+            TrainingRows::Held(_) => None,
+            TrainingRows::External(_) => Some(ExternalRecord {
+                class_counts: unlearner.class_counts(),
+                caches: unlearner.caches.record()?,
+            }),
+        };
+        Some(Self {
             state: SmallState::of(secret),
-            subjects: secret.design.subjects().is_some(),
+            subjects: secret.rows.records_subjects(),
             bindings,
-        }
+            external,
+        })
     }
 }
 

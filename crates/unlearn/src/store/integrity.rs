@@ -263,26 +263,37 @@ pub(super) fn read(store: &Store) -> Result<Snapshot, StoreError> {
             rows.subjects.push(subject);
         }
     }
+    // External rows: the table holds none; the state records their count.
+    let held = if record.external.is_some() {
+        0
+    } else {
+        bindings.rows
+    };
     let rows_problem = malformed.or_else(|| {
-        (rows.ids.len() as u64 != bindings.rows || digest.hex() != bindings.rows_digest).then(
-            || {
-                format!(
-                    "{} rows whose digest is {}; the state records {} rows with digest {} \
+        (rows.ids.len() as u64 != held || digest.hex() != bindings.rows_digest).then(|| {
+            format!(
+                "{} rows whose digest is {}; the state records {} rows with digest {} \
                  (rows were changed, added or deleted)",
-                    rows.ids.len(),
-                    short(&digest.hex()),
-                    bindings.rows,
-                    short(&bindings.rows_digest)
-                )
-            },
-        )
+                rows.ids.len(),
+                short(&digest.hex()),
+                held,
+                short(&bindings.rows_digest)
+            )
+        })
     });
     checks.push(match rows_problem {
         Some(problem) => check("rows bound by the state", false, problem),
         None => check(
             "rows bound by the state",
             true,
-            format!("{} rows, their digest as the state records", rows.ids.len()),
+            if record.external.is_some() {
+                format!(
+                    "external rows: {} remain in the user's table, none in the store",
+                    bindings.rows
+                )
+            } else {
+                format!("{} rows, their digest as the state records", rows.ids.len())
+            },
         ),
     });
     tx.finish().map_err(&fail)?;

@@ -17,6 +17,7 @@ use super::{Store, StoreError, io_error};
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, Ledger};
 use crate::data::{Dataset, Targets};
 use crate::model::{Model, PublishedModel, SecretState, weights_digest};
+use crate::rows::TrainingRows;
 use crate::unlearner::Unlearner;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -116,7 +117,7 @@ pub fn migrate(dir: &Path, wait: Duration) -> Result<Migration, StoreError> {
     drop(Store::create(dir, &unlearner, true, wait)?);
     drop(lock);
     Ok(Migration {
-        rows: unlearner.model.secret.design.n_rows(),
+        rows: unlearner.model.secret.n_rows(),
         ledger_entries: unlearner.ledger.entries.len(),
     })
 }
@@ -142,7 +143,10 @@ fn read(dir: &Path) -> Result<Unlearner, StoreError> {
         path: secret_path.clone(),
         reason,
     })?;
-    secret.design = secret.design.with_declared(published.declared);
+    secret.rows = match secret.rows {
+        TrainingRows::Held(design) => TrainingRows::Held(design.with_declared(published.declared)),
+        external => external,
+    };
     let ledger_path = dir.join("secret/ledger.jsonl");
     let text = fs::read_to_string(&ledger_path).map_err(io_error(&ledger_path))?;
     let mut entries = Vec::new();
@@ -221,7 +225,7 @@ fn decode_secret(bytes: &[u8]) -> Result<SecretState, String> {
     )
     .and_then(|d| d.with_sequence(header.sequence))
     .map_err(|e| e.to_string())?;
-    header.state.into_secret(design)
+    header.state.into_secret(TrainingRows::Held(design))
 }
 /// Removes the previous format's files once a new store has replaced them (model.json is the
 /// new store's by then, and stays).

@@ -71,11 +71,13 @@ pub use lock::WRITER_LOCK_FILE;
 pub use release_log::{
     LogRecord, RELEASE_LOG_CHECK, RELEASE_LOG_FILE, read_release_log, release_log_path,
 };
-pub use schema::STORE_FORMAT_VERSION;
+pub use schema::{EXTERNAL_ROWS_FORMAT_VERSION, STORE_FORMAT_VERSION};
 
 use crate::certificate::{CERTIFICATE_FORMAT_VERSION, Certificate, EntryKind, Ledger};
 use crate::data::{Dataset, Targets};
+use crate::hessian_cache::HessianCaches;
 use crate::model::{MODEL_FORMAT_VERSION, Model, PublishedModel, model_digest};
+use crate::rows::{ExternalRows, TrainingRows};
 use crate::unlearner::Unlearner;
 use crate::verify::Check;
 use codec::{Bindings, RowsDigest, StateRecord, features_blob, row_hash, state_checksum};
@@ -600,14 +602,26 @@ impl Store {
         } else {
             tx.execute_batch(schema::SCHEMA).map_err(&fail)?;
         }
+        let secret = &unlearner.model.secret;
+        let format = match secret.rows {
+            TrainingRows::Held(_) => STORE_FORMAT_VERSION,
+            TrainingRows::External(_) => EXTERNAL_ROWS_FORMAT_VERSION,
+        };
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format_version', ?1)",
-            params![STORE_FORMAT_VERSION.to_string()],
+            params![format.to_string()],
         )
         .map_err(&fail)?;
-        let secret = &unlearner.model.secret;
-        let design = &secret.design;
-        let targets = &secret.targets().values;
+        let no_targets = Targets {
+            values: Vec::new(),
+            encoding: secret.encoding().clone(),
+        };
+        let no_rows = Dataset::new(Vec::new(), Vec::new(), Vec::new(), Some(no_targets))
+            .expect("an empty dataset is consistent");
+        let (design, targets): (&Dataset, &[f64]) = match &secret.rows {
+            TrainingRows::Held(design) => (design, &secret.targets().values),
+            TrainingRows::External(_) => (&no_rows, &[]),
+        };
         {
             let mut insert = tx
                 .prepare(
@@ -633,7 +647,7 @@ impl Store {
         let bindings = Bindings {
             ledger_len: unlearner.ledger.entries.len() as u64,
             ledger_head: ledger_head(&unlearner.ledger),
-            rows: design.n_rows() as u64,
+            rows: secret.n_rows() as u64,
             rows_digest: RowsDigest::of(design).hex(),
             model_digest: model_digest(&unlearner.model.published),
             previous_model_digest: None,
@@ -686,6 +700,13 @@ impl Store {
                 short(&old.ledger_head)
             )));
         }
+        if record.external.is_some() != unlearner.model.secret.rows.is_external() {
+            return Err(diverged(
+                "the unlearner and the store disagree on where the rows live (held or external)"
+                    .into(),
+            ));
+        }
+        let external = record.external.is_some();
         let new_entries = &entries[len..];
         let mut digest =
             RowsDigest::parse(&old.rows_digest).ok_or_else(|| StoreError::Corrupt {
@@ -704,6 +725,11 @@ impl Store {
                 .map_err(&fail)?;
             for entry in new_entries {
                 for tag in &entry.removed_id_tags {
+                    if external {
+                        // The rows are in the user's table: only their count is kept.
+                        deleted += 1;
+                        continue;
+                    }
                     let row = select
                         .query_row(params![tag], |r| {
                             Ok((
@@ -735,7 +761,7 @@ impl Store {
             }
         }
         let rows = old.rows - deleted;
-        let remaining = unlearner.model.secret.design.n_rows() as u64;
+        let remaining = unlearner.model.secret.n_rows() as u64;
         if rows != remaining {
             return Err(diverged(format!(
                 "the store would keep {rows} rows after this commit, the unlearner has {remaining}"
@@ -806,11 +832,11 @@ impl Store {
             path: self.db.clone(),
             reason: format!("format version '{version}' is not a number"),
         })?;
-        if found > STORE_FORMAT_VERSION {
+        if found > EXTERNAL_ROWS_FORMAT_VERSION {
             return Err(StoreError::NewerFormat {
                 path: self.db.clone(),
                 found,
-                supported: STORE_FORMAT_VERSION,
+                supported: EXTERNAL_ROWS_FORMAT_VERSION,
             });
         }
         Ok(found)
@@ -922,11 +948,28 @@ impl Store {
             reason,
         };
         let integrity::Contents {
-            record,
+            mut record,
             published,
             ledger,
             rows,
         } = contents;
+        if let Some(external) = record.external.take() {
+            let dim = record.state.feature_names.len();
+            let caches = HessianCaches::from_record(external.caches, dim).map_err(corrupt)?;
+            let rows = TrainingRows::External(ExternalRows {
+                n_rows: record.bindings.rows as usize,
+                feature_names: record.state.feature_names.clone(),
+                encoding: record.state.encoding.clone(),
+                subjects: record.subjects,
+            });
+            let secret = record.state.into_secret(rows).map_err(corrupt)?;
+            return Ok(Unlearner::from_external_parts(
+                Model { published, secret },
+                Ledger { entries: ledger },
+                caches,
+                &external.class_counts,
+            ));
+        }
         let targets = Targets {
             values: rows.targets,
             encoding: record.state.encoding.clone(),
@@ -950,7 +993,10 @@ impl Store {
                 .map_err(|e| corrupt(e.to_string()))?;
         }
         let design = design.with_declared(published.declared);
-        let secret = record.state.into_secret(design).map_err(corrupt)?;
+        let secret = record
+            .state
+            .into_secret(TrainingRows::Held(design))
+            .map_err(corrupt)?;
         if secret.noise.len() != published.weights.len() {
             return Err(corrupt(
                 "the number of noise vectors does not match the published model".into(),
@@ -1039,7 +1085,11 @@ fn write_state(
     bindings: Bindings,
     insert: bool,
 ) -> rusqlite::Result<()> {
-    let record = StateRecord::of(&unlearner.model.secret, bindings);
+    let record = StateRecord::of(unlearner, bindings).ok_or_else(|| {
+        rusqlite::Error::ToSqlConversionFailure(
+            "the caches of an external-rows unlearner still queue removed rows".into(),
+        )
+    })?;
     let secret = serde_json::to_string(&record).expect("the state serialises");
     let published =
         serde_json::to_string(&unlearner.model.published).expect("the model serialises");

@@ -370,6 +370,18 @@ fn reapply(
     entry: &str,
     tags: &[String],
 ) -> Result<(), StoreError> {
+    if unlearner.model.secret.rows.is_external() && !tags.is_empty() {
+        // The store holds no row to re-apply them with: refusing beats dropping a removal
+        // an observer saw acknowledged.
+        return Err(StoreError::Reconciliation {
+            path: store.root.clone(),
+            reason: format!(
+                "ledger entry {} of another branch (lost by a restore) removed {} row(s), and this store's rows are external: it cannot re-apply those removals without their rows; restore the store's newest unlearn.db instead",
+                short(entry),
+                tags.len()
+            ),
+        });
+    }
     let fail = db_error(&store.db);
     let mut select = store
         .conn

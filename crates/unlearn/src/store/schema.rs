@@ -36,6 +36,12 @@ use std::time::Duration;
 /// first writer that opens it); 2 and 1 were directories of files (`secret/state.bin`).
 pub const STORE_FORMAT_VERSION: u32 = 4;
 
+/// The format of a store whose rows are external ([`crate::rows`]): format 4 with no rows
+/// in the `rows` table and the caches in the state row. Only external-rows stores are
+/// written in it, so a held-rows store stays readable by builds that know format 4; a build
+/// that does not know external rows refuses it as newer instead of misreading it.
+pub const EXTERNAL_ROWS_FORMAT_VERSION: u32 = 5;
+
 /// The first format with the `refs` table; a writer opening an older SQLite store adds it.
 pub(super) const REFS_FORMAT_VERSION: u32 = 4;
 

@@ -1,0 +1,177 @@
+//! Where the training rows live: held in the secret state, or external (issue 14, item 3).
+//!
+//! - **Held** ([`TrainingRows::Held`]): the secret state owns the preprocessed rows (with the
+//!   intercept column), as it always has. Every removal path is available: exact steps,
+//!   measured residuals, re-solves from zero, audits, `verify`'s exact residual.
+//! - **External** ([`TrainingRows::External`]): the rows live in the user's table (a lake, a
+//!   Spark DataFrame of 10⁸ rows) and never reach the driver. The secret state keeps what a
+//!   pass-free removal step needs instead of the rows ([`ExternalRows`]): the row count n,
+//!   the width d, the label encoding, the row-norm bound R and the certified ‖X‖₂ bound
+//!   (both valid for any subset of the rows, so they stay bounds after removals), and the
+//!   Hessian and Gram caches seeded from sums over the rows ([`RowSums`]) — which the store
+//!   persists, since they cannot be rebuilt without a pass. The ledger's keyed id tags
+//!   refuse a second removal of the same id, as in held mode.
+//!
+//! A removal in external mode is given the removed rows ([`GivenRows`]: fetched from the
+//! table by id or by subject). The unlearner takes the O(d²) pass-free step on them; when
+//! the refresh policy or the schedule asks for what needs the rows — a measured residual,
+//! an exact Newton step, a re-solve — it does not guess: it answers
+//! [`crate::unlearner::RemovalError::NeedsFullPass`] and changes nothing, and the caller
+//! runs a pass over the remaining rows and finishes the request with
+//! [`crate::unlearner::Unlearner::refresh_external`] from fresh [`RowSums`].
+//!
+//! **The assumption external mode adds.** The engine cannot check that the given rows are
+//! exactly the training rows with those ids (it holds no row to compare): it checks what it
+//! can — ids never removed before, the published width, targets of the published encoding,
+//! row norms within R after the published preprocessing, and at a refresh that the fresh
+//! sums count n − m rows with the label counts the removals leave — and the certificate
+//! rests on the rest as an assumption (stated in README.md and ARCHITECTURE.md). Rows that
+//! differ from the training rows make the tracked gradient describe another data set; its
+//! bound then says nothing about the model. A refresh from sums over the table replaces
+//! everything tracked, so such an error does not outlive the next refresh.
+//!
+//! **What the persisted caches reveal.** Ĥ₀ = Σ ℓ''(x_iᵀw₀)·x_ix_iᵀ + ΛI per class model, the
+//! Gram matrix Σ x_ix_iᵀ, the tracked gradient Σ ℓ'(x_iᵀw)·x_i + Λw: second moments and
+//! weighted sums of the secret rows, and (after downdates) rounding traces of removed rows.
+//! They are secret state, kept only in the 0600 store beside the noise key, never in
+//! `model.json`, a log or a receipt; a refresh replaces them with sums over the remaining
+//! rows only.
+
+use crate::data::{Dataset, TargetEncoding};
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+
+/// The training rows of a secret state: held, or in the user's table. (One per model, so the
+/// size difference between the variants costs nothing worth a box.)
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum TrainingRows {
+    /// The preprocessed rows (with the intercept column), ids and encoded targets.
+    Held(Dataset),
+    /// The rows live elsewhere; what the unlearner keeps about them.
+    External(ExternalRows),
+}
+
+/// What an external-rows secret state keeps about its rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalRows {
+    /// n, the remaining rows.
+    pub n_rows: usize,
+    /// The design's feature names (with the intercept column, when enabled).
+    pub feature_names: Vec<String>,
+    /// How the rows' labels are encoded.
+    pub encoding: TargetEncoding,
+    /// Whether the rows record data subjects (a request may name one).
+    pub subjects: bool,
+}
+
+impl TrainingRows {
+    /// n, the remaining rows.
+    pub fn n_rows(&self) -> usize {
+        match self {
+            Self::Held(design) => design.n_rows(),
+            Self::External(rows) => rows.n_rows,
+        }
+    }
+
+    /// d, the design's width (with the intercept column).
+    pub fn n_features(&self) -> usize {
+        self.feature_names().len()
+    }
+
+    /// The design's feature names (with the intercept column).
+    pub fn feature_names(&self) -> &[String] {
+        match self {
+            Self::Held(design) => design.feature_names(),
+            Self::External(rows) => &rows.feature_names,
+        }
+    }
+
+    /// How the labels are encoded; `None` only for held rows without targets (never a
+    /// trained model's).
+    pub fn encoding(&self) -> Option<&TargetEncoding> {
+        match self {
+            Self::Held(design) => design.targets().map(|t| &t.encoding),
+            Self::External(rows) => Some(&rows.encoding),
+        }
+    }
+
+    /// Whether the rows record data subjects.
+    pub fn records_subjects(&self) -> bool {
+        match self {
+            Self::Held(design) => design.subjects().is_some(),
+            Self::External(rows) => rows.subjects,
+        }
+    }
+
+    /// The held rows, if held.
+    pub fn held(&self) -> Option<&Dataset> {
+        match self {
+            Self::Held(design) => Some(design),
+            Self::External(_) => None,
+        }
+    }
+
+    /// The held rows, if held, to change.
+    pub fn held_mut(&mut self) -> Option<&mut Dataset> {
+        match self {
+            Self::Held(design) => Some(design),
+            Self::External(_) => None,
+        }
+    }
+
+    /// Whether the rows are external.
+    pub fn is_external(&self) -> bool {
+        matches!(self, Self::External(_))
+    }
+}
+
+/// Sums over the training rows at given weights, with their rounding bounds: what an
+/// external-rows unlearner is seeded (and refreshed) from instead of the rows. The sums may
+/// have been added in any order (partitions merged by a tree reduction): each error bound
+/// must hold for every order (e.g. γ_N·Σ|terms| with N the total number of terms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowSums {
+    /// n, the rows summed.
+    pub n_rows: usize,
+    /// Rows per class of the encoding (binary: negative then positive; one-vs-rest: the
+    /// classes in order; regression: empty).
+    pub label_counts: Vec<usize>,
+    /// R ≥ every row's norm (with the intercept column), after the fixed preprocessing.
+    pub row_norm_bound: f64,
+    /// S ≥ ‖X‖₂, certified (e.g. from the merged Gram matrix and its error bound).
+    pub spectral_bound: f64,
+    /// Per class model, at that model's weights.
+    pub models: Vec<ModelSums>,
+    /// Σ x_ix_iᵀ (full and symmetric) and η_G ≥ its 2-norm error; needed for the logistic
+    /// loss (γ > 0), `None` for the squared loss.
+    pub gram: Option<(DMatrix<f64>, f64)>,
+}
+
+/// The sums of one class model at its weights w (objective L_b with Λ for n rows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSums {
+    /// The weights w the sums were taken at.
+    pub weights: DVector<f64>,
+    /// ∇L_b(w) = Σ ℓ'(x_iᵀw, y_i)·x_i + Λw + b, computed.
+    pub gradient: DVector<f64>,
+    /// e ≥ the 2-norm error of `gradient`.
+    pub gradient_error: f64,
+    /// ∇²L_b(w) = Σ ℓ''(x_iᵀw, y_i)·x_ix_iᵀ + ΛI (full and symmetric), computed.
+    pub hessian: DMatrix<f64>,
+    /// η ≥ its 2-norm error, including the curvatures' error at rounded margins.
+    pub hessian_error: f64,
+}
+
+/// The removed rows a caller hands an external-rows unlearner: the rows as the training
+/// input described them (the published feature columns in order, before the published
+/// preprocessing; encoded targets; ids; subjects if the training rows had them), and the
+/// data subjects the request erases (all of whose rows are among `rows`: the caller fetched
+/// them by subject).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenRows {
+    /// The removed rows.
+    pub rows: Dataset,
+    /// The subjects erased by the request.
+    pub subjects: Vec<String>,
+}

@@ -1,0 +1,687 @@
+//! The unlearner over external rows ([`crate::rows`]): seeded from sums over the rows,
+//! removing rows it is given, and refreshed from fresh sums when a request needs a pass.
+//!
+//! Only output perturbation: its certificate rests on the residual bound alone, which the
+//! pass-free step tracks without the rows. (guo2020 takes an exact step at every removal.)
+
+use super::{RemovalError, Unlearner, downdate_caches};
+use crate::bounds;
+use crate::certificate::{Certificate, StepBounds};
+use crate::data::{Dataset, Declared, Preprocessing, RemovedRow, TargetEncoding};
+use crate::hessian_cache::{
+    CacheSeed, GramCache, HessianCache, HessianCaches, RowBounds, formation_error_bound,
+};
+use crate::linalg;
+use crate::loss::Loss;
+use crate::mechanism::Mechanism;
+use crate::model::{
+    Hyperparameters, INTERCEPT_FEATURE, MODEL_FORMAT_VERSION, Model, PublishPolicy, PublishedModel,
+    ReleaseRecord, SecretState, TrainError, check_loss_matches_targets, model_count,
+    weights_digest,
+};
+use crate::noise::NoiseKey;
+use crate::objective::{Objective, Rows};
+use crate::removal::{gradient_norm_upper_bound, gradient_with_error_bound, row_norm_bound};
+use crate::rows::{ExternalRows, GivenRows, ModelSums, RowSums, TrainingRows};
+use crate::shape::ShapeGuard;
+use crate::solver::SolveReport;
+use crate::transcript::{self, Transcript};
+use nalgebra::DVector;
+use std::collections::HashSet;
+
+/// What describes a training run whose rows stay in the user's table: everything
+/// [`crate::model::train`] records besides the rows and the weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalTraining {
+    /// The hyperparameters the weights were solved with (output perturbation only).
+    pub hyperparameters: Hyperparameters,
+    /// The feature columns, in order (without the intercept).
+    pub feature_names: Vec<String>,
+    /// The fixed preprocessing every batch was given (never fitted to the rows).
+    pub preprocessing: Preprocessing,
+    /// The target column's name.
+    pub target_column: String,
+    /// How labels map to targets.
+    pub encoding: TargetEncoding,
+    /// Which of the classes and feature columns were declared.
+    pub declared: Declared,
+    /// Whether the rows record data subjects.
+    pub subjects: bool,
+    /// The solver's report per class model (iterations, final gradient norm bound).
+    pub training: Vec<SolveReport>,
+}
+
+/// Removed rows after the checks: their design rows (preprocessed, intercept column), their
+/// keyed id tags and the keyed tags of the subjects they erase.
+struct Prepared {
+    design: Dataset,
+    tags: (Vec<String>, Vec<String>),
+}
+
+/// A checked external-rows request, with what its transaction needs.
+struct Serving {
+    prepared: Prepared,
+    hyper: Hyperparameters,
+    digest_before: String,
+    /// Whether it publishes (the publish policy).
+    publish: bool,
+    /// The requests it serves.
+    requests: u64,
+}
+
+impl Unlearner {
+    /// An external-rows unlearner from sums over the training rows at the solved weights
+    /// (`sums.models[k].weights`): its first release (keyed as [`crate::model::train`]
+    /// keys it), its training certificate with the exact residuals the sums bound, and its
+    /// caches seeded from the sums' Hessians and Gram matrix. Errors name what does not fit.
+    pub fn from_sums(
+        training: ExternalTraining,
+        sums: RowSums,
+        key: NoiseKey,
+    ) -> Result<Self, TrainError> {
+        let hyper = &training.hyperparameters;
+        hyper.validate()?;
+        if hyper.mechanism != Mechanism::OutputPerturbation {
+            return Err(TrainError::Invalid(format!(
+                "external rows need the output-perturbation mechanism (got {}): guo2020 takes an exact step, a pass over the rows, at every removal",
+                hyper.mechanism
+            )));
+        }
+        check_loss_matches_targets(hyper.loss, &training.encoding)?;
+        let mut feature_names = training.feature_names.clone();
+        if hyper.intercept {
+            feature_names.push(INTERCEPT_FEATURE.to_string());
+        }
+        check_sums(
+            &sums,
+            model_count(&training.encoding),
+            feature_names.len(),
+            None,
+        )
+        .map_err(TrainError::Invalid)?;
+        let weights: Vec<DVector<f64>> = sums.models.iter().map(|m| m.weights.clone()).collect();
+        let dim = feature_names.len();
+        let mut secret = SecretState {
+            rows: TrainingRows::External(ExternalRows {
+                n_rows: sums.n_rows,
+                feature_names,
+                encoding: training.encoding.clone(),
+                subjects: training.subjects,
+            }),
+            noise: vec![DVector::zeros(dim); weights.len()],
+            weights,
+            key,
+            noise_draws: 1,
+            transcript: Transcript::default(),
+            last_release: ReleaseRecord::default(),
+            pending_requests: 0,
+            training: training.training,
+            spent: Vec::new(),
+            row_norm_bound: sums.row_norm_bound,
+            spectral_bound: Some(sums.spectral_bound),
+        };
+        let released = secret.release(hyper, "", 0.0)?;
+        let published = PublishedModel {
+            format_version: MODEL_FORMAT_VERSION,
+            hyperparameters: hyper.clone(),
+            feature_names: training.feature_names,
+            preprocessing: training.preprocessing,
+            target_column: training.target_column,
+            target: training.encoding,
+            declared: training.declared,
+            n_rows: sums.n_rows,
+            digest: weights_digest(&released),
+            weights: released,
+            release_grid: transcript::lattice_of(hyper).map(|l| l.grid()),
+            publish: PublishPolicy::default(),
+        };
+        let shape = ShapeGuard::from_counts(&published, &sums.label_counts);
+        let residuals = sum_residuals(&sums);
+        let caches = seeded_caches(hyper, &sums).map_err(TrainError::Invalid)?;
+        Ok(Self::opened(
+            Model { published, secret },
+            residuals,
+            shape,
+            caches,
+        ))
+    }
+
+    /// An external-rows unlearner from a stored one: its caches and the remaining rows per
+    /// class (what [`Unlearner::class_counts`] returned when it was saved).
+    pub fn from_external_parts(
+        model: Model,
+        ledger: crate::certificate::Ledger,
+        caches: HessianCaches,
+        class_counts: &[usize],
+    ) -> Self {
+        let shape = ShapeGuard::from_counts(&model.published, class_counts);
+        let mut unlearner = Self::from_parts(model, ledger);
+        unlearner.shape = shape;
+        unlearner.caches = caches;
+        unlearner
+    }
+
+    /// The remaining rows per published class, when the published classes were inferred from
+    /// the rows (else empty): what an external-rows store keeps for the shape guard.
+    pub fn class_counts(&self) -> Vec<usize> {
+        self.shape
+            .as_ref()
+            .ok()
+            .and_then(ShapeGuard::class_counts)
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Lets go of the rows: the same model, ledger and accounts over external rows. Caches
+    /// an earlier exact step seeded are kept (their pending rows applied), so the next step is
+    /// the one the held unlearner would take; without them the caches are formed from the
+    /// rows at the current weights (O(n·d²)). A model trained in process can so be served
+    /// like one trained on a cluster. Output perturbation only; on error nothing changed.
+    pub fn detach_rows(&mut self) -> Result<(), TrainError> {
+        let hyper = self.model.published.hyperparameters.clone();
+        if hyper.mechanism != Mechanism::OutputPerturbation {
+            return Err(TrainError::Invalid(format!(
+                "external rows need the output-perturbation mechanism (got {})",
+                hyper.mechanism
+            )));
+        }
+        self.model.secret.spectral_bound();
+        let Some(design) = self.model.secret.rows.held() else {
+            return Ok(());
+        };
+        let count = self.model.secret.model_count();
+        let gamma = hyper.loss.second_derivative_lipschitz();
+        self.caches.apply_pending();
+        if !self.caches.complete(count) || (gamma > 0.0 && self.caches.gram().is_none()) {
+            let sums = RowSums::of_held(&hyper, &self.model.secret);
+            self.caches = seeded_caches(&hyper, &sums).map_err(TrainError::Invalid)?;
+        }
+        let external = ExternalRows {
+            n_rows: design.n_rows(),
+            feature_names: design.feature_names().to_vec(),
+            encoding: self.model.secret.encoding().clone(),
+            subjects: design.subjects().is_some(),
+        };
+        self.shape = ShapeGuard::from_counts(&self.model.published, &self.class_counts());
+        self.model.secret.rows = TrainingRows::External(external);
+        Ok(())
+    }
+
+    /// Removes the rows it is given, as one batch (external rows; the held rows' counterpart
+    /// is [`Unlearner::remove_requests`]): one pass-free step from the caches (O(d²) per class
+    /// model), then the refresh policy and the schedule as for held rows. When those ask for
+    /// a pass over the remaining rows — a measured residual, an exact step, a re-solve — the
+    /// answer is [`RemovalError::NeedsFullPass`] and nothing changed: delete the rows from
+    /// the table, sum over the rest, and finish with [`Unlearner::refresh_external`].
+    ///
+    /// The rows are taken to be the training rows with these ids (see [`crate::rows`] for
+    /// what is checked and what is assumed). `requests` counts toward the publish policy.
+    pub fn remove_external(
+        &mut self,
+        given: &GivenRows,
+        requests: u64,
+    ) -> Result<Certificate, RemovalError> {
+        self.serve_given(given, requests, |unlearner, request, undo| {
+            let n_before = unlearner.model.secret.n_rows();
+            unlearner.count_out(&request.prepared.design, undo, true);
+            let certificate = unlearner.step_and_record(
+                &request.hyper,
+                request.prepared.tags.clone(),
+                request.digest_before.clone(),
+                n_before,
+                request.publish,
+                request.requests,
+            )?;
+            // No removed row's features stay queued in the caches the store persists.
+            unlearner.caches.apply_pending();
+            Ok(certificate)
+        })
+    }
+
+    /// Finishes a request that [`Unlearner::remove_external`] answered with
+    /// [`RemovalError::NeedsFullPass`], from `sums` over the remaining rows (the given rows
+    /// deleted from the table) at new weights — a distributed re-solve warm-started from the
+    /// current weights, or any weights the caller chose: the certificate charges them by
+    /// their exact residual, which the sums bound. The caches are reseeded from the sums.
+    /// The sums must count n − m rows with the label counts the removal leaves, else
+    /// [`RemovalError::Sums`] and nothing changed. Unlike a held re-solve (the reference
+    /// retrain, charged 0), the refreshed weights are charged their distance bound; if that
+    /// exceeds what is left of the budget, [`RemovalError::RefreshOverBudget`].
+    pub fn refresh_external(
+        &mut self,
+        given: &GivenRows,
+        requests: u64,
+        sums: RowSums,
+    ) -> Result<Certificate, RemovalError> {
+        self.serve_given(given, requests, |unlearner, request, undo| {
+            let Serving {
+                prepared,
+                hyper,
+                digest_before,
+                publish,
+                requests,
+            } = request;
+            let (publish, requests) = (*publish, *requests);
+            unlearner.count_out(&prepared.design, undo, false);
+            let secret = &unlearner.model.secret;
+            let counts = unlearner
+                .shape
+                .as_ref()
+                .ok()
+                .and_then(ShapeGuard::class_counts);
+            check_sums(
+                &sums,
+                secret.model_count(),
+                secret.n_features(),
+                Some(secret.n_rows()),
+            )
+            .map_err(RemovalError::Sums)?;
+            if let Some(counts) = counts
+                && counts != sums.label_counts.as_slice()
+            {
+                return Err(RemovalError::Sums(format!(
+                    "their label counts {:?} are not the {counts:?} the removal leaves",
+                    sums.label_counts
+                )));
+            }
+            unlearner.caches = seeded_caches(hyper, &sums).map_err(RemovalError::Sums)?;
+            let secret = &mut unlearner.model.secret;
+            secret.weights = sums.models.iter().map(|m| m.weights.clone()).collect();
+            secret.row_norm_bound = secret.row_norm_bound.min(sums.row_norm_bound);
+            secret.spectral_bound = Some(
+                secret
+                    .spectral_bound
+                    .map_or(sums.spectral_bound, |s| s.min(sums.spectral_bound)),
+            );
+            let exact_residual = sum_residuals(&sums);
+            let count = exact_residual.len();
+            let bounds = StepBounds {
+                residual_measured: vec![true; count],
+                cached_hessian: vec![false; count],
+                exact_residual,
+                ..StepBounds::default()
+            };
+            let distance = unlearner.step_distance(hyper, &bounds);
+            let allowance = unlearner.allowance(hyper, publish);
+            if unlearner.over(hyper, &bounds, allowance) {
+                let coords =
+                    unlearner.model.secret.model_count() * unlearner.model.secret.n_features();
+                return Err(RemovalError::RefreshOverBudget {
+                    charge: transcript::charge(hyper, distance, coords),
+                    allowance: allowance.unwrap_or(f64::INFINITY),
+                });
+            }
+            unlearner.model.secret.spent = vec![distance];
+            unlearner.record_removal(
+                hyper,
+                prepared.tags.clone(),
+                digest_before.clone(),
+                (false, bounds, distance),
+                publish,
+                requests,
+            )
+        })
+    }
+
+    /// Checks the given rows, then runs `work` on them as one transaction (whether the
+    /// request publishes, under the publish policy, and the request count passed along).
+    fn serve_given(
+        &mut self,
+        given: &GivenRows,
+        requests: u64,
+        work: impl FnOnce(
+            &mut Self,
+            &Serving,
+            &mut Vec<RemovedRow>,
+        ) -> Result<Certificate, RemovalError>,
+    ) -> Result<Certificate, RemovalError> {
+        let requests = requests.max(1);
+        let request = Serving {
+            prepared: self.prepare_given(given)?,
+            hyper: self.model.published.hyperparameters.clone(),
+            digest_before: self.model.published.digest.clone(),
+            publish: self.release_due_after(requests),
+            requests,
+        };
+        self.transaction(|unlearner, undo| work(unlearner, &request, undo))
+    }
+
+    /// Counts the design rows out of the remaining rows: n, the shape guard, and (with
+    /// `caches`) every cache; each row goes to `undo` so that a rollback restores the guard.
+    fn count_out(&mut self, design: &Dataset, undo: &mut Vec<RemovedRow>, caches: bool) {
+        let hyper = self.model.published.hyperparameters.clone();
+        let values = &design.targets().expect("prepared rows have targets").values;
+        for (i, &value) in values.iter().enumerate() {
+            let x = design.row(i);
+            if caches {
+                self.timed(|u| downdate_caches(&mut u.caches, &hyper, &u.model.secret, x, value));
+            }
+            if let Ok(guard) = &mut self.shape {
+                guard.remove_row(Some(value), x);
+            }
+            undo.push(RemovedRow {
+                position: 0,
+                id: design.ids()[i].clone(),
+                features: x.to_vec(),
+                target: Some(value),
+                sequence: 0,
+                subject: None,
+            });
+        }
+        if let TrainingRows::External(rows) = &mut self.model.secret.rows {
+            rows.n_rows -= design.n_rows();
+        }
+    }
+
+    /// Checks the rows given for an external-rows removal and turns them into design rows
+    /// (the published preprocessing, then the intercept column): what can be checked without
+    /// the training rows is (see [`crate::rows`]).
+    fn prepare_given(&self, given: &GivenRows) -> Result<Prepared, RemovalError> {
+        let secret = &self.model.secret;
+        let published = &self.model.published;
+        let TrainingRows::External(external) = &secret.rows else {
+            return Err(RemovalError::RowsMode(
+                "the training rows are held: remove them by id".into(),
+            ));
+        };
+        let rows = &given.rows;
+        let m = rows.n_rows();
+        if m == 0 {
+            return Err(RemovalError::Empty);
+        }
+        if m >= external.n_rows {
+            return Err(RemovalError::WouldRemoveAll(m));
+        }
+        let bad = RemovalError::GivenRows;
+        if rows.feature_names() != published.feature_names.as_slice() {
+            return Err(bad(format!(
+                "they have the {} columns [{}], the model reads the {} columns [{}] in that order",
+                rows.n_features(),
+                crate::echo::echo(&rows.feature_names().join(", ")),
+                published.feature_names.len(),
+                crate::echo::echo(&published.feature_names.join(", "))
+            )));
+        }
+        let targets = rows
+            .targets()
+            .ok_or_else(|| bad("they have no targets".into()))?;
+        if targets.encoding != published.target {
+            return Err(bad(
+                "their targets are encoded with another label encoding than the model's".into(),
+            ));
+        }
+        let classes = class_count(&published.target);
+        if let Some(i) = targets
+            .values
+            .iter()
+            .position(|&y| !valid_target(&published.target, classes, y))
+        {
+            return Err(bad(format!(
+                "row '{}' has the encoded target {}, which the model's encoding does not have",
+                crate::echo::echo(&rows.ids()[i]),
+                targets.values[i]
+            )));
+        }
+        if let Some(k) = rows.features().iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "row '{}' has a value that is not finite",
+                crate::echo::echo(&rows.ids()[k / rows.n_features().max(1)])
+            )));
+        }
+        let mut design = rows.clone();
+        published
+            .preprocessing
+            .apply(&mut design)
+            .map_err(|e| bad(e.to_string()))?;
+        if published.hyperparameters.intercept {
+            design = design.with_constant_feature(INTERCEPT_FEATURE, 1.0);
+        }
+        let norm = row_norm_bound(design.features(), design.n_features());
+        if norm > secret.row_norm_bound {
+            return Err(bad(format!(
+                "a row's norm after the model's preprocessing ({norm:.6e}) exceeds the bound {:.6e} of every training row: it is not one of them",
+                secret.row_norm_bound
+            )));
+        }
+        let removed: HashSet<&str> = self
+            .ledger
+            .entries
+            .iter()
+            .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
+            .collect();
+        let mut tags = Vec::with_capacity(m);
+        for id in rows.ids() {
+            let tag = secret.key.id_tag(id);
+            if removed.contains(tag.as_str()) {
+                return Err(RemovalError::UnknownId(id.clone()));
+            }
+            tags.push(tag);
+        }
+        let erased = self.erased_given_subjects(given, external)?;
+        Ok(Prepared {
+            design,
+            tags: (tags, erased),
+        })
+    }
+
+    /// The sorted keyed tags of the subjects a request erases: each must be recorded by the
+    /// rows, never erased before, and (when the given rows name subjects) own a given row.
+    fn erased_given_subjects(
+        &self,
+        given: &GivenRows,
+        external: &ExternalRows,
+    ) -> Result<Vec<String>, RemovalError> {
+        let key = &self.model.secret.key;
+        let mut tags = Vec::with_capacity(given.subjects.len());
+        for subject in &given.subjects {
+            if !external.subjects {
+                return Err(RemovalError::NoSubjects(subject.clone()));
+            }
+            let tag = key.subject_tag(subject);
+            if self
+                .ledger
+                .entries
+                .iter()
+                .any(|e| e.erased_subject_tags.contains(&tag))
+            {
+                return Err(RemovalError::SubjectAlreadyRemoved(subject.clone()));
+            }
+            if let Some(owners) = given.rows.subjects()
+                && !owners.contains(subject)
+            {
+                return Err(RemovalError::GivenRows(format!(
+                    "none of them belongs to subject '{}', which the request erases",
+                    crate::echo::echo(subject)
+                )));
+            }
+            tags.push(tag);
+        }
+        tags.sort_unstable();
+        tags.dedup();
+        Ok(tags)
+    }
+}
+
+/// Whether `y` is an encoded target of `encoding` (`classes` of them for one-vs-rest).
+fn valid_target(encoding: &TargetEncoding, classes: usize, y: f64) -> bool {
+    match encoding {
+        TargetEncoding::Regression => y.is_finite(),
+        TargetEncoding::Binary { .. } => y == 1.0 || y == -1.0,
+        TargetEncoding::Multiclass { .. } => y >= 0.0 && y.fract() == 0.0 && (y as usize) < classes,
+    }
+}
+
+/// Upper bounds on ‖∇L_b‖ of each class model's weights, from the sums.
+fn sum_residuals(sums: &RowSums) -> Vec<f64> {
+    sums.models
+        .iter()
+        .map(|m| gradient_norm_upper_bound(&m.gradient, m.gradient_error))
+        .collect()
+}
+
+/// Why `sums` do not fit `count` class models of width `dim` (and `rows` rows), if they
+/// do not.
+fn check_sums(sums: &RowSums, count: usize, dim: usize, rows: Option<usize>) -> Result<(), String> {
+    if let Some(rows) = rows
+        && sums.n_rows != rows
+    {
+        return Err(format!(
+            "they count {} rows, the model has {rows} after this removal",
+            sums.n_rows
+        ));
+    }
+    if sums.n_rows == 0 {
+        return Err("they count no rows".into());
+    }
+    if sums.models.len() != count {
+        return Err(format!(
+            "they hold {} class models, the model has {count}",
+            sums.models.len()
+        ));
+    }
+    let finite = |v: f64| v.is_finite() && v >= 0.0;
+    if !finite(sums.row_norm_bound) || !finite(sums.spectral_bound) {
+        return Err("their row-norm or spectral bound is not a finite number ≥ 0".into());
+    }
+    for (k, m) in sums.models.iter().enumerate() {
+        let shapes =
+            m.weights.len() == dim && m.gradient.len() == dim && m.hessian.shape() == (dim, dim);
+        if !shapes {
+            return Err(format!("class model {k}'s sums are not of width {dim}"));
+        }
+        if !finite(m.gradient_error) || !finite(m.hessian_error) {
+            return Err(format!(
+                "class model {k}'s error bounds are not finite numbers ≥ 0"
+            ));
+        }
+    }
+    if let Some((gram, error)) = &sums.gram
+        && (gram.shape() != (dim, dim) || !finite(*error))
+    {
+        return Err(format!(
+            "the Gram matrix is not {dim}×{dim} with a finite error bound"
+        ));
+    }
+    Ok(())
+}
+
+/// The caches seeded from `sums` at their weights: per class model Ĥ₀ = the summed Hessian
+/// with its bound η, its factor, w₀ = the weights, the summed gradient; the Gram matrix.
+fn seeded_caches(hyper: &Hyperparameters, sums: &RowSums) -> Result<HessianCaches, String> {
+    let lambda = hyper
+        .regularization
+        .effective_lambda(hyper.lambda, sums.n_rows);
+    let mut caches = HessianCaches::default();
+    for (k, m) in sums.models.iter().enumerate() {
+        let factor = linalg::cholesky(m.hessian.clone())
+            .map_err(|e| format!("class model {k}'s summed Hessian: {e}"))?;
+        let seed = CacheSeed {
+            hessian: m.hessian.clone(),
+            factor,
+            point: m.weights.clone(),
+            lambda,
+            gradient: m.gradient.clone(),
+            gradient_error: m.gradient_error,
+        };
+        caches.set(k, HessianCache::from_sums(seed, m.hessian_error));
+    }
+    if let Some((gram, error)) = &sums.gram {
+        caches.set_gram(GramCache::from_sums(gram.clone(), *error));
+    }
+    Ok(caches)
+}
+
+impl RowSums {
+    /// The sums over held rows at the secret weights, computed in process: gradients with
+    /// [`gradient_with_error_bound`], Hessians with the formation bound of
+    /// [`HessianCache::new`], the Gram matrix with that of [`GramCache::new`], the row-norm
+    /// bound and the certified ‖X‖₂ bound the secret state keeps.
+    ///
+    /// # Panics
+    /// On external rows (there are none to sum).
+    pub fn of_held(hyper: &Hyperparameters, secret: &SecretState) -> Self {
+        let design = secret.design();
+        let (n, dim) = (design.n_rows(), design.n_features());
+        let lambda = hyper.regularization.effective_lambda(hyper.lambda, n);
+        let gamma = hyper.loss.second_derivative_lipschitz();
+        let models = (0..secret.model_count())
+            .map(|k| {
+                let y = secret.model_targets(k);
+                let objective = Objective {
+                    loss: &hyper.loss,
+                    rows: Rows {
+                        features: design.features(),
+                        targets: &y,
+                        dim,
+                    },
+                    lambda,
+                    noise: &secret.noise[k],
+                };
+                let w = &secret.weights[k];
+                let (gradient, gradient_error) =
+                    gradient_with_error_bound(&objective, w, secret.row_norm_bound);
+                let mut hessian = objective.hessian(w);
+                hessian.fill_upper_triangle_with_lower_triangle();
+                let rows = RowBounds {
+                    rows: n,
+                    row_norm: secret.row_norm_bound,
+                    gamma,
+                };
+                let (hessian_error, _) = formation_error_bound(&hessian, w, rows);
+                ModelSums {
+                    weights: w.clone(),
+                    gradient,
+                    gradient_error,
+                    hessian,
+                    hessian_error,
+                }
+            })
+            .collect();
+        let gram = (gamma > 0.0).then(|| {
+            let formed = GramCache::new(design.features(), dim);
+            let mut gram = formed.gram().clone();
+            gram.fill_upper_triangle_with_lower_triangle();
+            (gram, formed.error())
+        });
+        let label_counts = class_counts_of(design);
+        let spectral_bound = secret
+            .spectral_bound
+            .unwrap_or_else(|| bounds::spectral_norm_upper_bound(design.features(), dim));
+        Self {
+            n_rows: n,
+            label_counts,
+            row_norm_bound: secret.row_norm_bound,
+            spectral_bound,
+            models,
+            gram,
+        }
+    }
+}
+
+/// Rows per class of the encoding (binary: −1 then +1; one-vs-rest: by index).
+fn class_counts_of(design: &Dataset) -> Vec<usize> {
+    let Some(targets) = design.targets() else {
+        return Vec::new();
+    };
+    let classes = class_count(&targets.encoding);
+    let mut counts = vec![0; classes];
+    for &y in &targets.values {
+        let k = match targets.encoding {
+            TargetEncoding::Binary { .. } => usize::from(y == 1.0),
+            _ => y as usize,
+        };
+        if let Some(c) = counts.get_mut(k) {
+            *c += 1;
+        }
+    }
+    counts
+}
+
+/// The number of classes of an encoding (0 for regression).
+fn class_count(encoding: &TargetEncoding) -> usize {
+    match encoding {
+        TargetEncoding::Regression => 0,
+        TargetEncoding::Binary { .. } => 2,
+        TargetEncoding::Multiclass { classes } => classes.len(),
+    }
+}
