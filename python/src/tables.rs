@@ -18,8 +18,8 @@ use numpy::{PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 use rayon::prelude::*;
-use unlearn::data::CsvOptions;
 use unlearn::data::arrow::{Origin, read_batches};
+use unlearn::data::{CsvOptions, Dataset};
 
 /// The name of the PyCapsule that `__arrow_c_stream__` returns (Arrow PyCapsule interface).
 const STREAM_CAPSULE: &std::ffi::CStr = c"arrow_array_stream";
@@ -63,28 +63,34 @@ impl Table {
 /// with the GIL released; errors call the data `name` (e.g. "X").
 #[pyfunction]
 pub fn read_table(py: Python<'_>, capsule: &Bound<'_, PyCapsule>, name: String) -> PyResult<Table> {
+    let data = read_dataset(py, capsule, name, &CsvOptions::default())?;
+    Ok(Table {
+        n_rows: data.n_rows(),
+        feature_names: data.feature_names().to_vec(),
+        rows: Some(data.into_features()),
+    })
+}
+
+/// Reads the table behind an `arrow_array_stream` PyCapsule into a dataset with the column
+/// roles of `opts` (ids, target, subjects, features), with the GIL released; errors call
+/// the data `name`.
+pub fn read_dataset(
+    py: Python<'_>,
+    capsule: &Bound<'_, PyCapsule>,
+    name: String,
+    opts: &CsvOptions,
+) -> PyResult<Dataset> {
     let pointer = capsule.pointer_checked(Some(STREAM_CAPSULE))?;
     // SAFETY: a capsule named "arrow_array_stream" holds an `ArrowArrayStream` (the Arrow
     // PyCapsule interface). `from_raw` moves the stream out and leaves a released one in
     // its place, so the capsule's destructor does not release it a second time.
     let stream =
         unsafe { arrow_array::ffi_stream::FFI_ArrowArrayStream::from_raw(pointer.as_ptr().cast()) };
-    let data = py.detach(|| {
+    py.detach(|| {
         let reader = arrow_array::ffi_stream::RecordBatchStreamReader::try_new(stream)
             .map_err(|e| value_error(format!("{name}: cannot read its Arrow stream: {e}")))?;
         let schema = arrow_array::RecordBatchReader::schema(&reader);
-        read_batches(
-            Origin::Memory { name },
-            &schema,
-            reader,
-            &CsvOptions::default(),
-        )
-        .map_err(value_error)
-    })?;
-    Ok(Table {
-        n_rows: data.n_rows(),
-        feature_names: data.feature_names().to_vec(),
-        rows: Some(data.into_features()),
+        read_batches(Origin::Memory { name }, &schema, reader, opts).map_err(value_error)
     })
 }
 

@@ -18,15 +18,21 @@
 use crate::errors::{removal_error, store_error, train_error, unlearn_error, value_error};
 use crate::params::Params;
 use crate::tables::{self, Input};
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use pyo3::types::PyCapsule;
 use std::path::{Path, PathBuf};
-use unlearn::data::{Dataset, Declared, Preprocessing, TargetEncoding, Targets};
+use unlearn::data::{
+    CsvOptions, Dataset, Declared, Preprocessing, TargetEncoding, TargetSpec, Targets,
+};
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::requests::Erasure;
+use unlearn::rows::{GivenRows, RowSums};
 use unlearn::store::{Access, Store, StoreError};
 use unlearn::unlearner::Unlearner as Core;
+use unlearn::unlearner::{RemovalError, batch_spec, refresh_query};
 
 /// Name recorded as the target column of a model trained from Python.
 const TARGET_COLUMN: &str = "y";
@@ -186,6 +192,72 @@ impl Unlearner {
         self.inner.model.secret.n_rows()
     }
 
+    /// Whether the training rows are external (they live in the caller's table).
+    fn external(&self) -> bool {
+        self.inner.model.secret.rows.is_external()
+    }
+
+    /// Lets go of the rows (`Unlearner::detach_rows`): from now on a removal must be given
+    /// the removed rows, and a request that needs a pass raises `NeedsFullPass`.
+    fn detach_rows(&mut self, py: Python<'_>) -> PyResult<()> {
+        let inner = &mut self.inner;
+        py.detach(|| inner.detach_rows()).map_err(train_error)
+    }
+
+    /// Removes the rows of `rows` — an `arrow_array_stream` PyCapsule of a table holding
+    /// exactly the removed rows, with the model's feature columns, its target column,
+    /// `id_column`, and `subject_column` if given — from a model whose rows are external, as
+    /// one batch; `ids` must all be among them and `subjects` are erased (all their rows are
+    /// among them). Raises `NeedsFullPass` (nothing changed) when the step needs a pass over
+    /// the remaining rows: then delete the rows from the table and call `refresh_rows`.
+    #[pyo3(signature = (rows, ids, subjects, id_column, subject_column=None))]
+    fn remove_rows<'py>(
+        &mut self,
+        py: Python<'py>,
+        rows: &Bound<'py, PyCapsule>,
+        ids: Vec<String>,
+        subjects: Vec<String>,
+        id_column: String,
+        subject_column: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let given = self.given_rows(py, rows, &ids, subjects, id_column, subject_column)?;
+        let inner = &mut self.inner;
+        let certificate = py
+            .detach(|| inner.remove_external(&given, 1))
+            .map_err(removal_error)?;
+        to_python(py, &certificate)
+    }
+
+    /// Finishes a request that `remove_rows` answered with `NeedsFullPass`: the same rows,
+    /// ids and subjects, plus `partials` (merged partial sums over the remaining rows — the
+    /// removed ones deleted from the table — at `weights`, K × d, one row per class model: a
+    /// re-solve's result, with the Hessians and the Gram matrix).
+    #[pyo3(signature = (rows, ids, subjects, id_column, subject_column, partials, weights))]
+    #[allow(clippy::too_many_arguments)] // the request as `remove_rows` takes it, plus the sums
+    fn refresh_rows<'py>(
+        &mut self,
+        py: Python<'py>,
+        rows: &Bound<'py, PyCapsule>,
+        ids: Vec<String>,
+        subjects: Vec<String>,
+        id_column: String,
+        subject_column: Option<String>,
+        partials: &[u8],
+        weights: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let given = self.given_rows(py, rows, &ids, subjects, id_column, subject_column)?;
+        let weights = matrix_rows(&weights);
+        let inner = &mut self.inner;
+        let certificate = py
+            .detach(|| {
+                let sums = RowSums::from_partials(&inner.model, partials, &weights)
+                    .map_err(RemovalError::Sums)?;
+                inner.refresh_external(&given, 1, sums)
+            })
+            .map_err(removal_error)?;
+        to_python(py, &certificate)
+    }
+
     /// The scores wᵀx of every row of `x` for every class model (n × K), after the model's
     /// recorded preprocessing, with the published weights.
     fn scores<'py>(
@@ -245,6 +317,27 @@ impl Unlearner {
         to_python(py, &certificate)
     }
 
+    /// The spec every batch of the model's rows is read with (the dict `partial_sums`
+    /// takes): feature columns, target column, encoding, loss, preprocessing, intercept.
+    fn batch_spec<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &batch_spec(&self.inner.model.published))
+    }
+
+    /// The query (bytes, as `partial_sums` takes it) of the pass a refresh needs at `weights`
+    /// (K × d, one row per class model): gradients, Hessians and the Gram matrix.
+    fn refresh_query<'py>(
+        &self,
+        py: Python<'py>,
+        weights: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let published = &self.inner.model.published;
+        let query = refresh_query(published, &matrix_rows(&weights));
+        query
+            .validate(&batch_spec(published))
+            .map_err(value_error)?;
+        Ok(PyBytes::new(py, &query.to_bytes()))
+    }
+
     /// The ledger: training first, then every removal and release.
     fn certificates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_python(py, &self.inner.ledger.entries)
@@ -278,12 +371,56 @@ impl Unlearner {
     }
 
     fn __repr__(&self) -> String {
+        let held = if self.external() { " (external)" } else { "" };
         let ledger = &self.inner.ledger;
         format!(
-            "<unlearn Unlearner: {} rows, {} removals, {} ledger entries>",
+            "<unlearn Unlearner: {} rows{held}, {} removals, {} ledger entries>",
             self.n_rows(),
             ledger.removals(),
             ledger.entries.len()
         )
     }
+}
+
+impl Unlearner {
+    /// The removed rows of an external-rows request, read from the table with the model's
+    /// columns (its feature columns, its target column encoded as the model encodes it); every
+    /// id in `ids` must be among them.
+    fn given_rows(
+        &self,
+        py: Python<'_>,
+        rows: &Bound<'_, PyCapsule>,
+        ids: &[String],
+        subjects: Vec<String>,
+        id_column: String,
+        subject_column: Option<String>,
+    ) -> PyResult<GivenRows> {
+        let published = &self.inner.model.published;
+        let opts = CsvOptions {
+            target: Some(published.target_column.clone()),
+            id: Some(id_column),
+            subject: subject_column,
+            spec: TargetSpec::Encoded(published.target.clone()),
+            features: Some(published.feature_names.clone()),
+            ignore: Vec::new(),
+        };
+        let rows = tables::read_dataset(py, rows, "rows".into(), &opts)?;
+        if let Some(id) = ids.iter().find(|id| rows.position(id).is_none()) {
+            return Err(value_error(format!(
+                "id '{}' is not among the given rows: give the rows of every id removed",
+                unlearn::echo::echo(id)
+            )));
+        }
+        Ok(GivenRows { rows, subjects })
+    }
+}
+
+/// The rows of a 2-D array, one vector each.
+fn matrix_rows(weights: &PyReadonlyArray2<'_, f64>) -> Vec<Vec<f64>> {
+    weights
+        .as_array()
+        .rows()
+        .into_iter()
+        .map(|w| w.to_vec())
+        .collect()
 }

@@ -17,7 +17,7 @@ from . import audit, datasets
 from ._certificate import Certificate, Check, RetrainAudit, Verification
 from ._estimators import CertifiedLogisticRegression, CertifiedRidge, pickle_through_store
 from ._unlearn import VERSION as __version__
-from ._unlearn import BudgetExhausted, NotCertified, UnlearnError
+from ._unlearn import BudgetExhausted, NeedsFullPass, NotCertified, UnlearnError
 
 __all__ = [
     "BudgetExhausted",
@@ -25,6 +25,7 @@ __all__ = [
     "CertifiedRidge",
     "Certificate",
     "Check",
+    "NeedsFullPass",
     "NotCertified",
     "RetrainAudit",
     "UnlearnError",

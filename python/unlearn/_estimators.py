@@ -265,6 +265,9 @@ class _CertifiedEstimator(BaseEstimator):
         ids: str | Iterable[Any] | None = None,
         subjects: str | Iterable[Any] | None = None,
         *,
+        rows: Any = None,
+        id_column: str = "id",
+        subject_column: str | None = None,
         require_certified: bool = False,
     ) -> Certificate:
         """Remove training rows by id or by data subject, without retraining, and certify.
@@ -280,6 +283,17 @@ class _CertifiedEstimator(BaseEstimator):
         subjects : str or iterable of str, optional
             Data subjects (as given to :meth:`fit`) whose remaining rows are all removed, in
             the same step as ``ids``.
+        rows : table, optional
+            For a model whose rows are external (:meth:`detach_rows`, or
+            ``unlearn.spark.fit``): a table (pandas, polars, pyarrow; anything with
+            ``__arrow_c_stream__``) holding exactly the removed rows, fetched from your table
+            by id or by subject: the feature columns, the model's target column (``"y"`` for
+            a model fitted here), ``id_column`` and, with subjects, ``subject_column``. Every
+            id in ``ids`` must be among them; ``subjects`` are recorded as erased, so all
+            their rows must be. The engine cannot check that they are the training rows with
+            those ids: that is the caller's part (README, "External rows").
+        id_column, subject_column : str
+            The columns of ``rows`` that hold the ids and the subjects.
         require_certified : bool, default False
             Raise :class:`NotCertified` (or :class:`BudgetExhausted`, when the transcript
             used more than the budget) if the new certificate is not certified. The rows
@@ -297,10 +311,74 @@ class _CertifiedEstimator(BaseEstimator):
             An id is not among the remaining rows, or a subject is unknown.
         ValueError
             The request is empty, repeats an id, names a subject already erased or a
-            subject of a model fitted without subjects, or would remove every row.
+            subject of a model fitted without subjects, or would remove every row; or the
+            rows are external and none were given (or they cannot be the training rows).
+        NeedsFullPass
+            External rows: the step needs a pass over the remaining rows (a measured
+            residual, an exact step, a re-solve). Nothing changed: delete the rows from your
+            table, compute partial sums over the rest at re-solved weights and finish the
+            request with :meth:`_refresh_from_partials`.
         """
         check_is_fitted(self)
-        certificate = Certificate.from_dict(self._unlearner.remove(_names(ids), _names(subjects)))
+        if rows is None:
+            removed = self._unlearner.remove(_names(ids), _names(subjects))
+        else:
+            removed = self._unlearner.remove_rows(
+                _table_stream(rows), _names(ids), _names(subjects), id_column, subject_column
+            )
+        return self._after_removal(Certificate.from_dict(removed), require_certified)
+
+    def _refresh_from_partials(
+        self,
+        partials: bytes,
+        weights: Any,
+        ids: str | Iterable[Any] | None = None,
+        subjects: str | Iterable[Any] | None = None,
+        *,
+        rows: Any,
+        id_column: str = "id",
+        subject_column: str | None = None,
+        require_certified: bool = False,
+    ) -> Certificate:
+        """Finish a removal that raised :class:`NeedsFullPass`, from a pass over the rest.
+
+        ``partials`` are the merged partial sums (``unlearn._unlearn.partial_sums`` per
+        batch, ``merge_partials`` across them) over the remaining rows — the removed ones
+        already deleted from the table — at the query ``self._unlearner.refresh_query(
+        weights)`` under the spec ``self._unlearner.batch_spec()``; ``weights`` (K x d, one
+        row per class model, the intercept last) are a re-solve's result. The request
+        (``ids``, ``subjects``, ``rows``) is the one that raised. The new weights are
+        charged by their measured residual; the caches are reseeded from the sums.
+        """
+        check_is_fitted(self)
+        refreshed = self._unlearner.refresh_rows(
+            _table_stream(rows),
+            _names(ids),
+            _names(subjects),
+            id_column,
+            subject_column,
+            bytes(partials),
+            np.ascontiguousarray(np.atleast_2d(weights), dtype=np.float64),
+        )
+        return self._after_removal(Certificate.from_dict(refreshed), require_certified)
+
+    def detach_rows(self) -> Any:
+        """Let go of the training rows: from now on they live only in your table.
+
+        The model keeps what a pass-free removal needs instead (row count, bounds, the
+        Hessian and Gram caches, formed here from the rows); :meth:`remove` must then be
+        given the removed rows (``rows=``). Output perturbation only.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        self._unlearner.detach_rows()
+        return self
+
+    def _after_removal(self, certificate: Certificate, require_certified: bool) -> Certificate:
+        """Record a removal's certificate; raise if it had to be certified and is not."""
         self._refresh(certificate)
         if require_certified and not certificate.certified:
             exhausted = certificate.budget is not None and (
@@ -718,6 +796,18 @@ class CertifiedRidge(RegressorMixin, _CertifiedEstimator):
         ndarray of shape (n_samples,)
         """
         return self._scores(X)[:, 0]
+
+
+def _table_stream(rows: Any) -> Any:
+    """Return the Arrow C stream of the removed rows' table (a ``TypeError`` if not a table)."""
+    _data.reject_sparse(rows)
+    stream = _data.arrow_stream(rows)
+    if stream is None:
+        raise TypeError(
+            "rows must be a table holding the removed rows (pandas, polars or pyarrow: "
+            "anything with __arrow_c_stream__), with the feature, target and id columns"
+        )
+    return stream
 
 
 def _names(names: str | Iterable[Any] | None) -> list[str]:

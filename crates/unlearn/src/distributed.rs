@@ -483,7 +483,7 @@ pub fn compare(
     output: &DistributedOutput,
     secret: &crate::model::SecretState,
 ) -> Result<FitComparison, DistributedError> {
-    let rows = secret.design.n_rows();
+    let rows = secret.n_rows();
     if rows != output.totals.rows || secret.weights.len() != output.weights.len() {
         return Err(DistributedError::Invalid(format!(
             "the in-process fit has {rows} rows and {} models, the distributed fit {} rows and \

@@ -43,7 +43,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 mod external;
-pub use external::ExternalTraining;
+pub use external::{ExternalTraining, batch_spec, refresh_query};
 
 /// Why a removal was refused or failed. The unlearner is unchanged in every case.
 #[derive(Debug, thiserror::Error)]

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 use unlearn::bounds::rounding_gamma;
 use unlearn::data::{Dataset, Targets};
+use unlearn::distributed::DistributedFit;
 use unlearn::loss::LossKind;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
+use unlearn::partials::PartialSums;
 use unlearn::rows::{GivenRows, RowSums};
 use unlearn::store::{Access, EXTERNAL_ROWS_FORMAT_VERSION, Store};
 use unlearn::synthetic::{SyntheticSpec, generate};
@@ -313,4 +315,57 @@ fn an_external_store_round_trips_and_continues_bit_for_bit() {
     assert_eq!(held_rows, 0);
     assert_eq!(format, EXTERNAL_ROWS_FORMAT_VERSION.to_string());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The contract with the distributed fit (issue 14): a fit driven over two partitions'
+/// partial sums hands its output to `Unlearner::from_distributed`, and that unlearner
+/// removes rows like the in-process one. Both secret weights are within r/Λ′ of the one
+/// exact minimiser on the remaining rows (r: each certificate's residual bound; L is
+/// Λ′-strongly convex), so they are within the sum of the two of each other.
+#[test]
+fn an_unlearner_from_a_distributed_fit_removes_like_the_in_process_one() {
+    let mut held = trained();
+    let hyper = held.model.published.hyperparameters.clone();
+    let spec = unlearn::unlearner::batch_spec(&held.model.published);
+    let design = held.model.secret.design();
+    let targets = &held.model.secret.targets().values;
+    let (d, half) = (spec.dim(), design.n_rows() / 2);
+    let mut fit = DistributedFit::new(spec.clone(), hyper).unwrap();
+    loop {
+        let query = fit.query();
+        let (first, second) = design.features().split_at(half * d);
+        let mut total = PartialSums::of_rows(&spec, &query, second, &targets[half..]);
+        total
+            .merge(&PartialSums::of_rows(
+                &spec,
+                &query,
+                first,
+                &targets[..half],
+            ))
+            .unwrap();
+        if fit.absorb(&total).unwrap() {
+            break;
+        }
+    }
+    let output = fit.finish().unwrap();
+    let declared = held.model.published.declared;
+    let mut external =
+        Unlearner::from_distributed(output, declared, true, NoiseKey::from_seed(3)).unwrap();
+    assert_eq!(external.model.secret.n_rows(), 400);
+    assert_eq!(
+        external.model.published.feature_names,
+        held.model.published.feature_names
+    );
+
+    let ours = external
+        .remove_external(&given(&["s120", "s4"], &[]), 1)
+        .unwrap();
+    let theirs = held.remove(&ids(&["s120", "s4"])).unwrap();
+    assert!(ours.bounds.cached_hessian.iter().all(|&c| c) && ours.published);
+    assert_eq!(ours.rows_after, theirs.rows_after);
+    let distance = (&external.model.secret.weights[0] - &held.model.secret.weights[0]).norm();
+    let bound =
+        (ours.bounds.exact_residual[0] + theirs.bounds.exact_residual[0]) / ours.effective_lambda;
+    assert!(distance <= bound, "{distance:e} > {bound:e}");
+    assert!(unlearn::verify::verify(&external).passed());
 }

@@ -7,7 +7,10 @@ use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
 use unlearn::certificate::{Certificate, EntryKind};
+use unlearn::data::{self, CsvOptions, TargetSpec};
 use unlearn::requests::Erasure;
+use unlearn::rows::GivenRows;
+use unlearn::unlearner::Unlearner;
 use unlearn::verify::{Verification, verify};
 
 /// Arguments of `unlearn remove`.
@@ -25,7 +28,8 @@ conjugate-gradient product).
 Examples:
   unlearn remove --store digits.store --ids d0012,d0040          # one batch, one certificate
   unlearn remove --store digits.store --ids-file ids.txt --sequential --json
-  unlearn remove --store people.store --subject alice --wait 5   # all of alice's rows"
+  unlearn remove --store people.store --subject alice --wait 5   # all of alice's rows
+  unlearn remove --store lake.store --ids r17 --rows removed.parquet  # external rows"
 )]
 pub struct RemoveArgs {
     #[command(flatten)]
@@ -47,8 +51,18 @@ pub struct RemoveArgs {
     pub ids_file: Option<PathBuf>,
     /// Remove the ids one at a time (one Newton step and one certificate each) instead of
     /// as one batch; only the last step publishes (when the publish policy says so).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rows")]
     pub sequential: bool,
+    /// A store whose rows are external (they live in your table): a CSV or Parquet file
+    /// holding exactly the removed rows, fetched from the table by id or by subject, with
+    /// the model's feature columns, its target column and the id column (--rows-id). Every
+    /// id of --ids must be among them; with --subject, they must be all of the subject's
+    /// rows. The store cannot check that they are the training rows with those ids.
+    #[arg(long, value_name = "FILE")]
+    pub rows: Option<PathBuf>,
+    /// The id column of --rows.
+    #[arg(long, value_name = "COL", default_value = "id", requires = "rows")]
+    pub rows_id: String,
     /// Print each step's certificate as one line of JSON (the ledger entry: removed_id_tags,
     /// published, distance, transcript, certified, epsilon, delta, budget_used, budget,
     /// retrained, bounds, digests, …).
@@ -163,6 +177,12 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
     let mut store = args.store.open()?;
     let mut unlearner = store.load()?;
     let unchanged = |e| format!("{e}; nothing was removed, the store is unchanged");
+    if unlearner.model.secret.rows.is_external() || args.rows.is_some() {
+        let given = given_rows(args, &unlearner, erasure)?;
+        let certificate = unlearner.remove_external(&given, 1).map_err(unchanged)?;
+        store.commit(&unlearner)?;
+        return report(args, &[certificate]);
+    }
     let ids = unlearner.resolve(&erasure).map_err(unchanged)?;
     unlearner.check_request(&ids).map_err(unchanged)?;
     let certificates = if args.sequential {
@@ -176,7 +196,12 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
         vec![unlearner.remove(&ids).map_err(unchanged)?]
     };
     store.commit(&unlearner)?;
-    for c in &certificates {
+    report(args, &certificates)
+}
+
+/// Prints the certificates of a removal.
+fn report(args: &RemoveArgs, certificates: &[Certificate]) -> CliResult {
+    for c in certificates {
         if args.json {
             say!("{}", serde_json::to_string(c)?);
         } else {
@@ -184,6 +209,43 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// The removed rows of a store whose rows are external, read from --rows with the model's
+/// columns (its feature columns, its target column encoded as the model encodes it).
+fn given_rows(
+    args: &RemoveArgs,
+    unlearner: &Unlearner,
+    erasure: Erasure,
+) -> Result<GivenRows, Box<dyn std::error::Error>> {
+    let Some(path) = &args.rows else {
+        return Err("this store's rows are external (they live in your table): give the removed rows with --rows FILE (CSV or Parquet: the model's feature and target columns and an id column); nothing was removed, the store is unchanged".into());
+    };
+    let published = &unlearner.model.published;
+    let options = CsvOptions {
+        target: Some(published.target_column.clone()),
+        id: Some(args.rows_id.clone()),
+        subject: None,
+        spec: TargetSpec::Encoded(published.target.clone()),
+        features: Some(published.feature_names.clone()),
+        ignore: Vec::new(),
+    };
+    let rows = data::load_data(&path.to_string_lossy(), &options)?;
+    let subjects = match erasure {
+        Erasure::Subject(subject) => vec![subject],
+        Erasure::Ids(ids) => {
+            if let Some(id) = ids.iter().find(|id| rows.position(id).is_none()) {
+                return Err(format!(
+                    "{}: id '{}' is not among the rows: give the rows of every id removed",
+                    path.display(),
+                    unlearn::echo::echo(id)
+                )
+                .into());
+            }
+            Vec::new()
+        }
+    };
+    Ok(GivenRows { rows, subjects })
 }
 
 /// Prints a certificate for the operator.

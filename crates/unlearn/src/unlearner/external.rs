@@ -8,6 +8,7 @@ use super::{RemovalError, Unlearner, downdate_caches};
 use crate::bounds;
 use crate::certificate::{Certificate, StepBounds};
 use crate::data::{Dataset, Declared, Preprocessing, RemovedRow, TargetEncoding};
+use crate::distributed::DistributedOutput;
 use crate::hessian_cache::{
     CacheSeed, GramCache, HessianCache, HessianCaches, RowBounds, formation_error_bound,
 };
@@ -21,6 +22,7 @@ use crate::model::{
 };
 use crate::noise::NoiseKey;
 use crate::objective::{Objective, Rows};
+use crate::partials::{BatchSpec, ModelQuery, PartialSums, Query, Totals};
 use crate::removal::{gradient_norm_upper_bound, gradient_with_error_bound, row_norm_bound};
 use crate::rows::{ExternalRows, GivenRows, ModelSums, RowSums, TrainingRows};
 use crate::shape::ShapeGuard;
@@ -99,6 +101,11 @@ impl Unlearner {
             None,
         )
         .map_err(TrainError::Invalid)?;
+        if hyper.loss.second_derivative_lipschitz() > 0.0 && sums.gram.is_none() {
+            return Err(TrainError::Invalid(
+                "the sums hold no Gram matrix, which the logistic loss's pass-free steps bound ‖Xv‖ with: sum it in the fit's first pass".into(),
+            ));
+        }
         let weights: Vec<DVector<f64>> = sums.models.iter().map(|m| m.weights.clone()).collect();
         let dim = feature_names.len();
         let mut secret = SecretState {
@@ -144,6 +151,43 @@ impl Unlearner {
             shape,
             caches,
         ))
+    }
+
+    /// [`Unlearner::from_sums`] from the totals a distributed fit finished at its final
+    /// weights ([`crate::partials::PartialSums::finish`]; each class model's at its own
+    /// weights): the contract of issue 14 between the distributed fit and the external rows.
+    pub fn from_totals(
+        training: ExternalTraining,
+        totals: &Totals,
+        key: NoiseKey,
+    ) -> Result<Self, TrainError> {
+        let sums = RowSums::from_totals(totals).map_err(TrainError::Invalid)?;
+        Self::from_sums(training, sums, key)
+    }
+
+    /// [`Unlearner::from_totals`] from a converged distributed fit: its spec (features,
+    /// target column, encoding, fixed preprocessing, intercept), hyperparameters, reports
+    /// and totals; `declared` says which of the classes and features were declared rather
+    /// than inferred, `subjects` whether the rows record data subjects.
+    pub fn from_distributed(
+        output: DistributedOutput,
+        declared: Declared,
+        subjects: bool,
+        key: NoiseKey,
+    ) -> Result<Self, TrainError> {
+        let training = ExternalTraining {
+            hyperparameters: output.hyper,
+            feature_names: output.spec.feature_names,
+            preprocessing: output.spec.preprocessing,
+            target_column: output.spec.target_column,
+            encoding: output.spec.encoding,
+            declared,
+            subjects,
+            training: output.reports,
+        };
+        let mut sums = RowSums::from_totals(&output.totals).map_err(TrainError::Invalid)?;
+        sums.spectral_bound = output.spectral_bound;
+        Self::from_sums(training, sums, key)
     }
 
     /// An external-rows unlearner from a stored one: its caches and the remaining rows per
@@ -592,6 +636,65 @@ fn seeded_caches(hyper: &Hyperparameters, sums: &RowSums) -> Result<HessianCache
 }
 
 impl RowSums {
+    /// The sums a [`Totals`] holds: every class model's Hessian is needed (the cache's Ĥ₀),
+    /// so totals summed without them (from [`crate::partials::HESSIAN_FREE_DIMENSION`]
+    /// features, where the cache would not fit either) are refused; ‖X‖₂ is bounded from
+    /// the Gram matrix when it was summed ([`Totals::spectral_norm_bound`]).
+    pub fn from_totals(totals: &Totals) -> Result<Self, String> {
+        let models = totals
+            .models
+            .iter()
+            .enumerate()
+            .map(|(k, m)| {
+                let hessian = m.hessian.clone().ok_or_else(|| {
+                    format!(
+                        "class model {k}'s totals hold no Hessian (not asked for, or d ≥ {}): the pass-free cache needs it",
+                        crate::partials::HESSIAN_FREE_DIMENSION
+                    )
+                })?;
+                Ok(ModelSums {
+                    weights: m.weights.clone(),
+                    gradient: m.gradient.clone(),
+                    gradient_error: m.gradient_error,
+                    hessian,
+                    hessian_error: m.hessian_error,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Self {
+            n_rows: totals.rows,
+            label_counts: totals.class_counts.iter().map(|&c| c as usize).collect(),
+            row_norm_bound: totals.row_norm_bound,
+            spectral_bound: totals.spectral_norm_bound(),
+            models,
+            gram: totals.gram.clone().map(|g| (g, totals.gram_error)),
+        })
+    }
+
+    /// The sums of merged partial sums (`bytes`, [`PartialSums::to_bytes`]) taken over the
+    /// model's rows at [`refresh_query`]`(published, weights)` under [`batch_spec`], finished
+    /// with the model's hyperparameters and objective noise. A blob of another pass, model
+    /// or spec is refused (the partials carry the digest of what they answer).
+    pub fn from_partials(
+        model: &Model,
+        bytes: &[u8],
+        weights: &[Vec<f64>],
+    ) -> Result<Self, String> {
+        let spec = batch_spec(&model.published);
+        let query = refresh_query(&model.published, weights);
+        query.validate(&spec).map_err(|e| e.to_string())?;
+        let partials = PartialSums::from_bytes(bytes, "partials").map_err(|e| e.to_string())?;
+        let totals = partials
+            .finish(
+                &spec,
+                &query,
+                &model.published.hyperparameters,
+                &model.secret.noise,
+            )
+            .map_err(|e| e.to_string())?;
+        Self::from_totals(&totals)
+    }
+
     /// The sums over held rows at the secret weights, computed in process: gradients with
     /// [`gradient_with_error_bound`], Hessians with the formation bound of
     /// [`HessianCache::new`], the Gram matrix with that of [`GramCache::new`], the row-norm
@@ -683,5 +786,35 @@ fn class_count(encoding: &TargetEncoding) -> usize {
         TargetEncoding::Regression => 0,
         TargetEncoding::Binary { .. } => 2,
         TargetEncoding::Multiclass { classes } => classes.len(),
+    }
+}
+
+/// What every batch of the model's rows is read and preprocessed with (public constants):
+/// the published feature columns, target column, encoding, preprocessing and intercept.
+pub fn batch_spec(published: &PublishedModel) -> BatchSpec {
+    let hyper = &published.hyperparameters;
+    BatchSpec {
+        loss: hyper.loss,
+        encoding: published.target.clone(),
+        feature_names: published.feature_names.clone(),
+        target_column: published.target_column.clone(),
+        preprocessing: published.preprocessing.clone(),
+        intercept: hyper.intercept,
+    }
+}
+
+/// The pass a refresh needs at `weights` (one vector per class model): gradients and
+/// Hessians, and the Gram matrix when the loss has γ > 0.
+pub fn refresh_query(published: &PublishedModel, weights: &[Vec<f64>]) -> Query {
+    Query {
+        models: weights
+            .iter()
+            .map(|w| ModelQuery {
+                weights: w.clone(),
+                direction: None,
+            })
+            .collect(),
+        hessian: true,
+        gram: published.hyperparameters.loss.second_derivative_lipschitz() > 0.0,
     }
 }

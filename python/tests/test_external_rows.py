@@ -1,0 +1,97 @@
+"""External rows: a model that keeps none of its rows, given the removed ones; the "needs a
+full pass" outcome and the refresh from partial sums (issue 14, item 3)."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import unlearn
+from unlearn import CertifiedLogisticRegression, _unlearn
+
+
+def table(X, y, ids, rows):
+    """The rows at positions ``rows`` as the caller's table holds them: the feature columns
+    (named as ``fit`` names numpy columns), the target column ``y`` and the ids."""
+    columns = {f"x{j}": X[rows, j] for j in range(X.shape[1])}
+    columns["y"] = y[rows]
+    columns["id"] = [ids[i] for i in rows]
+    return pa.table(columns)
+
+
+def fitted(breast_cancer, budget=2.0):
+    """A certified model whose lifetime budget affords pass-free steps (at the default
+    budget this data's first tracked bound already needs a measured residual)."""
+    X, y, ids = breast_cancer
+    est = CertifiedLogisticRegression(C=1.0, budget=budget).fit(X, y, ids=ids)
+    return est.detach_rows(), X, y, ids
+
+
+def test_an_external_removal_is_pass_free_and_certified(breast_cancer):
+    est, X, y, ids = fitted(breast_cancer)
+    assert est._unlearner.external()
+    rows = [3, 10, 200]
+    certificate = est.remove([ids[i] for i in rows], rows=table(X, y, ids, rows))
+    assert certificate.certified and certificate.published
+    assert certificate.bounds["cached_hessian"] == [True]
+    assert certificate.rows_after == len(ids) - 3 == est.n_rows_
+    assert est.verify().passed
+    # Removed once: a second time is an unknown id; ids alone are not enough.
+    with pytest.raises(KeyError, match=ids[3]):
+        est.remove([ids[3]], rows=table(X, y, ids, [3]))
+    with pytest.raises(ValueError, match="external"):
+        est.remove([ids[4]])
+    with pytest.raises(ValueError, match="not among the given rows"):
+        est.remove([ids[4], ids[5]], rows=table(X, y, ids, [4]))
+    with pytest.raises(ValueError, match="external"):
+        est.audit_against_retrain(seed=1)
+
+
+def test_an_external_model_round_trips_through_its_store(breast_cancer, tmp_path):
+    est, X, y, ids = fitted(breast_cancer)
+    est.remove([ids[0]], rows=table(X, y, ids, [0]))
+    est.save(tmp_path / "store")
+    loaded = CertifiedLogisticRegression.load(tmp_path / "store")
+    assert loaded._unlearner.external() and loaded.n_rows_ == len(ids) - 1
+    a = est.remove([ids[1]], rows=table(X, y, ids, [1]))
+    b = loaded.remove([ids[1]], rows=table(X, y, ids, [1]))
+    assert a == b, "the persisted caches continue bit for bit"
+
+
+def test_a_request_that_needs_a_pass_is_finished_from_partial_sums(breast_cancer):
+    """A budget so small that a pass-free step's tracked bound misses it: the removal needs
+    its residual measured, which needs the rows. NeedsFullPass, nothing changed; then the
+    pass (a re-solve on the remaining rows, partial sums at its weights) finishes it."""
+    est, X, y, ids = fitted(breast_cancer, budget=1e-3)
+    rows = list(range(20))
+    removed = [ids[i] for i in rows]
+    before = est._unlearner.certificates()
+    with pytest.raises(unlearn.NeedsFullPass, match="full pass"):
+        est.remove(removed, rows=table(X, y, ids, rows))
+    assert est._unlearner.certificates() == before and est.n_rows_ == len(ids)
+
+    keep = np.ones(len(ids), dtype=bool)
+    keep[rows] = False
+    rest = np.flatnonzero(keep)
+    resolved = CertifiedLogisticRegression(C=1.0, sigma=0).fit(X[keep], y[keep])
+    weights = np.hstack([resolved.coef_, resolved.intercept_[:, None]])
+    spec = est._unlearner.batch_spec()
+    query = est._unlearner.refresh_query(weights)
+    halves = [
+        _unlearn.partial_sums(table(X, y, ids, part), query, spec)
+        for part in np.array_split(rest, 2)
+    ]
+    partials = _unlearn.merge_partials(*halves)
+    certificate = est._refresh_from_partials(
+        partials, weights, removed, rows=table(X, y, ids, rows)
+    )
+    assert certificate.rows_after == len(ids) - 20 == est.n_rows_
+    assert certificate.published and certificate.certified
+    assert certificate.bounds["residual_measured"] == [True]
+    # The refreshed weights are the re-solve's, which stopped at ‖∇L‖ ≤ tol; the bound adds
+    # the sums' rounding bounds (γ_N times sums of |terms| over N = 549 rows of norm ≤ R: far
+    # below 1e-8 here).
+    assert certificate.bounds["exact_residual"][0] <= resolved.tol * (1 + 1e-6) + 1e-8
+    assert est.verify().passed
+    # Partial sums over the wrong rows (the removed ones still in) are refused.
+    with pytest.raises(ValueError, match="rows"):
+        est._refresh_from_partials(partials, weights, [ids[30]], rows=table(X, y, ids, [30]))
