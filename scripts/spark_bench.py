@@ -151,6 +151,63 @@ def local_fit(directory: Path, features: list[str], est: Any) -> tuple[Any, dict
     return est, {"read_seconds": read_seconds, "fit_seconds": fit_seconds}
 
 
+def gradient_norm(directory: Path, features: list[str], w: np.ndarray, lam: float) -> float:
+    """||sum_i l'(w.x_i, y_i) [x_i, 1] + lambda n [w_x, 0]|| over the files, streamed.
+
+    The gradient of MLlib's objective (intercept unpenalised) multiplied by n, i.e. in
+    unlearn's units (a sum over rows, Lambda = lambda n), at MLlib's weights ``w`` (the
+    coefficients, then the intercept).
+    """
+    gradient = np.zeros(len(w))
+    n = 0
+    for path in sorted(directory.glob("*.parquet")):
+        table = pq.read_table(path, columns=[*features, "y"])
+        x = np.column_stack([table[f].to_numpy() for f in features] + [np.ones(table.num_rows)])
+        sign = np.where(table["y"].to_numpy() == 1, 1.0, -1.0)
+        derivative = -sign / (1.0 + np.exp(sign * (x @ w)))
+        gradient += x.T @ derivative
+        n += table.num_rows
+    gradient[:-1] += lam * n * w[:-1]
+    return float(np.linalg.norm(gradient))
+
+
+def routes(spark: Any, directory: Path, files: int, features: list[str], est: Any) -> dict:
+    """One pass (the first, with the Gram matrix) by each route over the first ``files``.
+
+    ``mapInArrow`` (a DataFrame: Spark reads Parquet and converts rows to Arrow for Python)
+    against the files read by pyarrow in the tasks (a Delta snapshot), and what Spark's
+    conversion alone costs: the same ``mapInArrow`` counting rows, and a JVM-only sum.
+    """
+    from unlearn import _unlearn
+    from unlearn import spark as uspark
+
+    paths = [str(p) for p in sorted(directory.glob("*.parquet"))[:files]]
+    df = spark.read.parquet(*paths)
+    labels = np.array(sorted(r[0] for r in df.select("y").distinct().collect()))
+    _, encoding, _ = est._encode(labels)
+    driver = _unlearn.DistributedFit(est._core_params(), features, encoding, "y")
+    spec, query, columns = driver.spec(), driver.weights(), [*features, "y"]
+
+    def count(batches):
+        yield pa.RecordBatch.from_pydict({"n": [sum(b.num_rows for b in batches)]})
+
+    selected = df.select(*columns)
+    out: dict = {"rows": df.count()}
+    selected.mapInArrow(count, "n long").collect()  # warm-up: Python workers started
+    out["load_before"] = os.getloadavg()
+    for name, rows in [
+        ("map_in_arrow_seconds", uspark._Rows(df)),
+        ("parquet_files_seconds", uspark._Rows(df, [Path(p).as_uri() for p in paths])),
+    ]:
+        _, out[name] = timed(lambda rows=rows: uspark._pass(rows, columns, spec, query, 2))
+    _, out["map_in_arrow_count_only_seconds"] = timed(
+        lambda: selected.mapInArrow(count, "n long").collect()
+    )
+    _, out["jvm_sum_seconds"] = timed(lambda: df.agg({"x0": "sum"}).collect())
+    out["load_after"] = os.getloadavg()
+    return out
+
+
 def main() -> None:
     """Run the benchmark and print its JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -161,26 +218,52 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--C", type=float, default=1e4)
     parser.add_argument("--tol", type=float, default=1e-2)
-    parser.add_argument("--removals", type=int, default=10)
     parser.add_argument("--mllib-tol", type=float, default=1e-6)
     parser.add_argument("--mllib-max-iter", type=int, default=100)
-    parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument("--skip-local", action="store_true")
     parser.add_argument("--skip-mllib", action="store_true")
+    parser.add_argument("--skip-fit", action="store_true")
+    parser.add_argument(
+        "--route-files", type=int, default=0, help="time one pass by each route over N files"
+    )
     args = parser.parse_args()
 
-    generate(args.data, args.rows, args.features, args.rows_per_file, args.seed)
-    features = [f"x{j}" for j in range(args.features)]
-    report: dict = {"rows": args.rows, "features": args.features, "load": os.getloadavg()}
+    from deltalake import DeltaTable, convert_to_deltalake
 
-    local, report["single_process"] = local_fit(args.data, features, estimator(args))
-    del local
+    from unlearn import spark as uspark
+
+    generate(args.data, args.rows, args.features, args.rows_per_file, args.seed)
+    if not (args.data / "_delta_log").exists():
+        # A Delta log over the Parquet files in place: what `unlearn.spark` reads on a lake.
+        convert_to_deltalake(str(args.data))
+    assert len(DeltaTable(str(args.data)).file_uris()) == -(-args.rows // args.rows_per_file)
+    features = [f"x{j}" for j in range(args.features)]
+    report: dict = {"rows": args.rows, "features": args.features}
+
+    if not args.skip_local:
+        report["single_process"] = {"load_before": os.getloadavg()}
+        local, times = local_fit(args.data, features, estimator(args))
+        report["single_process"].update(times, load_after=os.getloadavg())
+        del local
     spark = session(args.driver_memory)
-    df = spark.read.parquet(str(args.data))
-    report["partitions"] = df.rdd.getNumPartitions()
+    if not args.skip_fit:
+        report["spark"] = {"load_before": os.getloadavg()}
+        driver, seconds = timed(
+            lambda: uspark.solve(
+                str(args.data), estimator(args), features=features, target="y", session=spark
+            )
+        )
+        report["spark"].update(fit_seconds=seconds, load_after=os.getloadavg(), **driver.summary())
+    if args.route_files:
+        report["routes"] = routes(spark, args.data, args.route_files, features, estimator(args))
     if not args.skip_mllib:
+        df = spark.read.parquet(str(args.data))
+        report["mllib"] = {"load_before": os.getloadavg(), "partitions": df.rdd.getNumPartitions()}
         mllib = mllib_fit(df, features, 1.0 / args.C, args.mllib_tol, args.mllib_max_iter)
-        mllib.pop("weights")
-        report["mllib"] = mllib
+        weights = mllib.pop("weights")
+        report["mllib"].update(mllib, load_after=os.getloadavg())
+        report["mllib"]["gradient_norm"] = gradient_norm(args.data, features, weights, 1 / args.C)
     spark.stop()
     print(json.dumps(report, indent=2))
 

@@ -94,10 +94,7 @@ def read_delta(spark: Any, path: str | Path, storage_options: dict[str, str] | N
     -------
     DataFrame
     """
-    files = lake.live_files(str(path), storage_options=storage_options)
-    if not files:
-        raise ValueError(f"{path}: the Delta table's snapshot has no data file (no rows)")
-    return spark.read.option("basePath", str(path)).parquet(*files)
+    return _rows_of(str(path), spark, storage_options).df
 
 
 def _labels(df: Any, target: str) -> np.ndarray:
@@ -257,3 +254,238 @@ def solve(
                 "max_passes, or check the features' scaling and the estimator's tol"
             )
     return driver
+
+
+def fit(
+    source: Any,
+    estimator: Any,
+    *,
+    features: Iterable[str],
+    target: str,
+    subject: str | None = None,
+    session: Any = None,
+    max_passes: int = 100,
+    depth: int = TREE_DEPTH,
+    storage_options: dict[str, str] | None = None,
+) -> Any:
+    """Fit a certified estimator on a Spark table, one Spark pass per Newton iteration.
+
+    Parameters
+    ----------
+    source : DataFrame, str or Path
+        The training rows: a DataFrame (each pass is a ``mapInArrow`` over it; cache it
+        first if it fits in memory), or the path of a Delta table (each pass reads its
+        snapshot's live Parquet files with pyarrow in the tasks: the same rows every pass).
+        One numeric column per feature, the target, an id column (removals name ids; read
+        by :func:`remove`, not here).
+    estimator : CertifiedLogisticRegression or CertifiedRidge
+        Unfitted; its parameters (C or alpha, privacy target, clip_norm, tol, ...) are the
+        fit's. Output perturbation only (the default mechanism).
+    features : iterable of str
+        The feature columns, in order.
+    target : str
+        The target column.
+    subject : str, optional
+        The data-subject column, when removals may name subjects.
+    session : SparkSession, optional
+        For a Delta path (default: the active session).
+    max_passes : int, default 100
+        Refuse to run more passes than this.
+    depth : int, default 2
+        Depth of the tree reduction.
+    storage_options : dict, optional
+        delta-rs storage options for a Delta path.
+
+    Returns
+    -------
+    estimator
+        The estimator, fitted; its rows are external (they stay in the table): remove rows
+        with :func:`remove`. ``spark_passes_`` is the number of passes the fit ran.
+    """
+    features = [str(f) for f in features]
+    driver = solve(
+        source,
+        estimator,
+        features=features,
+        target=target,
+        session=session,
+        max_passes=max_passes,
+        depth=depth,
+        storage_options=storage_options,
+    )
+    passes = driver.passes
+    declared = estimator._loss == "logistic" and estimator.classes is not None
+    estimator._unlearner = driver.finish(declared, subject is not None)
+    estimator.n_features_in_ = len(features)
+    if features != [f"x{j}" for j in range(len(features))]:
+        estimator.feature_names_in_ = np.array(features, dtype=object)
+    estimator.spark_passes_ = passes
+    estimator._refresh()
+    return estimator
+
+
+def _resolve(estimator: Any, remaining: Any, spec: dict[str, Any], depth: int) -> tuple:
+    """Re-solve over the remaining rows; return the weights (K x d) and the passes run.
+
+    A distributed fit of the same objective without noise (``sigma=0``; the classes of the
+    model, so the encoding is the same), whose secret weights, unrounded, are what the
+    refresh is charged for by their measured residual. It is never published or stored.
+    """
+    from sklearn.base import clone
+
+    twin = clone(estimator).set_params(sigma=0.0)
+    if estimator._loss == "logistic":
+        twin.set_params(classes=estimator.classes_)
+    driver = solve(
+        remaining, twin, features=spec["feature_names"], target=spec["target_column"], depth=depth
+    )
+    passes = driver.passes
+    return driver.finish(twin._loss == "logistic", False).weights(), passes
+
+
+def _named(ids: list[str], subjects: list[str], id_column: str, subject_column: str | None):
+    """Return the Spark condition "this row is named by the request" (never null).
+
+    Ids and subjects are compared as text, as the estimator keeps them; a row whose subject
+    is null is not named by subject (``coalesce``: without it, the negated condition would
+    be null there too, and the filter for the remaining rows would drop the row).
+    """
+    from pyspark.sql import functions as F
+
+    conditions = []
+    if ids:
+        conditions.append(F.col(id_column).cast("string").isin(ids))
+    if subjects:
+        conditions.append(F.col(subject_column).cast("string").isin(subjects))
+    if not conditions:
+        raise ValueError("nothing to remove: give ids=[...] and/or subjects=[...]")
+    condition = conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1]
+    return F.coalesce(condition, F.lit(False))
+
+
+def _names(names: str | Iterable[Any] | None) -> list[str]:
+    """One name or many, as a list of strings."""
+    if names is None:
+        return []
+    return [names] if isinstance(names, str) else [str(n) for n in names]
+
+
+def remove(
+    estimator: Any,
+    ids: str | Iterable[Any] | None = None,
+    subjects: str | Iterable[Any] | None = None,
+    *,
+    source: Any,
+    session: Any = None,
+    id_column: str = "id",
+    subject_column: str | None = None,
+    require_certified: bool = False,
+    storage_options: dict[str, str] | None = None,
+    depth: int = TREE_DEPTH,
+) -> Removal:
+    """Remove rows by id or subject from a Spark-fitted model, and from the lake.
+
+    1. The named rows are read from ``source`` (a filter; one small job).
+    2. The model removes them on the driver (``estimator.remove(..., rows=...)``): the
+       O(d^2) pass-free step, no Spark job. When the removal schedule asks for an exact
+       step or a re-solve instead, the core says so (:class:`unlearn.NeedsFullPass`) and
+       changes nothing; then a distributed re-solve runs over the remaining rows (the
+       source without the named rows; from zero), one more pass sums them at its weights,
+       and the request is finished from those sums (``_refresh_from_partials``).
+    3. With a Delta table as ``source``, the rows are erased from it
+       (:func:`unlearn.lake.erase_from_delta`, which records the certificate's digest).
+
+    Model first, lake second: the model's step needs the rows, read while the table still
+    holds them. If the lake step fails, :class:`LakeErasureIncomplete` carries the
+    certificate; the lake erasure is idempotent and can be re-run alone.
+
+    Parameters
+    ----------
+    estimator : CertifiedLogisticRegression or CertifiedRidge
+        Fitted, its rows external (``detach_rows()``, or a distributed fit).
+    ids, subjects : str or iterable of str, optional
+        The rows to remove: ids, and/or data subjects (every row of each).
+    source : DataFrame, str or Path
+        The training table: a DataFrame, or the path of a Delta table (read with
+        :func:`read_delta`, then erased).
+    session : SparkSession, optional
+        For a Delta path (default: the active session).
+    id_column, subject_column : str
+        The table's id and subject columns.
+    require_certified : bool, default False
+        Raise :class:`unlearn.NotCertified` if the certificate is not certified (after the
+        lake erasure: a deletion is never undone).
+    storage_options : dict, optional
+        delta-rs storage options.
+    depth : int, default 2
+        Depth of the tree reduction, when the request needs passes.
+
+    Returns
+    -------
+    Removal
+        The certificate, the Spark passes the request ran, the lake erasure.
+
+    Raises
+    ------
+    KeyError
+        No row of the table has the ids or subjects named (nothing changed); or an id is
+        not among the model's remaining rows.
+    LakeErasureIncomplete
+        The model removal is done, the lake erasure failed (retry it alone).
+    """
+    ids, subjects = _names(ids), _names(subjects)
+    if subjects and subject_column is None:
+        raise ValueError("subjects named: give the table's subject column, subject_column=...")
+    rows = _rows_of(source, session, storage_options)
+    spec = estimator._unlearner.batch_spec()
+    columns = [*spec["feature_names"], spec["target_column"], id_column]
+    if subject_column is not None:
+        columns.append(subject_column)
+    named = _named(ids, subjects, id_column, subject_column)
+    given = rows.df.filter(named).select(*columns).toArrow()
+    if given.num_rows == 0:
+        raise KeyError(
+            "no row of the table has the ids or subjects named: nothing was removed (check "
+            f"id_column={id_column!r} and subject_column={subject_column!r})"
+        )
+    request = {"rows": given, "id_column": id_column, "subject_column": subject_column}
+    try:
+        certificate = estimator.remove(ids, subjects, **request)
+        passes = 0
+    except _unlearn.NeedsFullPass:
+        remaining = rows.df.filter(~named)
+        weights, passes = _resolve(estimator, remaining, spec, depth)
+        query = estimator._unlearner.refresh_query(weights)
+        columns = [*spec["feature_names"], spec["target_column"]]
+        partials = _pass(_Rows(remaining), columns, spec, query, depth)
+        certificate = estimator._refresh_from_partials(partials, weights, ids, subjects, **request)
+        passes += 1
+    path = None if rows.files is None else str(source)
+    erased = None
+    if path is not None:
+        try:
+            erased = lake.erase_from_delta(
+                path,
+                ids=ids or None,
+                subjects=subjects or None,
+                id_column=id_column,
+                subject_column=subject_column or "subject",
+                ledger_entry=certificate.digest,
+                storage_options=storage_options,
+            )
+        except Exception as e:
+            error = LakeErasureIncomplete(
+                f"{path}: the model removal is done and recorded (ledger entry "
+                f"{certificate.digest}), but erasing the rows from the table failed ({e}); "
+                "run unlearn.lake.erase_from_delta again with the same ids or subjects "
+                "(it is idempotent)"
+            )
+            error.certificate = certificate
+            raise error from e
+    if require_certified and not certificate.certified:
+        error = _unlearn.NotCertified(
+            f"the rows were removed, but the release is not certified: {certificate.reason}"
+        )
+        error.certificate = certificate
+        raise error
+    return Removal(certificate=certificate, passes=passes, lake=erased)

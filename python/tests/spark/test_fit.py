@@ -130,3 +130,15 @@ def test_a_fit_that_does_not_converge_in_max_passes_says_what_to_do(
     df = _frame(spark_session, cancer, tmp_path / "rows", 3)
     with pytest.raises(UnlearnError, match="did not converge in 2 passes: raise max_passes"):
         _solve(df, max_passes=2)
+
+
+def test_fit_returns_a_certified_estimator_whose_rows_stay_in_the_table(
+    spark_session, cancer, local, tmp_path
+):
+    df = _frame(spark_session, cancer, tmp_path / "rows", 3)
+    est = spark.fit(df, CertifiedLogisticRegression(), features=FEATURES, target="y")
+    assert est._unlearner.external()
+    assert est.n_rows_ == cancer.num_rows
+    assert list(est.classes_) == list(local.classes_)
+    assert est.certificates_[0].certified
+    assert est.verify().passed
