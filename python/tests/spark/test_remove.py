@@ -1,0 +1,124 @@
+"""unlearn.spark.remove: the removed rows fetched through Spark, the step on the driver, the lake.
+
+Weights are compared as in test_fit.py: with sigma = 0 the published weights are the
+secret ones, and each side's certificate bounds ||grad L(w)|| of them on the remaining rows
+(``bounds["exact_residual"]``), so by Lambda-strong convexity the two removals' weights are
+within (r_a + r_b) / Lambda of each other.
+"""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+from lake_scan import find_rows
+
+from unlearn import CertifiedLogisticRegression, datasets, spark
+
+FEATURES = [f"x{j}" for j in range(30)]
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y, _ = datasets.load_breast_cancer(return_X_y=True)
+    columns = {f"x{j}": X[:, j] for j in range(30)}
+    columns["y"] = y
+    columns["id"] = [f"r{i:04d}" for i in range(len(y))]
+    columns["subject"] = [f"s{i % 97:02d}" for i in range(len(y))]
+    return pa.table(columns)
+
+
+def _local(table):
+    return CertifiedLogisticRegression(sigma=0.0).fit(
+        table.select(FEATURES),
+        table["y"].to_numpy(),
+        ids=table["id"].to_pylist(),
+        subjects=table["subject"].to_pylist(),
+    )
+
+
+def _spark_fit(source, session, **params):
+    return spark.fit(
+        source,
+        CertifiedLogisticRegression(**params),
+        features=FEATURES,
+        target="y",
+        subject="subject",
+        session=session,
+    )
+
+
+def _weights(est):
+    return np.column_stack([est.coef_, est.intercept_])
+
+
+def _bound(a, b):
+    ra = np.array(a.bounds["exact_residual"])
+    rb = np.array(b.bounds["exact_residual"])
+    assert a.effective_lambda == b.effective_lambda
+    return float(np.linalg.norm((ra + rb) / a.effective_lambda))
+
+
+def _delta(table, path):
+    for k in range(3):
+        write_deltalake(str(path), table.slice(k * 190, 190), mode="append")
+    return str(path)
+
+
+def test_a_removal_through_spark_equals_the_removal_in_process(spark_session, cancer, tmp_path):
+    """Without noise every removal takes an exact step: through Spark that is a request
+    that needs a pass, finished by a distributed re-solve over the remaining rows."""
+    df = spark_session.createDataFrame(cancer).repartition(3)
+    held = _local(cancer)
+    external = _spark_fit(df, spark_session, sigma=0.0)
+    assert external.spark_passes_ >= 2
+    ids = ["r0003", "r0100", "r0421"]
+    local = held.remove(ids)
+    through_spark = spark.remove(external, ids, source=df)
+    assert through_spark.lake is None
+    assert through_spark.passes >= 2
+    assert through_spark.certificate.bounds["residual_measured"] == [True]
+    assert external.n_rows_ == held.n_rows_ == cancer.num_rows - 3
+    gap = np.linalg.norm(_weights(external) - _weights(held))
+    assert gap <= _bound(through_spark.certificate, local)
+
+
+def test_a_subject_is_erased_from_the_model_and_from_every_file_of_the_table(
+    spark_session, cancer, tmp_path
+):
+    path = _delta(cancer, tmp_path / "table")
+    # A budget that affords pass-free steps (at the default one this data's first tracked
+    # bound already needs a measured residual: tests/test_external_rows.py).
+    est = _spark_fit(path, spark_session, budget=2.0)
+    assert est.certificates_[0].certified
+    mask = np.array(cancer["subject"].to_pylist()) == "s05"
+    removed, kept = cancer.filter(pa.array(mask)), cancer.filter(pa.array(~mask))
+    texts = removed["id"].to_pylist() + ["s05"]
+    # The dataset's values have few digits and repeat across rows: look for the removed
+    # rows' values that no remaining row has.
+    left = {v for f in FEATURES for v in kept[f].to_pylist()}
+    numbers = sorted({v for f in FEATURES for v in removed[f].to_pylist()} - left)
+    assert len(numbers) > 10
+    assert find_rows(path, texts, numbers)  # the scan finds them before
+
+    removal = spark.remove(
+        est, subjects=["s05"], source=path, session=spark_session, subject_column="subject"
+    )
+
+    assert est.n_rows_ == cancer.num_rows - int(mask.sum())
+    assert removal.passes == 0 and removal.certificate.bounds["cached_hessian"] == [True]
+    assert removal.certificate.certified
+    assert len(removal.certificate.erased_subject_tags) == 1
+    assert removal.lake.rows_deleted == int(mask.sum())
+    assert find_rows(path, texts, numbers) == []
+    info = DeltaTable(path).history(1)[0]
+    assert info["unlearn.ledger_entry"] == removal.certificate.digest
+
+
+def test_a_request_naming_no_row_of_the_table_changes_nothing(spark_session, cancer, tmp_path):
+    path = _delta(cancer, tmp_path / "table")
+    est = _local(cancer).detach_rows()
+    version = DeltaTable(path).version()
+    with pytest.raises(KeyError, match="no row of the table has the ids or subjects named"):
+        spark.remove(est, ["no-such-id"], source=path, session=spark_session)
+    assert est.n_rows_ == cancer.num_rows
+    assert DeltaTable(path).version() == version

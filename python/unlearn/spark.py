@@ -1,0 +1,491 @@
+"""Training on a Spark DataFrame, and removal whose rows stay in the user's table.
+
+The mathematics splits along what it needs from the rows. Training, an exact step and a
+refresh need only sums over rows — loss, gradient, the Hessian's lower triangle, the Gram
+matrix, per-class counts, the largest row norm — which the core computes per Arrow batch
+(``_unlearn.partial_sums``) and merges in any order with rounding bounds that hold for
+every order (``_unlearn.merge_partials``; proofs/distributed_sums.md). A removal step needs
+only the d x d state the driver keeps plus the removed rows.
+
+So :func:`fit` runs each Newton iteration as one pass: ``df.mapInArrow`` turns every
+partition's batches into one partial (merged inside the task), a tree reduction merges the
+partials (``RDD.treeReduce``), and the driver (``_unlearn.DistributedFit``) takes the
+Newton step, the Cholesky solve, the certified ||X||_2 bound and the release. The rows never
+reach the driver; the estimator it returns keeps the weights, the noise key, the caches
+and the ledger, and its rows are "external": they live in the table.
+
+:func:`remove` fetches the removed rows from the table by id or subject (a filter), gives
+them to the estimator's O(d^2) removal step on the driver, and only when the removal
+schedule asks for an exact step or a re-solve runs a pass over the remaining rows and
+finishes the request from those sums. With a Delta table as the source it then erases the
+rows from the lake (:mod:`unlearn.lake`), in the same call.
+
+Partial sums are sums over secret rows: they travel from the executors to the driver
+inside one job (task results and the reduction's shuffle), and are never logged or written
+to a file by this module. Preprocessing is the estimator's fixed constants (``clip_norm``,
+the intercept column), applied to each row on its own: nothing is fitted per partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from . import _unlearn, lake
+from ._certificate import Certificate, _Record
+
+#: Depth of the tree reduction (``RDD.treeReduce``): with P partitions the driver receives
+#: about P^(1/depth) partials per pass instead of P.
+TREE_DEPTH = 2
+
+# Rows per Arrow batch when a task reads a Parquet file itself (a batch's partial sums are
+# computed in one call; larger batches amortise the call, smaller ones bound its memory).
+_FILE_BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Removal(_Record):
+    """What :func:`remove` did: the certificate, the passes it ran, the lake erasure.
+
+    Attributes
+    ----------
+    certificate : Certificate
+        The new ledger entry.
+    passes : int
+        Spark passes over the remaining rows the request needed (0 on the pass-free path).
+    lake : LakeErasure or None
+        The erasure from the Delta table, when the source was one.
+    """
+
+    certificate: Certificate
+    passes: int
+    lake: lake.LakeErasure | None
+
+
+class LakeErasureIncomplete(_unlearn.UnlearnError):
+    """The model removal is done and recorded, but erasing the rows from the lake failed.
+
+    ``.certificate`` is the removal's ledger entry. The lake erasure is idempotent: run
+    :func:`unlearn.lake.erase_from_delta` again with the same ids or subjects (and
+    ``ledger_entry=certificate.digest``).
+    """
+
+
+def read_delta(spark: Any, path: str | Path, storage_options: dict[str, str] | None = None):
+    """Read a Delta table's current snapshot into a DataFrame, without delta-spark.
+
+    Spark reads the snapshot's live Parquet files (``unlearn.lake.live_files``), with the
+    table root as ``basePath`` so partition columns come back.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str or Path
+        The table.
+    storage_options : dict, optional
+        delta-rs storage options (credentials of an object store).
+
+    Returns
+    -------
+    DataFrame
+    """
+    return _rows_of(str(path), spark, storage_options).df
+
+
+def _labels(df: Any, target: str) -> np.ndarray:
+    """Return the distinct labels of ``target`` (one small Spark job), for the encoding."""
+    rows = df.select(target).distinct().collect()
+    labels = [r[0] for r in rows]
+    if any(v is None for v in labels):
+        raise ValueError(f"column '{target}' has missing labels (nulls): drop or fill them")
+    return np.array(sorted(labels))
+
+
+def _one_pass(df: Any, spec: bytes, query: bytes, depth: int) -> bytes:
+    """Return the merged partial sums of every row of ``df`` at the query's weights.
+
+    Each task merges its partition's batches into one partial; the partials are then
+    tree-reduced. Any merge order is covered by the same rounding bounds.
+    """
+
+    def partials(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from unlearn import _unlearn as core
+
+        total = None
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            part = core.partial_sums(batch, query, spec)
+            total = part if total is None else core.merge_partials(total, part)
+        if total is not None:
+            yield pa.RecordBatch.from_pydict({"partial": pa.array([total], pa.binary())})
+
+    rdd = df.mapInArrow(partials, "partial binary").rdd.map(lambda row: bytes(row[0]))
+    return _reduce(rdd, depth)
+
+
+def _reduce(rdd: Any, depth: int) -> bytes:
+    """Tree-reduce an RDD of partials (bytes) with the core's merge."""
+    try:
+        return rdd.treeReduce(_unlearn.merge_partials, depth=depth)
+    except ValueError as e:
+        if "empty" in str(e).lower():
+            raise ValueError("the table has no rows to train on") from None
+        raise
+
+
+def _file_pass(
+    session: Any, files: list[str], columns: list[str], spec: Any, query: bytes, depth: int
+) -> bytes:
+    """Like :func:`_one_pass`, over Parquet files each task reads itself with pyarrow.
+
+    One task per file; Spark schedules them, retries a failed one and reduces the partials.
+    The rows go from Parquet to Arrow in the Python worker, skipping Spark's row-to-Arrow
+    conversion (``mapInArrow`` feeds Python through it: half of a pass's time at 100
+    columns, BENCHMARKS.md).
+    """
+
+    def partials(paths: Iterator[str]) -> Iterator[bytes]:
+        import pyarrow.fs as pafs
+        import pyarrow.parquet as pq
+
+        from unlearn import _unlearn as core
+
+        total = None
+        for uri in paths:
+            fs, path = pafs.FileSystem.from_uri(uri)
+            with fs.open_input_file(path) as handle:
+                reader = pq.ParquetFile(handle)
+                for batch in reader.iter_batches(batch_size=_FILE_BATCH_ROWS, columns=columns):
+                    if batch.num_rows == 0:
+                        continue
+                    part = core.partial_sums(batch, query, spec)
+                    total = part if total is None else core.merge_partials(total, part)
+        if total is not None:
+            yield total
+
+    rdd = session.sparkContext.parallelize(files, len(files)).mapPartitions(partials)
+    return _reduce(rdd, depth)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Where a fit's passes read the rows: a DataFrame, or the Parquet files of a snapshot.
+
+    ``df`` serves the small jobs (the label set, filters by id); ``files``, when set, are
+    what every pass reads instead of ``df`` (a Delta snapshot's live files: the same rows
+    on every pass, read by pyarrow in the tasks).
+    """
+
+    df: Any
+    files: list[str] | None = None
+
+
+def _rows_of(source: Any, session: Any, storage_options: dict[str, str] | None) -> _Rows:
+    """Take a DataFrame as given, a Delta table path as its snapshot's live files."""
+    if hasattr(source, "mapInArrow"):
+        return _Rows(source)
+    from pyspark.sql import SparkSession
+
+    session = session or SparkSession.getActiveSession()
+    if session is None:
+        raise ValueError(f"{source}: no active Spark session to read it with: pass session=...")
+    files = lake.live_files(str(source), storage_options=storage_options)
+    if not files:
+        raise ValueError(f"{source}: the Delta table's snapshot has no data file (no rows)")
+    return _Rows(session.read.option("basePath", str(source)).parquet(*files), files)
+
+
+def _pass(rows: _Rows, columns: list[str], spec: Any, query: bytes, depth: int) -> bytes:
+    """One pass: the merged partial sums of every row at the query's weights."""
+    if rows.files is None:
+        return _one_pass(rows.df.select(*columns), spec, query, depth)
+    session = rows.df.sparkSession
+    return _file_pass(session, rows.files, columns, spec, query, depth)
+
+
+def solve(
+    source: Any,
+    estimator: Any,
+    *,
+    features: Iterable[str],
+    target: str,
+    session: Any = None,
+    max_passes: int = 100,
+    depth: int = TREE_DEPTH,
+    storage_options: dict[str, str] | None = None,
+) -> Any:
+    """Run the distributed Newton iteration to convergence; return the driver.
+
+    The first step of :func:`fit` (which then builds the estimator from it), useful alone
+    to audit a distributed fit: ``solve(...).compare(in_process._unlearner)`` gives the
+    distance between the two fits' secret weights and the bound it must meet,
+    ``.summary()`` the passes and the bounds.
+
+    Parameters
+    ----------
+    source, estimator, features, target, session, max_passes, depth, storage_options
+        As for :func:`fit`.
+
+    Returns
+    -------
+    unlearn._unlearn.DistributedFit
+        Converged: it holds the secret weights and the sums at them (never exposed).
+    """
+    rows = _rows_of(source, session, storage_options)
+    features = [str(f) for f in features]
+    if estimator._loss == "logistic":
+        labels = _labels(rows.df, target) if estimator.classes is None else estimator.classes
+    else:
+        labels = np.zeros(1)
+    _, encoding, _ = estimator._encode(np.asarray(labels))
+    driver = _unlearn.DistributedFit(estimator._core_params(), features, encoding, target)
+    spec = driver.spec()
+    columns = [*features, target]
+    while not driver.absorb(_pass(rows, columns, spec, driver.weights(), depth)):
+        if driver.passes >= max_passes:
+            raise _unlearn.UnlearnError(
+                f"the distributed fit did not converge in {max_passes} passes: raise "
+                "max_passes, or check the features' scaling and the estimator's tol"
+            )
+    return driver
+
+
+def fit(
+    source: Any,
+    estimator: Any,
+    *,
+    features: Iterable[str],
+    target: str,
+    subject: str | None = None,
+    session: Any = None,
+    max_passes: int = 100,
+    depth: int = TREE_DEPTH,
+    storage_options: dict[str, str] | None = None,
+) -> Any:
+    """Fit a certified estimator on a Spark table, one Spark pass per Newton iteration.
+
+    Parameters
+    ----------
+    source : DataFrame, str or Path
+        The training rows: a DataFrame (each pass is a ``mapInArrow`` over it; cache it
+        first if it fits in memory), or the path of a Delta table (each pass reads its
+        snapshot's live Parquet files with pyarrow in the tasks: the same rows every pass).
+        One numeric column per feature, the target, an id column (removals name ids; read
+        by :func:`remove`, not here).
+    estimator : CertifiedLogisticRegression or CertifiedRidge
+        Unfitted; its parameters (C or alpha, privacy target, clip_norm, tol, ...) are the
+        fit's. Output perturbation only (the default mechanism).
+    features : iterable of str
+        The feature columns, in order.
+    target : str
+        The target column.
+    subject : str, optional
+        The data-subject column, when removals may name subjects.
+    session : SparkSession, optional
+        For a Delta path (default: the active session).
+    max_passes : int, default 100
+        Refuse to run more passes than this.
+    depth : int, default 2
+        Depth of the tree reduction.
+    storage_options : dict, optional
+        delta-rs storage options for a Delta path.
+
+    Returns
+    -------
+    estimator
+        The estimator, fitted; its rows are external (they stay in the table): remove rows
+        with :func:`remove`. ``spark_passes_`` is the number of passes the fit ran.
+    """
+    features = [str(f) for f in features]
+    driver = solve(
+        source,
+        estimator,
+        features=features,
+        target=target,
+        session=session,
+        max_passes=max_passes,
+        depth=depth,
+        storage_options=storage_options,
+    )
+    passes = driver.passes
+    declared = estimator._loss == "logistic" and estimator.classes is not None
+    estimator._unlearner = driver.finish(declared, subject is not None)
+    estimator.n_features_in_ = len(features)
+    if features != [f"x{j}" for j in range(len(features))]:
+        estimator.feature_names_in_ = np.array(features, dtype=object)
+    estimator.spark_passes_ = passes
+    estimator._refresh()
+    return estimator
+
+
+def _resolve(estimator: Any, remaining: Any, spec: dict[str, Any], depth: int) -> tuple:
+    """Re-solve over the remaining rows; return the weights (K x d) and the passes run.
+
+    A distributed fit of the same objective without noise (``sigma=0``; the classes of the
+    model, so the encoding is the same), whose secret weights, unrounded, are what the
+    refresh is charged for by their measured residual. It is never published or stored.
+    """
+    from sklearn.base import clone
+
+    twin = clone(estimator).set_params(sigma=0.0)
+    if estimator._loss == "logistic":
+        twin.set_params(classes=estimator.classes_)
+    driver = solve(
+        remaining, twin, features=spec["feature_names"], target=spec["target_column"], depth=depth
+    )
+    passes = driver.passes
+    return driver.finish(twin._loss == "logistic", False).weights(), passes
+
+
+def _named(ids: list[str], subjects: list[str], id_column: str, subject_column: str | None):
+    """Return the Spark condition "this row is named by the request" (never null).
+
+    Ids and subjects are compared as text, as the estimator keeps them; a row whose subject
+    is null is not named by subject (``coalesce``: without it, the negated condition would
+    be null there too, and the filter for the remaining rows would drop the row).
+    """
+    from pyspark.sql import functions as F
+
+    conditions = []
+    if ids:
+        conditions.append(F.col(id_column).cast("string").isin(ids))
+    if subjects:
+        conditions.append(F.col(subject_column).cast("string").isin(subjects))
+    if not conditions:
+        raise ValueError("nothing to remove: give ids=[...] and/or subjects=[...]")
+    condition = conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1]
+    return F.coalesce(condition, F.lit(False))
+
+
+def _names(names: str | Iterable[Any] | None) -> list[str]:
+    """One name or many, as a list of strings."""
+    if names is None:
+        return []
+    return [names] if isinstance(names, str) else [str(n) for n in names]
+
+
+def remove(
+    estimator: Any,
+    ids: str | Iterable[Any] | None = None,
+    subjects: str | Iterable[Any] | None = None,
+    *,
+    source: Any,
+    session: Any = None,
+    id_column: str = "id",
+    subject_column: str | None = None,
+    require_certified: bool = False,
+    storage_options: dict[str, str] | None = None,
+    depth: int = TREE_DEPTH,
+) -> Removal:
+    """Remove rows by id or subject from a Spark-fitted model, and from the lake.
+
+    1. The named rows are read from ``source`` (a filter; one small job).
+    2. The model removes them on the driver (``estimator.remove(..., rows=...)``): the
+       O(d^2) pass-free step, no Spark job. When the removal schedule asks for an exact
+       step or a re-solve instead, the core says so (:class:`unlearn.NeedsFullPass`) and
+       changes nothing; then a distributed re-solve runs over the remaining rows (the
+       source without the named rows; from zero), one more pass sums them at its weights,
+       and the request is finished from those sums (``_refresh_from_partials``).
+    3. With a Delta table as ``source``, the rows are erased from it
+       (:func:`unlearn.lake.erase_from_delta`, which records the certificate's digest).
+
+    Model first, lake second: the model's step needs the rows, read while the table still
+    holds them. If the lake step fails, :class:`LakeErasureIncomplete` carries the
+    certificate; the lake erasure is idempotent and can be re-run alone.
+
+    Parameters
+    ----------
+    estimator : CertifiedLogisticRegression or CertifiedRidge
+        Fitted, its rows external (``detach_rows()``, or a distributed fit).
+    ids, subjects : str or iterable of str, optional
+        The rows to remove: ids, and/or data subjects (every row of each).
+    source : DataFrame, str or Path
+        The training table: a DataFrame, or the path of a Delta table (read with
+        :func:`read_delta`, then erased).
+    session : SparkSession, optional
+        For a Delta path (default: the active session).
+    id_column, subject_column : str
+        The table's id and subject columns.
+    require_certified : bool, default False
+        Raise :class:`unlearn.NotCertified` if the certificate is not certified (after the
+        lake erasure: a deletion is never undone).
+    storage_options : dict, optional
+        delta-rs storage options.
+    depth : int, default 2
+        Depth of the tree reduction, when the request needs passes.
+
+    Returns
+    -------
+    Removal
+        The certificate, the Spark passes the request ran, the lake erasure.
+
+    Raises
+    ------
+    KeyError
+        No row of the table has the ids or subjects named (nothing changed); or an id is
+        not among the model's remaining rows.
+    LakeErasureIncomplete
+        The model removal is done, the lake erasure failed (retry it alone).
+    """
+    ids, subjects = _names(ids), _names(subjects)
+    if subjects and subject_column is None:
+        raise ValueError("subjects named: give the table's subject column, subject_column=...")
+    rows = _rows_of(source, session, storage_options)
+    spec = estimator._unlearner.batch_spec()
+    columns = [*spec["feature_names"], spec["target_column"], id_column]
+    if subject_column is not None:
+        columns.append(subject_column)
+    named = _named(ids, subjects, id_column, subject_column)
+    given = rows.df.filter(named).select(*columns).toArrow()
+    if given.num_rows == 0:
+        raise KeyError(
+            "no row of the table has the ids or subjects named: nothing was removed (check "
+            f"id_column={id_column!r} and subject_column={subject_column!r})"
+        )
+    request = {"rows": given, "id_column": id_column, "subject_column": subject_column}
+    try:
+        certificate = estimator.remove(ids, subjects, **request)
+        passes = 0
+    except _unlearn.NeedsFullPass:
+        remaining = rows.df.filter(~named)
+        weights, passes = _resolve(estimator, remaining, spec, depth)
+        query = estimator._unlearner.refresh_query(weights)
+        columns = [*spec["feature_names"], spec["target_column"]]
+        partials = _pass(_Rows(remaining), columns, spec, query, depth)
+        certificate = estimator._refresh_from_partials(partials, weights, ids, subjects, **request)
+        passes += 1
+    path = None if rows.files is None else str(source)
+    erased = None
+    if path is not None:
+        try:
+            erased = lake.erase_from_delta(
+                path,
+                ids=ids or None,
+                subjects=subjects or None,
+                id_column=id_column,
+                subject_column=subject_column or "subject",
+                ledger_entry=certificate.digest,
+                storage_options=storage_options,
+            )
+        except Exception as e:
+            error = LakeErasureIncomplete(
+                f"{path}: the model removal is done and recorded (ledger entry "
+                f"{certificate.digest}), but erasing the rows from the table failed ({e}); "
+                "run unlearn.lake.erase_from_delta again with the same ids or subjects "
+                "(it is idempotent)"
+            )
+            error.certificate = certificate
+            raise error from e
+    if require_certified and not certificate.certified:
+        error = _unlearn.NotCertified(
+            f"the rows were removed, but the release is not certified: {certificate.reason}"
+        )
+        error.certificate = certificate
+        raise error
+    return Removal(certificate=certificate, passes=passes, lake=erased)

@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Training on Spark against one process and against Spark MLlib; removal after each.
+
+Issue 14's targets, in one run on one machine (local[2]: two task threads):
+1. the data: ``--rows`` x ``--features`` (5,000,000 x 100 by default) seeded synthetic
+   rows of norm at most 1 (features N(0, 1/d), scaled down to norm 1 when above), labels
+   from a logistic model with a fixed direction, ids 0..n-1; written once as Parquet files
+   of ``--rows-per-file`` rows under ``--data`` and reused by later runs;
+2. **single process**: the files read with pyarrow into one table (timed apart), then
+   ``CertifiedLogisticRegression.fit`` on it (the time the target compares);
+3. **Spark**: ``unlearn.spark.fit`` on the files as a Delta table (a log written over them
+   in place): every Newton pass is one task per file, reading it with pyarrow and summing
+   its batches, plus a tree reduction of the partial sums; the time includes reading the
+   files on each pass (nothing is cached);
+4. **Spark MLlib**: ``pyspark.ml.classification.LogisticRegression`` on the same DataFrame
+   (a ``VectorAssembler`` of the feature columns, cached as MLlib's docs advise; caching
+   and assembling timed apart), on the same objective: MLlib minimises
+   (1/n) sum_i loss_i + (regParam/2) ||w||^2 with the intercept unpenalised, unlearn's
+   "per-sample" convention sum_i loss_i + (lambda n / 2) ||w||^2 (n times it), so
+   regParam = lambda = 1 / C and the intercept is the only difference (unlearn's is
+   penalised); ``standardization=False``. Per-sample lambda = 1e-4 and ``--tol 1e-2``
+   by default: at 5,000,000 rows the certified bound on the gradient norm cannot go below
+   ~2e-3 (its rounding error grows with n; the core refuses a smaller tolerance), and
+   Lambda = lambda n = 500 keeps the weights within tol / Lambda = 2e-5 of the optimum.
+   "The same tolerance": MLlib's ``tol`` is a relative change of the loss between L-BFGS
+   iterations, unlearn's a certified bound on the gradient norm; MLlib's weights are
+   therefore scored by the gradient norm of its own objective in unlearn's units (a sum
+   over rows), streamed over the files with numpy, next to unlearn's certified bound;
+5. **removal** (``--removals K``): K single-row removals by id on the estimator the Spark
+   fit returned (the driver's step, the row fetched beforehand by one Spark filter, timed
+   apart) and on the in-process estimator; medians;
+6. **routes** (``--route-files N``): one pass over the first N files through each route
+   (``mapInArrow`` on a DataFrame, or the files read by pyarrow in the tasks), and what
+   Spark's row-to-Arrow conversion costs alone.
+
+Prints one JSON object. Usage (after scripts/test, which builds the venv):
+    target/python-venv/bin/python scripts/spark_bench.py [--rows 5000000 --features 100
+        --data target/spark-bench-data --removals 10 --skip-mllib]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def generate(directory: Path, rows: int, features: int, rows_per_file: int, seed: int) -> None:
+    """Write the seeded rows as Parquet files (skipped when the directory is complete)."""
+    marker = directory / "_COMPLETE"
+    if marker.exists() and marker.read_text() == f"{rows} {features} {rows_per_file} {seed}":
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.parquet"):
+        old.unlink()
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=features)
+    direction *= 4.0 / np.linalg.norm(direction)
+    for start in range(0, rows, rows_per_file):
+        m = min(rows_per_file, rows - start)
+        x = rng.normal(scale=1.0 / np.sqrt(features), size=(m, features))
+        norms = np.linalg.norm(x, axis=1)
+        x /= np.maximum(norms, 1.0)[:, None]
+        p = 1.0 / (1.0 + np.exp(-(x @ direction)))
+        y = (rng.random(m) < p).astype(np.int64)
+        columns = {"id": pa.array(np.arange(start, start + m, dtype=np.int64))}
+        columns.update({f"x{j}": pa.array(x[:, j]) for j in range(features)})
+        columns["y"] = pa.array(y)
+        pq.write_table(pa.table(columns), directory / f"part-{start // rows_per_file:05d}.parquet")
+    marker.write_text(f"{rows} {features} {rows_per_file} {seed}")
+
+
+def session(memory: str):
+    """Start a local[2] Spark session: two task threads, the UI off, quiet logs."""
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("unlearn-spark-bench")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", memory)
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def timed(f):
+    """Run ``f()``; return (its result, seconds)."""
+    start = time.perf_counter()
+    out = f()
+    return out, time.perf_counter() - start
+
+
+def mllib_fit(df, features: list[str], lam: float, tol: float, max_iter: int) -> dict:
+    """MLlib's LogisticRegression on the same rows and objective; its weights and times."""
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    assembled = VectorAssembler(inputCols=features, outputCol="features").transform(df)
+    assembled = assembled.select("features", "y").cache()
+    _, cache_seconds = timed(assembled.count)
+    model, fit_seconds = timed(
+        lambda: LogisticRegression(
+            featuresCol="features",
+            labelCol="y",
+            regParam=lam,
+            elasticNetParam=0.0,
+            standardization=False,
+            fitIntercept=True,
+            tol=tol,
+            maxIter=max_iter,
+        ).fit(assembled)
+    )
+    assembled.unpersist()
+    weights = np.append(model.coefficients.toArray(), model.intercept)
+    return {
+        "assemble_and_cache_seconds": cache_seconds,
+        "fit_seconds": fit_seconds,
+        "iterations": model.summary.totalIterations,
+        "weights": weights,
+    }
+
+
+def estimator(args: argparse.Namespace) -> Any:
+    """Return the estimator both unlearn fits use (per-sample lambda = 1 / C; --tol, --budget)."""
+    from unlearn import CertifiedLogisticRegression
+
+    return CertifiedLogisticRegression(
+        C=args.C, regularization="per-sample", tol=args.tol, budget=args.budget
+    )
+
+
+def local_fit(directory: Path, features: list[str], est: Any) -> tuple[Any, dict]:
+    """Fit in process on the same rows: read with pyarrow (timed apart), then fit."""
+    import pyarrow.dataset as ds
+
+    table, read_seconds = timed(
+        lambda: ds.dataset(directory, format="parquet").to_table(columns=[*features, "y"])
+    )
+    y = table["y"].to_numpy()
+    # ids=None: the core's default ids "0".."n-1" are the table's ids (0..n-1) as text.
+    est, fit_seconds = timed(lambda: est.fit(table.select(features), y))
+    return est, {"read_seconds": read_seconds, "fit_seconds": fit_seconds}
+
+
+def gradient_norm(directory: Path, features: list[str], w: np.ndarray, lam: float) -> float:
+    """||sum_i l'(w.x_i, y_i) [x_i, 1] + lambda n [w_x, 0]|| over the files, streamed.
+
+    The gradient of MLlib's objective (intercept unpenalised) multiplied by n, i.e. in
+    unlearn's units (a sum over rows, Lambda = lambda n), at MLlib's weights ``w`` (the
+    coefficients, then the intercept).
+    """
+    gradient = np.zeros(len(w))
+    n = 0
+    for path in sorted(directory.glob("*.parquet")):
+        table = pq.read_table(path, columns=[*features, "y"])
+        x = np.column_stack([table[f].to_numpy() for f in features] + [np.ones(table.num_rows)])
+        sign = np.where(table["y"].to_numpy() == 1, 1.0, -1.0)
+        derivative = -sign / (1.0 + np.exp(sign * (x @ w)))
+        gradient += x.T @ derivative
+        n += table.num_rows
+    gradient[:-1] += lam * n * w[:-1]
+    return float(np.linalg.norm(gradient))
+
+
+def routes(spark: Any, directory: Path, files: int, features: list[str], est: Any) -> dict:
+    """One pass (the first, with the Gram matrix) by each route over the first ``files``.
+
+    ``mapInArrow`` (a DataFrame: Spark reads Parquet and converts rows to Arrow for Python)
+    against the files read by pyarrow in the tasks (a Delta snapshot), and what Spark's
+    conversion alone costs: the same ``mapInArrow`` counting rows, and a JVM-only sum.
+    """
+    from unlearn import _unlearn
+    from unlearn import spark as uspark
+
+    paths = [str(p.resolve()) for p in sorted(directory.glob("*.parquet"))[:files]]
+    df = spark.read.parquet(*paths)
+    labels = np.array(sorted(r[0] for r in df.select("y").distinct().collect()))
+    _, encoding, _ = est._encode(labels)
+    driver = _unlearn.DistributedFit(est._core_params(), features, encoding, "y")
+    spec, query, columns = driver.spec(), driver.weights(), [*features, "y"]
+
+    def count(batches):
+        yield pa.RecordBatch.from_pydict({"n": [sum(b.num_rows for b in batches)]})
+
+    selected = df.select(*columns)
+    out: dict = {"rows": df.count()}
+    selected.mapInArrow(count, "n long").collect()  # warm-up: Python workers started
+    out["load_before"] = os.getloadavg()
+    for name, rows in [
+        ("map_in_arrow_seconds", uspark._Rows(df)),
+        ("parquet_files_seconds", uspark._Rows(df, [Path(p).as_uri() for p in paths])),
+    ]:
+        _, out[name] = timed(lambda rows=rows: uspark._pass(rows, columns, spec, query, 2))
+    _, out["map_in_arrow_count_only_seconds"] = timed(
+        lambda: selected.mapInArrow(count, "n long").collect()
+    )
+    _, out["jvm_sum_seconds"] = timed(lambda: df.agg({"x0": "sum"}).collect())
+    out["load_after"] = os.getloadavg()
+    return out
+
+
+def removals(spark: Any, args: argparse.Namespace, est: Any, local: Any) -> dict:
+    """Single-row removals by id: after the Spark fit (the row given) and in process.
+
+    The rows are fetched once, by one Spark filter (timed apart: a scan of the table);
+    each removal after the Spark fit is then the driver's step alone, ``est.remove(id,
+    rows=row)``, against the in-process estimator's ``remove(id)``, alternating.
+    """
+    import pyarrow.compute as pc
+    from pyspark.sql import functions as F
+
+    rng = np.random.default_rng(args.seed + 1)
+    ids = [int(i) for i in rng.choice(args.rows, size=args.removals, replace=False)]
+    columns = [f"x{j}" for j in range(args.features)] + ["y", "id"]
+    df = spark.read.parquet(str(args.data))
+    rows, fetch = timed(lambda: df.filter(F.col("id").isin(ids)).select(*columns).toArrow())
+    spark_times, local_times, paths = [], [], []
+    for i in ids:
+        row = rows.filter(pc.equal(rows["id"], i))
+        certificate, seconds = timed(lambda row=row, i=i: est.remove([str(i)], rows=row))
+        spark_times.append(seconds)
+        paths.append(certificate.bounds["cached_hessian"])
+        _, seconds = timed(lambda i=i: local.remove([str(i)]))
+        local_times.append(seconds)
+    return {
+        "fetch_seconds": fetch,
+        "after_spark_fit_median_seconds": float(np.median(spark_times)),
+        "in_process_median_seconds": float(np.median(local_times)),
+        "pass_free": paths,
+        "load": os.getloadavg(),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and print its JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--features", type=int, default=100)
+    parser.add_argument("--rows-per-file", type=int, default=250_000)
+    parser.add_argument("--data", type=Path, default=REPO / "target" / "spark-bench-data")
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--C", type=float, default=1e4)
+    parser.add_argument("--tol", type=float, default=1e-2)
+    # A lifetime budget that affords pass-free steps here (at 0.01, the default, the first
+    # tracked bound already needs a measured residual: a pass over the rows).
+    parser.add_argument("--budget", type=float, default=1.0)
+    parser.add_argument("--mllib-tol", type=float, default=1e-6)
+    parser.add_argument("--mllib-max-iter", type=int, default=100)
+    parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument("--skip-mllib", action="store_true")
+    parser.add_argument("--skip-fit", action="store_true")
+    parser.add_argument("--removals", type=int, default=0, help="single-row removals to time")
+    parser.add_argument(
+        "--route-files", type=int, default=0, help="time one pass by each route over N files"
+    )
+    args = parser.parse_args()
+
+    from deltalake import DeltaTable, convert_to_deltalake
+
+    from unlearn import spark as uspark
+
+    generate(args.data, args.rows, args.features, args.rows_per_file, args.seed)
+    if not (args.data / "_delta_log").exists():
+        # A Delta log over the Parquet files in place: what `unlearn.spark` reads on a lake.
+        convert_to_deltalake(str(args.data))
+    assert len(DeltaTable(str(args.data)).file_uris()) == -(-args.rows // args.rows_per_file)
+    features = [f"x{j}" for j in range(args.features)]
+    report: dict = {"rows": args.rows, "features": args.features}
+
+    local = None
+    if not args.skip_local:
+        report["single_process"] = {"load_before": os.getloadavg()}
+        local, times = local_fit(args.data, features, estimator(args))
+        report["single_process"].update(times, load_after=os.getloadavg())
+        if not args.removals:
+            local = None
+    spark = session(args.driver_memory)
+    if not args.skip_fit:
+        report["spark"] = {"load_before": os.getloadavg()}
+        est, seconds = timed(
+            lambda: uspark.fit(
+                str(args.data), estimator(args), features=features, target="y", session=spark
+            )
+        )
+        training = est.certificates_[0].bounds
+        report["spark"].update(
+            fit_seconds=seconds,
+            load_after=os.getloadavg(),
+            passes=est.spark_passes_,
+            gradient_bound=training["exact_residual"],
+        )
+        if args.removals and local is not None:
+            report["removal"] = removals(spark, args, est, local)
+    if args.route_files:
+        print(json.dumps(report), file=sys.stderr)  # what is measured so far
+        report["routes"] = routes(spark, args.data, args.route_files, features, estimator(args))
+    if not args.skip_mllib:
+        df = spark.read.parquet(str(args.data))
+        report["mllib"] = {"load_before": os.getloadavg(), "partitions": df.rdd.getNumPartitions()}
+        mllib = mllib_fit(df, features, 1.0 / args.C, args.mllib_tol, args.mllib_max_iter)
+        weights = mllib.pop("weights")
+        report["mllib"].update(mllib, load_after=os.getloadavg())
+        report["mllib"]["gradient_norm"] = gradient_norm(args.data, features, weights, 1 / args.C)
+    spark.stop()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
