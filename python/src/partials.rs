@@ -223,35 +223,6 @@ impl DistributedFit {
         Ok(converged)
     }
 
-    /// The fitted model once converged: an `Unlearner` whose rows are external
-    /// (`Unlearner::from_distributed`: first release, training certificate, caches seeded
-    /// from the totals), under a fresh noise key. `classes_declared` says whether the
-    /// classes were declared rather than read from the rows; `subjects` whether the rows
-    /// record data subjects (a removal may then name one). The fit is consumed.
-    /// (Hook added by the Spark Python layer, `unlearn.spark.fit`.)
-    fn finish(
-        &mut self,
-        py: Python<'_>,
-        classes_declared: bool,
-        subjects: bool,
-    ) -> PyResult<crate::unlearner::Unlearner> {
-        let output = self
-            .output
-            .take()
-            .ok_or_else(|| unlearn_error("the fit has not converged: absorb more passes"))?;
-        let declared = Declared {
-            classes: classes_declared,
-            features: true,
-        };
-        py.detach(|| {
-            let key = NoiseKey::generate().map_err(unlearn_error)?;
-            let inner =
-                unlearn::unlearner::Unlearner::from_distributed(output, declared, subjects, key)
-                    .map_err(crate::errors::train_error)?;
-            Ok(crate::unlearner::Unlearner { inner })
-        })
-    }
-
     /// Passes absorbed so far.
     #[getter]
     fn passes(&self) -> usize {
