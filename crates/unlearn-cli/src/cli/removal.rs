@@ -29,7 +29,8 @@ Examples:
   unlearn remove --store digits.store --ids d0012,d0040          # one batch, one certificate
   unlearn remove --store digits.store --ids-file ids.txt --sequential --json
   unlearn remove --store people.store --subject alice --wait 5   # all of alice's rows
-  unlearn remove --store lake.store --ids r17 --rows removed.parquet  # external rows"
+  unlearn remove --store lake.store --ids r17 --rows removed.parquet  # external rows
+  unlearn remove --store lake.store --subject alice --rows alice.csv --rows-subject owner"
 )]
 pub struct RemoveArgs {
     #[command(flatten)]
