@@ -207,8 +207,9 @@ impl Unlearner {
     /// Removes the rows of `rows` — an `arrow_array_stream` PyCapsule of a table holding
     /// exactly the removed rows, with the model's feature columns, its target column,
     /// `id_column`, and `subject_column` if given — from a model whose rows are external, as
-    /// one batch; `ids` must all be among them and `subjects` are erased (all their rows are
-    /// among them). Raises `NeedsFullPass` (nothing changed) when the step needs a pass over
+    /// one batch: exactly the rows of `ids` and of `subjects`, which are erased (all their
+    /// rows are among them, and `subject_column` is required to check that each is theirs;
+    /// any other row is refused with `ValueError`). Raises `NeedsFullPass` (nothing changed) when the step needs a pass over
     /// the remaining rows: then delete the rows from the table and call `refresh_rows`.
     #[pyo3(signature = (rows, ids, subjects, id_column, subject_column=None))]
     fn remove_rows<'py>(
@@ -384,8 +385,8 @@ impl Unlearner {
 
 impl Unlearner {
     /// The removed rows of an external-rows request, read from the table with the model's
-    /// columns (its feature columns, its target column encoded as the model encodes it); every
-    /// id in `ids` must be among them.
+    /// columns (its feature columns, its target column encoded as the model encodes it, the
+    /// subject column if given), with the request's ids and subjects.
     fn given_rows(
         &self,
         py: Python<'_>,
@@ -405,13 +406,12 @@ impl Unlearner {
             ignore: Vec::new(),
         };
         let rows = tables::read_dataset(py, rows, "rows".into(), &opts)?;
-        if let Some(id) = ids.iter().find(|id| rows.position(id).is_none()) {
-            return Err(value_error(format!(
-                "id '{}' is not among the given rows: give the rows of every id removed",
-                unlearn::echo::echo(id)
-            )));
-        }
-        Ok(GivenRows { rows, subjects })
+        // The unlearner checks that they are exactly the rows of `ids` and `subjects`.
+        Ok(GivenRows {
+            rows,
+            ids: ids.to_vec(),
+            subjects,
+        })
     }
 }
 

@@ -95,3 +95,34 @@ def test_a_request_that_needs_a_pass_is_finished_from_partial_sums(breast_cancer
     # Partial sums over the wrong rows (the removed ones still in) are refused.
     with pytest.raises(ValueError, match="rows"):
         est._refresh_from_partials(partials, weights, [ids[30]], rows=table(X, y, ids, [30]))
+
+
+def test_given_rows_must_be_exactly_the_requested_rows(breast_cancer):
+    """Review 4, finding B4: the rows given must be exactly those of ``ids`` and of
+    ``subjects``. A row nobody asked for would be removed silently; rows of another subject
+    would leave the erased subject's rows in the model; a subject erasure needs
+    ``subject_column`` to check that. Each refusal names the row or column and changes
+    nothing; the subject's own rows with their subject column erase it."""
+    X, y, ids = breast_cancer
+    owners = np.array([f"p{i % 50}" for i in range(len(ids))])
+    est = CertifiedLogisticRegression(C=1.0, budget=2.0).fit(X, y, ids=ids, subjects=owners)
+    est.detach_rows()
+
+    def with_owner(rows):
+        return table(X, y, ids, rows).append_column("owner", pa.array(owners[rows]))
+
+    before = est._unlearner.certificates()
+    with pytest.raises(ValueError, match=f"'{ids[5]}'.*neither"):
+        est.remove([ids[4]], rows=table(X, y, ids, [4, 5]))
+    alice = [i for i in range(len(ids)) if owners[i] == "p7"]
+    with pytest.raises(ValueError, match="subject column.*subject_column"):
+        est.remove(subjects="p7", rows=with_owner(alice))
+    with pytest.raises(ValueError, match=f"'{ids[8]}'.*p8"):
+        est.remove(subjects="p7", rows=with_owner(alice + [8]), subject_column="owner")
+    assert est._unlearner.certificates() == before and est.n_rows_ == len(ids)
+
+    certificate = est.remove(subjects="p7", rows=with_owner(alice), subject_column="owner")
+    assert len(certificate.removed_id_tags) == len(alice)
+    assert len(certificate.erased_subject_tags) == 1
+    assert est.n_rows_ == len(ids) - len(alice)
+    assert est.verify().passed

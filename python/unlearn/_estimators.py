@@ -288,10 +288,13 @@ class _CertifiedEstimator(BaseEstimator):
             ``unlearn.spark.fit``): a table (pandas, polars, pyarrow; anything with
             ``__arrow_c_stream__``) holding exactly the removed rows, fetched from your table
             by id or by subject: the feature columns, the model's target column (``"y"`` for
-            a model fitted here), ``id_column`` and, with subjects, ``subject_column``. Every
-            id in ``ids`` must be among them; ``subjects`` are recorded as erased, so all
-            their rows must be. The engine cannot check that they are the training rows with
-            those ids: that is the caller's part (README, "External rows").
+            a model fitted here), ``id_column`` and, with subjects, ``subject_column``
+            (required then). They must be exactly the rows of ``ids`` and of ``subjects``:
+            a missing id, a row of neither, or subjects without ``subject_column`` raise
+            ``ValueError``. ``subjects`` are recorded as erased, so all their rows must be
+            there. The engine cannot check that they are the training rows with those ids,
+            nor that a subject has no other rows: that is the caller's part (README,
+            "External rows").
         id_column, subject_column : str
             The columns of ``rows`` that hold the ids and the subjects.
         require_certified : bool, default False

@@ -502,12 +502,10 @@ fn a_backup_restored_across_a_retrain_is_refused_and_fails_verify() {
     );
 }
 
-/// Per-subject erasure through the command line: `train --subject COL`, `remove --subject`,
-/// `serve-requests` lines `{"subject": …}`, and `unlearn ids`, which lists remaining
-/// subjects and the tags of erased ones and never names a removed one in clear.
-#[test]
-fn subjects_are_erased_whole_through_the_cli() {
-    let dir = scratch("store-cli", "subjects");
+/// Writes `dir/rows.csv`: 60 rows `r0`, `r1`, … of subject `person-{i % 6}` (column `owner`),
+/// features `a`, `b` and a 0/1 label `y`, and trains `dir/store` on them (lifetime budget
+/// `budget`); returns the store and the rows' text.
+fn train_subjects(dir: &Path, budget: &str) -> (PathBuf, String) {
     let mut csv = String::from("id,owner,a,b,y\n");
     for i in 0..60 {
         let a = ((i * 37) % 19) as f64 / 19.0 - 0.5;
@@ -516,13 +514,25 @@ fn subjects_are_erased_whole_through_the_cli() {
         csv.push_str(&format!("r{i},person-{},{a},{b},{y}\n", i % 6));
     }
     let file = dir.join("rows.csv");
-    std::fs::write(&file, csv).unwrap();
+    std::fs::write(&file, &csv).unwrap();
     let store = dir.join("store");
     ok(&run(
-        "train --data CSV --id id --subject owner --target y --positive 1 --loss logistic \
-         --lambda 0.1 --clip-norm 1 --epsilon 1 --delta 1e-5 --budget 0.1 --out STORE",
+        &format!(
+            "train --data CSV --id id --subject owner --target y --positive 1 --loss logistic \
+             --lambda 0.1 --clip-norm 1 --epsilon 1 --delta 1e-5 --budget {budget} --out STORE"
+        ),
         &[("CSV", &file), ("STORE", &store)],
     ));
+    (store, csv)
+}
+
+/// Per-subject erasure through the command line: `train --subject COL`, `remove --subject`,
+/// `serve-requests` lines `{"subject": …}`, and `unlearn ids`, which lists remaining
+/// subjects and the tags of erased ones and never names a removed one in clear.
+#[test]
+fn subjects_are_erased_whole_through_the_cli() {
+    let dir = scratch("store-cli", "subjects");
+    let (store, _) = train_subjects(&dir, "0.1");
     let subjects: serde_json::Value = serde_json::from_str(&ok(&common::unlearn(&[
         "ids",
         "--store",
@@ -689,7 +699,7 @@ fn an_external_store_is_read_and_removes_only_given_rows() {
     let removed = dir.join("removed.csv");
     std::fs::write(&removed, format!("{header}\n{row}\n")).unwrap();
     let out = cli_remove(&store, &["--ids", "s4", "--rows", path(&removed)]);
-    assert!(common::stderr(&out).contains("'s4' is not among the rows"));
+    assert!(common::stderr(&out).contains("'s4' is requested but not among the given rows"));
     let out = cli_remove(&store, &["--ids", "s3", "--rows", path(&removed), "--json"]);
     // At this store's budget (0.1) the pass-free step's tracked bound misses what a release
     // may be charged: the held store measures the residual from its rows; this one cannot.
@@ -705,5 +715,89 @@ fn an_external_store_is_read_and_removes_only_given_rows() {
     assert!(
         step.bounds.residual_measured[0],
         "the held store needed the rows too"
+    );
+}
+
+/// Review 4, finding B4, through the CLI: the rows of --rows must be exactly the request's.
+/// `remove --subject person-2 --rows FILE` reads the subject column (--rows-subject) and is
+/// refused without it; a file holding another subject's row, or a row no id names, is
+/// refused naming that row; each refusal leaves the store byte for byte. The subject's own
+/// rows with their subject column erase it.
+#[test]
+fn review4_external_rows_must_be_exactly_the_requested_rows() {
+    let dir = scratch("store-cli", "external-exact");
+    let (held, csv) = train_subjects(&dir, "10");
+    let mut unlearner = Store::open(&held, Access::Read).unwrap().load().unwrap();
+    unlearner.remove(&["r0".to_string()]).unwrap();
+    unlearner.detach_rows().unwrap();
+    let store = dir.join("external");
+    drop(Store::create(&store, &unlearner, false, std::time::Duration::ZERO).unwrap());
+    let header = csv.lines().next().unwrap();
+    let rows_file = |name: &str, keep: &dyn Fn(usize) -> bool| {
+        let body: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, l)| l)
+            .collect();
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{header}\n{}\n", body.join("\n"))).unwrap();
+        path
+    };
+    let alice = rows_file("alice.csv", &|i| i % 6 == 2);
+    let mixed = rows_file("mixed.csv", &|i| i % 6 == 2 || i == 3);
+    let extra = rows_file("extra.csv", &|i| i == 1 || i == 4);
+    let before = snapshot(&store);
+    let refused = |args: &[&str], needles: &[&str]| {
+        let out = cli_remove(&store, args);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        for needle in needles {
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        assert!(snapshot(&store) == before, "a refusal changed the store");
+    };
+    // The subject column is not read unless named: the rows cannot be checked.
+    refused(
+        &["--subject", "person-2", "--rows", path(&alice)],
+        &["subject column", "--rows-subject"],
+    );
+    // person-3's row r3 would be removed, person-2 recorded erased.
+    refused(
+        &[
+            "--subject",
+            "person-2",
+            "--rows",
+            path(&mixed),
+            "--rows-subject",
+            "owner",
+        ],
+        &["'r3'", "person-3"],
+    );
+    // A row no id names.
+    refused(
+        &["--ids", "r1", "--rows", path(&extra)],
+        &["'r4'", "neither"],
+    );
+    let out = cli_remove(
+        &store,
+        &[
+            "--subject",
+            "person-2",
+            "--rows",
+            path(&alice),
+            "--rows-subject",
+            "owner",
+            "--json",
+        ],
+    );
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let certificate: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(certificate["removed_id_tags"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        certificate["erased_subject_tags"].as_array().unwrap().len(),
+        1
     );
 }

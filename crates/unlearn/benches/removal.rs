@@ -121,6 +121,7 @@ fn bench_external(c: &mut Criterion) {
         .expect("one row");
         let given = GivenRows {
             rows,
+            ids: vec![ids[0].clone()],
             subjects: Vec::new(),
         };
         unlearner.detach_rows().expect("output perturbation");

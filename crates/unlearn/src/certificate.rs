@@ -121,11 +121,12 @@ pub struct Certificate {
     pub schedule: String,
     /// The results (proof files) the certificate applies.
     pub results: Vec<String>,
-    /// Assumptions the certificate rests on that are not proven (empty when sound). A
-    /// store whose rows are external ([`crate::rows`]) adds one this list does not spell
-    /// (the list is the mechanism's, and held-rows certificates keep their bytes): the rows
-    /// each removal was given are exactly the training rows with those ids (and, for an
-    /// erased subject, all of theirs); the engine holds no row to check that against.
+    /// Assumptions the certificate rests on that are not proven (empty when sound): the
+    /// mechanism's, then — only when the rows are external ([`crate::rows`]; held-rows
+    /// certificates keep their bytes) — [`crate::rows::EXTERNAL_ROWS_ASSUMPTIONS`]: the
+    /// given rows are the training rows with those ids, a subject's given rows are all of
+    /// its rows, the sums cover exactly the remaining rows (the engine holds no row to check
+    /// these against).
     pub unproven_assumptions: Vec<String>,
     /// The residual quantities of this step, per class model.
     pub bounds: StepBounds,

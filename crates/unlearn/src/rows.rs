@@ -23,10 +23,13 @@
 //!
 //! **The assumption external mode adds.** The engine cannot check that the given rows are
 //! exactly the training rows with those ids (it holds no row to compare): it checks what it
-//! can — ids never removed before, the published width, targets of the published encoding,
+//! can — ids never removed before, that the given rows are exactly the request's (each
+//! requested id's row, otherwise only rows carrying a subject it erases, which needs the
+//! subject column), the published width, targets of the published encoding,
 //! row norms within R after the published preprocessing, and at a refresh that the fresh
 //! sums count n − m rows with the label counts the removals leave — and the certificate
-//! rests on the rest as an assumption (stated in README.md and ARCHITECTURE.md). Rows that
+//! rests on the rest as an assumption (stated in README.md and ARCHITECTURE.md, and in
+//! every external-rows certificate: [`EXTERNAL_ROWS_ASSUMPTIONS`]). Rows that
 //! differ from the training rows make the tracked gradient describe another data set; its
 //! bound then says nothing about the model. A refresh from sums over the table replaces
 //! everything tracked, so such an error does not outlive the next refresh.
@@ -125,6 +128,15 @@ impl TrainingRows {
     pub fn is_external(&self) -> bool {
         matches!(self, Self::External(_))
     }
+
+    /// What a certificate over these rows assumes of them: nothing for held rows,
+    /// [`EXTERNAL_ROWS_ASSUMPTIONS`] for external rows.
+    pub fn assumptions(&self) -> &'static [&'static str] {
+        match self {
+            Self::Held(_) => &[],
+            Self::External(_) => &EXTERNAL_ROWS_ASSUMPTIONS,
+        }
+    }
 }
 
 /// Sums over the training rows at given weights, with their rounding bounds: what an
@@ -166,13 +178,27 @@ pub struct ModelSums {
 
 /// The removed rows a caller hands an external-rows unlearner: the rows as the training
 /// input described them (the published feature columns in order, before the published
-/// preprocessing; encoded targets; ids; subjects if the training rows had them), and the
-/// data subjects the request erases (all of whose rows are among `rows`: the caller fetched
-/// them by subject).
+/// preprocessing; encoded targets; ids; the subject column when the request erases a
+/// subject), the ids the request names and the data subjects it erases. The rows must be
+/// exactly the rows of `ids` and the rows of `subjects` (fetched from the table by subject,
+/// so each carries its subject): the unlearner refuses any other row, a missing id, and a
+/// subject erasure without a subject column ([`crate::unlearner::Unlearner::remove_external`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GivenRows {
     /// The removed rows.
     pub rows: Dataset,
-    /// The subjects erased by the request.
+    /// The ids the request names (each one's row among `rows`).
+    pub ids: Vec<String>,
+    /// The subjects erased by the request (all of whose rows are among `rows`).
     pub subjects: Vec<String>,
 }
+
+/// What a certificate over external rows assumes besides its mechanism's assumptions: what
+/// the engine is handed and cannot check without the rows (see the module docs). Listed in
+/// `unproven_assumptions` of every certificate of an external-rows unlearner, its training
+/// certificate from sums included; never in a held-rows certificate.
+pub const EXTERNAL_ROWS_ASSUMPTIONS: [&str; 3] = [
+    "external rows: the rows given for a removal are the training rows with those ids, preprocessed the same way (the engine holds no row to compare them with)",
+    "external rows: the rows given for an erased subject are all of that subject's rows (the subject is recorded as erased from the rows it was given)",
+    "external rows: the sums the model was seeded or refreshed from cover exactly the remaining rows (the training rows less every row removed)",
+];

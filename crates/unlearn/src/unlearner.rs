@@ -194,6 +194,9 @@ struct Snapshot {
     pending_requests: u64,
     training: Vec<crate::solver::SolveReport>,
     spent: Vec<f64>,
+    /// R: a refresh lowers it to the sums' R, which a failed refresh must undo (the removed
+    /// rows are back, and R must bound them too).
+    row_norm_bound: f64,
     spectral_bound: Option<f64>,
     ledger_entries: usize,
     /// External rows: their count (the shape guard is restored from the undo log).
@@ -210,7 +213,7 @@ struct PublishedRelease {
 impl Snapshot {
     fn of(unlearner: &Unlearner) -> Self {
         // Destructured so that a new field of SecretState cannot be forgotten here: the
-        // rows are restored from the undo log, the key and the row-norm bound never change.
+        // rows are restored from the undo log, the key never changes.
         let SecretState {
             rows,
             weights,
@@ -222,7 +225,7 @@ impl Snapshot {
             pending_requests,
             training,
             spent,
-            row_norm_bound: _,
+            row_norm_bound,
             spectral_bound,
         } = &unlearner.model.secret;
         let published = &unlearner.model.published;
@@ -240,6 +243,7 @@ impl Snapshot {
             pending_requests: *pending_requests,
             training: training.clone(),
             spent: spent.clone(),
+            row_norm_bound: *row_norm_bound,
             spectral_bound: *spectral_bound,
             ledger_entries: unlearner.ledger.entries.len(),
             external: match rows {
@@ -263,6 +267,7 @@ impl Snapshot {
         secret.pending_requests = self.pending_requests;
         secret.training = self.training;
         secret.spent = self.spent;
+        secret.row_norm_bound = self.row_norm_bound;
         secret.spectral_bound = self.spectral_bound;
         unlearner.ledger.entries.truncate(self.ledger_entries);
         if let Some(rows) = self.external {
@@ -1232,6 +1237,7 @@ impl Unlearner {
                 .mechanism
                 .unproven_assumptions()
                 .iter()
+                .chain(secret.rows.assumptions())
                 .map(|s| s.to_string())
                 .collect(),
             bounds,

@@ -7,13 +7,14 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 use unlearn::bounds::rounding_gamma;
+use unlearn::certificate::Certificate;
 use unlearn::data::{Dataset, Targets};
 use unlearn::distributed::DistributedFit;
 use unlearn::loss::LossKind;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::partials::PartialSums;
-use unlearn::rows::{GivenRows, RowSums};
+use unlearn::rows::{EXTERNAL_ROWS_ASSUMPTIONS, GivenRows, RowSums};
 use unlearn::store::{Access, EXTERNAL_ROWS_FORMAT_VERSION, Store};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::{PassNeeded, RemovalError, Unlearner};
@@ -43,14 +44,15 @@ fn trained() -> Unlearner {
     Unlearner::from_trained(model::train(input, &hyper, NoiseKey::from_seed(3)).unwrap())
 }
 
-/// The raw rows with these ids, in this order, as a caller would fetch them from its table.
-fn given(ids: &[&str], subjects: &[&str]) -> GivenRows {
+/// A request for these ids and subjects, given the raw rows with these ids (in this order,
+/// with their subject column) as a caller would fetch them from its table.
+fn fetched(rows_of: &[&str], ids: &[&str], subjects: &[&str]) -> GivenRows {
     let all = rows();
     let targets = all.targets().unwrap();
-    let positions: Vec<usize> = ids.iter().map(|id| all.position(id).unwrap()).collect();
+    let positions: Vec<usize> = rows_of.iter().map(|id| all.position(id).unwrap()).collect();
     let owners = all.subjects().unwrap();
     let data = Dataset::new(
-        ids.iter().map(|s| s.to_string()).collect(),
+        rows_of.iter().map(|s| s.to_string()).collect(),
         all.feature_names().to_vec(),
         positions
             .iter()
@@ -66,8 +68,27 @@ fn given(ids: &[&str], subjects: &[&str]) -> GivenRows {
     .unwrap();
     GivenRows {
         rows: data,
-        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+        ids: self::ids(ids),
+        subjects: self::ids(subjects),
     }
+}
+
+/// A request for these ids (and subjects), given exactly their rows.
+fn given(ids: &[&str], subjects: &[&str]) -> GivenRows {
+    fetched(ids, ids, subjects)
+}
+
+/// The given rows without their subject column.
+fn without_subject_column(mut request: GivenRows) -> GivenRows {
+    let rows = &request.rows;
+    request.rows = Dataset::new(
+        rows.ids().to_vec(),
+        rows.feature_names().to_vec(),
+        rows.features().to_vec(),
+        rows.targets().cloned(),
+    )
+    .unwrap();
+    request
 }
 
 fn ids(list: &[&str]) -> Vec<String> {
@@ -85,11 +106,27 @@ fn pair() -> (Unlearner, Unlearner) {
     (held, external)
 }
 
+/// An external-rows certificate as the held unlearner would have written it: without the
+/// external-rows assumptions (which it must list after the mechanism's), digest recomputed.
+fn as_held(mut certificate: Certificate) -> Certificate {
+    let listed = certificate.unproven_assumptions.len();
+    let external = EXTERNAL_ROWS_ASSUMPTIONS.len();
+    assert!(listed >= external);
+    assert_eq!(
+        certificate.unproven_assumptions[listed - external..],
+        EXTERNAL_ROWS_ASSUMPTIONS.map(String::from)
+    );
+    certificate.unproven_assumptions.truncate(listed - external);
+    certificate.digest = certificate.compute_digest();
+    certificate
+}
+
 /// With the caches an exact step seeded, a removal over external rows takes the pass-free
 /// step the held unlearner takes on the same rows — the same arithmetic in the same order
 /// (the given rows subtracted from the caches in the order the held unlearner deletes them:
 /// highest position first) — so the certificates are equal field for field, bits included:
-/// for one row, and for a batch.
+/// for one row, and for a batch — but for the assumptions the external certificate adds
+/// (and so its digest).
 #[test]
 fn a_pass_free_removal_over_external_rows_is_the_held_one_bit_for_bit() {
     let (mut held, mut external) = pair();
@@ -99,7 +136,7 @@ fn a_pass_free_removal_over_external_rows_is_the_held_one_bit_for_bit() {
         single.bounds.cached_hessian.iter().all(|&c| c),
         "a pass-free step"
     );
-    assert_eq!(single, outside);
+    assert_eq!(single, as_held(outside));
     assert_eq!(held.model.published, external.model.published);
 
     let (mut held, mut external) = pair();
@@ -108,7 +145,7 @@ fn a_pass_free_removal_over_external_rows_is_the_held_one_bit_for_bit() {
     let outside = external
         .remove_external(&given(&["s300", "s42", "s5"], &[]), 1)
         .unwrap();
-    assert_eq!(batch, outside);
+    assert_eq!(batch, as_held(outside));
     assert_eq!(held.model.secret.weights, external.model.secret.weights);
     assert_eq!(external.model.secret.n_rows(), 400 - 4);
 }
@@ -368,4 +405,165 @@ fn an_unlearner_from_a_distributed_fit_removes_like_the_in_process_one() {
         (ours.bounds.exact_residual[0] + theirs.bounds.exact_residual[0]) / ours.effective_lambda;
     assert!(distance <= bound, "{distance:e} > {bound:e}");
     assert!(unlearn::verify::verify(&external).passed());
+}
+
+/// Review 4, finding B2: a refresh that fails after its checks (RefreshOverBudget) changes
+/// nothing — in particular not the row-norm bound R, which the refresh lowers to the sums' R
+/// before the budget check: the removed rows are back, so R must still bound them, and a
+/// retry of the same request must not be refused for a row norm above a lowered R.
+#[test]
+fn review4_a_refresh_over_budget_changes_nothing() {
+    let (held, mut external) = pair();
+    external.caches.clear();
+    let request = given(&["s13", "s22", "s31"], &[]);
+    assert!(matches!(
+        external.remove_external(&request, 1).unwrap_err(),
+        RemovalError::NeedsFullPass(_)
+    ));
+    let before = external.clone();
+    let hyper = held.model.published.hyperparameters.clone();
+    let mut table = held.clone();
+    table.remove(&ids(&["s13", "s22", "s31"])).unwrap();
+    let mut sums = RowSums::of_held(&hyper, &table.model.secret);
+    // Weights far from the optimum (a re-solve that stopped early): a large residual.
+    for m in &mut sums.models {
+        m.gradient *= 1e6;
+    }
+    sums.row_norm_bound *= 0.5;
+    assert!(matches!(
+        external.refresh_external(&request, 1, sums).unwrap_err(),
+        RemovalError::RefreshOverBudget { .. }
+    ));
+    assert_eq!(
+        external.model.secret.row_norm_bound, before.model.secret.row_norm_bound,
+        "R was lowered by a refresh that failed"
+    );
+    assert_eq!(external, before);
+    // The retry is checked against the R of the training rows, as the first attempt was.
+    assert!(matches!(
+        external.remove_external(&request, 1).unwrap_err(),
+        RemovalError::NeedsFullPass(_)
+    ));
+}
+
+/// Review 4, finding B4: the given rows must be exactly the rows the request names — the
+/// requested ids' rows and rows of the subjects it erases, which need the subject column —
+/// else the request is refused naming the row, id or column, before the transaction: the
+/// unlearner and its in-memory caches are as they were.
+#[test]
+fn review4_given_rows_must_be_exactly_the_requested_rows() {
+    let (mut table, mut external) = pair();
+    let before = external.clone();
+    let refused = |u: &mut Unlearner, g: GivenRows| u.remove_external(&g, 1).unwrap_err();
+    let message = |e: RemovalError| match e {
+        RemovalError::GivenRows(m) => m,
+        other => panic!("not a given-rows refusal: {other}"),
+    };
+    // A row nobody asked for (s9) would be removed silently.
+    let extra = message(refused(&mut external, fetched(&["s8", "s9"], &["s8"], &[])));
+    assert!(
+        extra.contains("'s9'") && extra.contains("neither"),
+        "{extra}"
+    );
+    // A requested id whose row is missing.
+    let missing = message(refused(
+        &mut external,
+        fetched(&["s8"], &["s8", "s10"], &[]),
+    ));
+    assert!(missing.contains("'s10'"), "{missing}");
+    // Subject p4 erased from a file that also holds p5's row s14: p4 recorded erased, p5's
+    // row removed (`remove --subject alice --rows bob.csv`).
+    let other = message(refused(
+        &mut external,
+        fetched(&["s13", "s14"], &[], &["p4"]),
+    ));
+    assert!(other.contains("'s14'") && other.contains("p5"), "{other}");
+    // A subject erasure whose rows carry no subject column cannot be checked.
+    let blind = without_subject_column(fetched(&["s13", "s22"], &[], &["p4"]));
+    let blind = message(refused(&mut external, blind));
+    assert!(
+        blind.contains("subject column") && blind.contains("p4"),
+        "{blind}"
+    );
+    assert!(matches!(
+        refused(&mut external, fetched(&["s8"], &["s8", "s8"], &[])),
+        RemovalError::DuplicateId(id) if id == "s8"
+    ));
+    assert_eq!(external, before);
+    assert_eq!(external.caches.record(), before.caches.record());
+
+    // The subject's rows alone (no ids), carrying its subject: served, the subject erased.
+    let p4: Vec<String> = (0..400)
+        .filter(|i| i % 9 == 4 && *i != 7)
+        .map(|i| format!("s{i}"))
+        .collect();
+    let p4: Vec<&str> = p4.iter().map(String::as_str).collect();
+    // 44 rows: the tracked bound needs the residual measured, so the pass, then the refresh
+    // (whose sums count exactly the rows the subject's removal leaves).
+    let request = fetched(&p4, &[], &["p4"]);
+    assert!(matches!(
+        external.remove_external(&request, 1).unwrap_err(),
+        RemovalError::NeedsFullPass(_)
+    ));
+    let hyper = table.model.published.hyperparameters.clone();
+    table.remove(&ids(&p4)).unwrap();
+    table.model.secret.solve(&hyper, true).unwrap();
+    let sums = RowSums::of_held(&hyper, &table.model.secret);
+    let certificate = external.refresh_external(&request, 1, sums).unwrap();
+    assert_eq!(certificate.removed_id_tags.len(), p4.len());
+    assert_eq!(
+        certificate.erased_subject_tags,
+        vec![external.model.secret.key.subject_tag("p4")]
+    );
+    assert_eq!(external.model.secret.n_rows(), 399 - p4.len());
+}
+
+/// Review 4, finding B3: every certificate over external rows — the training certificate
+/// from sums, a removal's — lists what external rows assume besides the mechanism's
+/// assumptions; a held-rows certificate lists only the mechanism's.
+#[test]
+fn review4_external_certificates_state_the_external_rows_assumptions() {
+    let external_lists = |c: &Certificate| {
+        EXTERNAL_ROWS_ASSUMPTIONS
+            .iter()
+            .all(|a| c.unproven_assumptions.iter().any(|u| u == a))
+    };
+    let (mut held, mut external) = pair();
+    let mechanism = held.model.published.hyperparameters.mechanism;
+    let only_mechanism: Vec<String> = mechanism
+        .unproven_assumptions()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let removal = external.remove_external(&given(&["s120"], &[]), 1).unwrap();
+    assert!(
+        external_lists(&removal),
+        "{:?}",
+        removal.unproven_assumptions
+    );
+    let held_removal = held.remove(&ids(&["s120"])).unwrap();
+    assert_eq!(held_removal.unproven_assumptions, only_mechanism);
+    assert!(
+        held.ledger
+            .entries
+            .iter()
+            .all(|c| c.unproven_assumptions == only_mechanism)
+    );
+
+    let hyper = held.model.published.hyperparameters.clone();
+    let sums = RowSums::of_held(&hyper, &trained().model.secret);
+    let training = unlearn::unlearner::ExternalTraining {
+        hyperparameters: hyper,
+        feature_names: held.model.published.feature_names.clone(),
+        preprocessing: held.model.published.preprocessing.clone(),
+        target_column: held.model.published.target_column.clone(),
+        encoding: held.model.published.target.clone(),
+        declared: held.model.published.declared,
+        subjects: true,
+        training: held.model.secret.training.clone(),
+    };
+    let seeded = Unlearner::from_sums(training, sums, NoiseKey::from_seed(3)).unwrap();
+    let first = &seeded.ledger.entries[0];
+    assert!(external_lists(first), "{:?}", first.unproven_assumptions);
+    assert!(first.unproven_assumptions.starts_with(&only_mechanism));
 }

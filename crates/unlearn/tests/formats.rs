@@ -494,3 +494,50 @@ fn in_memory_batches_are_read_by_the_shared_arrow_reader() {
         "{err}"
     );
 }
+
+/// The subject column of an Arrow table (a Parquet file, a table from Python) gives each
+/// row's data subject, as the CSV reader's does — it was resolved (so not a feature) but
+/// never read, which left an external-rows request blind to whose rows it was given; a
+/// missing subject is refused naming the column and row.
+#[test]
+fn an_arrow_subject_column_gives_the_rows_subjects() {
+    use unlearn::data::arrow::{Origin, read_batches};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Float64, false),
+        Field::new("owner", DataType::Utf8, true),
+    ]));
+    let batch = |owners: Vec<Option<&str>>| {
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Float64Array::from(vec![0.5; owners.len()])) as ArrayRef,
+                Arc::new(StringArray::from(owners)) as ArrayRef,
+            ],
+        )
+    };
+    let opts = CsvOptions {
+        subject: Some("owner".into()),
+        ..CsvOptions::default()
+    };
+    let memory = || Origin::Memory {
+        name: "rows".into(),
+    };
+    let batches = vec![
+        batch(vec![Some("alice"), Some("bob")]),
+        batch(vec![Some("alice")]),
+    ];
+    let data = read_batches(memory(), &schema, batches, &opts).unwrap();
+    assert_eq!(data.feature_names(), ["a"]);
+    assert_eq!(data.subjects().unwrap(), ["alice", "bob", "alice"]);
+    let err = read_batches(
+        memory(),
+        &schema,
+        vec![batch(vec![Some("alice"), None])],
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, DataError::ArrowValue { row: 1, column, .. } if column == "owner"),
+        "{err}"
+    );
+}

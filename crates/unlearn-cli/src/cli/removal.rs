@@ -29,7 +29,8 @@ Examples:
   unlearn remove --store digits.store --ids d0012,d0040          # one batch, one certificate
   unlearn remove --store digits.store --ids-file ids.txt --sequential --json
   unlearn remove --store people.store --subject alice --wait 5   # all of alice's rows
-  unlearn remove --store lake.store --ids r17 --rows removed.parquet  # external rows"
+  unlearn remove --store lake.store --ids r17 --rows removed.parquet  # external rows
+  unlearn remove --store lake.store --subject alice --rows alice.csv --rows-subject owner"
 )]
 pub struct RemoveArgs {
     #[command(flatten)]
@@ -55,14 +56,19 @@ pub struct RemoveArgs {
     pub sequential: bool,
     /// A store whose rows are external (they live in your table): a CSV or Parquet file
     /// holding exactly the removed rows, fetched from the table by id or by subject, with
-    /// the model's feature columns, its target column and the id column (--rows-id). Every
-    /// id of --ids must be among them; with --subject, they must be all of the subject's
-    /// rows. The store cannot check that they are the training rows with those ids.
+    /// the model's feature columns, its target column and the id column (--rows-id): the
+    /// rows of --ids and no other; with --subject, all of the subject's rows and no other,
+    /// with their subject column (--rows-subject). The store cannot check that they are the
+    /// training rows with those ids, nor that a subject has no other rows.
     #[arg(long, value_name = "FILE")]
     pub rows: Option<PathBuf>,
     /// The id column of --rows.
     #[arg(long, value_name = "COL", default_value = "id", requires = "rows")]
     pub rows_id: String,
+    /// The subject column of --rows: needed with --subject, so that every given row is
+    /// checked to be the subject's.
+    #[arg(long, value_name = "COL", requires = "rows")]
+    pub rows_subject: Option<String>,
     /// Print each step's certificate as one line of JSON (the ledger entry: removed_id_tags,
     /// published, distance, transcript, certified, epsilon, delta, budget_used, budget,
     /// retrained, bounds, digests, …).
@@ -212,7 +218,8 @@ fn report(args: &RemoveArgs, certificates: &[Certificate]) -> CliResult {
 }
 
 /// The removed rows of a store whose rows are external, read from --rows with the model's
-/// columns (its feature columns, its target column encoded as the model encodes it).
+/// columns (its feature columns, its target column encoded as the model encodes it, the
+/// subject column of --rows-subject), with the request's ids or subject.
 fn given_rows(
     args: &RemoveArgs,
     unlearner: &Unlearner,
@@ -225,27 +232,22 @@ fn given_rows(
     let options = CsvOptions {
         target: Some(published.target_column.clone()),
         id: Some(args.rows_id.clone()),
-        subject: None,
+        subject: args.rows_subject.clone(),
         spec: TargetSpec::Encoded(published.target.clone()),
         features: Some(published.feature_names.clone()),
         ignore: Vec::new(),
     };
     let rows = data::load_data(&path.to_string_lossy(), &options)?;
-    let subjects = match erasure {
-        Erasure::Subject(subject) => vec![subject],
-        Erasure::Ids(ids) => {
-            if let Some(id) = ids.iter().find(|id| rows.position(id).is_none()) {
-                return Err(format!(
-                    "{}: id '{}' is not among the rows: give the rows of every id removed",
-                    path.display(),
-                    unlearn::echo::echo(id)
-                )
-                .into());
-            }
-            Vec::new()
-        }
+    let (ids, subjects) = match erasure {
+        Erasure::Subject(subject) => (Vec::new(), vec![subject]),
+        Erasure::Ids(ids) => (ids, Vec::new()),
     };
-    Ok(GivenRows { rows, subjects })
+    // The unlearner checks that they are exactly the rows of the ids and the subject.
+    Ok(GivenRows {
+        rows,
+        ids,
+        subjects,
+    })
 }
 
 /// Prints a certificate for the operator.

@@ -4,7 +4,8 @@
 //!
 //! Column roles follow [`CsvOptions`] and are resolved by the same [`Header`] as the CSV
 //! reader's: the optional id column (text or integers) gives the row ids (else rows are
-//! numbered `"0"`, `"1"`, … in order); the optional target column (text, numbers or
+//! numbered `"0"`, `"1"`, … in order); the optional subject column (text or integers, none
+//! missing or empty) gives each row's data subject; the optional target column (text, numbers or
 //! booleans) is encoded per [`super::TargetSpec`], its values spelled as the CSV reader
 //! would read them (`1.0` as `1`, so a label means the same in every format); the
 //! [`CsvOptions::ignore`]d columns are not read; every other column is a feature. A
@@ -180,6 +181,7 @@ struct Layout {
     /// Top-level column names, in schema order.
     names: Vec<String>,
     id: Option<usize>,
+    subject: Option<usize>,
     target: Option<usize>,
     /// Where each feature comes from, in feature order, with its name.
     features: Vec<(Source, String)>,
@@ -252,6 +254,12 @@ impl Layout {
             .filter(|&k| !matches!(kinds[k], Kind::Text) && !is_integer(fields[k]))
         {
             return Err(type_error(k, "an id column holds text or integers"));
+        }
+        if let Some(k) = roles
+            .subject
+            .filter(|&k| !matches!(kinds[k], Kind::Text) && !is_integer(fields[k]))
+        {
+            return Err(type_error(k, "a subject column holds text or integers"));
         }
         if let Some(k) = roles
             .target
@@ -328,6 +336,7 @@ impl Layout {
         Ok(Self {
             names,
             id: roles.id,
+            subject: roles.subject,
             target: roles.target,
             features,
         })
@@ -337,6 +346,7 @@ impl Layout {
     fn used_columns(&self) -> Vec<usize> {
         let mut used: Vec<usize> = self.features.iter().map(|(s, _)| s.column).collect();
         used.extend(self.id);
+        used.extend(self.subject);
         used.extend(self.target);
         used.sort_unstable();
         used.dedup();
@@ -423,6 +433,8 @@ pub struct BatchReader {
     first_seen: HashMap<String, usize>,
     features: Vec<f64>,
     targets: Vec<RawTarget>,
+    /// Each row's data subject, when the layout has a subject column.
+    subjects: Vec<String>,
 }
 
 impl BatchReader {
@@ -437,6 +449,7 @@ impl BatchReader {
             first_seen: HashMap::new(),
             features: Vec::new(),
             targets: Vec::new(),
+            subjects: Vec::new(),
         })
     }
 
@@ -466,6 +479,7 @@ impl BatchReader {
             first_seen,
             features,
             targets,
+            subjects,
         } = self;
         let first = ids.len();
         let n = batch.num_rows();
@@ -568,6 +582,21 @@ impl BatchReader {
                 targets.push((first + i + 1, label));
             }
         }
+        if let Some(k) = layout.subject {
+            let array = column(k)?;
+            for i in 0..n {
+                let subject = cell_text(array.as_ref(), i)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        origin.value_error(
+                            first + i,
+                            layout.names[k].clone(),
+                            "missing subject; every row needs one".into(),
+                        )
+                    })?;
+                subjects.push(subject);
+            }
+        }
         let id_column = layout.id.map(|k| column(k).map(|a| (k, a))).transpose()?;
         for i in 0..n {
             let id = match &id_column {
@@ -615,6 +644,10 @@ impl BatchReader {
             classes: opts.spec.declares_classes(),
             features: true,
         };
-        Ok(Dataset::new(self.ids, names, self.features, targets)?.with_declared(declared))
+        let data = Dataset::new(self.ids, names, self.features, targets)?.with_declared(declared);
+        match self.layout.subject {
+            Some(_) => data.with_subjects(self.subjects),
+            None => Ok(data),
+        }
     }
 }

@@ -261,8 +261,11 @@ impl Unlearner {
     /// the last committed caches): delete the rows from the table, sum over the rest, and
     /// finish with [`Unlearner::refresh_external`].
     ///
-    /// The rows are taken to be the training rows with these ids (see [`crate::rows`] for
-    /// what is checked and what is assumed). `requests` counts toward the publish policy.
+    /// The rows must be exactly the request's: those of `given.ids` and of the erased
+    /// subjects, each of those carrying its subject (else [`RemovalError::GivenRows`] or
+    /// [`RemovalError::DuplicateId`], before anything changed, the caches included). They
+    /// are taken to be the training rows with these ids (see [`crate::rows`] for what is
+    /// checked and what is assumed). `requests` counts toward the publish policy.
     pub fn remove_external(
         &mut self,
         given: &GivenRows,
@@ -293,7 +296,9 @@ impl Unlearner {
     /// The sums must count n − m rows with the label counts the removal leaves, else
     /// [`RemovalError::Sums`] and nothing changed. Unlike a held re-solve (the reference
     /// retrain, charged 0), the refreshed weights are charged their distance bound; if that
-    /// exceeds what is left of the budget, [`RemovalError::RefreshOverBudget`].
+    /// exceeds what is left of the budget, [`RemovalError::RefreshOverBudget`] and nothing
+    /// changed but the caches (R and the ‖X‖₂ bound, lowered to the sums' before the check,
+    /// are restored: the removed rows are back, and R must bound them).
     pub fn refresh_external(
         &mut self,
         given: &GivenRows,
@@ -431,6 +436,8 @@ impl Unlearner {
                 "the training rows are held: remove them by id".into(),
             ));
         };
+        let erased = self.erased_given_subjects(given, external)?;
+        check_request_rows(given)?;
         let rows = &given.rows;
         let m = rows.n_rows();
         if m == 0 {
@@ -504,7 +511,6 @@ impl Unlearner {
             }
             tags.push(tag);
         }
-        let erased = self.erased_given_subjects(given, external)?;
         Ok(Prepared {
             design,
             tags: (tags, erased),
@@ -512,7 +518,7 @@ impl Unlearner {
     }
 
     /// The sorted keyed tags of the subjects a request erases: each must be recorded by the
-    /// rows, never erased before, and (when the given rows name subjects) own a given row.
+    /// rows and never erased before ([`check_request_rows`] checks that it owns given rows).
     fn erased_given_subjects(
         &self,
         given: &GivenRows,
@@ -533,20 +539,65 @@ impl Unlearner {
             {
                 return Err(RemovalError::SubjectAlreadyRemoved(subject.clone()));
             }
-            if let Some(owners) = given.rows.subjects()
-                && !owners.contains(subject)
-            {
-                return Err(RemovalError::GivenRows(format!(
-                    "none of them belongs to subject '{}', which the request erases",
-                    crate::echo::echo(subject)
-                )));
-            }
             tags.push(tag);
         }
         tags.sort_unstable();
         tags.dedup();
         Ok(tags)
     }
+}
+
+/// Checks that the given rows are exactly the rows the request names: each requested id's
+/// row (ids not repeated), and besides them only rows of a subject the request erases —
+/// which needs the rows' subject column — with a row for every erased subject. An extra row
+/// would be removed from the model unrequested (and make every later refresh's count n − m
+/// wrong); rows of another subject would leave the erased subject's rows in the model while
+/// the ledger records it erased. (That a subject's given rows are all of its rows cannot be
+/// checked without the table: [`crate::rows::EXTERNAL_ROWS_ASSUMPTIONS`].)
+fn check_request_rows(given: &GivenRows) -> Result<(), RemovalError> {
+    use crate::echo::echo;
+    let rows = &given.rows;
+    let bad = RemovalError::GivenRows;
+    let mut requested = HashSet::with_capacity(given.ids.len());
+    for id in &given.ids {
+        if !requested.insert(id.as_str()) {
+            return Err(RemovalError::DuplicateId(id.clone()));
+        }
+        if rows.position(id).is_none() {
+            return Err(bad(format!(
+                "id '{}' is requested but not among the given rows: give the row of every id removed",
+                echo(id)
+            )));
+        }
+    }
+    let owners = rows.subjects();
+    if let (Some(subject), None) = (given.subjects.first(), owners) {
+        return Err(bad(format!(
+            "the request erases subject '{}' but the given rows have no subject column, so they cannot be checked to be the subject's: give the rows with their subject column (unlearn remove --rows-subject COL; Python subject_column=)",
+            echo(subject)
+        )));
+    }
+    let erased: HashSet<&str> = given.subjects.iter().map(String::as_str).collect();
+    for (i, id) in rows.ids().iter().enumerate() {
+        let owner = owners.map(|o| o[i].as_str());
+        if requested.contains(id.as_str()) || owner.is_some_and(|o| erased.contains(o)) {
+            continue;
+        }
+        return Err(bad(format!(
+            "row '{}'{} is neither a requested id nor a row of a subject the request erases: give exactly the removed rows (those of the ids and of the subjects erased), or name it in the request",
+            echo(id),
+            owner.map_or(String::new(), |o| format!(" (subject '{}')", echo(o)))
+        )));
+    }
+    if let Some(owners) = owners
+        && let Some(subject) = given.subjects.iter().find(|s| !owners.contains(s))
+    {
+        return Err(bad(format!(
+            "none of them belongs to subject '{}', which the request erases: give the subject's rows",
+            echo(subject)
+        )));
+    }
+    Ok(())
 }
 
 /// Whether `y` is an encoded target of `encoding` (`classes` of them for one-vs-rest).
