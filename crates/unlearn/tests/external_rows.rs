@@ -567,3 +567,65 @@ fn review4_external_certificates_state_the_external_rows_assumptions() {
     assert!(external_lists(first), "{:?}", first.unproven_assumptions);
     assert!(first.unproven_assumptions.starts_with(&only_mechanism));
 }
+
+/// Review 4, finding B1: an external-rows store restored from a backup taken before an
+/// acknowledged, unpublished removal. Its `rows` table is empty, so the other branch's
+/// removal must be found missing from the ledger (not from the rows): the next writer
+/// re-applies it or refuses the store; it never opens it with the removal dropped.
+#[test]
+fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() {
+    let (_, mut external) = pair();
+    // A publish policy: requests are served (committed, acknowledged) but not released at once.
+    external.model.published.publish = unlearn::model::PublishPolicy { every: 10 };
+    let dir = scratch("review4-restore");
+    let write = Access::Write {
+        wait: Duration::ZERO,
+    };
+    drop(Store::create(&dir, &external, false, Duration::ZERO).unwrap());
+    // Back up unlearn.db and model.json with the store closed.
+    let backup = scratch("review4-backup");
+    std::fs::create_dir_all(&backup).unwrap();
+    for f in ["unlearn.db", "model.json"] {
+        std::fs::copy(dir.join(f), backup.join(f)).unwrap();
+    }
+    // An acknowledged removal of s2, committed, not published.
+    let mut store = Store::open(&dir, write).unwrap();
+    let mut loaded = store.load().unwrap();
+    let certificate = loaded.remove_external(&given(&["s2"], &[]), 1).unwrap();
+    assert!(!certificate.published, "the policy defers the release");
+    store.commit(&loaded).unwrap();
+    drop(store);
+    let tag = certificate.removed_id_tags[0].clone();
+    // Restore the backup (only unlearn.db and model.json, as the README says).
+    for f in ["unlearn.db-wal", "unlearn.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    for f in ["unlearn.db", "model.json"] {
+        std::fs::copy(backup.join(f), dir.join(f)).unwrap();
+    }
+    // The next writer must re-apply the removal or refuse the store; it does neither.
+    match Store::open(&dir, write) {
+        Err(e) => assert!(
+            e.to_string()
+                .contains("cannot re-apply those removals without their rows"),
+            "the refusal names the cause and the remedy: {e}"
+        ),
+        Ok(store) => {
+            let after = store.load().unwrap();
+            let removed = after
+                .ledger
+                .entries
+                .iter()
+                .any(|e| e.removed_id_tags.contains(&tag));
+            assert!(
+                removed,
+                "the acknowledged removal of s2 is gone after the restore, and the writer opened \
+                 the store without a word: {} rows, ledger of {} entries",
+                after.model.secret.n_rows(),
+                after.ledger.entries.len()
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&backup);
+}

@@ -85,6 +85,26 @@ fn restore(backup: &Path, root: &Path) {
     }
 }
 
+/// The lineage of the store at `root`: the digest of its training entry.
+fn lineage_of(root: &Path) -> String {
+    Store::open(root, Access::Read)
+        .unwrap()
+        .load()
+        .unwrap()
+        .ledger
+        .entries[0]
+        .digest
+        .clone()
+}
+
+/// The release-log check of the store at `root`, as a reader sees it.
+fn read_check(root: &Path) -> unlearn::verify::Check {
+    Store::open(root, Access::Read)
+        .unwrap()
+        .release_log_check()
+        .unwrap()
+}
+
 /// Removes `ids` through a writer and commits; returns the certificate.
 fn remove(root: &Path, ids: &[&str]) -> unlearn::certificate::Certificate {
     let mut store = Store::open(root, WRITE).unwrap();
@@ -130,10 +150,7 @@ fn the_log_records_every_entry_with_its_charge_and_no_id() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let check = Store::open(&root, Access::Read)
-        .unwrap()
-        .release_log_check()
-        .unwrap();
+    let check = read_check(&root);
     assert!(check.passed, "{}", check.detail);
 }
 
@@ -147,10 +164,7 @@ fn a_restored_store_is_reconciled_once_by_the_first_writer() {
     let lost = remove(&root, &["s5"]);
     restore(&backup, &root);
 
-    let check = Store::open(&root, Access::Read)
-        .unwrap()
-        .release_log_check()
-        .unwrap();
+    let check = read_check(&root);
     assert!(
         check.passed,
         "nothing new is published before a writer settles it"
@@ -303,10 +317,7 @@ fn a_log_missing_ledger_entries_fails_the_check_until_a_writer_adds_them() {
     let (root, _) = setup("missing");
     remove(&root, &["s6"]);
     std::fs::remove_file(root.join(RELEASE_LOG_FILE)).unwrap();
-    let check = Store::open(&root, Access::Read)
-        .unwrap()
-        .release_log_check()
-        .unwrap();
+    let check = read_check(&root);
     assert!(!check.passed);
     assert!(
         check.detail.starts_with("2 ledger entries"),
@@ -328,14 +339,7 @@ fn a_log_missing_ledger_entries_fails_the_check_until_a_writer_adds_them() {
 fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
     let (root, backup) = setup("across-retrain");
     back_up(&root, &backup);
-    let old_lineage = Store::open(&root, Access::Read)
-        .unwrap()
-        .load()
-        .unwrap()
-        .ledger
-        .entries[0]
-        .digest
-        .clone();
+    let old_lineage = lineage_of(&root);
     drop(Store::create(&root, &trained(6), true, Duration::ZERO).unwrap());
     let mut engine = Deletions::open(Store::open(&root, WRITE).unwrap()).unwrap();
     let request = DeletionRequest {
@@ -377,10 +381,7 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
         log_before,
         "a refused writer wrote to the log"
     );
-    let check = Store::open(&root, Access::Read)
-        .unwrap()
-        .release_log_check()
-        .unwrap();
+    let check = read_check(&root);
     assert!(!check.passed, "{}", check.detail);
     assert_eq!(check.detail, message);
 
@@ -461,10 +462,7 @@ fn an_abandoned_record_is_neither_applied_nor_charged() {
         Some(&LogLine::Abandoned(failed.digest.clone()))
     );
 
-    let check = Store::open(&root, Access::Read)
-        .unwrap()
-        .release_log_check()
-        .unwrap();
+    let check = read_check(&root);
     assert!(check.passed, "{}", check.detail);
     assert!(check.detail.contains("1 abandoned"), "{}", check.detail);
     assert!(
@@ -494,10 +492,7 @@ fn an_abandoned_entry_that_committed_is_recorded_again() {
         &root,
         &[format!("{{\"abandoned\":\"{}\"}}", committed.digest)],
     );
-    let check = Store::open(&root, Access::Read)
-        .unwrap()
-        .release_log_check()
-        .unwrap();
+    let check = read_check(&root);
     assert!(!check.passed);
     assert!(check.detail.contains("abandoned"), "{}", check.detail);
     let store = Store::open(&root, WRITE).unwrap();
@@ -507,4 +502,57 @@ fn an_abandoned_entry_that_committed_is_recorded_again() {
         Some(LogLine::Record(r)) => assert_eq!(r.entry, committed.digest),
         other => panic!("{other:?}"),
     }
+}
+
+/// Review 4, finding A1: a retrain whose training record was marked abandoned although its
+/// commit reached the database. The earlier run's records come *before* the store's place in
+/// the log (its abandon line), so they are not newer: the writer opens the store and records
+/// the training entry again.
+#[test]
+fn a_retrain_whose_commit_was_reported_failed_but_recovered_is_not_refused() {
+    let (root, _) = setup("review4-step0");
+    remove(&root, &["s1"]); // the first training run has records
+    drop(Store::create(&root, &trained(6), true, Duration::ZERO).unwrap()); // train --force
+    let retrained = lineage_of(&root);
+    // SQLite reported the retrain's COMMIT as failed (a failed fsync) and the writer marked
+    // its training entry abandoned; the WAL frames were recovered at the next open.
+    append_lines(&root, &[format!("{{\"abandoned\":\"{retrained}\"}}")]);
+    let store = Store::open(&root, WRITE)
+        .expect("the newest database is refused as superseded by the run it replaced");
+    assert!(store.release_log_check().unwrap().passed);
+}
+
+/// Review 4, finding A3: an abandonment appended later, away from its record (here after the
+/// record of the next removal), would make writers skip a lost branch's release and removal.
+/// It is not honoured: the check fails naming the line, and the writer charges the release
+/// and re-applies the removal of s3 as for any lost branch.
+#[test]
+fn an_abandonment_away_from_its_record_is_not_honoured() {
+    let (root, backup) = setup("stray-abandon");
+    back_up(&root, &backup);
+    let lost = remove(&root, &["s3"]);
+    remove(&root, &["s4"]);
+    restore(&backup, &root);
+    append_lines(&root, &[format!("{{\"abandoned\":\"{}\"}}", lost.digest)]);
+
+    let check = read_check(&root);
+    assert!(!check.passed);
+    assert!(
+        check.detail.contains("line 4") && check.detail.contains("does not directly follow"),
+        "{}",
+        check.detail
+    );
+    let store = Store::open(&root, WRITE).unwrap();
+    let reconciled = store.reconciled().to_vec();
+    assert_eq!(reconciled[0].kind, EntryKind::Reconciliation);
+    assert!(
+        reconciled[0]
+            .foreign_releases
+            .iter()
+            .any(|f| f.entry == lost.digest),
+        "{reconciled:#?}"
+    );
+    let u = store.load().unwrap();
+    assert!(u.model.secret.design().position("s3").is_none());
+    assert!(u.model.secret.design().position("s4").is_none());
 }

@@ -25,14 +25,17 @@
 //! the side of erasure. An entry can be abandoned and still reach the database (SQLite
 //! reported the commit failed, e.g. on a failed `fsync`, but the frames it wrote are
 //! recovered when the database is next opened): the last line about an entry decides, so
-//! the next writer finds that entry of its ledger unrecorded and records it again. A line
-//! torn by a crash during the append is dropped at the next append (its commit had not
-//! started).
+//! the next writer finds that entry of its ledger unrecorded and records it again. The
+//! writer holds the store's lock from its records to their marks, so an abandonment directly
+//! follows the records it abandons; one anywhere else was appended later (by hand or forged)
+//! and is not honoured — the records count — and [`check`] fails. A line torn by a crash
+//! during the append is dropped at the next append (its commit had not started).
 //!
 //! **Lineages.** Records carry their training run (the lineage: the digest of ledger entry
 //! 0). A store retrained in the same directory (`train --force`) starts a new lineage whose
 //! records follow every record of the old one; a record of another lineage *after* this
-//! store's last record means the database was replaced by an older one (a backup from
+//! store's place in the log (the last line, record or abandonment, about its lineage or one
+//! of its ledger entries) means the database was replaced by an older one (a backup from
 //! before a retrain, or a copy of another store): the newer run's releases and acknowledged
 //! removals belong to other training data and cannot be settled here, so every writer
 //! refuses the store ([`StoreError::Superseded`]) and [`check`] fails, until the newer
@@ -61,7 +64,7 @@ use super::{DB_FILE, MODEL_FILE, Store, StoreError, db_error, short, sync_dir};
 use crate::certificate::{Certificate, ForeignRelease};
 use crate::unlearner::Unlearner;
 use crate::verify::Check;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -319,14 +322,58 @@ impl std::fmt::Display for Supersession {
     }
 }
 
+/// Which lines of the log are honoured: every record, and an abandonment only where its
+/// writer put it. The writer holds the store's lock from its records to their abandonment,
+/// so its marks directly follow its records: a run of abandonment lines D_0..D_{k-1} names
+/// the entries of one failed commit in order, and the j of them that have a record before
+/// the run (all, or fewer when the append of the records itself failed) are the j lines
+/// just before it. An abandonment elsewhere (appended later, by hand or by a forger) is not
+/// honoured: the records it names stay and count, and [`check`] fails.
+fn honoured(lines: &[LogLine]) -> Vec<bool> {
+    let mut honoured = vec![true; lines.len()];
+    let mut recorded: HashSet<&str> = HashSet::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if let LogLine::Record(r) = &lines[i] {
+            recorded.insert(&r.entry);
+            i += 1;
+            continue;
+        }
+        let end = (i..lines.len())
+            .find(|&e| matches!(lines[e], LogLine::Record(_)))
+            .unwrap_or(lines.len());
+        let run: Vec<&str> = lines[i..end].iter().map(LogLine::entry).collect();
+        let j = run.iter().filter(|d| recorded.contains(*d)).count();
+        let adjacent = j <= i
+            && run[..j]
+                .iter()
+                .zip(&lines[i - j..i])
+                .all(|(d, line)| matches!(line, LogLine::Record(r) if r.entry == *d));
+        if !adjacent {
+            honoured[i..end].fill(false);
+        }
+        i = end;
+    }
+    honoured
+}
+
 /// The records of `lineage` that count, in log order, or the [`Supersession`] that makes
-/// the store unusable. A record counts unless the last line about its entry is an
-/// abandonment, or a later training record of the same lineage (a retrain that reproduced
-/// this training entry) started the lineage afresh. Records of other lineages are ignored,
-/// unless one that counts comes after the last record of `lineage`.
-fn ours<'a>(lines: &'a [LogLine], lineage: &str) -> Result<Vec<&'a LogRecord>, Supersession> {
+/// the store unusable. A record counts unless the last honoured line about its entry
+/// ([`honoured`]) is an abandonment, or a later training record of the same lineage (a
+/// retrain that reproduced this training entry) started the lineage afresh. Records of
+/// other lineages are ignored, unless one that counts comes after the store's place in the
+/// log: the last line (a record or an abandonment) about the store's lineage or about one
+/// of its ledger entries `digests` — an abandoned entry that nevertheless committed still
+/// places the store after the records written before it. A store nothing in the log is about
+/// comes before every record.
+fn ours<'a>(
+    lines: &'a [LogLine],
+    lineage: &str,
+    digests: &HashSet<&str>,
+) -> Result<Vec<&'a LogRecord>, Supersession> {
+    let honoured = honoured(lines);
     let mut last_mention: HashMap<&str, usize> = HashMap::new();
-    for (i, line) in lines.iter().enumerate() {
+    for (i, line) in lines.iter().enumerate().filter(|&(i, _)| honoured[i]) {
         last_mention.insert(line.entry(), i);
     }
     let live: Vec<(usize, &LogRecord)> = lines
@@ -351,17 +398,22 @@ fn ours<'a>(lines: &'a [LogLine], lineage: &str) -> Result<Vec<&'a LogRecord>, S
         .copied()
         .filter(|&(i, r)| i >= start && r.lineage == lineage)
         .collect();
-    let last = ours.last().map(|&(i, r)| (i, r.step));
+    let place = lines.iter().enumerate().rposition(|(i, line)| {
+        honoured[i]
+            && (line.entry() == lineage
+                || digests.contains(line.entry())
+                || matches!(line, LogLine::Record(r) if r.lineage == lineage))
+    });
     let newer: Vec<&LogRecord> = live
         .iter()
-        .filter(|&&(i, r)| r.lineage != lineage && last.is_none_or(|(l, _)| i > l))
+        .filter(|&&(i, r)| r.lineage != lineage && place.is_none_or(|p| i > p))
         .map(|&(_, r)| r)
         .collect();
     match newer.first() {
         None => Ok(ours.into_iter().map(|(_, r)| r).collect()),
         Some(first) => Err(Supersession {
             lineage: lineage.to_string(),
-            last_step: last.map(|(_, step)| step),
+            last_step: ours.last().map(|&(_, r)| r.step),
             newer_lineage: first.lineage.clone(),
             newer_step: first.step,
             newer_records: newer.len(),
@@ -380,15 +432,13 @@ pub(super) fn records_of_store<'a>(
     store: &Store,
     lines: &'a [LogLine],
 ) -> Result<Vec<&'a LogRecord>, StoreError> {
-    let lineage: Option<String> = store
-        .conn
-        .query_row("SELECT digest FROM ledger WHERE step = 0", [], |r| r.get(0))
-        .optional()
-        .map_err(db_error(&store.db))?;
-    let Some(lineage) = lineage else {
+    // The ledger's digests, oldest first (a cheap read: no entry is decoded).
+    let digests = strings(store, "SELECT digest FROM ledger ORDER BY step")?;
+    let Some(lineage) = digests.first() else {
         return Ok(Vec::new());
     };
-    ours(lines, &lineage).map_err(|found| StoreError::Superseded {
+    let mentioned: HashSet<&str> = digests.iter().map(String::as_str).collect();
+    ours(lines, lineage, &mentioned).map_err(|found| StoreError::Superseded {
         path: store.root.clone(),
         found,
     })
@@ -481,8 +531,8 @@ fn strings(store: &Store, sql: &str) -> Result<Vec<String>, StoreError> {
 
 /// Whether the log and the store agree, read cheaply (no row and no ordinary entry is
 /// decoded): every ledger entry is in the log, every release of another branch of this
-/// lineage is charged by a reconciliation entry, and no row removed by another branch is in
-/// the store.
+/// lineage is charged by a reconciliation entry, and every id removed by another branch is
+/// removed by this ledger too.
 fn settled(store: &Store, ours: &[&LogRecord], digests: &[String]) -> Result<bool, StoreError> {
     let in_ledger: HashSet<&str> = digests.iter().map(String::as_str).collect();
     let logged: HashSet<&str> = ours.iter().map(|r| r.entry.as_str()).collect();
@@ -516,20 +566,24 @@ fn settled(store: &Store, ours: &[&LogRecord], digests: &[String]) -> Result<boo
     {
         return Ok(false);
     }
-    let fail = db_error(&store.db);
-    let mut present = store
-        .conn
-        .prepare_cached("SELECT count(*) FROM rows WHERE tag = ?1")
-        .map_err(&fail)?;
-    for tag in foreign.iter().flat_map(|r| &r.removed_id_tags) {
-        let count: i64 = present
-            .query_row(params![tag], |r| r.get(0))
-            .map_err(&fail)?;
-        if count > 0 {
-            return Ok(false);
-        }
+    // A removal of another branch is applied when this ledger removed the same ids: the
+    // rule `compare` judges lost removals by. Looking for the rows instead would say
+    // "applied" for every tag of an external-rows store, whose `rows` table is empty, and
+    // drop an acknowledged removal; for a store that holds its rows the two agree (within a
+    // lineage only a removal of this ledger deletes a row).
+    if foreign.iter().all(|r| r.removed_id_tags.is_empty()) {
+        return Ok(true);
     }
-    Ok(true)
+    let removed: HashSet<String> = strings(
+        store,
+        "SELECT tag.value FROM ledger, json_each(ledger.entry, '$.removed_id_tags') AS tag",
+    )?
+    .into_iter()
+    .collect();
+    Ok(foreign
+        .iter()
+        .flat_map(|r| &r.removed_id_tags)
+        .all(|tag| removed.contains(tag)))
 }
 
 /// Reconciles the store with its release log (see the module documentation), given the
@@ -638,7 +692,8 @@ fn reapply(
 /// store (or one whose writer stopped between a record and its commit — the two look alike)
 /// is settled by the next writer before it publishes anything, and until then it publishes
 /// nothing new, so its certificates are true of everything it has published. Abandoned
-/// records (their commit failed) are not counted.
+/// records (their commit failed) are not counted; an abandonment that does not directly
+/// follow its record ([`honoured`]) fails the check.
 pub fn check(root: &Path, ledger: &[Certificate]) -> Result<Check, StoreError> {
     let lines = read_release_log(root)?;
     let failed = |detail: String| Check {
@@ -647,11 +702,19 @@ pub fn check(root: &Path, ledger: &[Certificate]) -> Result<Check, StoreError> {
         detail,
     };
     let lineage = ledger.first().map_or("", |e| e.digest.as_str());
-    let ours = match ours(&lines, lineage) {
+    let digests: HashSet<&str> = ledger.iter().map(|e| e.digest.as_str()).collect();
+    let ours = match ours(&lines, lineage, &digests) {
         Ok(ours) => ours,
         Err(found) if !ledger.is_empty() => return Ok(failed(found.to_string())),
         Err(_) => Vec::new(),
     };
+    if let Some(stray) = honoured(&lines).iter().position(|&h| !h) {
+        return Ok(failed(format!(
+            "line {} of {RELEASE_LOG_FILE} marks entry {} abandoned but does not directly follow its record, where the writer whose commit failed puts it: it was appended later (by hand, or forged), so it is not honoured and the record counts as published and applied. Remove the line if you did not write it deliberately",
+            stray + 1,
+            short(lines[stray].entry())
+        )));
+    }
     let divergence = compare(&ours, ledger);
     if let Some(first) = divergence.unlogged.first() {
         return Ok(failed(format!(
