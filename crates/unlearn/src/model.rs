@@ -479,23 +479,39 @@ impl SecretState {
         let lambda = hyper
             .regularization
             .effective_lambda(hyper.lambda, self.n_rows());
-        let design = self.design();
         (0..self.model_count())
             .map(|k| {
                 let y = self.model_targets(k);
-                let objective = Objective {
-                    loss: &hyper.loss,
-                    rows: Rows {
-                        features: design.features(),
-                        targets: &y,
-                        dim: design.n_features(),
-                    },
-                    lambda,
-                    noise: &self.noise[k],
-                };
+                let objective = self.objective(hyper, k, &y, lambda);
                 removal::residual_upper_bound(&objective, &self.weights[k], self.row_norm_bound)
             })
             .collect()
+    }
+
+    /// Model `k`'s objective L_b(w) = Σ ℓ(wᵀx_i, y_i) + (Λ/2)‖w‖² + b_kᵀw on the held rows,
+    /// with Λ = `lambda` and `targets` = [`SecretState::model_targets`]`(k)` (the caller owns
+    /// them: the objective borrows them).
+    ///
+    /// # Panics
+    /// On external rows (there are none to sum).
+    pub fn objective<'a>(
+        &'a self,
+        hyper: &'a Hyperparameters,
+        k: usize,
+        targets: &'a [f64],
+        lambda: f64,
+    ) -> Objective<'a, LossKind> {
+        let design = self.design();
+        Objective {
+            loss: &hyper.loss,
+            rows: Rows {
+                features: design.features(),
+                targets,
+                dim: design.n_features(),
+            },
+            lambda,
+            noise: &self.noise[k],
+        }
     }
 
     /// The ±1 (or real) targets of model `k` on the current rows.

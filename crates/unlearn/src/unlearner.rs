@@ -1026,22 +1026,12 @@ impl Unlearner {
         let lambda = hyper
             .regularization
             .effective_lambda(hyper.lambda, design.n_rows());
-        let dim = design.n_features();
         for k in 0..secret.model_count() {
             if !bounds.cached_hessian[k] {
                 continue;
             }
             let y = secret.model_targets(k);
-            let objective = Objective {
-                loss: &hyper.loss,
-                rows: Rows {
-                    features: design.features(),
-                    targets: &y,
-                    dim,
-                },
-                lambda,
-                noise: &secret.noise[k],
-            };
+            let objective = secret.objective(hyper, k, &y, lambda);
             let (gradient, error) =
                 gradient_with_error_bound(&objective, &secret.weights[k], secret.row_norm_bound);
             bounds.exact_residual[k] = gradient_norm_upper_bound(&gradient, error);

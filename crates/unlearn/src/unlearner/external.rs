@@ -21,7 +21,7 @@ use crate::model::{
     weights_digest,
 };
 use crate::noise::NoiseKey;
-use crate::objective::{Objective, Rows};
+
 use crate::partials::{BatchSpec, ModelQuery, PartialSums, Query, Totals};
 use crate::removal::{gradient_norm_upper_bound, gradient_with_error_bound, row_norm_bound};
 use crate::rows::{ExternalRows, GivenRows, ModelSums, RowSums, TrainingRows};
@@ -764,16 +764,7 @@ impl RowSums {
         let models = (0..secret.model_count())
             .map(|k| {
                 let y = secret.model_targets(k);
-                let objective = Objective {
-                    loss: &hyper.loss,
-                    rows: Rows {
-                        features: design.features(),
-                        targets: &y,
-                        dim,
-                    },
-                    lambda,
-                    noise: &secret.noise[k],
-                };
+                let objective = secret.objective(hyper, k, &y, lambda);
                 let w = &secret.weights[k];
                 let (gradient, gradient_error) =
                     gradient_with_error_bound(&objective, w, secret.row_norm_bound);
