@@ -86,6 +86,11 @@ class Certificate(_Record):
         the core leaves the field out then).
     digest, previous : str
         This entry's SHA-256 and the previous entry's, which chain the ledger.
+    release_sampler : str
+        How the published release's discrete Gaussian noise read its keyed stream:
+        ``"cks-bits-v2"`` (new lattice releases) or ``"cks-words-v1"`` (every release
+        before the field, and releases without lattice noise; the core leaves the field
+        out then).
     """
 
     format_version: int
@@ -121,6 +126,7 @@ class Certificate(_Record):
     previous: str | None
     digest: str
     erased_subject_tags: list[str] = dataclasses.field(default_factory=list)
+    release_sampler: str = "cks-words-v1"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Certificate:

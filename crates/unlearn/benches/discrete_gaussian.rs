@@ -1,8 +1,12 @@
 //! The exact discrete Gaussian sampler and the lattice release:
 //! - `sample`: one draw of N_ℤ(0, s²) at s = 1, 3, 2²⁴ and 2²⁵ (the range
 //!   `LatticeNoise::for_sigma` uses) and at the largest s, 2³¹;
-//! - `release_785`: one `LatticeNoise::release` of 785 coordinates (digits with an
-//!   intercept; a one-vs-rest model draws this K times), σ = 0.5;
+//! - `release_785/words` and `release_785/bits`: one `LatticeNoise::release_with` of 785
+//!   coordinates (digits with an intercept; a one-vs-rest model draws this K times), σ = 0.5,
+//!   with the word sampler (every release before the sampler field) and the bit sampler (new
+//!   releases);
+//! - `draws_785/words` and `draws_785/bits`: 785 draws at s = 2²⁴ in one
+//!   `DiscreteGaussian::sample_into` call (per draw: the time / 785);
 //! - `chacha20_word`: one `next_u64` of the ChaCha20 stream alone. A draw at s ≈ 2²⁴ reads
 //!   24.4 words on average (tests/sampler_golden.rs: 4,880,464 32-bit words for 10⁵ draws),
 //!   so 24.4 times this is the least any sampler that reads the same stream can take.
@@ -14,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use std::hint::black_box;
 use std::time::Duration;
-use unlearn::noise::{DiscreteGaussian, LatticeNoise, MAX_SCALE};
+use unlearn::noise::{DiscreteGaussian, LatticeNoise, MAX_SCALE, Sampler};
 
 fn sample(c: &mut Criterion) {
     let mut group = c.benchmark_group("discrete_gaussian/sample");
@@ -35,10 +39,36 @@ fn sample(c: &mut Criterion) {
 fn release(c: &mut Criterion) {
     let noise = LatticeNoise::for_sigma(0.5).expect("valid sigma");
     let w: Vec<f64> = (0..785).map(|i| (i as f64 * 0.37).sin()).collect();
-    let mut rng = ChaCha20Rng::seed_from_u64(2);
-    c.bench_function("discrete_gaussian/release_785", |b| {
-        b.iter(|| black_box(noise.release(black_box(&w), &mut rng).expect("release")))
-    });
+    let mut group = c.benchmark_group("discrete_gaussian/release_785");
+    for (label, sampler) in [("words", Sampler::Words), ("bits", Sampler::Bits)] {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                black_box(
+                    noise
+                        .release_with(sampler, black_box(&w), &mut rng)
+                        .expect("release"),
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+fn draws(c: &mut Criterion) {
+    let dg = DiscreteGaussian::new(1 << 24).expect("scale in range");
+    let mut group = c.benchmark_group("discrete_gaussian/draws_785");
+    for (label, sampler) in [("words", Sampler::Words), ("bits", Sampler::Bits)] {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut out = vec![0i128; 785];
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                dg.sample_into(sampler, &mut rng, &mut out);
+                black_box(&out);
+            })
+        });
+    }
+    group.finish();
 }
 
 fn chacha20_word(c: &mut Criterion) {
@@ -52,6 +82,6 @@ criterion_group! {
     name = benches;
     // No HTML plots: criterion's plotters backend needs system fonts the machine may lack.
     config = Criterion::default().without_plots().measurement_time(Duration::from_secs(3));
-    targets = sample, release, chacha20_word
+    targets = sample, release, draws, chacha20_word
 }
 criterion_main!(benches);

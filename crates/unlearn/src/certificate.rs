@@ -7,7 +7,7 @@
 //! any edit, reordering or deletion of an entry is detected ([`Ledger::verify_chain`]).
 
 use crate::mechanism::Mechanism;
-use crate::noise::NoiseFamily;
+use crate::noise::{NoiseFamily, Sampler};
 use crate::objective::Regularization;
 use crate::transcript::TranscriptSummary;
 use serde::{Deserialize, Serialize};
@@ -115,6 +115,13 @@ pub struct Certificate {
     pub transcript: TranscriptSummary,
     /// The grid every published number is an integer multiple of (lattice releases only).
     pub release_grid: Option<f64>,
+    /// How the published release's discrete Gaussian noise read its keyed stream (the
+    /// release record's [`crate::noise::Sampler`]). Absent from the JSON for the word
+    /// sampler, so that every certificate written before the field keeps its bytes and its
+    /// digest; otherwise covered by the digest like every other field, so it cannot be
+    /// flipped without breaking the chain.
+    #[serde(default, skip_serializing_if = "Sampler::is_words")]
+    pub release_sampler: Sampler,
     /// The removal mechanism.
     pub mechanism: Mechanism,
     /// When the model is retrained instead of updated, and what that reveals.

@@ -180,6 +180,11 @@ pub struct ReleaseRecord {
     pub index: u64,
     /// The secret weights it released, one vector per model.
     pub weights: Vec<Vec<f64>>,
+    /// How the release's discrete Gaussian noise reads its keyed stream
+    /// ([`noise::Sampler`]): absent from the JSON for the word sampler, which every record
+    /// written before the field used, so those records regenerate bit for bit.
+    #[serde(default, skip_serializing_if = "noise::Sampler::is_words")]
+    pub sampler: noise::Sampler,
 }
 
 /// When the published model is refreshed: after every `every` removal requests (1: every
@@ -533,6 +538,13 @@ impl SecretState {
             head: head.to_string(),
             index: self.transcript.releases,
             weights: self.weights.iter().map(|w| w.as_slice().to_vec()).collect(),
+            // Only a lattice release draws discrete Gaussian noise; the others keep the
+            // field absent, as before it existed.
+            sampler: if transcript::lattice_of(hyper).is_some() {
+                noise::Sampler::NEW
+            } else {
+                noise::Sampler::Words
+            },
         };
         let released = self.released_weights(hyper, &record)?;
         self.transcript = self.transcript.after(charge);
@@ -545,8 +557,9 @@ impl SecretState {
     /// perturbation or without noise (σ = 0, not certified); under output perturbation with
     /// Gaussian noise, g·(round(w̃/g) + Z) with Z exact discrete Gaussian on the public grid g
     /// (proofs/lattice_release.md); with Gamma-norm noise, w̃ + ξ in floating point (not
-    /// certified). The noise is drawn from [`NoiseKey::release_rng`] of the record, so the
-    /// same record always gives the same bits.
+    /// certified). The noise is drawn from [`NoiseKey::release_rng`] of the record, the
+    /// lattice noise with the record's [`noise::Sampler`], so the same record always gives
+    /// the same bits.
     pub fn released_weights(
         &self,
         hyper: &Hyperparameters,
@@ -565,7 +578,7 @@ impl SecretState {
         match transcript::lattice_of(hyper) {
             Some(lattice) => secret
                 .iter()
-                .map(|w| lattice.release(w.as_slice(), &mut rng))
+                .map(|w| lattice.release_with(record.sampler, w.as_slice(), &mut rng))
                 .collect::<Result<_, _>>()
                 .map_err(|e| invalid(&e)),
             None => {

@@ -1215,6 +1215,7 @@ impl Unlearner {
             distance: charge,
             transcript: secret.transcript.summary(hyper),
             release_grid: model.published.release_grid,
+            release_sampler: secret.last_release.sampler,
             mechanism: hyper.mechanism,
             schedule: schedule(hyper.mechanism).to_string(),
             results: hyper

@@ -4,7 +4,8 @@
 //! 1. the ledger's hash chain replays and ends at the published digest;
 //! 2. the published weights are exactly the release the secret state implies (the released
 //!    secret weights, plus under output perturbation the lattice noise regenerated from the
-//!    noise key, the ledger head and the release index), and lie on the release grid;
+//!    noise key, the ledger head and the release index with the record's sampler), lie on
+//!    the release grid, and the latest publishing certificate names that sampler;
 //! 3. the removed ids are gone from the secret rows (their keyed tags match no remaining id),
 //!    and the row counts agree;
 //! 4. the transcript replays: the charges the ledger records for its releases (and, in
@@ -87,6 +88,16 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
             .released_weights(hyper, &secret.last_release)
             .map_err(|e| e.to_string())
     };
+    // The sampler the latest publishing certificate names (sealed in the chain) must be the
+    // one the secret record regenerates with.
+    let certified_sampler = unlearner
+        .ledger
+        .entries
+        .iter()
+        .rev()
+        .find(|e| e.published)
+        .map(|e| e.release_sampler);
+    let sampler_ok = certified_sampler.is_none_or(|s| s == secret.last_release.sampler);
     checks.push(match release {
         Ok(weights) => {
             let same = weights == published.weights && weights_digest(&weights) == published.digest;
@@ -99,11 +110,18 @@ pub fn verify(unlearner: &Unlearner) -> Verification {
             });
             Check {
                 name: "published weights",
-                passed: same && on_grid,
+                passed: same && on_grid && sampler_ok,
                 detail: if !same {
                     "the published weights are not the release the secret state implies".into()
                 } else if !on_grid {
                     "a published weight is not an integer multiple of the release grid".into()
+                } else if !sampler_ok {
+                    format!(
+                        "the latest publishing certificate names the sampler {}, the release \
+                         record {}; the ledger or the secret state was altered",
+                        certified_sampler.unwrap_or_default().name(),
+                        secret.last_release.sampler.name()
+                    )
                 } else {
                     format!(
                         "release {} regenerated bit for bit",

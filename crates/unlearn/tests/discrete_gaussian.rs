@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde::Deserialize;
 use unlearn::noise::{
-    DiscreteGaussian, LatticeError, LatticeNoise, MAX_SCALE, NoiseFamily, NoiseSpec,
+    DiscreteGaussian, LatticeError, LatticeNoise, MAX_SCALE, NoiseFamily, NoiseSpec, Sampler,
     ScaleOutOfRange, analytic_gaussian_delta, noise_rng, sample, sigma_for, std_normal_cdf,
     zcdp_epsilon, zcdp_epsilon_at, zcdp_rho_for,
 };
@@ -20,11 +20,27 @@ fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
-fn draws(scale: u64, n: usize, seed: u64) -> Vec<i128> {
+/// `n` draws from the seeded stream with the word sampler (`DiscreteGaussian::sample`, one
+/// call per draw, as every release before the sampler field) or the bit sampler (one
+/// `sample_into` call of 785 draws at a time, as a release of 785 coordinates).
+fn draws(sampler: Sampler, scale: u64, n: usize, seed: u64) -> Vec<i128> {
     let dg = DiscreteGaussian::new(scale).unwrap();
     let mut r = rng(seed);
-    (0..n).map(|_| dg.sample(&mut r)).collect()
+    match sampler {
+        Sampler::Words => (0..n).map(|_| dg.sample(&mut r)).collect(),
+        Sampler::Bits => {
+            let mut out = vec![0i128; n];
+            for chunk in out.chunks_mut(785) {
+                dg.sample_into(sampler, &mut r, chunk);
+            }
+            out
+        }
+    }
 }
+
+/// Both samplers: every distribution test runs against each (a false-alarm rate α per
+/// sampler, 2α for the test).
+const SAMPLERS: [Sampler; 2] = [Sampler::Words, Sampler::Bits];
 
 /// exp(−z²/(2s²)) / Σ_y exp(−y²/(2s²)) for |z| ≤ 60s: the terms left out of the sum are
 /// below e^{−1800}, far under f64 resolution.
@@ -87,11 +103,14 @@ fn discrete_gaussian_matches_its_exact_pmf_for_small_scales() {
         for (i, p) in pmf.iter().enumerate() {
             probs[cell_of(i as i128 - half as i128)] += p;
         }
-        let mut counts = vec![0usize; cells];
-        for z in draws(scale, n, 100 + scale) {
-            counts[cell_of(z)] += 1;
+        for sampler in SAMPLERS {
+            let mut counts = vec![0usize; cells];
+            for z in draws(sampler, scale, n, 100 + scale) {
+                counts[cell_of(z)] += 1;
+            }
+            let label = format!("{sampler:?}, s = {scale}");
+            assert_counts_match(&label, &counts, &probs, n, 1e-6);
         }
-        assert_counts_match(&format!("s = {scale}"), &counts, &probs, n, 1e-6);
     }
 }
 
@@ -119,11 +138,13 @@ fn discrete_gaussian_has_the_gaussian_shape_at_large_scale() {
     let mut probs = vec![cdf(0)];
     probs.extend((1..13).map(|k| cdf(k) - cdf(k - 1)));
     probs.push(1.0 - cdf(12));
-    let mut counts = vec![0usize; 14];
-    for z in draws(scale, n, 7) {
-        counts[cell_of(z)] += 1;
+    for sampler in SAMPLERS {
+        let mut counts = vec![0usize; 14];
+        for z in draws(sampler, scale, n, 7) {
+            counts[cell_of(z)] += 1;
+        }
+        assert_counts_match(&format!("{sampler:?}, s = 2^24"), &counts, &probs, n, 1e-6);
     }
-    assert_counts_match("s = 2^24", &counts, &probs, n, 1e-6);
 }
 
 /// Mean and variance of 100,000 draws, each bound holding with probability ≥ 1 − 1e-6
@@ -162,25 +183,27 @@ fn discrete_gaussian_has_mean_zero_and_the_exact_variance() {
             v <= s * s * (1.0 + 8.0 * U),
             "s = {scale}: variance {v} above s²"
         );
-        let zs = draws(scale, n, 1000 + scale);
-        let mean = zs.iter().map(|&z| z as f64).sum::<f64>() / n as f64;
-        let mean_tol = s * (2.0 * (2.0 / alpha).ln() / n as f64).sqrt();
-        assert!(
-            mean.abs() <= mean_tol,
-            "s = {scale}: mean {mean} beyond {mean_tol}"
-        );
-        let sum_sq: f64 = zs.iter().map(|&z| (z as f64).powi(2)).sum();
-        let x = (1.0 / alpha).ln();
-        let nf = n as f64;
-        let upper = s * s * (nf + 2.0 * (nf * x).sqrt() + 2.0 * x);
-        let lower = nf * v - (2.0 * nf * m4 * x).sqrt();
-        assert!(
-            sum_sq <= upper && sum_sq >= lower,
-            "s = {scale}: Σz²/n = {} outside [{}, {}] (exact variance {v})",
-            sum_sq / nf,
-            lower / nf,
-            upper / nf
-        );
+        for sampler in SAMPLERS {
+            let zs = draws(sampler, scale, n, 1000 + scale);
+            let mean = zs.iter().map(|&z| z as f64).sum::<f64>() / n as f64;
+            let mean_tol = s * (2.0 * (2.0 / alpha).ln() / n as f64).sqrt();
+            assert!(
+                mean.abs() <= mean_tol,
+                "{sampler:?}, s = {scale}: mean {mean} beyond {mean_tol}"
+            );
+            let sum_sq: f64 = zs.iter().map(|&z| (z as f64).powi(2)).sum();
+            let x = (1.0 / alpha).ln();
+            let nf = n as f64;
+            let upper = s * s * (nf + 2.0 * (nf * x).sqrt() + 2.0 * x);
+            let lower = nf * v - (2.0 * nf * m4 * x).sqrt();
+            assert!(
+                sum_sq <= upper && sum_sq >= lower,
+                "{sampler:?}, s = {scale}: Σz²/n = {} outside [{}, {}] (exact variance {v})",
+                sum_sq / nf,
+                lower / nf,
+                upper / nf
+            );
+        }
     }
 }
 
@@ -189,9 +212,12 @@ fn discrete_gaussian_has_mean_zero_and_the_exact_variance() {
 /// change only if the algorithm or ChaCha20's stream does (then regenerate deliberately).
 #[test]
 fn same_seed_gives_the_same_integers() {
-    assert_eq!(draws(1 << 24, 1000, 5), draws(1 << 24, 1000, 5));
-    assert_ne!(draws(1 << 24, 1000, 5), draws(1 << 24, 1000, 6));
-    assert_eq!(draws(3, 12, 42), PINNED_S3_SEED42);
+    for sampler in SAMPLERS {
+        let draws = |n, seed| draws(sampler, 1 << 24, n, seed);
+        assert_eq!(draws(1000, 5), draws(1000, 5));
+        assert_ne!(draws(1000, 5), draws(1000, 6));
+    }
+    assert_eq!(draws(Sampler::Words, 3, 12, 42), PINNED_S3_SEED42);
 }
 
 /// See `same_seed_gives_the_same_integers`.

@@ -117,11 +117,13 @@ fn residuals(u: &Unlearner) -> Vec<f64> {
         .collect()
 }
 
-/// A release record of the current secret weights with index `r` (after an empty head).
+/// A release record of the current secret weights with index `r` (after an empty head), drawn
+/// with the store's sampler.
 fn record(u: &Unlearner, r: u64) -> ReleaseRecord {
     ReleaseRecord {
         head: String::new(),
         index: r,
+        sampler: u.model.secret.last_release.sampler,
         weights: u
             .model
             .secret
@@ -603,4 +605,96 @@ fn test_key(seed: u64) -> NoiseKey {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     NoiseKey::from_secret_bytes(bytes)
+}
+
+/// The release format's sampler field (proofs/lattice_release.md, "The bit sampler"): a new
+/// lattice release records the bit sampler in its release record and in every certificate
+/// (`"release_sampler":"cks-bits-v2"` in the sealed JSON), `verify` regenerates it with that
+/// sampler and passes; the same record read with the word sampler gives other weights, so
+/// `verify` fails when the secret record's sampler is flipped; flipping the certificate's
+/// field breaks the ledger chain (the field is under the digest) and, resealed, disagrees
+/// with the record. A store without output-perturbation noise keeps the field absent.
+#[test]
+fn the_release_sampler_is_recorded_sealed_and_checked() {
+    let (spec, target) = calibrated(NoiseFamily::Gaussian, 0.05);
+    let h = hyper(Mechanism::OutputPerturbation, spec, Some(target));
+    let mut u = train(data(100, 3, 1, 8), &h, 21);
+    u.remove(&ids(&[4])).unwrap();
+    let s = &u.model.secret;
+    assert_eq!(s.last_release.sampler, noise::Sampler::Bits);
+    for entry in &u.ledger.entries {
+        assert_eq!(entry.release_sampler, noise::Sampler::Bits);
+        let json = serde_json::to_string(entry).unwrap();
+        assert!(
+            json.contains(r#""release_sampler":"cks-bits-v2""#),
+            "{json}"
+        );
+    }
+    assert!(verify(&u).passed());
+    let words = ReleaseRecord {
+        sampler: noise::Sampler::Words,
+        ..s.last_release.clone()
+    };
+    assert_ne!(
+        u.model.published.weights,
+        s.released_weights(&h, &words).unwrap(),
+        "the sampler changes the release"
+    );
+
+    let mut flipped_record = u.clone();
+    flipped_record.model.secret.last_release.sampler = noise::Sampler::Words;
+    let check = verify(&flipped_record);
+    assert!(!check.passed());
+    assert!(
+        check
+            .checks
+            .iter()
+            .any(|c| c.name == "published weights" && !c.passed)
+    );
+
+    let mut flipped_entry = u.clone();
+    let last = flipped_entry.ledger.entries.last_mut().unwrap();
+    last.release_sampler = noise::Sampler::Words;
+    assert_ne!(
+        last.compute_digest(),
+        last.digest,
+        "the field is under the digest"
+    );
+    assert!(
+        flipped_entry
+            .ledger
+            .verify_chain(&flipped_entry.model.published.digest)
+            .is_err()
+    );
+    // Resealed (a forger who rewrites the digest): the chain replays, the sampler check fails.
+    let mut resealed = u.clone();
+    let mut entry = resealed.ledger.entries.pop().unwrap();
+    entry.release_sampler = noise::Sampler::Words;
+    resealed.ledger.append(entry);
+    let check = verify(&resealed);
+    let weights = check
+        .checks
+        .iter()
+        .find(|c| c.name == "published weights")
+        .unwrap();
+    assert!(
+        !weights.passed && weights.detail.contains("cks-words-v1"),
+        "{weights:?}"
+    );
+
+    let none = hyper(
+        Mechanism::OutputPerturbation,
+        NoiseSpec {
+            family: NoiseFamily::Gaussian,
+            scale: 0.0,
+        },
+        None,
+    );
+    let plain = train(data(60, 3, 1, 9), &none, 22);
+    assert_eq!(
+        plain.model.secret.last_release.sampler,
+        noise::Sampler::Words
+    );
+    let json = serde_json::to_string(&plain.ledger.entries[0]).unwrap();
+    assert!(!json.contains("release_sampler"));
 }

@@ -40,20 +40,30 @@
 //! would take more loop iterations than can run, so they and
 //! X = U + t·V < 2⁹⁶ cannot overflow.
 //!
-//! # Stream
+//! # Stream: two samplers, one algorithm
 //!
-//! The sequence of `next_u64` calls is a fixed function of the generator's
-//! output (no `rand` distribution is involved), so a seed determines the
-//! integers on every platform and with every `rand` version that keeps
-//! ChaCha20's stream. The precomputed constants and `u64` fast paths change how
-//! each integer is computed, never which words are read: the draws are the
-//! ones pinned in `tests/sampler_golden.rs`, generated before they were written.
-//! A draw at s ≈ 2²⁴ reads about 24 words; that stream alone (the bench
-//! `discrete_gaussian/chacha20_word` times one word) bounds any sampler that keeps it.
+//! Algorithms 1–3 are written once, generic over the coins they consume ([`Coins`]); a
+//! [`Sampler`] says how the coins are read from the generator, and the release record names
+//! it so that a release regenerates bit for bit.
+//!
+//! * [`Sampler::Words`] (every release before the field): each coin takes whole 64-bit
+//!   words, as described above. The sequence of `next_u64` calls is a fixed function of the
+//!   generator's output (no `rand` distribution is involved), so a seed determines the
+//!   integers on every platform and with every `rand` version that keeps ChaCha20's
+//!   stream; the precomputed constants and `u64` fast paths change how each integer is
+//!   computed, never which words are read: the draws are the ones pinned in
+//!   `tests/sampler_golden.rs`, generated before they were written. A draw at s ≈ 2²⁴
+//!   reads about 24 words.
+//! * [`Sampler::Bits`] (new releases): the coins of [`super::bits`] read the same stream a
+//!   few bits at a time (≈ 2.5 words a draw at s ≈ 2²⁴), pinned in
+//!   `tests/sampler_bits_golden.rs`.
+//!
 //! Proof and tests: `proofs/lattice_release.md`.
 
+use super::bits::BitStream;
 use num_bigint::BigUint;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use std::ops::AddAssign;
 use thiserror::Error;
 
@@ -68,6 +78,45 @@ pub const MAX_SCALE: u64 = 1 << 31;
      choose the grid so that sigma / grid lies in that range"
 )]
 pub struct ScaleOutOfRange(pub u64);
+
+/// How a release reads its coin flips from the keyed ChaCha20 stream: a field of the release
+/// record ([`crate::model::ReleaseRecord::sampler`]) and of every certificate
+/// ([`crate::certificate::Certificate::release_sampler`]), absent (serde default) for
+/// [`Sampler::Words`] so that every release and certificate written before the field keeps
+/// its bytes and regenerates bit for bit. Both draw N_ℤ(0, s²) exactly, by the same
+/// algorithm (CKS 2020, Algorithms 1–3); they differ only in which bits of the stream each
+/// coin uses, so a release's noise is a function of its record's sampler and stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Sampler {
+    /// Every uniform draw and Bernoulli trial takes whole 64-bit words (≈ 24 words a draw at
+    /// s ≈ 2²⁴): the format of every release before the field.
+    #[default]
+    #[serde(rename = "cks-words-v1")]
+    Words,
+    /// A bit buffer over the same stream ([`BitStream`]): uniform draws by Lemire's
+    /// multiply-and-reject on ⌈log₂ n⌉ + 16 bits, Bernoulli(n/d) by comparing a lazily read
+    /// uniform with n/d's binary expansion 8 bits at a time (≈ 3 words a draw).
+    #[serde(rename = "cks-bits-v2")]
+    Bits,
+}
+
+impl Sampler {
+    /// The sampler of new releases.
+    pub const NEW: Sampler = Sampler::Bits;
+
+    /// The name the JSON gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sampler::Words => "cks-words-v1",
+            Sampler::Bits => "cks-bits-v2",
+        }
+    }
+
+    /// Whether this is the word sampler (the field is then left out of the JSON).
+    pub fn is_words(&self) -> bool {
+        *self == Sampler::Words
+    }
+}
 
 /// The discrete Gaussian N_ℤ(0, s²) with an integer parameter s ∈ [1, 2³¹].
 ///
@@ -118,17 +167,40 @@ impl DiscreteGaussian {
         self.scale
     }
 
-    /// One exact draw of N_ℤ(0, s²) (CKS 2020, Algorithm 3), using only
-    /// integer arithmetic on `rng`'s 64-bit words.
+    /// One exact draw of N_ℤ(0, s²) (CKS 2020, Algorithm 3) with the word sampler
+    /// ([`Sampler::Words`]), using only integer arithmetic on `rng`'s 64-bit words.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> i128 {
+        self.draw(&mut Words(rng))
+    }
+
+    /// `out.len()` exact draws of N_ℤ(0, s²), in order, with `sampler`: for
+    /// [`Sampler::Words`] the same integers and the same words as that many calls of
+    /// [`DiscreteGaussian::sample`]; for [`Sampler::Bits`] one [`BitStream`] over `rng`
+    /// for the whole call (the bits of its last word that no draw used are dropped).
+    pub fn sample_into<R: Rng + ?Sized>(&self, sampler: Sampler, rng: &mut R, out: &mut [i128]) {
+        match sampler {
+            Sampler::Words => {
+                let mut coins = Words(rng);
+                out.iter_mut().for_each(|z| *z = self.draw(&mut coins));
+            }
+            Sampler::Bits => {
+                let mut coins = BitStream::new(rng);
+                out.iter_mut().for_each(|z| *z = self.draw(&mut coins));
+            }
+        }
+    }
+
+    /// CKS Algorithm 3 on the coins `coins`.
+    #[inline]
+    fn draw<C: Coins>(&self, coins: &mut C) -> i128 {
         loop {
-            let y = self.discrete_laplace(rng);
+            let y = self.discrete_laplace(coins);
             let x = y.unsigned_abs();
             let accept = match self.exponent(x) {
-                Some((whole, rem)) => bernoulli_exp_neg(&whole, rem, &self.below_den, rng),
+                Some((whole, rem)) => bernoulli_exp_neg(&whole, rem, &self.below_den, coins),
                 None => {
                     let (whole, rem) = self.exponent_big(x);
-                    bernoulli_exp_neg(&whole, rem, &self.below_den, rng)
+                    bernoulli_exp_neg(&whole, rem, &self.below_den, coins)
                 }
             };
             if accept {
@@ -138,21 +210,22 @@ impl DiscreteGaussian {
     }
 
     /// The discrete Laplace P[Y = y] ∝ exp(−|y|/t) (CKS Algorithm 2 with scale t/1).
-    fn discrete_laplace<R: Rng + ?Sized>(&self, rng: &mut R) -> i128 {
+    #[inline]
+    fn discrete_laplace<C: Coins>(&self, coins: &mut C) -> i128 {
         loop {
             // u < t ≤ 2³¹ + 1.
-            let u = self.below_t.draw(rng);
-            if !exp_neg_fraction(rng, |r| self.below_t.draw(r) < u) {
+            let u = coins.uniform(&self.below_t);
+            if !exp_neg_fraction(coins, u, &self.below_t) {
                 continue;
             }
             // A u64 counter: reaching 2⁶⁴ would take more loop rounds than can run.
             let mut v: u64 = 0;
-            while exp_minus_one(rng) {
+            while exp_minus_one(coins) {
                 v += 1;
             }
             // u < 2³², t ≤ 2³¹ + 1 and v < 2⁶⁴: x < 2⁹⁶, exact in u128 and i128.
             let x = u + u128::from(self.t) * u128::from(v);
-            let negative = rng.next_u64() & 1 == 1;
+            let negative = coins.fair();
             if negative && x == 0 {
                 continue;
             }
@@ -204,8 +277,8 @@ impl DiscreteGaussian {
 /// rejected while ≥ n (each attempt succeeds with probability > 1/2). n = 1 draws nothing.
 /// The mask and the word count are computed once per n.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Below {
-    n: u128,
+pub(super) struct Below {
+    pub(super) n: u128,
     /// 2ᵇ − 1; 0 when n = 1.
     mask: u128,
     /// b > 64.
@@ -213,7 +286,7 @@ struct Below {
 }
 
 impl Below {
-    fn new(n: u128) -> Self {
+    pub(super) fn new(n: u128) -> Self {
         let bits = 128 - n.saturating_sub(1).leading_zeros();
         Below {
             n,
@@ -245,64 +318,113 @@ impl Below {
     }
 }
 
-/// Whether a uniform draw on {0, …, k − 1} is 0, for k ≥ 1: the Bernoulli(1/K) of
-/// Algorithm 1. It consumes exactly the words `Below::new(k).draw` would (the low
-/// ⌈log₂ k⌉ bits of one word per attempt, none for k = 1), computed in `u64` since k is
-/// a loop counter far below 2⁶⁴.
-#[inline]
-fn below_is_zero<R: Rng + ?Sized>(k: u64, rng: &mut R) -> bool {
-    if k <= 1 {
-        return true;
+/// The coin flips CKS's algorithms consume, and how they are read from the generator: the
+/// word sampler ([`Words`], the stream of every release before the [`Sampler`] field) or the
+/// bit sampler ([`BitStream`]). Each method is exact: its output has the stated
+/// distribution and is independent of every earlier output (proofs/lattice_release.md).
+pub(super) trait Coins {
+    /// Uniform on {0, …, n − 1}, n = `below.n`.
+    fn uniform(&mut self, below: &Below) -> u128;
+    /// Bernoulli(n/d) for 0 ≤ n ≤ d = `below.n`.
+    fn bernoulli(&mut self, n: u128, below: &Below) -> bool;
+    /// Bernoulli(1/k) for k ≥ 1: the Bernoulli(1/K) of Algorithm 1.
+    fn one_in(&mut self, k: u64) -> bool;
+    /// Bernoulli(n/(d·k)), d = `below.n`: Algorithm 1's Bernoulli(γ/K) for γ = n/d. By
+    /// default Bernoulli(n/d) ∧ Bernoulli(1/k), in that order, the second drawn only when
+    /// the first succeeds (the word sampler's stream); the product of the probabilities is
+    /// n/(dk).
+    #[inline]
+    fn bernoulli_and_one_in(&mut self, n: u128, below: &Below, k: u64) -> bool {
+        self.bernoulli(n, below) && self.one_in(k)
     }
-    let mask = u64::MAX >> (k - 1).leading_zeros();
-    loop {
-        let candidate = rng.next_u64() & mask;
-        if candidate < k {
-            return candidate == 0;
+    /// A fair coin: the discrete Laplace's sign.
+    fn fair(&mut self) -> bool;
+}
+
+/// The word sampler: whole 64-bit words of the generator, in the order and number the
+/// releases made before [`Sampler::Bits`] read them (pinned by tests/sampler_golden.rs).
+struct Words<'a, R: ?Sized>(&'a mut R);
+
+impl<R: Rng + ?Sized> Coins for Words<'_, R> {
+    #[inline]
+    fn uniform(&mut self, below: &Below) -> u128 {
+        below.draw(self.0)
+    }
+
+    /// A uniform draw below d compared with n (d = 1 reads no word).
+    #[inline]
+    fn bernoulli(&mut self, n: u128, below: &Below) -> bool {
+        below.draw(self.0) < n
+    }
+
+    /// Whether a uniform draw on {0, …, k − 1} is 0. It consumes exactly the words
+    /// `Below::new(k).draw` would (the low ⌈log₂ k⌉ bits of one word per attempt, none for
+    /// k = 1), computed in `u64` since k is a loop counter far below 2⁶⁴.
+    #[inline]
+    fn one_in(&mut self, k: u64) -> bool {
+        if k <= 1 {
+            return true;
         }
+        let mask = u64::MAX >> (k - 1).leading_zeros();
+        loop {
+            let candidate = self.0.next_u64() & mask;
+            if candidate < k {
+                return candidate == 0;
+            }
+        }
+    }
+
+    /// The low bit of one word.
+    #[inline]
+    fn fair(&mut self) -> bool {
+        self.0.next_u64() & 1 == 1
     }
 }
 
-/// Bernoulli(exp(−γ)) for γ ∈ [0, 1] (CKS Algorithm 1): K ← 1; while Bernoulli(γ/K),
-/// K ← K + 1; return [K odd]. Bernoulli(γ/K) is `gamma_trial` (a Bernoulli(γ) draw) ∧
-/// Bernoulli(1/K), in that order, the second drawn only when the first succeeds.
+/// The Bernoulli(1) of γ = 1 in [`exp_minus_one`]: a uniform draw below 1 is 0 < 1 and
+/// reads nothing.
+const ONE: Below = Below {
+    n: 1,
+    mask: 0,
+    two_words: false,
+};
+
+/// Bernoulli(exp(−γ)) for γ = n/d ∈ [0, 1], d = `below.n` (CKS Algorithm 1): K ← 1; while
+/// Bernoulli(γ/K) ([`Coins::bernoulli_and_one_in`]), K ← K + 1; return [K odd].
 /// K is a `u64`: reaching 2⁶⁴ would take more loop rounds than can run.
 #[inline]
-fn exp_neg_fraction<R: Rng + ?Sized>(
-    rng: &mut R,
-    mut gamma_trial: impl FnMut(&mut R) -> bool,
-) -> bool {
+fn exp_neg_fraction<C: Coins>(coins: &mut C, n: u128, below: &Below) -> bool {
     let mut k: u64 = 1;
-    while gamma_trial(rng) && below_is_zero(k, rng) {
+    while coins.bernoulli_and_one_in(n, below, k) {
         k += 1;
     }
     k % 2 == 1
 }
 
-/// Bernoulli(e^{−1}): Algorithm 1 with γ = 1, whose Bernoulli(γ) trial succeeds without
-/// drawing (a uniform draw below 1 is 0 < 1 and reads no word).
+/// Bernoulli(e^{−1}): Algorithm 1 with γ = 1/1, whose Bernoulli(γ) trial succeeds without
+/// drawing.
 #[inline]
-fn exp_minus_one<R: Rng + ?Sized>(rng: &mut R) -> bool {
-    exp_neg_fraction(rng, |_| true)
+fn exp_minus_one<C: Coins>(coins: &mut C) -> bool {
+    exp_neg_fraction(coins, 1, &ONE)
 }
 
 /// Bernoulli(exp(−γ)) for γ = whole + rem/den with 0 ≤ rem < den = `below_den.n`:
 /// `whole` independent Bernoulli(e^{−1}) (stopping at the first failure) and then
 /// Bernoulli(e^{−rem/den}); the product of their probabilities is e^{−γ}.
 /// Generic over the counter so that the exact `BigUint` branch shares it.
-fn bernoulli_exp_neg<N, R>(whole: &N, rem: u128, below_den: &Below, rng: &mut R) -> bool
+fn bernoulli_exp_neg<N, C>(whole: &N, rem: u128, below_den: &Below, coins: &mut C) -> bool
 where
     N: PartialOrd + From<u8> + AddAssign,
-    R: Rng + ?Sized,
+    C: Coins,
 {
     let mut done = N::from(0);
     while done < *whole {
-        if !exp_minus_one(rng) {
+        if !exp_minus_one(coins) {
             return false;
         }
         done += N::from(1);
     }
-    exp_neg_fraction(rng, |r| below_den.draw(r) < rem)
+    exp_neg_fraction(coins, rem, below_den)
 }
 
 #[cfg(test)]
@@ -331,18 +453,18 @@ mod tests {
         }
     }
 
-    /// `below_is_zero(k)` reads the words `Below::new(k).draw` reads and answers whether
+    /// `Words::one_in(k)` reads the words `Below::new(k).draw` reads and answers whether
     /// that draw is 0: for every k up to 300 (masks of 1 to 9 bits, powers of two and
     /// their neighbours), 50 seeds each, the two leave their generators in the same state
     /// and agree.
     #[test]
-    fn below_is_zero_reads_the_same_words_as_a_uniform_draw() {
+    fn one_in_reads_the_same_words_as_a_uniform_draw() {
         for k in 1u64..=300 {
             for seed in 0..50 {
                 let mut fast = ChaCha20Rng::seed_from_u64(seed);
                 let mut wide = fast.clone();
                 assert_eq!(
-                    below_is_zero(k, &mut fast),
+                    Words(&mut fast).one_in(k),
                     Below::new(u128::from(k)).draw(&mut wide) == 0,
                     "k = {k}, seed {seed}"
                 );
@@ -431,10 +553,15 @@ mod tests {
             for seed in 0..200 {
                 let mut fast = ChaCha20Rng::seed_from_u64(seed);
                 let mut big = fast.clone();
-                let decision = bernoulli_exp_neg(&whole, rem, &dg.below_den, &mut fast);
+                let decision = bernoulli_exp_neg(&whole, rem, &dg.below_den, &mut Words(&mut fast));
                 assert_eq!(
                     decision,
-                    bernoulli_exp_neg(&BigUint::from(whole), rem, &dg.below_den, &mut big),
+                    bernoulli_exp_neg(
+                        &BigUint::from(whole),
+                        rem,
+                        &dg.below_den,
+                        &mut Words(&mut big)
+                    ),
                     "x = {x}, seed {seed}"
                 );
                 accepted += usize::from(decision);
@@ -454,7 +581,7 @@ mod tests {
         for (whole, rem, den) in [(0u128, 1u128, 3u128), (0, 2, 2), (1, 1, 2), (2, 0, 1)] {
             let below = Below::new(den);
             let hits = (0..n)
-                .filter(|_| bernoulli_exp_neg(&whole, rem, &below, &mut rng))
+                .filter(|_| bernoulli_exp_neg(&whole, rem, &below, &mut Words(&mut rng)))
                 .count();
             let gamma = whole as f64 + rem as f64 / den as f64;
             let freq = hits as f64 / n as f64;

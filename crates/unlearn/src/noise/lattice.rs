@@ -23,7 +23,7 @@
 //!
 //! Proof: `proofs/lattice_release.md`.
 
-use super::discrete::{DiscreteGaussian, ScaleOutOfRange};
+use super::discrete::{DiscreteGaussian, Sampler, ScaleOutOfRange};
 use rand::CryptoRng;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -137,7 +137,23 @@ impl LatticeNoise {
     }
 
     /// The release g·(round(w_i/g) + Z_i), Z_i ~ N_ℤ(0, s²) i.i.d., drawn from
-    /// `rng` in coordinate order.
+    /// `rng` in coordinate order with the word sampler ([`Sampler::Words`], the format of
+    /// every release before the sampler field): [`LatticeNoise::release_with`].
+    ///
+    /// # Errors
+    ///
+    /// As [`LatticeNoise::release_with`].
+    pub fn release<R: CryptoRng + ?Sized>(
+        &self,
+        w: &[f64],
+        rng: &mut R,
+    ) -> Result<Vec<f64>, LatticeError> {
+        self.release_with(Sampler::Words, w, rng)
+    }
+
+    /// The release g·(round(w_i/g) + Z_i), Z_i ~ N_ℤ(0, s²) i.i.d., the m = `w.len()`
+    /// draws made in coordinate order by one [`DiscreteGaussian::sample_into`] call with
+    /// `sampler` (the generator borrowed once).
     ///
     /// w_i/g is exact (a power-of-two scaling; when it underflows, |w_i/g| <
     /// 2⁻¹⁰²² and both it and the true quotient round to 0), the rounding is
@@ -150,30 +166,43 @@ impl LatticeNoise {
     ///
     /// Invalid parameters ([`LatticeError::GridExponentOutOfRange`],
     /// [`LatticeError::Scale`]); a non-finite weight
-    /// ([`LatticeError::NonFiniteWeight`]); |n_i + Z_i| ≥ 2⁵³
-    /// ([`LatticeError::WeightTooLargeForGrid`]). Nothing is returned on error.
-    pub fn release<R: CryptoRng + ?Sized>(
+    /// ([`LatticeError::NonFiniteWeight`], checked for every coordinate before any noise is
+    /// drawn); |n_i + Z_i| ≥ 2⁵³ ([`LatticeError::WeightTooLargeForGrid`]). Nothing is
+    /// returned on error.
+    pub fn release_with<R: CryptoRng + ?Sized>(
         &self,
+        sampler: Sampler,
         w: &[f64],
         rng: &mut R,
     ) -> Result<Vec<f64>, LatticeError> {
-        let sampler = self.sampler()?;
+        let dg = self.sampler()?;
         let grid = self.grid();
-        w.iter()
+        let too_large = |index| LatticeError::WeightTooLargeForGrid { index, grid };
+        let rounded = w
+            .iter()
             .enumerate()
             .map(|(index, &value)| {
                 if !value.is_finite() {
                     return Err(LatticeError::NonFiniteWeight { index });
                 }
-                let too_large = LatticeError::WeightTooLargeForGrid { index, grid };
                 let n = (value / grid).round_ties_even();
                 if n.abs() >= EXACT_INTEGER_LIMIT {
-                    return Err(too_large);
+                    return Err(too_large(index));
                 }
                 // |n| < 2⁵³: the conversion is exact.
-                let point = n as i128 + sampler.sample(rng);
+                Ok(n as i128)
+            })
+            .collect::<Result<Vec<i128>, _>>()?;
+        let mut noise = vec![0i128; w.len()];
+        dg.sample_into(sampler, rng, &mut noise);
+        rounded
+            .iter()
+            .zip(&noise)
+            .enumerate()
+            .map(|(index, (&n, &z))| {
+                let point = n + z;
                 if point.unsigned_abs() >= 1 << 53 {
-                    return Err(too_large);
+                    return Err(too_large(index));
                 }
                 // |point| < 2⁵³ is exact in f64; times 2ᵏ with k ≤ 970 is exact.
                 Ok(point as f64 * grid)

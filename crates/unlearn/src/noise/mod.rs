@@ -31,6 +31,7 @@
 //! such a shift (the shift may depend on b, and the change of variables may
 //! carry a Jacobian) is argued where the certificate is built, not here.
 
+mod bits;
 mod calibration;
 mod discrete;
 mod key;
@@ -49,7 +50,7 @@ pub use calibration::{
     analytic_gaussian_sigma, budget_guo2020, gamma_norm_budget, gamma_norm_rate,
     gaussian_sigma_guo2020,
 };
-pub use discrete::{DiscreteGaussian, MAX_SCALE, ScaleOutOfRange};
+pub use discrete::{DiscreteGaussian, MAX_SCALE, Sampler, ScaleOutOfRange};
 pub use key::NoiseKey;
 pub use lattice::{LatticeError, LatticeNoise};
 pub use renyi::{sigma_for, zcdp_epsilon, zcdp_epsilon_at, zcdp_rho_for};
