@@ -153,3 +153,22 @@ def test_a_subject_is_erased_in_one_step(diabetes):
         without.remove(subjects="person7")
     with pytest.raises(ValueError, match="one subject per row"):
         CertifiedRidge(alpha=1.0, sigma=0).fit(X, y, subjects=owners[:-1])
+
+
+def test_the_certificate_dataclass_knows_every_field_of_the_core():
+    """Every field of the core's ``Certificate`` struct is a field of the dataclass.
+
+    ``Certificate.from_dict`` refuses unknown fields (so nothing the core reports is dropped);
+    a field the dataclass lacks makes every certificate that carries it fail to load — as
+    reconciliation entries (``foreign_releases``) did. Read from the struct's source, since
+    the core leaves optional fields out of most certificates' JSON.
+    """
+    import dataclasses
+    from pathlib import Path
+
+    source = Path(__file__).parents[2] / "crates/unlearn/src/certificate.rs"
+    body = source.read_text().split("pub struct Certificate {", 1)[1].split("\n}\n", 1)[0]
+    core = set(re.findall(r"^    pub (\w+):", body, flags=re.MULTILINE))
+    assert "foreign_releases" in core and "digest" in core, "the struct's fields were not read"
+    python = {f.name for f in dataclasses.fields(Certificate)}
+    assert core - python == set()

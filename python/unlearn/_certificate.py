@@ -91,6 +91,10 @@ class Certificate(_Record):
         ``"cks-bits-v2"`` (new lattice releases) or ``"cks-words-v1"`` (every release
         before the field, and releases without lattice noise; the core leaves the field
         out then).
+    foreign_releases : list of dict
+        Reconciliation entries only: the releases of another branch of the store's history
+        that this entry charges, each ``{"entry": digest, "release": n, "charge": c}`` (empty
+        otherwise; the core leaves the field out then).
     """
 
     format_version: int
@@ -127,6 +131,7 @@ class Certificate(_Record):
     digest: str
     erased_subject_tags: list[str] = dataclasses.field(default_factory=list)
     release_sampler: str = "cks-words-v1"
+    foreign_releases: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Certificate:
