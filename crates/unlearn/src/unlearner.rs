@@ -837,8 +837,9 @@ impl Unlearner {
     /// [`Unlearner::allowance`]) and a cache for every class model (from an earlier exact
     /// step), the steps are pass-free (O(d²) each, in parallel over the class models;
     /// proofs/pass_free_step.md): their ‖Xv‖ is first bounded by ‖X‖₂‖v‖, and the Gram
-    /// matrix's sharper bound ([`crate::removal::PassFreeStep::tighten`], one more pass over a d×d matrix) is
-    /// evaluated only when that charge exceeds the allowance. Otherwise each is an exact
+    /// matrix's sharper bound ([`crate::removal::PassFreeStep::tighten`], one more pass over
+    /// a d×d matrix) is evaluated only when that charge exceeds the allowance or a step's
+    /// increment exceeds [`LAZY_SHARE`] of it. Otherwise each is an exact
     /// Newton step (forming the Hessian, which seeds the cache) or, from d ≥ 2048 unless the
     /// cache is kept and fits ([`cached_path_fits`]), Hessian-free.
     fn newton_steps(
@@ -909,7 +910,10 @@ impl Unlearner {
                     let residuals: Vec<f64> = steps.iter().map(|s| s.residual_bound).collect();
                     let coords = count * dim;
                     if let (Some(gram), Some(allowance)) = (gram, cache_allowance.flatten())
-                        && charge_exceeds(hyper, &residuals, lambda_after, coords, allowance)
+                        && (charge_exceeds(hyper, &residuals, lambda_after, coords, allowance)
+                            || steps
+                                .iter()
+                                .any(|s| s.increment / lambda_after > LAZY_SHARE * allowance))
                     {
                         caches
                             .par_iter_mut()
@@ -1267,6 +1271,14 @@ impl Unlearner {
         }
     }
 }
+
+/// The share of the allowance a pass-free step's increment may take, as a distance
+/// (increment/Λ′), while its ‖Xv‖ stays the cheap S·‖v‖: above it the Gram matrix's bound
+/// is evaluated ([`crate::removal::PassFreeStep::tighten`]). The tracked error carries every
+/// increment forward, so laziness costs at most this share of the allowance per step — at
+/// most a tenth of it over 100 removals — while steps whose increment is far below it (the
+/// common case at d = 784) skip a pass over the d×d Gram matrix.
+const LAZY_SHARE: f64 = 1e-3;
 
 /// Whether per-class residual bounds `residuals` at Λ = `lambda` are charged more than
 /// `allowance`: the charge of their distance (‖u_k‖ + τ)/Λ′, combined over the class models
