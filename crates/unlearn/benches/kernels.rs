@@ -1,5 +1,6 @@
 //! The d×d kernels of the pass-free removal step, old (nalgebra) against new
-//! (`unlearn::kernels`, portable and AVX2/FMA) at d = 784 and d = 2048, in one run:
+//! (`unlearn::kernels`, portable, AVX2/FMA and AVX-512 where the CPU has them) at d = 784
+//! and d = 2048, in one run:
 //! - `symv`: y = A·x from the lower triangle (nalgebra `sygemv`);
 //! - `syr`: A ← A − c·xxᵀ, lower triangle (nalgebra `syger`; new: a rank-1 `update`);
 //! - `syr_symv`: the rank-1 update fused with the product (new only: one pass);
@@ -34,11 +35,17 @@ fn vector(d: usize, seed: usize) -> DVector<f64> {
 }
 
 fn isas() -> Vec<(&'static str, Isa)> {
-    let mut isas = vec![("portable", Isa::Portable)];
-    if Isa::detect() == Isa::Avx2Fma {
-        isas.push(("avx2", Isa::Avx2Fma));
-    }
-    isas
+    Isa::available()
+        .into_iter()
+        .map(|isa| {
+            let name = match isa {
+                Isa::Portable => "portable",
+                Isa::Avx2Fma => "avx2",
+                Isa::Avx512 => "avx512",
+            };
+            (name, isa)
+        })
+        .collect()
 }
 
 fn kernels(c: &mut Criterion) {

@@ -295,6 +295,12 @@ impl HessianCache {
         self.gradient_error = error;
         self.gradient_lambda = lambda;
     }
+
+    /// Replaces e by another bound on the same ‖ĝ − ∇L_b(w; D)‖ (a step's bound sharpened
+    /// after the fact, [`crate::removal::PassFreeStep::tighten`]).
+    pub fn set_gradient_error(&mut self, error: f64) {
+        self.gradient_error = error;
+    }
 }
 
 /// The error bound η₀ and trace bound T of a Hessian formed from the rows at w₀

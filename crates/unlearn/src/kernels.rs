@@ -17,11 +17,22 @@
 //! # Dispatch
 //! Each kernel is written once, generic over whether it may fuse a multiply and an add
 //! (`FMA`), with fixed-width blocks of independent accumulators that the compiler turns
-//! into vector code. It is compiled twice: as is (the baseline target, SSE2 on x86-64), and
-//! inside a `#[target_feature(enable = "avx2,fma")]` function, called only when
-//! `is_x86_feature_detected!` reports both. No `target-cpu=native`: one binary runs on any
-//! x86-64 and uses AVX2/FMA where present. [`Isa::detect`] picks; [`Isa::Portable`] forces
-//! the baseline (tests run both paths on the same machine).
+//! into vector code. It is compiled three times: as is (the baseline target, SSE2 on
+//! x86-64), and inside `#[target_feature(enable = "avx2,fma")]` and
+//! `#[target_feature(enable = "avx512f,avx2,fma")]` functions, called only when
+//! `is_x86_feature_detected!` reports those features. No `target-cpu=native`: one binary
+//! runs on any x86-64. [`Isa::detect`] picks the one the removal path uses;
+//! [`Isa::available`] lists every one this CPU runs (tests run them all on one machine).
+//!
+//! # Blocking
+//! The product and the triangular solves walk the columns in blocks of [`COLS`]: the
+//! vector a column-by-column loop would read-modify-write once per column (y in the
+//! product, b in the forward solve) or read once per column (x in the product and the
+//! backward solve) is touched once per block, in registers for [`ROWS`] rows at a time,
+//! so each matrix entry costs one load and a fraction of a vector load. The forward solve
+//! gives each b_i the same operations in the same order as column-by-column substitution
+//! (the fused downdate + solve and the plain solve still agree bit for bit); the product's
+//! and the backward solve's sums change order, which no bound depends on (below).
 //!
 //! # Rounding and determinism
 //! Every bound the proofs use for these kernels is a γ_k bound that holds for any
@@ -44,6 +55,15 @@
 /// registers, enough to hide the four-cycle latency of a dependent FMA chain.
 const LANES: usize = 16;
 
+/// Columns per block in the column-blocked kernels (the product and the triangular solves):
+/// the vector they read-modify-write, or read, is touched once per block, not per column.
+const COLS: usize = 4;
+
+/// Rows per register block of the column-blocked kernels: COLS accumulators of ROWS f64
+/// (eight 256-bit registers, four 512-bit ones) plus the block of y and of x fit the 16
+/// registers of AVX2.
+const ROWS: usize = 8;
+
 /// Runs `generic::$kernel::<FMA>` compiled for the chosen instruction set.
 macro_rules! dispatch {
     ($isa:expr, $kernel:ident($($arg:expr),*)) => {
@@ -53,6 +73,12 @@ macro_rules! dispatch {
                 // SAFETY: `Isa::Avx2Fma` is only produced by `Isa::detect` after
                 // `is_x86_feature_detected!` reported both AVX2 and FMA.
                 unsafe { avx2::$kernel($($arg),*) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                // SAFETY: `Isa::Avx512` is only produced by `Isa::detect` after
+                // `is_x86_feature_detected!` reported AVX-512F, AVX2 and FMA.
+                unsafe { avx512::$kernel($($arg),*) }
             }
             _ => generic::$kernel::<false>($($arg),*),
         }
@@ -66,16 +92,38 @@ pub enum Isa {
     Portable,
     /// AVX2 with fused multiply-add (x86-64, detected at run time).
     Avx2Fma,
+    /// AVX-512F (512-bit vectors, 32 registers) with fused multiply-add (x86-64, detected at
+    /// run time; offered by [`Isa::available`], not chosen by [`Isa::detect`]).
+    Avx512,
 }
 
 impl Isa {
-    /// The best instruction set this CPU supports.
+    /// The instruction set the removal path uses: AVX2/FMA where present, else portable.
+    /// Not AVX-512 even where present: on this project's benchmark machine (Xeon, AVX-512F)
+    /// its 512-bit code ran the compute-bound rank-10 factor downdate and the rank-1
+    /// downdate no faster than the AVX2 code in two runs out of two (BENCHMARKS.md, issue 13
+    /// "kernels2"); [`Isa::available`] still offers it, so tests check it and the kernel
+    /// benchmark re-measures it on every CPU that has it.
     pub fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             return Isa::Avx2Fma;
         }
         Isa::Portable
+    }
+
+    /// Every instruction set this CPU can run, the portable one first (for tests and
+    /// benchmarks that compare them on one machine).
+    pub fn available() -> Vec<Isa> {
+        let mut isas = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        if Isa::detect() == Isa::Avx2Fma {
+            isas.push(Isa::Avx2Fma);
+            if std::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+        }
+        isas
     }
 
     /// Σ x_i.
@@ -198,51 +246,59 @@ enum AMut<'a> {
     Write(&'a mut [f64]),
 }
 
-/// The generic kernels instantiated inside functions compiled for AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{AMut, Update, generic};
+/// A module of the generic kernels instantiated inside functions compiled with
+/// `$features` (each `unsafe` to call: the caller checks the features are present).
+macro_rules! isa_module {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $name {
+            use super::{AMut, Update, generic};
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn sum(x: &[f64]) -> f64 {
-        generic::sum::<true>(x)
-    }
+            #[target_feature(enable = $features)]
+            pub(super) fn sum(x: &[f64]) -> f64 {
+                generic::sum::<true>(x)
+            }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn update_symv(a: AMut<'_>, update: &Update<'_>, x: &[f64], y: &mut [f64]) {
-        generic::update_symv::<true>(a, update, x, y)
-    }
+            #[target_feature(enable = $features)]
+            pub(super) fn update_symv(a: AMut<'_>, update: &Update<'_>, x: &[f64], y: &mut [f64]) {
+                generic::update_symv::<true>(a, update, x, y)
+            }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn update(a: &mut [f64], update: &Update<'_>, d: usize) {
-        generic::update::<true>(a, update, d)
-    }
+            #[target_feature(enable = $features)]
+            pub(super) fn update(a: &mut [f64], update: &Update<'_>, d: usize) {
+                generic::update::<true>(a, update, d)
+            }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn cholesky_update_solve(
-        l: &mut [f64],
-        update: &Update<'_>,
-        d: usize,
-        b: Option<&mut [f64]>,
-    ) -> Result<(), usize> {
-        generic::cholesky_update_solve::<true>(l, update, d, b)
-    }
+            #[target_feature(enable = $features)]
+            pub(super) fn cholesky_update_solve(
+                l: &mut [f64],
+                update: &Update<'_>,
+                d: usize,
+                b: Option<&mut [f64]>,
+            ) -> Result<(), usize> {
+                generic::cholesky_update_solve::<true>(l, update, d, b)
+            }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn forward_solve(l: &[f64], b: &mut [f64]) {
-        generic::forward_solve::<true>(l, b)
-    }
+            #[target_feature(enable = $features)]
+            pub(super) fn forward_solve(l: &[f64], b: &mut [f64]) {
+                generic::forward_solve::<true>(l, b)
+            }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn backward_solve(l: &[f64], b: &mut [f64]) {
-        generic::backward_solve::<true>(l, b)
-    }
+            #[target_feature(enable = $features)]
+            pub(super) fn backward_solve(l: &[f64], b: &mut [f64]) {
+                generic::backward_solve::<true>(l, b)
+            }
+        }
+    };
 }
+
+isa_module!(avx2, "avx2,fma");
+isa_module!(avx512, "avx512f,avx2,fma");
 
 /// The kernels, written once. `#[inline(always)]` so that each is compiled into its caller's
 /// target features.
 mod generic {
-    use super::{AMut, LANES, Update};
+    use super::{AMut, COLS, LANES, ROWS, Update};
 
     /// a·b + c: one rounding with FMA, two without.
     #[inline(always)]
@@ -278,10 +334,10 @@ mod generic {
         reduce(acc) + tail
     }
 
-    /// Pairwise sum of the accumulators (a fixed tree).
+    /// Pairwise sum of the accumulators (a fixed tree; N a power of two).
     #[inline(always)]
-    fn reduce(mut acc: [f64; LANES]) -> f64 {
-        let mut width = LANES;
+    fn reduce<const N: usize>(mut acc: [f64; N]) -> f64 {
+        let mut width = N;
         while width > 1 {
             width /= 2;
             for k in 0..width {
@@ -352,8 +408,10 @@ mod generic {
         }
     }
 
-    /// For each column j (after its update): y_i += a_ij·x_j for i > j and
-    /// y_j += a_jj·x_j + Σ_{i>j} a_ij·x_i, in one loop over the column.
+    /// Columns in blocks of [`COLS`] (each first updated): the diagonal block's entries one
+    /// by one, then [`block_products`] for the rows below it: y_i += Σ_c a_ic·x_c and
+    /// y_c += Σ_{i} a_ic·x_i, so y's read-modify-write and the loads of x are shared by the
+    /// block's columns.
     #[inline(always)]
     pub(super) fn update_symv<const FMA: bool>(
         mut a: AMut<'_>,
@@ -363,41 +421,99 @@ mod generic {
     ) {
         let d = x.len();
         y.fill(0.0);
-        for j in 0..d {
-            let col: &[f64] = match &mut a {
-                AMut::Read(a) => &a[j * d + j..(j + 1) * d],
-                AMut::Write(a) => {
-                    let col = &mut a[j * d + j..(j + 1) * d];
-                    update_column::<FMA>(col, j, update);
-                    col
+        for j in (0..d).step_by(COLS) {
+            let end = (j + COLS).min(d);
+            if let AMut::Write(a) = &mut a {
+                for c in j..end {
+                    update_column::<FMA>(&mut a[c * d + c..(c + 1) * d], c, update);
                 }
+            }
+            let a: &[f64] = match &a {
+                AMut::Read(a) => a,
+                AMut::Write(a) => &a[..],
             };
-            let xj = x[j];
-            let (below, xs) = (&col[1..], &x[j + 1..]);
-            let ys = &mut y[j + 1..];
-            let mut acc = [0.0; LANES];
-            let split = below.len() - below.len() % LANES;
-            for ((a, xb), yb) in below[..split]
-                .chunks_exact(LANES)
-                .zip(xs[..split].chunks_exact(LANES))
-                .zip(ys[..split].chunks_exact_mut(LANES))
-            {
-                for t in 0..LANES {
-                    yb[t] = madd::<FMA>(a[t], xj, yb[t]);
-                    acc[t] = madd::<FMA>(a[t], xb[t], acc[t]);
+            for c in j..end {
+                y[c] = madd::<FMA>(a[c * d + c], x[c], y[c]);
+                for i in c + 1..end {
+                    let aic = a[c * d + i];
+                    y[i] = madd::<FMA>(aic, x[c], y[i]);
+                    y[c] = madd::<FMA>(aic, x[i], y[c]);
                 }
             }
-            let mut tail = 0.0;
-            for ((a, xb), yb) in below[split..]
-                .iter()
-                .zip(&xs[split..])
-                .zip(&mut ys[split..])
-            {
-                *yb = madd::<FMA>(*a, xj, *yb);
-                tail = madd::<FMA>(*a, *xb, tail);
+            let (head, below) = y.split_at_mut(end);
+            if end - j == COLS {
+                let cols = std::array::from_fn(|t| &a[(j + t) * d + end..(j + t + 1) * d]);
+                let xs = std::array::from_fn(|t| x[j + t]);
+                let dots = block_products::<FMA, COLS, true, true>(cols, xs, &x[end..], below);
+                for (t, dot) in dots.into_iter().enumerate() {
+                    head[j + t] += dot;
+                }
+            } else {
+                for c in j..end {
+                    let col = [&a[c * d + end..(c + 1) * d]];
+                    let [dot] = block_products::<FMA, 1, true, true>(col, [x[c]], &x[end..], below);
+                    head[c] += dot;
+                }
             }
-            y[j] += madd::<FMA>(col[0], xj, reduce(acc) + tail);
         }
+    }
+
+    /// For B columns `cols` (each of the length of `x`) and their scalars `xc`: with
+    /// SCATTER, y_i += Σ_c cols_c[i]·xc_c for every i (the columns in order); with GATHER,
+    /// returns Σ_i cols_c[i]·x_i per column (else zeros). Blocks of [`ROWS`] rows kept in
+    /// registers across the B columns: y is read and written once per block, x read once.
+    #[inline(always)]
+    fn block_products<const FMA: bool, const B: usize, const SCATTER: bool, const GATHER: bool>(
+        cols: [&[f64]; B],
+        xc: [f64; B],
+        x: &[f64],
+        y: &mut [f64],
+    ) -> [f64; B] {
+        let len = if GATHER { x.len() } else { y.len() };
+        let cols = cols.map(|c| &c[..len]);
+        let split = len - len % ROWS;
+        let mut acc = [[0.0; ROWS]; B];
+        let mut i = 0;
+        while i < split {
+            let mut yv = [0.0; ROWS];
+            if SCATTER {
+                yv.copy_from_slice(&y[i..i + ROWS]);
+            }
+            let xv: [f64; ROWS] = if GATHER {
+                x[i..i + ROWS].try_into().expect("a block of ROWS")
+            } else {
+                [0.0; ROWS]
+            };
+            for c in 0..B {
+                let av: &[f64; ROWS] = cols[c][i..i + ROWS].try_into().expect("a block of ROWS");
+                for t in 0..ROWS {
+                    if SCATTER {
+                        yv[t] = madd::<FMA>(av[t], xc[c], yv[t]);
+                    }
+                    if GATHER {
+                        acc[c][t] = madd::<FMA>(av[t], xv[t], acc[c][t]);
+                    }
+                }
+            }
+            if SCATTER {
+                y[i..i + ROWS].copy_from_slice(&yv);
+            }
+            i += ROWS;
+        }
+        let mut out = [0.0; B];
+        for c in 0..B {
+            let mut tail = 0.0;
+            for i in split..len {
+                if SCATTER {
+                    y[i] = madd::<FMA>(cols[c][i], xc[c], y[i]);
+                }
+                if GATHER {
+                    tail = madd::<FMA>(cols[c][i], x[i], tail);
+                }
+            }
+            out[c] = reduce(acc[c]) + tail;
+        }
+        out
     }
 
     /// Column by column: the m rank-one updates of the factor (Eigen's
@@ -438,6 +554,12 @@ mod generic {
                 beta[k] += cp2 / diag2;
                 (a[k], s[k], t[k]) = (-p / diag, new_diag / diag, new_diag * c * p / gamma);
             }
+            // The forward solve's pivot: the column's entries then update b below it in the
+            // same loop (b_i ← b_i − b_j·l′_ij, as the separate solve does).
+            let bj = b.as_deref_mut().map(|b| {
+                b[j] /= col[0];
+                b[j]
+            });
             // The entries below the pivot, a block of LANES rows at a time kept in registers
             // through the m rotations (one pass over the column for all of them).
             let below = &mut col[1..];
@@ -456,6 +578,9 @@ mod generic {
                     }
                 }
                 below[i..i + LANES].copy_from_slice(&lv);
+                if let (Some(b), Some(bj)) = (b.as_deref_mut(), bj) {
+                    axpy::<FMA>(-bj, &lv, &mut b[j + 1 + i..j + 1 + i + LANES]);
+                }
                 i += LANES;
             }
             for (q, li) in below[split..].iter_mut().enumerate() {
@@ -466,35 +591,67 @@ mod generic {
                     *li = madd::<FMA>(t[k], x, s[k] * *li);
                 }
             }
-            if let Some(b) = b.as_deref_mut() {
-                b[j] /= col[0];
-                let bj = b[j];
-                axpy::<FMA>(-bj, &col[1..], &mut b[j + 1..]);
+            if let (Some(b), Some(bj)) = (b.as_deref_mut(), bj) {
+                axpy::<FMA>(-bj, &below[split..], &mut b[j + 1 + split..]);
             }
         }
         Ok(())
     }
 
+    /// Columns in blocks of [`COLS`]: the block's b_c ← b_c/l_cc with its own triangle, then
+    /// b_i ← b_i − Σ_c l_ic·b_c for the rows below ([`block_products`]). Each b_i receives
+    /// the same operations in the same order as column-by-column substitution.
     #[inline(always)]
     pub(super) fn forward_solve<const FMA: bool>(l: &[f64], b: &mut [f64]) {
         let d = b.len();
-        for j in 0..d {
-            let col = &l[j * d + j..(j + 1) * d];
-            b[j] /= col[0];
-            let bj = b[j];
-            axpy::<FMA>(-bj, &col[1..], &mut b[j + 1..]);
+        for j in (0..d).step_by(COLS) {
+            let end = (j + COLS).min(d);
+            for c in j..end {
+                b[c] /= l[c * d + c];
+                for i in c + 1..end {
+                    b[i] = madd::<FMA>(-b[c], l[c * d + i], b[i]);
+                }
+            }
+            let (head, below) = b.split_at_mut(end);
+            if end - j == COLS {
+                let cols = std::array::from_fn(|t| &l[(j + t) * d + end..(j + t + 1) * d]);
+                let bs = std::array::from_fn(|t| -head[j + t]);
+                block_products::<FMA, COLS, true, false>(cols, bs, &[], below);
+            } else {
+                for c in j..end {
+                    axpy::<FMA>(-head[c], &l[c * d + end..(c + 1) * d], below);
+                }
+            }
         }
     }
 
-    /// x_j = (y_j − Σ_{i>j} l_ij·x_i)/l_jj for j = d−1 down to 0: column j of L is row j of
-    /// Lᵀ, read contiguously.
+    /// x_j = (y_j − Σ_{i>j} l_ij·x_i)/l_jj for j = d−1 down to 0 (column j of L is row j of
+    /// Lᵀ, read contiguously), in blocks of [`COLS`] columns: the sums over the rows below
+    /// the block share one read of x ([`block_products`]), then the block's own triangle.
     #[inline(always)]
     pub(super) fn backward_solve<const FMA: bool>(l: &[f64], b: &mut [f64]) {
         let d = b.len();
-        for j in (0..d).rev() {
-            let col = &l[j * d + j..(j + 1) * d];
-            let s = dot::<FMA>(&col[1..], &b[j + 1..]);
-            b[j] = (b[j] - s) / col[0];
+        let mut end = d;
+        while end > 0 {
+            let start = end.saturating_sub(COLS);
+            let (head, below) = b.split_at_mut(end);
+            let mut dots = [0.0; COLS];
+            if end - start == COLS {
+                let cols = std::array::from_fn(|t| &l[(start + t) * d + end..(start + t + 1) * d]);
+                dots = block_products::<FMA, COLS, false, true>(cols, [0.0; COLS], below, &mut []);
+            } else {
+                for c in start..end {
+                    dots[c - start] = dot::<FMA>(&l[c * d + end..(c + 1) * d], below);
+                }
+            }
+            for c in (start..end).rev() {
+                let mut s = dots[c - start];
+                for i in c + 1..end {
+                    s = madd::<FMA>(l[c * d + i], head[i], s);
+                }
+                head[c] = (head[c] - s) / l[c * d + c];
+            }
+            end = start;
         }
     }
 }
@@ -503,14 +660,10 @@ mod generic {
 mod tests {
     use super::*;
 
-    /// The instruction sets this machine can run: the portable one always, AVX2/FMA where
-    /// detected (so both paths are tested on an AVX2 machine).
+    /// The instruction sets this machine can run: the portable one always, AVX2/FMA and
+    /// AVX-512 where detected (so every path this machine has is tested).
     fn isas() -> Vec<Isa> {
-        let mut isas = vec![Isa::Portable];
-        if Isa::detect() == Isa::Avx2Fma {
-            isas.push(Isa::Avx2Fma);
-        }
-        isas
+        Isa::available()
     }
 
     /// A d×d symmetric positive definite matrix (column-major, full) with a dominant

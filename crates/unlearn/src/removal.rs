@@ -103,6 +103,51 @@ pub struct PassFreeStep {
     pub increment: f64,
     /// Iterative refinements of the solve the step took (each O(d²)).
     pub refinements: usize,
+    /// What [`PassFreeStep::tighten`] needs, while the step's ‖Xv‖ is still the spectral
+    /// bound S·‖v‖ (γ > 0 and no Gram matrix consulted yet).
+    tightening: Option<Tightening>,
+}
+
+/// The parts of a pass-free step's bound that a sharper ‖Xv‖ recomputes.
+#[derive(Debug, Clone, PartialEq)]
+struct Tightening {
+    /// The step v actually applied.
+    step: DVector<f64>,
+    /// The increment's inputs, with ‖Xv‖ ≤ S·‖v‖.
+    inputs: bounds::PassFreeStepInputs,
+    /// The tracked error the step carried in (before its increment).
+    carried_error: f64,
+}
+
+impl PassFreeStep {
+    /// Replaces the step's ‖Xv‖ ≤ S·‖v‖ by min(`gram`'s bound, S·‖v‖) (one pass over Ĝ):
+    /// the increment, the residual bound and `cache`'s tracked error shrink to what
+    /// [`pass_free_removal_step`] with that Gram matrix gives, bit for bit. Both are upper
+    /// bounds on the same step's residual (proofs/pass_free_step.md, "Lazy ‖Xv‖"), so the
+    /// unlearner evaluates the Gram form only when the cheap bound would miss the budget.
+    /// `cache` must be the one the step was taken on, untouched since. Does nothing when the
+    /// step already used a Gram matrix or γ = 0.
+    pub fn tighten(&mut self, cache: &mut HessianCache, gram: &GramCache) {
+        let Some(t) = self.tightening.take() else {
+            return;
+        };
+        let x_step_norm = gram.product_norm_bound(&t.step).min(t.inputs.x_step_norm);
+        let inputs = bounds::PassFreeStepInputs {
+            x_step_norm,
+            ..t.inputs
+        };
+        let increment = bounds::pass_free_step_increment(&inputs);
+        let (error, residual_bound) = step_error(t.carried_error, increment, cache.gradient().0);
+        cache.set_gradient_error(error);
+        (self.increment, self.residual_bound) = (increment, residual_bound);
+    }
+}
+
+/// e′ = e + increment and the step's residual bound ‖r̂‖(1 + γ_{d+2}) + e′, each rounded up.
+fn step_error(carried: f64, increment: f64, residual: &DVector<f64>) -> (f64, f64) {
+    let error = (carried + increment) * (1.0 + 2.0 * f64::EPSILON);
+    let bound = gradient_norm_upper_bound(residual, error) * (1.0 + 2.0 * f64::EPSILON);
+    (error, bound)
 }
 
 /// The constants a pass-free step's bound needs (upper bounds).
@@ -133,7 +178,7 @@ pub struct PassFreeConstants {
 /// r̂ = ĝ − Ĥ₀v + (Λ₀ − Λ′)·v  (the computed part of the new gradient, corrected next step),
 ///
 /// and the cache's ĝ becomes r̂ with error e′ = e + [`bounds::pass_free_step_increment`].
-/// `gram` bounds ‖Xv‖ (without it, ‖X‖₂·‖v‖). When the factor solves Ĥ₀ poorly
+/// `gram` bounds ‖Xv‖ (without it, ‖X‖₂·‖v‖ until [`PassFreeStep::tighten`]). When the factor solves Ĥ₀ poorly
 /// (‖ĝ − Ĥ₀v‖ > [`REFACTOR_THRESHOLD`]·‖ĝ‖ after accumulated downdates) it is recomputed
 /// from Ĥ₀ for the next step: that changes only the quality of later steps, never their
 /// bound, which is measured against Ĥ₀.
@@ -193,38 +238,42 @@ pub fn pass_free_removal_step(
     let system_error = cache.hessian_error() * step_norm
         + bounds::rounding_gamma(d + 4.0)
             * (gradient_norm + (cache.hessian_frobenius() + lambda_shift.abs()) * step_norm);
-    let x_step_norm = match gram {
-        Some(g) if constants.gamma > 0.0 => g
-            .product_norm_bound(&step)
-            .min(constants.x_spectral_bound * step_norm),
-        _ => constants.x_spectral_bound * step_norm,
-    };
     let drift = grow((w - cache.point()).norm(), d + 2.0);
-    let increment = bounds::pass_free_step_increment(&bounds::PassFreeStepInputs {
+    let inputs = bounds::PassFreeStepInputs {
         gamma: constants.gamma,
         curvature_bound: constants.curvature_bound,
         row_norm_bound: constants.row_norm_bound,
         x_spectral_bound: constants.x_spectral_bound,
         step_norm,
-        x_step_norm,
+        x_step_norm: constants.x_spectral_bound * step_norm,
         drift,
         weight_norm,
         lambda_after,
         system_error,
-    });
-    let error = (error + increment) * (1.0 + 2.0 * f64::EPSILON);
-    let residual_bound = gradient_norm_upper_bound(&residual, error) * (1.0 + 2.0 * f64::EPSILON);
+    };
+    let increment = bounds::pass_free_step_increment(&inputs);
+    let (carried_error, (error, residual_bound)) = (error, step_error(error, increment, &residual));
     let weights = w - &step;
     cache.set_gradient(residual, error, lambda_after);
-    if solve_residual > REFACTOR_THRESHOLD * gradient.norm() {
-        cache.refactor()?;
-    }
-    Ok(PassFreeStep {
+    let mut taken = PassFreeStep {
         weights,
         residual_bound,
         increment,
         refinements,
-    })
+        // ‖Xv‖ enters the increment only through γ.
+        tightening: (constants.gamma > 0.0).then_some(Tightening {
+            step,
+            inputs,
+            carried_error,
+        }),
+    };
+    if let Some(g) = gram {
+        taken.tighten(cache, g);
+    }
+    if solve_residual > REFACTOR_THRESHOLD * gradient.norm() {
+        cache.refactor()?;
+    }
+    Ok(taken)
 }
 
 /// The refinement target of a pass-free step ([`PassFreeConstants::refine_until`]):

@@ -730,7 +730,8 @@ impl Unlearner {
         requests: u64,
     ) -> Result<Certificate, RemovalError> {
         let weights_before = self.model.secret.weights.clone();
-        let step = self.timed(|u| u.newton_steps(hyper, n_before, true))?;
+        let allowance = self.allowance(hyper, publish);
+        let step = self.timed(|u| u.newton_steps(hyper, n_before, Some(allowance)))?;
         let (retrained, mut bounds, distance) =
             self.settle(hyper, step, publish, Some(weights_before), n_before)?;
         if !retrained {
@@ -799,7 +800,7 @@ impl Unlearner {
                 self.model.secret.weights = weights;
             }
             self.caches.clear_models();
-            step = self.timed(|u| u.newton_steps(hyper, n_before, false))?;
+            step = self.timed(|u| u.newton_steps(hyper, n_before, None))?;
         }
         self.account(hyper, step, allowance)
     }
@@ -832,17 +833,22 @@ impl Unlearner {
     }
 
     /// Takes the removal step of every class model on the remaining rows and measures it.
-    /// Under output perturbation, with `use_cache` and a cache for every class model (from
-    /// an earlier exact step), the steps are pass-free (O(d²) each, in parallel over the class
-    /// models; proofs/pass_free_step.md); otherwise each is an exact Newton step (forming the
-    /// Hessian, which seeds the cache) or, from d ≥ 2048 unless the cache is kept and fits
-    /// ([`cached_path_fits`]), Hessian-free.
+    /// Under output perturbation, with `cache_allowance` (what the step may be charged, see
+    /// [`Unlearner::allowance`]) and a cache for every class model (from an earlier exact
+    /// step), the steps are pass-free (O(d²) each, in parallel over the class models;
+    /// proofs/pass_free_step.md): their ‖Xv‖ is first bounded by ‖X‖₂‖v‖, and the Gram
+    /// matrix's sharper bound ([`crate::removal::PassFreeStep::tighten`], one more pass over
+    /// a d×d matrix) is evaluated only when that charge exceeds the allowance or a step's
+    /// increment exceeds [`LAZY_SHARE`] of it. Otherwise each is an exact
+    /// Newton step (forming the Hessian, which seeds the cache) or, from d ≥ 2048 unless the
+    /// cache is kept and fits ([`cached_path_fits`]), Hessian-free.
     fn newton_steps(
         &mut self,
         hyper: &Hyperparameters,
         n_before: usize,
-        use_cache: bool,
+        cache_allowance: Option<Option<f64>>,
     ) -> Result<StepBounds, RemovalError> {
+        let use_cache = cache_allowance.is_some();
         let previous_residuals = self
             .ledger
             .last()
@@ -893,13 +899,27 @@ impl Unlearner {
             && let Some((caches, gram)) = self.caches.all_step_parts(count)
         {
             // The class models' pass-free steps are independent: take them in parallel.
+            let mut caches = caches;
             let steps: Result<Vec<_>, _> = caches
-                .into_par_iter()
+                .par_iter_mut()
                 .zip(secret.weights.par_iter())
-                .map(|(cache, w)| pass_free_removal_step(cache, gram, w, lambda_after, constants))
+                .map(|(cache, w)| pass_free_removal_step(cache, None, w, lambda_after, constants))
                 .collect();
             match steps {
-                Ok(steps) => {
+                Ok(mut steps) => {
+                    let residuals: Vec<f64> = steps.iter().map(|s| s.residual_bound).collect();
+                    let coords = count * dim;
+                    if let (Some(gram), Some(allowance)) = (gram, cache_allowance.flatten())
+                        && (charge_exceeds(hyper, &residuals, lambda_after, coords, allowance)
+                            || steps
+                                .iter()
+                                .any(|s| s.increment / lambda_after > LAZY_SHARE * allowance))
+                    {
+                        caches
+                            .par_iter_mut()
+                            .zip(steps.par_iter_mut())
+                            .for_each(|(cache, step)| step.tighten(cache, gram));
+                    }
                     for (k, step) in steps.into_iter().enumerate() {
                         self.clock.refinements += step.refinements;
                         secret.weights[k] = step.weights;
@@ -1073,8 +1093,10 @@ impl Unlearner {
     fn over(&self, hyper: &Hyperparameters, step: &StepBounds, allowance: Option<f64>) -> bool {
         let secret = &self.model.secret;
         let coords = secret.model_count() * secret.n_features();
-        allowance
-            .is_some_and(|a| transcript::charge(hyper, self.step_distance(hyper, step), coords) > a)
+        let lambda = hyper
+            .regularization
+            .effective_lambda(hyper.lambda, secret.n_rows());
+        allowance.is_some_and(|a| charge_exceeds(hyper, &step.exact_residual, lambda, coords, a))
     }
 
     /// Re-solves from zero on the remaining rows in their original order: exactly what
@@ -1249,6 +1271,33 @@ impl Unlearner {
             digest: String::new(),
         }
     }
+}
+
+/// The share of the allowance a pass-free step's increment may take, as a distance
+/// (increment/Λ′), while its ‖Xv‖ stays the cheap S·‖v‖: above it the Gram matrix's bound
+/// is evaluated ([`crate::removal::PassFreeStep::tighten`]). The tracked error carries every
+/// increment forward, so laziness costs at most this share of the allowance per step — at
+/// most a tenth of it over 100 removals — while steps whose increment is far below it (the
+/// common case at d = 784) skip a pass over the d×d Gram matrix.
+const LAZY_SHARE: f64 = 1e-3;
+
+/// Whether per-class residual bounds `residuals` at Λ = `lambda` are charged more than
+/// `allowance`: the charge of their distance (‖u_k‖ + τ)/Λ′, combined over the class models
+/// ([`distance_bound`]), on `coords` released coordinates ([`transcript::charge`]).
+fn charge_exceeds(
+    hyper: &Hyperparameters,
+    residuals: &[f64],
+    lambda: f64,
+    coords: usize,
+    allowance: f64,
+) -> bool {
+    let distance = distance_bound(
+        residuals,
+        hyper.newton.tolerance,
+        lambda,
+        hyper.noise.family,
+    );
+    transcript::charge(hyper, distance, coords) > allowance
 }
 
 /// Subtracts a removed design row `x` with encoded target `value` from every cache (its

@@ -1,12 +1,15 @@
 //! The removal path on the dispatched d×d kernels (`unlearn::kernels`, issue 13): the same
-//! bits at any thread count, and the Gram bound with queued rows.
+//! bits at any thread count, the Gram bound with queued rows, and the lazy ‖Xv‖.
 
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 use unlearn::bench::{BenchSpec, hyperparameters};
-use unlearn::hessian_cache::{GRAM_FOLD_ROWS, GramCache};
+use unlearn::bounds::frobenius_norm_upper_bound;
+use unlearn::hessian_cache::{CacheSeed, GRAM_FOLD_ROWS, GramCache, HessianCache, RowBounds};
+use unlearn::linalg;
 use unlearn::loss::LossKind;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
+use unlearn::removal::{PassFreeConstants, pass_free_removal_step};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
@@ -110,5 +113,69 @@ fn the_gram_bound_with_queued_rows_covers_the_remaining_rows() {
     assert!(
         (queued - applied).abs() <= exact * 1e-8,
         "{queued} vs {applied}"
+    );
+}
+
+/// The lazy ‖Xv‖ (proofs/pass_free_step.md, "Lazy ‖Xv‖"): a pass-free step taken with
+/// ‖Xv‖ ≤ S‖v‖ and then tightened with the Gram matrix has the increment, residual bound and
+/// tracked error of the step taken with the Gram matrix from the start, bit for bit (the
+/// same inputs, the same formula), and the tightening lowers them (S = ‖X‖_F here, far above
+/// ‖Xv‖/‖v‖ for a v that is not X's top singular vector: fails if `tighten` does nothing).
+#[test]
+fn a_lazy_step_tightened_equals_the_eager_step() {
+    let (n, d) = (50, 8);
+    let rows: Vec<f64> = (0..n * d)
+        .map(|k| ((k * 29 % 97) as f64 - 48.0) / 200.0)
+        .collect();
+    let row_norm = rows
+        .chunks_exact(d)
+        .map(|x| x.iter().map(|v| v * v).sum::<f64>().sqrt())
+        .fold(0.0, f64::max)
+        * 1.01;
+    let gram = GramCache::new(&rows, d);
+    let lambda = 0.5;
+    let mut hessian = gram.gram().clone() * 0.25 + DMatrix::identity(d, d) * lambda;
+    hessian.fill_upper_triangle_with_lower_triangle();
+    let w = DVector::from_fn(d, |j, _| (j as f64 * 0.3).sin());
+    let mut point = w.clone();
+    point[0] -= 0.1;
+    let seed = CacheSeed {
+        factor: linalg::cholesky(hessian.clone()).unwrap(),
+        hessian,
+        point,
+        lambda,
+        gradient: DVector::from_fn(d, |j, _| 0.2 - 0.05 * j as f64),
+        gradient_error: 1e-9,
+    };
+    let cache = HessianCache::new(
+        seed,
+        RowBounds {
+            rows: n,
+            row_norm,
+            gamma: 0.1,
+        },
+    );
+    let constants = PassFreeConstants {
+        gamma: 0.1,
+        curvature_bound: 0.25,
+        row_norm_bound: row_norm,
+        x_spectral_bound: frobenius_norm_upper_bound(&rows),
+        refine_until: 0.0,
+    };
+    let mut eager_cache = cache.clone();
+    let eager =
+        pass_free_removal_step(&mut eager_cache, Some(&gram), &w, lambda, constants).unwrap();
+    let mut lazy_cache = cache;
+    let mut lazy = pass_free_removal_step(&mut lazy_cache, None, &w, lambda, constants).unwrap();
+    let loose = (lazy.increment, lazy.residual_bound);
+    lazy.tighten(&mut lazy_cache, &gram);
+    assert_eq!(lazy, eager);
+    assert_eq!(
+        lazy_cache.gradient_error().to_bits(),
+        eager_cache.gradient_error().to_bits()
+    );
+    assert!(
+        lazy.increment < loose.0 && lazy.residual_bound < loose.1,
+        "{loose:?} vs {lazy:?}"
     );
 }
