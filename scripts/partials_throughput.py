@@ -7,8 +7,8 @@ intercept; the partial sums of the first pass (Hessian and Gram matrix) and of a
 pass (Hessian) are timed, 15 calls each, and the median is printed with rows/s and the
 size of the partial in bytes; then the cached route's two halves: reading the batch once
 into prepared rows (``prepare_rows``) and a Newton pass's sums from them
-(``prepared_sums``, which decodes the blob first). The Rust side alone is ``cargo bench -p unlearn --bench
-partials`` (BENCHMARKS.md, "Partial sums per batch").
+(``prepared_sums``, which decodes the blob first). The Rust side alone is
+``cargo bench -p unlearn --bench partials`` (BENCHMARKS.md, "Partial sums per batch").
 
 Run: target/python-venv/bin/python scripts/partials_throughput.py
 """
@@ -78,9 +78,7 @@ def main():
     print(f"prepare_rows (read once): {prepare * 1e3:.1f} ms, {len(rows):,} bytes")
     cached, cached_partial = timed(_unlearn.prepared_sums, rows, fit.weights(), spec)
     assert cached_partial == partial  # the same sums, bit for bit
-    print(
-        f"Newton pass from prepared rows: {cached * 1e3:.1f} ms, {ROWS / cached:,.0f} rows/s"
-    )
+    print(f"Newton pass from prepared rows: {cached * 1e3:.1f} ms, {ROWS / cached:,.0f} rows/s")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,11 @@ Issue 14's targets, in one run on one machine (local[2]: two task threads):
 5. **removal** (``--removals K``): K single-row removals by id on the estimator the Spark
    fit returned (the driver's step, the row fetched beforehand by one Spark filter, timed
    apart) and on the in-process estimator; medians;
-6. **routes** (``--route-files N``): one pass over the first N files through each route
+6. **pass times** (``--pass-times K``): K passes at the first query through
+   ``unlearn.spark._Passes`` without and with the cache, alternating twice (the first
+   cached pass reads and caches, the later ones sum the cache), with what Spark's storage
+   holds;
+7. **routes** (``--route-files N``): one pass over the first N files through each route
    (``mapInArrow`` on a DataFrame, or the files read by pyarrow in the tasks), and what
    Spark's row-to-Arrow conversion costs alone.
 
@@ -217,6 +221,25 @@ def routes(spark: Any, directory: Path, files: int, features: list[str], est: An
     return out
 
 
+def pass_times(spark: Any, args: argparse.Namespace, features: list[str], est: Any) -> list:
+    """Seconds of ``args.pass_times`` passes, uncached then cached, alternating twice."""
+    from unlearn import _unlearn
+    from unlearn import spark as uspark
+
+    rows = uspark._rows_of(str(args.data), spark, None)
+    _, encoding, _ = est._encode(np.array([0, 1]))
+    driver = _unlearn.DistributedFit(est._core_params(), features, encoding, "y")
+    spec, query = driver.spec(), driver.weights()
+    out = []
+    for cache in [False, True, False, True]:
+        with uspark._Passes(rows, [*features, "y"], spec, 2, cache) as passes:
+            seconds = [timed(lambda: passes(query))[1] for _ in range(args.pass_times)]
+            storage = spark.sparkContext._jsc.sc().getRDDStorageInfo()
+            cached = [(i.numCachedPartitions(), i.memSize()) for i in storage]
+        out.append({"cache": cache, "seconds": seconds, "cached": cached, "load": os.getloadavg()})
+    return out
+
+
 def removals(spark: Any, args: argparse.Namespace, est: Any, local: Any) -> dict:
     """Single-row removals by id: after the Spark fit (the row given) and in process.
 
@@ -272,6 +295,9 @@ def main() -> None:
         "--uncached", action="store_true", help="also time the Spark fit with cache=False"
     )
     parser.add_argument("--removals", type=int, default=0, help="single-row removals to time")
+    parser.add_argument(
+        "--pass-times", type=int, default=0, help="time K passes uncached and cached, twice"
+    )
     parser.add_argument(
         "--route-files", type=int, default=0, help="time one pass by each route over N files"
     )
@@ -332,6 +358,8 @@ def main() -> None:
             }
         if args.removals and local is not None:
             report["removal"] = removals(spark, args, est, local)
+    if args.pass_times:
+        report["pass_times"] = pass_times(spark, args, features, estimator(args))
     if args.route_files:
         print(json.dumps(report), file=sys.stderr)  # what is measured so far
         report["routes"] = routes(spark, args.data, args.route_files, features, estimator(args))
