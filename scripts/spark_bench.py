@@ -272,6 +272,11 @@ def removals(spark: Any, args: argparse.Namespace, est: Any, local: Any) -> dict
     }
 
 
+def measured(report: dict) -> None:
+    """Print what is measured so far to stderr (a later stage may fail or be killed)."""
+    print(json.dumps(report), file=sys.stderr, flush=True)
+
+
 def main() -> None:
     """Run the benchmark and print its JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -320,6 +325,7 @@ def main() -> None:
         report["single_process"] = {"load_before": os.getloadavg()}
         local, times = local_fit(args.data, features, estimator(args))
         report["single_process"].update(times, load_after=os.getloadavg())
+        measured(report)
         if not args.removals:
             local = None
     spark = session(args.driver_memory)
@@ -358,11 +364,12 @@ def main() -> None:
             }
         if args.removals and local is not None:
             report["removal"] = removals(spark, args, est, local)
+    measured(report)
     if args.pass_times:
         report["pass_times"] = pass_times(spark, args, features, estimator(args))
     if args.route_files:
-        print(json.dumps(report), file=sys.stderr)  # what is measured so far
         report["routes"] = routes(spark, args.data, args.route_files, features, estimator(args))
+    measured(report)
     if not args.skip_mllib:
         df = spark.read.parquet(str(args.data))
         report["mllib"] = {"load_before": os.getloadavg(), "partitions": df.rdd.getNumPartitions()}
