@@ -14,8 +14,8 @@ the Cholesky solve, the certified ||X||_2 bound and the release. The rows never 
 driver; the estimator it returns keeps the weights, the noise key, the caches and the
 ledger, and its rows are "external": they live in the table.
 
-Reading a batch (Arrow to preprocessed rows) costs several times the sums themselves, and
-every pass sums the same rows: by default (``cache=True``) the first pass reads each batch
+Reading the rows (Parquet, or Spark's rows converted to Arrow, then Arrow to preprocessed
+rows) costs more than the sums themselves, and every pass sums the same rows: by default (``cache=True``) the first pass reads each batch
 once into the core's prepared rows (``_unlearn.prepare_rows``), Spark keeps them in its
 memory store (``persist(MEMORY_ONLY)``: never spilled to a file), and every pass sums them
 (``_unlearn.prepared_sums``, the same sums bit for bit). Spark guarantees the cache by
