@@ -15,9 +15,10 @@ driver; the estimator it returns keeps the weights, the noise key, the caches an
 ledger, and its rows are "external": they live in the table.
 
 Reading the rows (Parquet, or Spark's rows converted to Arrow, then Arrow to preprocessed
-rows) costs more than the sums themselves, and every pass sums the same rows: by default (``cache=True``) the first pass reads each batch
-once into the core's prepared rows (``_unlearn.prepare_rows``), Spark keeps them in its
-memory store (``persist(MEMORY_ONLY)``: never spilled to a file), and every pass sums them
+rows) costs more than the sums themselves, and every pass sums the same rows: by default
+(``cache=True``) the first pass reads each batch once into the core's prepared rows
+(``_unlearn.prepare_rows``), Spark keeps them in its memory store
+(``persist(MEMORY_ONLY)``: never spilled to a file), and every pass sums them
 (``_unlearn.prepared_sums``, the same sums bit for bit). Spark guarantees the cache by
 lineage: a partition evicted or lost is read again from the source, so a cache miss costs
 time, never correctness. The cache lives for one :func:`solve` (or one removal's re-solve
