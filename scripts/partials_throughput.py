@@ -5,8 +5,10 @@ One pyarrow RecordBatch of 10,000 rows (Spark's default ``maxRecordsPerBatch``) 
 features in a FixedSizeList column ``x``, text labels in ``y``, clip norm 1 and an
 intercept; the partial sums of the first pass (Hessian and Gram matrix) and of a Newton
 pass (Hessian) are timed, 15 calls each, and the median is printed with rows/s and the
-size of the partial in bytes. The Rust side alone is ``cargo bench -p unlearn --bench
-partials`` (BENCHMARKS.md, "Partial sums per batch").
+size of the partial in bytes; then the cached route's two halves: reading the batch once
+into prepared rows (``prepare_rows``) and a Newton pass's sums from them
+(``prepared_sums``, which decodes the blob first). The Rust side alone is
+``cargo bench -p unlearn --bench partials`` (BENCHMARKS.md, "Partial sums per batch").
 
 Run: target/python-venv/bin/python scripts/partials_throughput.py
 """
@@ -22,14 +24,14 @@ from unlearn import _unlearn
 ROWS, FEATURES, CALLS = 10_000, 100, 15
 
 
-def timed(batch, query, spec):
-    """Median seconds of CALLS calls and the last partial's bytes."""
+def timed(f, *args):
+    """Median seconds of CALLS calls of ``f(*args)`` and the last result."""
     seconds = []
     for _ in range(CALLS):
         start = time.perf_counter()
-        partial = _unlearn.partial_sums(batch, query, spec)
+        out = f(*args)
         seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), partial
+    return statistics.median(seconds), out
 
 
 def main():
@@ -61,17 +63,22 @@ def main():
     encoding = {"kind": "binary", "positive": "pos", "negative": "neg"}
     fit = _unlearn.DistributedFit(params, names, encoding, "y")
     spec = fit.spec()
-    first, partial = timed(batch, fit.weights(), spec)
+    first, partial = timed(_unlearn.partial_sums, batch, fit.weights(), spec)
     print(
         f"first pass (Hessian + Gram): {first * 1e3:.1f} ms, {ROWS / first:,.0f} rows/s, "
         f"{len(partial):,} bytes"
     )
     fit.absorb(partial)
-    newton, partial = timed(batch, fit.weights(), spec)
+    newton, partial = timed(_unlearn.partial_sums, batch, fit.weights(), spec)
     print(
         f"Newton pass (Hessian): {newton * 1e3:.1f} ms, {ROWS / newton:,.0f} rows/s, "
         f"{len(partial):,} bytes"
     )
+    prepare, (rows,) = timed(_unlearn.prepare_rows, batch, spec)
+    print(f"prepare_rows (read once): {prepare * 1e3:.1f} ms, {len(rows):,} bytes")
+    cached, cached_partial = timed(_unlearn.prepared_sums, rows, fit.weights(), spec)
+    assert cached_partial == partial  # the same sums, bit for bit
+    print(f"Newton pass from prepared rows: {cached * 1e3:.1f} ms, {ROWS / cached:,.0f} rows/s")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,12 @@ Issue 14's targets, in one run on one machine (local[2]: two task threads):
 2. **single process**: the files read with pyarrow into one table (timed apart), then
    ``CertifiedLogisticRegression.fit`` on it (the time the target compares);
 3. **Spark**: ``unlearn.spark.fit`` on the files as a Delta table (a log written over them
-   in place): every Newton pass is one task per file, reading it with pyarrow and summing
-   its batches, plus a tree reduction of the partial sums; the time includes reading the
-   files on each pass (nothing is cached);
+   in place): the label set (a JVM ``distinct`` on the target column), then Newton passes
+   of one task per file and a tree reduction of the partial sums; the first pass reads each
+   file with pyarrow and keeps its prepared batches in Spark's memory store, the later
+   passes sum those (``cache=True``, the default); the time is everything from the path to
+   the fitted estimator. ``--uncached`` also times ``cache=False`` (every pass reads the
+   files again: the route before the cache), right after;
 4. **Spark MLlib**: ``pyspark.ml.classification.LogisticRegression`` on the same DataFrame
    (a ``VectorAssembler`` of the feature columns, cached as MLlib's docs advise; caching
    and assembling timed apart), on the same objective: MLlib minimises
@@ -29,7 +32,11 @@ Issue 14's targets, in one run on one machine (local[2]: two task threads):
 5. **removal** (``--removals K``): K single-row removals by id on the estimator the Spark
    fit returned (the driver's step, the row fetched beforehand by one Spark filter, timed
    apart) and on the in-process estimator; medians;
-6. **routes** (``--route-files N``): one pass over the first N files through each route
+6. **pass times** (``--pass-times K``): K passes at the first query through
+   ``unlearn.spark._Passes`` without and with the cache, alternating twice (the first
+   cached pass reads and caches, the later ones sum the cache), with what Spark's storage
+   holds;
+7. **routes** (``--route-files N``): one pass over the first N files through each route
    (``mapInArrow`` on a DataFrame, or the files read by pyarrow in the tasks), and what
    Spark's row-to-Arrow conversion costs alone.
 
@@ -214,6 +221,25 @@ def routes(spark: Any, directory: Path, files: int, features: list[str], est: An
     return out
 
 
+def pass_times(spark: Any, args: argparse.Namespace, features: list[str], est: Any) -> list:
+    """Seconds of ``args.pass_times`` passes, uncached then cached, alternating twice."""
+    from unlearn import _unlearn
+    from unlearn import spark as uspark
+
+    rows = uspark._rows_of(str(args.data), spark, None)
+    _, encoding, _ = est._encode(np.array([0, 1]))
+    driver = _unlearn.DistributedFit(est._core_params(), features, encoding, "y")
+    spec, query = driver.spec(), driver.weights()
+    out = []
+    for cache in [False, True, False, True]:
+        with uspark._Passes(rows, [*features, "y"], spec, 2, cache) as passes:
+            seconds = [timed(lambda: passes(query))[1] for _ in range(args.pass_times)]
+            storage = spark.sparkContext._jsc.sc().getRDDStorageInfo()
+            cached = [(i.numCachedPartitions(), i.memSize()) for i in storage]
+        out.append({"cache": cache, "seconds": seconds, "cached": cached, "load": os.getloadavg()})
+    return out
+
+
 def removals(spark: Any, args: argparse.Namespace, est: Any, local: Any) -> dict:
     """Single-row removals by id: after the Spark fit (the row given) and in process.
 
@@ -246,6 +272,11 @@ def removals(spark: Any, args: argparse.Namespace, est: Any, local: Any) -> dict
     }
 
 
+def measured(report: dict) -> None:
+    """Print what is measured so far to stderr (a later stage may fail or be killed)."""
+    print(json.dumps(report), file=sys.stderr, flush=True)
+
+
 def main() -> None:
     """Run the benchmark and print its JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -265,7 +296,13 @@ def main() -> None:
     parser.add_argument("--skip-local", action="store_true")
     parser.add_argument("--skip-mllib", action="store_true")
     parser.add_argument("--skip-fit", action="store_true")
+    parser.add_argument(
+        "--uncached", action="store_true", help="also time the Spark fit with cache=False"
+    )
     parser.add_argument("--removals", type=int, default=0, help="single-row removals to time")
+    parser.add_argument(
+        "--pass-times", type=int, default=0, help="time K passes uncached and cached, twice"
+    )
     parser.add_argument(
         "--route-files", type=int, default=0, help="time one pass by each route over N files"
     )
@@ -288,6 +325,7 @@ def main() -> None:
         report["single_process"] = {"load_before": os.getloadavg()}
         local, times = local_fit(args.data, features, estimator(args))
         report["single_process"].update(times, load_after=os.getloadavg())
+        measured(report)
         if not args.removals:
             local = None
     spark = session(args.driver_memory)
@@ -305,11 +343,33 @@ def main() -> None:
             passes=est.spark_passes_,
             gradient_bound=training["exact_residual"],
         )
+        if args.uncached:
+            load = os.getloadavg()
+            uncached, seconds = timed(
+                lambda: uspark.fit(
+                    str(args.data),
+                    estimator(args),
+                    features=features,
+                    target="y",
+                    session=spark,
+                    cache=False,
+                )
+            )
+            report["spark_uncached"] = {
+                "load_before": load,
+                "fit_seconds": seconds,
+                "load_after": os.getloadavg(),
+                "passes": uncached.spark_passes_,
+                "gradient_bound": uncached.certificates_[0].bounds["exact_residual"],
+            }
         if args.removals and local is not None:
             report["removal"] = removals(spark, args, est, local)
+    measured(report)
+    if args.pass_times:
+        report["pass_times"] = pass_times(spark, args, features, estimator(args))
     if args.route_files:
-        print(json.dumps(report), file=sys.stderr)  # what is measured so far
         report["routes"] = routes(spark, args.data, args.route_files, features, estimator(args))
+    measured(report)
     if not args.skip_mllib:
         df = spark.read.parquet(str(args.data))
         report["mllib"] = {"load_before": os.getloadavg(), "partitions": df.rdd.getNumPartitions()}

@@ -15,14 +15,18 @@
 //! - [`audits`]: the membership-inference and empirical-ε audits;
 //! - [`datasets`]: the embedded datasets and the seeded synthetic data;
 //! - [`partials`]: partial sums of Arrow batches for distributed training, and their merge;
+//! - [`distributed_warm`]: a distributed fit started at a fitted model's secret weights;
+//! - [`prepared_rows`]: batches read once and summed at every pass (Spark's cache);
 //! - [`tables`]: X from numpy, or from pandas, polars and pyarrow through the Arrow C
 //!   stream interface.
 
 mod audits;
 mod datasets;
+mod distributed_warm;
 mod errors;
 mod params;
 mod partials;
+mod prepared_rows;
 mod tables;
 mod unlearner;
 
@@ -44,6 +48,9 @@ fn _unlearn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(datasets::make_synthetic, m)?)?;
     m.add_function(wrap_pyfunction!(partials::partial_sums, m)?)?;
     m.add_function(wrap_pyfunction!(partials::merge_partials, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed_warm::warm_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(prepared_rows::prepare_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(prepared_rows::prepared_sums, m)?)?;
     m.add(
         "DEFAULT_TOL",
         unlearn::solver::NewtonOptions::default().tolerance,

@@ -42,7 +42,7 @@ pub fn spec(value: &Bound<'_, PyAny>) -> PyResult<BatchSpec> {
 
 /// The record batches of `batch`: an object with `__arrow_c_stream__` (a table, a record
 /// batch reader, a recent pyarrow RecordBatch) or `__arrow_c_array__` (a RecordBatch).
-fn batches(batch: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
+pub(crate) fn batches(batch: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
     if batch.hasattr("__arrow_c_stream__")? {
         let capsule = batch.call_method0("__arrow_c_stream__")?;
         let capsule = capsule.cast::<PyCapsule>()?;
@@ -142,7 +142,39 @@ pub struct DistributedFit {
     output: Option<DistributedOutput>,
 }
 
+/// The spec and hyperparameters of a fit from the estimator's parameters (a dict, as
+/// `train` takes them), the feature names, the target encoding (a dict) and the target
+/// column's name.
+pub(crate) fn fit_inputs(
+    params: Params,
+    feature_names: Vec<String>,
+    encoding: &Bound<'_, PyAny>,
+    target_column: String,
+) -> PyResult<(BatchSpec, unlearn::model::Hyperparameters)> {
+    let hyper = params.hyperparameters().map_err(value_error)?;
+    let spec = BatchSpec {
+        loss: hyper.loss,
+        encoding: crate::unlearner::encoding(encoding)?,
+        feature_names,
+        target_column,
+        preprocessing: Preprocessing {
+            clip_norm: params.clip_norm,
+            ..Preprocessing::default()
+        },
+        intercept: hyper.intercept,
+    };
+    Ok((spec, hyper))
+}
+
 impl DistributedFit {
+    /// A fit that has not absorbed a pass yet.
+    pub(crate) fn running(fit: Core) -> Self {
+        Self {
+            fit: Some(fit),
+            output: None,
+        }
+    }
+
     fn output(&self) -> PyResult<&DistributedOutput> {
         self.output
             .as_ref()
@@ -163,23 +195,10 @@ impl DistributedFit {
         encoding: &Bound<'_, PyAny>,
         target_column: String,
     ) -> PyResult<Self> {
-        let hyper = params.hyperparameters().map_err(value_error)?;
-        let spec = BatchSpec {
-            loss: hyper.loss,
-            encoding: crate::unlearner::encoding(encoding)?,
-            feature_names,
-            target_column,
-            preprocessing: Preprocessing {
-                clip_norm: params.clip_norm,
-                ..Preprocessing::default()
-            },
-            intercept: hyper.intercept,
-        };
-        let fit = Core::new(spec, hyper).map_err(distributed_error)?;
-        Ok(Self {
-            fit: Some(fit),
-            output: None,
-        })
+        let (spec, hyper) = fit_inputs(params, feature_names, encoding, target_column)?;
+        Core::new(spec, hyper)
+            .map(Self::running)
+            .map_err(distributed_error)
     }
 
     /// The spec every executor passes to `partial_sums` (a dict).
@@ -290,7 +309,7 @@ impl DistributedFit {
 }
 
 /// A distributed-fit error: bad input is `ValueError`, a solver failure `UnlearnError`.
-fn distributed_error(e: DistributedError) -> PyErr {
+pub(crate) fn distributed_error(e: DistributedError) -> PyErr {
     match e {
         DistributedError::Partials(e) => partials_error(e),
         DistributedError::Invalid(message) => value_error(message),

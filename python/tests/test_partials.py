@@ -117,3 +117,33 @@ def test_bad_blobs_and_batches_are_clear_errors(breast_cancer):
     half = tbl.slice(0, 100)
     with pytest.raises(_unlearn.UnlearnError, match="rows changed between passes"):
         fit.absorb(_unlearn.partial_sums(half, fit.weights(), spec))
+
+
+def test_prepared_rows_sum_as_the_batch_and_a_warm_fit_starts_at_the_secret_weights(
+    breast_cancer,
+):
+    """prepare_rows once, prepared_sums at every pass: the same bytes as partial_sums on the
+    batch (so the same bounds). warm_fit from a fitted model on the same rows: its first
+    pass's sums already pass the stopping test (the model converged there), so it ends in
+    one pass where a fit from zero takes several; a model of another shape is refused."""
+    X, y, _ = breast_cancer
+    estimator = CertifiedLogisticRegression(sigma=0.0).fit(X, y)
+    tbl, names = table(X, y, as_list=False)
+    encoding = estimator._unlearner.published()["target"]
+    params = estimator._core_params()
+    cold = fit_distributed(estimator, tbl, names, batch_rows=200, merge=tree)
+    warm = _unlearn.warm_fit(params, names, encoding, "y", estimator._unlearner)
+    spec = warm.spec()
+    batches = tbl.to_batches(max_chunksize=200)
+    prepared = [blob for b in batches for blob in _unlearn.prepare_rows(b, spec)]
+    assert len(prepared) == len(batches)
+    query = warm.weights()
+    direct = [_unlearn.partial_sums(b, query, spec) for b in batches]
+    assert [_unlearn.prepared_sums(p, query, spec) for p in prepared] == direct
+    assert warm.absorb(tree(direct))
+    assert warm.passes == 1 < cold.passes
+    assert warm.summary()["gradient_bounds"][0] <= estimator.tol
+    with pytest.raises(ValueError, match="another spec"):
+        _unlearn.prepared_sums(prepared[0], query, {**spec, "target_column": "label"})
+    with pytest.raises(ValueError, match="class models of 30 weights"):
+        _unlearn.warm_fit(params, names[:-1], encoding, "y", estimator._unlearner)

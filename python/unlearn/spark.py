@@ -7,12 +7,22 @@ matrix, per-class counts, the largest row norm — which the core computes per A
 every order (``_unlearn.merge_partials``; proofs/distributed_sums.md). A removal step needs
 only the d x d state the driver keeps plus the removed rows.
 
-So :func:`fit` runs each Newton iteration as one pass: ``df.mapInArrow`` turns every
-partition's batches into one partial (merged inside the task), a tree reduction merges the
-partials (``RDD.treeReduce``), and the driver (``_unlearn.DistributedFit``) takes the
-Newton step, the Cholesky solve, the certified ||X||_2 bound and the release. The rows never
-reach the driver; the estimator it returns keeps the weights, the noise key, the caches
-and the ledger, and its rows are "external": they live in the table.
+So :func:`fit` runs each Newton iteration as one pass: every partition's batches become
+one partial (merged inside the task), a tree reduction merges the partials
+(``RDD.treeReduce``), and the driver (``_unlearn.DistributedFit``) takes the Newton step,
+the Cholesky solve, the certified ||X||_2 bound and the release. The rows never reach the
+driver; the estimator it returns keeps the weights, the noise key, the caches and the
+ledger, and its rows are "external": they live in the table.
+
+Reading the rows (Parquet, or Spark's rows converted to Arrow, then Arrow to preprocessed
+rows) costs more than the sums themselves, and every pass sums the same rows: by default
+(``cache=True``) the first pass reads each batch once into the core's prepared rows
+(``_unlearn.prepare_rows``), Spark keeps them in its memory store
+(``persist(MEMORY_ONLY)``: never spilled to a file), and every pass sums them
+(``_unlearn.prepared_sums``, the same sums bit for bit). Spark guarantees the cache by
+lineage: a partition evicted or lost is read again from the source, so a cache miss costs
+time, never correctness. The cache lives for one :func:`solve` (or one removal's re-solve
+and refresh) and is dropped after it.
 
 :func:`remove` fetches the removed rows from the table by id or subject (a filter), gives
 them to the estimator's O(d^2) removal step on the driver, and only when the removal
@@ -106,6 +116,28 @@ def _labels(df: Any, target: str) -> np.ndarray:
     return np.array(sorted(labels))
 
 
+def _merged(parts: Iterable[bytes]) -> bytes | None:
+    """Merge one task's partials into one (None when the task had no rows)."""
+    total = None
+    for part in parts:
+        total = part if total is None else _unlearn.merge_partials(total, part)
+    return total
+
+
+def _file_batches(uris: Iterable[str], columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Yield the non-empty Arrow batches of Parquet files, read with pyarrow (in a task)."""
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    for uri in uris:
+        fs, path = pafs.FileSystem.from_uri(uri)
+        with fs.open_input_file(path) as handle:
+            reader = pq.ParquetFile(handle)
+            for batch in reader.iter_batches(batch_size=_FILE_BATCH_ROWS, columns=columns):
+                if batch.num_rows:
+                    yield batch
+
+
 def _one_pass(df: Any, spec: bytes, query: bytes, depth: int) -> bytes:
     """Return the merged partial sums of every row of ``df`` at the query's weights.
 
@@ -114,14 +146,7 @@ def _one_pass(df: Any, spec: bytes, query: bytes, depth: int) -> bytes:
     """
 
     def partials(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from unlearn import _unlearn as core
-
-        total = None
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            part = core.partial_sums(batch, query, spec)
-            total = part if total is None else core.merge_partials(total, part)
+        total = _merged(_unlearn.partial_sums(b, query, spec) for b in batches if b.num_rows)
         if total is not None:
             yield pa.RecordBatch.from_pydict({"partial": pa.array([total], pa.binary())})
 
@@ -151,21 +176,8 @@ def _file_pass(
     """
 
     def partials(paths: Iterator[str]) -> Iterator[bytes]:
-        import pyarrow.fs as pafs
-        import pyarrow.parquet as pq
-
-        from unlearn import _unlearn as core
-
-        total = None
-        for uri in paths:
-            fs, path = pafs.FileSystem.from_uri(uri)
-            with fs.open_input_file(path) as handle:
-                reader = pq.ParquetFile(handle)
-                for batch in reader.iter_batches(batch_size=_FILE_BATCH_ROWS, columns=columns):
-                    if batch.num_rows == 0:
-                        continue
-                    part = core.partial_sums(batch, query, spec)
-                    total = part if total is None else core.merge_partials(total, part)
+        batches = _file_batches(paths, columns)
+        total = _merged(_unlearn.partial_sums(b, query, spec) for b in batches)
         if total is not None:
             yield total
 
@@ -209,6 +221,70 @@ def _pass(rows: _Rows, columns: list[str], spec: Any, query: bytes, depth: int) 
     return _file_pass(session, rows.files, columns, spec, query, depth)
 
 
+def _prepared(rows: _Rows, columns: list[str], spec: Any) -> Any:
+    """Return an RDD of the rows' prepared batches (bytes), read as a pass reads them.
+
+    A Delta snapshot's files are read by pyarrow in the tasks (one task per file), a
+    DataFrame through ``mapInArrow``; either way each Arrow batch becomes one blob of
+    ``_unlearn.prepare_rows``.
+    """
+
+    def prepare_files(paths: Iterator[str]) -> Iterator[bytes]:
+        for batch in _file_batches(paths, columns):
+            yield from _unlearn.prepare_rows(batch, spec)
+
+    def prepare_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            if batch.num_rows:
+                blobs = _unlearn.prepare_rows(batch, spec)
+                yield pa.RecordBatch.from_pydict({"rows": pa.array(blobs, pa.binary())})
+
+    if rows.files is None:
+        df = rows.df.select(*columns).mapInArrow(prepare_batches, "rows binary")
+        return df.rdd.map(lambda row: bytes(row[0]))
+    session = rows.df.sparkSession
+    files = session.sparkContext.parallelize(rows.files, len(rows.files))
+    return files.mapPartitions(prepare_files)
+
+
+class _Passes:
+    """The passes of one Newton iteration (or re-solve) over one set of rows.
+
+    With ``cache`` the rows' prepared batches are persisted in Spark's memory store on the
+    first pass and summed from there on every later one (see the module docs); without,
+    every pass reads the rows again (:func:`_pass`). Use as a context manager: the cache is
+    dropped on exit.
+    """
+
+    def __init__(self, rows: _Rows, columns: list[str], spec: Any, depth: int, cache: bool):
+        self._rows, self._columns, self._spec, self._depth = rows, columns, spec, depth
+        self._cached = None
+        if cache:
+            from pyspark import StorageLevel
+
+            self._cached = _prepared(rows, columns, spec).persist(StorageLevel.MEMORY_ONLY)
+
+    def __call__(self, query: bytes) -> bytes:
+        """Return the merged partial sums of every row at the query's weights."""
+        if self._cached is None:
+            return _pass(self._rows, self._columns, self._spec, query, self._depth)
+        spec = self._spec
+
+        def partials(blobs: Iterator[bytes]) -> Iterator[bytes]:
+            total = _merged(_unlearn.prepared_sums(b, query, spec) for b in blobs)
+            if total is not None:
+                yield total
+
+        return _reduce(self._cached.mapPartitions(partials), self._depth)
+
+    def __enter__(self) -> _Passes:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._cached is not None:
+            self._cached.unpersist()
+
+
 def solve(
     source: Any,
     estimator: Any,
@@ -219,6 +295,7 @@ def solve(
     max_passes: int = 100,
     depth: int = TREE_DEPTH,
     storage_options: dict[str, str] | None = None,
+    cache: bool = True,
 ) -> Any:
     """Run the distributed Newton iteration to convergence; return the driver.
 
@@ -229,7 +306,7 @@ def solve(
 
     Parameters
     ----------
-    source, estimator, features, target, session, max_passes, depth, storage_options
+    source, estimator, features, target, session, max_passes, depth, storage_options, cache
         As for :func:`fit`.
 
     Returns
@@ -245,9 +322,13 @@ def solve(
         labels = np.zeros(1)
     _, encoding, _ = estimator._encode(np.asarray(labels))
     driver = _unlearn.DistributedFit(estimator._core_params(), features, encoding, target)
-    spec = driver.spec()
-    columns = [*features, target]
-    while not driver.absorb(_pass(rows, columns, spec, driver.weights(), depth)):
+    with _Passes(rows, [*features, target], driver.spec(), depth, cache) as passes:
+        return _converge(driver, passes, max_passes)
+
+
+def _converge(driver: Any, passes: _Passes, max_passes: int) -> Any:
+    """Absorb passes until the driver has converged (at most ``max_passes``)."""
+    while not driver.absorb(passes(driver.weights())):
         if driver.passes >= max_passes:
             raise _unlearn.UnlearnError(
                 f"the distributed fit did not converge in {max_passes} passes: raise "
@@ -267,15 +348,16 @@ def fit(
     max_passes: int = 100,
     depth: int = TREE_DEPTH,
     storage_options: dict[str, str] | None = None,
+    cache: bool = True,
 ) -> Any:
     """Fit a certified estimator on a Spark table, one Spark pass per Newton iteration.
 
     Parameters
     ----------
     source : DataFrame, str or Path
-        The training rows: a DataFrame (each pass is a ``mapInArrow`` over it; cache it
-        first if it fits in memory), or the path of a Delta table (each pass reads its
-        snapshot's live Parquet files with pyarrow in the tasks: the same rows every pass).
+        The training rows: a DataFrame (read through ``mapInArrow``), or the path of a
+        Delta table (its snapshot's live Parquet files, read with pyarrow in the tasks: the
+        same rows every pass).
         One numeric column per feature, the target, an id column (removals name ids; read
         by :func:`remove`, not here).
     estimator : CertifiedLogisticRegression or CertifiedRidge
@@ -295,6 +377,10 @@ def fit(
         Depth of the tree reduction.
     storage_options : dict, optional
         delta-rs storage options for a Delta path.
+    cache : bool, default True
+        Read the rows once and keep their prepared batches in Spark's memory store for
+        the later passes (about 8 * (features + 1) bytes a row; partitions that do not fit
+        are read again each pass). False: every pass reads the source.
 
     Returns
     -------
@@ -312,6 +398,7 @@ def fit(
         max_passes=max_passes,
         depth=depth,
         storage_options=storage_options,
+        cache=cache,
     )
     passes = driver.passes
     declared = estimator._loss == "logistic" and estimator.classes is not None
@@ -324,23 +411,36 @@ def fit(
     return estimator
 
 
-def _resolve(estimator: Any, remaining: Any, spec: dict[str, Any], depth: int) -> tuple:
+def _resolve(estimator: Any, passes: _Passes, spec: dict[str, Any]) -> tuple:
     """Re-solve over the remaining rows; return the weights (K x d) and the passes run.
 
     A distributed fit of the same objective without noise (``sigma=0``; the classes of the
     model, so the encoding is the same), whose secret weights, unrounded, are what the
     refresh is charged for by their measured residual. It is never published or stored.
+    Newton starts at the model's current secret weights (``_unlearn.warm_fit``): they
+    minimise the objective with the removed rows, which moves by O(removed / Lambda)
+    without them, so a few rows' removal takes 1-2 passes instead of a fit's 4-5. The
+    weights go from the estimator to the driver inside the extension; executors see them
+    as the first pass's query, as they see every iterate.
     """
     from sklearn.base import clone
 
     twin = clone(estimator).set_params(sigma=0.0)
     if estimator._loss == "logistic":
         twin.set_params(classes=estimator.classes_)
-    driver = solve(
-        remaining, twin, features=spec["feature_names"], target=spec["target_column"], depth=depth
+        labels = np.asarray(estimator.classes_)
+    else:
+        labels = np.zeros(1)
+    _, encoding, _ = twin._encode(labels)
+    driver = _unlearn.warm_fit(
+        twin._core_params(),
+        spec["feature_names"],
+        encoding,
+        spec["target_column"],
+        estimator._unlearner,
     )
-    passes = driver.passes
-    return driver.finish(twin._loss == "logistic", False).weights(), passes
+    _converge(driver, passes, max_passes=100)
+    return driver.finish(twin._loss == "logistic", False).weights(), driver.passes
 
 
 def _named(ids: list[str], subjects: list[str], id_column: str, subject_column: str | None):
@@ -382,6 +482,7 @@ def remove(
     require_certified: bool = False,
     storage_options: dict[str, str] | None = None,
     depth: int = TREE_DEPTH,
+    cache: bool = True,
 ) -> Removal:
     """Remove rows by id or subject from a Spark-fitted model, and from the lake.
 
@@ -390,8 +491,9 @@ def remove(
        O(d^2) pass-free step, no Spark job. When the removal schedule asks for an exact
        step or a re-solve instead, the core says so (:class:`unlearn.NeedsFullPass`) and
        changes nothing; then a distributed re-solve runs over the remaining rows (the
-       source without the named rows; from zero), one more pass sums them at its weights,
-       and the request is finished from those sums (``_refresh_from_partials``).
+       source without the named rows; Newton started at the model's secret weights), one
+       more pass sums them at its weights, and the request is finished from those sums
+       (``_refresh_from_partials``).
     3. With a Delta table as ``source``, the rows are erased from it
        (:func:`unlearn.lake.erase_from_delta`, which records the certificate's digest).
 
@@ -419,6 +521,9 @@ def remove(
         delta-rs storage options.
     depth : int, default 2
         Depth of the tree reduction, when the request needs passes.
+    cache : bool, default True
+        When the request needs passes: keep the remaining rows' prepared batches in
+        Spark's memory between them (as :func:`fit` does).
 
     Returns
     -------
@@ -453,11 +558,12 @@ def remove(
         certificate = estimator.remove(ids, subjects, **request)
         passes = 0
     except _unlearn.NeedsFullPass:
-        remaining = rows.df.filter(~named)
-        weights, passes = _resolve(estimator, remaining, spec, depth)
-        query = estimator._unlearner.refresh_query(weights)
+        remaining = _Rows(rows.df.filter(~named))
         columns = [*spec["feature_names"], spec["target_column"]]
-        partials = _pass(_Rows(remaining), columns, spec, query, depth)
+        with _Passes(remaining, columns, spec, depth, cache) as over_remaining:
+            weights, passes = _resolve(estimator, over_remaining, spec)
+            query = estimator._unlearner.refresh_query(weights)
+            partials = over_remaining(query)
         certificate = estimator._refresh_from_partials(partials, weights, ids, subjects, **request)
         passes += 1
     path = None if rows.files is None else str(source)

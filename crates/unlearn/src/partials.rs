@@ -65,6 +65,8 @@ pub const PARTIALS_FORMAT_VERSION: u16 = 1;
 const PARTIALS_MAGIC: &[u8; 8] = b"ULPSUMS\0";
 /// Tag that opens an encoded [`Query`].
 const QUERY_MAGIC: &[u8; 8] = b"ULQUERY\0";
+/// Tag that opens an encoded [`PreparedRows`].
+const PREPARED_MAGIC: &[u8; 8] = b"ULPREPR\0";
 
 /// Why partial sums could not be computed, decoded, merged or finished.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +82,7 @@ pub enum PartialsError {
     Corrupt {
         /// What was being decoded ("a", "b", "the total", …).
         what: String,
-        /// "partial sums" or "query".
+        /// "partial sums", "query" or "prepared rows".
         kind: &'static str,
         /// What is wrong with it.
         reason: String,
@@ -305,6 +307,133 @@ pub struct PartialSums {
     pub class_counts: Vec<u64>,
 }
 
+/// One batch read and preprocessed once, to be summed at many queries: the row-major design
+/// (intercept column included) and the encoded targets, bound to the digest of the spec
+/// that made them.
+///
+/// Reading an Arrow batch (labels, nulls, preprocessing, the intercept) costs 4–10× the
+/// sums themselves (BENCHMARKS.md, "Partial sums per batch"), and a fit sums the same rows
+/// at every pass: a cache of prepared rows (Spark's block manager, for
+/// `unlearn.spark`) pays the reading once. [`PreparedRows::sums`] is exactly
+/// [`PartialSums::of_rows`] on the rows [`PartialSums::of_batch`] would read, so the sums
+/// and their order-free rounding bounds are the same bit for bit; the spec digest refuses
+/// rows prepared under another encoding, preprocessing or feature list. The encoding is
+/// versioned and checksummed like the partials' (see the module docs). Prepared rows are
+/// secret rows: they stay inside the job that caches them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedRows {
+    /// SHA-256 of the spec's canonical JSON ([`BatchSpec`]'s digest).
+    spec: [u8; 32],
+    /// d: values per row.
+    dim: usize,
+    /// The rows, row-major, d values each.
+    design: Vec<f64>,
+    /// The encoded targets, one per row.
+    targets: Vec<f64>,
+}
+
+impl PreparedRows {
+    /// The rows of one Arrow record batch as training sees them: read by the core's Arrow
+    /// reader (features as numeric columns or a FixedSizeList column, the target column by
+    /// name; other columns, such as the id, are not read), preprocessed and given the
+    /// intercept column as training does (see the module docs).
+    #[cfg(feature = "arrow")]
+    pub fn of_batch(
+        batch: &arrow_array::RecordBatch,
+        spec: &BatchSpec,
+    ) -> Result<Self, PartialsError> {
+        use crate::data::arrow::{BatchReader, Origin};
+        use crate::data::{CsvOptions, TargetSpec};
+        spec.validate()?;
+        let mut prepared = Self {
+            spec: spec.digest(),
+            dim: spec.dim(),
+            design: Vec::new(),
+            targets: Vec::new(),
+        };
+        if batch.num_rows() == 0 {
+            return Ok(prepared);
+        }
+        let opts = CsvOptions {
+            target: Some(spec.target_column.clone()),
+            spec: TargetSpec::Encoded(spec.encoding.clone()),
+            features: Some(spec.feature_names.clone()),
+            ..CsvOptions::default()
+        };
+        let origin = Origin::Memory {
+            name: "the batch".into(),
+        };
+        let mut reader = BatchReader::new(origin, &batch.schema(), &opts)?;
+        reader.reserve(batch.num_rows());
+        reader.push(batch)?;
+        let mut data = reader.finish(&opts)?;
+        spec.preprocessing.apply(&mut data)?;
+        // The intercept column as `model::train` appends it (without copying the ids).
+        prepared.design = if spec.intercept {
+            data.features_with_constant(1.0)
+        } else {
+            data.features().to_vec()
+        };
+        prepared.targets = data
+            .targets()
+            .expect("the target column is read")
+            .values
+            .clone();
+        Ok(prepared)
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The sums of these rows at the query's weights; refuses rows prepared under another
+    /// spec (a cache entry of another fit).
+    pub fn sums(&self, spec: &BatchSpec, query: &Query) -> Result<PartialSums, PartialsError> {
+        query.validate(spec)?;
+        if self.spec != spec.digest() || self.dim != spec.dim() {
+            return Err(PartialsError::Mismatch(
+                "the prepared rows were read under another spec (features, encoding, \
+                 preprocessing or intercept): prepare them again for this fit"
+                    .into(),
+            ));
+        }
+        Ok(PartialSums::of_rows(
+            spec,
+            query,
+            &self.design,
+            &self.targets,
+        ))
+    }
+
+    /// The versioned, checksummed encoding: spec digest, d, the rows, the design, the targets.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Encoder::new(PREPARED_MAGIC);
+        out.bytes(&self.spec);
+        out.u64(self.dim as u64);
+        out.f64s(&self.targets);
+        out.f64s(&self.design);
+        out.finish()
+    }
+
+    /// Decodes [`PreparedRows::to_bytes`], checking the design's length against the rows
+    /// and d; `what` names the blob in errors.
+    pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Self, PartialsError> {
+        let mut input = Decoder::new(bytes, PREPARED_MAGIC, what, "prepared rows")?;
+        let spec: [u8; 32] = input.take(32)?.try_into().expect("32 bytes");
+        let dim = input.len(0)?;
+        let targets = input.f64s()?;
+        let design = input.f64s_of(targets.len().saturating_mul(dim), "design")?;
+        input.end()?;
+        Ok(Self {
+            spec,
+            dim,
+            design,
+            targets,
+        })
+    }
+}
+
 /// Index of entry (i, j), i ≥ j, of a d×d lower triangle packed by columns.
 fn packed_index(d: usize, i: usize, j: usize) -> usize {
     j * d - j * (j + 1) / 2 + i
@@ -447,44 +576,16 @@ impl PartialSums {
         sums
     }
 
-    /// The sums of one Arrow record batch: read by the core's Arrow reader (features as
-    /// numeric columns or a FixedSizeList column, the target column by name; other columns,
-    /// such as the id, are not read), preprocessed and given the intercept column as
-    /// training does (see the module docs), at the query's weights.
+    /// The sums of one Arrow record batch: [`PreparedRows::of_batch`] (the rows as training
+    /// sees them), then [`PartialSums::of_rows`] at the query's weights.
     #[cfg(feature = "arrow")]
     pub fn of_batch(
         batch: &arrow_array::RecordBatch,
         spec: &BatchSpec,
         query: &Query,
     ) -> Result<Self, PartialsError> {
-        use crate::data::arrow::{BatchReader, Origin};
-        use crate::data::{CsvOptions, TargetSpec};
-        spec.validate()?;
         query.validate(spec)?;
-        if batch.num_rows() == 0 {
-            return Ok(Self::empty(spec, query));
-        }
-        let opts = CsvOptions {
-            target: Some(spec.target_column.clone()),
-            spec: TargetSpec::Encoded(spec.encoding.clone()),
-            features: Some(spec.feature_names.clone()),
-            ..CsvOptions::default()
-        };
-        let origin = Origin::Memory {
-            name: "the batch".into(),
-        };
-        let mut reader = BatchReader::new(origin, &batch.schema(), &opts)?;
-        reader.reserve(batch.num_rows());
-        reader.push(batch)?;
-        let mut data = reader.finish(&opts)?;
-        spec.preprocessing.apply(&mut data)?;
-        let targets = &data.targets().expect("the target column is read").values;
-        // The intercept column as `model::train` appends it (without copying the ids).
-        Ok(if spec.intercept {
-            Self::of_rows(spec, query, &data.features_with_constant(1.0), targets)
-        } else {
-            Self::of_rows(spec, query, data.features(), targets)
-        })
+        PreparedRows::of_batch(batch, spec)?.sums(spec, query)
     }
 
     /// Adds `other`'s sums to these (rows, every sum, the largest row norm, class counts).

@@ -19,7 +19,9 @@ use unlearn::data::{Preprocessing, TargetEncoding};
 use unlearn::loss::LossKind;
 use unlearn::model::{self, Hyperparameters};
 use unlearn::objective::{self, Objective, Rows};
-use unlearn::partials::{BatchSpec, ModelQuery, PartialSums, PartialsError, Query, Totals};
+use unlearn::partials::{
+    BatchSpec, ModelQuery, PartialSums, PartialsError, PreparedRows, Query, Totals,
+};
 
 /// Rows (with intercept column), targets and a spec for `k` classes (1: binary, 0: ridge).
 struct Problem {
@@ -488,8 +490,9 @@ fn list_batch(rows: &[[f64; 2]], labels: &[&str]) -> RecordBatch {
     RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|c| c.1).collect()).unwrap()
 }
 
-#[test]
-fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
+/// A spec reading two features of a list column `x` and labels yes/no, clipping rows to
+/// norm 1 and appending the intercept; and a batch of three rows, the first above norm 1.
+fn clipped_yes_no() -> (BatchSpec, RecordBatch) {
     let spec = BatchSpec {
         loss: LossKind::Logistic,
         encoding: TargetEncoding::Binary {
@@ -505,6 +508,12 @@ fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
         intercept: true,
     };
     let batch = list_batch(&[[3.0, 4.0], [0.3, 0.4], [0.0, 0.5]], &["yes", "no", "yes"]);
+    (spec, batch)
+}
+
+#[test]
+fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
+    let (spec, batch) = clipped_yes_no();
     let q = Query {
         models: vec![ModelQuery {
             weights: vec![0.5, -0.25, 0.1],
@@ -577,4 +586,56 @@ fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("\"z\""), "{message}");
+}
+
+#[test]
+fn prepared_rows_give_the_batch_sums_at_every_query_and_refuse_another_spec() {
+    let (spec, batch) = clipped_yes_no();
+    let prepared = PreparedRows::of_batch(&batch, &spec).unwrap();
+    assert_eq!(prepared.rows(), 3);
+    // Read once, summed at two passes' queries: the same sums, bit for bit, as reading the
+    // batch at each (so the same rounding bounds), also after the byte round trip.
+    let decoded = PreparedRows::from_bytes(&prepared.to_bytes(), "the cache entry").unwrap();
+    assert_eq!(decoded, prepared);
+    for (weights, gram) in [(vec![0.5, -0.25, 0.1], true), (vec![-1.0, 2.0, 0.3], false)] {
+        let q = Query {
+            models: vec![ModelQuery {
+                weights,
+                direction: None,
+            }],
+            hessian: true,
+            gram,
+        };
+        let direct = PartialSums::of_batch(&batch, &spec, &q).unwrap();
+        assert_eq!(decoded.sums(&spec, &q).unwrap(), direct);
+    }
+    // Rows prepared under another spec (here: no clipping) are refused, not summed.
+    let other = BatchSpec {
+        preprocessing: Preprocessing::default(),
+        ..spec.clone()
+    };
+    let q = Query {
+        models: vec![ModelQuery {
+            weights: vec![0.0; 3],
+            direction: None,
+        }],
+        hessian: false,
+        gram: false,
+    };
+    let message = prepared.sums(&other, &q).unwrap_err().to_string();
+    assert!(message.contains("another spec"), "{message}");
+    // A truncated or altered blob is an error naming it, never a panic.
+    let mut bytes = prepared.to_bytes();
+    bytes[60] ^= 1;
+    let message = PreparedRows::from_bytes(&bytes, "the cache entry")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("the cache entry") && message.contains("checksum"),
+        "{message}"
+    );
+    let message = PreparedRows::from_bytes(&bytes[..20], "the cache entry")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("too short"), "{message}");
 }

@@ -104,6 +104,22 @@ def test_a_failed_task_is_retried_and_the_fit_is_unchanged(spark_session, cancer
     assert retried.compare(local._unlearner) == clean.compare(local._unlearner)
 
 
+def test_the_cached_passes_give_the_same_fit_as_reading_every_pass(spark_session, cancer, tmp_path):
+    """The prepared batches kept in Spark's memory are summed exactly as the batches read
+    again would be (the core's prepared rows, bit for bit), on both routes; with three
+    partitions pyspark's treeReduce merges in partition order, so the summaries are equal,
+    not only within the bound."""
+    df = _frame(spark_session, cancer, tmp_path / "rows", 3)
+    path = str(tmp_path / "table")
+    for k in range(3):
+        write_deltalake(path, cancer.slice(k * 190, 190), mode="append")
+    for source in [df, path]:
+        cached = _solve(source, session=spark_session)
+        read = _solve(source, session=spark_session, cache=False)
+        assert cached.summary() == read.summary()
+        assert cached.summary()["passes"] >= 2
+
+
 def test_ridge_is_fitted_through_spark(spark_session, tmp_path):
     X, y, _ = datasets.load_diabetes(return_X_y=True)
     table = _table(X, y)

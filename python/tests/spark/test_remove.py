@@ -82,6 +82,29 @@ def test_a_removal_through_spark_equals_the_removal_in_process(spark_session, ca
     assert gap <= _bound(through_spark.certificate, local)
 
 
+def test_a_re_solve_starts_at_the_secret_weights_and_takes_fewer_passes(spark_session, cancer):
+    """The request that needs a pass re-solves from the model's weights, not from zero:
+    fewer passes than a cold fit of the remaining rows, to the same certified stopping
+    test (gradient bound <= tol), and within the strong-convexity bound of the in-process
+    removal (as above)."""
+    df = spark_session.createDataFrame(cancer).repartition(3)
+    est = _spark_fit(df, spark_session, sigma=0.0)
+    ids = ["r0007", "r0250"]
+    removal = spark.remove(est, ids, source=df)
+    warm = removal.passes - 1  # the re-solve's passes; the last pass is the refresh's
+    remaining = df.filter(~df["id"].isin(ids))
+    twin = CertifiedLogisticRegression(sigma=0.0, classes=est.classes_)
+    cold = spark.solve(remaining, twin, features=FEATURES, target="y")
+    assert 1 <= warm < cold.passes, (warm, cold.passes)
+    tol = est.tol
+    assert max(cold.summary()["gradient_bounds"]) <= tol
+    assert max(removal.certificate.bounds["exact_residual"]) <= tol
+    held = _local(cancer)
+    local = held.remove(ids)
+    gap = np.linalg.norm(_weights(est) - _weights(held))
+    assert gap <= _bound(removal.certificate, local)
+
+
 def test_a_subject_is_erased_from_the_model_and_from_every_file_of_the_table(
     spark_session, cancer, tmp_path
 ):

@@ -1,0 +1,50 @@
+//! Rows read once and summed at every pass (issue 14): `prepare_rows` turns an Arrow batch
+//! into the core's [`PreparedRows`] (read, preprocessed, intercept appended) as bytes that
+//! Spark can cache between passes; `prepared_sums` takes a pass's partial sums from them,
+//! equal bit for bit to `partial_sums` on the batch. The blobs hold secret rows: the caller
+//! keeps them inside the job that caches them (Spark's memory store), never in a file.
+
+use crate::partials::{batches, partials_error, spec};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use unlearn::partials::{PartialsError, PreparedRows, Query};
+
+/// The rows of `batch` (a pyarrow RecordBatch or Table) as the sums read them under `spec`
+/// (the dict `DistributedFit.spec()` returns): one bytes blob per record batch.
+#[pyfunction]
+pub fn prepare_rows<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyAny>,
+    spec: &Bound<'py, PyAny>,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let spec = self::spec(spec)?;
+    let batches = batches(batch)?;
+    let blobs = py
+        .detach(|| -> Result<Vec<Vec<u8>>, PartialsError> {
+            batches
+                .iter()
+                .map(|b| PreparedRows::of_batch(b, &spec).map(|rows| rows.to_bytes()))
+                .collect()
+        })
+        .map_err(partials_error)?;
+    Ok(blobs.iter().map(|b| PyBytes::new(py, b)).collect())
+}
+
+/// The partial sums (bytes, as `partial_sums` returns) of prepared rows at the query in
+/// `weights` (bytes from `DistributedFit.weights()`), under the `spec` they were prepared
+/// with (rows of another spec are refused).
+#[pyfunction]
+pub fn prepared_sums<'py>(
+    py: Python<'py>,
+    rows: &[u8],
+    weights: &[u8],
+    spec: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let spec = self::spec(spec)?;
+    let bytes = py.detach(|| -> Result<Vec<u8>, PartialsError> {
+        let query = Query::from_bytes(weights, "weights")?;
+        let rows = PreparedRows::from_bytes(rows, "the prepared rows")?;
+        Ok(rows.sums(&spec, &query)?.to_bytes())
+    });
+    Ok(PyBytes::new(py, &bytes.map_err(partials_error)?))
+}
