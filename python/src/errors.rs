@@ -79,7 +79,12 @@ pub fn removal_error(e: RemovalError) -> PyErr {
         | RemovalError::GivenRows(_)
         | RemovalError::Sums(_) => PyValueError::new_err(e.to_string()),
         RemovalError::Retrain(e) => train_error(e),
-        e @ RemovalError::NeedsFullPass(_) => NeedsFullPass::new_err(e.to_string()),
+        e @ RemovalError::NeedsFullPass(_) => NeedsFullPass::new_err(format!(
+            "{e}: unlearn.spark.remove(est, ids, source=table) runs that pass and finishes the \
+             request; by hand, delete the rows from the table, compute partial sums over the \
+             rest at re-solved weights and call est._refresh_from_partials(partials, weights, \
+             ids, rows=rows) with the same request (README, \"External rows\")"
+        )),
         e @ (RemovalError::Linalg(_) | RemovalError::RefreshOverBudget { .. }) => {
             UnlearnError::new_err(e.to_string())
         }

@@ -57,6 +57,24 @@ def test_an_external_model_round_trips_through_its_store(breast_cancer, tmp_path
     assert a == b, "the persisted caches continue bit for bit"
 
 
+def test_given_rows_in_many_chunks_remove_as_in_one(breast_cancer, tmp_path):
+    """A filtered read or Spark's toArrow gives a table of one chunk per file or partition,
+    most of them empty; the removal is the same, bit for bit, as from one chunk."""
+    est, X, y, ids = fitted(breast_cancer)
+    est.save(tmp_path / "store")
+    one = CertifiedLogisticRegression.load(tmp_path / "store")
+    many = CertifiedLogisticRegression.load(tmp_path / "store")
+    rows = [7, 8, 90]
+    whole = table(X, y, ids, rows)
+    chunked = pa.concat_tables(
+        [whole.slice(0, 0), whole.slice(0, 1), whole.slice(1, 0), whole.slice(1, 2)]
+    )
+    assert chunked["id"].num_chunks == 4
+    removed = [ids[i] for i in rows]
+    assert one.remove(removed, rows=whole) == many.remove(removed, rows=chunked)
+    assert many.verify().passed
+
+
 def test_a_request_that_needs_a_pass_is_finished_from_partial_sums(breast_cancer):
     """A budget so small that a pass-free step's tracked bound misses it: the removal needs
     its residual measured, which needs the rows. NeedsFullPass, nothing changed; then the
@@ -65,9 +83,12 @@ def test_a_request_that_needs_a_pass_is_finished_from_partial_sums(breast_cancer
     rows = list(range(20))
     removed = [ids[i] for i in rows]
     before = est._unlearner.certificates()
-    with pytest.raises(unlearn.NeedsFullPass, match="full pass"):
+    with pytest.raises(unlearn.NeedsFullPass, match="full pass") as raised:
         est.remove(removed, rows=table(X, y, ids, rows))
     assert est._unlearner.certificates() == before and est.n_rows_ == len(ids)
+    # The message names what finishes the request.
+    assert "_refresh_from_partials" in str(raised.value)
+    assert "unlearn.spark.remove" in str(raised.value)
 
     keep = np.ones(len(ids), dtype=bool)
     keep[rows] = False

@@ -801,3 +801,99 @@ fn review4_external_rows_must_be_exactly_the_requested_rows() {
         1
     );
 }
+
+/// Issue 14, `unlearn refresh`: an external store serves removals pass-free until the
+/// tracked bound would exceed what the budget allows; that removal fails with an error naming
+/// `unlearn refresh` (nothing changed); `refresh` with the same request and the remaining
+/// rows re-solves over them, records the request (one certificate, one row fewer, its
+/// residual measured), the store verifies, and the next removal is served pass-free again
+/// (the refresh replaced the tracked bound by the measured one). A remaining-rows file that
+/// still holds the removed row counts one row too many and is refused, leaving the store
+/// byte for byte.
+#[test]
+fn an_external_removal_that_needs_a_pass_is_finished_by_refresh() {
+    let dir = scratch("store-cli", "external-refresh");
+    let csv_path = write_rows(&dir);
+    let held = dir.join("store");
+    ok(&run(
+        "train --data CSV --id id --target y --positive 1 --loss logistic --lambda 0.1 \
+         --clip-norm 1 --epsilon 1 --delta 1e-5 --budget 1 --out STORE",
+        &[("CSV", &csv_path), ("STORE", &held)],
+    ));
+    let mut unlearner = Store::open(&held, Access::Read).unwrap().load().unwrap();
+    unlearner.detach_rows().unwrap();
+    let store = dir.join("external");
+    drop(Store::create(&store, &unlearner, false, std::time::Duration::ZERO).unwrap());
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let header = csv.lines().next().unwrap();
+    let rows_file = |name: &str, keep: &dyn Fn(&str) -> bool| {
+        let body: Vec<&str> = csv.lines().skip(1).filter(|l| keep(l)).collect();
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{header}\n{}\n", body.join("\n"))).unwrap();
+        path
+    };
+    let id_of = |l: &str| l.split(',').next().unwrap().to_string();
+    let row_of = |id: &str| rows_file(&format!("{id}.csv"), &|l| id_of(l) == id);
+    let removal = |id: &str| {
+        let removed = row_of(id);
+        cli_remove(&store, &["--ids", id, "--rows", path(&removed), "--json"])
+    };
+    // Pass-free removals until one needs the pass (at most 40 of the 80 rows).
+    let mut gone = Vec::new();
+    let needing = loop {
+        assert!(gone.len() < 40, "40 removals were all pass-free");
+        let id = format!("s{}", gone.len());
+        let out = removal(&id);
+        if out.status.success() {
+            gone.push(id);
+            continue;
+        }
+        break id;
+    };
+    let before = snapshot(&store);
+    let out = removal(&needing);
+    failed(&out, "needs a full pass");
+    failed(&out, "unlearn refresh");
+    failed(&out, "--remaining FILE");
+    assert!(snapshot(&store) == before);
+
+    let removed = row_of(&needing);
+    let refresh = |remaining: &Path| {
+        common::unlearn(&[
+            "refresh",
+            "--store",
+            path(&store),
+            "--ids",
+            &needing,
+            "--rows",
+            path(&removed),
+            "--remaining",
+            path(remaining),
+            "--json",
+        ])
+    };
+    let left = 80 - gone.len() - 1;
+    // The removed row is still in the file: one row more than the removal leaves.
+    let stale = rows_file("stale.csv", &|l| !gone.contains(&id_of(l)));
+    failed(&refresh(&stale), &format!("{}", left + 1));
+    assert!(
+        snapshot(&store) == before,
+        "a refused refresh changed the store"
+    );
+
+    let remaining = rows_file("remaining.csv", &|l| {
+        let id = id_of(l);
+        !gone.contains(&id) && id != needing
+    });
+    let certificate: serde_json::Value = serde_json::from_str(&ok(&refresh(&remaining))).unwrap();
+    assert_eq!(certificate["rows_after"], left);
+    assert_eq!(certificate["removed_id_tags"].as_array().unwrap().len(), 1);
+    assert_eq!(certificate["bounds"]["residual_measured"][0], true);
+    assert_eq!(inspect(&store)["rows"], left);
+    ok(&common::unlearn(&["verify", "--store", path(&store)]));
+
+    let certificate: serde_json::Value = serde_json::from_str(&ok(&removal("s79"))).unwrap();
+    assert_eq!(certificate["rows_after"], left - 1);
+    assert_eq!(certificate["bounds"]["cached_hessian"][0], true);
+    ok(&common::unlearn(&["verify", "--store", path(&store)]));
+}

@@ -23,6 +23,7 @@ mod membership;
 mod migrate;
 mod model_io;
 mod progress;
+mod refresh;
 mod removal;
 mod report;
 mod reproduce;
@@ -73,6 +74,8 @@ enum Command {
     Remove(removal::RemoveArgs),
     /// Publish a release of the removals served since the last one (with --publish-every N).
     Publish(removal::PublishArgs),
+    /// Finish an external-rows removal that needs a pass, from the remaining rows in a file.
+    Refresh(Box<refresh::RefreshArgs>),
     /// Serve a stream of deletion requests (a file or -), committing each before the next.
     ServeRequests(serve::ServeArgs),
     /// Run the HTTP deletion service (deletions, receipts, model, predict, metrics) on a store.
@@ -153,6 +156,7 @@ pub fn main() -> ExitCode {
         Command::Evaluate(args) => model_io::evaluate(&args),
         Command::Remove(args) => removal::remove(&args),
         Command::Publish(args) => removal::publish(&args),
+        Command::Refresh(args) => refresh::refresh(&args),
         Command::ServeRequests(args) => serve::run(&args),
         Command::Serve(args) => service::run(&args),
         Command::Verify(args) => removal::verify_store(&args),

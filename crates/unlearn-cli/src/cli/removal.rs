@@ -10,7 +10,7 @@ use unlearn::certificate::{Certificate, EntryKind};
 use unlearn::data::{self, CsvOptions, TargetSpec};
 use unlearn::requests::Erasure;
 use unlearn::rows::GivenRows;
-use unlearn::unlearner::Unlearner;
+use unlearn::unlearner::{RemovalError, Unlearner};
 use unlearn::verify::{Verification, verify};
 
 /// Arguments of `unlearn remove`.
@@ -134,7 +134,7 @@ pub struct StoreArgs {
 }
 
 /// What the command line asks to erase.
-fn erasure(args: &RemoveArgs) -> Result<Erasure, Box<dyn std::error::Error>> {
+pub(super) fn erasure(args: &RemoveArgs) -> Result<Erasure, Box<dyn std::error::Error>> {
     match &args.subject {
         Some(subject) => Ok(Erasure::Subject(subject.clone())),
         None => Ok(Erasure::Ids(read_ids(args)?)),
@@ -185,7 +185,14 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
     let unchanged = |e| format!("{e}; nothing was removed, the store is unchanged");
     if unlearner.model.secret.rows.is_external() || args.rows.is_some() {
         let given = given_rows(args, &unlearner, erasure)?;
-        let certificate = unlearner.remove_external(&given, 1).map_err(unchanged)?;
+        let certificate = unlearner
+            .remove_external(&given, 1)
+            .map_err(|e| match e {
+                RemovalError::NeedsFullPass(_) => format!(
+                    "{e}; nothing was removed, the store is unchanged. To finish the request: delete the removed rows from your table, export the rows that remain (CSV or Parquet, the model's columns and the id column), and run `unlearn refresh` with the same arguments plus --remaining FILE"
+                ),
+                e => unchanged(e),
+            })?;
         store.commit(&unlearner)?;
         return report(args, &[certificate]);
     }
@@ -206,7 +213,7 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
 }
 
 /// Prints the certificates of a removal.
-fn report(args: &RemoveArgs, certificates: &[Certificate]) -> CliResult {
+pub(super) fn report(args: &RemoveArgs, certificates: &[Certificate]) -> CliResult {
     for c in certificates {
         if args.json {
             say!("{}", serde_json::to_string(c)?);
@@ -220,7 +227,7 @@ fn report(args: &RemoveArgs, certificates: &[Certificate]) -> CliResult {
 /// The removed rows of a store whose rows are external, read from --rows with the model's
 /// columns (its feature columns, its target column encoded as the model encodes it, the
 /// subject column of --rows-subject), with the request's ids or subject.
-fn given_rows(
+pub(super) fn given_rows(
     args: &RemoveArgs,
     unlearner: &Unlearner,
     erasure: Erasure,

@@ -484,8 +484,23 @@ impl BatchReader {
         let first = ids.len();
         let n = batch.num_rows();
         let d = layout.features.len();
+        // A batch of the schema's own columns (a stream's batches, a file's unprojected
+        // ones) is indexed as the schema is; a projected batch is looked up by name. A
+        // batch of a few wide rows (a removal's given rows) then costs no name search.
+        let positional = batch.num_columns() == layout.names.len()
+            && batch
+                .schema_ref()
+                .fields()
+                .iter()
+                .zip(&layout.names)
+                .all(|(f, name)| f.name() == name);
         let column = |k: usize| {
-            batch.column_by_name(&layout.names[k]).ok_or_else(|| {
+            let found = if positional {
+                Some(batch.column(k))
+            } else {
+                batch.column_by_name(&layout.names[k])
+            };
+            found.ok_or_else(|| {
                 origin.error(format!(
                     "a batch has no column \"{}\" (the schema has)",
                     shorten(&layout.names[k])

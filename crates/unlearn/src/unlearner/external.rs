@@ -8,7 +8,7 @@ use super::{RemovalError, Unlearner, downdate_caches};
 use crate::bounds;
 use crate::certificate::{Certificate, StepBounds};
 use crate::data::{Dataset, Declared, Preprocessing, RemovedRow, TargetEncoding};
-use crate::distributed::DistributedOutput;
+use crate::distributed::{DistributedFit, DistributedOutput};
 use crate::hessian_cache::{
     CacheSeed, GramCache, HessianCache, HessianCaches, RowBounds, formation_error_bound,
 };
@@ -497,19 +497,30 @@ impl Unlearner {
                 secret.row_norm_bound
             )));
         }
-        let removed: HashSet<&str> = self
+        let tags: Vec<String> = rows.ids().iter().map(|id| secret.key.id_tag(id)).collect();
+        // An id removed before: one scan of the ledger's tags against the m given ones,
+        // sorted (O(R log m) comparisons of tags that differ in their first bytes, no set
+        // of all R removed tags built per request).
+        let mut sorted: Vec<(&str, usize)> = tags
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
+        sorted.sort_unstable();
+        let removed_before = self
             .ledger
             .entries
             .iter()
-            .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
-            .collect();
-        let mut tags = Vec::with_capacity(m);
-        for id in rows.ids() {
-            let tag = secret.key.id_tag(id);
-            if removed.contains(tag.as_str()) {
-                return Err(RemovalError::UnknownId(id.clone()));
-            }
-            tags.push(tag);
+            .flat_map(|e| &e.removed_id_tags)
+            .find_map(|t| {
+                let at = sorted.partition_point(|(s, _)| *s < t.as_str());
+                sorted
+                    .get(at)
+                    .filter(|(s, _)| *s == t.as_str())
+                    .map(|&(_, i)| i)
+            });
+        if let Some(i) = removed_before {
+            return Err(RemovalError::UnknownId(rows.ids()[i].clone()));
         }
         Ok(Prepared {
             design,
@@ -747,6 +758,43 @@ impl RowSums {
             )
             .map_err(|e| e.to_string())?;
         Self::from_totals(&totals)
+    }
+
+    /// The sums for a refresh from the remaining rows themselves, `remaining` read with the
+    /// model's columns (its features, its target column encoded as the model encodes it):
+    /// the rows preprocessed and given the intercept column as training did, the weights
+    /// re-solved over them by the driver of a distributed fit ([`DistributedFit`], each
+    /// Newton iteration one pass over `remaining` in process, the same decisions and the
+    /// same certified stopping test as `unlearn.spark.fit`), and the sums at the solved
+    /// weights (gradients, Hessians, the Gram matrix, R, class counts). What the CLI's
+    /// `unlearn refresh` gives [`Unlearner::refresh_external`]. O(passes·n·d²) time; the
+    /// rows in memory twice (as read, and the design matrix with its intercept column).
+    pub fn resolved_over(model: &Model, remaining: Dataset) -> Result<Self, String> {
+        let published = &model.published;
+        let spec = batch_spec(published);
+        let mut data = remaining;
+        spec.preprocessing
+            .apply(&mut data)
+            .map_err(|e| format!("the model's preprocessing: {e}"))?;
+        let targets = &data
+            .targets()
+            .ok_or("the remaining rows have no target column")?
+            .values;
+        let design = if spec.intercept {
+            data.features_with_constant(1.0)
+        } else {
+            data.features().to_vec()
+        };
+        let mut fit = DistributedFit::new(spec.clone(), published.hyperparameters.clone())
+            .map_err(|e| e.to_string())?;
+        loop {
+            let sums = PartialSums::of_rows(&spec, &fit.query(), &design, targets);
+            if fit.absorb(&sums).map_err(|e| e.to_string())? {
+                break;
+            }
+        }
+        let output = fit.finish().map_err(|e| e.to_string())?;
+        Self::from_totals(&output.totals)
     }
 
     /// The sums over held rows at the secret weights, computed in process: gradients with

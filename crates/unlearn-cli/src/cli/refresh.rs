@@ -1,0 +1,100 @@
+//! `unlearn refresh`: finishes an external-rows removal that needs a pass over the
+//! remaining rows, from those rows in a file.
+//!
+//! A store whose rows are external (they live in the user's table) answers a removal whose
+//! schedule needs an exact step or a re-solve with "needs a full pass", and nothing
+//! changes. The user then deletes the removed rows from the table, exports what remains
+//! (CSV or Parquet, the model's columns) and runs this command with the same request as
+//! `unlearn remove` (--ids / --ids-file / --subject, --rows with the removed rows) plus
+//! `--remaining FILE`: the weights are re-solved over the remaining rows in process
+//! ([`RowSums::resolved_over`]) and the request is finished by
+//! [`unlearn::unlearner::Unlearner::refresh_external`], which reseeds the caches from the
+//! sums and charges the new weights by their measured residual.
+//!
+//! Why the rows and not partial sums: a CLI user holds files, and sums are only valid at
+//! the re-solved weights, which need a Newton loop over the rows; the library and Python
+//! (`unlearn.spark.remove`, `est._refresh_from_partials`) take sums from a cluster instead.
+
+use super::CliResult;
+use super::removal::{RemoveArgs, erasure, given_rows, report};
+use clap::Args;
+use std::path::PathBuf;
+use unlearn::data::{self, CsvOptions, TargetSpec};
+use unlearn::rows::RowSums;
+use unlearn::unlearner::RemovalError;
+
+/// Arguments of `unlearn refresh`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Run it after `unlearn remove` on a store whose rows are external answered
+\"needs a full pass over the remaining rows\": delete the removed rows from your table,
+export what remains, and give the same request again with --remaining. The weights are
+re-solved over the remaining rows (a few passes over the file, in memory), the caches
+reseeded from them, and the request recorded with one certificate. Nothing changes if any
+check fails: the remaining rows must count n − m rows with the label counts the removal
+leaves, and the refreshed weights' measured residual must fit what is left of the budget.
+
+Examples:
+  unlearn refresh --store lake.store --ids r17 --rows removed.parquet --remaining rest.parquet
+  unlearn refresh --store lake.store --subject alice --rows alice.csv --rows-subject owner \\
+      --remaining rest.csv"
+)]
+pub struct RefreshArgs {
+    /// The request, exactly as `unlearn remove` was given it.
+    #[command(flatten)]
+    pub request: RemoveArgs,
+    /// The remaining rows (every training row but the removed ones): a CSV or Parquet file
+    /// with the model's feature columns, its target column and the id column (--rows-id;
+    /// ids unique, so that no row is counted twice); other columns are not read.
+    #[arg(long, value_name = "FILE")]
+    pub remaining: PathBuf,
+}
+
+/// Runs `unlearn refresh`: the store is written only if the refresh succeeded.
+pub fn refresh(args: &RefreshArgs) -> CliResult {
+    let request = &args.request;
+    let erasure = erasure(request)?;
+    let mut store = request.store.open()?;
+    let mut unlearner = store.load()?;
+    if !unlearner.model.secret.rows.is_external() {
+        return Err("this store holds its training rows: `unlearn remove` takes every exact step and re-solve over them itself; `unlearn refresh` is for stores whose rows are external".into());
+    }
+    let given = given_rows(request, &unlearner, erasure)?;
+    let sums = remaining_sums(args, &unlearner.model)?;
+    let certificate = unlearner.refresh_external(&given, 1, sums).map_err(|e| match e {
+        RemovalError::Sums(_) => format!(
+            "{}: {e}; --remaining must hold every training row but the removed ones (delete the removed rows from the table first); nothing was removed, the store is unchanged",
+            args.remaining.display()
+        ),
+        e => format!("{e}; nothing was removed, the store is unchanged"),
+    })?;
+    store.commit(&unlearner)?;
+    report(request, &[certificate])
+}
+
+/// The sums at re-solved weights over the rows of --remaining, read with the model's
+/// columns.
+fn remaining_sums(
+    args: &RefreshArgs,
+    model: &unlearn::model::Model,
+) -> Result<RowSums, Box<dyn std::error::Error>> {
+    let path = &args.remaining;
+    let published = &model.published;
+    let options = CsvOptions {
+        target: Some(published.target_column.clone()),
+        id: Some(args.request.rows_id.clone()),
+        subject: None,
+        spec: TargetSpec::Encoded(published.target.clone()),
+        features: Some(published.feature_names.clone()),
+        ignore: Vec::new(),
+    };
+    let rows = data::load_data(&path.to_string_lossy(), &options)
+        .map_err(|e| format!("--remaining: {e}"))?;
+    RowSums::resolved_over(model, rows).map_err(|e| {
+        format!(
+            "{}: cannot re-solve over the remaining rows: {e}; nothing was removed, the store is unchanged",
+            path.display()
+        )
+        .into()
+    })
+}
