@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes tests/fixtures/accounting/zcdp.json: dp-accounting's epsilon for the Gaussian
-mechanism at several noise multipliers z (rho = 1/(2 z^2)) and deltas, for the cross-check
+"""Write tests/fixtures/accounting/zcdp.json from dp-accounting's epsilons.
+
+dp-accounting's epsilon for the Gaussian mechanism at several noise multipliers z
+(rho = 1/(2 z^2)) and deltas, for the cross-check
 in tests/discrete_gaussian.rs (`zcdp_conversion_matches_dp_accounting`).
 
 Installs nothing. Run it in an environment with dp-accounting from PyPI:
@@ -28,6 +30,7 @@ DELTAS = [1e-3, 1e-5, 1e-9]
 
 
 def main():
+    """Compute dp-accounting's epsilon for every case and write the fixture."""
     cases = []
     for z in NOISE_MULTIPLIERS:
         for delta in DELTAS:

@@ -91,6 +91,7 @@ def load(dataset: str, keep_labels):
 
 
 def preprocess(X, scales, clip_norm, intercept):
+    """Scale, clip rows to clip_norm and append the intercept column, as the core does."""
     Z = X * scales[None, :]
     if clip_norm is not None:
         norms = np.sqrt(np.sum(Z * Z, axis=1))
@@ -134,11 +135,13 @@ def log1pexp(t):
 
 
 def sigmoid(t):
+    """Return the logistic function, evaluated without overflow for large |t|."""
     e = np.exp(-np.abs(t))
     return np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def objective(loss, X, y, w, lam):
+    """Return the L2-regularised objective: data loss plus (lam/2)|w|^2."""
     z = X @ w
     if loss == "logistic":
         data = np.sum(log1pexp(-y * z))
@@ -148,6 +151,7 @@ def objective(loss, X, y, w, lam):
 
 
 def gradient(loss, X, y, w, lam):
+    """Return the objective's gradient at w."""
     z = X @ w
     if loss == "logistic":
         r = -y * sigmoid(-y * z)  # d/dz log(1 + exp(-y z))
@@ -157,6 +161,7 @@ def gradient(loss, X, y, w, lam):
 
 
 def hessian(loss, X, y, w, lam):
+    """Return the objective's Hessian at w."""
     z = X @ w
     if loss == "logistic":
         d = sigmoid(z) * sigmoid(-z)
@@ -188,6 +193,7 @@ def numpy_newton(loss, X, y, lam, iters=100):
 
 
 def sklearn_fit(loss, X, y, lam):
+    """Fit with scikit-learn's Newton solver at the same penalty (warnings are errors)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         if loss == "logistic":
@@ -243,27 +249,65 @@ def verify(loss, X, y, w, lam, label):
 # ----------------------------------------------------------------------------------------
 # Cases
 
-BC_BASE = dict(dataset="breast_cancer", keep_labels=None, positive="malignant", loss="logistic", clip_norm=1.0)
+BC_BASE = dict(
+    dataset="breast_cancer", keep_labels=None, positive="malignant", loss="logistic", clip_norm=1.0
+)
 DIA_BASE = dict(dataset="diabetes", keep_labels=None, positive=None, loss="squared", clip_norm=1.0)
 DIG_BASE = dict(dataset="digits", positive=None, loss="logistic", clip_norm=None)
 
 CASES = [
-    dict(name="digits_3v8_logistic_total", **{**DIG_BASE, "positive": "8"}, keep_labels=["3", "8"],
-         regularization="total", lam=1.0, intercept=True),
-    dict(name="digits_3v8_logistic_per_sample", **{**DIG_BASE, "positive": "8"}, keep_labels=["3", "8"],
-         regularization="per-sample", lam=1e-3, intercept=True),
-    dict(name="breast_cancer_logistic_total", **BC_BASE, regularization="total", lam=0.1, intercept=True),
-    dict(name="digits_ovr_logistic_total", **DIG_BASE, keep_labels=None, regularization="total", lam=1.0,
-         intercept=True, ovr=True),
+    dict(
+        name="digits_3v8_logistic_total",
+        **{**DIG_BASE, "positive": "8"},
+        keep_labels=["3", "8"],
+        regularization="total",
+        lam=1.0,
+        intercept=True,
+    ),
+    dict(
+        name="digits_3v8_logistic_per_sample",
+        **{**DIG_BASE, "positive": "8"},
+        keep_labels=["3", "8"],
+        regularization="per-sample",
+        lam=1e-3,
+        intercept=True,
+    ),
+    dict(
+        name="breast_cancer_logistic_total",
+        **BC_BASE,
+        regularization="total",
+        lam=0.1,
+        intercept=True,
+    ),
+    dict(
+        name="digits_ovr_logistic_total",
+        **DIG_BASE,
+        keep_labels=None,
+        regularization="total",
+        lam=1.0,
+        intercept=True,
+        ovr=True,
+    ),
     dict(name="diabetes_ridge_total", **DIA_BASE, regularization="total", lam=1.0, intercept=True),
-    dict(name="diabetes_ridge_per_sample_no_intercept", **DIA_BASE, regularization="per-sample", lam=1e-2,
-         intercept=False),
-    dict(name="breast_cancer_logistic_per_sample_no_intercept", **BC_BASE, regularization="per-sample",
-         lam=1e-4, intercept=False),
+    dict(
+        name="diabetes_ridge_per_sample_no_intercept",
+        **DIA_BASE,
+        regularization="per-sample",
+        lam=1e-2,
+        intercept=False,
+    ),
+    dict(
+        name="breast_cancer_logistic_per_sample_no_intercept",
+        **BC_BASE,
+        regularization="per-sample",
+        lam=1e-4,
+        intercept=False,
+    ),
 ]
 
 
 def feature_scales(dataset, features, X):
+    """Return the fixed, data-independent feature scales the core applies."""
     if dataset == "digits":
         return np.full(len(features), 1.0 / 128.0)
     if dataset == "breast_cancer":
@@ -272,6 +316,7 @@ def feature_scales(dataset, features, X):
 
 
 def versions():
+    """Return the versions of Python and the numerical packages."""
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -281,6 +326,7 @@ def versions():
 
 
 def run_case(case):
+    """Fit one case, check its gradient and Newton agreement, and return the fixture."""
     ds = case["dataset"]
     features, Xraw, labels = load(ds, case["keep_labels"])
     n = Xraw.shape[0]
@@ -293,7 +339,7 @@ def run_case(case):
         classes = sorted(set(labels), key=lambda s: int(s))
         weights, gnorms = [], []
         for k in classes:
-            y = np.array([1.0 if l == k else -1.0 for l in labels])
+            y = np.array([1.0 if label == k else -1.0 for label in labels])
             w, it = sklearn_fit("logistic", X, y, lam_eff)
             g, info = verify("logistic", X, y, w, lam_eff, f"{case['name']}[{k}]")
             info["sklearn_n_iter"] = it
@@ -305,9 +351,9 @@ def run_case(case):
         if case["loss"] == "logistic":
             assert case["positive"] in labels
             assert len(set(labels)) == 2, set(labels)
-            y = np.array([1.0 if l == case["positive"] else -1.0 for l in labels])
+            y = np.array([1.0 if label == case["positive"] else -1.0 for label in labels])
         else:
-            y = np.array([float(l) for l in labels])
+            y = np.array([float(label) for label in labels])
         w, it = sklearn_fit(case["loss"], X, y, lam_eff)
         g, info = verify(case["loss"], X, y, w, lam_eff, case["name"])
         info["sklearn_n_iter"] = it
@@ -324,7 +370,7 @@ def run_case(case):
         "lambda": case["lam"],
         "effective_lambda": lam_eff,
         "intercept": case["intercept"],
-        "feature_scales": {f: float(s) for f, s in zip(features, scales)},
+        "feature_scales": {f: float(s) for f, s in zip(features, scales, strict=True)},
         "clip_norm": case["clip_norm"],
         "n_rows": n,
         "classes": classes,
@@ -337,6 +383,7 @@ def run_case(case):
 
 
 def main(argv=None):
+    """Write every case's fixture and print the verification summary."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out-dir", default=str(REPO_ROOT / "tests" / "fixtures" / "reference"))
     ap.add_argument("--summary-json", default=None, help="also write the verification summary here")
@@ -350,9 +397,11 @@ def main(argv=None):
         for info in infos:
             all_info.append(info)
             print(
-                f"{info['case']:<50} n_iter={info['sklearn_n_iter']}  |grad|={info['grad_norm']:.3e}  "
+                f"{info['case']:<50} n_iter={info['sklearn_n_iter']}  "
+                f"|grad|={info['grad_norm']:.3e}  "
                 f"|grad|/|grad(0)|={info['grad_rel']:.3e}  eig_min(H)={info['lambda_min_H']:.6g}  "
-                f"eig_max(H)={info['lambda_max_H']:.6g}  |grad|/eig_min/|w|={info['dist_bound_rel']:.3e}  "
+                f"eig_max(H)={info['lambda_max_H']:.6g}  "
+                f"|grad|/eig_min/|w|={info['dist_bound_rel']:.3e}  "
                 f"|grad(w(1+1e-6))|={info['grad_norm_w_times_1p1e-6']:.3e}  "
                 f"|w-w_numpy|/|w|={info['numpy_newton_rel_diff']:.3e}  "
                 f"max_j rel diff={info['numpy_newton_max_elem_rel_diff']:.3e}"

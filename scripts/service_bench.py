@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Deletion throughput of `unlearn serve-requests` and `unlearn serve` (POST /v1/deletions),
-side by side in one run, on the same synthetic store (Python standard library only).
+"""Deletion throughput of `unlearn serve-requests` and `unlearn serve`, side by side.
+
+Both in one run (serve: POST /v1/deletions), on the same synthetic store (Python standard
+library only).
 
     cargo build --release -p unlearn-cli
     python3 scripts/service_bench.py [--unlearn target/release/unlearn] [--n 20000] [--d 100]
@@ -34,11 +36,13 @@ import time
 
 
 def percentile(values, q):
+    """Return the q-quantile of values (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def write_bytes(pid):
+    """Bytes the process has written to storage (/proc/PID/io), or None if unreadable."""
     try:
         with open(f"/proc/{pid}/io") as f:
             for line in f:
@@ -50,6 +54,7 @@ def write_bytes(pid):
 
 
 def summary(name, latencies, elapsed, written):
+    """One result row: throughput, latency percentiles, bytes written per request."""
     n = len(latencies)
     row = {
         "path": name,
@@ -64,10 +69,24 @@ def summary(name, latencies, elapsed, written):
 
 
 def bench_serve_requests(unlearn, store, ids, checkpoint_every, concurrency):
+    """Serve the ids through `unlearn serve-requests`, C requests outstanding."""
     proc = subprocess.Popen(
-        [unlearn, "serve-requests", "--store", store, "--requests", "-", "--json",
-         "--checkpoint-every", str(checkpoint_every)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        [
+            unlearn,
+            "serve-requests",
+            "--store",
+            store,
+            "--requests",
+            "-",
+            "--json",
+            "--checkpoint-every",
+            str(checkpoint_every),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
     before = write_bytes(proc.pid)
     latencies = []
     sent = []
@@ -97,18 +116,34 @@ def bench_serve_requests(unlearn, store, ids, checkpoint_every, concurrency):
 
 
 def bench_http(unlearn, store, token_file, ids, publish_every, checkpoint_every, concurrency):
+    """Serve the ids through `unlearn serve` (POST /v1/deletions) with C clients."""
     proc = subprocess.Popen(
-        [unlearn, "serve", "--store", store, "--listen", "127.0.0.1:0",
-         "--token-file", token_file, "--publish-every", str(publish_every),
-         "--checkpoint-every", str(checkpoint_every)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            unlearn,
+            "serve",
+            "--store",
+            store,
+            "--listen",
+            "127.0.0.1:0",
+            "--token-file",
+            token_file,
+            "--publish-every",
+            str(publish_every),
+            "--checkpoint-every",
+            str(checkpoint_every),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on http://"):
         sys.exit(f"unlearn serve did not start: {line}")
     host, port = line.removeprefix("listening on http://").rsplit(":", 1)
     with open(token_file) as f:
-        headers = {"Authorization": "Bearer " + f.read().strip(),
-                   "Content-Type": "application/json"}
+        headers = {
+            "Authorization": "Bearer " + f.read().strip(),
+            "Content-Type": "application/json",
+        }
     before = write_bytes(proc.pid)
     latencies = []
     failures = []
@@ -117,8 +152,9 @@ def bench_http(unlearn, store, token_file, ids, publish_every, checkpoint_every,
         connection = http.client.HTTPConnection(host, int(port))
         for i in part:
             t = time.perf_counter()
-            connection.request("POST", "/v1/deletions",
-                               json.dumps({"ids": [ids[i]], "ref": f"http-{i}"}), headers)
+            connection.request(
+                "POST", "/v1/deletions", json.dumps({"ids": [ids[i]], "ref": f"http-{i}"}), headers
+            )
             response = connection.getresponse()
             body = response.read()
             latencies.append(time.perf_counter() - t)
@@ -127,8 +163,10 @@ def bench_http(unlearn, store, token_file, ids, publish_every, checkpoint_every,
                 break
         connection.close()
 
-    clients = [threading.Thread(target=client, args=(range(c, len(ids), concurrency),))
-               for c in range(concurrency)]
+    clients = [
+        threading.Thread(target=client, args=(range(c, len(ids), concurrency),))
+        for c in range(concurrency)
+    ]
     started = time.perf_counter()
     for t in clients:
         t.start()
@@ -146,6 +184,7 @@ def bench_http(unlearn, store, token_file, ids, publish_every, checkpoint_every,
 
 
 def main():
+    """Build the store once, run both paths on copies of it, and verify each."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--unlearn", default="target/release/unlearn")
     parser.add_argument("--n", type=int, default=20000)
@@ -153,9 +192,12 @@ def main():
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--publish-every", type=int, default=100)
     parser.add_argument("--checkpoint-every", type=int, default=1)
-    parser.add_argument("--concurrency", type=int, default=1,
-                        help="requests outstanding at once (serve-requests: lines written "
-                             "ahead; HTTP: clients)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="requests outstanding at once (serve-requests: lines written ahead; HTTP: clients)",
+    )
     parser.add_argument("--workdir")
     args = parser.parse_args()
     unlearn = os.path.abspath(args.unlearn)
@@ -163,32 +205,69 @@ def main():
     os.makedirs(work, exist_ok=True)
     rows = os.path.join(work, "rows.csv")
     base = os.path.join(work, "base.store")
-    run = lambda *a: subprocess.run([unlearn, *a], check=True, capture_output=True, text=True)
+
+    def run(*a):
+        return subprocess.run([unlearn, *a], check=True, capture_output=True, text=True)
+
     if not os.path.exists(base):
         run("synth", "--n", str(args.n), "--d", str(args.d), "--out", rows)
-        run("train", "--data", rows, "--target", "y", "--loss", "logistic",
-            "--lambda", "1e-3", "--epsilon", "1", "--delta", "1e-5", "--budget", "0.05",
-            "--publish-every", str(args.publish_every), "--out", base)
+        run(
+            "train",
+            "--data",
+            rows,
+            "--target",
+            "y",
+            "--loss",
+            "logistic",
+            "--lambda",
+            "1e-3",
+            "--epsilon",
+            "1",
+            "--delta",
+            "1e-5",
+            "--budget",
+            "0.05",
+            "--publish-every",
+            str(args.publish_every),
+            "--out",
+            base,
+        )
     ids = [str(i) for i in random.Random(7).sample(range(args.n), args.requests)]
     token_file = os.path.join(work, "token")
     with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(os.urandom(32).hex() + "\n")
-    print(json.dumps({"n": args.n, "d": args.d, "requests": args.requests,
-                      "publish_every": args.publish_every,
-                      "checkpoint_every": args.checkpoint_every,
-                      "concurrency": args.concurrency, "workdir": work}), flush=True)
+    print(
+        json.dumps(
+            {
+                "n": args.n,
+                "d": args.d,
+                "requests": args.requests,
+                "publish_every": args.publish_every,
+                "checkpoint_every": args.checkpoint_every,
+                "concurrency": args.concurrency,
+                "workdir": work,
+            }
+        ),
+        flush=True,
+    )
     results = []
     every, concurrency = args.checkpoint_every, args.concurrency
-    for name, bench in [("serve-requests",
-                         lambda s: bench_serve_requests(unlearn, s, ids, every, concurrency)),
-                        ("http", lambda s: bench_http(unlearn, s, token_file, ids,
-                                                      args.publish_every, every, concurrency))]:
+    for name, bench in [
+        ("serve-requests", lambda s: bench_serve_requests(unlearn, s, ids, every, concurrency)),
+        (
+            "http",
+            lambda s: bench_http(
+                unlearn, s, token_file, ids, args.publish_every, every, concurrency
+            ),
+        ),
+    ]:
         store = os.path.join(work, f"{name}.store")
         shutil.rmtree(store, ignore_errors=True)
         shutil.copytree(base, store)
         results.append(bench(store))
-        verify = subprocess.run([unlearn, "verify", "--store", store], capture_output=True,
-                                text=True)
+        verify = subprocess.run(
+            [unlearn, "verify", "--store", store], capture_output=True, text=True
+        )
         if verify.returncode != 0:
             sys.exit(f"verify failed on {store}:\n{verify.stdout}{verify.stderr}")
     print("verify passed on both stores", flush=True)

@@ -34,6 +34,7 @@ from sklearn.linear_model import LogisticRegression
 
 
 def read_csv(path):
+    """Read a synthetic CSV (columns f0..f{d-1}, y) into X and y."""
     with open(path) as f:
         header = f.readline().strip().split(",")
     d = len(header) - 1
@@ -58,10 +59,16 @@ def gradient_norm(X, y, w, lam):
 
 
 def main(argv=None):
+    """Time scikit-learn's fit on the CSV and print the result as JSON."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("csv")
-    ap.add_argument("--lambda", dest="lam", type=float, default=1e-3,
-                    help="per-sample lambda; Lambda = lambda * n (default 1e-3)")
+    ap.add_argument(
+        "--lambda",
+        dest="lam",
+        type=float,
+        default=1e-3,
+        help="per-sample lambda; Lambda = lambda * n (default 1e-3)",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="number of timed fits (default 3)")
     args = ap.parse_args(argv)
     if args.repeat < 1:
@@ -73,8 +80,9 @@ def main(argv=None):
     times, model = [], None
     converged = True
     for _ in range(args.repeat):
-        model = LogisticRegression(solver="lbfgs", tol=1e-10, max_iter=10000,
-                                   fit_intercept=False, C=1.0 / big_lambda)
+        model = LogisticRegression(
+            solver="lbfgs", tol=1e-10, max_iter=10000, fit_intercept=False, C=1.0 / big_lambda
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             t0 = time.perf_counter()

@@ -13,6 +13,7 @@ Prints one JSON object: requests, seconds, requests_per_second, p50_ms, p99_ms, 
 first_ms (the first request seeds the Hessian cache: an exact step), bytes_written_per_request,
 db_bytes (the database file after the run), statuses.
 """
+
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ import time
 
 
 def write_bytes(pid):
+    """Bytes the process has written to storage (/proc/PID/io)."""
     with open(f"/proc/{pid}/io") as f:
         for line in f:
             if line.startswith("write_bytes:"):
@@ -29,6 +31,7 @@ def write_bytes(pid):
 
 
 def main():
+    """Send COUNT deletions to `unlearn serve-requests` and report time and bytes written."""
     unlearn, store, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     flags = sys.argv[5:]
