@@ -12,10 +12,12 @@
 //!
 //! **Crash safety.** The record is durable before the commit that makes its release visible
 //! (the database commit, then `model.json`), so no release is ever visible without its
-//! record. When the commit (or the record's own append) fails, the writer appends a line
-//! `{"abandoned": DIGEST}` for each of its entries and syncs it ([`LogLine::Abandoned`]):
-//! nothing of an entry whose commit failed was visible — readers see only committed
-//! transactions, `model.json` and receipts come after the commit — so its record is
+//! record. When the commit (or the record's own append) fails and its caller withheld the
+//! entries until the commit returned ([`Store::withhold_until_commit`]: the CLI, the deletion
+//! engine), the writer appends a line `{"abandoned": DIGEST}` for each of its entries and
+//! syncs it ([`LogLine::Abandoned`]): nothing of an entry whose commit failed was visible —
+//! readers see only committed transactions, `model.json` and receipts come after the
+//! commit, and the caller showed nothing before — so its record is
 //! skipped by reconciliation and by [`check`]: its removal is not applied (its requester was
 //! told it failed) and its release is not charged. The abandonment is best effort: if it
 //! cannot be written either (the disk that failed the commit may fail it too), or the
