@@ -428,8 +428,8 @@ class _CertifiedEstimator(BaseEstimator):
         """Write the model's store (the directory the CLI reads: ``unlearn remove --store``).
 
         The secret directory holds the training rows and the noise key and is readable by
-        its owner only. If saving a removal fails, the removal's release is still charged to
-        the store's budget (its certificate was seen), and the next writer applies it.
+        its owner only. If saving a removal fails, its release is still charged to the
+        store's budget (its certificate was seen), but the removal is not applied: remove again.
 
         Parameters
         ----------

@@ -607,10 +607,11 @@ impl Store {
     /// its release-log records abandoned (never charged, their removals never applied):
     /// nothing of them was observed. Without it — a library caller that shows the
     /// certificate [`Unlearner::remove`] returned before committing, or Python's
-    /// `est.remove()` before `est.save()` — the records of a failed commit stay, and the
-    /// next writer charges their releases as possibly published and re-applies their
-    /// removals (proofs/transcript_accounting.md, premise (iii)). The CLI and the deletion
-    /// engine ([`crate::deletions::Deletions::open`]) set it.
+    /// `est.remove()` before `est.save()` — the records of a failed commit are marked failed
+    /// instead: the next writer charges their releases as possibly published, and does not
+    /// apply their removals (the caller was told the commit failed; it may retry)
+    /// (proofs/transcript_accounting.md, premise (iii)). The CLI and the deletion engine
+    /// ([`crate::deletions::Deletions::open`]) set it.
     pub fn withhold_until_commit(&mut self) {
         self.withheld = true;
     }
@@ -1167,27 +1168,28 @@ fn remove_journal(dir: &Path) -> Result<(), StoreError> {
 
 /// Commits `tx`, which appends `entries` to `ledger`, after their records are appended to
 /// the release log and synced: no release is visible without its record. If the append or
-/// the commit fails, the failure is returned, and with `abandon` (the caller showed nothing
-/// of the entries: [`Store::withhold_until_commit`]) the records are marked abandoned first
-/// (best effort: nothing of them became visible, so no writer may apply or charge them; if
-/// the marks cannot be written either, the records are treated as possibly published).
-/// Without `abandon` the records stay: the caller may have shown the certificate or the new
-/// weights before committing, so the next writer charges the release and applies the
-/// removal, as for a writer that stopped between a record and its commit
-/// (proofs/transcript_accounting.md, premise (iii)).
+/// the commit fails, the records are marked (best effort) and the failure is returned:
+/// abandoned when `withheld` (the caller showed nothing of the entries:
+/// [`Store::withhold_until_commit`]; nothing of them became visible, so no writer may apply
+/// or charge them), failed otherwise (the caller may have shown the certificate or the new
+/// weights before committing: the next writer charges the release, and does not apply the
+/// removal, whose caller was told it failed; proofs/transcript_accounting.md, premise
+/// (iii)). If the marks cannot be written either, the records are treated as possibly
+/// published and their removals applied, as for a writer that stopped between a record and
+/// its commit.
 fn commit_logged(
     tx: rusqlite::Transaction<'_>,
     root: &Path,
     db: &Path,
     ledger: &Ledger,
     entries: &[Certificate],
-    abandon: bool,
+    withheld: bool,
 ) -> Result<(), StoreError> {
     let committed = release_log::append(root, &ledger_lineage(ledger), entries)
         .and_then(|()| tx.commit().map_err(db_error(db)));
-    if committed.is_err() && abandon {
+    if committed.is_err() {
         // The commit's own error is the one to report; a failed mark changes nothing else.
-        let _ = release_log::abandon(root, entries);
+        let _ = release_log::mark_failed_commit(root, entries, withheld);
     }
     committed
 }

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use unlearn::data::Preprocessing;
+use unlearn::data::{Dataset, Preprocessing};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
@@ -47,18 +47,23 @@ pub fn certified(loss: LossKind, lambda: f64, budget: f64) -> Hyperparameters {
     with_budget(uncalibrated, budget)
 }
 
-/// The 200 synthetic rows (ids s0…s199, 5 features) trained under the noise key
-/// `[key; 32]`: the training entry (the lineage) differs between keys and repeats for one key.
-pub fn trained_synthetic(key: u8) -> Unlearner {
-    let data = generate(&SyntheticSpec {
+/// The 200 synthetic rows [`trained_synthetic`] trains on: ids s0…s199, features f0…f4,
+/// binary target y.
+pub fn synthetic_rows() -> Dataset {
+    generate(&SyntheticSpec {
         rows: 200,
         features: 5,
         flip: 0.1,
         regression: false,
         seed: 41,
-    });
+    })
+}
+
+/// [`synthetic_rows`] trained under the noise key
+/// `[key; 32]`: the training entry (the lineage) differs between keys and repeats for one key.
+pub fn trained_synthetic(key: u8) -> Unlearner {
     let input = TrainingData {
-        data,
+        data: synthetic_rows(),
         preprocessing: Preprocessing::default(),
         target_column: "y".into(),
     };
