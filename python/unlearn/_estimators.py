@@ -274,7 +274,8 @@ class _CertifiedEstimator(BaseEstimator):
 
         One batch, one step: the rows are deleted from the secret state, the weights
         updated, a release published (as the publish policy says) and a certificate
-        appended to the ledger. If the removal fails, nothing changes.
+        appended to the ledger. If the removal fails, nothing changes. The certificate is
+        charged to the store's budget even if a later :meth:`save` fails: it was seen.
 
         Parameters
         ----------
@@ -427,7 +428,8 @@ class _CertifiedEstimator(BaseEstimator):
         """Write the model's store (the directory the CLI reads: ``unlearn remove --store``).
 
         The secret directory holds the training rows and the noise key and is readable by
-        its owner only.
+        its owner only. If saving a removal fails, its release is still charged to the
+        store's budget (its certificate was seen), but the removal is not applied: remove again.
 
         Parameters
         ----------

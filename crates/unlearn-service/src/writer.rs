@@ -101,6 +101,9 @@ fn run(mut engine: Deletions, receiver: &mpsc::Receiver<Command>) {
             }
         }
         let outcomes = engine.delete_group(&requests);
+        for follow_up in engine.take_follow_ups() {
+            eprintln!("unlearn serve: warning: {follow_up}");
+        }
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
             let outcome = outcome.map(|d| d.receipt);
             if let Err(e) = &outcome
@@ -123,7 +126,12 @@ fn run(mut engine: Deletions, receiver: &mpsc::Receiver<Command>) {
 /// error (the message names the store and the cause, nothing secret) and retried later.
 fn publish_if_due(engine: &mut Deletions) -> bool {
     match engine.publish_if_due(Instant::now()) {
-        Ok(_) => false,
+        Ok(_) => {
+            for follow_up in engine.take_follow_ups() {
+                eprintln!("unlearn serve: warning: {follow_up}");
+            }
+            false
+        }
         Err(e) => {
             eprintln!("unlearn serve: the timed release failed: {e}");
             true

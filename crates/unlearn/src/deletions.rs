@@ -28,7 +28,7 @@
 use crate::certificate::{Certificate, EntryKind};
 use crate::model::PublishedModel;
 use crate::requests::Erasure;
-use crate::store::{Store, StoreError};
+use crate::store::{FollowUp, Store, StoreError};
 use crate::unlearner::{RemovalError, Unlearner};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -363,7 +363,13 @@ impl Deletions {
     /// Opens the engine on a store; the caller holds the store's exclusive lock for as long
     /// as the engine lives. The requesters' references come from the store, where each was
     /// committed with its ledger entry.
-    pub fn open(store: Store) -> Result<Self, DeletionError> {
+    ///
+    /// The engine shows nothing of a request — certificate, receipt, published model —
+    /// before its commit returns, so it declares so to the store
+    /// ([`Store::withhold_until_commit`]): a failed commit's release is abandoned, not
+    /// charged.
+    pub fn open(mut store: Store) -> Result<Self, DeletionError> {
+        store.withhold_until_commit();
         let unlearner = store.load()?;
         let refs = store.refs()?;
         let removed = removed_tags(&unlearner);
@@ -377,6 +383,13 @@ impl Deletions {
             shared,
             stopped: None,
         })
+    }
+
+    /// What the engine's commits left to do although they are durable (a failed WAL
+    /// checkpoint or `model.json` rewrite: [`Store::follow_ups`]), each handed over once,
+    /// for the operator's log; the requests they served stand.
+    pub fn take_follow_ups(&mut self) -> Vec<FollowUp> {
+        self.store.take_follow_ups()
     }
 
     /// A handle for readers.

@@ -15,19 +15,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use unlearn::certificate::EntryKind;
-use unlearn::data::Preprocessing;
 use unlearn::deletions::{DeletionRequest, Deletions};
-use unlearn::loss::LossKind;
-use unlearn::model::{self, TrainingData};
-use unlearn::noise::NoiseKey;
 use unlearn::requests::Erasure;
 use unlearn::store::{
     Access, DB_FILE, LogLine, LogRecord, MODEL_FILE, RELEASE_LOG_FILE, Store, StoreError,
     read_release_log,
 };
-use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::transcript::Transcript;
-use unlearn::unlearner::Unlearner;
 use unlearn::verify::verify;
 
 const WRITE: Access = Access::Write {
@@ -42,29 +36,8 @@ fn setup(name: &str) -> (PathBuf, PathBuf) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("backup")).unwrap();
     let root = dir.join("store");
-    drop(Store::create(&root, &trained(9), false, Duration::ZERO).unwrap());
+    drop(Store::create(&root, &common::trained_synthetic(9), false, Duration::ZERO).unwrap());
     (root, dir.join("backup"))
-}
-
-/// The 200 rows trained under the noise key `[key; 32]`: the training entry (the lineage)
-/// differs between keys and repeats for one key.
-fn trained(key: u8) -> Unlearner {
-    let data = generate(&SyntheticSpec {
-        rows: 200,
-        features: 5,
-        flip: 0.1,
-        regression: false,
-        seed: 41,
-    });
-    let input = TrainingData {
-        data,
-        preprocessing: Preprocessing::default(),
-        target_column: "y".into(),
-    };
-    let hyper = common::certified(LossKind::Logistic, 1e-2, 0.05);
-    Unlearner::from_trained(
-        model::train(input, &hyper, NoiseKey::from_secret_bytes([key; 32])).unwrap(),
-    )
 }
 
 /// Copies what an operator backs up (the closed store's database and published model).
@@ -340,7 +313,7 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
     let (root, backup) = setup("across-retrain");
     back_up(&root, &backup);
     let old_lineage = lineage_of(&root);
-    drop(Store::create(&root, &trained(6), true, Duration::ZERO).unwrap());
+    drop(Store::create(&root, &common::trained_synthetic(6), true, Duration::ZERO).unwrap());
     let mut engine = Deletions::open(Store::open(&root, WRITE).unwrap()).unwrap();
     let request = DeletionRequest {
         erasure: Erasure::Ids(vec!["s40".into()]),
@@ -403,7 +376,7 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
     drop(store);
     // Or a retrain: a new lineage after every record.
     restore(&backup, &root);
-    drop(Store::create(&root, &trained(7), true, Duration::ZERO).unwrap());
+    drop(Store::create(&root, &common::trained_synthetic(7), true, Duration::ZERO).unwrap());
     let store = Store::open(&root, WRITE).unwrap();
     assert!(store.reconciled().is_empty());
     assert!(store.release_log_check().unwrap().passed);
@@ -417,7 +390,7 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
 fn a_retrain_in_place_continues_and_a_reproduced_training_starts_afresh() {
     let (root, _) = setup("retrain");
     remove(&root, &["s1"]);
-    drop(Store::create(&root, &trained(6), true, Duration::ZERO).unwrap());
+    drop(Store::create(&root, &common::trained_synthetic(6), true, Duration::ZERO).unwrap());
     remove(&root, &["s2"]);
     let store = Store::open(&root, WRITE).unwrap();
     assert!(store.reconciled().is_empty());
@@ -425,7 +398,7 @@ fn a_retrain_in_place_continues_and_a_reproduced_training_starts_afresh() {
     drop(store);
 
     let first = read_release_log(&root).unwrap();
-    drop(Store::create(&root, &trained(9), true, Duration::ZERO).unwrap());
+    drop(Store::create(&root, &common::trained_synthetic(9), true, Duration::ZERO).unwrap());
     let again = read_release_log(&root).unwrap();
     assert_eq!(again.last(), first.first(), "the training entry repeats");
     let store = Store::open(&root, WRITE).unwrap();
@@ -512,7 +485,7 @@ fn an_abandoned_entry_that_committed_is_recorded_again() {
 fn a_retrain_whose_commit_was_reported_failed_but_recovered_is_not_refused() {
     let (root, _) = setup("review4-step0");
     remove(&root, &["s1"]); // the first training run has records
-    drop(Store::create(&root, &trained(6), true, Duration::ZERO).unwrap()); // train --force
+    drop(Store::create(&root, &common::trained_synthetic(6), true, Duration::ZERO).unwrap()); // train --force
     let retrained = lineage_of(&root);
     // SQLite reported the retrain's COMMIT as failed (a failed fsync) and the writer marked
     // its training entry abandoned; the WAL frames were recovered at the next open.

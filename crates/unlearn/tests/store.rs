@@ -6,13 +6,15 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use unlearn::loss::LossKind;
-use unlearn::model::{self, Hyperparameters, TrainingData};
+use unlearn::model::{self, Hyperparameters, TrainingData, model_digest};
 use unlearn::noise::NoiseKey;
 use unlearn::noise::{NoiseFamily, NoiseSpec};
 use unlearn::objective::Regularization;
 use unlearn::requests::Erasure;
 use unlearn::solver::NewtonOptions;
-use unlearn::store::{Access, DB_FILE, MODEL_FILE, Store, StoreError};
+use unlearn::store::{
+    Access, DB_FILE, FollowUpKind, MODEL_FILE, Store, StoreError, read_model_file,
+};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::{RemovalError, Unlearner};
 
@@ -398,6 +400,46 @@ fn a_stale_model_file_is_accepted_and_rewritten_by_the_next_writer() {
     assert!(load(&dir).is_ok());
     drop(Store::open(&dir, WRITE).unwrap());
     assert_eq!(std::fs::read(dir.join(MODEL_FILE)).unwrap(), current);
+}
+
+/// A commit is durable before `model.json` is rewritten: a failed rewrite is not a failed
+/// commit (before, `commit` returned the error, so a caller reported a removal that went
+/// through as failed, and might retry it). It is a follow-up naming the file; the removal
+/// stands, and the next commit rewrites the file. The rewrite is made to fail by a non-empty
+/// directory in `model.json`'s place (the rename onto it fails, for root too).
+#[test]
+fn a_failed_model_file_rewrite_after_a_durable_commit_is_a_follow_up_not_an_error() {
+    let dir = scratch("follow-up");
+    let mut u = trained(false);
+    let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    let model_file = dir.join(MODEL_FILE);
+    std::fs::remove_file(&model_file).unwrap();
+    std::fs::create_dir(&model_file).unwrap();
+    std::fs::write(model_file.join("occupied"), b"x").unwrap();
+    u.remove(&["s5".to_string()]).unwrap();
+    store
+        .commit(&u)
+        .expect("the commit is durable: not an error");
+    let follow_ups = store.follow_ups().to_vec();
+    assert_eq!(follow_ups.len(), 1, "{follow_ups:?}");
+    assert_eq!(follow_ups[0].kind, FollowUpKind::ModelFile);
+    assert_eq!(follow_ups[0].path, model_file);
+    let warning = follow_ups[0].to_string();
+    assert!(
+        warning.contains(MODEL_FILE) && warning.contains("durable"),
+        "{warning}"
+    );
+
+    std::fs::remove_dir_all(&model_file).unwrap();
+    let committed = load(&dir).unwrap();
+    assert_eq!(committed.ledger.entries.len(), u.ledger.entries.len());
+    assert_eq!(committed.model.secret.n_rows(), u.model.secret.n_rows());
+
+    u.remove(&["s6".to_string()]).unwrap();
+    store.commit(&u).unwrap();
+    assert!(store.follow_ups().is_empty(), "{:?}", store.follow_ups());
+    let (_, digest) = read_model_file(&model_file).unwrap();
+    assert_eq!(digest, model_digest(&u.model.published));
 }
 
 /// A newer format is refused with a clear message; a store of the previous format (files,

@@ -38,8 +38,8 @@ impl WritableStoreArg {
     /// it reconciled the store with its release log (it was restored from a backup), says so
     /// on standard error: which releases of the lost branch were charged, and how many of its
     /// removals were re-applied.
-    pub fn open(&self) -> Result<Store, StoreError> {
-        let store = Store::open(
+    pub fn open(&self) -> Result<WritableStore, StoreError> {
+        let mut store = Store::open(
             &self.store.store,
             Access::Write {
                 wait: self.wait.duration(),
@@ -48,7 +48,47 @@ impl WritableStoreArg {
         if let Some(note) = store.reconciliation_note() {
             eprintln!("note: {note}");
         }
-        Ok(store)
+        warn_follow_ups(&mut store);
+        // Every command prints a certificate or receipt only after its commit returned.
+        store.withhold_until_commit();
+        Ok(WritableStore(store))
+    }
+}
+
+/// A store a command changes: it withholds every commit's entries until the commit returns
+/// ([`Store::withhold_until_commit`]: a failed commit's release is abandoned, not charged),
+/// and [`WritableStore::commit`] warns on standard error of what a durable commit left
+/// undone. Everything else is the [`Store`]'s own.
+pub struct WritableStore(Store);
+
+impl WritableStore {
+    /// [`Store::commit`], then a warning per follow-up ([`Store::follow_ups`]: a failed
+    /// `model.json` rewrite or WAL checkpoint, naming the file and what to do): the commit is
+    /// durable, so the command reports success.
+    pub fn commit(&mut self, unlearner: &unlearn::unlearner::Unlearner) -> Result<(), StoreError> {
+        self.0.commit(unlearner)?;
+        warn_follow_ups(&mut self.0);
+        Ok(())
+    }
+
+    /// The store itself (for the deletion engine, which warns through its own caller).
+    pub fn into_inner(self) -> Store {
+        self.0
+    }
+}
+
+impl std::ops::Deref for WritableStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.0
+    }
+}
+
+/// Prints what the store's last commit left undone although it is durable, one warning per
+/// [`unlearn::store::FollowUp`] on standard error.
+pub fn warn_follow_ups(store: &mut Store) {
+    for follow_up in store.take_follow_ups() {
+        eprintln!("warning: {follow_up}");
     }
 }
 

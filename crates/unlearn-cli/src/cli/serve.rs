@@ -120,7 +120,7 @@ fn describe(outcome: &Value) -> String {
 
 /// Runs `unlearn serve-requests`; exits with status 1 at the end if any request was refused.
 pub fn run(args: &ServeArgs) -> CliResult {
-    let mut store = args.store.open()?;
+    let mut store = args.store.open()?.into_inner();
     store.set_checkpoint_every(args.checkpoint.checkpoint_every);
     let mut engine = Deletions::open(store)?;
     let source: Box<dyn std::io::Read> = if args.requests == "-" {
@@ -177,6 +177,9 @@ pub fn run(args: &ServeArgs) -> CliResult {
             })
             .collect();
         let mut outcomes = engine.delete_group(&deletions).into_iter();
+        for follow_up in engine.take_follow_ups() {
+            progress.suspend(|| eprintln!("warning: {follow_up}"));
+        }
         for (line, request) in group {
             let request = match request {
                 Ok(request) => request,

@@ -332,7 +332,9 @@ pub fn run(args: &TrainArgs) -> CliResult {
         every: args.publish_every,
     };
     let trained = Unlearner::from_trained(trained);
-    Store::create(&args.out, &trained, args.force, args.wait.duration())?;
+    let mut store = Store::create(&args.out, &trained, args.force, args.wait.duration())?;
+    super::args::warn_follow_ups(&mut store);
+    drop(store);
     let trained = trained.model;
     let design = trained.secret.design();
     let truth = &design.targets().expect("training rows have targets").values;

@@ -227,6 +227,46 @@ pub enum StoreError {
     },
 }
 
+/// Work a durable commit left undone ([`Store::follow_ups`]): the commit stands; this is a
+/// warning for the operator, naming the file, what failed and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    /// The file the work is about (`unlearn.db` for a checkpoint, `model.json`).
+    pub path: PathBuf,
+    /// Which work was left.
+    pub kind: FollowUpKind,
+    /// The error it met.
+    pub problem: String,
+}
+
+/// Which work a durable commit left undone ([`FollowUp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUpKind {
+    /// The WAL checkpoint after a deletion failed: the removed rows' bytes may stay in the
+    /// write-ahead log (`unlearn.db-wal`) until a checkpoint succeeds.
+    Checkpoint,
+    /// Rewriting `model.json` failed: it still holds the previous published model.
+    ModelFile,
+}
+
+impl std::fmt::Display for FollowUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        match self.kind {
+            FollowUpKind::Checkpoint => write!(
+                f,
+                "{path}: the commit is durable, but emptying its write-ahead log failed ({}): the removed rows' bytes may remain in {path}-wal until the next commit or the writer's close checkpoints it; free the disk or fix the error, then run any writing command (e.g. `unlearn publish`) or close the writer",
+                self.problem
+            ),
+            FollowUpKind::ModelFile => write!(
+                f,
+                "{path}: the commit is durable, but rewriting this file failed ({}): it still holds the previous published model (the database holds the new one); fix the error (a full disk, a permission, something in the file's place), then the next writing command rewrites it",
+                self.problem
+            ),
+        }
+    }
+}
+
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
@@ -265,6 +305,11 @@ pub struct Store {
     /// The ledger entries this handle committed when it opened, reconciling the store with
     /// its release log ([`Store::reconciled`]).
     reconciled: Vec<Certificate>,
+    /// Whether the caller shows nothing of a commit's entries until the commit returns Ok
+    /// ([`Store::withhold_until_commit`]): only then is a failed commit's release abandoned.
+    withheld: bool,
+    /// What the last commit left to do although it is durable ([`Store::follow_ups`]).
+    follow_ups: Vec<FollowUp>,
 }
 
 impl std::fmt::Debug for Store {
@@ -310,9 +355,11 @@ impl Store {
             checkpoint_every: 1,
             deletions_pending: 0,
             reconciled: Vec::new(),
+            withheld: false,
+            follow_ups: Vec::new(),
         };
         store.write_new(unlearner, overwrite)?;
-        store.finish_commit(&unlearner.model.published, true)?;
+        store.finish_commit(&unlearner.model.published, true);
         if legacy {
             legacy::remove_files(dir)?;
         }
@@ -386,6 +433,8 @@ impl Store {
             checkpoint_every: 1,
             deletions_pending: 0,
             reconciled: Vec::new(),
+            withheld: false,
+            follow_ups: Vec::new(),
         };
         let version = store.check_format()?;
         if store.writer.is_some() {
@@ -537,7 +586,8 @@ impl Store {
             self.deletions_pending += 1;
             self.checkpoint_due |= self.deletions_pending >= self.checkpoint_every;
         }
-        self.finish_commit(&unlearner.model.published, model_changed)
+        self.finish_commit(&unlearner.model.published, model_changed);
+        Ok(())
     }
 
     /// Commits what `unlearner` changed since the store's last commit, in one transaction:
@@ -551,6 +601,21 @@ impl Store {
         self.commit_with_refs(unlearner, &[])
     }
 
+    /// Declares that the caller shows nothing of a commit's entries — no certificate, receipt
+    /// or published weights — until [`Store::commit`] (or [`Store::commit_with_refs`])
+    /// returns Ok, and reports a failed commit as failed. Only then may a failed commit mark
+    /// its release-log records abandoned (never charged, their removals never applied):
+    /// nothing of them was observed. Without it — a library caller that shows the
+    /// certificate [`Unlearner::remove`] returned before committing, or Python's
+    /// `est.remove()` before `est.save()` — the records of a failed commit are marked failed
+    /// instead: the next writer charges their releases as possibly published, and does not
+    /// apply their removals (the caller was told the commit failed; it may retry)
+    /// (proofs/transcript_accounting.md, premise (iii)). The CLI and the deletion engine
+    /// ([`crate::deletions::Deletions::open`]) set it.
+    pub fn withhold_until_commit(&mut self) {
+        self.withheld = true;
+    }
+
     /// Checkpoints the WAL after every `deletions` commits that delete rows instead of after
     /// each one (1, the default; 0 counts as 1). The checkpoint is most of a deletion's cost
     /// (3 of its 4 syncs: BENCHMARKS.md); with an interval of N, a removed row's bytes may stay
@@ -560,27 +625,55 @@ impl Store {
         self.checkpoint_every = deletions.max(1);
     }
 
-    /// After a commit: empties the WAL if deleted rows may be in it, rewrites `model.json` if
-    /// the model changed. A failure here leaves the commit in place (it is durable) and marks
-    /// the work for the next commit.
-    fn finish_commit(
-        &mut self,
-        published: &PublishedModel,
-        model_changed: bool,
-    ) -> Result<(), StoreError> {
+    /// What the last commit through this handle (or the reconciliation at its opening) left
+    /// to do although it is durable: a WAL checkpoint or a rewrite of `model.json` that
+    /// failed. Empty after a commit that finished everything. The commit stands — its
+    /// removals are done, its certificates valid — so callers report success with these as
+    /// warnings ([`FollowUp`] says which file and what to do); the next commit through this
+    /// handle, its close, or the next writer to open the store retries them.
+    pub fn follow_ups(&self) -> &[FollowUp] {
+        &self.follow_ups
+    }
+
+    /// [`Store::follow_ups`], handed over once: a long-running writer (the deletion engine)
+    /// warns about each once, not after every later request.
+    pub fn take_follow_ups(&mut self) -> Vec<FollowUp> {
+        std::mem::take(&mut self.follow_ups)
+    }
+
+    /// After a durable commit: empties the WAL if deleted rows may be in it, rewrites
+    /// `model.json` if the model changed. A failure here is not a failure of the commit (it is
+    /// durable: reporting it as failed would have a caller retry a removal that went
+    /// through): it is recorded in [`Store::follow_ups`] and the work is marked for the next
+    /// commit.
+    fn finish_commit(&mut self, published: &PublishedModel, model_changed: bool) {
+        self.follow_ups.clear();
         if self.checkpoint_due {
-            let done = schema::checkpoint_now(&self.conn).map_err(db_error(&self.db))?;
-            self.checkpoint_due = !done;
-            if done {
-                self.deletions_pending = 0;
+            match schema::checkpoint_now(&self.conn) {
+                Ok(done) => {
+                    self.checkpoint_due = !done;
+                    if done {
+                        self.deletions_pending = 0;
+                    }
+                }
+                Err(e) => self.follow_ups.push(FollowUp {
+                    path: self.db.clone(),
+                    kind: FollowUpKind::Checkpoint,
+                    problem: e.to_string(),
+                }),
             }
         }
         if model_changed || self.model_file_stale {
             self.model_file_stale = true;
-            write_model_file(&self.model_path(), published)?;
-            self.model_file_stale = false;
+            match write_model_file(&self.model_path(), published) {
+                Ok(()) => self.model_file_stale = false,
+                Err(e) => self.follow_ups.push(FollowUp {
+                    path: self.model_path(),
+                    kind: FollowUpKind::ModelFile,
+                    problem: e.to_string(),
+                }),
+            }
         }
-        Ok(())
     }
 
     /// Writes a new store's tables (replacing an existing store's content with `overwrite`).
@@ -672,12 +765,16 @@ impl Store {
             previous_model_digest: None,
         };
         write_state(&tx, unlearner, bindings, true).map_err(&fail)?;
+        // A failed creation is abandoned whoever the caller is: no store of this training
+        // run exists to charge its release to, and the run's transcript is that one release,
+        // which its budget admits.
         commit_logged(
             tx,
             &self.root,
             &db,
             &unlearner.ledger,
             &unlearner.ledger.entries,
+            true,
         )
     }
 
@@ -817,7 +914,14 @@ impl Store {
             model_digest: new_digest,
         };
         write_state(&tx, unlearner, bindings, false).map_err(&fail)?;
-        commit_logged(tx, &root, &db, &unlearner.ledger, new_entries)?;
+        commit_logged(
+            tx,
+            &root,
+            &db,
+            &unlearner.ledger,
+            new_entries,
+            self.withheld,
+        )?;
         Ok((model_changed, deleted > 0))
     }
 
@@ -1027,11 +1131,16 @@ impl Store {
 }
 
 impl Drop for Store {
-    /// A writer whose WAL may still hold deleted rows (a reader held an older snapshot, or
-    /// the checkpoint interval had not come round) checkpoints once more before it closes.
+    /// A writer whose WAL may still hold deleted rows (a reader held an older snapshot, the
+    /// checkpoint interval had not come round, or a checkpoint failed) checkpoints once more
+    /// before it closes, and one whose `model.json` rewrite failed tries it once more (best
+    /// effort: the next writer repairs it at open either way).
     fn drop(&mut self) {
         if self.writer.is_some() && (self.checkpoint_due || self.deletions_pending > 0) {
             let _ = schema::checkpoint_now(&self.conn);
+        }
+        if self.writer.is_some() && self.model_file_stale {
+            let _ = self.repair_model_file();
         }
     }
 }
@@ -1059,21 +1168,28 @@ fn remove_journal(dir: &Path) -> Result<(), StoreError> {
 
 /// Commits `tx`, which appends `entries` to `ledger`, after their records are appended to
 /// the release log and synced: no release is visible without its record. If the append or
-/// the commit fails, the records are marked abandoned (best effort: nothing of them became
-/// visible, so no writer may apply or charge them; if the marks cannot be written either,
-/// the records are treated as possibly published) and the failure is returned.
+/// the commit fails, the records are marked (best effort) and the failure is returned:
+/// abandoned when `withheld` (the caller showed nothing of the entries:
+/// [`Store::withhold_until_commit`]; nothing of them became visible, so no writer may apply
+/// or charge them), failed otherwise (the caller may have shown the certificate or the new
+/// weights before committing: the next writer charges the release, and does not apply the
+/// removal, whose caller was told it failed; proofs/transcript_accounting.md, premise
+/// (iii)). If the marks cannot be written either, the records are treated as possibly
+/// published and their removals applied, as for a writer that stopped between a record and
+/// its commit.
 fn commit_logged(
     tx: rusqlite::Transaction<'_>,
     root: &Path,
     db: &Path,
     ledger: &Ledger,
     entries: &[Certificate],
+    withheld: bool,
 ) -> Result<(), StoreError> {
     let committed = release_log::append(root, &ledger_lineage(ledger), entries)
         .and_then(|()| tx.commit().map_err(db_error(db)));
     if committed.is_err() {
         // The commit's own error is the one to report; a failed mark changes nothing else.
-        let _ = release_log::abandon(root, entries);
+        let _ = release_log::mark_failed_commit(root, entries, withheld);
     }
     committed
 }

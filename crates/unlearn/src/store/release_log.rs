@@ -12,12 +12,19 @@
 //!
 //! **Crash safety.** The record is durable before the commit that makes its release visible
 //! (the database commit, then `model.json`), so no release is ever visible without its
-//! record. When the commit (or the record's own append) fails, the writer appends a line
-//! `{"abandoned": DIGEST}` for each of its entries and syncs it ([`LogLine::Abandoned`]):
-//! nothing of an entry whose commit failed was visible — readers see only committed
-//! transactions, `model.json` and receipts come after the commit — so its record is
+//! record. When the commit (or the record's own append) fails and its caller withheld the
+//! entries until the commit returned ([`Store::withhold_until_commit`]: the CLI, the deletion
+//! engine), the writer appends a line `{"abandoned": DIGEST}` for each of its entries and
+//! syncs it ([`LogLine::Abandoned`]): nothing of an entry whose commit failed was visible —
+//! readers see only committed transactions, `model.json` and receipts come after the
+//! commit, and the caller showed nothing before — so its record is
 //! skipped by reconciliation and by [`check`]: its removal is not applied (its requester was
-//! told it failed) and its release is not charged. The abandonment is best effort: if it
+//! told it failed) and its release is not charged. A caller that did not withhold them (a
+//! library caller that showed the certificate before committing) may have shown the
+//! release: its writer appends `{"failed": DIGEST}` instead ([`LogLine::Failed`]), and the
+//! record's release is charged like a release of another branch, its removal still not
+//! applied (a store whose rows are external could not re-apply it, and its caller was told
+//! it failed). Either mark is best effort: if it
 //! cannot be written either (the disk that failed the commit may fail it too), or the
 //! writer stopped between the record and its commit, the record stays, looks like a
 //! release of another branch and is charged as one — over-charging, which only spends
@@ -124,6 +131,11 @@ pub enum LogLine {
     /// The digest of an entry whose commit failed after its record was written: nothing of
     /// it became visible. Written as `{"abandoned": DIGEST}`.
     Abandoned(String),
+    /// The digest of an entry whose commit failed after its record was written, although its
+    /// caller may have shown it (it did not withhold it: [`Store::withhold_until_commit`]):
+    /// its release counts as published and is charged; its removal is not applied (its
+    /// caller was told it failed). Written as `{"failed": DIGEST}`.
+    Failed(String),
 }
 
 impl LogLine {
@@ -131,7 +143,7 @@ impl LogLine {
     fn entry(&self) -> &str {
         match self {
             LogLine::Record(record) => &record.entry,
-            LogLine::Abandoned(entry) => entry,
+            LogLine::Abandoned(entry) | LogLine::Failed(entry) => entry,
         }
     }
 }
@@ -173,22 +185,28 @@ pub fn read_release_log(root: &Path) -> Result<Vec<LogLine>, StoreError> {
     Ok(parsed)
 }
 
-/// An abandonment line as written: `{"abandoned": DIGEST}`.
+/// A mark on the records of a failed commit as written: `{"abandoned": DIGEST}` or
+/// `{"failed": DIGEST}`.
 #[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AbandonedLine {
-    abandoned: String,
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+enum MarkLine {
+    /// [`LogLine::Abandoned`].
+    Abandoned(String),
+    /// [`LogLine::Failed`].
+    Failed(String),
 }
 
-/// Parses one line of the log: a record (with a finite non-negative charge) or an
-/// abandonment (records, by far the most lines, are parsed first and directly).
+/// Parses one line of the log: a record (with a finite non-negative charge) or a mark
+/// (records, by far the most lines, are parsed first and directly).
 fn parse_line(line: &str) -> Result<LogLine, String> {
     let record = match serde_json::from_str::<LogRecord>(line) {
         Ok(record) => record,
         Err(e) => {
-            return serde_json::from_str::<AbandonedLine>(line)
-                .map(|a| LogLine::Abandoned(a.abandoned))
-                .map_err(|_| format!("not a release record ({e})"));
+            return match serde_json::from_str::<MarkLine>(line) {
+                Ok(MarkLine::Abandoned(entry)) => Ok(LogLine::Abandoned(entry)),
+                Ok(MarkLine::Failed(entry)) => Ok(LogLine::Failed(entry)),
+                Err(_) => Err(format!("not a release record ({e})")),
+            };
         }
     };
     if record.charge.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
@@ -263,20 +281,28 @@ pub(super) fn append(
     )
 }
 
-/// Marks `entries` abandoned (their commit failed after their records were appended, or
-/// while they were) and syncs the lines. The caller reports its own failure whatever this
-/// returns: if the marks cannot be written, the records stay and are treated as possibly
-/// published (the module documentation).
-pub(super) fn abandon(root: &Path, entries: &[Certificate]) -> Result<(), StoreError> {
+/// Marks the records of `entries` (their commit failed after they were appended, or while
+/// they were) and syncs the lines: abandoned when their caller withheld them
+/// ([`LogLine::Abandoned`]), failed otherwise ([`LogLine::Failed`]: charged, not applied).
+/// The caller reports its own failure whatever this returns: if the marks cannot be
+/// written, the records stay and are treated as possibly published and applied (the module
+/// documentation).
+pub(super) fn mark_failed_commit(
+    root: &Path,
+    entries: &[Certificate],
+    withheld: bool,
+) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
-    append_lines(
-        root,
-        &jsonl(entries.iter().map(|e| AbandonedLine {
-            abandoned: e.digest.clone(),
-        })),
-    )
+    let mark = |e: &Certificate| {
+        if withheld {
+            MarkLine::Abandoned(e.digest.clone())
+        } else {
+            MarkLine::Failed(e.digest.clone())
+        }
+    };
+    append_lines(root, &jsonl(entries.iter().map(mark)))
 }
 
 /// Records of another training run written after a store's last record: its database is
@@ -370,7 +396,7 @@ fn ours<'a>(
     lines: &'a [LogLine],
     lineage: &str,
     digests: &HashSet<&str>,
-) -> Result<Vec<&'a LogRecord>, Supersession> {
+) -> Result<Vec<Counted<'a>>, Supersession> {
     let honoured = honoured(lines);
     let mut last_mention: HashMap<&str, usize> = HashMap::new();
     for (i, line) in lines.iter().enumerate().filter(|&(i, _)| honoured[i]) {
@@ -381,7 +407,7 @@ fn ours<'a>(
         .enumerate()
         .filter_map(|(i, line)| match line {
             LogLine::Record(r)
-                if matches!(lines[last_mention[r.entry.as_str()]], LogLine::Record(_)) =>
+                if !matches!(lines[last_mention[r.entry.as_str()]], LogLine::Abandoned(_)) =>
             {
                 Some((i, r))
             }
@@ -410,7 +436,16 @@ fn ours<'a>(
         .map(|&(_, r)| r)
         .collect();
     match newer.first() {
-        None => Ok(ours.into_iter().map(|(_, r)| r).collect()),
+        None => Ok(ours
+            .into_iter()
+            .map(|(_, record)| Counted {
+                record,
+                apply: !matches!(
+                    lines[last_mention[record.entry.as_str()]],
+                    LogLine::Failed(_)
+                ),
+            })
+            .collect()),
         Some(first) => Err(Supersession {
             lineage: lineage.to_string(),
             last_step: ours.last().map(|&(_, r)| r.step),
@@ -426,12 +461,33 @@ fn ours<'a>(
     }
 }
 
+/// A record that counts ([`ours`]): its release is charged, and its removal applied unless
+/// its commit is marked failed ([`LogLine::Failed`]: its caller was told the request failed).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Counted<'a> {
+    /// The record.
+    pub(super) record: &'a LogRecord,
+    /// Whether its removal is to be applied.
+    apply: bool,
+}
+
+impl<'a> Counted<'a> {
+    /// The keyed tags of the ids whose removal is to be applied: none for a failed commit.
+    fn removal_tags(&self) -> &'a [String] {
+        if self.apply {
+            &self.record.removed_id_tags
+        } else {
+            &[]
+        }
+    }
+}
+
 /// A writer's first reading of the release log, before it writes anything: the records of
 /// the store's lineage that count ([`ours`]), or [`StoreError::Superseded`].
 pub(super) fn records_of_store<'a>(
     store: &Store,
     lines: &'a [LogLine],
-) -> Result<Vec<&'a LogRecord>, StoreError> {
+) -> Result<Vec<Counted<'a>>, StoreError> {
     // The ledger's digests, oldest first (a cheap read: no entry is decoded).
     let digests = strings(store, "SELECT digest FROM ledger ORDER BY step")?;
     let Some(lineage) = digests.first() else {
@@ -459,7 +515,7 @@ struct Divergence<'a> {
 }
 
 /// Compares the records of the ledger's lineage that count ([`ours`]) with the ledger.
-fn compare<'a>(ours: &[&'a LogRecord], ledger: &'a [Certificate]) -> Divergence<'a> {
+fn compare<'a>(ours: &[Counted<'a>], ledger: &'a [Certificate]) -> Divergence<'a> {
     if ledger.is_empty() {
         return Divergence::default();
     }
@@ -472,7 +528,7 @@ fn compare<'a>(ours: &[&'a LogRecord], ledger: &'a [Certificate]) -> Divergence<
         .iter()
         .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
         .collect();
-    let logged: HashSet<&str> = ours.iter().map(|r| r.entry.as_str()).collect();
+    let logged: HashSet<&str> = ours.iter().map(|c| c.record.entry.as_str()).collect();
     let mut divergence = Divergence {
         unlogged: ledger
             .iter()
@@ -487,11 +543,12 @@ fn compare<'a>(ours: &[&'a LogRecord], ledger: &'a [Certificate]) -> Divergence<
     };
     let mut seen = HashSet::new();
     let mut scheduled = HashSet::new();
-    for record in ours
+    for counted in ours
         .iter()
         .copied()
-        .filter(|r| !in_ledger.contains(r.entry.as_str()))
+        .filter(|c| !in_ledger.contains(c.record.entry.as_str()))
     {
+        let record = counted.record;
         if !seen.insert(record.entry.as_str()) {
             continue;
         }
@@ -504,8 +561,8 @@ fn compare<'a>(ours: &[&'a LogRecord], ledger: &'a [Certificate]) -> Divergence<
                 charge,
             });
         }
-        let tags: Vec<String> = record
-            .removed_id_tags
+        let tags: Vec<String> = counted
+            .removal_tags()
             .iter()
             .filter(|t| !removed.contains(t.as_str()) && scheduled.insert(t.as_str()))
             .cloned()
@@ -533,16 +590,16 @@ fn strings(store: &Store, sql: &str) -> Result<Vec<String>, StoreError> {
 /// decoded): every ledger entry is in the log, every release of another branch of this
 /// lineage is charged by a reconciliation entry, and every id removed by another branch is
 /// removed by this ledger too.
-fn settled(store: &Store, ours: &[&LogRecord], digests: &[String]) -> Result<bool, StoreError> {
+fn settled(store: &Store, ours: &[Counted], digests: &[String]) -> Result<bool, StoreError> {
     let in_ledger: HashSet<&str> = digests.iter().map(String::as_str).collect();
-    let logged: HashSet<&str> = ours.iter().map(|r| r.entry.as_str()).collect();
+    let logged: HashSet<&str> = ours.iter().map(|c| c.record.entry.as_str()).collect();
     if !digests.iter().all(|d| logged.contains(d.as_str())) {
         return Ok(false);
     }
-    let foreign: Vec<&LogRecord> = ours
+    let foreign: Vec<Counted> = ours
         .iter()
         .copied()
-        .filter(|r| !in_ledger.contains(r.entry.as_str()))
+        .filter(|c| !in_ledger.contains(c.record.entry.as_str()))
         .collect();
     if foreign.is_empty() {
         return Ok(true);
@@ -562,7 +619,7 @@ fn settled(store: &Store, ours: &[&LogRecord], digests: &[String]) -> Result<boo
     }
     if foreign
         .iter()
-        .any(|r| r.release.is_some() && !charged.contains(&r.entry))
+        .any(|c| c.record.release.is_some() && !charged.contains(&c.record.entry))
     {
         return Ok(false);
     }
@@ -571,7 +628,7 @@ fn settled(store: &Store, ours: &[&LogRecord], digests: &[String]) -> Result<boo
     // "applied" for every tag of an external-rows store, whose `rows` table is empty, and
     // drop an acknowledged removal; for a store that holds its rows the two agree (within a
     // lineage only a removal of this ledger deletes a row).
-    if foreign.iter().all(|r| r.removed_id_tags.is_empty()) {
+    if foreign.iter().all(|c| c.removal_tags().is_empty()) {
         return Ok(true);
     }
     let removed: HashSet<String> = strings(
@@ -582,7 +639,7 @@ fn settled(store: &Store, ours: &[&LogRecord], digests: &[String]) -> Result<boo
     .collect();
     Ok(foreign
         .iter()
-        .flat_map(|r| &r.removed_id_tags)
+        .flat_map(|c| c.removal_tags())
         .all(|tag| removed.contains(tag)))
 }
 
@@ -593,7 +650,7 @@ fn settled(store: &Store, ours: &[&LogRecord], digests: &[String]) -> Result<boo
 /// compared before anything is decoded). Returns the ledger entries it committed.
 pub(super) fn reconcile(
     store: &mut Store,
-    ours: &[&LogRecord],
+    ours: &[Counted],
 ) -> Result<Vec<Certificate>, StoreError> {
     // The ledger's digests, oldest first (a cheap read: no entry is decoded).
     let digests = strings(store, "SELECT digest FROM ledger ORDER BY step")?;
@@ -710,7 +767,7 @@ pub fn check(root: &Path, ledger: &[Certificate]) -> Result<Check, StoreError> {
     };
     if let Some(stray) = honoured(&lines).iter().position(|&h| !h) {
         return Ok(failed(format!(
-            "line {} of {RELEASE_LOG_FILE} marks entry {} abandoned but does not directly follow its record, where the writer whose commit failed puts it: it was appended later (by hand, or forged), so it is not honoured and the record counts as published and applied. Remove the line if you did not write it deliberately",
+            "line {} of {RELEASE_LOG_FILE} marks entry {} abandoned or failed but does not directly follow its record, where the writer whose commit failed puts it: it was appended later (by hand, or forged), so it is not honoured and the record counts as published and applied. Remove the line if you did not write it deliberately",
             stray + 1,
             short(lines[stray].entry())
         )));
@@ -727,10 +784,22 @@ pub fn check(root: &Path, ledger: &[Certificate]) -> Result<Check, StoreError> {
         .iter()
         .filter(|l| matches!(l, LogLine::Abandoned(_)))
         .count();
-    let mut notes = vec![format!("{} records", lines.len() - abandoned)];
+    let failed_commits = lines
+        .iter()
+        .filter(|l| matches!(l, LogLine::Failed(_)))
+        .count();
+    let mut notes = vec![format!(
+        "{} records",
+        lines.len() - abandoned - failed_commits
+    )];
     if abandoned > 0 {
         notes.push(format!(
             "{abandoned} abandoned (their commits failed: never visible, not charged, their removals not applied)"
+        ));
+    }
+    if failed_commits > 0 {
+        notes.push(format!(
+            "{failed_commits} failed after their caller may have shown them (charged as published, their removals not applied)"
         ));
     }
     if divergence.charged.is_empty() {

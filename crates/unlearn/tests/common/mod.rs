@@ -1,14 +1,17 @@
-//! Helpers shared by the library's tests: certified privacy targets.
+//! Helpers shared by the library's tests: certified privacy targets, a trained store's model.
 
 #![allow(dead_code)] // each test file uses its own subset
 
+use unlearn::data::{Dataset, Preprocessing};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
-use unlearn::model::Hyperparameters;
-use unlearn::noise::{NoiseFamily, NoiseSpec};
+use unlearn::model::{self, Hyperparameters, TrainingData};
+use unlearn::noise::{NoiseFamily, NoiseKey, NoiseSpec};
 use unlearn::objective::Regularization;
 use unlearn::privacy::{self, GaussianCalibration};
 use unlearn::solver::NewtonOptions;
+use unlearn::synthetic::{SyntheticSpec, generate};
+use unlearn::unlearner::Unlearner;
 
 /// Adds the (ε = 1, δ = 1e-5) target with lifetime budget ε′ and its lattice σ.
 pub fn with_budget(mut h: Hyperparameters, budget: f64) -> Hyperparameters {
@@ -42,4 +45,30 @@ pub fn certified(loss: LossKind, lambda: f64, budget: f64) -> Hyperparameters {
         newton: NewtonOptions::default(),
     };
     with_budget(uncalibrated, budget)
+}
+
+/// The 200 synthetic rows [`trained_synthetic`] trains on: ids s0…s199, features f0…f4,
+/// binary target y.
+pub fn synthetic_rows() -> Dataset {
+    generate(&SyntheticSpec {
+        rows: 200,
+        features: 5,
+        flip: 0.1,
+        regression: false,
+        seed: 41,
+    })
+}
+
+/// [`synthetic_rows`] trained under the noise key
+/// `[key; 32]`: the training entry (the lineage) differs between keys and repeats for one key.
+pub fn trained_synthetic(key: u8) -> Unlearner {
+    let input = TrainingData {
+        data: synthetic_rows(),
+        preprocessing: Preprocessing::default(),
+        target_column: "y".into(),
+    };
+    let hyper = certified(LossKind::Logistic, 1e-2, 0.05);
+    Unlearner::from_trained(
+        model::train(input, &hyper, NoiseKey::from_secret_bytes([key; 32])).unwrap(),
+    )
 }
