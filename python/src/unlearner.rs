@@ -19,6 +19,7 @@ use crate::errors::{removal_error, store_error, train_error, unlearn_error, valu
 use crate::params::Params;
 use crate::tables::{self, Input};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3::types::PyCapsule;
@@ -30,7 +31,7 @@ use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::requests::Erasure;
 use unlearn::rows::{GivenRows, RowSums};
-use unlearn::store::{Access, Store, StoreError};
+use unlearn::store::{Access, FollowUp, Store, StoreError};
 use unlearn::unlearner::Unlearner as Core;
 use unlearn::unlearner::{RemovalError, batch_spec, refresh_query};
 
@@ -148,15 +149,22 @@ fn load_store(path: &Path) -> Result<Core, StoreError> {
 /// gets a new store; an existing store is brought up to date by one transaction when the
 /// model continues its history (removals since it was saved or loaded), and refused
 /// otherwise ([`StoreError::Diverged`]: another model's store is never overwritten).
-fn save_store(path: &Path, unlearner: &Core) -> Result<(), StoreError> {
+/// Returns what a durable commit left undone ([`FollowUp`]: a WAL checkpoint or the
+/// `model.json` rewrite), for the caller to warn about; the store's close retries it.
+///
+/// Python shows a removal's certificate before `save()`, so the store is not told to
+/// withhold (`Store::withhold_until_commit`): a failed save leaves the release chargeable.
+fn save_store(path: &Path, unlearner: &Core) -> Result<Vec<FollowUp>, StoreError> {
     let no_wait = std::time::Duration::ZERO;
-    match Store::open(path, Access::Write { wait: no_wait }) {
-        Ok(mut store) => store.commit(unlearner),
-        Err(StoreError::NotAStore { .. }) => {
-            Store::create(path, unlearner, false, no_wait).map(drop)
+    let mut store = match Store::open(path, Access::Write { wait: no_wait }) {
+        Ok(mut store) => {
+            store.commit(unlearner)?;
+            store
         }
-        Err(e) => Err(e),
-    }
+        Err(StoreError::NotAStore { .. }) => Store::create(path, unlearner, false, no_wait)?,
+        Err(e) => return Err(e),
+    };
+    Ok(store.take_follow_ups())
 }
 
 /// A serialisable value of the core as Python dicts, lists and scalars, with the field
@@ -368,7 +376,15 @@ impl Unlearner {
     /// Writes the store at `path` (created if needed; the secret directory owner-only).
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         let inner = &self.inner;
-        py.detach(|| save_store(&path, inner)).map_err(store_error)
+        let follow_ups = py
+            .detach(|| save_store(&path, inner))
+            .map_err(store_error)?;
+        for follow_up in follow_ups {
+            let message = std::ffi::CString::new(follow_up.to_string())
+                .unwrap_or_else(|_| c"a durable commit left work undone".to_owned());
+            PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 1)?;
+        }
+        Ok(())
     }
 
     fn __repr__(&self) -> String {
