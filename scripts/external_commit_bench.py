@@ -20,10 +20,12 @@ import time
 
 import numpy as np
 import pyarrow as pa
+
 from unlearn import CertifiedLogisticRegression, datasets
 
 
 def main() -> None:
+    """Fit, remove and commit at both sizes, held and external, and print the medians."""
     for n, d in [(20000, 100), (12000, 784)]:
         X, y, ids = datasets.make_synthetic(n, d, return_X_y=True)
         ids = list(ids)
