@@ -495,8 +495,8 @@ fn stress(case: &Stressor, budget: f64, weakest: bool) -> Tally {
 /// A budget the leverage removals' tracked bounds stay below (their distances reach ≈ 10⁸–
 /// 10⁹ at Λ = 1e-4): each removal of a leverage row after the first keeps its pass-free
 /// step with the tracked bound unmeasured — the bound alone certifies the step, so it must
-/// hold however far it has grown. (The later bulk removals' tracked bounds pass even this
-/// budget; they are measured.)
+/// hold however far it has grown. (After them the bulk removals' increments grow past even
+/// this budget, ≈ 10¹³ as distances: those steps are measured.)
 const KEEP_TRACKED: f64 = 1e10;
 
 /// A budget the leverage removals' tracked bounds miss (their increments are ≈ 10⁵–10⁶ as
