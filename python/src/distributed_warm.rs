@@ -1,7 +1,8 @@
 //! A distributed fit started at a fitted model's secret weights (issue 14: the re-solve a
 //! removal asks for). The weights go from the `Unlearner` to the driver's `DistributedFit`
-//! inside the extension and never become a Python object; the executors see them only as
-//! the first pass's query, as they see every iterate of a fit.
+//! inside the extension; like every iterate of a fit, they then reach Python as the pass's
+//! query (`DistributedFit.weights()`, bytes on the driver) and the executors in the tasks'
+//! closures: secret, as the README's "What the executors see" says.
 
 use crate::params::Params;
 use crate::partials::{DistributedFit, distributed_error, fit_inputs};

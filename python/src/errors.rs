@@ -13,7 +13,7 @@
 //!   rows; nothing changed.
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyKeyError, PyOSError, PyValueError};
+use pyo3::exceptions::{PyException, PyKeyError, PyOSError, PyUserWarning, PyValueError};
 use pyo3::prelude::*;
 use unlearn::model::TrainError;
 use unlearn::store::StoreError;
@@ -43,14 +43,24 @@ create_exception!(
     NotCertified,
     "A removal was served but the transcript of releases used more than the budget."
 );
+create_exception!(
+    _unlearn,
+    DurableCommitWarning,
+    PyUserWarning,
+    "save() committed durably (the removal is in the store), but work after the commit failed: emptying the write-ahead log or rewriting model.json; the message names the file and what to do. Never a failed save."
+);
 
-/// Adds the exception classes to the module.
+/// Adds the exception and warning classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("UnlearnError", py.get_type::<UnlearnError>())?;
     m.add("NotCertified", py.get_type::<NotCertified>())?;
     m.add("BudgetExhausted", py.get_type::<BudgetExhausted>())?;
     m.add("NeedsFullPass", py.get_type::<NeedsFullPass>())?;
+    m.add(
+        "DurableCommitWarning",
+        py.get_type::<DurableCommitWarning>(),
+    )?;
     Ok(())
 }
 

@@ -15,11 +15,12 @@
 //! Every long call (training, scoring, removal, verification, audit, store I/O) runs with
 //! the GIL released.
 
-use crate::errors::{removal_error, store_error, train_error, unlearn_error, value_error};
+use crate::errors::{
+    DurableCommitWarning, removal_error, store_error, train_error, unlearn_error, value_error,
+};
 use crate::params::Params;
 use crate::tables::{self, Input};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
-use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3::types::PyCapsule;
@@ -379,10 +380,16 @@ impl Unlearner {
         let follow_ups = py
             .detach(|| save_store(&path, inner))
             .map_err(store_error)?;
+        // The commit is durable: save() returns normally. A warning that the caller's filters
+        // turn into an exception is reported as unraisable instead of raised, so that no
+        // caller takes a durable save for a failed one.
         for follow_up in follow_ups {
             let message = std::ffi::CString::new(follow_up.to_string())
                 .unwrap_or_else(|_| c"a durable commit left work undone".to_owned());
-            PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 1)?;
+            let category = py.get_type::<DurableCommitWarning>();
+            if let Err(raised) = PyErr::warn(py, &category, &message, 1) {
+                raised.write_unraisable(py, None);
+            }
         }
         Ok(())
     }

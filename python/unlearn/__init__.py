@@ -17,7 +17,13 @@ from . import audit, datasets
 from ._certificate import Certificate, Check, RetrainAudit, Verification
 from ._estimators import CertifiedLogisticRegression, CertifiedRidge, pickle_through_store
 from ._unlearn import VERSION as __version__
-from ._unlearn import BudgetExhausted, NeedsFullPass, NotCertified, UnlearnError
+from ._unlearn import (
+    BudgetExhausted,
+    DurableCommitWarning,
+    NeedsFullPass,
+    NotCertified,
+    UnlearnError,
+)
 
 __all__ = [
     "BudgetExhausted",
@@ -25,6 +31,7 @@ __all__ = [
     "CertifiedRidge",
     "Certificate",
     "Check",
+    "DurableCommitWarning",
     "NeedsFullPass",
     "NotCertified",
     "RetrainAudit",

@@ -430,6 +430,9 @@ class _CertifiedEstimator(BaseEstimator):
         The secret directory holds the training rows and the noise key and is readable by
         its owner only. If saving a removal fails, its release is still charged to the
         store's budget (its certificate was seen), but the removal is not applied: remove again.
+        If the commit is durable but the work after it fails (emptying the write-ahead log,
+        rewriting ``model.json``), ``save`` returns and warns with
+        :class:`unlearn.DurableCommitWarning` naming the file; the next save redoes that work.
 
         Parameters
         ----------

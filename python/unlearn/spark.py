@@ -419,9 +419,9 @@ def _resolve(estimator: Any, passes: _Passes, spec: dict[str, Any]) -> tuple:
     refresh is charged for by their measured residual. It is never published or stored.
     Newton starts at the model's current secret weights (``_unlearn.warm_fit``): they
     minimise the objective with the removed rows, which moves by O(removed / Lambda)
-    without them, so a few rows' removal takes 1-2 passes instead of a fit's 4-5. The
-    weights go from the estimator to the driver inside the extension; executors see them
-    as the first pass's query, as they see every iterate.
+    without them, so a few rows' removal takes 3 passes instead of a fit's 5 (BENCHMARKS.md).
+    Like every iterate, the start is the first pass's query: bytes on the driver, sent to
+    the executors in the tasks' closures (secret: README, "What the executors see").
     """
     from sklearn.base import clone
 
