@@ -1,6 +1,6 @@
 //! The `unlearn` binary end to end: train, export, predict, evaluate, and error paths.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 mod common;
@@ -8,7 +8,7 @@ mod common;
 use common::{path, run, run_ok, stderr, stdout, unlearn};
 
 /// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("cli", name)
 }
 

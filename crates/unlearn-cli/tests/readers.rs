@@ -13,7 +13,7 @@ use common::{path, run, run_ok, stderr, stdout, unlearn};
 use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("readers", name)
 }
 

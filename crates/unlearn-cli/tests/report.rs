@@ -8,7 +8,7 @@ mod common;
 use common::{path, run_ok, stderr, stdout, unlearn};
 
 /// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("report", name)
 }
 

@@ -11,7 +11,8 @@ const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 #[test]
 fn a_quick_run_writes_every_plot_the_results_and_a_summary_that_links_them() {
-    let dir = common::scratch("reproduce", "quick").join("out");
+    let scratch = common::scratch("reproduce", "quick");
+    let dir = scratch.join("out");
     let out = run_ok("reproduce --quick --json --out DIR", &[("DIR", &dir)]);
     let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let files: Vec<String> = printed["files"]

@@ -16,7 +16,7 @@ use unlearn::store::{Access, Store};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("service", name)
 }
 

@@ -13,7 +13,7 @@ mod common;
 use common::{path, run, stderr, stdout, unlearn};
 
 /// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("shape", name)
 }
 

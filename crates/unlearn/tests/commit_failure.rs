@@ -22,7 +22,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use unlearn::certificate::{Certificate, EntryKind};
 use unlearn::data::{Dataset, Targets};
@@ -38,12 +38,8 @@ const WRITE: Access = Access::Write {
 
 /// A fresh store of 200 synthetic rows (ids s0…s199) in a scratch directory, holding its
 /// rows or (`external`) only their sums, the rows staying in the caller's table.
-fn new_store(name: &str, external: bool) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "unlearn-commit-failure-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
+fn new_store(name: &str, external: bool) -> common::Scratch {
+    let dir = common::scratch(&format!("commit-failure-{name}"));
     let mut trained = common::trained_synthetic(9);
     if external {
         trained.detach_rows().unwrap();

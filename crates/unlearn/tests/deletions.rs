@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use unlearn::data::Preprocessing;
 use unlearn::deletions::{DeletionError, DeletionRequest, Deletions, ErrorKind, PublishTimer};
@@ -17,10 +17,9 @@ use unlearn::unlearner::{RemovalError, Unlearner};
 use unlearn::verify::verify;
 
 /// A certified store of 300 synthetic rows (ids s0…s299) publishing every `every` requests;
-/// its directory.
-fn store(name: &str, every: u64) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unlearn-deletions-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// its directory (removed when the guard drops).
+fn store(name: &str, every: u64) -> common::Scratch {
+    let dir = common::scratch(&format!("deletions-{name}"));
     let data = generate(&SyntheticSpec {
         rows: 300,
         features: 5,
@@ -481,7 +480,8 @@ fn the_publish_policy_counts_each_request_of_a_group() {
 /// Empty requests are refused by the unlearner's own check, classified as invalid.
 #[test]
 fn an_empty_request_is_invalid() {
-    let mut engine = Deletions::open(writable(&store("empty", 1))).unwrap();
+    let dir = store("empty", 1);
+    let mut engine = Deletions::open(writable(&dir)).unwrap();
     let e = engine.delete(&ids(&[], None)).unwrap_err();
     assert!(matches!(e, DeletionError::Removal(RemovalError::Empty)));
     assert_eq!(e.kind(), ErrorKind::Invalid);

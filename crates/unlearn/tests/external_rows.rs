@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 use unlearn::bounds::rounding_gamma;
 use unlearn::certificate::Certificate;
@@ -304,10 +303,9 @@ fn a_request_that_needs_a_pass_is_finished_by_a_refresh() {
     assert!(unlearn::verify::verify(&external).passed());
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unlearn-external-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A fresh empty directory for one test's store, removed when the guard drops.
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch(&format!("external-{name}"))
 }
 
 /// An external-rows store holds no row, keeps the caches, and continues bit for bit: a
@@ -351,7 +349,6 @@ fn an_external_store_round_trips_and_continues_bit_for_bit() {
         .unwrap();
     assert_eq!(held_rows, 0);
     assert_eq!(format, EXTERNAL_ROWS_FORMAT_VERSION.to_string());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The contract with the distributed fit (issue 14): a fit driven over two partitions'
@@ -626,6 +623,4 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
             );
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&backup);
 }

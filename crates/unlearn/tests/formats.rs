@@ -5,7 +5,7 @@
 //! to the same bits; a model's own classes select the rows it is evaluated on; the export
 //! reads back and predicts like the store.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{
@@ -26,12 +26,9 @@ use unlearn::predict::{ExportedModel, PredictError, Prediction};
 
 mod common;
 
-/// A scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unlearn-formats-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory for one test, removed when the guard drops.
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch(&format!("formats-{name}"))
 }
 
 fn source(path: &Path) -> String {

@@ -29,15 +29,14 @@ const WRITE: Access = Access::Write {
 };
 
 /// A scratch directory holding a certified store of 200 synthetic rows (ids s0…s199) at
-/// `store/` and an empty `backup/`.
-fn setup(name: &str) -> (PathBuf, PathBuf) {
-    let dir =
-        std::env::temp_dir().join(format!("unlearn-release-log-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// `store/` and an empty `backup/`: the directory's guard (bind it for the test), store, backup.
+fn setup(name: &str) -> (common::Scratch, PathBuf, PathBuf) {
+    let dir = common::scratch(&format!("release-log-{name}"));
     std::fs::create_dir_all(dir.join("backup")).unwrap();
     let root = dir.join("store");
     drop(Store::create(&root, &common::trained_synthetic(9), false, Duration::ZERO).unwrap());
-    (root, dir.join("backup"))
+    let backup = dir.join("backup");
+    (dir, root, backup)
 }
 
 /// Copies what an operator backs up (the closed store's database and published model).
@@ -92,7 +91,7 @@ fn remove(root: &Path, ids: &[&str]) -> unlearn::certificate::Certificate {
 /// the file is owner-only and names no id (only keyed tags).
 #[test]
 fn the_log_records_every_entry_with_its_charge_and_no_id() {
-    let (root, _) = setup("records");
+    let (_dir, root, _) = setup("records");
     remove(&root, &["s1", "s7"]);
     remove(&root, &["s3"]);
     let u = Store::open(&root, Access::Read).unwrap().load().unwrap();
@@ -132,7 +131,7 @@ fn the_log_records_every_entry_with_its_charge_and_no_id() {
 /// says so; a second writer does nothing more; and the store verifies.
 #[test]
 fn a_restored_store_is_reconciled_once_by_the_first_writer() {
-    let (root, backup) = setup("once");
+    let (_dir, root, backup) = setup("once");
     back_up(&root, &backup);
     let lost = remove(&root, &["s5"]);
     restore(&backup, &root);
@@ -188,7 +187,7 @@ fn a_restored_store_is_reconciled_once_by_the_first_writer() {
 /// first record) are ignored.
 #[test]
 fn a_record_outside_the_ledger_is_charged_and_another_lineage_ignored() {
-    let (root, _) = setup("phantom");
+    let (_dir, root, _) = setup("phantom");
     let u = Store::open(&root, Access::Read).unwrap().load().unwrap();
     let lineage = u.ledger.entries[0].digest.clone();
     let phantom = |lineage: &str, entry: &str, charge: f64| LogRecord {
@@ -222,7 +221,7 @@ fn a_record_outside_the_ledger_is_charged_and_another_lineage_ignored() {
 /// and the line, before the store is written.
 #[test]
 fn a_torn_last_line_is_cut_and_a_damaged_line_refused() {
-    let (root, _) = setup("torn");
+    let (_dir, root, _) = setup("torn");
     let path = root.join(RELEASE_LOG_FILE);
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("{\"lineage\":\"ab");
@@ -247,7 +246,7 @@ fn a_torn_last_line_is_cut_and_a_damaged_line_refused() {
 /// that counts the releases the observer saw on the lost branch.
 #[test]
 fn the_deletion_engine_on_a_restored_store_counts_every_release() {
-    let (root, backup) = setup("engine");
+    let (_dir, root, backup) = setup("engine");
     back_up(&root, &backup);
     let request = |id: &str| DeletionRequest {
         erasure: Erasure::Ids(vec![id.to_string()]),
@@ -287,7 +286,7 @@ fn the_deletion_engine_on_a_restored_store_counts_every_release() {
 /// entries from the ledger.
 #[test]
 fn a_log_missing_ledger_entries_fails_the_check_until_a_writer_adds_them() {
-    let (root, _) = setup("missing");
+    let (_dir, root, _) = setup("missing");
     remove(&root, &["s6"]);
     std::fs::remove_file(root.join(RELEASE_LOG_FILE)).unwrap();
     let check = read_check(&root);
@@ -310,7 +309,7 @@ fn a_log_missing_ledger_entries_fails_the_check_until_a_writer_adds_them() {
 /// anything; the check fails; putting back the newer database (or retraining) ends it.
 #[test]
 fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
-    let (root, backup) = setup("across-retrain");
+    let (_dir, root, backup) = setup("across-retrain");
     back_up(&root, &backup);
     let old_lineage = lineage_of(&root);
     drop(Store::create(&root, &common::trained_synthetic(6), true, Duration::ZERO).unwrap());
@@ -388,7 +387,7 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
 /// took the earlier run's removal of s1 for a branch a restore had lost and re-applied it.
 #[test]
 fn a_retrain_in_place_continues_and_a_reproduced_training_starts_afresh() {
-    let (root, _) = setup("retrain");
+    let (_dir, root, _) = setup("retrain");
     remove(&root, &["s1"]);
     drop(Store::create(&root, &common::trained_synthetic(6), true, Duration::ZERO).unwrap());
     remove(&root, &["s2"]);
@@ -425,7 +424,7 @@ fn append_lines(root: &Path, lines: &[String]) {
 /// skipped — s3 stays, no release is charged, the check passes and counts it.
 #[test]
 fn an_abandoned_record_is_neither_applied_nor_charged() {
-    let (root, backup) = setup("abandoned");
+    let (_dir, root, backup) = setup("abandoned");
     back_up(&root, &backup);
     let failed = remove(&root, &["s3"]);
     restore(&backup, &root);
@@ -459,7 +458,7 @@ fn an_abandoned_record_is_neither_applied_nor_charged() {
 /// check fails until a writer records the entry again, and then passes.
 #[test]
 fn an_abandoned_entry_that_committed_is_recorded_again() {
-    let (root, _) = setup("revived");
+    let (_dir, root, _) = setup("revived");
     let committed = remove(&root, &["s4"]);
     append_lines(
         &root,
@@ -483,7 +482,7 @@ fn an_abandoned_entry_that_committed_is_recorded_again() {
 /// the training entry again.
 #[test]
 fn a_retrain_whose_commit_was_reported_failed_but_recovered_is_not_refused() {
-    let (root, _) = setup("review4-step0");
+    let (_dir, root, _) = setup("review4-step0");
     remove(&root, &["s1"]); // the first training run has records
     drop(Store::create(&root, &common::trained_synthetic(6), true, Duration::ZERO).unwrap()); // train --force
     let retrained = lineage_of(&root);
@@ -501,7 +500,7 @@ fn a_retrain_whose_commit_was_reported_failed_but_recovered_is_not_refused() {
 /// and re-applies the removal of s3 as for any lost branch.
 #[test]
 fn an_abandonment_away_from_its_record_is_not_honoured() {
-    let (root, backup) = setup("stray-abandon");
+    let (_dir, root, backup) = setup("stray-abandon");
     back_up(&root, &backup);
     let lost = remove(&root, &["s3"]);
     remove(&root, &["s4"]);

@@ -26,7 +26,6 @@ mod common;
 use common::with_budget;
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
-use std::path::PathBuf;
 use unlearn::bounds;
 use unlearn::certificate::Certificate;
 use unlearn::data::{Dataset, Preprocessing, TargetEncoding, Targets};
@@ -732,18 +731,11 @@ fn refused_removals_leave_the_unlearner_unchanged() {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unlearn-removal-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A store round trip keeps the unlearner exactly (rows in input order), so the CLI's
 /// load–remove–commit path removes what the library removes.
 #[test]
 fn store_round_trip_after_removals_is_exact() {
-    let dir = scratch("roundtrip");
+    let dir = common::scratch("removal-roundtrip");
     let store = dir.join("store");
     let case = logistic_case(3, false);
     let mut u = train(&case, &hyper(&case, Mechanism::Guo2020, gaussian(0.3)));

@@ -334,9 +334,8 @@ fn restoring_a_backup_keeps_the_charges_of_releases_already_published() {
     let write = Access::Write {
         wait: Duration::ZERO,
     };
-    let dir = std::env::temp_dir().join(format!("unlearn-restore-{}", std::process::id()));
+    let dir = common::scratch("restore");
     let (root, backup) = (dir.join("store"), dir.join("backup"));
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&backup).unwrap();
     let h = common::certified(LossKind::Logistic, 1e-2, 0.05);
     drop(Store::create(&root, &train(&h, 200), false, Duration::ZERO).unwrap());
@@ -391,7 +390,6 @@ fn restoring_a_backup_keeps_the_charges_of_releases_already_published() {
         "the acknowledged removal of s1 was lost by the restore"
     );
     assert!(verify(&restored).passed(), "{:?}", verify(&restored).checks);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The shape guard after a rolled-back request: a request that would empty an inferred

@@ -2,6 +2,8 @@
 //! every file, integrity checks against edits, format refusals, the writer lock, and
 //! per-subject erasure through the store.
 
+mod common;
+
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -67,10 +69,9 @@ fn trained(regression: bool) -> Unlearner {
     trained_with(regression, false)
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unlearn-store-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A fresh empty directory for one test's store, removed when the guard drops.
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch(&format!("store-{name}"))
 }
 
 /// A deterministic key that counts as secret (`NoiseKey::from_secret_bytes`): library tests
@@ -112,7 +113,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn create_then_load_is_exact_with_owner_only_files() {
     for regression in [false, true] {
-        let dir = scratch(&format!("roundtrip-{regression}"));
+        // The store creates its own directory (under the 0700 scratch one), so the 0700
+        // asserted below is the store's doing, not the scratch helper's.
+        let parent = scratch(&format!("roundtrip-{regression}"));
+        let dir = parent.join("store");
         let model = trained(regression);
         drop(Store::create(&dir, &model, false, Duration::ZERO).unwrap());
         // Bit-exact: weights, noise, key, rows (f64 BLOBs) and ledger survive.
@@ -251,7 +255,7 @@ fn edits_outside_unlearn_are_named_and_refused() {
     u.remove(&["s5".to_string()]).unwrap();
     store.commit(&u).unwrap();
     drop(store);
-    let copy = |name: &str| -> PathBuf {
+    let copy = |name: &str| -> common::Scratch {
         let dir = scratch(name);
         std::fs::create_dir_all(&dir).unwrap();
         for (path, bytes) in files(&pristine) {

@@ -5,8 +5,11 @@
 //! row's checksum, the bindings of rows, ledger and model catch changed values; the ledger's
 //! hash chain catches a changed entry at `verify`.)
 
+mod common;
+
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::OnceLock;
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
@@ -20,10 +23,12 @@ use unlearn::unlearner::Unlearner;
 
 const FILES: [&str; 2] = ["model.json", "unlearn.db"];
 
-/// A small valid store (with one removal in its ledger), saved once per process.
-fn pristine() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unlearn-fuzz-pristine-{}", std::process::id()));
-    if !dir.join("unlearn.db").exists() {
+/// The bytes of [`FILES`] of a small valid store (with one removal in its ledger), built once
+/// per process in a scratch directory that is removed once they are read.
+fn pristine() -> &'static [Vec<u8>; 2] {
+    static PRISTINE: OnceLock<[Vec<u8>; 2]> = OnceLock::new();
+    PRISTINE.get_or_init(|| {
+        let dir = common::scratch("fuzz-pristine");
         let data = generate(&SyntheticSpec {
             rows: 40,
             features: 3,
@@ -52,16 +57,17 @@ fn pristine() -> PathBuf {
         let mut u = Unlearner::from_trained(model::train(input, &hyper, test_key(1)).unwrap());
         u.remove(&["s4".to_string()]).unwrap();
         drop(Store::create(&dir, &u, false, std::time::Duration::ZERO).unwrap());
-    }
-    dir
+        FILES.map(|f| std::fs::read(dir.join(f)).unwrap())
+    })
 }
 
-fn copy(from: &Path, to: &Path) {
-    let _ = std::fs::remove_dir_all(to);
-    std::fs::create_dir_all(to).unwrap();
-    for file in FILES {
-        std::fs::copy(from.join(file), to.join(file)).unwrap();
+/// A fresh scratch directory holding `files` as [`FILES`] (a store's files).
+fn store_of(name: &str, files: &[Vec<u8>; 2]) -> common::Scratch {
+    let dir = common::scratch(name);
+    for (file, bytes) in FILES.iter().zip(files) {
+        std::fs::write(dir.join(file), bytes).unwrap();
     }
+    dir
 }
 
 #[derive(Debug, Clone)]
@@ -101,28 +107,24 @@ proptest! {
 
     #[test]
     fn damaged_stores_are_refused_or_valid_never_a_panic(
-        file in 0usize..2, damages in prop::collection::vec(damage(), 1..4), case in any::<u32>(),
+        file in 0usize..2, damages in prop::collection::vec(damage(), 1..4),
     ) {
-        let dir = std::env::temp_dir().join(format!("unlearn-fuzz-{}-{case}", std::process::id()));
-        copy(&pristine(), &dir);
-        let path = dir.join(FILES[file]);
-        let mut bytes = std::fs::read(&path).unwrap();
+        let mut files = pristine().clone();
         for d in &damages {
-            apply(&mut bytes, d);
+            apply(&mut files[file], d);
         }
-        std::fs::write(&path, &bytes).unwrap();
+        let dir = store_of("fuzz", &files);
         let load = |dir: &Path| Store::open(dir, Access::Read).and_then(|s| s.load());
         let loaded = std::panic::catch_unwind(|| load(&dir));
         prop_assert!(loaded.is_ok(), "the loader panicked on {damages:?} in {}", FILES[file]);
         if let Ok(Ok(u)) = loaded {
-            let original = load(&pristine()).unwrap();
+            let original = load(&store_of("fuzz-original", pristine())).unwrap();
             prop_assert!(
                 u == original || !unlearn::verify::verify(&u).passed(),
                 "{damages:?} in {} loaded as a different store that verifies",
                 FILES[file]
             );
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

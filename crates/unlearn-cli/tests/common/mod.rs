@@ -2,8 +2,13 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+
+/// The library tests' scratch-directory guard, one file for both test crates.
+#[path = "../../../unlearn/tests/common/scratch.rs"]
+mod scratch;
+pub use scratch::Scratch;
 
 /// Runs the binary with `args`.
 pub fn unlearn(args: &[&str]) -> Output {
@@ -23,12 +28,10 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A fresh scratch directory for one test (named after the test file's `prefix`).
-pub fn scratch(prefix: &str, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unlearn-{prefix}-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh scratch directory `unlearn-PREFIX-NAME-XXXXXX` for one test (`prefix` names the
+/// test file), removed when the guard drops: bind it until every child given the path exited.
+pub fn scratch(prefix: &str, name: &str) -> Scratch {
+    scratch::scratch(&format!("{prefix}-{name}"))
 }
 
 /// A path as a command-line argument.

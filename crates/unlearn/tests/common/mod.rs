@@ -1,6 +1,12 @@
-//! Helpers shared by the library's tests: certified privacy targets, a trained store's model.
+//! Helpers shared by the library's tests: certified privacy targets, a trained store's model,
+//! scratch directories removed on drop ([`scratch`]).
 
 #![allow(dead_code)] // each test file uses its own subset
+
+mod scratch;
+#[allow(unused_imports)]
+// re-exported for the test files that use it, like the rest of this module
+pub use scratch::{Scratch, scratch};
 
 use unlearn::data::{Dataset, Preprocessing};
 use unlearn::loss::LossKind;
