@@ -8,6 +8,8 @@
 //! records, so the plain case below found nothing charged (an observed release never
 //! charged: the budget under-charged). The plain case runs on a store of external rows too:
 //! its next writer must open it (a lost removal it cannot re-apply would make it refuse).
+//! The plain case's caller can retry the failed commit (review 5, finding C1): the retry
+//! commits the removal, its release charged once.
 //!
 //! The failure is injected in-process with a file-size limit (`RLIMIT_FSIZE`, `SIGXFSZ`
 //! ignored so the write returns `EFBIG`): the store is opened first (the WAL index, 32 KiB,
@@ -91,8 +93,8 @@ fn set_file_limit(bytes: libc::rlim_t) {
 
 /// Removes s5 through a writer (withholding its entries until the commit returns when
 /// `withhold`), with the commit failing under the file-size limit; returns the certificate
-/// the caller saw.
-fn remove_with_failed_commit(root: &Path, withhold: bool) -> Certificate {
+/// the caller saw and the unlearner it tried to commit.
+fn remove_with_failed_commit(root: &Path, withhold: bool) -> (Certificate, Unlearner) {
     let mut store = Store::open(root, WRITE).unwrap();
     if withhold {
         store.withhold_until_commit();
@@ -112,7 +114,7 @@ fn remove_with_failed_commit(root: &Path, withhold: bool) -> Certificate {
             .any(|l| matches!(l, LogLine::Record(r) if r.entry == certificate.digest)),
         "the failure fell after the record's append ({error}); {RELEASE_LOG_FILE}: {lines:?}"
     );
-    certificate
+    (certificate, unlearner)
 }
 
 #[test]
@@ -131,13 +133,57 @@ fn a_failed_commit_is_abandoned_only_when_its_caller_withheld_it() {
     let store = Store::open(&withheld, WRITE).expect("the store still opens for writing");
     assert!(store.reconciled().is_empty(), "{:?}", store.reconciled());
     unapplied_and_noted(&store, "1 abandoned");
+
+    a_failed_save_can_be_retried(&new_store("retry", false));
+}
+
+/// Review 5, finding C1: the caller of a plain failed commit retries it (Python's
+/// `est.save()`: a new writer, then the commit of the same unlearner). The new writer's
+/// opening charges the failed release in a reconciliation entry; the retry replaces it and
+/// commits the removal, whose release its own entry then charges, once. Before the fix the
+/// retry was refused (`StoreError::Diverged`) on every attempt and the removal whose
+/// certificate was shown was never applied.
+fn a_failed_save_can_be_retried(root: &Path) {
+    let (seen, unlearner) = remove_with_failed_commit(root, false);
+    let mut retry = Store::open(root, WRITE).expect("the store opens");
+    assert_eq!(
+        retry.reconciled().len(),
+        1,
+        "the opening charged the failed release"
+    );
+    let saved = retry.commit(&unlearner);
+    assert!(
+        saved.is_ok(),
+        "retrying the failed commit: {:?}",
+        saved.err()
+    );
+    drop(retry);
+    let store = Store::open(root, Access::Read).unwrap();
+    let reloaded = store.load().unwrap();
+    assert_eq!(reloaded.model.secret.n_rows(), 199, "s5 was not removed");
+    assert_eq!(reloaded.ledger.entries.last().unwrap().digest, seen.digest);
+    let charged_again: Vec<_> = reloaded
+        .ledger
+        .entries
+        .iter()
+        .flat_map(|e| &e.foreign_releases)
+        .collect();
+    assert!(charged_again.is_empty(), "charged twice: {charged_again:?}");
+    assert_eq!(
+        reloaded.model.secret.transcript,
+        unlearner.model.secret.transcript
+    );
+    let check = store.release_log_check().unwrap();
+    assert!(check.passed, "{}", check.detail);
+    drop(store);
+    assert!(Store::open(root, WRITE).unwrap().reconciled().is_empty());
 }
 
 /// A library caller that saw the certificate of a failed commit: the next writer opens the
 /// store (one whose rows are external too: it need not re-apply the removal) and charges the
 /// release once; the removal is not applied (its caller was told it failed).
 fn a_plain_failed_commit_is_charged_and_not_applied(root: &Path) {
-    let seen = remove_with_failed_commit(root, false);
+    let (seen, _) = remove_with_failed_commit(root, false);
     let store = Store::open(root, WRITE).expect("the store still opens for writing");
     let charged: Vec<_> = store
         .reconciled()

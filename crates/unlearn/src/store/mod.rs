@@ -305,6 +305,10 @@ pub struct Store {
     /// The ledger entries this handle committed when it opened, reconciling the store with
     /// its release log ([`Store::reconciled`]).
     reconciled: Vec<Certificate>,
+    /// Whether `reconciled` is still the newest write to the store and its release log (no
+    /// commit was tried through this handle since): only then may a commit that retries the
+    /// failed commits it charged replace it ([`Store::commit`]).
+    reconciliation_is_last: bool,
     /// Whether the caller shows nothing of a commit's entries until the commit returns Ok
     /// ([`Store::withhold_until_commit`]): only then is a failed commit's release abandoned.
     withheld: bool,
@@ -355,6 +359,7 @@ impl Store {
             checkpoint_every: 1,
             deletions_pending: 0,
             reconciled: Vec::new(),
+            reconciliation_is_last: false,
             withheld: false,
             follow_ups: Vec::new(),
         };
@@ -433,6 +438,7 @@ impl Store {
             checkpoint_every: 1,
             deletions_pending: 0,
             reconciled: Vec::new(),
+            reconciliation_is_last: false,
             withheld: false,
             follow_ups: Vec::new(),
         };
@@ -444,6 +450,7 @@ impl Store {
             store.adopt_refs_journal(version)?;
             store.tidy()?;
             store.reconciled = release_log::reconcile(&mut store, &ours)?;
+            store.reconciliation_is_last = !store.reconciled.is_empty();
         }
         Ok(store)
     }
@@ -451,7 +458,7 @@ impl Store {
     /// The ledger entries this handle committed when it opened for writing, reconciling the
     /// store with its release log: a reconciliation entry charging the releases of another
     /// branch of the history, then the re-applied removals it had acknowledged. Empty when
-    /// the store and its log agreed.
+    /// the store and its log agreed, and after a commit that replaced them ([`Store::commit`]).
     pub fn reconciled(&self) -> &[Certificate] {
         &self.reconciled
     }
@@ -581,7 +588,8 @@ impl Store {
         if self.model_file_stale {
             self.repair_model_file()?;
         }
-        let (model_changed, deleted) = self.write_changes(unlearner, refs)?;
+        let replaceable = std::mem::take(&mut self.reconciliation_is_last);
+        let (model_changed, deleted) = self.write_changes(unlearner, refs, replaceable)?;
         if deleted {
             self.deletions_pending += 1;
             self.checkpoint_due |= self.deletions_pending >= self.checkpoint_every;
@@ -597,6 +605,16 @@ impl Store {
     /// the published model changed. `unlearner` must continue the committed state (loaded
     /// from it, or committed through this handle): otherwise [`StoreError::Diverged`], and
     /// nothing is written. After any error, load the store again before the next request.
+    ///
+    /// One exception: a caller retrying a commit that failed after its release-log records
+    /// were written (they are marked failed: Python's `est.save()` after a full disk) holds
+    /// the unlearner it tried to commit, which continues the store as it was before this
+    /// handle's opening charged those records' releases in a reconciliation entry. When that
+    /// entry only charged releases (it re-applied no removal), is still the newest write, and
+    /// the unlearner's new entries include every entry it charged, the commit replaces it:
+    /// the entry is deleted and its record marked abandoned (it released nothing), and the
+    /// unlearner's entries are committed, each charging its own release once
+    /// (proofs/transcript_accounting.md, premise (iii)).
     pub fn commit(&mut self, unlearner: &Unlearner) -> Result<(), StoreError> {
         self.commit_with_refs(unlearner, &[])
     }
@@ -784,6 +802,7 @@ impl Store {
         &mut self,
         unlearner: &Unlearner,
         refs: &[(&str, &str)],
+        replaceable: bool,
     ) -> Result<(bool, bool), StoreError> {
         let db = self.db.clone();
         let root = self.root.clone();
@@ -804,12 +823,26 @@ impl Store {
                 path: db.clone(),
                 reason: format!("the state row is not valid: {e}"),
             })?;
-        let old = record.bindings;
+        let mut old = record.bindings;
         let entries = &unlearner.ledger.entries;
-        let len = old.ledger_len as usize;
+        let mut len = old.ledger_len as usize;
         let continues =
             entries.len() >= len && len > 0 && entries[len - 1].digest == old.ledger_head;
-        if !continues {
+        let retried = (!continues && replaceable)
+            .then(|| retried_before(&self.reconciled, &old, entries))
+            .flatten();
+        if let Some(before) = retried {
+            // The reconciliation entries are replaced by the retried entries, which charge
+            // the same releases themselves; they changed neither the rows nor the model.
+            tx.execute(
+                "DELETE FROM ledger WHERE step >= ?1",
+                params![before as i64],
+            )
+            .map_err(&fail)?;
+            len = before;
+            old.ledger_len = before as u64;
+            old.ledger_head = entries[before - 1].digest.clone();
+        } else if !continues {
             return Err(diverged(format!(
                 "the unlearner's ledger ({} entries) does not continue the store's ({len} entries, newest {})",
                 entries.len(),
@@ -914,6 +947,12 @@ impl Store {
             model_digest: new_digest,
         };
         write_state(&tx, unlearner, bindings, false).map_err(&fail)?;
+        if retried.is_some() {
+            // The replaced entries' records directly precede these marks (nothing was
+            // written since they committed), so the marks are honoured; they precede the
+            // retried records, or nothing is committed.
+            release_log::mark_failed_commit(&root, &self.reconciled, true)?;
+        }
         commit_logged(
             tx,
             &root,
@@ -922,6 +961,9 @@ impl Store {
             new_entries,
             self.withheld,
         )?;
+        if retried.is_some() {
+            self.reconciled.clear();
+        }
         Ok((model_changed, deleted > 0))
     }
 
@@ -1192,6 +1234,37 @@ fn commit_logged(
         let _ = release_log::mark_failed_commit(root, entries, withheld);
     }
     committed
+}
+
+/// The length of the store's ledger before this handle's reconciliation entries
+/// `reconciled`, when a commit of `entries` may replace them ([`Store::commit`]): they are
+/// the store's newest entries (`old`), only charge releases, and `entries` continues the
+/// ledger before them with new entries that include every entry they charged.
+fn retried_before(
+    reconciled: &[Certificate],
+    old: &Bindings,
+    entries: &[Certificate],
+) -> Option<usize> {
+    let (first, last) = (reconciled.first()?, reconciled.last()?);
+    let before = (old.ledger_len as usize).checked_sub(reconciled.len())?;
+    let charges_only = reconciled
+        .iter()
+        .all(|e| e.kind == EntryKind::Reconciliation && e.removed_id_tags.is_empty());
+    let newest = last.digest == old.ledger_head && first.step as usize == before;
+    let continues = before > 0
+        && entries.len() > before
+        && first.previous.as_deref() == Some(entries[before - 1].digest.as_str());
+    let held = continues && {
+        let new: std::collections::HashSet<&str> = entries[before..]
+            .iter()
+            .map(|e| e.digest.as_str())
+            .collect();
+        reconciled
+            .iter()
+            .flat_map(|e| &e.foreign_releases)
+            .all(|f| new.contains(f.entry.as_str()))
+    };
+    (charges_only && newest && held).then_some(before)
 }
 
 /// The digest of the newest ledger entry ("" for an empty ledger).
