@@ -87,7 +87,9 @@ pub fn removal_error(e: RemovalError) -> PyErr {
         | RemovalError::NoSubjects(_)
         | RemovalError::RowsMode(_)
         | RemovalError::GivenRows(_)
-        | RemovalError::Sums(_) => PyValueError::new_err(e.to_string()),
+        | RemovalError::Sums(_)
+        | RemovalError::RemovedRowRemains { .. }
+        | RemovalError::Resolve(_) => PyValueError::new_err(e.to_string()),
         RemovalError::Retrain(e) => train_error(e),
         e @ RemovalError::NeedsFullPass(_) => NeedsFullPass::new_err(format!(
             "{e}: unlearn.spark.remove(est, ids, source=table) runs that pass and finishes the \

@@ -808,8 +808,9 @@ fn review4_external_rows_must_be_exactly_the_requested_rows() {
 /// rows re-solves over them, records the request (one certificate, one row fewer, its
 /// residual measured), the store verifies, and the next removal is served pass-free again
 /// (the refresh replaced the tracked bound by the measured one). A remaining-rows file that
-/// still holds the removed row counts one row too many and is refused, leaving the store
-/// byte for byte.
+/// still holds the removed row, or a row removed before (even with another row of its label
+/// deleted in its place, so that the counts match), is refused by the row's id; one that
+/// counts a row too few is refused by the count; each leaves the store byte for byte.
 #[test]
 fn an_external_removal_that_needs_a_pass_is_finished_by_refresh() {
     let dir = scratch("store-cli", "external-refresh");
@@ -873,9 +874,59 @@ fn an_external_removal_that_needs_a_pass_is_finished_by_refresh() {
         ])
     };
     let left = 80 - gone.len() - 1;
-    // The removed row is still in the file: one row more than the removal leaves.
+    // The removed row is still in the file: refused by its id.
     let stale = rows_file("stale.csv", &|l| !gone.contains(&id_of(l)));
-    failed(&refresh(&stale), &format!("{}", left + 1));
+    failed(
+        &refresh(&stale),
+        &format!("'{needing}', which this request removes"),
+    );
+    // One row short of what the removal leaves.
+    let short = rows_file("short.csv", &|l| {
+        let id = id_of(l);
+        !gone.contains(&id) && id != needing && id != "s79"
+    });
+    failed(&refresh(&short), &format!("{}", left - 1));
+    // Review 5: the counts match but a wrong row was deleted (one of the removed row's
+    // label, in its place), or a row an earlier removal took out is back (one of its label
+    // deleted in its place): refused by the id, naming the file and the row.
+    let label_of = |id: &str| {
+        let line = csv.lines().skip(1).find(|l| id_of(l) == id).unwrap();
+        line.rsplit(',').next().unwrap().to_string()
+    };
+    let stand_in = |id: &str| {
+        let label = label_of(id);
+        csv.lines()
+            .skip(1)
+            .map(id_of)
+            .filter(|o| *o != needing && !gone.contains(o) && label_of(o) == label)
+            .last()
+            .unwrap()
+    };
+    let other = stand_in(&needing);
+    let wrong = rows_file("wrong.csv", &|l| {
+        let id = id_of(l);
+        !gone.contains(&id) && id != other
+    });
+    failed(
+        &refresh(&wrong),
+        &format!(
+            "{}: the remaining rows hold row '{needing}', which this request removes",
+            wrong.display()
+        ),
+    );
+    let back = gone
+        .first()
+        .expect("the first removal was pass-free")
+        .clone();
+    let other = stand_in(&back);
+    let returned = rows_file("returned.csv", &|l| {
+        let id = id_of(l);
+        id == back || (!gone.contains(&id) && id != needing && id != other)
+    });
+    failed(
+        &refresh(&returned),
+        &format!("'{back}', which an earlier removal took out"),
+    );
     assert!(
         snapshot(&store) == before,
         "a refused refresh changed the store"

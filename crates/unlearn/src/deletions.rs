@@ -152,7 +152,9 @@ impl DeletionError {
                 | RemovalError::NoSubjects(_)
                 | RemovalError::RowsMode(_)
                 | RemovalError::GivenRows(_)
-                | RemovalError::Sums(_),
+                | RemovalError::Sums(_)
+                | RemovalError::RemovedRowRemains { .. }
+                | RemovalError::Resolve(_),
             ) => ErrorKind::Invalid,
             Self::Removal(RemovalError::UnknownId(_) | RemovalError::UnknownSubject(_)) => {
                 ErrorKind::NotFound

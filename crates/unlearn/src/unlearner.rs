@@ -101,6 +101,22 @@ pub enum RemovalError {
     /// Sums given for a refresh do not describe the remaining rows.
     #[error("the sums given for the refresh do not describe the remaining rows: {0}")]
     Sums(String),
+    /// The remaining rows given for a refresh hold a row the refresh takes out (its keyed
+    /// id tag is this request's or a ledger entry's): weights fitted on them would still
+    /// hold it.
+    #[error(
+        "the remaining rows hold row '{id}', which {removal}: delete that row from the table \
+         and from the remaining rows, then run the refresh again"
+    )]
+    RemovedRowRemains {
+        /// The row's id, as the remaining rows name it.
+        id: String,
+        /// Which removal took it out ("this request removes" or "an earlier removal took out").
+        removal: &'static str,
+    },
+    /// The weights could not be re-solved over the remaining rows given for a refresh.
+    #[error("cannot re-solve over the remaining rows: {0}")]
+    Resolve(String),
     /// External rows: even the refreshed weights' distance bound costs more than what is
     /// left of the budget (held rows re-solve to the reference retrain, charged 0; a
     /// distributed re-solve is not that retrain bit for bit).

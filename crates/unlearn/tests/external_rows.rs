@@ -624,3 +624,51 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
         }
     }
 }
+
+/// [`rows`] less the rows with these ids (the remaining rows of a table they were deleted
+/// from), without the subject column.
+fn rows_without(gone: &[&str]) -> Dataset {
+    let all = rows();
+    let targets = all.targets().unwrap();
+    let kept: Vec<usize> = (0..all.n_rows())
+        .filter(|&i| !gone.contains(&all.ids()[i].as_str()))
+        .collect();
+    Dataset::new(
+        kept.iter().map(|&i| all.ids()[i].clone()).collect(),
+        all.feature_names().to_vec(),
+        kept.iter().flat_map(|&i| all.row(i).to_vec()).collect(),
+        Some(Targets {
+            values: kept.iter().map(|&i| targets.values[i]).collect(),
+            encoding: targets.encoding.clone(),
+        }),
+    )
+    .unwrap()
+}
+
+/// Sums re-solved over remaining rows that still hold a row this request removes, or one an
+/// earlier removal took out (`pair` removed s7), are refused naming that row, before any
+/// pass: the counts alone would pass with another row deleted in its place.
+#[test]
+fn sums_over_remaining_rows_that_hold_a_removed_row_are_refused() {
+    let (_, external) = pair();
+    let request = given(&["s13"], &[]);
+    let refused = |gone: &[&str]| match external
+        .sums_over_remaining(&request, rows_without(gone))
+        .unwrap_err()
+    {
+        RemovalError::RemovedRowRemains { id, removal } => (id, removal),
+        e => panic!("refused for another reason: {e}"),
+    };
+    assert_eq!(
+        refused(&["s7", "s21"]),
+        ("s13".into(), "this request removes")
+    );
+    assert_eq!(
+        refused(&["s13", "s21"]),
+        ("s7".into(), "an earlier removal took out")
+    );
+    let sums = external
+        .sums_over_remaining(&request, rows_without(&["s7", "s13"]))
+        .unwrap();
+    assert_eq!(sums.n_rows, 398);
+}

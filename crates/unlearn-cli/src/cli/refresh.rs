@@ -6,8 +6,9 @@
 //! changes. The user then deletes the removed rows from the table, exports what remains
 //! (CSV or Parquet, the model's columns) and runs this command with the same request as
 //! `unlearn remove` (--ids / --ids-file / --subject, --rows with the removed rows) plus
-//! `--remaining FILE`: the weights are re-solved over the remaining rows in process
-//! ([`RowSums::resolved_over`]) and the request is finished by
+//! `--remaining FILE`: the file is checked to hold none of the removed rows (by keyed id
+//! tag: this request's and every earlier removal's), the weights are re-solved over the
+//! remaining rows in process ([`unlearn::unlearner::Unlearner::sums_over_remaining`]) and the request is finished by
 //! [`unlearn::unlearner::Unlearner::refresh_external`], which reseeds the caches from the
 //! sums and charges the new weights by their measured residual.
 //!
@@ -19,8 +20,7 @@ use super::CliResult;
 use super::removal::{RemoveArgs, erasure, given_rows, report};
 use clap::Args;
 use std::path::PathBuf;
-use unlearn::data::{self, CsvOptions, TargetSpec};
-use unlearn::rows::RowSums;
+use unlearn::data::{self, CsvOptions, Dataset, TargetSpec};
 use unlearn::unlearner::RemovalError;
 
 /// Arguments of `unlearn refresh`.
@@ -31,8 +31,9 @@ use unlearn::unlearner::RemovalError;
 export what remains, and give the same request again with --remaining. The weights are
 re-solved over the remaining rows (a few passes over the file, in memory), the caches
 reseeded from them, and the request recorded with one certificate. Nothing changes if any
-check fails: the remaining rows must count n − m rows with the label counts the removal
-leaves, and the refreshed weights' measured residual must fit what is left of the budget.
+check fails: the remaining rows must hold no removed row (by id: this request's or an
+earlier removal's) and count n − m rows with the label counts the removal leaves, and the
+refreshed weights' measured residual must fit what is left of the budget.
 
 Examples:
   unlearn refresh --store lake.store --ids r17 --rows removed.parquet --remaining rest.parquet
@@ -60,25 +61,32 @@ pub fn refresh(args: &RefreshArgs) -> CliResult {
         return Err("this store holds its training rows: `unlearn remove` takes every exact step and re-solve over them itself; `unlearn refresh` is for stores whose rows are external".into());
     }
     let given = given_rows(request, &unlearner, erasure)?;
-    let sums = remaining_sums(args, &unlearner.model)?;
-    let certificate = unlearner.refresh_external(&given, 1, sums).map_err(|e| match e {
+    let remaining = remaining_rows(args, &unlearner.model)?;
+    let file = args.remaining.display();
+    let refused = |e: RemovalError| match e {
         RemovalError::Sums(_) => format!(
-            "{}: {e}; --remaining must hold every training row but the removed ones (delete the removed rows from the table first); nothing was removed, the store is unchanged",
-            args.remaining.display()
+            "{file}: {e}; --remaining must hold every training row but the removed ones (delete the removed rows from the table first); nothing was removed, the store is unchanged"
         ),
+        RemovalError::RemovedRowRemains { .. } | RemovalError::Resolve(_) => {
+            format!("{file}: {e}; nothing was removed, the store is unchanged")
+        }
         e => format!("{e}; nothing was removed, the store is unchanged"),
-    })?;
+    };
+    let sums = unlearner
+        .sums_over_remaining(&given, remaining)
+        .map_err(refused)?;
+    let certificate = unlearner
+        .refresh_external(&given, 1, sums)
+        .map_err(refused)?;
     store.commit(&unlearner)?;
     report(request, &[certificate])
 }
 
-/// The sums at re-solved weights over the rows of --remaining, read with the model's
-/// columns.
-fn remaining_sums(
+/// The rows of --remaining, read with the model's columns and the request's id column.
+fn remaining_rows(
     args: &RefreshArgs,
     model: &unlearn::model::Model,
-) -> Result<RowSums, Box<dyn std::error::Error>> {
-    let path = &args.remaining;
+) -> Result<Dataset, Box<dyn std::error::Error>> {
     let published = &model.published;
     let options = CsvOptions {
         target: Some(published.target_column.clone()),
@@ -88,13 +96,6 @@ fn remaining_sums(
         features: Some(published.feature_names.clone()),
         ignore: Vec::new(),
     };
-    let rows = data::load_data(&path.to_string_lossy(), &options)
-        .map_err(|e| format!("--remaining: {e}"))?;
-    RowSums::resolved_over(model, rows).map_err(|e| {
-        format!(
-            "{}: cannot re-solve over the remaining rows: {e}; nothing was removed, the store is unchanged",
-            path.display()
-        )
-        .into()
-    })
+    Ok(data::load_data(&args.remaining.to_string_lossy(), &options)
+        .map_err(|e| format!("--remaining: {e}"))?)
 }

@@ -498,27 +498,7 @@ impl Unlearner {
             )));
         }
         let tags: Vec<String> = rows.ids().iter().map(|id| secret.key.id_tag(id)).collect();
-        // An id removed before: one scan of the ledger's tags against the m given ones,
-        // sorted (O(R log m) comparisons of tags that differ in their first bytes, no set
-        // of all R removed tags built per request).
-        let mut sorted: Vec<(&str, usize)> = tags
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.as_str(), i))
-            .collect();
-        sorted.sort_unstable();
-        let removed_before = self
-            .ledger
-            .entries
-            .iter()
-            .flat_map(|e| &e.removed_id_tags)
-            .find_map(|t| {
-                let at = sorted.partition_point(|(s, _)| *s < t.as_str());
-                sorted
-                    .get(at)
-                    .filter(|(s, _)| *s == t.as_str())
-                    .map(|&(_, i)| i)
-            });
+        let removed_before = first_tagged(&tags, self.removed_id_tags());
         if let Some(i) = removed_before {
             return Err(RemovalError::UnknownId(rows.ids()[i].clone()));
         }
@@ -526,6 +506,49 @@ impl Unlearner {
             design,
             tags: (tags, erased),
         })
+    }
+
+    /// The keyed id tags of every row removed so far (every ledger entry's).
+    fn removed_id_tags(&self) -> impl Iterator<Item = &str> {
+        self.ledger
+            .entries
+            .iter()
+            .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
+    }
+
+    /// The sums for [`Unlearner::refresh_external`] from the remaining rows themselves (the
+    /// weights re-solved over them in process, then their sums), after checking that `remaining` holds none of the rows
+    /// the refresh takes out: no row's keyed id tag may be one of `given`'s rows' (this
+    /// request) or one a ledger entry removed. Without this check a table that still holds a
+    /// removed row (another row of its label deleted in its place, or a removed row put back)
+    /// passes the count checks, and the refreshed weights would be fitted on it. O(n log n +
+    /// (m + R) log n) tag comparisons for n remaining rows, m given, R removed before (one
+    /// sort, one scan).
+    pub fn sums_over_remaining(
+        &self,
+        given: &GivenRows,
+        remaining: Dataset,
+    ) -> Result<RowSums, RemovalError> {
+        let key = &self.model.secret.key;
+        let ids = remaining.ids();
+        let tags: Vec<String> = ids.iter().map(|id| key.id_tag(id)).collect();
+        let requested: Vec<String> = given.rows.ids().iter().map(|id| key.id_tag(id)).collect();
+        let removed = requested
+            .iter()
+            .map(String::as_str)
+            .chain(self.removed_id_tags());
+        if let Some(i) = first_tagged(&tags, removed) {
+            let removal = if requested.contains(&tags[i]) {
+                "this request removes"
+            } else {
+                "an earlier removal took out"
+            };
+            return Err(RemovalError::RemovedRowRemains {
+                id: ids[i].clone(),
+                removal,
+            });
+        }
+        RowSums::resolved_over(&self.model, remaining).map_err(RemovalError::Resolve)
     }
 
     /// The sorted keyed tags of the subjects a request erases: each must be recorded by the
@@ -766,10 +789,12 @@ impl RowSums {
     /// re-solved over them by the driver of a distributed fit ([`DistributedFit`], each
     /// Newton iteration one pass over `remaining` in process, the same decisions and the
     /// same certified stopping test as `unlearn.spark.fit`), and the sums at the solved
-    /// weights (gradients, Hessians, the Gram matrix, R, class counts). What the CLI's
-    /// `unlearn refresh` gives [`Unlearner::refresh_external`]. O(passes·n·d²) time; the
-    /// rows in memory twice (as read, and the design matrix with its intercept column).
-    pub fn resolved_over(model: &Model, remaining: Dataset) -> Result<Self, String> {
+    /// weights (gradients, Hessians, the Gram matrix, R, class counts). Reached through
+    /// [`Unlearner::sums_over_remaining`], which first refuses rows that were removed (what
+    /// the CLI's `unlearn refresh` gives [`Unlearner::refresh_external`]). O(passes·n·d²)
+    /// time; the rows in memory twice (as read, and the design matrix with its intercept
+    /// column).
+    pub(crate) fn resolved_over(model: &Model, remaining: Dataset) -> Result<Self, String> {
         let published = &model.published;
         let spec = batch_spec(published);
         let mut data = remaining;
@@ -852,6 +877,22 @@ impl RowSums {
             gram,
         }
     }
+}
+
+/// The index of the first of `tags` that is among `among`: `tags` sorted once, then one
+/// scan of `among` with a binary search each (O((m + R) log m) comparisons of tags that
+/// differ in their first bytes for m tags and R others, no set of the R built).
+fn first_tagged<'a>(tags: &[String], among: impl IntoIterator<Item = &'a str>) -> Option<usize> {
+    let mut sorted: Vec<(&str, usize)> = tags
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
+    sorted.sort_unstable();
+    among.into_iter().find_map(|t| {
+        let at = sorted.partition_point(|(s, _)| *s < t);
+        sorted.get(at).filter(|(s, _)| *s == t).map(|&(_, i)| i)
+    })
 }
 
 /// Rows per class of the encoding (binary: −1 then +1; one-vs-rest: by index).
