@@ -173,6 +173,12 @@ fn a_diverged_unlearner_is_not_committed() {
     other.remove(&["s2".to_string()]).unwrap();
     let err = store.commit(&other).unwrap_err();
     assert!(matches!(err, StoreError::Diverged { .. }), "{err}");
+    // The message says what to do next (a retried save after two failures ends here too).
+    assert!(
+        err.to_string()
+            .contains("load the model from the store again"),
+        "{err}"
+    );
     assert!(load(&dir).unwrap() == canonical(&first));
     // A reader cannot commit.
     let mut reader = Store::open(&dir, Access::Read).unwrap();

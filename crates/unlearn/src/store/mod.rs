@@ -844,7 +844,7 @@ impl Store {
             old.ledger_head = entries[before - 1].digest.clone();
         } else if !continues {
             return Err(diverged(format!(
-                "the unlearner's ledger ({} entries) does not continue the store's ({len} entries, newest {})",
+                "the unlearner's ledger ({} entries) does not continue the store's ({len} entries, newest {}): nothing was written; load the model from the store again (its ledger is the record) and redo any removal it lacks",
                 entries.len(),
                 short(&old.ledger_head)
             )));
