@@ -308,7 +308,7 @@ pub enum ExportedIntercept {
 /// intercept apart, the classes, the hyperparameters, preprocessing constants and feature
 /// names — only published values, no rows and no key. Read back (unknown keys refused, so
 /// a misspelled key is an error rather than a silently missing value), it predicts
-/// ([`ExportedModel::predictor`]) without the store.
+/// ([`ExportedModel::import`], then [`ImportedModel::predictor`]) without the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportedModel {

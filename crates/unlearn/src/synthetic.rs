@@ -115,7 +115,7 @@ fn unit_direction(rng: &mut ChaCha20Rng, out: &mut [f64]) {
 
 /// The generator key of the synthetic data for a run whose noise is seeded with `seed`.
 /// They must differ: the objective noise is stream 0 of the ChaCha20 key `seed`
-/// ([`crate::model::noise_stream`]), exactly the stream [`generate`] draws the labelling
+/// ([`crate::noise::NoiseKey::objective_rng`]), exactly the stream [`generate`] draws the labelling
 /// hyperplane from first, so with one key guo2020's b would be a multiple of that hyperplane
 /// and the model would learn its opposite (test accuracy near the label-flip rate).
 pub fn data_seed(seed: u64) -> u64 {

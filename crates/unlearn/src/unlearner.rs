@@ -546,7 +546,7 @@ impl Unlearner {
     /// Charges releases that an observer has seen but this ledger does not hold — published
     /// from a branch of the store's history that a restore from a backup (or a copy served
     /// elsewhere) left behind, as the store's release log records them
-    /// ([`crate::store::ReleaseLog`]). Each adds its recorded charge c_j to the transcript
+    /// ([`crate::store::read_release_log`]). Each adds its recorded charge c_j to the transcript
     /// (S² += c_j², one more release, [`Transcript::after`] in the order given), and one
     /// reconciliation entry records them, so that `verify` replays the same sum and every
     /// later certificate states the transcript the observer has actually seen

@@ -16,7 +16,7 @@
 //!   ε = 1, δ = 1e-4: σ = 0, guo2020 at σ = 10, and output perturbation with σ calibrated
 //!   for a weight-distance budget ε′ (and the trade-off of ε′).
 //!
-//! Every run is seeded; rows are held out by position, never by value. [`write`] draws the
+//! Every run is seeded; rows are held out by position, never by value. [`write()`] draws the
 //! plots (SVG and PNG, [`crate::report`]'s helpers) and a Markdown summary with the
 //! comparison against what the paper reports.
 

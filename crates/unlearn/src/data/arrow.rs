@@ -2,7 +2,7 @@
 //! ([`super::parquet`]) and in-memory tables (the Python package hands DataFrames and
 //! tables over through the Arrow C data interface and reads them with [`read_batches`]).
 //!
-//! Column roles follow [`CsvOptions`] and are resolved by the same [`Header`] as the CSV
+//! Column roles follow [`CsvOptions`] and are resolved by the same `Header` as the CSV
 //! reader's: the optional id column (text or integers) gives the row ids (else rows are
 //! numbered `"0"`, `"1"`, … in order); the optional subject column (text or integers, none
 //! missing or empty) gives each row's data subject; the optional target column (text, numbers or

@@ -4,7 +4,7 @@
 //!
 //! A score is "higher means more likely a member". With m member scores and n non-member
 //! scores:
-//! - AUC = (1/mn) Σ_{i,j} [s_i > t_j] + ½[s_i = t_j], the Mann–Whitney U statistic over
+//! - AUC = (1/mn) Σ_{i,j} \[s_i > t_j\] + ½\[s_i = t_j\], the Mann–Whitney U statistic over
 //!   m·n: the probability that a random member outscores a random non-member (0.5: no
 //!   better than chance);
 //! - TPR at FPR α (Carlini et al. 2022, "Membership inference attacks from first

@@ -83,7 +83,7 @@ impl Split {
     }
 
     /// The share of the population the original model is trained on, |D|/|population|:
-    /// the share of the shadow models each row is in ([`train_shadows`]).
+    /// the share of the shadow models each row is in ([`super::attack::train_shadows`]).
     pub fn inclusion(&self) -> f64 {
         (self.removed.len() + self.retained.len()) as f64 / self.rows as f64
     }

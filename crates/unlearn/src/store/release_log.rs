@@ -81,7 +81,7 @@ use std::path::{Path, PathBuf};
 /// File name of the release log inside a store.
 pub const RELEASE_LOG_FILE: &str = "releases.jsonl";
 
-/// The name of the check [`check`] reports.
+/// The name of the check `check` reports.
 pub const RELEASE_LOG_CHECK: &str = "release log";
 
 /// The record of one ledger entry in the release log: its public facts.
