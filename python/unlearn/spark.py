@@ -476,6 +476,7 @@ def remove(
     subjects: str | Iterable[Any] | None = None,
     *,
     source: Any,
+    store: str | Path | None = None,
     session: Any = None,
     id_column: str = "id",
     subject_column: str | None = None,
@@ -494,12 +495,19 @@ def remove(
        source without the named rows; Newton started at the model's secret weights), one
        more pass sums them at its weights, and the request is finished from those sums
        (``_refresh_from_partials``).
-    3. With a Delta table as ``source``, the rows are erased from it
+    3. With ``store``, the model is saved there (``estimator.save(store)``): the removal is
+       durable before any row leaves the lake.
+    4. With a Delta table as ``source``, the rows are erased from it
        (:func:`unlearn.lake.erase_from_delta`, which records the certificate's digest).
 
     Model first, lake second: the model's step needs the rows, read while the table still
-    holds them. If the lake step fails, :class:`LakeErasureIncomplete` carries the
-    certificate; the lake erasure is idempotent and can be re-run alone.
+    holds them, and once the rows are erased from the lake they cannot be fetched again, so
+    a removal that was never saved could not be redone. Give ``store`` (the directory the
+    model was saved to) so that a restarted driver loads a model without the erased rows;
+    without it, save the estimator yourself before anything else erases the rows. If the
+    save fails, nothing was erased from the lake (retry the save, then the lake step). If the
+    lake step fails, :class:`LakeErasureIncomplete` carries the certificate; the lake
+    erasure is idempotent and can be re-run alone.
 
     Parameters
     ----------
@@ -510,6 +518,9 @@ def remove(
     source : DataFrame, str or Path
         The training table: a DataFrame, or the path of a Delta table (read with
         :func:`read_delta`, then erased).
+    store : str or Path, optional
+        The model's store (:meth:`~unlearn.CertifiedLogisticRegression.save`): the removal
+        is saved there before the lake erasure.
     session : SparkSession, optional
         For a Delta path (default: the active session).
     id_column, subject_column : str
@@ -566,6 +577,10 @@ def remove(
             partials = over_remaining(query)
         certificate = estimator._refresh_from_partials(partials, weights, ids, subjects, **request)
         passes += 1
+    if store is not None:
+        # Durable before the lake step: once erased there, the rows cannot be fetched to
+        # redo the removal. A failure raises here, before anything is erased.
+        estimator.save(store)
     path = None if rows.files is None else str(source)
     erased = None
     if path is not None:
@@ -581,8 +596,9 @@ def remove(
             )
         except Exception as e:
             error = LakeErasureIncomplete(
-                f"{path}: the model removal is done and recorded (ledger entry "
-                f"{certificate.digest}), but erasing the rows from the table failed ({e}); "
+                f"{path}: the model removal is done (ledger entry {certificate.digest}"
+                f"{', saved' if store is not None else ', not saved: save the estimator'}), "
+                f"but erasing the rows from the table failed ({e}); "
                 "run unlearn.lake.erase_from_delta again with the same ids or subjects "
                 "(it is idempotent)"
             )

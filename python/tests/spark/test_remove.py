@@ -123,11 +123,22 @@ def test_a_subject_is_erased_from_the_model_and_from_every_file_of_the_table(
     assert len(numbers) > 10
     assert find_rows(path, texts, numbers)  # the scan finds them before
 
+    store = tmp_path / "store"
+    est.save(store)
     removal = spark.remove(
-        est, subjects=["s05"], source=path, session=spark_session, subject_column="subject"
+        est,
+        subjects=["s05"],
+        source=path,
+        session=spark_session,
+        subject_column="subject",
+        store=store,
     )
 
     assert est.n_rows_ == cancer.num_rows - int(mask.sum())
+    # Saved before the lake step: a restarted driver loads the model without the subject.
+    reloaded = CertifiedLogisticRegression.load(store)
+    assert reloaded.n_rows_ == est.n_rows_
+    assert reloaded.certificates_[-1].digest == removal.certificate.digest
     assert removal.passes == 0 and removal.certificate.bounds["cached_hessian"] == [True]
     assert removal.certificate.certified
     assert len(removal.certificate.erased_subject_tags) == 1
@@ -145,3 +156,17 @@ def test_a_request_naming_no_row_of_the_table_changes_nothing(spark_session, can
         spark.remove(est, ["no-such-id"], source=path, session=spark_session)
     assert est.n_rows_ == cancer.num_rows
     assert DeltaTable(path).version() == version
+
+
+def test_a_removal_whose_save_fails_erases_nothing_from_the_lake(spark_session, cancer, tmp_path):
+    """Model, save, lake: if the save fails, the rows stay in the table (they are what a
+    retried removal needs), and the error is the save's."""
+    path = _delta(cancer, tmp_path / "table")
+    est = _local(cancer).detach_rows()
+    not_a_store = tmp_path / "not-a-store"
+    not_a_store.write_text("a file where the store directory should be")
+    version = DeltaTable(path).version()
+    with pytest.raises(Exception, match="not-a-store"):
+        spark.remove(est, ["r0003"], source=path, session=spark_session, store=not_a_store)
+    assert DeltaTable(path).version() == version
+    assert find_rows(path, ["r0003"], []) != []
