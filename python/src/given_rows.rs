@@ -29,8 +29,9 @@ use unlearn::data::{CsvOptions, Dataset, TargetEncoding, TargetSpec, Targets};
 use unlearn::echo::echo;
 use unlearn::rows::GivenRows;
 
-/// The removed rows of one request, as [`given_table`] or [`given_arrays`] made them, for `remove_given` (and, after `NeedsFullPass`, `refresh_given`). They are
-/// secret rows: never printed (the repr shows counts only) and never pickled.
+/// The removed rows of one request, as [`given_table`] or [`given_arrays`] made them, for
+/// `Unlearner.remove_given` (and, after `NeedsFullPass`, `refresh_given`). They are secret
+/// rows: never printed (the repr shows counts only) and never pickled (no `__reduce__`).
 #[pyclass(module = "unlearn._unlearn", name = "GivenRows", frozen)]
 pub struct Given {
     rows: GivenRows,

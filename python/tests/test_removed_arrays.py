@@ -80,6 +80,8 @@ def test_ridge_targets_and_any_layout(diabetes, tmp_path):
     fortran = np.asfortranarray(X[rows])
     assert not fortran.flags.c_contiguous
     removed = [ids[i] for i in rows]
+    with pytest.raises(ValueError, match="y row 1 is NaN"):
+        est.remove(removed, X=fortran, y=[y[11], np.nan])
     assert est.remove(removed, X=fortran, y=list(y[rows])) == by_table.remove(
         removed, rows=table(X, y, ids, rows)
     )
