@@ -12,6 +12,8 @@
 //! - [`params`]: estimator parameters → [`unlearn::model::Hyperparameters`];
 //! - [`unlearner`]: the `Unlearner` class (train, scores, remove, certificates, verify,
 //!   audit, save and load through the store);
+//! - [`given_rows`]: the removed rows an external-rows removal is given, as a table or as
+//!   numpy arrays;
 //! - [`audits`]: the membership-inference and empirical-ε audits;
 //! - [`datasets`]: the embedded datasets and the seeded synthetic data;
 //! - [`partials`]: partial sums of Arrow batches for distributed training, and their merge;
@@ -24,6 +26,7 @@ mod audits;
 mod datasets;
 mod distributed_warm;
 mod errors;
+mod given_rows;
 mod params;
 mod partials;
 mod prepared_rows;
@@ -38,8 +41,11 @@ fn _unlearn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<unlearner::Unlearner>()?;
     m.add_class::<tables::Table>()?;
+    m.add_class::<given_rows::Given>()?;
     m.add_class::<partials::DistributedFit>()?;
     m.add_function(wrap_pyfunction!(tables::read_table, m)?)?;
+    m.add_function(wrap_pyfunction!(given_rows::given_table, m)?)?;
+    m.add_function(wrap_pyfunction!(given_rows::given_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(unlearner::train, m)?)?;
     m.add_function(wrap_pyfunction!(unlearner::load, m)?)?;
     m.add_function(wrap_pyfunction!(audits::membership, m)?)?;

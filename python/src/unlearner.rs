@@ -18,20 +18,18 @@
 use crate::errors::{
     DurableCommitWarning, removal_error, store_error, train_error, unlearn_error, value_error,
 };
+use crate::given_rows::Given;
 use crate::params::Params;
 use crate::tables::{self, Input};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use pyo3::types::PyCapsule;
 use std::path::{Path, PathBuf};
-use unlearn::data::{
-    CsvOptions, Dataset, Declared, Preprocessing, TargetEncoding, TargetSpec, Targets,
-};
+use unlearn::data::{Dataset, Declared, Preprocessing, TargetEncoding, Targets};
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::requests::Erasure;
-use unlearn::rows::{GivenRows, RowSums};
+use unlearn::rows::RowSums;
 use unlearn::store::{Access, FollowUp, Store, StoreError};
 use unlearn::unlearner::Unlearner as Core;
 use unlearn::unlearner::{RemovalError, batch_spec, refresh_query};
@@ -213,56 +211,44 @@ impl Unlearner {
         py.detach(|| inner.detach_rows()).map_err(train_error)
     }
 
-    /// Removes the rows of `rows` — an `arrow_array_stream` PyCapsule of a table holding
-    /// exactly the removed rows, with the model's feature columns, its target column,
-    /// `id_column`, and `subject_column` if given — from a model whose rows are external, as
-    /// one batch: exactly the rows of `ids` and of `subjects`, which are erased (all their
-    /// rows are among them, and `subject_column` is required to check that each is theirs;
-    /// any other row is refused with `ValueError`). Raises `NeedsFullPass` (nothing changed) when the step needs a pass over
-    /// the remaining rows: then delete the rows from the table and call `refresh_rows`.
-    #[pyo3(signature = (rows, ids, subjects, id_column, subject_column=None))]
-    fn remove_rows<'py>(
+    /// Removes the given rows (from `given_table` or `given_arrays`) from a model whose rows
+    /// are external, as one batch: exactly the rows of the request's ids and of its subjects,
+    /// which are erased (all their rows are among them, with their subjects to check that
+    /// each is theirs; any other row is refused with `ValueError`). Raises `NeedsFullPass`
+    /// (nothing changed) when the step needs a pass over the remaining rows: then delete the
+    /// rows from the table and call `refresh_given` with the same rows.
+    fn remove_given<'py>(
         &mut self,
         py: Python<'py>,
-        rows: &Bound<'py, PyCapsule>,
-        ids: Vec<String>,
-        subjects: Vec<String>,
-        id_column: String,
-        subject_column: Option<String>,
+        given: PyRef<'py, Given>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let given = self.given_rows(py, rows, &ids, subjects, id_column, subject_column)?;
+        let given = given.rows();
         let inner = &mut self.inner;
         let certificate = py
-            .detach(|| inner.remove_external(&given, 1))
+            .detach(|| inner.remove_external(given, 1))
             .map_err(removal_error)?;
         to_python(py, &certificate)
     }
 
-    /// Finishes a request that `remove_rows` answered with `NeedsFullPass`: the same rows,
-    /// ids and subjects, plus `partials` (merged partial sums over the remaining rows — the
-    /// removed ones deleted from the table — at `weights`, K × d, one row per class model: a
-    /// re-solve's result, with the Hessians and the Gram matrix).
-    #[pyo3(signature = (rows, ids, subjects, id_column, subject_column, partials, weights))]
-    #[allow(clippy::too_many_arguments)] // the request as `remove_rows` takes it, plus the sums
-    fn refresh_rows<'py>(
+    /// Finishes a request that `remove_given` answered with `NeedsFullPass`: the same given
+    /// rows, plus `partials` (merged partial sums over the remaining rows — the removed ones
+    /// deleted from the table — at `weights`, K × d, one row per class model: a re-solve's
+    /// result, with the Hessians and the Gram matrix).
+    fn refresh_given<'py>(
         &mut self,
         py: Python<'py>,
-        rows: &Bound<'py, PyCapsule>,
-        ids: Vec<String>,
-        subjects: Vec<String>,
-        id_column: String,
-        subject_column: Option<String>,
+        given: PyRef<'py, Given>,
         partials: &[u8],
         weights: PyReadonlyArray2<'py, f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let given = self.given_rows(py, rows, &ids, subjects, id_column, subject_column)?;
+        let given = given.rows();
         let weights = matrix_rows(&weights);
         let inner = &mut self.inner;
         let certificate = py
             .detach(|| {
                 let sums = RowSums::from_partials(&inner.model, partials, &weights)
                     .map_err(RemovalError::Sums)?;
-                inner.refresh_external(&given, 1, sums)
+                inner.refresh_external(given, 1, sums)
             })
             .map_err(removal_error)?;
         to_python(py, &certificate)
@@ -403,38 +389,6 @@ impl Unlearner {
             ledger.removals(),
             ledger.entries.len()
         )
-    }
-}
-
-impl Unlearner {
-    /// The removed rows of an external-rows request, read from the table with the model's
-    /// columns (its feature columns, its target column encoded as the model encodes it, the
-    /// subject column if given), with the request's ids and subjects.
-    fn given_rows(
-        &self,
-        py: Python<'_>,
-        rows: &Bound<'_, PyCapsule>,
-        ids: &[String],
-        subjects: Vec<String>,
-        id_column: String,
-        subject_column: Option<String>,
-    ) -> PyResult<GivenRows> {
-        let published = &self.inner.model.published;
-        let opts = CsvOptions {
-            target: Some(published.target_column.clone()),
-            id: Some(id_column),
-            subject: subject_column,
-            spec: TargetSpec::Encoded(published.target.clone()),
-            features: Some(published.feature_names.clone()),
-            ignore: Vec::new(),
-        };
-        let rows = tables::read_dataset(py, rows, "rows".into(), &opts)?;
-        // The unlearner checks that they are exactly the rows of `ids` and `subjects`.
-        Ok(GivenRows {
-            rows,
-            ids: ids.to_vec(),
-            subjects,
-        })
     }
 }
 

@@ -7,22 +7,68 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-_FIELDS: dict[type, frozenset[str]] = {}
+
+@dataclass(frozen=True)
+class _Fields:
+    """A record class's fields, as ``_from_dict`` reads them.
+
+    All the names, those without a default, the default values, and the default factories
+    (called once per record).
+    """
+
+    names: frozenset[str]
+    required: frozenset[str]
+    values: dict[str, Any]
+    factories: dict[str, Any]
+
+    @classmethod
+    def of(cls, record: type) -> _Fields:
+        fields = dataclasses.fields(record)
+        missing = dataclasses.MISSING
+        return cls(
+            names=frozenset(f.name for f in fields),
+            required=frozenset(
+                f.name for f in fields if f.default is missing and f.default_factory is missing
+            ),
+            values={f.name: f.default for f in fields if f.default is not missing},
+            factories={
+                f.name: f.default_factory for f in fields if f.default_factory is not missing
+            },
+        )
+
+
+_FIELDS: dict[type, _Fields] = {}
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build dataclass ``cls`` from ``data``, refusing fields the class does not know.
 
     A new field in the core's reports must be added to the dataclass, so nothing the core
-    reports is silently dropped (and a missing one fails the constructor).
+    reports is silently dropped; a missing field without a default is refused too. The
+    record's ``__dict__`` is filled directly instead of through the frozen dataclass's
+    ``__init__``, which calls ``object.__setattr__`` once per field: for a certificate's 33
+    fields that was most of the Python side of a removal (BENCHMARKS.md, "A removal on the
+    driver with the rows as arrays"). The records have no ``__post_init__``, so the result
+    is the one the constructor would build (defaults included).
     """
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(cls))
-    unknown = data.keys() - names
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = _Fields.of(cls)
+    keys = data.keys()
+    unknown = keys - fields.names
     if unknown:
         raise ValueError(f"{cls.__name__}: unexpected fields {sorted(unknown)} from the core")
-    return cls(**data)
+    missing = fields.required - keys
+    if missing:
+        raise ValueError(f"{cls.__name__}: the core's report lacks the fields {sorted(missing)}")
+    record = object.__new__(cls)
+    state = record.__dict__
+    state.update(fields.values)
+    for name, factory in fields.factories.items():
+        if name not in data:
+            state[name] = factory()
+    state.update(data)
+    return record
 
 
 class _Record:

@@ -266,6 +266,10 @@ class _CertifiedEstimator(BaseEstimator):
         subjects: str | Iterable[Any] | None = None,
         *,
         rows: Any = None,
+        X: Any = None,
+        y: Any = None,
+        row_ids: Iterable[Any] | None = None,
+        row_subjects: Iterable[Any] | None = None,
         id_column: str = "id",
         subject_column: str | None = None,
         require_certified: bool = False,
@@ -296,6 +300,18 @@ class _CertifiedEstimator(BaseEstimator):
             there. The engine cannot check that they are the training rows with those ids,
             nor that a subject has no other rows: that is the caller's part (README,
             "External rows").
+        X, y : numpy arrays, optional
+            For a model whose rows are external, instead of ``rows``: the removed rows as
+            arrays, the fastest form (no Arrow import; README, "External rows"). ``X`` is a
+            float64 array of shape (m, n_features_in_), the features in the fit's column
+            order, exactly as ``fit`` (or the Spark table) had them; ``y`` their m targets
+            as ``fit`` took them (class labels, or values). The rows' ids are ``ids`` (row i
+            of X is the row of ``ids[i]``) unless ``row_ids`` says otherwise; the same
+            checks as for ``rows`` apply.
+        row_ids, row_subjects : iterable of str, optional
+            With ``X``: each row's id (default ``ids``; required with ``subjects``) and each
+            row's data subject (required with ``subjects``, to check that the rows are
+            theirs).
         id_column, subject_column : str
             The columns of ``rows`` that hold the ids and the subjects.
         require_certified : bool, default False
@@ -324,13 +340,79 @@ class _CertifiedEstimator(BaseEstimator):
             request with :meth:`_refresh_from_partials`.
         """
         check_is_fitted(self)
-        if rows is None:
+        given = self._given(
+            ids, subjects, rows, X, y, row_ids, row_subjects, id_column, subject_column
+        )
+        if given is None:
             removed = self._unlearner.remove(_names(ids), _names(subjects))
         else:
-            removed = self._unlearner.remove_rows(
-                _table_stream(rows), _names(ids), _names(subjects), id_column, subject_column
-            )
+            removed = self._unlearner.remove_given(given)
         return self._after_removal(Certificate.from_dict(removed), require_certified)
+
+    def _given(
+        self,
+        ids: str | Iterable[Any] | None,
+        subjects: str | Iterable[Any] | None,
+        rows: Any,
+        X: Any,
+        y: Any,
+        row_ids: Iterable[Any] | None,
+        row_subjects: Iterable[Any] | None,
+        id_column: str,
+        subject_column: str | None,
+    ) -> Any:
+        """Return the removed rows of an external-rows request, or None if none were given.
+
+        The rows (an ``_unlearn.GivenRows``) come from the table ``rows``, or from the
+        arrays ``X`` and ``y``.
+
+        For arrays, only what the extension cannot say clearly is checked here (the kind,
+        dimension and dtype of X, a missing y or row ids); the extension checks the shapes
+        against the model and the values, naming the argument and the row. The values are
+        never converted: rows that are not bit for bit the training rows are not the rows
+        removed.
+        """
+        ids, subjects = _names(ids), _names(subjects)
+        if X is None and y is None:
+            if rows is None:
+                return None
+            return _unlearn.given_table(
+                self._unlearner, _table_stream(rows), ids, subjects, id_column, subject_column
+            )
+        if rows is not None:
+            raise ValueError("give the removed rows once: as a table (rows=) or as arrays (X=, y=)")
+        if X is None or y is None:
+            raise ValueError("rows given as arrays need both X (the features) and y (targets)")
+        if not isinstance(X, np.ndarray):
+            if _data.arrow_stream(X) is not None:
+                raise TypeError(
+                    "X must be a numpy array; give a table of the removed rows as rows= "
+                    "(with its id column) instead"
+                )
+            X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(
+                f"X must be two-dimensional, one row per removed row (got shape {X.shape}); "
+                "for one row use X.reshape(1, -1)"
+            )
+        if X.dtype != np.float64:
+            raise TypeError(
+                f"X must be a float64 array (got {X.dtype}): give the removed rows' features "
+                "as fit read them (float64); a conversion could change the values"
+            )
+        if subjects and (row_ids is None or row_subjects is None):
+            raise ValueError(
+                "the request erases subjects: give row_ids= and row_subjects= (each row of X's "
+                "id and data subject), so that the rows can be checked to be theirs"
+            )
+        row_ids = ids if row_ids is None else _names(row_ids)
+        owners = None if row_subjects is None else _names(row_subjects)
+        if self._loss == "squared":
+            targets = np.asarray(y, dtype=np.float64).reshape(-1)
+        else:
+            # tolist(): Python scalars, without one numpy scalar object per label.
+            targets = [_label_text(v) for v in np.asarray(y).reshape(-1).tolist()]
+        return _unlearn.given_arrays(self._unlearner, X, targets, row_ids, owners, ids, subjects)
 
     def _refresh_from_partials(
         self,
@@ -339,7 +421,11 @@ class _CertifiedEstimator(BaseEstimator):
         ids: str | Iterable[Any] | None = None,
         subjects: str | Iterable[Any] | None = None,
         *,
-        rows: Any,
+        rows: Any = None,
+        X: Any = None,
+        y: Any = None,
+        row_ids: Iterable[Any] | None = None,
+        row_subjects: Iterable[Any] | None = None,
         id_column: str = "id",
         subject_column: str | None = None,
         require_certified: bool = False,
@@ -351,16 +437,21 @@ class _CertifiedEstimator(BaseEstimator):
         already deleted from the table — at the query ``self._unlearner.refresh_query(
         weights)`` under the spec ``self._unlearner.batch_spec()``; ``weights`` (K x d, one
         row per class model, the intercept last) are a re-solve's result. The request
-        (``ids``, ``subjects``, ``rows``) is the one that raised. The new weights are
-        charged by their measured residual; the caches are reseeded from the sums.
+        (``ids``, ``subjects``, and the rows as :meth:`remove` took them: ``rows``, or ``X``
+        and ``y``) is the one that raised. The new weights are charged by their measured
+        residual; the caches are reseeded from the sums.
         """
         check_is_fitted(self)
-        refreshed = self._unlearner.refresh_rows(
-            _table_stream(rows),
-            _names(ids),
-            _names(subjects),
-            id_column,
-            subject_column,
+        given = self._given(
+            ids, subjects, rows, X, y, row_ids, row_subjects, id_column, subject_column
+        )
+        if given is None:
+            raise ValueError(
+                "give the removed rows of the request that raised NeedsFullPass: rows= (a "
+                "table) or X= and y= (arrays)"
+            )
+        refreshed = self._unlearner.refresh_given(
+            given,
             bytes(partials),
             np.ascontiguousarray(np.atleast_2d(weights), dtype=np.float64),
         )

@@ -483,10 +483,16 @@ impl Unlearner {
             )));
         }
         let mut design = rows.clone();
-        published
-            .preprocessing
-            .apply(&mut design)
-            .map_err(|e| bad(e.to_string()))?;
+        // The identity (no scale, no clip) leaves every value as it is: no pass then.
+        let preprocessing = &published.preprocessing;
+        let identity = preprocessing.default_scale == 1.0
+            && preprocessing.feature_scales.is_empty()
+            && preprocessing.clip_norm.is_none();
+        if !identity {
+            preprocessing
+                .apply(&mut design)
+                .map_err(|e| bad(e.to_string()))?;
+        }
         if published.hyperparameters.intercept {
             design = design.with_constant_feature(INTERCEPT_FEATURE, 1.0);
         }
