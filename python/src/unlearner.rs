@@ -152,7 +152,10 @@ fn load_store(path: &Path) -> Result<Core, StoreError> {
 /// `model.json` rewrite), for the caller to warn about; the store's close retries it.
 ///
 /// Python shows a removal's certificate before `save()`, so the store is not told to
-/// withhold (`Store::withhold_until_commit`): a failed save leaves the release chargeable.
+/// withhold (`Store::withhold_until_commit`): a save that fails after its release-log records
+/// (or is refused as diverged: the records are written then) leaves the release chargeable;
+/// one whose records could not be written leaves nothing to charge it by (the estimators'
+/// docstrings say to publish only after `save()` returns).
 fn save_store(path: &Path, unlearner: &Core) -> Result<Vec<FollowUp>, StoreError> {
     let no_wait = std::time::Duration::ZERO;
     let mut store = match Store::open(path, Access::Write { wait: no_wait }) {

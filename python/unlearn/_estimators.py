@@ -278,8 +278,12 @@ class _CertifiedEstimator(BaseEstimator):
 
         One batch, one step: the rows are deleted from the secret state, the weights
         updated, a release published (as the publish policy says) and a certificate
-        appended to the ledger. If the removal fails, nothing changes. The certificate is
-        charged to the store's budget even if a later :meth:`save` fails: it was seen.
+        appended to the ledger. If the removal fails, nothing changes. A store-backed
+        model's release is charged to the store's budget only once :meth:`save` has written
+        it to the store's release log — then even if the save fails afterwards, or is refused
+        because another writer saved first — so publish the certificate or the weights only
+        after :meth:`save` returns: a save that fails before that (a full disk) or is never
+        called leaves nothing that charges it.
 
         Parameters
         ----------
@@ -519,8 +523,10 @@ class _CertifiedEstimator(BaseEstimator):
         """Write the model's store (the directory the CLI reads: ``unlearn remove --store``).
 
         The secret directory holds the training rows and the noise key and is readable by
-        its owner only. If saving a removal fails, its release is still charged to the
-        store's budget (its certificate was seen), but the removal is not applied: remove again.
+        its owner only. If saving a removal fails after its release-log line was written, or
+        is refused because another writer saved first, its release is still charged to the
+        store's budget (its certificate may have been seen), but the removal is not applied:
+        remove again. If the failure came first (a full disk), nothing records the release.
         If the commit is durable but the work after it fails (emptying the write-ahead log,
         rewriting ``model.json``), ``save`` returns and warns with
         :class:`unlearn.DurableCommitWarning` naming the file; the next save redoes that work.

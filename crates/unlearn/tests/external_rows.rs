@@ -567,8 +567,10 @@ fn review4_external_certificates_state_the_external_rows_assumptions() {
 
 /// Review 4, finding B1: an external-rows store restored from a backup taken before an
 /// acknowledged, unpublished removal. Its `rows` table is empty, so the other branch's
-/// removal must be found missing from the ledger (not from the rows): the next writer
-/// re-applies it or refuses the store; it never opens it with the removal dropped.
+/// removal must be found missing from the ledger (not from the rows). The store cannot
+/// re-apply it without the rows, so (review 6, finding 3) it opens but refuses every commit
+/// that does not apply it, and a new removal of the same rows settles it: it never commits
+/// anything with the removal dropped, and it is never refused for ever.
 #[test]
 fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() {
     let (_, mut external) = pair();
@@ -600,29 +602,40 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
     for f in ["unlearn.db", "model.json"] {
         std::fs::copy(backup.join(f), dir.join(f)).unwrap();
     }
-    // The next writer must re-apply the removal or refuse the store; it does neither.
-    match Store::open(&dir, write) {
+    // The next writer opens, but commits nothing that drops the removal of s2 ...
+    let mut store = Store::open(&dir, write).expect("the store opens");
+    let mut restored = store.load().unwrap();
+    let other = restored.remove_external(&given(&["s3"], &[]), 1).unwrap();
+    match store.commit(&restored) {
         Err(e) => assert!(
             e.to_string()
-                .contains("cannot re-apply those removals without their rows"),
+                .contains("cannot re-apply that removal itself"),
             "the refusal names the cause and the remedy: {e}"
         ),
-        Ok(store) => {
-            let after = store.load().unwrap();
-            let removed = after
-                .ledger
-                .entries
-                .iter()
-                .any(|e| e.removed_id_tags.contains(&tag));
-            assert!(
-                removed,
-                "the acknowledged removal of s2 is gone after the restore, and the writer opened \
-                 the store without a word: {} rows, ledger of {} entries",
-                after.model.secret.n_rows(),
-                after.ledger.entries.len()
-            );
-        }
+        Ok(()) => panic!(
+            "the removal of s3 ({}) committed with the acknowledged removal of s2 dropped",
+            other.step
+        ),
     }
+    // ... until the same rows are removed again: then it commits.
+    let mut redone = store.load().unwrap();
+    let again = redone.remove_external(&given(&["s2"], &[]), 1).unwrap();
+    assert!(
+        again.removed_id_tags.contains(&tag),
+        "the same id, the same keyed tag"
+    );
+    store
+        .commit(&redone)
+        .expect("a removal of the lost rows settles the store");
+    drop(store);
+    let settled = Store::open(&dir, write).unwrap();
+    let check = settled.release_log_check().unwrap();
+    assert!(check.passed, "{}", check.detail);
+    assert!(
+        !check.detail.contains("not applied yet"),
+        "{}",
+        check.detail
+    );
 }
 
 /// [`rows`] less the rows with these ids (the remaining rows of a table they were deleted

@@ -312,6 +312,12 @@ pub struct Store {
     /// Whether the caller shows nothing of a commit's entries until the commit returns Ok
     /// ([`Store::withhold_until_commit`]): only then is a failed commit's release abandoned.
     withheld: bool,
+    /// The digests of the entries [`Store::record_before_showing`] recorded since this
+    /// handle's last commit, in order: the next commit does not record them again.
+    recorded: Vec<String>,
+    /// Removals of another branch that this external-rows store could not re-apply when it
+    /// opened (it holds no row): every commit must apply them ([`Store::commit`]).
+    unapplied: Vec<release_log::Unapplied>,
     /// What the last commit left to do although it is durable ([`Store::follow_ups`]).
     follow_ups: Vec<FollowUp>,
 }
@@ -361,6 +367,8 @@ impl Store {
             reconciled: Vec::new(),
             reconciliation_is_last: false,
             withheld: false,
+            recorded: Vec::new(),
+            unapplied: Vec::new(),
             follow_ups: Vec::new(),
         };
         store.write_new(unlearner, overwrite)?;
@@ -409,7 +417,8 @@ impl Store {
     /// its release log (`releases.jsonl`): releases an observer has seen that the ledger does
     /// not hold (the store was restored from a backup) are charged to the transcript, and
     /// removals they acknowledged are re-applied, in one commit before anything else
-    /// ([`Store::reconciled`]).
+    /// ([`Store::reconciled`]). A store whose rows are external cannot re-apply a lost
+    /// removal: it opens, and refuses every commit that does not apply it ([`Store::commit`]).
     pub fn open(dir: &Path, access: Access) -> Result<Store, StoreError> {
         let db = dir.join(DB_FILE);
         if !db.is_file() {
@@ -440,6 +449,8 @@ impl Store {
             reconciled: Vec::new(),
             reconciliation_is_last: false,
             withheld: false,
+            recorded: Vec::new(),
+            unapplied: Vec::new(),
             follow_ups: Vec::new(),
         };
         let version = store.check_format()?;
@@ -449,7 +460,7 @@ impl Store {
             let ours = release_log::records_of_store(&store, &log)?;
             store.adopt_refs_journal(version)?;
             store.tidy()?;
-            store.reconciled = release_log::reconcile(&mut store, &ours)?;
+            (store.reconciled, store.unapplied) = release_log::reconcile(&mut store, &ours)?;
             store.reconciliation_is_last = !store.reconciled.is_empty();
         }
         Ok(store)
@@ -465,9 +476,9 @@ impl Store {
 
     /// What reconciling the store with its release log did, for the operator (none if
     /// nothing): which releases of the lost branch were charged, and how many of its removals
-    /// were re-applied. It names releases by index only: their charges depend on the data, and
-    /// this note goes to standard error and service logs (`inspect` and `verify` on the 0600
-    /// store show the charges).
+    /// were re-applied (or, its rows being external, could not be). It names releases by
+    /// index only: their charges depend on the data, and this note goes to standard error and
+    /// service logs (`inspect` and `verify` on the 0600 store show the charges).
     pub fn reconciliation_note(&self) -> Option<String> {
         let charged: Vec<String> = self
             .reconciled
@@ -480,9 +491,17 @@ impl Store {
             .iter()
             .filter(|e| e.kind == EntryKind::Removal)
             .count();
-        (!self.reconciled.is_empty()).then(|| {
+        let unapplied = if self.unapplied.is_empty() {
+            String::new()
+        } else {
             format!(
-                "the store's release log holds entries its ledger does not (it was restored from a backup after it had published, or a writer stopped between a record and its commit); charged to the transcript: {}; removals of those entries re-applied: {reapplied}",
+                "; removals this store cannot re-apply (its rows are external): {} — every commit that does not remove those rows again is refused",
+                self.unapplied.len()
+            )
+        };
+        (!self.reconciled.is_empty() || !self.unapplied.is_empty()).then(|| {
+            format!(
+                "the store's release log holds entries its ledger does not (it was restored from a backup after it had published, or a writer stopped between a record and its commit); charged to the transcript: {}; removals of those entries re-applied: {reapplied}{unapplied}",
                 if charged.is_empty() {
                     "none".to_string()
                 } else {
@@ -585,11 +604,15 @@ impl Store {
                 path: self.root.clone(),
             });
         }
+        self.refuse_unapplied(unlearner)?;
         if self.model_file_stale {
             self.repair_model_file()?;
         }
         let replaceable = std::mem::take(&mut self.reconciliation_is_last);
-        let (model_changed, deleted) = self.write_changes(unlearner, refs, replaceable)?;
+        let recorded = std::mem::take(&mut self.recorded);
+        let (model_changed, deleted) =
+            self.write_changes(unlearner, refs, replaceable, &recorded)?;
+        self.unapplied.clear();
         if deleted {
             self.deletions_pending += 1;
             self.checkpoint_due |= self.deletions_pending >= self.checkpoint_every;
@@ -615,6 +638,24 @@ impl Store {
     /// the entry is deleted and its record marked abandoned (it released nothing), and the
     /// unlearner's entries are committed, each charging its own release once
     /// (proofs/transcript_accounting.md, premise (iii)).
+    ///
+    /// A caller that did not withhold ([`Store::withhold_until_commit`]) and whose unlearner
+    /// diverged from the store (loaded before another writer committed) may have shown its
+    /// new entries' releases: they are recorded in the release log and marked failed
+    /// (charged by the next writer as releases of another branch, their removals not
+    /// applied), then [`StoreError::Diverged`] is returned; the database is untouched.
+    ///
+    /// A release shown before its record reached the log is charged only if the log could
+    /// be written: a commit whose very first write — the append of its records — fails (a
+    /// full disk), or a process that stops before committing, leaves nothing to charge it
+    /// by. A caller that shows a certificate before committing records it first
+    /// ([`Store::record_before_showing`]), or withholds it until the commit returns.
+    ///
+    /// An external-rows store that opened with removals of another branch it could not
+    /// re-apply (a restore lost them, or a commit failed after its record and could not mark
+    /// it) refuses, with [`StoreError::Reconciliation`], every commit whose ledger does not
+    /// remove those ids: a retry by the caller that holds the entry, or a new removal of the
+    /// same rows, settles them.
     pub fn commit(&mut self, unlearner: &Unlearner) -> Result<(), StoreError> {
         self.commit_with_refs(unlearner, &[])
     }
@@ -632,6 +673,83 @@ impl Store {
     /// ([`crate::deletions::Deletions::open`]) set it.
     pub fn withhold_until_commit(&mut self) {
         self.withheld = true;
+    }
+
+    /// Appends and syncs the release-log records of `unlearner`'s entries that the store has
+    /// not committed (and this handle has not recorded yet), so that a caller may show them
+    /// before [`Store::commit`]: their releases are charged whatever happens next. If the
+    /// commit then fails, its records are marked failed (charged, not applied) as usual; if
+    /// nothing follows (the process stops), the next writer takes them for a lost branch:
+    /// it charges their releases and re-applies their removals (a store that holds its
+    /// rows; an external-rows store refuses commits until they are applied: [`Store::commit`]).
+    /// The next commit through this handle does not record them again. On error show
+    /// nothing: [`StoreError::ReadOnly`] without the writer lock, [`StoreError::Diverged`]
+    /// when `unlearner` does not continue the store's ledger (nothing is written).
+    pub fn record_before_showing(&mut self, unlearner: &Unlearner) -> Result<(), StoreError> {
+        if self.writer.is_none() {
+            return Err(StoreError::ReadOnly {
+                path: self.root.clone(),
+            });
+        }
+        let (len, head): (i64, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT count(*), (SELECT digest FROM ledger ORDER BY step DESC LIMIT 1) FROM ledger",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(db_error(&self.db))?;
+        let entries = &unlearner.ledger.entries;
+        let len = len as usize;
+        if !(len > 0 && entries.len() >= len && Some(&entries[len - 1].digest) == head.as_ref()) {
+            return Err(StoreError::Diverged {
+                path: self.root.clone(),
+                reason: format!(
+                    "the unlearner's ledger ({} entries) does not continue the store's ({len} entries): nothing was recorded; show nothing of its new entries, load the model from the store again and redo the removal",
+                    entries.len()
+                ),
+            });
+        }
+        let new = &entries[len..];
+        let already = recorded_prefix(new, &self.recorded);
+        if already == new.len() {
+            return Ok(());
+        }
+        release_log::append_lines(
+            &self.root,
+            &release_log::records(&ledger_lineage(&unlearner.ledger), &new[already..]),
+        )?;
+        self.recorded = new.iter().map(|e| e.digest.clone()).collect();
+        // A retried commit may no longer replace the reconciliation entries: their records
+        // are no longer the last lines, where its abandonment of them must follow them.
+        self.reconciliation_is_last = false;
+        Ok(())
+    }
+
+    /// [`StoreError::Reconciliation`] unless `unlearner`'s ledger removes every id of the
+    /// removals of another branch this external-rows store could not re-apply.
+    fn refuse_unapplied(&self, unlearner: &Unlearner) -> Result<(), StoreError> {
+        let removed: std::collections::HashSet<&str> = unlearner
+            .ledger
+            .entries
+            .iter()
+            .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
+            .collect();
+        let Some((entry, tags)) = self
+            .unapplied
+            .iter()
+            .find(|(_, tags)| !tags.iter().all(|t| removed.contains(t.as_str())))
+        else {
+            return Ok(());
+        };
+        Err(StoreError::Reconciliation {
+            path: self.root.clone(),
+            reason: format!(
+                "ledger entry {} of another branch of this store's history (lost by a restore of {DB_FILE}, or a commit that failed after its release-log record was written) removed {} row(s) this store has not removed, and its rows are external: it cannot re-apply that removal itself, and commits nothing that drops it. Commit that removal first: retry the commit with the model that holds the entry (Python: save() again), or remove the same rows again (the ids the requester was acknowledged), or put back the newest {DB_FILE}",
+                short(entry),
+                tags.len()
+            ),
+        })
     }
 
     /// Checkpoints the WAL after every `deletions` commits that delete rows instead of after
@@ -790,9 +908,13 @@ impl Store {
             tx,
             &self.root,
             &db,
-            &unlearner.ledger,
-            &unlearner.ledger.entries,
-            true,
+            &ledger_lineage(&unlearner.ledger),
+            Logged {
+                entries: &unlearner.ledger.entries,
+                recorded: 0,
+                abandoned: Vec::new(),
+                withheld: true,
+            },
         )
     }
 
@@ -803,6 +925,7 @@ impl Store {
         unlearner: &Unlearner,
         refs: &[(&str, &str)],
         replaceable: bool,
+        recorded: &[String],
     ) -> Result<(bool, bool), StoreError> {
         let db = self.db.clone();
         let root = self.root.clone();
@@ -843,8 +966,21 @@ impl Store {
             old.ledger_len = before as u64;
             old.ledger_head = entries[before - 1].digest.clone();
         } else if !continues {
+            let what = if self.withheld {
+                "nothing was written".to_string()
+            } else {
+                match record_diverged(&tx, &root, &db, entries) {
+                    Ok(0) => "nothing was written".to_string(),
+                    Ok(n) => format!(
+                        "its {n} new entries are recorded in {RELEASE_LOG_FILE} as failed (their releases may have been shown: the next writer charges them; their removals are not applied)"
+                    ),
+                    Err(e) => format!(
+                        "nothing was written (recording its new entries as failed failed too: {e})"
+                    ),
+                }
+            };
             return Err(diverged(format!(
-                "the unlearner's ledger ({} entries) does not continue the store's ({len} entries, newest {}): nothing was written; load the model from the store again (its ledger is the record) and redo any removal it lacks",
+                "the unlearner's ledger ({} entries) does not continue the store's ({len} entries, newest {}): {what}; load the model from the store again (its ledger is the record) and redo any removal it lacks",
                 entries.len(),
                 short(&old.ledger_head)
             )));
@@ -947,19 +1083,25 @@ impl Store {
             model_digest: new_digest,
         };
         write_state(&tx, unlearner, bindings, false).map_err(&fail)?;
-        if retried.is_some() {
-            // The replaced entries' records directly precede these marks (nothing was
-            // written since they committed), so the marks are honoured; they precede the
-            // retried records, or nothing is committed.
-            release_log::mark_failed_commit(&root, &self.reconciled, true)?;
-        }
+        // A retry abandons the replaced entries: their records directly precede these marks
+        // (nothing was written since they committed), so the marks are honoured; marks and
+        // retried records are appended together or not at all.
+        let abandoned = if retried.is_some() {
+            release_log::marks(&self.reconciled, true)
+        } else {
+            Vec::new()
+        };
         commit_logged(
             tx,
             &root,
             &db,
-            &unlearner.ledger,
-            new_entries,
-            self.withheld,
+            &ledger_lineage(&unlearner.ledger),
+            Logged {
+                entries: new_entries,
+                recorded: recorded_prefix(new_entries, recorded),
+                abandoned,
+                withheld: self.withheld,
+            },
         )?;
         if retried.is_some() {
             self.reconciled.clear();
@@ -1208,32 +1350,108 @@ fn remove_journal(dir: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Commits `tx`, which appends `entries` to `ledger`, after their records are appended to
-/// the release log and synced: no release is visible without its record. If the append or
-/// the commit fails, the records are marked (best effort) and the failure is returned:
-/// abandoned when `withheld` (the caller showed nothing of the entries:
-/// [`Store::withhold_until_commit`]; nothing of them became visible, so no writer may apply
-/// or charge them), failed otherwise (the caller may have shown the certificate or the new
-/// weights before committing: the next writer charges the release, and does not apply the
-/// removal, whose caller was told it failed; proofs/transcript_accounting.md, premise
-/// (iii)). If the marks cannot be written either, the records are treated as possibly
-/// published and their removals applied, as for a writer that stopped between a record and
-/// its commit.
+/// What [`commit_logged`] writes to the release log.
+struct Logged<'a> {
+    /// The entries the transaction appends to the ledger.
+    entries: &'a [Certificate],
+    /// How many of them (the first) [`Store::record_before_showing`] already recorded.
+    recorded: usize,
+    /// Marks to append just before the records (a retry's abandonment of the entries it
+    /// replaces).
+    abandoned: Vec<u8>,
+    /// Whether the caller withholds the entries until the commit returns.
+    withheld: bool,
+}
+
+/// Commits `tx`, which appends `logged.entries` to the ledger of training entry `lineage`,
+/// after their records (those not already recorded) are appended to the release log, after
+/// `logged.abandoned`, in one all-or-nothing append, and synced: no release is visible
+/// without its record. If the append or the commit fails, the records that are in the log
+/// are marked (best effort) and the failure is returned: abandoned when the caller withheld
+/// the entries (it showed nothing of them: [`Store::withhold_until_commit`]; nothing of them
+/// became visible, so no writer may apply or charge them), failed otherwise (the caller may
+/// have shown the certificate or the new weights before committing: the next writer charges
+/// the release, and does not apply the removal, whose caller was told it failed;
+/// proofs/transcript_accounting.md, premise (iii)). When the append itself failed, nothing
+/// of it stayed and only the entries recorded beforehand are marked (failed: they were
+/// recorded to be shown). If the marks cannot be written either, the records are treated as
+/// possibly published and their removals applied, as for a writer that stopped between a
+/// record and its commit.
 fn commit_logged(
     tx: rusqlite::Transaction<'_>,
     root: &Path,
     db: &Path,
-    ledger: &Ledger,
-    entries: &[Certificate],
-    withheld: bool,
+    lineage: &str,
+    logged: Logged<'_>,
 ) -> Result<(), StoreError> {
-    let committed = release_log::append(root, &ledger_lineage(ledger), entries)
-        .and_then(|()| tx.commit().map_err(db_error(db)));
+    let Logged {
+        entries,
+        recorded,
+        mut abandoned,
+        withheld,
+    } = logged;
+    abandoned.extend(release_log::records(lineage, &entries[recorded..]));
+    let appended = release_log::append_lines(root, &abandoned);
+    let in_log = if appended.is_ok() {
+        entries
+    } else {
+        &entries[..recorded]
+    };
+    let committed = appended.and_then(|()| tx.commit().map_err(db_error(db)));
     if committed.is_err() {
         // The commit's own error is the one to report; a failed mark changes nothing else.
-        let _ = release_log::mark_failed_commit(root, entries, withheld);
+        let _ =
+            release_log::append_lines(root, &release_log::marks(in_log, withheld && recorded == 0));
     }
     committed
+}
+
+/// How many of `entries`, from the first, are the entries `recorded` names, in order.
+fn recorded_prefix(entries: &[Certificate], recorded: &[String]) -> usize {
+    entries
+        .iter()
+        .zip(recorded)
+        .take_while(|(e, d)| e.digest == **d)
+        .count()
+}
+
+/// For a [`StoreError::Diverged`] commit of a caller that did not withhold: appends the
+/// records of the unlearner's entries that neither the store's ledger (read through `tx`)
+/// nor its release log names, each marked failed, in one append — the caller may have shown their releases, so the
+/// next writer charges them as releases of another branch; their removals are not applied
+/// (the caller is told the commit failed). Nothing when the unlearner is of another training
+/// run. Returns how many entries it recorded.
+fn record_diverged(
+    tx: &Connection,
+    root: &Path,
+    db: &Path,
+    entries: &[Certificate],
+) -> Result<usize, StoreError> {
+    let fail = db_error(db);
+    let mut select = tx
+        .prepare("SELECT digest FROM ledger ORDER BY step")
+        .map_err(&fail)?;
+    let digests = select
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(&fail)?
+        .collect::<Result<std::collections::HashSet<String>, _>>()
+        .map_err(&fail)?;
+    let lineage = entries.first().map(|e| e.digest.as_str()).unwrap_or("");
+    if !digests.contains(lineage) || entries.first().is_some_and(|e| e.step != 0) {
+        return Ok(0);
+    }
+    // An entry the log already names has its fate there (committed on a branch a restore
+    // lost, or already marked): a mark now would change it.
+    let log = read_release_log(root)?;
+    let logged: std::collections::HashSet<&str> = log.iter().map(LogLine::entry).collect();
+    let new: Vec<&Certificate> = entries
+        .iter()
+        .filter(|e| !digests.contains(&e.digest) && !logged.contains(e.digest.as_str()))
+        .collect();
+    let mut lines = release_log::records(lineage, new.iter().copied());
+    lines.extend(release_log::marks(new.iter().copied(), false));
+    release_log::append_lines(root, &lines)?;
+    Ok(new.len())
 }
 
 /// The length of the store's ledger before this handle's reconciliation entries

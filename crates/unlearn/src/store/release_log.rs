@@ -29,7 +29,13 @@
 //! writer stopped between the record and its commit, the record stays, looks like a
 //! release of another branch and is charged as one — over-charging, which only spends
 //! budget — and its removal is applied by the next writer like a lost one: the error is on
-//! the side of erasure. An entry can be abandoned and still reach the database (SQLite
+//! the side of erasure (a store whose rows are external cannot apply it: its writer opens,
+//! and refuses every commit that does not remove those ids — [`Store::commit`]). A caller
+//! that shows an entry before committing records it first ([`Store::record_before_showing`]):
+//! without a record, a release shown before a commit whose first write (the record) failed
+//! cannot be charged. A caller whose commit is refused as diverged and that did not withhold
+//! has its new entries recorded and marked failed in one append. Every append is all or
+//! nothing ([`append_lines`]), so marks never outlive the records written with them. An entry can be abandoned and still reach the database (SQLite
 //! reported the commit failed, e.g. on a failed `fsync`, but the frames it wrote are
 //! recovered when the database is next opened): the last line about an entry decides, so
 //! the next writer finds that entry of its ledger unrecorded and records it again. The
@@ -140,7 +146,7 @@ pub enum LogLine {
 
 impl LogLine {
     /// The digest of the ledger entry the line is about.
-    fn entry(&self) -> &str {
+    pub(super) fn entry(&self) -> &str {
         match self {
             LogLine::Record(record) => &record.entry,
             LogLine::Abandoned(entry) | LogLine::Failed(entry) => entry,
@@ -220,8 +226,14 @@ fn parse_line(line: &str) -> Result<LogLine, String> {
 
 /// Appends `lines` (serialised, each ending in a newline) and syncs them (`fdatasync`: the
 /// data and the new length), the directory too when the file is new. A torn last line is
-/// cut first.
-fn append_lines(root: &Path, lines: &[u8]) -> Result<(), StoreError> {
+/// cut first. All or nothing: if the write or the sync fails, the file is cut back to its
+/// length before the append (best effort: if that fails too, the torn last line is cut at
+/// the next append), so that the lines of one call — an abandonment and the records that
+/// follow it — are never kept in part. Nothing to do when there are no lines.
+pub(super) fn append_lines(root: &Path, lines: &[u8]) -> Result<(), StoreError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
     let path = release_log_path(root);
     let io = |source| StoreError::Io {
         path: path.clone(),
@@ -247,8 +259,13 @@ fn append_lines(root: &Path, lines: &[u8]) -> Result<(), StoreError> {
         }
         file.seek(SeekFrom::End(0)).map_err(io)?;
     }
-    file.write_all(lines).map_err(io)?;
-    file.sync_data().map_err(io)?;
+    let start = file.stream_position().map_err(io)?;
+    if let Err(e) = file.write_all(lines).and_then(|()| file.sync_data()) {
+        if file.set_len(start).is_ok() {
+            let _ = file.sync_data();
+        }
+        return Err(io(e));
+    }
     if created {
         sync_dir(root)?;
     }
@@ -265,44 +282,28 @@ fn jsonl<T: Serialize>(values: impl IntoIterator<Item = T>) -> Vec<u8> {
     lines
 }
 
-/// Appends the records of `entries` (of the history whose training entry is `lineage`) and
-/// syncs them ([`append_lines`]).
-pub(super) fn append(
-    root: &Path,
+/// The serialised records of `entries` (of the history whose training entry is `lineage`).
+pub(super) fn records<'a>(
     lineage: &str,
-    entries: &[Certificate],
-) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    append_lines(
-        root,
-        &jsonl(entries.iter().map(|e| LogRecord::of(lineage, e))),
-    )
+    entries: impl IntoIterator<Item = &'a Certificate>,
+) -> Vec<u8> {
+    jsonl(entries.into_iter().map(|e| LogRecord::of(lineage, e)))
 }
 
-/// Marks the records of `entries` (their commit failed after they were appended, or while
-/// they were) and syncs the lines: abandoned when their caller withheld them
-/// ([`LogLine::Abandoned`]), failed otherwise ([`LogLine::Failed`]: charged, not applied).
-/// The caller reports its own failure whatever this returns: if the marks cannot be
-/// written, the records stay and are treated as possibly published and applied (the module
-/// documentation).
-pub(super) fn mark_failed_commit(
-    root: &Path,
-    entries: &[Certificate],
+/// The serialised marks of `entries` whose commit failed: abandoned when their caller
+/// withheld them ([`LogLine::Abandoned`]), failed otherwise ([`LogLine::Failed`]: charged,
+/// not applied).
+pub(super) fn marks<'a>(
+    entries: impl IntoIterator<Item = &'a Certificate>,
     withheld: bool,
-) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let mark = |e: &Certificate| {
+) -> Vec<u8> {
+    jsonl(entries.into_iter().map(|e| {
         if withheld {
             MarkLine::Abandoned(e.digest.clone())
         } else {
             MarkLine::Failed(e.digest.clone())
         }
-    };
-    append_lines(root, &jsonl(entries.iter().map(mark)))
+    }))
 }
 
 /// Records of another training run written after a store's last record: its database is
@@ -643,29 +644,35 @@ fn settled(store: &Store, ours: &[Counted], digests: &[String]) -> Result<bool, 
         .all(|tag| removed.contains(tag)))
 }
 
+/// A removal of another branch that an external-rows store could not re-apply (it holds no
+/// row): the digest of its ledger entry there and the keyed tags of the ids still to remove.
+pub(super) type Unapplied = (String, Vec<String>);
+
 /// Reconciles the store with its release log (see the module documentation), given the
 /// records of its lineage that count ([`records_of_store`]): adds the ledger entries the
 /// log lacks, charges the releases of other branches, re-applies their lost removals, and
 /// commits. Cheap when there is nothing to do (the ledger's digests and the log are
-/// compared before anything is decoded). Returns the ledger entries it committed.
+/// compared before anything is decoded). Returns the ledger entries it committed, and the
+/// lost removals it left unapplied because the store's rows are external: the store's
+/// writer refuses every commit that does not apply them ([`Store::commit`]).
 pub(super) fn reconcile(
     store: &mut Store,
     ours: &[Counted],
-) -> Result<Vec<Certificate>, StoreError> {
+) -> Result<(Vec<Certificate>, Vec<Unapplied>), StoreError> {
     // The ledger's digests, oldest first (a cheap read: no entry is decoded).
     let digests = strings(store, "SELECT digest FROM ledger ORDER BY step")?;
     let Some(lineage) = digests.first() else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     if settled(store, ours, &digests)? {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let mut unlearner = store.load()?;
     let before = unlearner.ledger.entries.len();
     let (foreign, lost) = {
         let divergence = compare(ours, &unlearner.ledger.entries);
         let unlogged: Vec<Certificate> = divergence.unlogged.into_iter().cloned().collect();
-        append(&store.root, lineage, &unlogged)?;
+        append_lines(&store.root, &records(lineage, &unlogged))?;
         let lost: Vec<(String, Vec<String>)> = divergence
             .lost
             .into_iter()
@@ -673,8 +680,16 @@ pub(super) fn reconcile(
             .collect();
         (divergence.foreign, lost)
     };
+    // An external-rows store holds no row to re-apply a lost removal with: it is left to a
+    // commit that removes those ids (the caller that still holds the entry retrying it, or
+    // a new request for the same rows), and until then no other commit is accepted.
+    let (lost, unapplied) = if unlearner.model.secret.rows.is_external() {
+        (Vec::new(), lost)
+    } else {
+        (lost, Vec::new())
+    };
     if foreign.is_empty() && lost.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), unapplied));
     }
     if !foreign.is_empty() {
         unlearner.charge_foreign_releases(foreign);
@@ -683,29 +698,18 @@ pub(super) fn reconcile(
         reapply(store, &mut unlearner, entry, tags)?;
     }
     store.commit(&unlearner)?;
-    Ok(unlearner.ledger.entries.split_off(before))
+    Ok((unlearner.ledger.entries.split_off(before), unapplied))
 }
 
 /// Re-applies a removal of another branch (ledger entry `entry` there) that the store lost:
-/// the remaining rows whose keyed tags it names, removed as one request.
+/// the remaining rows whose keyed tags it names, removed as one request (a store that holds
+/// its rows: [`reconcile`] leaves an external-rows store's lost removals unapplied).
 fn reapply(
     store: &Store,
     unlearner: &mut Unlearner,
     entry: &str,
     tags: &[String],
 ) -> Result<(), StoreError> {
-    if unlearner.model.secret.rows.is_external() && !tags.is_empty() {
-        // The store holds no row to re-apply them with: refusing beats dropping a removal
-        // an observer saw acknowledged.
-        return Err(StoreError::Reconciliation {
-            path: store.root.clone(),
-            reason: format!(
-                "ledger entry {} of another branch (lost by a restore) removed {} row(s), and this store's rows are external: it cannot re-apply those removals without their rows; restore the store's newest unlearn.db instead",
-                short(entry),
-                tags.len()
-            ),
-        });
-    }
     let fail = db_error(&store.db);
     let mut select = store
         .conn
@@ -829,7 +833,7 @@ pub fn check(root: &Path, ledger: &[Certificate]) -> Result<Check, StoreError> {
     }
     if !divergence.lost.is_empty() {
         notes.push(format!(
-            "{} removal(s) outside this ledger ({} ids) are not applied yet; the next command that opens the store for writing re-applies them",
+            "{} removal(s) outside this ledger ({} ids) are not applied yet; the next command that opens the store for writing re-applies them (a store whose rows are external refuses every commit that does not remove those ids, until they are removed again)",
             divergence.lost.len(),
             divergence.lost.iter().map(|(_, t)| t.len()).sum::<usize>()
         ));
