@@ -1,11 +1,11 @@
 //! The exact discrete Gaussian sampler and the lattice release:
 //! - `sample`: one draw of N_ℤ(0, s²) at s = 1, 3, 2²⁴ and 2²⁵ (the range
 //!   `LatticeNoise::for_sigma` uses) and at the largest s, 2³¹;
-//! - `release_785/words` and `release_785/bits`: one `LatticeNoise::release_with` of 785
+//! - `release_785/{words,bits,compare}`: one `LatticeNoise::release_with` of 785
 //!   coordinates (digits with an intercept; a one-vs-rest model draws this K times), σ = 0.5,
-//!   with the word sampler (every release before the sampler field) and the bit sampler (new
-//!   releases);
-//! - `draws_785/words` and `draws_785/bits`: 785 draws at s = 2²⁴ in one
+//!   with the word sampler (every release before the sampler field), the bit sampler and the
+//!   comparison sampler (new releases);
+//! - `draws_785/{words,bits,compare}`: 785 draws at s = 2²⁴ in one
 //!   `DiscreteGaussian::sample_into` call (per draw: the time / 785);
 //! - `chacha20_word`: one `next_u64` of the ChaCha20 stream alone. A draw at s ≈ 2²⁴ reads
 //!   24.4 words on average (tests/sampler_golden.rs: 4,880,464 32-bit words for 10⁵ draws),
@@ -19,6 +19,13 @@ use rand_chacha::ChaCha20Rng;
 use std::hint::black_box;
 use std::time::Duration;
 use unlearn::noise::{DiscreteGaussian, LatticeNoise, MAX_SCALE, Sampler};
+
+/// Every release format, oldest first.
+const SAMPLERS: [(&str, Sampler); 3] = [
+    ("words", Sampler::Words),
+    ("bits", Sampler::Bits),
+    ("compare", Sampler::Compare),
+];
 
 fn sample(c: &mut Criterion) {
     let mut group = c.benchmark_group("discrete_gaussian/sample");
@@ -40,7 +47,7 @@ fn release(c: &mut Criterion) {
     let noise = LatticeNoise::for_sigma(0.5).expect("valid sigma");
     let w: Vec<f64> = (0..785).map(|i| (i as f64 * 0.37).sin()).collect();
     let mut group = c.benchmark_group("discrete_gaussian/release_785");
-    for (label, sampler) in [("words", Sampler::Words), ("bits", Sampler::Bits)] {
+    for (label, sampler) in SAMPLERS {
         let mut rng = ChaCha20Rng::seed_from_u64(2);
         group.bench_function(label, |b| {
             b.iter(|| {
@@ -58,7 +65,7 @@ fn release(c: &mut Criterion) {
 fn draws(c: &mut Criterion) {
     let dg = DiscreteGaussian::new(1 << 24).expect("scale in range");
     let mut group = c.benchmark_group("discrete_gaussian/draws_785");
-    for (label, sampler) in [("words", Sampler::Words), ("bits", Sampler::Bits)] {
+    for (label, sampler) in SAMPLERS {
         let mut rng = ChaCha20Rng::seed_from_u64(4);
         let mut out = vec![0i128; 785];
         group.bench_function(label, |b| {

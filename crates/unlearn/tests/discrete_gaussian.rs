@@ -21,14 +21,14 @@ fn rng(seed: u64) -> ChaCha20Rng {
 }
 
 /// `n` draws from the seeded stream with the word sampler (`DiscreteGaussian::sample`, one
-/// call per draw, as every release before the sampler field) or the bit sampler (one
-/// `sample_into` call of 785 draws at a time, as a release of 785 coordinates).
+/// call per draw, as every release before the sampler field) or the bit or comparison
+/// sampler (one `sample_into` call of 785 draws at a time, as a release of 785 coordinates).
 fn draws(sampler: Sampler, scale: u64, n: usize, seed: u64) -> Vec<i128> {
     let dg = DiscreteGaussian::new(scale).unwrap();
     let mut r = rng(seed);
     match sampler {
         Sampler::Words => (0..n).map(|_| dg.sample(&mut r)).collect(),
-        Sampler::Bits => {
+        Sampler::Bits | Sampler::Compare => {
             let mut out = vec![0i128; n];
             for chunk in out.chunks_mut(785) {
                 dg.sample_into(sampler, &mut r, chunk);
@@ -38,9 +38,9 @@ fn draws(sampler: Sampler, scale: u64, n: usize, seed: u64) -> Vec<i128> {
     }
 }
 
-/// Both samplers: every distribution test runs against each (a false-alarm rate α per
-/// sampler, 2α for the test).
-const SAMPLERS: [Sampler; 2] = [Sampler::Words, Sampler::Bits];
+/// Every sampler: each distribution test runs against each (a false-alarm rate α per
+/// sampler, 3α for the test).
+const SAMPLERS: [Sampler; 3] = [Sampler::Words, Sampler::Bits, Sampler::Compare];
 
 /// exp(−z²/(2s²)) / Σ_y exp(−y²/(2s²)) for |z| ≤ 60s: the terms left out of the sum are
 /// below e^{−1800}, far under f64 resolution.

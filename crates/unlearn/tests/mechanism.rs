@@ -607,9 +607,9 @@ fn test_key(seed: u64) -> NoiseKey {
     NoiseKey::from_secret_bytes(bytes)
 }
 
-/// The release format's sampler field (proofs/lattice_release.md, "The bit sampler"): a new
-/// lattice release records the bit sampler in its release record and in every certificate
-/// (`"release_sampler":"cks-bits-v2"` in the sealed JSON), `verify` regenerates it with that
+/// The release format's sampler field (proofs/lattice_release.md, "The bit sampler", "The
+/// comparison sampler"): a new lattice release records the comparison sampler in its release
+/// record and in every certificate (`"release_sampler":"cks-compare-v3"` in the sealed JSON), `verify` regenerates it with that
 /// sampler and passes; the same record read with the word sampler gives other weights, so
 /// `verify` fails when the secret record's sampler is flipped; flipping the certificate's
 /// field breaks the ledger chain (the field is under the digest) and, resealed, disagrees
@@ -621,12 +621,12 @@ fn the_release_sampler_is_recorded_sealed_and_checked() {
     let mut u = train(data(100, 3, 1, 8), &h, 21);
     u.remove(&ids(&[4])).unwrap();
     let s = &u.model.secret;
-    assert_eq!(s.last_release.sampler, noise::Sampler::Bits);
+    assert_eq!(s.last_release.sampler, noise::Sampler::Compare);
     for entry in &u.ledger.entries {
-        assert_eq!(entry.release_sampler, noise::Sampler::Bits);
+        assert_eq!(entry.release_sampler, noise::Sampler::Compare);
         let json = serde_json::to_string(entry).unwrap();
         assert!(
-            json.contains(r#""release_sampler":"cks-bits-v2""#),
+            json.contains(r#""release_sampler":"cks-compare-v3""#),
             "{json}"
         );
     }

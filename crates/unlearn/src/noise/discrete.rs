@@ -40,11 +40,12 @@
 //! would take more loop iterations than can run, so they and
 //! X = U + t·V < 2⁹⁶ cannot overflow.
 //!
-//! # Stream: two samplers, one algorithm
+//! # Stream: three samplers
 //!
 //! Algorithms 1–3 are written once, generic over the coins they consume ([`Coins`]); a
-//! [`Sampler`] says how the coins are read from the generator, and the release record names
-//! it so that a release regenerates bit for bit.
+//! [`Sampler`] says how the coins are read from the generator (or, for the comparison
+//! sampler, which rearrangement of Algorithm 3 runs), and the release record names it so
+//! that a release regenerates bit for bit.
 //!
 //! * [`Sampler::Words`] (every release before the field): each coin takes whole 64-bit
 //!   words, as described above. The sequence of `next_u64` calls is a fixed function of the
@@ -54,13 +55,17 @@
 //!   computed, never which words are read: the draws are the ones pinned in
 //!   `tests/sampler_golden.rs`, generated before they were written. A draw at s ≈ 2²⁴
 //!   reads about 24 words.
-//! * [`Sampler::Bits`] (new releases): the coins of [`super::bits`] read the same stream a
-//!   few bits at a time (≈ 2.5 words a draw at s ≈ 2²⁴), pinned in
-//!   `tests/sampler_bits_golden.rs`.
+//! * [`Sampler::Bits`]: the coins of [`super::bits`] read the same stream a few bits at a
+//!   time (≈ 2.5 words a draw at s ≈ 2²⁴), pinned in `tests/sampler_bits_golden.rs`.
+//! * [`Sampler::Compare`] (new releases): the same target by a rearranged Algorithm 3
+//!   ([`DiscreteGaussian::draw_compare`]) whose every exponential coin is one exact
+//!   comparison of a uniform with e^{−γ} ([`super::compare`]); pinned in
+//!   `tests/sampler_compare_golden.rs`.
 //!
 //! Proof and tests: `proofs/lattice_release.md`.
 
 use super::bits::BitStream;
+use super::compare::{self, Reciprocal, Uniform};
 use num_bigint::BigUint;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -83,9 +88,10 @@ pub struct ScaleOutOfRange(pub u64);
 /// record ([`crate::model::ReleaseRecord::sampler`]) and of every certificate
 /// ([`crate::certificate::Certificate::release_sampler`]), absent (serde default) for
 /// [`Sampler::Words`] so that every release and certificate written before the field keeps
-/// its bytes and regenerates bit for bit. Both draw N_ℤ(0, s²) exactly, by the same
-/// algorithm (CKS 2020, Algorithms 1–3); they differ only in which bits of the stream each
-/// coin uses, so a release's noise is a function of its record's sampler and stream.
+/// its bytes and regenerates bit for bit. All draw N_ℤ(0, s²) exactly (CKS 2020, Algorithms
+/// 1–3; the comparison sampler with the discrete Laplace's rejection moved into the final
+/// acceptance); they differ in which bits of the stream each coin uses, so a release's noise
+/// is a function of its record's sampler and stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Sampler {
     /// Every uniform draw and Bernoulli trial takes whole 64-bit words (≈ 24 words a draw at
@@ -98,17 +104,24 @@ pub enum Sampler {
     /// uniform with n/d's binary expansion 8 bits at a time (≈ 3 words a draw).
     #[serde(rename = "cks-bits-v2")]
     Bits,
+    /// The same bit stream, with CKS's discrete Laplace rejection folded into the Gaussian
+    /// acceptance and every Bernoulli(e^{−γ}) decided by one exact comparison of a 64-bit
+    /// uniform with a fixed-point bracket of e^{−γ} ([`super::compare`]; ≈ 2.1 rounds of
+    /// four coins a draw at s ≈ 2²⁴).
+    #[serde(rename = "cks-compare-v3")]
+    Compare,
 }
 
 impl Sampler {
     /// The sampler of new releases.
-    pub const NEW: Sampler = Sampler::Bits;
+    pub const NEW: Sampler = Sampler::Compare;
 
     /// The name the JSON gives it.
     pub fn name(self) -> &'static str {
         match self {
             Sampler::Words => "cks-words-v1",
             Sampler::Bits => "cks-bits-v2",
+            Sampler::Compare => "cks-compare-v3",
         }
     }
 
@@ -137,6 +150,10 @@ pub struct DiscreteGaussian {
     below_t: Below,
     /// Uniform on {0, …, 2s²t² − 1}: the Bernoulli trials of the acceptance test.
     below_den: Below,
+    /// 2s²t ≤ 2⁹⁵: the comparison sampler's exponent numerator is 2s²t·u + (x·t − s²)².
+    two_s2_t: u128,
+    /// The reciprocal of 2s²t², the comparison sampler's exponent denominator.
+    recip_den: Reciprocal,
 }
 
 impl DiscreteGaussian {
@@ -159,6 +176,8 @@ impl DiscreteGaussian {
             s2,
             below_t: Below::new(u128::from(t)),
             below_den: Below::new(den),
+            two_s2_t: 2 * u128::from(s2) * u128::from(t),
+            recip_den: Reciprocal::new(den),
         })
     }
 
@@ -175,8 +194,9 @@ impl DiscreteGaussian {
 
     /// `out.len()` exact draws of N_ℤ(0, s²), in order, with `sampler`: for
     /// [`Sampler::Words`] the same integers and the same words as that many calls of
-    /// [`DiscreteGaussian::sample`]; for [`Sampler::Bits`] one [`BitStream`] over `rng`
-    /// for the whole call (the bits of its last word that no draw used are dropped).
+    /// [`DiscreteGaussian::sample`]; for [`Sampler::Bits`] and [`Sampler::Compare`] one
+    /// [`BitStream`] over `rng` for the whole call (the bits of its last word that no draw
+    /// used are dropped).
     pub fn sample_into<R: Rng + ?Sized>(&self, sampler: Sampler, rng: &mut R, out: &mut [i128]) {
         match sampler {
             Sampler::Words => {
@@ -187,7 +207,70 @@ impl DiscreteGaussian {
                 let mut coins = BitStream::new(rng);
                 out.iter_mut().for_each(|z| *z = self.draw(&mut coins));
             }
+            Sampler::Compare => {
+                let tables = compare::tables();
+                let mut bits = BitStream::new(rng);
+                out.iter_mut()
+                    .for_each(|z| *z = self.draw_compare(tables, &mut bits));
+            }
         }
+    }
+
+    /// One draw of the comparison sampler (proofs/lattice_release.md, "The comparison
+    /// sampler"). Each round: u uniform below t; V = max{v : W₁ < e^{−v}}; x = u + t·V; a
+    /// fair sign, the round rejected for −0; ±x accepted when W₂ < e^{−γ},
+    /// γ = (2s²t·u + (x·t − s²)²)/(2s²t²) = u/t + (|y| − s²/t)²/(2s²). The pair (u, V) has
+    /// weight e^{−V}, so an accepted ±x has weight e^{−x/t}·e^{−(x − s²/t)²/(2s²)} ∝
+    /// e^{−x²/(2s²)}: CKS Algorithm 3 with Algorithm 2's e^{−u/t} rejection moved into the
+    /// acceptance.
+    #[inline]
+    fn draw_compare<R: Rng + ?Sized>(
+        &self,
+        tables: &compare::Tables,
+        bits: &mut BitStream<'_, R>,
+    ) -> i128 {
+        loop {
+            let u = bits.below(self.t);
+            let v = compare::geometric(tables, bits);
+            // u < t ≤ 2³¹ + 1 and v < 2⁶⁴: x < 2⁹⁶.
+            let x = u128::from(u) + u128::from(self.t) * u128::from(v);
+            let negative = bits.take(1) == 1;
+            if negative && x == 0 {
+                continue;
+            }
+            let mut w = Uniform::new();
+            let accept = match self.compare_numerator(x, u) {
+                Some(num) => compare::less_than_exp_neg(tables, &mut w, bits, num, &self.recip_den),
+                None => {
+                    let (num, den) = self.compare_exponent_big(x, u);
+                    compare::less_than_exp_neg_exact(&mut w, bits, &num, &den)
+                }
+            };
+            if accept {
+                let magnitude = x as i128;
+                return if negative { -magnitude } else { magnitude };
+            }
+        }
+    }
+
+    /// 2s²t·u + (x·t − s²)² when it fits `u128` (a = |x·t − s²| < 2⁶⁴ and no carry out;
+    /// always for s ≤ 2²⁵ unless V ≥ 2¹³), else `None`.
+    #[inline]
+    fn compare_numerator(&self, x: u128, u: u64) -> Option<u128> {
+        let a = x
+            .checked_mul(u128::from(self.t))?
+            .abs_diff(u128::from(self.s2));
+        let a = u128::from(u64::try_from(a).ok()?);
+        (a * a).checked_add(self.two_s2_t.checked_mul(u128::from(u))?)
+    }
+
+    /// The comparison sampler's exponent (2s²t·u + (x·t − s²)², 2s²t²) in `BigUint`.
+    fn compare_exponent_big(&self, x: u128, u: u64) -> (BigUint, BigUint) {
+        let xt = BigUint::from(x) * BigUint::from(self.t);
+        let s2 = BigUint::from(self.s2);
+        let a = if xt >= s2 { xt - s2 } else { s2 - xt };
+        let num = &a * &a + BigUint::from(self.two_s2_t) * BigUint::from(u);
+        (num, BigUint::from(self.below_den.n))
     }
 
     /// CKS Algorithm 3 on the coins `coins`.

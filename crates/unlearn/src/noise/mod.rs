@@ -33,6 +33,7 @@
 
 mod bits;
 mod calibration;
+mod compare;
 mod discrete;
 mod key;
 mod lattice;
