@@ -7,7 +7,9 @@
 //! - `chol_downdate`: the rank-one Cholesky downdate (nalgebra `rank_one_update`);
 //! - `solve`: forward and backward substitution with the factor (nalgebra `solve`);
 //! - `rank10`: ten rows at once — the rank-10 update of A and of the factor (new), against
-//!   ten rank-1 calls (nalgebra).
+//!   ten rank-1 calls (nalgebra);
+//! - `step` (new only): one removal's kernels in order — the factor's rank-1 downdate with
+//!   the forward solve, the backward solve, Ĥ₀'s rank-1 update with Ĥ₀v — on two matrices.
 //!
 //! Run with `cargo bench --bench kernels`; BENCHMARKS.md records the figures.
 
@@ -142,6 +144,24 @@ fn kernels(c: &mut Criterion) {
                     out.copy_from_slice(x.as_slice());
                     isa.forward_solve(l.as_slice(), &mut out);
                     isa.backward_solve(l.as_slice(), &mut out);
+                })
+            });
+            // One removal's kernels in the order the pass-free step runs them, on two
+            // matrices (5 MB of lower triangles at d = 784, more than one core's L2): the
+            // factor's downdate with the forward solve, the backward solve, then Ĥ₀'s update
+            // with the product Ĥ₀v.
+            let mut h = spd(d);
+            let mut v = vec![0.0; d];
+            group.bench_function(format!("step/{name}/{d}"), |b| {
+                let mut flip = false;
+                b.iter(|| {
+                    flip = !flip;
+                    let u = if flip { &one } else { &one_back };
+                    v.copy_from_slice(x.as_slice());
+                    isa.cholesky_update_solve(l.as_mut_slice(), u, &mut v)
+                        .unwrap();
+                    isa.backward_solve(l.as_slice(), &mut v);
+                    isa.update_symv(h.as_mut_slice(), u, &v, &mut out)
                 })
             });
             group.bench_function(format!("rank10/{name}/{d}"), |b| {

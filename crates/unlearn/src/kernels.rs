@@ -3,9 +3,10 @@
 //! rows j..d), with runtime CPU dispatch.
 //!
 //! - [`Isa::symv`]: y = A·x from the lower triangle, one read pass;
-//! - [`Isa::update_symv`]: A ← A + Σ_k c_k·x_k·x_kᵀ and y = A·x in the *same* pass (each
-//!   column is updated while it is in L1, then used for the product): a rank-m update and a
-//!   product for the price of one read-write pass;
+//! - [`Isa::update_symv`]: A ← A + Σ_k c_k·x_k·x_kᵀ and y = A·x in the *same* pass: a
+//!   single row's update inside the product's row loop (each entry loaded once, updated,
+//!   stored and multiplied from a register), a batch's column by column while the column
+//!   is in L1: a rank-m update and a product for the price of one read-write pass;
 //! - [`Isa::cholesky_update`]: L ← the factor of LLᵀ + Σ_k σ_k·x_k·x_kᵀ, the m rank-one
 //!   updates (σ_k < 0: downdates) applied column by column in one pass over L (Eigen's and
 //!   nalgebra's `llt_rank_update_lower` recurrence, per column), checked: a pivot that stops
@@ -28,8 +29,16 @@
 //! The product and the triangular solves walk the columns in blocks of [`COLS`]: the
 //! vector a column-by-column loop would read-modify-write once per column (y in the
 //! product, b in the forward solve) or read once per column (x in the product and the
-//! backward solve) is touched once per block, in registers for [`ROWS`] rows at a time,
-//! so each matrix entry costs one load and a fraction of a vector load. The forward solve
+//! backward solve) is touched once per block, in registers for 4 rows (the product) or
+//! 8 rows (the solves) at a time, so each matrix entry costs one load and a fraction of
+//! a vector load. The register blocks are four-lane vectors (`generic::V`) with one
+//! accumulator per column and vector, summed across lanes behind a call
+//! (`generic::lane_sums`): written as plain arrays with the horizontal sums inlined, the
+//! compiler vectorised across the block's columns instead of along the rows (shuffles
+//! and spills in the backward solve and the product, BENCHMARKS.md issue 13
+//! "kernels4"). The first cache line of the next block's columns is prefetched: a block
+//! starts with its pivots (or its diagonal entries), a dependent chain that otherwise
+//! waits on L3 for each block's first line. The forward solve
 //! gives each b_i the same operations in the same order as column-by-column substitution
 //! (the fused downdate + solve and the plain solve still agree bit for bit); the product's
 //! and the backward solve's sums change order, which no bound depends on (below).
@@ -72,11 +81,6 @@ const BATCH_LANES: usize = 2 * LANES;
 /// Columns per block in the column-blocked kernels (the product and the triangular solves):
 /// the vector they read-modify-write, or read, is touched once per block, not per column.
 const COLS: usize = 4;
-
-/// Rows per register block of the column-blocked kernels: COLS accumulators of ROWS f64
-/// (eight 256-bit registers, four 512-bit ones) plus the block of y and of x fit the 16
-/// registers of AVX2.
-const ROWS: usize = 8;
 
 /// Runs `generic::$kernel::<FMA>` compiled for the chosen instruction set.
 macro_rules! dispatch {
@@ -260,6 +264,15 @@ enum AMut<'a> {
     Write(&'a mut [f64]),
 }
 
+impl AMut<'_> {
+    fn values(&self) -> &[f64] {
+        match self {
+            AMut::Read(a) => a,
+            AMut::Write(a) => a,
+        }
+    }
+}
+
 /// A module of the generic kernels instantiated inside functions compiled with
 /// `$features` (each `unsafe` to call: the caller checks the features are present).
 macro_rules! isa_module {
@@ -312,7 +325,7 @@ isa_module!(avx512, "avx512f,avx2,fma");
 /// The kernels, written once. `#[inline(always)]` so that each is compiled into its caller's
 /// target features.
 mod generic {
-    use super::{AMut, BATCH_LANES, COLS, LANES, ROWS, Update};
+    use super::{AMut, BATCH_LANES, COLS, LANES, Update};
 
     /// a·b + c: one rounding with FMA, two without.
     #[inline(always)]
@@ -359,6 +372,26 @@ mod generic {
             }
         }
         acc[0]
+    }
+
+    /// Asks for the first cache line of each of the next block's columns (from column
+    /// `next`): a block starts at its pivots, a dependent chain that would otherwise wait
+    /// for each column's first line to come from L3 (the factor and Ĥ₀ do not fit in L2
+    /// together); the hardware prefetchers follow each column once it is being read. A hint
+    /// only: no effect on any value.
+    #[inline(always)]
+    fn prefetch_heads(a: &[f64], d: usize, next: usize) {
+        #[cfg(target_arch = "x86_64")]
+        for c in next..(next + super::COLS).min(d) {
+            let head: *const f64 = &a[c * d + c];
+            // SAFETY: a prefetch never faults and changes no state the program can observe;
+            // `head` points into `a` (the index is bounds-checked above).
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(head.cast())
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (a, d, next);
     }
 
     #[inline(always)]
@@ -422,10 +455,12 @@ mod generic {
         }
     }
 
-    /// Columns in blocks of [`COLS`] (each first updated): the diagonal block's entries one
-    /// by one, then [`block_products`] for the rows below it: y_i += Σ_c a_ic·x_c and
+    /// Columns in blocks of [`COLS`]: the diagonal block's entries one by one, then
+    /// [`block_products`] for the rows below it: y_i += Σ_c a_ic·x_c and
     /// y_c += Σ_{i} a_ic·x_i, so y's read-modify-write and the loads of x are shared by the
-    /// block's columns.
+    /// block's columns. Each column gets the update first: a single row's inside the
+    /// product's row loop (each entry loaded once, updated, stored and used while in a
+    /// register), a batch's by [`update_column`] before the product reads the block.
     #[inline(always)]
     pub(super) fn update_symv<const FMA: bool>(
         mut a: AMut<'_>,
@@ -435,99 +470,263 @@ mod generic {
     ) {
         let d = x.len();
         y.fill(0.0);
+        // The single row's x_u and its coefficient, when it is fused into the row loop.
+        let single = match (&a, update.rows) {
+            (AMut::Write(_), [row]) => Some((*row, update.coefficients[0])),
+            _ => None,
+        };
         for j in (0..d).step_by(COLS) {
             let end = (j + COLS).min(d);
+            prefetch_heads(a.values(), d, end);
             if let AMut::Write(a) = &mut a {
-                for c in j..end {
-                    update_column::<FMA>(&mut a[c * d + c..(c + 1) * d], c, update);
+                match single {
+                    // The block's own triangle; the rows below get it in block_products.
+                    Some((row, coefficient)) => {
+                        for c in j..end {
+                            let s = coefficient * row[c];
+                            for i in c..end {
+                                a[c * d + i] = madd::<FMA>(s, row[i], a[c * d + i]);
+                            }
+                        }
+                    }
+                    None => {
+                        for c in j..end {
+                            update_column::<FMA>(&mut a[c * d + c..(c + 1) * d], c, update);
+                        }
+                    }
                 }
             }
-            let a: &[f64] = match &a {
-                AMut::Read(a) => a,
-                AMut::Write(a) => &a[..],
-            };
-            for c in j..end {
-                y[c] = madd::<FMA>(a[c * d + c], x[c], y[c]);
-                for i in c + 1..end {
-                    let aic = a[c * d + i];
-                    y[i] = madd::<FMA>(aic, x[c], y[i]);
-                    y[c] = madd::<FMA>(aic, x[i], y[c]);
+            {
+                let a = a.values();
+                for c in j..end {
+                    y[c] = madd::<FMA>(a[c * d + c], x[c], y[c]);
+                    for i in c + 1..end {
+                        let aic = a[c * d + i];
+                        y[i] = madd::<FMA>(aic, x[c], y[i]);
+                        y[c] = madd::<FMA>(aic, x[i], y[c]);
+                    }
                 }
+            }
+            if end == d {
+                // The last block (the only one that may be partial) has no rows below.
+                break;
             }
             let (head, below) = y.split_at_mut(end);
-            if end - j == COLS {
-                let cols = std::array::from_fn(|t| &a[(j + t) * d + end..(j + t + 1) * d]);
-                let xs = std::array::from_fn(|t| x[j + t]);
-                let dots = block_products::<FMA, COLS, true, true>(cols, xs, &x[end..], below);
-                for (t, dot) in dots.into_iter().enumerate() {
-                    head[j + t] += dot;
+            let xc = std::array::from_fn(|t| x[j + t]);
+            let dots = match (&mut a, single) {
+                (AMut::Write(a), Some((row, coefficient))) => {
+                    let mut cols = a[j * d..end * d].chunks_exact_mut(d).map(|c| &mut c[end..]);
+                    let cols: [&mut [f64]; COLS] =
+                        std::array::from_fn(|_| cols.next().expect("COLS columns"));
+                    let rank1 = Rank1 {
+                        row: &row[end..],
+                        scales: std::array::from_fn(|t| coefficient * row[j + t]),
+                    };
+                    block_products::<FMA, COLS, 1, true, true, true>(
+                        cols,
+                        xc,
+                        &x[end..],
+                        below,
+                        rank1,
+                    )
                 }
-            } else {
-                for c in j..end {
-                    let col = [&a[c * d + end..(c + 1) * d]];
-                    let [dot] = block_products::<FMA, 1, true, true>(col, [x[c]], &x[end..], below);
-                    head[c] += dot;
+                (a, _) => {
+                    let a = a.values();
+                    let cols = std::array::from_fn(|t| &a[(j + t) * d + end..(j + t + 1) * d]);
+                    block_products::<FMA, COLS, 1, true, true, false>(
+                        cols,
+                        xc,
+                        &x[end..],
+                        below,
+                        Rank1::NONE,
+                    )
                 }
+            };
+            for c in j..end {
+                head[c] += dots[c - j];
             }
         }
     }
 
-    /// For B columns `cols` (each of the length of `x`) and their scalars `xc`: with
-    /// SCATTER, y_i += Σ_c cols_c[i]·xc_c for every i (the columns in order); with GATHER,
-    /// returns Σ_i cols_c[i]·x_i per column (else zeros). Blocks of [`ROWS`] rows kept in
-    /// registers across the B columns: y is read and written once per block, x read once.
+    /// Four f64 lanes: one 256-bit register under AVX2 (two 128-bit ones on the baseline).
+    /// The register blocks of [`block_products`] are written in these so that the compiler
+    /// keeps each block in registers and vectorises along the rows.
+    #[derive(Clone, Copy)]
+    struct V([f64; 4]);
+
+    impl V {
+        const ZERO: V = V([0.0; 4]);
+        const LANES: usize = 4;
+
+        #[inline(always)]
+        fn load(s: &[f64]) -> V {
+            V(s[..V::LANES].try_into().expect("four lanes"))
+        }
+
+        #[inline(always)]
+        fn store(self, s: &mut [f64]) {
+            s[..V::LANES].copy_from_slice(&self.0)
+        }
+
+        #[inline(always)]
+        fn splat(x: f64) -> V {
+            V([x; 4])
+        }
+
+        /// a·b + c lane by lane.
+        #[inline(always)]
+        fn madd<const FMA: bool>(a: V, b: V, c: V) -> V {
+            V(std::array::from_fn(|k| madd::<FMA>(a.0[k], b.0[k], c.0[k])))
+        }
+
+        #[inline(always)]
+        fn add(self, other: V) -> V {
+            V(std::array::from_fn(|k| self.0[k] + other.0[k]))
+        }
+    }
+
+    /// A column of [`block_products`]: read-only, or written by a fused rank-1 update.
+    trait Column {
+        fn values(&self) -> &[f64];
+        /// Stores `v` at rows `at..`; only called on a column that was given mutably.
+        fn put(&mut self, at: usize, v: &[f64]);
+    }
+
+    impl Column for &[f64] {
+        fn values(&self) -> &[f64] {
+            self
+        }
+
+        fn put(&mut self, _: usize, _: &[f64]) {
+            unreachable!("block_products updates only columns given as &mut [f64]")
+        }
+    }
+
+    impl Column for &mut [f64] {
+        #[inline(always)]
+        fn values(&self) -> &[f64] {
+            self
+        }
+
+        #[inline(always)]
+        fn put(&mut self, at: usize, v: &[f64]) {
+            self[at..at + v.len()].copy_from_slice(v)
+        }
+    }
+
+    /// The rank-1 update s_c·x_u,i fused into [`block_products`]: x_u's rows below the block
+    /// and s_c = c·x_u,c per column (the scalars [`update_column`] uses, so each entry gets
+    /// the same two roundings in the same order).
+    struct Rank1<'a, const B: usize> {
+        row: &'a [f64],
+        scales: [f64; B],
+    }
+
+    impl<const B: usize> Rank1<'_, B> {
+        const NONE: Rank1<'static, B> = Rank1 {
+            row: &[],
+            scales: [0.0; B],
+        };
+    }
+
+    /// For B columns `cols` (each of the length of `x` or `y`) and their scalars `xc`: with
+    /// UPDATE, first a_ic ← a_ic + s_c·x_u,i (stored back); with SCATTER, y_i += Σ_c a_ic·xc_c
+    /// for every i (the columns in order); with GATHER, returns Σ_i a_ic·x_i per column (else
+    /// zeros). Blocks of 4·VECS rows kept in registers across the B columns ([`V`]): y, x
+    /// and x_u are read (y written) once per block, each entry of A loaded (and stored)
+    /// once; the sums go into VECS·B independent vector accumulators, added at the end in a
+    /// fixed order.
     #[inline(always)]
-    fn block_products<const FMA: bool, const B: usize, const SCATTER: bool, const GATHER: bool>(
-        cols: [&[f64]; B],
+    fn block_products<
+        const FMA: bool,
+        const B: usize,
+        const VECS: usize,
+        const SCATTER: bool,
+        const GATHER: bool,
+        const UPDATE: bool,
+    >(
+        mut cols: [impl Column; B],
         xc: [f64; B],
         x: &[f64],
         y: &mut [f64],
+        rank1: Rank1<'_, B>,
     ) -> [f64; B] {
-        let len = if GATHER { x.len() } else { y.len() };
-        let cols = cols.map(|c| &c[..len]);
-        let split = len - len % ROWS;
-        let mut acc = [[0.0; ROWS]; B];
+        let len = cols[0].values().len();
+        let step = V::LANES * VECS;
+        let split = len - len % step;
+        let xcv = xc.map(V::splat);
+        let sv = rank1.scales.map(V::splat);
+        let mut acc = [[V::ZERO; VECS]; B];
         let mut i = 0;
         while i < split {
-            let mut yv = [0.0; ROWS];
-            if SCATTER {
-                yv.copy_from_slice(&y[i..i + ROWS]);
-            }
-            let xv: [f64; ROWS] = if GATHER {
-                x[i..i + ROWS].try_into().expect("a block of ROWS")
-            } else {
-                [0.0; ROWS]
-            };
-            for c in 0..B {
-                let av: &[f64; ROWS] = cols[c][i..i + ROWS].try_into().expect("a block of ROWS");
-                for t in 0..ROWS {
-                    if SCATTER {
-                        yv[t] = madd::<FMA>(av[t], xc[c], yv[t]);
-                    }
-                    if GATHER {
-                        acc[c][t] = madd::<FMA>(av[t], xv[t], acc[c][t]);
-                    }
-                }
-            }
-            if SCATTER {
-                y[i..i + ROWS].copy_from_slice(&yv);
-            }
-            i += ROWS;
-        }
-        let mut out = [0.0; B];
-        for c in 0..B {
-            let mut tail = 0.0;
-            for i in split..len {
+            let mut yv = [V::ZERO; VECS];
+            let mut xv = [V::ZERO; VECS];
+            let mut uv = [V::ZERO; VECS];
+            for h in 0..VECS {
+                let at = i + h * V::LANES;
                 if SCATTER {
-                    y[i] = madd::<FMA>(cols[c][i], xc[c], y[i]);
+                    yv[h] = V::load(&y[at..]);
                 }
                 if GATHER {
-                    tail = madd::<FMA>(cols[c][i], x[i], tail);
+                    xv[h] = V::load(&x[at..]);
+                }
+                if UPDATE {
+                    uv[h] = V::load(&rank1.row[at..]);
                 }
             }
-            out[c] = reduce(acc[c]) + tail;
+            for c in 0..B {
+                for h in 0..VECS {
+                    let at = i + h * V::LANES;
+                    let mut av = V::load(&cols[c].values()[at..]);
+                    if UPDATE {
+                        av = V::madd::<FMA>(sv[c], uv[h], av);
+                        cols[c].put(at, &av.0);
+                    }
+                    if SCATTER {
+                        yv[h] = V::madd::<FMA>(av, xcv[c], yv[h]);
+                    }
+                    if GATHER {
+                        acc[c][h] = V::madd::<FMA>(av, xv[h], acc[c][h]);
+                    }
+                }
+            }
+            if SCATTER {
+                for (h, v) in yv.iter().enumerate() {
+                    v.store(&mut y[i + h * V::LANES..]);
+                }
+            }
+            i += step;
         }
-        out
+        let mut tails = [0.0; B];
+        for i in split..len {
+            for c in 0..B {
+                let mut a = cols[c].values()[i];
+                if UPDATE {
+                    a = madd::<FMA>(rank1.scales[c], rank1.row[i], a);
+                    cols[c].put(i, &[a]);
+                }
+                if SCATTER {
+                    y[i] = madd::<FMA>(a, xc[c], y[i]);
+                }
+                if GATHER {
+                    tails[c] = madd::<FMA>(a, x[i], tails[c]);
+                }
+            }
+        }
+        let lanes = acc.map(|a| a.iter().fold(V::ZERO, |s, v| s.add(*v)).0);
+        let sums = lane_sums(&lanes);
+        std::array::from_fn(|c| sums[c] + tails[c])
+    }
+
+    /// Each column's four accumulator lanes added in [`reduce`]'s fixed order. Not inlined
+    /// on purpose: when these horizontal sums are visible inside [`block_products`], the
+    /// compiler vectorises its loop across the columns instead of along the rows (one
+    /// vector of four columns' entries, assembled by shuffles, per multiply-add — measured
+    /// in the generated code); behind a call the accumulators are stored as four rows of
+    /// one column each, and the loop keeps one column's rows per vector.
+    #[inline(never)]
+    fn lane_sums<const B: usize>(lanes: &[[f64; 4]; B]) -> [f64; B] {
+        lanes.map(reduce)
     }
 
     /// The scalars of the m rotations one column of the factor receives:
@@ -580,6 +779,7 @@ mod generic {
         });
         for j in (0..d).step_by(COLS) {
             let end = (j + COLS).min(d);
+            prefetch_heads(l, d, end);
             let mut bs = [0.0; COLS];
             for c in j..end {
                 let r = &mut rotations[c - j];
@@ -748,7 +948,13 @@ mod generic {
             if end - j == COLS {
                 let cols = std::array::from_fn(|t| &l[(j + t) * d + end..(j + t + 1) * d]);
                 let bs = std::array::from_fn(|t| -head[j + t]);
-                block_products::<FMA, COLS, true, false>(cols, bs, &[], below);
+                block_products::<FMA, COLS, 2, true, false, false>(
+                    cols,
+                    bs,
+                    &[],
+                    below,
+                    Rank1::NONE,
+                );
             } else {
                 for c in j..end {
                     axpy::<FMA>(-head[c], &l[c * d + end..(c + 1) * d], below);
@@ -770,7 +976,13 @@ mod generic {
             let mut dots = [0.0; COLS];
             if end - start == COLS {
                 let cols = std::array::from_fn(|t| &l[(start + t) * d + end..(start + t + 1) * d]);
-                dots = block_products::<FMA, COLS, false, true>(cols, [0.0; COLS], below, &mut []);
+                dots = block_products::<FMA, COLS, 2, false, true, false>(
+                    cols,
+                    [0.0; COLS],
+                    below,
+                    &mut [],
+                    Rank1::NONE,
+                );
             } else {
                 for c in start..end {
                     dots[c - start] = dot::<FMA>(&l[c * d + end..(c + 1) * d], below);
@@ -870,7 +1082,7 @@ mod tests {
     /// as above.
     #[test]
     fn rank_m_updates_match_the_entrywise_reference() {
-        for (d, m) in [(7, 1), (33, 3), (70, 17), (19, 40)] {
+        for (d, m) in [(7, 1), (45, 1), (77, 1), (33, 3), (70, 17), (19, 40)] {
             let a = spd(d);
             let rows: Vec<Vec<f64>> = (0..m).map(|k| vector(d, k + 1)).collect();
             let row_refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
