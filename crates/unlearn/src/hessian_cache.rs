@@ -17,15 +17,18 @@
 //!
 //! # Pending rows: one pass per matrix per step
 //! Removing a row updates ĝ and every error bound at once (O(d)), but only *queues* the
-//! row for the d×d matrices. The next step applies the queue where it reads the matrix
-//! anyway: the factor's rank-m downdate runs fused with the forward solve
-//! ([`HessianCache::solve`]), Ĥ₀'s with the product Ĥ₀v ([`HessianCache::hessian_times`]),
-//! while the Gram matrix subtracts its queue inside the quadratic form and applies it every
-//! [`GRAM_FOLD_ROWS`] rows ([`GramCache::product_norm_bound`]). A batch of m rows thus costs
-//! one pass over each matrix, not m; the arithmetic on each
-//! entry is that of m rank-one updates in the same order, so the per-row bounds are
-//! unchanged ([`crate::kernels`], rounding). [`HessianCache::apply_pending`] brings both
-//! matrices up to date without a step.
+//! row for the d×d matrices. The next step gives the factor the rows it lacks where it reads
+//! the factor anyway: its rank-m downdate runs fused with the forward solve
+//! ([`HessianCache::solve`]). Ĥ₀ and the Gram matrix keep their queues across steps and
+//! subtract them inside their products, in O(m·d) (Ĥ₀v − Σ_k ŝ_k·x_k(x_kᵀv),
+//! [`HessianCache::hessian_times`]; the quadratic form, [`GramCache::product_norm_bound`]),
+//! and fold them in one pass every [`HESSIAN_FOLD_ROWS`] (Ĥ₀, fused with that step's
+//! product) or [`GRAM_FOLD_ROWS`] rows: a step reads Ĥ₀ without writing it, and every
+//! entry of Ĥ₀ receives its rank-one updates 32 at a time, in the order of 32 rank-one
+//! updates, so the per-row bounds are unchanged ([`crate::kernels`], rounding); the
+//! queued product's own rounding is charged by the step (proofs/pass_free_step.md, "When
+//! the update is applied"). [`HessianCache::apply_pending`] brings every matrix up to date
+//! without a step.
 //!
 //! With held rows the caches are derived from the secret rows and are never persisted (a
 //! downdated matrix could keep rounding traces of a removed row); a store loaded from disk
@@ -50,13 +53,18 @@ pub struct HessianCache {
     hessian_error: f64,
     /// T ≥ trace(H₀) at formation (≥ ‖H₀‖_F ever after: removing rows lowers it).
     hessian_trace: f64,
-    /// A Cholesky factor of (approximately) Ĥ₀, without the pending rows while
-    /// `factor_behind`.
+    /// A Cholesky factor of (approximately) Ĥ₀ with the first `factor_applied` pending rows
+    /// subtracted.
     factor: Cholesky<f64, Dyn>,
-    /// Rows removed but not yet applied to Ĥ₀ (their error bounds are already in η).
+    /// Rows removed but not yet folded into Ĥ₀ (their error bounds are already in η);
+    /// products subtract them ([`HessianCache::hessian_times`]).
     pending: PendingRows,
-    /// Whether the factor also lacks the pending rows (it gets them before Ĥ₀ does).
-    factor_behind: bool,
+    /// How many of the pending rows (the first ones) the factor has already had; it gets the
+    /// others with the next solve, always before Ĥ₀ folds them.
+    factor_applied: usize,
+    /// Σ_k ŝ_k·R² over the pending rows, rounded up: ≥ Σ_k |c_k|·‖x_k‖², for the rounding
+    /// of the queued product.
+    pending_weight: f64,
     /// w₀, where the curvatures were taken.
     point: DVector<f64>,
     /// Λ₀, the regularisation Ĥ₀ was formed with.
@@ -125,7 +133,8 @@ impl HessianCache {
             hessian: seed.hessian,
             factor: seed.factor,
             pending: PendingRows::default(),
-            factor_behind: false,
+            factor_applied: 0,
+            pending_weight: 0.0,
             point: seed.point,
             lambda: seed.lambda,
             gradient_lambda: seed.lambda,
@@ -168,23 +177,56 @@ impl HessianCache {
             + (gamma * point_margin_error + rounding_gamma(10.0) * curvature) * row_norm * row_norm;
         if curvature > 0.0 {
             self.pending.push(-curvature, x);
-            self.factor_behind = true;
+            self.pending_weight += curvature * row_norm * row_norm * (1.0 + rounding_gamma(3.0));
         }
+    }
+
+    /// Whether the factor lacks some of the pending rows.
+    fn factor_behind(&self) -> bool {
+        self.factor_applied < self.pending.len()
+    }
+
+    /// Gives the factor the pending rows it lacks (one pass), recomputing it from Ĥ₀ if that
+    /// downdate breaks it; an error means even Ĥ₀ is no longer positive definite.
+    fn catch_up_factor(&mut self) -> Result<(), LinalgError> {
+        if self.factor_behind() {
+            let update = self.pending.update_from(self.factor_applied);
+            let isa = Isa::detect();
+            if with_factor(&mut self.factor, |l| isa.cholesky_update(l, &update.view())).is_err() {
+                return self.refactor();
+            }
+            self.factor_applied = self.pending.len();
+        }
+        Ok(())
+    }
+
+    /// Folds the pending rows into Ĥ₀ (one pass; the factor must have them already).
+    fn fold(&mut self) {
+        debug_assert!(!self.factor_behind(), "the factor gets every row before Ĥ₀");
+        Isa::detect().update(self.hessian.as_mut_slice(), &self.pending.update().view());
+        self.clear_pending();
+    }
+
+    fn clear_pending(&mut self) {
+        self.pending.clear();
+        self.factor_applied = 0;
+        self.pending_weight = 0.0;
+    }
+
+    /// The pending rows a product subtracts ([`HessianCache::hessian_times`]): their number
+    /// m and Σ_k ŝ_k·R² ≥ Σ_k |c_k|·‖x_k‖². Its rounding is within
+    /// γ_{d+m+5}·(‖g‖ + (‖Ĥ₀‖_F + |Λ₀ − Λ′| + Σ_k |c_k|‖x_k‖²)·‖v‖) for a residual
+    /// g − Ĥ₀v + (Λ₀ − Λ′)v (proofs/pass_free_step.md, "When the update is applied"); (0, 0)
+    /// after a fold.
+    pub fn queued_rows(&self) -> (usize, f64) {
+        (self.pending.len(), self.pending_weight)
     }
 
     /// Applies the pending rows to the factor and to Ĥ₀ (one pass over each). An error
     /// means Ĥ₀ is no longer positive definite: drop the cache.
     pub fn apply_pending(&mut self) -> Result<(), LinalgError> {
-        let isa = Isa::detect();
-        if self.factor_behind {
-            let update = self.pending.update();
-            if with_factor(&mut self.factor, |l| isa.cholesky_update(l, &update.view())).is_err() {
-                return self.refactor();
-            }
-            self.factor_behind = false;
-        }
-        isa.update(self.hessian.as_mut_slice(), &self.pending.update().view());
-        self.pending.clear();
+        self.catch_up_factor()?;
+        self.fold();
         Ok(())
     }
 
@@ -194,15 +236,15 @@ impl HessianCache {
     pub fn solve(&mut self, b: &mut DVector<f64>) -> Result<(), LinalgError> {
         let isa = Isa::detect();
         let mut forward_done = false;
-        if self.factor_behind {
+        if self.factor_behind() {
             let mut fresh = b.clone();
-            let update = self.pending.update();
+            let update = self.pending.update_from(self.factor_applied);
             let downdated = with_factor(&mut self.factor, |l| {
                 isa.cholesky_update_solve(l, &update.view(), fresh.as_mut_slice())
             });
             if downdated.is_ok() {
                 *b = fresh;
-                self.factor_behind = false;
+                self.factor_applied = self.pending.len();
                 forward_done = true;
             } else {
                 self.refactor()?;
@@ -219,28 +261,43 @@ impl HessianCache {
         Ok(())
     }
 
-    /// Ĥ₀v from the lower triangle, applying the pending rows to Ĥ₀ in the same pass (the
-    /// factor gets them first, so that it never misses a row).
+    /// Ĥ₀v from the lower triangle with the pending rows subtracted: below
+    /// [`HESSIAN_FOLD_ROWS`] of them, fl(Ĥ₀v) + Σ_k fl(c_k·fl(x_kᵀv))·x_k in O(m·d), Ĥ₀ only
+    /// read ([`HessianCache::queued_rows`] says what this rounding adds); from
+    /// HESSIAN_FOLD_ROWS on, the rows are folded into Ĥ₀ in the product's pass (the factor
+    /// gets them first, so that it never misses a row).
     pub fn hessian_times(&mut self, v: &DVector<f64>) -> Result<DVector<f64>, LinalgError> {
-        if self.factor_behind {
-            self.apply_pending()?;
-        }
+        let isa = Isa::detect();
         let mut product = DVector::zeros(v.len());
-        Isa::detect().update_symv(
-            self.hessian.as_mut_slice(),
-            &self.pending.update().view(),
+        if self.pending.len() >= HESSIAN_FOLD_ROWS {
+            self.catch_up_factor()?;
+            isa.update_symv(
+                self.hessian.as_mut_slice(),
+                &self.pending.update().view(),
+                v.as_slice(),
+                product.as_mut_slice(),
+            );
+            self.clear_pending();
+            return Ok(product);
+        }
+        isa.symv(
+            self.hessian.as_slice(),
             v.as_slice(),
             product.as_mut_slice(),
         );
-        self.pending.clear();
+        for (&c, x) in self.pending.coefficients.iter().zip(&self.pending.rows) {
+            let scale = c * linalg::dot(x, v.as_slice());
+            for (p, &xi) in product.iter_mut().zip(x) {
+                *p += scale * xi;
+            }
+        }
         Ok(product)
     }
 
     /// Recomputes the factor from Ĥ₀ (O(d³)), the pending rows applied first.
     pub fn refactor(&mut self) -> Result<(), LinalgError> {
         Isa::detect().update(self.hessian.as_mut_slice(), &self.pending.update().view());
-        self.pending.clear();
-        self.factor_behind = false;
+        self.clear_pending();
         let mut h = self.hessian.clone();
         h.fill_upper_triangle_with_lower_triangle();
         self.factor = linalg::cholesky(h)?;
@@ -370,9 +427,14 @@ impl PendingRows {
     }
 
     fn update(&self) -> PendingView<'_> {
+        self.update_from(0)
+    }
+
+    /// The rows from the `first`-th on.
+    fn update_from(&self, first: usize) -> PendingView<'_> {
         PendingView {
-            coefficients: &self.coefficients,
-            rows: self.rows.iter().map(Vec::as_slice).collect(),
+            coefficients: &self.coefficients[first..],
+            rows: self.rows[first..].iter().map(Vec::as_slice).collect(),
         }
     }
 
@@ -505,6 +567,13 @@ pub fn gram_error_bound(gram: &DMatrix<f64>, n: usize) -> (f64, f64) {
 /// products of length d for the queue (≤ 32·d multiply-adds, a few percent of one pass over
 /// the d(d+1)/2 entries at d ≥ 784) instead of a read-write pass over Ĝ per step.
 pub const GRAM_FOLD_ROWS: usize = 32;
+
+/// Rows Ĥ₀ queues before a step folds them into it, fused with that step's product: each
+/// step pays 2m·d multiply-adds for the queue (≤ 62·d, a tenth of the product's d² at
+/// d = 784) and reads Ĥ₀ without writing it; every entry gets its rank-one updates 32 at a
+/// time (a batch of m rows is not charged for its m updates of Ĥ₀ in its own step, but
+/// every 32 removed rows pay one rank-32 pass, whatever the batches).
+pub const HESSIAN_FOLD_ROWS: usize = 32;
 
 /// The caches of all class models and the shared Gram matrix. They never take part in
 /// comparisons of unlearner state (a cache changes how a step is computed, not what the
@@ -670,7 +739,8 @@ impl CacheRecord {
             hessian_trace: self.hessian_trace,
             factor: Cholesky::pack_dirty(square(self.factor, dim, "factor")?),
             pending: PendingRows::default(),
-            factor_behind: false,
+            factor_applied: 0,
+            pending_weight: 0.0,
             point: DVector::from_vec(self.point),
             lambda: self.lambda,
             gradient: DVector::from_vec(self.gradient),
@@ -800,6 +870,65 @@ mod tests {
             raw.l_dirty()[(0, 0)].is_nan(),
             "the unguarded downdate is silently broken"
         );
+    }
+
+    /// Ĥ₀v with queued rows is the product of Ĥ₀ − Σ_k x_kx_kᵀ (squared loss: ŝ = 1): on
+    /// small integers every operation is exact, so the queued product (Ĥ₀ read, the rows
+    /// subtracted in O(m·d)) must equal the folded one and the exact integer product bit for
+    /// bit — a wrong sign, a row left out or counted twice fails. Below
+    /// [`HESSIAN_FOLD_ROWS`] rows Ĥ₀ is not written and `queued_rows` reports the queue;
+    /// the product at HESSIAN_FOLD_ROWS folds it (queue empty, Ĥ₀ downdated, the factor
+    /// with every row).
+    #[test]
+    fn queued_rows_are_subtracted_by_the_product_and_folded_at_the_threshold() {
+        let d = 3;
+        let hessian = DMatrix::from_diagonal_element(d, d, 1000.0);
+        let seed = CacheSeed {
+            factor: linalg::cholesky(hessian.clone()).unwrap(),
+            hessian: hessian.clone(),
+            point: DVector::zeros(d),
+            lambda: 1.0,
+            gradient: DVector::zeros(d),
+            gradient_error: 0.0,
+        };
+        let bounds = RowBounds {
+            rows: 64,
+            row_norm: 4.0,
+            gamma: 0.0,
+        };
+        let mut cache = HessianCache::new(seed, bounds);
+        let w = DVector::zeros(d);
+        let v = DVector::from_column_slice(&[1.0, -2.0, 3.0]);
+        let mut exact = hessian.clone();
+        for k in 0..HESSIAN_FOLD_ROWS {
+            let x = [(k % 3) as f64, ((k + 1) % 2) as f64, 2.0 - (k % 3) as f64];
+            cache.remove_row(&Squared, &x, 0.0, &w, 4.0);
+            let x = DVector::from_column_slice(&x);
+            exact -= &x * x.transpose();
+            let expected = &exact * &v;
+            if k + 1 < HESSIAN_FOLD_ROWS {
+                assert_eq!(
+                    cache.hessian_times(&v).unwrap(),
+                    expected,
+                    "{} rows queued",
+                    k + 1
+                );
+                assert_eq!(cache.hessian(), &hessian, "Ĥ₀ is only read");
+                assert_eq!(cache.queued_rows().0, k + 1);
+                // Each row has ‖x‖² ≤ 9 and ŝ = 1.
+                assert!(cache.queued_rows().1 >= (k + 1) as f64 * 9.0);
+            } else {
+                assert_eq!(cache.hessian_times(&v).unwrap(), expected, "the fold");
+                assert_eq!(cache.queued_rows(), (0, 0.0));
+                let folded = cache.hessian().clone();
+                assert_eq!(folded.lower_triangle(), exact.lower_triangle());
+                // The factor's backward error, O(m·d·u)·‖Ĥ₀‖_max with the margin of
+                // kernels::tests (100·m·d·u).
+                let l = cache.factor().l();
+                let tolerance = 100.0 * (HESSIAN_FOLD_ROWS * d) as f64 * f64::EPSILON / 2.0;
+                assert!((&l * l.transpose() - &exact).abs().max() <= tolerance * 1000.0);
+            }
+        }
     }
 
     /// `GramCache::product_norm_bound` rounds its result up twice by (1 + 4u): once under the

@@ -235,9 +235,19 @@ pub fn pass_free_removal_step(
     }
     let step_norm = grow(step.norm(), d + 2.0);
     let gradient_norm = grow(gradient.norm(), d + 2.0);
+    // The queued rows Ĥ₀'s product subtracted (none after a fold): m more terms per entry,
+    // each through at most d + 5 roundings (proofs/pass_free_step.md, "When the update is
+    // applied").
+    let (queued, queued_weight) = cache.queued_rows();
+    let queued_roundings = if queued == 0 {
+        0.0
+    } else {
+        queued as f64 + 1.0
+    };
     let system_error = cache.hessian_error() * step_norm
-        + bounds::rounding_gamma(d + 4.0)
-            * (gradient_norm + (cache.hessian_frobenius() + lambda_shift.abs()) * step_norm);
+        + bounds::rounding_gamma(d + 4.0 + queued_roundings)
+            * (gradient_norm
+                + (cache.hessian_frobenius() + lambda_shift.abs() + queued_weight) * step_norm);
     let drift = grow((w - cache.point()).norm(), d + 2.0);
     let inputs = bounds::PassFreeStepInputs {
         gamma: constants.gamma,
