@@ -984,8 +984,8 @@ fn review6_refresh_checks_the_remaining_rows_subjects_and_norms() {
     let copy = format!("r2-copy{}", &lines[2][2..]);
     let stand_in = |gone: &dyn Fn(usize) -> bool| {
         (0..lines.len())
-            .filter(|&i| !gone(i) && i % 6 != 2 && field(lines[i], 4) == field(lines[2], 4))
-            .last()
+            .rev()
+            .find(|&i| !gone(i) && i % 6 != 2 && field(lines[i], 4) == field(lines[2], 4))
             .unwrap()
     };
     let refresh = |request: &[&str], remaining: &Path, subject_column: bool| {
