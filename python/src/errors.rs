@@ -89,6 +89,7 @@ pub fn removal_error(e: RemovalError) -> PyErr {
         | RemovalError::GivenRows(_)
         | RemovalError::Sums(_)
         | RemovalError::RemovedRowRemains { .. }
+        | RemovalError::ErasedSubjectRemains { .. }
         | RemovalError::Resolve(_) => PyValueError::new_err(e.to_string()),
         RemovalError::Retrain(e) => train_error(e),
         e @ RemovalError::NeedsFullPass(_) => NeedsFullPass::new_err(format!(

@@ -948,3 +948,107 @@ fn an_external_removal_that_needs_a_pass_is_finished_by_refresh() {
     assert_eq!(certificate["bounds"]["cached_hessian"][0], true);
     ok(&common::unlearn(&["verify", "--store", path(&store)]));
 }
+
+/// Review 6, finding 5: `unlearn refresh` checks the remaining rows' subjects and norms.
+/// On a model that records subjects, --remaining is read with its subject column
+/// (--rows-subject, refused without it) and refused when it holds a row of a subject this
+/// request erases, or one an earlier removal erased, under an id no request named (a copy of
+/// person-2's row r2 as `r2-copy`, a row of its label deleted in its place so that the
+/// counts match); a remaining row whose values grew beyond the training rows' bound R (r9's
+/// first feature set to 3: clipped to norm 1, beyond every training row's norm ≤ 0.71) is
+/// refused naming R. Each refusal leaves the store byte for byte; the honest files refresh.
+#[test]
+fn review6_refresh_checks_the_remaining_rows_subjects_and_norms() {
+    let dir = scratch("store-cli", "refresh-checks");
+    let (held, csv) = train_subjects(&dir, "10");
+    let mut unlearner = Store::open(&held, Access::Read).unwrap().load().unwrap();
+    unlearner.detach_rows().unwrap();
+    let store = dir.join("external");
+    drop(Store::create(&store, &unlearner, false, std::time::Duration::ZERO).unwrap());
+    let header = csv.lines().next().unwrap();
+    let lines: Vec<&str> = csv.lines().skip(1).collect();
+    let field = |l: &str, k: usize| l.split(',').nth(k).unwrap().to_string();
+    // The lines `keep` keeps (by row index), then `extra`.
+    let rows_file = |name: &str, keep: &dyn Fn(usize) -> bool, extra: &[String]| {
+        let mut body: Vec<String> = (0..lines.len())
+            .filter(|&i| keep(i))
+            .map(|i| lines[i].to_string())
+            .collect();
+        body.extend_from_slice(extra);
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{header}\n{}\n", body.join("\n"))).unwrap();
+        path
+    };
+    // r2's values under a new id, and the last other row of its label (not person-2's, not
+    // `gone`), deleted in its place.
+    let copy = format!("r2-copy{}", &lines[2][2..]);
+    let stand_in = |gone: &dyn Fn(usize) -> bool| {
+        (0..lines.len())
+            .rev()
+            .find(|&i| !gone(i) && i % 6 != 2 && field(lines[i], 4) == field(lines[2], 4))
+            .unwrap()
+    };
+    let refresh = |request: &[&str], remaining: &Path, subject_column: bool| {
+        let mut args = vec!["refresh", "--store", path(&store)];
+        args.extend_from_slice(request);
+        if subject_column {
+            args.extend_from_slice(&["--rows-subject", "owner"]);
+        }
+        args.extend_from_slice(&["--remaining", path(remaining), "--json"]);
+        common::unlearn(&args)
+    };
+    let refused = |run: &dyn Fn() -> std::process::Output, needles: &[&str]| {
+        let before = snapshot(&store);
+        let out = run();
+        for needle in needles {
+            failed(&out, needle);
+        }
+        assert!(
+            snapshot(&store) == before,
+            "a refused refresh changed the store"
+        );
+    };
+
+    // This request erases person-2; the file still holds its row as r2-copy.
+    let alice = rows_file("alice.csv", &|i| i % 6 == 2, &[]);
+    let erase = ["--subject", "person-2", "--rows", path(&alice)];
+    let other = stand_in(&|_| false);
+    let kept = rows_file("kept.csv", &|i| i % 6 != 2 && i != other, &[copy.clone()]);
+    refused(
+        &|| refresh(&erase, &kept, true),
+        &["row 'r2-copy' of subject 'person-2', which this request erases"],
+    );
+    let rest = rows_file("rest.csv", &|i| i % 6 != 2, &[]);
+    let certificate: serde_json::Value =
+        serde_json::from_str(&ok(&refresh(&erase, &rest, true))).unwrap();
+    assert_eq!(certificate["rows_after"], 50);
+
+    // A later request by id; the file holds the erased subject's row as r2-copy.
+    let gone = |i: usize| i % 6 == 2 || i == 1;
+    let r1 = rows_file("r1.csv", &|i| i == 1, &[]);
+    let by_id = ["--ids", "r1", "--rows", path(&r1)];
+    let other = stand_in(&gone);
+    let kept = rows_file("kept2.csv", &|i| !gone(i) && i != other, &[copy.clone()]);
+    refused(
+        &|| refresh(&by_id, &kept, true),
+        &["row 'r2-copy' of subject 'person-2', which an earlier removal erased"],
+    );
+    // r9 (person-3) with its first feature grown to 3.
+    let mut grown: Vec<String> = lines[9].split(',').map(str::to_string).collect();
+    grown[2] = "3".into();
+    let grown = rows_file("grown.csv", &|i| !gone(i) && i != 9, &[grown.join(",")]);
+    refused(
+        &|| refresh(&by_id, &grown, true),
+        &["exceeds the bound", "of every training row"],
+    );
+    let rest = rows_file("rest2.csv", &|i| !gone(i), &[]);
+    // Without the subject column the file cannot be checked.
+    refused(
+        &|| refresh(&by_id, &rest, false),
+        &["the model records data subjects", "--rows-subject"],
+    );
+    let certificate: serde_json::Value =
+        serde_json::from_str(&ok(&refresh(&by_id, &rest, true))).unwrap();
+    assert_eq!(certificate["rows_after"], 49);
+    ok(&common::unlearn(&["verify", "--store", path(&store)]));
+}

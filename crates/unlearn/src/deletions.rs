@@ -154,6 +154,7 @@ impl DeletionError {
                 | RemovalError::GivenRows(_)
                 | RemovalError::Sums(_)
                 | RemovalError::RemovedRowRemains { .. }
+                | RemovalError::ErasedSubjectRemains { .. }
                 | RemovalError::Resolve(_),
             ) => ErrorKind::Invalid,
             Self::Removal(RemovalError::UnknownId(_) | RemovalError::UnknownSubject(_)) => {

@@ -27,7 +27,10 @@
 //! requested id's row, otherwise only rows carrying a subject it erases, which needs the
 //! subject column), the published width, targets of the published encoding,
 //! row norms within R after the published preprocessing, and at a refresh that the fresh
-//! sums count n − m rows with the label counts the removals leave — and the certificate
+//! sums count n − m rows with the label counts the removals leave and a row-norm bound
+//! within R (up to rounding), and for remaining rows given as rows
+//! ([`crate::unlearner::Unlearner::sums_over_remaining`]) that none has a removed id or an
+//! erased subject — and the certificate
 //! rests on the rest as an assumption (stated in README.md and ARCHITECTURE.md, and in
 //! every external-rows certificate: [`EXTERNAL_ROWS_ASSUMPTIONS`]). Rows that
 //! differ from the training rows make the tracked gradient describe another data set; its
@@ -200,5 +203,5 @@ pub struct GivenRows {
 pub const EXTERNAL_ROWS_ASSUMPTIONS: [&str; 3] = [
     "external rows: the rows given for a removal are the training rows with those ids, preprocessed the same way (the engine holds no row to compare them with)",
     "external rows: the rows given for an erased subject are all of that subject's rows (the subject is recorded as erased from the rows it was given)",
-    "external rows: the sums the model was seeded or refreshed from cover exactly the remaining rows (the training rows less every row removed)",
+    "external rows: the sums the model was seeded or refreshed from cover exactly the remaining rows (the training rows less every row removed; a refresh checks the counts, the label counts and the row-norm bound, and the ids and subjects of remaining rows given as rows, not that no row was swapped for another or copied under a new id)",
 ];

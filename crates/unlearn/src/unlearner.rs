@@ -114,6 +114,22 @@ pub enum RemovalError {
         /// Which removal took it out ("this request removes" or "an earlier removal took out").
         removal: &'static str,
     },
+    /// The remaining rows given for a refresh hold a row of an erased subject (its keyed
+    /// subject tag is this request's or a ledger entry's), under an id no removal named.
+    #[error(
+        "the remaining rows hold row '{id}' of subject '{subject}', which {removal}: delete \
+         every row of that subject from the table and from the remaining rows, then run the \
+         refresh again"
+    )]
+    ErasedSubjectRemains {
+        /// The row's id, as the remaining rows name it.
+        id: String,
+        /// Its subject, as the remaining rows name it.
+        subject: String,
+        /// Which removal erased the subject ("this request erases" or "an earlier removal
+        /// erased").
+        removal: &'static str,
+    },
     /// The weights could not be re-solved over the remaining rows given for a refresh.
     #[error("cannot re-solve over the remaining rows: {0}")]
     Resolve(String),

@@ -79,15 +79,19 @@ fn given(ids: &[&str], subjects: &[&str]) -> GivenRows {
 
 /// The given rows without their subject column.
 fn without_subject_column(mut request: GivenRows) -> GivenRows {
-    let rows = &request.rows;
-    request.rows = Dataset::new(
+    request.rows = strip_subjects(&request.rows);
+    request
+}
+
+/// The rows without their subject column.
+fn strip_subjects(rows: &Dataset) -> Dataset {
+    Dataset::new(
         rows.ids().to_vec(),
         rows.feature_names().to_vec(),
         rows.features().to_vec(),
         rows.targets().cloned(),
     )
-    .unwrap();
-    request
+    .unwrap()
 }
 
 fn ids(list: &[&str]) -> Vec<String> {
@@ -269,7 +273,24 @@ fn a_request_that_needs_a_pass_is_finished_by_a_refresh() {
         external.refresh_external(&request, 1, wrong).unwrap_err(),
         RemovalError::Sums(m) if m.contains("label counts")
     ));
+    // Review 6: a remaining row beyond the training rows' bound R (by a relative 10⁻⁹, far
+    // more than the norm computation's rounding γ_{d+6} ≈ 2·10⁻¹⁵) is refused; R′ within
+    // γ_{d+4} of R (what two computations of one row's norm can differ by) is not, and R
+    // becomes the sums' R′, which bounds every remaining row.
+    let stored = external.model.secret.row_norm_bound;
+    let d = external.model.secret.n_features() as f64;
+    let mut wrong = sums.clone();
+    wrong.row_norm_bound = stored * (1.0 + 1e-9);
+    assert!(matches!(
+        external.refresh_external(&request, 1, wrong).unwrap_err(),
+        RemovalError::Sums(m) if m.contains("row-norm bound") && m.contains(&format!("{stored:.6e}"))
+    ));
     assert_eq!(external, before);
+    let mut rounded = sums.clone();
+    rounded.row_norm_bound = stored * (1.0 + rounding_gamma(d + 4.0));
+    let mut edge = external.clone();
+    edge.refresh_external(&request, 1, rounded.clone()).unwrap();
+    assert_eq!(edge.model.secret.row_norm_bound, rounded.row_norm_bound);
 
     let certificate = external.refresh_external(&request, 1, sums).unwrap();
     assert_eq!(external.model.secret.weights, table.model.secret.weights);
@@ -639,9 +660,10 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
 }
 
 /// [`rows`] less the rows with these ids (the remaining rows of a table they were deleted
-/// from), without the subject column.
+/// from), with the subject column.
 fn rows_without(gone: &[&str]) -> Dataset {
     let all = rows();
+    let owners = all.subjects().unwrap();
     let targets = all.targets().unwrap();
     let kept: Vec<usize> = (0..all.n_rows())
         .filter(|&i| !gone.contains(&all.ids()[i].as_str()))
@@ -655,6 +677,8 @@ fn rows_without(gone: &[&str]) -> Dataset {
             encoding: targets.encoding.clone(),
         }),
     )
+    .unwrap()
+    .with_subjects(kept.iter().map(|&i| owners[i].clone()).collect())
     .unwrap()
 }
 
@@ -684,4 +708,55 @@ fn sums_over_remaining_rows_that_hold_a_removed_row_are_refused() {
         .sums_over_remaining(&request, rows_without(&["s7", "s13"]))
         .unwrap();
     assert_eq!(sums.n_rows, 398);
+}
+
+/// Review 6: remaining rows that still hold a row of a subject this request erases, or one
+/// an earlier removal erased, under an id no request named, are refused naming the row and
+/// the subject (the id check alone passes them; the weights would be refitted on the
+/// subject's row while the ledger records it erased); rows without their subject column
+/// cannot be checked and are refused too, when the model records subjects.
+#[test]
+fn sums_over_remaining_rows_that_hold_an_erased_subject_are_refused() {
+    let (_, mut external) = pair();
+    // s14 is p5's: p5 erased pass-free, its other rows (s23, …) left in the table.
+    external
+        .remove_external(&given(&["s14"], &["p5"]), 1)
+        .unwrap();
+    let p5: Vec<String> = (0..400)
+        .filter(|i| i % 9 == 5)
+        .map(|i| format!("s{i}"))
+        .collect();
+    let refused = |request: &GivenRows, gone: &[&str]| match external
+        .sums_over_remaining(request, rows_without(gone))
+        .unwrap_err()
+    {
+        RemovalError::ErasedSubjectRemains {
+            id,
+            subject,
+            removal,
+        } => (id, subject, removal),
+        e => panic!("refused for another reason: {e}"),
+    };
+    // s13 is p4's; s22 is p4's too and still in the table.
+    let erasing = given(&["s13"], &["p4"]);
+    let mut gone: Vec<&str> = p5.iter().map(String::as_str).collect();
+    gone.extend(["s7", "s13"]);
+    assert_eq!(
+        refused(&erasing, &gone),
+        ("s4".into(), "p4".into(), "this request erases")
+    );
+    let by_id = given(&["s13"], &[]);
+    assert_eq!(
+        refused(&by_id, &["s7", "s13", "s14"]),
+        ("s5".into(), "p5".into(), "an earlier removal erased")
+    );
+    let unlabelled = strip_subjects(&rows_without(&gone));
+    assert!(matches!(
+        external.sums_over_remaining(&by_id, unlabelled).unwrap_err(),
+        RemovalError::Resolve(m) if m.contains("--rows-subject")
+    ));
+    let sums = external
+        .sums_over_remaining(&by_id, rows_without(&gone))
+        .unwrap();
+    assert_eq!(sums.n_rows, 400 - 2 - p5.len());
 }

@@ -7,7 +7,9 @@
 //! (CSV or Parquet, the model's columns) and runs this command with the same request as
 //! `unlearn remove` (--ids / --ids-file / --subject, --rows with the removed rows) plus
 //! `--remaining FILE`: the file is checked to hold none of the removed rows (by keyed id
-//! tag: this request's and every earlier removal's), the weights are re-solved over the
+//! tag: this request's and every earlier removal's) and, when the model records subjects,
+//! no row of an erased subject (by keyed subject tag, read from the --rows-subject column),
+//! the weights are re-solved over the
 //! remaining rows in process ([`unlearn::unlearner::Unlearner::sums_over_remaining`]) and the request is finished by
 //! [`unlearn::unlearner::Unlearner::refresh_external`], which reseeds the caches from the
 //! sums and charges the new weights by their measured residual.
@@ -32,8 +34,12 @@ export what remains, and give the same request again with --remaining. The weigh
 re-solved over the remaining rows (a few passes over the file, in memory), the caches
 reseeded from them, and the request recorded with one certificate. Nothing changes if any
 check fails: the remaining rows must hold no removed row (by id: this request's or an
-earlier removal's) and count n − m rows with the label counts the removal leaves, and the
-refreshed weights' measured residual must fit what is left of the budget.
+earlier removal's), no row of an erased subject (by subject, when the model records them:
+give --rows-subject), no row whose norm after the model's preprocessing exceeds the bound R
+of the training rows, and count n − m rows with the label counts the removal leaves; the
+refreshed weights' measured residual must fit what is left of the budget. The rows are
+trusted to be training rows beyond that: a row swapped for another of the same label, or
+a row copied under a new id, is not detected.
 
 Examples:
   unlearn refresh --store lake.store --ids r17 --rows removed.parquet --remaining rest.parquet
@@ -45,8 +51,9 @@ pub struct RefreshArgs {
     #[command(flatten)]
     pub request: RemoveArgs,
     /// The remaining rows (every training row but the removed ones): a CSV or Parquet file
-    /// with the model's feature columns, its target column and the id column (--rows-id;
-    /// ids unique, so that no row is counted twice); other columns are not read.
+    /// with the model's feature columns, its target column, the id column (--rows-id; ids
+    /// unique, so that no row is counted twice) and, when the model records data subjects,
+    /// the subject column (--rows-subject, then required); other columns are not read.
     #[arg(long, value_name = "FILE")]
     pub remaining: PathBuf,
 }
@@ -67,7 +74,9 @@ pub fn refresh(args: &RefreshArgs) -> CliResult {
         RemovalError::Sums(_) => format!(
             "{file}: {e}; --remaining must hold every training row but the removed ones (delete the removed rows from the table first); nothing was removed, the store is unchanged"
         ),
-        RemovalError::RemovedRowRemains { .. } | RemovalError::Resolve(_) => {
+        RemovalError::RemovedRowRemains { .. }
+        | RemovalError::ErasedSubjectRemains { .. }
+        | RemovalError::Resolve(_) => {
             format!("{file}: {e}; nothing was removed, the store is unchanged")
         }
         e => format!("{e}; nothing was removed, the store is unchanged"),
@@ -82,16 +91,31 @@ pub fn refresh(args: &RefreshArgs) -> CliResult {
     report(request, &[certificate])
 }
 
-/// The rows of --remaining, read with the model's columns and the request's id column.
+/// The rows of --remaining, read with the model's columns, the request's id column and,
+/// when the model records subjects, its subject column (--rows-subject).
 fn remaining_rows(
     args: &RefreshArgs,
     model: &unlearn::model::Model,
 ) -> Result<Dataset, Box<dyn std::error::Error>> {
     let published = &model.published;
+    let subject = match (
+        &args.request.rows_subject,
+        model.secret.rows.records_subjects(),
+    ) {
+        (_, false) => None,
+        (Some(column), true) => Some(column.clone()),
+        (None, true) => {
+            return Err(format!(
+                "{}: the model records data subjects, so the remaining rows are checked to hold no erased subject's row: give their subject column with --rows-subject COL (the column of --rows and --remaining); nothing was removed, the store is unchanged",
+                args.remaining.display()
+            )
+            .into());
+        }
+    };
     let options = CsvOptions {
         target: Some(published.target_column.clone()),
         id: Some(args.request.rows_id.clone()),
-        subject: None,
+        subject,
         spec: TargetSpec::Encoded(published.target.clone()),
         features: Some(published.feature_names.clone()),
         ignore: Vec::new(),

@@ -293,11 +293,13 @@ impl Unlearner {
     /// deleted from the table) at new weights — a distributed re-solve warm-started from the
     /// current weights, or any weights the caller chose: the certificate charges them by
     /// their exact residual, which the sums bound. The caches are reseeded from the sums.
-    /// The sums must count n − m rows with the label counts the removal leaves, else
-    /// [`RemovalError::Sums`] and nothing changed. Unlike a held re-solve (the reference
+    /// The sums must count n − m rows with the label counts the removal leaves, and their
+    /// row-norm bound must not exceed the stored R but by rounding (a larger one shows a row
+    /// that is not a training row, and R must bound every row the later pass-free steps
+    /// stand for), else [`RemovalError::Sums`] and nothing changed. Unlike a held re-solve (the reference
     /// retrain, charged 0), the refreshed weights are charged their distance bound; if that
     /// exceeds what is left of the budget, [`RemovalError::RefreshOverBudget`] and nothing
-    /// changed but the caches (R and the ‖X‖₂ bound, lowered to the sums' before the check,
+    /// changed but the caches (R and the ‖X‖₂ bound, taken from the sums before the check,
     /// are restored: the removed rows are back, and R must bound them).
     pub fn refresh_external(
         &mut self,
@@ -328,6 +330,8 @@ impl Unlearner {
                 Some(secret.n_rows()),
             )
             .map_err(RemovalError::Sums)?;
+            check_row_norm(&sums, secret.row_norm_bound, secret.n_features())
+                .map_err(RemovalError::Sums)?;
             if let Some(counts) = counts
                 && counts != sums.label_counts.as_slice()
             {
@@ -339,7 +343,9 @@ impl Unlearner {
             unlearner.caches = seeded_caches(hyper, &sums).map_err(RemovalError::Sums)?;
             let secret = &mut unlearner.model.secret;
             secret.weights = sums.models.iter().map(|m| m.weights.clone()).collect();
-            secret.row_norm_bound = secret.row_norm_bound.min(sums.row_norm_bound);
+            // The sums' R bounds every remaining row as summed, and is the stored R's up to
+            // rounding (checked above): after the refresh it need bound only these rows.
+            secret.row_norm_bound = sums.row_norm_bound;
             secret.spectral_bound = Some(
                 secret
                     .spectral_bound
@@ -554,7 +560,54 @@ impl Unlearner {
                 removal,
             });
         }
+        self.check_no_erased_subject(given, &remaining)?;
         RowSums::resolved_over(&self.model, remaining).map_err(RemovalError::Resolve)
+    }
+
+    /// Refuses remaining rows that belong to an erased subject — one this request erases or
+    /// one a ledger entry erased — by keyed subject tag: a subject's row kept in the table
+    /// under an id no request named passes the id check, and the refreshed weights would be
+    /// fitted on it while the ledger records the subject erased. When the rows record
+    /// subjects, `remaining` must carry its subject column. One tag per distinct subject:
+    /// O(n log n + (s + E) log s) for n rows of s subjects and E erased subjects.
+    fn check_no_erased_subject(
+        &self,
+        given: &GivenRows,
+        remaining: &Dataset,
+    ) -> Result<(), RemovalError> {
+        if !self.model.secret.rows.records_subjects() {
+            return Ok(());
+        }
+        let owners = remaining.subjects().ok_or_else(|| {
+            RemovalError::Resolve(
+                "the model records data subjects, but the remaining rows have no subject column, so they cannot be checked to hold no erased subject's row: give them with it (unlearn refresh --rows-subject COL)".into(),
+            )
+        })?;
+        let key = &self.model.secret.key;
+        // Each distinct subject with its first row.
+        let mut subjects = sorted_with_positions(owners);
+        subjects.dedup_by_key(|(s, _)| *s);
+        let tags: Vec<String> = subjects.iter().map(|(s, _)| key.subject_tag(s)).collect();
+        let requested: Vec<String> = given.subjects.iter().map(|s| key.subject_tag(s)).collect();
+        let earlier = self
+            .ledger
+            .entries
+            .iter()
+            .flat_map(|e| e.erased_subject_tags.iter().map(String::as_str));
+        let erased = requested.iter().map(String::as_str).chain(earlier);
+        let Some(i) = first_tagged(&tags, erased) else {
+            return Ok(());
+        };
+        let (subject, row) = subjects[i];
+        Err(RemovalError::ErasedSubjectRemains {
+            id: remaining.ids()[row].clone(),
+            subject: subject.to_string(),
+            removal: if requested.contains(&tags[i]) {
+                "this request erases"
+            } else {
+                "an earlier removal erased"
+            },
+        })
     }
 
     /// The sorted keyed tags of the subjects a request erases: each must be recorded by the
@@ -698,6 +751,28 @@ fn check_sums(sums: &RowSums, count: usize, dim: usize, rows: Option<usize>) -> 
     {
         return Err(format!(
             "the Gram matrix is not {dim}×{dim} with a finite error bound"
+        ));
+    }
+    Ok(())
+}
+
+/// Why the sums' row-norm bound R′ shows a remaining row that is not a training row, if it
+/// does: R′ must not exceed the stored R (which bounds every training row, so every subset)
+/// by more than the two norm computations' rounding can differ on one row. Both are
+/// fl(√fl(‖x‖²))·(1 + γ_{d+2}) for the largest computed ‖x‖² (of d products). All terms
+/// are ≥ 0, so any order of the dot product gives ‖x‖²·Π(1 + δ_j) with at most d factors,
+/// |δ_j| ≤ u; two computations of one row's ‖x‖² differ by a ratio of at most 2d such
+/// factors (each to the power ±1), the square root halves that to d, and the two sides'
+/// rounded square roots and products add four more (the constant 1 + γ_{d+2} is the same
+/// on both): R′/R ≤ 1 + γ_{d+4} (Higham, *Accuracy and Stability*, Lemma 3.1) when the rows are
+/// training rows. Two more γ steps cover forming the threshold R·(1 + γ) itself.
+fn check_row_norm(sums: &RowSums, stored: f64, dim: usize) -> Result<(), String> {
+    let rounding = bounds::rounding_gamma(dim as f64 + 6.0);
+    let allowed = stored * (1.0 + rounding);
+    if sums.row_norm_bound > allowed {
+        return Err(format!(
+            "their row-norm bound R = {:.6e} (the largest remaining row's norm after the model's preprocessing, with the intercept column) exceeds the bound {stored:.6e} of every training row by more than the norm computation's rounding (relative {rounding:.1e}): a remaining row is not one of the training rows (a row of another table, or a row whose values changed), and later pass-free bounds would rest on too small an R",
+            sums.row_norm_bound
         ));
     }
     Ok(())
@@ -889,16 +964,22 @@ impl RowSums {
 /// scan of `among` with a binary search each (O((m + R) log m) comparisons of tags that
 /// differ in their first bytes for m tags and R others, no set of the R built).
 fn first_tagged<'a>(tags: &[String], among: impl IntoIterator<Item = &'a str>) -> Option<usize> {
-    let mut sorted: Vec<(&str, usize)> = tags
+    let sorted = sorted_with_positions(tags);
+    among.into_iter().find_map(|t| {
+        let at = sorted.partition_point(|(s, _)| *s < t);
+        sorted.get(at).filter(|(s, _)| *s == t).map(|&(_, i)| i)
+    })
+}
+
+/// `items` with their positions, sorted (equal items by position).
+fn sorted_with_positions(items: &[String]) -> Vec<(&str, usize)> {
+    let mut sorted: Vec<(&str, usize)> = items
         .iter()
         .enumerate()
         .map(|(i, t)| (t.as_str(), i))
         .collect();
     sorted.sort_unstable();
-    among.into_iter().find_map(|t| {
-        let at = sorted.partition_point(|(s, _)| *s < t);
-        sorted.get(at).filter(|(s, _)| *s == t).map(|&(_, i)| i)
-    })
+    sorted
 }
 
 /// Rows per class of the encoding (binary: −1 then +1; one-vs-rest: by index).
