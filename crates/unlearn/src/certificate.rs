@@ -125,8 +125,10 @@ pub struct Certificate {
     /// The removal mechanism.
     pub mechanism: Mechanism,
     /// When the model is retrained instead of updated, and what that reveals.
+    #[serde(serialize_with = "fixed_text::one")]
     pub schedule: String,
     /// The results (proof files) the certificate applies.
+    #[serde(serialize_with = "fixed_text::list")]
     pub results: Vec<String>,
     /// Assumptions the certificate rests on that are not proven (empty when sound): the
     /// mechanism's, then — only when the rows are external ([`crate::rows`]; held-rows
@@ -134,6 +136,7 @@ pub struct Certificate {
     /// given rows are the training rows with those ids, a subject's given rows are all of
     /// its rows, the sums cover exactly the remaining rows (the engine holds no row to check
     /// these against).
+    #[serde(serialize_with = "fixed_text::list")]
     pub unproven_assumptions: Vec<String>,
     /// The residual quantities of this step, per class model.
     pub bounds: StepBounds,
@@ -179,8 +182,7 @@ impl Certificate {
             blank.digest = String::new();
             return blank.compute_digest();
         }
-        let json = serde_json::to_vec(self).expect("a certificate serialises");
-        hex(&Sha256::digest(&json))
+        hex(&json_sha256(self))
     }
 
     /// Links the certificate after `previous` and seals it with its digest.
@@ -190,6 +192,115 @@ impl Certificate {
         self.digest = String::new();
         self.digest = self.compute_digest();
         self
+    }
+}
+
+/// SHA-256 of `value`'s compact JSON (the bytes `serde_json::to_vec` gives), serialised into
+/// a buffer each thread keeps between calls: a removal's certificate is ≈ 3 KB, which a fresh
+/// `Vec` reaches through an allocation and five regrowths at every seal.
+fn json_sha256<T: Serialize>(value: &T) -> [u8; 32] {
+    thread_local! {
+        static JSON: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let digest = |json: &mut Vec<u8>| {
+        json.clear();
+        fixed_text::stored(|| serde_json::to_writer(&mut *json, value))
+            .expect("a certificate serialises");
+        Sha256::digest(&json[..]).into()
+    };
+    JSON.with(|json| match json.try_borrow_mut() {
+        Ok(mut json) => digest(&mut json),
+        // Only a serialisation that seals another certificate could find it taken.
+        Err(_) => digest(&mut Vec::new()),
+    })
+}
+
+/// The certificate's fixed texts — the schedule, the results and the unproven assumptions,
+/// ≈ 2 KB of the ≈ 3 KB of a removal's JSON, the same in every entry of a ledger — written
+/// by the seal from their JSON escaped once per process instead of escaped again at every
+/// seal (serde_json scans a string byte by byte for characters to escape). The bytes are the
+/// same: each stored form is `serde_json::to_string` of its text, written verbatim by
+/// [`RawValue`]; any other text (a ledger written by an older version) is serialised as a
+/// plain string. Only inside [`stored`], which the seal's serde_json serialiser runs in: a
+/// `RawValue` is JSON text to serde_json alone, and any other serialiser (the Python
+/// bindings' `pythonize`) must see plain strings.
+mod fixed_text {
+    use crate::accounting::schedule;
+    use crate::mechanism::Mechanism;
+    use crate::rows::EXTERNAL_ROWS_ASSUMPTIONS;
+    use serde::ser::{SerializeSeq, Serializer};
+    use serde_json::value::RawValue;
+    use std::cell::Cell;
+    use std::sync::OnceLock;
+
+    thread_local! {
+        /// Whether this thread is inside [`stored`].
+        static STORED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Runs `serialise` (a serde_json serialisation) with the stored JSON of fixed texts.
+    pub(super) fn stored<T>(serialise: impl FnOnce() -> T) -> T {
+        /// Switches the stored JSON off again, also if `serialise` unwinds.
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                STORED.set(false);
+            }
+        }
+        STORED.set(true);
+        let _reset = Reset;
+        serialise()
+    }
+
+    /// Every fixed text a certificate can carry, with its JSON.
+    fn escaped() -> &'static [(&'static str, Box<RawValue>)] {
+        static ESCAPED: OnceLock<Vec<(&'static str, Box<RawValue>)>> = OnceLock::new();
+        ESCAPED.get_or_init(|| {
+            [Mechanism::OutputPerturbation, Mechanism::Guo2020]
+                .into_iter()
+                .flat_map(|m| {
+                    let texts = m.results().iter().chain(m.unproven_assumptions());
+                    texts.copied().chain([schedule(m)])
+                })
+                .chain(EXTERNAL_ROWS_ASSUMPTIONS)
+                .map(|text| {
+                    let json = serde_json::to_string(text).expect("a string serialises");
+                    (text, RawValue::from_string(json).expect("a JSON string"))
+                })
+                .collect()
+        })
+    }
+
+    /// The stored JSON of `text`, if it is a fixed text and this thread is inside [`stored`].
+    pub(super) fn json_of(text: &str) -> Option<&'static RawValue> {
+        if !STORED.get() {
+            return None;
+        }
+        escaped()
+            .iter()
+            .find(|(fixed, _)| fixed.len() == text.len() && *fixed == text)
+            .map(|(_, json)| &**json)
+    }
+
+    /// Serialises one text (`serialize_with` of [`super::Certificate::schedule`]).
+    pub(super) fn one<S: Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+        match json_of(text) {
+            Some(json) => serde::Serialize::serialize(json, serializer),
+            None => serializer.serialize_str(text),
+        }
+    }
+
+    /// Serialises a list of texts (`serialize_with` of [`super::Certificate::results`] and
+    /// [`super::Certificate::unproven_assumptions`]).
+    pub(super) fn list<S: Serializer>(texts: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(texts.len()))?;
+        for text in texts {
+            match json_of(text) {
+                Some(json) => seq.serialize_element(json)?,
+                None => seq.serialize_element(text)?,
+            }
+        }
+        seq.end()
     }
 }
 
@@ -303,6 +414,69 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mechanism::Mechanism;
+
+    /// A text and a list written through [`fixed_text`].
+    #[derive(Serialize)]
+    struct Fast<'a> {
+        #[serde(serialize_with = "fixed_text::one")]
+        one: &'a str,
+        #[serde(serialize_with = "fixed_text::list")]
+        list: &'a [String],
+    }
+
+    /// The same, written as plain strings (the definition).
+    #[derive(Serialize)]
+    struct Plain<'a> {
+        one: &'a str,
+        list: &'a [String],
+    }
+
+    /// Inside [`fixed_text::stored`] (the seal) every fixed text of both mechanisms is found
+    /// and its stored JSON writes the bytes a plain string gives — compact, pretty and through
+    /// `serde_json::Value` — as do texts that are not fixed (quotes, backslashes, control and
+    /// non-ASCII characters, escaped by serde_json); outside it nothing is found, so other
+    /// serialisers see plain strings.
+    #[test]
+    fn fixed_texts_serialise_as_plain_strings() {
+        fixed_text::stored(check_fixed_texts);
+        assert!(fixed_text::json_of(crate::accounting::schedule(Mechanism::Guo2020)).is_none());
+    }
+
+    fn check_fixed_texts() {
+        let mut texts: Vec<String> = Vec::new();
+        for m in [Mechanism::OutputPerturbation, Mechanism::Guo2020] {
+            let fixed = m.results().iter().chain(m.unproven_assumptions());
+            for text in fixed.copied().chain([crate::accounting::schedule(m)]) {
+                assert!(fixed_text::json_of(text).is_some(), "{text}");
+                texts.push(text.to_string());
+            }
+        }
+        for text in crate::rows::EXTERNAL_ROWS_ASSUMPTIONS {
+            assert!(fixed_text::json_of(text).is_some(), "{text}");
+            texts.push(text.to_string());
+        }
+        texts.push("a \"quoted\" \\ text\twith\u{1} ‖u‖ + τ".to_string());
+        texts.push(String::new());
+        assert!(fixed_text::json_of(&texts[texts.len() - 2]).is_none());
+        for (i, one) in texts.iter().enumerate() {
+            let list = &texts[i..];
+            let fast = Fast { one, list };
+            let plain = Plain { one, list };
+            assert_eq!(
+                serde_json::to_string(&fast).unwrap(),
+                serde_json::to_string(&plain).unwrap()
+            );
+            assert_eq!(
+                serde_json::to_string_pretty(&fast).unwrap(),
+                serde_json::to_string_pretty(&plain).unwrap()
+            );
+            assert_eq!(
+                serde_json::to_value(&fast).unwrap(),
+                serde_json::to_value(&plain).unwrap()
+            );
+        }
+    }
 
     /// Two lower-case digits a byte, high nibble first, as `format!("{b:02x}")` writes them
     /// (the digests already stored in ledgers were written that way).

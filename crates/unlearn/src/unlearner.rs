@@ -689,9 +689,11 @@ impl Unlearner {
                 "the training rows are external: a removal must be given the removed rows, not only their ids".into(),
             ));
         };
-        let mut seen = HashSet::with_capacity(ids.len());
+        // A request of one id cannot repeat it: only longer ones fill the set (which
+        // allocates nothing until then).
+        let mut seen = HashSet::new();
         for id in ids {
-            if !seen.insert(id.as_str()) {
+            if ids.len() > 1 && !seen.insert(id.as_str()) {
                 return Err(RemovalError::DuplicateId(id.clone()));
             }
             if design.position(id).is_none() {
