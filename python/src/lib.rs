@@ -22,6 +22,9 @@
 //! - [`tables`]: X from numpy, or from pandas, polars and pyarrow through the Arrow C
 //!   stream interface.
 
+// The module list above is for maintainers: it links the extension's private modules.
+#![allow(rustdoc::private_intra_doc_links)]
+
 mod audits;
 mod datasets;
 mod distributed_warm;

@@ -233,7 +233,7 @@ impl LatticeNoise {
 
     /// ρ = (shift/g)²/(2s²), rounded up: the zCDP of this release when the
     /// integers of the two worlds differ by `shift_weight_units`/g in L2
-    /// norm (see [`super::renyi`]: D_α ≤ αρ for every α > 1). `shift/g` is
+    /// norm (see `noise::renyi`: D_α ≤ αρ for every α > 1). `shift/g` is
     /// exact, the division by s, the square and the halving round by at most
     /// three units u; the factor 1 + 8ε covers them and its own rounding.
     /// A negative or non-finite shift gives +∞ (fails closed); so do invalid
