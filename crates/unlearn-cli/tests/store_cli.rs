@@ -1013,7 +1013,11 @@ fn review6_refresh_checks_the_remaining_rows_subjects_and_norms() {
     let alice = rows_file("alice.csv", &|i| i % 6 == 2, &[]);
     let erase = ["--subject", "person-2", "--rows", path(&alice)];
     let other = stand_in(&|_| false);
-    let kept = rows_file("kept.csv", &|i| i % 6 != 2 && i != other, &[copy.clone()]);
+    let kept = rows_file(
+        "kept.csv",
+        &|i| i % 6 != 2 && i != other,
+        std::slice::from_ref(&copy),
+    );
     refused(
         &|| refresh(&erase, &kept, true),
         &["row 'r2-copy' of subject 'person-2', which this request erases"],
@@ -1028,7 +1032,11 @@ fn review6_refresh_checks_the_remaining_rows_subjects_and_norms() {
     let r1 = rows_file("r1.csv", &|i| i == 1, &[]);
     let by_id = ["--ids", "r1", "--rows", path(&r1)];
     let other = stand_in(&gone);
-    let kept = rows_file("kept2.csv", &|i| !gone(i) && i != other, &[copy.clone()]);
+    let kept = rows_file(
+        "kept2.csv",
+        &|i| !gone(i) && i != other,
+        std::slice::from_ref(&copy),
+    );
     refused(
         &|| refresh(&by_id, &kept, true),
         &["row 'r2-copy' of subject 'person-2', which an earlier removal erased"],

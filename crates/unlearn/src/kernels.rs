@@ -31,7 +31,7 @@
 //! [`Isa::available`] lists every one this CPU runs (tests run them all on one machine).
 //!
 //! # Blocking
-//! The product and the triangular solves walk the columns in blocks of [`COLS`]: the
+//! The product and the triangular solves walk the columns in blocks of `COLS` (4): the
 //! vector a column-by-column loop would read-modify-write once per column (y in the
 //! product, b in the forward solve) or read once per column (x in the product and the
 //! backward solve) is touched once per block, in registers for 4 rows (the product) or
@@ -1095,8 +1095,8 @@ mod generic {
                 if !(new_diag.is_finite() && new_diag > 0.0) {
                     return Err(c);
                 }
-                for k in 0..m {
-                    column.gamma[k] = mp[k] / delta;
+                for (gamma, &mp) in column.gamma[..m].iter_mut().zip(&mp[..m]) {
+                    *gamma = mp / delta;
                 }
                 for (row, &gk) in small.chunks_exact_mut(m).zip(&column.gamma) {
                     axpy::<FMA>(-gk, &column.gamma[..m], row);
@@ -1150,7 +1150,12 @@ mod generic {
         bs: &[f64; COLS],
         b: Option<&mut [f64]>,
     ) -> usize {
-        const { assert!(COLS % BLOCK_ROWS == 0, "row blocks start on a block of S") };
+        const {
+            assert!(
+                COLS.is_multiple_of(BLOCK_ROWS),
+                "row blocks start on a block of S"
+            )
+        };
         let start = j + COLS;
         let split = d - (d - start) % BLOCK_ROWS;
         let padded = columns[0].neg_p.len();
