@@ -632,4 +632,129 @@ mod tests {
             );
         }
     }
+
+    /// A generator whose first words are scripted, then a seeded ChaCha20 stream.
+    struct Scripted {
+        words: std::collections::VecDeque<u64>,
+        rest: ChaCha20Rng,
+    }
+
+    impl rand::TryRng for Scripted {
+        type Error = std::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()? as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(self
+                .words
+                .pop_front()
+                .unwrap_or_else(|| self.rest.next_u64()))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for b in dst {
+                *b = self.try_next_u64()? as u8;
+            }
+            Ok(())
+        }
+    }
+
+    /// A stream whose W (read by `Uniform`: 8 `take(8)`s, each byte most significant digit
+    /// first, then whole words) has first word `first`, then the words of seed `seed`.
+    fn scripted(first: u64, seed: u64) -> Scripted {
+        Scripted {
+            // take(8) reads the word's low byte first and puts it in W's top byte.
+            words: [first.swap_bytes()].into_iter().collect(),
+            rest: ChaCha20Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// [W < e^{-p/q}] by a 512-bit bracket against W's first 448 digits (first word `first`,
+    /// then six words of seed `seed`).
+    fn reference(first: u64, seed: u64, p: u128, q: u128) -> bool {
+        let mut rest = ChaCha20Rng::seed_from_u64(seed);
+        let w = Uniform {
+            first,
+            known: 64,
+            more: (0..6).map(|_| rest.next_u64()).collect(),
+        };
+        let (lo, hi) = exp_neg_bracket_big(&BigUint::from(p), &BigUint::from(q), 512);
+        let below = (w.prefix() + 1u8) << 64u32 <= lo;
+        assert!(
+            below || w.prefix() << 64u32 >= hi,
+            "512 bits did not decide"
+        );
+        below
+    }
+
+    /// W's first word scripted into the fast bracket's window, for the acceptance at the
+    /// release's s = 2²⁴ and for V's thresholds: the closures `less_than_exp_neg` and
+    /// `geometric` hand to the exact path must decide [W < e^{−γ}] as a 512-bit bracket
+    /// does (the window has probability ≈ 2⁻⁵¹, so no other test reaches it; review 7).
+    #[test]
+    fn the_window_is_decided_by_the_exact_path_through_the_real_closures() {
+        let t = tables();
+        // The acceptance: less_than_exp_neg's closure (num, den) at the release's s = 2^24.
+        let s: u128 = 1 << 24;
+        let den = 2 * s * s * (s + 1) * (s + 1);
+        let recip = Reciprocal::new(den);
+        let mut cases = 0;
+        for step in 1..80u128 {
+            let num = den * step / 25 + 7 * step;
+            let (_, x_hi) = recip.fixed(num).unwrap();
+            let (l, h) = exp_neg_fast(t, x_hi);
+            // Every w in the window [L, H - 1] leaves the fast bracket undecided.
+            for first in [l, (l + h) / 2, h - 1] {
+                let Ok(first) = u64::try_from(first) else {
+                    continue;
+                };
+                let seed = (step as u64) << 8 ^ first;
+                let mut rng = scripted(first, seed);
+                let mut bits = BitStream::new(&mut rng);
+                let mut w = Uniform::new();
+                let got = less_than_exp_neg(t, &mut w, &mut bits, num, &recip);
+                assert_eq!(
+                    w.known, 64,
+                    "num {num}: the fast bracket decided in its window"
+                );
+                assert_eq!(
+                    got,
+                    reference(first, seed, num, den),
+                    "num {num}, w {first}"
+                );
+                cases += 1;
+            }
+        }
+        // V: geometric's closure (next, 1). W's first word in e^{-v}'s window (v ≤ 44), or 0
+        // (v ≥ 45, where the fast bracket is [0, 1]); V must be the reference's.
+        for v in 1..=44usize {
+            let (lo, hi) = t.geometric[v];
+            for first in [lo, hi - 1] {
+                let Ok(first) = u64::try_from(first) else {
+                    continue;
+                };
+                for seed in 0..4u64 {
+                    let mut rng = scripted(first, seed);
+                    let got = geometric(t, &mut BitStream::new(&mut rng));
+                    let mut want = 0u64;
+                    while reference(first, seed, u128::from(want + 1), 1) {
+                        want += 1;
+                    }
+                    assert_eq!(got, want, "v {v}, w {first}, seed {seed}");
+                    assert!(got + 1 >= v as u64 && got <= v as u64, "v {v}: V = {got}");
+                    cases += 1;
+                }
+            }
+        }
+        for seed in 0..8u64 {
+            let mut rng = scripted(0, seed);
+            let got = geometric(t, &mut BitStream::new(&mut rng));
+            let mut want = 0u64;
+            while reference(0, seed, u128::from(want + 1), 1) {
+                want += 1;
+            }
+            assert_eq!(got, want, "w = 0, seed {seed}");
+            assert!(got >= 44, "w = 0: V = {got}");
+        }
+        assert!(cases > 300, "{cases}");
+    }
 }

@@ -99,14 +99,14 @@ pub enum Sampler {
     #[default]
     #[serde(rename = "cks-words-v1")]
     Words,
-    /// A bit buffer over the same stream ([`BitStream`]): uniform draws by Lemire's
+    /// A bit buffer over the same stream (`BitStream`): uniform draws by Lemire's
     /// multiply-and-reject on ⌈log₂ n⌉ + 16 bits, Bernoulli(n/d) by comparing a lazily read
     /// uniform with n/d's binary expansion 8 bits at a time (≈ 3 words a draw).
     #[serde(rename = "cks-bits-v2")]
     Bits,
     /// The same bit stream, with CKS's discrete Laplace rejection folded into the Gaussian
     /// acceptance and every Bernoulli(e^{−γ}) decided by one exact comparison of a 64-bit
-    /// uniform with a fixed-point bracket of e^{−γ} ([`super::compare`]; ≈ 2.1 rounds of
+    /// uniform with a fixed-point bracket of e^{−γ} (`noise::compare`; ≈ 2.1 rounds of
     /// four coins a draw at s ≈ 2²⁴).
     #[serde(rename = "cks-compare-v3")]
     Compare,
@@ -195,7 +195,7 @@ impl DiscreteGaussian {
     /// `out.len()` exact draws of N_ℤ(0, s²), in order, with `sampler`: for
     /// [`Sampler::Words`] the same integers and the same words as that many calls of
     /// [`DiscreteGaussian::sample`]; for [`Sampler::Bits`] and [`Sampler::Compare`] one
-    /// [`BitStream`] over `rng` for the whole call (the bits of its last word that no draw
+    /// `BitStream` over `rng` for the whole call (the bits of its last word that no draw
     /// used are dropped).
     pub fn sample_into<R: Rng + ?Sized>(&self, sampler: Sampler, rng: &mut R, out: &mut [i128]) {
         match sampler {
@@ -673,5 +673,37 @@ mod tests {
                 "γ = {gamma}: {freq}"
             );
         }
+    }
+
+    /// The comparison sampler's BigUint exponent 2s²t·u + (xt − s²)² against its definition
+    /// and against the u128 one wherever both apply (the only path at s = 2³¹ once V ≥ 2;
+    /// review 7).
+    #[test]
+    fn the_comparison_samplers_big_exponent_is_its_definition_and_the_u128_one() {
+        use num_bigint::BigUint;
+        let mut checked = 0;
+        for s in [1u64, 3, 1000, 1 << 24, (1 << 25) - 1, MAX_SCALE] {
+            let dg = DiscreteGaussian::new(s).unwrap();
+            let t = u128::from(dg.t);
+            for v in [0u128, 1, 2, 3, 7, 100, 5000] {
+                for u in [0u64, 1, dg.t / 2, dg.t - 1] {
+                    let x = u128::from(u) + t * v;
+                    let (num, den) = dg.compare_exponent_big(x, u);
+                    assert_eq!(den, BigUint::from(2 * u128::from(dg.s2) * t * t));
+                    // The exponent's definition, independently: 2s²t·u + (xt − s²)².
+                    let xt = BigUint::from(x) * BigUint::from(t);
+                    let s2 = BigUint::from(dg.s2);
+                    let a = if xt >= s2 { &xt - &s2 } else { &s2 - &xt };
+                    let want =
+                        &a * &a + BigUint::from(2u8) * &s2 * BigUint::from(t) * BigUint::from(u);
+                    assert_eq!(num, want, "s {s}, x {x}, u {u}");
+                    if let Some(small) = dg.compare_numerator(x, u) {
+                        assert_eq!(BigUint::from(small), num, "s {s}, x {x}, u {u}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
     }
 }
