@@ -27,8 +27,6 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 use unlearn::certificate::{Certificate, EntryKind};
-use unlearn::data::{Dataset, Targets};
-use unlearn::rows::GivenRows;
 use unlearn::store::{
     Access, LogLine, RELEASE_LOG_FILE, Store, read_release_log, release_log_path,
 };
@@ -41,13 +39,7 @@ const WRITE: Access = Access::Write {
 /// A fresh store of 200 synthetic rows (ids s0…s199) in a scratch directory, holding its
 /// rows or (`external`) only their sums, the rows staying in the caller's table.
 fn new_store(name: &str, external: bool) -> common::Scratch {
-    let dir = common::scratch(&format!("commit-failure-{name}"));
-    let mut trained = common::trained_synthetic(9);
-    if external {
-        trained.detach_rows().unwrap();
-    }
-    drop(Store::create(&dir, &trained, false, Duration::ZERO).unwrap());
-    dir
+    common::synthetic_store(&format!("commit-failure-{name}"), external)
 }
 
 /// Removes s5 from `unlearner`, giving its row as a caller fetches it from its table when
@@ -56,39 +48,9 @@ fn remove_s5(unlearner: &mut Unlearner) -> Certificate {
     if !unlearner.model.secret.rows.is_external() {
         return unlearner.remove(&["s5".to_string()]).unwrap();
     }
-    let all = common::synthetic_rows();
-    let i = all.position("s5").unwrap();
-    let targets = all.targets().unwrap();
-    let row = Dataset::new(
-        vec!["s5".to_string()],
-        all.feature_names().to_vec(),
-        all.row(i).to_vec(),
-        Some(Targets {
-            values: vec![targets.values[i]],
-            encoding: targets.encoding.clone(),
-        }),
-    )
-    .unwrap();
-    let given = GivenRows {
-        rows: row,
-        ids: vec!["s5".to_string()],
-        subjects: Vec::new(),
-    };
-    unlearner.remove_external(&given, 1).unwrap()
-}
-
-/// Sets the soft file-size limit (the hard one is left alone, so it can be raised again).
-fn set_file_limit(bytes: libc::rlim_t) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain system calls on a valid, owned struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit), 0);
-        limit.rlim_cur = bytes.min(limit.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
-    }
+    unlearner
+        .remove_external(&common::given_row("s5"), 1)
+        .unwrap()
 }
 
 /// Removes s5 through a writer (withholding its entries until the commit returns when
@@ -103,9 +65,7 @@ fn remove_with_failed_commit(root: &Path, withhold: bool) -> (Certificate, Unlea
     let certificate = remove_s5(&mut unlearner);
     assert!(certificate.published, "the removal publishes a release");
     let log_len = std::fs::metadata(release_log_path(root)).unwrap().len();
-    set_file_limit(log_len + 2048);
-    let committed = store.commit(&unlearner);
-    set_file_limit(libc::RLIM_INFINITY);
+    let committed = common::with_file_limit(log_len + 2048, || store.commit(&unlearner));
     let error = committed.expect_err("the commit's WAL frames exceed the file-size limit");
     let lines = read_release_log(root).unwrap();
     assert!(
@@ -119,9 +79,6 @@ fn remove_with_failed_commit(root: &Path, withhold: bool) -> (Certificate, Unlea
 
 #[test]
 fn a_failed_commit_is_abandoned_only_when_its_caller_withheld_it() {
-    // SAFETY: ignoring a signal; no handler runs.
-    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-
     for external in [false, true] {
         let name = if external { "plain-external" } else { "plain" };
         a_plain_failed_commit_is_charged_and_not_applied(&new_store(name, external));

@@ -25,8 +25,6 @@ mod common;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
-use unlearn::data::{Dataset, Targets};
-use unlearn::rows::GivenRows;
 use unlearn::store::{
     Access, LogLine, LogRecord, Store, StoreError, read_release_log, release_log_path,
 };
@@ -37,20 +35,6 @@ const WRITE: Access = Access::Write {
 
 /// Serialises the tests of this file: the file-size limit is process-wide.
 static LIMIT: Mutex<()> = Mutex::new(());
-
-fn set_file_limit(bytes: libc::rlim_t) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain system calls on a valid, owned struct; ignoring a signal runs no handler.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit), 0);
-        limit.rlim_cur = bytes.min(limit.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
-    }
-}
 
 fn log_len(root: &Path) -> u64 {
     std::fs::metadata(release_log_path(root)).unwrap().len()
@@ -68,9 +52,7 @@ fn records_of(root: &Path, entry: &str) -> usize {
 #[test]
 fn a_release_recorded_before_it_was_shown_is_charged_when_the_commit_fails() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
-    let root = common::scratch("review6-record-first");
-    let trained = common::trained_synthetic(9);
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let root = common::synthetic_store("review6-record-first", false);
 
     // A library / Python caller: no withholding; it records the entry, then shows it.
     let mut store = Store::open(&root, WRITE).unwrap();
@@ -86,9 +68,7 @@ fn a_release_recorded_before_it_was_shown_is_charged_when_the_commit_fails() {
     );
     // The disk is full at the log's current length: nothing more fits anywhere (the
     // commit's WAL frame, 4,120 bytes, exceeds the limit too, so the commit fails).
-    set_file_limit(log_len(&root));
-    let committed = store.commit(&unlearner);
-    set_file_limit(libc::RLIM_INFINITY);
+    let committed = common::with_file_limit(log_len(&root), || store.commit(&unlearner));
     assert!(committed.is_err(), "the commit fails");
     drop(store);
     let lines = read_release_log(&root).unwrap();
@@ -126,9 +106,7 @@ fn a_release_recorded_before_it_was_shown_is_charged_when_the_commit_fails() {
 #[test]
 fn a_commit_after_recording_first_does_not_record_again() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
-    let root = common::scratch("review6-record-once");
-    let trained = common::trained_synthetic(9);
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let root = common::synthetic_store("review6-record-once", false);
     let mut store = Store::open(&root, WRITE).unwrap();
     let mut unlearner = store.load().unwrap();
     let first = unlearner.remove(&["s5".to_string()]).unwrap();
@@ -139,11 +117,7 @@ fn a_commit_after_recording_first_does_not_record_again() {
     assert_eq!(records_of(&root, &first.digest), 1);
     assert_eq!(records_of(&root, &second.digest), 1);
     drop(store);
-    let check = Store::open(&root, Access::Read)
-        .unwrap()
-        .release_log_check()
-        .unwrap();
-    assert!(check.passed, "{}", check.detail);
+    common::assert_release_log_checks(&root);
     // Recording needs the writer lock, as every append to the log does.
     let mut read = Store::open(&root, Access::Read).unwrap();
     assert!(matches!(
@@ -155,9 +129,7 @@ fn a_commit_after_recording_first_does_not_record_again() {
 #[test]
 fn a_release_shown_before_a_diverged_save_is_charged() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
-    let root = common::scratch("review6-diverged");
-    let trained = common::trained_synthetic(9);
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let root = common::synthetic_store("review6-diverged", false);
 
     // A Python estimator loads the store (read access, as unlearn.load does).
     let mut notebook = Store::open(&root, Access::Read).unwrap().load().unwrap();
@@ -199,27 +171,19 @@ fn a_release_shown_before_a_diverged_save_is_charged() {
         "the failed removal is not applied: its caller was told it failed"
     );
     drop(next);
-    let check = Store::open(&root, Access::Read)
-        .unwrap()
-        .release_log_check()
-        .unwrap();
-    assert!(check.passed, "{}", check.detail);
+    common::assert_release_log_checks(&root);
 }
 
 #[test]
 fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
-    let root = common::scratch("review6-retry-again");
-    let trained = common::trained_synthetic(9);
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let root = common::synthetic_store("review6-retry-again", false);
 
     // First save fails after the record (as in tests/commit_failure.rs): marked failed.
     let mut store = Store::open(&root, WRITE).unwrap();
     let mut unlearner = store.load().unwrap();
     let seen = unlearner.remove(&["s5".to_string()]).unwrap();
-    set_file_limit(log_len(&root) + 2048);
-    let first = store.commit(&unlearner);
-    set_file_limit(libc::RLIM_INFINITY);
+    let first = common::with_file_limit(log_len(&root) + 2048, || store.commit(&unlearner));
     assert!(first.is_err());
     drop(store);
 
@@ -232,9 +196,7 @@ fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     let abandon = format!("{{\"abandoned\":\"{r}\"}}\n").len() as u64;
     let failed = format!("{{\"failed\":\"{}\"}}\n", seen.digest).len() as u64;
     let before = log_len(&root);
-    set_file_limit(before + abandon + failed);
-    let second = retry.commit(&unlearner);
-    set_file_limit(libc::RLIM_INFINITY);
+    let second = common::with_file_limit(before + abandon + failed, || retry.commit(&unlearner));
     assert!(second.is_err(), "the disk is still full");
     drop(retry);
 
@@ -256,54 +218,23 @@ fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     assert_eq!(charges, 1, "E's release is charged once");
     drop(next);
     // ... and the check passes.
-    let store = Store::open(&root, Access::Read).unwrap();
-    let check = store.release_log_check().unwrap();
-    assert!(check.passed, "{}", check.detail);
+    common::assert_release_log_checks(&root);
 }
 
 #[test]
 fn an_external_store_whose_commit_died_after_its_record_still_opens() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
-    let root = common::scratch("review6-external-wedge");
-    let mut trained = common::trained_synthetic(9);
-    trained.detach_rows().unwrap();
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let root = common::synthetic_store("review6-external-wedge", true);
 
     let mut store = Store::open(&root, WRITE).unwrap();
     let mut unlearner = store.load().unwrap();
-    let all = common::synthetic_rows();
-    let i = all.position("s5").unwrap();
-    let targets = all.targets().unwrap();
-    let row = Dataset::new(
-        vec!["s5".to_string()],
-        all.feature_names().to_vec(),
-        all.row(i).to_vec(),
-        Some(Targets {
-            values: vec![targets.values[i]],
-            encoding: targets.encoding.clone(),
-        }),
-    )
-    .unwrap();
-    let given = GivenRows {
-        rows: row,
-        ids: vec!["s5".to_string()],
-        subjects: Vec::new(),
-    };
-    let entry = unlearner.remove_external(&given, 1).unwrap();
+    let entry = unlearner
+        .remove_external(&common::given_row("s5"), 1)
+        .unwrap();
     // The record's exact line, so that the limit leaves room for it and nothing more.
-    let record = LogRecord {
-        lineage: unlearner.ledger.entries[0].digest.clone(),
-        step: entry.step,
-        entry: entry.digest.clone(),
-        release: entry.published.then_some(entry.release),
-        charge: entry.distance.filter(|_| entry.published),
-        weights: entry.digest_after.clone(),
-        removed_id_tags: entry.removed_id_tags.clone(),
-    };
+    let record = LogRecord::of(&unlearner.ledger.entries[0].digest, &entry);
     let line = serde_json::to_vec(&record).unwrap().len() as u64 + 1;
-    set_file_limit(log_len(&root) + line);
-    let committed = store.commit(&unlearner);
-    set_file_limit(libc::RLIM_INFINITY);
+    let committed = common::with_file_limit(log_len(&root) + line, || store.commit(&unlearner));
     assert!(committed.is_err());
     drop(store);
     let lines = read_release_log(&root).unwrap();

@@ -114,8 +114,9 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// The record of a ledger entry of the history whose training entry is `lineage`.
-    fn of(lineage: &str, entry: &Certificate) -> Self {
+    /// The record of a ledger entry of the history whose training entry is `lineage` (the
+    /// line a commit appends before the entry becomes visible).
+    pub fn of(lineage: &str, entry: &Certificate) -> Self {
         Self {
             lineage: lineage.to_string(),
             step: entry.step,

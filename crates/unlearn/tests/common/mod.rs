@@ -8,14 +8,18 @@ mod scratch;
 // re-exported for the test files that use it, like the rest of this module
 pub use scratch::{Scratch, scratch};
 
-use unlearn::data::{Dataset, Preprocessing};
+use std::path::Path;
+use std::time::Duration;
+use unlearn::data::{Dataset, Preprocessing, Targets};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
 use unlearn::noise::{NoiseFamily, NoiseKey, NoiseSpec};
 use unlearn::objective::Regularization;
 use unlearn::privacy::{self, GaussianCalibration};
+use unlearn::rows::GivenRows;
 use unlearn::solver::NewtonOptions;
+use unlearn::store::{Access, Store, StoreError};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
@@ -77,4 +81,71 @@ pub fn trained_synthetic(key: u8) -> Unlearner {
     Unlearner::from_trained(
         model::train(input, &hyper, NoiseKey::from_secret_bytes([key; 32])).unwrap(),
     )
+}
+
+/// A fresh store of [`trained_synthetic`]`(9)` in a scratch directory named `name`, holding
+/// its rows or (`external`) only their sums, the rows staying in the caller's table.
+pub fn synthetic_store(name: &str, external: bool) -> Scratch {
+    let dir = scratch(name);
+    let mut trained = trained_synthetic(9);
+    if external {
+        trained.detach_rows().unwrap();
+    }
+    drop(Store::create(&dir, &trained, false, Duration::ZERO).unwrap());
+    dir
+}
+
+/// The row `id` of [`synthetic_rows`] as a caller of an external-rows store fetches it from
+/// its table to remove it (no subject erased).
+pub fn given_row(id: &str) -> GivenRows {
+    let all = synthetic_rows();
+    let i = all.position(id).unwrap();
+    let targets = all.targets().unwrap();
+    let row = Dataset::new(
+        vec![id.to_string()],
+        all.feature_names().to_vec(),
+        all.row(i).to_vec(),
+        Some(Targets {
+            values: vec![targets.values[i]],
+            encoding: targets.encoding.clone(),
+        }),
+    )
+    .unwrap();
+    GivenRows {
+        rows: row,
+        ids: vec![id.to_string()],
+        subjects: Vec::new(),
+    }
+}
+
+/// Runs `write` with the process's soft file-size limit at `bytes` (`SIGXFSZ` ignored, so a
+/// write past it fails with `EFBIG` instead of killing the process), then lifts the limit.
+/// The limit is process-wide: a test file using it serialises its tests.
+#[cfg(unix)]
+pub fn with_file_limit<T>(bytes: libc::rlim_t, write: impl FnOnce() -> T) -> T {
+    fn set_soft_limit(bytes: libc::rlim_t) {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain system calls on a valid, owned struct; ignoring a signal runs no
+        // handler.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit), 0);
+            limit.rlim_cur = bytes.min(limit.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+        }
+    }
+    set_soft_limit(bytes);
+    let written = write();
+    set_soft_limit(libc::RLIM_INFINITY);
+    written
+}
+
+/// Asserts that the release log of the store at `root` passes its check.
+pub fn assert_release_log_checks(root: &Path) {
+    let store: Result<Store, StoreError> = Store::open(root, Access::Read);
+    let check = store.unwrap().release_log_check().unwrap();
+    assert!(check.passed, "{}", check.detail);
 }
