@@ -153,7 +153,7 @@ impl ReportSummary {
             delta: last.delta,
             sigma: last.sigma,
             budget: last.budget,
-            budget_unit: last.budget_unit.clone(),
+            budget_unit: last.budget_unit.to_string(),
             budget_used: last.budget_used,
             steps: ledger.entries.len(),
             removals: ledger.removals(),

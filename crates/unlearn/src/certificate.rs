@@ -12,6 +12,7 @@ use crate::objective::Regularization;
 use crate::transcript::TranscriptSummary;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// Version of the certificate format.
 pub const CERTIFICATE_FORMAT_VERSION: u32 = 2;
@@ -124,12 +125,16 @@ pub struct Certificate {
     pub release_sampler: Sampler,
     /// The removal mechanism.
     pub mechanism: Mechanism,
-    /// When the model is retrained instead of updated, and what that reveals.
+    /// When the model is retrained instead of updated, and what that reveals. This and the
+    /// other fixed texts ([`Certificate::results`], [`Certificate::unproven_assumptions`],
+    /// [`Certificate::budget_unit`]) borrow the library's static texts when the unlearner
+    /// builds the certificate, so that neither building nor cloning it copies them (≈ 2 KB a
+    /// removal); read from JSON they are owned. Either way they serialise as plain strings.
     #[serde(serialize_with = "fixed_text::one")]
-    pub schedule: String,
+    pub schedule: Cow<'static, str>,
     /// The results (proof files) the certificate applies.
     #[serde(serialize_with = "fixed_text::list")]
-    pub results: Vec<String>,
+    pub results: Vec<Cow<'static, str>>,
     /// Assumptions the certificate rests on that are not proven (empty when sound): the
     /// mechanism's, then — only when the rows are external ([`crate::rows`]; held-rows
     /// certificates keep their bytes) — [`crate::rows::EXTERNAL_ROWS_ASSUMPTIONS`]: the
@@ -137,7 +142,7 @@ pub struct Certificate {
     /// its rows, the sums cover exactly the remaining rows (the engine holds no row to check
     /// these against).
     #[serde(serialize_with = "fixed_text::list")]
-    pub unproven_assumptions: Vec<String>,
+    pub unproven_assumptions: Vec<Cow<'static, str>>,
     /// The residual quantities of this step, per class model.
     pub bounds: StepBounds,
     /// This step's residual bound as charged to the budget (unit: `budget_unit`).
@@ -147,7 +152,7 @@ pub struct Certificate {
     /// The budget ε′ the noise was calibrated for, if a privacy target was set.
     pub budget: Option<f64>,
     /// "weight-distance" (output perturbation) or "gradient-residual" (guo2020).
-    pub budget_unit: String,
+    pub budget_unit: Cow<'static, str>,
     /// ε of the guarantee (none without a privacy target).
     pub epsilon: Option<f64>,
     /// δ of the guarantee (none without a privacy target).
@@ -230,6 +235,7 @@ mod fixed_text {
     use crate::rows::EXTERNAL_ROWS_ASSUMPTIONS;
     use serde::ser::{SerializeSeq, Serializer};
     use serde_json::value::RawValue;
+    use std::borrow::Cow;
     use std::cell::Cell;
     use std::sync::OnceLock;
 
@@ -272,13 +278,17 @@ mod fixed_text {
     }
 
     /// The stored JSON of `text`, if it is a fixed text and this thread is inside [`stored`].
+    /// A text the certificate borrows is the static text itself: the same address and length
+    /// match without comparing the bytes.
     pub(super) fn json_of(text: &str) -> Option<&'static RawValue> {
         if !STORED.get() {
             return None;
         }
         escaped()
             .iter()
-            .find(|(fixed, _)| fixed.len() == text.len() && *fixed == text)
+            .find(|(fixed, _)| {
+                fixed.len() == text.len() && (fixed.as_ptr() == text.as_ptr() || *fixed == text)
+            })
             .map(|(_, json)| &**json)
     }
 
@@ -292,7 +302,10 @@ mod fixed_text {
 
     /// Serialises a list of texts (`serialize_with` of [`super::Certificate::results`] and
     /// [`super::Certificate::unproven_assumptions`]).
-    pub(super) fn list<S: Serializer>(texts: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn list<S: Serializer>(
+        texts: &[Cow<'static, str>],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(texts.len()))?;
         for text in texts {
             match json_of(text) {
@@ -422,14 +435,14 @@ mod tests {
         #[serde(serialize_with = "fixed_text::one")]
         one: &'a str,
         #[serde(serialize_with = "fixed_text::list")]
-        list: &'a [String],
+        list: &'a [Cow<'static, str>],
     }
 
     /// The same, written as plain strings (the definition).
     #[derive(Serialize)]
     struct Plain<'a> {
         one: &'a str,
-        list: &'a [String],
+        list: &'a [Cow<'static, str>],
     }
 
     /// Inside [`fixed_text::stored`] (the seal) every fixed text of both mechanisms is found
@@ -444,22 +457,30 @@ mod tests {
     }
 
     fn check_fixed_texts() {
-        let mut texts: Vec<String> = Vec::new();
+        // Each fixed text borrowed (as the unlearner builds certificates: found by address)
+        // and owned (as read from a ledger: found by its bytes).
+        let mut texts: Vec<Cow<'static, str>> = Vec::new();
+        let mut push_fixed = |text: &'static str| {
+            let owned = text.to_string();
+            assert!(fixed_text::json_of(text).is_some(), "{text}");
+            assert!(fixed_text::json_of(&owned).is_some(), "{text}");
+            texts.push(Cow::Borrowed(text));
+            texts.push(Cow::Owned(owned));
+        };
         for m in [Mechanism::OutputPerturbation, Mechanism::Guo2020] {
             let fixed = m.results().iter().chain(m.unproven_assumptions());
             for text in fixed.copied().chain([crate::accounting::schedule(m)]) {
-                assert!(fixed_text::json_of(text).is_some(), "{text}");
-                texts.push(text.to_string());
+                push_fixed(text);
             }
         }
         for text in crate::rows::EXTERNAL_ROWS_ASSUMPTIONS {
-            assert!(fixed_text::json_of(text).is_some(), "{text}");
-            texts.push(text.to_string());
+            push_fixed(text);
         }
-        texts.push("a \"quoted\" \\ text\twith\u{1} ‖u‖ + τ".to_string());
-        texts.push(String::new());
+        texts.push("a \"quoted\" \\ text\twith\u{1} ‖u‖ + τ".into());
+        texts.push(Cow::Borrowed(""));
         assert!(fixed_text::json_of(&texts[texts.len() - 2]).is_none());
         for (i, one) in texts.iter().enumerate() {
+            let one = one.as_ref();
             let list = &texts[i..];
             let fast = Fast { one, list };
             let plain = Plain { one, list };

@@ -39,6 +39,7 @@ use crate::rows::{ExternalRows, TrainingRows};
 use crate::shape::ShapeGuard;
 use crate::transcript::{self, Transcript};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -1273,25 +1274,25 @@ impl Unlearner {
             release_grid: model.published.release_grid,
             release_sampler: secret.last_release.sampler,
             mechanism: hyper.mechanism,
-            schedule: schedule(hyper.mechanism).to_string(),
+            schedule: Cow::Borrowed(schedule(hyper.mechanism)),
             results: hyper
                 .mechanism
                 .results()
                 .iter()
-                .map(|s| s.to_string())
+                .map(|&s| Cow::Borrowed(s))
                 .collect(),
             unproven_assumptions: hyper
                 .mechanism
                 .unproven_assumptions()
                 .iter()
                 .chain(secret.rows.assumptions())
-                .map(|s| s.to_string())
+                .map(|&s| Cow::Borrowed(s))
                 .collect(),
             bounds,
             residual_bound,
             budget_used,
             budget,
-            budget_unit: hyper.mechanism.budget_unit().to_string(),
+            budget_unit: Cow::Borrowed(hyper.mechanism.budget_unit()),
             epsilon: hyper.privacy.map(|p| p.epsilon),
             delta: hyper.privacy.map(|p| p.delta),
             sigma: hyper.noise.scale,

@@ -521,6 +521,60 @@ fn zcdp_epsilon_finds_large_orders_for_small_rho() {
     }
 }
 
+/// `zcdp_epsilon` is exactly its documented search, re-done here through the public
+/// `zcdp_epsilon_at` alone: the smallest of ε(α) at α = 1 + e^x for x = −12 + i/4,
+/// i = 0, …, 168 (the first smallest on ties), and of the 62 evaluations of a 60-iteration
+/// golden section on [x* − 1/4, x* + 1/4] around it, clamped at 0. Bit for bit: the search
+/// keeps the scan's terms that depend on δ in a table per thread (the δ of the latest call),
+/// and a certificate's ε must not move when the table is reused, rebuilt for another δ or
+/// met for the first time — so the δs alternate, and each (ρ, δ) is asked twice.
+#[test]
+fn zcdp_epsilon_is_its_documented_search_bit_for_bit() {
+    let documented = |rho: f64, delta: f64| -> f64 {
+        let at = |x: f64| zcdp_epsilon_at(rho, delta, 1.0 + x.exp()).unwrap();
+        let (mut best_i, mut best) = (0, f64::INFINITY);
+        for i in 0..=168 {
+            let value = at(-12.0 + f64::from(i) * 0.25);
+            if value < best {
+                (best_i, best) = (i, value);
+            }
+        }
+        let best_x = -12.0 + f64::from(best_i) * 0.25;
+        let ratio = (5f64.sqrt() - 1.0) / 2.0;
+        let (mut a, mut b) = (best_x - 0.25, best_x + 0.25);
+        let mut c = b - ratio * (b - a);
+        let mut d = a + ratio * (b - a);
+        let (mut fc, mut fd) = (at(c), at(d));
+        for _ in 0..60 {
+            best = best.min(fc).min(fd);
+            if fc < fd {
+                (b, d, fd) = (d, c, fc);
+                c = b - ratio * (b - a);
+                fc = at(c);
+            } else {
+                (a, c, fc) = (c, d, fd);
+                d = a + ratio * (b - a);
+                fd = at(d);
+            }
+        }
+        best.min(fc).min(fd).max(0.0)
+    };
+    for i in 0..40 {
+        let rho = 1e-12 * 2.1f64.powi(i);
+        for delta in [1e-5, 1e-9, 1e-5, 0.3] {
+            let expected = documented(rho, delta);
+            for _ in 0..2 {
+                let got = zcdp_epsilon(rho, delta).unwrap();
+                assert_eq!(
+                    got.to_bits(),
+                    expected.to_bits(),
+                    "ρ = {rho:e}, δ = {delta:e}: {got:e} vs {expected:e}"
+                );
+            }
+        }
+    }
+}
+
 /// The outward rounding of `zcdp_epsilon_at` pinned where the formula
 /// ε(α) = αρ + ln((α−1)/α) − (ln δ + ln α)/(α−1) is known in closed form and evaluates
 /// with few roundings: (ρ, δ, α) = (1, 1/2, 2) gives ε = 2 − ln 2 and (1, 1/4, 4) gives

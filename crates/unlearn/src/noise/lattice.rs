@@ -26,6 +26,7 @@
 use super::discrete::{DiscreteGaussian, Sampler, ScaleOutOfRange};
 use rand::CryptoRng;
 use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
 use thiserror::Error;
 
 /// Bits of s below the leading one in [`LatticeNoise::for_sigma`]: s ∈ [2²⁴, 2²⁵].
@@ -118,11 +119,24 @@ impl LatticeNoise {
     }
 
     /// Checks the grid exponent and s; returns the sampler.
+    ///
+    /// [`DiscreteGaussian::new`] divides in big integers (the reciprocal of 2s²t², a few
+    /// allocations), and every release and every [`LatticeNoise::rho`] of a model asks for
+    /// the same s: the last sampler built is kept per thread. Its constants are functions of
+    /// s alone, so the kept one equals a fresh one whenever its s is this s.
     fn sampler(&self) -> Result<DiscreteGaussian, LatticeError> {
+        thread_local! {
+            static LAST: Cell<Option<DiscreteGaussian>> = const { Cell::new(None) };
+        }
         if !(MIN_GRID_EXPONENT..=MAX_GRID_EXPONENT).contains(&self.grid_exponent) {
             return Err(LatticeError::GridExponentOutOfRange(self.grid_exponent));
         }
-        Ok(DiscreteGaussian::new(self.scale)?)
+        if let Some(kept) = LAST.get().filter(|kept| kept.scale() == self.scale) {
+            return Ok(kept);
+        }
+        let fresh = DiscreteGaussian::new(self.scale)?;
+        LAST.set(Some(fresh));
+        Ok(fresh)
     }
 
     /// The grid g = 2ᵏ (exact; 0 or ∞ outside the valid exponent range).
@@ -153,7 +167,8 @@ impl LatticeNoise {
 
     /// The release g·(round(w_i/g) + Z_i), Z_i ~ N_ℤ(0, s²) i.i.d., the m = `w.len()`
     /// draws made in coordinate order by one [`DiscreteGaussian::sample_into`] call with
-    /// `sampler` (the generator borrowed once).
+    /// `sampler` (the generator borrowed once), into a buffer the thread keeps between
+    /// releases; the output is the one allocation.
     ///
     /// w_i/g is exact (a power-of-two scaling; when it underflows, |w_i/g| <
     /// 2⁻¹⁰²² and both it and the true quotient round to 0), the rounding is
@@ -178,36 +193,33 @@ impl LatticeNoise {
         let dg = self.sampler()?;
         let grid = self.grid();
         let too_large = |index| LatticeError::WeightTooLargeForGrid { index, grid };
-        let rounded = w
-            .iter()
-            .enumerate()
-            .map(|(index, &value)| {
-                if !value.is_finite() {
-                    return Err(LatticeError::NonFiniteWeight { index });
-                }
-                let n = (value / grid).round_ties_even();
-                if n.abs() >= EXACT_INTEGER_LIMIT {
-                    return Err(too_large(index));
-                }
-                // |n| < 2⁵³: the conversion is exact.
-                Ok(n as i128)
-            })
-            .collect::<Result<Vec<i128>, _>>()?;
-        let mut noise = vec![0i128; w.len()];
-        dg.sample_into(sampler, rng, &mut noise);
-        rounded
-            .iter()
-            .zip(&noise)
-            .enumerate()
-            .map(|(index, (&n, &z))| {
-                let point = n + z;
+        // The output holds n_i first (|n_i| < 2⁵³, so exact in f64 and back), then the release:
+        // one allocation of its final size, no intermediate vector.
+        let mut out = Vec::with_capacity(w.len());
+        for (index, &value) in w.iter().enumerate() {
+            if !value.is_finite() {
+                return Err(LatticeError::NonFiniteWeight { index });
+            }
+            let n = (value / grid).round_ties_even();
+            if n.abs() >= EXACT_INTEGER_LIMIT {
+                return Err(too_large(index));
+            }
+            out.push(n);
+        }
+        with_noise_buffer(w.len(), |noise| {
+            dg.sample_into(sampler, rng, noise);
+            for (index, (released, &z)) in out.iter_mut().zip(noise.iter()).enumerate() {
+                // |n| < 2⁵³: the conversion is exact, and n + z is exact in i128.
+                let point = *released as i128 + z;
                 if point.unsigned_abs() >= 1 << 53 {
                     return Err(too_large(index));
                 }
                 // |point| < 2⁵³ is exact in f64; times 2ᵏ with k ≤ 970 is exact.
-                Ok(point as f64 * grid)
-            })
-            .collect()
+                *released = point as f64 * grid;
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// An upper bound, in weight units, on g·‖round(a/g) − round(b/g)‖₂ for
@@ -246,6 +258,31 @@ impl LatticeNoise {
         let steps = shift_weight_units / self.grid() / self.scale as f64;
         steps * steps / 2.0 * (1.0 + 8.0 * f64::EPSILON)
     }
+}
+
+/// Runs `fill` on a buffer of `len` noise integers that this thread keeps between releases:
+/// a release of d coordinates needs 16·d bytes of draws, which a fresh vector would allocate
+/// (and fault in) at every release. The buffer grows to the largest release the thread has
+/// made and stays there (zeroed: the entries a call used are zeroed when it ends, so no
+/// noise outlives its release). Only a generator that itself releases (from
+/// inside its `next_u64`) could find the buffer taken: that call gets a fresh one.
+fn with_noise_buffer<T>(len: usize, fill: impl FnOnce(&mut [i128]) -> T) -> T {
+    thread_local! {
+        static NOISE: RefCell<Vec<i128>> = const { RefCell::new(Vec::new()) };
+    }
+    let run = |buffer: &mut Vec<i128>| {
+        if buffer.len() < len {
+            buffer.resize(len, 0);
+        }
+        let noise = &mut buffer[..len];
+        let result = fill(noise);
+        noise.fill(0);
+        result
+    };
+    NOISE.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => run(&mut buffer),
+        Err(_) => run(&mut Vec::new()),
+    })
 }
 
 /// 2ᵏ as an `f64`, exact for k ∈ [−1074, 1023]; 0 below, +∞ above.
