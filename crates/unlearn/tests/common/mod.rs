@@ -8,7 +8,7 @@ mod scratch;
 // re-exported for the test files that use it, like the rest of this module
 pub use scratch::{Scratch, scratch};
 
-use unlearn::data::{Dataset, Preprocessing};
+use unlearn::data::{Dataset, Preprocessing, Targets};
 use unlearn::loss::LossKind;
 use unlearn::mechanism::Mechanism;
 use unlearn::model::{self, Hyperparameters, TrainingData};
@@ -63,6 +63,26 @@ pub fn synthetic_rows() -> Dataset {
         regression: false,
         seed: 41,
     })
+}
+
+/// The rows of `all` with these ids, in this order, with their targets (no subjects): the
+/// removed rows an external-rows removal is given.
+pub fn rows_of(all: &Dataset, ids: &[&str]) -> Dataset {
+    let targets = all.targets().unwrap();
+    let positions: Vec<usize> = ids.iter().map(|id| all.position(id).unwrap()).collect();
+    Dataset::new(
+        ids.iter().map(|s| s.to_string()).collect(),
+        all.feature_names().to_vec(),
+        positions
+            .iter()
+            .flat_map(|&i| all.row(i).to_vec())
+            .collect(),
+        Some(Targets {
+            values: positions.iter().map(|&i| targets.values[i]).collect(),
+            encoding: targets.encoding.clone(),
+        }),
+    )
+    .unwrap()
 }
 
 /// [`synthetic_rows`] trained under the noise key
