@@ -543,11 +543,11 @@ class _CertifiedEstimator(BaseEstimator):
         are charged once) and lets go of it. If the save fails, the releases it carried were
         recorded already (by :meth:`remove`, or by the save itself), so they stay charged to
         the store's budget (their certificates may have been seen), but the removals are not
-        applied by the failed save: call ``save`` again (a retry commits them), or load the
-        store again and remove again. If the commit is durable but the work after it fails
-        (emptying the write-ahead log, rewriting ``model.json``), ``save`` returns and warns
-        with :class:`unlearn.DurableCommitWarning` naming the file; the next save redoes that
-        work.
+        applied by the failed save: call ``save`` again before any other removal (a retry
+        commits them), or load the store again and remove again. If the commit is durable but
+        the work after it fails (emptying the write-ahead log, rewriting ``model.json``),
+        ``save`` returns and warns with :class:`unlearn.DurableCommitWarning` naming the file;
+        the next save redoes that work.
 
         Parameters
         ----------
