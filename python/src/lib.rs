@@ -12,6 +12,8 @@
 //! - [`params`]: estimator parameters → [`unlearn::model::Hyperparameters`];
 //! - [`unlearner`]: the `Unlearner` class (train, scores, remove, certificates, verify,
 //!   audit, save and load through the store);
+//! - [`backing`]: the store a loaded or saved model continues, where its removals are
+//!   recorded before they return;
 //! - [`given_rows`]: the removed rows an external-rows removal is given, as a table or as
 //!   numpy arrays;
 //! - [`audits`]: the membership-inference and empirical-ε audits;
@@ -26,6 +28,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 mod audits;
+mod backing;
 mod datasets;
 mod distributed_warm;
 mod errors;

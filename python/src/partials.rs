@@ -292,7 +292,7 @@ impl DistributedFit {
             let key = NoiseKey::generate().map_err(unlearn_error)?;
             Unlearner::from_distributed(output, declared, subjects, key).map_err(train_error)
         })?;
-        Ok(crate::unlearner::Unlearner { inner })
+        Ok(crate::unlearner::Unlearner::unbacked(inner))
     }
 
     fn __repr__(&self) -> String {

@@ -15,6 +15,7 @@
 //! Every long call (training, scoring, removal, verification, audit, store I/O) runs with
 //! the GIL released.
 
+use crate::backing::{self, Backing};
 use crate::errors::{
     DurableCommitWarning, removal_error, store_error, train_error, unlearn_error, value_error,
 };
@@ -42,6 +43,21 @@ const TARGET_COLUMN: &str = "y";
 #[pyclass(module = "unlearn._unlearn", name = "Unlearner")]
 pub struct Unlearner {
     pub(crate) inner: Core,
+    /// The store the model continues (loaded from it or saved to it), where its removals
+    /// are recorded before they return ([`crate::backing`]); `None` for a model trained
+    /// here and never saved, or loaded with `record=False`.
+    backing: Option<Backing>,
+}
+
+impl Unlearner {
+    /// A model of no store (trained here): its releases are charged in its own ledger only,
+    /// until it is saved.
+    pub(crate) fn unbacked(inner: Core) -> Self {
+        Self {
+            inner,
+            backing: None,
+        }
+    }
 }
 
 /// Trains a model: the rows `x` (n × d: a float64 C-contiguous numpy array or a
@@ -85,9 +101,7 @@ pub fn train(
         }
         let key = NoiseKey::generate().map_err(unlearn_error)?;
         let model = model::train(input, &hyper, key).map_err(train_error)?;
-        Ok(Unlearner {
-            inner: Core::from_trained(model),
-        })
+        Ok(Unlearner::unbacked(Core::from_trained(model)))
     })
 }
 
@@ -131,12 +145,17 @@ pub fn training_data(
 }
 
 /// Loads the store at `path` (the directory `unlearn train --out` writes), under its shared
-/// lock.
+/// lock. With `record` (the default) the model is backed by the store: each removal is
+/// recorded in the store's release log before it returns ([`crate::backing`]); without it
+/// the model is a copy whose releases are charged in its own ledger only, until it is saved.
 #[pyfunction]
-pub fn load(py: Python<'_>, path: PathBuf) -> PyResult<Unlearner> {
-    py.detach(|| load_store(&path))
-        .map(|inner| Unlearner { inner })
-        .map_err(store_error)
+#[pyo3(signature = (path, record=true))]
+pub fn load(py: Python<'_>, path: PathBuf, record: bool) -> PyResult<Unlearner> {
+    let inner = py.detach(|| load_store(&path)).map_err(store_error)?;
+    Ok(Unlearner {
+        inner,
+        backing: record.then(|| Backing::new(path)),
+    })
 }
 
 /// Reads a store: the one place the Python package reads the store format.
@@ -151,12 +170,25 @@ fn load_store(path: &Path) -> Result<Core, StoreError> {
 /// Returns what a durable commit left undone ([`FollowUp`]: a WAL checkpoint or the
 /// `model.json` rewrite), for the caller to warn about; the store's close retries it.
 ///
-/// Python shows a removal's certificate before `save()`, so the store is not told to
-/// withhold (`Store::withhold_until_commit`): a save that fails after its release-log records
-/// (or is refused as diverged: the records are written then) leaves the release chargeable;
-/// one whose records could not be written leaves nothing to charge it by (the estimators'
-/// docstrings say to publish only after `save()` returns).
-fn save_store(path: &Path, unlearner: &Core) -> Result<Vec<FollowUp>, StoreError> {
+/// A model backed by the store at `path` that recorded removals commits them through the
+/// handle that recorded them (not recorded twice), which then lets go of the writer lock
+/// ([`Backing::commit`]). With `rebind`, a successful save makes `path` the model's store:
+/// later removals are recorded there (a lock still held on the previous store is let go:
+/// that store's next writer charges the releases recorded there and applies their
+/// removals). Python shows a removal's certificate before `save()`, so the store is not told
+/// to withhold (`Store::withhold_until_commit`): a save that fails after the records leaves
+/// the releases charged.
+fn save_store(
+    path: &Path,
+    unlearner: &Core,
+    backing: &mut Option<Backing>,
+    rebind: bool,
+) -> Result<Vec<FollowUp>, StoreError> {
+    if let Some(held) = backing.as_mut().filter(|b| same_directory(b.path(), path))
+        && let Some(committed) = held.commit(unlearner)
+    {
+        return committed;
+    }
     let no_wait = std::time::Duration::ZERO;
     let mut store = match Store::open(path, Access::Write { wait: no_wait }) {
         Ok(mut store) => {
@@ -166,7 +198,18 @@ fn save_store(path: &Path, unlearner: &Core) -> Result<Vec<FollowUp>, StoreError
         Err(StoreError::NotAStore { .. }) => Store::create(path, unlearner, false, no_wait)?,
         Err(e) => return Err(e),
     };
+    if rebind {
+        *backing = Some(Backing::new(path.to_path_buf()));
+    }
     Ok(store.take_follow_ups())
+}
+
+/// Whether two paths name the same directory (the same path if either cannot be resolved).
+fn same_directory(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// A serialisable value of the core as Python dicts, lists and scalars, with the field
@@ -226,10 +269,9 @@ impl Unlearner {
         given: PyRef<'py, Given>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let given = given.rows();
-        let inner = &mut self.inner;
+        let (inner, backing) = (&mut self.inner, self.backing.as_mut());
         let certificate = py
-            .detach(|| inner.remove_external(given, 1))
-            .map_err(removal_error)?;
+            .detach(|| backing::request(backing, inner, |inner| inner.remove_external(given, 1)))?;
         to_python(py, &certificate)
     }
 
@@ -246,14 +288,14 @@ impl Unlearner {
     ) -> PyResult<Bound<'py, PyAny>> {
         let given = given.rows();
         let weights = matrix_rows(&weights);
-        let inner = &mut self.inner;
-        let certificate = py
-            .detach(|| {
+        let (inner, backing) = (&mut self.inner, self.backing.as_mut());
+        let certificate = py.detach(|| {
+            backing::request(backing, inner, |inner| {
                 let sums = RowSums::from_partials(&inner.model, partials, &weights)
                     .map_err(RemovalError::Sums)?;
                 inner.refresh_external(given, 1, sums)
             })
-            .map_err(removal_error)?;
+        })?;
         to_python(py, &certificate)
     }
 
@@ -298,8 +340,9 @@ impl Unlearner {
     }
 
     /// Removes the rows with these ids and every remaining row of these data subjects as one
-    /// batch (one step, one certificate) and returns the certificate. If the removal fails,
-    /// nothing changed.
+    /// batch (one step, one certificate) and returns the certificate, recorded first in the
+    /// model's store if it has one ([`crate::backing`]). If the removal fails, nothing
+    /// changed.
     #[pyo3(signature = (ids, subjects=Vec::new()))]
     fn remove<'py>(
         &mut self,
@@ -311,8 +354,9 @@ impl Unlearner {
             let rows = self.inner.resolve(&Erasure::Subject(subject));
             ids.extend(rows.map_err(removal_error)?);
         }
-        let inner = &mut self.inner;
-        let certificate = py.detach(|| inner.remove(&ids)).map_err(removal_error)?;
+        let (inner, backing) = (&mut self.inner, self.backing.as_mut());
+        let certificate =
+            py.detach(|| backing::request(backing, inner, |inner| inner.remove(&ids)))?;
         to_python(py, &certificate)
     }
 
@@ -363,11 +407,13 @@ impl Unlearner {
         to_python(py, &audit)
     }
 
-    /// Writes the store at `path` (created if needed; the secret directory owner-only).
-    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        let inner = &self.inner;
+    /// Writes the store at `path` (created if needed; the secret directory owner-only) and,
+    /// with `rebind` (the default; pickling passes False), makes it the model's store.
+    #[pyo3(signature = (path, rebind=true))]
+    fn save(&mut self, py: Python<'_>, path: PathBuf, rebind: bool) -> PyResult<()> {
+        let (inner, backing) = (&self.inner, &mut self.backing);
         let follow_ups = py
-            .detach(|| save_store(&path, inner))
+            .detach(|| save_store(&path, inner, backing, rebind))
             .map_err(store_error)?;
         // The commit is durable: save() returns normally. A warning that the caller's filters
         // turn into an exception is reported as unraisable instead of raised, so that no

@@ -278,12 +278,23 @@ class _CertifiedEstimator(BaseEstimator):
 
         One batch, one step: the rows are deleted from the secret state, the weights
         updated, a release published (as the publish policy says) and a certificate
-        appended to the ledger. If the removal fails, nothing changes. A store-backed
-        model's release is charged to the store's budget only once :meth:`save` has written
-        it to the store's release log — then even if the save fails afterwards, or is refused
-        because another writer saved first — so publish the certificate or the weights only
-        after :meth:`save` returns: a save that fails before that (a full disk) or is never
-        called leaves nothing that charges it.
+        appended to the ledger. If the removal fails, nothing changes.
+
+        A store-backed model (one loaded with :meth:`load`, or saved with :meth:`save`)
+        records the release in its store's release log, synced, before ``remove`` returns:
+        the certificate and the new weights may be shown at once. If the process then dies
+        before :meth:`save`, or the save fails, the release stays charged to the store's
+        budget (the store's next writer charges it; a store holding its rows also applies
+        the removal, since its certificate may have been handed out). To record, the model
+        takes the store's writer lock at its first removal and keeps it until :meth:`save`
+        to that store returns (or the model is deleted): meanwhile other writers (another
+        model, ``unlearn serve``, CLI commands) are refused. If the store cannot record —
+        another writer holds it, another writer committed since this model was loaded, the
+        directory is gone, the disk is full — ``remove`` raises, nothing is shown and the
+        model is unchanged. A model trained here and never saved, or loaded with
+        ``record=False``, has no store to charge: its releases are charged in its
+        in-memory ledger only (:meth:`save` it before publishing if the store's budget must
+        account for them).
 
         Parameters
         ----------
@@ -337,6 +348,9 @@ class _CertifiedEstimator(BaseEstimator):
             The request is empty, repeats an id, names a subject already erased or a
             subject of a model fitted without subjects, or would remove every row; or the
             rows are external and none were given (or they cannot be the training rows).
+        UnlearnError, OSError
+            A store-backed model's store could not record the release (the message names
+            the store and what to do); nothing changed.
         NeedsFullPass
             External rows: the step needs a pass over the remaining rows (a measured
             residual, an exact step, a re-solve). Nothing changed: delete the rows from your
@@ -523,13 +537,17 @@ class _CertifiedEstimator(BaseEstimator):
         """Write the model's store (the directory the CLI reads: ``unlearn remove --store``).
 
         The secret directory holds the training rows and the noise key and is readable by
-        its owner only. If saving a removal fails after its release-log line was written, or
-        is refused because another writer saved first, its release is still charged to the
-        store's budget (its certificate may have been seen), but the removal is not applied:
-        remove again. If the failure came first (a full disk), nothing records the release.
-        If the commit is durable but the work after it fails (emptying the write-ahead log,
-        rewriting ``model.json``), ``save`` returns and warns with
-        :class:`unlearn.DurableCommitWarning` naming the file; the next save redoes that work.
+        its owner only. From now on the model is backed by this store: its removals are
+        recorded in the store's release log before they return (:meth:`remove`). Saving to
+        the store whose lock the model's removals took commits them through that lock (they
+        are charged once) and lets go of it. If the save fails, the releases it carried were
+        recorded already (by :meth:`remove`, or by the save itself), so they stay charged to
+        the store's budget (their certificates may have been seen), but the removals are not
+        applied by the failed save: call ``save`` again before any other removal (a retry
+        commits them), or load the store again and remove again. If the commit is durable but
+        the work after it fails (emptying the write-ahead log, rewriting ``model.json``),
+        ``save`` returns and warns with :class:`unlearn.DurableCommitWarning` naming the file;
+        the next save redoes that work.
 
         Parameters
         ----------
@@ -540,23 +558,33 @@ class _CertifiedEstimator(BaseEstimator):
         self._unlearner.save(str(path))
 
     @classmethod
-    def load(cls, path: str | Path) -> Any:
+    def load(cls, path: str | Path, *, record: bool = True) -> Any:
         """Load an estimator from a store written by :meth:`save` or ``unlearn train``.
 
         Parameters are read back from the model (``sigma`` is None when a privacy target
         was recorded: the noise was calibrated for it). Class labels come back as ints
-        when all are integers, else floats, else strings.
+        when all are integers, else floats, else strings. Loading reads the last commit and
+        takes no lock; it does not settle releases that a process which stopped before
+        saving recorded in the store's log (the store's next writer does: a removal of this
+        estimator then asks to load again).
 
         Parameters
         ----------
         path : str or Path
             The store directory.
+        record : bool, default True
+            Back the estimator by the store: each removal is recorded in the store's release
+            log before it returns, so that what it shows is charged to the store's budget
+            whatever happens next (:meth:`remove`). False loads a copy that never writes to
+            the store (an experiment, a comparison): its releases are charged in its own
+            ledger only, so show nothing of them that the store's budget must account for,
+            or :meth:`save` it first.
 
         Returns
         -------
         estimator
         """
-        unlearner = _unlearn.load(str(path))
+        unlearner = _unlearn.load(str(path), record)
         published = unlearner.published()
         hyper = published["hyperparameters"]
         if hyper["loss"] != cls._loss:
@@ -605,7 +633,8 @@ class _CertifiedEstimator(BaseEstimator):
                 "there and pickles only its path"
             )
         store = directory / f"{type(self).__name__}-{uuid.uuid4().hex}"
-        state["_unlearner"].save(str(store))
+        # The pickle's store is a copy: this estimator stays backed by its own store.
+        state["_unlearner"].save(str(store), rebind=False)
         del state["_unlearner"]
         state["_store_path"] = str(store)
         return state

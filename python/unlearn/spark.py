@@ -494,7 +494,10 @@ def remove(
        changes nothing; then a distributed re-solve runs over the remaining rows (the
        source without the named rows; Newton started at the model's secret weights), one
        more pass sums them at its weights, and the request is finished from those sums
-       (``_refresh_from_partials``).
+       (``_refresh_from_partials``). A store-backed estimator (loaded from a store or
+       saved to one) has the release recorded in its store's release log before this step
+       returns, so a driver that dies from here on leaves it charged
+       (:meth:`~unlearn.CertifiedLogisticRegression.remove`).
     3. With ``store``, the model is saved there (``estimator.save(store)``): the removal is
        durable before any row leaves the lake.
     4. With a Delta table as ``source``, the rows are erased from it

@@ -192,6 +192,8 @@ pub struct Unlearner {
     /// Where the latest request's time went ([`Unlearner::arithmetic_time`],
     /// [`Unlearner::release_time`]).
     clock: RequestClock,
+    /// The rollbacks [`Unlearner::confirmed`] keeps until its confirmation.
+    held: HeldRollbacks,
 }
 
 /// Timings of the latest request: its linear algebra (cache downdates, steps, measured
@@ -209,6 +211,76 @@ struct RequestClock {
 impl PartialEq for RequestClock {
     fn eq(&self, _other: &Self) -> bool {
         true
+    }
+}
+
+/// The rollbacks of the requests that [`Unlearner::confirmed`] runs, kept until its
+/// confirmation succeeds (`None` outside it: a transaction that succeeds drops its undo log).
+/// Transient, like [`RequestClock`]: a clone holds none, it never compares, and its `Debug`
+/// shows nothing (it holds removed rows and secret weights).
+#[derive(Default)]
+struct HeldRollbacks(Option<Vec<Rollback>>);
+
+impl Clone for HeldRollbacks {
+    fn clone(&self) -> Self {
+        Self(None)
+    }
+}
+
+impl PartialEq for HeldRollbacks {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for HeldRollbacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeldRollbacks")
+    }
+}
+
+/// What undoes one transaction: the small state before it, the rows it deleted (in the order
+/// it deleted them), and whether it re-solved (which reorders the rows).
+struct Rollback {
+    snapshot: Snapshot,
+    undo: Vec<RemovedRow>,
+    reordered: bool,
+}
+
+impl Rollback {
+    /// Puts the deleted rows back (in reverse order, or at the end followed by the canonical
+    /// order when a re-solve reordered the rows) and restores the small state.
+    fn apply(self, unlearner: &mut Unlearner) {
+        let Rollback {
+            snapshot,
+            mut undo,
+            reordered,
+        } = self;
+        if let Ok(guard) = &mut unlearner.shape {
+            for row in undo.iter().rev() {
+                guard.restore_row(row.target, &row.features);
+            }
+        }
+        if let Some(design) = unlearner.model.secret.rows.held_mut() {
+            if reordered {
+                // A re-solve put the rows in canonical order: the positions in the undo log
+                // no longer hold. Put the removed rows back at the end and restore the
+                // canonical order of the whole set.
+                for row in undo {
+                    let end = design.n_rows();
+                    design.undo_swap_remove(RemovedRow {
+                        position: end,
+                        ..row
+                    });
+                }
+                design.restore_canonical_order();
+            } else {
+                while let Some(row) = undo.pop() {
+                    design.undo_swap_remove(row);
+                }
+            }
+        }
+        snapshot.restore(unlearner);
     }
 }
 
@@ -358,6 +430,7 @@ impl Unlearner {
             shape,
             rows_reordered: false,
             clock: RequestClock::default(),
+            held: HeldRollbacks::default(),
         };
         let certificate = unlearner.training_certificate_with(residuals);
         unlearner.ledger.append(certificate);
@@ -381,6 +454,7 @@ impl Unlearner {
             shape,
             rows_reordered: false,
             clock: RequestClock::default(),
+            held: HeldRollbacks::default(),
         }
     }
 
@@ -594,7 +668,8 @@ impl Unlearner {
     /// Runs `work`, which may delete rows (recording them in the undo log it is given);
     /// if it fails, puts the rows back in reverse order and restores everything else from
     /// a snapshot of the small state. Rows are never copied wholesale: a removal costs
-    /// O(m·d) extra memory, not O(n·d).
+    /// O(m·d) extra memory, not O(n·d). Inside [`Unlearner::confirmed`] a transaction that
+    /// succeeds keeps its rollback for the confirmation.
     fn transaction<T>(
         &mut self,
         work: impl FnOnce(&mut Self, &mut Vec<RemovedRow>) -> Result<T, RemovalError>,
@@ -604,36 +679,52 @@ impl Unlearner {
         self.rows_reordered = false;
         self.clock = RequestClock::default();
         let result = work(self, &mut undo);
-        if result.is_err() {
-            if let Ok(guard) = &mut self.shape {
-                for row in undo.iter().rev() {
-                    guard.restore_row(row.target, &row.features);
-                }
-            }
-            let reordered = self.rows_reordered;
-            if let Some(design) = self.model.secret.rows.held_mut() {
-                if reordered {
-                    // A re-solve put the rows in canonical order: the positions in the undo log
-                    // no longer hold. Put the removed rows back at the end and restore the
-                    // canonical order of the whole set.
-                    for row in undo {
-                        let end = design.n_rows();
-                        design.undo_swap_remove(RemovedRow {
-                            position: end,
-                            ..row
-                        });
-                    }
-                    design.restore_canonical_order();
-                } else {
-                    while let Some(row) = undo.pop() {
-                        design.undo_swap_remove(row);
-                    }
-                }
-            }
-            snapshot.restore(self);
-        }
+        let rollback = Rollback {
+            snapshot,
+            undo,
+            reordered: self.rows_reordered,
+        };
         self.rows_reordered = false;
+        if result.is_err() {
+            rollback.apply(self);
+        } else if let Some(held) = &mut self.held.0 {
+            held.push(rollback);
+        }
         result
+    }
+
+    /// Runs `request` — any request of this unlearner: a removal, a refresh, a publish —
+    /// then `confirm` with the unlearner it changed. If `confirm` fails, the request is
+    /// rolled back exactly as a failed request is (its rows put back, its ledger entries
+    /// dropped, the small state restored, the caches cleared: with external rows the next
+    /// request then needs a pass, as after any failed request) and `confirm`'s error is
+    /// returned; if `request` fails, it rolled itself back. Either way the unlearner is as
+    /// it was. For a caller that must make something durable before it may show the
+    /// request's result: Python's store-backed models record the release in the store's log
+    /// first ([`crate::store::Store::record_before_showing`]), and a removal whose record
+    /// cannot be written must not stand (proofs/transcript_accounting.md, premise (iii)).
+    /// The rollback costs what a failed request's does: O(m·d) for the m removed rows, never
+    /// a copy of the remaining rows.
+    pub fn confirmed<T, E: From<RemovalError>>(
+        &mut self,
+        request: impl FnOnce(&mut Self) -> Result<T, RemovalError>,
+        confirm: impl FnOnce(&Self) -> Result<(), E>,
+    ) -> Result<T, E> {
+        let outer = self.held.0.replace(Vec::new());
+        let result = request(self);
+        let held = std::mem::replace(&mut self.held.0, outer).unwrap_or_default();
+        let value = result?;
+        if let Err(e) = confirm(self) {
+            for rollback in held.into_iter().rev() {
+                rollback.apply(self);
+            }
+            return Err(e);
+        }
+        if let Some(outer) = &mut self.held.0 {
+            // Confirmed inside another confirmation: that one may still roll it back.
+            outer.extend(held);
+        }
+        Ok(value)
     }
 
     /// The row ids an erasure request names: its ids as given, or every remaining row of its

@@ -6,6 +6,8 @@ secret ones, and each side's certificate bounds ||grad L(w)|| of them on the rem
 within (r_a + r_b) / Lambda of each other.
 """
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -139,6 +141,10 @@ def test_a_subject_is_erased_from_the_model_and_from_every_file_of_the_table(
     reloaded = CertifiedLogisticRegression.load(store)
     assert reloaded.n_rows_ == est.n_rows_
     assert reloaded.certificates_[-1].digest == removal.certificate.digest
+    # Recorded in the store's release log before est.remove() returned; the save committed
+    # it through the same writer without recording it again.
+    log = (store / "releases.jsonl").read_text().splitlines()
+    assert sum(json.loads(line).get("entry") == removal.certificate.digest for line in log) == 1
     assert removal.passes == 0 and removal.certificate.bounds["cached_hessian"] == [True]
     assert removal.certificate.certified
     assert len(removal.certificate.erased_subject_tags) == 1

@@ -69,6 +69,26 @@ pub fn synthetic_rows() -> Dataset {
     })
 }
 
+/// The rows of `all` with these ids, in this order, with their targets (no subjects): the
+/// removed rows an external-rows removal is given.
+pub fn rows_of(all: &Dataset, ids: &[&str]) -> Dataset {
+    let targets = all.targets().unwrap();
+    let positions: Vec<usize> = ids.iter().map(|id| all.position(id).unwrap()).collect();
+    Dataset::new(
+        ids.iter().map(|s| s.to_string()).collect(),
+        all.feature_names().to_vec(),
+        positions
+            .iter()
+            .flat_map(|&i| all.row(i).to_vec())
+            .collect(),
+        Some(Targets {
+            values: positions.iter().map(|&i| targets.values[i]).collect(),
+            encoding: targets.encoding.clone(),
+        }),
+    )
+    .unwrap()
+}
+
 /// [`synthetic_rows`] trained under the noise key
 /// `[key; 32]`: the training entry (the lineage) differs between keys and repeats for one key.
 pub fn trained_synthetic(key: u8) -> Unlearner {
@@ -98,21 +118,8 @@ pub fn synthetic_store(name: &str, external: bool) -> Scratch {
 /// The row `id` of [`synthetic_rows`] as a caller of an external-rows store fetches it from
 /// its table to remove it (no subject erased).
 pub fn given_row(id: &str) -> GivenRows {
-    let all = synthetic_rows();
-    let i = all.position(id).unwrap();
-    let targets = all.targets().unwrap();
-    let row = Dataset::new(
-        vec![id.to_string()],
-        all.feature_names().to_vec(),
-        all.row(i).to_vec(),
-        Some(Targets {
-            values: vec![targets.values[i]],
-            encoding: targets.encoding.clone(),
-        }),
-    )
-    .unwrap();
     GivenRows {
-        rows: row,
+        rows: rows_of(&synthetic_rows(), &[id]),
         ids: vec![id.to_string()],
         subjects: Vec::new(),
     }

@@ -1,0 +1,328 @@
+"""A store-backed estimator's removal is charged in its store before it is shown (review 6,
+finding 1): ``remove()`` records the release in the store's release log, synced, before it
+returns, so a process that dies before ``save()``, or a ``save()`` that fails, leaves it
+charged; a store that cannot record refuses the removal with nothing changed.
+
+Before this, a removal was recorded only by ``save()``: a process killed between
+``remove()`` and ``save()`` (or a save whose first write failed) left a shown release that
+nothing charged. Each test here fails on that code: no record exists after ``remove()``, a
+second writer is not refused, a failed append does not fail the removal.
+
+The "process dies" cases run the estimator in a child process that ends with ``os._exit``
+(no cleanup, no save); the full disk is a file-size limit (``RLIMIT_FSIZE``, ``SIGXFSZ``
+ignored, so writes fail with ``EFBIG``) set in the child at the release log's length: the
+log cannot grow, and neither can the database's write-ahead log, which starts empty.
+"""
+
+import json
+import pickle
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from test_store import unlearn_binary
+
+import unlearn
+from unlearn import CertifiedLogisticRegression
+
+RELEASE_LOG = "releases.jsonl"
+
+
+def log_lines(store):
+    """The release log's lines, parsed."""
+    return [json.loads(line) for line in (store / RELEASE_LOG).read_text().splitlines()]
+
+
+def records_of(store, digest):
+    """How many records of ledger entry ``digest`` the log holds."""
+    return sum(1 for line in log_lines(store) if line.get("entry") == digest)
+
+
+def marks(store):
+    """The log's failed and abandoned marks."""
+    return [line for line in log_lines(store) if "failed" in line or "abandoned" in line]
+
+
+def run_child(code, *args):
+    """Runs ``code`` in a fresh interpreter; its last stdout line, parsed as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def verify_cli(store):
+    """``unlearn verify --store``: every check passes (the release-log check included)."""
+    out = subprocess.run(
+        [unlearn_binary(), "verify", "--store", str(store)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert all(line.startswith("ok") for line in lines), out.stdout
+    assert any(line.startswith("ok   release log:") for line in lines), out.stdout
+
+
+def saved(breast_cancer, tmp_path):
+    """A fitted model's store and the model's ids."""
+    X, y, ids = breast_cancer
+    CertifiedLogisticRegression(C=1.0).fit(X, y, ids=ids).save(tmp_path / "store")
+    return tmp_path / "store", ids
+
+
+def reference(store, tmp_path, *removals):
+    """The same removals on a copy of the store, not backed by it: the certificates the
+    store-backed estimator must show (the removal is deterministic given the store)."""
+    copy = tmp_path / "reference"
+    shutil.copytree(store, copy)
+    est = CertifiedLogisticRegression.load(copy, record=False)
+    return [est.remove(ids) for ids in removals]
+
+
+def unchanged(est):
+    """What a refused removal must leave as it was."""
+    return (
+        len(est.certificates_),
+        len(est._unlearner.certificates()),
+        est.n_rows_,
+        est.coef_.copy(),
+        est._unlearner.weights().copy(),
+    )
+
+
+def assert_unchanged(est, before):
+    after = unchanged(est)
+    assert after[:3] == before[:3]
+    np.testing.assert_array_equal(after[3], before[3])
+    np.testing.assert_array_equal(after[4], before[4])
+
+
+def settle(store, some_id):
+    """The next writer settles the log: a removal by an estimator loaded before it opens
+    (for writing, at its first removal) finds the store changed by that settlement and is
+    refused, naming the store; then a fresh load sees the settled store."""
+    stale = CertifiedLogisticRegression.load(store)
+    before = unchanged(stale)
+    with pytest.raises(unlearn.UnlearnError, match="load") as refused:
+        stale.remove(some_id)
+    assert str(store) in str(refused.value) and "release log" in str(refused.value)
+    assert_unchanged(stale, before)
+    del stale
+    return CertifiedLogisticRegression.load(store, record=False)
+
+
+DIES_AFTER_REMOVE = """
+import json, os, sys
+from unlearn import CertifiedLogisticRegression
+est = CertifiedLogisticRegression.load(sys.argv[1])
+shown = est.remove(sys.argv[2])
+print(json.dumps({"digest": shown.digest}), flush=True)
+os._exit(0)
+"""
+
+
+def test_a_release_shown_by_a_process_that_dies_before_saving_is_charged(breast_cancer, tmp_path):
+    store, ids = saved(breast_cancer, tmp_path)
+    (expected,) = reference(store, tmp_path, [ids[3]])
+    shown = run_child(DIES_AFTER_REMOVE, store, ids[3])
+    assert shown["digest"] == expected.digest
+    assert records_of(store, shown["digest"]) == 1, "recorded before remove() returned"
+    assert marks(store) == []
+
+    after = settle(store, ids[10])
+    charged = [
+        f
+        for c in after.certificates_
+        if c.kind == "reconciliation"
+        for f in c.foreign_releases
+        if f["entry"] == shown["digest"]
+    ]
+    assert len(charged) == 1, "the shown release is charged once"
+    assert charged[0]["charge"] == expected.distance
+    # The store holds its rows: the acknowledged removal is applied by the settlement.
+    assert after.n_rows_ == len(ids) - 1
+    with pytest.raises(KeyError, match=ids[3]):
+        after.remove(ids[3])
+    assert after.certificates_[-1].transcript["releases"] >= expected.transcript["releases"]
+    verify_cli(store)
+
+
+SAVE_ON_A_FULL_DISK = """
+import json, os, resource, signal, sys
+from unlearn import CertifiedLogisticRegression
+store = sys.argv[1]
+est = CertifiedLogisticRegression.load(store)
+shown = est.remove(sys.argv[2])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+log = os.path.join(store, "releases.jsonl")
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(log), hard))
+try:
+    est.save(store)
+    error = None
+except Exception as e:  # OSError or UnlearnError, as the failing write reports it
+    error = type(e).__name__
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+print(json.dumps({"digest": shown.digest, "error": error}), flush=True)
+os._exit(0)
+"""
+
+
+def test_a_release_shown_before_a_save_that_fails_on_a_full_disk_is_charged(
+    breast_cancer, tmp_path
+):
+    store, ids = saved(breast_cancer, tmp_path)
+    (expected,) = reference(store, tmp_path, [ids[4]])
+    child = run_child(SAVE_ON_A_FULL_DISK, store, ids[4])
+    assert child["error"] is not None, "the save fails"
+    assert child["digest"] == expected.digest
+    # Before this change the save's append of the record was its first write, and it
+    # failed: nothing named the shown release.
+    assert records_of(store, child["digest"]) == 1
+    after = settle(store, ids[10])
+    charged = [
+        f["charge"]
+        for c in after.certificates_
+        for f in c.foreign_releases
+        if f["entry"] == child["digest"]
+    ]
+    assert charged == [expected.distance]
+    verify_cli(store)
+
+
+RECORD_ON_A_FULL_DISK = """
+import json, os, resource, signal, sys
+import numpy as np
+from unlearn import CertifiedLogisticRegression
+store, first, second = sys.argv[1:]
+est = CertifiedLogisticRegression.load(store)
+shown = [est.remove(first).digest]
+before = (len(est.certificates_), len(est._unlearner.certificates()), est.n_rows_)
+coef, weights = est.coef_.copy(), est._unlearner.weights().copy()
+log = os.path.join(store, "releases.jsonl")
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(log), hard))
+try:
+    est.remove(second)
+    error = None
+except OSError as e:
+    error = str(e)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+after = (len(est.certificates_), len(est._unlearner.certificates()), est.n_rows_)
+same = (
+    after == before
+    and np.array_equal(coef, est.coef_)
+    and np.array_equal(weights, est._unlearner.weights())
+)
+# The row is back: the same removal succeeds once the disk has room.
+shown.append(est.remove(second).digest)
+est.save(store)
+print(json.dumps({"error": error, "unchanged": same, "shown": shown}), flush=True)
+"""
+
+
+def test_a_removal_whose_record_cannot_be_written_fails_and_changes_nothing(
+    breast_cancer, tmp_path
+):
+    store, ids = saved(breast_cancer, tmp_path)
+    child = run_child(RECORD_ON_A_FULL_DISK, store, ids[5], ids[6])
+    assert child["error"] is not None, "the removal raises"
+    assert str(store) in child["error"] and "rolled back" in child["error"]
+    assert child["unchanged"], "the estimator is as it was before the refused removal"
+    loaded = CertifiedLogisticRegression.load(store, record=False)
+    removals = [c.digest for c in loaded.certificates_ if c.kind == "removal"]
+    assert removals == child["shown"], "both removals committed, each once"
+    assert all(records_of(store, d) == 1 for d in child["shown"])
+    assert marks(store) == []
+    assert loaded.n_rows_ == len(ids) - 2
+    verify_cli(store)
+
+
+def test_a_removal_then_a_save_charges_the_release_exactly_once(breast_cancer, tmp_path):
+    store, ids = saved(breast_cancer, tmp_path)
+    expected = reference(store, tmp_path, [ids[7]], [ids[8], ids[9]])
+    est = CertifiedLogisticRegression.load(store)
+    shown = [est.remove(ids[7]), est.remove([ids[8], ids[9]])]
+    assert shown == expected, "recording changes nothing of the removals"
+    assert [records_of(store, c.digest) for c in shown] == [1, 1], "recorded before shown"
+    est.save(store)
+    assert [records_of(store, c.digest) for c in shown] == [1, 1], "not recorded again"
+    assert marks(store) == []
+    loaded = CertifiedLogisticRegression.load(store, record=False)
+    assert loaded.certificates_ == est.certificates_
+    assert loaded.certificates_[-1].transcript == expected[-1].transcript
+    assert loaded.certificates_[-1].budget_used == expected[-1].budget_used
+    verify_cli(store)
+    # save() let go of the writer lock: another estimator removes (and takes it).
+    other = CertifiedLogisticRegression.load(store)
+    assert other.remove(ids[11]).published
+
+
+def test_a_store_locked_by_another_writer_refuses_the_removal(breast_cancer, tmp_path):
+    store, ids = saved(breast_cancer, tmp_path)
+    first = CertifiedLogisticRegression.load(store)
+    second = CertifiedLogisticRegression.load(store)
+    first.remove(ids[12])  # takes the writer lock until it saves
+    lines = len(log_lines(store))
+    before = unchanged(second)
+    with pytest.raises(unlearn.UnlearnError, match="writer lock") as refused:
+        second.remove(ids[13])
+    assert str(store) in str(refused.value) and "nothing was shown" in str(refused.value)
+    assert_unchanged(second, before)
+    assert len(log_lines(store)) == lines, "nothing recorded"
+    # Nor can the second commit first (which would make the first's save a diverged one).
+    with pytest.raises(unlearn.UnlearnError, match="in use by another unlearn process"):
+        second.save(store)
+    # The holder saves; the second estimator predates that commit: refused, unchanged.
+    first.save(store)
+    lines = len(log_lines(store))
+    with pytest.raises(unlearn.UnlearnError, match="does not continue") as diverged:
+        second.remove(ids[13])
+    assert str(store) in str(diverged.value)
+    assert_unchanged(second, before)
+    assert len(log_lines(store)) == lines, "nothing recorded"
+    assert CertifiedLogisticRegression.load(store).remove(ids[13]).published
+
+
+def test_what_backs_an_estimator(breast_cancer, tmp_path):
+    """A fitted estimator records nothing until saved; saving backs it by that store; a
+    pickle's store is a copy that does not take over; ``record=False`` never writes."""
+    X, y, ids = breast_cancer
+    est = CertifiedLogisticRegression(C=1.0).fit(X, y, ids=ids)
+    est.remove(ids[0])  # no store: charged in its own ledger only
+    store = tmp_path / "store"
+    est.save(store)
+    assert records_of(store, est.remove(ids[1]).digest) == 1, "backed once saved"
+    with unlearn.pickle_through_store(tmp_path / "pickles") as directory:
+        blob = pickle.dumps(est)
+    (copy,) = directory.iterdir()
+    shown = est.remove(ids[2])
+    assert records_of(store, shown.digest) == 1 and records_of(copy, shown.digest) == 0
+    est.save(store)
+    unpickled = pickle.loads(blob)
+    assert records_of(copy, unpickled.remove(ids[3]).digest) == 1
+    lines = len(log_lines(store))
+    experiment = CertifiedLogisticRegression.load(store, record=False)
+    experiment.remove(ids[4])
+    assert len(log_lines(store)) == lines
+    # It took no lock: a store-backed estimator removes meanwhile.
+    assert CertifiedLogisticRegression.load(store).remove(ids[4]).published
+
+
+def test_an_external_rows_removal_is_recorded_before_it_returns(breast_cancer, tmp_path):
+    """Given rows (X=, y=) take the same path: recorded before the certificate returns."""
+    X, y, ids = breast_cancer
+    est = CertifiedLogisticRegression(C=1.0, budget=2.0).fit(X, y, ids=ids).detach_rows()
+    store = tmp_path / "store"
+    est.save(store)
+    rows = [21, 22]
+    shown = est.remove([ids[i] for i in rows], X=X[rows], y=y[rows])
+    assert records_of(store, shown.digest) == 1
+    est.save(store)
+    assert records_of(store, shown.digest) == 1 and marks(store) == []
+    verify_cli(store)
