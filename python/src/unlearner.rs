@@ -156,7 +156,7 @@ fn load_store(path: &Path) -> Result<Core, StoreError> {
 /// (or is refused as diverged: the records are written then) leaves the release chargeable;
 /// one whose records could not be written leaves nothing to charge it by (the estimators'
 /// docstrings say to publish only after `save()` returns).
-fn save_store(path: &Path, unlearner: &Core) -> Result<Vec<FollowUp>, StoreError> {
+fn save_store(path: &Path, unlearner: &mut Core) -> Result<Vec<FollowUp>, StoreError> {
     let no_wait = std::time::Duration::ZERO;
     let mut store = match Store::open(path, Access::Write { wait: no_wait }) {
         Ok(mut store) => {
@@ -364,8 +364,10 @@ impl Unlearner {
     }
 
     /// Writes the store at `path` (created if needed; the secret directory owner-only).
-    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        let inner = &self.inner;
+    /// External rows: the rows the removals queued in the caches are folded in first (the
+    /// store's commit does it), so none is written apart.
+    fn save(&mut self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let inner = &mut self.inner;
         let follow_ups = py
             .detach(|| save_store(&path, inner))
             .map_err(store_error)?;

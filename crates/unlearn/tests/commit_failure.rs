@@ -46,7 +46,7 @@ fn new_store(name: &str, external: bool) -> common::Scratch {
     if external {
         trained.detach_rows().unwrap();
     }
-    drop(Store::create(&dir, &trained, false, Duration::ZERO).unwrap());
+    drop(Store::create(&dir, &mut trained, false, Duration::ZERO).unwrap());
     dir
 }
 
@@ -104,7 +104,7 @@ fn remove_with_failed_commit(root: &Path, withhold: bool) -> (Certificate, Unlea
     assert!(certificate.published, "the removal publishes a release");
     let log_len = std::fs::metadata(release_log_path(root)).unwrap().len();
     set_file_limit(log_len + 2048);
-    let committed = store.commit(&unlearner);
+    let committed = store.commit(&mut unlearner);
     set_file_limit(libc::RLIM_INFINITY);
     let error = committed.expect_err("the commit's WAL frames exceed the file-size limit");
     let lines = read_release_log(root).unwrap();
@@ -144,14 +144,14 @@ fn a_failed_commit_is_abandoned_only_when_its_caller_withheld_it() {
 /// retry was refused (`StoreError::Diverged`) on every attempt and the removal whose
 /// certificate was shown was never applied.
 fn a_failed_save_can_be_retried(root: &Path) {
-    let (seen, unlearner) = remove_with_failed_commit(root, false);
+    let (seen, mut unlearner) = remove_with_failed_commit(root, false);
     let mut retry = Store::open(root, WRITE).expect("the store opens");
     assert_eq!(
         retry.reconciled().len(),
         1,
         "the opening charged the failed release"
     );
-    let saved = retry.commit(&unlearner);
+    let saved = retry.commit(&mut unlearner);
     assert!(
         saved.is_ok(),
         "retrying the failed commit: {:?}",

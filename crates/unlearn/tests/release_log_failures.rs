@@ -69,8 +69,8 @@ fn records_of(root: &Path, entry: &str) -> usize {
 fn a_release_recorded_before_it_was_shown_is_charged_when_the_commit_fails() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
     let root = common::scratch("review6-record-first");
-    let trained = common::trained_synthetic(9);
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let mut trained = common::trained_synthetic(9);
+    drop(Store::create(&root, &mut trained, false, Duration::ZERO).unwrap());
 
     // A library / Python caller: no withholding; it records the entry, then shows it.
     let mut store = Store::open(&root, WRITE).unwrap();
@@ -87,7 +87,7 @@ fn a_release_recorded_before_it_was_shown_is_charged_when_the_commit_fails() {
     // The disk is full at the log's current length: nothing more fits anywhere (the
     // commit's WAL frame, 4,120 bytes, exceeds the limit too, so the commit fails).
     set_file_limit(log_len(&root));
-    let committed = store.commit(&unlearner);
+    let committed = store.commit(&mut unlearner);
     set_file_limit(libc::RLIM_INFINITY);
     assert!(committed.is_err(), "the commit fails");
     drop(store);
@@ -127,15 +127,15 @@ fn a_release_recorded_before_it_was_shown_is_charged_when_the_commit_fails() {
 fn a_commit_after_recording_first_does_not_record_again() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
     let root = common::scratch("review6-record-once");
-    let trained = common::trained_synthetic(9);
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let mut trained = common::trained_synthetic(9);
+    drop(Store::create(&root, &mut trained, false, Duration::ZERO).unwrap());
     let mut store = Store::open(&root, WRITE).unwrap();
     let mut unlearner = store.load().unwrap();
     let first = unlearner.remove(&["s5".to_string()]).unwrap();
     store.record_before_showing(&unlearner).unwrap();
     let second = unlearner.remove(&["s6".to_string()]).unwrap();
     store.record_before_showing(&unlearner).unwrap();
-    store.commit(&unlearner).unwrap();
+    store.commit(&mut unlearner).unwrap();
     assert_eq!(records_of(&root, &first.digest), 1);
     assert_eq!(records_of(&root, &second.digest), 1);
     drop(store);
@@ -156,8 +156,8 @@ fn a_commit_after_recording_first_does_not_record_again() {
 fn a_release_shown_before_a_diverged_save_is_charged() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
     let root = common::scratch("review6-diverged");
-    let trained = common::trained_synthetic(9);
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let mut trained = common::trained_synthetic(9);
+    drop(Store::create(&root, &mut trained, false, Duration::ZERO).unwrap());
 
     // A Python estimator loads the store (read access, as unlearn.load does).
     let mut notebook = Store::open(&root, Access::Read).unwrap().load().unwrap();
@@ -166,13 +166,13 @@ fn a_release_shown_before_a_diverged_save_is_charged() {
     other.withhold_until_commit();
     let mut served = other.load().unwrap();
     let first = served.remove(&["s6".to_string()]).unwrap();
-    other.commit(&served).unwrap();
+    other.commit(&mut served).unwrap();
     drop(other);
     // The notebook removes s5 and shows the certificate (est.remove()), then saves.
     let shown = notebook.remove(&["s5".to_string()]).unwrap();
     assert!(shown.published && first.published);
     let mut save = Store::open(&root, WRITE).unwrap();
-    match save.commit(&notebook) {
+    match save.commit(&mut notebook) {
         Err(StoreError::Diverged { reason, .. }) => assert!(
             reason.contains("recorded") && reason.contains("as failed"),
             "the error says what was written: {reason}"
@@ -210,15 +210,15 @@ fn a_release_shown_before_a_diverged_save_is_charged() {
 fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
     let root = common::scratch("review6-retry-again");
-    let trained = common::trained_synthetic(9);
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let mut trained = common::trained_synthetic(9);
+    drop(Store::create(&root, &mut trained, false, Duration::ZERO).unwrap());
 
     // First save fails after the record (as in tests/commit_failure.rs): marked failed.
     let mut store = Store::open(&root, WRITE).unwrap();
     let mut unlearner = store.load().unwrap();
     let seen = unlearner.remove(&["s5".to_string()]).unwrap();
     set_file_limit(log_len(&root) + 2048);
-    let first = store.commit(&unlearner);
+    let first = store.commit(&mut unlearner);
     set_file_limit(libc::RLIM_INFINITY);
     assert!(first.is_err());
     drop(store);
@@ -233,7 +233,7 @@ fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     let failed = format!("{{\"failed\":\"{}\"}}\n", seen.digest).len() as u64;
     let before = log_len(&root);
     set_file_limit(before + abandon + failed);
-    let second = retry.commit(&unlearner);
+    let second = retry.commit(&mut unlearner);
     set_file_limit(libc::RLIM_INFINITY);
     assert!(second.is_err(), "the disk is still full");
     drop(retry);
@@ -267,7 +267,7 @@ fn an_external_store_whose_commit_died_after_its_record_still_opens() {
     let root = common::scratch("review6-external-wedge");
     let mut trained = common::trained_synthetic(9);
     trained.detach_rows().unwrap();
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    drop(Store::create(&root, &mut trained, false, Duration::ZERO).unwrap());
 
     let mut store = Store::open(&root, WRITE).unwrap();
     let mut unlearner = store.load().unwrap();
@@ -302,7 +302,7 @@ fn an_external_store_whose_commit_died_after_its_record_still_opens() {
     };
     let line = serde_json::to_vec(&record).unwrap().len() as u64 + 1;
     set_file_limit(log_len(&root) + line);
-    let committed = store.commit(&unlearner);
+    let committed = store.commit(&mut unlearner);
     set_file_limit(libc::RLIM_INFINITY);
     assert!(committed.is_err());
     drop(store);
@@ -326,8 +326,8 @@ fn an_external_store_whose_commit_died_after_its_record_still_opens() {
         "the operator is told: {note}"
     );
     // A commit that drops the acknowledged removal is refused, naming the way out ...
-    let other = reopened.load().unwrap();
-    match reopened.commit(&other) {
+    let mut other = reopened.load().unwrap();
+    match reopened.commit(&mut other) {
         Err(StoreError::Reconciliation { reason, .. }) => {
             assert!(reason.contains("remove the same rows again"), "{reason}")
         }
@@ -336,7 +336,7 @@ fn an_external_store_whose_commit_died_after_its_record_still_opens() {
     // ... and the caller holding the entry can retry it (Python's save() again: the
     // handle's reconciliation entry, charging E, is replaced by E itself).
     reopened
-        .commit(&unlearner)
+        .commit(&mut unlearner)
         .expect("the caller holding the entry can retry it");
     drop(reopened);
     let settled = Store::open(&root, WRITE).unwrap();
