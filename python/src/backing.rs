@@ -115,7 +115,7 @@ impl Backing {
     /// stand, marked failed (charged, not applied), and a retried `save()` opens the store
     /// afresh, which lets the model's commit replace the entry that charged them
     /// (`Store::commit`).
-    pub fn commit(&mut self, unlearner: &Core) -> Option<Result<Vec<FollowUp>, StoreError>> {
+    pub fn commit(&mut self, unlearner: &mut Core) -> Option<Result<Vec<FollowUp>, StoreError>> {
         let mut store = self
             .writer
             .take()?

@@ -177,10 +177,11 @@ fn load_store(path: &Path) -> Result<Core, StoreError> {
 /// that store's next writer charges the releases recorded there and applies their
 /// removals). Python shows a removal's certificate before `save()`, so the store is not told
 /// to withhold (`Store::withhold_until_commit`): a save that fails after the records leaves
-/// the releases charged.
+/// the releases charged. External rows: the rows the removals queued in the caches are
+/// folded in first (the store's commit does it), so none is written apart.
 fn save_store(
     path: &Path,
-    unlearner: &Core,
+    unlearner: &mut Core,
     backing: &mut Option<Backing>,
     rebind: bool,
 ) -> Result<Vec<FollowUp>, StoreError> {
@@ -411,7 +412,7 @@ impl Unlearner {
     /// with `rebind` (the default; pickling passes False), makes it the model's store.
     #[pyo3(signature = (path, rebind=true))]
     fn save(&mut self, py: Python<'_>, path: PathBuf, rebind: bool) -> PyResult<()> {
-        let (inner, backing) = (&self.inner, &mut self.backing);
+        let (inner, backing) = (&mut self.inner, &mut self.backing);
         let follow_ups = py
             .detach(|| save_store(&path, inner, backing, rebind))
             .map_err(store_error)?;

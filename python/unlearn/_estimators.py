@@ -246,15 +246,20 @@ class _CertifiedEstimator(BaseEstimator):
 
         After fit or load the whole ledger is read; after a removal only its new
         ``certificate`` is appended (the ledger is append-only), so a removal's cost does
-        not grow with the ledger.
+        not grow with the ledger, and the rest is read from it: the rows left
+        (``rows_after``), and the published weights only if it published a release (an
+        entry without one leaves the published model as it was).
         """
-        self._set_weights(self._unlearner.weights())
         if certificate is None:
+            self._set_weights(self._unlearner.weights())
             entries = self._unlearner.certificates()
             self.certificates_ = [Certificate.from_dict(e) for e in entries]
-        else:
-            self.certificates_.append(certificate)
-        self.n_rows_ = self._unlearner.n_rows()
+            self.n_rows_ = self._unlearner.n_rows()
+            return
+        if certificate.published:
+            self._set_weights(self._unlearner.weights())
+        self.certificates_.append(certificate)
+        self.n_rows_ = certificate.rows_after
 
     def _scores(self, X: Any) -> np.ndarray:
         check_is_fitted(self)

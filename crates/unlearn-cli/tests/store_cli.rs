@@ -677,7 +677,7 @@ fn an_external_store_is_read_and_removes_only_given_rows() {
     let mut unlearner = Store::open(&held, Access::Read).unwrap().load().unwrap();
     unlearner.detach_rows().unwrap();
     let store = dir.join("external");
-    drop(Store::create(&store, &unlearner, false, std::time::Duration::ZERO).unwrap());
+    drop(Store::create(&store, &mut unlearner, false, std::time::Duration::ZERO).unwrap());
     for command in ["inspect", "verify"] {
         let out = common::unlearn(&[command, "--store", path(&store), "--json"]);
         assert!(out.status.success(), "{command}: {}", common::stderr(&out));
@@ -731,7 +731,7 @@ fn review4_external_rows_must_be_exactly_the_requested_rows() {
     unlearner.remove(&["r0".to_string()]).unwrap();
     unlearner.detach_rows().unwrap();
     let store = dir.join("external");
-    drop(Store::create(&store, &unlearner, false, std::time::Duration::ZERO).unwrap());
+    drop(Store::create(&store, &mut unlearner, false, std::time::Duration::ZERO).unwrap());
     let header = csv.lines().next().unwrap();
     let rows_file = |name: &str, keep: &dyn Fn(usize) -> bool| {
         let body: Vec<&str> = csv
@@ -824,7 +824,7 @@ fn an_external_removal_that_needs_a_pass_is_finished_by_refresh() {
     let mut unlearner = Store::open(&held, Access::Read).unwrap().load().unwrap();
     unlearner.detach_rows().unwrap();
     let store = dir.join("external");
-    drop(Store::create(&store, &unlearner, false, std::time::Duration::ZERO).unwrap());
+    drop(Store::create(&store, &mut unlearner, false, std::time::Duration::ZERO).unwrap());
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let header = csv.lines().next().unwrap();
     let rows_file = |name: &str, keep: &dyn Fn(&str) -> bool| {
@@ -964,7 +964,7 @@ fn review6_refresh_checks_the_remaining_rows_subjects_and_norms() {
     let mut unlearner = Store::open(&held, Access::Read).unwrap().load().unwrap();
     unlearner.detach_rows().unwrap();
     let store = dir.join("external");
-    drop(Store::create(&store, &unlearner, false, std::time::Duration::ZERO).unwrap());
+    drop(Store::create(&store, &mut unlearner, false, std::time::Duration::ZERO).unwrap());
     let header = csv.lines().next().unwrap();
     let lines: Vec<&str> = csv.lines().skip(1).collect();
     let field = |l: &str, k: usize| l.split(',').nth(k).unwrap().to_string();

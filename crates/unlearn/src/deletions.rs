@@ -656,7 +656,7 @@ impl Deletions {
     /// On failure the engine goes back to what the store holds (recovering an interrupted
     /// save first); if even that fails it stops serving.
     fn persist(&mut self, refs: &[(&str, &str)]) -> Result<(), DeletionError> {
-        let written = self.store.commit_with_refs(&self.unlearner, refs);
+        let written = self.store.commit_with_refs(&mut self.unlearner, refs);
         let Err(error) = written else {
             return Ok(());
         };

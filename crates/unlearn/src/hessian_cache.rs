@@ -34,7 +34,11 @@
 //! downdated matrix could keep rounding traces of a removed row); a store loaded from disk
 //! starts without them and the first removal forms them with an exact step. With external
 //! rows ([`crate::rows`]) they cannot be rebuilt without a pass, so the store keeps them
-//! ([`CachesRecord`]: secret state, pending rows applied first) until a refresh replaces them.
+//! ([`CachesRecord`]: secret state) until a refresh replaces them. Their removals queue rows
+//! as the held ones do, across requests; every write of the caches folds the queue first
+//! ([`crate::unlearner::Unlearner::fold_queued_rows`], called by the store's commit and
+//! create), so no removed row's features are ever written apart and none waits in memory
+//! past the commit.
 
 use crate::bounds::{UNIT_ROUNDOFF, rounding_gamma};
 use crate::kernels::{Isa, Update};
@@ -701,6 +705,144 @@ pub struct GramRecord {
     gram: Vec<f64>,
     error: f64,
     trace: f64,
+}
+
+/// The label that opens a caches blob ([`CachesRecord::to_bytes`]).
+const BLOB_LABEL: &[u8] = b"unlearn/caches/v1";
+
+impl CachesRecord {
+    /// The record as bytes, every number a little-endian f64 (bit for bit, 8 bytes, where
+    /// JSON spends up to 24 characters and a parse): a label (`unlearn/caches/v1`), d and the number of
+    /// class models as u64; per class model a presence byte and, if present, Ĥ₀ (d²,
+    /// column-major), η, T, the factor (d²), w₀ (d), Λ₀, ĝ (d), e, Λ of ĝ; then a presence
+    /// byte and the Gram matrix (d²), η_G, T_G. The store's format 6 keeps it in its
+    /// `caches` table. O(d²) bytes written, no formatting.
+    pub fn to_bytes(&self, dim: usize) -> Vec<u8> {
+        let matrices = self.models.iter().flatten().count() * 2 + usize::from(self.gram.is_some());
+        let mut out =
+            Vec::with_capacity(BLOB_LABEL.len() + 18 + 8 * (matrices * dim * dim + 8 * dim));
+        out.extend_from_slice(BLOB_LABEL);
+        out.extend_from_slice(&(dim as u64).to_le_bytes());
+        out.extend_from_slice(&(self.models.len() as u64).to_le_bytes());
+        fn put(out: &mut Vec<u8>, values: &[f64]) {
+            out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        }
+        for slot in &self.models {
+            out.push(u8::from(slot.is_some()));
+            if let Some(r) = slot {
+                put(&mut out, &r.hessian);
+                put(&mut out, &[r.hessian_error, r.hessian_trace]);
+                put(&mut out, &r.factor);
+                put(&mut out, &r.point);
+                put(&mut out, &[r.lambda]);
+                put(&mut out, &r.gradient);
+                put(&mut out, &[r.gradient_error, r.gradient_lambda]);
+            }
+        }
+        out.push(u8::from(self.gram.is_some()));
+        if let Some(g) = &self.gram {
+            put(&mut out, &g.gram);
+            put(&mut out, &[g.error, g.trace]);
+        }
+        out
+    }
+
+    /// The record of [`CachesRecord::to_bytes`] for rows of width `dim`; an error names what
+    /// does not fit (another label, another width, a length that does not match).
+    pub fn from_bytes(bytes: &[u8], dim: usize) -> Result<Self, String> {
+        let mut blob = Blob(bytes);
+        if blob.take(BLOB_LABEL.len())? != BLOB_LABEL {
+            return Err("the caches blob does not start with its label".into());
+        }
+        let width = blob.count()?;
+        if width != dim as u64 {
+            return Err(format!(
+                "the caches blob is of width {width}, the model's rows have {dim} columns"
+            ));
+        }
+        let count = blob.count()?;
+        // A class model's cache takes at least 2d² numbers: more than the bytes left is damage.
+        if count > bytes.len() as u64 {
+            return Err(format!("the caches blob counts {count} class models"));
+        }
+        let square = dim * dim;
+        let mut models = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            models.push(if blob.present()? {
+                Some(CacheRecord {
+                    hessian: blob.values(square)?,
+                    hessian_error: blob.value()?,
+                    hessian_trace: blob.value()?,
+                    factor: blob.values(square)?,
+                    point: blob.values(dim)?,
+                    lambda: blob.value()?,
+                    gradient: blob.values(dim)?,
+                    gradient_error: blob.value()?,
+                    gradient_lambda: blob.value()?,
+                })
+            } else {
+                None
+            });
+        }
+        let gram = if blob.present()? {
+            Some(GramRecord {
+                gram: blob.values(square)?,
+                error: blob.value()?,
+                trace: blob.value()?,
+            })
+        } else {
+            None
+        };
+        if !blob.0.is_empty() {
+            return Err(format!(
+                "the caches blob has {} bytes after its Gram matrix",
+                blob.0.len()
+            ));
+        }
+        Ok(Self { models, gram })
+    }
+}
+
+/// The unread rest of a caches blob.
+struct Blob<'a>(&'a [u8]);
+
+impl<'a> Blob<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.0.len() < n {
+            return Err("the caches blob ends early".into());
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn count(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn present(&mut self) -> Result<bool, String> {
+        match self.take(1)? {
+            [0] => Ok(false),
+            [1] => Ok(true),
+            _ => Err("the caches blob has a presence byte that is neither 0 nor 1".into()),
+        }
+    }
+
+    fn value(&mut self) -> Result<f64, String> {
+        Ok(f64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn values(&mut self, n: usize) -> Result<Vec<f64>, String> {
+        let bytes = self.take(n.checked_mul(8).ok_or("the caches blob is too large")?)?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect())
+    }
 }
 
 /// A d×d matrix from its column-major values, or why not.

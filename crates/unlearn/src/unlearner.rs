@@ -44,7 +44,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 mod external;
+mod removed_tags;
 pub use external::{ExternalTraining, batch_spec, refresh_query};
+use removed_tags::RemovedTags;
 
 /// Why a removal was refused or failed. The unlearner is unchanged in every case.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +196,9 @@ pub struct Unlearner {
     clock: RequestClock,
     /// The rollbacks [`Unlearner::confirmed`] keeps until its confirmation.
     held: HeldRollbacks,
+    /// The ledger's removed id and subject tags as sets (external-rows requests check their
+    /// rows against them), brought up to the ledger before each such request.
+    removed_tags: RemovedTags,
 }
 
 /// Timings of the latest request: its linear algebra (cache downdates, steps, measured
@@ -431,6 +436,7 @@ impl Unlearner {
             rows_reordered: false,
             clock: RequestClock::default(),
             held: HeldRollbacks::default(),
+            removed_tags: RemovedTags::default(),
         };
         let certificate = unlearner.training_certificate_with(residuals);
         unlearner.ledger.append(certificate);
@@ -455,6 +461,22 @@ impl Unlearner {
             rows_reordered: false,
             clock: RequestClock::default(),
             held: HeldRollbacks::default(),
+            removed_tags: RemovedTags::default(),
+        }
+    }
+
+    /// Folds the rows that external-rows removals queued in the caches (for their matrices:
+    /// Ĥ₀, its factor, the Gram matrix) into those matrices, one pass each, so that no
+    /// removed row's features remain in the caches apart from them. The store calls it
+    /// before every write of the caches ([`crate::store::Store::commit`],
+    /// [`crate::store::Store::create`]): none is written with rows queued, and the unlearner
+    /// continues with the caches the store holds. A fold that leaves a Hessian no longer
+    /// positive definite drops that class model's cache (its next step needs a pass), as a
+    /// step's own fold would. Held rows: nothing to do (their caches are never written; a
+    /// step folds their queue when due).
+    pub fn fold_queued_rows(&mut self) {
+        if self.model.secret.rows.is_external() {
+            self.caches.apply_pending();
         }
     }
 

@@ -65,7 +65,7 @@ fn remove_with_failed_commit(root: &Path, withhold: bool) -> (Certificate, Unlea
     let certificate = remove_s5(&mut unlearner);
     assert!(certificate.published, "the removal publishes a release");
     let log_len = std::fs::metadata(release_log_path(root)).unwrap().len();
-    let committed = common::with_file_limit(log_len + 2048, || store.commit(&unlearner));
+    let committed = common::with_file_limit(log_len + 2048, || store.commit(&mut unlearner));
     let error = committed.expect_err("the commit's WAL frames exceed the file-size limit");
     let lines = read_release_log(root).unwrap();
     assert!(
@@ -101,14 +101,14 @@ fn a_failed_commit_is_abandoned_only_when_its_caller_withheld_it() {
 /// retry was refused (`StoreError::Diverged`) on every attempt and the removal whose
 /// certificate was shown was never applied.
 fn a_failed_save_can_be_retried(root: &Path) {
-    let (seen, unlearner) = remove_with_failed_commit(root, false);
+    let (seen, mut unlearner) = remove_with_failed_commit(root, false);
     let mut retry = Store::open(root, WRITE).expect("the store opens");
     assert_eq!(
         retry.reconciled().len(),
         1,
         "the opening charged the failed release"
     );
-    let saved = retry.commit(&unlearner);
+    let saved = retry.commit(&mut unlearner);
     assert!(
         saved.is_ok(),
         "retrying the failed commit: {:?}",

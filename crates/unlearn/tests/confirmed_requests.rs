@@ -144,8 +144,8 @@ fn an_external_rows_removal_rolls_back_too() {
 #[test]
 fn a_release_that_cannot_be_recorded_is_not_kept() {
     let root = common::scratch("confirmed-record");
-    let trained = common::trained_synthetic(5);
-    drop(Store::create(&root, &trained, false, Duration::ZERO).unwrap());
+    let mut trained = common::trained_synthetic(5);
+    drop(Store::create(&root, &mut trained, false, Duration::ZERO).unwrap());
     let mut read = Store::open(&root, Access::Read).unwrap();
     let mut unlearner = read.load().unwrap();
     let before = unlearner.clone();
@@ -172,7 +172,7 @@ fn a_release_that_cannot_be_recorded_is_not_kept() {
             |changed: &Unlearner| write.record_before_showing(changed).map_err(Failure::Store),
         )
         .unwrap();
-    write.commit(&unlearner).unwrap();
+    write.commit(&mut unlearner).unwrap();
     let committed = write.load().unwrap();
     assert_eq!(committed.ledger.last().unwrap().digest, shown.digest);
 }

@@ -35,7 +35,13 @@ fn store(name: &str, every: u64) -> common::Scratch {
     let hyper = common::certified(LossKind::Logistic, 1e-2, 0.05);
     let mut model = model::train(input, &hyper, NoiseKey::from_secret_bytes([5; 32])).unwrap();
     model.published.publish = PublishPolicy { every };
-    Store::create(&dir, &Unlearner::from_trained(model), false, Duration::ZERO).unwrap();
+    Store::create(
+        &dir,
+        &mut Unlearner::from_trained(model),
+        false,
+        Duration::ZERO,
+    )
+    .unwrap();
     dir
 }
 
@@ -369,13 +375,13 @@ fn a_reference_to_an_entry_the_commit_does_not_append_is_refused() {
     let certificate = unlearner.remove(&["s50".to_string()]).unwrap();
     let training = unlearner.ledger.entries[0].digest.clone();
     let e = handle
-        .commit_with_refs(&unlearner, &[("t", training.as_str())])
+        .commit_with_refs(&mut unlearner, &[("t", training.as_str())])
         .unwrap_err();
     assert!(matches!(e, StoreError::Diverged { .. }), "{e}");
     assert!(handle.refs().unwrap().is_empty());
     assert_eq!(committed(&dir).ledger.entries.len(), 1);
     handle
-        .commit_with_refs(&unlearner, &[("t", certificate.digest.as_str())])
+        .commit_with_refs(&mut unlearner, &[("t", certificate.digest.as_str())])
         .unwrap();
     assert_eq!(handle.refs().unwrap()["t"], certificate.digest);
 }

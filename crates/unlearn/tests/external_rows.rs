@@ -9,6 +9,7 @@ use unlearn::bounds::rounding_gamma;
 use unlearn::certificate::Certificate;
 use unlearn::data::{Dataset, Targets};
 use unlearn::distributed::DistributedFit;
+use unlearn::hessian_cache::CachesRecord;
 use unlearn::loss::LossKind;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
@@ -153,21 +154,31 @@ fn a_pass_free_removal_over_external_rows_is_the_held_one_bit_for_bit() {
     assert_eq!(external.model.secret.n_rows(), 400 - 4);
 }
 
-/// Over several removals the two differ in one rounding only: the held Gram matrix queues
-/// removed rows up to 32 before folding them in, the external one folds them after every
-/// step (no removed row's features may wait in the caches a store persists), so ‖Xv‖'s
-/// bound — and with it the tracked residual bound — may differ in its last bits. What must
-/// hold is that each tracked bound is a bound: at the external weights, the exact residual
-/// on the remaining rows (the held unlearner has them) is at least ‖fl(∇L)‖ − e, with e the
-/// gradient's rounding bound, and that lower end never exceeds the tracked bound.
+/// Over several removals the two take the same steps bit for bit: external removals queue
+/// their rows in the caches' matrices as held ones do (Ĥ₀ up to 32 rows, the Gram matrix up
+/// to its own count, the queued products' rounding charged), folded by the store's commit
+/// rather than after every step — so the bounds and the secret weights stay equal request
+/// after request, not just for the first (folding after every step, as external removals did
+/// before, could move ‖Xv‖'s bound in its last bits, which this test then allowed for).
+/// And each tracked bound is a bound: at the external weights, the exact
+/// residual on the remaining rows (the held unlearner has them) is at least ‖fl(∇L)‖ − e,
+/// with e the gradient's rounding bound, and that lower end never exceeds the tracked bound.
 #[test]
 fn tracked_bounds_over_external_rows_bound_the_exact_residual() {
     let (mut held, mut external) = pair();
     let hyper = held.model.published.hyperparameters.clone();
     for id in ["s120", "s9", "s333", "s71"] {
-        held.remove(&ids(&[id])).unwrap();
+        let from_held = held.remove(&ids(&[id])).unwrap();
         let certificate = external.remove_external(&given(&[id], &[]), 1).unwrap();
         assert!(certificate.bounds.cached_hessian.iter().all(|&c| c));
+        // The same step: the bounds and the secret weights bit for bit (the releases differ
+        // from the second removal on: each entry's noise is keyed by the ledger, whose
+        // external entries list the external assumptions).
+        assert_eq!(from_held.bounds, certificate.bounds, "{id}");
+        assert_eq!(
+            held.model.secret.weights, external.model.secret.weights,
+            "{id}"
+        );
         let mut probe = held.clone();
         probe.model.secret.weights = external.model.secret.weights.clone();
         let secret = &probe.model.secret;
@@ -340,7 +351,7 @@ fn an_external_store_round_trips_and_continues_bit_for_bit() {
     let write = Access::Write {
         wait: Duration::ZERO,
     };
-    drop(Store::create(&dir, &external, false, Duration::ZERO).unwrap());
+    drop(Store::create(&dir, &mut external, false, Duration::ZERO).unwrap());
     let mut store = Store::open(&dir, write).unwrap();
     let mut loaded = store.load().unwrap();
     assert_eq!(loaded, external);
@@ -348,7 +359,7 @@ fn an_external_store_round_trips_and_continues_bit_for_bit() {
     let in_memory = external.remove_external(&given(&["s99"], &[]), 1).unwrap();
     let after_load = loaded.remove_external(&given(&["s99"], &[]), 1).unwrap();
     assert_eq!(in_memory, after_load);
-    store.commit(&loaded).unwrap();
+    store.commit(&mut loaded).unwrap();
     drop(store);
 
     let reader = Store::open(&dir, Access::Read).unwrap();
@@ -370,6 +381,191 @@ fn an_external_store_round_trips_and_continues_bit_for_bit() {
         .unwrap();
     assert_eq!(held_rows, 0);
     assert_eq!(format, EXTERNAL_ROWS_FORMAT_VERSION.to_string());
+}
+
+/// External-rows removals leave their rows queued in the caches (which then cannot be
+/// recorded), and the store's commit folds them before writing: the caches the state row
+/// holds after the commit are the folded caches — the same values as an independent fold of
+/// a copy taken before the commit — and the unlearner continues with exactly them; none of
+/// the removed rows' feature values appears anywhere in the state row.
+#[test]
+fn a_commit_writes_the_caches_folded_and_no_removed_row() {
+    let (_, mut external) = pair();
+    let dir = scratch("fold-at-commit");
+    let mut store = Store::create(&dir, &mut external, false, Duration::ZERO).unwrap();
+    let removed = ["s2", "s99", "s150"];
+    for id in removed {
+        external.remove_external(&given(&[id], &[]), 1).unwrap();
+    }
+    assert_eq!(
+        external.caches.record(),
+        None,
+        "the removed rows wait in the caches' queues until the commit"
+    );
+    let mut copy = external.clone();
+    copy.fold_queued_rows();
+    let folded = copy.caches.record().expect("nothing queued after a fold");
+    store.commit(&mut external).unwrap();
+    drop(store);
+
+    let db = rusqlite::Connection::open(dir.join(unlearn::store::DB_FILE)).unwrap();
+    let (secret, blob): (String, Vec<u8>) = db
+        .query_row(
+            "SELECT secret, (SELECT blob FROM caches) FROM state",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let dim = external.model.secret.n_features();
+    assert_eq!(
+        blob,
+        folded.to_bytes(dim),
+        "the caches written are the folded ones"
+    );
+    assert_eq!(CachesRecord::from_bytes(&blob, dim).unwrap(), folded);
+    assert_eq!(external.caches.record(), Some(folded));
+    // Every removed row's feature values (seeded floats with many digits, so a match by
+    // chance is out of the question): neither their 8 bytes in the blob nor their text in
+    // the state's JSON.
+    for id in removed {
+        let request = given(&[id], &[]);
+        for value in request.rows.row(0) {
+            let text = serde_json::to_string(value).unwrap();
+            assert!(text.len() > 8, "{id}: {text} is too short to search for");
+            assert!(
+                !secret.contains(&text),
+                "{id}'s value {text} is in the state row"
+            );
+            let bytes = value.to_le_bytes();
+            assert!(
+                !blob.windows(8).any(|w| w == bytes),
+                "{id}'s value {text} is in the caches blob"
+            );
+        }
+    }
+    let reloaded = Store::open(&dir, Access::Read).unwrap().load().unwrap();
+    assert_eq!(reloaded, external);
+    assert_eq!(reloaded.caches.record(), external.caches.record());
+}
+
+/// SHA-256 (hex) of the state row's two JSON texts as the store checksums them: a domain
+/// label, then each text length-prefixed (store/codec.rs, `state_checksum`) — what a
+/// format-5 store's writer wrote, re-derived here to make one.
+fn state_checksum(secret: &str, published: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"unlearn/store-state/v1");
+    for part in [secret, published] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    unlearn::certificate::hex(&h.finalize())
+}
+
+/// Format 6 keeps the caches as a blob of little-endian f64 in the `caches` table, bound by
+/// its SHA-256 in the state row (whose JSON no longer holds a matrix); a format-5 store (the
+/// caches in the state row's JSON, no `caches` table) still opens, loads the same caches and
+/// continues bit for bit, and its next commit migrates it to format 6. A blob changed by
+/// one bit fails the integrity check and is not loaded.
+#[test]
+fn a_format_5_store_opens_and_its_next_commit_writes_format_6() {
+    let (_, mut external) = pair();
+    let dir = scratch("format-5");
+    drop(Store::create(&dir, &mut external, false, Duration::ZERO).unwrap());
+    let db_path = dir.join(unlearn::store::DB_FILE);
+    let db = rusqlite::Connection::open(&db_path).unwrap();
+    let read_secret = |db: &rusqlite::Connection| -> (String, String) {
+        db.query_row("SELECT secret, published FROM state", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap()
+    };
+    let (secret, published) = read_secret(&db);
+    let state: serde_json::Value = serde_json::from_str(&secret).unwrap();
+    assert!(
+        state["external"].get("caches").is_none(),
+        "no matrix in the JSON"
+    );
+    assert_eq!(
+        state["external"]["caches_digest"].as_str().unwrap().len(),
+        64
+    );
+
+    // The same store as format 5 wrote it.
+    let mut state = state;
+    let record = serde_json::to_value(external.caches.record().unwrap()).unwrap();
+    let fields = state["external"].as_object_mut().unwrap();
+    fields.remove("caches_digest");
+    fields.insert("caches".into(), record);
+    let old_secret = serde_json::to_string(&state).unwrap();
+    db.execute_batch(
+        "DROP TABLE caches; UPDATE meta SET value = '5' WHERE key = 'format_version';",
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE state SET secret = ?1, checksum = ?2",
+        rusqlite::params![old_secret, state_checksum(&old_secret, &published)],
+    )
+    .unwrap();
+    drop(db);
+
+    let reader = Store::open(&dir, Access::Read).unwrap();
+    assert!(reader.integrity().unwrap().iter().all(|c| c.passed));
+    let old = reader.load().unwrap();
+    drop(reader);
+    assert_eq!(old, external);
+    assert_eq!(old.caches.record(), external.caches.record());
+
+    let write = Access::Write {
+        wait: Duration::ZERO,
+    };
+    let mut store = Store::open(&dir, write).unwrap();
+    let mut loaded = store.load().unwrap();
+    let in_memory = external.remove_external(&given(&["s99"], &[]), 1).unwrap();
+    assert_eq!(
+        loaded.remove_external(&given(&["s99"], &[]), 1).unwrap(),
+        in_memory
+    );
+    store.commit(&mut loaded).unwrap();
+    drop(store);
+    let db = rusqlite::Connection::open(&db_path).unwrap();
+    let format: String = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'format_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(format, EXTERNAL_ROWS_FORMAT_VERSION.to_string());
+    assert_eq!(EXTERNAL_ROWS_FORMAT_VERSION, 6);
+    let (secret, _) = read_secret(&db);
+    assert!(
+        !secret.contains("\"hessian\""),
+        "the matrices left the JSON"
+    );
+    let reloaded = Store::open(&dir, Access::Read).unwrap().load().unwrap();
+    external.fold_queued_rows();
+    assert_eq!(reloaded, external);
+    assert_eq!(reloaded.caches.record(), external.caches.record());
+
+    // One bit of the blob flipped: the state no longer vouches for it.
+    let mut blob: Vec<u8> = db
+        .query_row("SELECT blob FROM caches", [], |r| r.get(0))
+        .unwrap();
+    let middle = blob.len() / 2;
+    blob[middle] ^= 1;
+    db.execute("UPDATE caches SET blob = ?1", rusqlite::params![blob])
+        .unwrap();
+    drop(db);
+    let reader = Store::open(&dir, Access::Read).unwrap();
+    let checks = reader.integrity().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| !c.passed && c.detail.contains("caches blob")),
+        "{checks:?}"
+    );
+    assert!(reader.load().is_err());
 }
 
 /// The contract with the distributed fit (issue 14): a fit driven over two partitions'
@@ -601,7 +797,7 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
     let write = Access::Write {
         wait: Duration::ZERO,
     };
-    drop(Store::create(&dir, &external, false, Duration::ZERO).unwrap());
+    drop(Store::create(&dir, &mut external, false, Duration::ZERO).unwrap());
     // Back up unlearn.db and model.json with the store closed.
     let backup = scratch("review4-backup");
     std::fs::create_dir_all(&backup).unwrap();
@@ -613,7 +809,7 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
     let mut loaded = store.load().unwrap();
     let certificate = loaded.remove_external(&given(&["s2"], &[]), 1).unwrap();
     assert!(!certificate.published, "the policy defers the release");
-    store.commit(&loaded).unwrap();
+    store.commit(&mut loaded).unwrap();
     drop(store);
     let tag = certificate.removed_id_tags[0].clone();
     // Restore the backup (only unlearn.db and model.json, as the README says).
@@ -627,7 +823,7 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
     let mut store = Store::open(&dir, write).expect("the store opens");
     let mut restored = store.load().unwrap();
     let other = restored.remove_external(&given(&["s3"], &[]), 1).unwrap();
-    match store.commit(&restored) {
+    match store.commit(&mut restored) {
         Err(e) => assert!(
             e.to_string()
                 .contains("cannot re-apply that removal itself"),
@@ -646,7 +842,7 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
         "the same id, the same keyed tag"
     );
     store
-        .commit(&redone)
+        .commit(&mut redone)
         .expect("a removal of the lost rows settles the store");
     drop(store);
     let settled = Store::open(&dir, write).unwrap();

@@ -34,7 +34,15 @@ fn setup(name: &str) -> (common::Scratch, PathBuf, PathBuf) {
     let dir = common::scratch(&format!("release-log-{name}"));
     std::fs::create_dir_all(dir.join("backup")).unwrap();
     let root = dir.join("store");
-    drop(Store::create(&root, &common::trained_synthetic(9), false, Duration::ZERO).unwrap());
+    drop(
+        Store::create(
+            &root,
+            &mut common::trained_synthetic(9),
+            false,
+            Duration::ZERO,
+        )
+        .unwrap(),
+    );
     let backup = dir.join("backup");
     (dir, root, backup)
 }
@@ -83,7 +91,7 @@ fn remove(root: &Path, ids: &[&str]) -> unlearn::certificate::Certificate {
     let mut u = store.load().unwrap();
     let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     let c = u.remove(&ids).unwrap();
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     c
 }
 
@@ -312,7 +320,15 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
     let (_dir, root, backup) = setup("across-retrain");
     back_up(&root, &backup);
     let old_lineage = lineage_of(&root);
-    drop(Store::create(&root, &common::trained_synthetic(6), true, Duration::ZERO).unwrap());
+    drop(
+        Store::create(
+            &root,
+            &mut common::trained_synthetic(6),
+            true,
+            Duration::ZERO,
+        )
+        .unwrap(),
+    );
     let mut engine = Deletions::open(Store::open(&root, WRITE).unwrap()).unwrap();
     let request = DeletionRequest {
         erasure: Erasure::Ids(vec!["s40".into()]),
@@ -375,7 +391,15 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
     drop(store);
     // Or a retrain: a new lineage after every record.
     restore(&backup, &root);
-    drop(Store::create(&root, &common::trained_synthetic(7), true, Duration::ZERO).unwrap());
+    drop(
+        Store::create(
+            &root,
+            &mut common::trained_synthetic(7),
+            true,
+            Duration::ZERO,
+        )
+        .unwrap(),
+    );
     let store = Store::open(&root, WRITE).unwrap();
     assert!(store.reconciled().is_empty());
     assert!(store.release_log_check().unwrap().passed);
@@ -389,7 +413,15 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
 fn a_retrain_in_place_continues_and_a_reproduced_training_starts_afresh() {
     let (_dir, root, _) = setup("retrain");
     remove(&root, &["s1"]);
-    drop(Store::create(&root, &common::trained_synthetic(6), true, Duration::ZERO).unwrap());
+    drop(
+        Store::create(
+            &root,
+            &mut common::trained_synthetic(6),
+            true,
+            Duration::ZERO,
+        )
+        .unwrap(),
+    );
     remove(&root, &["s2"]);
     let store = Store::open(&root, WRITE).unwrap();
     assert!(store.reconciled().is_empty());
@@ -397,7 +429,15 @@ fn a_retrain_in_place_continues_and_a_reproduced_training_starts_afresh() {
     drop(store);
 
     let first = read_release_log(&root).unwrap();
-    drop(Store::create(&root, &common::trained_synthetic(9), true, Duration::ZERO).unwrap());
+    drop(
+        Store::create(
+            &root,
+            &mut common::trained_synthetic(9),
+            true,
+            Duration::ZERO,
+        )
+        .unwrap(),
+    );
     let again = read_release_log(&root).unwrap();
     assert_eq!(again.last(), first.first(), "the training entry repeats");
     let store = Store::open(&root, WRITE).unwrap();
@@ -484,7 +524,15 @@ fn an_abandoned_entry_that_committed_is_recorded_again() {
 fn a_retrain_whose_commit_was_reported_failed_but_recovered_is_not_refused() {
     let (_dir, root, _) = setup("review4-step0");
     remove(&root, &["s1"]); // the first training run has records
-    drop(Store::create(&root, &common::trained_synthetic(6), true, Duration::ZERO).unwrap()); // train --force
+    drop(
+        Store::create(
+            &root,
+            &mut common::trained_synthetic(6),
+            true,
+            Duration::ZERO,
+        )
+        .unwrap(),
+    ); // train --force
     let retrained = lineage_of(&root);
     // SQLite reported the retrain's COMMIT as failed (a failed fsync) and the writer marked
     // its training entry abandoned; the WAL frames were recovered at the next open.

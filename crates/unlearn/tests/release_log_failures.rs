@@ -68,7 +68,7 @@ fn a_release_recorded_before_it_was_shown_is_charged_when_the_commit_fails() {
     );
     // The disk is full at the log's current length: nothing more fits anywhere (the
     // commit's WAL frame, 4,120 bytes, exceeds the limit too, so the commit fails).
-    let committed = common::with_file_limit(log_len(&root), || store.commit(&unlearner));
+    let committed = common::with_file_limit(log_len(&root), || store.commit(&mut unlearner));
     assert!(committed.is_err(), "the commit fails");
     drop(store);
     let lines = read_release_log(&root).unwrap();
@@ -113,7 +113,7 @@ fn a_commit_after_recording_first_does_not_record_again() {
     store.record_before_showing(&unlearner).unwrap();
     let second = unlearner.remove(&["s6".to_string()]).unwrap();
     store.record_before_showing(&unlearner).unwrap();
-    store.commit(&unlearner).unwrap();
+    store.commit(&mut unlearner).unwrap();
     assert_eq!(records_of(&root, &first.digest), 1);
     assert_eq!(records_of(&root, &second.digest), 1);
     drop(store);
@@ -138,13 +138,13 @@ fn a_release_shown_before_a_diverged_save_is_charged() {
     other.withhold_until_commit();
     let mut served = other.load().unwrap();
     let first = served.remove(&["s6".to_string()]).unwrap();
-    other.commit(&served).unwrap();
+    other.commit(&mut served).unwrap();
     drop(other);
     // The notebook removes s5 and shows the certificate (est.remove()), then saves.
     let shown = notebook.remove(&["s5".to_string()]).unwrap();
     assert!(shown.published && first.published);
     let mut save = Store::open(&root, WRITE).unwrap();
-    match save.commit(&notebook) {
+    match save.commit(&mut notebook) {
         Err(StoreError::Diverged { reason, .. }) => assert!(
             reason.contains("recorded") && reason.contains("as failed"),
             "the error says what was written: {reason}"
@@ -183,7 +183,7 @@ fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     let mut store = Store::open(&root, WRITE).unwrap();
     let mut unlearner = store.load().unwrap();
     let seen = unlearner.remove(&["s5".to_string()]).unwrap();
-    let first = common::with_file_limit(log_len(&root) + 2048, || store.commit(&unlearner));
+    let first = common::with_file_limit(log_len(&root) + 2048, || store.commit(&mut unlearner));
     assert!(first.is_err());
     drop(store);
 
@@ -196,7 +196,7 @@ fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     let abandon = format!("{{\"abandoned\":\"{r}\"}}\n").len() as u64;
     let failed = format!("{{\"failed\":\"{}\"}}\n", seen.digest).len() as u64;
     let before = log_len(&root);
-    let second = common::with_file_limit(before + abandon + failed, || retry.commit(&unlearner));
+    let second = common::with_file_limit(before + abandon + failed, || retry.commit(&mut unlearner));
     assert!(second.is_err(), "the disk is still full");
     drop(retry);
 
@@ -234,7 +234,7 @@ fn an_external_store_whose_commit_died_after_its_record_still_opens() {
     // The record's exact line, so that the limit leaves room for it and nothing more.
     let record = LogRecord::of(&unlearner.ledger.entries[0].digest, &entry);
     let line = serde_json::to_vec(&record).unwrap().len() as u64 + 1;
-    let committed = common::with_file_limit(log_len(&root) + line, || store.commit(&unlearner));
+    let committed = common::with_file_limit(log_len(&root) + line, || store.commit(&mut unlearner));
     assert!(committed.is_err());
     drop(store);
     let lines = read_release_log(&root).unwrap();
@@ -257,8 +257,8 @@ fn an_external_store_whose_commit_died_after_its_record_still_opens() {
         "the operator is told: {note}"
     );
     // A commit that drops the acknowledged removal is refused, naming the way out ...
-    let other = reopened.load().unwrap();
-    match reopened.commit(&other) {
+    let mut other = reopened.load().unwrap();
+    match reopened.commit(&mut other) {
         Err(StoreError::Reconciliation { reason, .. }) => {
             assert!(reason.contains("remove the same rows again"), "{reason}")
         }
@@ -267,7 +267,7 @@ fn an_external_store_whose_commit_died_after_its_record_still_opens() {
     // ... and the caller holding the entry can retry it (Python's save() again: the
     // handle's reconciliation entry, charging E, is replaced by E itself).
     reopened
-        .commit(&unlearner)
+        .commit(&mut unlearner)
         .expect("the caller holding the entry can retry it");
     drop(reopened);
     let settled = Store::open(&root, WRITE).unwrap();

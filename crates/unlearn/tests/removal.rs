@@ -740,7 +740,7 @@ fn store_round_trip_after_removals_is_exact() {
     let case = logistic_case(3, false);
     let mut u = train(&case, &hyper(&case, Mechanism::Guo2020, gaussian(0.3)));
     u.remove(&["s3".to_string(), "s9".to_string()]).unwrap();
-    Store::create(&store, &u, false, std::time::Duration::ZERO).unwrap();
+    Store::create(&store, &mut u, false, std::time::Duration::ZERO).unwrap();
     let loaded = Store::open(&store, Access::Read).unwrap().load().unwrap();
     // The store gives the rows back in input order (what a re-solve would put them in).
     let mut expected = u.clone();

@@ -338,7 +338,7 @@ fn restoring_a_backup_keeps_the_charges_of_releases_already_published() {
     let (root, backup) = (dir.join("store"), dir.join("backup"));
     std::fs::create_dir_all(&backup).unwrap();
     let h = common::certified(LossKind::Logistic, 1e-2, 0.05);
-    drop(Store::create(&root, &train(&h, 200), false, Duration::ZERO).unwrap());
+    drop(Store::create(&root, &mut train(&h, 200), false, Duration::ZERO).unwrap());
     // A backup of the closed store: its database (the WAL is checkpointed and empty when the
     // writer closes) and the published model.
     let files = [DB_FILE, MODEL_FILE];
@@ -349,7 +349,7 @@ fn restoring_a_backup_keeps_the_charges_of_releases_already_published() {
         let mut store = Store::open(&root, write).unwrap();
         let mut u = store.load().unwrap();
         let c = u.remove(&["s1".to_string()]).unwrap();
-        store.commit(&u).unwrap();
+        store.commit(&mut u).unwrap();
         c
     };
     assert!(seen.published && seen.distance.unwrap() > 0.0);
@@ -364,7 +364,7 @@ fn restoring_a_backup_keeps_the_charges_of_releases_already_published() {
     let mut restored = store.load().unwrap();
     let s1_back = restored.model.secret.design().position("s1").is_some();
     let c = restored.remove(&["s2".to_string()]).unwrap();
-    store.commit(&restored).unwrap();
+    store.commit(&mut restored).unwrap();
     assert!(c.published);
     let reapplied = restored
         .ledger

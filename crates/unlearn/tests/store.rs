@@ -117,8 +117,8 @@ fn create_then_load_is_exact_with_owner_only_files() {
         // asserted below is the store's doing, not the scratch helper's.
         let parent = scratch(&format!("roundtrip-{regression}"));
         let dir = parent.join("store");
-        let model = trained(regression);
-        drop(Store::create(&dir, &model, false, Duration::ZERO).unwrap());
+        let mut model = trained(regression);
+        drop(Store::create(&dir, &mut model, false, Duration::ZERO).unwrap());
         // Bit-exact: weights, noise, key, rows (f64 BLOBs) and ledger survive.
         assert_eq!(load(&dir).unwrap(), model);
         #[cfg(unix)]
@@ -139,14 +139,14 @@ fn create_then_load_is_exact_with_owner_only_files() {
 fn commits_per_request_load_back_exactly() {
     let dir = scratch("commits");
     let mut u = trained(false);
-    let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    let mut store = Store::create(&dir, &mut u, false, Duration::ZERO).unwrap();
     for id in ["s3", "s10", "s41"] {
         u.remove(&[id.to_string()]).unwrap();
-        store.commit(&u).unwrap();
+        store.commit(&mut u).unwrap();
     }
     u.remove_sequential(&["s7".to_string(), "s8".to_string()])
         .unwrap();
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     drop(store);
     let loaded = load(&dir).unwrap();
     assert!(loaded == canonical(&u));
@@ -155,7 +155,7 @@ fn commits_per_request_load_back_exactly() {
     let mut store = Store::open(&dir, WRITE).unwrap();
     let mut again = store.load().unwrap();
     again.remove(&["s20".to_string()]).unwrap();
-    store.commit(&again).unwrap();
+    store.commit(&mut again).unwrap();
     assert_eq!(load(&dir).unwrap().model.secret.n_rows(), 60 - 6);
 }
 
@@ -164,14 +164,14 @@ fn commits_per_request_load_back_exactly() {
 #[test]
 fn a_diverged_unlearner_is_not_committed() {
     let dir = scratch("diverged");
-    let base = trained(false);
-    let mut store = Store::create(&dir, &base, false, Duration::ZERO).unwrap();
+    let mut base = trained(false);
+    let mut store = Store::create(&dir, &mut base, false, Duration::ZERO).unwrap();
     let mut first = base.clone();
     first.remove(&["s1".to_string()]).unwrap();
-    store.commit(&first).unwrap();
+    store.commit(&mut first).unwrap();
     let mut other = base.clone();
     other.remove(&["s2".to_string()]).unwrap();
-    let err = store.commit(&other).unwrap_err();
+    let err = store.commit(&mut other).unwrap_err();
     assert!(matches!(err, StoreError::Diverged { .. }), "{err}");
     // The message says what to do next (a retried save after two failures ends here too).
     assert!(
@@ -183,7 +183,7 @@ fn a_diverged_unlearner_is_not_committed() {
     // A reader cannot commit.
     let mut reader = Store::open(&dir, Access::Read).unwrap();
     assert!(matches!(
-        reader.commit(&first),
+        reader.commit(&mut first),
         Err(StoreError::ReadOnly { .. })
     ));
 }
@@ -195,7 +195,7 @@ fn a_diverged_unlearner_is_not_committed() {
 fn removed_rows_leave_no_bytes_in_any_file_while_the_store_is_open() {
     let dir = scratch("erased");
     let mut u = trained_with(false, true);
-    let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    let mut store = Store::create(&dir, &mut u, false, Duration::ZERO).unwrap();
     // A reader connection keeps the WAL files in existence across the commit.
     let reader = Store::open(&dir, Access::Read).unwrap();
     let design = u.model.secret.design().clone();
@@ -216,9 +216,9 @@ fn removed_rows_leave_no_bytes_in_any_file_while_the_store_is_open() {
     let subject_rows: Vec<String> = u.resolve(&Erasure::Subject("p3".into())).unwrap();
     assert!(subject_rows.contains(&"s17".to_string()));
     u.erase(&Erasure::Subject("p3".into())).unwrap();
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     u.remove(&["s23".to_string(), "s44".to_string()]).unwrap();
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     let names: Vec<String> = files(&dir)
         .iter()
         .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -257,9 +257,9 @@ fn raw(dir: &Path) -> Connection {
 fn edits_outside_unlearn_are_named_and_refused() {
     let pristine = scratch("integrity-pristine");
     let mut u = trained(false);
-    let mut store = Store::create(&pristine, &u, false, Duration::ZERO).unwrap();
+    let mut store = Store::create(&pristine, &mut u, false, Duration::ZERO).unwrap();
     u.remove(&["s5".to_string()]).unwrap();
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     drop(store);
     let copy = |name: &str| -> common::Scratch {
         let dir = scratch(name);
@@ -392,10 +392,10 @@ fn edit_model_json(dir: &Path, edit: impl Fn(&mut serde_json::Value)) {
 fn a_stale_model_file_is_accepted_and_rewritten_by_the_next_writer() {
     let dir = scratch("stale");
     let mut u = trained(false);
-    let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    let mut store = Store::create(&dir, &mut u, false, Duration::ZERO).unwrap();
     let before = std::fs::read(dir.join(MODEL_FILE)).unwrap();
     u.remove(&["s5".to_string()]).unwrap();
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     drop(store);
     let current = std::fs::read(dir.join(MODEL_FILE)).unwrap();
     assert_ne!(before, current);
@@ -421,14 +421,14 @@ fn a_stale_model_file_is_accepted_and_rewritten_by_the_next_writer() {
 fn a_failed_model_file_rewrite_after_a_durable_commit_is_a_follow_up_not_an_error() {
     let dir = scratch("follow-up");
     let mut u = trained(false);
-    let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    let mut store = Store::create(&dir, &mut u, false, Duration::ZERO).unwrap();
     let model_file = dir.join(MODEL_FILE);
     std::fs::remove_file(&model_file).unwrap();
     std::fs::create_dir(&model_file).unwrap();
     std::fs::write(model_file.join("occupied"), b"x").unwrap();
     u.remove(&["s5".to_string()]).unwrap();
     store
-        .commit(&u)
+        .commit(&mut u)
         .expect("the commit is durable: not an error");
     let follow_ups = store.follow_ups().to_vec();
     assert_eq!(follow_ups.len(), 1, "{follow_ups:?}");
@@ -446,7 +446,7 @@ fn a_failed_model_file_rewrite_after_a_durable_commit_is_a_follow_up_not_an_erro
     assert_eq!(committed.model.secret.n_rows(), u.model.secret.n_rows());
 
     u.remove(&["s6".to_string()]).unwrap();
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     assert!(store.follow_ups().is_empty(), "{:?}", store.follow_ups());
     let (_, digest) = read_model_file(&model_file).unwrap();
     assert_eq!(digest, model_digest(&u.model.published));
@@ -457,7 +457,7 @@ fn a_failed_model_file_rewrite_after_a_durable_commit_is_a_follow_up_not_an_erro
 #[test]
 fn newer_older_and_missing_stores_are_refused_with_what_to_do() {
     let dir = scratch("newer");
-    drop(Store::create(&dir, &trained(true), false, Duration::ZERO).unwrap());
+    drop(Store::create(&dir, &mut trained(true), false, Duration::ZERO).unwrap());
     raw(&dir)
         .execute(
             "UPDATE meta SET value = '99' WHERE key = 'format_version'",
@@ -491,12 +491,12 @@ fn newer_older_and_missing_stores_are_refused_with_what_to_do() {
 fn create_refuses_an_existing_store_unless_told_to_replace_it() {
     let dir = scratch("exists");
     let mut u = trained(false);
-    let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    let mut store = Store::create(&dir, &mut u, false, Duration::ZERO).unwrap();
     u.remove(&["s5".to_string()]).unwrap();
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     drop(store);
-    let fresh = trained(false);
-    let err = Store::create(&dir, &fresh, false, Duration::ZERO).unwrap_err();
+    let mut fresh = trained(false);
+    let err = Store::create(&dir, &mut fresh, false, Duration::ZERO).unwrap_err();
     assert!(
         matches!(
             err,
@@ -511,7 +511,7 @@ fn create_refuses_an_existing_store_unless_told_to_replace_it() {
     let kept = load(&dir).unwrap();
     assert_eq!(kept.ledger.entries.len(), 2);
     assert!(kept.model.secret.design().position("s5").is_none());
-    drop(Store::create(&dir, &fresh, true, Duration::ZERO).unwrap());
+    drop(Store::create(&dir, &mut fresh, true, Duration::ZERO).unwrap());
     assert_eq!(load(&dir).unwrap(), fresh);
 }
 
@@ -520,8 +520,8 @@ fn create_refuses_an_existing_store_unless_told_to_replace_it() {
 #[test]
 fn one_writer_at_a_time_and_readers_alongside() {
     let dir = scratch("writers");
-    let u = trained(false);
-    let writer = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    let mut u = trained(false);
+    let writer = Store::create(&dir, &mut u, false, Duration::ZERO).unwrap();
     let err = Store::open(&dir, WRITE).unwrap_err();
     assert!(matches!(err, StoreError::Locked { .. }), "{err}");
     assert!(err.to_string().contains("--wait"), "{err}");
@@ -552,7 +552,7 @@ fn one_writer_at_a_time_and_readers_alongside() {
 fn a_subject_is_erased_in_one_step_and_named_only_by_a_keyed_tag() {
     let dir = scratch("subjects");
     let mut u = trained_with(false, true);
-    let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    let mut store = Store::create(&dir, &mut u, false, Duration::ZERO).unwrap();
     let ids = u.resolve(&Erasure::Subject("p2".into())).unwrap();
     let expected: Vec<String> = (0..60)
         .filter(|i| i % 7 == 2)
@@ -567,7 +567,7 @@ fn a_subject_is_erased_in_one_step_and_named_only_by_a_keyed_tag() {
     assert_eq!(certificate.erased_subject_tags, vec![key.subject_tag("p2")]);
     let json = serde_json::to_string(&certificate).unwrap();
     assert!(!json.contains("\"p2\""), "{json}");
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     // Subject p4's rows by id, one of them left: p4 is not erased until the last goes.
     let p4 = u.resolve(&Erasure::Subject("p4".into())).unwrap();
     let (last, rest) = p4.split_last().unwrap();
@@ -575,7 +575,7 @@ fn a_subject_is_erased_in_one_step_and_named_only_by_a_keyed_tag() {
     assert!(c.erased_subject_tags.is_empty());
     let c = u.remove(std::slice::from_ref(last)).unwrap();
     assert_eq!(c.erased_subject_tags, vec![key.subject_tag("p4")]);
-    store.commit(&u).unwrap();
+    store.commit(&mut u).unwrap();
     drop(store);
     let loaded = load(&dir).unwrap();
     assert!(loaded == canonical(&u));
@@ -669,7 +669,7 @@ fn a_store_of_the_previous_format_migrates_in_place() {
 fn a_checkpoint_interval_delays_erasure_on_disk_by_at_most_the_interval() {
     let dir = scratch("interval");
     let mut u = trained(false);
-    let mut store = Store::create(&dir, &u, false, Duration::ZERO).unwrap();
+    let mut store = Store::create(&dir, &mut u, false, Duration::ZERO).unwrap();
     store.set_checkpoint_every(3);
     let reader = Store::open(&dir, Access::Read).unwrap();
     let design = u.model.secret.design().clone();
@@ -681,7 +681,7 @@ fn a_checkpoint_interval_delays_erasure_on_disk_by_at_most_the_interval() {
     let on_disk = || files(&dir).iter().any(|(_, b)| contains(b, &bytes));
     for (k, id) in ["s11", "s12", "s13"].iter().enumerate() {
         u.remove(&[id.to_string()]).unwrap();
-        store.commit(&u).unwrap();
+        store.commit(&mut u).unwrap();
         assert_eq!(reader.load().unwrap().model.secret.n_rows(), 59 - k);
         assert_eq!(on_disk(), k < 2, "after deletion {}", k + 1);
     }

@@ -56,7 +56,7 @@ fn pristine() -> &'static [Vec<u8>; 2] {
         };
         let mut u = Unlearner::from_trained(model::train(input, &hyper, test_key(1)).unwrap());
         u.remove(&["s4".to_string()]).unwrap();
-        drop(Store::create(&dir, &u, false, std::time::Duration::ZERO).unwrap());
+        drop(Store::create(&dir, &mut u, false, std::time::Duration::ZERO).unwrap());
         FILES.map(|f| std::fs::read(dir.join(f)).unwrap())
     })
 }

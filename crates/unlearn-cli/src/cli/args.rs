@@ -65,7 +65,10 @@ impl WritableStore {
     /// [`Store::commit`], then a warning per follow-up ([`Store::follow_ups`]: a failed
     /// `model.json` rewrite or WAL checkpoint, naming the file and what to do): the commit is
     /// durable, so the command reports success.
-    pub fn commit(&mut self, unlearner: &unlearn::unlearner::Unlearner) -> Result<(), StoreError> {
+    pub fn commit(
+        &mut self,
+        unlearner: &mut unlearn::unlearner::Unlearner,
+    ) -> Result<(), StoreError> {
         self.0.commit(unlearner)?;
         warn_follow_ups(&mut self.0);
         Ok(())

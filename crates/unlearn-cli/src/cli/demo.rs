@@ -325,7 +325,7 @@ fn run_task(
     }
     let store_dir = args.out.join(task.slug).join("store");
     // The demo's own output directory: a rerun replaces its stores.
-    Store::create(&store_dir, &unlearner, true, std::time::Duration::ZERO)?;
+    Store::create(&store_dir, &mut unlearner, true, std::time::Duration::ZERO)?;
     write_report(
         &unlearner.ledger,
         &store_dir,

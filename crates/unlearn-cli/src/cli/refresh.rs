@@ -87,7 +87,7 @@ pub fn refresh(args: &RefreshArgs) -> CliResult {
     let certificate = unlearner
         .refresh_external(&given, 1, sums)
         .map_err(refused)?;
-    store.commit(&unlearner)?;
+    store.commit(&mut unlearner)?;
     report(request, &[certificate])
 }
 

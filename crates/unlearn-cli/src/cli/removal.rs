@@ -104,7 +104,7 @@ pub fn publish(args: &PublishArgs) -> CliResult {
         .map_err(|e| format!("{e}; nothing was published, the store is unchanged"))?
     {
         Some(certificate) => {
-            store.commit(&unlearner)?;
+            store.commit(&mut unlearner)?;
             if args.json {
                 say!("{}", serde_json::to_string(&certificate)?);
             } else {
@@ -193,7 +193,7 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
                 ),
                 e => unchanged(e),
             })?;
-        store.commit(&unlearner)?;
+        store.commit(&mut unlearner)?;
         return report(args, &[certificate]);
     }
     let ids = unlearner.resolve(&erasure).map_err(unchanged)?;
@@ -208,7 +208,7 @@ pub fn remove(args: &RemoveArgs) -> CliResult {
     } else {
         vec![unlearner.remove(&ids).map_err(unchanged)?]
     };
-    store.commit(&unlearner)?;
+    store.commit(&mut unlearner)?;
     report(args, &certificates)
 }
 

@@ -331,8 +331,8 @@ pub fn run(args: &TrainArgs) -> CliResult {
     trained.published.publish = PublishPolicy {
         every: args.publish_every,
     };
-    let trained = Unlearner::from_trained(trained);
-    let mut store = Store::create(&args.out, &trained, args.force, args.wait.duration())?;
+    let mut trained = Unlearner::from_trained(trained);
+    let mut store = Store::create(&args.out, &mut trained, args.force, args.wait.duration())?;
     super::args::warn_follow_ups(&mut store);
     drop(store);
     let trained = trained.model;

@@ -241,30 +241,52 @@ pub(super) struct StateRecord {
 /// What an external-rows store keeps instead of rows (`bindings.rows` is their count): the
 /// remaining rows per class (the shape guard) and the caches, which cannot be rebuilt
 /// without a pass. Secret: sums over the rows (see [`crate::rows`]).
+///
+/// The caches are d×d matrices: from format 6 on they are a blob of little-endian f64 in
+/// the `caches` table ([`CachesRecord::to_bytes`]), which the state binds by its SHA-256
+/// (`caches_digest`, under the state row's checksum like every other field); format 5 kept
+/// them here, as JSON (`caches`), which a commit migrates. Read back, `caches` holds them
+/// either way.
 #[derive(Serialize, Deserialize)]
 pub(super) struct ExternalRecord {
     pub class_counts: Vec<usize>,
-    pub caches: CachesRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caches: Option<CachesRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caches_digest: Option<String>,
+}
+
+/// SHA-256 (hex) of a caches blob, as [`ExternalRecord::caches_digest`] records it.
+pub(super) fn caches_digest(blob: &[u8]) -> String {
+    crate::certificate::hex(&Sha256::digest(blob))
 }
 
 impl StateRecord {
-    /// The record of `unlearner`'s secret state with its bindings. `None` for external rows
-    /// whose caches still queue removed rows (never the case after a removal returns).
-    pub(super) fn of(unlearner: &Unlearner, bindings: Bindings) -> Option<Self> {
+    /// The record of `unlearner`'s secret state with its bindings, and for external rows the
+    /// caches blob it binds. `None` for external rows whose caches still queue removed rows
+    /// (never the case in a commit, which folds them first:
+    /// [`Unlearner::fold_queued_rows`]).
+    pub(super) fn of(unlearner: &Unlearner, bindings: Bindings) -> Option<(Self, Option<Vec<u8>>)> {
         let secret = &unlearner.model.secret;
-        let external = match &secret.rows {
-            TrainingRows::Held(_) => None,
-            TrainingRows::External(_) => Some(ExternalRecord {
-                class_counts: unlearner.class_counts(),
-                caches: unlearner.caches.record()?,
-            }),
+        let (external, blob) = match &secret.rows {
+            TrainingRows::Held(_) => (None, None),
+            TrainingRows::External(_) => {
+                let blob = unlearner.caches.record()?.to_bytes(secret.n_features());
+                let record = ExternalRecord {
+                    class_counts: unlearner.class_counts(),
+                    caches: None,
+                    caches_digest: Some(caches_digest(&blob)),
+                };
+                (Some(record), Some(blob))
+            }
         };
-        Some(Self {
+        let record = Self {
             state: SmallState::of(secret),
             subjects: secret.rows.records_subjects(),
             bindings,
             external,
-        })
+        };
+        Some((record, blob))
     }
 }
 

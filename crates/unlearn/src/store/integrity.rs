@@ -2,11 +2,14 @@
 //! row against its checksum, and the ledger, the rows, the published model and `model.json`
 //! against what the state binds ([`super::codec::Bindings`]).
 
-use super::codec::{Bindings, RowsDigest, StateRecord, extend_from_blob, row_hash, state_checksum};
+use super::codec::{
+    Bindings, RowsDigest, StateRecord, caches_digest, extend_from_blob, row_hash, state_checksum,
+};
 use super::{
     MODEL_FILE, Store, StoreError, check_certificate_version, db_error, read_model_file, short,
 };
 use crate::certificate::Certificate;
+use crate::hessian_cache::CachesRecord;
 use crate::model::{PublishedModel, model_digest};
 use crate::verify::Check;
 use rusqlite::OptionalExtension;
@@ -94,6 +97,33 @@ fn decode_state(
     Ok(Ok((record, model)))
 }
 
+/// Reads an external-rows store's caches blob (format 6) into `record`, checked against the
+/// SHA-256 the state row records; why it cannot be trusted, if it cannot. A record with its
+/// caches in the JSON (format 5) or without external rows is left as it is.
+fn read_caches(store: &Store, record: &mut StateRecord) -> Result<(), String> {
+    let dim = record.state.feature_names.len();
+    let Some(external) = &mut record.external else {
+        return Ok(());
+    };
+    let Some(expected) = &external.caches_digest else {
+        return Ok(());
+    };
+    let blob: Option<Vec<u8>> = store
+        .conn
+        .query_row("SELECT blob FROM caches WHERE one = 1", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| format!("the caches table cannot be read: {e}"))?;
+    let blob = blob.ok_or("the state records a caches blob, and the caches table holds none")?;
+    if caches_digest(&blob) != *expected {
+        return Err(
+            "the caches blob does not match the digest the state row records: it was changed outside unlearn or is damaged"
+                .into(),
+        );
+    }
+    external.caches = Some(CachesRecord::from_bytes(&blob, dim)?);
+    Ok(())
+}
+
 /// The published model from the database, checked against the state's checksum and binding,
 /// and `model.json` against it (an edited file means the store was tampered with).
 pub(super) fn read_published(store: &Store) -> Result<PublishedModel, StoreError> {
@@ -159,7 +189,11 @@ pub(super) fn read(store: &Store) -> Result<Snapshot, StoreError> {
     let tx = store.conn.unchecked_transaction().map_err(&fail)?;
     let row = state_row(store)?;
     let mut checks = Vec::new();
-    let (record, published) = match decode_state(store, &row)? {
+    let decoded = decode_state(store, &row)?.and_then(|(mut record, published)| {
+        read_caches(store, &mut record)?;
+        Ok((record, published))
+    });
+    let (record, published) = match decoded {
         Ok(decoded) => decoded,
         Err(problem) => {
             checks.push(check("store state", false, problem));

@@ -100,7 +100,7 @@ pub fn migrate(dir: &Path, wait: Duration) -> Result<Migration, StoreError> {
                 .into(),
         });
     }
-    let unlearner = read(dir)?;
+    let mut unlearner = read(dir)?;
     let verification = crate::verify::verify(&unlearner);
     if !verification.passed() {
         let failed: Vec<String> = verification
@@ -114,7 +114,7 @@ pub fn migrate(dir: &Path, wait: Duration) -> Result<Migration, StoreError> {
             problems: failed,
         });
     }
-    drop(Store::create(dir, &unlearner, true, wait)?);
+    drop(Store::create(dir, &mut unlearner, true, wait)?);
     drop(lock);
     Ok(Migration {
         rows: unlearner.model.secret.n_rows(),

@@ -336,9 +336,11 @@ impl Store {
     /// needed), and returns it open for writing. An existing store is replaced only with
     /// `overwrite` (in one transaction: the old rows are securely deleted with it); without
     /// it, [`StoreError::Exists`]. Waits up to `wait` for another writer of that store.
+    /// External rows: the rows the caches queue are folded in first
+    /// ([`Unlearner::fold_queued_rows`]), so no removed row waits in the caches written.
     pub fn create(
         dir: &Path,
-        unlearner: &Unlearner,
+        unlearner: &mut Unlearner,
         overwrite: bool,
         wait: Duration,
     ) -> Result<Store, StoreError> {
@@ -371,6 +373,7 @@ impl Store {
             unapplied: Vec::new(),
             follow_ups: Vec::new(),
         };
+        unlearner.fold_queued_rows();
         store.write_new(unlearner, overwrite)?;
         store.finish_commit(&unlearner.model.published, true);
         if legacy {
@@ -596,7 +599,7 @@ impl Store {
     /// entry is not appended here, fails the whole commit: nothing is written).
     pub fn commit_with_refs(
         &mut self,
-        unlearner: &Unlearner,
+        unlearner: &mut Unlearner,
         refs: &[(&str, &str)],
     ) -> Result<(), StoreError> {
         if self.writer.is_none() {
@@ -604,6 +607,7 @@ impl Store {
                 path: self.root.clone(),
             });
         }
+        unlearner.fold_queued_rows();
         self.refuse_unapplied(unlearner)?;
         if self.model_file_stale {
             self.repair_model_file()?;
@@ -628,6 +632,11 @@ impl Store {
     /// the published model changed. `unlearner` must continue the committed state (loaded
     /// from it, or committed through this handle): otherwise [`StoreError::Diverged`], and
     /// nothing is written. After any error, load the store again before the next request.
+    ///
+    /// External rows: the rows the removals since the last commit queued in the caches are
+    /// first folded into their matrices, in memory ([`Unlearner::fold_queued_rows`]), so the
+    /// caches written hold no removed row apart and the unlearner continues with the very
+    /// caches the store holds (a load continues bit for bit).
     ///
     /// One exception: a caller retrying a commit that failed after its release-log records
     /// were written (they are marked failed: Python's `est.save()` after a full disk) holds
@@ -656,7 +665,7 @@ impl Store {
     /// it) refuses, with [`StoreError::Reconciliation`], every commit whose ledger does not
     /// remove those ids: a retry by the caller that holds the entry, or a new removal of the
     /// same rows, settles them.
-    pub fn commit(&mut self, unlearner: &Unlearner) -> Result<(), StoreError> {
+    pub fn commit(&mut self, unlearner: &mut Unlearner) -> Result<(), StoreError> {
         self.commit_with_refs(unlearner, &[])
     }
 
@@ -842,9 +851,12 @@ impl Store {
                 });
             }
             tx.execute_batch(schema::REFS_TABLE).map_err(&fail)?;
+            tx.execute_batch(schema::CACHES_TABLE).map_err(&fail)?;
+            // The caches table goes (a held-rows store has none); its content is zeroed
+            // first (secure_delete), like the rows'.
             tx.execute_batch(
                 "DELETE FROM rows; DELETE FROM ledger; DELETE FROM state; DELETE FROM meta; \
-                 DELETE FROM refs;",
+                 DELETE FROM refs; DELETE FROM caches; DROP TABLE caches;",
             )
             .map_err(&fail)?;
         } else {
@@ -1260,7 +1272,10 @@ impl Store {
         } = contents;
         if let Some(external) = record.external.take() {
             let dim = record.state.feature_names.len();
-            let caches = HessianCaches::from_record(external.caches, dim).map_err(corrupt)?;
+            let stored = external
+                .caches
+                .ok_or_else(|| corrupt("the external-rows state holds no caches".into()))?;
+            let caches = HessianCaches::from_record(stored, dim).map_err(corrupt)?;
             let rows = TrainingRows::External(ExternalRows {
                 n_rows: record.bindings.rows as usize,
                 feature_names: record.state.feature_names.clone(),
@@ -1523,18 +1538,27 @@ fn append_ledger(tx: &Connection, entries: &[Certificate]) -> rusqlite::Result<(
 }
 
 /// Writes the state row: the small secret state with its bindings, the published model, and
-/// their checksum.
+/// their checksum; for external rows the caches blob too, and the format that holds it.
 fn write_state(
     tx: &Connection,
     unlearner: &Unlearner,
     bindings: Bindings,
     insert: bool,
 ) -> rusqlite::Result<()> {
-    let record = StateRecord::of(unlearner, bindings).ok_or_else(|| {
+    let (record, caches) = StateRecord::of(unlearner, bindings).ok_or_else(|| {
         rusqlite::Error::ToSqlConversionFailure(
             "the caches of an external-rows unlearner still queue removed rows".into(),
         )
     })?;
+    if let Some(blob) = caches {
+        // Format 6: the caches as a blob the state binds; a format-5 store is migrated by
+        // this commit (its JSON caches go with the state row replaced below).
+        tx.execute_batch(schema::CACHES_TABLE)?;
+        tx.prepare_cached("INSERT OR REPLACE INTO caches (one, blob) VALUES (1, ?1)")?
+            .execute(params![blob])?;
+        tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'format_version'")?
+            .execute(params![EXTERNAL_ROWS_FORMAT_VERSION.to_string()])?;
+    }
     let secret = serde_json::to_string(&record).expect("the state serialises");
     let published =
         serde_json::to_string(&unlearner.model.published).expect("the model serialises");

@@ -698,7 +698,7 @@ pub(super) fn reconcile(
     for (entry, tags) in &lost {
         reapply(store, &mut unlearner, entry, tags)?;
     }
-    store.commit(&unlearner)?;
+    store.commit(&mut unlearner)?;
     Ok((unlearner.ledger.entries.split_off(before), unapplied))
 }
 

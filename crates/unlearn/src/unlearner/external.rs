@@ -53,10 +53,12 @@ pub struct ExternalTraining {
     pub training: Vec<SolveReport>,
 }
 
-/// Removed rows after the checks: their design rows (preprocessed, intercept column), their
-/// keyed id tags and the keyed tags of the subjects they erase.
+/// Removed rows after the checks: their design rows (preprocessed, intercept column; row i
+/// is the given rows' row i, `width` values each), their keyed id tags and the keyed tags of
+/// the subjects they erase.
 struct Prepared {
-    design: Dataset,
+    design: Vec<f64>,
+    width: usize,
     tags: (Vec<String>, Vec<String>),
 }
 
@@ -273,18 +275,18 @@ impl Unlearner {
     ) -> Result<Certificate, RemovalError> {
         self.serve_given(given, requests, |unlearner, request, undo| {
             let n_before = unlearner.model.secret.n_rows();
-            unlearner.count_out(&request.prepared.design, undo, true);
-            let certificate = unlearner.step_and_record(
+            unlearner.count_out(&given.rows, &request.prepared, undo, true);
+            // The removed rows stay queued in the caches' matrices, as with held rows
+            // (folded 32 at a time, their products' rounding charged by the step); the
+            // store folds them before it writes the caches (`fold_queued_rows`).
+            unlearner.step_and_record(
                 &request.hyper,
                 request.prepared.tags.clone(),
                 request.digest_before.clone(),
                 n_before,
                 request.publish,
                 request.requests,
-            )?;
-            // No removed row's features stay queued in the caches the store persists.
-            unlearner.caches.apply_pending();
-            Ok(certificate)
+            )
         })
     }
 
@@ -316,7 +318,7 @@ impl Unlearner {
                 requests,
             } = request;
             let (publish, requests) = (*publish, *requests);
-            unlearner.count_out(&prepared.design, undo, false);
+            unlearner.count_out(&given.rows, prepared, undo, false);
             let secret = &unlearner.model.secret;
             let counts = unlearner
                 .shape
@@ -394,6 +396,7 @@ impl Unlearner {
         ) -> Result<Certificate, RemovalError>,
     ) -> Result<Certificate, RemovalError> {
         let requests = requests.max(1);
+        self.removed_tags.sync(&self.ledger.entries);
         let request = Serving {
             prepared: self.prepare_given(given)?,
             hyper: self.model.published.hyperparameters.clone(),
@@ -404,13 +407,20 @@ impl Unlearner {
         self.transaction(|unlearner, undo| work(unlearner, &request, undo))
     }
 
-    /// Counts the design rows out of the remaining rows: n, the shape guard, and (with
-    /// `caches`) every cache; each row goes to `undo` so that a rollback restores the guard.
-    fn count_out(&mut self, design: &Dataset, undo: &mut Vec<RemovedRow>, caches: bool) {
+    /// Counts the given rows (`rows`, as `prepared`'s design rows) out of the remaining rows:
+    /// n, the shape guard, and (with `caches`) every cache; each row goes to `undo` so that
+    /// a rollback restores the guard.
+    fn count_out(
+        &mut self,
+        rows: &Dataset,
+        prepared: &Prepared,
+        undo: &mut Vec<RemovedRow>,
+        caches: bool,
+    ) {
         let hyper = self.model.published.hyperparameters.clone();
-        let values = &design.targets().expect("prepared rows have targets").values;
-        for (i, &value) in values.iter().enumerate() {
-            let x = design.row(i);
+        let values = &rows.targets().expect("prepared rows have targets").values;
+        let design = prepared.design.chunks_exact(prepared.width);
+        for (i, (&value, x)) in values.iter().zip(design).enumerate() {
             if caches {
                 self.timed(|u| downdate_caches(&mut u.caches, &hyper, &u.model.secret, x, value));
             }
@@ -419,21 +429,24 @@ impl Unlearner {
             }
             undo.push(RemovedRow {
                 position: 0,
-                id: design.ids()[i].clone(),
+                id: rows.ids()[i].clone(),
                 features: x.to_vec(),
                 target: Some(value),
                 sequence: 0,
                 subject: None,
             });
         }
-        if let TrainingRows::External(rows) = &mut self.model.secret.rows {
-            rows.n_rows -= design.n_rows();
+        if let TrainingRows::External(external) = &mut self.model.secret.rows {
+            external.n_rows -= rows.n_rows();
         }
     }
 
     /// Checks the rows given for an external-rows removal and turns them into design rows
     /// (the published preprocessing, then the intercept column): what can be checked without
-    /// the training rows is (see [`crate::rows`]).
+    /// the training rows is (see [`crate::rows`]). O(m·d) for m rows of d features, and one
+    /// keyed tag and one set lookup per row and erased subject against the ledger's removed
+    /// tags (`removed_tags`, brought up to the ledger by the caller): no scan of the ledger,
+    /// one copy of the values.
     fn prepare_given(&self, given: &GivenRows) -> Result<Prepared, RemovalError> {
         let secret = &self.model.secret;
         let published = &self.model.published;
@@ -488,21 +501,29 @@ impl Unlearner {
                 crate::echo::echo(&rows.ids()[k / rows.n_features().max(1)])
             )));
         }
-        let mut design = rows.clone();
-        // The identity (no scale, no clip) leaves every value as it is: no pass then.
+        // The identity (no scale, no clip) leaves every value as it is: no pass then, and
+        // the design rows are the one copy of the given values (with the intercept column).
         let preprocessing = &published.preprocessing;
         let identity = preprocessing.default_scale == 1.0
             && preprocessing.feature_scales.is_empty()
             && preprocessing.clip_norm.is_none();
-        if !identity {
+        let scaled;
+        let source = if identity {
+            rows
+        } else {
+            let mut copy = rows.clone();
             preprocessing
-                .apply(&mut design)
+                .apply(&mut copy)
                 .map_err(|e| bad(e.to_string()))?;
-        }
-        if published.hyperparameters.intercept {
-            design = design.with_constant_feature(INTERCEPT_FEATURE, 1.0);
-        }
-        let norm = row_norm_bound(design.features(), design.n_features());
+            scaled = copy;
+            &scaled
+        };
+        let (design, width) = if published.hyperparameters.intercept {
+            (source.features_with_constant(1.0), source.n_features() + 1)
+        } else {
+            (source.features().to_vec(), source.n_features())
+        };
+        let norm = row_norm_bound(&design, width);
         if norm > secret.row_norm_bound {
             return Err(bad(format!(
                 "a row's norm after the model's preprocessing ({norm:.6e}) exceeds the bound {:.6e} of every training row: it is not one of them",
@@ -510,12 +531,13 @@ impl Unlearner {
             )));
         }
         let tags: Vec<String> = rows.ids().iter().map(|id| secret.key.id_tag(id)).collect();
-        let removed_before = first_tagged(&tags, self.removed_id_tags());
+        let removed_before = tags.iter().position(|t| self.removed_tags.removed_id(t));
         if let Some(i) = removed_before {
             return Err(RemovalError::UnknownId(rows.ids()[i].clone()));
         }
         Ok(Prepared {
             design,
+            width,
             tags: (tags, erased),
         })
     }
@@ -611,7 +633,8 @@ impl Unlearner {
     }
 
     /// The sorted keyed tags of the subjects a request erases: each must be recorded by the
-    /// rows and never erased before ([`check_request_rows`] checks that it owns given rows).
+    /// rows and never erased before (by the ledger's tags, `removed_tags`, up to date)
+    /// ([`check_request_rows`] checks that it owns given rows).
     fn erased_given_subjects(
         &self,
         given: &GivenRows,
@@ -624,12 +647,7 @@ impl Unlearner {
                 return Err(RemovalError::NoSubjects(subject.clone()));
             }
             let tag = key.subject_tag(subject);
-            if self
-                .ledger
-                .entries
-                .iter()
-                .any(|e| e.erased_subject_tags.contains(&tag))
-            {
+            if self.removed_tags.erased_subject(&tag) {
                 return Err(RemovalError::SubjectAlreadyRemoved(subject.clone()));
             }
             tags.push(tag);

@@ -111,7 +111,7 @@ pub fn synthetic_store(name: &str, external: bool) -> Scratch {
     if external {
         trained.detach_rows().unwrap();
     }
-    drop(Store::create(&dir, &trained, false, Duration::ZERO).unwrap());
+    drop(Store::create(&dir, &mut trained, false, Duration::ZERO).unwrap());
     dir
 }
 
