@@ -194,6 +194,7 @@ impl<R: Rng + ?Sized> Coins for BitStream<'_, R> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::discrete::hoeffding_tolerance;
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
@@ -250,8 +251,8 @@ mod tests {
         assert!((0..100).all(|_| bits.below(u64::MAX) < u64::MAX));
     }
 
-    /// `ratio(n, d)` frequencies at 10⁵ draws within the Hoeffding bound
-    /// √(ln(2/α)/(2n)) = 0.0102 at α = 10⁻⁹, for dyadic (1/2, 3/4), non-dyadic (1/3, 5/7),
+    /// `ratio(n, d)` frequencies at 10⁵ draws within [`hoeffding_tolerance`] at a
+    /// false-alarm rate of 10⁻⁹ (0.0103), for dyadic (1/2, 3/4), non-dyadic (1/3, 5/7),
     /// tiny (1/1000) and a 2⁹⁹-denominator ratio as the acceptance test uses; 0/d and d/d
     /// are decided without reading a bit.
     #[test]
@@ -267,10 +268,12 @@ mod tests {
             (1, 1000),
             (big / 3, big),
         ] {
-            let hits = (0..100_000).filter(|_| bits.ratio(n, d)).count();
-            let freq = hits as f64 / 1e5;
+            let trials = 100_000;
+            let hits = (0..trials).filter(|_| bits.ratio(n, d)).count();
+            let freq = hits as f64 / trials as f64;
             let p = n as f64 / d as f64;
-            assert!((freq - p).abs() < 0.0102, "{n}/{d}: {freq}");
+            let tolerance = hoeffding_tolerance(trials, 1e-9);
+            assert!((freq - p).abs() < tolerance, "{n}/{d}: {freq}");
         }
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         let before = rng.get_word_pos();

@@ -257,11 +257,13 @@ impl DiscreteGaussian {
     /// always for s ≤ 2²⁵ unless V ≥ 2¹³), else `None`.
     #[inline]
     fn compare_numerator(&self, x: u128, u: u64) -> Option<u128> {
-        let a = x
-            .checked_mul(u128::from(self.t))?
-            .abs_diff(u128::from(self.s2));
+        // x ≥ 2⁶⁴ gives x·t ≥ 2⁶⁵ > 2⁶⁴ + s² (t ≥ 2, s² ≤ 2⁶²), so a ≥ 2⁶⁴: declining it first
+        // declines nothing else, and below it x·t < 2⁹⁶ is one 64×64-bit product.
+        let x = u64::try_from(x).ok()?;
+        let a = (u128::from(x) * u128::from(self.t)).abs_diff(u128::from(self.s2));
         let a = u128::from(u64::try_from(a).ok()?);
-        (a * a).checked_add(self.two_s2_t.checked_mul(u128::from(u))?)
+        // 2s²t·u < 2⁹⁵·2³² = 2¹²⁷ (2s²t ≤ 2⁹⁵, u < t ≤ 2³¹ + 1): no overflow.
+        (a * a).checked_add(self.two_s2_t * u128::from(u))
     }
 
     /// The comparison sampler's exponent (2s²t·u + (x·t − s²)², 2s²t²) in `BigUint`.
@@ -510,11 +512,31 @@ where
     exp_neg_fraction(coins, rem, below_den)
 }
 
+/// The tolerance of a frequency test: the mean of n independent indicators strays from their
+/// probability by t or more with probability at most 2e^{−2nt²} (Hoeffding), which is the
+/// false-alarm rate α at t = √(ln(2/α)/(2n)).
+#[cfg(test)]
+pub(super) fn hoeffding_tolerance(n: usize, alpha: f64) -> f64 {
+    ((2.0 / alpha).ln() / (2.0 * n as f64)).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
+
+    /// The tolerance at 10⁵ trials and α = 10⁻⁹ is √(ln(2·10⁹)/(2·10⁵)) = 0.010348… (the
+    /// frequency tests wrote 0.0102 before, a slip on the tight side: their false-alarm rate
+    /// was 2e^{−2·10⁵·0.0102²} ≈ 1.8·10⁻⁹, not 10⁻⁹).
+    #[test]
+    fn hoeffding_tolerance_is_its_formula() {
+        let t = hoeffding_tolerance(100_000, 1e-9);
+        assert!((0.010348..0.010349).contains(&t), "{t}");
+        // Quadrupling n halves it.
+        let ratio = hoeffding_tolerance(25_000, 1e-9) / t;
+        assert!((ratio - 2.0).abs() < 1e-12, "{ratio}");
+    }
 
     #[test]
     fn uniform_below_stays_in_range_and_hits_every_value() {
@@ -655,8 +677,8 @@ mod tests {
         }
     }
 
-    /// Bernoulli(exp(−n/d)) frequencies: 10⁵ draws, the Hoeffding bound
-    /// √(ln(2/α)/(2n)) at α = 1e-9 is 0.0102.
+    /// Bernoulli(exp(−n/d)) frequencies: 10⁵ draws each within [`hoeffding_tolerance`] at a
+    /// false-alarm rate of 10⁻⁹.
     #[test]
     fn bernoulli_exp_neg_has_the_right_frequency() {
         let mut rng = ChaCha20Rng::seed_from_u64(11);
@@ -669,7 +691,7 @@ mod tests {
             let gamma = whole as f64 + rem as f64 / den as f64;
             let freq = hits as f64 / n as f64;
             assert!(
-                (freq - (-gamma).exp()).abs() < 0.0102,
+                (freq - (-gamma).exp()).abs() < hoeffding_tolerance(n, 1e-9),
                 "γ = {gamma}: {freq}"
             );
         }
@@ -677,7 +699,8 @@ mod tests {
 
     /// The comparison sampler's BigUint exponent 2s²t·u + (xt − s²)² against its definition
     /// and against the u128 one wherever both apply (the only path at s = 2³¹ once V ≥ 2;
-    /// review 7).
+    /// review 7); the u128 one declines exactly when a ≥ 2⁶⁴ or the sum exceeds `u128`
+    /// (which path runs decides which bits the comparison reads), x ≥ 2⁶⁴ included.
     #[test]
     fn the_comparison_samplers_big_exponent_is_its_definition_and_the_u128_one() {
         use num_bigint::BigUint;
@@ -685,7 +708,7 @@ mod tests {
         for s in [1u64, 3, 1000, 1 << 24, (1 << 25) - 1, MAX_SCALE] {
             let dg = DiscreteGaussian::new(s).unwrap();
             let t = u128::from(dg.t);
-            for v in [0u128, 1, 2, 3, 7, 100, 5000] {
+            for v in [0u128, 1, 2, 3, 7, 100, 5000, 1 << 33, 1 << 40] {
                 for u in [0u64, 1, dg.t / 2, dg.t - 1] {
                     let x = u128::from(u) + t * v;
                     let (num, den) = dg.compare_exponent_big(x, u);
@@ -697,9 +720,14 @@ mod tests {
                     let want =
                         &a * &a + BigUint::from(2u8) * &s2 * BigUint::from(t) * BigUint::from(u);
                     assert_eq!(num, want, "s {s}, x {x}, u {u}");
-                    if let Some(small) = dg.compare_numerator(x, u) {
-                        assert_eq!(BigUint::from(small), num, "s {s}, x {x}, u {u}");
-                        checked += 1;
+                    // The u128 path declines exactly when a ≥ 2⁶⁴ or the sum does not fit.
+                    let fits = a < BigUint::from(1u128 << 64) && num.bits() <= 128;
+                    match dg.compare_numerator(x, u) {
+                        Some(small) => {
+                            assert_eq!(BigUint::from(small), num, "s {s}, x {x}, u {u}");
+                            checked += 1;
+                        }
+                        None => assert!(!fits, "s {s}, x {x}, u {u}: declined a fitting one"),
                     }
                 }
             }
