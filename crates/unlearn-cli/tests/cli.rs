@@ -789,6 +789,14 @@ fn bench_reports_the_issue_fields_a_series_per_removal_and_plots() {
             let v = r[field].as_f64().unwrap_or(f64::NAN);
             assert!(v > 0.0 && v.is_finite(), "{family}: {field} = {}", r[field]);
         }
+        // Five batches of fresh rows, the median between the fastest and the slowest.
+        assert_eq!(r["batches"], 5, "{family}");
+        let batch = |f: &str| r[f].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            batch("batch_seconds_per_row_min") <= batch("batch_seconds_per_row")
+                && batch("batch_seconds_per_row") <= batch("batch_seconds_per_row_max"),
+            "{family}: {r}"
+        );
         let series = r["series"].as_array().unwrap();
         assert_eq!(series.len(), removals, "{family}: one point per removal");
         for (k, p) in series.iter().enumerate() {

@@ -8,6 +8,8 @@
 //! - `solve`: forward and backward substitution with the factor (nalgebra `solve`);
 //! - `rank10`: ten rows at once — the rank-10 update of A and of the factor (new), against
 //!   ten rank-1 calls (nalgebra);
+//! - `factor10` (new only): the batch step's factor kernel alone, the rank-10 update of the
+//!   factor fused with the forward solve;
 //! - `step` (new only): one removal's kernels in order — the factor's rank-1 downdate with
 //!   the forward solve, the backward solve, Ĥ₀'s rank-1 update with Ĥ₀v — on two matrices.
 //!
@@ -162,6 +164,15 @@ fn kernels(c: &mut Criterion) {
                         .unwrap();
                     isa.backward_solve(l.as_slice(), &mut v);
                     isa.update_symv(h.as_mut_slice(), u, &v, &mut out)
+                })
+            });
+            // The batch step's factor kernel alone: the rank-10 product-form update (five
+            // downdates, five updates) fused with the forward solve.
+            group.bench_function(format!("factor10/{name}/{d}"), |b| {
+                b.iter(|| {
+                    out.copy_from_slice(x.as_slice());
+                    isa.cholesky_update_solve(l.as_mut_slice(), &ten, &mut out)
+                        .unwrap()
                 })
             });
             group.bench_function(format!("rank10/{name}/{d}"), |b| {

@@ -54,7 +54,12 @@
 //! bit for bit the column-by-column ones. A batch (m ≥ 2) is blocked the same way, with
 //! the m rows' entries of S = W − L·P (the product form's forward solve) in registers
 //! across the block's columns, G of them at a time; each entry again gets its operations
-//! in the column-by-column order.
+//! in the column-by-column order. Its shape is 4 columns × 4 rows per register block (G ≤ 6)
+//! under AVX2 and the baseline, 8 × 8 (G ≤ 10) under AVX-512's 32 registers: the same bits
+//! either way. It prefetches the next block's column heads like the product: the pivot
+//! chain of each column starts with the load of its diagonal, which no earlier pass touched
+//! (17 % of the kernel's samples stalled there without it, BENCHMARKS.md "The batch,
+//! round 3").
 //!
 //! # Rounding and determinism
 //! Every bound the proofs use for these kernels is a γ_k bound that holds for any
@@ -94,13 +99,25 @@ const BLOCK_ROWS: usize = 4;
 /// rows goes in ⌈m/GROUP_MAX⌉ groups as even as possible; m = 10: two of five).
 const GROUP_MAX: usize = 6;
 
+/// The blocked rank-m factor update's shape under AVX-512 (32 registers of 8 lanes):
+/// register blocks of WIDE_ROWS rows, blocks of WIDE_COLS columns of L, groups of up to
+/// GROUP_MAX_WIDE rows of S — 8 + 8 + 10 of the 32 registers (the scalars are broadcast
+/// from memory inside the multiply-adds). A batch of 10 is one group: S is loaded and
+/// stored once per block of 8 columns, not twice per block of 4.
+const WIDE_ROWS: usize = 8;
+/// See [`WIDE_ROWS`].
+const WIDE_COLS: usize = 8;
+/// See [`WIDE_ROWS`].
+const GROUP_MAX_WIDE: usize = 10;
+
 /// Columns per block in the column-blocked kernels (the product and the triangular solves):
 /// the vector they read-modify-write, or read, is touched once per block, not per column.
 const COLS: usize = 4;
 
-/// Runs `generic::$kernel::<FMA>` compiled for the chosen instruction set.
+/// Runs `generic::$kernel::<FMA>` compiled for the chosen instruction set (a kernel with a
+/// further const parameter names its portable value: `kernel::<value>(args)`).
 macro_rules! dispatch {
-    ($isa:expr, $kernel:ident($($arg:expr),*)) => {
+    ($isa:expr, $kernel:ident $(::<$portable:literal>)? ($($arg:expr),*)) => {
         match $isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => {
@@ -114,7 +131,7 @@ macro_rules! dispatch {
                 // `is_x86_feature_detected!` reported AVX-512F, AVX2 and FMA.
                 unsafe { avx512::$kernel($($arg),*) }
             }
-            _ => generic::$kernel::<false>($($arg),*),
+            _ => generic::$kernel::<false $(, $portable)?>($($arg),*),
         }
     };
 }
@@ -200,7 +217,7 @@ impl Isa {
         };
         check_square(l, d);
         update.check(d);
-        dispatch!(self, factor_update_solve(l, update, d, None))
+        dispatch!(self, factor_update_solve::<false>(l, update, d, None))
     }
 
     /// [`Isa::cholesky_update`], and in the same pass the forward solve: b ← L′⁻¹b with the
@@ -214,7 +231,7 @@ impl Isa {
         check_square(l, b.len());
         update.check(b.len());
         let d = b.len();
-        dispatch!(self, factor_update_solve(l, update, d, Some(b)))
+        dispatch!(self, factor_update_solve::<false>(l, update, d, Some(b)))
     }
 
     /// b ← L⁻¹b (forward substitution with the lower triangle of `l`).
@@ -290,9 +307,10 @@ impl AMut<'_> {
 }
 
 /// A module of the generic kernels instantiated inside functions compiled with
-/// `$features` (each `unsafe` to call: the caller checks the features are present).
+/// `$features` (each `unsafe` to call: the caller checks the features are present); `$wide`
+/// gives a batch's factor update the AVX-512 shape ([`WIDE_ROWS`]).
 macro_rules! isa_module {
-    ($name:ident, $features:literal) => {
+    ($name:ident, $features:literal, $wide:literal) => {
         #[cfg(target_arch = "x86_64")]
         mod $name {
             use super::{AMut, Update, generic};
@@ -319,7 +337,7 @@ macro_rules! isa_module {
                 d: usize,
                 b: Option<&mut [f64]>,
             ) -> Result<(), usize> {
-                generic::factor_update_solve::<true>(l, update, d, b)
+                generic::factor_update_solve::<true, $wide>(l, update, d, b)
             }
 
             #[target_feature(enable = $features)]
@@ -335,13 +353,16 @@ macro_rules! isa_module {
     };
 }
 
-isa_module!(avx2, "avx2,fma");
-isa_module!(avx512, "avx512f,avx2,fma");
+isa_module!(avx2, "avx2,fma", false);
+isa_module!(avx512, "avx512f,avx2,fma", true);
 
 /// The kernels, written once. `#[inline(always)]` so that each is compiled into its caller's
 /// target features.
 mod generic {
-    use super::{AMut, BATCH_LANES, BLOCK_ROWS, COLS, GROUP_MAX, LANES, Update};
+    use super::{
+        AMut, BATCH_LANES, BLOCK_ROWS, COLS, GROUP_MAX, GROUP_MAX_WIDE, LANES, Update, WIDE_COLS,
+        WIDE_ROWS,
+    };
 
     /// a·b + c: one rounding with FMA, two without.
     #[inline(always)]
@@ -390,15 +411,15 @@ mod generic {
         acc[0]
     }
 
-    /// Asks for the first cache line of each of the next block's columns (from column
+    /// Asks for the first cache line of each of the next block's C columns (from column
     /// `next`): a block starts at its pivots, a dependent chain that would otherwise wait
     /// for each column's first line to come from L3 (the factor and Ĥ₀ do not fit in L2
     /// together); the hardware prefetchers follow each column once it is being read. A hint
     /// only: no effect on any value.
     #[inline(always)]
-    fn prefetch_heads(a: &[f64], d: usize, next: usize) {
+    fn prefetch_heads<const C: usize>(a: &[f64], d: usize, next: usize) {
         #[cfg(target_arch = "x86_64")]
-        for c in next..(next + super::COLS).min(d) {
+        for c in next..(next + C).min(d) {
             let head: *const f64 = &a[c * d + c];
             // SAFETY: a prefetch never faults and changes no state the program can observe;
             // `head` points into `a` (the index is bounds-checked above).
@@ -493,7 +514,7 @@ mod generic {
         };
         for j in (0..d).step_by(COLS) {
             let end = (j + COLS).min(d);
-            prefetch_heads(a.values(), d, end);
+            prefetch_heads::<COLS>(a.values(), d, end);
             if let AMut::Write(a) = &mut a {
                 match single {
                     // The block's own triangle; the rows below get it in block_products.
@@ -745,6 +766,18 @@ mod generic {
         lanes.map(reduce)
     }
 
+    /// The updated pivot `pivot` of column `column` if it is finite and positive, else
+    /// `Err(column)`: the updated matrix is not numerically positive definite there (a NaN,
+    /// zero or negative pivot), and the caller must not leave it in the factor.
+    #[inline(always)]
+    fn checked_pivot(pivot: f64, column: usize) -> Result<f64, usize> {
+        if pivot.is_finite() && pivot > 0.0 {
+            Ok(pivot)
+        } else {
+            Err(column)
+        }
+    }
+
     /// The scalars of the m rotations one column of the factor receives:
     /// x ← x + a·l, then l ← s·l + t·x.
     struct Rotations {
@@ -795,7 +828,7 @@ mod generic {
         });
         for j in (0..d).step_by(COLS) {
             let end = (j + COLS).min(d);
-            prefetch_heads(l, d, end);
+            prefetch_heads::<COLS>(l, d, end);
             let mut bs = [0.0; COLS];
             for c in j..end {
                 let r = &mut rotations[c - j];
@@ -808,11 +841,8 @@ mod generic {
                     let p = work[k][c];
                     let cp2 = coefficient * p * p;
                     let gamma = diag2 * beta[k] + cp2;
-                    let new_diag = (diag2 + cp2 / beta[k]).sqrt();
                     // Also catches γ = 0 (then the new pivot is 0).
-                    if !(new_diag.is_finite() && new_diag > 0.0) {
-                        return Err(c);
-                    }
+                    let new_diag = checked_pivot((diag2 + cp2 / beta[k]).sqrt(), c)?;
                     col[0] = new_diag;
                     beta[k] += cp2 / diag2;
                     (r.a[k], r.s[k], r.t[k]) = (
@@ -947,16 +977,17 @@ mod generic {
 
     /// The factor update (and forward solve) of [`super::Isa::cholesky_update_solve`]: one
     /// row by the rotations of [`cholesky_update_solve`], m ≥ 2 rows by the product form of
-    /// [`cholesky_block_update_solve`].
+    /// [`cholesky_block_update_solve`], in the AVX-512 shape with `WIDE` ([`WIDE_ROWS`]: the
+    /// same operations on every entry in the same order, so the same bits).
     #[inline(always)]
-    pub(super) fn factor_update_solve<const FMA: bool>(
+    pub(super) fn factor_update_solve<const FMA: bool, const WIDE: bool>(
         l: &mut [f64],
         update: &Update<'_>,
         d: usize,
         b: Option<&mut [f64]>,
     ) -> Result<(), usize> {
         if update.rows.len() >= 2 {
-            cholesky_block_update_solve::<FMA>(l, update, d, b)
+            cholesky_block_update_solve::<FMA, WIDE>(l, update, d, b)
         } else {
             cholesky_update_solve::<FMA>(l, update, d, b)
         }
@@ -981,32 +1012,49 @@ mod generic {
     /// whose δ_j·l_jj is not finite and positive (1 + pᵀMp ≤ 0: the updated matrix is not
     /// numerically positive definite) returns `Err(j)`.
     ///
-    /// Columns go in blocks of [`COLS`]: the block's pivots and its own triangle column by
-    /// column, then the rows below in blocks of [`BLOCK_ROWS`] with the block's COLS columns
-    /// of L and their accumulators in registers, the m columns of S in groups of `G`
-    /// (registers) — the entries of S are read and written once per block of columns. Every
+    /// Columns go in blocks of C ([`COLS`], or [`WIDE_COLS`] with `WIDE`): the block's
+    /// pivots and its own triangle column by column, then the rows below in register blocks
+    /// of R rows ([`BLOCK_ROWS`], [`WIDE_ROWS`]) with the block's C columns of L and their
+    /// accumulators in registers, the m columns of S in groups of `G` (registers) — the
+    /// entries of S are read and written once per block of columns. Every
     /// entry receives its operations in the order of the column-by-column recurrence
     /// (S_i column after column, Γ_jᵀS_i summed over k = 0..m in order, b as in forward
     /// substitution), so the result does not depend on the blocking. The rounding of this
     /// order enters no bound: the step measures its residual against Ĥ₀, never against the
     /// factor (proofs/pass_free_step.md, "The factor").
     #[inline(always)]
-    fn cholesky_block_update_solve<const FMA: bool>(
+    fn cholesky_block_update_solve<const FMA: bool, const WIDE: bool>(
         l: &mut [f64],
         update: &Update<'_>,
         d: usize,
         b: Option<&mut [f64]>,
     ) -> Result<(), usize> {
-        // Groups of at most GROUP_MAX rows of S, as even as possible (m = 10: two of 5).
+        // Groups of at most GROUP_MAX (GROUP_MAX_WIDE) rows of S, as even as possible
+        // (m = 10: two of 5, or one of 10); wide groups of 7 or 9 rows get one padding row.
         let m = update.rows.len();
-        let groups = m.div_ceil(GROUP_MAX);
-        match m.div_ceil(groups) {
-            1 => block_update_solve::<FMA, 1>(l, update, d, b),
-            2 => block_update_solve::<FMA, 2>(l, update, d, b),
-            3 => block_update_solve::<FMA, 3>(l, update, d, b),
-            4 => block_update_solve::<FMA, 4>(l, update, d, b),
-            5 => block_update_solve::<FMA, 5>(l, update, d, b),
-            _ => block_update_solve::<FMA, GROUP_MAX>(l, update, d, b),
+        if WIDE {
+            const { assert!(GROUP_MAX_WIDE == 10, "the wide group sizes below") };
+            match m.div_ceil(m.div_ceil(GROUP_MAX_WIDE)) {
+                1 => block_update_solve::<FMA, 1, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                2 => block_update_solve::<FMA, 2, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                3 => block_update_solve::<FMA, 3, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                4 => block_update_solve::<FMA, 4, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                5 => block_update_solve::<FMA, 5, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                6 => block_update_solve::<FMA, 6, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                7 | 8 => block_update_solve::<FMA, 8, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                _ => {
+                    block_update_solve::<FMA, GROUP_MAX_WIDE, WIDE_COLS, WIDE_ROWS>(l, update, d, b)
+                }
+            }
+        } else {
+            match m.div_ceil(m.div_ceil(GROUP_MAX)) {
+                1 => block_update_solve::<FMA, 1, COLS, BLOCK_ROWS>(l, update, d, b),
+                2 => block_update_solve::<FMA, 2, COLS, BLOCK_ROWS>(l, update, d, b),
+                3 => block_update_solve::<FMA, 3, COLS, BLOCK_ROWS>(l, update, d, b),
+                4 => block_update_solve::<FMA, 4, COLS, BLOCK_ROWS>(l, update, d, b),
+                5 => block_update_solve::<FMA, 5, COLS, BLOCK_ROWS>(l, update, d, b),
+                _ => block_update_solve::<FMA, GROUP_MAX, COLS, BLOCK_ROWS>(l, update, d, b),
+            }
         }
     }
 
@@ -1021,23 +1069,28 @@ mod generic {
         delta: f64,
     }
 
-    /// Where S_ik is stored, for `padded` columns: row blocks of [`BLOCK_ROWS`] rows, each
-    /// block the padded columns one after another (BLOCK_ROWS entries each), so that a
+    /// Where S_ik is stored, for `padded` columns: row blocks of R rows (the register
+    /// block's), each block the padded columns one after another (R entries each), so that a
     /// register block of rows finds all of its S in one contiguous run.
     #[inline(always)]
-    fn s_index(i: usize, k: usize, padded: usize) -> usize {
-        (i / BLOCK_ROWS * padded + k) * BLOCK_ROWS + i % BLOCK_ROWS
+    fn s_index<const R: usize>(i: usize, k: usize, padded: usize) -> usize {
+        (i / R * padded + k) * R + i % R
     }
 
     /// One entry l_ij (i below the pivot) of column `col` of the blocked update, with row i of
     /// S ([`s_index`]): S_i ← S_i − l_ij·P_j, then δ_j·l_ij + Γ_jᵀS_i.
     #[inline(always)]
-    fn block_entry<const FMA: bool>(col: &BlockColumn, lij: f64, s: &mut [f64], i: usize) -> f64 {
+    fn block_entry<const FMA: bool, const R: usize>(
+        col: &BlockColumn,
+        lij: f64,
+        s: &mut [f64],
+        i: usize,
+    ) -> f64 {
         let padded = col.neg_p.len();
-        let first = s_index(i, 0, padded);
+        let first = s_index::<R>(i, 0, padded);
         let mut acc = 0.0;
         for (k, (&neg_p, &gamma)) in col.neg_p.iter().zip(&col.gamma).enumerate() {
-            let at = first + k * BLOCK_ROWS;
+            let at = first + k * R;
             let x = madd::<FMA>(neg_p, lij, s[at]);
             s[at] = x;
             acc = madd::<FMA>(gamma, x, acc);
@@ -1045,9 +1098,10 @@ mod generic {
         madd::<FMA>(col.delta, lij, acc)
     }
 
-    /// [`cholesky_block_update_solve`] with groups of `G` rows of S.
+    /// [`cholesky_block_update_solve`] with groups of `G` rows of S, blocks of C columns and
+    /// register blocks of R rows.
     #[inline(always)]
-    fn block_update_solve<const FMA: bool, const G: usize>(
+    fn block_update_solve<const FMA: bool, const G: usize, const C: usize, const R: usize>(
         l: &mut [f64],
         update: &Update<'_>,
         d: usize,
@@ -1056,10 +1110,10 @@ mod generic {
         let m = update.rows.len();
         let padded = m.div_ceil(G) * G;
         // S (W at the start, the padding zero), laid out by [`s_index`].
-        let mut s = vec![0.0; d.div_ceil(BLOCK_ROWS) * BLOCK_ROWS * padded];
+        let mut s = vec![0.0; d.div_ceil(R) * R * padded];
         for (k, row) in update.rows.iter().enumerate() {
             for (i, &x) in row.iter().enumerate() {
-                s[s_index(i, k, padded)] = x;
+                s[s_index::<R>(i, k, padded)] = x;
             }
         }
         // M (m×m, full), C at the start.
@@ -1069,19 +1123,20 @@ mod generic {
         }
         let mut p = vec![0.0; m];
         let mut mp = vec![0.0; m];
-        let mut columns: [BlockColumn; COLS] = std::array::from_fn(|_| BlockColumn {
+        let mut columns: [BlockColumn; C] = std::array::from_fn(|_| BlockColumn {
             neg_p: vec![0.0; padded],
             gamma: vec![0.0; padded],
             delta: 0.0,
         });
-        let mut bs = [0.0; COLS];
-        for j in (0..d).step_by(COLS) {
-            let end = (j + COLS).min(d);
+        let mut bs = [0.0; C];
+        for j in (0..d).step_by(C) {
+            let end = (j + C).min(d);
+            prefetch_heads::<C>(l, d, end);
             for c in j..end {
                 let column = &mut columns[c - j];
                 let diag = l[c * d + c];
                 for k in 0..m {
-                    p[k] = s[s_index(c, k, padded)] / diag;
+                    p[k] = s[s_index::<R>(c, k, padded)] / diag;
                     column.neg_p[k] = -p[k];
                 }
                 let mut quadratic = 0.0;
@@ -1090,11 +1145,8 @@ mod generic {
                     quadratic = madd::<FMA>(p[k], mp[k], quadratic);
                 }
                 let delta = (1.0 + quadratic).sqrt();
-                let new_diag = delta * diag;
                 // Also catches 1 + pᵀMp ≤ 0 (a NaN or zero pivot).
-                if !(new_diag.is_finite() && new_diag > 0.0) {
-                    return Err(c);
-                }
+                let new_diag = checked_pivot(delta * diag, c)?;
                 for (gamma, &mp) in column.gamma[..m].iter_mut().zip(&mp[..m]) {
                     *gamma = mp / delta;
                 }
@@ -1108,22 +1160,22 @@ mod generic {
                     bs[c - j] = b[c];
                 }
                 for i in c + 1..end {
-                    let new = block_entry::<FMA>(column, l[c * d + i], &mut s, i);
+                    let new = block_entry::<FMA, R>(column, l[c * d + i], &mut s, i);
                     l[c * d + i] = new;
                     if let Some(b) = b.as_deref_mut() {
                         b[i] = madd::<FMA>(-bs[c - j], new, b[i]);
                     }
                 }
             }
-            let below = if end - j == COLS {
-                block_rows::<FMA, G>(l, d, j, &columns, &mut s, &bs, b.as_deref_mut())
+            let below = if end - j == C {
+                block_rows::<FMA, G, C, R>(l, d, j, &columns, &mut s, &bs, b.as_deref_mut())
             } else {
                 end
             };
             // The rows no register block took (all of them in a last, partial block).
             for i in below..d {
                 for c in j..end {
-                    let new = block_entry::<FMA>(&columns[c - j], l[c * d + i], &mut s, i);
+                    let new = block_entry::<FMA, R>(&columns[c - j], l[c * d + i], &mut s, i);
                     l[c * d + i] = new;
                     if let Some(b) = b.as_deref_mut() {
                         b[i] = madd::<FMA>(-bs[c - j], new, b[i]);
@@ -1134,33 +1186,27 @@ mod generic {
         Ok(())
     }
 
-    /// The rows below the full block of columns j..j+COLS, [`BLOCK_ROWS`] at a time: the
-    /// block's entries of L and their accumulators Γ_cᵀS_i stay in registers while each
-    /// group of G columns of S (contiguous, [`s_index`]) is loaded, taken through the COLS
-    /// columns in order, and stored; then l′ = δ_c·l + acc and (with `b`) the forward-solve
-    /// steps, column after column. Returns the first row left to the caller (the tail of
-    /// fewer than BLOCK_ROWS rows).
+    /// The rows below the full block of columns j..j+C, R at a time: the block's entries of
+    /// L and their accumulators Γ_cᵀS_i stay in registers while each group of G columns of S
+    /// (contiguous, [`s_index`]) is loaded, taken through the C columns in order, and
+    /// stored; then l′ = δ_c·l + acc and (with `b`) the forward-solve steps, column after
+    /// column. Returns the first row left to the caller (the tail of fewer than R rows).
     #[inline(always)]
-    fn block_rows<const FMA: bool, const G: usize>(
+    fn block_rows<const FMA: bool, const G: usize, const C: usize, const R: usize>(
         l: &mut [f64],
         d: usize,
         j: usize,
-        columns: &[BlockColumn; COLS],
+        columns: &[BlockColumn; C],
         s: &mut [f64],
-        bs: &[f64; COLS],
+        bs: &[f64; C],
         b: Option<&mut [f64]>,
     ) -> usize {
-        const {
-            assert!(
-                COLS.is_multiple_of(BLOCK_ROWS),
-                "row blocks start on a block of S"
-            )
-        };
-        let start = j + COLS;
-        let split = d - (d - start) % BLOCK_ROWS;
+        const { assert!(C.is_multiple_of(R), "row blocks start on a block of S") };
+        let start = j + C;
+        let split = d - (d - start) % R;
         let padded = columns[0].neg_p.len();
         // Per group of S: each column's −p and Γ for the group's G rows.
-        let scalars: Vec<[([f64; G], [f64; G]); COLS]> = (0..padded / G)
+        let scalars: Vec<[([f64; G], [f64; G]); C]> = (0..padded / G)
             .map(|g| {
                 std::array::from_fn(|c| {
                     let part = |v: &[f64]| std::array::from_fn(|q| v[g * G + q]);
@@ -1168,24 +1214,23 @@ mod generic {
                 })
             })
             .collect();
-        let deltas: [f64; COLS] = std::array::from_fn(|c| columns[c].delta);
-        let mut cols = l[j * d..(j + COLS) * d].chunks_exact_mut(d);
-        let mut lcols: [&mut [[f64; BLOCK_ROWS]]; COLS] = std::array::from_fn(|_| {
-            let col = cols.next().expect("COLS columns");
+        let deltas: [f64; C] = std::array::from_fn(|c| columns[c].delta);
+        let mut cols = l[j * d..(j + C) * d].chunks_exact_mut(d);
+        let mut lcols: [&mut [[f64; R]]; C] = std::array::from_fn(|_| {
+            let col = cols.next().expect("C columns");
             col[start..split].as_chunks_mut().0
         });
-        let mut bblocks = b.map(|b| b[start..split].as_chunks_mut::<BLOCK_ROWS>().0);
-        let (sblocks, _) = s[start * padded..split * padded].as_chunks_mut::<BLOCK_ROWS>();
+        let mut bblocks = b.map(|b| b[start..split].as_chunks_mut::<R>().0);
+        let (sblocks, _) = s[start * padded..split * padded].as_chunks_mut::<R>();
         for (block, sblock) in sblocks.chunks_exact_mut(padded).enumerate() {
-            let lv: [[f64; BLOCK_ROWS]; COLS] = std::array::from_fn(|c| lcols[c][block]);
-            let mut acc = [[0.0; BLOCK_ROWS]; COLS];
+            let lv: [[f64; R]; C] = std::array::from_fn(|c| lcols[c][block]);
+            let mut acc = [[0.0; R]; C];
             for (sgroup, group) in sblock.chunks_exact_mut(G).zip(&scalars) {
-                let sgroup: &mut [[f64; BLOCK_ROWS]; G] =
-                    sgroup.try_into().expect("a group of G columns");
+                let sgroup: &mut [[f64; R]; G] = sgroup.try_into().expect("a group of G columns");
                 let mut sv = *sgroup;
                 for (c, (neg_p, gamma)) in group.iter().enumerate() {
                     for q in 0..G {
-                        for t in 0..BLOCK_ROWS {
+                        for t in 0..R {
                             sv[q][t] = madd::<FMA>(neg_p[q], lv[c][t], sv[q][t]);
                             acc[c][t] = madd::<FMA>(gamma[q], sv[q][t], acc[c][t]);
                         }
@@ -1193,7 +1238,7 @@ mod generic {
                 }
                 *sgroup = sv;
             }
-            let new: [[f64; BLOCK_ROWS]; COLS] = std::array::from_fn(|c| {
+            let new: [[f64; R]; C] = std::array::from_fn(|c| {
                 std::array::from_fn(|t| madd::<FMA>(deltas[c], lv[c][t], acc[c][t]))
             });
             for (lcol, new) in lcols.iter_mut().zip(&new) {
@@ -1202,7 +1247,7 @@ mod generic {
             if let Some(bblocks) = bblocks.as_deref_mut() {
                 let bv = &mut bblocks[block];
                 for (c, new) in new.iter().enumerate() {
-                    for t in 0..BLOCK_ROWS {
+                    for t in 0..R {
                         bv[t] = madd::<FMA>(-bs[c], new[t], bv[t]);
                     }
                 }

@@ -1,10 +1,12 @@
 //! The removal path on the dispatched d×d kernels (`unlearn::kernels`, issue 13): the same
-//! bits at any thread count, the Gram bound with queued rows, and the lazy ‖Xv‖.
+//! bits at any thread count, the Gram bound with queued rows, the lazy ‖Xv‖, and the batch's
+//! factor update in its AVX-512 shape against its AVX2 shape.
 
 use nalgebra::{DMatrix, DVector};
 use unlearn::bench::{BenchSpec, hyperparameters};
 use unlearn::bounds::frobenius_norm_upper_bound;
 use unlearn::hessian_cache::{CacheSeed, GRAM_FOLD_ROWS, GramCache, HessianCache, RowBounds};
+use unlearn::kernels::{Isa, Update};
 use unlearn::linalg;
 use unlearn::loss::LossKind;
 use unlearn::model::{self, TrainingData};
@@ -178,4 +180,77 @@ fn a_lazy_step_tightened_equals_the_eager_step() {
         lazy.increment < loose.0 && lazy.residual_bound < loose.1,
         "{loose:?} vs {lazy:?}"
     );
+}
+
+/// The batch's factor update in the AVX-512 shape (register blocks of 8 rows × 8 columns,
+/// groups of up to 10 rows of S) against the AVX2 shape (4 × 4, groups of up to 6): both
+/// give every entry the same fused multiply-adds in the same order (the column-by-column
+/// recurrence of the product form), so the factors and the fused forward solves agree bit
+/// for bit, and a downdate past positive definiteness is reported at the same column. d
+/// covers partial column blocks and row tails of both shapes; m one group, padded groups
+/// (7, 9) and several groups (13, 23). Skipped on a CPU without AVX-512.
+#[test]
+fn the_wide_batch_factor_update_has_the_avx2_bits() {
+    if !Isa::available().contains(&Isa::Avx512) {
+        return;
+    }
+    for (d, m) in [
+        (3, 2),
+        (17, 5),
+        (45, 10),
+        (77, 7),
+        (100, 9),
+        (133, 13),
+        (64, 23),
+    ] {
+        // Diagonal 2d + 2 against off-diagonal entries in [−1, 1]: every eigenvalue is at
+        // least d + 3 (Gershgorin), above the m/2 downdates of 0.05·‖x‖² ≤ 0.05·d each.
+        let a = DMatrix::from_fn(d, d, |i, j| {
+            if i == j {
+                2.0 * d as f64 + 2.0
+            } else {
+                (((i + j) * 7 + i * j) % 23) as f64 / 11.0 - 1.0
+            }
+        });
+        let factor = linalg::cholesky(a).unwrap().l_dirty().clone();
+        let rows: Vec<Vec<f64>> = (0..m)
+            .map(|k| {
+                (0..d)
+                    .map(|i| (((i + 3 * k) * 13 % 17) as f64 - 8.0) / 8.0)
+                    .collect()
+            })
+            .collect();
+        let row_refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+        let coefficients: Vec<f64> = (0..m)
+            .map(|k| if k % 2 == 0 { -0.05 } else { 0.3 })
+            .collect();
+        let update = Update {
+            coefficients: &coefficients,
+            rows: &row_refs,
+        };
+        let run = |isa: Isa| {
+            let mut l = factor.as_slice().to_vec();
+            let mut b: Vec<f64> = (0..d).map(|i| (i % 5) as f64 - 2.0).collect();
+            let outcome = isa.cholesky_update_solve(&mut l, &update, &mut b);
+            (outcome, l, b)
+        };
+        let (narrow, wide) = (run(Isa::Avx2Fma), run(Isa::Avx512));
+        assert!(narrow.0.is_ok(), "d = {d}, m = {m}: {:?}", narrow.0);
+        assert_eq!(narrow, wide, "d = {d}, m = {m}");
+        // Downdates of 50·x_kx_kᵀ: along x₀ alone the form drops by 50·‖x₀‖⁴, more than
+        // ‖x₀‖² times every eigenvalue (≤ 3d + 1 by Gershgorin; ‖x₀‖² ≥ 1.4 here), so the
+        // matrix is indefinite: both shapes stop at the same column (the factor is then
+        // partly updated, and differently: the blocks of columns differ).
+        let downdates = vec![-50.0; m];
+        let past = Update {
+            coefficients: &downdates,
+            rows: &row_refs,
+        };
+        let stop = |isa: Isa| {
+            let mut l = factor.as_slice().to_vec();
+            isa.cholesky_update(&mut l, &past)
+        };
+        assert!(stop(Isa::Avx2Fma).is_err(), "d = {d}, m = {m}");
+        assert_eq!(stop(Isa::Avx2Fma), stop(Isa::Avx512), "d = {d}, m = {m}");
+    }
 }
