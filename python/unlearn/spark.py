@@ -153,13 +153,18 @@ def _file_batches(
     coalesced reads before decoding (``pre_buffer``), and with ``threads`` = 1 (a task
     holding one core) decoded on the task's own thread, not pyarrow's pool of one thread
     per core: read column by column on the pool, a 250,000 x 101 file cost 1.4-7 s of CPU
-    under load against 0.3 s so (BENCHMARKS.md, "5,000,000 x 100, round 3").
+    under load against 0.3 s so. A local file is memory-mapped: its chunks are the page
+    cache's pages, not copies into freshly allocated memory that the kernel zeroes first
+    (half of a Spark worker's samples at 5,000,000 rows; memory-mapped, a file's reading
+    took a median 1.04 CPU s against 2.2). BENCHMARKS.md, "5,000,000 x 100, round 3".
     """
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
 
     for uri in uris:
         fs, path = pafs.FileSystem.from_uri(uri)
+        if isinstance(fs, pafs.LocalFileSystem):
+            fs = pafs.LocalFileSystem(use_mmap=True)
         with fs.open_input_file(path) as handle:
             reader = pq.ParquetFile(handle, pre_buffer=True)
             for batch in reader.iter_batches(
