@@ -38,7 +38,14 @@ Issue 14's targets, in one run on one machine (local[2]: two task threads):
    holds;
 7. **routes** (``--route-files N``): one pass over the first N files through each route
    (``mapInArrow`` on a DataFrame, or the files read by pyarrow in the tasks), and what
-   Spark's row-to-Arrow conversion costs alone.
+   Spark's row-to-Arrow conversion costs alone;
+8. **where a pass goes** (``--pass-profile K``): K rounds of one Newton pass over the
+   files with timers in every task (CPU and wall seconds reading the Parquet file into
+   Arrow batches, summing them, merging; the worker's pid), the sums on the task's cores
+   (``spark.task.cpus``, what ``unlearn.spark`` does) and on every core of the machine
+   (what it did before), alternating; the pass's wall time against the tasks' summed
+   wall time over the task slots (the rest is Spark's scheduling, the reduction, and
+   the driver).
 
 Prints one JSON object. Usage (after scripts/test, which builds the venv):
     target/python-venv/bin/python scripts/spark_bench.py [--rows 5000000 --features 100
@@ -236,8 +243,86 @@ def pass_times(spark: Any, args: argparse.Namespace, features: list[str], est: A
             seconds = [timed(lambda: passes(query))[1] for _ in range(args.pass_times)]
             storage = spark.sparkContext._jsc.sc().getRDDStorageInfo()
             cached = [(i.numCachedPartitions(), i.memSize()) for i in storage]
-        out.append({"cache": cache, "seconds": seconds, "cached": cached, "load": os.getloadavg()})
+        out.append(
+            {
+                "cache": cache,
+                "seconds": seconds,
+                "cached": cached,
+                "load": os.getloadavg(),
+            }
+        )
     return out
+
+
+def profiled_pass(spark: Any, files: list[str], spec: Any, query: bytes, all_cores: bool) -> dict:
+    """One pass over ``files`` (one task each), every task timing its stages."""
+    from unlearn import _unlearn
+    from unlearn import spark as uspark
+
+    columns = [*spec["feature_names"], spec["target_column"]]
+
+    def task(paths):
+        start_cpu, start = time.process_time(), time.perf_counter()
+        threads = None if all_cores else uspark._task_threads()
+        stages = {"read": [0.0, 0.0], "sums": [0.0, 0.0]}
+        partials, batches, rows = [], uspark._file_batches(paths, columns, threads), 0
+        while True:
+            cpu, wall = time.process_time(), time.perf_counter()
+            batch = next(batches, None)
+            stages["read"][0] += time.process_time() - cpu
+            stages["read"][1] += time.perf_counter() - wall
+            if batch is None:
+                break
+            rows += batch.num_rows
+            cpu, wall = time.process_time(), time.perf_counter()
+            partials.append(_unlearn.partial_sums(batch, query, spec, threads=threads))
+            stages["sums"][0] += time.process_time() - cpu
+            stages["sums"][1] += time.perf_counter() - wall
+        total = uspark._merged(partials)
+        stages["task"] = [time.process_time() - start_cpu, time.perf_counter() - start]
+        yield (
+            total,
+            {"stages": stages, "rows": rows, "pid": os.getpid(), "threads": threads},
+        )
+
+    rdd = spark.sparkContext.parallelize(files, len(files)).mapPartitions(task)
+    load = os.getloadavg()
+    out, wall = timed(rdd.collect)
+    uspark._merged(p for p, _ in out)  # the driver's merge (the same bits in any order)
+    slots = spark.sparkContext.defaultParallelism
+    sums = {
+        name: [sum(t["stages"][name][i] for _, t in out) for i in range(2)]
+        for name in ["read", "sums", "task"]
+    }
+    return {
+        "all_cores": all_cores,
+        "threads": out[0][1]["threads"],
+        "pass_seconds": wall,
+        "tasks_cpu_seconds": {k: v[0] for k, v in sums.items()},
+        "tasks_wall_seconds": {k: v[1] for k, v in sums.items()},
+        "tasks_wall_per_slot_seconds": sums["task"][1] / slots,
+        "workers": len({t["pid"] for _, t in out}),
+        "rows": sum(t["rows"] for _, t in out),
+        "load": [load, os.getloadavg()],
+    }
+
+
+def pass_profile(spark: Any, args: argparse.Namespace, features: list[str], est: Any) -> list:
+    """``args.pass_profile`` rounds of a profiled Newton pass, task cores then all cores."""
+    from unlearn import _unlearn
+    from unlearn import spark as uspark
+
+    rows = uspark._rows_of(str(args.data), spark, None)
+    _, encoding, _ = est._encode(np.array([0, 1]))
+    driver = _unlearn.DistributedFit(est._core_params(), features, encoding, "y")
+    spec = driver.spec()
+    driver.absorb(uspark._pass(rows, [*features, "y"], spec, driver.weights(), 2))
+    query = driver.weights()  # a Newton pass's: value, gradient, Hessian
+    return [
+        profiled_pass(spark, rows.files, spec, query, all_cores)
+        for _ in range(args.pass_profile)
+        for all_cores in [False, True]
+    ]
 
 
 def removals(spark: Any, args: argparse.Namespace, est: Any, local: Any) -> dict:
@@ -297,14 +382,34 @@ def main() -> None:
     parser.add_argument("--skip-mllib", action="store_true")
     parser.add_argument("--skip-fit", action="store_true")
     parser.add_argument(
-        "--uncached", action="store_true", help="also time the Spark fit with cache=False"
+        "--cache",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="the Spark fit's cache: unlearn.spark's choice (auto), or forced on or off",
+    )
+    parser.add_argument(
+        "--uncached",
+        action="store_true",
+        help="also time the Spark fit with cache=False",
     )
     parser.add_argument("--removals", type=int, default=0, help="single-row removals to time")
     parser.add_argument(
-        "--pass-times", type=int, default=0, help="time K passes uncached and cached, twice"
+        "--pass-times",
+        type=int,
+        default=0,
+        help="time K passes uncached and cached, twice",
     )
     parser.add_argument(
-        "--route-files", type=int, default=0, help="time one pass by each route over N files"
+        "--route-files",
+        type=int,
+        default=0,
+        help="time one pass by each route over N files",
+    )
+    parser.add_argument(
+        "--pass-profile",
+        type=int,
+        default=0,
+        help="K rounds of a pass with per-task timers",
     )
     args = parser.parse_args()
 
@@ -331,13 +436,20 @@ def main() -> None:
     spark = session(args.driver_memory)
     if not args.skip_fit:
         report["spark"] = {"load_before": os.getloadavg()}
+        cache = {"auto": None, "on": True, "off": False}[args.cache]
         est, seconds = timed(
             lambda: uspark.fit(
-                str(args.data), estimator(args), features=features, target="y", session=spark
+                str(args.data),
+                estimator(args),
+                features=features,
+                target="y",
+                session=spark,
+                cache=cache,
             )
         )
         training = est.certificates_[0].bounds
         report["spark"].update(
+            cache=args.cache,
             fit_seconds=seconds,
             load_after=os.getloadavg(),
             passes=est.spark_passes_,
@@ -369,10 +481,15 @@ def main() -> None:
         report["pass_times"] = pass_times(spark, args, features, estimator(args))
     if args.route_files:
         report["routes"] = routes(spark, args.data, args.route_files, features, estimator(args))
+    if args.pass_profile:
+        report["pass_profile"] = pass_profile(spark, args, features, estimator(args))
     measured(report)
     if not args.skip_mllib:
         df = spark.read.parquet(str(args.data))
-        report["mllib"] = {"load_before": os.getloadavg(), "partitions": df.rdd.getNumPartitions()}
+        report["mllib"] = {
+            "load_before": os.getloadavg(),
+            "partitions": df.rdd.getNumPartitions(),
+        }
         mllib = mllib_fit(df, features, 1.0 / args.C, args.mllib_tol, args.mllib_max_iter)
         weights = mllib.pop("weights")
         report["mllib"].update(mllib, load_after=os.getloadavg())

@@ -6,14 +6,18 @@
 //! Arrow PyCapsule interface (`__arrow_c_stream__`, or `__arrow_c_array__` for a single
 //! batch) with the core's Arrow reader, and returns the sums as bytes (the core's
 //! versioned, checksummed encoding); a tree reduction calls [`merge_partials`] on pairs.
-//! Every numeric call runs with the GIL released. The blobs are sums over secret rows: the
-//! caller keeps them inside the job (never logged, never written to a file).
+//! Every numeric call runs with the GIL released, on `threads` threads when the caller says
+//! how many cores it holds ([`with_threads`]: a Spark task holds `spark.task.cpus`). The
+//! blobs are sums over secret rows: the caller keeps them inside the job (never logged,
+//! never written to a file).
 
 use crate::errors::{train_error, unlearn_error, value_error};
 use crate::params::Params;
 use arrow_array::{Array, RecordBatch, StructArray};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule, PyTuple};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use unlearn::data::{Declared, Preprocessing};
 use unlearn::distributed::{self, DistributedError, DistributedFit as Core, DistributedOutput};
 use unlearn::noise::NoiseKey;
@@ -95,27 +99,75 @@ pub(crate) fn batches(batch: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
     ))
 }
 
+/// Thread pools by size, built on first use and kept for the process (a Spark worker sums
+/// many batches; building a pool per call would start and stop its threads every time).
+static POOLS: Mutex<BTreeMap<usize, Arc<rayon::ThreadPool>>> = Mutex::new(BTreeMap::new());
+
+/// Runs `f` on a pool of `threads` threads, or on rayon's global pool (one thread per core)
+/// when `threads` is None.
+///
+/// Why: a Spark executor runs one task per `spark.task.cpus` cores at once, each in its own
+/// Python worker; on the global pool every task's sums would start one thread per core of
+/// the machine (local[2] on 2 cores: 4 threads on 2 cores), so the tasks' GEMMs would
+/// preempt each other. The sums are the same bits at any thread count (their summation
+/// order is fixed by constant block sizes: `unlearn::linalg`, "Same bits for any thread
+/// count"), so this changes only where they run.
+pub(crate) fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    let Some(threads) = threads else {
+        return Ok(f());
+    };
+    if threads == 0 {
+        return Err(value_error(
+            "threads = 0: give at least 1 (the cores a task holds), or None for all",
+        ));
+    }
+    let pool = {
+        let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+        match pools.get(&threads) {
+            Some(pool) => Arc::clone(pool),
+            None => {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .map_err(|e| unlearn_error(format!("cannot start {threads} threads: {e}")))?;
+                let pool = Arc::new(pool);
+                pools.insert(threads, Arc::clone(&pool));
+                pool
+            }
+        }
+    };
+    Ok(pool.install(f))
+}
+
 /// The partial sums of one Arrow batch (or of every batch of a table) at the query in
 /// `weights` (bytes from `DistributedFit.weights()`), under `spec` (a dict: the features,
-/// target column, encoding, loss, fixed preprocessing, intercept). Returns the sums' bytes.
+/// target column, encoding, loss, fixed preprocessing, intercept), on `threads` threads
+/// (None: one per core; see [`with_threads`]). Returns the sums' bytes.
 #[pyfunction]
+#[pyo3(signature = (batch, weights, spec, threads=None))]
 pub fn partial_sums<'py>(
     py: Python<'py>,
     batch: &Bound<'py, PyAny>,
     weights: &[u8],
     spec: &Bound<'py, PyAny>,
+    threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let spec = self::spec(spec)?;
     let batches = batches(batch)?;
-    let bytes = py.detach(|| -> Result<Vec<u8>, PartialsError> {
-        let query = Query::from_bytes(weights, "weights")?;
-        query.validate(&spec)?;
-        let mut total = PartialSums::empty(&spec, &query);
-        for batch in &batches {
-            total.merge(&PartialSums::of_batch(batch, &spec, &query)?)?;
-        }
-        Ok(total.to_bytes())
-    });
+    let bytes = py.detach(|| {
+        with_threads(threads, || -> Result<Vec<u8>, PartialsError> {
+            let query = Query::from_bytes(weights, "weights")?;
+            query.validate(&spec)?;
+            let mut total = PartialSums::empty(&spec, &query);
+            for batch in &batches {
+                total.merge(&PartialSums::of_batch(batch, &spec, &query)?)?;
+            }
+            Ok(total.to_bytes())
+        })
+    })?;
     Ok(PyBytes::new(py, &bytes.map_err(partials_error)?))
 }
 

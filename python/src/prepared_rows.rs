@@ -4,7 +4,7 @@
 //! equal bit for bit to `partial_sums` on the batch. The blobs hold secret rows: the caller
 //! keeps them inside the job that caches them (Spark's memory store), never in a file.
 
-use crate::partials::{batches, partials_error, spec};
+use crate::partials::{batches, partials_error, spec, with_threads};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use unlearn::partials::{PartialsError, PreparedRows, Query};
@@ -32,19 +32,23 @@ pub fn prepare_rows<'py>(
 
 /// The partial sums (bytes, as `partial_sums` returns) of prepared rows at the query in
 /// `weights` (bytes from `DistributedFit.weights()`), under the `spec` they were prepared
-/// with (rows of another spec are refused).
+/// with (rows of another spec are refused), on `threads` threads (as `partial_sums`).
 #[pyfunction]
+#[pyo3(signature = (rows, weights, spec, threads=None))]
 pub fn prepared_sums<'py>(
     py: Python<'py>,
     rows: &[u8],
     weights: &[u8],
     spec: &Bound<'py, PyAny>,
+    threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let spec = self::spec(spec)?;
-    let bytes = py.detach(|| -> Result<Vec<u8>, PartialsError> {
-        let query = Query::from_bytes(weights, "weights")?;
-        let rows = PreparedRows::from_bytes(rows, "the prepared rows")?;
-        Ok(rows.sums(&spec, &query)?.to_bytes())
-    });
+    let bytes = py.detach(|| {
+        with_threads(threads, || -> Result<Vec<u8>, PartialsError> {
+            let query = Query::from_bytes(weights, "weights")?;
+            let rows = PreparedRows::from_bytes(rows, "the prepared rows")?;
+            Ok(rows.sums(&spec, &query)?.to_bytes())
+        })
+    })?;
     Ok(PyBytes::new(py, &bytes.map_err(partials_error)?))
 }

@@ -147,3 +147,24 @@ def test_prepared_rows_sum_as_the_batch_and_a_warm_fit_starts_at_the_secret_weig
         _unlearn.prepared_sums(prepared[0], query, {**spec, "target_column": "label"})
     with pytest.raises(ValueError, match="class models of 30 weights"):
         _unlearn.warm_fit(params, names[:-1], encoding, "y", estimator._unlearner)
+
+
+def test_the_sums_are_the_same_bits_on_any_number_of_threads(digits):
+    """A Spark task sums on the cores it holds (``threads``): the sums' order is fixed by
+    constant block sizes, so 1, 2, 3 threads and the global pool give the same bytes, on a
+    batch of several Gram leaves (1,797 rows > 1,024) and ten class models; 0 threads is
+    refused."""
+    X, y, _ = digits
+    estimator = CertifiedLogisticRegression(sigma=0.0).fit(X, y)
+    tbl, names = table(X, y, as_list=False)
+    encoding = estimator._unlearner.published()["target"]
+    fit = _unlearn.DistributedFit(estimator._core_params(), names, encoding, "y")
+    query, spec = fit.weights(), fit.spec()
+    (batch,) = tbl.combine_chunks().to_batches()
+    (rows,) = _unlearn.prepare_rows(batch, spec)
+    reference = _unlearn.partial_sums(batch, query, spec)
+    for threads in [1, 2, 3]:
+        assert _unlearn.partial_sums(batch, query, spec, threads=threads) == reference
+        assert _unlearn.prepared_sums(rows, query, spec, threads=threads) == reference
+    with pytest.raises(ValueError, match="threads = 0"):
+        _unlearn.partial_sums(batch, query, spec, threads=0)

@@ -115,7 +115,10 @@ def load_builtin(
 
 # Distributed training (python/src/partials.rs): partial sums of Arrow batches (anything
 # with __arrow_c_stream__ or __arrow_c_array__) at the query bytes of DistributedFit.weights().
-def partial_sums(batch: Any, weights: bytes, spec: dict[str, Any]) -> bytes: ...
+# threads: the cores the caller holds (a Spark task: spark.task.cpus); None: every core.
+def partial_sums(
+    batch: Any, weights: bytes, spec: dict[str, Any], threads: int | None = None
+) -> bytes: ...
 def merge_partials(a: bytes, b: bytes) -> bytes: ...
 
 class DistributedFit:
@@ -146,4 +149,6 @@ def warm_fit(
 
 # Batches read once, summed at every pass (python/src/prepared_rows.rs).
 def prepare_rows(batch: Any, spec: dict[str, Any]) -> list[bytes]: ...
-def prepared_sums(rows: bytes, weights: bytes, spec: dict[str, Any]) -> bytes: ...
+def prepared_sums(
+    rows: bytes, weights: bytes, spec: dict[str, Any], threads: int | None = None
+) -> bytes: ...

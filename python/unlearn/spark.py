@@ -15,14 +15,23 @@ driver; the estimator it returns keeps the weights, the noise key, the caches an
 ledger, and its rows are "external": they live in the table.
 
 Reading the rows (Parquet, or Spark's rows converted to Arrow, then Arrow to preprocessed
-rows) costs more than the sums themselves, and every pass sums the same rows: by default
-(``cache=True``) the first pass reads each batch once into the core's prepared rows
+rows) costs more than the sums themselves, and every pass sums the same rows: with the
+cache the first pass reads each batch once into the core's prepared rows
 (``_unlearn.prepare_rows``), Spark keeps them in its memory store
 (``persist(MEMORY_ONLY)``: never spilled to a file), and every pass sums them
 (``_unlearn.prepared_sums``, the same sums bit for bit). Spark guarantees the cache by
 lineage: a partition evicted or lost is read again from the source, so a cache miss costs
 time, never correctness. The cache lives for one :func:`solve` (or one removal's re-solve
-and refresh) and is dropped after it.
+and refresh) and is dropped after it. By default (``cache=None``) it is used only when the
+prepared rows fit the storage memory Spark never evicts for execution
+(:func:`_cache_fits`, from the rows' size and Spark's memory, never from their values):
+a cache that does not fit is partly dropped, and a pass then both reads the dropped
+partitions again and moves the rest from the JVM to Python (BENCHMARKS.md, "5,000,000 x
+100, round 3").
+
+Each task sums on as many threads as Spark gave it cores (``spark.task.cpus``,
+:func:`_task_threads`): the tasks running at once then share the executor's cores instead
+of each starting one thread per core of the machine.
 
 :func:`remove` fetches the removed rows from the table by id or subject (a filter), gives
 them to the estimator's O(d^2) removal step on the driver, and only when the removal
@@ -116,6 +125,17 @@ def _labels(df: Any, target: str) -> np.ndarray:
     return np.array(sorted(labels))
 
 
+def _task_threads() -> int | None:
+    """Return the cores Spark gave the running task (``spark.task.cpus``): the sums' threads.
+
+    None outside a task (the sums then use one thread per core).
+    """
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return None if context is None else context.cpus()
+
+
 def _merged(parts: Iterable[bytes]) -> bytes | None:
     """Merge one task's partials into one (None when the task had no rows)."""
     total = None
@@ -124,16 +144,32 @@ def _merged(parts: Iterable[bytes]) -> bytes | None:
     return total
 
 
-def _file_batches(uris: Iterable[str], columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """Yield the non-empty Arrow batches of Parquet files, read with pyarrow (in a task)."""
+def _file_batches(
+    uris: Iterable[str], columns: list[str], threads: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Yield the non-empty Arrow batches of Parquet files, read with pyarrow (in a task).
+
+    Only ``columns`` are decoded. Each row group's column chunks are fetched in a few
+    coalesced reads before decoding (``pre_buffer``), and with ``threads`` = 1 (a task
+    holding one core) decoded on the task's own thread, not pyarrow's pool of one thread
+    per core: read column by column on the pool, a 250,000 x 101 file cost 1.4-7 s of CPU
+    under load against 0.3 s so. A local file is memory-mapped: its chunks are the page
+    cache's pages, not copies into freshly allocated memory that the kernel zeroes first
+    (half of a Spark worker's samples at 5,000,000 rows; memory-mapped, a file's reading
+    took a median 1.04 CPU s against 2.2). BENCHMARKS.md, "5,000,000 x 100, round 3".
+    """
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
 
     for uri in uris:
         fs, path = pafs.FileSystem.from_uri(uri)
+        if isinstance(fs, pafs.LocalFileSystem):
+            fs = pafs.LocalFileSystem(use_mmap=True)
         with fs.open_input_file(path) as handle:
-            reader = pq.ParquetFile(handle)
-            for batch in reader.iter_batches(batch_size=_FILE_BATCH_ROWS, columns=columns):
+            reader = pq.ParquetFile(handle, pre_buffer=True)
+            for batch in reader.iter_batches(
+                batch_size=_FILE_BATCH_ROWS, columns=columns, use_threads=threads != 1
+            ):
                 if batch.num_rows:
                     yield batch
 
@@ -146,7 +182,10 @@ def _one_pass(df: Any, spec: bytes, query: bytes, depth: int) -> bytes:
     """
 
     def partials(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        total = _merged(_unlearn.partial_sums(b, query, spec) for b in batches if b.num_rows)
+        threads = _task_threads()
+        total = _merged(
+            _unlearn.partial_sums(b, query, spec, threads=threads) for b in batches if b.num_rows
+        )
         if total is not None:
             yield pa.RecordBatch.from_pydict({"partial": pa.array([total], pa.binary())})
 
@@ -176,8 +215,9 @@ def _file_pass(
     """
 
     def partials(paths: Iterator[str]) -> Iterator[bytes]:
-        batches = _file_batches(paths, columns)
-        total = _merged(_unlearn.partial_sums(b, query, spec) for b in batches)
+        threads = _task_threads()
+        batches = _file_batches(paths, columns, threads)
+        total = _merged(_unlearn.partial_sums(b, query, spec, threads=threads) for b in batches)
         if total is not None:
             yield total
 
@@ -230,7 +270,7 @@ def _prepared(rows: _Rows, columns: list[str], spec: Any) -> Any:
     """
 
     def prepare_files(paths: Iterator[str]) -> Iterator[bytes]:
-        for batch in _file_batches(paths, columns):
+        for batch in _file_batches(paths, columns, _task_threads()):
             yield from _unlearn.prepare_rows(batch, spec)
 
     def prepare_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -247,18 +287,63 @@ def _prepared(rows: _Rows, columns: list[str], spec: Any) -> Any:
     return files.mapPartitions(prepare_files)
 
 
+def _row_count(files: list[str]) -> int:
+    """Return the rows of Parquet files, counted from their footers (no data page read)."""
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    count = 0
+    for uri in files:
+        fs, path = pafs.FileSystem.from_uri(uri)
+        with fs.open_input_file(path) as handle:
+            count += pq.ParquetFile(handle).metadata.num_rows
+    return count
+
+
+def _cache_fits(rows: _Rows, columns: list[str], spec: Any) -> bool:
+    """Whether the rows' prepared batches fit the storage memory Spark never evicts.
+
+    Prepared rows take 8 (d + 1) bytes a row (the design with its intercept column, and the
+    target). Spark's unified memory is shared by execution and storage, and only
+    ``spark.memory.storageFraction`` of it (0.5 by default) is storage that execution never
+    evicts; a larger cache is partly dropped, and every pass then reads the dropped
+    partitions again besides moving the kept ones from the JVM to Python. The rows are
+    counted from the Parquet footers of a Delta snapshot's files, or, for a DataFrame,
+    estimated from the optimizer's size of the selected columns (no Spark job); the memory
+    is the executors' (the driver's in local mode). Sizes only: nothing of the rows' values.
+    """
+    session = rows.df.sparkSession
+    width = 8 * (len(spec["feature_names"]) + int(spec["intercept"]) + 1)
+    if rows.files is not None:
+        size = _row_count(rows.files) * width
+    else:
+        plan = rows.df.select(*columns)._jdf.queryExecution().optimizedPlan()
+        size = int(str(plan.stats().sizeInBytes())) * width // (8 * len(columns))
+    executors = session.sparkContext._jsc.sc().statusStore().executorList(True).iterator()
+    memory = {}
+    while executors.hasNext():
+        executor = executors.next()
+        memory[executor.id()] = executor.maxMemory()
+    if len(memory) > 1:
+        memory.pop("driver", None)  # a cluster: the driver runs no task
+    fraction = float(session.conf.get("spark.memory.storageFraction", "0.5"))
+    return size <= fraction * sum(memory.values())
+
+
 class _Passes:
     """The passes of one Newton iteration (or re-solve) over one set of rows.
 
     With ``cache`` the rows' prepared batches are persisted in Spark's memory store on the
     first pass and summed from there on every later one (see the module docs); without,
-    every pass reads the rows again (:func:`_pass`). Use as a context manager: the cache is
-    dropped on exit.
+    every pass reads the rows again (:func:`_pass`); None: the cache if it fits
+    (:func:`_cache_fits`). Use as a context manager: the cache is dropped on exit.
     """
 
-    def __init__(self, rows: _Rows, columns: list[str], spec: Any, depth: int, cache: bool):
+    def __init__(self, rows: _Rows, columns: list[str], spec: Any, depth: int, cache: bool | None):
         self._rows, self._columns, self._spec, self._depth = rows, columns, spec, depth
         self._cached = None
+        if cache is None:
+            cache = _cache_fits(rows, columns, spec)
         if cache:
             from pyspark import StorageLevel
 
@@ -271,7 +356,8 @@ class _Passes:
         spec = self._spec
 
         def partials(blobs: Iterator[bytes]) -> Iterator[bytes]:
-            total = _merged(_unlearn.prepared_sums(b, query, spec) for b in blobs)
+            threads = _task_threads()
+            total = _merged(_unlearn.prepared_sums(b, query, spec, threads=threads) for b in blobs)
             if total is not None:
                 yield total
 
@@ -295,7 +381,7 @@ def solve(
     max_passes: int = 100,
     depth: int = TREE_DEPTH,
     storage_options: dict[str, str] | None = None,
-    cache: bool = True,
+    cache: bool | None = None,
 ) -> Any:
     """Run the distributed Newton iteration to convergence; return the driver.
 
@@ -348,7 +434,7 @@ def fit(
     max_passes: int = 100,
     depth: int = TREE_DEPTH,
     storage_options: dict[str, str] | None = None,
-    cache: bool = True,
+    cache: bool | None = None,
 ) -> Any:
     """Fit a certified estimator on a Spark table, one Spark pass per Newton iteration.
 
@@ -377,10 +463,13 @@ def fit(
         Depth of the tree reduction.
     storage_options : dict, optional
         delta-rs storage options for a Delta path.
-    cache : bool, default True
-        Read the rows once and keep their prepared batches in Spark's memory store for
-        the later passes (about 8 * (features + 1) bytes a row; partitions that do not fit
-        are read again each pass). False: every pass reads the source.
+    cache : bool, optional
+        True: read the rows once and keep their prepared batches in Spark's memory store
+        for the later passes (8 * (features + 2) bytes a row with the intercept;
+        partitions that do not fit are read again each pass). False: every pass reads the
+        source. None (default): the cache when it fits the storage memory Spark never
+        evicts for execution (``spark.memory.storageFraction`` of the executors' memory),
+        else reading every pass.
 
     Returns
     -------
@@ -483,7 +572,7 @@ def remove(
     require_certified: bool = False,
     storage_options: dict[str, str] | None = None,
     depth: int = TREE_DEPTH,
-    cache: bool = True,
+    cache: bool | None = None,
 ) -> Removal:
     """Remove rows by id or subject from a Spark-fitted model, and from the lake.
 
@@ -535,9 +624,9 @@ def remove(
         delta-rs storage options.
     depth : int, default 2
         Depth of the tree reduction, when the request needs passes.
-    cache : bool, default True
+    cache : bool, optional
         When the request needs passes: keep the remaining rows' prepared batches in
-        Spark's memory between them (as :func:`fit` does).
+        Spark's memory between them (as :func:`fit`; None: when they fit).
 
     Returns
     -------

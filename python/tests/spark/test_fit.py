@@ -114,7 +114,7 @@ def test_the_cached_passes_give_the_same_fit_as_reading_every_pass(spark_session
     for k in range(3):
         write_deltalake(path, cancer.slice(k * 190, 190), mode="append")
     for source in [df, path]:
-        cached = _solve(source, session=spark_session)
+        cached = _solve(source, session=spark_session, cache=True)
         read = _solve(source, session=spark_session, cache=False)
         assert cached.summary() == read.summary()
         assert cached.summary()["passes"] >= 2
@@ -158,3 +158,25 @@ def test_fit_returns_a_certified_estimator_whose_rows_stay_in_the_table(
     assert list(est.classes_) == list(local.classes_)
     assert est.certificates_[0].certified
     assert est.verify().passed
+
+
+def test_the_cache_is_chosen_by_the_rows_size_against_spark_storage_memory(
+    spark_session, cancer, tmp_path
+):
+    """cache=None decides from sizes only, before any pass: the breast-cancer rows (569 x 32
+    prepared values, 146 KB) fit the evict-free half of the 1 GB driver's storage memory
+    (about 200 MB), on both routes; a billion-row range (8 * 3 bytes a row prepared: 24 GB)
+    does not, and deciding so runs no job (the range is never materialised)."""
+    df = _frame(spark_session, cancer, tmp_path / "rows", 3)
+    path = str(tmp_path / "table")
+    write_deltalake(path, cancer)
+    fit = _solve(df)  # cache=None
+    spec = {"feature_names": FEATURES, "intercept": True}
+    columns = [*FEATURES, "y"]
+    assert spark._cache_fits(spark._Rows(df), columns, spec)
+    assert spark._cache_fits(spark._rows_of(path, spark_session, None), columns, spec)
+    huge = spark_session.range(10**9).selectExpr("cast(id as double) as x0", "id % 2 as y")
+    jobs = spark_session.sparkContext.statusTracker().getJobIdsForGroup()
+    assert not spark._cache_fits(spark._Rows(huge), ["x0", "y"], {**spec, "feature_names": ["x0"]})
+    assert spark_session.sparkContext.statusTracker().getJobIdsForGroup() == jobs
+    assert fit.summary()["rows"] == cancer.num_rows
