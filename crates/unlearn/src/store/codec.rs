@@ -66,8 +66,8 @@ pub(super) fn row_hash(
 }
 
 /// The digest of a set of rows: Σ SHA-256(row) mod 2²⁵⁶ (an additive multiset hash, in the
-/// group [`Sum256`]). It is independent of row order and updated in O(m) when m rows are
-/// deleted (subtract their hashes), so a commit need not read the n rows that stay;
+/// group [`crate::row_digest::Sum256`]). It is independent of row order and updated in O(m)
+/// when m rows are deleted (subtract their hashes), so a commit need not read the n rows that stay;
 /// recomputed from every row at load, it detects a row that was changed, added or deleted
 /// outside unlearn. (Unkeyed: it detects damage and edits, not a forger who also rewrites
 /// the state — who holds the noise key anyway.)
