@@ -7,7 +7,10 @@ Without ``--file``: one pyarrow RecordBatch of 10,000 rows (Spark's default
 matrix) and of a Newton pass (Hessian) are timed, 15 calls each, and the median is printed
 with rows/s and the size of the partial in bytes; then the cached route's two halves:
 reading the batch once into prepared rows (``prepare_rows``) and a Newton pass's sums from
-them (``prepared_sums``, which decodes the blob first).
+them (``prepared_sums``, which decodes the blob first); then what the keyed row digest adds
+to a Newton pass (``partial_sums`` with ``digest=``: the id column read and one HMAC-SHA256
+per row), the two timed alternately, call by call. The Rust side alone is
+``cargo bench -p unlearn --bench partials`` (BENCHMARKS.md, "Partial sums per batch").
 
 With ``--file PATH`` (a Parquet file of ``scripts/spark_bench.py``'s data: columns x0..,
 y): what one Spark task of a pass does with its file, stage by stage, in this one process
@@ -73,6 +76,7 @@ def one_batch():
         {
             "x": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), FEATURES),
             "y": pa.array(labels),
+            "id": pa.array([f"row-{i:08d}" for i in range(ROWS)]),
         }
     )
     names = [f"x[{j}]" for j in range(FEATURES)]
@@ -95,6 +99,19 @@ def one_batch():
     cached, cached_partial = timed(_unlearn.prepared_sums, rows, fit.weights(), spec)
     assert cached_partial == partial  # the same sums, bit for bit
     print(f"Newton pass from prepared rows: {cached * 1e3:.1f} ms, {ROWS / cached:,.0f} rows/s")
+    digest = fit.digest_request("id")
+    query = fit.weights()
+    plain, digested = [], []
+    for _ in range(CALLS):
+        for seconds, extra in ((plain, ()), (digested, (digest,))):
+            start = time.perf_counter()
+            _unlearn.partial_sums(batch, query, spec, *extra)
+            seconds.append(time.perf_counter() - start)
+    without, with_digest = statistics.median(plain), statistics.median(digested)
+    print(
+        f"Newton pass with the row digest: {with_digest * 1e3:.1f} ms against "
+        f"{without * 1e3:.1f} ms without (+{(with_digest - without) / ROWS * 1e6:.2f} us a row)"
+    )
 
 
 class Clock:

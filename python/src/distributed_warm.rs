@@ -26,7 +26,5 @@ pub fn warm_fit(
 ) -> PyResult<DistributedFit> {
     let (spec, hyper) = fit_inputs(params, feature_names, encoding, target_column)?;
     let weights = start.inner.model.secret.weights.clone();
-    Core::starting_at(spec, hyper, weights)
-        .map(DistributedFit::running)
-        .map_err(distributed_error)
+    DistributedFit::running(Core::starting_at(spec, hyper, weights).map_err(distributed_error)?)
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use unlearn::data::{Declared, Preprocessing};
 use unlearn::distributed::{self, DistributedError, DistributedFit as Core, DistributedOutput};
 use unlearn::noise::NoiseKey;
-use unlearn::partials::{BatchSpec, PartialSums, PartialsError, Query};
+use unlearn::partials::{BatchSpec, DigestRequest, PartialSums, PartialsError, Query};
 use unlearn::unlearner::Unlearner;
 
 /// The PyCapsule names of the Arrow PyCapsule interface.
@@ -142,17 +142,28 @@ pub(crate) fn with_threads<T: Send>(
     Ok(pool.install(f))
 }
 
+/// The digest request of `bytes` (from `DistributedFit.digest_request` or
+/// `Unlearner.digest_request`), if given.
+pub(crate) fn digest_request(bytes: Option<&[u8]>) -> Result<Option<DigestRequest>, PartialsError> {
+    bytes
+        .map(|b| DigestRequest::from_bytes(b, "the digest request"))
+        .transpose()
+}
+
 /// The partial sums of one Arrow batch (or of every batch of a table) at the query in
 /// `weights` (bytes from `DistributedFit.weights()`), under `spec` (a dict: the features,
 /// target column, encoding, loss, fixed preprocessing, intercept), on `threads` threads
-/// (None: one per core; see [`with_threads`]). Returns the sums' bytes.
+/// (None: one per core; see [`with_threads`]). With `digest` (bytes of a digest request:
+/// the key and the id column, which the batch must then hold), the sums carry the rows'
+/// keyed digest. Returns the sums' bytes.
 #[pyfunction]
-#[pyo3(signature = (batch, weights, spec, threads=None))]
+#[pyo3(signature = (batch, weights, spec, digest=None, threads=None))]
 pub fn partial_sums<'py>(
     py: Python<'py>,
     batch: &Bound<'py, PyAny>,
     weights: &[u8],
     spec: &Bound<'py, PyAny>,
+    digest: Option<&[u8]>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let spec = self::spec(spec)?;
@@ -161,9 +172,15 @@ pub fn partial_sums<'py>(
         with_threads(threads, || -> Result<Vec<u8>, PartialsError> {
             let query = Query::from_bytes(weights, "weights")?;
             query.validate(&spec)?;
+            let digest = digest_request(digest)?;
             let mut total = PartialSums::empty(&spec, &query);
             for batch in &batches {
-                total.merge(&PartialSums::of_batch(batch, &spec, &query)?)?;
+                total.merge(&PartialSums::of_batch(
+                    batch,
+                    &spec,
+                    &query,
+                    digest.as_ref(),
+                )?)?;
             }
             Ok(total.to_bytes())
         })
@@ -192,6 +209,10 @@ pub struct DistributedFit {
     fit: Option<Core>,
     /// The converged fit.
     output: Option<DistributedOutput>,
+    /// The fitted model's noise key, drawn before the first pass so that the passes can
+    /// digest the rows under its row-digest key (`digest_request`); `finish` hands it on
+    /// (once: two models must never share a key).
+    key: Option<NoiseKey>,
 }
 
 /// The spec and hyperparameters of a fit from the estimator's parameters (a dict, as
@@ -219,12 +240,20 @@ pub(crate) fn fit_inputs(
 }
 
 impl DistributedFit {
-    /// A fit that has not absorbed a pass yet.
-    pub(crate) fn running(fit: Core) -> Self {
-        Self {
+    /// A fit that has not absorbed a pass yet, with a fresh noise key from the operating
+    /// system.
+    pub(crate) fn running(fit: Core) -> PyResult<Self> {
+        Ok(Self {
             fit: Some(fit),
             output: None,
-        }
+            key: Some(NoiseKey::generate().map_err(unlearn_error)?),
+        })
+    }
+
+    fn key(&self) -> PyResult<&NoiseKey> {
+        self.key.as_ref().ok_or_else(|| {
+            unlearn_error("the fit was finished: it gave its model its noise key, which no other model may share")
+        })
     }
 
     fn output(&self) -> PyResult<&DistributedOutput> {
@@ -248,9 +277,24 @@ impl DistributedFit {
         target_column: String,
     ) -> PyResult<Self> {
         let (spec, hyper) = fit_inputs(params, feature_names, encoding, target_column)?;
-        Core::new(spec, hyper)
-            .map(Self::running)
-            .map_err(distributed_error)
+        Self::running(Core::new(spec, hyper).map_err(distributed_error)?)
+    }
+
+    /// The digest request (bytes, for `partial_sums` or `prepare_rows`) under which the
+    /// passes digest the training rows, reading their ids from `id_column`: the row-digest
+    /// key of the key `finish` gives the model. A secret, like the weights: send it to the
+    /// executors inside the job, never log it. One pass that carries the digest suffices
+    /// (the first: the driver keeps the first pass's totals).
+    fn digest_request<'py>(
+        &self,
+        py: Python<'py>,
+        id_column: String,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let request = DigestRequest {
+            key: self.key()?.row_digest_key(),
+            id_column,
+        };
+        Ok(PyBytes::new(py, &request.to_bytes()))
     }
 
     /// The spec every executor passes to `partial_sums` (a dict).
@@ -324,13 +368,14 @@ impl DistributedFit {
     }
 
     /// The fitted model over external rows (they stay in the caller's table): the converged
-    /// fit's weights, reports and totals handed to the core's
-    /// `Unlearner::from_distributed`, with a fresh noise key from the operating system and
-    /// the first release. `classes_declared`: the encoding was declared rather than inferred
+    /// fit's weights, reports and totals (with the rows' digest, when the first pass carried
+    /// one) handed to the core's `Unlearner::from_distributed`, with the fit's noise key
+    /// (fresh from the operating system when the fit began) and the first release. Once: a
+    /// second call is an error (two models must never share a noise key). `classes_declared`: the encoding was declared rather than inferred
     /// from the labels; `subjects`: the rows record data subjects.
     #[pyo3(signature = (classes_declared=false, subjects=false))]
     fn finish(
-        &self,
+        &mut self,
         py: Python<'_>,
         classes_declared: bool,
         subjects: bool,
@@ -340,10 +385,12 @@ impl DistributedFit {
             classes: classes_declared,
             features: true,
         };
-        let inner = py.detach(|| {
-            let key = NoiseKey::generate().map_err(unlearn_error)?;
-            Unlearner::from_distributed(output, declared, subjects, key).map_err(train_error)
-        })?;
+        let key = self.key()?.clone();
+        let inner = py
+            .detach(|| Unlearner::from_distributed(output, declared, subjects, key))
+            .map_err(train_error)?;
+        // The key is the model's now: a second finish must not give it to another model.
+        self.key = None;
         Ok(crate::unlearner::Unlearner::unbacked(inner))
     }
 

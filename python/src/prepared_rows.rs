@@ -4,26 +4,33 @@
 //! equal bit for bit to `partial_sums` on the batch. The blobs hold secret rows: the caller
 //! keeps them inside the job that caches them (Spark's memory store), never in a file.
 
-use crate::partials::{batches, partials_error, spec, with_threads};
+use crate::partials::{batches, digest_request, partials_error, spec, with_threads};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use unlearn::partials::{PartialsError, PreparedRows, Query};
 
 /// The rows of `batch` (a pyarrow RecordBatch or Table) as the sums read them under `spec`
-/// (the dict `DistributedFit.spec()` returns): one bytes blob per record batch.
+/// (the dict `DistributedFit.spec()` returns): one bytes blob per record batch. With
+/// `digest` (bytes of a digest request; the batch then holds its id column) each blob keeps
+/// its rows' keyed digest, which every pass's sums of it carry.
 #[pyfunction]
+#[pyo3(signature = (batch, spec, digest=None))]
 pub fn prepare_rows<'py>(
     py: Python<'py>,
     batch: &Bound<'py, PyAny>,
     spec: &Bound<'py, PyAny>,
+    digest: Option<&[u8]>,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let spec = self::spec(spec)?;
     let batches = batches(batch)?;
     let blobs = py
         .detach(|| -> Result<Vec<Vec<u8>>, PartialsError> {
+            let digest = digest_request(digest)?;
             batches
                 .iter()
-                .map(|b| PreparedRows::of_batch(b, &spec).map(|rows| rows.to_bytes()))
+                .map(|b| {
+                    PreparedRows::of_batch(b, &spec, digest.as_ref()).map(|rows| rows.to_bytes())
+                })
                 .collect()
         })
         .map_err(partials_error)?;

@@ -382,6 +382,13 @@ impl Unlearner {
         Ok(PyBytes::new(py, &query.to_bytes()))
     }
 
+    /// The digest request (bytes, for `partial_sums`) under which a refresh pass digests the
+    /// remaining rows, reading their ids from `id_column`: the model's row-digest key (a
+    /// secret, like the weights: send it to the executors inside the job, never log it).
+    fn digest_request<'py>(&self, py: Python<'py>, id_column: &str) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.digest_request(id_column).to_bytes())
+    }
+
     /// The ledger: training first, then every removal and release.
     fn certificates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_python(py, &self.inner.ledger.entries)

@@ -102,8 +102,10 @@ def test_a_request_that_needs_a_pass_is_finished_from_partial_sums(breast_cancer
     weights = np.hstack([resolved.coef_, resolved.intercept_[:, None]])
     spec = est._unlearner.batch_spec()
     query = est._unlearner.refresh_query(weights)
+    # The remaining rows' keyed digest rides with the sums (read from the id column).
+    digest = est._unlearner.digest_request("id")
     halves = [
-        _unlearn.partial_sums(table(X, y, ids, part), query, spec)
+        _unlearn.partial_sums(table(X, y, ids, part), query, spec, digest)
         for part in np.array_split(rest, 2)
     ]
     partials = _unlearn.merge_partials(*halves)
@@ -121,6 +123,43 @@ def test_a_request_that_needs_a_pass_is_finished_from_partial_sums(breast_cancer
     # Partial sums over the wrong rows (the removed ones still in) are refused.
     with pytest.raises(ValueError, match="rows"):
         est._refresh_from_partials(partials, weights, [ids[30]], rows=table(X, y, ids, [30]))
+
+
+def test_a_refresh_over_a_table_with_a_swapped_row_is_refused(breast_cancer):
+    """The row digest: remaining rows in which one row holds another's values (of the same
+    label, so the count, the label counts and the row-norm bound all pass) are refused at
+    the refresh, saying what it means; nothing changes; the true remaining rows refresh.
+    Sums without the digest are refused too."""
+    est, X, y, ids = fitted(breast_cancer, budget=1e-3)
+    rows = list(range(20))
+    removed = [ids[i] for i in rows]
+    with pytest.raises(unlearn.NeedsFullPass):
+        est.remove(removed, rows=table(X, y, ids, rows))
+    keep = np.ones(len(ids), dtype=bool)
+    keep[rows] = False
+    rest = np.flatnonzero(keep)
+    resolved = CertifiedLogisticRegression(C=1.0, sigma=0).fit(X[keep], y[keep])
+    weights = np.hstack([resolved.coef_, resolved.intercept_[:, None]])
+    spec = est._unlearner.batch_spec()
+    query = est._unlearner.refresh_query(weights)
+    digest = est._unlearner.digest_request("id")
+    a = rest[0]
+    b = next(i for i in rest[1:] if y[i] == y[a])
+    swapped = X.copy()
+    swapped[a] = X[b]
+    given = table(X, y, ids, rows)
+    before = est._unlearner.certificates()
+    for sums in [
+        _unlearn.partial_sums(table(swapped, y, ids, rest), query, spec, digest),
+        _unlearn.partial_sums(table(X, y, ids, rest), query, spec),
+    ]:
+        with pytest.raises(ValueError, match="row digest"):
+            est._refresh_from_partials(sums, weights, removed, rows=given)
+        assert est._unlearner.certificates() == before and est.n_rows_ == len(ids)
+    clean = _unlearn.partial_sums(table(X, y, ids, rest), query, spec, digest)
+    certificate = est._refresh_from_partials(clean, weights, removed, rows=given)
+    assert certificate.rows_after == len(ids) - 20
+    assert est.verify().passed
 
 
 def test_given_rows_must_be_exactly_the_requested_rows(breast_cancer):

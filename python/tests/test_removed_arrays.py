@@ -113,7 +113,10 @@ def test_a_request_that_needs_a_pass_is_finished_from_arrays(breast_cancer, tmp_
     weights = np.hstack([resolved.coef_, resolved.intercept_[:, None]])
     query = est._unlearner.refresh_query(weights)
     partials = _unlearn.partial_sums(
-        table(X, y, ids, np.flatnonzero(keep)), query, est._unlearner.batch_spec()
+        table(X, y, ids, np.flatnonzero(keep)),
+        query,
+        est._unlearner.batch_spec(),
+        est._unlearner.digest_request("id"),
     )
     with pytest.raises(ValueError, match="rows= .* or X= and y="):
         est._refresh_from_partials(partials, weights, removed)

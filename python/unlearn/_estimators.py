@@ -458,8 +458,11 @@ class _CertifiedEstimator(BaseEstimator):
         ``partials`` are the merged partial sums (``unlearn._unlearn.partial_sums`` per
         batch, ``merge_partials`` across them) over the remaining rows — the removed ones
         already deleted from the table — at the query ``self._unlearner.refresh_query(
-        weights)`` under the spec ``self._unlearner.batch_spec()``; ``weights`` (K x d, one
-        row per class model, the intercept last) are a re-solve's result. The request
+        weights)`` under the spec ``self._unlearner.batch_spec()``, with the digest request
+        ``self._unlearner.digest_request(id_column)`` (the rows' keyed digest, which must be
+        the training rows' less every removed row's: else ``ValueError``, nothing
+        changed); ``weights`` (K x d, one row per class model, the intercept last) are a
+        re-solve's result. The request
         (``ids``, ``subjects``, and the rows as :meth:`remove` took them: ``rows``, or ``X``
         and ``y``) is the one that raised. The new weights are charged by their measured
         residual; the caches are reseeded from the sums.

@@ -174,17 +174,20 @@ def _file_batches(
                     yield batch
 
 
-def _one_pass(df: Any, spec: bytes, query: bytes, depth: int) -> bytes:
+def _one_pass(df: Any, spec: bytes, query: bytes, depth: int, digest: bytes | None) -> bytes:
     """Return the merged partial sums of every row of ``df`` at the query's weights.
 
     Each task merges its partition's batches into one partial; the partials are then
-    tree-reduced. Any merge order is covered by the same rounding bounds.
+    tree-reduced. Any merge order is covered by the same rounding bounds. With ``digest``
+    (a digest request) the sums carry the rows' keyed digest (exact in any order).
     """
 
     def partials(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         threads = _task_threads()
         total = _merged(
-            _unlearn.partial_sums(b, query, spec, threads=threads) for b in batches if b.num_rows
+            _unlearn.partial_sums(b, query, spec, digest, threads=threads)
+            for b in batches
+            if b.num_rows
         )
         if total is not None:
             yield pa.RecordBatch.from_pydict({"partial": pa.array([total], pa.binary())})
@@ -204,7 +207,13 @@ def _reduce(rdd: Any, depth: int) -> bytes:
 
 
 def _file_pass(
-    session: Any, files: list[str], columns: list[str], spec: Any, query: bytes, depth: int
+    session: Any,
+    files: list[str],
+    columns: list[str],
+    spec: Any,
+    query: bytes,
+    depth: int,
+    digest: bytes | None,
 ) -> bytes:
     """Like :func:`_one_pass`, over Parquet files each task reads itself with pyarrow.
 
@@ -217,7 +226,9 @@ def _file_pass(
     def partials(paths: Iterator[str]) -> Iterator[bytes]:
         threads = _task_threads()
         batches = _file_batches(paths, columns, threads)
-        total = _merged(_unlearn.partial_sums(b, query, spec, threads=threads) for b in batches)
+        total = _merged(
+            _unlearn.partial_sums(b, query, spec, digest, threads=threads) for b in batches
+        )
         if total is not None:
             yield total
 
@@ -253,30 +264,32 @@ def _rows_of(source: Any, session: Any, storage_options: dict[str, str] | None) 
     return _Rows(session.read.option("basePath", str(source)).parquet(*files), files)
 
 
-def _pass(rows: _Rows, columns: list[str], spec: Any, query: bytes, depth: int) -> bytes:
+def _pass(
+    rows: _Rows, columns: list[str], spec: Any, query: bytes, depth: int, digest: bytes | None
+) -> bytes:
     """One pass: the merged partial sums of every row at the query's weights."""
     if rows.files is None:
-        return _one_pass(rows.df.select(*columns), spec, query, depth)
+        return _one_pass(rows.df.select(*columns), spec, query, depth, digest)
     session = rows.df.sparkSession
-    return _file_pass(session, rows.files, columns, spec, query, depth)
+    return _file_pass(session, rows.files, columns, spec, query, depth, digest)
 
 
-def _prepared(rows: _Rows, columns: list[str], spec: Any) -> Any:
+def _prepared(rows: _Rows, columns: list[str], spec: Any, digest: bytes | None) -> Any:
     """Return an RDD of the rows' prepared batches (bytes), read as a pass reads them.
 
     A Delta snapshot's files are read by pyarrow in the tasks (one task per file), a
     DataFrame through ``mapInArrow``; either way each Arrow batch becomes one blob of
-    ``_unlearn.prepare_rows``.
+    ``_unlearn.prepare_rows`` (with ``digest``, keeping its rows' keyed digest).
     """
 
     def prepare_files(paths: Iterator[str]) -> Iterator[bytes]:
         for batch in _file_batches(paths, columns, _task_threads()):
-            yield from _unlearn.prepare_rows(batch, spec)
+            yield from _unlearn.prepare_rows(batch, spec, digest)
 
     def prepare_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             if batch.num_rows:
-                blobs = _unlearn.prepare_rows(batch, spec)
+                blobs = _unlearn.prepare_rows(batch, spec, digest)
                 yield pa.RecordBatch.from_pydict({"rows": pa.array(blobs, pa.binary())})
 
     if rows.files is None:
@@ -337,22 +350,39 @@ class _Passes:
     first pass and summed from there on every later one (see the module docs); without,
     every pass reads the rows again (:func:`_pass`); None: the cache if it fits
     (:func:`_cache_fits`). Use as a context manager: the cache is dropped on exit.
+
+    With ``digest`` (a digest request; ``columns`` then hold the id column) the sums carry
+    the rows' keyed digest, computed once: cached, when the rows are prepared (every pass's
+    sums then carry it at no cost); read every pass, on the first pass and on a pass called
+    with ``digested=True``.
     """
 
-    def __init__(self, rows: _Rows, columns: list[str], spec: Any, depth: int, cache: bool | None):
+    def __init__(
+        self,
+        rows: _Rows,
+        columns: list[str],
+        spec: Any,
+        depth: int,
+        cache: bool | None,
+        digest: bytes | None = None,
+    ):
         self._rows, self._columns, self._spec, self._depth = rows, columns, spec, depth
+        self._digest, self._first = digest, True
         self._cached = None
         if cache is None:
             cache = _cache_fits(rows, columns, spec)
         if cache:
             from pyspark import StorageLevel
 
-            self._cached = _prepared(rows, columns, spec).persist(StorageLevel.MEMORY_ONLY)
+            prepared = _prepared(rows, columns, spec, digest)
+            self._cached = prepared.persist(StorageLevel.MEMORY_ONLY)
 
-    def __call__(self, query: bytes) -> bytes:
+    def __call__(self, query: bytes, *, digested: bool = False) -> bytes:
         """Return the merged partial sums of every row at the query's weights."""
         if self._cached is None:
-            return _pass(self._rows, self._columns, self._spec, query, self._depth)
+            digest = self._digest if digested or self._first else None
+            self._first = False
+            return _pass(self._rows, self._columns, self._spec, query, self._depth, digest)
         spec = self._spec
 
         def partials(blobs: Iterator[bytes]) -> Iterator[bytes]:
@@ -377,6 +407,7 @@ def solve(
     *,
     features: Iterable[str],
     target: str,
+    id_column: str = "id",
     session: Any = None,
     max_passes: int = 100,
     depth: int = TREE_DEPTH,
@@ -392,7 +423,8 @@ def solve(
 
     Parameters
     ----------
-    source, estimator, features, target, session, max_passes, depth, storage_options, cache
+    source, estimator, features, target, id_column, session, max_passes, depth,
+    storage_options, cache
         As for :func:`fit`.
 
     Returns
@@ -408,7 +440,9 @@ def solve(
         labels = np.zeros(1)
     _, encoding, _ = estimator._encode(np.asarray(labels))
     driver = _unlearn.DistributedFit(estimator._core_params(), features, encoding, target)
-    with _Passes(rows, [*features, target], driver.spec(), depth, cache) as passes:
+    digest = driver.digest_request(id_column)
+    columns = [*features, target, id_column]
+    with _Passes(rows, columns, driver.spec(), depth, cache, digest) as passes:
         return _converge(driver, passes, max_passes)
 
 
@@ -429,6 +463,7 @@ def fit(
     *,
     features: Iterable[str],
     target: str,
+    id_column: str = "id",
     subject: str | None = None,
     session: Any = None,
     max_passes: int = 100,
@@ -444,8 +479,7 @@ def fit(
         The training rows: a DataFrame (read through ``mapInArrow``), or the path of a
         Delta table (its snapshot's live Parquet files, read with pyarrow in the tasks: the
         same rows every pass).
-        One numeric column per feature, the target, an id column (removals name ids; read
-        by :func:`remove`, not here).
+        One numeric column per feature, the target, an id column (removals name ids).
     estimator : CertifiedLogisticRegression or CertifiedRidge
         Unfitted; its parameters (C or alpha, privacy target, clip_norm, tol, ...) are the
         fit's. Output perturbation only (the default mechanism).
@@ -453,6 +487,11 @@ def fit(
         The feature columns, in order.
     target : str
         The target column.
+    id_column : str, default "id"
+        The id column (unique ids). The first pass reads it to digest the rows: a keyed,
+        order-free hash of every row's id, values and target, which the model keeps secret
+        and every refresh compares (:func:`remove` refuses a table whose remaining rows are
+        not the training rows less the removed ones: README, "What a refresh trusts").
     subject : str, optional
         The data-subject column, when removals may name subjects.
     session : SparkSession, optional
@@ -483,6 +522,7 @@ def fit(
         estimator,
         features=features,
         target=target,
+        id_column=id_column,
         session=session,
         max_passes=max_passes,
         depth=depth,
@@ -662,11 +702,12 @@ def remove(
         passes = 0
     except _unlearn.NeedsFullPass:
         remaining = _Rows(rows.df.filter(~named))
-        columns = [*spec["feature_names"], spec["target_column"]]
-        with _Passes(remaining, columns, spec, depth, cache) as over_remaining:
+        columns = [*spec["feature_names"], spec["target_column"], id_column]
+        digest = estimator._unlearner.digest_request(id_column)
+        with _Passes(remaining, columns, spec, depth, cache, digest) as over_remaining:
             weights, passes = _resolve(estimator, over_remaining, spec)
             query = estimator._unlearner.refresh_query(weights)
-            partials = over_remaining(query)
+            partials = over_remaining(query, digested=True)
         certificate = estimator._refresh_from_partials(partials, weights, ids, subjects, **request)
         passes += 1
     if store is not None:

@@ -927,6 +927,33 @@ fn an_external_removal_that_needs_a_pass_is_finished_by_refresh() {
         &refresh(&returned),
         &format!("'{back}', which an earlier removal took out"),
     );
+    // The row digest: every id, count, label count and norm right, but one remaining row
+    // holds another remaining row's values (of its label): refused, saying what it means.
+    let kept: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .map(id_of)
+        .filter(|id| !gone.contains(id) && *id != needing)
+        .collect();
+    let (a, b) = (&kept[0], stand_in(&kept[0]));
+    let b_line = csv.lines().skip(1).find(|l| id_of(l) == b).unwrap();
+    let swapped_line = format!("{a}{}", &b_line[b.len()..]);
+    let body: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| kept.contains(&id_of(l)))
+        .map(|l| {
+            if id_of(l) == *a {
+                swapped_line.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let swapped = dir.join("swapped.csv");
+    std::fs::write(&swapped, format!("{header}\n{}\n", body.join("\n"))).unwrap();
+    failed(&refresh(&swapped), "row digest");
+    failed(&refresh(&swapped), "retrain");
     assert!(
         snapshot(&store) == before,
         "a refused refresh changed the store"

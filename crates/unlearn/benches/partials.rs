@@ -6,7 +6,9 @@
 //! - the first pass (the same plus the Gram matrix);
 //! - a Hessian-vector pass (value, gradient, diagonal, one product: what d ≥ 2048 uses);
 //!
-//! and the arithmetic alone on rows already in memory (`PartialSums::of_rows`). Throughput
+//! and the arithmetic alone on rows already in memory (`PartialSums::of_rows`), and the keyed
+//! row digest of the batch's rows (`RowDigest::of_rows`, one HMAC-SHA256 per row over its
+//! id and 101 values: what a fit pays once and a refresh pass once). Throughput
 //! is reported in rows/s. Run with `cargo bench --bench partials`; BENCHMARKS.md records the
 //! figures (section "Partial sums per batch").
 
@@ -21,6 +23,7 @@ use unlearn::data::{Preprocessing, TargetEncoding};
 use unlearn::loss::LossKind;
 use unlearn::model;
 use unlearn::partials::{BatchSpec, ModelQuery, PartialSums, Query};
+use unlearn::row_digest::{RowDigest, RowDigestKey};
 use unlearn::synthetic::{SyntheticSpec, generate};
 
 const ROWS: usize = 10_000;
@@ -93,13 +96,20 @@ fn bench_partials(c: &mut Criterion) {
         ("hessian_vector_pass", query(false, false, true)),
     ] {
         group.bench_function(format!("batch/{label}"), |b| {
-            b.iter(|| PartialSums::of_batch(black_box(&batch), &spec, &q).unwrap())
+            b.iter(|| PartialSums::of_batch(black_box(&batch), &spec, &q, None).unwrap())
         });
         group.bench_function(format!("rows/{label}"), |b| {
             b.iter(|| PartialSums::of_rows(&spec, &q, black_box(design.features()), &targets))
         });
     }
-    let sums = PartialSums::of_batch(&batch, &spec, &query(true, true, false)).unwrap();
+    let key = RowDigestKey::from_bytes([7; 32]);
+    group.bench_function("rows/row_digest", |b| {
+        b.iter(|| {
+            let x = black_box(design.features());
+            RowDigest::of_rows(&key, design.ids(), x, d, &targets)
+        })
+    });
+    let sums = PartialSums::of_batch(&batch, &spec, &query(true, true, false), None).unwrap();
     group.throughput(Throughput::Bytes(sums.to_bytes().len() as u64));
     group.bench_function("encode_decode_merge", |b| {
         b.iter(|| {

@@ -138,9 +138,10 @@ pub struct Certificate {
     /// Assumptions the certificate rests on that are not proven (empty when sound): the
     /// mechanism's, then — only when the rows are external ([`crate::rows`]; held-rows
     /// certificates keep their bytes) — [`crate::rows::EXTERNAL_ROWS_ASSUMPTIONS`]: the
-    /// given rows are the training rows with those ids, a subject's given rows are all of
-    /// its rows, the sums cover exactly the remaining rows (the engine holds no row to check
-    /// these against).
+    /// given rows are the training rows with those ids (checked at the next refresh by the
+    /// row digest), a subject's given rows are all of its rows, the sums cover exactly the
+    /// remaining rows (checked by the keyed row digest while its key is secret); a store
+    /// from before the digest: [`crate::rows::UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS`].
     #[serde(serialize_with = "fixed_text::list")]
     pub unproven_assumptions: Vec<Cow<'static, str>>,
     /// The residual quantities of this step, per class model.
@@ -232,7 +233,7 @@ fn json_sha256<T: Serialize>(value: &T) -> [u8; 32] {
 mod fixed_text {
     use crate::accounting::schedule;
     use crate::mechanism::Mechanism;
-    use crate::rows::EXTERNAL_ROWS_ASSUMPTIONS;
+    use crate::rows::{EXTERNAL_ROWS_ASSUMPTIONS, UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS};
     use serde::ser::{SerializeSeq, Serializer};
     use serde_json::value::RawValue;
     use std::borrow::Cow;
@@ -269,6 +270,7 @@ mod fixed_text {
                     texts.copied().chain([schedule(m)])
                 })
                 .chain(EXTERNAL_ROWS_ASSUMPTIONS)
+                .chain(UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS)
                 .map(|text| {
                     let json = serde_json::to_string(text).expect("a string serialises");
                     (text, RawValue::from_string(json).expect("a JSON string"))
@@ -473,7 +475,8 @@ mod tests {
                 push_fixed(text);
             }
         }
-        for text in crate::rows::EXTERNAL_ROWS_ASSUMPTIONS {
+        let external = crate::rows::EXTERNAL_ROWS_ASSUMPTIONS.iter();
+        for text in external.chain(&crate::rows::UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS) {
             push_fixed(text);
         }
         texts.push("a \"quoted\" \\ text\twith\u{1} ‖u‖ + τ".into());

@@ -22,6 +22,8 @@
 //! - [`solver`]: Newton's method with line search, the ridge closed form;
 //! - [`partials`]: per-batch sufficient statistics of a Newton iteration (sums over rows with
 //!   order-free rounding bounds), merged across partitions and finished on a driver;
+//! - [`row_digest`]: a keyed, order-free multiset digest of the training rows, by which a
+//!   refresh over external rows checks that it was given the training rows less the removed;
 //! - [`noise`]: the secret noise key, the exact discrete Gaussian and the lattice release,
 //!   zCDP accounting, continuous sampling of b and the calibration of its scale;
 //! - [`privacy`]: a user's (ε, δ, budget) target turned into a noise scale;
@@ -62,6 +64,7 @@ pub mod predict;
 pub mod privacy;
 pub mod removal;
 pub mod requests;
+pub mod row_digest;
 pub mod rows;
 pub mod shape;
 pub mod solver;

@@ -19,6 +19,7 @@
 //! | Gram | Σ x_i x_iᵀ (lower triangle, once) | the certified ‖X‖₂ bound |
 //! | squared norms | Σ ‖x_i‖², max ‖x_i‖² | ‖X‖_F, the row-norm bound R |
 //! | class counts | rows per class of the encoding | the label set a retrain would see |
+//! | row digest | Σ t(id_i, x_i, y_i) mod 2²⁵⁶, a keyed PRF per row (when asked: [`DigestRequest`]) | a refresh's check that these are the training rows less the removed ([`crate::row_digest`]) |
 //!
 //! The rows are those training sees: the batch read by the core's Arrow reader
 //! ([`crate::data::arrow::BatchReader`], the one the Parquet reader and the Python tables
@@ -54,12 +55,15 @@ use crate::linalg;
 use crate::loss::{Loss, LossKind};
 use crate::model::{self, Hyperparameters};
 pub use crate::removal::HESSIAN_FREE_DIMENSION;
+use crate::row_digest::{RowDigest, RowDigestKey};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Version of the byte encodings of [`PartialSums`] and [`Query`].
-pub const PARTIALS_FORMAT_VERSION: u16 = 1;
+/// Version of the byte encodings of [`PartialSums`], [`Query`], [`PreparedRows`] and
+/// [`DigestRequest`]. Version 2 added the row digest ([`crate::row_digest`]); blobs of
+/// version 1 are refused (the decoder names both versions).
+pub const PARTIALS_FORMAT_VERSION: u16 = 2;
 
 /// Tag that opens an encoded [`PartialSums`].
 const PARTIALS_MAGIC: &[u8; 8] = b"ULPSUMS\0";
@@ -67,6 +71,8 @@ const PARTIALS_MAGIC: &[u8; 8] = b"ULPSUMS\0";
 const QUERY_MAGIC: &[u8; 8] = b"ULQUERY\0";
 /// Tag that opens an encoded [`PreparedRows`].
 const PREPARED_MAGIC: &[u8; 8] = b"ULPREPR\0";
+/// Tag that opens an encoded [`DigestRequest`].
+const DIGEST_REQUEST_MAGIC: &[u8; 8] = b"ULRDREQ\0";
 
 /// Why partial sums could not be computed, decoded, merged or finished.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +158,43 @@ impl BatchSpec {
     fn digest(&self) -> [u8; 32] {
         let json = serde_json::to_vec(self).expect("a batch spec serialises");
         Sha256::digest(&json).into()
+    }
+}
+
+/// What an executor needs to add the keyed row digest ([`crate::row_digest`]) to the sums
+/// of its batches: the digest key k_D and the id column to read. A secret (k_D): it travels
+/// to the executors inside the job, like the weights, and is never logged or written (its
+/// `Debug` output shows the key as `<secret>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestRequest {
+    /// k_D ([`crate::noise::NoiseKey::row_digest_key`]).
+    pub key: RowDigestKey,
+    /// The column holding each row's id (read as text, as removals read it).
+    pub id_column: String,
+}
+
+impl DigestRequest {
+    /// The versioned, checksummed encoding (see the module docs).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Encoder::new(DIGEST_REQUEST_MAGIC);
+        out.bytes(self.key.as_bytes());
+        out.u64(self.id_column.len() as u64);
+        out.bytes(self.id_column.as_bytes());
+        out.finish()
+    }
+
+    /// Decodes [`DigestRequest::to_bytes`]; `what` names the blob in errors.
+    pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Self, PartialsError> {
+        let mut input = Decoder::new(bytes, DIGEST_REQUEST_MAGIC, what, "digest request")?;
+        let key: [u8; 32] = input.take(32)?.try_into().expect("32 bytes");
+        let length = input.len(1)?;
+        let id_column = String::from_utf8(input.take(length)?.to_vec())
+            .map_err(|_| input.corrupt("its id column is not UTF-8".into()))?;
+        input.end()?;
+        Ok(Self {
+            key: RowDigestKey::from_bytes(key),
+            id_column,
+        })
     }
 }
 
@@ -305,6 +348,9 @@ pub struct PartialSums {
     pub max_squared_norm: f64,
     /// Rows per class, in the encoding's class order (empty for a real-valued target).
     pub class_counts: Vec<u64>,
+    /// The keyed digest of the rows summed, when their batches were read with a
+    /// [`DigestRequest`] (merged by [`RowDigest::merge`]: exact in any order).
+    pub row_digest: Option<RowDigest>,
 }
 
 /// One batch read and preprocessed once, to be summed at many queries: the row-major design
@@ -330,17 +376,22 @@ pub struct PreparedRows {
     design: Vec<f64>,
     /// The encoded targets, one per row.
     targets: Vec<f64>,
+    /// The rows' keyed digest, when they were prepared with a [`DigestRequest`]: added to
+    /// the sums of every pass ([`PreparedRows::sums`]), so the digest costs one reading.
+    digest: Option<RowDigest>,
 }
 
 impl PreparedRows {
     /// The rows of one Arrow record batch as training sees them: read by the core's Arrow
     /// reader (features as numeric columns or a FixedSizeList column, the target column by
     /// name; other columns, such as the id, are not read), preprocessed and given the
-    /// intercept column as training does (see the module docs).
+    /// intercept column as training does (see the module docs). With `digest`, the id
+    /// column it names is read too and the rows' keyed digest kept beside them.
     #[cfg(feature = "arrow")]
     pub fn of_batch(
         batch: &arrow_array::RecordBatch,
         spec: &BatchSpec,
+        digest: Option<&DigestRequest>,
     ) -> Result<Self, PartialsError> {
         use crate::data::arrow::{BatchReader, Origin};
         use crate::data::{CsvOptions, TargetSpec};
@@ -350,12 +401,14 @@ impl PreparedRows {
             dim: spec.dim(),
             design: Vec::new(),
             targets: Vec::new(),
+            digest: digest.map(|_| RowDigest::default()),
         };
         if batch.num_rows() == 0 {
             return Ok(prepared);
         }
         let opts = CsvOptions {
             target: Some(spec.target_column.clone()),
+            id: digest.map(|r| r.id_column.clone()),
             spec: TargetSpec::Encoded(spec.encoding.clone()),
             features: Some(spec.feature_names.clone()),
             ..CsvOptions::default()
@@ -379,6 +432,15 @@ impl PreparedRows {
             .expect("the target column is read")
             .values
             .clone();
+        if let Some(request) = digest {
+            prepared.digest = Some(RowDigest::of_rows(
+                &request.key,
+                data.ids(),
+                &prepared.design,
+                prepared.dim,
+                &prepared.targets,
+            ));
+        }
         Ok(prepared)
     }
 
@@ -398,12 +460,9 @@ impl PreparedRows {
                     .into(),
             ));
         }
-        Ok(PartialSums::of_rows(
-            spec,
-            query,
-            &self.design,
-            &self.targets,
-        ))
+        let mut sums = PartialSums::of_rows(spec, query, &self.design, &self.targets);
+        sums.row_digest = self.digest;
+        Ok(sums)
     }
 
     /// The versioned, checksummed encoding: spec digest, d, the rows, the design, the targets.
@@ -413,6 +472,7 @@ impl PreparedRows {
         out.u64(self.dim as u64);
         out.f64s(&self.targets);
         out.f64s(&self.design);
+        out.row_digest(self.digest.as_ref());
         out.finish()
     }
 
@@ -424,12 +484,14 @@ impl PreparedRows {
         let dim = input.len(0)?;
         let targets = input.f64s()?;
         let design = input.f64s_of(targets.len().saturating_mul(dim), "design")?;
+        let digest = input.row_digest()?;
         input.end()?;
         Ok(Self {
             spec,
             dim,
             design,
             targets,
+            digest,
         })
     }
 }
@@ -489,6 +551,7 @@ impl PartialSums {
             squared_norm_sum: 0.0,
             max_squared_norm: 0.0,
             class_counts: vec![0; spec.class_count()],
+            row_digest: None,
         }
     }
 
@@ -577,15 +640,17 @@ impl PartialSums {
     }
 
     /// The sums of one Arrow record batch: [`PreparedRows::of_batch`] (the rows as training
-    /// sees them), then [`PartialSums::of_rows`] at the query's weights.
+    /// sees them; with `digest`, their keyed row digest too), then [`PartialSums::of_rows`]
+    /// at the query's weights.
     #[cfg(feature = "arrow")]
     pub fn of_batch(
         batch: &arrow_array::RecordBatch,
         spec: &BatchSpec,
         query: &Query,
+        digest: Option<&DigestRequest>,
     ) -> Result<Self, PartialsError> {
         query.validate(spec)?;
-        PreparedRows::of_batch(batch, spec)?.sums(spec, query)
+        PreparedRows::of_batch(batch, spec, digest)?.sums(spec, query)
     }
 
     /// Adds `other`'s sums to these (rows, every sum, the largest row norm, class counts).
@@ -612,6 +677,24 @@ impl PartialSums {
                 "the two partial sums have different shapes for the same query".into(),
             ));
         }
+        // The empty partial (no rows, no digest) is the identity for partials with one.
+        let row_digest = match (self.row_digest, other.row_digest) {
+            (Some(mut a), Some(b)) => {
+                a.merge(&b);
+                Some(a)
+            }
+            (None, None) => None,
+            (None, b) if self.rows == 0 => b,
+            (a, None) if other.rows == 0 => a,
+            _ => {
+                return Err(PartialsError::Mismatch(
+                    "one partial carries a row digest and the other does not: read every \
+                     batch of a pass with the same digest request (the id column and key)"
+                        .into(),
+                ));
+            }
+        };
+        self.row_digest = row_digest;
         fn add(a: &mut [f64], b: &[f64]) {
             a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         }
@@ -666,6 +749,7 @@ impl PartialSums {
         out.f64(self.max_squared_norm);
         out.u64(self.class_counts.len() as u64);
         self.class_counts.iter().for_each(|&c| out.u64(c));
+        out.row_digest(self.row_digest.as_ref());
         out.finish()
     }
 
@@ -704,6 +788,7 @@ impl PartialSums {
         let class_counts = (0..classes)
             .map(|_| input.u64())
             .collect::<Result<_, _>>()?;
+        let row_digest = input.row_digest()?;
         input.end()?;
         Ok(Self {
             query,
@@ -714,6 +799,7 @@ impl PartialSums {
             squared_norm_sum,
             max_squared_norm,
             class_counts,
+            row_digest,
         })
     }
 
@@ -828,6 +914,7 @@ impl PartialSums {
             frobenius_bound,
             row_norm_bound,
             class_counts: self.class_counts.clone(),
+            row_digest: self.row_digest,
         })
     }
 }
@@ -909,6 +996,8 @@ pub struct Totals {
     pub row_norm_bound: f64,
     /// Rows per class, in the encoding's class order (empty for a real-valued target).
     pub class_counts: Vec<u64>,
+    /// The keyed digest of the rows summed, if the partials carried one.
+    pub row_digest: Option<RowDigest>,
 }
 
 impl Totals {
@@ -960,6 +1049,15 @@ impl Encoder {
             None => self.u8(0),
         }
     }
+    fn row_digest(&mut self, digest: Option<&RowDigest>) {
+        match digest {
+            Some(d) => {
+                self.u8(1);
+                self.bytes(&d.to_bytes());
+            }
+            None => self.u8(0),
+        }
+    }
     fn finish(mut self) -> Vec<u8> {
         let digest = Sha256::digest(&self.buf);
         self.buf.extend_from_slice(&digest);
@@ -998,7 +1096,8 @@ impl<'a> Decoder<'a> {
         if version != PARTIALS_FORMAT_VERSION {
             return Err(corrupt(format!(
                 "format version {version}; this build reads version {PARTIALS_FORMAT_VERSION} \
-                 (run the same unlearn version on the driver and the executors)"
+                 (version 2 added the row digest): compute it again with this build, and \
+                 run the same unlearn version on the driver and the executors"
             )));
         }
         let (body, digest) = bytes.split_at(bytes.len() - 32);
@@ -1068,6 +1167,15 @@ impl<'a> Decoder<'a> {
             0 => Ok(None),
             1 => self.f64s_of(expected, name).map(Some),
             t => Err(self.corrupt(format!("unknown tag {t} before its {name}"))),
+        }
+    }
+    fn row_digest(&mut self) -> Result<Option<RowDigest>, PartialsError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(RowDigest::from_bytes(
+                self.take(40)?.try_into().expect("40 bytes"),
+            ))),
+            t => Err(self.corrupt(format!("unknown tag {t} before its row digest"))),
         }
     }
     fn end(&self) -> Result<(), PartialsError> {

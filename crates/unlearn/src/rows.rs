@@ -21,21 +21,27 @@
 //! runs a pass over the remaining rows and finishes the request with
 //! [`crate::unlearner::Unlearner::refresh_external`] from fresh [`RowSums`].
 //!
-//! **The assumption external mode adds.** The engine cannot check that the given rows are
-//! exactly the training rows with those ids (it holds no row to compare): it checks what it
-//! can — ids never removed before, that the given rows are exactly the request's (each
-//! requested id's row, otherwise only rows carrying a subject it erases, which needs the
-//! subject column), the published width, targets of the published encoding,
-//! row norms within R after the published preprocessing, and at a refresh that the fresh
-//! sums count n − m rows with the label counts the removals leave and a row-norm bound
-//! within R (up to rounding), and for remaining rows given as rows
+//! **The assumption external mode adds, and the row digest.** The engine cannot check at a
+//! removal that the given rows are exactly the training rows with those ids (it holds no
+//! row to compare): it checks what it can — ids never removed before, that the given rows
+//! are exactly the request's (each requested id's row, otherwise only rows carrying a
+//! subject it erases, which needs the subject column), the published width, targets of the
+//! published encoding, row norms within R after the published preprocessing. At a refresh
+//! it checks that the fresh sums count n − m rows with the label counts the removals
+//! leave and a row-norm bound within R (up to rounding), for remaining rows given as rows
 //! ([`crate::unlearner::Unlearner::sums_over_remaining`]) that none has a removed id or an
-//! erased subject — and the certificate
-//! rests on the rest as an assumption (stated in README.md and ARCHITECTURE.md, and in
-//! every external-rows certificate: [`EXTERNAL_ROWS_ASSUMPTIONS`]). Rows that
-//! differ from the training rows make the tracked gradient describe another data set; its
-//! bound then says nothing about the model. A refresh from sums over the table replaces
-//! everything tracked, so such an error does not outlive the next refresh.
+//! erased subject, and that the sums' keyed **row digest** ([`crate::row_digest`]: an
+//! order-free sum of a keyed PRF of each row's id, values and target) equals the one the
+//! model keeps ([`ExternalRows::digest`]: the training rows' digest less every given row's
+//! term). So a remaining row swapped for another, a row copied under a new id in place of
+//! another, an altered value, or given rows at an earlier removal that were not the
+//! training rows' values are refused at the next refresh, unless whoever wrote the table
+//! held the digest key (proofs/distributed_sums.md, Lemma 6). What stays an assumption
+//! until then, and the subjects' completeness always, is stated in README.md and
+//! ARCHITECTURE.md and in every external-rows certificate ([`EXTERNAL_ROWS_ASSUMPTIONS`];
+//! [`UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS`] for a store saved before the digest). Rows
+//! that differ from the training rows make the tracked gradient describe another data set;
+//! its bound then says nothing about the model.
 //!
 //! **What the persisted caches reveal.** Ĥ₀ = Σ ℓ''(x_iᵀw₀)·x_ix_iᵀ + ΛI per class model, the
 //! Gram matrix Σ x_ix_iᵀ, the tracked gradient Σ ℓ'(x_iᵀw)·x_i + Λw: second moments and
@@ -45,6 +51,7 @@
 //! rows only.
 
 use crate::data::{Dataset, TargetEncoding};
+use crate::row_digest::RowDigest;
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +77,12 @@ pub struct ExternalRows {
     pub encoding: TargetEncoding,
     /// Whether the rows record data subjects (a request may name one).
     pub subjects: bool,
+    /// The keyed digest of the remaining rows ([`crate::row_digest`]): set at training,
+    /// every removal's given rows taken out of it, compared with the sums' at every
+    /// refresh. `None` only for a store saved before the digest existed (its certificates
+    /// then carry [`UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS`]).
+    #[serde(default)]
+    pub digest: Option<RowDigest>,
 }
 
 impl TrainingRows {
@@ -133,11 +146,13 @@ impl TrainingRows {
     }
 
     /// What a certificate over these rows assumes of them: nothing for held rows,
-    /// [`EXTERNAL_ROWS_ASSUMPTIONS`] for external rows.
+    /// [`EXTERNAL_ROWS_ASSUMPTIONS`] for external rows with a row digest,
+    /// [`UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS`] for those of a store from before it.
     pub fn assumptions(&self) -> &'static [&'static str] {
         match self {
             Self::Held(_) => &[],
-            Self::External(_) => &EXTERNAL_ROWS_ASSUMPTIONS,
+            Self::External(rows) if rows.digest.is_some() => &EXTERNAL_ROWS_ASSUMPTIONS,
+            Self::External(_) => &UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS,
         }
     }
 }
@@ -162,6 +177,10 @@ pub struct RowSums {
     /// Σ x_ix_iᵀ (full and symmetric) and η_G ≥ its 2-norm error; needed for the logistic
     /// loss (γ > 0), `None` for the squared loss.
     pub gram: Option<(DMatrix<f64>, f64)>,
+    /// The keyed digest of the rows summed ([`crate::row_digest`], under the model's
+    /// [`crate::noise::NoiseKey::row_digest_key`]), when they were read with their ids:
+    /// what a refresh compares with the digest the model keeps.
+    pub digest: Option<RowDigest>,
 }
 
 /// The sums of one class model at its weights w (objective L_b with Λ for n rows).
@@ -197,10 +216,21 @@ pub struct GivenRows {
 }
 
 /// What a certificate over external rows assumes besides its mechanism's assumptions: what
-/// the engine is handed and cannot check without the rows (see the module docs). Listed in
-/// `unproven_assumptions` of every certificate of an external-rows unlearner, its training
-/// certificate from sums included; never in a held-rows certificate.
+/// the engine is handed and cannot check without the rows, or checks only at the next
+/// refresh (see the module docs). Listed in `unproven_assumptions` of every certificate of
+/// an external-rows unlearner that keeps a row digest ([`ExternalRows::digest`]), its
+/// training certificate from sums included; never in a held-rows certificate.
 pub const EXTERNAL_ROWS_ASSUMPTIONS: [&str; 3] = [
+    "external rows: the rows given for a removal are the training rows with those ids, preprocessed the same way (the engine holds no row to compare them with: the next refresh's row digest refuses the model if they were not)",
+    "external rows: the rows given for an erased subject are all of that subject's rows (the subject is recorded as erased from the rows it was given)",
+    "external rows: the sums the model was seeded or refreshed from cover exactly the remaining rows (a refresh checks the counts, the label counts, the row-norm bound, and a keyed digest of the rows' ids, values and targets, which rows other than the training rows less the removed ones match with probability at most 2^-192 while the digest key is secret from whoever writes the table; the rows' data subjects are not in the digest)",
+];
+
+/// [`EXTERNAL_ROWS_ASSUMPTIONS`] as they were before the row digest: what the certificates
+/// of a store saved without one assume (its refreshes trust the rows beyond the counts,
+/// label counts and row-norm bound, until a retrain or a refresh from sums that carry a
+/// digest gives it one: [`crate::unlearner::Unlearner::refresh_external`]).
+pub const UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS: [&str; 3] = [
     "external rows: the rows given for a removal are the training rows with those ids, preprocessed the same way (the engine holds no row to compare them with)",
     "external rows: the rows given for an erased subject are all of that subject's rows (the subject is recorded as erased from the rows it was given)",
     "external rows: the sums the model was seeded or refreshed from cover exactly the remaining rows (the training rows less every row removed; a refresh checks the counts, the label counts and the row-norm bound, and the ids and subjects of remaining rows given as rows, not that no row was swapped for another or copied under a new id)",

@@ -14,7 +14,10 @@ use unlearn::loss::LossKind;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::partials::PartialSums;
-use unlearn::rows::{EXTERNAL_ROWS_ASSUMPTIONS, GivenRows, RowSums};
+use unlearn::rows::{
+    EXTERNAL_ROWS_ASSUMPTIONS, GivenRows, RowSums, TrainingRows,
+    UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS,
+};
 use unlearn::store::{Access, EXTERNAL_ROWS_FORMAT_VERSION, Store};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::{PassNeeded, RemovalError, Unlearner};
@@ -955,4 +958,152 @@ fn sums_over_remaining_rows_that_hold_an_erased_subject_are_refused() {
         .sums_over_remaining(&by_id, rows_without(&gone))
         .unwrap();
     assert_eq!(sums.n_rows, 400 - 2 - p5.len());
+}
+
+/// [`rows_without`]`(gone)` with the row of id `at` given the values and target of another
+/// remaining row of the same label, under the id `id` (`at` again: a row swapped for a copy
+/// of another; a new id: a row replaced by a copy of another under a new id). The count,
+/// the label counts, R (the values are a training row's), the ids and the subjects all pass.
+fn tampered(gone: &[&str], at: &str, id: &str) -> Dataset {
+    let rest = rows_without(gone);
+    let targets = rest.targets().unwrap();
+    let i = rest.position(at).unwrap();
+    let j = (0..rest.n_rows())
+        .find(|&j| j != i && targets.values[j] == targets.values[i])
+        .unwrap();
+    let d = rest.n_features();
+    let mut ids = rest.ids().to_vec();
+    ids[i] = id.to_string();
+    let mut features = rest.features().to_vec();
+    features.copy_within(j * d..(j + 1) * d, i * d);
+    Dataset::new(
+        ids,
+        rest.feature_names().to_vec(),
+        features,
+        Some(targets.clone()),
+    )
+    .unwrap()
+    .with_subjects(rest.subjects().unwrap().to_vec())
+    .unwrap()
+}
+
+/// What a digest mismatch must say: what it means (each way the rows can differ) and what
+/// to do.
+const MISMATCH: &[&str] = &[
+    "not the training rows less the removed ones",
+    "swapped",
+    "copied under a new id",
+    "given at an earlier removal",
+    "Restore the table's training rows",
+    "retrain",
+];
+
+/// Asserts that a refresh from `sums` is refused by the row digest, with a message that
+/// holds every one of `needles`, and changes nothing.
+fn refused_by_the_digest(
+    external: &Unlearner,
+    request: &GivenRows,
+    sums: RowSums,
+    needles: &[&str],
+) {
+    let mut attempt = external.clone();
+    match attempt.refresh_external(request, 1, sums).unwrap_err() {
+        RemovalError::Sums(m) => assert!(
+            m.contains("row digest") && needles.iter().all(|n| m.contains(n)),
+            "{m}"
+        ),
+        e => panic!("refused for another reason: {e}"),
+    }
+    assert_eq!(attempt.model, external.model);
+    assert_eq!(attempt.ledger, external.ledger);
+}
+
+/// The row digest (`unlearn::row_digest`): remaining rows with one row swapped for a copy
+/// of another training row of the same label, or replaced by such a copy under a new id,
+/// pass every other check (count, label counts, R, removed ids, erased subjects) and were
+/// refreshed from before the digest; now the refresh is refused, saying what it means and
+/// what to do, and nothing changes. Sums without a digest are refused too. The true
+/// remaining rows then refresh.
+#[test]
+fn a_refresh_over_swapped_or_copied_rows_is_refused_by_the_row_digest() {
+    let (_, external) = pair();
+    let request = given(&["s13"], &[]);
+    let gone = ["s7", "s13"];
+    for id in ["s40", "copy-of-a-row"] {
+        let sums = external
+            .sums_over_remaining(&request, tampered(&gone, "s40", id))
+            .unwrap();
+        assert_eq!(sums.n_rows, 398);
+        refused_by_the_digest(&external, &request, sums, MISMATCH);
+    }
+    let mut sums = external
+        .sums_over_remaining(&request, rows_without(&gone))
+        .unwrap();
+    let digest = sums.digest.take();
+    refused_by_the_digest(&external, &request, sums.clone(), &["carry no row digest"]);
+    sums.digest = digest;
+    let mut clean = external.clone();
+    let certificate = clean.refresh_external(&request, 1, sums).unwrap();
+    assert_eq!(certificate.rows_after, 398);
+    assert!(unlearn::verify::verify(&clean).passed());
+}
+
+/// Given rows whose values are not the training row's (here halved: within R, of the
+/// model's width and encoding, so the removal cannot tell) are taken out of the digest in
+/// place of the true row's; the next refresh over the true remaining rows is refused.
+#[test]
+fn given_rows_that_are_not_the_training_rows_are_caught_at_the_next_refresh() {
+    let (_, mut external) = pair();
+    let mut altered = given(&["s13"], &[]);
+    let rows = &altered.rows;
+    let halved = Dataset::new(
+        rows.ids().to_vec(),
+        rows.feature_names().to_vec(),
+        rows.features().iter().map(|v| v * 0.5).collect(),
+        rows.targets().cloned(),
+    )
+    .unwrap()
+    .with_subjects(rows.subjects().unwrap().to_vec())
+    .unwrap();
+    altered.rows = halved;
+    external.remove_external(&altered, 1).unwrap();
+    let request = given(&["s21"], &[]);
+    let sums = external
+        .sums_over_remaining(&request, rows_without(&["s7", "s13", "s21"]))
+        .unwrap();
+    refused_by_the_digest(&external, &request, sums, MISMATCH);
+}
+
+/// A model saved before the row digest (its external rows keep none) refreshes as before,
+/// its certificate carrying the old assumptions; the refresh adopts the sums' digest, so
+/// from then on a swapped row is refused and certificates carry the new assumptions.
+#[test]
+fn a_model_from_before_the_row_digest_says_so_and_adopts_one_at_its_next_refresh() {
+    let (_, mut external) = pair();
+    let TrainingRows::External(rows) = &mut external.model.secret.rows else {
+        panic!("external rows")
+    };
+    rows.digest = None;
+    let request = given(&["s13"], &[]);
+    let sums = external
+        .sums_over_remaining(&request, tampered(&["s7", "s13"], "s40", "s40"))
+        .unwrap();
+    let first = external.refresh_external(&request, 1, sums).unwrap();
+    let lists = |c: &Certificate, texts: &[&str]| {
+        texts
+            .iter()
+            .all(|t| c.unproven_assumptions.iter().any(|u| u == t))
+    };
+    assert!(lists(&first, &UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS));
+    assert!(!lists(&first, &EXTERNAL_ROWS_ASSUMPTIONS[2..]));
+    let request = given(&["s21"], &[]);
+    let gone = ["s7", "s13", "s21"];
+    let sums = external
+        .sums_over_remaining(&request, tampered(&gone, "s50", "s50"))
+        .unwrap();
+    refused_by_the_digest(&external, &request, sums, MISMATCH);
+    assert_eq!(
+        external.model.secret.rows.assumptions(),
+        &EXTERNAL_ROWS_ASSUMPTIONS
+    );
 }

@@ -20,8 +20,9 @@ use unlearn::loss::LossKind;
 use unlearn::model::{self, Hyperparameters};
 use unlearn::objective::{self, Objective, Rows};
 use unlearn::partials::{
-    BatchSpec, ModelQuery, PartialSums, PartialsError, PreparedRows, Query, Totals,
+    BatchSpec, DigestRequest, ModelQuery, PartialSums, PartialsError, PreparedRows, Query, Totals,
 };
+use unlearn::row_digest::{RowDigest, RowDigestKey};
 
 /// Rows (with intercept column), targets and a spec for `k` classes (1: binary, 0: ridge).
 struct Problem {
@@ -438,6 +439,16 @@ fn corrupt_truncated_foreign_and_mismatched_blobs_are_refused() {
     let digest = sha256(&newer);
     newer.extend_from_slice(&digest);
     assert!(corrupt(&newer).contains("version 9"));
+    // Partials of version 1 (before the row digest) are refused, saying what to do.
+    newer.truncate(newer.len() - 32);
+    newer[8] = 1;
+    let digest = sha256(&newer);
+    newer.extend_from_slice(&digest);
+    let message = corrupt(&newer);
+    assert!(
+        message.contains("version 1") && message.contains("compute it again"),
+        "{message}"
+    );
     // Partials of another pass are never merged, nor finished against another query.
     let other_query = query(&p.spec, 23, true);
     let mut a = PartialSums::of_rows(&p.spec, &q, &p.design, &p.targets);
@@ -522,7 +533,7 @@ fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
         hessian: true,
         gram: true,
     };
-    let sums = PartialSums::of_batch(&batch, &spec, &q).unwrap();
+    let sums = PartialSums::of_batch(&batch, &spec, &q, None).unwrap();
     // Row 0 (norm 5) clipped as Preprocessing::apply does, x·(R/‖x‖); every row gets the
     // intercept 1.
     let design = [
@@ -557,15 +568,15 @@ fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
     );
     let flat =
         RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|c| c.1).collect()).unwrap();
-    assert_eq!(PartialSums::of_batch(&flat, &spec, &q).unwrap(), sums);
+    assert_eq!(PartialSums::of_batch(&flat, &spec, &q, None).unwrap(), sums);
     // An empty batch is the identity; a label outside the encoding is an error naming it.
     let empty = list_batch(&[], &[]);
     assert_eq!(
-        PartialSums::of_batch(&empty, &spec, &q).unwrap(),
+        PartialSums::of_batch(&empty, &spec, &q, None).unwrap(),
         PartialSums::empty(&spec, &q)
     );
     let foreign = list_batch(&[[0.1, 0.1]], &["maybe"]);
-    let message = PartialSums::of_batch(&foreign, &spec, &q)
+    let message = PartialSums::of_batch(&foreign, &spec, &q, None)
         .unwrap_err()
         .to_string();
     assert!(message.contains("maybe"), "{message}");
@@ -582,7 +593,7 @@ fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
         hessian: false,
         gram: false,
     };
-    let message = PartialSums::of_batch(&batch, &wrong, &q1)
+    let message = PartialSums::of_batch(&batch, &wrong, &q1, None)
         .unwrap_err()
         .to_string();
     assert!(message.contains("\"z\""), "{message}");
@@ -591,7 +602,7 @@ fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
 #[test]
 fn prepared_rows_give_the_batch_sums_at_every_query_and_refuse_another_spec() {
     let (spec, batch) = clipped_yes_no();
-    let prepared = PreparedRows::of_batch(&batch, &spec).unwrap();
+    let prepared = PreparedRows::of_batch(&batch, &spec, None).unwrap();
     assert_eq!(prepared.rows(), 3);
     // Read once, summed at two passes' queries: the same sums, bit for bit, as reading the
     // batch at each (so the same rounding bounds), also after the byte round trip.
@@ -606,7 +617,7 @@ fn prepared_rows_give_the_batch_sums_at_every_query_and_refuse_another_spec() {
             hessian: true,
             gram,
         };
-        let direct = PartialSums::of_batch(&batch, &spec, &q).unwrap();
+        let direct = PartialSums::of_batch(&batch, &spec, &q, None).unwrap();
         assert_eq!(decoded.sums(&spec, &q).unwrap(), direct);
     }
     // Rows prepared under another spec (here: no clipping) are refused, not summed.
@@ -638,4 +649,107 @@ fn prepared_rows_give_the_batch_sums_at_every_query_and_refuse_another_spec() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("too short"), "{message}");
+}
+
+/// The keyed row digest a pass carries is the same bits for every split of the rows into
+/// batches, every merge order and bracketing, every thread count, and the cached (prepared)
+/// route; it is the digest of the rows as training sees them (ids, clipped values with the
+/// intercept, encoded targets). A partial without it does not merge with one that has it.
+#[test]
+fn the_row_digest_is_the_same_for_every_split_merge_order_and_thread_count() {
+    let (spec, _) = clipped_yes_no();
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let rows: Vec<[f64; 2]> = (0..3000)
+        .map(|_| [rng.random_range(-0.7..0.7), rng.random_range(-0.7..0.7)])
+        .collect();
+    let labels: Vec<&str> = (0..rows.len())
+        .map(|i| if i % 3 == 0 { "yes" } else { "no" })
+        .collect();
+    let batch = list_batch(&rows, &labels);
+    let request = DigestRequest {
+        key: RowDigestKey::from_bytes([9; 32]),
+        id_column: "id".into(),
+    };
+    let q = Query {
+        models: vec![ModelQuery {
+            weights: vec![0.5, -0.25, 0.1],
+            direction: None,
+        }],
+        hessian: true,
+        gram: false,
+    };
+    let sums = |b: &RecordBatch| PartialSums::of_batch(b, &spec, &q, Some(&request)).unwrap();
+    let whole = sums(&batch).row_digest.expect("a digest was asked for");
+    assert_eq!(whole.rows(), 3000);
+    // The digest of the rows as training sees them: (norms below the clip norm 1, so
+    // unchanged) the intercept appended, the labels encoded ±1.
+    let plain = PreparedRows::of_batch(&batch, &spec, None).unwrap();
+    let design: Vec<f64> = rows.iter().flat_map(|r| [r[0], r[1], 1.0]).collect();
+    let ids: Vec<String> = (0..rows.len()).map(|i| format!("r{i}")).collect();
+    let targets: Vec<f64> = labels
+        .iter()
+        .map(|l| if *l == "yes" { 1.0 } else { -1.0 })
+        .collect();
+    assert_eq!(
+        plain.sums(&spec, &q).unwrap(),
+        PartialSums::of_rows(&spec, &q, &design, &targets),
+        "the hand-made design is the reader's"
+    );
+    let key = &request.key;
+    assert_eq!(RowDigest::of_rows(key, &ids, &design, 3, &targets), whole);
+    // Every split, merged forwards, backwards and as a tree.
+    for cuts in [
+        vec![1000, 2000],
+        vec![1, 2, 3, 2999],
+        vec![1500],
+        vec![7, 1100, 1101],
+    ] {
+        let mut bounds = vec![0];
+        bounds.extend(&cuts);
+        bounds.push(3000);
+        let parts: Vec<PartialSums> = bounds
+            .windows(2)
+            .map(|w| sums(&batch.slice(w[0], w[1] - w[0])))
+            .collect();
+        let forward = merged(parts.clone());
+        let backward = merged(parts.iter().rev().cloned());
+        assert_eq!(forward.row_digest, Some(whole), "{cuts:?}");
+        assert_eq!(backward.row_digest, Some(whole), "{cuts:?}");
+        assert_eq!(tree(parts).row_digest, Some(whole), "{cuts:?}");
+    }
+    // Any thread count (the terms are hashed on rayon's threads in blocks).
+    for threads in [1, 2, 5] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        assert_eq!(pool.install(|| sums(&batch)).row_digest, Some(whole));
+    }
+    // The cached route: prepared once with the request, every pass carries the digest.
+    let prepared = PreparedRows::of_batch(&batch, &spec, Some(&request)).unwrap();
+    let decoded = PreparedRows::from_bytes(&prepared.to_bytes(), "cache").unwrap();
+    assert_eq!(decoded.sums(&spec, &q).unwrap().row_digest, Some(whole));
+    let round_trip = PartialSums::from_bytes(&sums(&batch).to_bytes(), "a").unwrap();
+    assert_eq!(round_trip.row_digest, Some(whole));
+    // Another key, another digest; a partial without a digest does not merge into one with.
+    let other = DigestRequest {
+        key: RowDigestKey::from_bytes([8; 32]),
+        ..request.clone()
+    };
+    let keyed = PartialSums::of_batch(&batch, &spec, &q, Some(&other)).unwrap();
+    assert_ne!(keyed.row_digest, Some(whole));
+    let mut with = sums(&batch.slice(0, 10));
+    let without = PartialSums::of_batch(&batch.slice(10, 10), &spec, &q, None).unwrap();
+    assert!(matches!(
+        with.merge(&without),
+        Err(PartialsError::Mismatch(m)) if m.contains("row digest")
+    ));
+    // A digest request round-trips; the key never shows in its Debug output.
+    let bytes = request.to_bytes();
+    assert_eq!(DigestRequest::from_bytes(&bytes, "r").unwrap(), request);
+    let shown = format!("{request:?}");
+    assert!(
+        shown.contains("<secret>") && !shown.contains("9, 9"),
+        "{shown}"
+    );
 }

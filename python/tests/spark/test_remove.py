@@ -176,3 +176,30 @@ def test_a_removal_whose_save_fails_erases_nothing_from_the_lake(spark_session, 
         spark.remove(est, ["r0003"], source=path, session=spark_session, store=not_a_store)
     assert DeltaTable(path).version() == version
     assert find_rows(path, ["r0003"], []) != []
+
+
+def test_a_refresh_over_a_tampered_table_is_refused(spark_session, cancer):
+    """The row digest (a keyed, order-free hash of every row's id, values and target,
+    taken in the fit's first pass): a table whose remaining rows are not the training rows
+    less the removed ones — here one row given another row's values, of the same label, so
+    the counts, the label counts and the row-norm bound all pass — is refused at the
+    refresh the removal needs, and nothing changes. The true table, partitioned otherwise
+    than at the fit, then refreshes: the digest does not depend on the partitions."""
+    df = spark_session.createDataFrame(cancer).repartition(3)
+    est = _spark_fit(df, spark_session, sigma=0.0)
+    y = cancer["y"].to_numpy()
+    a = 10
+    b = next(i for i in range(a + 1, len(y)) if y[i] == y[a])
+    columns = {c: cancer[c].to_pylist() for c in cancer.column_names}
+    for f in FEATURES:
+        columns[f][a] = columns[f][b]
+    tampered = spark_session.createDataFrame(pa.table(columns)).repartition(3)
+    before = len(est.certificates_)
+    with pytest.raises(ValueError, match="row digest"):
+        spark.remove(est, ["r0003"], source=tampered)
+    assert est.n_rows_ == cancer.num_rows and len(est.certificates_) == before
+    clean = spark.remove(
+        est, ["r0003"], source=spark_session.createDataFrame(cancer).repartition(5)
+    )
+    assert clean.passes >= 2 and est.n_rows_ == cancer.num_rows - 1
+    assert est.verify().passed

@@ -9,7 +9,9 @@
 //! `--remaining FILE`: the file is checked to hold none of the removed rows (by keyed id
 //! tag: this request's and every earlier removal's) and, when the model records subjects,
 //! no row of an erased subject (by keyed subject tag, read from the --rows-subject column),
-//! the weights are re-solved over the
+//! their keyed row digest is taken ([`unlearn::row_digest`]: compared with the store's at
+//! the refresh, so swapped, copied or altered rows are refused), the weights are re-solved
+//! over the
 //! remaining rows in process ([`unlearn::unlearner::Unlearner::sums_over_remaining`]) and the request is finished by
 //! [`unlearn::unlearner::Unlearner::refresh_external`], which reseeds the caches from the
 //! sums and charges the new weights by their measured residual.
@@ -37,9 +39,10 @@ check fails: the remaining rows must hold no removed row (by id: this request's 
 earlier removal's), no row of an erased subject (by subject, when the model records them:
 give --rows-subject), no row whose norm after the model's preprocessing exceeds the bound R
 of the training rows, and count n − m rows with the label counts the removal leaves; the
-refreshed weights' measured residual must fit what is left of the budget. The rows are
-trusted to be training rows beyond that: a row swapped for another of the same label, or
-a row copied under a new id, is not detected.
+refreshed weights' measured residual must fit what is left of the budget; and the keyed
+digest of the rows' ids, values and targets must be the one the store keeps (the training
+rows' less every removed row's): a row swapped for another, copied under a new id or
+altered, or rows given at an earlier removal that were not the training rows, are refused.
 
 Examples:
   unlearn refresh --store lake.store --ids r17 --rows removed.parquet --remaining rest.parquet

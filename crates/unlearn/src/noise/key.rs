@@ -45,6 +45,7 @@ const OBJECTIVE_DOMAIN: &[u8] = b"unlearn/objective-noise/v1";
 const ID_DOMAIN: &[u8] = b"unlearn/removed-id/v1";
 const SUBJECT_DOMAIN: &[u8] = b"unlearn/erased-subject/v1";
 const SEED_DOMAIN: &[u8] = b"unlearn/reproducible-key-from-seed/v1";
+const ROW_DIGEST_DOMAIN: &[u8] = b"unlearn/row-digest-key/v1";
 
 /// The secret key behind every noise draw of a store. Its `Debug` output never shows the key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +143,15 @@ impl NoiseKey {
         let mut mac = self.mac(OBJECTIVE_DOMAIN);
         mac.update(&draw.to_le_bytes());
         Self::rng_from(mac)
+    }
+
+    /// k_D, the key of the training rows' digest ([`crate::row_digest`]): HMAC-SHA256(key,
+    /// "row digest key"). A sub-key, because the executors of a distributed pass hold it:
+    /// one-way, so whoever learns it learns nothing of this key, the noise or the tags.
+    pub fn row_digest_key(&self) -> crate::row_digest::RowDigestKey {
+        crate::row_digest::RowDigestKey::from_bytes(
+            self.mac(ROW_DIGEST_DOMAIN).finalize().into_bytes().into(),
+        )
     }
 
     /// The tag the ledger records for a removed id: hex HMAC-SHA256(key, "removed id" ‖ id).

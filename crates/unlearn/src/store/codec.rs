@@ -65,48 +65,15 @@ pub(super) fn row_hash(
     h.finalize().into()
 }
 
-/// The digest of a set of rows: Σ SHA-256(row) mod 2²⁵⁶ (an additive multiset hash). It is
-/// independent of row order and updated in O(m) when m rows are deleted (subtract their
-/// hashes), so a commit need not read the n rows that stay; recomputed from every row at
-/// load, it detects a row that was changed, added or deleted outside unlearn. (Unkeyed: it
-/// detects damage and edits, not a forger who also rewrites the state — who holds the noise
-/// key anyway.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct RowsDigest([u64; 4]);
+/// The digest of a set of rows: Σ SHA-256(row) mod 2²⁵⁶ (an additive multiset hash, in the
+/// group [`crate::row_digest::Sum256`]). It is independent of row order and updated in O(m)
+/// when m rows are deleted (subtract their hashes), so a commit need not read the n rows that stay;
+/// recomputed from every row at load, it detects a row that was changed, added or deleted
+/// outside unlearn. (Unkeyed: it detects damage and edits, not a forger who also rewrites
+/// the state — who holds the noise key anyway.)
+pub(super) use crate::row_digest::Sum256 as RowsDigest;
 
 impl RowsDigest {
-    /// Limbs of a hash, least significant first (the hash read as a little-endian number).
-    fn limbs(hash: &[u8; 32]) -> [u64; 4] {
-        std::array::from_fn(|i| u64::from_le_bytes(hash[8 * i..8 * i + 8].try_into().expect("8")))
-    }
-
-    /// Adds a row's hash.
-    pub(super) fn add(&mut self, hash: &[u8; 32]) {
-        let mut carry = false;
-        for (limb, x) in self.0.iter_mut().zip(Self::limbs(hash)) {
-            let (sum, c1) = limb.overflowing_add(x);
-            let (sum, c2) = sum.overflowing_add(u64::from(carry));
-            *limb = sum;
-            carry = c1 || c2;
-        }
-    }
-
-    /// Subtracts a row's hash (the row was deleted).
-    pub(super) fn subtract(&mut self, hash: &[u8; 32]) {
-        let mut borrow = false;
-        for (limb, x) in self.0.iter_mut().zip(Self::limbs(hash)) {
-            let (diff, b1) = limb.overflowing_sub(x);
-            let (diff, b2) = diff.overflowing_sub(u64::from(borrow));
-            *limb = diff;
-            borrow = b1 || b2;
-        }
-    }
-
-    /// 64 hex digits, most significant first.
-    pub(super) fn hex(&self) -> String {
-        self.0.iter().rev().map(|l| format!("{l:016x}")).collect()
-    }
-
     /// The digest of every row of `design` (as they would be stored).
     pub(super) fn of(design: &Dataset) -> Self {
         let mut digest = Self::default();
@@ -124,18 +91,6 @@ impl RowsDigest {
             digest.add(&hash);
         }
         digest
-    }
-
-    /// Parses [`RowsDigest::hex`].
-    pub(super) fn parse(text: &str) -> Option<Self> {
-        if text.len() != 64 || !text.is_ascii() {
-            return None;
-        }
-        let mut limbs = [0u64; 4];
-        for (i, limb) in limbs.iter_mut().rev().enumerate() {
-            *limb = u64::from_str_radix(&text[16 * i..16 * i + 16], 16).ok()?;
-        }
-        Some(Self(limbs))
     }
 }
 
@@ -254,6 +209,10 @@ pub(super) struct ExternalRecord {
     pub caches: Option<CachesRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caches_digest: Option<String>,
+    /// The remaining rows' keyed digest ([`crate::row_digest`]); absent in a store saved
+    /// before it (then its refreshes trust the rows: [`crate::rows::UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_digest: Option<crate::row_digest::RowDigest>,
 }
 
 /// SHA-256 (hex) of a caches blob, as [`ExternalRecord::caches_digest`] records it.
@@ -270,12 +229,13 @@ impl StateRecord {
         let secret = &unlearner.model.secret;
         let (external, blob) = match &secret.rows {
             TrainingRows::Held(_) => (None, None),
-            TrainingRows::External(_) => {
+            TrainingRows::External(rows) => {
                 let blob = unlearner.caches.record()?.to_bytes(secret.n_features());
                 let record = ExternalRecord {
                     class_counts: unlearner.class_counts(),
                     caches: None,
                     caches_digest: Some(caches_digest(&blob)),
+                    row_digest: rows.digest,
                 };
                 (Some(record), Some(blob))
             }

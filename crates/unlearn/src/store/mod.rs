@@ -1281,6 +1281,7 @@ impl Store {
                 feature_names: record.state.feature_names.clone(),
                 encoding: record.state.encoding.clone(),
                 subjects: record.subjects,
+                digest: external.row_digest,
             });
             let secret = record.state.into_secret(rows).map_err(corrupt)?;
             return Ok(Unlearner::from_external_parts(

@@ -24,6 +24,7 @@ use crate::noise::NoiseKey;
 
 use crate::partials::{BatchSpec, ModelQuery, PartialSums, Query, Totals};
 use crate::removal::{gradient_norm_upper_bound, gradient_with_error_bound, row_norm_bound};
+use crate::row_digest::RowDigest;
 use crate::rows::{ExternalRows, GivenRows, ModelSums, RowSums, TrainingRows};
 use crate::shape::ShapeGuard;
 use crate::solver::SolveReport;
@@ -108,6 +109,15 @@ impl Unlearner {
                 "the sums hold no Gram matrix, which the logistic loss's pass-free steps bound ‖Xv‖ with: sum it in the fit's first pass".into(),
             ));
         }
+        if let Some(digest) = &sums.digest
+            && digest.rows() != sums.n_rows as u64
+        {
+            return Err(TrainError::Invalid(format!(
+                "the sums' row digest covers {} rows, the sums count {}: digest every row the sums cover",
+                digest.rows(),
+                sums.n_rows
+            )));
+        }
         let weights: Vec<DVector<f64>> = sums.models.iter().map(|m| m.weights.clone()).collect();
         let dim = feature_names.len();
         let mut secret = SecretState {
@@ -116,6 +126,7 @@ impl Unlearner {
                 feature_names,
                 encoding: training.encoding.clone(),
                 subjects: training.subjects,
+                digest: sums.digest,
             }),
             noise: vec![DVector::zeros(dim); weights.len()],
             weights,
@@ -247,6 +258,10 @@ impl Unlearner {
             feature_names: design.feature_names().to_vec(),
             encoding: self.model.secret.encoding().clone(),
             subjects: design.subjects().is_some(),
+            digest: Some(RowDigest::of_design(
+                &self.model.secret.key.row_digest_key(),
+                design,
+            )),
         };
         self.shape = ShapeGuard::from_counts(&self.model.published, &self.class_counts());
         self.model.secret.rows = TrainingRows::External(external);
@@ -298,7 +313,11 @@ impl Unlearner {
     /// The sums must count n − m rows with the label counts the removal leaves, and their
     /// row-norm bound must not exceed the stored R but by rounding (a larger one shows a row
     /// that is not a training row, and R must bound every row the later pass-free steps
-    /// stand for), else [`RemovalError::Sums`] and nothing changed. Unlike a held re-solve (the reference
+    /// stand for), and their row digest ([`RowSums::digest`], [`crate::row_digest`]) must
+    /// equal the model's — the training rows' less every given row's term — else
+    /// [`RemovalError::Sums`] and nothing changed. (A model from a store saved before the
+    /// digest has none: its refreshes trust the rows as before, and the first refresh from
+    /// sums with a digest adopts theirs; its certificate says so by its assumptions.) Unlike a held re-solve (the reference
     /// retrain, charged 0), the refreshed weights are charged their distance bound; if that
     /// exceeds what is left of the budget, [`RemovalError::RefreshOverBudget`] and nothing
     /// changed but the caches (R and the ‖X‖₂ bound, taken from the sums before the check,
@@ -342,6 +361,11 @@ impl Unlearner {
                     sums.label_counts
                 )));
             }
+            let kept = match &unlearner.model.secret.rows {
+                TrainingRows::External(rows) => rows.digest,
+                TrainingRows::Held(_) => None,
+            };
+            check_digest(kept.as_ref(), sums.digest.as_ref()).map_err(RemovalError::Sums)?;
             unlearner.caches = seeded_caches(hyper, &sums).map_err(RemovalError::Sums)?;
             let secret = &mut unlearner.model.secret;
             secret.weights = sums.models.iter().map(|m| m.weights.clone()).collect();
@@ -372,14 +396,22 @@ impl Unlearner {
                 });
             }
             unlearner.model.secret.spent = vec![distance];
-            unlearner.record_removal(
+            let certificate = unlearner.record_removal(
                 hyper,
                 prepared.tags.clone(),
                 digest_before.clone(),
                 (false, bounds, distance),
                 publish,
                 requests,
-            )
+            )?;
+            // A store from before the row digest adopts the sums' (this refresh's certificate,
+            // recorded above, still carries the old assumptions): later refreshes are checked.
+            if let TrainingRows::External(rows) = &mut unlearner.model.secret.rows
+                && rows.digest.is_none()
+            {
+                rows.digest = sums.digest;
+            }
+            Ok(certificate)
         })
     }
 
@@ -408,8 +440,8 @@ impl Unlearner {
     }
 
     /// Counts the given rows (`rows`, as `prepared`'s design rows) out of the remaining rows:
-    /// n, the shape guard, and (with `caches`) every cache; each row goes to `undo` so that
-    /// a rollback restores the guard.
+    /// n, the row digest, the shape guard, and (with `caches`) every cache; each row goes to
+    /// `undo` so that a rollback restores the guard (the snapshot restores n and the digest).
     fn count_out(
         &mut self,
         rows: &Dataset,
@@ -436,8 +468,16 @@ impl Unlearner {
                 subject: None,
             });
         }
+        let key = self.model.secret.key.row_digest_key();
         if let TrainingRows::External(external) = &mut self.model.secret.rows {
             external.n_rows -= rows.n_rows();
+            // The given rows' terms leave the digest: if they were not the training rows'
+            // values, the next refresh's digest no longer matches (crate::row_digest).
+            if let Some(digest) = &mut external.digest {
+                let targets = &rows.targets().expect("prepared rows have targets").values;
+                let given = RowDigest::of_rows(&key, rows.ids(), &prepared.design, prepared.width, targets);
+                digest.remove(&given);
+            }
         }
     }
 
@@ -540,6 +580,16 @@ impl Unlearner {
             width,
             tags: (tags, erased),
         })
+    }
+
+    /// What the executors of a pass over this model's rows need to add the keyed row digest
+    /// to their sums ([`crate::row_digest`]): the digest key k_D and the table's id column.
+    /// A secret: send it to the executors inside the job (like the weights), never log it.
+    pub fn digest_request(&self, id_column: &str) -> crate::partials::DigestRequest {
+        crate::partials::DigestRequest {
+            key: self.model.secret.key.row_digest_key(),
+            id_column: id_column.to_string(),
+        }
     }
 
     /// The keyed id tags of every row removed so far (every ledger entry's).
@@ -796,6 +846,22 @@ fn check_row_norm(sums: &RowSums, stored: f64, dim: usize) -> Result<(), String>
     Ok(())
 }
 
+/// Why the sums' row digest shows remaining rows that are not the training rows less the
+/// removed ones, if it does (proofs/distributed_sums.md, Lemma 6). `kept` is the model's
+/// ([`ExternalRows::digest`]: `None` for a store saved before the digest, which trusts the
+/// rows as it always did and adopts the sums' digest after the refresh).
+fn check_digest(
+    kept: Option<&crate::row_digest::RowDigest>,
+    summed: Option<&crate::row_digest::RowDigest>,
+) -> Result<(), String> {
+    match (kept, summed) {
+        (None, _) => Ok(()),
+        (Some(_), None) => Err("they carry no row digest, which this model checks at every refresh: sum the remaining rows with their id column and the model's digest request (unlearn.spark.remove does; partial sums from a version before the digest are refused when decoded)".into()),
+        (Some(kept), Some(summed)) if kept == summed => Ok(()),
+        (Some(_), Some(_)) => Err("their row digest (a keyed hash of every remaining row's id, values and target) does not match the model's: the remaining rows are not the training rows less the removed ones — a row was swapped for another, copied under a new id in place of another, or altered in the table, or the rows given at an earlier removal were not the training rows' values. Restore the table's training rows (less the removed ones) and refresh again, or retrain on the table as it is".into()),
+    }
+}
+
 /// The caches seeded from `sums` at their weights: per class model Ĥ₀ = the summed Hessian
 /// with its bound η, its factor, w₀ = the weights, the summed gradient; the Gram matrix.
 fn seeded_caches(hyper: &Hyperparameters, sums: &RowSums) -> Result<HessianCaches, String> {
@@ -855,6 +921,7 @@ impl RowSums {
             spectral_bound: totals.spectral_norm_bound(),
             models,
             gram: totals.gram.clone().map(|g| (g, totals.gram_error)),
+            digest: totals.row_digest,
         })
     }
 
@@ -909,6 +976,13 @@ impl RowSums {
         } else {
             data.features().to_vec()
         };
+        let digest = RowDigest::of_rows(
+            &model.secret.key.row_digest_key(),
+            data.ids(),
+            &design,
+            spec.dim(),
+            targets,
+        );
         let mut fit = DistributedFit::new(spec.clone(), published.hyperparameters.clone())
             .map_err(|e| e.to_string())?;
         loop {
@@ -918,7 +992,9 @@ impl RowSums {
             }
         }
         let output = fit.finish().map_err(|e| e.to_string())?;
-        Self::from_totals(&output.totals)
+        let mut sums = Self::from_totals(&output.totals)?;
+        sums.digest = Some(digest);
+        Ok(sums)
     }
 
     /// The sums over held rows at the secret weights, computed in process: gradients with
@@ -974,6 +1050,7 @@ impl RowSums {
             spectral_bound,
             models,
             gram,
+            digest: Some(RowDigest::of_design(&secret.key.row_digest_key(), design)),
         }
     }
 }
