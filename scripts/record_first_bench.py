@@ -23,20 +23,17 @@ from unlearn import CertifiedLogisticRegression, datasets
 
 
 def main() -> None:
+    """Time the paired removals and print the minimum, median and p90 of each."""
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "target/record-first-bench")
     removals = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     X, y, ids = datasets.load_breast_cancer(return_X_y=True)
-    CertifiedLogisticRegression(C=1.0, budget=2.0).fit(X, y, ids=ids).save(
-        root / "backed"
-    )
+    CertifiedLogisticRegression(C=1.0, budget=2.0).fit(X, y, ids=ids).save(root / "backed")
     shutil.copytree(root / "backed", root / "copy")
     sides = {
         "backed (records first)": CertifiedLogisticRegression.load(root / "backed"),
-        "copy (record=False)": CertifiedLogisticRegression.load(
-            root / "copy", record=False
-        ),
+        "copy (record=False)": CertifiedLogisticRegression.load(root / "copy", record=False),
     }
     for est in sides.values():
         est.remove(ids[0])  # the first removal forms the caches: an exact step

@@ -196,7 +196,8 @@ fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     let abandon = format!("{{\"abandoned\":\"{r}\"}}\n").len() as u64;
     let failed = format!("{{\"failed\":\"{}\"}}\n", seen.digest).len() as u64;
     let before = log_len(&root);
-    let second = common::with_file_limit(before + abandon + failed, || retry.commit(&mut unlearner));
+    let second =
+        common::with_file_limit(before + abandon + failed, || retry.commit(&mut unlearner));
     assert!(second.is_err(), "the disk is still full");
     drop(retry);
 

@@ -475,7 +475,8 @@ impl Unlearner {
             // values, the next refresh's digest no longer matches (crate::row_digest).
             if let Some(digest) = &mut external.digest {
                 let targets = &rows.targets().expect("prepared rows have targets").values;
-                let given = RowDigest::of_rows(&key, rows.ids(), &prepared.design, prepared.width, targets);
+                let given =
+                    RowDigest::of_rows(&key, rows.ids(), &prepared.design, prepared.width, targets);
                 digest.remove(&given);
             }
         }
