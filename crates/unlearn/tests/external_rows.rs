@@ -51,24 +51,15 @@ fn trained() -> Unlearner {
 /// with their subject column) as a caller would fetch them from its table.
 fn fetched(rows_of: &[&str], ids: &[&str], subjects: &[&str]) -> GivenRows {
     let all = rows();
-    let targets = all.targets().unwrap();
-    let positions: Vec<usize> = rows_of.iter().map(|id| all.position(id).unwrap()).collect();
     let owners = all.subjects().unwrap();
-    let data = Dataset::new(
-        rows_of.iter().map(|s| s.to_string()).collect(),
-        all.feature_names().to_vec(),
-        positions
-            .iter()
-            .flat_map(|&i| all.row(i).to_vec())
-            .collect(),
-        Some(Targets {
-            values: positions.iter().map(|&i| targets.values[i]).collect(),
-            encoding: targets.encoding.clone(),
-        }),
-    )
-    .unwrap()
-    .with_subjects(positions.iter().map(|&i| owners[i].clone()).collect())
-    .unwrap();
+    let data = common::rows_of(&all, rows_of)
+        .with_subjects(
+            rows_of
+                .iter()
+                .map(|id| owners[all.position(id).unwrap()].clone())
+                .collect(),
+        )
+        .unwrap();
     GivenRows {
         rows: data,
         ids: self::ids(ids),
