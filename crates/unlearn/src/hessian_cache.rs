@@ -66,8 +66,14 @@ pub struct HessianCache {
     /// How many of the pending rows (the first ones) the factor has already had; it gets the
     /// others with the next solve, always before Ĥ₀ folds them.
     factor_applied: usize,
-    /// Σ_k ŝ_k·R² over the pending rows, rounded up: ≥ Σ_k |c_k|·‖x_k‖², for the rounding
-    /// of the queued product.
+    /// Σ_k ŝ_k·R² over the pending rows, each term inflated by (1 + γ₃), for the rounding
+    /// of the queued product. Not rounded up in the strict sense: each term may round about
+    /// u below c_kR² and the m additions round to nearest, so it can fall below
+    /// Σ_k |c_k|·‖x_k‖² by a relative γ_{m+2} at most. The product it bounds rounds at most
+    /// d + m + 4 times while γ_{d+m+5} is charged, and γ_{d+m+5}(1 − γ_{m+2}) ≥ γ_{d+m+4}
+    /// whenever (d + m + 5)(m + 2)·u ≤ 1 (u = 2⁻⁵³: any size this code reaches), so the
+    /// spare rounding covers the deficit (review 8, finding 4; proofs/pass_free_step.md,
+    /// "When the update is applied").
     pending_weight: f64,
     /// w₀, where the curvatures were taken.
     point: DVector<f64>,

@@ -236,8 +236,9 @@ pub fn pass_free_removal_step(
     let step_norm = grow(step.norm(), d + 2.0);
     let gradient_norm = grow(gradient.norm(), d + 2.0);
     // The queued rows Ĥ₀'s product subtracted (none after a fold): m more terms per entry,
-    // each through at most d + 5 roundings (proofs/pass_free_step.md, "When the update is
-    // applied").
+    // each through at most d + m + 4 roundings, charged as γ_{d+m+5}: the spare one covers
+    // the computed Σ ŝ_k·R² falling short by a relative γ_{m+2} (proofs/pass_free_step.md,
+    // "When the update is applied").
     let (queued, queued_weight) = cache.queued_rows();
     let queued_roundings = if queued == 0 {
         0.0
