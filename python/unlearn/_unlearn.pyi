@@ -38,6 +38,27 @@ def read_table(capsule: Any, name: str) -> Table: ...
 # X as the extension takes it: a float64 C-contiguous array, or a Table (taken once).
 _Rows = npt.NDArray[np.float64] | Table
 
+# Removed rows checked against the model (python/src/given_rows.rs).
+class Given: ...
+
+def given_table(
+    unlearner: Unlearner,
+    rows: Any,
+    ids: list[str],
+    subjects: list[str],
+    id_column: str,
+    subject_column: str | None = ...,
+) -> Given: ...
+def given_arrays(
+    unlearner: Unlearner,
+    x: npt.NDArray[np.float64],
+    y: Any,
+    row_ids: list[str],
+    row_subjects: list[str] | None,
+    ids: list[str],
+    subjects: list[str],
+) -> Given: ...
+
 class Unlearner:
     def weights(self) -> npt.NDArray[np.float64]: ...
     def published(self) -> dict[str, Any]: ...
@@ -46,23 +67,9 @@ class Unlearner:
     def detach_rows(self) -> None: ...
     def scores(self, x: _Rows) -> npt.NDArray[np.float64]: ...
     def remove(self, ids: list[str], subjects: list[str] = ...) -> dict[str, Any]: ...
-    def remove_rows(
-        self,
-        rows: Any,
-        ids: list[str],
-        subjects: list[str],
-        id_column: str,
-        subject_column: str | None = ...,
-    ) -> dict[str, Any]: ...
-    def refresh_rows(
-        self,
-        rows: Any,
-        ids: list[str],
-        subjects: list[str],
-        id_column: str,
-        subject_column: str | None,
-        partials: bytes,
-        weights: npt.NDArray[np.float64],
+    def remove_given(self, given: Given) -> dict[str, Any]: ...
+    def refresh_given(
+        self, given: Given, partials: bytes, weights: npt.NDArray[np.float64]
     ) -> dict[str, Any]: ...
     def batch_spec(self) -> dict[str, Any]: ...
     def refresh_query(self, weights: npt.NDArray[np.float64]) -> bytes: ...
