@@ -26,6 +26,20 @@ def fitted(breast_cancer, budget=2.0):
     return est.detach_rows(), X, y, ids
 
 
+def refresh_inputs(est, X, y, rows):
+    """What a refresh after removing ``rows`` needs besides the sums: the remaining rows'
+    positions, the re-solve on them (sigma = 0), its weights (K x d, intercept last), the
+    batch spec, the query at those weights and the digest request (id column "id")."""
+    keep = np.ones(len(X), dtype=bool)
+    keep[rows] = False
+    resolved = CertifiedLogisticRegression(C=1.0, sigma=0).fit(X[keep], y[keep])
+    weights = np.hstack([resolved.coef_, resolved.intercept_[:, None]])
+    spec = est._unlearner.batch_spec()
+    query = est._unlearner.refresh_query(weights)
+    digest = est._unlearner.digest_request("id")
+    return np.flatnonzero(keep), resolved, weights, spec, query, digest
+
+
 def test_an_external_removal_is_pass_free_and_certified(breast_cancer):
     est, X, y, ids = fitted(breast_cancer)
     assert est._unlearner.external()
@@ -95,15 +109,8 @@ def test_a_request_that_needs_a_pass_is_finished_from_partial_sums(breast_cancer
     assert "_refresh_from_partials" in str(raised.value)
     assert "unlearn.spark.remove" in str(raised.value)
 
-    keep = np.ones(len(ids), dtype=bool)
-    keep[rows] = False
-    rest = np.flatnonzero(keep)
-    resolved = CertifiedLogisticRegression(C=1.0, sigma=0).fit(X[keep], y[keep])
-    weights = np.hstack([resolved.coef_, resolved.intercept_[:, None]])
-    spec = est._unlearner.batch_spec()
-    query = est._unlearner.refresh_query(weights)
     # The remaining rows' keyed digest rides with the sums (read from the id column).
-    digest = est._unlearner.digest_request("id")
+    rest, resolved, weights, spec, query, digest = refresh_inputs(est, X, y, rows)
     halves = [
         _unlearn.partial_sums(table(X, y, ids, part), query, spec, digest)
         for part in np.array_split(rest, 2)
@@ -135,14 +142,7 @@ def test_a_refresh_over_a_table_with_a_swapped_row_is_refused(breast_cancer):
     removed = [ids[i] for i in rows]
     with pytest.raises(unlearn.NeedsFullPass):
         est.remove(removed, rows=table(X, y, ids, rows))
-    keep = np.ones(len(ids), dtype=bool)
-    keep[rows] = False
-    rest = np.flatnonzero(keep)
-    resolved = CertifiedLogisticRegression(C=1.0, sigma=0).fit(X[keep], y[keep])
-    weights = np.hstack([resolved.coef_, resolved.intercept_[:, None]])
-    spec = est._unlearner.batch_spec()
-    query = est._unlearner.refresh_query(weights)
-    digest = est._unlearner.digest_request("id")
+    rest, _, weights, spec, query, digest = refresh_inputs(est, X, y, rows)
     a = rest[0]
     b = next(i for i in rest[1:] if y[i] == y[a])
     swapped = X.copy()

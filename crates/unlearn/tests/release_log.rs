@@ -95,6 +95,13 @@ fn remove(root: &Path, ids: &[&str]) -> unlearn::certificate::Certificate {
     c
 }
 
+/// Trains again (under another key) into the store at `root`, overwriting it in place as
+/// `unlearn train --force` does: a new lineage.
+fn retrain_in_place(root: &Path) {
+    let mut retrained = common::trained_synthetic(6);
+    drop(Store::create(root, &mut retrained, true, Duration::ZERO).unwrap());
+}
+
 /// One record per ledger entry, in order, with the entry's digest, release count and charge;
 /// the file is owner-only and names no id (only keyed tags).
 #[test]
@@ -320,15 +327,7 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
     let (_dir, root, backup) = setup("across-retrain");
     back_up(&root, &backup);
     let old_lineage = lineage_of(&root);
-    drop(
-        Store::create(
-            &root,
-            &mut common::trained_synthetic(6),
-            true,
-            Duration::ZERO,
-        )
-        .unwrap(),
-    );
+    retrain_in_place(&root);
     let mut engine = Deletions::open(Store::open(&root, WRITE).unwrap()).unwrap();
     let request = DeletionRequest {
         erasure: Erasure::Ids(vec!["s40".into()]),
@@ -413,15 +412,7 @@ fn a_restore_across_a_retrain_is_refused_until_the_newer_database_is_back() {
 fn a_retrain_in_place_continues_and_a_reproduced_training_starts_afresh() {
     let (_dir, root, _) = setup("retrain");
     remove(&root, &["s1"]);
-    drop(
-        Store::create(
-            &root,
-            &mut common::trained_synthetic(6),
-            true,
-            Duration::ZERO,
-        )
-        .unwrap(),
-    );
+    retrain_in_place(&root);
     remove(&root, &["s2"]);
     let store = Store::open(&root, WRITE).unwrap();
     assert!(store.reconciled().is_empty());
@@ -524,15 +515,7 @@ fn an_abandoned_entry_that_committed_is_recorded_again() {
 fn a_retrain_whose_commit_was_reported_failed_but_recovered_is_not_refused() {
     let (_dir, root, _) = setup("review4-step0");
     remove(&root, &["s1"]); // the first training run has records
-    drop(
-        Store::create(
-            &root,
-            &mut common::trained_synthetic(6),
-            true,
-            Duration::ZERO,
-        )
-        .unwrap(),
-    ); // train --force
+    retrain_in_place(&root); // train --force
     let retrained = lineage_of(&root);
     // SQLite reported the retrain's COMMIT as failed (a failed fsync) and the writer marked
     // its training entry abandoned; the WAL frames were recovered at the next open.
