@@ -233,7 +233,10 @@ fn json_sha256<T: Serialize>(value: &T) -> [u8; 32] {
 mod fixed_text {
     use crate::accounting::schedule;
     use crate::mechanism::Mechanism;
-    use crate::rows::{EXTERNAL_ROWS_ASSUMPTIONS, UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS};
+    use crate::rows::{
+        ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS, EXTERNAL_ROWS_ASSUMPTIONS,
+        UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS,
+    };
     use serde::ser::{SerializeSeq, Serializer};
     use serde_json::value::RawValue;
     use std::borrow::Cow;
@@ -271,6 +274,11 @@ mod fixed_text {
                 })
                 .chain(EXTERNAL_ROWS_ASSUMPTIONS)
                 .chain(UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS)
+                .chain(
+                    ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS[2..]
+                        .iter()
+                        .copied(),
+                )
                 .map(|text| {
                     let json = serde_json::to_string(text).expect("a string serialises");
                     (text, RawValue::from_string(json).expect("a JSON string"))
@@ -476,7 +484,9 @@ mod tests {
             }
         }
         let external = crate::rows::EXTERNAL_ROWS_ASSUMPTIONS.iter();
-        for text in external.chain(&crate::rows::UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS) {
+        let undigested = crate::rows::UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS.iter();
+        let adopted = crate::rows::ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS.iter();
+        for text in external.chain(undigested).chain(adopted) {
             push_fixed(text);
         }
         texts.push("a \"quoted\" \\ text\twith\u{1} ‖u‖ + τ".into());

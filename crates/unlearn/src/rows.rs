@@ -83,6 +83,12 @@ pub struct ExternalRows {
     /// then carry [`UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS`]).
     #[serde(default)]
     pub digest: Option<RowDigest>,
+    /// Whether [`Self::digest`] was adopted from a refresh's sums by a model saved before
+    /// the digest existed ([`crate::unlearner::Unlearner::refresh_external`]): it then pins
+    /// the rows as they were at that refresh, not the training rows, and the certificates
+    /// say so ([`ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub digest_adopted: bool,
 }
 
 impl TrainingRows {
@@ -146,13 +152,18 @@ impl TrainingRows {
     }
 
     /// What a certificate over these rows assumes of them: nothing for held rows,
-    /// [`EXTERNAL_ROWS_ASSUMPTIONS`] for external rows with a row digest,
-    /// [`UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS`] for those of a store from before it.
+    /// [`EXTERNAL_ROWS_ASSUMPTIONS`] for external rows with a row digest of the training
+    /// rows, [`UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS`] for those of a store from before it,
+    /// and [`ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS`] once such a store has adopted a
+    /// refresh's digest.
     pub fn assumptions(&self) -> &'static [&'static str] {
         match self {
             Self::Held(_) => &[],
-            Self::External(rows) if rows.digest.is_some() => &EXTERNAL_ROWS_ASSUMPTIONS,
-            Self::External(_) => &UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS,
+            Self::External(rows) if rows.digest.is_none() => &UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS,
+            Self::External(rows) if rows.digest_adopted => {
+                &ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS
+            }
+            Self::External(_) => &EXTERNAL_ROWS_ASSUMPTIONS,
         }
     }
 }
@@ -224,6 +235,19 @@ pub const EXTERNAL_ROWS_ASSUMPTIONS: [&str; 3] = [
     "external rows: the rows given for a removal are the training rows with those ids, preprocessed the same way (the engine holds no row to compare them with: the next refresh's row digest refuses the model if they were not)",
     "external rows: the rows given for an erased subject are all of that subject's rows (the subject is recorded as erased from the rows it was given)",
     "external rows: the sums the model was seeded or refreshed from cover exactly the remaining rows (a refresh checks the counts, the label counts, the row-norm bound, and a keyed digest of the rows' ids, values and targets, which rows other than the training rows less the removed ones match with probability at most 2^-192 while the digest key is secret from whoever writes the table; the rows' data subjects are not in the digest)",
+];
+
+/// [`EXTERNAL_ROWS_ASSUMPTIONS`] for a model whose row digest was adopted from a refresh's
+/// sums ([`ExternalRows::digest_adopted`]: a store saved before the digest, refreshed since).
+/// The digest was never compared with the training rows, so it pins the table as it was at
+/// that refresh: a row swapped for another, or copied under a new id, before then is not
+/// detected; one changed after it is (the third text says so). The first two are
+/// [`EXTERNAL_ROWS_ASSUMPTIONS`]'s: a removal's given rows are checked against the adopted
+/// digest by the next refresh as against a training one.
+pub const ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS: [&str; 3] = [
+    EXTERNAL_ROWS_ASSUMPTIONS[0],
+    EXTERNAL_ROWS_ASSUMPTIONS[1],
+    "external rows: the sums the model was seeded or refreshed from cover exactly the remaining rows (a refresh checks the counts, the label counts, the row-norm bound, and a keyed digest of the rows' ids, values and targets; the model was saved before the digest existed and adopted it from the table at a later refresh, so it pins the rows as they were then, not the training rows: a row swapped for another or copied under a new id before that refresh is not detected, one after it matches with probability at most 2^-192 while the digest key is secret from whoever writes the table; the rows' data subjects are not in the digest)",
 ];
 
 /// [`EXTERNAL_ROWS_ASSUMPTIONS`] as they were before the row digest: what the certificates

@@ -15,8 +15,8 @@ use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::partials::PartialSums;
 use unlearn::rows::{
-    EXTERNAL_ROWS_ASSUMPTIONS, GivenRows, RowSums, TrainingRows,
-    UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS,
+    ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS, EXTERNAL_ROWS_ASSUMPTIONS, GivenRows, RowSums,
+    TrainingRows, UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS,
 };
 use unlearn::store::{Access, EXTERNAL_ROWS_FORMAT_VERSION, Store};
 use unlearn::synthetic::{SyntheticSpec, generate};
@@ -1067,7 +1067,9 @@ fn given_rows_that_are_not_the_training_rows_are_caught_at_the_next_refresh() {
 
 /// A model saved before the row digest (its external rows keep none) refreshes as before,
 /// its certificate carrying the old assumptions; the refresh adopts the sums' digest, so
-/// from then on a swapped row is refused and certificates carry the new assumptions.
+/// from then on a swapped row is refused, and certificates say the digest pins the table as
+/// it was at that refresh, not the training rows (review 9a, finding 5: they claimed the
+/// training rows' check); a store keeps that through a save and a load.
 #[test]
 fn a_model_from_before_the_row_digest_says_so_and_adopts_one_at_its_next_refresh() {
     let (_, mut external) = pair();
@@ -1095,6 +1097,17 @@ fn a_model_from_before_the_row_digest_says_so_and_adopts_one_at_its_next_refresh
     refused_by_the_digest(&external, &request, sums, MISMATCH);
     assert_eq!(
         external.model.secret.rows.assumptions(),
-        &EXTERNAL_ROWS_ASSUMPTIONS
+        &ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS
+    );
+    let next = external.remove_external(&request, 1).unwrap();
+    assert!(lists(&next, &ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS));
+    assert!(!lists(&next, &EXTERNAL_ROWS_ASSUMPTIONS[2..]));
+
+    let dir = scratch("adopted-digest");
+    drop(Store::create(&dir, &mut external, false, Duration::ZERO).unwrap());
+    let loaded = Store::open(&dir, Access::Read).unwrap().load().unwrap();
+    assert_eq!(
+        loaded.model.secret.rows.assumptions(),
+        &ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS
     );
 }

@@ -263,8 +263,9 @@ impl LatticeNoise {
 /// Runs `fill` on a buffer of `len` noise integers that this thread keeps between releases:
 /// a release of d coordinates needs 16·d bytes of draws, which a fresh vector would allocate
 /// (and fault in) at every release. The buffer grows to the largest release the thread has
-/// made and stays there (zeroed: the entries a call used are zeroed when it ends, so no
-/// noise outlives its release). Only a generator that itself releases (from
+/// made and stays there (zeroed: the entries a call used are zeroed when it ends, by a
+/// guard, so also when `fill` unwinds — a panicking generator — and no noise outlives its
+/// release). Only a generator that itself releases (from
 /// inside its `next_u64`) could find the buffer taken: that call gets a fresh one.
 fn with_noise_buffer<T>(len: usize, fill: impl FnOnce(&mut [i128]) -> T) -> T {
     thread_local! {
@@ -274,10 +275,15 @@ fn with_noise_buffer<T>(len: usize, fill: impl FnOnce(&mut [i128]) -> T) -> T {
         if buffer.len() < len {
             buffer.resize(len, 0);
         }
-        let noise = &mut buffer[..len];
-        let result = fill(noise);
-        noise.fill(0);
-        result
+        /// Zeroes the noise when dropped: on return and on unwind alike.
+        struct Zeroed<'a>(&'a mut [i128]);
+        impl Drop for Zeroed<'_> {
+            fn drop(&mut self) {
+                self.0.fill(0);
+            }
+        }
+        let noise = Zeroed(&mut buffer[..len]);
+        fill(noise.0)
     };
     NOISE.with(|buffer| match buffer.try_borrow_mut() {
         Ok(mut buffer) => run(&mut buffer),
@@ -308,5 +314,57 @@ mod tests {
         assert_eq!(power_of_two(-1023), f64::MIN_POSITIVE / 2.0);
         assert_eq!(power_of_two(-1075), 0.0);
         assert_eq!(power_of_two(1024), f64::INFINITY);
+    }
+
+    /// A CryptoRng that panics after `left` words (as `rand::rngs::UnwrapErr<OsRng>` does when
+    /// the OS generator fails), else a ChaCha20 stream.
+    struct PanicsAfter {
+        left: u32,
+        inner: rand_chacha::ChaCha20Rng,
+    }
+    impl rand::TryRng for PanicsAfter {
+        type Error = std::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()? as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            assert!(self.left > 0, "the generator failed");
+            self.left -= 1;
+            Ok(rand::Rng::next_u64(&mut self.inner))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for b in dst {
+                *b = self.try_next_u64()? as u8;
+            }
+            Ok(())
+        }
+    }
+    impl rand::TryCryptoRng for PanicsAfter {}
+
+    /// Review 9b, finding 1: the buffer was zeroed only when the release returned, so a
+    /// generator that panicked mid-release left its noise for the next user of the thread.
+    #[test]
+    fn a_panicking_release_leaves_no_noise_in_the_thread_buffer() {
+        use rand::SeedableRng;
+        let noise = LatticeNoise::for_sigma(1000.0).unwrap();
+        let w = vec![0.0; 4096];
+        let mut rng = PanicsAfter {
+            left: 2000,
+            inner: rand_chacha::ChaCha20Rng::seed_from_u64(9),
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            noise.release_with(Sampler::Compare, &w, &mut rng)
+        }));
+        assert!(
+            outcome.is_err(),
+            "the generator was meant to panic mid-release"
+        );
+        // The next user of this thread's buffer (any later release, of any model or key).
+        let left_over =
+            with_noise_buffer(w.len(), |buffer| buffer.iter().filter(|&&z| z != 0).count());
+        assert_eq!(
+            left_over, 0,
+            "{left_over} noise integers of the panicked release survive"
+        );
     }
 }

@@ -213,6 +213,10 @@ pub(super) struct ExternalRecord {
     /// before it (then its refreshes trust the rows: [`crate::rows::UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_digest: Option<crate::row_digest::RowDigest>,
+    /// Whether `row_digest` was adopted at a refresh by a store saved before the digest
+    /// ([`crate::rows::ExternalRows::digest_adopted`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub row_digest_adopted: bool,
 }
 
 /// SHA-256 (hex) of a caches blob, as [`ExternalRecord::caches_digest`] records it.
@@ -236,6 +240,7 @@ impl StateRecord {
                     caches: None,
                     caches_digest: Some(caches_digest(&blob)),
                     row_digest: rows.digest,
+                    row_digest_adopted: rows.digest_adopted,
                 };
                 (Some(record), Some(blob))
             }

@@ -1282,6 +1282,7 @@ impl Store {
                 encoding: record.state.encoding.clone(),
                 subjects: record.subjects,
                 digest: external.row_digest,
+                digest_adopted: external.row_digest_adopted,
             });
             let secret = record.state.into_secret(rows).map_err(corrupt)?;
             return Ok(Unlearner::from_external_parts(

@@ -127,6 +127,7 @@ impl Unlearner {
                 encoding: training.encoding.clone(),
                 subjects: training.subjects,
                 digest: sums.digest,
+                digest_adopted: false,
             }),
             noise: vec![DVector::zeros(dim); weights.len()],
             weights,
@@ -262,6 +263,7 @@ impl Unlearner {
                 &self.model.secret.key.row_digest_key(),
                 design,
             )),
+            digest_adopted: false,
         };
         self.shape = ShapeGuard::from_counts(&self.model.published, &self.class_counts());
         self.model.secret.rows = TrainingRows::External(external);
@@ -405,11 +407,14 @@ impl Unlearner {
                 requests,
             )?;
             // A store from before the row digest adopts the sums' (this refresh's certificate,
-            // recorded above, still carries the old assumptions): later refreshes are checked.
+            // recorded above, still carries the old assumptions): later refreshes are checked
+            // against the table as it is now, and later certificates say that is all it pins.
             if let TrainingRows::External(rows) = &mut unlearner.model.secret.rows
                 && rows.digest.is_none()
+                && sums.digest.is_some()
             {
                 rows.digest = sums.digest;
+                rows.digest_adopted = true;
             }
             Ok(certificate)
         })
