@@ -39,9 +39,9 @@ def test_logistic_removal_is_within_the_certificates_distance(breast_cancer):
     est = CertifiedLogisticRegression(C=1.0).fit(X, y, ids=ids)
     certificate = est.remove(ids[:5])
     assert certificate.certified and certificate.published
-    # A certified release draws lattice noise with the comparison sampler, named in the
-    # certificate.
-    assert certificate.release_sampler == "cks-compare-v3"
+    # A certified release draws lattice noise with the comparison sampler's fourth format,
+    # named in the certificate.
+    assert certificate.release_sampler == "cks-compare-v4"
     audit = est.audit_against_retrain(seed=7)
     assert audit.rows == len(ids) - 5
     assert audit.secret_weight_distance <= audit.certified_distance

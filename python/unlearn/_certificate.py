@@ -134,9 +134,9 @@ class Certificate(_Record):
         This entry's SHA-256 and the previous entry's, which chain the ledger.
     release_sampler : str
         How the published release's discrete Gaussian noise read its keyed stream:
-        ``"cks-compare-v3"`` (new lattice releases), ``"cks-bits-v2"`` (earlier ones) or
-        ``"cks-words-v1"`` (every release before the field, and releases without lattice
-        noise; the core leaves the field out then).
+        ``"cks-compare-v4"`` (new lattice releases), ``"cks-compare-v3"`` or
+        ``"cks-bits-v2"`` (earlier ones) or ``"cks-words-v1"`` (every release before the
+        field, and releases without lattice noise; the core leaves the field out then).
     foreign_releases : list of dict
         Reconciliation entries only: the releases of another branch of the store's history
         that this entry charges, each ``{"entry": digest, "release": n, "charge": c}`` (empty

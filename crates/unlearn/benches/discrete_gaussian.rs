@@ -1,11 +1,12 @@
 //! The exact discrete Gaussian sampler and the lattice release:
 //! - `sample`: one draw of N_ℤ(0, s²) at s = 1, 3, 2²⁴ and 2²⁵ (the range
 //!   `LatticeNoise::for_sigma` uses) and at the largest s, 2³¹;
-//! - `release_785/{words,bits,compare}`: one `LatticeNoise::release_with` of 785
+//! - `release_785/{words,bits,compare,compare4}`: one `LatticeNoise::release_with` of 785
 //!   coordinates (digits with an intercept; a one-vs-rest model draws this K times), σ = 0.5,
-//!   with the word sampler (every release before the sampler field), the bit sampler and the
-//!   comparison sampler (new releases);
-//! - `draws_785/{words,bits,compare}`: 785 draws at s = 2²⁴ in one
+//!   with the word sampler (every release before the sampler field), the bit sampler, the
+//!   comparison sampler ("cks-compare-v3") and its fourth format ("cks-compare-v4", new
+//!   releases);
+//! - `draws_785/{words,bits,compare,compare4}`: 785 draws at s = 2²⁴ in one
 //!   `DiscreteGaussian::sample_into` call (per draw: the time / 785);
 //! - `chacha20_word`: one `next_u64` of the ChaCha20 stream alone. A draw at s ≈ 2²⁴ reads
 //!   24.4 words on average (tests/sampler_golden.rs: 4,880,464 32-bit words for 10⁵ draws),
@@ -21,10 +22,11 @@ use std::time::Duration;
 use unlearn::noise::{DiscreteGaussian, LatticeNoise, MAX_SCALE, Sampler};
 
 /// Every release format, oldest first.
-const SAMPLERS: [(&str, Sampler); 3] = [
+const SAMPLERS: [(&str, Sampler); 4] = [
     ("words", Sampler::Words),
     ("bits", Sampler::Bits),
     ("compare", Sampler::Compare),
+    ("compare4", Sampler::CompareV4),
 ];
 
 fn sample(c: &mut Criterion) {

@@ -28,7 +28,7 @@ fn draws(sampler: Sampler, scale: u64, n: usize, seed: u64) -> Vec<i128> {
     let mut r = rng(seed);
     match sampler {
         Sampler::Words => (0..n).map(|_| dg.sample(&mut r)).collect(),
-        Sampler::Bits | Sampler::Compare => {
+        Sampler::Bits | Sampler::Compare | Sampler::CompareV4 => {
             let mut out = vec![0i128; n];
             for chunk in out.chunks_mut(785) {
                 dg.sample_into(sampler, &mut r, chunk);
@@ -39,8 +39,13 @@ fn draws(sampler: Sampler, scale: u64, n: usize, seed: u64) -> Vec<i128> {
 }
 
 /// Every sampler: each distribution test runs against each (a false-alarm rate α per
-/// sampler, 3α for the test).
-const SAMPLERS: [Sampler; 3] = [Sampler::Words, Sampler::Bits, Sampler::Compare];
+/// sampler, 4α for the test).
+const SAMPLERS: [Sampler; 4] = [
+    Sampler::Words,
+    Sampler::Bits,
+    Sampler::Compare,
+    Sampler::CompareV4,
+];
 
 /// exp(−z²/(2s²)) / Σ_y exp(−y²/(2s²)) for |z| ≤ 60s: the terms left out of the sum are
 /// below e^{−1800}, far under f64 resolution.
@@ -82,11 +87,13 @@ fn assert_counts_match(label: &str, counts: &[usize], probs: &[f64], n: usize, a
 }
 
 /// Small s: each integer in [−6s, 6s] is a cell, plus the two tails; counts of 200,000
-/// draws against the exact pmf, false-alarm rate 1e-6 (Bernstein + union bound).
+/// draws against the exact pmf, false-alarm rate 1e-6 (Bernstein + union bound). s = 1 to 7
+/// covers every rounding of the fourth format's t = 4⌈s/4⌉ (t − s = 3, 2, 1, 0 and block
+/// t/4 = 1 and 2, where u is constant or one bit).
 #[test]
 fn discrete_gaussian_matches_its_exact_pmf_for_small_scales() {
     let n = 200_000;
-    for scale in [1u64, 2, 3] {
+    for scale in 1u64..=7 {
         let (half, pmf) = exact_pmf(scale);
         let edge = 6 * scale as i64;
         let cells = (2 * edge + 3) as usize;
@@ -110,6 +117,43 @@ fn discrete_gaussian_matches_its_exact_pmf_for_small_scales() {
             }
             let label = format!("{sampler:?}, s = {scale}");
             assert_counts_match(&label, &counts, &probs, n, 1e-6);
+        }
+    }
+}
+
+/// Kolmogorov–Smirnov against the exact distribution function F(z) = Σ_{y≤z} pmf(y): by
+/// the Dvoretzky–Kiefer–Wolfowitz inequality with Massart's constant, which holds for every
+/// distribution function, discrete ones included, P(sup_z |F_n(z) − F(z)| > ε) ≤ 2e^{−2nε²},
+/// so ε = √(ln(2/α)/(2n)) has false-alarm rate α = 1e-6 per sampler and scale. F is
+/// summed in f64 from `exact_pmf` (relative error below 10⁻¹² over ≤ 10⁵ terms, far under
+/// ε ≈ 0.0047 at n = 200,000). Scales: 1 to 8 (every rounding of the fourth format's
+/// t = 4⌈s/4⌉ and blocks 1 and 2), 13 and 1000.
+#[test]
+fn discrete_gaussian_passes_kolmogorov_smirnov_against_its_exact_cdf() {
+    let n = 200_000;
+    let alpha: f64 = 1e-6;
+    let epsilon = ((2.0 / alpha).ln() / (2.0 * n as f64)).sqrt();
+    for scale in (1u64..=8).chain([13, 1000]) {
+        let (half, pmf) = exact_pmf(scale);
+        for sampler in SAMPLERS {
+            let mut zs = draws(sampler, scale, n, 500 + scale);
+            zs.sort_unstable();
+            // Walk the integers −half..=half; F_n(z) = #{draws ≤ z}/n.
+            let (mut below, mut cdf, mut worst) = (0usize, 0.0f64, 0.0f64);
+            for (i, p) in pmf.iter().enumerate() {
+                let z = i as i128 - half as i128;
+                while below < n && zs[below] <= z {
+                    below += 1;
+                }
+                cdf += p;
+                worst = worst.max((below as f64 / n as f64 - cdf).abs());
+            }
+            // Draws beyond ±60s have probability below e^{−1800}: none.
+            assert_eq!(below, n, "{sampler:?}, s = {scale}: a draw beyond ±60s");
+            assert!(
+                worst <= epsilon,
+                "{sampler:?}, s = {scale}: sup |F_n − F| = {worst} > {epsilon}"
+            );
         }
     }
 }

@@ -608,9 +608,11 @@ fn test_key(seed: u64) -> NoiseKey {
 }
 
 /// The release format's sampler field (proofs/lattice_release.md, "The bit sampler", "The
-/// comparison sampler"): a new lattice release records the comparison sampler in its release
-/// record and in every certificate (`"release_sampler":"cks-compare-v3"` in the sealed JSON), `verify` regenerates it with that
-/// sampler and passes; the same record read with the word sampler gives other weights, so
+/// comparison sampler", "The fourth format"): a new lattice release records the comparison
+/// sampler's fourth format in its release record and in every certificate
+/// (`"release_sampler":"cks-compare-v4"` in the sealed JSON), `verify` regenerates it with
+/// that sampler and passes; the same record read with the word sampler or with the third
+/// format ("cks-compare-v3") gives other weights, so
 /// `verify` fails when the secret record's sampler is flipped; flipping the certificate's
 /// field breaks the ledger chain (the field is under the digest) and, resealed, disagrees
 /// with the record. A store without output-perturbation noise keeps the field absent.
@@ -621,25 +623,24 @@ fn the_release_sampler_is_recorded_sealed_and_checked() {
     let mut u = train(data(100, 3, 1, 8), &h, 21);
     u.remove(&ids(&[4])).unwrap();
     let s = &u.model.secret;
-    assert_eq!(s.last_release.sampler, noise::Sampler::Compare);
+    assert_eq!(s.last_release.sampler, noise::Sampler::CompareV4);
     for entry in &u.ledger.entries {
-        assert_eq!(entry.release_sampler, noise::Sampler::Compare);
+        assert_eq!(entry.release_sampler, noise::Sampler::CompareV4);
         let json = serde_json::to_string(entry).unwrap();
         assert!(
-            json.contains(r#""release_sampler":"cks-compare-v3""#),
+            json.contains(r#""release_sampler":"cks-compare-v4""#),
             "{json}"
         );
     }
     assert!(verify(&u).passed());
-    let words = ReleaseRecord {
-        sampler: noise::Sampler::Words,
+    let with_sampler = |sampler| ReleaseRecord {
+        sampler,
         ..s.last_release.clone()
     };
-    assert_ne!(
-        u.model.published.weights,
-        s.released_weights(&h, &words).unwrap(),
-        "the sampler changes the release"
-    );
+    for other in [noise::Sampler::Words, noise::Sampler::Compare] {
+        let regenerated = s.released_weights(&h, &with_sampler(other)).unwrap();
+        assert_ne!(u.model.published.weights, regenerated, "{other:?}");
+    }
 
     let mut flipped_record = u.clone();
     flipped_record.model.secret.last_release.sampler = noise::Sampler::Words;

@@ -12,11 +12,10 @@
 //! stream's 32-bit word position afterwards, and the sum of the draws' squares (a readable
 //! check of the variance: ≈ 10⁵·s²).
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
-use sha2::{Digest, Sha256};
-use unlearn::certificate::hex;
-use unlearn::noise::{DiscreteGaussian, LatticeNoise, MAX_SCALE, NoiseKey, Sampler};
+mod common;
+
+use common::golden;
+use unlearn::noise::{MAX_SCALE, Sampler};
 
 /// Fixed ChaCha20 key bytes of case `case` (a test vector, not a secret; other bytes than
 /// the other golden files use).
@@ -72,26 +71,7 @@ const PINNED: [(u64, &str, u128, u128); 7] = [
 
 #[test]
 fn comparison_sampler_draws_match_the_golden_sequences() {
-    let drawn: Vec<(u64, String, u128, u128)> = (0u8..)
-        .zip(PINNED)
-        .map(|(case, (scale, ..))| {
-            let dg = DiscreteGaussian::new(scale).unwrap();
-            let mut rng = ChaCha20Rng::from_seed(key(case));
-            let mut draws = vec![0i128; 100_000];
-            for call in draws.chunks_mut(785) {
-                dg.sample_into(Sampler::Compare, &mut rng, call);
-            }
-            let squares = draws.iter().map(|z| z.unsigned_abs().pow(2)).sum();
-            let bytes: Vec<u8> = draws.iter().flat_map(|z| z.to_le_bytes()).collect();
-            let digest = hex(&Sha256::digest(&bytes));
-            (scale, digest, rng.get_word_pos(), squares)
-        })
-        .collect();
-    let pinned: Vec<_> = PINNED
-        .iter()
-        .map(|&(s, digest, words, squares)| (s, digest.to_string(), words, squares))
-        .collect();
-    assert_eq!(drawn, pinned, "the comparison sampler's draws changed");
+    golden::assert_draws_pinned(Sampler::Compare, &PINNED, key);
 }
 
 /// The release path end to end: `NoiseKey::release_rng` and
@@ -100,24 +80,8 @@ fn comparison_sampler_draws_match_the_golden_sequences() {
 /// differs from the bit sampler's release of the same record (another stream format).
 #[test]
 fn a_keyed_comparison_sampler_release_matches_its_golden_bits() {
-    let secret = NoiseKey::from_secret_bytes(key(77));
-    let w: Vec<f64> = (0..785).map(|i| (i as f64 * 0.21).cos()).collect();
-    let noise = LatticeNoise::for_sigma(0.5).unwrap();
-    let weights = [nalgebra::DVector::from_column_slice(&w)];
-    let mut hasher = Sha256::new();
-    for index in 0..20u64 {
-        let with = |sampler| {
-            let mut rng = secret.release_rng("golden-compare", index, &weights);
-            noise.release_with(sampler, &w, &mut rng).unwrap()
-        };
-        let released = with(Sampler::Compare);
-        assert_ne!(released, with(Sampler::Bits), "release {index}");
-        released
-            .iter()
-            .for_each(|v| hasher.update(v.to_bits().to_le_bytes()));
-    }
     assert_eq!(
-        hex(&hasher.finalize()),
+        golden::release_pin(Sampler::Compare, Sampler::Bits, key(77), "golden-compare"),
         "7d2002f6f65f390349bca0b5d7c134e4077c391b8668679ab7707be0c7a4251b"
     );
 }

@@ -1,5 +1,7 @@
-//! The comparison sampler's coin ([`super::Sampler::Compare`]): whether a uniform W ∈ [0, 1)
-//! lies below e^{−γ} for a rational γ ≥ 0, decided exactly with integers only.
+//! The comparison samplers' coin ([`super::Sampler::Compare`], [`super::Sampler::CompareV4`]):
+//! whether a uniform W ∈ [0, 1) lies below e^{−γ} for a rational γ ≥ 0, decided exactly with
+//! integers only, and the geometric V built from it (P[V ≥ v] = e^{−v/q}, [`Geometric`], step
+//! q = 1 for the third format and 4 for the fourth).
 //!
 //! # The decision (proofs/lattice_release.md, item 1, "The comparison sampler")
 //!
@@ -39,8 +41,8 @@
 //! coarse bracket decides only where the fast one decides on the same byte, and as it does:
 //! the answers and the digits read are the fast bracket's, and so are the draws. V's
 //! geometric likewise starts from a table of what W₁'s first byte decides
-//! ([`Tables::geometric_byte`]): one lookup instead of a loop of comparisons, except on the
-//! 6 bytes of 256 that lie across a threshold e^{−v}.
+//! ([`Geometric::by_byte`]): one lookup instead of a loop of comparisons, except on the
+//! 6 bytes of 256 that lie across a threshold e^{−v} (20 for the thresholds e^{−v/4}).
 
 use super::bits::BitStream;
 use num_bigint::BigUint;
@@ -146,6 +148,11 @@ impl Reciprocal {
         }
     }
 
+    /// The denominator.
+    pub(super) fn den(&self) -> u128 {
+        self.den
+    }
+
     /// [X_lo, X_hi] with X_lo ≤ (num/den)·2⁶⁴ < X_hi: X_lo = ⌊num·R/2^sh⌋ (the product in
     /// 192 bits) and X_hi = X_lo + ⌊num/2^sh⌋ + 2; `None` when either exceeds 2¹²⁸ (then
     /// γ > 2⁶³ and e^{−γ}·2⁶⁴ < 1) or for the unreachable [`NO_INTERVAL`].
@@ -181,11 +188,10 @@ pub(super) struct Tables {
     e3: [u64; 256],
     /// e^{−n} = (M_n + θ)·2^{−63−k_n}, M_n ∈ [2⁶³, 2⁶⁴), θ ∈ [0, 2), for n < 45.
     whole: [(u64, u32); WHOLE],
-    /// (lo, hi) with lo ≤ e^{−v}·2⁶⁴ ≤ hi, for v < 45: the geometric V's thresholds.
-    geometric: [(u128, u128); WHOLE],
-    /// V from W's first byte c ([`geometric_by_byte`]): (v, true) when the byte alone gives
-    /// V = v, (v, false) when it shows W < e^{−v} and leaves e^{−(v+1)} to more digits.
-    geometric_byte: [(u8, bool); 256],
+    /// V's thresholds e^{−v} ("cks-compare-v3": P[V ≥ v] = e^{−v}).
+    pub(super) unit: Geometric,
+    /// V's thresholds e^{−v/4} ("cks-compare-v4": P[V ≥ v] = e^{−v/4}).
+    pub(super) quarter: Geometric,
     /// The coarse bracket ([`coarse_thresholds`]): for W's first byte c, (below, above) with
     /// X < below ⟹ (c + 1)·2⁵⁶ ≤ L(X) and X ≥ above ⟹ c·2⁵⁶ ≥ H(X) for every X < 45·2⁶⁴,
     /// (L, H) = [`exp_neg_fast`]`(X)`.
@@ -217,21 +223,13 @@ pub(super) fn tables() -> &'static Tables {
             let k = u32::try_from((u64::from(prec) + 1).saturating_sub(bits)).unwrap_or(0);
             (m, k)
         });
-        let geometric = std::array::from_fn(|v| {
-            let (lo, hi) = exp_neg_bracket_big(&BigUint::from(v), &one, 64);
-            // e^{−v}·2⁶⁴ < 2⁶⁴ and hi ≤ lo + a few: both fit; the fallbacks widen.
-            (
-                u128::try_from(lo).unwrap_or(0),
-                u128::try_from(hi).unwrap_or(u128::MAX),
-            )
-        });
         let mut tables = Tables {
             e1: std::array::from_fn(|i| entry(i as u64, 8)),
             e2: std::array::from_fn(|j| entry(j as u64, 16)),
             e3: std::array::from_fn(|l| entry(l as u64, 24)),
             whole,
-            geometric_byte: geometric_by_byte(&geometric),
-            geometric,
+            unit: Geometric::new(1),
+            quarter: Geometric::new(4),
             // Never decides, until computed from the tables above.
             coarse: [(0, u128::MAX); 256],
         };
@@ -267,15 +265,60 @@ fn coarse_on_first_byte(tables: &Tables, x: u128, c: u128) -> Option<bool> {
     }
 }
 
-/// [`Tables::geometric_byte`]: for each first byte c, the loop of [`geometric_from`] run on
-/// that byte alone: v climbs while the byte puts W below e^{−(v+1)}'s bracket; then
+/// The thresholds of a geometric V with P[V ≥ v] = e^{−v/q} for a step q ∈ {1, 4}:
+/// V = max{v ≥ 0 : W < e^{−v/q}} for a uniform W ([`geometric`]).
+pub(super) struct Geometric {
+    /// q.
+    step: u8,
+    /// (lo, hi) with lo ≤ e^{−v/q}·2⁶⁴ ≤ hi (width ≤ 2) for v < 45q, from the exact path; for
+    /// v ≥ 45q, e^{−v/q}·2⁶⁴ ≤ e^{−45}·2⁶⁴ < 1 and the bracket is [0, 1] ([`Geometric::bracket`]).
+    brackets: Vec<(u128, u128)>,
+    /// V from W's first byte c ([`geometric_by_byte`]): (v, true) when the byte alone gives
+    /// V = v, (v, false) when it shows W < e^{−v/q} and leaves e^{−(v+1)/q} to more digits.
+    by_byte: [(u8, bool); 256],
+}
+
+impl Geometric {
+    /// The thresholds of step q = `step` (≥ 1), computed by the exact path.
+    fn new(step: u8) -> Self {
+        let q = BigUint::from(step);
+        let brackets: Vec<(u128, u128)> = (0..WHOLE * usize::from(step))
+            .map(|v| {
+                let (lo, hi) = exp_neg_bracket_big(&BigUint::from(v), &q, 64);
+                // e^{−v/q}·2⁶⁴ ≤ 2⁶⁴ and hi ≤ lo + a few: both fit; the fallbacks widen.
+                (
+                    u128::try_from(lo).unwrap_or(0),
+                    u128::try_from(hi).unwrap_or(u128::MAX),
+                )
+            })
+            .collect();
+        let by_byte = geometric_by_byte(&brackets);
+        Geometric {
+            step,
+            brackets,
+            by_byte,
+        }
+    }
+
+    /// The bracket of e^{−v/q}·2⁶⁴: the table's for v < 45q, [0, 1] beyond.
+    #[inline]
+    fn bracket(&self, v: u64) -> (u128, u128) {
+        usize::try_from(v)
+            .ok()
+            .and_then(|i| self.brackets.get(i).copied())
+            .unwrap_or((0, 1))
+    }
+}
+
+/// [`Geometric::by_byte`]: for each first byte c, the loop of [`geometric_from`] run on
+/// that byte alone: v climbs while the byte puts W below e^{−(v+1)/q}'s bracket; then
 /// (v, true) if it puts W at or above it, (v, false) if the byte's interval meets its window.
-/// v ≤ 44: no byte puts W below [0, 1], e^{−45}'s bracket.
-fn geometric_by_byte(geometric: &[(u128, u128); WHOLE]) -> [(u8, bool); 256] {
+/// v stays below 45q ≤ 180 (it fits a byte): no byte puts W below [0, 1], e^{−45}'s bracket.
+fn geometric_by_byte(brackets: &[(u128, u128)]) -> [(u8, bool); 256] {
     std::array::from_fn(|c| {
         let mut v: u8 = 0;
         loop {
-            let bracket = geometric.get(usize::from(v) + 1).copied().unwrap_or((0, 1));
+            let bracket = brackets.get(usize::from(v) + 1).copied().unwrap_or((0, 1));
             match on_first_byte(bracket, c as u128) {
                 Some(true) => v += 1,
                 Some(false) => return (v, true),
@@ -433,41 +476,39 @@ pub(super) fn less_than_exp_neg<R: Rng + ?Sized>(
     decide(w, bits, exp_neg_fast(tables, x_hi), exact)
 }
 
-/// V = max{v ≥ 0 : W < e^{−v}} for a fresh uniform W: P[V ≥ v] = e^{−v}, the number of
-/// successes of Bernoulli(e^{−1}) before the first failure. W's first byte, by
-/// [`Tables::geometric_byte`], gives V whenever it decides every threshold up to the first
-/// that W is not below; otherwise [`geometric_from`] goes on from there. Either way V and the
-/// digits read are those of [`geometric_from`] from 0 (proofs/lattice_release.md, "V from
-/// its first byte").
+/// V = max{v ≥ 0 : W < e^{−v/q}} for a fresh uniform W and the step q of `geometric`:
+/// P[V ≥ v] = e^{−v/q}. W's first byte, by [`Geometric::by_byte`], gives V whenever it
+/// decides every threshold up to the first that W is not below; otherwise [`geometric_from`]
+/// goes on from there. Either way V and the digits read are those of [`geometric_from`] from
+/// 0 (proofs/lattice_release.md, "V from its first byte").
 #[inline]
-pub(super) fn geometric<R: Rng + ?Sized>(tables: &Tables, bits: &mut BitStream<'_, R>) -> u64 {
+pub(super) fn geometric<R: Rng + ?Sized>(
+    geometric: &Geometric,
+    bits: &mut BitStream<'_, R>,
+) -> u64 {
     let mut w = Uniform::new();
-    // No threshold decides on zero digits (lo ≤ e^{−1}·2⁶⁴ < 2⁶⁴ and hi ≥ 1), so the loop
+    // No threshold decides on zero digits (lo ≤ e^{−1/q}·2⁶⁴ < 2⁶⁴ and hi ≥ 1), so the loop
     // reads the first byte first too.
     w.read_digits(bits);
-    let (v, decided) = tables.geometric_byte[(w.first >> 56) as usize];
+    let (v, decided) = geometric.by_byte[(w.first >> 56) as usize];
     if decided {
         return u64::from(v);
     }
-    geometric_from(tables, &mut w, bits, u64::from(v))
+    geometric_from(geometric, &mut w, bits, u64::from(v))
 }
 
-/// V's definition as a loop: from v (W < e^{−v} already known), while `decide` finds
-/// W < e^{−(v+1)}, v + 1; the first failure gives V.
+/// V's definition as a loop: from v (W < e^{−v/q} already known), while `decide` finds
+/// W < e^{−(v+1)/q}, v + 1; the first failure gives V.
 fn geometric_from<R: Rng + ?Sized>(
-    tables: &Tables,
+    geometric: &Geometric,
     w: &mut Uniform,
     bits: &mut BitStream<'_, R>,
     mut v: u64,
 ) -> u64 {
     loop {
         let next = v + 1;
-        // e^{−45}·2⁶⁴ < 1: [0, 1] beyond the table.
-        let fast = usize::try_from(next)
-            .ok()
-            .and_then(|i| tables.geometric.get(i).copied())
-            .unwrap_or((0, 1));
-        if !decide(w, bits, fast, || (BigUint::from(next), BigUint::from(1u8))) {
+        let exact = || (BigUint::from(next), BigUint::from(geometric.step));
+        if !decide(w, bits, geometric.bracket(next), exact) {
             return v;
         }
         v = next;
@@ -643,10 +684,21 @@ mod tests {
             assert!(shifted(m.into(), 64) <= lo, "e^-{n}");
             assert!(hi < shifted(u128::from(m) + 2, 64), "e^-{n}");
         }
-        for (v, &(lo64, hi64)) in t.geometric.iter().enumerate() {
-            let (lo, hi) = finer(v as u128, 1, 64);
-            assert!(shifted(lo64, 64) <= lo && hi <= shifted(hi64, 64), "e^-{v}");
-            assert!(hi64 - lo64 <= 2, "e^-{v}: width {}", hi64 - lo64);
+        for geometric in [&t.unit, &t.quarter] {
+            let q = geometric.step;
+            assert_eq!(geometric.brackets.len(), WHOLE * usize::from(q));
+            for (v, &(lo64, hi64)) in geometric.brackets.iter().enumerate() {
+                let (lo, hi) = finer(v as u128, q.into(), 64);
+                assert!(
+                    shifted(lo64, 64) <= lo && hi <= shifted(hi64, 64),
+                    "e^-{v}/{q}"
+                );
+                assert!(hi64 - lo64 <= 2, "e^-{v}/{q}: width {}", hi64 - lo64);
+            }
+            // Beyond the table, [0, 1] holds: e^{−45}·2⁶⁴ < 1 (checked at 64 more bits).
+            let (_, hi) = finer(WHOLE as u128, 1, 64);
+            assert!(hi <= BigUint::from(1u8) << 64u32, "e^-45");
+            assert_eq!(geometric.bracket(WHOLE as u64 * u64::from(q)), (0, 1));
         }
     }
 
@@ -719,10 +771,13 @@ mod tests {
         for (n, &(m, k)) in t.whole.iter().enumerate() {
             check(m, n as u64, 1, 63 + k, &format!("e^-{n}"));
         }
-        for (v, &(lo64, hi64)) in t.geometric.iter().enumerate() {
-            let (lo, hi) = independent_exp_neg(v as u64, 1, 128);
-            assert!(BigUint::from(lo64) << 64u32 <= lo, "e^-{v}");
-            assert!(hi <= BigUint::from(hi64) << 64u32, "e^-{v}");
+        for geometric in [&t.unit, &t.quarter] {
+            let q = geometric.step;
+            for (v, &(lo64, hi64)) in geometric.brackets.iter().enumerate() {
+                let (lo, hi) = independent_exp_neg(v as u64, q.into(), 128);
+                assert!(BigUint::from(lo64) << 64u32 <= lo, "e^-{v}/{q}");
+                assert!(hi <= BigUint::from(hi64) << 64u32, "e^-{v}/{q}");
+            }
         }
     }
 
@@ -802,32 +857,41 @@ mod tests {
     }
 
     /// `geometric` (V from W's first byte, the loop only where the byte does not decide)
-    /// draws what the loop of `decide`s alone draws and reads the same digits: 10⁵ draws from
-    /// two copies of a stream (each byte is W's first about 390 times), the same values and
-    /// the streams at the same bit after. The bytes the table leaves to the loop are exactly
-    /// 0 and ⌊e^{−v}·256⌋ for v = 1, …, 5 (94, 34, 12, 4, 1: none within 0.05 of an integer,
-    /// so the f64 choosing them is safe), the bytes across a threshold.
+    /// draws what the loop of `decide`s alone draws and reads the same digits, for both steps
+    /// q: 10⁵ draws from two copies of a stream (each byte is W's first about 390 times), the
+    /// same values and the streams at the same bit after. The bytes the table leaves to the
+    /// loop are exactly 0 and ⌊e^{−v/q}·256⌋ for the v ≥ 1 with e^{−v/q}·256 ≥ 1, the bytes
+    /// across a threshold: for q = 1 the 6 bytes 0, 1, 4, 12, 34, 94; for q = 4 the 20 bytes
+    /// of v = 1, …, 22 (two and three thresholds share bytes 2 and 1). None of e^{−v/q}·256
+    /// is within 0.01 of an integer (asserted), so the f64 choosing them is safe.
     #[test]
     fn geometric_by_byte_draws_what_the_loop_draws() {
         let t = tables();
-        let open: Vec<u128> = (0..256)
-            .filter(|&c| !t.geometric_byte[c as usize].1)
-            .collect();
-        let mut want: Vec<u128> = (1..=5)
-            .map(|v| ((-(v as f64)).exp() * 256.0) as u128)
-            .chain([0])
-            .collect();
-        want.sort_unstable();
-        assert_eq!(open, want, "the bytes the table leaves open");
-        let (mut table_rng, mut loop_rng) = twin(12);
-        let mut table_bits = BitStream::new(&mut table_rng);
-        let mut loop_bits = BitStream::new(&mut loop_rng);
-        for _ in 0..100_000 {
-            let got = geometric(t, &mut table_bits);
-            let want = geometric_from(t, &mut Uniform::new(), &mut loop_bits, 0);
-            assert_eq!(got, want);
+        for (geometric, count) in [(&t.unit, 6), (&t.quarter, 20)] {
+            let q = f64::from(geometric.step);
+            let open: Vec<u128> = (0..256)
+                .filter(|&c| !geometric.by_byte[c as usize].1)
+                .collect();
+            let points: Vec<f64> = (1..)
+                .map(|v| (-(v as f64) / q).exp() * 256.0)
+                .take_while(|&x| x >= 1.0)
+                .collect();
+            assert!(points.iter().all(|x| (x - x.round()).abs() > 0.01));
+            let mut want: Vec<u128> = points.iter().map(|&x| x as u128).chain([0]).collect();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(open, want, "the bytes the table leaves open, step 1/{q}");
+            assert_eq!(open.len(), count);
+            let (mut table_rng, mut loop_rng) = twin(12);
+            let mut table_bits = BitStream::new(&mut table_rng);
+            let mut loop_bits = BitStream::new(&mut loop_rng);
+            for _ in 0..100_000 {
+                let got = super::geometric(geometric, &mut table_bits);
+                let want = geometric_from(geometric, &mut Uniform::new(), &mut loop_bits, 0);
+                assert_eq!(got, want);
+            }
+            assert_same_bit(&mut table_bits, &mut loop_bits);
         }
-        assert_same_bit(&mut table_bits, &mut loop_bits);
     }
 
     /// `less_than_exp_neg` (coarse, then fast, then exact) answers as the fast bracket's
@@ -1035,13 +1099,18 @@ mod tests {
                 "γ = {gamma}: {freq}"
             );
         }
-        let vs: Vec<u64> = (0..n).map(|_| geometric(t, &mut bits)).collect();
-        for v in [1u64, 2, 3, 5] {
-            let freq = vs.iter().filter(|&&x| x >= v).count() as f64 / n as f64;
-            assert!(
-                (freq - (-(v as f64)).exp()).abs() < tolerance,
-                "P[V ≥ {v}] = {freq}"
-            );
+        for (geometric, tails) in [(&t.unit, [1u64, 2, 3, 5]), (&t.quarter, [1, 3, 8, 21])] {
+            let q = f64::from(geometric.step);
+            let vs: Vec<u64> = (0..n)
+                .map(|_| super::geometric(geometric, &mut bits))
+                .collect();
+            for v in tails {
+                let freq = vs.iter().filter(|&&x| x >= v).count() as f64 / n as f64;
+                assert!(
+                    (freq - (-(v as f64) / q).exp()).abs() < tolerance,
+                    "P[V ≥ {v}] = {freq} at step 1/{q}"
+                );
+            }
         }
     }
 
@@ -1136,36 +1205,45 @@ mod tests {
                 cases += 1;
             }
         }
-        // V: geometric's closure (next, 1). W's first word in e^{-v}'s window (v ≤ 44), or 0
-        // (v ≥ 45, where the fast bracket is [0, 1]); V must be the reference's.
-        for v in 1..=44usize {
-            let (lo, hi) = t.geometric[v];
-            for first in [lo, hi - 1] {
-                let Ok(first) = u64::try_from(first) else {
-                    continue;
-                };
-                for seed in 0..4u64 {
-                    let mut rng = scripted(first, seed);
-                    let got = geometric(t, &mut BitStream::new(&mut rng));
-                    let mut want = 0u64;
-                    while reference(first, seed, u128::from(want + 1), 1) {
-                        want += 1;
+        // V: geometric's closure (next, q), for both steps. W's first word in e^{-v/q}'s
+        // window (v < 45q), or 0 (beyond the table, where the fast bracket is [0, 1]); V must
+        // be the reference's.
+        for geometric in [&t.unit, &t.quarter] {
+            let q = geometric.step;
+            let v_of = |first: u64, seed: u64| {
+                let mut want = 0u64;
+                while reference(first, seed, u128::from(want + 1), q.into()) {
+                    want += 1;
+                }
+                want
+            };
+            for (v, &(lo, hi)) in geometric.brackets.iter().enumerate().skip(1) {
+                for first in [lo, hi - 1] {
+                    let Ok(first) = u64::try_from(first) else {
+                        continue;
+                    };
+                    for seed in 0..4u64 {
+                        let mut rng = scripted(first, seed);
+                        let got = super::geometric(geometric, &mut BitStream::new(&mut rng));
+                        assert_eq!(got, v_of(first, seed), "v {v}/{q}, w {first}, seed {seed}");
+                        // Where W's interval [w, w + 1)·2⁻⁶⁴ lies between the neighbouring
+                        // thresholds' brackets, V is v − 1 or v.
+                        let next_hi = geometric.bracket(v as u64 + 1).1;
+                        let prev_lo = geometric.brackets[v - 1].0;
+                        if u128::from(first) >= next_hi && u128::from(first) < prev_lo {
+                            assert!(got + 1 >= v as u64 && got <= v as u64, "v {v}: V = {got}");
+                        }
+                        cases += 1;
                     }
-                    assert_eq!(got, want, "v {v}, w {first}, seed {seed}");
-                    assert!(got + 1 >= v as u64 && got <= v as u64, "v {v}: V = {got}");
-                    cases += 1;
                 }
             }
-        }
-        for seed in 0..8u64 {
-            let mut rng = scripted(0, seed);
-            let got = geometric(t, &mut BitStream::new(&mut rng));
-            let mut want = 0u64;
-            while reference(0, seed, u128::from(want + 1), 1) {
-                want += 1;
+            for seed in 0..8u64 {
+                let mut rng = scripted(0, seed);
+                let got = super::geometric(geometric, &mut BitStream::new(&mut rng));
+                assert_eq!(got, v_of(0, seed), "w = 0, seed {seed}, step 1/{q}");
+                // W < 2⁻⁶⁴ < e^{−44}: V ≥ 44q.
+                assert!(got >= 44 * u64::from(q), "w = 0: V = {got}");
             }
-            assert_eq!(got, want, "w = 0, seed {seed}");
-            assert!(got >= 44, "w = 0: V = {got}");
         }
         assert!(cases > 300, "{cases}");
     }

@@ -40,7 +40,7 @@
 //! would take more loop iterations than can run, so they and
 //! X = U + t·V < 2⁹⁶ cannot overflow.
 //!
-//! # Stream: three samplers
+//! # Stream: four samplers
 //!
 //! Algorithms 1–3 are written once, generic over the coins they consume ([`Coins`]); a
 //! [`Sampler`] says how the coins are read from the generator (or, for the comparison
@@ -57,10 +57,13 @@
 //!   reads about 24 words.
 //! * [`Sampler::Bits`]: the coins of [`super::bits`] read the same stream a few bits at a
 //!   time (≈ 2.5 words a draw at s ≈ 2²⁴), pinned in `tests/sampler_bits_golden.rs`.
-//! * [`Sampler::Compare`] (new releases): the same target by a rearranged Algorithm 3
+//! * [`Sampler::Compare`]: the same target by a rearranged Algorithm 3
 //!   ([`DiscreteGaussian::draw_compare`]) whose every exponential coin is one exact
 //!   comparison of a uniform with e^{−γ} ([`super::compare`]); pinned in
 //!   `tests/sampler_compare_golden.rs`.
+//! * [`Sampler::CompareV4`] (new releases): the same rearrangement with t = 4⌈s/4⌉ and a
+//!   Laplace block of t/4 (u below t/4, P[V ≥ v] = e^{−v/4}; Algorithm 3 is exact for any
+//!   t), ≈ 1.49 rounds a draw instead of 2.08; pinned in `tests/sampler_compare4_golden.rs`.
 //!
 //! Proof and tests: `proofs/lattice_release.md`.
 
@@ -110,11 +113,17 @@ pub enum Sampler {
     /// four coins a draw at s ≈ 2²⁴).
     #[serde(rename = "cks-compare-v3")]
     Compare,
+    /// The comparison sampler with a Laplace block of t/4 (t = 4⌈s/4⌉): u uniform below t/4,
+    /// P[V ≥ v] = e^{−v/4}, x = u + (t/4)·V, so that u's share of the acceptance,
+    /// e^{−u/t}, averages 4(1 − e^{−1/4}) ≈ 0.88 instead of 0.63 (≈ 1.49 rounds a draw at
+    /// s ≈ 2²⁴ instead of 2.08); the same coins otherwise.
+    #[serde(rename = "cks-compare-v4")]
+    CompareV4,
 }
 
 impl Sampler {
     /// The sampler of new releases.
-    pub const NEW: Sampler = Sampler::Compare;
+    pub const NEW: Sampler = Sampler::CompareV4;
 
     /// The name the JSON gives it.
     pub fn name(self) -> &'static str {
@@ -122,6 +131,7 @@ impl Sampler {
             Sampler::Words => "cks-words-v1",
             Sampler::Bits => "cks-bits-v2",
             Sampler::Compare => "cks-compare-v3",
+            Sampler::CompareV4 => "cks-compare-v4",
         }
     }
 
@@ -150,10 +160,41 @@ pub struct DiscreteGaussian {
     below_t: Below,
     /// Uniform on {0, …, 2s²t² − 1}: the Bernoulli trials of the acceptance test.
     below_den: Below,
-    /// 2s²t ≤ 2⁹⁵: the comparison sampler's exponent numerator is 2s²t·u + (x·t − s²)².
+    /// The rounds of "cks-compare-v3": t = s + 1, block t.
+    rounds_v3: Rounds,
+    /// The rounds of "cks-compare-v4": t = 4⌈s/4⌉, block t/4.
+    rounds_v4: Rounds,
+}
+
+/// The constants of one comparison-sampler format ([`DiscreteGaussian::draw_compare`]): the
+/// Laplace scale t, the block B (u is uniform below B and x = u + B·V, with P[V ≥ v] =
+/// e^{−v·B/t}: B = t for "cks-compare-v3", B = t/4 for "cks-compare-v4") and the acceptance
+/// exponent's numerator factor 2s²t and denominator 2s²t² with its reciprocal. Functions of
+/// s alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rounds {
+    /// t ≤ 2³¹ + 1.
+    t: u64,
+    /// B, with B | t.
+    block: u64,
+    /// 2s²t ≤ 2⁹⁵: the exponent's numerator is 2s²t·u + (x·t − s²)².
     two_s2_t: u128,
-    /// The reciprocal of 2s²t², the comparison sampler's exponent denominator.
+    /// 2s²t² < 2¹²⁶ and its reciprocal.
     recip_den: Reciprocal,
+}
+
+impl Rounds {
+    /// The constants for s² = `s2`, scale t and block B = t/`blocks`.
+    fn new(s2: u64, t: u64, blocks: u64) -> Self {
+        // s ≤ 2³¹ and t ≤ 2³¹ + 1: 2s²t² < 2·2⁶²·(2³¹ + 1)² < 2¹²⁶.
+        let den = 2 * u128::from(s2) * u128::from(t) * u128::from(t);
+        Rounds {
+            t,
+            block: t / blocks,
+            two_s2_t: 2 * u128::from(s2) * u128::from(t),
+            recip_den: Reciprocal::new(den),
+        }
+    }
 }
 
 impl DiscreteGaussian {
@@ -176,8 +217,9 @@ impl DiscreteGaussian {
             s2,
             below_t: Below::new(u128::from(t)),
             below_den: Below::new(den),
-            two_s2_t: 2 * u128::from(s2) * u128::from(t),
-            recip_den: Reciprocal::new(den),
+            rounds_v3: Rounds::new(s2, t, 1),
+            // 4⌈s/4⌉ ≤ s + 3 ≤ 2³¹ for s ≤ 2³¹ (a multiple of 4 up to 2³¹).
+            rounds_v4: Rounds::new(s2, scale.div_ceil(4) * 4, 4),
         })
     }
 
@@ -194,7 +236,7 @@ impl DiscreteGaussian {
 
     /// `out.len()` exact draws of N_ℤ(0, s²), in order, with `sampler`: for
     /// [`Sampler::Words`] the same integers and the same words as that many calls of
-    /// [`DiscreteGaussian::sample`]; for [`Sampler::Bits`] and [`Sampler::Compare`] one
+    /// [`DiscreteGaussian::sample`]; for [`Sampler::Bits`] and the comparison samplers one
     /// `BitStream` over `rng` for the whole call (the bits of its last word that no draw
     /// used are dropped).
     pub fn sample_into<R: Rng + ?Sized>(&self, sampler: Sampler, rng: &mut R, out: &mut [i128]) {
@@ -210,39 +252,53 @@ impl DiscreteGaussian {
             Sampler::Compare => {
                 let tables = compare::tables();
                 let mut bits = BitStream::new(rng);
-                out.iter_mut()
-                    .for_each(|z| *z = self.draw_compare(tables, &mut bits));
+                out.iter_mut().for_each(|z| {
+                    *z = self.draw_compare(&self.rounds_v3, tables, &tables.unit, &mut bits)
+                });
+            }
+            Sampler::CompareV4 => {
+                let tables = compare::tables();
+                let mut bits = BitStream::new(rng);
+                out.iter_mut().for_each(|z| {
+                    *z = self.draw_compare(&self.rounds_v4, tables, &tables.quarter, &mut bits)
+                });
             }
         }
     }
 
     /// One draw of the comparison sampler (proofs/lattice_release.md, "The comparison
-    /// sampler"). Each round: u uniform below t; V = max{v : W₁ < e^{−v}}; x = u + t·V; a
-    /// fair sign, the round rejected for −0; ±x accepted when W₂ < e^{−γ},
+    /// sampler" and "The fourth format") with the constants `rounds` (t, block B) and V's
+    /// thresholds `geometric` (P[V ≥ v] = e^{−v·B/t}: step 1 for B = t, 1/4 for B = t/4).
+    /// Each round: u uniform below B; V = max{v : W₁ < e^{−v·B/t}}; x = u + B·V; a fair sign,
+    /// the round rejected for −0; ±x accepted when W₂ < e^{−γ},
     /// γ = (2s²t·u + (x·t − s²)²)/(2s²t²) = u/t + (|y| − s²/t)²/(2s²). The pair (u, V) has
-    /// weight e^{−V}, so an accepted ±x has weight e^{−x/t}·e^{−(x − s²/t)²/(2s²)} ∝
-    /// e^{−x²/(2s²)}: CKS Algorithm 3 with Algorithm 2's e^{−u/t} rejection moved into the
-    /// acceptance.
+    /// weight e^{−V·B/t}, so an accepted ±x has weight e^{−(u + B·V)/t}·e^{−(x − s²/t)²/(2s²)}
+    /// = e^{−x/t}·e^{−(x − s²/t)²/(2s²)} ∝ e^{−x²/(2s²)}: CKS Algorithm 3 with Algorithm 2's
+    /// e^{−u/t} rejection moved into the acceptance.
     #[inline]
     fn draw_compare<R: Rng + ?Sized>(
         &self,
+        rounds: &Rounds,
         tables: &compare::Tables,
+        geometric: &compare::Geometric,
         bits: &mut BitStream<'_, R>,
     ) -> i128 {
         loop {
-            let u = bits.below(self.t);
-            let v = compare::geometric(tables, bits);
-            // u < t ≤ 2³¹ + 1 and v < 2⁶⁴: x < 2⁹⁶.
-            let x = u128::from(u) + u128::from(self.t) * u128::from(v);
+            let u = bits.below(rounds.block);
+            let v = compare::geometric(geometric, bits);
+            // u < B ≤ t ≤ 2³¹ + 1 and v < 2⁶⁴: x < 2⁹⁶.
+            let x = u128::from(u) + u128::from(rounds.block) * u128::from(v);
             let negative = bits.take(1) == 1;
             if negative && x == 0 {
                 continue;
             }
             let mut w = Uniform::new();
-            let accept = match self.compare_numerator(x, u) {
-                Some(num) => compare::less_than_exp_neg(tables, &mut w, bits, num, &self.recip_den),
+            let accept = match self.compare_numerator(rounds, x, u) {
+                Some(num) => {
+                    compare::less_than_exp_neg(tables, &mut w, bits, num, &rounds.recip_den)
+                }
                 None => {
-                    let (num, den) = self.compare_exponent_big(x, u);
+                    let (num, den) = self.compare_exponent_big(rounds, x, u);
                     compare::less_than_exp_neg_exact(&mut w, bits, &num, &den)
                 }
             };
@@ -254,25 +310,25 @@ impl DiscreteGaussian {
     }
 
     /// 2s²t·u + (x·t − s²)² when it fits `u128` (a = |x·t − s²| < 2⁶⁴ and no carry out;
-    /// always for s ≤ 2²⁵ unless V ≥ 2¹³), else `None`.
+    /// always for s ≤ 2²⁵ unless V ≥ 2¹³·t/B), else `None`.
     #[inline]
-    fn compare_numerator(&self, x: u128, u: u64) -> Option<u128> {
+    fn compare_numerator(&self, rounds: &Rounds, x: u128, u: u64) -> Option<u128> {
         // x ≥ 2⁶⁴ gives x·t ≥ 2⁶⁵ > 2⁶⁴ + s² (t ≥ 2, s² ≤ 2⁶²), so a ≥ 2⁶⁴: declining it first
         // declines nothing else, and below it x·t < 2⁹⁶ is one 64×64-bit product.
         let x = u64::try_from(x).ok()?;
-        let a = (u128::from(x) * u128::from(self.t)).abs_diff(u128::from(self.s2));
+        let a = (u128::from(x) * u128::from(rounds.t)).abs_diff(u128::from(self.s2));
         let a = u128::from(u64::try_from(a).ok()?);
         // 2s²t·u < 2⁹⁵·2³² = 2¹²⁷ (2s²t ≤ 2⁹⁵, u < t ≤ 2³¹ + 1): no overflow.
-        (a * a).checked_add(self.two_s2_t * u128::from(u))
+        (a * a).checked_add(rounds.two_s2_t * u128::from(u))
     }
 
     /// The comparison sampler's exponent (2s²t·u + (x·t − s²)², 2s²t²) in `BigUint`.
-    fn compare_exponent_big(&self, x: u128, u: u64) -> (BigUint, BigUint) {
-        let xt = BigUint::from(x) * BigUint::from(self.t);
+    fn compare_exponent_big(&self, rounds: &Rounds, x: u128, u: u64) -> (BigUint, BigUint) {
+        let xt = BigUint::from(x) * BigUint::from(rounds.t);
         let s2 = BigUint::from(self.s2);
         let a = if xt >= s2 { xt - s2 } else { s2 - xt };
-        let num = &a * &a + BigUint::from(self.two_s2_t) * BigUint::from(u);
-        (num, BigUint::from(self.below_den.n))
+        let num = &a * &a + BigUint::from(rounds.two_s2_t) * BigUint::from(u);
+        (num, BigUint::from(rounds.recip_den.den()))
     }
 
     /// CKS Algorithm 3 on the coins `coins`.
@@ -697,41 +753,54 @@ mod tests {
         }
     }
 
-    /// The comparison sampler's BigUint exponent 2s²t·u + (xt − s²)² against its definition
+    /// The comparison samplers' BigUint exponent 2s²t·u + (xt − s²)² against its definition
     /// and against the u128 one wherever both apply (the only path at s = 2³¹ once V ≥ 2;
-    /// review 7); the u128 one declines exactly when a ≥ 2⁶⁴ or the sum exceeds `u128`
-    /// (which path runs decides which bits the comparison reads), x ≥ 2⁶⁴ included.
+    /// review 7), for both formats' constants (v3: t = s + 1, B = t; v4: t = 4⌈s/4⌉, the
+    /// multiple of 4 in [s, s + 3], B = t/4); the u128 one declines exactly when a ≥ 2⁶⁴ or
+    /// the sum exceeds `u128` (which path runs decides which bits the comparison reads),
+    /// x ≥ 2⁶⁴ included.
     #[test]
     fn the_comparison_samplers_big_exponent_is_its_definition_and_the_u128_one() {
         use num_bigint::BigUint;
         let mut checked = 0;
         for s in [1u64, 3, 1000, 1 << 24, (1 << 25) - 1, MAX_SCALE] {
             let dg = DiscreteGaussian::new(s).unwrap();
-            let t = u128::from(dg.t);
-            for v in [0u128, 1, 2, 3, 7, 100, 5000, 1 << 33, 1 << 40] {
-                for u in [0u64, 1, dg.t / 2, dg.t - 1] {
-                    let x = u128::from(u) + t * v;
-                    let (num, den) = dg.compare_exponent_big(x, u);
-                    assert_eq!(den, BigUint::from(2 * u128::from(dg.s2) * t * t));
-                    // The exponent's definition, independently: 2s²t·u + (xt − s²)².
-                    let xt = BigUint::from(x) * BigUint::from(t);
-                    let s2 = BigUint::from(dg.s2);
-                    let a = if xt >= s2 { &xt - &s2 } else { &s2 - &xt };
-                    let want =
-                        &a * &a + BigUint::from(2u8) * &s2 * BigUint::from(t) * BigUint::from(u);
-                    assert_eq!(num, want, "s {s}, x {x}, u {u}");
-                    // The u128 path declines exactly when a ≥ 2⁶⁴ or the sum does not fit.
-                    let fits = a < BigUint::from(1u128 << 64) && num.bits() <= 128;
-                    match dg.compare_numerator(x, u) {
-                        Some(small) => {
-                            assert_eq!(BigUint::from(small), num, "s {s}, x {x}, u {u}");
-                            checked += 1;
+            assert_eq!((dg.rounds_v3.t, dg.rounds_v3.block), (s + 1, s + 1));
+            let v4 = dg.rounds_v4;
+            assert!(
+                v4.t.is_multiple_of(4) && (s..s + 4).contains(&v4.t),
+                "s {s}: t = {}",
+                v4.t
+            );
+            assert_eq!(v4.block * 4, v4.t);
+            for rounds in [dg.rounds_v3, v4] {
+                let (t, block) = (u128::from(rounds.t), rounds.block);
+                for v in [0u128, 1, 2, 3, 7, 100, 5000, 1 << 33, 1 << 40] {
+                    let us = [0u64, 1, block / 2, block - 1].into_iter();
+                    for u in us.filter(|&u| u < block) {
+                        let x = u128::from(u) + u128::from(block) * v;
+                        let (num, den) = dg.compare_exponent_big(&rounds, x, u);
+                        assert_eq!(den, BigUint::from(2 * u128::from(dg.s2) * t * t));
+                        // The exponent's definition, independently: 2s²t·u + (xt − s²)².
+                        let xt = BigUint::from(x) * BigUint::from(t);
+                        let s2 = BigUint::from(dg.s2);
+                        let a = if xt >= s2 { &xt - &s2 } else { &s2 - &xt };
+                        let want = &a * &a
+                            + BigUint::from(2u8) * &s2 * BigUint::from(t) * BigUint::from(u);
+                        assert_eq!(num, want, "s {s}, t {t}, x {x}, u {u}");
+                        // The u128 path declines exactly when a ≥ 2⁶⁴ or the sum does not fit.
+                        let fits = a < BigUint::from(1u128 << 64) && num.bits() <= 128;
+                        match dg.compare_numerator(&rounds, x, u) {
+                            Some(small) => {
+                                assert_eq!(BigUint::from(small), num, "s {s}, x {x}, u {u}");
+                                checked += 1;
+                            }
+                            None => assert!(!fits, "s {s}, x {x}, u {u}: declined a fitting one"),
                         }
-                        None => assert!(!fits, "s {s}, x {x}, u {u}: declined a fitting one"),
                     }
                 }
             }
         }
-        assert!(checked > 100, "{checked}");
+        assert!(checked > 200, "{checked}");
     }
 }

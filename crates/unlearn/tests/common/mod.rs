@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod golden;
 mod scratch;
 #[allow(unused_imports)]
 // re-exported for the test files that use it, like the rest of this module
