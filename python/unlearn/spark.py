@@ -224,16 +224,31 @@ def _file_pass(
     """
 
     def partials(paths: Iterator[str]) -> Iterator[bytes]:
-        threads = _task_threads()
-        batches = _file_batches(paths, columns, threads)
-        total = _merged(
-            _unlearn.partial_sums(b, query, spec, digest, threads=threads) for b in batches
-        )
+        total = _files_partial(paths, columns, spec, query, digest, _task_threads())
         if total is not None:
             yield total
 
     rdd = session.sparkContext.parallelize(files, len(files)).mapPartitions(partials)
     return _reduce(rdd, depth)
+
+
+def _files_partial(
+    paths: Iterable[str],
+    columns: list[str],
+    spec: Any,
+    query: bytes,
+    digest: bytes | None,
+    threads: int | None,
+) -> bytes | None:
+    """Return one task's partial of :func:`_file_pass` (None without rows).
+
+    The task reads its files batch by batch and merges the batches' partial sums into one,
+    on ``threads`` threads. Each batch is summed as soon as it is read, so one batch's
+    Arrow buffers and design are alive at a time (``partial_sums`` reads every batch into
+    one design buffer it keeps between calls).
+    """
+    batches = _file_batches(paths, columns, threads)
+    return _merged(_unlearn.partial_sums(b, query, spec, digest, threads=threads) for b in batches)
 
 
 @dataclass(frozen=True)
