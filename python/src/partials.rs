@@ -101,6 +101,9 @@ pub(crate) fn batches(batch: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
 
 /// Thread pools by size, built on first use and kept for the process (a Spark worker sums
 /// many batches; building a pool per call would start and stop its threads every time).
+/// One pool per distinct `threads=` a process was given: a Spark worker sees one value
+/// (`spark.task.cpus`), so the map stays at one or two entries; a caller passing many
+/// distinct counts keeps that many pools' threads (idle, parked) for the process's life.
 static POOLS: Mutex<BTreeMap<usize, Arc<rayon::ThreadPool>>> = Mutex::new(BTreeMap::new());
 
 /// Runs `f` on a pool of `threads` threads, or on rayon's global pool (one thread per core)
