@@ -15,9 +15,11 @@ per row), the two timed alternately, call by call. The Rust side alone is
 With ``--file PATH`` (a Parquet file of ``scripts/spark_bench.py``'s data: columns x0..,
 y): what one Spark task of a pass does with its file, stage by stage, in this one process
 (so other agents' load shows as wall time above CPU time, and the CPU time per stage is
-what to read): reading the file into Arrow batches as ``unlearn.spark`` does
-(``_file_batches``), the sums of a Newton pass on each batch (``partial_sums``: the
-reader, preprocessing and intercept, then the sums), the same split into its halves
+what to read): the whole task of a Newton pass as ``unlearn.spark`` runs it
+(``_files_partial``: each batch read, then summed), then its parts: reading the file
+into Arrow batches as ``unlearn.spark`` does (``_file_batches``), the sums of a Newton
+pass on each batch (``partial_sums``: the reader, preprocessing and intercept, then the
+sums), the same split into its halves
 (``prepare_rows``, ``prepared_sums``), and the merge of the batches' partials. ``--threads``
 is the thread count of the sums (as a Spark task gets it from ``spark.task.cpus``).
 Prints one JSON object: seconds of CPU and wall per stage, and rows/s.
@@ -150,6 +152,8 @@ def one_file(path, threads):
     first = [_unlearn.partial_sums(b, fit.weights(), spec, threads=threads) for b in batches]
     fit.absorb(uspark._merged(first))  # the driver's first step: the next query is a Newton one
     query = fit.weights()
+    # The task as Spark runs it (`_files_partial`): each batch read, then summed.
+    clock("task", uspark._files_partial, [uri], columns, spec, query, None, threads)
     partials = [
         clock("partial_sums", _unlearn.partial_sums, b, query, spec, threads=threads)
         for b in batches

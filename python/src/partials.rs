@@ -101,6 +101,9 @@ pub(crate) fn batches(batch: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
 
 /// Thread pools by size, built on first use and kept for the process (a Spark worker sums
 /// many batches; building a pool per call would start and stop its threads every time).
+/// One pool per distinct `threads=` a process was given: a Spark worker sees one value
+/// (`spark.task.cpus`), so the map stays at one or two entries; a caller passing many
+/// distinct counts keeps that many pools' threads (idle, parked) for the process's life.
 static POOLS: Mutex<BTreeMap<usize, Arc<rayon::ThreadPool>>> = Mutex::new(BTreeMap::new());
 
 /// Runs `f` on a pool of `threads` threads, or on rayon's global pool (one thread per core)
@@ -142,6 +145,38 @@ pub(crate) fn with_threads<T: Send>(
     Ok(pool.install(f))
 }
 
+/// The design buffer `partial_sums` (or `prepare_rows`) read its last batch into, kept for
+/// the next call: a Spark worker sums batch after batch of one size (65,536 rows × 101
+/// values: 53 MB), and a fresh buffer of that size is fresh pages that the kernel faults in
+/// and zeroes every batch (`unlearn::partials::PreparedRows::of_batch_in`; BENCHMARKS.md,
+/// "5,000,000 × 100, round 4"). It holds the last batch's rows (secret, as any memory the
+/// process freed does) and stays in this process.
+static DESIGN_BUFFER: Mutex<Vec<f64>> = Mutex::new(Vec::new());
+
+/// The buffer taken from [`DESIGN_BUFFER`] for one call, returned when dropped (also on an
+/// error). A call that finds it taken (another thread of the process summing at the same
+/// time) starts an empty one; the larger of the two is kept.
+pub(crate) struct DesignBuffer(pub(crate) Vec<f64>);
+
+impl DesignBuffer {
+    pub(crate) fn take() -> Self {
+        let kept = DESIGN_BUFFER
+            .try_lock()
+            .map(|mut b| std::mem::take(&mut *b));
+        Self(kept.unwrap_or_default())
+    }
+}
+
+impl Drop for DesignBuffer {
+    fn drop(&mut self) {
+        if let Ok(mut kept) = DESIGN_BUFFER.try_lock()
+            && kept.capacity() < self.0.capacity()
+        {
+            *kept = std::mem::take(&mut self.0);
+        }
+    }
+}
+
 /// The digest request of `bytes` (from `DistributedFit.digest_request` or
 /// `Unlearner.digest_request`), if given.
 pub(crate) fn digest_request(bytes: Option<&[u8]>) -> Result<Option<DigestRequest>, PartialsError> {
@@ -174,13 +209,11 @@ pub fn partial_sums<'py>(
             query.validate(&spec)?;
             let digest = digest_request(digest)?;
             let mut total = PartialSums::empty(&spec, &query);
+            let mut buffer = DesignBuffer::take();
             for batch in &batches {
-                total.merge(&PartialSums::of_batch(
-                    batch,
-                    &spec,
-                    &query,
-                    digest.as_ref(),
-                )?)?;
+                let sums =
+                    PartialSums::of_batch_in(batch, &spec, &query, digest.as_ref(), &mut buffer.0)?;
+                total.merge(&sums)?;
             }
             Ok(total.to_bytes())
         })

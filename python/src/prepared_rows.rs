@@ -4,7 +4,7 @@
 //! equal bit for bit to `partial_sums` on the batch. The blobs hold secret rows: the caller
 //! keeps them inside the job that caches them (Spark's memory store), never in a file.
 
-use crate::partials::{batches, digest_request, partials_error, spec, with_threads};
+use crate::partials::{DesignBuffer, batches, digest_request, partials_error, spec, with_threads};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use unlearn::partials::{PartialsError, PreparedRows, Query};
@@ -26,10 +26,15 @@ pub fn prepare_rows<'py>(
     let blobs = py
         .detach(|| -> Result<Vec<Vec<u8>>, PartialsError> {
             let digest = digest_request(digest)?;
+            let mut buffer = DesignBuffer::take();
             batches
                 .iter()
                 .map(|b| {
-                    PreparedRows::of_batch(b, &spec, digest.as_ref()).map(|rows| rows.to_bytes())
+                    let design = std::mem::take(&mut buffer.0);
+                    let rows = PreparedRows::of_batch_in(b, &spec, digest.as_ref(), design)?;
+                    let bytes = rows.to_bytes();
+                    buffer.0 = rows.into_design();
+                    Ok(bytes)
                 })
                 .collect()
         })

@@ -157,6 +157,11 @@ def _file_batches(
     cache's pages, not copies into freshly allocated memory that the kernel zeroes first
     (half of a Spark worker's samples at 5,000,000 rows; memory-mapped, a file's reading
     took a median 1.04 CPU s against 2.2). BENCHMARKS.md, "5,000,000 x 100, round 3".
+
+    Mapping assumes the file is not changed while it is read, as a Delta table's data files
+    never are (a new version writes new files); a file truncated under the mapping ends the
+    worker with SIGBUS instead of raising (Spark retries the task either way). A network
+    file system mounted locally counts as local here.
     """
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
@@ -224,16 +229,31 @@ def _file_pass(
     """
 
     def partials(paths: Iterator[str]) -> Iterator[bytes]:
-        threads = _task_threads()
-        batches = _file_batches(paths, columns, threads)
-        total = _merged(
-            _unlearn.partial_sums(b, query, spec, digest, threads=threads) for b in batches
-        )
+        total = _files_partial(paths, columns, spec, query, digest, _task_threads())
         if total is not None:
             yield total
 
     rdd = session.sparkContext.parallelize(files, len(files)).mapPartitions(partials)
     return _reduce(rdd, depth)
+
+
+def _files_partial(
+    paths: Iterable[str],
+    columns: list[str],
+    spec: Any,
+    query: bytes,
+    digest: bytes | None,
+    threads: int | None,
+) -> bytes | None:
+    """Return one task's partial of :func:`_file_pass` (None without rows).
+
+    The task reads its files batch by batch and merges the batches' partial sums into one,
+    on ``threads`` threads. Each batch is summed as soon as it is read, so one batch's
+    Arrow buffers and design are alive at a time (``partial_sums`` reads every batch into
+    one design buffer it keeps between calls).
+    """
+    batches = _file_batches(paths, columns, threads)
+    return _merged(_unlearn.partial_sums(b, query, spec, digest, threads=threads) for b in batches)
 
 
 @dataclass(frozen=True)
@@ -323,7 +343,11 @@ def _cache_fits(rows: _Rows, columns: list[str], spec: Any) -> bool:
     partitions again besides moving the kept ones from the JVM to Python. The rows are
     counted from the Parquet footers of a Delta snapshot's files, or, for a DataFrame,
     estimated from the optimizer's size of the selected columns (no Spark job); the memory
-    is the executors' (the driver's in local mode). Sizes only: nothing of the rows' values.
+    is the executors' (the driver's in local mode). For a DataFrame over Parquet that size
+    is the compressed size on disk, which depends on how compressible the values are: a
+    compressible table is underestimated, judged to fit, cached and partly evicted (the
+    slow case). The optimizer's row count, which would not depend on the values, is absent
+    from such plans unless cost-based statistics were collected.
     """
     session = rows.df.sparkSession
     width = 8 * (len(spec["feature_names"]) + int(spec["intercept"]) + 1)

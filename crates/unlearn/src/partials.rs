@@ -393,6 +393,26 @@ impl PreparedRows {
         spec: &BatchSpec,
         digest: Option<&DigestRequest>,
     ) -> Result<Self, PartialsError> {
+        Self::of_batch_in(batch, spec, digest, Vec::new())
+    }
+
+    /// [`PreparedRows::of_batch`] with the design in `buffer`'s allocation (its values are
+    /// discarded; [`PreparedRows::into_design`] hands it back for the next batch). The same
+    /// rows, bit for bit: only where they are stored changes.
+    ///
+    /// Why: a batch's design (65,536 rows × 101 values: 53 MB) is above glibc's mmap
+    /// threshold (32 MB), so a fresh one is fresh pages, faulted in and zeroed by the
+    /// kernel on first write; before, each batch paid that twice (the reader's features,
+    /// then a copy with the intercept column), which was most of a Spark task's kernel time
+    /// (BENCHMARKS.md, "5,000,000 × 100, round 4"). Here the reader writes into the buffer
+    /// and the intercept column is inserted in place ([`append_constant`]).
+    #[cfg(feature = "arrow")]
+    pub fn of_batch_in(
+        batch: &arrow_array::RecordBatch,
+        spec: &BatchSpec,
+        digest: Option<&DigestRequest>,
+        mut buffer: Vec<f64>,
+    ) -> Result<Self, PartialsError> {
         use crate::data::arrow::{BatchReader, Origin};
         use crate::data::{CsvOptions, TargetSpec};
         spec.validate()?;
@@ -403,7 +423,8 @@ impl PreparedRows {
             targets: Vec::new(),
             digest: digest.map(|_| RowDigest::default()),
         };
-        if batch.num_rows() == 0 {
+        let n = batch.num_rows();
+        if n == 0 {
             return Ok(prepared);
         }
         let opts = CsvOptions {
@@ -416,32 +437,38 @@ impl PreparedRows {
         let origin = Origin::Memory {
             name: "the batch".into(),
         };
-        let mut reader = BatchReader::new(origin, &batch.schema(), &opts)?;
-        reader.reserve(batch.num_rows());
+        // Room for the intercept column too: inserting it then moves rows within the buffer.
+        buffer.clear();
+        buffer.reserve(n.saturating_mul(prepared.dim));
+        let mut reader = BatchReader::new(origin, &batch.schema(), &opts)?.with_buffer(buffer);
+        reader.reserve(n);
         reader.push(batch)?;
         let mut data = reader.finish(&opts)?;
         spec.preprocessing.apply(&mut data)?;
-        // The intercept column as `model::train` appends it (without copying the ids).
-        prepared.design = if spec.intercept {
-            data.features_with_constant(1.0)
-        } else {
-            data.features().to_vec()
-        };
-        prepared.targets = data
-            .targets()
-            .expect("the target column is read")
-            .values
-            .clone();
+        let features = data.n_features();
+        let (ids, mut design, targets) = data.into_rows();
+        // The intercept column as `model::train` appends it (`Dataset::features_with_constant`).
+        if spec.intercept {
+            append_constant(&mut design, n, features, 1.0);
+        }
+        prepared.design = design;
+        prepared.targets = targets.expect("the target column is read").values;
         if let Some(request) = digest {
             prepared.digest = Some(RowDigest::of_rows(
                 &request.key,
-                data.ids(),
+                &ids,
                 &prepared.design,
                 prepared.dim,
                 &prepared.targets,
             ));
         }
         Ok(prepared)
+    }
+
+    /// The design's buffer (the rows' values still in it), for the next
+    /// [`PreparedRows::of_batch_in`].
+    pub fn into_design(self) -> Vec<f64> {
+        self.design
     }
 
     /// The number of rows.
@@ -493,6 +520,20 @@ impl PreparedRows {
             targets,
             digest,
         })
+    }
+}
+
+/// Appends `value` to each of the `n` rows of the row-major `rows` (`d` values a row), in
+/// place: the result is [`crate::data::Dataset::features_with_constant`]'s, n·(d + 1)
+/// values, without a second buffer. Row i moves from i·d to i·(d + 1), the last row first:
+/// a destination never starts before its source, so no row is overwritten before it has
+/// moved.
+fn append_constant(rows: &mut Vec<f64>, n: usize, d: usize, value: f64) {
+    debug_assert_eq!(rows.len(), n * d);
+    rows.resize(n * (d + 1), value);
+    for i in (0..n).rev() {
+        rows.copy_within(i * d..(i + 1) * d, i * (d + 1));
+        rows[i * (d + 1) + d] = value;
     }
 }
 
@@ -649,8 +690,26 @@ impl PartialSums {
         query: &Query,
         digest: Option<&DigestRequest>,
     ) -> Result<Self, PartialsError> {
+        Self::of_batch_in(batch, spec, query, digest, &mut Vec::new())
+    }
+
+    /// [`PartialSums::of_batch`] with the rows read into `buffer`'s allocation
+    /// ([`PreparedRows::of_batch_in`]: the same sums bit for bit), which holds the batch's
+    /// rows afterwards and serves the next batch: a caller summing batch after batch keeps
+    /// one buffer. The rows in it are secret: keep it inside the process.
+    #[cfg(feature = "arrow")]
+    pub fn of_batch_in(
+        batch: &arrow_array::RecordBatch,
+        spec: &BatchSpec,
+        query: &Query,
+        digest: Option<&DigestRequest>,
+        buffer: &mut Vec<f64>,
+    ) -> Result<Self, PartialsError> {
         query.validate(spec)?;
-        PreparedRows::of_batch(batch, spec, digest)?.sums(spec, query)
+        let rows = PreparedRows::of_batch_in(batch, spec, digest, std::mem::take(buffer))?;
+        let sums = rows.sums(spec, query);
+        *buffer = rows.into_design();
+        sums
     }
 
     /// Adds `other`'s sums to these (rows, every sum, the largest row norm, class counts).
@@ -1202,5 +1261,18 @@ mod tests {
             }
         }
         assert_eq!(unpack_symmetric(&packed, d), m);
+    }
+
+    #[test]
+    fn appending_a_constant_in_place_gives_the_datasets_design() {
+        for (n, d) in [(0, 3), (1, 0), (4, 0), (1, 1), (5, 3), (7, 12)] {
+            let values: Vec<f64> = (0..n * d).map(|v| v as f64 + 0.5).collect();
+            let ids = (0..n).map(|i| i.to_string()).collect();
+            let names = (0..d).map(|j| format!("x{j}")).collect();
+            let data = crate::data::Dataset::new(ids, names, values.clone(), None).unwrap();
+            let mut rows = values;
+            append_constant(&mut rows, n, d, -2.0);
+            assert_eq!(rows, data.features_with_constant(-2.0), "n = {n}, d = {d}");
+        }
     }
 }

@@ -522,17 +522,22 @@ fn clipped_yes_no() -> (BatchSpec, RecordBatch) {
     (spec, batch)
 }
 
-#[test]
-fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
-    let (spec, batch) = clipped_yes_no();
-    let q = Query {
+/// A first pass's query (Hessian and Gram matrix) for [`clipped_yes_no`]'s spec.
+fn first_pass_query() -> Query {
+    Query {
         models: vec![ModelQuery {
             weights: vec![0.5, -0.25, 0.1],
             direction: None,
         }],
         hessian: true,
         gram: true,
-    };
+    }
+}
+
+#[test]
+fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
+    let (spec, batch) = clipped_yes_no();
+    let q = first_pass_query();
     let sums = PartialSums::of_batch(&batch, &spec, &q, None).unwrap();
     // Row 0 (norm 5) clipped as Preprocessing::apply does, x·(R/‖x‖); every row gets the
     // intercept 1.
@@ -597,6 +602,24 @@ fn a_record_batch_is_read_clipped_and_given_the_intercept_as_training_does() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("\"z\""), "{message}");
+}
+
+#[test]
+fn a_reused_buffer_gives_the_same_sums_whatever_it_held() {
+    let (spec, batch) = clipped_yes_no();
+    let q = first_pass_query();
+    let fresh = PartialSums::of_batch(&batch, &spec, &q, None).unwrap();
+    let prepared = PreparedRows::of_batch(&batch, &spec, None).unwrap();
+    // A buffer holding more rows than the batch (a full batch before a file's last, short
+    // one), then one holding fewer (the next file's first batch after it), then one that
+    // is empty: stale values never reach the sums or the prepared rows.
+    for mut buffer in [vec![f64::NAN; 100], vec![7.0; 2], Vec::new()] {
+        let sums = PartialSums::of_batch_in(&batch, &spec, &q, None, &mut buffer).unwrap();
+        assert_eq!(sums, fresh);
+        assert_eq!(buffer.len(), 3 * spec.dim(), "it holds this batch's design");
+        let again = PreparedRows::of_batch_in(&batch, &spec, None, buffer).unwrap();
+        assert_eq!(again, prepared);
+    }
 }
 
 #[test]

@@ -463,6 +463,17 @@ impl BatchReader {
         self.layout.used_columns()
     }
 
+    /// Reads the features into `buffer`'s allocation (its values are discarded): a caller
+    /// that reads batch after batch of one size keeps one buffer instead of a fresh one per
+    /// batch. A fresh buffer above glibc's mmap threshold (32 MB: 65,536 rows of 100
+    /// features are 52 MB) is new pages that the kernel faults in and zeroes on first
+    /// write, every batch (BENCHMARKS.md, "5,000,000 × 100, round 4").
+    pub fn with_buffer(mut self, mut buffer: Vec<f64>) -> Self {
+        buffer.clear();
+        self.features = buffer;
+        self
+    }
+
     /// Room for `rows` rows (the caller knows the total; the features are allocated once).
     pub fn reserve(&mut self, rows: usize) {
         self.ids.reserve(rows);

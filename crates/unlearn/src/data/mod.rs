@@ -312,6 +312,12 @@ impl Dataset {
         self.features
     }
 
+    /// The ids, the row-major feature buffer and the targets, taken by value (no copy): for
+    /// a caller that keeps the rows as buffers of its own (the partial sums' prepared rows).
+    pub fn into_rows(self) -> (Vec<String>, Vec<f64>, Option<Targets>) {
+        (self.ids, self.features, self.targets)
+    }
+
     /// Mutable row-major feature buffer, for in-place preprocessing.
     pub(crate) fn features_mut(&mut self) -> &mut [f64] {
         &mut self.features
