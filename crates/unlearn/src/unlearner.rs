@@ -544,10 +544,12 @@ impl Unlearner {
         ids: &[String],
         requests: u64,
     ) -> Result<Certificate, RemovalError> {
-        self.check_request(ids)?;
+        let positions = self.checked_positions(ids)?;
         let requests = requests.max(1);
         let publish = self.release_due_after(requests);
-        self.transaction(|unlearner, undo| unlearner.remove_batch(ids, undo, publish, requests))
+        self.transaction(|unlearner, undo| {
+            unlearner.remove_batch(ids, positions, undo, publish, requests)
+        })
     }
 
     /// Removes `ids` as one request taken one id at a time: one step and one certificate per
@@ -572,8 +574,20 @@ impl Unlearner {
                 .enumerate()
                 .map(|(i, id)| {
                     let publish = publish && i == last;
-                    let certificate =
-                        unlearner.remove_batch(std::slice::from_ref(id), undo, publish, 1)?;
+                    // The earlier steps moved rows: the id's position is looked up now.
+                    let position = unlearner
+                        .model
+                        .secret
+                        .design()
+                        .position(id)
+                        .expect("checked by check_request");
+                    let certificate = unlearner.remove_batch(
+                        std::slice::from_ref(id),
+                        vec![position],
+                        undo,
+                        publish,
+                        1,
+                    )?;
                     if i != last {
                         // One request: only its last step counts toward the publish policy.
                         unlearner.model.secret.pending_requests -= 1;
@@ -795,6 +809,12 @@ impl Unlearner {
 
     /// Checks a request without changing anything.
     pub fn check_request(&self, ids: &[String]) -> Result<(), RemovalError> {
+        self.checked_positions(ids).map(drop)
+    }
+
+    /// Checks a request without changing anything and returns the positions of its ids, in
+    /// the order given: the one look-up of each id in the index that the removal uses too.
+    fn checked_positions(&self, ids: &[String]) -> Result<Vec<usize>, RemovalError> {
         if ids.is_empty() {
             return Err(RemovalError::Empty);
         }
@@ -806,26 +826,29 @@ impl Unlearner {
         // A request of one id cannot repeat it: only longer ones fill the set (which
         // allocates nothing until then).
         let mut seen = HashSet::new();
+        let mut positions = Vec::with_capacity(ids.len());
         for id in ids {
             if ids.len() > 1 && !seen.insert(id.as_str()) {
                 return Err(RemovalError::DuplicateId(id.clone()));
             }
-            if design.position(id).is_none() {
+            let Some(position) = design.position(id) else {
                 return Err(RemovalError::UnknownId(id.clone()));
-            }
+            };
+            positions.push(position);
         }
         if ids.len() >= design.n_rows() {
             return Err(RemovalError::WouldRemoveAll(ids.len()));
         }
-        Ok(())
+        Ok(positions)
     }
 
     /// One batch step for `requests` requests, recording the deleted rows in `undo`. The
     /// callers have checked the request ([`Unlearner::check_request`]; for a sequence, all its
-    /// ids at once).
+    /// ids at once) and give the ids' current `positions`, in the order of `ids`.
     fn remove_batch(
         &mut self,
         ids: &[String],
+        mut positions: Vec<usize>,
         undo: &mut Vec<RemovedRow>,
         publish: bool,
         requests: u64,
@@ -835,15 +858,6 @@ impl Unlearner {
         let secret = &mut self.model.secret;
         let n_before = secret.n_rows();
         let tags: Vec<String> = ids.iter().map(|id| secret.key.id_tag(id)).collect();
-        let mut positions: Vec<usize> = ids
-            .iter()
-            .map(|id| {
-                secret
-                    .design()
-                    .position(id)
-                    .expect("checked by check_request")
-            })
-            .collect();
         positions.sort_unstable();
         let first_removed = undo.len();
         // From the highest position down, so that the row swap_remove moves into a hole is

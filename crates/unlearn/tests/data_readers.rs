@@ -668,6 +668,7 @@ fn assert_aligned(data: &Dataset) {
         let i: f64 = id[1..].parse().expect("indexed id");
         assert_eq!(data.row(k), &[i, -i], "row {k}");
         assert_eq!(targets[k], 10.0 * i, "row {k}");
+        assert_eq!(data.position(id), Some(k), "the index of row {k}");
     }
 }
 

@@ -367,7 +367,12 @@ impl Dataset {
         let id = self.ids.swap_remove(i);
         self.index.remove(&id);
         if i != last {
-            self.index.insert(self.ids[i].clone(), i);
+            // The moved row's id is indexed already: only its position changes (no copy of
+            // the id, no insertion).
+            *self
+                .index
+                .get_mut(self.ids[i].as_str())
+                .expect("every id is indexed") = i;
         }
         let target = self.targets.as_mut().map(|t| t.values.swap_remove(i));
         let sequence = self.sequence.swap_remove(i);
