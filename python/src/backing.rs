@@ -15,8 +15,9 @@
 //!
 //! Design choices:
 //! - **The writer handle is kept** from the first recording removal until the next
-//!   `save()` to that store (or until the model is dropped: the handle closes with it,
-//!   releasing the lock; a removal that opened it and failed lets it go at once). Only one
+//!   `save()` to that store or `close()` ([`Backing::close`]: the end of a `with` block
+//!   too), or until the model is dropped (the handle closes with it, releasing the lock; a
+//!   removal that opened it and failed lets it go at once). Only one
 //!   handle may append to the log and commit (the writer lock), and a commit through the
 //!   handle that recorded does not record again (no double charge). Opening per removal
 //!   instead would leave the next writer's opening to reconcile the recorded entries as a
@@ -33,6 +34,19 @@
 //!   removal before anything changes. A record that cannot be appended after the removal (a
 //!   full disk) rolls the removal back ([`unlearn::unlearner::Unlearner::confirmed`]): in
 //!   every case the removal raises, nothing was shown, and the model is as it was.
+//! - **A handle belongs to the process that opened it.** A forked child (`multiprocessing`
+//!   on Linux, `os.fork`) inherits the handle and its SQLite connection, but not the
+//!   writer lock (an fcntl lock belongs to a process), and SQLite forbids using a
+//!   connection across a fork. The handle remembers its process: in any other, it is
+//!   forgotten without being closed (closing it there could checkpoint and delete the
+//!   parent's write-ahead log) and the store is opened afresh, which takes the lock — or is
+//!   refused while the parent holds it ([`Backing::writer`], [`Backing::commit`], `Drop`).
+//! - **The rows stay where the store keeps them.** A model backed by a store that holds its
+//!   rows and then detached (`detach_rows`) can never be committed there (the store refuses
+//!   a model whose rows live elsewhere), so its removals are refused before anything changes
+//!   — nothing recorded that no save could ever commit — until it is saved to a store of its
+//!   own (`save(new_path)`, which then backs it), and `detach_rows` itself is refused while
+//!   the model holds removals it has not saved ([`Backing::holds_lock`]).
 //! - **No opt-out per removal.** A store-backed model always records; a caller who wants a
 //!   model that is not backed loads it with `record=False` (an experiment on a copy: its
 //!   releases are charged in its in-memory ledger only, and it never takes the lock). A
@@ -54,22 +68,70 @@ const WRITE_NOW: Access = Access::Write {
     wait: Duration::ZERO,
 };
 
-/// The store a model continues: its directory and, while the model holds releases the
-/// store has recorded but not committed, the store's writer handle.
+/// The store a model continues: its directory, where it keeps the rows, and, while the
+/// model holds releases the store has recorded but not committed, the store's writer handle.
 pub struct Backing {
     path: PathBuf,
-    /// The writer handle; a `Mutex` only so that the Python class is `Sync` (the handle is
-    /// used through `&mut` and never locked concurrently).
-    writer: Option<Mutex<Store>>,
+    /// Whether the store's rows are external (the model's were when it loaded or saved it).
+    external: bool,
+    writer: Option<Handle>,
+}
+
+/// A writer handle and the process that opened it (see the module's documentation).
+struct Handle {
+    /// The handle; a `Mutex` only so that the Python class is `Sync` (the handle is used
+    /// through `&mut` and never locked concurrently).
+    store: Mutex<Store>,
+    /// `std::process::id()` when it was opened.
+    pid: u32,
+}
+
+impl Handle {
+    /// The handle, if this process opened it; a handle inherited across a fork is forgotten
+    /// (`std::mem::forget`): never closed here, never used.
+    fn of_this_process(self) -> Option<Store> {
+        if self.pid == std::process::id() {
+            Some(
+                self.store
+                    .into_inner()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            )
+        } else {
+            std::mem::forget(self);
+            None
+        }
+    }
+}
+
+impl Drop for Backing {
+    /// Closes the handle (releasing the lock) in the process that opened it only.
+    fn drop(&mut self) {
+        if let Some(handle) = self.writer.take() {
+            drop(handle.of_this_process());
+        }
+    }
 }
 
 impl Backing {
-    /// A model continuing the store at `path`, not holding its lock. The path is made
+    /// A model continuing the store at `path`, whose rows are `external` or held (as the
+    /// model's are when it loads or saves it), not holding its lock. The path is made
     /// absolute (when it resolves), so that a later change of the working directory (a
     /// notebook's `os.chdir`) does not point the model at another directory.
-    pub fn new(path: PathBuf) -> Self {
+    pub fn new(path: PathBuf, external: bool) -> Self {
         let path = std::fs::canonicalize(&path).unwrap_or(path);
-        Self { path, writer: None }
+        Self {
+            path,
+            external,
+            writer: None,
+        }
+    }
+
+    /// Whether the model holds the store's writer lock, that is removals recorded in the
+    /// store and not saved (in this process).
+    pub fn holds_lock(&self) -> bool {
+        self.writer
+            .as_ref()
+            .is_some_and(|handle| handle.pid == std::process::id())
     }
 
     /// The store's directory.
@@ -77,22 +139,35 @@ impl Backing {
         &self.path
     }
 
-    /// The writer handle, opened (taking the lock) on first use, after checking that the
-    /// model continues what the store committed (recording, through the same call, any
-    /// uncommitted entry it holds). On error the handle is not kept.
+    /// The writer handle, opened (taking the lock) on first use — or in a forked child,
+    /// whose inherited handle is forgotten — after checking that the model continues what
+    /// the store committed (recording, through the same call, any uncommitted entry it
+    /// holds). On error the handle is not kept.
     fn writer(&mut self, unlearner: &Core) -> Result<&mut Store, PyErr> {
-        let writer = match self.writer.take() {
-            Some(writer) => writer,
-            None => Mutex::new(self.open(unlearner)?),
+        let store = match self.writer.take().and_then(Handle::of_this_process) {
+            Some(store) => store,
+            None => self.open(unlearner)?,
         };
-        let writer = self.writer.insert(writer);
-        Ok(writer
+        let handle = self.writer.insert(Handle {
+            store: Mutex::new(store),
+            pid: std::process::id(),
+        });
+        Ok(handle
+            .store
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
-    /// Opens the store for writing and checks that `unlearner` continues its ledger.
+    /// Opens the store for writing and checks that `unlearner` continues its ledger — and
+    /// keeps its rows where the store does (a model detached from a store that holds its
+    /// rows can never be committed there: refused before the store is opened).
     fn open(&self, unlearner: &Core) -> Result<Store, PyErr> {
+        if unlearner.model.secret.rows.is_external() != self.external {
+            return Err(unlearn_error(format!(
+                "the removal was not made, nothing was shown and the model is unchanged: the model's rows were detached (detach_rows) after it was loaded from or saved to {}, which holds its rows, so that store can never take this model's removals. Save the model to a store of its own first (est.save(new_path): its removals are then recorded there), or load a copy that no store backs (Estimator.load(path, record=False))",
+                self.path.display()
+            )));
+        }
         let mut store = Store::open(&self.path, WRITE_NOW)
             .map_err(|e| refused(&self.path, "opening it for writing failed", e))?;
         // An opening that settled releases of another branch (a process that removed and
@@ -108,6 +183,20 @@ impl Backing {
         Ok(store)
     }
 
+    /// Lets go of the store: commits `unlearner`'s recorded, unsaved removals through the
+    /// handle that recorded them ([`Backing::commit`]) and releases the writer lock, so that
+    /// other writers (`unlearn serve`, the CLI, another model) need not wait for a `save()`
+    /// or the garbage collector. Committing rather than only dropping the handle: the
+    /// removals were shown when they returned, and the records already charge them, so the
+    /// store's next writer would otherwise re-apply them as a lost branch (a second release
+    /// of each, and a store this model no longer continues: its later `remove()` and
+    /// `save()` refused). Committed, the model still continues the store: a later removal
+    /// takes the lock again ([`request`]). Nothing to do, and no follow-up, when no handle is
+    /// held. After an error the handle is gone too (as after a failed `save()`).
+    pub fn close(&mut self, unlearner: &mut Core) -> Result<Vec<FollowUp>, StoreError> {
+        self.commit(unlearner).unwrap_or(Ok(Vec::new()))
+    }
+
     /// Commits `unlearner` to this store through the handle that recorded its releases
     /// (they are not recorded again), then lets go of the lock. `None` when no handle is
     /// held (nothing was recorded: the caller saves as for any path). After a failed commit
@@ -116,11 +205,7 @@ impl Backing {
     /// afresh, which lets the model's commit replace the entry that charged them
     /// (`Store::commit`).
     pub fn commit(&mut self, unlearner: &mut Core) -> Option<Result<Vec<FollowUp>, StoreError>> {
-        let mut store = self
-            .writer
-            .take()?
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut store = self.writer.take()?.of_this_process()?;
         Some(store.commit(unlearner).map(|()| store.take_follow_ups()))
     }
 }

@@ -152,9 +152,10 @@ pub fn training_data(
 #[pyo3(signature = (path, record=true))]
 pub fn load(py: Python<'_>, path: PathBuf, record: bool) -> PyResult<Unlearner> {
     let inner = py.detach(|| load_store(&path)).map_err(store_error)?;
+    let external = inner.model.secret.rows.is_external();
     Ok(Unlearner {
         inner,
-        backing: record.then(|| Backing::new(path)),
+        backing: record.then(|| Backing::new(path, external)),
     })
 }
 
@@ -200,9 +201,25 @@ fn save_store(
         Err(e) => return Err(e),
     };
     if rebind {
-        *backing = Some(Backing::new(path.to_path_buf()));
+        let external = unlearner.model.secret.rows.is_external();
+        *backing = Some(Backing::new(path.to_path_buf(), external));
     }
     Ok(store.take_follow_ups())
+}
+
+/// Warns with [`DurableCommitWarning`] about what a durable commit left undone. The commit
+/// stands, so the call that made it returns normally: a warning that the caller's filters
+/// turn into an exception is reported as unraisable instead of raised, so that no caller
+/// takes a durable commit for a failed one.
+fn warn_follow_ups(py: Python<'_>, follow_ups: Vec<FollowUp>) {
+    for follow_up in follow_ups {
+        let message = std::ffi::CString::new(follow_up.to_string())
+            .unwrap_or_else(|_| c"a durable commit left work undone".to_owned());
+        let category = py.get_type::<DurableCommitWarning>();
+        if let Err(raised) = PyErr::warn(py, &category, &message, 1) {
+            raised.write_unraisable(py, None);
+        }
+    }
 }
 
 /// Whether two paths name the same directory (the same path if either cannot be resolved).
@@ -252,8 +269,17 @@ impl Unlearner {
     }
 
     /// Lets go of the rows (`Unlearner::detach_rows`): from now on a removal must be given
-    /// the removed rows, and a request that needs a pass raises `NeedsFullPass`.
+    /// the removed rows, and a request that needs a pass raises `NeedsFullPass`. A model
+    /// backed by a store (which holds the rows) then removes nothing until it is saved to a
+    /// store of its own ([`crate::backing`]); refused while it holds removals recorded in
+    /// that store and not saved (they could never be committed after it).
     fn detach_rows(&mut self, py: Python<'_>) -> PyResult<()> {
+        if let Some(backing) = self.backing.as_ref().filter(|b| b.holds_lock()) {
+            return Err(unlearn_error(format!(
+                "the rows were not detached: this model holds removals recorded in {} and not saved, which that store (it holds the rows) could not take once the rows are detached. Save them first (est.save(path), or est.close()), then detach",
+                backing.path().display()
+            )));
+        }
         let inner = &mut self.inner;
         py.detach(|| inner.detach_rows()).map_err(train_error)
     }
@@ -423,18 +449,43 @@ impl Unlearner {
         let follow_ups = py
             .detach(|| save_store(&path, inner, backing, rebind))
             .map_err(store_error)?;
-        // The commit is durable: save() returns normally. A warning that the caller's filters
-        // turn into an exception is reported as unraisable instead of raised, so that no
-        // caller takes a durable save for a failed one.
-        for follow_up in follow_ups {
-            let message = std::ffi::CString::new(follow_up.to_string())
-                .unwrap_or_else(|_| c"a durable commit left work undone".to_owned());
-            let category = py.get_type::<DurableCommitWarning>();
-            if let Err(raised) = PyErr::warn(py, &category, &message, 1) {
-                raised.write_unraisable(py, None);
-            }
-        }
+        warn_follow_ups(py, follow_ups);
         Ok(())
+    }
+
+    /// Lets go of the model's store ([`Backing::close`]): commits the removals it recorded
+    /// there and has not saved, through the handle that recorded them, and releases the
+    /// writer lock. Nothing to do when no lock is held (a model of no store, loaded with
+    /// `record=False`, saved since its last removal, or closed already). A later removal
+    /// takes the lock again; a later save works as for any model of that store. If the
+    /// commit fails the lock is let go all the same (the records stand, marked failed: a
+    /// retried save commits the removals) and the error is raised.
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        let (inner, backing) = (&mut self.inner, self.backing.as_mut());
+        let Some(backing) = backing else {
+            return Ok(());
+        };
+        let follow_ups = py.detach(|| backing.close(inner)).map_err(store_error)?;
+        warn_follow_ups(py, follow_ups);
+        Ok(())
+    }
+
+    /// `with` support: the model itself.
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// `with` support: [`Unlearner::close`] on leaving the block, also on an exception
+    /// (which it never suppresses).
+    fn __exit__(
+        &mut self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _traceback: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     fn __repr__(&self) -> String {

@@ -292,14 +292,15 @@ class _CertifiedEstimator(BaseEstimator):
         budget (the store's next writer charges it; a store holding its rows also applies
         the removal, since its certificate may have been handed out). To record, the model
         takes the store's writer lock at its first removal and keeps it until :meth:`save`
-        to that store returns (or the model is deleted): meanwhile other writers (another
-        model, ``unlearn serve``, CLI commands) are refused. If the store cannot record —
-        another writer holds it, another writer committed since this model was loaded, the
-        directory is gone, the disk is full — ``remove`` raises, nothing is shown and the
-        model is unchanged. A model trained here and never saved, or loaded with
-        ``record=False``, has no store to charge: its releases are charged in its
-        in-memory ledger only (:meth:`save` it before publishing if the store's budget must
-        account for them).
+        to that store or :meth:`close` returns (or the model is deleted): meanwhile other
+        writers (another model, ``unlearn serve``, CLI commands) are refused, so let go of
+        it when done (``with Estimator.load(path) as est:`` closes at the block's end). If
+        the store cannot record — another writer holds it, another writer committed since
+        this model was loaded, the directory is gone, the disk is full — ``remove`` raises,
+        nothing is shown and the model is unchanged. A model trained here and never saved,
+        or loaded with ``record=False``, has no store to charge: its releases are charged in
+        its in-memory ledger only (:meth:`save` it before publishing if the store's budget
+        must account for them).
 
         Parameters
         ----------
@@ -490,6 +491,12 @@ class _CertifiedEstimator(BaseEstimator):
         Hessian and Gram caches, formed here from the rows); :meth:`remove` must then be
         given the removed rows (``rows=``). Output perturbation only.
 
+        A store-backed estimator's store keeps the rows, so it can never take the removals
+        of a detached model: after ``detach_rows``, :meth:`remove` raises (nothing changed)
+        until the estimator is saved to a store of its own (``save(new_path)``, which then
+        backs it). Refused while the estimator holds removals it recorded in its store and
+        has not saved: :meth:`save` or :meth:`close` first.
+
         Returns
         -------
         self
@@ -565,6 +572,33 @@ class _CertifiedEstimator(BaseEstimator):
         check_is_fitted(self)
         self._unlearner.save(str(path))
 
+    def close(self) -> None:
+        """Let go of the store: save the recorded removals and release the writer lock.
+
+        A store-backed estimator holds its store's writer lock from its first removal until
+        :meth:`save` (:meth:`remove`), which keeps other writers (``unlearn serve``, CLI
+        commands, other estimators) out. ``close`` commits the removals it recorded there
+        and has not saved — they were shown when :meth:`remove` returned and are charged
+        already; left uncommitted, the store's next writer would apply them again, as a
+        second release, and this estimator could no longer continue the store — then lets
+        go of the lock. The estimator stays usable: a later :meth:`remove` takes the lock
+        again (and records before it returns, as always), a later :meth:`save` works.
+        Calling it again, or on an estimator that holds no lock (no store, ``record=False``,
+        saved since its last removal), does nothing. ``with Estimator.load(path) as est:``
+        calls it when the block ends, also on an exception (which propagates). If the
+        commit fails the lock is let go all the same and the error is raised, as by a
+        failed :meth:`save` (call ``save`` to retry).
+        """
+        unlearner = getattr(self, "_unlearner", None)
+        if unlearner is not None:
+            unlearner.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     @classmethod
     def load(cls, path: str | Path, *, record: bool = True) -> Any:
         """Load an estimator from a store written by :meth:`save` or ``unlearn train``.
@@ -583,10 +617,11 @@ class _CertifiedEstimator(BaseEstimator):
         record : bool, default True
             Back the estimator by the store: each removal is recorded in the store's release
             log before it returns, so that what it shows is charged to the store's budget
-            whatever happens next (:meth:`remove`). False loads a copy that never writes to
-            the store (an experiment, a comparison): its releases are charged in its own
-            ledger only, so show nothing of them that the store's budget must account for,
-            or :meth:`save` it first.
+            whatever happens next (:meth:`remove`); the writer lock the first removal takes
+            is let go by :meth:`save` or :meth:`close` (use ``with``). False loads a copy
+            that never writes to the store (an experiment, a comparison): its releases are
+            charged in its own ledger only, so show nothing of them that the store's budget
+            must account for, or :meth:`save` it first.
 
         Returns
         -------

@@ -683,6 +683,30 @@ impl Unlearner {
         for release in &foreign {
             secret.transcript = secret.transcript.after(release.charge);
         }
+        self.reconciliation_entry(foreign, Vec::new())
+    }
+
+    /// Records the erasures of data subjects — their keyed tags `erased_subject_tags`
+    /// (HMAC under the model's key, [`crate::noise::NoiseKey::subject_tag`]), sorted and
+    /// distinct — that a branch of the store's history left behind by a restore had made and
+    /// this ledger has not: one reconciliation entry carries them, so the subjects count as
+    /// erased again (a later request naming one is "already removed"; remaining rows of one
+    /// are refused by a refresh, [`RemovalError::ErasedSubjectRemains`]), as they would in
+    /// the branch that acknowledged the erasures. Changes no weight, publishes nothing,
+    /// charges nothing. The rows themselves are re-applied by their removals (a store that
+    /// holds its rows) or by the removal its writer demands (external rows:
+    /// [`crate::store::Store::commit`]).
+    pub fn record_lost_erasures(&mut self, erased_subject_tags: Vec<String>) -> Certificate {
+        self.reconciliation_entry(Vec::new(), erased_subject_tags)
+    }
+
+    /// Appends a reconciliation entry listing the charged releases `foreign` (already added
+    /// to the transcript) and the erased subjects' tags, the published model unchanged.
+    fn reconciliation_entry(
+        &mut self,
+        foreign: Vec<ForeignRelease>,
+        erased_subject_tags: Vec<String>,
+    ) -> Certificate {
         let digest = self.model.published.digest.clone();
         let bounds = self
             .ledger
@@ -691,7 +715,7 @@ impl Unlearner {
             .unwrap_or_default();
         let mut certificate = self.certificate(
             EntryKind::Reconciliation,
-            (Vec::new(), Vec::new()),
+            (Vec::new(), erased_subject_tags),
             Some(digest),
             bounds,
             false,

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 use unlearn::bounds::rounding_gamma;
 use unlearn::certificate::Certificate;
@@ -14,13 +15,18 @@ use unlearn::loss::LossKind;
 use unlearn::model::{self, TrainingData};
 use unlearn::noise::NoiseKey;
 use unlearn::partials::PartialSums;
+use unlearn::requests::Erasure;
 use unlearn::rows::{
     ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS, EXTERNAL_ROWS_ASSUMPTIONS, GivenRows, RowSums,
     TrainingRows, UNDIGESTED_EXTERNAL_ROWS_ASSUMPTIONS,
 };
-use unlearn::store::{Access, EXTERNAL_ROWS_FORMAT_VERSION, Store};
+use unlearn::store::{
+    Access, DB_FILE, EXTERNAL_ROWS_FORMAT_VERSION, LogLine, MODEL_FILE, RELEASE_LOG_FILE, Store,
+    read_release_log,
+};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::{PassNeeded, RemovalError, Unlearner};
+use unlearn::verify::verify;
 
 /// The raw training rows: 400 seeded rows of 12 features (norm ≤ 1), binary targets, each
 /// row of subject `p{i % 9}`.
@@ -787,34 +793,18 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
     let (_, mut external) = pair();
     // A publish policy: requests are served (committed, acknowledged) but not released at once.
     external.model.published.publish = unlearn::model::PublishPolicy { every: 10 };
-    let dir = scratch("review4-restore");
-    let write = Access::Write {
-        wait: Duration::ZERO,
-    };
-    drop(Store::create(&dir, &mut external, false, Duration::ZERO).unwrap());
-    // Back up unlearn.db and model.json with the store closed.
-    let backup = scratch("review4-backup");
-    std::fs::create_dir_all(&backup).unwrap();
-    for f in ["unlearn.db", "model.json"] {
-        std::fs::copy(dir.join(f), backup.join(f)).unwrap();
-    }
+    let (dir, backup) = backed_up(&mut external, "review4-restore");
     // An acknowledged removal of s2, committed, not published.
-    let mut store = Store::open(&dir, write).unwrap();
+    let mut store = Store::open(&dir, WRITE).unwrap();
     let mut loaded = store.load().unwrap();
     let certificate = loaded.remove_external(&given(&["s2"], &[]), 1).unwrap();
     assert!(!certificate.published, "the policy defers the release");
     store.commit(&mut loaded).unwrap();
     drop(store);
     let tag = certificate.removed_id_tags[0].clone();
-    // Restore the backup (only unlearn.db and model.json, as the README says).
-    for f in ["unlearn.db-wal", "unlearn.db-shm"] {
-        let _ = std::fs::remove_file(dir.join(f));
-    }
-    for f in ["unlearn.db", "model.json"] {
-        std::fs::copy(backup.join(f), dir.join(f)).unwrap();
-    }
+    restore(&backup, &dir);
     // The next writer opens, but commits nothing that drops the removal of s2 ...
-    let mut store = Store::open(&dir, write).expect("the store opens");
+    let mut store = Store::open(&dir, WRITE).expect("the store opens");
     let mut restored = store.load().unwrap();
     let other = restored.remove_external(&given(&["s3"], &[]), 1).unwrap();
     match store.commit(&mut restored) {
@@ -839,7 +829,7 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
         .commit(&mut redone)
         .expect("a removal of the lost rows settles the store");
     drop(store);
-    let settled = Store::open(&dir, write).unwrap();
+    let settled = Store::open(&dir, WRITE).unwrap();
     let check = settled.release_log_check().unwrap();
     assert!(check.passed, "{}", check.detail);
     assert!(
@@ -847,6 +837,158 @@ fn a_restored_external_store_refuses_rather_than_drop_an_acknowledged_removal() 
         "{}",
         check.detail
     );
+}
+
+/// How the restore tests open a store for writing (no waiting for the lock).
+const WRITE: Access = Access::Write {
+    wait: Duration::ZERO,
+};
+
+/// A new store of `model` in a scratch directory named `name`, and its backup as an
+/// operator takes it (`unlearn.db` and `model.json`, the store closed) in `name-backup`:
+/// their guards.
+fn backed_up(model: &mut Unlearner, name: &str) -> (common::Scratch, common::Scratch) {
+    let dir = scratch(name);
+    drop(Store::create(&dir, model, false, Duration::ZERO).unwrap());
+    let backup = scratch(&format!("{name}-backup"));
+    std::fs::create_dir_all(&backup).unwrap();
+    for f in [DB_FILE, MODEL_FILE] {
+        std::fs::copy(dir.join(f), backup.join(f)).unwrap();
+    }
+    (dir, backup)
+}
+
+/// Puts the backup back as the README says: only `unlearn.db` and `model.json`, no WAL; the
+/// release log stays.
+fn restore(backup: &Path, dir: &Path) {
+    for f in ["unlearn.db-wal", "unlearn.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    for f in [DB_FILE, MODEL_FILE] {
+        std::fs::copy(backup.join(f), dir.join(f)).unwrap();
+    }
+}
+
+/// Review 8, finding 2: a restore that loses a subject erasure of an external-rows store
+/// keeps the subject erased. The erasure's release-log record carries the subject's keyed
+/// tag (never the subject), and the next writer records the erasure again (one
+/// reconciliation entry), so the restored store refuses, as one never restored does, a
+/// request that names the subject and a refresh over a table that still holds one of its
+/// rows under an id no request named; the removal of its rows, which the writer demands
+/// (it cannot re-apply it without the rows), settles the store. Before the record carried
+/// the tag, the restored ledger forgot the subject: both were accepted.
+#[test]
+fn a_restored_external_store_keeps_a_lost_subject_erasure() {
+    let (_, mut external) = pair();
+    let (dir, backup) = backed_up(&mut external, "restore-subject");
+    // p5 erased (its row s14 given), committed, acknowledged.
+    let mut store = Store::open(&dir, WRITE).unwrap();
+    let mut loaded = store.load().unwrap();
+    let erasure = loaded
+        .remove_external(&given(&["s14"], &["p5"]), 1)
+        .unwrap();
+    store.commit(&mut loaded).unwrap();
+    drop(store);
+    let p5 = loaded.model.secret.key.subject_tag("p5");
+    assert_eq!(erasure.erased_subject_tags, vec![p5.clone()]);
+    let recorded = read_release_log(&dir)
+        .unwrap()
+        .into_iter()
+        .find_map(|line| match line {
+            LogLine::Record(r) if r.entry == erasure.digest => Some(r),
+            _ => None,
+        })
+        .expect("the erasure is recorded");
+    assert_eq!(recorded.erased_subject_tags, vec![p5.clone()]);
+    let log = std::fs::read_to_string(dir.join(RELEASE_LOG_FILE)).unwrap();
+    assert!(!log.contains("\"p5\""), "the log names the subject");
+
+    restore(&backup, &dir);
+    let pending = Store::open(&dir, Access::Read)
+        .unwrap()
+        .release_log_check()
+        .unwrap();
+    assert!(
+        pending
+            .detail
+            .contains("1 data subject(s) erased outside this ledger"),
+        "{}",
+        pending.detail
+    );
+    let mut store = Store::open(&dir, WRITE).unwrap();
+    let erased_again: Vec<&String> = store
+        .reconciled()
+        .iter()
+        .flat_map(|e| &e.erased_subject_tags)
+        .collect();
+    assert_eq!(erased_again, vec![&p5]);
+    let mut restored = store.load().unwrap();
+    // (a) The subject is erased: a request naming it is "already removed".
+    match restored.remove_external(&given(&["s23"], &["p5"]), 1) {
+        Err(RemovalError::SubjectAlreadyRemoved(subject)) => assert_eq!(subject, "p5"),
+        other => panic!("a request erasing p5 again was not refused: {other:?}"),
+    }
+    // (b) A refresh over a table that still holds p5's rows is refused, naming the first.
+    match restored
+        .sums_over_remaining(&given(&["s13"], &[]), rows_without(&["s7", "s13", "s14"]))
+        .unwrap_err()
+    {
+        RemovalError::ErasedSubjectRemains {
+            id,
+            subject,
+            removal,
+        } => assert_eq!(
+            (id.as_str(), subject.as_str(), removal),
+            ("s5", "p5", "an earlier removal erased")
+        ),
+        e => panic!("refused for another reason: {e}"),
+    }
+    // The lost removal of s14 itself, demanded by the writer, settles the store.
+    restored.remove_external(&given(&["s14"], &[]), 1).unwrap();
+    store.commit(&mut restored).unwrap();
+    drop(store);
+    let settled = Store::open(&dir, WRITE).unwrap();
+    assert!(settled.reconciled().is_empty());
+    let check = settled.release_log_check().unwrap();
+    assert!(check.passed, "{}", check.detail);
+    for pending in ["not applied yet", "not recorded as erased"] {
+        assert!(!check.detail.contains(pending), "{}", check.detail);
+    }
+}
+
+/// A store that holds its rows re-applies a lost subject erasure by removing the subject's
+/// rows again, which erases the subject as the lost branch did: the restored store counts
+/// it erased once (no reconciliation entry repeats it) and verifies.
+#[test]
+fn a_restored_store_that_holds_its_rows_erases_a_lost_subject_once() {
+    let (dir, backup) = backed_up(&mut trained(), "restore-subject-held");
+    let mut store = Store::open(&dir, WRITE).unwrap();
+    let mut loaded = store.load().unwrap();
+    let erasure = loaded.erase(&Erasure::Subject("p5".into())).unwrap();
+    store.commit(&mut loaded).unwrap();
+    drop(store);
+    restore(&backup, &dir);
+
+    let store = Store::open(&dir, WRITE).unwrap();
+    let p5 = loaded.model.secret.key.subject_tag("p5");
+    let restored = store.load().unwrap();
+    let erasing: Vec<u64> = restored
+        .ledger
+        .entries
+        .iter()
+        .filter(|e| e.erased_subject_tags.contains(&p5))
+        .map(|e| e.step)
+        .collect();
+    assert_eq!(erasing.len(), 1, "p5 erased by entries {erasing:?}");
+    let reapplied = store.reconciled().last().unwrap();
+    assert_eq!(reapplied.step, erasing[0]);
+    assert_eq!(reapplied.removed_id_tags, erasure.removed_id_tags);
+    assert!(matches!(
+        restored.resolve(&Erasure::Subject("p5".into())),
+        Err(RemovalError::SubjectAlreadyRemoved(s)) if s == "p5"
+    ));
+    let report = verify(&restored);
+    assert!(report.passed(), "{:?}", report.checks);
 }
 
 /// [`rows`] less the rows with these ids (the remaining rows of a table they were deleted

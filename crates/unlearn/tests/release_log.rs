@@ -121,6 +121,7 @@ fn the_log_records_every_entry_with_its_charge_and_no_id() {
             charge: entry.distance,
             weights: entry.digest_after.clone(),
             removed_id_tags: entry.removed_id_tags.clone(),
+            erased_subject_tags: entry.erased_subject_tags.clone(),
         });
         assert_eq!(record, &expected);
     }
@@ -213,6 +214,7 @@ fn a_record_outside_the_ledger_is_charged_and_another_lineage_ignored() {
         charge: Some(charge),
         weights: "0".repeat(64),
         removed_id_tags: Vec::new(),
+        erased_subject_tags: Vec::new(),
     };
     let ours = std::fs::read_to_string(root.join(RELEASE_LOG_FILE)).unwrap();
     let line = |record: LogRecord| serde_json::to_string(&record).unwrap() + "\n";

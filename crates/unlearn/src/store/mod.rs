@@ -478,8 +478,9 @@ impl Store {
     }
 
     /// What reconciling the store with its release log did, for the operator (none if
-    /// nothing): which releases of the lost branch were charged, and how many of its removals
-    /// were re-applied (or, its rows being external, could not be). It names releases by
+    /// nothing): which releases of the lost branch were charged, how many of its removals
+    /// were re-applied (or, its rows being external, could not be), and how many data
+    /// subjects the reconciled entries erase again. It names releases by
     /// index only: their charges depend on the data, and this note goes to standard error and
     /// service logs (`inspect` and `verify` on the 0600 store show the charges).
     pub fn reconciliation_note(&self) -> Option<String> {
@@ -494,6 +495,11 @@ impl Store {
             .iter()
             .filter(|e| e.kind == EntryKind::Removal)
             .count();
+        let erased: usize = self
+            .reconciled
+            .iter()
+            .map(|e| e.erased_subject_tags.len())
+            .sum();
         let unapplied = if self.unapplied.is_empty() {
             String::new()
         } else {
@@ -504,7 +510,7 @@ impl Store {
         };
         (!self.reconciled.is_empty() || !self.unapplied.is_empty()).then(|| {
             format!(
-                "the store's release log holds entries its ledger does not (it was restored from a backup after it had published, or a writer stopped between a record and its commit); charged to the transcript: {}; removals of those entries re-applied: {reapplied}{unapplied}",
+                "the store's release log holds entries its ledger does not (it was restored from a backup after it had published, or a writer stopped between a record and its commit); charged to the transcript: {}; removals of those entries re-applied: {reapplied}; data subjects erased again: {erased}{unapplied}",
                 if charged.is_empty() {
                     "none".to_string()
                 } else {
@@ -1482,9 +1488,11 @@ fn retried_before(
 ) -> Option<usize> {
     let (first, last) = (reconciled.first()?, reconciled.last()?);
     let before = (old.ledger_len as usize).checked_sub(reconciled.len())?;
-    let charges_only = reconciled
-        .iter()
-        .all(|e| e.kind == EntryKind::Reconciliation && e.removed_id_tags.is_empty());
+    let charges_only = reconciled.iter().all(|e| {
+        e.kind == EntryKind::Reconciliation
+            && e.removed_id_tags.is_empty()
+            && e.erased_subject_tags.is_empty()
+    });
     let newest = last.digest == old.ledger_head && first.step as usize == before;
     let continues = before > 0
         && entries.len() > before

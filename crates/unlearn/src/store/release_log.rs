@@ -8,7 +8,8 @@
 //! fsynced before the database commits) — [`LogRecord`]: the lineage (the digest of the
 //! training entry), the entry's position and digest (the ledger head once it is committed),
 //! the release count and charge Δ_j when it published, the published weights' digest, and
-//! the keyed tags of the ids it removed. No row, id, subject name or secret weight.
+//! the keyed tags of the ids it removed and of the data subjects it erased. No row, id,
+//! subject name or secret weight.
 //!
 //! **Crash safety.** The record is durable before the commit that makes its release visible
 //! (the database commit, then `model.json`), so no release is ever visible without its
@@ -111,6 +112,15 @@ pub struct LogRecord {
     /// Keyed tags of the ids the entry removed (HMAC under the store's key; not the ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed_id_tags: Vec<String>,
+    /// Keyed tags of the data subjects the entry erased (its certificate's
+    /// `erased_subject_tags`: HMAC under the store's key, never the subject), so that a
+    /// restore that loses the entry re-applies the erasure as a subject erasure
+    /// ([`reconcile`]). Absent when empty: records of entries that erased no subject, and
+    /// every record written before the field existed, read and serialise as they did (a
+    /// record carries no digest of its own; the entry's digest it names is the
+    /// certificate's, which this field does not enter).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased_subject_tags: Vec<String>,
 }
 
 impl LogRecord {
@@ -125,6 +135,7 @@ impl LogRecord {
             charge: entry.distance.filter(|_| entry.published),
             weights: entry.digest_after.clone(),
             removed_id_tags: entry.removed_id_tags.clone(),
+            erased_subject_tags: entry.erased_subject_tags.clone(),
         }
     }
 }
@@ -474,13 +485,20 @@ pub(super) struct Counted<'a> {
 }
 
 impl<'a> Counted<'a> {
-    /// The keyed tags of the ids whose removal is to be applied: none for a failed commit.
+    /// The record, when its removal is to be applied — the ids it removed and the subjects
+    /// it erased: none for a failed commit (its caller was told it failed).
+    fn applied(&self) -> Option<&'a LogRecord> {
+        self.apply.then_some(self.record)
+    }
+
+    /// The keyed tags of the ids whose removal is to be applied ([`Counted::applied`]).
     fn removal_tags(&self) -> &'a [String] {
-        if self.apply {
-            &self.record.removed_id_tags
-        } else {
-            &[]
-        }
+        self.applied().map_or(&[], |r| &r.removed_id_tags)
+    }
+
+    /// The keyed tags of the subjects whose erasure is to be applied ([`Counted::applied`]).
+    fn erasure_tags(&self) -> &'a [String] {
+        self.applied().map_or(&[], |r| &r.erased_subject_tags)
     }
 }
 
@@ -510,6 +528,9 @@ struct Divergence<'a> {
     /// Removals of other branches this ledger has not applied: each entry's digest and the
     /// tags of its ids still to remove.
     lost: Vec<(&'a str, Vec<String>)>,
+    /// The keyed tags of the subjects other branches erased and this ledger has not, sorted
+    /// and distinct.
+    erased: Vec<String>,
     /// Ledger entries the log does not record.
     unlogged: Vec<&'a Certificate>,
     /// Releases of other branches already charged, with the steps of the entries that did.
@@ -530,6 +551,7 @@ fn compare<'a>(ours: &[Counted<'a>], ledger: &'a [Certificate]) -> Divergence<'a
         .iter()
         .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
         .collect();
+    let erased: HashSet<&str> = erased_subjects(ledger);
     let logged: HashSet<&str> = ours.iter().map(|c| c.record.entry.as_str()).collect();
     let mut divergence = Divergence {
         unlogged: ledger
@@ -572,8 +594,25 @@ fn compare<'a>(ours: &[Counted<'a>], ledger: &'a [Certificate]) -> Divergence<'a
         if !tags.is_empty() {
             divergence.lost.push((record.entry.as_str(), tags));
         }
+        divergence.erased.extend(
+            counted
+                .erasure_tags()
+                .iter()
+                .filter(|t| !erased.contains(t.as_str()))
+                .cloned(),
+        );
     }
+    divergence.erased.sort_unstable();
+    divergence.erased.dedup();
     divergence
+}
+
+/// The keyed tags of the subjects `ledger`'s entries erased.
+fn erased_subjects(ledger: &[Certificate]) -> HashSet<&str> {
+    ledger
+        .iter()
+        .flat_map(|e| e.erased_subject_tags.iter().map(String::as_str))
+        .collect()
 }
 
 /// The text column a one-column query returns, in order.
@@ -590,15 +629,19 @@ fn strings(store: &Store, sql: &str) -> Result<Vec<String>, StoreError> {
 
 /// Whether the log and the store agree, read cheaply (no row and no ordinary entry is
 /// decoded): every ledger entry is in the log, every release of another branch of this
-/// lineage is charged by a reconciliation entry, and every id removed by another branch is
-/// removed by this ledger too.
-fn settled(store: &Store, ours: &[Counted], digests: &[String]) -> Result<bool, StoreError> {
+/// lineage is charged by a reconciliation entry, and every id removed and every subject
+/// erased by another branch is removed, or erased, by this ledger too.
+fn settled<'a>(
+    store: &Store,
+    ours: &[Counted<'a>],
+    digests: &[String],
+) -> Result<bool, StoreError> {
     let in_ledger: HashSet<&str> = digests.iter().map(String::as_str).collect();
     let logged: HashSet<&str> = ours.iter().map(|c| c.record.entry.as_str()).collect();
     if !digests.iter().all(|d| logged.contains(d.as_str())) {
         return Ok(false);
     }
-    let foreign: Vec<Counted> = ours
+    let foreign: Vec<Counted<'a>> = ours
         .iter()
         .copied()
         .filter(|c| !in_ledger.contains(c.record.entry.as_str()))
@@ -630,19 +673,22 @@ fn settled(store: &Store, ours: &[Counted], digests: &[String]) -> Result<bool, 
     // "applied" for every tag of an external-rows store, whose `rows` table is empty, and
     // drop an acknowledged removal; for a store that holds its rows the two agree (within a
     // lineage only a removal of this ledger deletes a row).
-    if foreign.iter().all(|c| c.removal_tags().is_empty()) {
-        return Ok(true);
-    }
-    let removed: HashSet<String> = strings(
-        store,
+    // Subjects likewise, by the ledger's erased-subject tags (an entry without any has no
+    // such field: `json_each` of a missing path is empty).
+    let applied = |tags: fn(&Counted<'a>) -> &'a [String], sql: &str| -> Result<bool, StoreError> {
+        if foreign.iter().all(|c| tags(c).is_empty()) {
+            return Ok(true);
+        }
+        let done: HashSet<String> = strings(store, sql)?.into_iter().collect();
+        Ok(foreign.iter().flat_map(tags).all(|tag| done.contains(tag)))
+    };
+    Ok(applied(
+        Counted::removal_tags,
         "SELECT tag.value FROM ledger, json_each(ledger.entry, '$.removed_id_tags') AS tag",
-    )?
-    .into_iter()
-    .collect();
-    Ok(foreign
-        .iter()
-        .flat_map(|c| c.removal_tags())
-        .all(|tag| removed.contains(tag)))
+    )? && applied(
+        Counted::erasure_tags,
+        "SELECT tag.value FROM ledger, json_each(ledger.entry, '$.erased_subject_tags') AS tag",
+    )?)
 }
 
 /// A removal of another branch that an external-rows store could not re-apply (it holds no
@@ -651,9 +697,9 @@ pub(super) type Unapplied = (String, Vec<String>);
 
 /// Reconciles the store with its release log (see the module documentation), given the
 /// records of its lineage that count ([`records_of_store`]): adds the ledger entries the
-/// log lacks, charges the releases of other branches, re-applies their lost removals, and
-/// commits. Cheap when there is nothing to do (the ledger's digests and the log are
-/// compared before anything is decoded). Returns the ledger entries it committed, and the
+/// log lacks, charges the releases of other branches, re-applies their lost removals and
+/// subject erasures ([`reerase`]), and commits. Cheap when there is nothing to do (the
+/// ledger's digests and the log are compared before anything is decoded). Returns the ledger entries it committed, and the
 /// lost removals it left unapplied because the store's rows are external: the store's
 /// writer refuses every commit that does not apply them ([`Store::commit`]).
 pub(super) fn reconcile(
@@ -670,7 +716,7 @@ pub(super) fn reconcile(
     }
     let mut unlearner = store.load()?;
     let before = unlearner.ledger.entries.len();
-    let (foreign, lost) = {
+    let (foreign, lost, erased) = {
         let divergence = compare(ours, &unlearner.ledger.entries);
         let unlogged: Vec<Certificate> = divergence.unlogged.into_iter().cloned().collect();
         append_lines(&store.root, &records(lineage, &unlogged))?;
@@ -679,7 +725,7 @@ pub(super) fn reconcile(
             .into_iter()
             .map(|(entry, tags)| (entry.to_string(), tags))
             .collect();
-        (divergence.foreign, lost)
+        (divergence.foreign, lost, divergence.erased)
     };
     // An external-rows store holds no row to re-apply a lost removal with: it is left to a
     // commit that removes those ids (the caller that still holds the entry retrying it, or
@@ -689,7 +735,7 @@ pub(super) fn reconcile(
     } else {
         (lost, Vec::new())
     };
-    if foreign.is_empty() && lost.is_empty() {
+    if foreign.is_empty() && lost.is_empty() && erased.is_empty() {
         return Ok((Vec::new(), unapplied));
     }
     if !foreign.is_empty() {
@@ -698,8 +744,32 @@ pub(super) fn reconcile(
     for (entry, tags) in &lost {
         reapply(store, &mut unlearner, entry, tags)?;
     }
+    reerase(&mut unlearner, erased);
     store.commit(&mut unlearner)?;
     Ok((unlearner.ledger.entries.split_off(before), unapplied))
+}
+
+/// Re-applies the subject erasures of other branches that the store lost (`erased`: their
+/// keyed tags, sorted and distinct) as subject erasures, after their removals were
+/// re-applied ([`reapply`]). A re-applied removal of a store that holds its rows erases
+/// every subject whose last rows it removes — within one lineage the same rows remain as
+/// in the lost branch once its removals are re-applied in order, so these are the subjects
+/// it erased; the erasures the ledger still lacks — every one, in a store whose rows are
+/// external (it re-applies no removal) — are recorded by one reconciliation entry
+/// ([`Unlearner::record_lost_erasures`]). Without this, a restored store would no longer
+/// count the subject as erased: a later request naming it, or a refresh over a table that
+/// still holds one of its rows under another id, would not be refused.
+fn reerase(unlearner: &mut Unlearner, erased: Vec<String>) {
+    let missing: Vec<String> = {
+        let done = erased_subjects(&unlearner.ledger.entries);
+        erased
+            .into_iter()
+            .filter(|t| !done.contains(t.as_str()))
+            .collect()
+    };
+    if !missing.is_empty() {
+        unlearner.record_lost_erasures(missing);
+    }
 }
 
 /// Re-applies a removal of another branch (ledger entry `entry` there) that the store lost:
@@ -837,6 +907,12 @@ pub fn check(root: &Path, ledger: &[Certificate]) -> Result<Check, StoreError> {
             "{} removal(s) outside this ledger ({} ids) are not applied yet; the next command that opens the store for writing re-applies them (a store whose rows are external refuses every commit that does not remove those ids, until they are removed again)",
             divergence.lost.len(),
             divergence.lost.iter().map(|(_, t)| t.len()).sum::<usize>()
+        ));
+    }
+    if !divergence.erased.is_empty() {
+        notes.push(format!(
+            "{} data subject(s) erased outside this ledger are not recorded as erased here yet; the next command that opens the store for writing records them",
+            divergence.erased.len()
         ));
     }
     Ok(Check {
