@@ -201,9 +201,12 @@ impl Backing {
     /// (they are not recorded again), then lets go of the lock. `None` when no handle is
     /// held (nothing was recorded: the caller saves as for any path). After a failed commit
     /// the handle is dropped too (a store handle is not reused after an error): the records
-    /// stand, marked failed (charged, not applied), and a retried `save()` opens the store
-    /// afresh, which lets the model's commit replace the entry that charged them
-    /// (`Store::commit`).
+    /// stand, unmarked — the removals were shown, so they count as acknowledged — and the
+    /// next writer (a retried `save()` opens the store afresh) charges their releases and
+    /// applies their removals; a store that holds its rows applies them itself, and the
+    /// retried `save()` is then refused as diverged, saying they are already applied (load
+    /// the model again); an external-rows store cannot, and accepts the retried `save()` as
+    /// the commit that applies them (`Store::commit`).
     pub fn commit(&mut self, unlearner: &mut Core) -> Option<Result<Vec<FollowUp>, StoreError>> {
         let mut store = self.writer.take()?.of_this_process()?;
         Some(store.commit(unlearner).map(|()| store.take_follow_ups()))

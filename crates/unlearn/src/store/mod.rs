@@ -37,6 +37,21 @@
 //! `COMMIT` is durable (`synchronous = FULL`). The bulky caches (Hessians, Gram matrix) are
 //! never written: they are rebuilt from the rows after a load, as they always were.
 //!
+//! **The retry rule.** A caller whose commit failed after its release-log records were
+//! written (marked failed: Python's `est.save()` on a full disk) still holds the unlearner,
+//! while the next writer's opening has charged those releases in a reconciliation entry R.
+//! [`Store::commit`] (and [`Store::record_before_showing`]) accept that unlearner when the
+//! store's entries after the newest one it holds are reconciliation entries that only charge
+//! releases, every one of them a release of the unlearner's new entries: the commit deletes
+//! them and appends the unlearner's entries in one transaction. It is decided from the
+//! ledger, not from which handle committed R, so a retry that failed again, or that another
+//! writer's opening preceded, is accepted too (review 8, finding 1). It is sound because
+//! those entries removed nothing and changed neither rows nor model (deleting them loses no
+//! removal), and each release they charged is charged again by its own entry, now committed
+//! (deleting them loses no charge, and none is counted twice); R's record stays in the log,
+//! where it names no release and no removal. The extra read (the ledger's newest entries,
+//! back to the unlearner's) is made only when a commit does not continue the newest entry.
+//!
 //! **Erasure on disk.** `secure_delete` zeroes deleted rows in their pages, and after every
 //! commit that deletes rows the WAL is checkpointed into the database file and truncated, so
 //! the removed rows' bytes are left neither in free pages nor in the log. A reader that still
@@ -305,10 +320,6 @@ pub struct Store {
     /// The ledger entries this handle committed when it opened, reconciling the store with
     /// its release log ([`Store::reconciled`]).
     reconciled: Vec<Certificate>,
-    /// Whether `reconciled` is still the newest write to the store and its release log (no
-    /// commit was tried through this handle since): only then may a commit that retries the
-    /// failed commits it charged replace it ([`Store::commit`]).
-    reconciliation_is_last: bool,
     /// Whether the caller shows nothing of a commit's entries until the commit returns Ok
     /// ([`Store::withhold_until_commit`]): only then is a failed commit's release abandoned.
     withheld: bool,
@@ -367,7 +378,6 @@ impl Store {
             checkpoint_every: 1,
             deletions_pending: 0,
             reconciled: Vec::new(),
-            reconciliation_is_last: false,
             withheld: false,
             recorded: Vec::new(),
             unapplied: Vec::new(),
@@ -450,7 +460,6 @@ impl Store {
             checkpoint_every: 1,
             deletions_pending: 0,
             reconciled: Vec::new(),
-            reconciliation_is_last: false,
             withheld: false,
             recorded: Vec::new(),
             unapplied: Vec::new(),
@@ -464,7 +473,6 @@ impl Store {
             store.adopt_refs_journal(version)?;
             store.tidy()?;
             (store.reconciled, store.unapplied) = release_log::reconcile(&mut store, &ours)?;
-            store.reconciliation_is_last = !store.reconciled.is_empty();
         }
         Ok(store)
     }
@@ -614,14 +622,10 @@ impl Store {
             });
         }
         unlearner.fold_queued_rows();
-        self.refuse_unapplied(unlearner)?;
-        if self.model_file_stale {
-            self.repair_model_file()?;
-        }
-        let replaceable = std::mem::take(&mut self.reconciliation_is_last);
         let recorded = std::mem::take(&mut self.recorded);
-        let (model_changed, deleted) =
-            self.write_changes(unlearner, refs, replaceable, &recorded)?;
+        let (model_changed, deleted) = self
+            .checked_write(unlearner, refs, &recorded)
+            .map_err(|e| self.record_diverged(unlearner, e))?;
         self.unapplied.clear();
         if deleted {
             self.deletions_pending += 1;
@@ -646,19 +650,31 @@ impl Store {
     ///
     /// One exception: a caller retrying a commit that failed after its release-log records
     /// were written (they are marked failed: Python's `est.save()` after a full disk) holds
-    /// the unlearner it tried to commit, which continues the store as it was before this
-    /// handle's opening charged those records' releases in a reconciliation entry. When that
-    /// entry only charged releases (it re-applied no removal), is still the newest write, and
-    /// the unlearner's new entries include every entry it charged, the commit replaces it:
-    /// the entry is deleted and its record marked abandoned (it released nothing), and the
-    /// unlearner's entries are committed, each charging its own release once
-    /// (proofs/transcript_accounting.md, premise (iii)).
+    /// the unlearner it tried to commit, which continues the store as it was before a
+    /// writer's opening charged those records' releases in a reconciliation entry. When the
+    /// store's entries after the newest one the unlearner holds are all reconciliation
+    /// entries that only charge releases (they re-applied no removal, changed neither rows nor
+    /// model), and every release they charge is one of the unlearner's new entries, the
+    /// commit replaces them: they are deleted and the unlearner's entries committed, each
+    /// charging its own release once, in the same transaction (the "retry rule"; module docs).
+    /// This is decided from the ledger alone, so a retry whose own commit failed again, or
+    /// that another writer's opening preceded, is accepted all the same (review 8, finding 1).
+    /// A replaced entry's record stays in the log, unmarked: it names no release and no
+    /// removal, so as a record of another branch it charges and applies nothing
+    /// (proofs/transcript_accounting.md, premise (iii)). When instead the next writer
+    /// re-applied the unlearner's removals (their records were bare: recorded before they
+    /// were shown), the commit is [`StoreError::Diverged`] and says that they are already
+    /// applied: the model is loaded again, nothing is lost.
     ///
-    /// A caller that did not withhold ([`Store::withhold_until_commit`]) and whose unlearner
-    /// diverged from the store (loaded before another writer committed) may have shown its
-    /// new entries' releases: they are recorded in the release log and marked failed
-    /// (charged by the next writer as releases of another branch, their removals not
-    /// applied), then [`StoreError::Diverged`] is returned; the database is untouched.
+    /// A caller that did not withhold ([`Store::withhold_until_commit`]) and whose commit is
+    /// refused as [`StoreError::Diverged`] (its unlearner was loaded before another writer
+    /// committed, or disagrees with the store) may have shown its new entries' releases: those
+    /// the log does not name yet are recorded in it and marked failed (charged by the next
+    /// writer as releases of another branch, their removals not applied); the database is
+    /// untouched. Entries recorded before they were shown ([`Store::record_before_showing`])
+    /// are never marked, by a diverged commit or by a failed one: they were acknowledged, so
+    /// the next writer charges their releases and applies their removals (review 9a,
+    /// finding 1).
     ///
     /// A release shown before its record reached the log is charged only if the log could
     /// be written: a commit whose very first write — the append of its records — fails (a
@@ -667,12 +683,59 @@ impl Store {
     /// ([`Store::record_before_showing`]), or withholds it until the commit returns.
     ///
     /// An external-rows store that opened with removals of another branch it could not
-    /// re-apply (a restore lost them, or a commit failed after its record and could not mark
-    /// it) refuses, with [`StoreError::Reconciliation`], every commit whose ledger does not
+    /// re-apply (a restore lost them, a removal recorded before it was shown was never
+    /// committed, or a commit failed after its record and could not mark it) refuses, with [`StoreError::Reconciliation`], every commit whose ledger does not
     /// remove those ids: a retry by the caller that holds the entry, or a new removal of the
     /// same rows, settles them.
     pub fn commit(&mut self, unlearner: &mut Unlearner) -> Result<(), StoreError> {
         self.commit_with_refs(unlearner, &[])
+    }
+
+    /// The checks and the transaction of [`Store::commit_with_refs`]; returns whether the
+    /// published model changed and whether rows were deleted.
+    fn checked_write(
+        &mut self,
+        unlearner: &Unlearner,
+        refs: &[(&str, &str)],
+        recorded: &[String],
+    ) -> Result<(bool, bool), StoreError> {
+        self.refuse_unapplied(unlearner)?;
+        if self.model_file_stale {
+            self.repair_model_file()?;
+        }
+        self.write_changes(unlearner, refs, recorded)
+    }
+
+    /// After a commit of `unlearner` failed with `error`: when it is [`StoreError::Diverged`]
+    /// and the caller did not withhold ([`Store::withhold_until_commit`]), records its new
+    /// entries that neither the ledger nor the log names, each marked failed, in one append
+    /// ([`release_log::record_diverged`]): the caller may have shown their releases, so the
+    /// next writer charges them; their removals are not applied (the caller is told the
+    /// commit failed). Entries recorded before they were shown
+    /// ([`Store::record_before_showing`]) are left as they are, bare records: their removals
+    /// were acknowledged (the caller showed them), so the next writer charges their releases
+    /// and applies them too. Returns `error`, a diverged one saying what was written.
+    fn record_diverged(&self, unlearner: &Unlearner, error: StoreError) -> StoreError {
+        let StoreError::Diverged { path, reason } = error else {
+            return error;
+        };
+        let what = if self.withheld {
+            "nothing was written".to_string()
+        } else {
+            match release_log::record_diverged(self, &unlearner.ledger.entries) {
+                Ok(0) => "nothing was written".to_string(),
+                Ok(n) => format!(
+                    "its {n} new entries are recorded in {RELEASE_LOG_FILE} as failed (their releases may have been shown: the next writer charges them; their removals are not applied)"
+                ),
+                Err(e) => format!(
+                    "nothing was written (recording its new entries as failed failed too: {e})"
+                ),
+            }
+        };
+        StoreError::Diverged {
+            path,
+            reason: format!("{reason}; {what}"),
+        }
     }
 
     /// Declares that the caller shows nothing of a commit's entries — no certificate, receipt
@@ -692,14 +755,18 @@ impl Store {
 
     /// Appends and syncs the release-log records of `unlearner`'s entries that the store has
     /// not committed (and this handle has not recorded yet), so that a caller may show them
-    /// before [`Store::commit`]: their releases are charged whatever happens next. If the
-    /// commit then fails, its records are marked failed (charged, not applied) as usual; if
-    /// nothing follows (the process stops), the next writer takes them for a lost branch:
-    /// it charges their releases and re-applies their removals (a store that holds its
-    /// rows; an external-rows store refuses commits until they are applied: [`Store::commit`]).
-    /// The next commit through this handle does not record them again. On error show
-    /// nothing: [`StoreError::ReadOnly`] without the writer lock, [`StoreError::Diverged`]
-    /// when `unlearner` does not continue the store's ledger (nothing is written).
+    /// before [`Store::commit`]: their releases are charged whatever happens next, and their
+    /// removals count as acknowledged. If the commit then fails (or is diverged), or nothing
+    /// follows (the process stops), the records stay bare and the next writer takes them for
+    /// a lost branch: it charges their releases and re-applies their removals (a store that
+    /// holds its rows; an external-rows store refuses commits until they are applied:
+    /// [`Store::commit`]). The next commit through this handle does not record them again.
+    /// A retry of a failed commit (the retry rule of [`Store::commit`]) records its entries
+    /// like any other. On error show nothing: [`StoreError::ReadOnly`] without the writer
+    /// lock, [`StoreError::Diverged`] when `unlearner` does not continue the store's ledger,
+    /// [`StoreError::Reconciliation`] when the store lost removals of another branch it cannot
+    /// re-apply and `unlearner` does not apply them (the commit would refuse it: review 9a,
+    /// finding 4); nothing is written.
     pub fn record_before_showing(&mut self, unlearner: &Unlearner) -> Result<(), StoreError> {
         if self.writer.is_none() {
             return Err(StoreError::ReadOnly {
@@ -716,16 +783,36 @@ impl Store {
             .map_err(db_error(&self.db))?;
         let entries = &unlearner.ledger.entries;
         let len = len as usize;
-        if !(len > 0 && entries.len() >= len && Some(&entries[len - 1].digest) == head.as_ref()) {
-            return Err(StoreError::Diverged {
-                path: self.root.clone(),
-                reason: format!(
-                    "the unlearner's ledger ({} entries) does not continue the store's ({len} entries): nothing was recorded; show nothing of its new entries, load the model from the store again and redo the removal",
-                    entries.len()
-                ),
-            });
-        }
-        let new = &entries[len..];
+        let continues =
+            len > 0 && entries.len() >= len && Some(&entries[len - 1].digest) == head.as_ref();
+        // A retry of a failed commit continues the ledger below the reconciliation entries
+        // its commit will replace ([`Store::commit`]): its entries from there are new.
+        let base = if continues {
+            len
+        } else {
+            match behind(&self.conn, &self.db, entries)? {
+                Behind::Retry(base) => base,
+                other => {
+                    return Err(StoreError::Diverged {
+                        path: self.root.clone(),
+                        reason: format!(
+                            "the unlearner's ledger ({} entries) does not continue the store's ({len} entries){}: nothing was recorded; show nothing of its new entries and load the model from the store again{}",
+                            entries.len(),
+                            other.note(),
+                            if matches!(other, Behind::Applied) {
+                                ""
+                            } else {
+                                " and redo the removal"
+                            }
+                        ),
+                    });
+                }
+            }
+        };
+        // A store that lost removals it cannot re-apply commits nothing that drops them:
+        // record nothing it would refuse (the caller rolls the request back, shows nothing).
+        self.refuse_unapplied(unlearner)?;
+        let new = &entries[base..];
         let already = recorded_prefix(new, &self.recorded);
         if already == new.len() {
             return Ok(());
@@ -735,9 +822,6 @@ impl Store {
             &release_log::records(&ledger_lineage(&unlearner.ledger), &new[already..]),
         )?;
         self.recorded = new.iter().map(|e| e.digest.clone()).collect();
-        // A retried commit may no longer replace the reconciliation entries: their records
-        // are no longer the last lines, where its abandonment of them must follow them.
-        self.reconciliation_is_last = false;
         Ok(())
     }
 
@@ -760,7 +844,7 @@ impl Store {
         Err(StoreError::Reconciliation {
             path: self.root.clone(),
             reason: format!(
-                "ledger entry {} of another branch of this store's history (lost by a restore of {DB_FILE}, or a commit that failed after its release-log record was written) removed {} row(s) this store has not removed, and its rows are external: it cannot re-apply that removal itself, and commits nothing that drops it. Commit that removal first: retry the commit with the model that holds the entry (Python: save() again), or remove the same rows again (the ids the requester was acknowledged), or put back the newest {DB_FILE}",
+                "ledger entry {} of another branch of this store's history (lost by a restore of {DB_FILE}, or recorded and shown before a save that failed or never came: an acknowledged removal) removed {} row(s) this store has not removed, and its rows are external: it cannot re-apply that removal itself, and records or commits nothing that drops it. Apply that removal first: retry the commit with the model that holds the entry (Python: save() again), or remove the same rows again, giving them from your table, in a model loaded from this store (Python: est.remove(ids, X=rows, y=targets) with the ids acknowledged to the requester; Rust: Unlearner::remove_external), then save it; or put back the newest {DB_FILE}",
                 short(entry),
                 tags.len()
             ),
@@ -930,7 +1014,6 @@ impl Store {
             Logged {
                 entries: &unlearner.ledger.entries,
                 recorded: 0,
-                abandoned: Vec::new(),
                 withheld: true,
             },
         )
@@ -942,7 +1025,6 @@ impl Store {
         &mut self,
         unlearner: &Unlearner,
         refs: &[(&str, &str)],
-        replaceable: bool,
         recorded: &[String],
     ) -> Result<(bool, bool), StoreError> {
         let db = self.db.clone();
@@ -969,9 +1051,15 @@ impl Store {
         let mut len = old.ledger_len as usize;
         let continues =
             entries.len() >= len && len > 0 && entries[len - 1].digest == old.ledger_head;
-        let retried = (!continues && replaceable)
-            .then(|| retried_before(&self.reconciled, &old, entries))
-            .flatten();
+        let standing = if continues {
+            Behind::Diverged
+        } else {
+            behind(&tx, &db, entries)?
+        };
+        let retried = match standing {
+            Behind::Retry(before) => Some(before),
+            Behind::Applied | Behind::Diverged => None,
+        };
         if let Some(before) = retried {
             // The reconciliation entries are replaced by the retried entries, which charge
             // the same releases themselves; they changed neither the rows nor the model.
@@ -984,23 +1072,16 @@ impl Store {
             old.ledger_len = before as u64;
             old.ledger_head = entries[before - 1].digest.clone();
         } else if !continues {
-            let what = if self.withheld {
-                "nothing was written".to_string()
-            } else {
-                match record_diverged(&tx, &root, &db, entries) {
-                    Ok(0) => "nothing was written".to_string(),
-                    Ok(n) => format!(
-                        "its {n} new entries are recorded in {RELEASE_LOG_FILE} as failed (their releases may have been shown: the next writer charges them; their removals are not applied)"
-                    ),
-                    Err(e) => format!(
-                        "nothing was written (recording its new entries as failed failed too: {e})"
-                    ),
-                }
-            };
             return Err(diverged(format!(
-                "the unlearner's ledger ({} entries) does not continue the store's ({len} entries, newest {}): {what}; load the model from the store again (its ledger is the record) and redo any removal it lacks",
+                "the unlearner's ledger ({} entries) does not continue the store's ({len} entries, newest {}), nor retries a commit whose releases only the store's newest entries charge{}; load the model from the store again (its ledger is the record){}",
                 entries.len(),
-                short(&old.ledger_head)
+                short(&old.ledger_head),
+                standing.note(),
+                if matches!(standing, Behind::Applied) {
+                    ""
+                } else {
+                    " and redo any removal it lacks"
+                }
             )));
         }
         if record.external.is_some() != unlearner.model.secret.rows.is_external() {
@@ -1101,14 +1182,8 @@ impl Store {
             model_digest: new_digest,
         };
         write_state(&tx, unlearner, bindings, false).map_err(&fail)?;
-        // A retry abandons the replaced entries: their records directly precede these marks
-        // (nothing was written since they committed), so the marks are honoured; marks and
-        // retried records are appended together or not at all.
-        let abandoned = if retried.is_some() {
-            release_log::marks(&self.reconciled, true)
-        } else {
-            Vec::new()
-        };
+        // A replaced entry's record stays in the log, unmarked: it names no release and no
+        // removal, so as a record of another branch it charges and applies nothing.
         commit_logged(
             tx,
             &root,
@@ -1117,12 +1192,11 @@ impl Store {
             Logged {
                 entries: new_entries,
                 recorded: recorded_prefix(new_entries, recorded),
-                abandoned,
                 withheld: self.withheld,
             },
         )?;
-        if retried.is_some() {
-            self.reconciled.clear();
+        if let Some(before) = retried {
+            self.reconciled.retain(|e| (e.step as usize) < before);
         }
         Ok((model_changed, deleted > 0))
     }
@@ -1379,16 +1453,13 @@ struct Logged<'a> {
     entries: &'a [Certificate],
     /// How many of them (the first) [`Store::record_before_showing`] already recorded.
     recorded: usize,
-    /// Marks to append just before the records (a retry's abandonment of the entries it
-    /// replaces).
-    abandoned: Vec<u8>,
     /// Whether the caller withholds the entries until the commit returns.
     withheld: bool,
 }
 
 /// Commits `tx`, which appends `logged.entries` to the ledger of training entry `lineage`,
-/// after their records (those not already recorded) are appended to the release log, after
-/// `logged.abandoned`, in one all-or-nothing append, and synced: no release is visible
+/// after their records (those not already recorded) are appended to the release log in one
+/// all-or-nothing append, and synced: no release is visible
 /// without its record. If the append or the commit fails, the records that are in the log
 /// are marked (best effort) and the failure is returned: abandoned when the caller withheld
 /// the entries (it showed nothing of them: [`Store::withhold_until_commit`]; nothing of them
@@ -1410,15 +1481,16 @@ fn commit_logged(
     let Logged {
         entries,
         recorded,
-        mut abandoned,
         withheld,
     } = logged;
-    abandoned.extend(release_log::records(lineage, &entries[recorded..]));
-    let appended = release_log::append_lines(root, &abandoned);
-    let in_log = if appended.is_ok() {
-        entries
+    let appended =
+        release_log::append_lines(root, &release_log::records(lineage, &entries[recorded..]));
+    // Only what this append wrote is marked: the entries recorded before they were shown
+    // were acknowledged, and stay bare records (charged and applied by the next writer).
+    let in_log: &[Certificate] = if appended.is_ok() {
+        &entries[recorded..]
     } else {
-        &entries[..recorded]
+        &[]
     };
     let committed = appended.and_then(|()| tx.commit().map_err(db_error(db)));
     if committed.is_err() {
@@ -1438,76 +1510,91 @@ fn recorded_prefix(entries: &[Certificate], recorded: &[String]) -> usize {
         .count()
 }
 
-/// For a [`StoreError::Diverged`] commit of a caller that did not withhold: appends the
-/// records of the unlearner's entries that neither the store's ledger (read through `tx`)
-/// nor its release log names, each marked failed, in one append — the caller may have shown their releases, so the
-/// next writer charges them as releases of another branch; their removals are not applied
-/// (the caller is told the commit failed). Nothing when the unlearner is of another training
-/// run. Returns how many entries it recorded.
-fn record_diverged(
-    tx: &Connection,
-    root: &Path,
-    db: &Path,
-    entries: &[Certificate],
-) -> Result<usize, StoreError> {
-    let fail = db_error(db);
-    let mut select = tx
-        .prepare("SELECT digest FROM ledger ORDER BY step")
-        .map_err(&fail)?;
-    let digests = select
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(&fail)?
-        .collect::<Result<std::collections::HashSet<String>, _>>()
-        .map_err(&fail)?;
-    let lineage = entries.first().map(|e| e.digest.as_str()).unwrap_or("");
-    if !digests.contains(lineage) || entries.first().is_some_and(|e| e.step != 0) {
-        return Ok(0);
-    }
-    // An entry the log already names has its fate there (committed on a branch a restore
-    // lost, or already marked): a mark now would change it.
-    let log = read_release_log(root)?;
-    let logged: std::collections::HashSet<&str> = log.iter().map(LogLine::entry).collect();
-    let new: Vec<&Certificate> = entries
-        .iter()
-        .filter(|e| !digests.contains(&e.digest) && !logged.contains(e.digest.as_str()))
-        .collect();
-    let mut lines = release_log::records(lineage, new.iter().copied());
-    lines.extend(release_log::marks(new.iter().copied(), false));
-    release_log::append_lines(root, &lines)?;
-    Ok(new.len())
+/// How an unlearner's ledger that does not continue the store's newest entry stands to the
+/// store's ledger ([`behind`]).
+enum Behind {
+    /// A retry ([`Store::commit`]): a commit of the unlearner may replace every entry of the
+    /// store's ledger after this length.
+    Retry(usize),
+    /// The store's entries after the newest one the unlearner holds have removed every id its
+    /// new entries remove (the next writer re-applied them from the release log, where they
+    /// were recorded before they were shown): nothing of the unlearner is lost.
+    Applied,
+    /// Neither: the unlearner diverged from the store.
+    Diverged,
 }
 
-/// The length of the store's ledger before this handle's reconciliation entries
-/// `reconciled`, when a commit of `entries` may replace them ([`Store::commit`]): they are
-/// the store's newest entries (`old`), only charge releases, and `entries` continues the
-/// ledger before them with new entries that include every entry they charged.
-fn retried_before(
-    reconciled: &[Certificate],
-    old: &Bindings,
-    entries: &[Certificate],
-) -> Option<usize> {
-    let (first, last) = (reconciled.first()?, reconciled.last()?);
-    let before = (old.ledger_len as usize).checked_sub(reconciled.len())?;
-    let charges_only = reconciled.iter().all(|e| {
-        e.kind == EntryKind::Reconciliation
-            && e.removed_id_tags.is_empty()
-            && e.erased_subject_tags.is_empty()
-    });
-    let newest = last.digest == old.ledger_head && first.step as usize == before;
-    let continues = before > 0
-        && entries.len() > before
-        && first.previous.as_deref() == Some(entries[before - 1].digest.as_str());
-    let held = continues && {
-        let new: std::collections::HashSet<&str> = entries[before..]
-            .iter()
-            .map(|e| e.digest.as_str())
-            .collect();
-        reconciled
-            .iter()
-            .flat_map(|e| &e.foreign_releases)
-            .all(|f| new.contains(f.entry.as_str()))
-    };
-    (charges_only && newest && held).then_some(before)
+impl Behind {
+    /// What a [`StoreError::Diverged`] adds about it.
+    fn note(&self) -> &'static str {
+        match self {
+            Behind::Applied => {
+                ": every removal of its new entries is already applied in the store (the next writer re-applied them from the release log, where they were recorded before they were shown), so nothing is lost and, once the model is loaded again, there is no removal to repeat"
+            }
+            Behind::Retry(_) | Behind::Diverged => "",
+        }
+    }
+}
+
+/// How `entries` — which do not continue the store's newest entry — stand to the store's
+/// ledger ([`Behind`]). It reads the ledger's newest entries back to the newest one `entries`
+/// hold (hash-chained, so every older one matches too), decoding those in between; an
+/// ordinary commit continues the newest entry and never calls this. A [`Behind::Retry`]
+/// needs all of them to be reconciliation entries that only charge releases (they removed
+/// and erased nothing and changed neither the rows nor the model), every release they charge to be
+/// one of the new entries of `entries` (none of them committed), and some new entry:
+/// deleting them then drops no charge — each of those releases is charged by its own entry
+/// instead — and no removal. Decided from the ledger alone, whichever handle (or process)
+/// committed them: a retry whose own commit failed, or that another writer's opening
+/// preceded, is accepted all the same.
+fn behind(conn: &Connection, db: &Path, entries: &[Certificate]) -> Result<Behind, StoreError> {
+    let fail = db_error(db);
+    let mut newest = conn
+        .prepare_cached("SELECT step, digest, entry FROM ledger ORDER BY step DESC")
+        .map_err(&fail)?;
+    let mut rows = newest.query([]).map_err(&fail)?;
+    let mut newer: Vec<Certificate> = Vec::new();
+    while let Some(row) = rows.next().map_err(&fail)? {
+        let step = row.get::<_, i64>(0).map_err(&fail)? as usize;
+        let digest: String = row.get(1).map_err(&fail)?;
+        if entries.get(step).is_some_and(|e| e.digest == digest) {
+            let base = step + 1;
+            let new = &entries[base..];
+            let charges_only = newer
+                .iter()
+                .all(|e| {
+                    e.kind == EntryKind::Reconciliation
+                        && e.removed_id_tags.is_empty()
+                        && e.erased_subject_tags.is_empty()
+                });
+            let mut charged = newer.iter().flat_map(|e| &e.foreign_releases).peekable();
+            let retry = charges_only
+                && !new.is_empty()
+                && charged.peek().is_some()
+                && charged.all(|f| new.iter().any(|e| e.digest == f.entry));
+            let removed: std::collections::HashSet<&str> = newer
+                .iter()
+                .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
+                .collect();
+            let mut tags = new.iter().flat_map(|e| &e.removed_id_tags).peekable();
+            let applied = tags.peek().is_some() && tags.all(|t| removed.contains(t.as_str()));
+            return Ok(if retry {
+                Behind::Retry(base)
+            } else if applied {
+                Behind::Applied
+            } else {
+                Behind::Diverged
+            });
+        }
+        let json: String = row.get(2).map_err(&fail)?;
+        newer.push(
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                path: db.to_path_buf(),
+                reason: format!("ledger entry {step} is not a certificate: {e}"),
+            })?,
+        );
+    }
+    Ok(Behind::Diverged)
 }
 
 /// The digest of the newest ledger entry ("" for an empty ledger).

@@ -34,8 +34,13 @@
 //! and refuses every commit that does not remove those ids — [`Store::commit`]). A caller
 //! that shows an entry before committing records it first ([`Store::record_before_showing`]):
 //! without a record, a release shown before a commit whose first write (the record) failed
-//! cannot be charged. A caller whose commit is refused as diverged and that did not withhold
-//! has its new entries recorded and marked failed in one append. Every append is all or
+//! cannot be charged. Such a record is never marked: the entry was shown, so its removal
+//! counts as acknowledged, and if its commit fails (or is diverged) the next writer charges
+//! its release and applies its removal, as when the process stops before committing
+//! (review 9a, finding 1). A caller whose commit is refused as diverged and that did not
+//! withhold has its new entries the log does not name recorded and marked failed in one
+//! append. A reconciliation entry replaced by a retried commit ([`Store::commit`]) keeps its
+//! record, unmarked: it names no release and no removal, so it charges and applies nothing. Every append is all or
 //! nothing ([`append_lines`]), so marks never outlive the records written with them. An entry can be abandoned and still reach the database (SQLite
 //! reported the commit failed, e.g. on a failed `fsync`, but the frames it wrote are
 //! recovered when the database is next opened): the last line about an entry decides, so
@@ -316,6 +321,36 @@ pub(super) fn marks<'a>(
             MarkLine::Failed(e.digest.clone())
         }
     }))
+}
+
+/// For a [`StoreError::Diverged`] commit of a caller that did not withhold: appends the
+/// records of the unlearner's `entries` that neither the store's ledger nor its release log
+/// names, each marked failed, in one append — the caller may have shown their releases, so
+/// the next writer charges them as releases of another branch; their removals are not
+/// applied (the caller is told the commit failed). An entry the log already names keeps the
+/// fate its lines give it (committed on a branch a restore lost, marked, or recorded before
+/// it was shown: acknowledged, so charged and applied). Nothing when `entries` are of
+/// another training run. Returns how many entries it recorded.
+pub(super) fn record_diverged(store: &Store, entries: &[Certificate]) -> Result<usize, StoreError> {
+    let digests = strings(store, "SELECT digest FROM ledger ORDER BY step")?;
+    let in_ledger: HashSet<&str> = digests.iter().map(String::as_str).collect();
+    let Some(lineage) = entries
+        .first()
+        .filter(|e| e.step == 0 && in_ledger.contains(e.digest.as_str()))
+        .map(|e| e.digest.as_str())
+    else {
+        return Ok(0);
+    };
+    let log = read_release_log(&store.root)?;
+    let logged: HashSet<&str> = log.iter().map(LogLine::entry).collect();
+    let new: Vec<&Certificate> = entries
+        .iter()
+        .filter(|e| !in_ledger.contains(e.digest.as_str()) && !logged.contains(e.digest.as_str()))
+        .collect();
+    let mut lines = records(lineage, new.iter().copied());
+    lines.extend(marks(new.iter().copied(), false));
+    append_lines(&store.root, &lines)?;
+    Ok(new.len())
 }
 
 /// Records of another training run written after a store's last record: its database is

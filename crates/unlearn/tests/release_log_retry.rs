@@ -1,0 +1,421 @@
+//! Review 8, finding 1 (release log, availability): a retried save that fails a second time
+//! could never be retried again. The retry-replacement of `Store::commit` (review 5, finding
+//! 2) only replaced a reconciliation entry that *this handle's* opening committed
+//! (`reconciliation_is_last`, set from `reconcile`'s return). After the retry's own commit
+//! failed, the reconciliation entry R (charging E) was still the store's newest entry, still
+//! charged only releases, and the caller still held E — but the next handle's opening found
+//! the store settled (or only re-recorded R), committed nothing, so `reconciled` was empty
+//! and the third `commit(&mut unlearner)` was `Diverged` for ever: the caller had to reload
+//! and redo the removal (a second release, charged again), although nothing was wrong with
+//! the store. Now replaceability is decided from the ledger (`Store::commit`): the first
+//! three tests (the reviewer's, `review8_retry_twice.rs`) failed with `Diverged` before.
+//!
+//! Then the retry's own failure points (its append, its database commit with and without
+//! the failed mark — the last as a process killed between the append and the commit leaves
+//! the log), a retry that may not replace (R charges a release the caller does not hold), a
+//! retry through `Store::record_before_showing` (Python's `remove()` after a failed `save()`),
+//! and review 8, finding 3: a diverged commit marks failed what its handle recorded before
+//! showing, as it marks the records it appends itself.
+//!
+//! Failures are injected with a process-wide file-size limit (tests/common's
+//! `with_file_limit`), so the tests here take one lock.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+use unlearn::certificate::Certificate;
+use unlearn::store::{
+    Access, LogLine, LogRecord, Store, StoreError, read_release_log, release_log_path,
+};
+use unlearn::unlearner::Unlearner;
+
+const WRITE: Access = Access::Write {
+    wait: Duration::ZERO,
+};
+
+static LIMIT: Mutex<()> = Mutex::new(());
+
+fn log_len(root: &Path) -> u64 {
+    std::fs::metadata(release_log_path(root)).unwrap().len()
+}
+
+/// Removes `id` from `unlearner` (given as a row when its rows are external).
+fn remove(unlearner: &mut Unlearner, id: &str) -> Certificate {
+    if unlearner.model.secret.rows.is_external() {
+        unlearner
+            .remove_external(&common::given_row(id), 1)
+            .unwrap()
+    } else {
+        unlearner.remove(&[id.to_string()]).unwrap()
+    }
+}
+
+/// A Python-like caller (no withholding) removes s5 from the store at `root` and saves; the
+/// save fails after the record (the file-size limit leaves room for the record and its
+/// failed mark, not for the database's WAL frames). Returns the unlearner it holds and E.
+fn failed_save(root: &Path) -> (Unlearner, Certificate) {
+    let mut store = Store::open(root, WRITE).unwrap();
+    let mut unlearner = store.load().unwrap();
+    let seen = remove(&mut unlearner, "s5");
+    let first = common::with_file_limit(log_len(root) + 2048, || store.commit(&mut unlearner));
+    assert!(first.is_err());
+    (unlearner, seen)
+}
+
+/// How many times the store charges the release of ledger entry `digest`: once if the
+/// entry is in its ledger (it charges its own release), once per entry that charges it as
+/// a release of another branch.
+fn charges_of(root: &Path, digest: &str) -> usize {
+    let ledger = Store::open(root, Access::Read)
+        .unwrap()
+        .load()
+        .unwrap()
+        .ledger;
+    let own = ledger.entries.iter().filter(|e| e.digest == digest).count();
+    let foreign = ledger
+        .entries
+        .iter()
+        .flat_map(|e| &e.foreign_releases)
+        .filter(|f| f.entry == digest)
+        .count();
+    own + foreign
+}
+
+/// Whether the store at `root` still holds the row `id` (a store that holds its rows).
+fn holds(root: &Path, id: &str) -> bool {
+    let unlearner = Store::open(root, Access::Read).unwrap().load().unwrap();
+    unlearner
+        .model
+        .secret
+        .rows
+        .held()
+        .unwrap()
+        .position(id)
+        .is_some()
+}
+
+/// The last line of the release log about ledger entry `digest`.
+fn last_line_about(root: &Path, digest: &str) -> Option<LogLine> {
+    read_release_log(root)
+        .unwrap()
+        .into_iter()
+        .rfind(|l| match l {
+            LogLine::Record(r) => r.entry == digest,
+            LogLine::Abandoned(entry) | LogLine::Failed(entry) => entry == digest,
+        })
+}
+
+/// `second_room`: bytes the second attempt may add to the log (0: its append fails, as in
+/// release_log_failures.rs; large: its append succeeds and the database commit fails).
+fn retry_twice_then_once_more(name: &str, second_room: u64) {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let root = common::synthetic_store(name, false);
+    let (mut unlearner, seen) = failed_save(&root);
+
+    // Second save: the opening commits R (charging E); the retry fails again.
+    let mut retry = Store::open(&root, WRITE).unwrap();
+    assert_eq!(retry.reconciled().len(), 1);
+    let second = common::with_file_limit(log_len(&root) + second_room, || {
+        retry.commit(&mut unlearner)
+    });
+    assert!(second.is_err(), "the disk is still full");
+    drop(retry);
+
+    // Third save, the disk freed: R is still the newest entry and only charges E, which the
+    // caller holds — the same situation the second save was allowed to settle.
+    let mut third = Store::open(&root, WRITE).unwrap();
+    let outcome = third.commit(&mut unlearner);
+    assert!(
+        outcome.is_ok(),
+        "the caller holding E cannot retry a third time: {}",
+        outcome.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+    drop(third);
+    let reopened = Store::open(&root, WRITE).unwrap();
+    let ledger = reopened.load().unwrap().ledger;
+    assert!(ledger.entries.iter().any(|e| e.digest == seen.digest));
+    let charges = ledger
+        .entries
+        .iter()
+        .flat_map(|e| &e.foreign_releases)
+        .filter(|f| f.entry == seen.digest)
+        .count();
+    assert_eq!(charges, 0, "E charges its own release; R was replaced");
+    drop(reopened);
+    common::assert_release_log_checks(&root);
+}
+
+#[test]
+fn a_retry_whose_append_failed_can_be_retried_again() {
+    retry_twice_then_once_more("review8-retry-append-failed", 0);
+}
+
+#[test]
+fn a_retry_whose_database_commit_failed_can_be_retried_again() {
+    retry_twice_then_once_more("review8-retry-commit-failed", 4096);
+}
+
+/// The same without a second failure: any writer that opens the store between the failed
+/// save and its retry (a CLI command, a cron job, `Store::open` for writing in another
+/// process) commits R on its opening and exits; the retry's handle then finds the store
+/// settled, its `reconciled` is empty, and the caller holding E is `Diverged` for good.
+#[test]
+fn a_retry_after_another_writer_opened_is_accepted() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let root = common::synthetic_store("review8-retry-after-open", false);
+    let (mut unlearner, seen) = failed_save(&root);
+
+    // Another writer opens (its opening commits R, charging E) and closes.
+    let other = Store::open(&root, WRITE).unwrap();
+    assert_eq!(other.reconciled().len(), 1);
+    drop(other);
+
+    let mut retry = Store::open(&root, WRITE).unwrap();
+    let outcome = retry.commit(&mut unlearner);
+    assert!(
+        outcome.is_ok(),
+        "the caller holding E cannot retry once another writer has opened: {}",
+        outcome.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+    drop(retry);
+    let ledger = Store::open(&root, WRITE).unwrap().load().unwrap().ledger;
+    assert!(ledger.entries.iter().any(|e| e.digest == seen.digest));
+    common::assert_release_log_checks(&root);
+}
+
+/// Every way the retry's own commit can fail, at every place its writes can stop: its
+/// append (nothing of it stays), the database commit with the failed mark written after
+/// it, or without the mark (the log a process killed between the append and the commit
+/// leaves: the retried record bare). After each, before any writer opens, the release-log
+/// check passes; then the next writer opens and the caller retries once more. E's release
+/// is charged exactly once in the end, and no acknowledged removal is lost: the retry
+/// succeeds — or, only where the bare record made the next writer re-apply the removal (a
+/// store that holds its rows), it is diverged with s5 already removed.
+#[test]
+fn every_failure_point_of_a_retry_keeps_one_charge_and_a_way_forward() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    for external in [false, true] {
+        // Where the retry's writes can stop: nothing of its append (E's record) fits, all of
+        // it but not E's failed mark after the failed commit, or both; each in a fresh store.
+        for point in 0..6 {
+            let name = format!("review8-failure-point-{external}-{point}");
+            let root = common::synthetic_store(&name, external);
+            let (mut unlearner, seen) = failed_save(&root);
+            let lineage = &unlearner.ledger.entries[0].digest;
+            let record = serde_json::to_vec(&LogRecord::of(lineage, &seen))
+                .unwrap()
+                .len() as u64
+                + 1;
+            let mark = format!("{{\"failed\":\"{}\"}}\n", seen.digest).len() as u64;
+            let room = [
+                0,
+                record - 1,
+                record,
+                record + mark - 1,
+                record + mark,
+                4096,
+            ][point];
+            let mut retry = Store::open(&root, WRITE).unwrap();
+            assert_eq!(retry.reconciled().len(), 1, "R charges E");
+            let second =
+                common::with_file_limit(log_len(&root) + room, || retry.commit(&mut unlearner));
+            assert!(second.is_err(), "room {room}: the WAL frames do not fit");
+            drop(retry);
+            let bare = matches!(
+                last_line_about(&root, &seen.digest),
+                Some(LogLine::Record(_))
+            );
+            assert_eq!(
+                bare,
+                (record..record + mark).contains(&room),
+                "room {room}: the retried record is bare exactly when its mark did not fit"
+            );
+            common::assert_release_log_checks(&root);
+
+            let mut third = Store::open(&root, WRITE).unwrap();
+            let outcome = third.commit(&mut unlearner);
+            drop(third);
+            match outcome {
+                Ok(()) => assert_eq!(charges_of(&root, &seen.digest), 1, "room {room}"),
+                Err(StoreError::Diverged { .. }) if bare && !external => {
+                    assert!(
+                        !holds(&root, "s5"),
+                        "room {room}: the removal was re-applied"
+                    );
+                    assert_eq!(charges_of(&root, &seen.digest), 1, "room {room}: by R");
+                }
+                Err(e) => panic!("room {room}, external {external}: the retry is refused: {e}"),
+            }
+            common::assert_release_log_checks(&root);
+        }
+    }
+}
+
+/// Soundness: a retry replaces reconciliation entries only when every release they charge
+/// is one of its own entries. Two callers' saves failed from the same base (E1, then E2,
+/// diverged); the reconciliation entries charge both, so neither caller may replace them:
+/// deleting them would drop the other's charge.
+#[test]
+fn a_retry_does_not_replace_charges_of_releases_it_does_not_hold() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let root = common::synthetic_store("review8-two-callers", false);
+    let mut second = Store::open(&root, Access::Read).unwrap().load().unwrap();
+    let (mut first, e1) = failed_save(&root);
+    // The second caller removes s6 and saves after the first's failure was charged.
+    let e2 = remove(&mut second, "s6");
+    let mut store = Store::open(&root, WRITE).unwrap();
+    assert_eq!(store.reconciled().len(), 1, "R1 charges E1");
+    assert!(matches!(
+        store.commit(&mut second),
+        Err(StoreError::Diverged { .. })
+    ));
+    drop(store);
+    let mut store = Store::open(&root, WRITE).unwrap();
+    assert_eq!(store.reconciled().len(), 1, "R2 charges E2");
+    for unlearner in [&mut first, &mut second] {
+        assert!(matches!(
+            store.commit(unlearner),
+            Err(StoreError::Diverged { .. })
+        ));
+    }
+    drop(store);
+    assert_eq!(charges_of(&root, &e1.digest), 1);
+    assert_eq!(charges_of(&root, &e2.digest), 1);
+    assert!(
+        holds(&root, "s5") && holds(&root, "s6"),
+        "neither removal acknowledged"
+    );
+    common::assert_release_log_checks(&root);
+}
+
+/// Python's `remove()` after a failed `save()`: the store-backed estimator opens the store
+/// (its opening charges E in R) and records its new removal before showing it. Before, the
+/// recording was refused (the model did not continue R) and the following `save()` was
+/// diverged for good; now the retry is accepted at the recording, and the commit through
+/// the same handle replaces R without recording again.
+#[test]
+fn a_removal_recorded_after_a_failed_save_is_a_retry() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let root = common::synthetic_store("review8-record-retry", false);
+    let (mut unlearner, seen) = failed_save(&root);
+    let mut store = Store::open(&root, WRITE).unwrap();
+    assert_eq!(store.reconciled().len(), 1, "R charges E");
+    let shown = remove(&mut unlearner, "s6");
+    store
+        .record_before_showing(&unlearner)
+        .expect("the caller holding E may record its next removal");
+    let lines = read_release_log(&root).unwrap().len();
+    store.commit(&mut unlearner).expect("the retry commits");
+    assert_eq!(
+        read_release_log(&root).unwrap().len(),
+        lines,
+        "the commit recorded nothing again"
+    );
+    drop(store);
+    assert_eq!(charges_of(&root, &seen.digest), 1);
+    assert_eq!(charges_of(&root, &shown.digest), 1);
+    assert!(!holds(&root, "s5") && !holds(&root, "s6"));
+    common::assert_release_log_checks(&root);
+}
+
+/// Review 9a, finding 1 (which reverses review 8's finding 3): a removal recorded before it
+/// was shown (Python's `remove()` returned its certificate: acknowledged) whose save then
+/// fails at the database commit stays a bare record — it is not marked failed — so the next
+/// writer charges its release and applies the removal, exactly as when the process stops
+/// before saving. Before, the failed commit marked it failed (the mark fits in the room
+/// left here), and the acknowledged removal was never applied. The caller's retry is then
+/// diverged, saying the removal is already applied; an external-rows store, which cannot
+/// re-apply it, accepts the retry instead.
+#[test]
+fn a_removal_recorded_before_a_failed_save_is_applied_by_the_next_writer() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    for external in [false, true] {
+        let name = format!("review9a-recorded-failed-save-{external}");
+        let root = common::synthetic_store(&name, external);
+        let mut store = Store::open(&root, WRITE).unwrap();
+        let mut unlearner = store.load().unwrap();
+        let shown = remove(&mut unlearner, "s5");
+        store.record_before_showing(&unlearner).unwrap();
+        let saved = common::with_file_limit(log_len(&root) + 600, || store.commit(&mut unlearner));
+        assert!(saved.is_err(), "the WAL frames do not fit");
+        drop(store);
+        assert!(
+            matches!(
+                last_line_about(&root, &shown.digest),
+                Some(LogLine::Record(_))
+            ),
+            "the acknowledged entry is not marked"
+        );
+        common::assert_release_log_checks(&root);
+
+        let mut next = Store::open(&root, WRITE).unwrap();
+        let retried = next.commit(&mut unlearner);
+        drop(next);
+        assert_eq!(charges_of(&root, &shown.digest), 1, "charged once");
+        if external {
+            retried.expect("the caller holding the entry applies it");
+            let ledger = Store::open(&root, Access::Read)
+                .unwrap()
+                .load()
+                .unwrap()
+                .ledger;
+            assert!(ledger.entries.iter().any(|e| e.digest == shown.digest));
+        } else {
+            assert!(!holds(&root, "s5"), "the next writer applied the removal");
+            match retried {
+                Err(StoreError::Diverged { reason, .. }) => {
+                    assert!(reason.contains("already applied"), "{reason}")
+                }
+                other => panic!("expected Diverged, got {other:?}"),
+            }
+        }
+        common::assert_release_log_checks(&root);
+    }
+}
+
+/// Review 9a, finding 4: an external-rows store that opened with a removal it could not
+/// re-apply refuses to record a removal that does not apply it (before, it recorded and
+/// charged it, and every later save was refused): the caller rolls the request back and
+/// shows nothing. The caller holding the lost entry may still record and commit.
+#[test]
+fn a_store_with_unapplied_removals_records_nothing_that_drops_them() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let root = common::synthetic_store("review9a-record-unapplied", true);
+    let mut store = Store::open(&root, WRITE).unwrap();
+    let mut holder = store.load().unwrap();
+    let lost = remove(&mut holder, "s5");
+    store.record_before_showing(&holder).unwrap();
+    drop(store); // the process stops before saving: the record is bare
+    let mut store = Store::open(&root, WRITE).unwrap();
+    assert!(
+        store
+            .reconciliation_note()
+            .unwrap_or_default()
+            .contains("cannot re-apply")
+    );
+    let mut other = store.load().unwrap();
+    remove(&mut other, "s6");
+    let lines = read_release_log(&root).unwrap().len();
+    match store.record_before_showing(&other) {
+        Err(StoreError::Reconciliation { reason, .. }) => {
+            assert!(reason.contains("X=rows"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        read_release_log(&root).unwrap().len(),
+        lines,
+        "nothing recorded"
+    );
+    let next = remove(&mut holder, "s6");
+    store.record_before_showing(&holder).unwrap();
+    store.commit(&mut holder).unwrap();
+    drop(store);
+    assert_eq!(charges_of(&root, &lost.digest), 1);
+    assert_eq!(charges_of(&root, &next.digest), 1);
+    common::assert_release_log_checks(&root);
+}
