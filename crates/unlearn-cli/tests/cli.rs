@@ -797,6 +797,24 @@ fn bench_reports_the_issue_fields_a_series_per_removal_and_plots() {
                 && batch("batch_seconds_per_row") <= batch("batch_seconds_per_row_max"),
             "{family}: {r}"
         );
+        // One point per batch; its linear algebra and its wait for a CPU (Linux) are parts
+        // of its wall time; the refactorisations add up to the summary's.
+        let points = r["batch_series"].as_array().unwrap();
+        assert_eq!(points.len(), 5, "{family}");
+        let mut refactorisations = 0;
+        for p in points {
+            let wall = p["seconds_per_row"].as_f64().unwrap() * 10.0;
+            assert!(
+                p["arithmetic_seconds"].as_f64().unwrap() <= wall,
+                "{family}: {p}"
+            );
+            if cfg!(target_os = "linux") {
+                let waited = p["waiting_seconds"].as_f64().unwrap();
+                assert!((0.0..=wall).contains(&waited), "{family}: {p}");
+            }
+            refactorisations += p["cache_events"]["refactorisations"].as_u64().unwrap();
+        }
+        assert_eq!(r["batch_refactorisations"], refactorisations, "{family}");
         let series = r["series"].as_array().unwrap();
         assert_eq!(series.len(), removals, "{family}: one point per removal");
         for (k, p) in series.iter().enumerate() {

@@ -3,7 +3,6 @@
 //! and d = 2048, in one run:
 //! - `symv`: y = A·x from the lower triangle (nalgebra `sygemv`);
 //! - `syr`: A ← A − c·xxᵀ, lower triangle (nalgebra `syger`; new: a rank-1 `update`);
-//! - `syr_symv`: the rank-1 update fused with the product (new only: one pass);
 //! - `chol_downdate`: the rank-one Cholesky downdate (nalgebra `rank_one_update`);
 //! - `solve`: forward and backward substitution with the factor (nalgebra `solve`);
 //! - `rank10`: ten rows at once — the rank-10 update of A and of the factor (new), against
@@ -11,7 +10,10 @@
 //! - `factor10` (new only): the batch step's factor kernel alone, the rank-10 update of the
 //!   factor fused with the forward solve;
 //! - `step` (new only): one removal's kernels in order — the factor's rank-1 downdate with
-//!   the forward solve, the backward solve, Ĥ₀'s rank-1 update with Ĥ₀v — on two matrices.
+//!   the forward solve, the backward solve, Ĥ₀v (Ĥ₀ read only: its rows are queued) — on
+//!   two matrices;
+//! - `fold32` (new only): the fold of 32 queued rows into Ĥ₀ fused with Ĥ₀v, which one
+//!   step in [`unlearn::hessian_cache::HESSIAN_FOLD_ROWS`] runs in place of `symv`.
 //!
 //! Run with `cargo bench --bench kernels`; BENCHMARKS.md records the figures.
 
@@ -81,6 +83,17 @@ fn kernels(c: &mut Criterion) {
             coefficients: &ten_coefficients,
             rows: &row_refs,
         };
+        // A fold of 32 queued rows (the ten above, repeated), and its reverse.
+        let fold_rows: Vec<&[f64]> = (0..32).map(|k| row_refs[k % 10]).collect();
+        let (fold_down, fold_up) = ([-1e-6; 32], [1e-6; 32]);
+        let fold = Update {
+            coefficients: &fold_down,
+            rows: &fold_rows,
+        };
+        let fold_back = Update {
+            coefficients: &fold_up,
+            rows: &fold_rows,
+        };
 
         group.bench_function(format!("symv/nalgebra/{d}"), |b| {
             b.iter(|| y.sygemv(1.0, black_box(&a), &x, 0.0))
@@ -125,11 +138,11 @@ fn kernels(c: &mut Criterion) {
                     isa.update(a.as_mut_slice(), if flip { &one } else { &one_back })
                 })
             });
-            group.bench_function(format!("syr_symv/{name}/{d}"), |b| {
+            group.bench_function(format!("fold32/{name}/{d}"), |b| {
                 let mut flip = false;
                 b.iter(|| {
                     flip = !flip;
-                    let u = if flip { &one } else { &one_back };
+                    let u = if flip { &fold } else { &fold_back };
                     isa.update_symv(a.as_mut_slice(), u, x.as_slice(), &mut out)
                 })
             });
@@ -150,9 +163,9 @@ fn kernels(c: &mut Criterion) {
             });
             // One removal's kernels in the order the pass-free step runs them, on two
             // matrices (5 MB of lower triangles at d = 784, more than one core's L2): the
-            // factor's downdate with the forward solve, the backward solve, then Ĥ₀'s update
-            // with the product Ĥ₀v.
-            let mut h = spd(d);
+            // factor's downdate with the forward solve, the backward solve, then the product
+            // Ĥ₀v (the row is queued for Ĥ₀; its O(d) correction is not a kernel).
+            let h = spd(d);
             let mut v = vec![0.0; d];
             group.bench_function(format!("step/{name}/{d}"), |b| {
                 let mut flip = false;
@@ -163,7 +176,7 @@ fn kernels(c: &mut Criterion) {
                     isa.cholesky_update_solve(l.as_mut_slice(), u, &mut v)
                         .unwrap();
                     isa.backward_solve(l.as_slice(), &mut v);
-                    isa.update_symv(h.as_mut_slice(), u, &v, &mut out)
+                    isa.symv(h.as_slice(), &v, &mut out)
                 })
             });
             // The batch step's factor kernel alone: the rank-10 product-form update (five

@@ -85,6 +85,44 @@ pub struct HessianCache {
     gradient_error: f64,
     /// The Λ of the objective ĝ is a gradient of.
     gradient_lambda: f64,
+    /// What this cache has done so far that costs more than a step's passes (transient:
+    /// not in its [`CacheRecord`]).
+    events: CacheEvents,
+}
+
+/// Counts of a cache's costly events: what makes one step slower than the others
+/// (`unlearn bench` reports them per batch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CacheEvents {
+    /// Factor recomputations from Ĥ₀ (O(d³)): a downdate that broke the factor, or a solve
+    /// residual above [`crate::removal::REFACTOR_THRESHOLD`].
+    pub refactorisations: usize,
+    /// Folds of Ĥ₀'s queued rows (one read-write pass, rank up to [`HESSIAN_FOLD_ROWS`]).
+    pub hessian_folds: usize,
+    /// Folds of the Gram matrix's queued rows (one read-write pass, rank [`GRAM_FOLD_ROWS`]).
+    pub gram_folds: usize,
+}
+
+impl CacheEvents {
+    fn add(self, other: CacheEvents) -> CacheEvents {
+        CacheEvents {
+            refactorisations: self.refactorisations + other.refactorisations,
+            hessian_folds: self.hessian_folds + other.hessian_folds,
+            gram_folds: self.gram_folds + other.gram_folds,
+        }
+    }
+
+    /// The events between `earlier` and `self` (counts never decrease; a count that seems
+    /// to, after the caches were replaced wholesale, gives 0).
+    pub fn since(self, earlier: CacheEvents) -> CacheEvents {
+        CacheEvents {
+            refactorisations: self
+                .refactorisations
+                .saturating_sub(earlier.refactorisations),
+            hessian_folds: self.hessian_folds.saturating_sub(earlier.hessian_folds),
+            gram_folds: self.gram_folds.saturating_sub(earlier.gram_folds),
+        }
+    }
 }
 
 /// What a new cache is made of: the Hessian formed at w₀ (and its factor) by an exact step,
@@ -150,6 +188,7 @@ impl HessianCache {
             gradient_lambda: seed.lambda,
             gradient: seed.gradient,
             gradient_error: seed.gradient_error,
+            events: CacheEvents::default(),
         }
     }
 
@@ -217,7 +256,11 @@ impl HessianCache {
         self.clear_pending();
     }
 
+    /// Empties the queue after its rows reached Ĥ₀ (counted as a fold if there were any).
     fn clear_pending(&mut self) {
+        if self.pending.len() > 0 {
+            self.events.hessian_folds += 1;
+        }
         self.pending.clear();
         self.factor_applied = 0;
         self.pending_weight = 0.0;
@@ -306,6 +349,7 @@ impl HessianCache {
 
     /// Recomputes the factor from Ĥ₀ (O(d³)), the pending rows applied first.
     pub fn refactor(&mut self) -> Result<(), LinalgError> {
+        self.events.refactorisations += 1;
         Isa::detect().update(self.hessian.as_mut_slice(), &self.pending.update().view());
         self.clear_pending();
         let mut h = self.hessian.clone();
@@ -354,6 +398,11 @@ impl HessianCache {
     /// e ≥ ‖ĝ − ∇L_b(w; D)‖.
     pub fn gradient_error(&self) -> f64 {
         self.gradient_error
+    }
+
+    /// What this cache has done so far ([`CacheEvents`]).
+    pub fn events(&self) -> CacheEvents {
+        self.events
     }
 
     /// After a step: the new weights' tracked gradient and its error bound, for Λ.
@@ -467,6 +516,8 @@ pub struct GramCache {
     error: f64,
     /// T_G ≥ trace(XᵀX) at formation.
     trace: f64,
+    /// Folds of the queue so far (transient).
+    folds: usize,
 }
 
 impl GramCache {
@@ -496,6 +547,7 @@ impl GramCache {
             pending_row_norm: 0.0,
             error,
             trace,
+            folds: 0,
         }
     }
 
@@ -523,7 +575,11 @@ impl GramCache {
 
     /// Subtracts the pending rows from Ĝ, one pass for all of them.
     pub fn apply_pending(&mut self) {
+        if self.pending.len() == 0 {
+            return;
+        }
         Isa::detect().update(self.gram.as_mut_slice(), &self.pending.update().view());
+        self.folds += 1;
         self.pending.clear();
         self.pending_row_norm = 0.0;
     }
@@ -592,6 +648,9 @@ pub const HESSIAN_FOLD_ROWS: usize = 32;
 pub struct HessianCaches {
     models: Vec<Option<HessianCache>>,
     gram: Option<GramCache>,
+    /// The events of the caches dropped so far, so that [`HessianCaches::events`] never
+    /// decreases while this value lives.
+    retired: CacheEvents,
 }
 
 impl PartialEq for HessianCaches {
@@ -603,20 +662,25 @@ impl PartialEq for HessianCaches {
 impl HessianCaches {
     /// Drops everything (the rows changed in a way the caches did not follow).
     pub fn clear(&mut self) {
-        self.models.clear();
-        self.gram = None;
+        self.clear_models();
+        if let Some(gram) = self.gram.take() {
+            self.retired.gram_folds += gram.folds;
+        }
     }
 
     /// Drops the class models' caches, keeping the Gram matrix (which depends on the rows
     /// only): after the weights moved without the caches (a retraining).
     pub fn clear_models(&mut self) {
+        for k in 0..self.models.len() {
+            self.drop_model(k);
+        }
         self.models.clear();
     }
 
     /// Drops the cache of model `k` (its next step is exact).
     pub fn drop_model(&mut self, k: usize) {
-        if let Some(slot) = self.models.get_mut(k) {
-            *slot = None;
+        if let Some(cache) = self.models.get_mut(k).and_then(Option::take) {
+            self.retired = self.retired.add(cache.events);
         }
     }
 
@@ -625,7 +689,21 @@ impl HessianCaches {
         if self.models.len() <= k {
             self.models.resize(k + 1, None);
         }
+        self.drop_model(k);
         self.models[k] = Some(cache);
+    }
+
+    /// Everything the caches have done so far, the dropped ones included ([`CacheEvents`]):
+    /// the difference across a request is what that request did.
+    pub fn events(&self) -> CacheEvents {
+        let gram = CacheEvents {
+            gram_folds: self.retired.gram_folds + self.gram.as_ref().map_or(0, |g| g.folds),
+            ..CacheEvents::default()
+        };
+        self.models
+            .iter()
+            .flatten()
+            .fold(self.retired.add(gram), |sum, cache| sum.add(cache.events))
     }
 
     /// What a pass-free step of model `k` needs: its cache (to update) and the Gram matrix.
@@ -894,6 +972,7 @@ impl CacheRecord {
             gradient: DVector::from_vec(self.gradient),
             gradient_error: self.gradient_error,
             gradient_lambda: self.gradient_lambda,
+            events: CacheEvents::default(),
         })
     }
 }
@@ -903,12 +982,12 @@ impl HessianCaches {
     /// features remain in the caches. An error means a Hessian is no longer positive
     /// definite: that model's cache is dropped.
     pub fn apply_pending(&mut self) {
-        for slot in &mut self.models {
-            if slot
+        for k in 0..self.models.len() {
+            if self.models[k]
                 .as_mut()
                 .is_some_and(|cache| cache.apply_pending().is_err())
             {
-                *slot = None;
+                self.drop_model(k);
             }
         }
         if let Some(gram) = &mut self.gram {
@@ -955,7 +1034,11 @@ impl HessianCaches {
                 ))
             })
             .transpose()?;
-        Ok(Self { models, gram })
+        Ok(Self {
+            models,
+            gram,
+            retired: CacheEvents::default(),
+        })
     }
 
     /// Whether every one of `count` class models has a cache.
@@ -965,7 +1048,9 @@ impl HessianCaches {
 
     /// Sets the shared Gram matrix.
     pub fn set_gram(&mut self, gram: GramCache) {
-        self.gram = Some(gram);
+        if let Some(old) = self.gram.replace(gram) {
+            self.retired.gram_folds += old.folds;
+        }
     }
 }
 
@@ -1062,12 +1147,18 @@ mod tests {
                     k + 1
                 );
                 assert_eq!(cache.hessian(), &hessian, "Ĥ₀ is only read");
+                assert_eq!(cache.events(), CacheEvents::default(), "no fold yet");
                 assert_eq!(cache.queued_rows().0, k + 1);
                 // Each row has ‖x‖² ≤ 9 and ŝ = 1.
                 assert!(cache.queued_rows().1 >= (k + 1) as f64 * 9.0);
             } else {
                 assert_eq!(cache.hessian_times(&v).unwrap(), expected, "the fold");
                 assert_eq!(cache.queued_rows(), (0, 0.0));
+                let one_fold = CacheEvents {
+                    hessian_folds: 1,
+                    ..CacheEvents::default()
+                };
+                assert_eq!(cache.events(), one_fold);
                 let folded = cache.hessian().clone();
                 assert_eq!(folded.lower_triangle(), exact.lower_triangle());
                 // The factor's backward error, O(m·d·u)·‖Ĥ₀‖_max with the margin of
@@ -1075,6 +1166,20 @@ mod tests {
                 let l = cache.factor().l();
                 let tolerance = 100.0 * (HESSIAN_FOLD_ROWS * d) as f64 * f64::EPSILON / 2.0;
                 assert!((&l * l.transpose() - &exact).abs().max() <= tolerance * 1000.0);
+                // A refactorisation counts; with nothing queued it folds nothing.
+                cache.refactor().unwrap();
+                let refactored = CacheEvents {
+                    refactorisations: 1,
+                    ..one_fold
+                };
+                assert_eq!(cache.events(), refactored);
+                // The collection keeps a dropped cache's counts: they never decrease.
+                let mut caches = HessianCaches::default();
+                caches.set(0, cache.clone());
+                caches.clear_models();
+                assert_eq!(caches.events(), refactored);
+                caches.set(0, cache.clone());
+                assert_eq!(caches.events().since(refactored), refactored);
             }
         }
     }
@@ -1095,6 +1200,7 @@ mod tests {
             pending_row_norm: 0.0,
             error: 0.0,
             trace: 0.0,
+            folds: 0,
         };
         let bound = cache.product_norm_bound(&DVector::from_element(1, 1.0));
         assert_eq!(bound, 2.0 + 3.0 * 2f64.powi(-51));

@@ -3,12 +3,11 @@
 //! rows j..d), with runtime CPU dispatch.
 //!
 //! - [`Isa::symv`]: y = A·x from the lower triangle, one read pass;
-//! - [`Isa::update_symv`]: A ← A + Σ_k c_k·x_k·x_kᵀ and y = A·x in the *same* pass: a
-//!   single row's update inside the product's row loop (each entry loaded once, updated,
-//!   stored and multiplied from a register), a batch's column by column while the column
-//!   is in L1: a rank-m update and a product for the price of one read-write pass (the
-//!   removal path queues Ĥ₀'s rows and folds them every
-//!   [`crate::hessian_cache::HESSIAN_FOLD_ROWS`] rows, so most steps read Ĥ₀ only);
+//! - [`Isa::update_symv`]: A ← A + Σ_k c_k·x_k·x_kᵀ and y = A·x in the *same* pass, the
+//!   update column by column while the column is in L1: a rank-m update and a product for
+//!   the price of one read-write pass. The removal path queues Ĥ₀'s rows and calls it only
+//!   to fold them, every [`crate::hessian_cache::HESSIAN_FOLD_ROWS`] rows (m ≥ 32); every
+//!   other step reads Ĥ₀ with [`Isa::symv`];
 //! - [`Isa::cholesky_update`]: L ← the factor of LLᵀ + Σ_k σ_k·x_k·x_kᵀ (σ_k < 0:
 //!   downdates) in one pass over L — one row by Eigen's and nalgebra's
 //!   `llt_rank_update_lower` recurrence, m ≥ 2 rows at once by the product form of Gill,
@@ -495,9 +494,8 @@ mod generic {
     /// Columns in blocks of [`COLS`]: the diagonal block's entries one by one, then
     /// [`block_products`] for the rows below it: y_i += Σ_c a_ic·x_c and
     /// y_c += Σ_{i} a_ic·x_i, so y's read-modify-write and the loads of x are shared by the
-    /// block's columns. Each column gets the update first: a single row's inside the
-    /// product's row loop (each entry loaded once, updated, stored and used while in a
-    /// register), a batch's by [`update_column`] before the product reads the block.
+    /// block's columns. Each column of the block gets the update first ([`update_column`]),
+    /// while the block is in L1, before the product reads it.
     #[inline(always)]
     pub(super) fn update_symv<const FMA: bool>(
         mut a: AMut<'_>,
@@ -507,30 +505,12 @@ mod generic {
     ) {
         let d = x.len();
         y.fill(0.0);
-        // The single row's x_u and its coefficient, when it is fused into the row loop.
-        let single = match (&a, update.rows) {
-            (AMut::Write(_), [row]) => Some((*row, update.coefficients[0])),
-            _ => None,
-        };
         for j in (0..d).step_by(COLS) {
             let end = (j + COLS).min(d);
             prefetch_heads::<COLS>(a.values(), d, end);
             if let AMut::Write(a) = &mut a {
-                match single {
-                    // The block's own triangle; the rows below get it in block_products.
-                    Some((row, coefficient)) => {
-                        for c in j..end {
-                            let s = coefficient * row[c];
-                            for i in c..end {
-                                a[c * d + i] = madd::<FMA>(s, row[i], a[c * d + i]);
-                            }
-                        }
-                    }
-                    None => {
-                        for c in j..end {
-                            update_column::<FMA>(&mut a[c * d + c..(c + 1) * d], c, update);
-                        }
-                    }
+                for c in j..end {
+                    update_column::<FMA>(&mut a[c * d + c..(c + 1) * d], c, update);
                 }
             }
             {
@@ -550,35 +530,9 @@ mod generic {
             }
             let (head, below) = y.split_at_mut(end);
             let xc = std::array::from_fn(|t| x[j + t]);
-            let dots = match (&mut a, single) {
-                (AMut::Write(a), Some((row, coefficient))) => {
-                    let mut cols = a[j * d..end * d].chunks_exact_mut(d).map(|c| &mut c[end..]);
-                    let cols: [&mut [f64]; COLS] =
-                        std::array::from_fn(|_| cols.next().expect("COLS columns"));
-                    let rank1 = Rank1 {
-                        row: &row[end..],
-                        scales: std::array::from_fn(|t| coefficient * row[j + t]),
-                    };
-                    block_products::<FMA, COLS, 1, true, true, true>(
-                        cols,
-                        xc,
-                        &x[end..],
-                        below,
-                        rank1,
-                    )
-                }
-                (a, _) => {
-                    let a = a.values();
-                    let cols = std::array::from_fn(|t| &a[(j + t) * d + end..(j + t + 1) * d]);
-                    block_products::<FMA, COLS, 1, true, true, false>(
-                        cols,
-                        xc,
-                        &x[end..],
-                        below,
-                        Rank1::NONE,
-                    )
-                }
-            };
+            let a = a.values();
+            let cols = std::array::from_fn(|t| &a[(j + t) * d + end..(j + t + 1) * d]);
+            let dots = block_products::<FMA, COLS, 1, true, true>(cols, xc, &x[end..], below);
             for c in j..end {
                 head[c] += dots[c - j];
             }
@@ -622,57 +576,12 @@ mod generic {
         }
     }
 
-    /// A column of [`block_products`]: read-only, or written by a fused rank-1 update.
-    trait Column {
-        fn values(&self) -> &[f64];
-        /// Stores `v` at rows `at..`; only called on a column that was given mutably.
-        fn put(&mut self, at: usize, v: &[f64]);
-    }
-
-    impl Column for &[f64] {
-        fn values(&self) -> &[f64] {
-            self
-        }
-
-        fn put(&mut self, _: usize, _: &[f64]) {
-            unreachable!("block_products updates only columns given as &mut [f64]")
-        }
-    }
-
-    impl Column for &mut [f64] {
-        #[inline(always)]
-        fn values(&self) -> &[f64] {
-            self
-        }
-
-        #[inline(always)]
-        fn put(&mut self, at: usize, v: &[f64]) {
-            self[at..at + v.len()].copy_from_slice(v)
-        }
-    }
-
-    /// The rank-1 update s_c·x_u,i fused into [`block_products`]: x_u's rows below the block
-    /// and s_c = c·x_u,c per column (the scalars [`update_column`] uses, so each entry gets
-    /// the same two roundings in the same order).
-    struct Rank1<'a, const B: usize> {
-        row: &'a [f64],
-        scales: [f64; B],
-    }
-
-    impl<const B: usize> Rank1<'_, B> {
-        const NONE: Rank1<'static, B> = Rank1 {
-            row: &[],
-            scales: [0.0; B],
-        };
-    }
-
     /// For B columns `cols` (each of the length of `x` or `y`) and their scalars `xc`: with
-    /// UPDATE, first a_ic ← a_ic + s_c·x_u,i (stored back); with SCATTER, y_i += Σ_c a_ic·xc_c
-    /// for every i (the columns in order); with GATHER, returns Σ_i a_ic·x_i per column (else
-    /// zeros). Blocks of 4·VECS rows kept in registers across the B columns ([`V`]): y, x
-    /// and x_u are read (y written) once per block, each entry of A loaded (and stored)
-    /// once; the sums go into VECS·B independent vector accumulators, added at the end in a
-    /// fixed order.
+    /// SCATTER, y_i += Σ_c a_ic·xc_c for every i (the columns in order); with GATHER, returns
+    /// Σ_i a_ic·x_i per column (else zeros). Blocks of 4·VECS rows kept in registers across
+    /// the B columns ([`V`]): y and x are read (y written) once per block, each entry of A
+    /// loaded once; the sums go into VECS·B independent vector accumulators, added at the
+    /// end in a fixed order.
     #[inline(always)]
     fn block_products<
         const FMA: bool,
@@ -680,25 +589,21 @@ mod generic {
         const VECS: usize,
         const SCATTER: bool,
         const GATHER: bool,
-        const UPDATE: bool,
     >(
-        mut cols: [impl Column; B],
+        cols: [&[f64]; B],
         xc: [f64; B],
         x: &[f64],
         y: &mut [f64],
-        rank1: Rank1<'_, B>,
     ) -> [f64; B] {
-        let len = cols[0].values().len();
+        let len = cols[0].len();
         let step = V::LANES * VECS;
         let split = len - len % step;
         let xcv = xc.map(V::splat);
-        let sv = rank1.scales.map(V::splat);
         let mut acc = [[V::ZERO; VECS]; B];
         let mut i = 0;
         while i < split {
             let mut yv = [V::ZERO; VECS];
             let mut xv = [V::ZERO; VECS];
-            let mut uv = [V::ZERO; VECS];
             for h in 0..VECS {
                 let at = i + h * V::LANES;
                 if SCATTER {
@@ -707,18 +612,11 @@ mod generic {
                 if GATHER {
                     xv[h] = V::load(&x[at..]);
                 }
-                if UPDATE {
-                    uv[h] = V::load(&rank1.row[at..]);
-                }
             }
             for c in 0..B {
                 for h in 0..VECS {
                     let at = i + h * V::LANES;
-                    let mut av = V::load(&cols[c].values()[at..]);
-                    if UPDATE {
-                        av = V::madd::<FMA>(sv[c], uv[h], av);
-                        cols[c].put(at, &av.0);
-                    }
+                    let av = V::load(&cols[c][at..]);
                     if SCATTER {
                         yv[h] = V::madd::<FMA>(av, xcv[c], yv[h]);
                     }
@@ -737,11 +635,7 @@ mod generic {
         let mut tails = [0.0; B];
         for i in split..len {
             for c in 0..B {
-                let mut a = cols[c].values()[i];
-                if UPDATE {
-                    a = madd::<FMA>(rank1.scales[c], rank1.row[i], a);
-                    cols[c].put(i, &[a]);
-                }
+                let a = cols[c][i];
                 if SCATTER {
                     y[i] = madd::<FMA>(a, xc[c], y[i]);
                 }
@@ -1274,13 +1168,7 @@ mod generic {
             if end - j == COLS {
                 let cols = std::array::from_fn(|t| &l[(j + t) * d + end..(j + t + 1) * d]);
                 let bs = std::array::from_fn(|t| -head[j + t]);
-                block_products::<FMA, COLS, 2, true, false, false>(
-                    cols,
-                    bs,
-                    &[],
-                    below,
-                    Rank1::NONE,
-                );
+                block_products::<FMA, COLS, 2, true, false>(cols, bs, &[], below);
             } else {
                 for c in j..end {
                     axpy::<FMA>(-head[c], &l[c * d + end..(c + 1) * d], below);
@@ -1302,13 +1190,8 @@ mod generic {
             let mut dots = [0.0; COLS];
             if end - start == COLS {
                 let cols = std::array::from_fn(|t| &l[(start + t) * d + end..(start + t + 1) * d]);
-                dots = block_products::<FMA, COLS, 2, false, true, false>(
-                    cols,
-                    [0.0; COLS],
-                    below,
-                    &mut [],
-                    Rank1::NONE,
-                );
+                dots =
+                    block_products::<FMA, COLS, 2, false, true>(cols, [0.0; COLS], below, &mut []);
             } else {
                 for c in start..end {
                     dots[c - start] = dot::<FMA>(&l[c * d + end..(c + 1) * d], below);
@@ -1696,6 +1579,58 @@ mod tests {
             let mut l = identity.clone();
             assert_eq!(isa.cholesky_update(&mut l, &update), Err(2), "{isa:?}");
         }
+    }
+
+    /// The batch factor update's AVX-512 shape (8 × 8 register blocks, groups of up to 10
+    /// rows of S) against the AVX2 shape (4 × 4, groups of up to 6), as generic code, so
+    /// that every CPU checks it (tests/kernels.rs checks the compiled AVX-512 code where the
+    /// CPU has it): each entry gets the same operations in the same order in both, so the
+    /// factors and the fused forward solves agree bit for bit, and a failed pivot is
+    /// reported at the same column (the partly updated factor is then left unspecified:
+    /// the caller recomputes it), with separate roundings and with fused multiply-adds (`mul_add`, exact in software
+    /// too). d covers partial blocks and row tails of both shapes; m one group, padded
+    /// groups and several; the coefficients scaled by 1 (positive definite throughout) and
+    /// by 40 (downdates past positive definiteness, reported at some column).
+    #[test]
+    fn the_wide_and_narrow_batch_shapes_give_the_same_bits() {
+        fn run<const FMA: bool, const WIDE: bool>(
+            l: &[f64],
+            update: &Update<'_>,
+        ) -> Result<(Vec<f64>, Vec<f64>), usize> {
+            let d = update.rows[0].len();
+            let (mut l, mut b) = (l.to_vec(), vector(d, 3));
+            generic::factor_update_solve::<FMA, WIDE>(&mut l, update, d, Some(&mut b))?;
+            Ok((l, b))
+        }
+        let mut failed = 0;
+        for (d, m) in [
+            (3, 2),
+            (9, 7),
+            (17, 10),
+            (45, 11),
+            (77, 9),
+            (64, 23),
+            (130, 13),
+        ] {
+            for scale in [1.0, 40.0] {
+                with_alternating_update(d, m, |a, update| {
+                    let l = factor(a, d);
+                    let coefficients: Vec<f64> =
+                        update.coefficients.iter().map(|c| c * scale).collect();
+                    let update = Update {
+                        coefficients: &coefficients,
+                        rows: update.rows,
+                    };
+                    let separate = run::<false, false>(&l, &update);
+                    assert_eq!(separate, run::<false, true>(&l, &update), "d {d}, m {m}");
+                    let fused = run::<true, false>(&l, &update);
+                    assert_eq!(fused, run::<true, true>(&l, &update), "d {d}, m {m}, FMA");
+                    failed += usize::from(separate.is_err());
+                });
+            }
+        }
+        // Both outcomes were compared, not only successes.
+        assert!(failed > 0, "no case went past positive definiteness");
     }
 
     /// The sum of a vector of small integers is exact in any order.

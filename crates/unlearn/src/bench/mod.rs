@@ -19,6 +19,7 @@ pub use curve::{CurvePoint, LinearFit, TrainingCurve, training_curve};
 pub use floor::floor_seconds;
 
 use crate::data::Dataset;
+use crate::hessian_cache::CacheEvents;
 use crate::loss::LossKind;
 use crate::mechanism::Mechanism;
 use crate::model::{self, Hyperparameters, PublishedModel, SecretState, TrainingData};
@@ -217,6 +218,10 @@ pub struct BenchReport {
     /// batch_seconds_per_row / removal_seconds_median: what a batch of 10 costs against
     /// ten single removals.
     pub batch_over_single: Option<f64>,
+    /// Factor recomputations from Ĥ₀ (O(d³)) over the batches ([`BatchPoint`]).
+    pub batch_refactorisations: usize,
+    /// Every batch, in order: what made a slow one slow.
+    pub batch_series: Vec<BatchPoint>,
     /// The loss: "logistic" or "squared" (ridge).
     pub loss: LossKind,
     /// Mechanism used.
@@ -255,6 +260,24 @@ pub struct BenchReport {
 
 /// Rows of each batch request a run serves after its single removals.
 pub const BATCH_ROWS: usize = 10;
+
+/// One batch request of a run ([`BenchReport::batch_series`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchPoint {
+    /// Wall seconds of the request (and of the two reads of its run-queue wait), divided by
+    /// its rows.
+    pub seconds_per_row: f64,
+    /// Of the request's wall seconds, those in linear algebra
+    /// ([`Unlearner::arithmetic_time`]).
+    pub arithmetic_seconds: f64,
+    /// Of the request's wall seconds, those the thread spent runnable but waiting for a
+    /// CPU (Linux `/proc/thread-self/schedstat`; none elsewhere): time the machine took,
+    /// not the request.
+    pub waiting_seconds: Option<f64>,
+    /// What the caches did beyond a step's passes: factor recomputations and folds of the
+    /// queued rows into Ĥ₀ and the Gram matrix.
+    pub cache_events: CacheEvents,
+}
 
 /// Batch requests a run serves after its single removals, each on fresh rows: the median of
 /// five is reported, so that one batch slowed by the machine (or by the step that folds the
@@ -438,9 +461,14 @@ pub fn run(
         batch_seconds_per_row,
         batch_seconds_per_row_min: batches.quantile(0.0),
         batch_seconds_per_row_max: batches.quantile(1.0),
-        batches: batches.per_row.len(),
+        batches: batches.points.len(),
         batches_not_pass_free: batches.not_pass_free,
         batch_over_single: batch_seconds_per_row.map(|b| b / removal_seconds_median),
+        batch_refactorisations: batches
+            .points
+            .iter()
+            .map(|p| p.cache_events.refactorisations)
+            .sum(),
         loss,
         mechanism: spec.mechanism,
         sigma: hyper.noise.scale,
@@ -457,14 +485,15 @@ pub fn run(
             .unwrap_or(series.len()),
         max_exact_residual: max_exact,
         max_data_dependent_bound: max_bound,
+        batch_series: batches.points,
         series,
     })
 }
 
 /// The batches of a run ([`time_batches`]).
 struct BatchTimes {
-    /// Seconds per row of each batch, in order.
-    per_row: Vec<f64>,
+    /// Each batch, in order.
+    points: Vec<BatchPoint>,
     /// Batches whose step was not pass-free alone.
     not_pass_free: usize,
 }
@@ -472,8 +501,16 @@ struct BatchTimes {
 impl BatchTimes {
     /// The q-quantile of the per-row seconds; none without a batch.
     fn quantile(&self, q: f64) -> Option<f64> {
-        (!self.per_row.is_empty()).then(|| quantile(&self.per_row, q))
+        let per_row: Vec<f64> = self.points.iter().map(|p| p.seconds_per_row).collect();
+        (!per_row.is_empty()).then(|| quantile(&per_row, q))
     }
+}
+
+/// Nanoseconds this thread has spent waiting on a run queue (the second field of Linux's
+/// `/proc/thread-self/schedstat`); none where that file is missing or unreadable.
+fn run_queue_wait_nanos() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Serves `ids` as batch requests of [`BATCH_ROWS`] rows each (a last, partial batch is
@@ -483,15 +520,26 @@ fn time_batches(
     ids: &[String],
 ) -> Result<BatchTimes, Box<dyn std::error::Error>> {
     let mut times = BatchTimes {
-        per_row: Vec::new(),
+        points: Vec::new(),
         not_pass_free: 0,
     };
     for batch in ids.chunks_exact(BATCH_ROWS) {
+        let events = unlearner.caches.events();
+        // The wait is read inside the timed span (two reads of a small file, a few µs), so
+        // that it is part of the wall time it explains.
         let started = Instant::now();
-        let certificate = unlearner.remove(batch).map_err(|e| e.to_string())?;
-        times
-            .per_row
-            .push(started.elapsed().as_secs_f64() / BATCH_ROWS as f64);
+        let waited = run_queue_wait_nanos();
+        let certificate = unlearner.remove(batch).map_err(|e| e.to_string());
+        let waited = waited.zip(run_queue_wait_nanos());
+        let seconds = started.elapsed().as_secs_f64();
+        let certificate = certificate?;
+        times.points.push(BatchPoint {
+            seconds_per_row: seconds / BATCH_ROWS as f64,
+            arithmetic_seconds: unlearner.arithmetic_time().as_secs_f64(),
+            waiting_seconds: waited
+                .map(|(before, after)| after.saturating_sub(before) as f64 * 1e-9),
+            cache_events: unlearner.caches.events().since(events),
+        });
         let bounds = &certificate.bounds;
         let pass_free = bounds.cached_hessian.iter().all(|&c| c)
             && !bounds.residual_measured.iter().any(|&m| m);
