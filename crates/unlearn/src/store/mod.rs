@@ -1560,13 +1560,11 @@ fn behind(conn: &Connection, db: &Path, entries: &[Certificate]) -> Result<Behin
         if entries.get(step).is_some_and(|e| e.digest == digest) {
             let base = step + 1;
             let new = &entries[base..];
-            let charges_only = newer
-                .iter()
-                .all(|e| {
-                    e.kind == EntryKind::Reconciliation
-                        && e.removed_id_tags.is_empty()
-                        && e.erased_subject_tags.is_empty()
-                });
+            let charges_only = newer.iter().all(|e| {
+                e.kind == EntryKind::Reconciliation
+                    && e.removed_id_tags.is_empty()
+                    && e.erased_subject_tags.is_empty()
+            });
             let mut charged = newer.iter().flat_map(|e| &e.foreign_releases).peekable();
             let retry = charges_only
                 && !new.is_empty()
