@@ -39,8 +39,11 @@
 //!   writer lock (an fcntl lock belongs to a process), and SQLite forbids using a
 //!   connection across a fork. The handle remembers its process: in any other, it is
 //!   forgotten without being closed (closing it there could checkpoint and delete the
-//!   parent's write-ahead log) and the store is opened afresh, which takes the lock — or is
-//!   refused while the parent holds it ([`Backing::writer`], [`Backing::commit`], `Drop`).
+//!   parent's write-ahead log) and the store is opened afresh ([`Backing::writer`],
+//!   [`Backing::commit`], `Drop`). That open is refused while the parent holds the lock —
+//!   and, since SQLite keeps its own record of the inherited lock in the child, also after
+//!   the parent let go (review 10, finding 5): a child should not write the parent's store;
+//!   use the `spawn` start method, or load with `record=False` in the child.
 //! - **The rows stay where the store keeps them.** A model backed by a store that holds its
 //!   rows and then detached (`detach_rows`) can never be committed there (the store refuses
 //!   a model whose rows live elsewhere), so its removals are refused before anything changes

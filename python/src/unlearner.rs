@@ -458,8 +458,10 @@ impl Unlearner {
     /// writer lock. Nothing to do when no lock is held (a model of no store, loaded with
     /// `record=False`, saved since its last removal, or closed already). A later removal
     /// takes the lock again; a later save works as for any model of that store. If the
-    /// commit fails the lock is let go all the same (the records stand, marked failed: a
-    /// retried save commits the removals) and the error is raised.
+    /// commit fails the lock is let go all the same and the error is raised: the records
+    /// stand unmarked (acknowledged), so the store's next writer charges them and applies
+    /// the removals (a store that holds its rows re-applies them; one of external rows
+    /// refuses commits until they are removed again with their rows).
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
         let (inner, backing) = (&mut self.inner, self.backing.as_mut());
         let Some(backing) = backing else {

@@ -587,7 +587,9 @@ class _CertifiedEstimator(BaseEstimator):
         saved since its last removal), does nothing. ``with Estimator.load(path) as est:``
         calls it when the block ends, also on an exception (which propagates). If the
         commit fails the lock is let go all the same and the error is raised, as by a
-        failed :meth:`save` (call ``save`` to retry).
+        failed :meth:`save`: the recorded removals stay charged and are applied by the
+        store's next writer (a store that holds its rows re-applies them, and a retried
+        ``save`` is then refused as already applied: load the store again).
         """
         unlearner = getattr(self, "_unlearner", None)
         if unlearner is not None:

@@ -54,6 +54,32 @@ fn remove(unlearner: &mut Unlearner, id: &str) -> Certificate {
     }
 }
 
+/// An external-rows store at a fresh `name` whose caller removed s5 and recorded it before
+/// showing it (Python's `remove()`): the store's handle, the caller and the shown entry.
+fn recorded_s5(name: &str) -> (common::Scratch, Store, Unlearner, Certificate) {
+    let root = common::synthetic_store(name, true);
+    let mut store = Store::open(&root, WRITE).unwrap();
+    let mut holder = store.load().unwrap();
+    let shown = remove(&mut holder, "s5");
+    store.record_before_showing(&holder).unwrap();
+    (root, store, holder, shown)
+}
+
+/// The store at `root` opened for writing by the next writer after [`recorded_s5`]'s caller
+/// stopped: it cannot re-apply the removal of s5 (its rows are external) and says so; the
+/// handle and the model it loads.
+fn unsettled(root: &std::path::Path) -> (Store, Unlearner) {
+    let store = Store::open(root, WRITE).unwrap();
+    assert!(
+        store
+            .reconciliation_note()
+            .unwrap_or_default()
+            .contains("cannot re-apply")
+    );
+    let model = store.load().unwrap();
+    (store, model)
+}
+
 /// A Python-like caller (no withholding) removes s5 from the store at `root` and saves; the
 /// save fails after the record (the file-size limit leaves room for the record and its
 /// failed mark, not for the database's WAL frames). Returns the unlearner it holds and E.
@@ -384,20 +410,9 @@ fn a_removal_recorded_before_a_failed_save_is_applied_by_the_next_writer() {
 #[test]
 fn a_store_with_unapplied_removals_records_nothing_that_drops_them() {
     let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
-    let root = common::synthetic_store("review9a-record-unapplied", true);
-    let mut store = Store::open(&root, WRITE).unwrap();
-    let mut holder = store.load().unwrap();
-    let lost = remove(&mut holder, "s5");
-    store.record_before_showing(&holder).unwrap();
+    let (root, store, mut holder, lost) = recorded_s5("review9a-record-unapplied");
     drop(store); // the process stops before saving: the record is bare
-    let mut store = Store::open(&root, WRITE).unwrap();
-    assert!(
-        store
-            .reconciliation_note()
-            .unwrap_or_default()
-            .contains("cannot re-apply")
-    );
-    let mut other = store.load().unwrap();
+    let (mut store, mut other) = unsettled(&root);
     remove(&mut other, "s6");
     let lines = read_release_log(&root).unwrap().len();
     match store.record_before_showing(&other) {
@@ -417,5 +432,81 @@ fn a_store_with_unapplied_removals_records_nothing_that_drops_them() {
     drop(store);
     assert_eq!(charges_of(&root, &lost.digest), 1);
     assert_eq!(charges_of(&root, &next.digest), 1);
+    common::assert_release_log_checks(&root);
+}
+
+/// Review 10, finding 2: a retried save through a new handle appended the acknowledged
+/// entry's record again and, when that commit failed too, marked it failed (charged, not
+/// applied): the removal was lost.
+#[test]
+fn a_retried_save_that_fails_again_keeps_an_acknowledged_removal() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    // Python's remove(): recorded before it is shown (acknowledged); save() fails at the
+    // database commit (room for marks, not for the WAL frames).
+    let (root, mut store, mut holder, shown) = recorded_s5("review10-retry-marks-acknowledged");
+    let first = common::with_file_limit(log_len(&root) + 600, || store.commit(&mut holder));
+    assert!(first.is_err());
+    drop(store); // the backing lets go of its handle after a failed commit
+    assert!(
+        matches!(
+            last_line_about(&root, &shown.digest),
+            Some(LogLine::Record(_))
+        ),
+        "review 9a finding 1: the acknowledged entry stays bare"
+    );
+
+    // save() again, the disk still full: a new handle (its opening charges E in R), the
+    // retried commit appends E's record again and fails at the database commit.
+    let mut retry = Store::open(&root, WRITE).unwrap();
+    let second = common::with_file_limit(log_len(&root) + 4096, || retry.commit(&mut holder));
+    assert!(second.is_err(), "the WAL frames still do not fit");
+    drop(retry);
+    assert!(
+        !matches!(
+            last_line_about(&root, &shown.digest),
+            Some(LogLine::Failed(_))
+        ),
+        "the retry marked the acknowledged removal failed: it will never be applied"
+    );
+
+    // The process gives up. The next writer must still demand the removal of s5 (the store
+    // cannot re-apply it: its rows are external) rather than commit a removal that drops it.
+    let mut next = Store::open(&root, WRITE).unwrap();
+    let mut other = next.load().unwrap();
+    other.remove_external(&common::given_row("s6"), 1).unwrap();
+    match next.commit(&mut other) {
+        Err(StoreError::Reconciliation { .. }) => {}
+        other => panic!("the acknowledged removal of s5 was dropped: {other:?}"),
+    }
+}
+
+/// Review 10, finding 3: an estimator's opening check (`record_before_showing` of the
+/// model before its removal, nothing new to record) refused the store that lost a removal,
+/// so the settling removal the error asks for could not be made from Python.
+#[test]
+fn a_python_estimator_can_settle_an_unapplied_removal_by_removing_the_rows_again() {
+    // Not while another test of this file limits the process's file size.
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    // A removal of s5 recorded before it was shown; its process stops before saving.
+    let (root, store, _holder, _) = recorded_s5("review10-settle-from-python");
+    drop(store);
+
+    // A new estimator loads the store (Estimator.load) and, told so by the store's message,
+    // removes s5 again giving its row. Backing::open: open for writing, then check that the
+    // model continues the store (record_before_showing of the model before the removal).
+    let (mut store, mut settler) = unsettled(&root);
+    store
+        .record_before_showing(&settler)
+        .expect("opening the store for the settling removal is refused");
+    // Backing::request: the removal, recorded before it is shown, then save().
+    settler
+        .remove_external(&common::given_row("s5"), 1)
+        .unwrap();
+    store.record_before_showing(&settler).unwrap();
+    store.commit(&mut settler).unwrap();
+    drop(store);
+    let settled = Store::open(&root, WRITE).unwrap();
+    assert!(settled.reconciliation_note().is_none());
+    drop(settled);
     common::assert_release_log_checks(&root);
 }

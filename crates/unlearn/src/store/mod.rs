@@ -809,14 +809,16 @@ impl Store {
                 }
             }
         };
-        // A store that lost removals it cannot re-apply commits nothing that drops them:
-        // record nothing it would refuse (the caller rolls the request back, shows nothing).
-        self.refuse_unapplied(unlearner)?;
         let new = &entries[base..];
         let already = recorded_prefix(new, &self.recorded);
         if already == new.len() {
             return Ok(());
         }
+        // A store that lost removals it cannot re-apply commits nothing that drops them:
+        // record nothing it would refuse (the caller rolls the request back, shows nothing).
+        // Checked only when there is something to record: a caller with nothing new (a
+        // model opening the store before the request that settles it) is not refused.
+        self.refuse_unapplied(unlearner)?;
         release_log::append_lines(
             &self.root,
             &release_log::records(&ledger_lineage(&unlearner.ledger), &new[already..]),
@@ -1494,9 +1496,18 @@ fn commit_logged(
     };
     let committed = appended.and_then(|()| tx.commit().map_err(db_error(db)));
     if committed.is_err() {
+        // Nor what another handle recorded before showing (acknowledged: a retry through a
+        // new handle appends its record again). If the log cannot be read, nothing is
+        // marked: bare records are applied by the next writer, erring toward erasure.
+        let unmarked = release_log::acknowledged_before(root, in_log);
+        let to_mark = in_log
+            .iter()
+            .filter(|e| unmarked.as_ref().is_ok_and(|a| !a.contains(&e.digest)));
         // The commit's own error is the one to report; a failed mark changes nothing else.
-        let _ =
-            release_log::append_lines(root, &release_log::marks(in_log, withheld && recorded == 0));
+        let _ = release_log::append_lines(
+            root,
+            &release_log::marks(to_mark, withheld && recorded == 0),
+        );
     }
     committed
 }

@@ -353,6 +353,39 @@ pub(super) fn record_diverged(store: &Store, entries: &[Certificate]) -> Result<
     Ok(new.len())
 }
 
+/// The digests of `entries` — whose records a failed commit has just appended — that the
+/// log already named in an earlier record with no mark since: entries some handle recorded
+/// before they were shown ([`Store::record_before_showing`]), so acknowledged. A failed
+/// mark would turn them into "charged, not applied" and lose the removal (review 10,
+/// finding 2: a retried save through a new handle that fails again); left bare, the next
+/// writer charges and applies them. Read only on a failed commit.
+pub(super) fn acknowledged_before(
+    root: &Path,
+    entries: &[Certificate],
+) -> Result<HashSet<String>, StoreError> {
+    let wanted: HashSet<&str> = entries.iter().map(|e| e.digest.as_str()).collect();
+    let mut records: HashMap<&str, usize> = HashMap::new();
+    let mut marked: HashSet<&str> = HashSet::new();
+    let log = read_release_log(root)?;
+    for line in &log {
+        let entry = line.entry();
+        if !wanted.contains(entry) {
+            continue;
+        }
+        match line {
+            LogLine::Record(_) => *records.entry(entry).or_default() += 1,
+            LogLine::Abandoned(_) | LogLine::Failed(_) => {
+                marked.insert(entry);
+            }
+        }
+    }
+    Ok(records
+        .into_iter()
+        .filter(|&(entry, count)| count >= 2 && !marked.contains(entry))
+        .map(|(entry, _)| entry.to_string())
+        .collect())
+}
+
 /// Records of another training run written after a store's last record: its database is
 /// older than its release log ([`StoreError::Superseded`]).
 #[derive(Debug, Clone, PartialEq)]
