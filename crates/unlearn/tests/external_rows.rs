@@ -1253,3 +1253,94 @@ fn a_model_from_before_the_row_digest_says_so_and_adopts_one_at_its_next_refresh
         &ADOPTED_DIGEST_EXTERNAL_ROWS_ASSUMPTIONS
     );
 }
+
+/// Review 10, finding 1: the caller that holds a subject erasure E of an external-rows
+/// store, recorded before it was shown and never committed (Python: `est.remove(...,
+/// subjects=...)` then a `save()` whose commit fails), retries its commit. The next opening
+/// charged E's release in a reconciliation entry R1 and recorded E's subject erasure again
+/// in a second one, R2 (`Unlearner::record_lost_erasures`). The retry rule (`store::behind`)
+/// replaced only entries that erase nothing, so the retry was `Diverged` for good and the
+/// store refused every commit until E's ids were removed again. Now an entry whose erasures
+/// the retried entries make themselves is replaceable too.
+#[test]
+fn a_retried_subject_erasure_replaces_the_entries_that_charged_and_re_erased_it() {
+    let (_, mut model) = pair();
+    let dir = common::scratch("review10-subject-retry");
+    drop(Store::create(&dir, &mut model, false, Duration::ZERO).unwrap());
+
+    // The holder erases p5 (its row s14 given), records before showing, and its commit never
+    // lands: the records stay bare (review 9a finding 1: a failed save leaves them so).
+    let mut store = Store::open(
+        &dir,
+        Access::Write {
+            wait: Duration::ZERO,
+        },
+    )
+    .unwrap();
+    let mut holder = store.load().unwrap();
+    let shown = holder
+        .remove_external(&given(&["s14"], &["p5"]), 1)
+        .unwrap();
+    assert!(shown.published, "the erasure published a release");
+    assert_eq!(shown.erased_subject_tags.len(), 1);
+    store.record_before_showing(&holder).unwrap();
+    drop(store);
+
+    // The retry (Python: save() again) opens the store: its opening charges E's release.
+    let mut store = Store::open(
+        &dir,
+        Access::Write {
+            wait: Duration::ZERO,
+        },
+    )
+    .unwrap();
+    assert!(
+        store
+            .reconciled()
+            .iter()
+            .any(|e| e.foreign_releases.iter().any(|f| f.entry == shown.digest)),
+        "the opening charged E"
+    );
+    let retried = store.commit(&mut holder);
+    assert!(
+        retried.is_ok(),
+        "the caller holding E cannot commit it: {}",
+        retried.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+    drop(store);
+
+    let ledger = Store::open(&dir, Access::Read)
+        .unwrap()
+        .load()
+        .unwrap()
+        .ledger;
+    assert!(ledger.entries.iter().any(|e| e.digest == shown.digest));
+    let foreign = ledger
+        .entries
+        .iter()
+        .flat_map(|e| &e.foreign_releases)
+        .filter(|f| f.entry == shown.digest)
+        .count();
+    assert_eq!(foreign, 0, "E charges its own release, once");
+    let p5 = holder.model.secret.key.subject_tag("p5");
+    assert!(
+        ledger
+            .entries
+            .iter()
+            .any(|e| e.erased_subject_tags.contains(&p5)),
+        "p5 is recorded erased"
+    );
+    common::assert_release_log_checks(&dir);
+    let next = Store::open(
+        &dir,
+        Access::Write {
+            wait: Duration::ZERO,
+        },
+    )
+    .unwrap();
+    assert!(
+        next.reconciled().is_empty() && next.reconciliation_note().is_none(),
+        "the store is settled: {:?}",
+        next.reconciliation_note()
+    );
+}

@@ -1551,8 +1551,9 @@ impl Behind {
 /// ledger ([`Behind`]). It reads the ledger's newest entries back to the newest one `entries`
 /// hold (hash-chained, so every older one matches too), decoding those in between; an
 /// ordinary commit continues the newest entry and never calls this. A [`Behind::Retry`]
-/// needs all of them to be reconciliation entries that only charge releases (they removed
-/// and erased nothing and changed neither the rows nor the model), every release they charge to be
+/// needs all of them to be reconciliation entries that only charge releases or record
+/// erasures the new entries make too (they removed nothing and changed neither the rows nor
+/// the model), every release they charge to be
 /// one of the new entries of `entries` (none of them committed), and some new entry:
 /// deleting them then drops no charge — each of those releases is charged by its own entry
 /// instead — and no removal. Decided from the ledger alone, whichever handle (or process)
@@ -1571,10 +1572,19 @@ fn behind(conn: &Connection, db: &Path, entries: &[Certificate]) -> Result<Behin
         if entries.get(step).is_some_and(|e| e.digest == digest) {
             let base = step + 1;
             let new = &entries[base..];
+            // An entry that records erasures again (a restore's or an opening's
+            // `record_lost_erasures`) may go only if the new entries erase those subjects
+            // themselves: the same commit records them again (review 10, finding 1).
+            let erased: std::collections::HashSet<&str> = new
+                .iter()
+                .flat_map(|e| e.erased_subject_tags.iter().map(String::as_str))
+                .collect();
             let charges_only = newer.iter().all(|e| {
                 e.kind == EntryKind::Reconciliation
                     && e.removed_id_tags.is_empty()
-                    && e.erased_subject_tags.is_empty()
+                    && e.erased_subject_tags
+                        .iter()
+                        .all(|t| erased.contains(t.as_str()))
             });
             let mut charged = newer.iter().flat_map(|e| &e.foreign_releases).peekable();
             let retry = charges_only
