@@ -405,7 +405,7 @@ impl PreparedRows {
     /// kernel on first write; before, each batch paid that twice (the reader's features,
     /// then a copy with the intercept column), which was most of a Spark task's kernel time
     /// (BENCHMARKS.md, "5,000,000 × 100, round 4"). Here the reader writes into the buffer
-    /// and the intercept column is inserted in place ([`append_constant`]).
+    /// and the intercept column is inserted in place (`append_constant`).
     #[cfg(feature = "arrow")]
     pub fn of_batch_in(
         batch: &arrow_array::RecordBatch,
