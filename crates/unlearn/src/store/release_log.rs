@@ -121,9 +121,9 @@ pub struct LogRecord {
     /// `erased_subject_tags`: HMAC under the store's key, never the subject), so that a
     /// restore that loses the entry re-applies the erasure as a subject erasure (the
     /// release log's reconciliation at a writer's opening). Absent when empty: records of
-    /// entries that erased no subject, and every record written before the field existed, read and serialise as they did (a
-    /// record carries no digest of its own; the entry's digest it names is the
-    /// certificate's, which this field does not enter).
+    /// entries that erased no subject, and every record written before the field
+    /// existed, read and serialise as they did (a record carries no digest of its own; the
+    /// entry's digest it names is the certificate's, which this field does not enter).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub erased_subject_tags: Vec<String>,
 }
