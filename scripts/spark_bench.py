@@ -41,11 +41,13 @@ Issue 14's targets, in one run on one machine (local[2]: two task threads):
    Spark's row-to-Arrow conversion costs alone;
 8. **where a pass goes** (``--pass-profile K``): K rounds of one Newton pass over the
    files with timers in every task (CPU and wall seconds reading the Parquet file into
-   Arrow batches, summing them, merging; the worker's pid), the sums on the task's cores
+   Arrow batches, summing them, merging; the worker's pid, its page faults during the
+   task, its resident and peak memory after it), the sums on the task's cores
    (``spark.task.cpus``, what ``unlearn.spark`` does) and on every core of the machine
-   (what it did before), alternating; the pass's wall time against the tasks' summed
-   wall time over the task slots (the rest is Spark's scheduling, the reduction, and
-   the driver).
+   (what it did before), each in workers with pyarrow's pool keeping its freed pages
+   (``unlearn.spark._kept_pages``, what the passes do) and in the session's plain workers,
+   alternating; the pass's wall time against the tasks' summed wall time over the task
+   slots (the rest is Spark's scheduling, the reduction, and the driver).
 
 Prints one JSON object. Usage (after scripts/test, which builds the venv):
     target/python-venv/bin/python scripts/spark_bench.py [--rows 5000000 --features 100
@@ -55,8 +57,10 @@ Prints one JSON object. Usage (after scripts/test, which builds the venv):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -158,6 +162,15 @@ def estimator(args: argparse.Namespace) -> Any:
     )
 
 
+def spark_fit(spark: Any, args: argparse.Namespace, features: list[str], cache: bool | None):
+    """``unlearn.spark.fit`` of the benchmark's estimator on the Delta table at ``--data``."""
+    from unlearn import spark as uspark
+
+    return uspark.fit(
+        str(args.data), estimator(args), features=features, target="y", session=spark, cache=cache
+    )
+
+
 def local_fit(directory: Path, features: list[str], est: Any) -> tuple[Any, dict]:
     """Fit in process on the same rows: read with pyarrow (timed apart), then fit."""
     import pyarrow.dataset as ds
@@ -254,8 +267,23 @@ def pass_times(spark: Any, args: argparse.Namespace, features: list[str], est: A
     return out
 
 
-def profiled_pass(spark: Any, files: list[str], spec: Any, query: bytes, all_cores: bool) -> dict:
-    """One pass over ``files`` (one task each), every task timing its stages."""
+def _memory_mb() -> dict:
+    """Return this process's resident and peak resident memory (MB): /proc/self/status."""
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return {
+        name: int(fields[key].split()[0]) // 1024
+        for name, key in [("rss_mb", "VmRSS"), ("peak_rss_mb", "VmHWM")]
+    }
+
+
+def profiled_pass(
+    spark: Any, files: list[str], spec: Any, query: bytes, all_cores: bool, kept: bool
+) -> dict:
+    """One pass over ``files`` (one task each), every task timing its stages.
+
+    ``kept``: the pass's function defined inside ``unlearn.spark._kept_pages`` (its workers
+    keep pyarrow's freed pages, as the passes of a fit do), else in the plain workers.
+    """
     from unlearn import _unlearn
     from unlearn import spark as uspark
 
@@ -263,6 +291,7 @@ def profiled_pass(spark: Any, files: list[str], spec: Any, query: bytes, all_cor
 
     def task(paths):
         start_cpu, start = time.process_time(), time.perf_counter()
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         threads = None if all_cores else uspark._task_threads()
         stages = {"read": [0.0, 0.0], "sums": [0.0, 0.0]}
         partials, batches, rows = [], uspark._file_batches(paths, columns, threads), 0
@@ -280,35 +309,58 @@ def profiled_pass(spark: Any, files: list[str], spec: Any, query: bytes, all_cor
             stages["sums"][1] += time.perf_counter() - wall
         total = uspark._merged(partials)
         stages["task"] = [time.process_time() - start_cpu, time.perf_counter() - start]
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
         yield (
             total,
-            {"stages": stages, "rows": rows, "pid": os.getpid(), "threads": threads},
+            {
+                "stages": stages,
+                "rows": rows,
+                "pid": os.getpid(),
+                "threads": threads,
+                "faults": faults,
+                "memory": _memory_mb(),
+                "environment": os.environ.get("MIMALLOC_PURGE_DELAY"),
+            },
         )
 
-    rdd = spark.sparkContext.parallelize(files, len(files)).mapPartitions(task)
     load = os.getloadavg()
-    out, wall = timed(rdd.collect)
+    with uspark._kept_pages(spark) if kept else contextlib.nullcontext():
+        rdd = spark.sparkContext.parallelize(files, len(files)).mapPartitions(task)
+        out, wall = timed(rdd.collect)
     uspark._merged(p for p, _ in out)  # the driver's merge (the same bits in any order)
     slots = spark.sparkContext.defaultParallelism
     sums = {
         name: [sum(t["stages"][name][i] for _, t in out) for i in range(2)]
         for name in ["read", "sums", "task"]
     }
+    workers = {}
+    for _, t in out:  # each worker's memory after its last task of the pass
+        workers[t["pid"]] = t["memory"]
+    faults = sorted(t["faults"] for _, t in out)
     return {
         "all_cores": all_cores,
+        "kept_pages": kept,
+        "worker_environment": sorted({str(t["environment"]) for _, t in out}),
         "threads": out[0][1]["threads"],
         "pass_seconds": wall,
         "tasks_cpu_seconds": {k: v[0] for k, v in sums.items()},
         "tasks_wall_seconds": {k: v[1] for k, v in sums.items()},
         "tasks_wall_per_slot_seconds": sums["task"][1] / slots,
-        "workers": len({t["pid"] for _, t in out}),
+        "workers": len(workers),
+        "worker_memory_mb": workers,
+        "task_faults": {"median": faults[len(faults) // 2], "min": faults[0], "max": faults[-1]},
+        "task_cpu_seconds_median": sorted(t["stages"]["task"][0] for _, t in out)[len(out) // 2],
         "rows": sum(t["rows"] for _, t in out),
         "load": [load, os.getloadavg()],
     }
 
 
 def pass_profile(spark: Any, args: argparse.Namespace, features: list[str], est: Any) -> list:
-    """``args.pass_profile`` rounds of a profiled Newton pass, task cores then all cores."""
+    """Run ``args.pass_profile`` rounds of a profiled Newton pass.
+
+    Task cores then all cores, each in the session's plain workers and then in workers
+    keeping pyarrow's freed pages.
+    """
     from unlearn import _unlearn
     from unlearn import spark as uspark
 
@@ -316,12 +368,13 @@ def pass_profile(spark: Any, args: argparse.Namespace, features: list[str], est:
     _, encoding, _ = est._encode(np.array([0, 1]))
     driver = _unlearn.DistributedFit(est._core_params(), features, encoding, "y")
     spec = driver.spec()
-    driver.absorb(uspark._pass(rows, [*features, "y"], spec, driver.weights(), 2))
+    driver.absorb(uspark._pass(rows, [*features, "y"], spec, driver.weights(), 2, None))
     query = driver.weights()  # a Newton pass's: value, gradient, Hessian
     return [
-        profiled_pass(spark, rows.files, spec, query, all_cores)
+        profiled_pass(spark, rows.files, spec, query, all_cores, kept)
         for _ in range(args.pass_profile)
         for all_cores in [False, True]
+        for kept in [False, True]
     ]
 
 
@@ -415,8 +468,6 @@ def main() -> None:
 
     from deltalake import DeltaTable, convert_to_deltalake
 
-    from unlearn import spark as uspark
-
     generate(args.data, args.rows, args.features, args.rows_per_file, args.seed)
     if not (args.data / "_delta_log").exists():
         # A Delta log over the Parquet files in place: what `unlearn.spark` reads on a lake.
@@ -437,16 +488,7 @@ def main() -> None:
     if not args.skip_fit:
         report["spark"] = {"load_before": os.getloadavg()}
         cache = {"auto": None, "on": True, "off": False}[args.cache]
-        est, seconds = timed(
-            lambda: uspark.fit(
-                str(args.data),
-                estimator(args),
-                features=features,
-                target="y",
-                session=spark,
-                cache=cache,
-            )
-        )
+        est, seconds = timed(lambda: spark_fit(spark, args, features, cache))
         training = est.certificates_[0].bounds
         report["spark"].update(
             cache=args.cache,
@@ -457,16 +499,7 @@ def main() -> None:
         )
         if args.uncached:
             load = os.getloadavg()
-            uncached, seconds = timed(
-                lambda: uspark.fit(
-                    str(args.data),
-                    estimator(args),
-                    features=features,
-                    target="y",
-                    session=spark,
-                    cache=False,
-                )
-            )
+            uncached, seconds = timed(lambda: spark_fit(spark, args, features, False))
             report["spark_uncached"] = {
                 "load_before": load,
                 "fit_seconds": seconds,

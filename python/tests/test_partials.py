@@ -53,6 +53,15 @@ def fit_distributed(estimator, tbl, names, *, batch_rows, merge):
     raise AssertionError("no convergence in 100 passes")
 
 
+def first_pass(X, y):
+    """The rows as a table of feature columns, and a distributed fit over them at its
+    first pass (the classes and parameters of a noiseless in-process fit)."""
+    estimator = CertifiedLogisticRegression(sigma=0.0).fit(X, y)
+    tbl, names = table(X, y, as_list=False)
+    encoding = estimator._unlearner.published()["target"]
+    return tbl, names, _unlearn.DistributedFit(estimator._core_params(), names, encoding, "y")
+
+
 def left_fold(parts):
     return reduce(_unlearn.merge_partials, parts)
 
@@ -96,10 +105,7 @@ def test_distributed_fit_matches_the_in_process_fit_within_the_recorded_bound(
 
 def test_bad_blobs_and_batches_are_clear_errors(breast_cancer):
     X, y, _ = breast_cancer
-    estimator = CertifiedLogisticRegression(sigma=0.0).fit(X, y)
-    tbl, names = table(X, y, as_list=False)
-    encoding = estimator._unlearner.published()["target"]
-    fit = _unlearn.DistributedFit(estimator._core_params(), names, encoding, "y")
+    tbl, names, fit = first_pass(X, y)
     query, spec = fit.weights(), fit.spec()
     part = _unlearn.partial_sums(tbl.to_batches()[0], query, spec)
     with pytest.raises(ValueError, match="checksum"):
@@ -155,10 +161,7 @@ def test_the_sums_are_the_same_bits_on_any_number_of_threads(digits):
     batch of several Gram leaves (1,797 rows > 1,024) and ten class models; 0 threads is
     refused."""
     X, y, _ = digits
-    estimator = CertifiedLogisticRegression(sigma=0.0).fit(X, y)
-    tbl, names = table(X, y, as_list=False)
-    encoding = estimator._unlearner.published()["target"]
-    fit = _unlearn.DistributedFit(estimator._core_params(), names, encoding, "y")
+    tbl, _, fit = first_pass(X, y)
     query, spec = fit.weights(), fit.spec()
     (batch,) = tbl.combine_chunks().to_batches()
     (rows,) = _unlearn.prepare_rows(batch, spec)

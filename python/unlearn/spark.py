@@ -29,6 +29,10 @@ a cache that does not fit is partly dropped, and a pass then both reads the drop
 partitions again and moves the rest from the JVM to Python (BENCHMARKS.md, "5,000,000 x
 100, round 3").
 
+The passes' Python workers run with pyarrow's allocator keeping the pages it frees
+(:func:`_kept_pages`): returned to the kernel, they were faulted in and zeroed again for
+every batch, about half a task's CPU at 5,000,000 x 100 (BENCHMARKS.md, "round 5").
+
 Each task sums on as many threads as Spark gave it cores (``spark.task.cpus``,
 :func:`_task_threads`): the tasks running at once then share the executor's cores instead
 of each starting one thread per core of the machine.
@@ -47,7 +51,10 @@ the intercept column), applied to each row on its own: nothing is fitted per par
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +72,58 @@ TREE_DEPTH = 2
 # Rows per Arrow batch when a task reads a Parquet file itself (a batch's partial sums are
 # computed in one call; larger batches amortise the call, smaller ones bound its memory).
 _FILE_BATCH_ROWS = 65_536
+
+#: The environment of the Python workers that run the passes (:func:`_kept_pages`).
+_WORKER_ENVIRONMENT = {"MIMALLOC_PURGE_DELAY": "-1"}
+
+# Passes running now (across driver threads) and the variables they added to the session's
+# worker environment, removed again when the last one ends.
+_kept_lock = threading.Lock()
+_kept_users = 0
+_kept_added: list[str] = []
+
+
+@contextmanager
+def _kept_pages(session: Any) -> Iterator[None]:
+    """Launch the Python workers of the jobs defined inside with pyarrow's pool keeping pages.
+
+    pyarrow's default pool (mimalloc) returns the pages it frees to the kernel 10 ms later
+    (``MIMALLOC_PURGE_DELAY``, 10 by default), so each batch a task decodes lands in fresh
+    pages the kernel faults in and zeroes: 45,000 faults and half the task's CPU a
+    250,000 x 101 file. With the delay at -1 (never) mimalloc reuses them: 10,700 faults,
+    a fifth of the kernel time (BENCHMARKS.md, "5,000,000 x 100, round 5"). Memory freed
+    stays with the worker's pool for its next batch, so a worker holds at most its peak
+    (one batch's decoding), as before but without returning it between batches.
+
+    mimalloc reads the variable once, when pyarrow loads, so it cannot be set inside a
+    task. It is set where Spark takes the workers' environment from: PySpark captures
+    ``SparkContext.environment`` into each Python function when the function is defined
+    (a DataFrame's ``mapInArrow``, an RDD's pipeline at its first action), and Spark
+    launches the workers of a function with that environment — a pool of workers of their
+    own, keyed by it, on every executor, local mode or a cluster. So only unlearn's passes
+    get it: the driver's process and the session's other Python functions (defined outside
+    this block) are untouched, and it is removed when the last pass running ends. A value
+    the session (``spark.executorEnv.MIMALLOC_PURGE_DELAY``) or the driver's environment
+    (which local-mode workers inherit) already sets is kept.
+    """
+    global _kept_users
+    environment = session.sparkContext.environment
+    with _kept_lock:
+        if _kept_users == 0:
+            for name, value in _WORKER_ENVIRONMENT.items():
+                if name not in environment and name not in os.environ:
+                    environment[name] = value
+                    _kept_added.append(name)
+        _kept_users += 1
+    try:
+        yield
+    finally:
+        with _kept_lock:
+            _kept_users -= 1
+            if _kept_users == 0:
+                for name in _kept_added:
+                    environment.pop(name, None)
+                _kept_added.clear()
 
 
 @dataclass(frozen=True)
@@ -333,29 +392,64 @@ def _row_count(files: list[str]) -> int:
     return count
 
 
-def _cache_fits(rows: _Rows, columns: list[str], spec: Any) -> bool:
+# Logical plan nodes that never add rows: a chain of them over one Parquet scan has at most
+# the rows of the files it scans (Union, Join, Generate, Sample with replacement can add).
+_ROW_KEEPING_NODES = {"Project", "Filter", "LocalLimit", "GlobalLimit"}
+
+
+def _row_bound(rows: _Rows) -> int | None:
+    """Return an upper bound on the rows, never from their values; None when unknown.
+
+    A Delta snapshot's files: their rows, from the Parquet footers. A DataFrame: the
+    optimizer's row count when it is exact or a bound (cost-based optimisation off: then
+    only relations of known size, ranges and limits carry one; with it on, a filter's count
+    is an estimate, not a bound), else, for a chain of projections, filters and limits over
+    one Parquet scan (what :func:`remove` passes over: the table less the removed rows), the
+    rows of the files it scans, from their footers (None if pyarrow cannot open them). No
+    Spark job either way.
+    """
+    if rows.files is not None:
+        return _row_count(rows.files)
+    session = rows.df.sparkSession
+    plan = rows.df._jdf.queryExecution().optimizedPlan()
+    count = plan.stats().rowCount()
+    if count.isDefined() and session.conf.get("spark.sql.cbo.enabled", "false") != "true":
+        return int(str(count.get()))
+    node = plan
+    while node.nodeName() in _ROW_KEEPING_NODES and node.children().size() == 1:
+        node = node.children().apply(0)
+    if node.nodeName() != "LogicalRelation" or node.children().size() != 0:
+        return None
+    relation = node.relation()
+    if relation.getClass().getSimpleName() != "HadoopFsRelation":
+        return None
+    if relation.fileFormat().getClass().getSimpleName() != "ParquetFileFormat":
+        return None
+    try:
+        return _row_count(rows.df.inputFiles())
+    except (OSError, pa.ArrowException):  # a file system pyarrow cannot open
+        return None
+
+
+def _cache_fits(rows: _Rows, spec: Any) -> bool:
     """Whether the rows' prepared batches fit the storage memory Spark never evicts.
 
     Prepared rows take 8 (d + 1) bytes a row (the design with its intercept column, and the
-    target). Spark's unified memory is shared by execution and storage, and only
+    target), whatever the source's encoding or compression, so their size is the rows'
+    bound (:func:`_row_bound`) times that width; unknown rows are not cached. Spark's
+    unified memory is shared by execution and storage, and only
     ``spark.memory.storageFraction`` of it (0.5 by default) is storage that execution never
     evicts; a larger cache is partly dropped, and every pass then reads the dropped
-    partitions again besides moving the kept ones from the JVM to Python. The rows are
-    counted from the Parquet footers of a Delta snapshot's files, or, for a DataFrame,
-    estimated from the optimizer's size of the selected columns (no Spark job); the memory
-    is the executors' (the driver's in local mode). For a DataFrame over Parquet that size
-    is the compressed size on disk, which depends on how compressible the values are: a
-    compressible table is underestimated, judged to fit, cached and partly evicted (the
-    slow case). The optimizer's row count, which would not depend on the values, is absent
-    from such plans unless cost-based statistics were collected.
+    partitions again besides moving the kept ones from the JVM to Python. The memory is the
+    executors' (the driver's in local mode). (Sizing a DataFrame over Parquet by the
+    optimizer's size in bytes, as before, took the compressed size on disk: a compressible
+    table was judged to fit, cached and partly evicted.)
     """
+    bound = _row_bound(rows)
+    if bound is None:
+        return False
     session = rows.df.sparkSession
     width = 8 * (len(spec["feature_names"]) + int(spec["intercept"]) + 1)
-    if rows.files is not None:
-        size = _row_count(rows.files) * width
-    else:
-        plan = rows.df.select(*columns)._jdf.queryExecution().optimizedPlan()
-        size = int(str(plan.stats().sizeInBytes())) * width // (8 * len(columns))
     executors = session.sparkContext._jsc.sc().statusStore().executorList(True).iterator()
     memory = {}
     while executors.hasNext():
@@ -364,7 +458,7 @@ def _cache_fits(rows: _Rows, columns: list[str], spec: Any) -> bool:
     if len(memory) > 1:
         memory.pop("driver", None)  # a cluster: the driver runs no task
     fraction = float(session.conf.get("spark.memory.storageFraction", "0.5"))
-    return size <= fraction * sum(memory.values())
+    return bound * width <= fraction * sum(memory.values())
 
 
 class _Passes:
@@ -394,15 +488,22 @@ class _Passes:
         self._digest, self._first = digest, True
         self._cached = None
         if cache is None:
-            cache = _cache_fits(rows, columns, spec)
+            cache = _cache_fits(rows, spec)
         if cache:
             from pyspark import StorageLevel
 
-            prepared = _prepared(rows, columns, spec, digest)
-            self._cached = prepared.persist(StorageLevel.MEMORY_ONLY)
+            # (persist defines the RDD's Python function: inside the block.)
+            with _kept_pages(rows.df.sparkSession):
+                prepared = _prepared(rows, columns, spec, digest)
+                self._cached = prepared.persist(StorageLevel.MEMORY_ONLY)
 
     def __call__(self, query: bytes, *, digested: bool = False) -> bytes:
         """Return the merged partial sums of every row at the query's weights."""
+        with _kept_pages(self._rows.df.sparkSession):
+            return self._sums(query, digested)
+
+    def _sums(self, query: bytes, digested: bool) -> bytes:
+        """:meth:`__call__`, its Python functions defined with the workers' environment."""
         if self._cached is None:
             digest = self._digest if digested or self._first else None
             self._first = False

@@ -8,6 +8,10 @@ so ||w_spark - w_local|| <= (g_spark + g_local) / Lambda per class model, whatev
 partitioning.
 """
 
+import os
+from pathlib import Path
+
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -172,11 +176,97 @@ def test_the_cache_is_chosen_by_the_rows_size_against_spark_storage_memory(
     write_deltalake(path, cancer)
     fit = _solve(df)  # cache=None
     spec = {"feature_names": FEATURES, "intercept": True}
-    columns = [*FEATURES, "y"]
-    assert spark._cache_fits(spark._Rows(df), columns, spec)
-    assert spark._cache_fits(spark._rows_of(path, spark_session, None), columns, spec)
+    assert spark._cache_fits(spark._Rows(df), spec)
+    assert spark._cache_fits(spark._Rows(df.filter("id != 'r0000'").select("x0", "y")), spec)
+    assert spark._cache_fits(spark._rows_of(path, spark_session, None), spec)
     huge = spark_session.range(10**9).selectExpr("cast(id as double) as x0", "id % 2 as y")
     jobs = spark_session.sparkContext.statusTracker().getJobIdsForGroup()
-    assert not spark._cache_fits(spark._Rows(huge), ["x0", "y"], {**spec, "feature_names": ["x0"]})
+    assert not spark._cache_fits(spark._Rows(huge), {**spec, "feature_names": ["x0"]})
     assert spark_session.sparkContext.statusTracker().getJobIdsForGroup() == jobs
     assert fit.summary()["rows"] == cancer.num_rows
+
+
+def test_a_compressible_table_is_sized_by_its_rows_not_its_bytes_on_disk(spark_session, tmp_path):
+    """Review 9b, finding 3: 200,000 rows of 300 constant features are 0.3 MB of Parquet on
+    disk (each column chunk one run) but 483 MB prepared (8 * 302 bytes a row), beyond the
+    1 GB driver's whole unified memory (434 MB; its evict-free half 217 MB).
+    Sized by the optimizer's bytes (the compressed size) the rows fitted and were cached,
+    then partly evicted on every pass; by the rows from the footers they do not fit, for
+    the table and for a filter of it. A DataFrame whose rows cannot be bounded without a
+    job (a union of the table with itself) has no bound, so no cache. No job runs."""
+    rows, features = 200_000, [f"x{j}" for j in range(300)]
+    column = pa.array(np.zeros(rows))
+    table = pa.table({**{f: column for f in features}, "y": column})
+    pq.write_table(table, tmp_path / "rows.parquet")
+    spec = {"feature_names": features, "intercept": True}
+    df = spark_session.read.parquet(str(tmp_path / "rows.parquet"))
+    on_disk = int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+    assert on_disk < 8 * rows  # far below the prepared 8 * 302 bytes a row
+    jobs = spark_session.sparkContext.statusTracker().getJobIdsForGroup()
+    assert spark._row_bound(spark._Rows(df.filter("y = 0"))) == rows
+    assert not spark._cache_fits(spark._Rows(df), spec)
+    assert not spark._cache_fits(spark._Rows(df.filter("y = 0").select(*features, "y")), spec)
+    assert spark._row_bound(spark._Rows(df.union(df))) is None
+    assert spark_session.sparkContext.statusTracker().getJobIdsForGroup() == jobs
+
+
+def _environments_under(pid):
+    """The environments of the processes descending from ``pid`` (Linux's /proc)."""
+    children = {}
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while listed
+            continue
+        children.setdefault(int(fields[1]), []).append(int(status.parent.name))
+    found, stack = [], list(children.get(pid, []))
+    while stack:
+        child = stack.pop()
+        stack.extend(children.get(child, []))
+        try:
+            found.append(Path(f"/proc/{child}/environ").read_bytes().split(b"\0"))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads Linux's /proc")
+def test_the_passes_run_in_workers_keeping_pyarrows_freed_pages(
+    spark_session, cancer, tmp_path, monkeypatch
+):
+    """pyarrow's pool must not return freed pages to the kernel in the passes' workers
+    (BENCHMARKS.md, "round 5"): the variable reaches the workers that run a fit's passes,
+    read every pass (cache=False) or cached (the prepared rows' function too), and nothing
+    else: a job defined outside a pass runs in the session's plain workers, and neither the
+    driver's environment nor the session's keeps it. A value the session sets is kept."""
+    df = _frame(spark_session, cancer, tmp_path / "rows", 3)
+    context = spark_session.sparkContext
+    jvm = context._gateway.proc.pid
+
+    def probe(_):
+        import os
+
+        yield os.environ.get("MIMALLOC_PURGE_DELAY")
+
+    def plain():
+        return set(context.parallelize(range(2), 2).mapPartitions(probe).collect())
+
+    before = plain()
+    with spark._kept_pages(spark_session):
+        assert set(context.parallelize(range(2), 2).mapPartitions(probe).collect()) == {"-1"}
+    assert plain() == before == {os.environ.get("MIMALLOC_PURGE_DELAY")}
+    assert "MIMALLOC_PURGE_DELAY" not in context.environment
+    # A fit's passes: a variable of this test's own marks the workers they ran in (each
+    # new environment starts a pool of workers of its own under the JVM).
+    for cache in [False, True]:
+        mark = f"UNLEARN_TEST_{cache}_{os.getpid()}".encode()
+        monkeypatch.setattr(spark, "_WORKER_ENVIRONMENT", {"UNLEARN_TEST_MARK": mark.decode()})
+        _solve(df, cache=cache)
+        assert any(b"UNLEARN_TEST_MARK=" + mark in env for env in _environments_under(jvm))
+        assert "UNLEARN_TEST_MARK" not in context.environment
+        assert "UNLEARN_TEST_MARK" not in os.environ
+    monkeypatch.setitem(context.environment, "MIMALLOC_PURGE_DELAY", "100")
+    monkeypatch.setattr(spark, "_WORKER_ENVIRONMENT", {"MIMALLOC_PURGE_DELAY": "-1"})
+    with spark._kept_pages(spark_session):
+        assert set(context.parallelize(range(2), 2).mapPartitions(probe).collect()) == {"100"}
+    assert context.environment["MIMALLOC_PURGE_DELAY"] == "100"
