@@ -89,11 +89,11 @@ def _kept_pages(session: Any) -> Iterator[None]:
 
     pyarrow's default pool (mimalloc) returns the pages it frees to the kernel 10 ms later
     (``MIMALLOC_PURGE_DELAY``, 10 by default), so each batch a task decodes lands in fresh
-    pages the kernel faults in and zeroes: 45,000 faults and half the task's CPU a
-    250,000 x 101 file. With the delay at -1 (never) mimalloc reuses them: 10,700 faults,
-    a fifth of the kernel time (BENCHMARKS.md, "5,000,000 x 100, round 5"). Memory freed
-    stays with the worker's pool for its next batch, so a worker holds at most its peak
-    (one batch's decoding), as before but without returning it between batches.
+    pages the kernel faults in and zeroes. With the delay at -1 (never) mimalloc reuses
+    them: a task of a pass over a 250,000 x 101 file faulted 3,800 times instead of 33,500
+    and read its file in 0.56 CPU s instead of 0.97 (BENCHMARKS.md, "5,000,000 x 100,
+    round 5"). Memory freed stays with the worker's pool for its next batch, so a worker
+    holds its peak (one batch's decoding) instead of returning it between batches.
 
     mimalloc reads the variable once, when pyarrow loads, so it cannot be set inside a
     task. It is set where Spark takes the workers' environment from: PySpark captures
