@@ -35,13 +35,44 @@ const CHUNK: u32 = 8;
 /// n/2^{b+16} ≤ 2⁻¹⁶.
 const LEMIRE_EXTRA_BITS: u32 = 16;
 
+/// Words a [`BitStream`] holds: 64 words (4,096 bits, ≈ 74 fast rounds of the comparison
+/// samplers at s ≈ 2²⁴) is what [`BitStream::ahead`] can reserve at once.
+const CAPACITY: usize = 64;
+
 /// A bit buffer over a generator's words (see the module docs for the order of the bits).
+///
+/// The words pulled from the generator so far and not yet wholly read are `words[..loaded]`;
+/// `read` of their bits are read. [`BitStream::take`] pulls one word when its bits run out,
+/// so that it never pulls a word whose bits no coin reads; [`BitStream::ahead`] pulls, at
+/// once, words its caller has shown every continuation of the draws will read (the
+/// comparison samplers' look-ahead, [`super::lookahead`]). Either way the words pulled, and
+/// the generator's position after, are those of a one-word buffer read coin by coin. The
+/// words are zeroed when the stream is dropped (they are noise).
 pub(super) struct BitStream<'a, R: ?Sized> {
     rng: &'a mut R,
-    /// The unread bits of the current word, the next one lowest.
-    word: u64,
-    /// How many bits of `word` are unread (0..=64).
-    left: u32,
+    /// `words[..loaded]` the words pulled and not yet dropped, in stream order; the one word
+    /// more lets [`peek`] read two words at any position below `loaded`·64.
+    words: [u64; CAPACITY + 1],
+    /// How many words `words` holds (≤ [`CAPACITY`]).
+    loaded: usize,
+    /// How many bits of `words[..loaded]` are read (≤ 64·`loaded`).
+    read: usize,
+}
+
+/// The k bits (1 ≤ k ≤ 64) of `words` from bit `pos` on, as Σ_j b_j 2ʲ; `pos` + k must not
+/// pass the last word (bits of `words[pos/64 + 1]` enter only when they are among the k).
+#[inline(always)]
+pub(super) fn peek(words: &[u64], pos: usize, k: u32) -> u64 {
+    let i = pos / 64;
+    let pair = u128::from(words[i]) | u128::from(words[i + 1]) << 64;
+    ((pair >> (pos % 64)) as u64) & (u64::MAX >> (64 - k))
+}
+
+/// The bits L = min(⌈log₂ n⌉ + 16, 64) one attempt of [`BitStream::below`]`(n)` reads, for
+/// n ≥ 2.
+#[inline]
+pub(super) fn lemire_bits(n: u64) -> u32 {
+    (64 - (n - 1).leading_zeros() + LEMIRE_EXTRA_BITS).min(64)
 }
 
 impl<'a, R: Rng + ?Sized> BitStream<'a, R> {
@@ -49,29 +80,70 @@ impl<'a, R: Rng + ?Sized> BitStream<'a, R> {
     pub(super) fn new(rng: &'a mut R) -> Self {
         BitStream {
             rng,
-            word: 0,
-            left: 0,
+            words: [0; CAPACITY + 1],
+            loaded: 0,
+            read: 0,
         }
     }
 
     /// The next k bits, 1 ≤ k ≤ 64, as Σ_j b_j 2ʲ (the first bit the least significant).
     #[inline]
     pub(super) fn take(&mut self, k: u32) -> u64 {
-        let mask = u64::MAX >> (64 - k);
-        if k <= self.left {
-            let value = self.word & mask;
-            self.word = self.word.checked_shr(k).unwrap_or(0);
-            self.left -= k;
-            value
-        } else {
-            // The `left` bits still buffered are the low part, the next word's low bits the rest.
-            let have = self.left;
-            let next = self.rng.next_u64();
-            let value = (self.word | next.checked_shl(have).unwrap_or(0)) & mask;
-            self.word = next.checked_shr(k - have).unwrap_or(0);
-            self.left = 64 - (k - have);
-            value
+        let k = k as usize;
+        if self.read + k > 64 * self.loaded {
+            // read ≤ 64·loaded and k ≤ 64: one more word covers the k bits.
+            self.pull();
         }
+        let value = peek(&self.words, self.read, k as u32);
+        self.read += k;
+        value
+    }
+
+    /// Pulls the generator's next word, first dropping the wholly read words when the
+    /// buffer is full.
+    #[inline]
+    fn pull(&mut self) {
+        if self.loaded == CAPACITY {
+            self.drop_read_words();
+        }
+        self.words[self.loaded] = self.rng.next_u64();
+        self.loaded += 1;
+    }
+
+    /// Moves the words not wholly read to the front of the buffer.
+    #[inline]
+    fn drop_read_words(&mut self) {
+        let done = self.read / 64;
+        self.words.copy_within(done..self.loaded, 0);
+        self.loaded -= done;
+        self.read -= 64 * done;
+    }
+
+    /// At most `bits` and at least min(`bits`, 64·[`CAPACITY`] − 63) of the stream's next
+    /// bits (the unread part of the first word and whole words after it), for a caller
+    /// that has shown every continuation of its draws reads at least `bits` more bits (so
+    /// that every word pulled here would be pulled coin by coin): the buffer's words, the
+    /// position of the next unread bit in them, and the end of the bits the caller may read,
+    /// at most that position + `bits`. The caller reads them with [`peek`] and says how far
+    /// it read with [`BitStream::advance`].
+    #[inline]
+    pub(super) fn ahead(&mut self, bits: usize) -> (&[u64], usize, usize) {
+        self.drop_read_words();
+        let want = self.read.saturating_add(bits);
+        while self.loaded < CAPACITY && 64 * self.loaded < want {
+            self.words[self.loaded] = self.rng.next_u64();
+            self.loaded += 1;
+        }
+        let end = want.min(64 * self.loaded);
+        (&self.words, self.read, end)
+    }
+
+    /// Marks the bits up to position `to` (in [`BitStream::ahead`]'s words, at most its end)
+    /// as read.
+    #[inline]
+    pub(super) fn advance(&mut self, to: usize) {
+        debug_assert!(self.read <= to && to <= 64 * self.loaded);
+        self.read = to;
     }
 
     /// Uniform on {0, …, n − 1} for 1 ≤ n < 2⁶⁴ (Lemire's multiply-and-reject, see the
@@ -81,7 +153,7 @@ impl<'a, R: Rng + ?Sized> BitStream<'a, R> {
         if n <= 1 {
             return 0;
         }
-        let bits = (64 - (n - 1).leading_zeros() + LEMIRE_EXTRA_BITS).min(64);
+        let bits = lemire_bits(n);
         let n = u128::from(n);
         // 2ᴸ mod n, computed only on the rare path where it can matter (m mod 2ᴸ < n).
         let span = 1u128 << bits;
@@ -144,6 +216,14 @@ impl<'a, R: Rng + ?Sized> BitStream<'a, R> {
     }
 }
 
+impl<R: ?Sized> Drop for BitStream<'_, R> {
+    /// Zeroes the words: they are the release's noise bits, which must not outlive it.
+    fn drop(&mut self) {
+        self.words.fill(0);
+        std::hint::black_box(&mut self.words);
+    }
+}
+
 impl<R: Rng + ?Sized> Coins for BitStream<'_, R> {
     /// [`BitStream::below`] for n < 2⁶⁴ (every n a sampler draws below: t ≤ 2³¹ + 1);
     /// mask-and-reject on ⌈log₂ n⌉ bits, the high ones first, for a larger n.
@@ -199,27 +279,32 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 
-    /// `take` reads the words least significant bit first, across word boundaries: taking
-    /// 64·5 bits in widths 1, 7, 13, …, 64 and reassembling them gives the five words.
+    /// `take` reads the words least significant bit first, across word boundaries and
+    /// across the buffer's compactions (150 words, more than twice its [`CAPACITY`]): taking
+    /// 64·150 bits in widths 1, 2, …, 64 over and over and reassembling them gives the 150
+    /// words, and no word more is pulled.
     #[test]
     fn take_reads_the_words_low_bit_first() {
         let mut words = ChaCha20Rng::seed_from_u64(5);
-        let expected: Vec<u64> = (0..5).map(|_| words.next_u64()).collect();
+        let expected: Vec<u64> = (0..150).map(|_| words.next_u64()).collect();
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         let mut bits = BitStream::new(&mut rng);
-        let mut got = vec![0u64; 5];
+        let mut got = vec![0u64; 150];
         let (mut pos, mut width) = (0usize, 1u32);
-        while pos < 320 {
-            let k = width.min((320 - pos) as u32);
+        while pos < 64 * 150 {
+            let k = width.min((64 * 150 - pos) as u32);
             let value = bits.take(k);
             for j in 0..k as usize {
                 let bit = (value >> j) & 1;
                 got[(pos + j) / 64] |= bit << ((pos + j) % 64);
             }
             pos += k as usize;
-            width = width % 64 + 6;
+            width = width % 64 + 1;
         }
+        drop(bits);
         assert_eq!(got, expected);
+        // Exactly the 150 words were pulled (ChaCha20 counts 32-bit words).
+        assert_eq!(rng.get_word_pos(), 300);
     }
 
     /// `below(n)` against the exact uniform: for n ∈ {2, 3, 5, 7, 10}, 10⁵ draws, each cell

@@ -110,6 +110,15 @@ impl Uniform {
     }
 }
 
+impl Drop for Uniform {
+    /// Zeroes W's digits (they are noise bits; `more` is freed with the uniform).
+    fn drop(&mut self) {
+        self.first = 0;
+        self.more.fill(0);
+        std::hint::black_box(&mut self.more);
+    }
+}
+
 /// The denominator den ≥ 4 of the exponents γ = num/den a sampler compares with, and its
 /// reciprocal R = ⌊2^{b+62}/den⌋ for 2^{b−1} ≤ den < 2ᵇ, so that R ≤ 2^{b+62}/den < R + 1
 /// and R ∈ (2⁶², 2⁶³].
@@ -265,6 +274,35 @@ fn coarse_on_first_byte(tables: &Tables, x: u128, c: u128) -> Option<bool> {
     }
 }
 
+/// What the coarse bracket decides about [W < e^{−num/den}] (den = `recip.den`) from W's
+/// first byte `c` alone, as [`less_than_exp_neg`] does after reading that byte: `None`
+/// wherever [`less_than_exp_neg`] would read more digits or none (num = 0, no interval,
+/// X_hi ≥ 45·2⁶⁴, or c across e^{−γ}), so that `Some` is its answer and says it read one
+/// byte (the look-ahead's round, [`super::lookahead`]).
+#[inline(always)]
+pub(super) fn less_than_exp_neg_on_byte(
+    tables: &Tables,
+    num: u128,
+    recip: &Reciprocal,
+    c: u64,
+) -> Option<bool> {
+    if num == 0 {
+        return None;
+    }
+    let (_, x_hi) = recip.fixed(num)?;
+    if x_hi >= FAST_LIMIT {
+        return None;
+    }
+    // `coarse_on_first_byte` with no branch on the answer (a coin: a branch on it is
+    // mispredicted about one round in three), only on the rare open byte.
+    let (below, above) = tables.coarse[(c & 0xff) as usize];
+    let (yes, no) = (x_hi < below, x_hi >= above);
+    if !(yes | no) {
+        return None;
+    }
+    Some(yes)
+}
+
 /// The thresholds of a geometric V with P[V ≥ v] = e^{−v/q} for a step q ∈ {1, 4}:
 /// V = max{v ≥ 0 : W < e^{−v/q}} for a uniform W ([`geometric`]).
 pub(super) struct Geometric {
@@ -298,6 +336,14 @@ impl Geometric {
             brackets,
             by_byte,
         }
+    }
+
+    /// V from W's first byte `c` alone, as [`geometric`] gives it after reading that byte:
+    /// `None` where [`geometric`] reads more digits.
+    #[inline(always)]
+    pub(super) fn on_byte(&self, c: u64) -> Option<u64> {
+        let (v, decided) = self.by_byte[(c & 0xff) as usize];
+        decided.then_some(u64::from(v))
     }
 
     /// The bracket of e^{−v/q}·2⁶⁴: the table's for v < 45q, [0, 1] beyond.
@@ -1039,6 +1085,7 @@ mod tests {
                 while lazy.known < 64 {
                     lazy.read_digits(&mut bits);
                 }
+                drop(bits);
                 let first = lazy.first;
                 let full = u128::from(first);
                 assert_eq!(fast, full < l, "num {num}, W's word {first}");

@@ -58,7 +58,7 @@
 //! * [`Sampler::Bits`]: the coins of [`super::bits`] read the same stream a few bits at a
 //!   time (≈ 2.5 words a draw at s ≈ 2²⁴), pinned in `tests/sampler_bits_golden.rs`.
 //! * [`Sampler::Compare`]: the same target by a rearranged Algorithm 3
-//!   ([`DiscreteGaussian::draw_compare`]) whose every exponential coin is one exact
+//!   ([`DiscreteGaussian::round_compare`]) whose every exponential coin is one exact
 //!   comparison of a uniform with e^{−γ} ([`super::compare`]); pinned in
 //!   `tests/sampler_compare_golden.rs`.
 //! * [`Sampler::CompareV4`] (new releases): the same rearrangement with t = 4⌈s/4⌉ and a
@@ -69,6 +69,7 @@
 
 use super::bits::BitStream;
 use super::compare::{self, Reciprocal, Uniform};
+use super::lookahead;
 use num_bigint::BigUint;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -166,21 +167,23 @@ pub struct DiscreteGaussian {
     rounds_v4: Rounds,
 }
 
-/// The constants of one comparison-sampler format ([`DiscreteGaussian::draw_compare`]): the
+/// The constants of one comparison-sampler format ([`DiscreteGaussian::round_compare`]): the
 /// Laplace scale t, the block B (u is uniform below B and x = u + B·V, with P[V ≥ v] =
 /// e^{−v·B/t}: B = t for "cks-compare-v3", B = t/4 for "cks-compare-v4") and the acceptance
 /// exponent's numerator factor 2s²t and denominator 2s²t² with its reciprocal. Functions of
 /// s alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Rounds {
+pub(super) struct Rounds {
     /// t ≤ 2³¹ + 1.
     t: u64,
     /// B, with B | t.
-    block: u64,
+    pub(super) block: u64,
+    /// s² ≤ 2⁶².
+    s2: u64,
     /// 2s²t ≤ 2⁹⁵: the exponent's numerator is 2s²t·u + (x·t − s²)².
     two_s2_t: u128,
     /// 2s²t² < 2¹²⁶ and its reciprocal.
-    recip_den: Reciprocal,
+    pub(super) recip_den: Reciprocal,
 }
 
 impl Rounds {
@@ -191,9 +194,34 @@ impl Rounds {
         Rounds {
             t,
             block: t / blocks,
+            s2,
             two_s2_t: 2 * u128::from(s2) * u128::from(t),
             recip_den: Reciprocal::new(den),
         }
+    }
+}
+
+impl Rounds {
+    /// 2s²t·u + (x·t − s²)² when it fits `u128` (a = |x·t − s²| < 2⁶⁴ and no carry out;
+    /// always for s ≤ 2²⁵ unless V ≥ 2¹³·t/B), else `None`.
+    #[inline(always)]
+    pub(super) fn numerator(&self, x: u128, u: u64) -> Option<u128> {
+        // x ≥ 2⁶⁴ gives x·t ≥ 2⁶⁵ > 2⁶⁴ + s² (t ≥ 2, s² ≤ 2⁶²), so a ≥ 2⁶⁴: declining it first
+        // declines nothing else, and below it x·t < 2⁹⁶ is one 64×64-bit product.
+        let x = u64::try_from(x).ok()?;
+        let a = (u128::from(x) * u128::from(self.t)).abs_diff(u128::from(self.s2));
+        let a = u128::from(u64::try_from(a).ok()?);
+        // 2s²t·u < 2⁹⁵·2³² = 2¹²⁷ (2s²t ≤ 2⁹⁵, u < t ≤ 2³¹ + 1): no overflow.
+        (a * a).checked_add(self.two_s2_t * u128::from(u))
+    }
+
+    /// The comparison sampler's exponent (2s²t·u + (x·t − s²)², 2s²t²) in `BigUint`.
+    fn exponent_big(&self, x: u128, u: u64) -> (BigUint, BigUint) {
+        let xt = BigUint::from(x) * BigUint::from(self.t);
+        let s2 = BigUint::from(self.s2);
+        let a = if xt >= s2 { xt - s2 } else { s2 - xt };
+        let num = &a * &a + BigUint::from(self.two_s2_t) * BigUint::from(u);
+        (num, BigUint::from(self.recip_den.den()))
     }
 }
 
@@ -251,84 +279,78 @@ impl DiscreteGaussian {
             }
             Sampler::Compare => {
                 let tables = compare::tables();
-                let mut bits = BitStream::new(rng);
-                out.iter_mut().for_each(|z| {
-                    *z = self.draw_compare(&self.rounds_v3, tables, &tables.unit, &mut bits)
-                });
+                Self::fill_compare(&self.rounds_v3, tables, &tables.unit, rng, out);
             }
             Sampler::CompareV4 => {
                 let tables = compare::tables();
-                let mut bits = BitStream::new(rng);
-                out.iter_mut().for_each(|z| {
-                    *z = self.draw_compare(&self.rounds_v4, tables, &tables.quarter, &mut bits)
-                });
+                Self::fill_compare(&self.rounds_v4, tables, &tables.quarter, rng, out);
             }
         }
     }
 
-    /// One draw of the comparison sampler (proofs/lattice_release.md, "The comparison
+    /// `out.len()` draws of the comparison sampler with the constants `rounds` and V's
+    /// thresholds `geometric`, from one `BitStream` over `rng`: passes of rounds read ahead
+    /// ([`lookahead::rounds_ahead`]), each followed by one round coin by coin
+    /// ([`DiscreteGaussian::round_compare`], the round that stopped the pass). The rounds,
+    /// the bits each reads and so the draws are those of `round_compare` run from the first
+    /// bit to the last accepted draw (proofs/lattice_release.md, "Rounds read ahead").
+    fn fill_compare<R: Rng + ?Sized>(
+        rounds: &Rounds,
+        tables: &compare::Tables,
+        geometric: &compare::Geometric,
+        rng: &mut R,
+        out: &mut [i128],
+    ) {
+        let mut bits = BitStream::new(rng);
+        let mut filled = 0;
+        while filled < out.len() {
+            filled +=
+                lookahead::rounds_ahead(rounds, tables, geometric, &mut bits, &mut out[filled..]);
+            if let Some(slot) = out.get_mut(filled)
+                && let Some(z) = Self::round_compare(rounds, tables, geometric, &mut bits)
+            {
+                *slot = z;
+                filled += 1;
+            }
+        }
+    }
+
+    /// One round of the comparison sampler (proofs/lattice_release.md, "The comparison
     /// sampler" and "The fourth format") with the constants `rounds` (t, block B) and V's
-    /// thresholds `geometric` (P[V ≥ v] = e^{−v·B/t}: step 1 for B = t, 1/4 for B = t/4).
-    /// Each round: u uniform below B; V = max{v : W₁ < e^{−v·B/t}}; x = u + B·V; a fair sign,
+    /// thresholds `geometric` (P[V ≥ v] = e^{−v·B/t}: step 1 for B = t, 1/4 for B = t/4),
+    /// coin by coin: the accepted ±x, or `None` for a rejected round; a draw is the rounds up
+    /// to the first accepted one.
+    /// The round: u uniform below B; V = max{v : W₁ < e^{−v·B/t}}; x = u + B·V; a fair sign,
     /// the round rejected for −0; ±x accepted when W₂ < e^{−γ},
     /// γ = (2s²t·u + (x·t − s²)²)/(2s²t²) = u/t + (|y| − s²/t)²/(2s²). The pair (u, V) has
     /// weight e^{−V·B/t}, so an accepted ±x has weight e^{−(u + B·V)/t}·e^{−(x − s²/t)²/(2s²)}
     /// = e^{−x/t}·e^{−(x − s²/t)²/(2s²)} ∝ e^{−x²/(2s²)}: CKS Algorithm 3 with Algorithm 2's
     /// e^{−u/t} rejection moved into the acceptance.
-    #[inline]
-    fn draw_compare<R: Rng + ?Sized>(
-        &self,
+    #[inline(never)]
+    fn round_compare<R: Rng + ?Sized>(
         rounds: &Rounds,
         tables: &compare::Tables,
         geometric: &compare::Geometric,
         bits: &mut BitStream<'_, R>,
-    ) -> i128 {
-        loop {
-            let u = bits.below(rounds.block);
-            let v = compare::geometric(geometric, bits);
-            // u < B ≤ t ≤ 2³¹ + 1 and v < 2⁶⁴: x < 2⁹⁶.
-            let x = u128::from(u) + u128::from(rounds.block) * u128::from(v);
-            let negative = bits.take(1) == 1;
-            if negative && x == 0 {
-                continue;
-            }
-            let mut w = Uniform::new();
-            let accept = match self.compare_numerator(rounds, x, u) {
-                Some(num) => {
-                    compare::less_than_exp_neg(tables, &mut w, bits, num, &rounds.recip_den)
-                }
-                None => {
-                    let (num, den) = self.compare_exponent_big(rounds, x, u);
-                    compare::less_than_exp_neg_exact(&mut w, bits, &num, &den)
-                }
-            };
-            if accept {
-                let magnitude = x as i128;
-                return if negative { -magnitude } else { magnitude };
-            }
+    ) -> Option<i128> {
+        let u = bits.below(rounds.block);
+        let v = compare::geometric(geometric, bits);
+        // u < B ≤ t ≤ 2³¹ + 1 and v < 2⁶⁴: x < 2⁹⁶.
+        let x = u128::from(u) + u128::from(rounds.block) * u128::from(v);
+        let negative = bits.take(1) == 1;
+        if negative && x == 0 {
+            return None;
         }
-    }
-
-    /// 2s²t·u + (x·t − s²)² when it fits `u128` (a = |x·t − s²| < 2⁶⁴ and no carry out;
-    /// always for s ≤ 2²⁵ unless V ≥ 2¹³·t/B), else `None`.
-    #[inline]
-    fn compare_numerator(&self, rounds: &Rounds, x: u128, u: u64) -> Option<u128> {
-        // x ≥ 2⁶⁴ gives x·t ≥ 2⁶⁵ > 2⁶⁴ + s² (t ≥ 2, s² ≤ 2⁶²), so a ≥ 2⁶⁴: declining it first
-        // declines nothing else, and below it x·t < 2⁹⁶ is one 64×64-bit product.
-        let x = u64::try_from(x).ok()?;
-        let a = (u128::from(x) * u128::from(rounds.t)).abs_diff(u128::from(self.s2));
-        let a = u128::from(u64::try_from(a).ok()?);
-        // 2s²t·u < 2⁹⁵·2³² = 2¹²⁷ (2s²t ≤ 2⁹⁵, u < t ≤ 2³¹ + 1): no overflow.
-        (a * a).checked_add(rounds.two_s2_t * u128::from(u))
-    }
-
-    /// The comparison sampler's exponent (2s²t·u + (x·t − s²)², 2s²t²) in `BigUint`.
-    fn compare_exponent_big(&self, rounds: &Rounds, x: u128, u: u64) -> (BigUint, BigUint) {
-        let xt = BigUint::from(x) * BigUint::from(rounds.t);
-        let s2 = BigUint::from(self.s2);
-        let a = if xt >= s2 { xt - s2 } else { s2 - xt };
-        let num = &a * &a + BigUint::from(rounds.two_s2_t) * BigUint::from(u);
-        (num, BigUint::from(rounds.recip_den.den()))
+        let mut w = Uniform::new();
+        let accept = match rounds.numerator(x, u) {
+            Some(num) => compare::less_than_exp_neg(tables, &mut w, bits, num, &rounds.recip_den),
+            None => {
+                let (num, den) = rounds.exponent_big(x, u);
+                compare::less_than_exp_neg_exact(&mut w, bits, &num, &den)
+            }
+        };
+        let magnitude = x as i128;
+        accept.then_some(if negative { -magnitude } else { magnitude })
     }
 
     /// CKS Algorithm 3 on the coins `coins`.
@@ -779,7 +801,7 @@ mod tests {
                     let us = [0u64, 1, block / 2, block - 1].into_iter();
                     for u in us.filter(|&u| u < block) {
                         let x = u128::from(u) + u128::from(block) * v;
-                        let (num, den) = dg.compare_exponent_big(&rounds, x, u);
+                        let (num, den) = rounds.exponent_big(x, u);
                         assert_eq!(den, BigUint::from(2 * u128::from(dg.s2) * t * t));
                         // The exponent's definition, independently: 2s²t·u + (xt − s²)².
                         let xt = BigUint::from(x) * BigUint::from(t);
@@ -790,7 +812,7 @@ mod tests {
                         assert_eq!(num, want, "s {s}, t {t}, x {x}, u {u}");
                         // The u128 path declines exactly when a ≥ 2⁶⁴ or the sum does not fit.
                         let fits = a < BigUint::from(1u128 << 64) && num.bits() <= 128;
-                        match dg.compare_numerator(&rounds, x, u) {
+                        match rounds.numerator(x, u) {
                             Some(small) => {
                                 assert_eq!(BigUint::from(small), num, "s {s}, x {x}, u {u}");
                                 checked += 1;
@@ -802,5 +824,60 @@ mod tests {
             }
         }
         assert!(checked > 200, "{checked}");
+    }
+
+    /// `fill_compare` (passes of rounds read ahead, each followed by one round coin by coin)
+    /// gives the draws `round_compare` alone gives and leaves the generator at the same word,
+    /// for both comparison formats at s = 1 (B = 1 in the fourth: no pass), 2, 3, 5, 7, 1000,
+    /// 2²⁴ + 1 and 2³¹ (u128 exponents declined), every length 0 to 40 (the passes' end,
+    /// where n·(L + 9) bits leave room for few rounds) and 785; and the passes do run.
+    #[test]
+    fn rounds_ahead_are_the_rounds_coin_by_coin() {
+        let tables = compare::tables();
+        for s in [1u64, 2, 3, 5, 7, 1000, (1 << 24) + 1, MAX_SCALE] {
+            let dg = DiscreteGaussian::new(s).unwrap();
+            let formats = [
+                (&dg.rounds_v3, &tables.unit),
+                (&dg.rounds_v4, &tables.quarter),
+            ];
+            for (rounds, geometric) in formats {
+                for (seed, len) in (0..=40).chain([785]).enumerate() {
+                    let mut rng = ChaCha20Rng::seed_from_u64(seed as u64);
+                    let mut fast = vec![0i128; len];
+                    DiscreteGaussian::fill_compare(rounds, tables, geometric, &mut rng, &mut fast);
+                    let mut coin_rng = ChaCha20Rng::seed_from_u64(seed as u64);
+                    let mut bits = BitStream::new(&mut coin_rng);
+                    let by_coin: Vec<i128> = (0..len)
+                        .map(|_| {
+                            loop {
+                                let round = DiscreteGaussian::round_compare(
+                                    rounds, tables, geometric, &mut bits,
+                                );
+                                if let Some(z) = round {
+                                    break z;
+                                }
+                            }
+                        })
+                        .collect();
+                    drop(bits);
+                    assert_eq!(fast, by_coin, "s {s}, block {}, len {len}", rounds.block);
+                    assert_eq!(
+                        rng.get_word_pos(),
+                        coin_rng.get_word_pos(),
+                        "s {s}, block {}, len {len}",
+                        rounds.block
+                    );
+                }
+            }
+        }
+        let dg = DiscreteGaussian::new(1 << 24).unwrap();
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let mut out = vec![0i128; 785];
+        let mut bits = BitStream::new(&mut rng);
+        let ahead =
+            lookahead::rounds_ahead(&dg.rounds_v4, tables, &tables.quarter, &mut bits, &mut out);
+        // The passes are exercised: with this seed the first one writes draws (were it to
+        // write none, the comparison above would be of the coin-by-coin path with itself).
+        assert!(ahead > 0, "the first pass wrote nothing");
     }
 }

@@ -206,7 +206,7 @@ impl LatticeNoise {
             }
             out.push(n);
         }
-        with_noise_buffer(w.len(), |noise| {
+        let added = with_noise_buffer(w.len(), |noise| {
             dg.sample_into(sampler, rng, noise);
             for (index, (released, &z)) in out.iter_mut().zip(noise.iter()).enumerate() {
                 // |n| < 2⁵³: the conversion is exact, and n + z is exact in i128.
@@ -218,7 +218,14 @@ impl LatticeNoise {
                 *released = point as f64 * grid;
             }
             Ok(())
-        })?;
+        });
+        if let Err(error) = added {
+            // The coordinates before the failing one hold n_i + Z_i: noise, not returned, so
+            // zeroed before the vector is freed (review 11, finding 5).
+            out.fill(0.0);
+            std::hint::black_box(&mut out);
+            return Err(error);
+        }
         Ok(out)
     }
 

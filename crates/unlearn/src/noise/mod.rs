@@ -37,6 +37,7 @@ mod compare;
 mod discrete;
 mod key;
 mod lattice;
+mod lookahead;
 mod renyi;
 mod sampling;
 mod special;
