@@ -1443,3 +1443,46 @@ fn a_rolled_back_request_keeps_the_stored_caches_and_is_reseeded_from_them() {
     assert!(refused.is_err());
     assert!(!store.reseed_caches(&mut external).unwrap());
 }
+
+/// Review 11, finding 3: a subject erasure E that publishes nothing (publish every 10
+/// requests), recorded before it was shown, whose save failed: the next opening has no
+/// release to charge, and only records p5's erasure again (an erasure-only reconciliation
+/// entry R2) and demands s14. The retry of E replaces R2 and commits E. Before, the retry
+/// rule wanted a charged release among the entries it replaces, and the retry was Diverged.
+#[test]
+fn a_retried_unpublished_subject_erasure_replaces_the_entry_that_re_erased_it() {
+    let mut model = trained();
+    model.model.published.publish = unlearn::model::PublishPolicy { every: 10 };
+    model.remove(&ids(&["s7"])).unwrap();
+    model.detach_rows().unwrap();
+    let dir = scratch("review11-unpublished-erasure-retry");
+    drop(Store::create(&dir, &mut model, false, Duration::ZERO).unwrap());
+    let mut store = Store::open(&dir, WRITE).unwrap();
+    let mut holder = store.load().unwrap();
+    let shown = holder
+        .remove_external(&given(&["s14"], &["p5"]), 1)
+        .unwrap();
+    assert!(
+        !shown.published,
+        "precondition: the erasure publishes nothing"
+    );
+    store.record_before_showing(&holder).unwrap();
+    drop(store);
+
+    let mut store = Store::open(&dir, WRITE).unwrap();
+    let reconciled = store.reconciled();
+    assert!(reconciled.iter().all(|e| e.foreign_releases.is_empty()));
+    assert!(reconciled.iter().any(|e| !e.erased_subject_tags.is_empty()));
+    let retried = store.commit(&mut holder);
+    assert!(retried.is_ok(), "the retry is refused: {retried:?}");
+    drop(store);
+    let ledger = Store::open(&dir, Access::Read)
+        .unwrap()
+        .load()
+        .unwrap()
+        .ledger;
+    assert_eq!(ledger.entries.last().unwrap().digest, shown.digest);
+    common::assert_release_log_checks(&dir);
+    let next = Store::open(&dir, WRITE).unwrap();
+    assert!(next.reconciliation_note().is_none(), "the store is settled");
+}

@@ -653,3 +653,70 @@ fn a_failed_reconciliation_charges_nothing_it_never_published() {
     assert!(!holds(&root, "s5"), "the lost removal is re-applied");
     common::assert_release_log_checks(&root);
 }
+
+/// Review 11, finding 1 (the reviewer's `review11_ack_after_failed_mark.rs`): a library
+/// caller that neither withholds nor records first commits E (remove s5, external rows) and
+/// the commit fails after E's record: E is marked failed. It then retries the right way — a
+/// new handle records E before showing it (and, with `second`, a further removal F of s6):
+/// E's record is bare again, acknowledged. Its `save()` through another new handle fails
+/// again, disk still full. Before, that failure marked E failed once more because of the
+/// first mark (the acknowledged removal of s5 was then never demanded: lost), and with F
+/// the mark of E alone, not directly after E's record, was a line the check calls forged,
+/// for good. Now the last honoured line before the append decides: E stays bare, the check
+/// passes, and the next writer still demands the removal of s5.
+fn a_failed_mark_is_superseded_by_a_later_record(name: &str, second: bool) {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let root = common::synthetic_store(name, true);
+    let mut store = Store::open(&root, WRITE).unwrap();
+    let mut holder = store.load().unwrap();
+    let e = remove(&mut holder, "s5");
+    let room = common::release_log_len(&root) + 2048;
+    assert!(common::with_file_limit(room, || store.commit(&mut holder)).is_err());
+    drop(store);
+    assert!(matches!(
+        common::last_line_about(&root, &e.digest),
+        Some(LogLine::Failed(_))
+    ));
+
+    let mut store = Store::open(&root, WRITE).unwrap();
+    if second {
+        remove(&mut holder, "s6");
+    }
+    store.record_before_showing(&holder).unwrap();
+    drop(store);
+    assert!(matches!(
+        common::last_line_about(&root, &e.digest),
+        Some(LogLine::Record(_))
+    ));
+
+    let mut retry = Store::open(&root, WRITE).unwrap();
+    let room = common::release_log_len(&root) + 4096;
+    assert!(common::with_file_limit(room, || retry.commit(&mut holder)).is_err());
+    drop(retry);
+    assert!(
+        !matches!(
+            common::last_line_about(&root, &e.digest),
+            Some(LogLine::Failed(_))
+        ),
+        "the failed retry marked the acknowledged E failed"
+    );
+    common::assert_release_log_checks(&root);
+
+    let mut next = Store::open(&root, WRITE).unwrap();
+    let mut other = next.load().unwrap();
+    remove(&mut other, "s6");
+    match next.commit(&mut other) {
+        Err(StoreError::Reconciliation { .. }) => {}
+        outcome => panic!("the acknowledged removal of s5 was dropped: {outcome:?}"),
+    }
+}
+
+#[test]
+fn a_failed_retry_does_not_mark_a_removal_recorded_before_showing_after_an_old_mark() {
+    a_failed_mark_is_superseded_by_a_later_record("review11-ack-after-failed-mark-1", false);
+}
+
+#[test]
+fn a_failed_retry_of_two_entries_writes_no_mark_its_check_calls_forged() {
+    a_failed_mark_is_superseded_by_a_later_record("review11-ack-after-failed-mark-2", true);
+}

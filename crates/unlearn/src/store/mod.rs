@@ -42,7 +42,8 @@
 //! while the next writer's opening has charged those releases in a reconciliation entry R.
 //! [`Store::commit`] (and [`Store::record_before_showing`]) accept that unlearner when the
 //! store's entries after the newest one it holds are reconciliation entries that only charge
-//! releases, every one of them a release of the unlearner's new entries: the commit deletes
+//! releases, every one of them a release of the unlearner's new entries, or record again
+//! erasures those entries make (review 10, finding 1; review 11, finding 3): the commit deletes
 //! them and appends the unlearner's entries in one transaction. It is decided from the
 //! ledger, not from which handle committed R, so a retry that failed again, or that another
 //! writer's opening preceded, is accepted too (review 8, finding 1). It is sound because
@@ -1569,12 +1570,19 @@ fn commit_logged(
     let committed = appended.and_then(|()| tx.commit().map_err(db_error(db)));
     if committed.is_err() {
         // Nor what another handle recorded before showing (acknowledged: a retry through a
-        // new handle appends its record again). If the log cannot be read, nothing is
-        // marked: bare records are applied by the next writer, erring toward erasure.
-        let unmarked = release_log::acknowledged_before(root, in_log);
-        let to_mark = in_log
-            .iter()
-            .filter(|e| unmarked.as_ref().is_ok_and(|a| !a.contains(&e.digest)));
+        // new handle appends its record again). Marks are honoured only directly after their
+        // records, so only the records after the last acknowledged one are marked (review
+        // 11, finding 1: a mark between two records would be taken for a forged line). If
+        // the log cannot be read, nothing is marked: bare records are applied by the next
+        // writer, erring toward erasure.
+        let first = match release_log::acknowledged_before(root, in_log) {
+            Ok(acknowledged) => in_log
+                .iter()
+                .rposition(|e| acknowledged.contains(&e.digest))
+                .map_or(0, |last| last + 1),
+            Err(_) => in_log.len(),
+        };
+        let to_mark = &in_log[first..];
         // The commit's own error is the one to report; a failed mark changes nothing else.
         let _ = release_log::append_lines(
             root,
@@ -1623,7 +1631,7 @@ impl Behind {
 /// ledger ([`Behind`]). It reads the ledger's newest entries back to the newest one `entries`
 /// hold (hash-chained, so every older one matches too), decoding those in between; an
 /// ordinary commit continues the newest entry and never calls this. A [`Behind::Retry`]
-/// needs all of them to be reconciliation entries that only charge releases or record
+/// needs some of them, all reconciliation entries that only charge releases or record
 /// erasures the new entries make too (they removed nothing and changed neither the rows nor
 /// the model), every release they charge to be
 /// one of the new entries of `entries` (none of them committed), and some new entry:
@@ -1658,11 +1666,16 @@ fn behind(conn: &Connection, db: &Path, entries: &[Certificate]) -> Result<Behin
                         .iter()
                         .all(|t| erased.contains(t.as_str()))
             });
-            let mut charged = newer.iter().flat_map(|e| &e.foreign_releases).peekable();
+            // Some newer entry, and nothing else: an entry that only records erasures again
+            // (no release to charge: a request that published nothing, `PublishPolicy`) is
+            // replaceable too (review 11, finding 3).
             let retry = charges_only
                 && !new.is_empty()
-                && charged.peek().is_some()
-                && charged.all(|f| new.iter().any(|e| e.digest == f.entry));
+                && !newer.is_empty()
+                && newer
+                    .iter()
+                    .flat_map(|e| &e.foreign_releases)
+                    .all(|f| new.iter().any(|e| e.digest == f.entry));
             let removed: std::collections::HashSet<&str> = newer
                 .iter()
                 .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))

@@ -358,35 +358,35 @@ pub(super) fn record_diverged(store: &Store, entries: &[Certificate]) -> Result<
     Ok(new.len())
 }
 
-/// The digests of `entries` — whose records a failed commit has just appended — that the
-/// log already named in an earlier record with no mark since: entries some handle recorded
-/// before they were shown ([`Store::record_before_showing`]), so acknowledged. A failed
-/// mark would turn them into "charged, not applied" and lose the removal (review 10,
-/// finding 2: a retried save through a new handle that fails again); left bare, the next
-/// writer charges and applies them. Read only on a failed commit.
+/// The digests of `appended` — whose records a failed commit has just appended, the log's
+/// last lines — whose last honoured line ([`honoured`]) before this append is a record:
+/// entries some handle recorded before they were shown ([`Store::record_before_showing`]),
+/// so acknowledged, whatever older marks about them say (a record after a mark supersedes
+/// it: the last line decides; review 11, finding 1). A failed mark would turn them into
+/// "charged, not applied" and lose the removal (review 10, finding 2: a retried save
+/// through a new handle that fails again); left bare, the next writer charges and applies
+/// them. Read only on a failed commit.
 pub(super) fn acknowledged_before(
     root: &Path,
-    entries: &[Certificate],
+    appended: &[Certificate],
 ) -> Result<HashSet<String>, StoreError> {
-    let wanted: HashSet<&str> = entries.iter().map(|e| e.digest.as_str()).collect();
-    let mut records: HashMap<&str, usize> = HashMap::new();
-    let mut marked: HashSet<&str> = HashSet::new();
+    let wanted: HashSet<&str> = appended.iter().map(|e| e.digest.as_str()).collect();
     let log = read_release_log(root)?;
-    for line in &log {
-        let entry = line.entry();
-        if !wanted.contains(entry) {
-            continue;
-        }
-        match line {
-            LogLine::Record(_) => *records.entry(entry).or_default() += 1,
-            LogLine::Abandoned(_) | LogLine::Failed(_) => {
-                marked.insert(entry);
-            }
+    let honoured = honoured(&log);
+    let before = log.len().saturating_sub(appended.len());
+    let mut last_is_record: HashMap<&str, bool> = HashMap::new();
+    for (line, _) in log[..before]
+        .iter()
+        .zip(&honoured)
+        .filter(|(_, honoured)| **honoured)
+    {
+        if wanted.contains(line.entry()) {
+            last_is_record.insert(line.entry(), matches!(line, LogLine::Record(_)));
         }
     }
-    Ok(records
+    Ok(last_is_record
         .into_iter()
-        .filter(|&(entry, count)| count >= 2 && !marked.contains(entry))
+        .filter(|&(_, record)| record)
         .map(|(entry, _)| entry.to_string())
         .collect())
 }
