@@ -1351,11 +1351,7 @@ fn a_retried_subject_erasure_replaces_the_entries_that_charged_and_re_erased_it(
     );
     drop(store);
 
-    let ledger = Store::open(&dir, Access::Read)
-        .unwrap()
-        .load()
-        .unwrap()
-        .ledger;
+    let ledger = stored_ledger(&dir);
     assert!(ledger.entries.iter().any(|e| e.digest == shown.digest));
     let foreign = ledger
         .entries
@@ -1476,13 +1472,18 @@ fn a_retried_unpublished_subject_erasure_replaces_the_entry_that_re_erased_it() 
     let retried = store.commit(&mut holder);
     assert!(retried.is_ok(), "the retry is refused: {retried:?}");
     drop(store);
-    let ledger = Store::open(&dir, Access::Read)
-        .unwrap()
-        .load()
-        .unwrap()
-        .ledger;
+    let ledger = stored_ledger(&dir);
     assert_eq!(ledger.entries.last().unwrap().digest, shown.digest);
     common::assert_release_log_checks(&dir);
     let next = Store::open(&dir, WRITE).unwrap();
     assert!(next.reconciliation_note().is_none(), "the store is settled");
+}
+
+/// The ledger of the store at `dir`, as a reader loads it.
+fn stored_ledger(dir: &Path) -> unlearn::certificate::Ledger {
+    Store::open(dir, Access::Read)
+        .unwrap()
+        .load()
+        .unwrap()
+        .ledger
 }
