@@ -15,9 +15,11 @@
 //!
 //! Design choices:
 //! - **The writer handle is kept** from the first recording removal until the next
-//!   `save()` to that store or `close()` ([`Backing::close`]: the end of a `with` block
-//!   too), or until the model is dropped (the handle closes with it, releasing the lock; a
-//!   removal that opened it and failed lets it go at once). Only one
+//!   successful `save()` to that store (a failed one keeps it for the retry, so that the
+//!   retry commits each removal once: [`Backing::commit`]) or `close()`
+//!   ([`Backing::close`]: the end of a `with` block too), or until the model is dropped
+//!   (the handle closes with it, releasing the lock; a removal that opened it and failed
+//!   lets it go at once). Only one
 //!   handle may append to the log and commit (the writer lock), and a commit through the
 //!   handle that recorded does not record again (no double charge). Opening per removal
 //!   instead would leave the next writer's opening to reconcile the recorded entries as a
@@ -151,14 +153,7 @@ impl Backing {
             Some(store) => store,
             None => self.open(unlearner)?,
         };
-        let handle = self.writer.insert(Handle {
-            store: Mutex::new(store),
-            pid: std::process::id(),
-        });
-        Ok(handle
-            .store
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+        Ok(self.keep(store))
     }
 
     /// Opens the store for writing and checks that `unlearner` continues its ledger — and
@@ -197,23 +192,56 @@ impl Backing {
     /// takes the lock again ([`request`]). Nothing to do, and no follow-up, when no handle is
     /// held. After an error the handle is gone too (as after a failed `save()`).
     pub fn close(&mut self, unlearner: &mut Core) -> Result<Vec<FollowUp>, StoreError> {
-        self.commit(unlearner).unwrap_or(Ok(Vec::new()))
+        let closed = self.commit(unlearner).unwrap_or(Ok(Vec::new()));
+        self.writer = None;
+        closed
     }
 
     /// Commits `unlearner` to this store through the handle that recorded its releases
     /// (they are not recorded again), then lets go of the lock. `None` when no handle is
-    /// held (nothing was recorded: the caller saves as for any path). After a failed commit
-    /// the handle is dropped too (a store handle is not reused after an error): the records
-    /// stand, unmarked — the removals were shown, so they count as acknowledged — and the
-    /// next writer (a retried `save()` opens the store afresh) charges their releases and
-    /// applies their removals; a store that holds its rows applies them itself, and the
-    /// retried `save()` is then refused as diverged, saying they are already applied (load
-    /// the model again); an external-rows store cannot, and accepts the retried `save()` as
-    /// the commit that applies them (`Store::commit`).
+    /// held (nothing was recorded: the caller saves as for any path).
+    ///
+    /// After a failed commit the handle and its lock are kept (review 10, finding 4), unless
+    /// the store refused the model ([`StoreError::Diverged`], [`StoreError::Reconciliation`]:
+    /// no retry of it can commit, and the error says to load the store again): the
+    /// records stand, unmarked — the removals were shown, so they count as acknowledged —
+    /// and the retried `save()` commits through the same handle, each entry once, each
+    /// release charged once (`Store::commit`'s retry through one handle). Dropping it
+    /// instead would have the retry open the store afresh, and that opening would settle the
+    /// records as a lost branch: a store that holds its rows re-applies the removals (a
+    /// second release of each) and the retried `save()` is refused as diverged. The model
+    /// keeps the lock until that retry, `close()`, or its end (the handle then closes, and
+    /// the next writer settles the records as before).
     pub fn commit(&mut self, unlearner: &mut Core) -> Option<Result<Vec<FollowUp>, StoreError>> {
         let mut store = self.writer.take()?.of_this_process()?;
-        Some(store.commit(unlearner).map(|()| store.take_follow_ups()))
+        let committed = store.commit(unlearner).map(|()| store.take_follow_ups());
+        if committed.as_ref().is_err_and(retryable) {
+            self.keep(store);
+        }
+        Some(committed)
     }
+
+    /// Keeps `store` as this process's writer handle.
+    fn keep(&mut self, store: Store) -> &mut Store {
+        let handle = self.writer.insert(Handle {
+            store: Mutex::new(store),
+            pid: std::process::id(),
+        });
+        handle
+            .store
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Whether a commit that failed with `e` may be retried through the same handle: anything
+/// but the store refusing the model (it does not continue the store, or drops a removal the
+/// store must apply), which a retry of the same model cannot change.
+fn retryable(e: &StoreError) -> bool {
+    !matches!(
+        e,
+        StoreError::Diverged { .. } | StoreError::Reconciliation { .. }
+    )
 }
 
 /// Why a request of a store-backed model failed: the removal itself, or the store.
@@ -246,6 +274,13 @@ pub fn request<T>(
     let result = unlearner.confirmed(request, |changed| {
         store.record_before_showing(changed).map_err(Failure::Store)
     });
+    if result.is_err() {
+        // The rollback cleared an external-rows model's caches; when it holds no unsaved
+        // removal they are the store's, read back so that its next removal needs no pass
+        // (review 9a, finding 2). Best effort: the request's error is the one to report, and
+        // without them the next removal asks for the pass, as it did before.
+        let _ = store.reseed_caches(unlearner);
+    }
     if result.is_err() && opened_here {
         // A failed request leaves the lock as it found it: a mistyped id does not keep
         // other writers out of the store.

@@ -169,6 +169,8 @@ try:
 except Exception as e:  # OSError or UnlearnError, as the failing write reports it
     error = type(e).__name__
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+if sys.argv[3:] == ["retry"]:
+    est.save(store)
 print(json.dumps({"digest": shown.digest, "error": error}), flush=True)
 os._exit(0)
 """
@@ -473,3 +475,26 @@ def test_an_external_rows_removal_is_recorded_before_it_returns(breast_cancer, t
     est.save(store)
     assert records_of(store, shown.digest) == 1 and marks(store) == []
     verify_cli(store)
+
+
+def test_a_save_that_failed_on_a_full_disk_commits_each_removal_once_when_retried(
+    breast_cancer, tmp_path
+):
+    """Review 10, finding 4: the estimator keeps its store's writer handle after a failed
+    ``save()``, so the retry commits through it: the removal is committed once, its release
+    recorded and charged once, and nothing is reconciled. Before, the failed save dropped
+    the handle, the retry's opening re-applied the removal as a second release (the store
+    holds its rows) and the retry was refused as diverged ("already applied")."""
+    store, ids = saved(breast_cancer, tmp_path)
+    (expected,) = reference(store, tmp_path, [ids[4]])
+    child = run_child(SAVE_ON_A_FULL_DISK, store, ids[4], "retry")
+    assert child["error"] is not None, "the first save fails"
+    assert child["digest"] == expected.digest
+    loaded = CertifiedLogisticRegression.load(store, record=False)
+    assert [c.kind for c in loaded.certificates_] == ["training", "removal"]
+    assert loaded.certificates_[-1].digest == expected.digest
+    assert loaded.certificates_[-1].transcript == expected.transcript, "charged once"
+    assert loaded.n_rows_ == len(ids) - 1
+    assert records_of(store, expected.digest) == 1 and marks(store) == []
+    verify_cli(store)
+

@@ -559,7 +559,9 @@ class _CertifiedEstimator(BaseEstimator):
         recorded already (by :meth:`remove`, or by the save itself), so they stay charged to
         the store's budget (their certificates may have been seen), but the removals are not
         applied by the failed save: call ``save`` again before any other removal (a retry
-        commits them), or load the store again and remove again. If the commit is durable but
+        commits them, each once: the estimator keeps the store's writer lock after a failed
+        save to its own store, until the retry, :meth:`close`, or its end), or load the store
+        again and remove again. If the commit is durable but
         the work after it fails (emptying the write-ahead log, rewriting ``model.json``),
         ``save`` returns and warns with :class:`unlearn.DurableCommitWarning` naming the file;
         the next save redoes that work.

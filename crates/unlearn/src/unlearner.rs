@@ -385,8 +385,9 @@ impl Snapshot {
         }
         // The caches were downdated for rows that are back: start afresh. With external rows
         // they cannot be rebuilt, so the next request needs a pass — which is what a failed
-        // external request (NeedsFullPass) asked for anyway; the store keeps the last
-        // committed caches. Copying them instead would cost 8·(2k + 1)·d² bytes per request.
+        // external request (NeedsFullPass) asked for anyway — unless the ledger is back at
+        // the store's committed one, whose caches `Store::reseed_caches` reads back (only on
+        // this failure path). Copying them instead would cost 8·(2k + 1)·d² bytes per request.
         unlearner.caches.clear();
     }
 }
@@ -757,7 +758,8 @@ impl Unlearner {
     /// then `confirm` with the unlearner it changed. If `confirm` fails, the request is
     /// rolled back exactly as a failed request is (its rows put back, its ledger entries
     /// dropped, the small state restored, the caches cleared: with external rows the next
-    /// request then needs a pass, as after any failed request) and `confirm`'s error is
+    /// request then needs a pass, as after any failed request, unless the caller reseeds them
+    /// from its store, [`crate::store::Store::reseed_caches`]) and `confirm`'s error is
     /// returned; if `request` fails, it rolled itself back. Either way the unlearner is as
     /// it was. For a caller that must make something durable before it may show the
     /// request's result: Python's store-backed models record the release in the store's log

@@ -22,7 +22,7 @@ use unlearn::rows::{
 };
 use unlearn::store::{
     Access, DB_FILE, EXTERNAL_ROWS_FORMAT_VERSION, LogLine, MODEL_FILE, RELEASE_LOG_FILE, Store,
-    read_release_log,
+    StoreError, read_release_log,
 };
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::{PassNeeded, RemovalError, Unlearner};
@@ -872,11 +872,17 @@ fn restore(backup: &Path, dir: &Path) {
 /// Review 8, finding 2: a restore that loses a subject erasure of an external-rows store
 /// keeps the subject erased. The erasure's release-log record carries the subject's keyed
 /// tag (never the subject), and the next writer records the erasure again (one
-/// reconciliation entry), so the restored store refuses, as one never restored does, a
-/// request that names the subject and a refresh over a table that still holds one of its
-/// rows under an id no request named; the removal of its rows, which the writer demands
-/// (it cannot re-apply it without the rows), settles the store. Before the record carried
-/// the tag, the restored ledger forgot the subject: both were accepted.
+/// reconciliation entry), so the restored store refuses a refresh over a table that still
+/// holds one of the subject's rows under an id no request named. Before the record carried
+/// the tag, the restored ledger forgot the subject and the refresh was accepted.
+///
+/// Review 10, finding 6: that erasure is pending, not done — its rows are still in the
+/// model until they are removed again, which the writer demands (it cannot re-apply the
+/// removal without the rows). A request naming the subject again is therefore not answered
+/// "already removed" (it was, before: a requester told "done" while the rows were in the
+/// model); the store refuses to record it unless it removes the lost rows; a removal of the
+/// lost rows that does not erase the subject again is refused too; the one that does settles
+/// the store, and only then is the subject "already removed".
 #[test]
 fn a_restored_external_store_keeps_a_lost_subject_erasure() {
     let (_, mut external) = pair();
@@ -922,11 +928,23 @@ fn a_restored_external_store_keeps_a_lost_subject_erasure() {
         .flat_map(|e| &e.erased_subject_tags)
         .collect();
     assert_eq!(erased_again, vec![&p5]);
+    let note = store.reconciliation_note().unwrap();
+    assert!(
+        note.contains("1 data subject erasure(s) pending"),
+        "the opening reports the erasure as pending: {note}"
+    );
     let mut restored = store.load().unwrap();
-    // (a) The subject is erased: a request naming it is "already removed".
-    match restored.remove_external(&given(&["s23"], &["p5"]), 1) {
-        Err(RemovalError::SubjectAlreadyRemoved(subject)) => assert_eq!(subject, "p5"),
-        other => panic!("a request erasing p5 again was not refused: {other:?}"),
+    // (a) The erasure is pending: a request naming p5 is not "already removed", and the
+    // store records nothing that leaves the lost rows (s14) in the model.
+    let mut without_s14 = restored.clone();
+    if let Err(e) = without_s14.remove_external(&given(&["s23"], &["p5"]), 1) {
+        panic!("a request erasing p5 again is refused as if it were done: {e}");
+    }
+    match store.record_before_showing(&without_s14) {
+        Err(StoreError::Reconciliation { reason, .. }) => {
+            assert!(reason.contains("pending"), "{reason}")
+        }
+        other => panic!("a request erasing p5 without s14 was not refused: {other:?}"),
     }
     // (b) A refresh over a table that still holds p5's rows is refused, naming the first.
     match restored
@@ -943,10 +961,34 @@ fn a_restored_external_store_keeps_a_lost_subject_erasure() {
         ),
         e => panic!("refused for another reason: {e}"),
     }
-    // The lost removal of s14 itself, demanded by the writer, settles the store.
-    restored.remove_external(&given(&["s14"], &[]), 1).unwrap();
+    // (c) The lost removal of s14 without p5's erasure leaves the erasure pending: refused.
+    // This caller shows nothing before its commit returns, so the refused entry is not
+    // recorded (one that may have shown it would have its release charged: review 10,
+    // finding 8).
+    store.withhold_until_commit();
+    let mut ids_only = restored.clone();
+    ids_only.remove_external(&given(&["s14"], &[]), 1).unwrap();
+    match store.commit(&mut ids_only) {
+        Err(StoreError::Reconciliation { reason, .. }) => assert!(
+            reason.contains("1 data subject(s) whose erasure is pending")
+                && reason.contains("naming the same subjects"),
+            "{reason}"
+        ),
+        other => panic!("a commit leaving p5's erasure pending was accepted: {other:?}"),
+    }
+    // The lost removal of s14 with p5's erasure, demanded by the writer, settles the store.
+    let settling = restored
+        .remove_external(&given(&["s14"], &["p5"]), 1)
+        .unwrap();
+    assert_eq!(settling.erased_subject_tags, vec![p5.clone()]);
     store.commit(&mut restored).unwrap();
     drop(store);
+    // Now it is done: a request naming p5 is "already removed".
+    let mut reloaded = Store::open(&dir, Access::Read).unwrap().load().unwrap();
+    match reloaded.remove_external(&given(&["s23"], &["p5"]), 1) {
+        Err(RemovalError::SubjectAlreadyRemoved(subject)) => assert_eq!(subject, "p5"),
+        other => panic!("a request erasing p5 again was not refused: {other:?}"),
+    }
     let settled = Store::open(&dir, WRITE).unwrap();
     assert!(settled.reconciled().is_empty());
     let check = settled.release_log_check().unwrap();
@@ -1309,11 +1351,7 @@ fn a_retried_subject_erasure_replaces_the_entries_that_charged_and_re_erased_it(
     );
     drop(store);
 
-    let ledger = Store::open(&dir, Access::Read)
-        .unwrap()
-        .load()
-        .unwrap()
-        .ledger;
+    let ledger = stored_ledger(&dir);
     assert!(ledger.entries.iter().any(|e| e.digest == shown.digest));
     let foreign = ledger
         .entries
@@ -1343,4 +1381,109 @@ fn a_retried_subject_erasure_replaces_the_entries_that_charged_and_re_erased_it(
         "the store is settled: {:?}",
         next.reconciliation_note()
     );
+}
+
+/// Review 9a, finding 2: a request rolled back by `Unlearner::confirmed` (Python: the
+/// release-log record could not be appended) clears an external-rows unlearner's caches,
+/// which cannot be rebuilt without a pass over the user's table. Its ledger is still the
+/// store's committed one, so the store's caches are its own: a commit writes them back
+/// (before, it wrote the empty caches over the store's, and every later load's removals
+/// needed a pass until a refresh), and `Store::reseed_caches` gives them back in memory, so
+/// the next removal is pass-free and the same, bit for bit, as without the rolled-back
+/// request.
+#[test]
+fn a_rolled_back_request_keeps_the_stored_caches_and_is_reseeded_from_them() {
+    let (_, mut external) = pair();
+    let dir = scratch("review9a-rollback");
+    let mut store = Store::create(&dir, &mut external, false, Duration::ZERO).unwrap();
+    let mut control = Store::open(&dir, Access::Read).unwrap().load().unwrap();
+    let expected = control.remove_external(&given(&["s99"], &[]), 1).unwrap();
+    let refused: Result<Certificate, RemovalError> = external.confirmed(
+        |u| u.remove_external(&given(&["s2"], &[]), 1),
+        |_| Err(RemovalError::Empty),
+    );
+    assert!(refused.is_err());
+    let count = external.model.secret.model_count();
+    assert!(
+        !external.caches.complete(count),
+        "precondition: the rollback cleared the caches"
+    );
+
+    // The commit of the rolled-back unlearner keeps the store's caches.
+    store.commit(&mut external).unwrap();
+    let mut reloaded = Store::open(&dir, Access::Read).unwrap().load().unwrap();
+    let after = reloaded.remove_external(&given(&["s99"], &[]), 1);
+    assert_eq!(
+        after.map(|c| c.digest).map_err(|e| e.to_string()),
+        Ok(expected.digest.clone()),
+        "the store's caches were overwritten"
+    );
+
+    // In memory: a second rollback, then the store reseeds the caches.
+    let refused: Result<Certificate, RemovalError> = external.confirmed(
+        |u| u.remove_external(&given(&["s2"], &[]), 1),
+        |_| Err(RemovalError::Empty),
+    );
+    assert!(refused.is_err());
+    assert!(store.reseed_caches(&mut external).unwrap());
+    let next = external.remove_external(&given(&["s99"], &[]), 1).unwrap();
+    assert_eq!(
+        next.digest, expected.digest,
+        "pass-free, as without the rollback"
+    );
+    // With a removal the store has not committed, its caches are not the unlearner's.
+    let refused: Result<Certificate, RemovalError> = external.confirmed(
+        |u| u.remove_external(&given(&["s2"], &[]), 1),
+        |_| Err(RemovalError::Empty),
+    );
+    assert!(refused.is_err());
+    assert!(!store.reseed_caches(&mut external).unwrap());
+}
+
+/// Review 11, finding 3: a subject erasure E that publishes nothing (publish every 10
+/// requests), recorded before it was shown, whose save failed: the next opening has no
+/// release to charge, and only records p5's erasure again (an erasure-only reconciliation
+/// entry R2) and demands s14. The retry of E replaces R2 and commits E. Before, the retry
+/// rule wanted a charged release among the entries it replaces, and the retry was Diverged.
+#[test]
+fn a_retried_unpublished_subject_erasure_replaces_the_entry_that_re_erased_it() {
+    let mut model = trained();
+    model.model.published.publish = unlearn::model::PublishPolicy { every: 10 };
+    model.remove(&ids(&["s7"])).unwrap();
+    model.detach_rows().unwrap();
+    let dir = scratch("review11-unpublished-erasure-retry");
+    drop(Store::create(&dir, &mut model, false, Duration::ZERO).unwrap());
+    let mut store = Store::open(&dir, WRITE).unwrap();
+    let mut holder = store.load().unwrap();
+    let shown = holder
+        .remove_external(&given(&["s14"], &["p5"]), 1)
+        .unwrap();
+    assert!(
+        !shown.published,
+        "precondition: the erasure publishes nothing"
+    );
+    store.record_before_showing(&holder).unwrap();
+    drop(store);
+
+    let mut store = Store::open(&dir, WRITE).unwrap();
+    let reconciled = store.reconciled();
+    assert!(reconciled.iter().all(|e| e.foreign_releases.is_empty()));
+    assert!(reconciled.iter().any(|e| !e.erased_subject_tags.is_empty()));
+    let retried = store.commit(&mut holder);
+    assert!(retried.is_ok(), "the retry is refused: {retried:?}");
+    drop(store);
+    let ledger = stored_ledger(&dir);
+    assert_eq!(ledger.entries.last().unwrap().digest, shown.digest);
+    common::assert_release_log_checks(&dir);
+    let next = Store::open(&dir, WRITE).unwrap();
+    assert!(next.reconciliation_note().is_none(), "the store is settled");
+}
+
+/// The ledger of the store at `dir`, as a reader loads it.
+fn stored_ledger(dir: &Path) -> unlearn::certificate::Ledger {
+    Store::open(dir, Access::Read)
+        .unwrap()
+        .load()
+        .unwrap()
+        .ledger
 }

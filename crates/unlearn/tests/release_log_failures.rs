@@ -22,12 +22,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
-use unlearn::store::{
-    Access, LogLine, LogRecord, Store, StoreError, read_release_log, release_log_path,
-};
+use unlearn::store::{Access, LogLine, LogRecord, Store, StoreError, read_release_log};
 
 const WRITE: Access = Access::Write {
     wait: Duration::ZERO,
@@ -35,19 +32,6 @@ const WRITE: Access = Access::Write {
 
 /// Serialises the tests of this file: the file-size limit is process-wide.
 static LIMIT: Mutex<()> = Mutex::new(());
-
-fn log_len(root: &Path) -> u64 {
-    std::fs::metadata(release_log_path(root)).unwrap().len()
-}
-
-/// The records of `entry` in the store's release log.
-fn records_of(root: &Path, entry: &str) -> usize {
-    read_release_log(root)
-        .unwrap()
-        .iter()
-        .filter(|l| matches!(l, LogLine::Record(r) if r.entry == entry))
-        .count()
-}
 
 #[test]
 fn a_release_recorded_before_it_was_shown_is_charged_when_the_commit_fails() {
@@ -62,13 +46,15 @@ fn a_release_recorded_before_it_was_shown_is_charged_when_the_commit_fails() {
     assert!(seen.published, "the removal publishes a release");
     store.record_before_showing(&unlearner).unwrap();
     assert_eq!(
-        records_of(&root, &seen.digest),
+        common::records_of(&root, &seen.digest),
         1,
         "recorded before it is shown"
     );
     // The disk is full at the log's current length: nothing more fits anywhere (the
     // commit's WAL frame, 4,120 bytes, exceeds the limit too, so the commit fails).
-    let committed = common::with_file_limit(log_len(&root), || store.commit(&mut unlearner));
+    let committed = common::with_file_limit(common::release_log_len(&root), || {
+        store.commit(&mut unlearner)
+    });
     assert!(committed.is_err(), "the commit fails");
     drop(store);
     let lines = read_release_log(&root).unwrap();
@@ -114,8 +100,8 @@ fn a_commit_after_recording_first_does_not_record_again() {
     let second = unlearner.remove(&["s6".to_string()]).unwrap();
     store.record_before_showing(&unlearner).unwrap();
     store.commit(&mut unlearner).unwrap();
-    assert_eq!(records_of(&root, &first.digest), 1);
-    assert_eq!(records_of(&root, &second.digest), 1);
+    assert_eq!(common::records_of(&root, &first.digest), 1);
+    assert_eq!(common::records_of(&root, &second.digest), 1);
     drop(store);
     common::assert_release_log_checks(&root);
     // Recording needs the writer lock, as every append to the log does.
@@ -183,7 +169,9 @@ fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     let mut store = Store::open(&root, WRITE).unwrap();
     let mut unlearner = store.load().unwrap();
     let seen = unlearner.remove(&["s5".to_string()]).unwrap();
-    let first = common::with_file_limit(log_len(&root) + 2048, || store.commit(&mut unlearner));
+    let first = common::with_file_limit(common::release_log_len(&root) + 2048, || {
+        store.commit(&mut unlearner)
+    });
     assert!(first.is_err());
     drop(store);
 
@@ -195,7 +183,7 @@ fn a_retry_that_fails_again_leaves_a_check_that_passes() {
     // abandonment and E's record, appended together, do not fit.
     let abandon = format!("{{\"abandoned\":\"{r}\"}}\n").len() as u64;
     let failed = format!("{{\"failed\":\"{}\"}}\n", seen.digest).len() as u64;
-    let before = log_len(&root);
+    let before = common::release_log_len(&root);
     let second =
         common::with_file_limit(before + abandon + failed, || retry.commit(&mut unlearner));
     assert!(second.is_err(), "the disk is still full");
@@ -235,7 +223,9 @@ fn an_external_store_whose_commit_died_after_its_record_still_opens() {
     // The record's exact line, so that the limit leaves room for it and nothing more.
     let record = LogRecord::of(&unlearner.ledger.entries[0].digest, &entry);
     let line = serde_json::to_vec(&record).unwrap().len() as u64 + 1;
-    let committed = common::with_file_limit(log_len(&root) + line, || store.commit(&mut unlearner));
+    let committed = common::with_file_limit(common::release_log_len(&root) + line, || {
+        store.commit(&mut unlearner)
+    });
     assert!(committed.is_err());
     drop(store);
     let lines = read_release_log(&root).unwrap();

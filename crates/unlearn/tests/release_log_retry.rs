@@ -28,9 +28,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 use unlearn::certificate::Certificate;
-use unlearn::store::{
-    Access, LogLine, LogRecord, Store, StoreError, read_release_log, release_log_path,
-};
+use unlearn::store::{Access, LogLine, LogRecord, Store, StoreError, read_release_log};
 use unlearn::unlearner::Unlearner;
 
 const WRITE: Access = Access::Write {
@@ -38,10 +36,6 @@ const WRITE: Access = Access::Write {
 };
 
 static LIMIT: Mutex<()> = Mutex::new(());
-
-fn log_len(root: &Path) -> u64 {
-    std::fs::metadata(release_log_path(root)).unwrap().len()
-}
 
 /// Removes `id` from `unlearner` (given as a row when its rows are external).
 fn remove(unlearner: &mut Unlearner, id: &str) -> Certificate {
@@ -87,7 +81,9 @@ fn failed_save(root: &Path) -> (Unlearner, Certificate) {
     let mut store = Store::open(root, WRITE).unwrap();
     let mut unlearner = store.load().unwrap();
     let seen = remove(&mut unlearner, "s5");
-    let first = common::with_file_limit(log_len(root) + 2048, || store.commit(&mut unlearner));
+    let first = common::with_file_limit(common::release_log_len(root) + 2048, || {
+        store.commit(&mut unlearner)
+    });
     assert!(first.is_err());
     (unlearner, seen)
 }
@@ -124,17 +120,6 @@ fn holds(root: &Path, id: &str) -> bool {
         .is_some()
 }
 
-/// The last line of the release log about ledger entry `digest`.
-fn last_line_about(root: &Path, digest: &str) -> Option<LogLine> {
-    read_release_log(root)
-        .unwrap()
-        .into_iter()
-        .rfind(|l| match l {
-            LogLine::Record(r) => r.entry == digest,
-            LogLine::Abandoned(entry) | LogLine::Failed(entry) => entry == digest,
-        })
-}
-
 /// `second_room`: bytes the second attempt may add to the log (0: its append fails, as in
 /// release_log_failures.rs; large: its append succeeds and the database commit fails).
 fn retry_twice_then_once_more(name: &str, second_room: u64) {
@@ -145,7 +130,7 @@ fn retry_twice_then_once_more(name: &str, second_room: u64) {
     // Second save: the opening commits R (charging E); the retry fails again.
     let mut retry = Store::open(&root, WRITE).unwrap();
     assert_eq!(retry.reconciled().len(), 1);
-    let second = common::with_file_limit(log_len(&root) + second_room, || {
+    let second = common::with_file_limit(common::release_log_len(&root) + second_room, || {
         retry.commit(&mut unlearner)
     });
     assert!(second.is_err(), "the disk is still full");
@@ -247,12 +232,13 @@ fn every_failure_point_of_a_retry_keeps_one_charge_and_a_way_forward() {
             ][point];
             let mut retry = Store::open(&root, WRITE).unwrap();
             assert_eq!(retry.reconciled().len(), 1, "R charges E");
-            let second =
-                common::with_file_limit(log_len(&root) + room, || retry.commit(&mut unlearner));
+            let second = common::with_file_limit(common::release_log_len(&root) + room, || {
+                retry.commit(&mut unlearner)
+            });
             assert!(second.is_err(), "room {room}: the WAL frames do not fit");
             drop(retry);
             let bare = matches!(
-                last_line_about(&root, &seen.digest),
+                common::last_line_about(&root, &seen.digest),
                 Some(LogLine::Record(_))
             );
             assert_eq!(
@@ -366,12 +352,14 @@ fn a_removal_recorded_before_a_failed_save_is_applied_by_the_next_writer() {
         let mut unlearner = store.load().unwrap();
         let shown = remove(&mut unlearner, "s5");
         store.record_before_showing(&unlearner).unwrap();
-        let saved = common::with_file_limit(log_len(&root) + 600, || store.commit(&mut unlearner));
+        let saved = common::with_file_limit(common::release_log_len(&root) + 600, || {
+            store.commit(&mut unlearner)
+        });
         assert!(saved.is_err(), "the WAL frames do not fit");
         drop(store);
         assert!(
             matches!(
-                last_line_about(&root, &shown.digest),
+                common::last_line_about(&root, &shown.digest),
                 Some(LogLine::Record(_))
             ),
             "the acknowledged entry is not marked"
@@ -444,12 +432,14 @@ fn a_retried_save_that_fails_again_keeps_an_acknowledged_removal() {
     // Python's remove(): recorded before it is shown (acknowledged); save() fails at the
     // database commit (room for marks, not for the WAL frames).
     let (root, mut store, mut holder, shown) = recorded_s5("review10-retry-marks-acknowledged");
-    let first = common::with_file_limit(log_len(&root) + 600, || store.commit(&mut holder));
+    let first = common::with_file_limit(common::release_log_len(&root) + 600, || {
+        store.commit(&mut holder)
+    });
     assert!(first.is_err());
     drop(store); // the backing lets go of its handle after a failed commit
     assert!(
         matches!(
-            last_line_about(&root, &shown.digest),
+            common::last_line_about(&root, &shown.digest),
             Some(LogLine::Record(_))
         ),
         "review 9a finding 1: the acknowledged entry stays bare"
@@ -458,12 +448,14 @@ fn a_retried_save_that_fails_again_keeps_an_acknowledged_removal() {
     // save() again, the disk still full: a new handle (its opening charges E in R), the
     // retried commit appends E's record again and fails at the database commit.
     let mut retry = Store::open(&root, WRITE).unwrap();
-    let second = common::with_file_limit(log_len(&root) + 4096, || retry.commit(&mut holder));
+    let second = common::with_file_limit(common::release_log_len(&root) + 4096, || {
+        retry.commit(&mut holder)
+    });
     assert!(second.is_err(), "the WAL frames still do not fit");
     drop(retry);
     assert!(
         !matches!(
-            last_line_about(&root, &shown.digest),
+            common::last_line_about(&root, &shown.digest),
             Some(LogLine::Failed(_))
         ),
         "the retry marked the acknowledged removal failed: it will never be applied"
@@ -509,4 +501,222 @@ fn a_python_estimator_can_settle_an_unapplied_removal_by_removing_the_rows_again
     assert!(settled.reconciliation_note().is_none());
     drop(settled);
     common::assert_release_log_checks(&root);
+}
+
+/// Review 10, finding 4: a commit that failed on a full disk is retried through the handle
+/// that tried it (Python's `save()` again: the model keeps the handle and its lock after a
+/// failed save). The retry commits the removal once — one record, one charge, the row
+/// deleted once, no reconciliation entry — whether the caller recorded it before showing
+/// it (Python's `remove()`: the first commit appended nothing) or the commit appended the
+/// record and then failed (marked failed). Before, the handle forgot what it had recorded
+/// before showing once its commit failed, and the retry appended that record a second time.
+#[test]
+fn a_failed_commit_retried_through_its_handle_commits_once() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    for record_first in [true, false] {
+        let root = common::synthetic_store(&format!("review10-same-handle-{record_first}"), false);
+        let mut store = Store::open(&root, WRITE).unwrap();
+        let mut holder = store.load().unwrap();
+        let shown = remove(&mut holder, "s5");
+        // Room for the record and its failed mark, not for the database's WAL frames.
+        let room = if record_first {
+            store.record_before_showing(&holder).unwrap();
+            0
+        } else {
+            2048
+        };
+        let full = common::release_log_len(&root) + room;
+        let first = common::with_file_limit(full, || store.commit(&mut holder));
+        assert!(first.is_err(), "the commit fails on the full disk");
+        assert_eq!(common::records_of(&root, &shown.digest), 1);
+        store.commit(&mut holder).unwrap();
+        drop(store);
+
+        // Recorded before it was shown: the handle does not record it again. Recorded by
+        // the failed commit itself and marked failed there: the retry records it again, as
+        // a retry through a new handle does, so that the record after the mark is bare.
+        assert_eq!(
+            common::records_of(&root, &shown.digest),
+            if record_first { 1 } else { 2 },
+            "record_first: {record_first}"
+        );
+        assert_eq!(charges_of(&root, &shown.digest), 1, "charged once");
+        assert!(!holds(&root, "s5"), "s5 is removed");
+        let ledger = Store::open(&root, Access::Read)
+            .unwrap()
+            .load()
+            .unwrap()
+            .ledger;
+        assert_eq!(ledger.entries.len(), 2, "training, then the removal");
+        assert_eq!(ledger.entries[1].digest, shown.digest);
+        common::assert_release_log_checks(&root);
+        let next = Store::open(&root, WRITE).unwrap();
+        assert!(
+            next.reconciliation_note().is_none(),
+            "{:?}",
+            next.reconciliation_note()
+        );
+    }
+}
+
+/// Review 10, finding 8 (first half): a library caller that showed a removal without
+/// recording it (no `record_before_showing`, no withholding) and whose commit the store
+/// refuses because it drops a removal of another branch the store cannot re-apply
+/// (`StoreError::Reconciliation`) has its release recorded, marked failed, as a diverged
+/// commit's is: the next writer charges it. Before, nothing was written and a shown
+/// release was charged nowhere.
+#[test]
+fn a_commit_refused_for_an_unapplied_removal_records_its_shown_release_as_failed() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let (root, store, holder, _) = recorded_s5("review10-refused-unapplied");
+    drop((store, holder));
+    let (mut store, mut model) = unsettled(&root);
+    let shown = remove(&mut model, "s9");
+    assert!(shown.published, "the removal publishes a release");
+    match store.commit(&mut model) {
+        Err(StoreError::Reconciliation { reason, .. }) => {
+            assert!(reason.contains("recorded in"), "{reason}")
+        }
+        other => panic!("the commit dropping s5's removal was not refused: {other:?}"),
+    }
+    assert!(
+        matches!(
+            common::last_line_about(&root, &shown.digest),
+            Some(LogLine::Failed(_))
+        ),
+        "{:?}",
+        common::last_line_about(&root, &shown.digest)
+    );
+    drop(store);
+    let next = Store::open(&root, WRITE).unwrap();
+    assert!(
+        next.reconciled()
+            .iter()
+            .any(|e| e.foreign_releases.iter().any(|f| f.entry == shown.digest)),
+        "the next writer charges the shown release"
+    );
+}
+
+/// Review 10, finding 8 (second half): the reconciliation an opening commits is shown to
+/// no one before it returns, so it is withheld whatever the opener declares later. When
+/// that commit fails (a full disk), its own records — a re-applied removal's release that
+/// was never published — are abandoned, not marked failed, and the next opening settles the
+/// lost record again: the lost release is charged once and nothing else is. Before, the
+/// failed opening's re-applied removal was marked failed and the next writer charged its
+/// unpublished release too.
+#[test]
+fn a_failed_reconciliation_charges_nothing_it_never_published() {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let root = common::synthetic_store("review10-failed-reconciliation", false);
+    let mut store = Store::open(&root, WRITE).unwrap();
+    let mut holder = store.load().unwrap();
+    let lost = remove(&mut holder, "s5");
+    store.record_before_showing(&holder).unwrap();
+    drop((store, holder));
+
+    // Room for the opening's records and marks, not for the database's WAL frames; a
+    // reader keeps the WAL index (32 KiB, past the limit) from being created anew.
+    let reader = Store::open(&root, Access::Read).unwrap();
+    let room = common::release_log_len(&root) + 4096;
+    let failed = common::with_file_limit(room, || Store::open(&root, WRITE));
+    drop(reader);
+    let error = failed.expect_err("the opening's reconciliation commit fails");
+    let abandoned = read_release_log(&root)
+        .unwrap()
+        .into_iter()
+        .filter(|l| matches!(l, LogLine::Abandoned(_)))
+        .count();
+    assert!(
+        abandoned > 0,
+        "the failed reconciliation abandons its records ({error})"
+    );
+
+    let settled = Store::open(&root, WRITE).unwrap();
+    drop(settled);
+    assert_eq!(charges_of(&root, &lost.digest), 1, "the lost release, once");
+    let ledger = Store::open(&root, Access::Read)
+        .unwrap()
+        .load()
+        .unwrap()
+        .ledger;
+    let charged: Vec<&str> = ledger
+        .entries
+        .iter()
+        .flat_map(|e| &e.foreign_releases)
+        .map(|f| f.entry.as_str())
+        .collect();
+    assert_eq!(
+        charged,
+        vec![lost.digest.as_str()],
+        "nothing else is charged"
+    );
+    assert!(!holds(&root, "s5"), "the lost removal is re-applied");
+    common::assert_release_log_checks(&root);
+}
+
+/// Review 11, finding 1 (the reviewer's `review11_ack_after_failed_mark.rs`): a library
+/// caller that neither withholds nor records first commits E (remove s5, external rows) and
+/// the commit fails after E's record: E is marked failed. It then retries the right way — a
+/// new handle records E before showing it (and, with `second`, a further removal F of s6):
+/// E's record is bare again, acknowledged. Its `save()` through another new handle fails
+/// again, disk still full. Before, that failure marked E failed once more because of the
+/// first mark (the acknowledged removal of s5 was then never demanded: lost), and with F
+/// the mark of E alone, not directly after E's record, was a line the check calls forged,
+/// for good. Now the last honoured line before the append decides: E stays bare, the check
+/// passes, and the next writer still demands the removal of s5.
+fn a_failed_mark_is_superseded_by_a_later_record(name: &str, second: bool) {
+    let _serial = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let root = common::synthetic_store(name, true);
+    let mut store = Store::open(&root, WRITE).unwrap();
+    let mut holder = store.load().unwrap();
+    let e = remove(&mut holder, "s5");
+    let room = common::release_log_len(&root) + 2048;
+    assert!(common::with_file_limit(room, || store.commit(&mut holder)).is_err());
+    drop(store);
+    assert!(matches!(
+        common::last_line_about(&root, &e.digest),
+        Some(LogLine::Failed(_))
+    ));
+
+    let mut store = Store::open(&root, WRITE).unwrap();
+    if second {
+        remove(&mut holder, "s6");
+    }
+    store.record_before_showing(&holder).unwrap();
+    drop(store);
+    assert!(matches!(
+        common::last_line_about(&root, &e.digest),
+        Some(LogLine::Record(_))
+    ));
+
+    let mut retry = Store::open(&root, WRITE).unwrap();
+    let room = common::release_log_len(&root) + 4096;
+    assert!(common::with_file_limit(room, || retry.commit(&mut holder)).is_err());
+    drop(retry);
+    assert!(
+        !matches!(
+            common::last_line_about(&root, &e.digest),
+            Some(LogLine::Failed(_))
+        ),
+        "the failed retry marked the acknowledged E failed"
+    );
+    common::assert_release_log_checks(&root);
+
+    let mut next = Store::open(&root, WRITE).unwrap();
+    let mut other = next.load().unwrap();
+    remove(&mut other, "s6");
+    match next.commit(&mut other) {
+        Err(StoreError::Reconciliation { .. }) => {}
+        outcome => panic!("the acknowledged removal of s5 was dropped: {outcome:?}"),
+    }
+}
+
+#[test]
+fn a_failed_retry_does_not_mark_a_removal_recorded_before_showing_after_an_old_mark() {
+    a_failed_mark_is_superseded_by_a_later_record("review11-ack-after-failed-mark-1", false);
+}
+
+#[test]
+fn a_failed_retry_of_two_entries_writes_no_mark_its_check_calls_forged() {
+    a_failed_mark_is_superseded_by_a_later_record("review11-ack-after-failed-mark-2", true);
 }

@@ -124,6 +124,45 @@ fn read_caches(store: &Store, record: &mut StateRecord) -> Result<(), String> {
     Ok(())
 }
 
+/// The committed caches of an external-rows store whose ledger is `ledger_len` entries long
+/// with newest digest `ledger_head` (and their row width), read in one snapshot and checked
+/// against the state row's checksum and the blob's digest; `None` when the store's ledger is
+/// another (the caches describe another state) or it keeps no caches (its rows are held).
+pub(super) fn caches_at(
+    store: &Store,
+    ledger_len: u64,
+    ledger_head: &str,
+) -> Result<Option<(CachesRecord, usize)>, StoreError> {
+    let _snapshot = store
+        .conn
+        .unchecked_transaction()
+        .map_err(db_error(&store.db))?;
+    let row = state_row(store)?;
+    let problem = match decode_state(store, &row)? {
+        Ok((mut record, _)) => {
+            let bindings = &record.bindings;
+            if bindings.ledger_len != ledger_len || bindings.ledger_head != ledger_head {
+                return Ok(None);
+            }
+            match read_caches(store, &mut record) {
+                Ok(()) => {
+                    let dim = record.state.feature_names.len();
+                    return Ok(record
+                        .external
+                        .and_then(|e| e.caches)
+                        .map(|caches| (caches, dim)));
+                }
+                Err(problem) => problem,
+            }
+        }
+        Err(problem) => problem,
+    };
+    Err(StoreError::Integrity {
+        path: store.root.clone(),
+        problems: vec![format!("store state: {problem}")],
+    })
+}
+
 /// The published model from the database, checked against the state's checksum and binding,
 /// and `model.json` against it (an edited file means the store was tampered with).
 pub(super) fn read_published(store: &Store) -> Result<PublishedModel, StoreError> {

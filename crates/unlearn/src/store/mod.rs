@@ -42,7 +42,8 @@
 //! while the next writer's opening has charged those releases in a reconciliation entry R.
 //! [`Store::commit`] (and [`Store::record_before_showing`]) accept that unlearner when the
 //! store's entries after the newest one it holds are reconciliation entries that only charge
-//! releases, every one of them a release of the unlearner's new entries: the commit deletes
+//! releases, every one of them a release of the unlearner's new entries, or record again
+//! erasures those entries make (review 10, finding 1; review 11, finding 3): the commit deletes
 //! them and appends the unlearner's entries in one transaction. It is decided from the
 //! ledger, not from which handle committed R, so a retry that failed again, or that another
 //! writer's opening preceded, is accepted too (review 8, finding 1). It is sound because
@@ -508,17 +509,18 @@ impl Store {
             .iter()
             .map(|e| e.erased_subject_tags.len())
             .sum();
+        let pending: usize = self.unapplied.iter().map(|l| l.subjects.len()).sum();
         let unapplied = if self.unapplied.is_empty() {
             String::new()
         } else {
             format!(
-                "; removals this store cannot re-apply (its rows are external): {} — every commit that does not remove those rows again is refused",
+                "; removals this store cannot re-apply (its rows are external): {}, with {pending} data subject erasure(s) pending (recorded, not done until their rows are removed again) — every commit that does not remove those rows again, erasing those subjects, is refused",
                 self.unapplied.len()
             )
         };
         (!self.reconciled.is_empty() || !self.unapplied.is_empty()).then(|| {
             format!(
-                "the store's release log holds entries its ledger does not (it was restored from a backup after it had published, or a writer stopped between a record and its commit); charged to the transcript: {}; removals of those entries re-applied: {reapplied}; data subjects erased again: {erased}{unapplied}",
+                "the store's release log holds entries its ledger does not (it was restored from a backup after it had published, or a writer stopped between a record and its commit); charged to the transcript: {}; removals of those entries re-applied: {reapplied}; data subjects recorded as erased again: {erased}{unapplied}",
                 if charged.is_empty() {
                     "none".to_string()
                 } else {
@@ -622,10 +624,17 @@ impl Store {
             });
         }
         unlearner.fold_queued_rows();
+        self.reseed_caches(unlearner)?;
         let recorded = std::mem::take(&mut self.recorded);
-        let (model_changed, deleted) = self
-            .checked_write(unlearner, refs, &recorded)
-            .map_err(|e| self.record_diverged(unlearner, e))?;
+        let (model_changed, deleted) = match self.checked_write(unlearner, refs, &recorded) {
+            Ok(written) => written,
+            Err(e) => {
+                // A retry through this handle must not record them again: they stand in
+                // the log (bare, acknowledged) whatever this commit left.
+                self.recorded = recorded;
+                return Err(self.record_diverged(unlearner, e));
+            }
+        };
         self.unapplied.clear();
         if deleted {
             self.deletions_pending += 1;
@@ -641,7 +650,14 @@ impl Store {
     /// durable; then checkpoints the WAL if rows were deleted, and rewrites `model.json` if
     /// the published model changed. `unlearner` must continue the committed state (loaded
     /// from it, or committed through this handle): otherwise [`StoreError::Diverged`], and
-    /// nothing is written. After any error, load the store again before the next request.
+    /// nothing is written. After [`StoreError::Diverged`] or [`StoreError::Reconciliation`],
+    /// load the store again before the next request. After any other error (a full disk, an
+    /// I/O error: nothing was committed) the same handle may commit the same unlearner again,
+    /// once the cause is fixed: that retry commits its entries once, charging each release
+    /// once, and does not record again what [`Store::record_before_showing`] recorded through
+    /// this handle (review 10, finding 4). A new handle would instead open by reconciling
+    /// the store with those records (a store that holds its rows re-applies their removals
+    /// as another release), and the retry would be diverged.
     ///
     /// External rows: the rows the removals since the last commit queued in the caches are
     /// first folded into their matrices, in memory ([`Unlearner::fold_queued_rows`]), so the
@@ -684,9 +700,13 @@ impl Store {
     ///
     /// An external-rows store that opened with removals of another branch it could not
     /// re-apply (a restore lost them, a removal recorded before it was shown was never
-    /// committed, or a commit failed after its record and could not mark it) refuses, with [`StoreError::Reconciliation`], every commit whose ledger does not
-    /// remove those ids: a retry by the caller that holds the entry, or a new removal of the
-    /// same rows, settles them.
+    /// committed, or a commit failed after its record and could not mark it) refuses, with
+    /// [`StoreError::Reconciliation`], every commit whose ledger does not remove those ids
+    /// and, by a request, erase again the subjects those removals erased (a reconciliation
+    /// entry records such an erasure, but it is pending until then: review 10, finding 6): a
+    /// retry by the caller that holds the entry, or a new removal of the same rows naming
+    /// the same subjects, settles them. Such a refusal records a caller's shown entries as
+    /// failed, as a diverged commit does.
     pub fn commit(&mut self, unlearner: &mut Unlearner) -> Result<(), StoreError> {
         self.commit_with_refs(unlearner, &[])
     }
@@ -706,18 +726,22 @@ impl Store {
         self.write_changes(unlearner, refs, recorded)
     }
 
-    /// After a commit of `unlearner` failed with `error`: when it is [`StoreError::Diverged`]
-    /// and the caller did not withhold ([`Store::withhold_until_commit`]), records its new
+    /// After a commit of `unlearner` failed with `error`: when the store refused it before
+    /// writing anything — [`StoreError::Diverged`], or [`StoreError::Reconciliation`] (it
+    /// drops a removal of another branch the store must apply: review 10, finding 8) — and
+    /// the caller did not withhold ([`Store::withhold_until_commit`]), records its new
     /// entries that neither the ledger nor the log names, each marked failed, in one append
     /// ([`release_log::record_diverged`]): the caller may have shown their releases, so the
     /// next writer charges them; their removals are not applied (the caller is told the
     /// commit failed). Entries recorded before they were shown
     /// ([`Store::record_before_showing`]) are left as they are, bare records: their removals
     /// were acknowledged (the caller showed them), so the next writer charges their releases
-    /// and applies them too. Returns `error`, a diverged one saying what was written.
+    /// and applies them too. Returns `error`, a refusal saying what was written.
     fn record_diverged(&self, unlearner: &Unlearner, error: StoreError) -> StoreError {
-        let StoreError::Diverged { path, reason } = error else {
-            return error;
+        let (path, reason, diverged) = match error {
+            StoreError::Diverged { path, reason } => (path, reason, true),
+            StoreError::Reconciliation { path, reason } => (path, reason, false),
+            error => return error,
         };
         let what = if self.withheld {
             "nothing was written".to_string()
@@ -732,10 +756,42 @@ impl Store {
                 ),
             }
         };
-        StoreError::Diverged {
-            path,
-            reason: format!("{reason}; {what}"),
+        let reason = format!("{reason}; {what}");
+        if diverged {
+            StoreError::Diverged { path, reason }
+        } else {
+            StoreError::Reconciliation { path, reason }
         }
+    }
+
+    /// Gives `unlearner` the store's committed caches when its rows are external, its own
+    /// caches are incomplete, and its ledger is the one the store committed; returns whether
+    /// it did. A request rolled back by [`Unlearner::confirmed`] (its record could not be
+    /// written) or that failed on its own clears an external-rows unlearner's caches, which
+    /// it cannot rebuild without a pass over the user's table; but when the ledger is the
+    /// committed one the secret state is too (the state row binds the ledger's length and
+    /// newest digest), and the caches the store committed with that state are exactly the
+    /// ones the unlearner had (review 9a, finding 2). [`Store::commit`] calls it first, so a
+    /// commit after a rollback writes the store's caches back instead of empty ones; a
+    /// store-backed caller calls it after a failed request (Python's removals do), so its
+    /// next removal stays pass-free. Costs one read of the caches blob, only on that path:
+    /// nothing is read while the unlearner's caches are complete or its rows held.
+    pub fn reseed_caches(&self, unlearner: &mut Unlearner) -> Result<bool, StoreError> {
+        let secret = &unlearner.model.secret;
+        if !secret.rows.is_external() || unlearner.caches.complete(secret.model_count()) {
+            return Ok(false);
+        }
+        let len = unlearner.ledger.entries.len() as u64;
+        let Some((stored, dim)) = integrity::caches_at(self, len, &ledger_head(&unlearner.ledger))?
+        else {
+            return Ok(false);
+        };
+        unlearner.caches =
+            HessianCaches::from_record(stored, dim).map_err(|reason| StoreError::Corrupt {
+                path: self.db.clone(),
+                reason,
+            })?;
+        Ok(true)
     }
 
     /// Declares that the caller shows nothing of a commit's entries — no certificate, receipt
@@ -828,27 +884,44 @@ impl Store {
     }
 
     /// [`StoreError::Reconciliation`] unless `unlearner`'s ledger removes every id of the
-    /// removals of another branch this external-rows store could not re-apply.
+    /// removals of another branch this external-rows store could not re-apply, and a
+    /// request of it (not a reconciliation entry, which removed no row) erases every subject
+    /// they erased: until then those erasures are pending, not done (review 10, finding 6).
     fn refuse_unapplied(&self, unlearner: &Unlearner) -> Result<(), StoreError> {
-        let removed: std::collections::HashSet<&str> = unlearner
-            .ledger
-            .entries
+        use std::collections::HashSet;
+        let entries = &unlearner.ledger.entries;
+        let removed: HashSet<&str> = entries
             .iter()
             .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
             .collect();
-        let Some((entry, tags)) = self
-            .unapplied
+        let erased: HashSet<&str> = entries
             .iter()
-            .find(|(_, tags)| !tags.iter().all(|t| removed.contains(t.as_str())))
-        else {
+            .filter(|e| e.kind != EntryKind::Reconciliation)
+            .flat_map(|e| e.erased_subject_tags.iter().map(String::as_str))
+            .collect();
+        let Some(lost) = self.unapplied.iter().find(|lost| {
+            !lost.ids.iter().all(|t| removed.contains(t.as_str()))
+                || !lost.subjects.iter().all(|t| erased.contains(t.as_str()))
+        }) else {
             return Ok(());
+        };
+        let subjects = match lost.subjects.len() {
+            0 => String::new(),
+            n => format!(
+                " and erased {n} data subject(s) whose erasure is pending here (recorded, not done: their rows are still in the model)"
+            ),
+        };
+        let naming = if lost.subjects.is_empty() {
+            ""
+        } else {
+            ", naming the same subjects (Python: subjects=...; Rust: GivenRows::subjects)"
         };
         Err(StoreError::Reconciliation {
             path: self.root.clone(),
             reason: format!(
-                "ledger entry {} of another branch of this store's history (lost by a restore of {DB_FILE}, or recorded and shown before a save that failed or never came: an acknowledged removal) removed {} row(s) this store has not removed, and its rows are external: it cannot re-apply that removal itself, and records or commits nothing that drops it. Apply that removal first: retry the commit with the model that holds the entry (Python: save() again), or remove the same rows again, giving them from your table, in a model loaded from this store (Python: est.remove(ids, X=rows, y=targets) with the ids acknowledged to the requester; Rust: Unlearner::remove_external), then save it; or put back the newest {DB_FILE}",
-                short(entry),
-                tags.len()
+                "ledger entry {} of another branch of this store's history (lost by a restore of {DB_FILE}, or recorded and shown before a save that failed or never came: an acknowledged removal) removed {} row(s) this store has not removed{subjects}, and its rows are external: it cannot re-apply that removal itself, and records or commits nothing that drops it. Apply that removal first: retry the commit with the model that holds the entry (Python: save() again), or remove the same rows again, giving them from your table{naming}, in a model loaded from this store (Python: est.remove(ids, X=rows, y=targets) with the ids acknowledged to the requester; Rust: Unlearner::remove_external), then save it; or put back the newest {DB_FILE}",
+                short(&lost.entry),
+                lost.ids.len()
             ),
         })
     }
@@ -1497,12 +1570,19 @@ fn commit_logged(
     let committed = appended.and_then(|()| tx.commit().map_err(db_error(db)));
     if committed.is_err() {
         // Nor what another handle recorded before showing (acknowledged: a retry through a
-        // new handle appends its record again). If the log cannot be read, nothing is
-        // marked: bare records are applied by the next writer, erring toward erasure.
-        let unmarked = release_log::acknowledged_before(root, in_log);
-        let to_mark = in_log
-            .iter()
-            .filter(|e| unmarked.as_ref().is_ok_and(|a| !a.contains(&e.digest)));
+        // new handle appends its record again). Marks are honoured only directly after their
+        // records, so only the records after the last acknowledged one are marked (review
+        // 11, finding 1: a mark between two records would be taken for a forged line). If
+        // the log cannot be read, nothing is marked: bare records are applied by the next
+        // writer, erring toward erasure.
+        let first = match release_log::acknowledged_before(root, in_log) {
+            Ok(acknowledged) => in_log
+                .iter()
+                .rposition(|e| acknowledged.contains(&e.digest))
+                .map_or(0, |last| last + 1),
+            Err(_) => in_log.len(),
+        };
+        let to_mark = &in_log[first..];
         // The commit's own error is the one to report; a failed mark changes nothing else.
         let _ = release_log::append_lines(
             root,
@@ -1551,7 +1631,7 @@ impl Behind {
 /// ledger ([`Behind`]). It reads the ledger's newest entries back to the newest one `entries`
 /// hold (hash-chained, so every older one matches too), decoding those in between; an
 /// ordinary commit continues the newest entry and never calls this. A [`Behind::Retry`]
-/// needs all of them to be reconciliation entries that only charge releases or record
+/// needs some of them, all reconciliation entries that only charge releases or record
 /// erasures the new entries make too (they removed nothing and changed neither the rows nor
 /// the model), every release they charge to be
 /// one of the new entries of `entries` (none of them committed), and some new entry:
@@ -1586,11 +1666,16 @@ fn behind(conn: &Connection, db: &Path, entries: &[Certificate]) -> Result<Behin
                         .iter()
                         .all(|t| erased.contains(t.as_str()))
             });
-            let mut charged = newer.iter().flat_map(|e| &e.foreign_releases).peekable();
+            // Some newer entry, and nothing else: an entry that only records erasures again
+            // (no release to charge: a request that published nothing, `PublishPolicy`) is
+            // replaceable too (review 11, finding 3).
             let retry = charges_only
                 && !new.is_empty()
-                && charged.peek().is_some()
-                && charged.all(|f| new.iter().any(|e| e.digest == f.entry));
+                && !newer.is_empty()
+                && newer
+                    .iter()
+                    .flat_map(|e| &e.foreign_releases)
+                    .all(|f| new.iter().any(|e| e.digest == f.entry));
             let removed: std::collections::HashSet<&str> = newer
                 .iter()
                 .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))

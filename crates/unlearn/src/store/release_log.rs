@@ -70,8 +70,12 @@
 //! proofs/transcript_accounting.md, "Forked histories"); their removals that this store has
 //! not applied (acknowledged to their requesters, lost by the restore) are re-applied — the
 //! rows are found by their keyed tags, each lost entry's rows as one request — so that
-//! nothing acknowledged is lost; then the whole is committed before any other request.
-//! Ledger entries missing from the log (a store that predates it, or a log deleted or
+//! nothing acknowledged is lost; then the whole is committed before any other request,
+//! withheld (nothing of it is shown before the opening returns: a failed reconciliation
+//! abandons its own records, and the next opening settles the lost ones again). A store
+//! whose rows are external cannot re-apply them: it records their subject erasures again
+//! (pending, not done) and refuses every commit until a request removes those ids and
+//! erases those subjects again ([`Store::commit`]). Ledger entries missing from the log (a store that predates it, or a log deleted or
 //! restored with the database) are added to it then; releases it never recorded cannot be
 //! charged, which [`check`] reports (failed) until the entries are added.
 //!
@@ -80,7 +84,7 @@
 //! log (two logs, two transcripts that no one accounts together).
 
 use super::{DB_FILE, MODEL_FILE, Store, StoreError, db_error, short, sync_dir};
-use crate::certificate::{Certificate, ForeignRelease};
+use crate::certificate::{Certificate, EntryKind, ForeignRelease};
 use crate::unlearner::Unlearner;
 use crate::verify::Check;
 use rusqlite::params;
@@ -323,14 +327,15 @@ pub(super) fn marks<'a>(
     }))
 }
 
-/// For a [`StoreError::Diverged`] commit of a caller that did not withhold: appends the
-/// records of the unlearner's `entries` that neither the store's ledger nor its release log
-/// names, each marked failed, in one append — the caller may have shown their releases, so
-/// the next writer charges them as releases of another branch; their removals are not
-/// applied (the caller is told the commit failed). An entry the log already names keeps the
-/// fate its lines give it (committed on a branch a restore lost, marked, or recorded before
-/// it was shown: acknowledged, so charged and applied). Nothing when `entries` are of
-/// another training run. Returns how many entries it recorded.
+/// For a commit refused as [`StoreError::Diverged`] or [`StoreError::Reconciliation`], of a
+/// caller that did not withhold: appends the records of the unlearner's `entries` that
+/// neither the store's ledger nor its release log names, each marked failed, in one append
+/// — the caller may have shown their releases, so the next writer charges them as releases
+/// of another branch; their removals are not applied (the caller is told the commit
+/// failed). An entry the log already names keeps the fate its lines give it (committed on a
+/// branch a restore lost, marked, or recorded before it was shown: acknowledged, so charged
+/// and applied). Nothing when `entries` are of another training run. Returns how many
+/// entries it recorded.
 pub(super) fn record_diverged(store: &Store, entries: &[Certificate]) -> Result<usize, StoreError> {
     let digests = strings(store, "SELECT digest FROM ledger ORDER BY step")?;
     let in_ledger: HashSet<&str> = digests.iter().map(String::as_str).collect();
@@ -353,35 +358,35 @@ pub(super) fn record_diverged(store: &Store, entries: &[Certificate]) -> Result<
     Ok(new.len())
 }
 
-/// The digests of `entries` — whose records a failed commit has just appended — that the
-/// log already named in an earlier record with no mark since: entries some handle recorded
-/// before they were shown ([`Store::record_before_showing`]), so acknowledged. A failed
-/// mark would turn them into "charged, not applied" and lose the removal (review 10,
-/// finding 2: a retried save through a new handle that fails again); left bare, the next
-/// writer charges and applies them. Read only on a failed commit.
+/// The digests of `appended` — whose records a failed commit has just appended, the log's
+/// last lines — whose last honoured line ([`honoured`]) before this append is a record:
+/// entries some handle recorded before they were shown ([`Store::record_before_showing`]),
+/// so acknowledged, whatever older marks about them say (a record after a mark supersedes
+/// it: the last line decides; review 11, finding 1). A failed mark would turn them into
+/// "charged, not applied" and lose the removal (review 10, finding 2: a retried save
+/// through a new handle that fails again); left bare, the next writer charges and applies
+/// them. Read only on a failed commit.
 pub(super) fn acknowledged_before(
     root: &Path,
-    entries: &[Certificate],
+    appended: &[Certificate],
 ) -> Result<HashSet<String>, StoreError> {
-    let wanted: HashSet<&str> = entries.iter().map(|e| e.digest.as_str()).collect();
-    let mut records: HashMap<&str, usize> = HashMap::new();
-    let mut marked: HashSet<&str> = HashSet::new();
+    let wanted: HashSet<&str> = appended.iter().map(|e| e.digest.as_str()).collect();
     let log = read_release_log(root)?;
-    for line in &log {
-        let entry = line.entry();
-        if !wanted.contains(entry) {
-            continue;
-        }
-        match line {
-            LogLine::Record(_) => *records.entry(entry).or_default() += 1,
-            LogLine::Abandoned(_) | LogLine::Failed(_) => {
-                marked.insert(entry);
-            }
+    let honoured = honoured(&log);
+    let before = log.len().saturating_sub(appended.len());
+    let mut last_is_record: HashMap<&str, bool> = HashMap::new();
+    for (line, _) in log[..before]
+        .iter()
+        .zip(&honoured)
+        .filter(|(_, honoured)| **honoured)
+    {
+        if wanted.contains(line.entry()) {
+            last_is_record.insert(line.entry(), matches!(line, LogLine::Record(_)));
         }
     }
-    Ok(records
+    Ok(last_is_record
         .into_iter()
-        .filter(|&(entry, count)| count >= 2 && !marked.contains(entry))
+        .filter(|&(_, record)| record)
         .map(|(entry, _)| entry.to_string())
         .collect())
 }
@@ -593,9 +598,8 @@ pub(super) fn records_of_store<'a>(
 struct Divergence<'a> {
     /// Releases of other branches that no reconciliation entry of the ledger charges.
     foreign: Vec<ForeignRelease>,
-    /// Removals of other branches this ledger has not applied: each entry's digest and the
-    /// tags of its ids still to remove.
-    lost: Vec<(&'a str, Vec<String>)>,
+    /// Removals of other branches this ledger has not applied.
+    lost: Vec<Unapplied>,
     /// The keyed tags of the subjects other branches erased and this ledger has not, sorted
     /// and distinct.
     erased: Vec<String>,
@@ -620,6 +624,13 @@ fn compare<'a>(ours: &[Counted<'a>], ledger: &'a [Certificate]) -> Divergence<'a
         .flat_map(|e| e.removed_id_tags.iter().map(String::as_str))
         .collect();
     let erased: HashSet<&str> = erased_subjects(ledger);
+    // A reconciliation entry's erasures removed no row: a lost removal's subject counts as
+    // erased again only once a request erased it (review 10, finding 6).
+    let erased_by_requests: HashSet<&str> = ledger
+        .iter()
+        .filter(|e| e.kind != EntryKind::Reconciliation)
+        .flat_map(|e| e.erased_subject_tags.iter().map(String::as_str))
+        .collect();
     let logged: HashSet<&str> = ours.iter().map(|c| c.record.entry.as_str()).collect();
     let mut divergence = Divergence {
         unlogged: ledger
@@ -660,7 +671,16 @@ fn compare<'a>(ours: &[Counted<'a>], ledger: &'a [Certificate]) -> Divergence<'a
             .cloned()
             .collect();
         if !tags.is_empty() {
-            divergence.lost.push((record.entry.as_str(), tags));
+            divergence.lost.push(Unapplied {
+                entry: record.entry.clone(),
+                ids: tags,
+                subjects: counted
+                    .erasure_tags()
+                    .iter()
+                    .filter(|t| !erased_by_requests.contains(t.as_str()))
+                    .cloned()
+                    .collect(),
+            });
         }
         divergence.erased.extend(
             counted
@@ -759,9 +779,21 @@ fn settled<'a>(
     )?)
 }
 
-/// A removal of another branch that an external-rows store could not re-apply (it holds no
-/// row): the digest of its ledger entry there and the keyed tags of the ids still to remove.
-pub(super) type Unapplied = (String, Vec<String>);
+/// A removal of another branch that the ledger has not applied — one an external-rows store
+/// cannot re-apply (it holds no row) and leaves to a request that removes the same rows
+/// again ([`Store::commit`]).
+#[derive(Debug, Clone)]
+pub(super) struct Unapplied {
+    /// The digest of its ledger entry there.
+    pub(super) entry: String,
+    /// The keyed tags of its ids still to remove.
+    pub(super) ids: Vec<String>,
+    /// The keyed tags of the subjects it erased that no request of the ledger has erased
+    /// since: a reconciliation entry records them as erased (so that a refresh keeping one
+    /// of their rows is refused), but their rows are in the model until a request erases
+    /// them again, so their erasure is pending (review 10, finding 6).
+    pub(super) subjects: Vec<String>,
+}
 
 /// Reconciles the store with its release log (see the module documentation), given the
 /// records of its lineage that count ([`records_of_store`]): adds the ledger entries the
@@ -788,12 +820,7 @@ pub(super) fn reconcile(
         let divergence = compare(ours, &unlearner.ledger.entries);
         let unlogged: Vec<Certificate> = divergence.unlogged.into_iter().cloned().collect();
         append_lines(&store.root, &records(lineage, &unlogged))?;
-        let lost: Vec<(String, Vec<String>)> = divergence
-            .lost
-            .into_iter()
-            .map(|(entry, tags)| (entry.to_string(), tags))
-            .collect();
-        (divergence.foreign, lost, divergence.erased)
+        (divergence.foreign, divergence.lost, divergence.erased)
     };
     // An external-rows store holds no row to re-apply a lost removal with: it is left to a
     // commit that removes those ids (the caller that still holds the entry retrying it, or
@@ -809,11 +836,20 @@ pub(super) fn reconcile(
     if !foreign.is_empty() {
         unlearner.charge_foreign_releases(foreign);
     }
-    for (entry, tags) in &lost {
-        reapply(store, &mut unlearner, entry, tags)?;
+    for removal in &lost {
+        reapply(store, &mut unlearner, &removal.entry, &removal.ids)?;
     }
     reerase(&mut unlearner, erased);
-    store.commit(&mut unlearner)?;
+    // Nothing of this commit is shown before it returns (the opening has not returned; the
+    // new model reaches `model.json` only after it): withheld, whatever the opener declares
+    // later, so a failed commit abandons its own records instead of marking them failed —
+    // a re-applied removal's release would otherwise be charged although never published.
+    // The lost records it settles stay as they are: the next writer settles them again
+    // (review 10, finding 8).
+    let withheld = std::mem::replace(&mut store.withheld, true);
+    let committed = store.commit(&mut unlearner);
+    store.withheld = withheld;
+    committed?;
     Ok((unlearner.ledger.entries.split_off(before), unapplied))
 }
 
@@ -972,9 +1008,10 @@ pub fn check(root: &Path, ledger: &[Certificate]) -> Result<Check, StoreError> {
     }
     if !divergence.lost.is_empty() {
         notes.push(format!(
-            "{} removal(s) outside this ledger ({} ids) are not applied yet; the next command that opens the store for writing re-applies them (a store whose rows are external refuses every commit that does not remove those ids, until they are removed again)",
+            "{} removal(s) outside this ledger ({} ids, {} subject erasure(s) pending) are not applied yet; the next command that opens the store for writing re-applies them (a store whose rows are external refuses every commit that does not remove those ids and erase those subjects, until they are removed again)",
             divergence.lost.len(),
-            divergence.lost.iter().map(|(_, t)| t.len()).sum::<usize>()
+            divergence.lost.iter().map(|l| l.ids.len()).sum::<usize>(),
+            divergence.lost.iter().map(|l| l.subjects.len()).sum::<usize>()
         ));
     }
     if !divergence.erased.is_empty() {

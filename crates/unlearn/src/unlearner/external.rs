@@ -689,8 +689,13 @@ impl Unlearner {
     }
 
     /// The sorted keyed tags of the subjects a request erases: each must be recorded by the
-    /// rows and never erased before (by the ledger's tags, `removed_tags`, up to date)
-    /// ([`check_request_rows`] checks that it owns given rows).
+    /// rows and never erased before by a request (by the ledger's tags, `removed_tags`, up
+    /// to date) ([`check_request_rows`] checks that it owns given rows). A subject only a
+    /// reconciliation entry records as erased is not refused as "already removed": that
+    /// erasure was lost with its branch and its rows are still in the model, so it is
+    /// pending, and this request is the one that erases the subject again — what the store's
+    /// writer demands before it commits anything else (review 10, finding 6;
+    /// [`crate::store::Store::commit`]).
     fn erased_given_subjects(
         &self,
         given: &GivenRows,

@@ -1,8 +1,9 @@
-//! The keyed tags of every row and data subject the ledger removed, as hash sets kept in
-//! step with the ledger, so that an external-rows request checks its m rows against E
-//! earlier entries in O(m) lookups instead of a scan of every entry's tags per request.
+//! The keyed tags of every row the ledger removed and every data subject its requests
+//! erased, as hash sets kept in step with the ledger, so that an external-rows request
+//! checks its m rows against E earlier entries in O(m) lookups instead of a scan of every
+//! entry's tags per request.
 
-use crate::certificate::Certificate;
+use crate::certificate::{Certificate, EntryKind};
 use std::collections::HashSet;
 
 /// The removed id tags and erased subject tags of a prefix of the ledger: the first
@@ -17,6 +18,8 @@ pub(super) struct RemovedTags {
     counted: usize,
     head: Option<String>,
     ids: HashSet<String>,
+    /// Subjects a request erased (a removal or refresh entry; not a reconciliation entry's
+    /// erasures of a branch the store lost, which an external-rows store holds pending).
     subjects: HashSet<String>,
 }
 
@@ -38,8 +41,10 @@ impl RemovedTags {
         }
         for entry in &entries[self.counted..] {
             self.ids.extend(entry.removed_id_tags.iter().cloned());
-            self.subjects
-                .extend(entry.erased_subject_tags.iter().cloned());
+            if entry.kind != EntryKind::Reconciliation {
+                self.subjects
+                    .extend(entry.erased_subject_tags.iter().cloned());
+            }
         }
         if self.counted < entries.len() {
             self.counted = entries.len();
@@ -52,7 +57,8 @@ impl RemovedTags {
         self.ids.contains(tag)
     }
 
-    /// Whether a counted entry erased the subject with keyed tag `tag`.
+    /// Whether a counted request (not a reconciliation entry) erased the subject with keyed
+    /// tag `tag`.
     pub(super) fn erased_subject(&self, tag: &str) -> bool {
         self.subjects.contains(tag)
     }

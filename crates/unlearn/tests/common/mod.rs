@@ -20,7 +20,7 @@ use unlearn::objective::Regularization;
 use unlearn::privacy::{self, GaussianCalibration};
 use unlearn::rows::GivenRows;
 use unlearn::solver::NewtonOptions;
-use unlearn::store::{Access, Store, StoreError};
+use unlearn::store::{Access, LogLine, Store, StoreError, read_release_log, release_log_path};
 use unlearn::synthetic::{SyntheticSpec, generate};
 use unlearn::unlearner::Unlearner;
 
@@ -156,4 +156,31 @@ pub fn assert_release_log_checks(root: &Path) {
     let store: Result<Store, StoreError> = Store::open(root, Access::Read);
     let check = store.unwrap().release_log_check().unwrap();
     assert!(check.passed, "{}", check.detail);
+}
+
+/// The release log's length in bytes at the store `root`: a file-size limit at this length
+/// (plus room for what a test lets through) fails the next write past it.
+pub fn release_log_len(root: &Path) -> u64 {
+    std::fs::metadata(release_log_path(root)).unwrap().len()
+}
+
+/// The last line of the release log at `root` about ledger entry `digest` (its record, or a
+/// mark of it).
+pub fn last_line_about(root: &Path, digest: &str) -> Option<LogLine> {
+    read_release_log(root)
+        .unwrap()
+        .into_iter()
+        .rfind(|l| match l {
+            LogLine::Record(r) => r.entry == digest,
+            LogLine::Abandoned(entry) | LogLine::Failed(entry) => entry == digest,
+        })
+}
+
+/// How many records of ledger entry `entry` the release log at `root` holds.
+pub fn records_of(root: &Path, entry: &str) -> usize {
+    read_release_log(root)
+        .unwrap()
+        .iter()
+        .filter(|l| matches!(l, LogLine::Record(r) if r.entry == entry))
+        .count()
 }
