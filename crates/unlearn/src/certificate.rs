@@ -338,18 +338,25 @@ pub fn hex(bytes: &[u8]) -> String {
     text
 }
 
-/// The little-endian bytes of `values`, 8 a value, in one buffer: what the digests of
-/// weights hash ([`crate::model::weights_digest`], [`crate::noise::NoiseKey::release_rng`]).
-/// SHA-256 of a message does not depend on how it is split into updates, and one update of
-/// the whole buffer takes about 0.6× the time of one update per value (each update pays
-/// the hasher's buffering): the same digest, computed faster.
-pub fn le_bytes(values: &[f64]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(8 * values.len());
-    for v in values {
-        bytes.extend_from_slice(&v.to_le_bytes());
+/// Feeds `hash` the little-endian bytes of `values`, 8 a value: what the digests of weights
+/// hash ([`crate::model::weights_digest`], [`crate::noise::NoiseKey::release_rng`]). SHA-256
+/// of a message does not depend on how it is split into updates, so the bytes go through a
+/// buffer on the stack, [`LE_CHUNK`] values an update: an update per value would pay the
+/// hasher's buffering each time (≈ 1.7× the time of one update of the whole message), and
+/// one buffer of the whole message would be an allocation and a copy at every release.
+pub fn update_le_bytes(hash: &mut impl sha2::digest::Update, values: &[f64]) {
+    let mut buffer = [0u8; 8 * LE_CHUNK];
+    for chunk in values.chunks(LE_CHUNK) {
+        for (bytes, v) in buffer.chunks_exact_mut(8).zip(chunk) {
+            bytes.copy_from_slice(&v.to_le_bytes());
+        }
+        hash.update(&buffer[..8 * chunk.len()]);
     }
-    bytes
 }
+
+/// Values per update of [`update_le_bytes`]: 2 KB of the stack, a whole model's weights in
+/// one update up to d = 256.
+const LE_CHUNK: usize = 256;
 
 /// The append-only sequence of certificates of a store.
 #[derive(Debug, Clone, PartialEq, Default)]

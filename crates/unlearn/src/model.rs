@@ -230,7 +230,7 @@ pub fn weights_digest(weights: &[Vec<f64>]) -> String {
     let mut h = Sha256::new();
     for w in weights {
         h.update((w.len() as u64).to_le_bytes());
-        h.update(crate::certificate::le_bytes(w));
+        crate::certificate::update_le_bytes(&mut h, w);
     }
     crate::certificate::hex(&h.finalize())
 }

@@ -191,6 +191,8 @@ pub struct Unlearner {
     shape: Result<ShapeGuard, String>,
     /// Whether the running transaction re-solved and so put the rows in canonical order.
     rows_reordered: bool,
+    /// What the running transaction replaced wholesale ([`Replaced`]).
+    replaced: Replaced,
     /// Where the latest request's time went ([`Unlearner::arithmetic_time`],
     /// [`Unlearner::release_time`]).
     clock: RequestClock,
@@ -226,38 +228,52 @@ impl PartialEq for RequestClock {
 #[derive(Default)]
 struct HeldRollbacks(Option<Vec<Rollback>>);
 
-impl Clone for HeldRollbacks {
-    fn clone(&self) -> Self {
-        Self(None)
-    }
+/// `Clone` (a clone holds nothing: the default), `PartialEq` (always equal) and a `Debug`
+/// that shows the type's name alone, for the unlearner's transient state of the running
+/// request ([`HeldRollbacks`], [`Replaced`]): it holds removed rows and secret weights, and
+/// describes a request in flight, not the unlearner.
+macro_rules! transient {
+    ($($name:ident),*) => {$(
+        impl Clone for $name {
+            fn clone(&self) -> Self {
+                Self::default()
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, _other: &Self) -> bool {
+                true
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+    )*};
 }
 
-impl PartialEq for HeldRollbacks {
-    fn eq(&self, _other: &Self) -> bool {
-        true
-    }
-}
+transient!(HeldRollbacks, Replaced);
 
-impl std::fmt::Debug for HeldRollbacks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HeldRollbacks")
-    }
-}
-
-/// What undoes one transaction: the small state before it, the rows it deleted (in the order
-/// it deleted them), and whether it re-solved (which reorders the rows).
+/// What undoes one transaction: the small state before it, what it replaced wholesale, the
+/// rows it deleted (in the order it deleted them), and whether it re-solved (which reorders
+/// the rows).
 struct Rollback {
     snapshot: Snapshot,
+    replaced: Replaced,
     undo: Vec<RemovedRow>,
     reordered: bool,
 }
 
 impl Rollback {
     /// Puts the deleted rows back (in reverse order, or at the end followed by the canonical
-    /// order when a re-solve reordered the rows) and restores the small state.
+    /// order when a re-solve reordered the rows) and restores the small state and what the
+    /// transaction replaced.
     fn apply(self, unlearner: &mut Unlearner) {
         let Rollback {
             snapshot,
+            replaced,
             mut undo,
             reordered,
         } = self;
@@ -285,24 +301,23 @@ impl Rollback {
                 }
             }
         }
+        replaced.restore(unlearner);
         snapshot.restore(unlearner);
     }
 }
 
-/// Everything a removal step changes apart from the rows (small: weights, noise, counters,
-/// what a release changes of the published model, the ledger's length). The rest of the
-/// published model (hyperparameters, feature names, preprocessing, label encoding, publish
-/// policy) no request changes, so it is not copied: a snapshot costs O(K·d), not the d
-/// feature names' allocations.
+/// Everything a removal step changes in place apart from the rows (small: weights, counters,
+/// the ledger's length), copied when the transaction starts. What a step replaces wholesale —
+/// the published release, the release record, and on a re-solve the objective noise and the
+/// solver reports — is not copied here: the step moves the old value into [`Replaced`] when
+/// it replaces it, so a request that publishes costs no copy of the published model, and one
+/// that does not publish, none at all. The rest of the published model (hyperparameters,
+/// feature names, preprocessing, label encoding, publish policy) no request changes.
 struct Snapshot {
-    release: PublishedRelease,
     weights: Vec<nalgebra::DVector<f64>>,
-    noise: Vec<nalgebra::DVector<f64>>,
     noise_draws: u64,
     transcript: Transcript,
-    last_release: ReleaseRecord,
     pending_requests: u64,
-    training: Vec<crate::solver::SolveReport>,
     spent: Vec<f64>,
     /// R: a refresh lowers it to the sums' R, which a failed refresh must undo (the removed
     /// rows are back, and R must bound them too).
@@ -320,38 +335,67 @@ struct PublishedRelease {
     digest: String,
 }
 
+/// What the running transaction replaced wholesale, as it was before the first replacement
+/// (each kept once: a later replacement in the same transaction keeps the first). Only
+/// [`Unlearner::publish_release`] and [`Unlearner::resolve_from_scratch`] replace these
+/// fields during a request; each moves the old value here as it replaces it (the release
+/// record before the release that may fail after replacing it), so that a rollback from any
+/// later point restores it. Transient (`transient!`): a clone holds none, it never compares,
+/// and its `Debug` shows nothing (it holds secret weights).
+#[derive(Default)]
+struct Replaced {
+    /// The published release before the transaction's release.
+    release: Option<PublishedRelease>,
+    /// [`SecretState::last_release`] before the transaction's release.
+    record: Option<ReleaseRecord>,
+    /// [`SecretState::noise`] and [`SecretState::training`] before a re-solve.
+    solve: Option<(Vec<nalgebra::DVector<f64>>, Vec<crate::solver::SolveReport>)>,
+}
+
+impl Replaced {
+    /// Puts back what the transaction replaced.
+    fn restore(self, unlearner: &mut Unlearner) {
+        if let Some(release) = self.release {
+            let published = &mut unlearner.model.published;
+            published.n_rows = release.n_rows;
+            published.weights = release.weights;
+            published.digest = release.digest;
+        }
+        let secret = &mut unlearner.model.secret;
+        if let Some(record) = self.record {
+            secret.last_release = record;
+        }
+        if let Some((noise, training)) = self.solve {
+            secret.noise = noise;
+            secret.training = training;
+        }
+    }
+}
+
 impl Snapshot {
     fn of(unlearner: &Unlearner) -> Self {
         // Destructured so that a new field of SecretState cannot be forgotten here: the
-        // rows are restored from the undo log, the key never changes.
+        // rows are restored from the undo log, the key never changes, and the fields a
+        // request replaces wholesale are kept by [`Replaced`] when they are replaced.
         let SecretState {
             rows,
             weights,
-            noise,
+            noise: _,
             key: _,
             noise_draws,
             transcript,
-            last_release,
+            last_release: _,
             pending_requests,
-            training,
+            training: _,
             spent,
             row_norm_bound,
             spectral_bound,
         } = &unlearner.model.secret;
-        let published = &unlearner.model.published;
         Self {
-            release: PublishedRelease {
-                n_rows: published.n_rows,
-                weights: published.weights.clone(),
-                digest: published.digest.clone(),
-            },
             weights: weights.clone(),
-            noise: noise.clone(),
             noise_draws: *noise_draws,
             transcript: *transcript,
-            last_release: last_release.clone(),
             pending_requests: *pending_requests,
-            training: training.clone(),
             spent: spent.clone(),
             row_norm_bound: *row_norm_bound,
             spectral_bound: *spectral_bound,
@@ -365,17 +409,10 @@ impl Snapshot {
 
     fn restore(self, unlearner: &mut Unlearner) {
         let secret = &mut unlearner.model.secret;
-        let published = &mut unlearner.model.published;
-        published.n_rows = self.release.n_rows;
-        published.weights = self.release.weights;
-        published.digest = self.release.digest;
         secret.weights = self.weights;
-        secret.noise = self.noise;
         secret.noise_draws = self.noise_draws;
         secret.transcript = self.transcript;
-        secret.last_release = self.last_release;
         secret.pending_requests = self.pending_requests;
-        secret.training = self.training;
         secret.spent = self.spent;
         secret.row_norm_bound = self.row_norm_bound;
         secret.spectral_bound = self.spectral_bound;
@@ -435,6 +472,7 @@ impl Unlearner {
             caches,
             shape,
             rows_reordered: false,
+            replaced: Replaced::default(),
             clock: RequestClock::default(),
             held: HeldRollbacks::default(),
             removed_tags: RemovedTags::default(),
@@ -460,6 +498,7 @@ impl Unlearner {
             caches: HessianCaches::default(),
             shape,
             rows_reordered: false,
+            replaced: Replaced::default(),
             clock: RequestClock::default(),
             held: HeldRollbacks::default(),
             removed_tags: RemovedTags::default(),
@@ -738,10 +777,12 @@ impl Unlearner {
         let snapshot = Snapshot::of(self);
         let mut undo = Vec::new();
         self.rows_reordered = false;
+        let outer = std::mem::take(&mut self.replaced);
         self.clock = RequestClock::default();
         let result = work(self, &mut undo);
         let rollback = Rollback {
             snapshot,
+            replaced: std::mem::replace(&mut self.replaced, outer),
             undo,
             reordered: self.rows_reordered,
         };
@@ -1010,13 +1051,20 @@ impl Unlearner {
             .last()
             .map(|c| c.digest.clone())
             .unwrap_or_default();
+        // The record the release replaces moves into the rollback (before the release, which
+        // may fail after replacing it): no copy of it or of the published weights.
+        let record = std::mem::take(&mut secret.last_release);
+        self.replaced.record.get_or_insert(record);
         let started = Instant::now();
         let weights = secret.release(hyper, &head, charge)?;
         self.clock.release += started.elapsed();
         let published = &mut self.model.published;
-        published.n_rows = secret.n_rows();
-        published.digest = weights_digest(&weights);
-        published.weights = weights;
+        let release = PublishedRelease {
+            n_rows: std::mem::replace(&mut published.n_rows, secret.n_rows()),
+            digest: std::mem::replace(&mut published.digest, weights_digest(&weights)),
+            weights: std::mem::replace(&mut published.weights, weights),
+        };
+        self.replaced.release.get_or_insert(release);
         Ok(charge)
     }
 
@@ -1037,11 +1085,6 @@ impl Unlearner {
         cache_allowance: Option<Option<f64>>,
     ) -> Result<StepBounds, RemovalError> {
         let use_cache = cache_allowance.is_some();
-        let previous_residuals = self
-            .ledger
-            .last()
-            .map(|c| c.bounds.exact_residual.clone())
-            .unwrap_or_default();
         let clip_norm = self.model.published.preprocessing.clip_norm;
         let gamma = hyper.loss.second_derivative_lipschitz();
         // Cached state only where the certificate rests on the residual bound alone, and
@@ -1181,8 +1224,11 @@ impl Unlearner {
             bounds.data_dependent.push(data_dependent);
             bounds.cached_hessian.push(false);
             bounds.residual_measured.push(true);
+            let previous_residuals = self.ledger.last().map(|c| &c.bounds.exact_residual);
             let start = WorstCaseStart {
-                previous_residual: previous_residuals.get(k).copied().unwrap_or(0.0),
+                previous_residual: previous_residuals
+                    .and_then(|r| r.get(k).copied())
+                    .unwrap_or(0.0),
                 weight_norm: w.norm(),
                 noise_norm: secret.noise[k].norm(),
             };
@@ -1306,6 +1352,11 @@ impl Unlearner {
         let secret = &mut self.model.secret;
         secret.design_mut().restore_canonical_order();
         self.rows_reordered = true;
+        // The re-solve replaces the noise (guo2020) and the solver reports: the rollback
+        // keeps the old ones (copied: a re-solve costs O(n·d²) anyway).
+        if self.replaced.solve.is_none() {
+            self.replaced.solve = Some((secret.noise.clone(), secret.training.clone()));
+        }
         if hyper.mechanism == Mechanism::Guo2020 {
             secret.draw_objective_noise(hyper)?;
         }

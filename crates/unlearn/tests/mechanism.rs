@@ -467,6 +467,52 @@ fn guo2020_certificates_say_they_are_not_proven() {
     assert!(verify(&u).passed());
 }
 
+/// A guo2020 removal that re-solves (its data-dependent bound over a tiny budget) draws fresh
+/// objective noise and new solver reports; when its confirmation is refused, the rollback
+/// puts back the noise, its draw count and the reports with everything else (the request
+/// replaced them, and its rollback keeps the old ones only from that point: `Replaced`).
+#[test]
+fn a_refused_guo2020_resolve_gets_its_noise_back() {
+    let (spec, target) = calibrated(NoiseFamily::Gaussian, 0.05);
+    let h = hyper(Mechanism::Guo2020, spec, Some(target));
+    let mut u = train(data(80, 3, 2, 6), &h, 12);
+    u.remove(&ids(&[5])).unwrap();
+    u.model
+        .published
+        .hyperparameters
+        .privacy
+        .as_mut()
+        .unwrap()
+        .budget = 1e-12;
+    let before = u.clone();
+    let refused: Result<_, unlearn::unlearner::RemovalError> = u.confirmed(
+        |u| u.remove(&ids(&[6])),
+        |changed: &Unlearner| {
+            let secret = &changed.model.secret;
+            assert!(
+                changed.ledger.last().unwrap().retrained,
+                "the removal re-solved"
+            );
+            assert_ne!(secret.noise, before.model.secret.noise, "with fresh noise");
+            assert_ne!(secret.training, before.model.secret.training);
+            Err(unlearn::unlearner::RemovalError::Empty)
+        },
+    );
+    assert!(refused.is_err());
+    // Everything but the rows' order (the re-solve put them in canonical order, which the
+    // rollback keeps: `a_failed_resolve_rolls_back_to_a_state_that_verifies`).
+    let (secret, old) = (&u.model.secret, &before.model.secret);
+    assert_eq!(secret.noise, old.noise);
+    assert_eq!(secret.noise_draws, old.noise_draws);
+    assert_eq!(secret.training, old.training);
+    assert_eq!(secret.weights, old.weights);
+    assert_eq!(secret.spent, old.spent);
+    assert_eq!(secret.transcript, old.transcript);
+    assert_eq!(secret.last_release, old.last_release);
+    assert_eq!(u.model.published, before.model.published);
+    assert_eq!(u.ledger, before.ledger);
+}
+
 /// `verify`'s residual check on a guo2020 store, driven to both outcomes by what it reads
 /// besides the residual: the last certificate's budget and its claim. guo2020 never
 /// certifies, so a store the code writes only takes the uncertified branch. The training

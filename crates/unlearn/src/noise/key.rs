@@ -133,7 +133,7 @@ impl NoiseKey {
         for w in weights {
             mac.update(&(w.len() as u64).to_le_bytes());
             // f64::to_le_bytes is the little-endian bytes of the value's bits.
-            mac.update(&crate::certificate::le_bytes(w.as_slice()));
+            crate::certificate::update_le_bytes(&mut mac, w.as_slice());
         }
         Self::rng_from(mac)
     }
