@@ -53,9 +53,8 @@
 //! bit for bit the column-by-column ones. A batch (m ≥ 2) is blocked the same way, with
 //! the m rows' entries of S = W − L·P (the product form's forward solve) in registers
 //! across the block's columns, G of them at a time; each entry again gets its operations
-//! in the column-by-column order; its rows below a split may go to a second thread
-//! (below, "Rounding and determinism"). Its shape is 4 columns × 4 rows per register block
-//! (G ≤ 6) under AVX2 and the baseline, 8 × 8 (G ≤ 10) under AVX-512's 32 registers: the same bits
+//! in the column-by-column order. Its shape is 4 columns × 4 rows per register block (G ≤ 6)
+//! under AVX2 and the baseline, 8 × 8 (G ≤ 10) under AVX-512's 32 registers: the same bits
 //! either way. It prefetches the next block's column heads like the product: the pivot
 //! chain of each column starts with the load of its diagonal, which no earlier pass touched
 //! (17 % of the kernel's samples stalled there without it, BENCHMARKS.md "The batch,
@@ -72,17 +71,11 @@
 //! - the triangular solves and the factor update are not bounded at all: the pass-free step
 //!   measures its residual against Ĥ₀, never against the factor (proofs/pass_free_step.md).
 //!
-//! One kernel runs on two threads: a batch's factor update at d ≥ 128 in a rayon pool of
-//! two or more (`generic::block_update_solve`), in stages where the calling thread
-//! computes the pivots and updates the rows above a split and a second thread the rows
-//! below, each row owned by one thread for the stage and given the blocks in order (two
-//! cores: a wall-time lever for the compute-bound product form, BENCHMARKS.md "The batch,
-//! round 5"). No entry's operations are shared or reordered, so no thread schedule enters:
-//! the bits are the same at any thread count. The others are sequential. The bits may
-//! differ between an AVX2/FMA machine and a portable one (fused versus separate roundings,
-//! within the same bounds); nothing compares them across machines: `verify` checks a
-//! ledger against the bounds it records and regenerates releases from the recorded secret
-//! weights, never by re-running removal steps.
+//! The kernels are sequential: no thread schedule enters, so the bits are the same at any
+//! thread count. They may differ between an AVX2/FMA machine and a portable one (fused
+//! versus separate roundings, within the same bounds); nothing compares them across
+//! machines: `verify` checks a ledger against the bounds it records and regenerates
+//! releases from the recorded secret weights, never by re-running removal steps.
 
 /// Width of the blocks of independent accumulators and lanes: 16 f64 are four 256-bit
 /// registers, enough to hide the four-cycle latency of a dependent FMA chain.
@@ -223,10 +216,7 @@ impl Isa {
         };
         check_square(l, d);
         update.check(d);
-        dispatch!(
-            self,
-            factor_update_solve::<false>(l, update, d, None, parallel(), self)
-        )
+        dispatch!(self, factor_update_solve::<false>(l, update, d, None))
     }
 
     /// [`Isa::cholesky_update`], and in the same pass the forward solve: b ← L′⁻¹b with the
@@ -240,10 +230,7 @@ impl Isa {
         check_square(l, b.len());
         update.check(b.len());
         let d = b.len();
-        dispatch!(
-            self,
-            factor_update_solve::<false>(l, update, d, Some(b), parallel(), self)
-        )
+        dispatch!(self, factor_update_solve::<false>(l, update, d, Some(b)))
     }
 
     /// b ← L⁻¹b (forward substitution with the lower triangle of `l`).
@@ -298,13 +285,6 @@ pub fn sum(x: &[f64]) -> f64 {
     Isa::detect().sum(x)
 }
 
-/// Whether a batch's factor update may share its work with a second thread
-/// (`generic::block_update_solve`): when the rayon pool it runs in has one. The bits are the
-/// same either way.
-fn parallel() -> bool {
-    rayon::current_num_threads() > 1
-}
-
 fn check_square(a: &[f64], d: usize) {
     assert_eq!(a.len(), d * d, "a {d}×{d} column-major matrix");
 }
@@ -332,8 +312,7 @@ macro_rules! isa_module {
     ($name:ident, $features:literal, $wide:literal) => {
         #[cfg(target_arch = "x86_64")]
         mod $name {
-            use super::generic::{self, Pivots, Share};
-            use super::{AMut, Isa, Update};
+            use super::{AMut, Update, generic};
 
             #[target_feature(enable = $features)]
             pub(super) fn sum(x: &[f64]) -> f64 {
@@ -356,28 +335,8 @@ macro_rules! isa_module {
                 update: &Update<'_>,
                 d: usize,
                 b: Option<&mut [f64]>,
-                parallel: bool,
-                isa: Isa,
             ) -> Result<(), usize> {
-                generic::factor_update_solve::<true, $wide>(l, update, d, b, parallel, isa)
-            }
-
-            /// The leader of a stage of the parallel batch update, compiled with these
-            /// features: a closure that `rayon::join` runs is compiled without its caller's.
-            #[target_feature(enable = $features)]
-            pub(super) fn lead<const G: usize, const C: usize, const R: usize>(
-                share: Share<'_, '_, G, C>,
-                pivots: &mut Pivots<C>,
-            ) -> Result<(), usize> {
-                generic::lead::<true, G, C, R>(share, pivots)
-            }
-
-            /// The follower of a stage, as [`lead`].
-            #[target_feature(enable = $features)]
-            pub(super) fn follow<const G: usize, const C: usize, const R: usize>(
-                share: Share<'_, '_, G, C>,
-            ) {
-                generic::follow::<true, G, C, R>(share)
+                generic::factor_update_solve::<true, $wide>(l, update, d, b)
             }
 
             #[target_feature(enable = $features)]
@@ -400,10 +359,9 @@ isa_module!(avx512, "avx512f,avx2,fma", true);
 /// target features.
 mod generic {
     use super::{
-        AMut, BATCH_LANES, BLOCK_ROWS, COLS, GROUP_MAX, GROUP_MAX_WIDE, Isa, LANES, Update,
-        WIDE_COLS, WIDE_ROWS,
+        AMut, BATCH_LANES, BLOCK_ROWS, COLS, GROUP_MAX, GROUP_MAX_WIDE, LANES, Update, WIDE_COLS,
+        WIDE_ROWS,
     };
-    use std::sync::OnceLock;
 
     /// a·b + c: one rounding with FMA, two without.
     #[inline(always)]
@@ -455,28 +413,21 @@ mod generic {
     /// Asks for the first cache line of each of the next block's C columns (from column
     /// `next`): a block starts at its pivots, a dependent chain that would otherwise wait
     /// for each column's first line to come from L3 (the factor and Ĥ₀ do not fit in L2
-    /// together); the hardware prefetchers follow each column once it is being read.
+    /// together); the hardware prefetchers follow each column once it is being read. A hint
+    /// only: no effect on any value.
     #[inline(always)]
     fn prefetch_heads<const C: usize>(a: &[f64], d: usize, next: usize) {
-        for c in next..(next + C).min(d) {
-            prefetch(&a[c * d + c]);
-        }
-    }
-
-    /// Asks for the cache line of `value`. A hint only: no effect on any value.
-    #[inline(always)]
-    fn prefetch(value: &f64) {
         #[cfg(target_arch = "x86_64")]
-        {
-            let line: *const f64 = value;
+        for c in next..(next + C).min(d) {
+            let head: *const f64 = &a[c * d + c];
             // SAFETY: a prefetch never faults and changes no state the program can observe;
-            // `line` comes from a reference.
+            // `head` points into `a` (the index is bounds-checked above).
             unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.cast())
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(head.cast())
             };
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = value;
+        let _ = (a, d, next);
     }
 
     #[inline(always)]
@@ -928,11 +879,9 @@ mod generic {
         update: &Update<'_>,
         d: usize,
         b: Option<&mut [f64]>,
-        parallel: bool,
-        isa: Isa,
     ) -> Result<(), usize> {
         if update.rows.len() >= 2 {
-            cholesky_block_update_solve::<FMA, WIDE>(l, update, d, b, parallel, isa)
+            cholesky_block_update_solve::<FMA, WIDE>(l, update, d, b)
         } else {
             cholesky_update_solve::<FMA>(l, update, d, b)
         }
@@ -973,53 +922,34 @@ mod generic {
         update: &Update<'_>,
         d: usize,
         b: Option<&mut [f64]>,
-        parallel: bool,
-        isa: Isa,
     ) -> Result<(), usize> {
         // Groups of at most GROUP_MAX (GROUP_MAX_WIDE) rows of S, as even as possible
         // (m = 10: two of 5, or one of 10); wide groups of 7 or 9 rows get one padding row.
         let m = update.rows.len();
-        let job = Job {
-            l,
-            update,
-            d,
-            b,
-            parallel,
-            isa,
-        };
         if WIDE {
             const { assert!(GROUP_MAX_WIDE == 10, "the wide group sizes below") };
             match m.div_ceil(m.div_ceil(GROUP_MAX_WIDE)) {
-                1 => block_update_solve::<FMA, 1, WIDE_COLS, WIDE_ROWS>(job),
-                2 => block_update_solve::<FMA, 2, WIDE_COLS, WIDE_ROWS>(job),
-                3 => block_update_solve::<FMA, 3, WIDE_COLS, WIDE_ROWS>(job),
-                4 => block_update_solve::<FMA, 4, WIDE_COLS, WIDE_ROWS>(job),
-                5 => block_update_solve::<FMA, 5, WIDE_COLS, WIDE_ROWS>(job),
-                6 => block_update_solve::<FMA, 6, WIDE_COLS, WIDE_ROWS>(job),
-                7 | 8 => block_update_solve::<FMA, 8, WIDE_COLS, WIDE_ROWS>(job),
-                _ => block_update_solve::<FMA, GROUP_MAX_WIDE, WIDE_COLS, WIDE_ROWS>(job),
+                1 => block_update_solve::<FMA, 1, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                2 => block_update_solve::<FMA, 2, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                3 => block_update_solve::<FMA, 3, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                4 => block_update_solve::<FMA, 4, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                5 => block_update_solve::<FMA, 5, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                6 => block_update_solve::<FMA, 6, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                7 | 8 => block_update_solve::<FMA, 8, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                _ => {
+                    block_update_solve::<FMA, GROUP_MAX_WIDE, WIDE_COLS, WIDE_ROWS>(l, update, d, b)
+                }
             }
         } else {
             match m.div_ceil(m.div_ceil(GROUP_MAX)) {
-                1 => block_update_solve::<FMA, 1, COLS, BLOCK_ROWS>(job),
-                2 => block_update_solve::<FMA, 2, COLS, BLOCK_ROWS>(job),
-                3 => block_update_solve::<FMA, 3, COLS, BLOCK_ROWS>(job),
-                4 => block_update_solve::<FMA, 4, COLS, BLOCK_ROWS>(job),
-                5 => block_update_solve::<FMA, 5, COLS, BLOCK_ROWS>(job),
-                _ => block_update_solve::<FMA, GROUP_MAX, COLS, BLOCK_ROWS>(job),
+                1 => block_update_solve::<FMA, 1, COLS, BLOCK_ROWS>(l, update, d, b),
+                2 => block_update_solve::<FMA, 2, COLS, BLOCK_ROWS>(l, update, d, b),
+                3 => block_update_solve::<FMA, 3, COLS, BLOCK_ROWS>(l, update, d, b),
+                4 => block_update_solve::<FMA, 4, COLS, BLOCK_ROWS>(l, update, d, b),
+                5 => block_update_solve::<FMA, 5, COLS, BLOCK_ROWS>(l, update, d, b),
+                _ => block_update_solve::<FMA, GROUP_MAX, COLS, BLOCK_ROWS>(l, update, d, b),
             }
         }
-    }
-
-    /// The arguments of a blocked update ([`block_update_solve`]), as
-    /// [`cholesky_block_update_solve`] received them.
-    struct Job<'a, 'u> {
-        l: &'a mut [f64],
-        update: &'a Update<'u>,
-        d: usize,
-        b: Option<&'a mut [f64]>,
-        parallel: bool,
-        isa: Isa,
     }
 
     /// The scalars of one column of the blocked update, for the m rows padded to a multiple
@@ -1062,108 +992,15 @@ mod generic {
         madd::<FMA>(col.delta, lij, acc)
     }
 
-    /// What the rows below a full block of C columns need from its pivots: per group of G
-    /// rows of S, each column's −p and Γ for the group's rows; each column's δ; and (with
-    /// `b`) each column's solved b_c. The block's leader computes them once and hands them to
-    /// the follower ([`block_update_solve`]).
-    pub(super) struct BlockScalars<const G: usize, const C: usize> {
-        groups: Vec<[([f64; G], [f64; G]); C]>,
-        deltas: [f64; C],
-        bs: [f64; C],
-    }
-
-    impl<const G: usize, const C: usize> BlockScalars<G, C> {
-        fn of(columns: &[BlockColumn; C], bs: [f64; C]) -> Self {
-            let padded = columns[0].neg_p.len();
-            let groups = (0..padded / G)
-                .map(|g| {
-                    std::array::from_fn(|c| {
-                        let part = |v: &[f64]| std::array::from_fn(|q| v[g * G + q]);
-                        (part(&columns[c].neg_p), part(&columns[c].gamma))
-                    })
-                })
-                .collect();
-            Self {
-                groups,
-                deltas: std::array::from_fn(|c| columns[c].delta),
-                bs,
-            }
-        }
-    }
-
-    /// The rows left below a stage of the parallel update take at least this many rows (an
-    /// O(rows²·m) remainder): below it the rest of the factor is one serial stage, where a
-    /// thread join would cost more than it saves.
-    const STAGE_MIN_ROWS: usize = 128;
-
-    /// Where the stage of the parallel update that starts at column `lo` ends: at `d`
-    /// without `parallel` or when fewer than [`STAGE_MIN_ROWS`] rows are left, else at
-    /// ≈ 5/8 of the rows left (a multiple of C). The leader's share of a stage is the
-    /// triangle of its columns, t²/2 entries for t columns, the follower's the rectangle
-    /// below, t·(d − mid); the two are equal at t = 2/3 of the rows left, and 5/8 gives the
-    /// leader, which also computes every pivot and starts before the follower, a little less.
-    fn stage_end<const C: usize>(lo: usize, d: usize, parallel: bool) -> usize {
-        let rest = d - lo;
-        if !parallel || rest < STAGE_MIN_ROWS {
-            return d;
-        }
-        lo + rest * 5 / 8 / C * C
-    }
-
-    /// Publishes "no more blocks" to every slot not yet filled when dropped: after the
-    /// leader returns, whether it finished, found a pivot that is not positive, or
-    /// panicked, the follower never waits for a block that will not come.
-    struct Finish<'a, T>(&'a [OnceLock<Option<T>>]);
-
-    impl<T> Drop for Finish<'_, T> {
-        fn drop(&mut self) {
-            for slot in self.0 {
-                let _ = slot.set(None);
-            }
-        }
-    }
-
-    /// The value of `slot` once the leader has set it: spins briefly, then yields the CPU
-    /// between looks (the two threads may share a core).
-    fn published<T>(slot: &OnceLock<T>) -> &T {
-        let mut spins = 0u32;
-        loop {
-            if let Some(value) = slot.get() {
-                return value;
-            }
-            if spins < 256 {
-                spins += 1;
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-    }
-
     /// [`cholesky_block_update_solve`] with groups of `G` rows of S, blocks of C columns and
     /// register blocks of R rows.
-    ///
-    /// With `parallel`, the columns go in stages ([`stage_end`]) run by two threads at once:
-    /// for the stage's columns lo..mid the *leader* (the calling thread) computes each
-    /// block's pivots, publishes them ([`BlockScalars`]) and applies the block to rows
-    /// ..mid (among them the next block's pivot rows); the *follower* (`rayon::join`'s
-    /// other half, stolen by an idle worker or run after the leader) applies each published
-    /// block to rows mid..d. Each row belongs to one thread for the whole stage and gets
-    /// the blocks in order, and every entry the same operations in the same order as
-    /// serially: the bits do not depend on `parallel`, on the thread count or on the
-    /// schedule (`kernels::tests::the_parallel_rank_m_update_has_the_serial_bits`).
     #[inline(always)]
     fn block_update_solve<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        job: Job<'_, '_>,
+        l: &mut [f64],
+        update: &Update<'_>,
+        d: usize,
+        mut b: Option<&mut [f64]>,
     ) -> Result<(), usize> {
-        let Job {
-            l,
-            update,
-            d,
-            mut b,
-            parallel,
-            isa,
-        } = job;
         let m = update.rows.len();
         let padded = m.div_ceil(G) * G;
         // S (W at the start, the padding zero), laid out by [`s_index`].
@@ -1178,164 +1015,27 @@ mod generic {
         for (k, &c) in update.coefficients.iter().enumerate() {
             small[k * m + k] = c;
         }
-        let mut pivots = Pivots {
-            small,
-            p: vec![0.0; m],
-            mp: vec![0.0; m],
-            columns: std::array::from_fn(|_| BlockColumn {
-                neg_p: vec![0.0; padded],
-                gamma: vec![0.0; padded],
-                delta: 0.0,
-            }),
-        };
-        let mut lo = 0;
-        while lo < d {
-            let mid = stage_end::<C>(lo, d, parallel);
-            // Rows ..mid of the stage's columns for the leader, mid.. for the follower
-            // (mid is a multiple of C, hence of R: S splits between row blocks).
-            let (mut tops, mut bottoms): (Vec<_>, Vec<_>) = l[lo * d..mid * d]
-                .chunks_exact_mut(d)
-                .map(|col| col.split_at_mut(mid))
-                .unzip();
-            // Serially the leader takes all of S, with the padding of a last, partial block.
-            let cut = if mid == d { s.len() } else { mid * padded };
-            let (s_top, s_bottom) = s.split_at_mut(cut);
-            let (b_top, b_bottom) = match b.as_deref_mut() {
-                Some(b) => {
-                    let (top, bottom) = b.split_at_mut(mid);
-                    (Some(top), Some(bottom))
-                }
-                None => (None, None),
-            };
-            let share = |cols, s, b, slots| Share {
-                cols,
-                lo,
-                s,
-                b,
-                slots,
-            };
-            if mid == d {
-                lead::<FMA, G, C, R>(share(&mut tops, s_top, b_top, &[]), &mut pivots)?;
-            } else {
-                let slots: Vec<OnceLock<Option<BlockScalars<G, C>>>> =
-                    (lo..mid).step_by(C).map(|_| OnceLock::new()).collect();
-                let (top, bottom) = (
-                    share(&mut tops, s_top, b_top, &slots),
-                    share(&mut bottoms, s_bottom, b_bottom, &slots),
-                );
-                let (led, ()) = rayon::join(
-                    || {
-                        let _finish = Finish(&slots);
-                        lead_in::<FMA, G, C, R>(isa, top, &mut pivots)
-                    },
-                    || follow_in::<FMA, G, C, R>(isa, bottom),
-                );
-                led?;
-            }
-            lo = mid;
-        }
-        Ok(())
-    }
-
-    /// [`lead`] compiled for `isa` (the one this kernel runs in: a closure is compiled
-    /// without its caller's target features, so the thread halves call back into the
-    /// instruction set's module).
-    #[inline(always)]
-    fn lead_in<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        isa: Isa,
-        share: Share<'_, '_, G, C>,
-        pivots: &mut Pivots<C>,
-    ) -> Result<(), usize> {
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `isa` is the instruction set `dispatch!` matched to call the
-            // `isa_module!` function this kernel runs in, only produced where `Isa::detect`
-            // found its features.
-            Isa::Avx2Fma => unsafe { super::avx2::lead::<G, C, R>(share, pivots) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            Isa::Avx512 => unsafe { super::avx512::lead::<G, C, R>(share, pivots) },
-            _ => lead::<FMA, G, C, R>(share, pivots),
-        }
-    }
-
-    /// [`follow`] compiled for `isa`, as [`lead_in`].
-    #[inline(always)]
-    fn follow_in<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        isa: Isa,
-        share: Share<'_, '_, G, C>,
-    ) {
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `lead_in`.
-            Isa::Avx2Fma => unsafe { super::avx2::follow::<G, C, R>(share) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `lead_in`.
-            Isa::Avx512 => unsafe { super::avx512::follow::<G, C, R>(share) },
-            _ => follow::<FMA, G, C, R>(share),
-        }
-    }
-
-    /// One thread's share of a stage: `cols`, rows of the stage's columns lo.. (the
-    /// leader's ..mid, the follower's mid..), and S's and b's rows from the same first row;
-    /// `slots` carry each block's scalars from the leader to the follower.
-    pub(super) struct Share<'a, 'c, const G: usize, const C: usize> {
-        cols: &'a mut [&'c mut [f64]],
-        lo: usize,
-        s: &'a mut [f64],
-        b: Option<&'a mut [f64]>,
-        slots: &'a [OnceLock<Option<BlockScalars<G, C>>>],
-    }
-
-    /// The leader's scratch: M, p, Mp and the current block's columns.
-    pub(super) struct Pivots<const C: usize> {
-        small: Vec<f64>,
-        p: Vec<f64>,
-        mp: Vec<f64>,
-        columns: [BlockColumn; C],
-    }
-
-    /// The leader of a stage, on rows ..mid. Per block of C columns: the pivots and the
-    /// block's own triangle column by column, the block's scalars published to the slots
-    /// (none: serial), then the rows below the block down to mid.
-    #[inline(always)]
-    pub(super) fn lead<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        share: Share<'_, '_, G, C>,
-        pivots: &mut Pivots<C>,
-    ) -> Result<(), usize> {
-        let Share {
-            cols: tops,
-            lo,
-            s,
-            mut b,
-            slots,
-        } = share;
-        let mid = lo + tops.len();
-        let m = pivots.p.len();
-        let padded = pivots.columns[0].neg_p.len();
-        let Pivots {
-            small,
-            p,
-            mp,
-            columns,
-        } = pivots;
+        let mut p = vec![0.0; m];
+        let mut mp = vec![0.0; m];
+        let mut columns: [BlockColumn; C] = std::array::from_fn(|_| BlockColumn {
+            neg_p: vec![0.0; padded],
+            gamma: vec![0.0; padded],
+            delta: 0.0,
+        });
         let mut bs = [0.0; C];
-        for j in (lo..mid).step_by(C) {
-            let end = (j + C).min(mid);
-            for c in end..(end + C).min(mid) {
-                prefetch(&tops[c - lo][c]);
-            }
+        for j in (0..d).step_by(C) {
+            let end = (j + C).min(d);
+            prefetch_heads::<C>(l, d, end);
             for c in j..end {
                 let column = &mut columns[c - j];
-                let col = &mut *tops[c - lo];
-                let diag = col[c];
+                let diag = l[c * d + c];
                 for k in 0..m {
                     p[k] = s[s_index::<R>(c, k, padded)] / diag;
                     column.neg_p[k] = -p[k];
                 }
                 let mut quadratic = 0.0;
                 for (k, row) in small.chunks_exact(m).enumerate() {
-                    mp[k] = dot::<FMA>(row, p);
+                    mp[k] = dot::<FMA>(row, &p);
                     quadratic = madd::<FMA>(p[k], mp[k], quadratic);
                 }
                 let delta = (1.0 + quadratic).sqrt();
@@ -1348,98 +1048,78 @@ mod generic {
                     axpy::<FMA>(-gk, &column.gamma[..m], row);
                 }
                 column.delta = delta;
-                col[c] = new_diag;
+                l[c * d + c] = new_diag;
                 if let Some(b) = b.as_deref_mut() {
                     b[c] /= new_diag;
                     bs[c - j] = b[c];
                 }
                 for i in c + 1..end {
-                    let new = block_entry::<FMA, R>(column, col[i], s, i);
-                    col[i] = new;
+                    let new = block_entry::<FMA, R>(column, l[c * d + i], &mut s, i);
+                    l[c * d + i] = new;
                     if let Some(b) = b.as_deref_mut() {
                         b[i] = madd::<FMA>(-bs[c - j], new, b[i]);
                     }
                 }
             }
-            // A partial block is the last one of the factor: no rows below it.
-            if end - j < C {
-                debug_assert_eq!(end, mid);
-                break;
-            }
-            let scalars = BlockScalars::<G, C>::of(columns, bs);
-            let mut block = tops[j - lo..end - lo].iter_mut();
-            let cols = std::array::from_fn(|_| &mut block.next().expect("C columns")[end..]);
-            block_rows::<FMA, G, C, R>(
-                cols,
-                &scalars,
-                &mut s[end * padded..],
-                b.as_deref_mut().map(|b| &mut b[end..]),
-            );
-            if let Some(slot) = slots.get((j - lo) / C) {
-                let _ = slot.set(Some(scalars));
+            let below = if end - j == C {
+                block_rows::<FMA, G, C, R>(l, d, j, &columns, &mut s, &bs, b.as_deref_mut())
+            } else {
+                end
+            };
+            // The rows no register block took (all of them in a last, partial block).
+            for i in below..d {
+                for c in j..end {
+                    let new = block_entry::<FMA, R>(&columns[c - j], l[c * d + i], &mut s, i);
+                    l[c * d + i] = new;
+                    if let Some(b) = b.as_deref_mut() {
+                        b[i] = madd::<FMA>(-bs[c - j], new, b[i]);
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// The follower of a stage, on rows mid..: each block published to the slots is applied
-    /// to them, in order, until the leader stops.
-    #[inline(always)]
-    pub(super) fn follow<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        share: Share<'_, '_, G, C>,
-    ) {
-        let Share {
-            cols: bottoms,
-            s,
-            mut b,
-            slots,
-            ..
-        } = share;
-        for (block, slot) in slots.iter().enumerate() {
-            let Some(scalars) = published(slot) else {
-                return;
-            };
-            let mut columns = bottoms[block * C..(block + 1) * C].iter_mut();
-            let cols = std::array::from_fn(|_| &mut **columns.next().expect("C columns"));
-            block_rows::<FMA, G, C, R>(cols, scalars, s, b.as_deref_mut());
-        }
-    }
-
-    /// One block of C columns applied to the rows of `cols` (the same rows of each column,
-    /// starting at a multiple of R; `s` and `b` start at that row too), R at a time: the
-    /// block's entries of L and their accumulators Γ_cᵀS_i stay in registers while each
-    /// group of G columns of S (contiguous, [`s_index`]) is loaded, taken through the C
-    /// columns in order, and stored; then l′ = δ_c·l + acc and (with `b`) the
-    /// forward-solve steps, column after column. The last rows (fewer than R) go one by one
-    /// with the same operations in the same order.
+    /// The rows below the full block of columns j..j+C, R at a time: the block's entries of
+    /// L and their accumulators Γ_cᵀS_i stay in registers while each group of G columns of S
+    /// (contiguous, [`s_index`]) is loaded, taken through the C columns in order, and
+    /// stored; then l′ = δ_c·l + acc and (with `b`) the forward-solve steps, column after
+    /// column. Returns the first row left to the caller (the tail of fewer than R rows).
     #[inline(always)]
     fn block_rows<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        cols: [&mut [f64]; C],
-        scalars: &BlockScalars<G, C>,
+        l: &mut [f64],
+        d: usize,
+        j: usize,
+        columns: &[BlockColumn; C],
         s: &mut [f64],
+        bs: &[f64; C],
         b: Option<&mut [f64]>,
-    ) {
+    ) -> usize {
         const { assert!(C.is_multiple_of(R), "row blocks start on a block of S") };
-        let len = cols[0].len();
-        let split = len - len % R;
-        let padded = scalars.groups.len() * G;
-        let BlockScalars { groups, deltas, bs } = scalars;
-        let mut parts = cols.map(|col| {
-            let (blocks, tail) = col.split_at_mut(split);
-            (blocks.as_chunks_mut::<R>().0, tail)
+        let start = j + C;
+        let split = d - (d - start) % R;
+        let padded = columns[0].neg_p.len();
+        // Per group of S: each column's −p and Γ for the group's G rows.
+        let scalars: Vec<[([f64; G], [f64; G]); C]> = (0..padded / G)
+            .map(|g| {
+                std::array::from_fn(|c| {
+                    let part = |v: &[f64]| std::array::from_fn(|q| v[g * G + q]);
+                    (part(&columns[c].neg_p), part(&columns[c].gamma))
+                })
+            })
+            .collect();
+        let deltas: [f64; C] = std::array::from_fn(|c| columns[c].delta);
+        let mut cols = l[j * d..(j + C) * d].chunks_exact_mut(d);
+        let mut lcols: [&mut [[f64; R]]; C] = std::array::from_fn(|_| {
+            let col = cols.next().expect("C columns");
+            col[start..split].as_chunks_mut().0
         });
-        let (mut bblocks, mut btail) = match b {
-            Some(b) => {
-                let (blocks, tail) = b[..len].split_at_mut(split);
-                (Some(blocks.as_chunks_mut::<R>().0), Some(tail))
-            }
-            None => (None, None),
-        };
-        let (sblocks, _) = s[..split * padded].as_chunks_mut::<R>();
+        let mut bblocks = b.map(|b| b[start..split].as_chunks_mut::<R>().0);
+        let (sblocks, _) = s[start * padded..split * padded].as_chunks_mut::<R>();
         for (block, sblock) in sblocks.chunks_exact_mut(padded).enumerate() {
-            let lv: [[f64; R]; C] = std::array::from_fn(|c| parts[c].0[block]);
+            let lv: [[f64; R]; C] = std::array::from_fn(|c| lcols[c][block]);
             let mut acc = [[0.0; R]; C];
-            for (sgroup, group) in sblock.chunks_exact_mut(G).zip(groups) {
+            for (sgroup, group) in sblock.chunks_exact_mut(G).zip(&scalars) {
                 let sgroup: &mut [[f64; R]; G] = sgroup.try_into().expect("a group of G columns");
                 let mut sv = *sgroup;
                 for (c, (neg_p, gamma)) in group.iter().enumerate() {
@@ -1455,8 +1135,8 @@ mod generic {
             let new: [[f64; R]; C] = std::array::from_fn(|c| {
                 std::array::from_fn(|t| madd::<FMA>(deltas[c], lv[c][t], acc[c][t]))
             });
-            for (part, new) in parts.iter_mut().zip(&new) {
-                part.0[block] = *new;
+            for (lcol, new) in lcols.iter_mut().zip(&new) {
+                lcol[block] = *new;
             }
             if let Some(bblocks) = bblocks.as_deref_mut() {
                 let bv = &mut bblocks[block];
@@ -1467,26 +1147,7 @@ mod generic {
                 }
             }
         }
-        for i in split..len {
-            for (c, part) in parts.iter_mut().enumerate() {
-                let lij = part.1[i - split];
-                let mut acc = 0.0;
-                for (g, group) in groups.iter().enumerate() {
-                    let (neg_p, gamma) = &group[c];
-                    for q in 0..G {
-                        let at = s_index::<R>(i, g * G + q, padded);
-                        let x = madd::<FMA>(neg_p[q], lij, s[at]);
-                        s[at] = x;
-                        acc = madd::<FMA>(gamma[q], x, acc);
-                    }
-                }
-                let new = madd::<FMA>(deltas[c], lij, acc);
-                part.1[i - split] = new;
-                if let Some(b) = btail.as_deref_mut() {
-                    b[i - split] = madd::<FMA>(-bs[c], new, b[i - split]);
-                }
-            }
-        }
+        split
     }
 
     /// Columns in blocks of [`COLS`]: the block's b_c ← b_c/l_cc with its own triangle, then
@@ -1920,42 +1581,6 @@ mod tests {
         }
     }
 
-    /// The generic batch factor update and fused forward solve of `l` (copied) with b =
-    /// `vector(d, 3)`: with or without fused multiply-adds, in the wide or narrow shape,
-    /// staged for two threads or serial.
-    fn generic_update_solve(
-        l: &[f64],
-        update: &Update<'_>,
-        fma: bool,
-        wide: bool,
-        parallel: bool,
-    ) -> Result<(Vec<f64>, Vec<f64>), usize> {
-        let d = update.rows[0].len();
-        let (mut l, mut b) = (l.to_vec(), vector(d, 3));
-        let (ls, bs, isa) = (&mut l[..], Some(&mut b[..]), Isa::Portable);
-        let kernel = match (fma, wide) {
-            (false, false) => generic::factor_update_solve::<false, false>,
-            (false, true) => generic::factor_update_solve::<false, true>,
-            (true, false) => generic::factor_update_solve::<true, false>,
-            (true, true) => generic::factor_update_solve::<true, true>,
-        };
-        kernel(ls, update, d, bs, parallel, isa)?;
-        Ok((l, b))
-    }
-
-    /// [`with_alternating_update`] with the coefficients times `scale`, on the matrix's
-    /// factor.
-    fn with_scaled_update(d: usize, m: usize, scale: f64, f: impl FnOnce(&[f64], &Update<'_>)) {
-        with_alternating_update(d, m, |a, update| {
-            let coefficients: Vec<f64> = update.coefficients.iter().map(|c| c * scale).collect();
-            let update = Update {
-                coefficients: &coefficients,
-                rows: update.rows,
-            };
-            f(&factor(a, d), &update)
-        })
-    }
-
     /// The batch factor update's AVX-512 shape (8 × 8 register blocks, groups of up to 10
     /// rows of S) against the AVX2 shape (4 × 4, groups of up to 6), as generic code, so
     /// that every CPU checks it (tests/kernels.rs checks the compiled AVX-512 code where the
@@ -1970,9 +1595,15 @@ mod tests {
     /// by 40 (downdates past positive definiteness, reported at some column).
     #[test]
     fn the_wide_and_narrow_batch_shapes_give_the_same_bits() {
-        let run = |l: &[f64], update: &Update<'_>, fma: bool, wide: bool| {
-            generic_update_solve(l, update, fma, wide, false)
-        };
+        fn run<const FMA: bool, const WIDE: bool>(
+            l: &[f64],
+            update: &Update<'_>,
+        ) -> Result<(Vec<f64>, Vec<f64>), usize> {
+            let d = update.rows[0].len();
+            let (mut l, mut b) = (l.to_vec(), vector(d, 3));
+            generic::factor_update_solve::<FMA, WIDE>(&mut l, update, d, Some(&mut b))?;
+            Ok((l, b))
+        }
         let mut failed = 0;
         for (d, m) in [
             (3, 2),
@@ -1988,84 +1619,23 @@ mod tests {
             (130, 13),
         ] {
             for scale in [1.0, 40.0] {
-                with_scaled_update(d, m, scale, |l, update| {
-                    let separate = run(l, update, false, false);
-                    assert_eq!(separate, run(l, update, false, true), "d {d}, m {m}");
-                    let fused = run(l, update, true, false);
-                    assert_eq!(fused, run(l, update, true, true), "d {d}, m {m}, FMA");
+                with_alternating_update(d, m, |a, update| {
+                    let l = factor(a, d);
+                    let coefficients: Vec<f64> =
+                        update.coefficients.iter().map(|c| c * scale).collect();
+                    let update = Update {
+                        coefficients: &coefficients,
+                        rows: update.rows,
+                    };
+                    let separate = run::<false, false>(&l, &update);
+                    assert_eq!(separate, run::<false, true>(&l, &update), "d {d}, m {m}");
+                    let fused = run::<true, false>(&l, &update);
+                    assert_eq!(fused, run::<true, true>(&l, &update), "d {d}, m {m}, FMA");
                     failed += usize::from(separate.is_err());
                 });
             }
         }
         // Both outcomes were compared, not only successes.
-        assert!(failed > 0, "no case went past positive definiteness");
-    }
-
-    /// The batch factor update in stages shared by two threads (`block_update_solve` with
-    /// `parallel`) against the serial one: each row belongs to one thread per stage and
-    /// gets every block's operations in order, so the factors and the fused forward solves
-    /// agree bit for bit, in both shapes, with and without fused multiply-adds, run in
-    /// pools of one thread (the follower after the leader) and of two (at once), and a
-    /// failed pivot is reported at the same column (the follower then stops instead of
-    /// waiting); the dispatched kernel of every instruction set too. d = 400 has two
-    /// parallel stages and a serial remainder of partial blocks and row tails; d = 130 one
-    /// stage; d = 100 none (the serial path, for the record).
-    #[test]
-    fn the_parallel_rank_m_update_has_the_serial_bits() {
-        let pools: Vec<rayon::ThreadPool> = [1, 2]
-            .iter()
-            .map(|&n| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        let mut failed = 0;
-        for (d, m) in [(400, 10), (400, 7), (130, 13), (100, 2)] {
-            for scale in [1.0, 40.0] {
-                with_scaled_update(d, m, scale, |l, update| {
-                    let serial = generic_update_solve(l, update, false, false, false);
-                    let fused = generic_update_solve(l, update, true, false, false);
-                    let wide = generic_update_solve(l, update, true, true, false);
-                    for pool in &pools {
-                        pool.install(|| {
-                            let what = format!("d {d}, m {m}, scale {scale}, pool {pool:?}");
-                            assert_eq!(
-                                serial,
-                                generic_update_solve(l, update, false, false, true),
-                                "{what}"
-                            );
-                            assert_eq!(
-                                fused,
-                                generic_update_solve(l, update, true, false, true),
-                                "{what}"
-                            );
-                            assert_eq!(
-                                wide,
-                                generic_update_solve(l, update, true, true, true),
-                                "{what}"
-                            );
-                            // The dispatched kernels, whose halves call back into their
-                            // instruction set's module (`lead_in`, `follow_in`).
-                            for isa in isas() {
-                                let (mut l, mut b) = (l.to_vec(), vector(d, 3));
-                                let got = isa
-                                    .cholesky_update_solve(&mut l, update, &mut b)
-                                    .map(|()| (l, b));
-                                let expected = if isa == Isa::Portable {
-                                    &serial
-                                } else {
-                                    &fused
-                                };
-                                assert_eq!(&got, expected, "{what}, {isa:?}");
-                            }
-                        });
-                    }
-                    failed += usize::from(serial.is_err());
-                });
-            }
-        }
         assert!(failed > 0, "no case went past positive definiteness");
     }
 

@@ -37,9 +37,8 @@ fn trained() -> Unlearner {
 
 /// 40 single removals (the Gram queue is applied once, at 32) and a batch of 10, in pools
 /// of 1, 2 and 4 threads: the secret weights and every recorded bound have the same bits.
-/// The d×d kernels give each entry its operations in one fixed order (the batch's factor
-/// update shares rows, never an entry, between two threads) and the O(n·d) ones sum in a
-/// fixed block order (`linalg::ordered_sum`), so no thread schedule may enter a result.
+/// The d×d kernels are sequential and the O(n·d) ones sum in a fixed block order
+/// (`linalg::ordered_sum`), so no thread schedule may enter a result.
 #[test]
 fn removals_have_the_same_bits_at_any_thread_count() {
     let base = trained();
