@@ -1587,9 +1587,11 @@ mod tests {
     /// CPU has it): each entry gets the same operations in the same order in both, so the
     /// factors and the fused forward solves agree bit for bit, and a failed pivot is
     /// reported at the same column (the partly updated factor is then left unspecified:
-    /// the caller recomputes it), with separate roundings and with fused multiply-adds (`mul_add`, exact in software
-    /// too). d covers partial blocks and row tails of both shapes; m one group, padded
-    /// groups and several; the coefficients scaled by 1 (positive definite throughout) and
+    /// the caller recomputes it), with separate roundings and with fused multiply-adds
+    /// (`mul_add`, exact in software too). d covers partial blocks and row tails of both
+    /// shapes; m reaches every group size of both shapes from 2 (wide: 2, 3, 4, 5, 6, 8
+    /// with padding, 10; narrow: 2 to 6; m = 3, 4, 5 for review 11, finding 4) in one group
+    /// and several; the coefficients scaled by 1 (positive definite throughout) and
     /// by 40 (downdates past positive definiteness, reported at some column).
     #[test]
     fn the_wide_and_narrow_batch_shapes_give_the_same_bits() {
@@ -1605,6 +1607,10 @@ mod tests {
         let mut failed = 0;
         for (d, m) in [
             (3, 2),
+            (20, 3),
+            (33, 4),
+            (50, 5),
+            (70, 21),
             (9, 7),
             (17, 10),
             (45, 11),
