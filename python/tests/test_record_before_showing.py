@@ -497,4 +497,3 @@ def test_a_save_that_failed_on_a_full_disk_commits_each_removal_once_when_retrie
     assert loaded.n_rows_ == len(ids) - 1
     assert records_of(store, expected.digest) == 1 and marks(store) == []
     verify_cli(store)
-
