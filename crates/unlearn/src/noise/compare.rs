@@ -110,15 +110,6 @@ impl Uniform {
     }
 }
 
-impl Drop for Uniform {
-    /// Zeroes W's digits (they are noise bits; `more` is freed with the uniform).
-    fn drop(&mut self) {
-        self.first = 0;
-        self.more.fill(0);
-        std::hint::black_box(&mut self.more);
-    }
-}
-
 /// The denominator den ≥ 4 of the exponents γ = num/den a sampler compares with, and its
 /// reciprocal R = ⌊2^{b+62}/den⌋ for 2^{b−1} ≤ den < 2ᵇ, so that R ≤ 2^{b+62}/den < R + 1
 /// and R ∈ (2⁶², 2⁶³].
