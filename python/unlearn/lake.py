@@ -95,6 +95,11 @@ def _open(path: str, storage_options: dict[str, str] | None) -> Any:
     return DeltaTable(str(path), storage_options=storage_options)
 
 
+#: Delta reader features that change what a table's Parquet files mean: a plain read of the
+#: files (what :func:`live_files` hands Spark) would be wrong, so such a table is refused.
+PLAIN_READ_FEATURES = frozenset({"deletionVectors", "columnMapping"})
+
+
 def live_files(path: str, *, storage_options: dict[str, str] | None = None) -> list[str]:
     """Return the URIs of the Parquet files in the table's current snapshot.
 
@@ -112,8 +117,27 @@ def live_files(path: str, *, storage_options: dict[str, str] | None = None) -> l
     Returns
     -------
     list of str
+
+    Raises
+    ------
+    ValueError
+        When the table uses a Delta reader feature that a plain read of its files would
+        ignore (:data:`PLAIN_READ_FEATURES`): deletion vectors (rows deleted or updated in
+        place stay in the files, marked only in the vector) or column mapping (the files'
+        column names are not the table's). Reading the files would train on erased rows
+        (review 12, finding 1).
     """
-    return list(_open(path, storage_options).file_uris())
+    table = _open(path, storage_options)
+    unreadable = sorted(set(table.protocol().reader_features or ()) & PLAIN_READ_FEATURES)
+    if unreadable:
+        raise ValueError(
+            f"{path}: the table uses the Delta reader feature(s) {', '.join(unreadable)}, "
+            "which a plain read of its Parquet files would ignore (rows deleted through a "
+            "deletion vector would be read as live, or columns by their physical names); "
+            "rewrite it without them (with delta-spark: REORG TABLE ... APPLY (PURGE), then "
+            "ALTER TABLE ... DROP FEATURE) or copy it to a table without them, and pass that"
+        )
+    return list(table.file_uris())
 
 
 def _quote(column: str) -> str:

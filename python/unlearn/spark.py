@@ -105,24 +105,39 @@ def _kept_pages(session: Any) -> Iterator[None]:
     this block) are untouched, and it is removed when the last pass running ends. A value
     the session (``spark.executorEnv.MIMALLOC_PURGE_DELAY``) or the driver's environment
     (which local-mode workers inherit) already sets is kept.
+
+    The dict is rebound, never changed in place (review 12, finding 2): PySpark hands
+    ``SparkContext.environment`` itself to the JVM one key at a time (py4j's map
+    converter), so another driver thread defining a Python function meanwhile would
+    iterate a dict changing size. What rebinding cannot prevent: a function another
+    driver thread defines while a pass runs captures the variable too (its workers keep
+    their peak pages: more memory, the same results), and a value set for the same name
+    in the session during a pass is dropped with it when the last pass ends.
     """
     global _kept_users
-    environment = session.sparkContext.environment
+    context = session.sparkContext
     with _kept_lock:
         if _kept_users == 0:
-            for name, value in _WORKER_ENVIRONMENT.items():
-                if name not in environment and name not in os.environ:
-                    environment[name] = value
-                    _kept_added.append(name)
+            added = {
+                name: value
+                for name, value in _WORKER_ENVIRONMENT.items()
+                if name not in context.environment and name not in os.environ
+            }
+            if added:
+                context.environment = {**context.environment, **added}
+            _kept_added.extend(added)
         _kept_users += 1
     try:
         yield
     finally:
         with _kept_lock:
             _kept_users -= 1
-            if _kept_users == 0:
-                for name in _kept_added:
-                    environment.pop(name, None)
+            if _kept_users == 0 and _kept_added:
+                context.environment = {
+                    name: value
+                    for name, value in context.environment.items()
+                    if name not in _kept_added
+                }
                 _kept_added.clear()
 
 
@@ -379,16 +394,23 @@ def _prepared(rows: _Rows, columns: list[str], spec: Any, digest: bytes | None) 
     return files.mapPartitions(prepare_files)
 
 
-def _row_count(files: list[str]) -> int:
-    """Return the rows of Parquet files, counted from their footers (no data page read)."""
+def _row_count(files: list[str]) -> int | None:
+    """Return the rows of Parquet files, counted from their footers (no data page read).
+
+    None when the driver's pyarrow cannot open them (credentials or a file system only the
+    executors have): the caller then has no bound (review 12, finding 5).
+    """
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
 
     count = 0
-    for uri in files:
-        fs, path = pafs.FileSystem.from_uri(uri)
-        with fs.open_input_file(path) as handle:
-            count += pq.ParquetFile(handle).metadata.num_rows
+    try:
+        for uri in files:
+            fs, path = pafs.FileSystem.from_uri(uri)
+            with fs.open_input_file(path) as handle:
+                count += pq.ParquetFile(handle).metadata.num_rows
+    except (OSError, pa.ArrowException):
+        return None
     return count
 
 
@@ -400,24 +422,22 @@ _ROW_KEEPING_NODES = {"Project", "Filter", "LocalLimit", "GlobalLimit"}
 def _row_bound(rows: _Rows) -> int | None:
     """Return an upper bound on the rows, never from their values; None when unknown.
 
-    A Delta snapshot's files: their rows, from the Parquet footers. A DataFrame: the
-    optimizer's row count when it is exact or a bound (cost-based optimisation off: then
-    only relations of known size, ranges and limits carry one; with it on, a filter's count
-    is an estimate, not a bound), else, for a chain of projections, filters and limits over
-    one Parquet scan (what :func:`remove` passes over: the table less the removed rows), the
-    rows of the files it scans, from their footers (None if pyarrow cannot open them). No
-    Spark job either way.
+    A Delta snapshot's files: their rows, from the Parquet footers. A DataFrame: for a
+    chain of projections, filters and limits (nodes that never add rows) over one leaf, the
+    leaf's rows: a range's count (exact), or, over one Parquet scan (what :func:`remove`
+    passes over: the table less the removed rows), the rows of the files it scans, from
+    their footers (None if pyarrow cannot open them). Anything else has no bound: the
+    optimizer's row count is an estimate, not a bound, under cost-based optimisation (a
+    filter's selectivity) and even without it (a sample's expected size), so it is never
+    read from the plan's top (review 12, finding 3). No Spark job either way.
     """
     if rows.files is not None:
         return _row_count(rows.files)
-    session = rows.df.sparkSession
-    plan = rows.df._jdf.queryExecution().optimizedPlan()
-    count = plan.stats().rowCount()
-    if count.isDefined() and session.conf.get("spark.sql.cbo.enabled", "false") != "true":
-        return int(str(count.get()))
-    node = plan
+    node = rows.df._jdf.queryExecution().optimizedPlan()
     while node.nodeName() in _ROW_KEEPING_NODES and node.children().size() == 1:
         node = node.children().apply(0)
+    if node.nodeName() == "Range":
+        return int(str(node.numElements()))
     if node.nodeName() != "LogicalRelation" or node.children().size() != 0:
         return None
     relation = node.relation()
@@ -425,10 +445,7 @@ def _row_bound(rows: _Rows) -> int | None:
         return None
     if relation.fileFormat().getClass().getSimpleName() != "ParquetFileFormat":
         return None
-    try:
-        return _row_count(rows.df.inputFiles())
-    except (OSError, pa.ArrowException):  # a file system pyarrow cannot open
-        return None
+    return _row_count(rows.df.inputFiles())
 
 
 def _cache_fits(rows: _Rows, spec: Any) -> bool:
@@ -450,13 +467,16 @@ def _cache_fits(rows: _Rows, spec: Any) -> bool:
         return False
     session = rows.df.sparkSession
     width = 8 * (len(spec["feature_names"]) + int(spec["intercept"]) + 1)
-    executors = session.sparkContext._jsc.sc().statusStore().executorList(True).iterator()
+    context = session.sparkContext._jsc.sc()
+    executors = context.statusStore().executorList(True).iterator()
     memory = {}
     while executors.hasNext():
         executor = executors.next()
         memory[executor.id()] = executor.maxMemory()
-    if len(memory) > 1:
-        memory.pop("driver", None)  # a cluster: the driver runs no task
+    if not context.isLocal():
+        # A cluster: the driver runs no task; before any executor registers (dynamic
+        # allocation from zero) no memory is known, so no cache (review 12, finding 4).
+        memory.pop("driver", None)
     fraction = float(session.conf.get("spark.memory.storageFraction", "0.5"))
     return bound * width <= fraction * sum(memory.values())
 

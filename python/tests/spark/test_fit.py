@@ -207,6 +207,11 @@ def test_a_compressible_table_is_sized_by_its_rows_not_its_bytes_on_disk(spark_s
     assert not spark._cache_fits(spark._Rows(df), spec)
     assert not spark._cache_fits(spark._Rows(df.filter("y = 0").select(*features, "y")), spec)
     assert spark._row_bound(spark._Rows(df.union(df))) is None
+    # Review 12, finding 3: the optimizer's count of a sample is its expected size (100,000
+    # at a fraction of 0.5 of these rows, below the rows it may return): no bound. A
+    # range's count is exact, under a filter an upper bound.
+    assert spark._row_bound(spark._Rows(df.sample(fraction=0.5, seed=1))) is None
+    assert spark._row_bound(spark._Rows(spark_session.range(10**9).filter("id > 5"))) == 10**9
     assert spark_session.sparkContext.statusTracker().getJobIdsForGroup() == jobs
 
 
@@ -252,7 +257,12 @@ def test_the_passes_run_in_workers_keeping_pyarrows_freed_pages(
         return set(context.parallelize(range(2), 2).mapPartitions(probe).collect())
 
     before = plain()
+    environment = context.environment
     with spark._kept_pages(spark_session):
+        # Rebound, not changed in place (review 12, finding 2): a conversion of the old dict
+        # that another driver thread runs meanwhile never sees it change size.
+        assert "MIMALLOC_PURGE_DELAY" not in environment
+        assert context.environment["MIMALLOC_PURGE_DELAY"] == "-1"
         assert set(context.parallelize(range(2), 2).mapPartitions(probe).collect()) == {"-1"}
     assert plain() == before == {os.environ.get("MIMALLOC_PURGE_DELAY")}
     assert "MIMALLOC_PURGE_DELAY" not in context.environment

@@ -108,3 +108,21 @@ def test_spark_reads_the_live_files_of_the_snapshot(spark_session, tmp_path):
     df = spark_session.read.option("basePath", str(path)).parquet(*live_files(str(path)))
     assert df.count() == N - 2
     assert df.filter("id = 'row-00000'").count() == 0
+
+
+@pytest.mark.parametrize("feature", ["DeletionVectors", "ColumnMapping"])
+def test_a_table_whose_files_a_plain_read_would_misread_is_refused(tmp_path, feature):
+    """Review 12, finding 1: with deletion vectors a deleted or updated row stays in its file
+    (marked only in the vector), and with column mapping the files' columns have other
+    names; Spark reading the live files as plain Parquet would train on erased rows. The
+    table is refused, naming it, the feature and what to do; the files are not listed."""
+    from deltalake.table import TableFeatures
+
+    path = tmp_path / "table"
+    _write(path, _rows())
+    DeltaTable(str(path)).alter.add_feature(
+        [getattr(TableFeatures, feature)], allow_protocol_versions_increase=True
+    )
+    name = feature[0].lower() + feature[1:]
+    with pytest.raises(ValueError, match=rf"{path}: .*{name}.*REORG TABLE"):
+        live_files(str(path))
