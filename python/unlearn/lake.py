@@ -26,8 +26,10 @@ Both steps are idempotent by id (a second merge finds nothing, a second vacuum d
 nothing), so a request whose lake step failed is retried whole; see that function.
 
 A Delta table with deletion vectors (written by Databricks or delta-spark with the feature
-on) is refused by delta-rs for writes; such a cluster runs the same steps in Spark SQL with
-delta-spark (README, "Spark and the lake").
+on) is refused by delta-rs for writes, and by :func:`live_files` for reads (a plain read of
+its files would see rows a vector deleted); such a cluster runs the same steps in Spark SQL
+with delta-spark and hands unlearn the DataFrame delta-spark reads (README, "Spark and the
+lake").
 """
 
 from __future__ import annotations
