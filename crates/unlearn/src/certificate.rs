@@ -341,7 +341,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Feeds `hash` the little-endian bytes of `values`, 8 a value: what the digests of weights
 /// hash ([`crate::model::weights_digest`], [`crate::noise::NoiseKey::release_rng`]). SHA-256
 /// of a message does not depend on how it is split into updates, so the bytes go through a
-/// buffer on the stack, [`LE_CHUNK`] values an update: an update per value would pay the
+/// buffer on the stack, 256 values an update: an update per value would pay the
 /// hasher's buffering each time (≈ 1.7× the time of one update of the whole message), and
 /// one buffer of the whole message would be an allocation and a copy at every release.
 pub fn update_le_bytes(hash: &mut impl sha2::digest::Update, values: &[f64]) {
