@@ -190,7 +190,8 @@ impl Backing {
     /// of each, and a store this model no longer continues: its later `remove()` and
     /// `save()` refused). Committed, the model still continues the store: a later removal
     /// takes the lock again ([`request`]). Nothing to do, and no follow-up, when no handle is
-    /// held. After an error the handle is gone too (as after a failed `save()`).
+    /// held. After an error the handle is let go too (unlike after a failed `save()`, which
+    /// keeps it for the retry): the model no longer holds the lock.
     pub fn close(&mut self, unlearner: &mut Core) -> Result<Vec<FollowUp>, StoreError> {
         let closed = self.commit(unlearner).unwrap_or(Ok(Vec::new()));
         self.writer = None;
@@ -280,11 +281,11 @@ pub fn request<T>(
         // (review 9a, finding 2). Best effort: the request's error is the one to report, and
         // without them the next removal asks for the pass, as it did before.
         let _ = store.reseed_caches(unlearner);
-    }
-    if result.is_err() && opened_here {
-        // A failed request leaves the lock as it found it: a mistyped id does not keep
-        // other writers out of the store.
-        backing.writer = None;
+        if opened_here {
+            // A failed request leaves the lock as it found it: a mistyped id does not keep
+            // other writers out of the store.
+            backing.writer = None;
+        }
     }
     result.map_err(|failure| match failure {
         Failure::Removal(e) => removal_error(e),
