@@ -15,6 +15,8 @@ use unlearn::certificate::EntryKind;
 use unlearn::store::{Access, Store};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
+/// The operator's token, the only one `/metrics` admits (`--metrics-token-file`).
+const METRICS_TOKEN: &str = "operator-token-fedcba9876543210";
 
 fn scratch(name: &str) -> common::Scratch {
     common::scratch("service", name)
@@ -39,9 +41,18 @@ fn store(dir: &Path, n: usize, train_flags: &str) -> (PathBuf, PathBuf) {
 }
 
 fn token_file(dir: &Path, mode: u32) -> PathBuf {
+    written_token(dir, TOKEN, mode)
+}
+
+/// An owner-only file holding [`METRICS_TOKEN`].
+fn metrics_token_file(dir: &Path) -> PathBuf {
+    written_token(dir, METRICS_TOKEN, 0o600)
+}
+
+fn written_token(dir: &Path, token: &str, mode: u32) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let file = dir.join(format!("token-{mode:o}"));
-    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    let file = dir.join(format!("token-{}-{mode:o}", &token[..4]));
+    std::fs::write(&file, format!("{token}\n")).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
     file
 }
@@ -126,6 +137,14 @@ impl Server {
 
     fn post(&self, route: &str, body: &str) -> Answer {
         self.call("POST", route, Some(body), Some(TOKEN))
+    }
+
+    /// `GET /metrics` with the operator's token (the service started with
+    /// `--metrics-token-file`).
+    fn metrics(&self) -> String {
+        let (status, body) = self.call("GET", "/metrics", None, Some(METRICS_TOKEN));
+        assert_eq!(status, 200, "{body}");
+        body
     }
 
     /// SIGTERM, then the exit status and standard error.
@@ -226,7 +245,8 @@ fn every_route_and_status_is_served_as_documented() {
     let (store, token) = store(&dir, 400, "");
     // A 1 MiB body limit by default: a body over it gets 413.
     let big = format!("{{\"ids\": [\"{}\"]}}", "x".repeat(1 << 20));
-    let server = Server::start(&store, &token, &[]);
+    let operator = metrics_token_file(&dir);
+    let server = Server::start(&store, &token, &["--metrics-token-file", path(&operator)]);
     let ok = server.post("/v1/deletions", &deletion(&["3"], Some("t-1")));
     assert_eq!(ok.0, 200, "{}", ok.1);
     // (method, route, body, token, expected status)
@@ -330,7 +350,8 @@ fn every_route_and_status_is_served_as_documented() {
             413,
         ),
         ("GET", "/v1/health", None, None, 200),
-        ("GET", "/metrics", None, Some(TOKEN), 200),
+        ("GET", "/metrics", None, Some(METRICS_TOKEN), 200),
+        ("GET", "/metrics", None, Some(TOKEN), 401),
         ("GET", "/metrics", None, None, 401),
         ("GET", "/v1/openapi.json", None, Some(TOKEN), 200),
         ("GET", "/v1/openapi.json", None, None, 401),
@@ -369,7 +390,7 @@ fn every_route_and_status_is_served_as_documented() {
         health.1
     );
     let document = parse(&server.get("/v1/openapi.json").1);
-    let metrics = server.get("/metrics").1;
+    let metrics = server.metrics();
     server.stop_cleanly();
 
     let mut documented = BTreeSet::new();
@@ -398,6 +419,10 @@ fn every_route_and_status_is_served_as_documented() {
     );
     assert!(documented.contains(&unprovokable));
     documented.remove(&unprovokable);
+    // Served only by a service without an operator token (this one has one):
+    // `the_metrics_admit_only_the_operators_token` checks it.
+    let no_operator = ("GET".to_string(), "/metrics".to_string(), "403".to_string());
+    assert!(documented.remove(&no_operator));
     assert_eq!(served, documented, "served (left) vs documented (right)");
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
 }
@@ -425,7 +450,6 @@ fn the_token_is_required_and_its_file_must_be_owner_only() {
             "/v1/predict",
             Some(r#"{"rows": [[0,0,0,0,0]]}"#.to_string()),
         ),
-        ("GET", "/metrics", None),
         ("GET", "/v1/openapi.json", None),
     ] {
         for token in [None, Some("wrong"), Some(&TOKEN[1..])] {
@@ -452,6 +476,62 @@ fn the_token_is_required_and_its_file_must_be_owner_only() {
 /// group, one ledger entry for the group); each receipt names the ledger entry that served
 /// it, says exactly what a receipt may (no data-dependent number, no id), and the store
 /// verifies.
+/// `/metrics` shows the budget used (√Σc², each charge a function of the secret weights,
+/// so of the data) and every request's latency: numbers the certificate does not cover.
+/// It admits only the operator's token, never the requesters' (which once read it: review
+/// 13, finding A1), answers 403 when the service has no operator token, and a service whose
+/// operator token is the requesters' does not start.
+#[test]
+fn the_metrics_admit_only_the_operators_token() {
+    let dir = scratch("metrics-token");
+    let (store, token) = store(&dir, 200, "");
+    let server = Server::start(&store, &token, &[]);
+    for presented in [Some(TOKEN), Some(METRICS_TOKEN), None] {
+        let answer = server.call("GET", "/metrics", None, presented);
+        assert_eq!(answer.0, 403, "{presented:?}: {}", answer.1);
+        assert!(
+            error_message(&answer).contains("--metrics-token-file"),
+            "{}",
+            answer.1
+        );
+    }
+    server.stop_cleanly();
+
+    let same = written_token(&dir, TOKEN, 0o600);
+    let out = run(
+        "serve --store STORE --listen 127.0.0.1:0 --token-file TOKEN --metrics-token-file SAME",
+        &[("STORE", &store), ("TOKEN", &token), ("SAME", &same)],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the same as the requesters' token"),
+        "{}",
+        stderr(&out)
+    );
+    let exposed = written_token(&dir, METRICS_TOKEN, 0o644);
+    let out = run(
+        "serve --store STORE --listen 127.0.0.1:0 --token-file TOKEN --metrics-token-file EXPOSED",
+        &[("STORE", &store), ("TOKEN", &token), ("EXPOSED", &exposed)],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+
+    let operator = metrics_token_file(&dir);
+    let server = Server::start(&store, &token, &["--metrics-token-file", path(&operator)]);
+    for presented in [Some(TOKEN), None, Some(&METRICS_TOKEN[1..])] {
+        let answer = server.call("GET", "/metrics", None, presented);
+        assert_eq!(answer.0, 401, "{presented:?}: {}", answer.1);
+        assert!(error_message(&answer).contains("metrics token"));
+    }
+    assert!(server.metrics().contains("unlearn_budget_used"));
+    // The operator's token opens /metrics only: every other route wants the requesters'.
+    assert_eq!(
+        server.call("GET", "/v1/model", None, Some(METRICS_TOKEN)).0,
+        401
+    );
+    server.stop_cleanly();
+}
+
 #[test]
 fn deletions_are_applied_in_arrival_order_with_receipts() {
     let dir = scratch("order");
@@ -562,10 +642,18 @@ fn releases_follow_the_publish_policy() {
     assert_eq!(parse(&server.get("/v1/deletions/a").1)["published"], true);
     server.stop_cleanly();
 
+    let operator = metrics_token_file(&dir);
     let server = Server::start(
         &store,
         &token,
-        &["--publish-every", "1000", "--publish-interval", "1"],
+        &[
+            "--publish-every",
+            "1000",
+            "--publish-interval",
+            "1",
+            "--metrics-token-file",
+            path(&operator),
+        ],
     );
     let before = model(&server);
     let d = parse(&server.post("/v1/deletions", &deletion(&["4"], Some("d"))).1);
@@ -577,7 +665,7 @@ fn releases_follow_the_publish_policy() {
     }
     let after = model(&server);
     assert_ne!(after["digest"], before["digest"]);
-    let metrics = server.get("/metrics").1;
+    let metrics = server.metrics();
     assert!(
         metrics.contains(&format!("unlearn_releases {}", release(&d))),
         "{metrics}"

@@ -42,26 +42,35 @@ pub struct AppState {
     pub reader: Reader,
     /// Request metrics.
     pub metrics: Arc<Metrics>,
-    /// The bearer token.
+    /// The requesters' bearer token.
     pub token: Arc<Token>,
+    /// The operator's token, the only one `/metrics` admits (`None`: 403).
+    pub metrics_token: Option<Arc<Token>>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
 }
 
-/// The router: `/v1/health` is open, every other route needs the bearer token; every
-/// answer, refusals included, is counted in the metrics.
+/// The router: `/v1/health` is open, `/metrics` needs the operator's token, every other
+/// route the requesters' bearer token; every answer, refusals included, is counted in the
+/// metrics.
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/deletions", post(post_deletion))
         .route("/v1/deletions/{ref}", get(get_deletion))
         .route("/v1/model", get(get_model))
         .route("/v1/predict", post(post_predict))
-        .route("/metrics", get(get_metrics))
         .route("/v1/openapi.json", get(get_openapi))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let operator = Router::new()
+        .route("/metrics", get(get_metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            authenticate_operator,
+        ));
     Router::new()
         .route("/v1/health", get(get_health))
         .merge(protected)
+        .merge(operator)
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(state.clone(), measure))
@@ -135,16 +144,43 @@ async fn measure(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// Refuses a request without `Authorization: Bearer <token>` (401).
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    if state.token.admits(presented) {
+    if state.token.admits(authorization(&request)) {
         return next.run(request).await;
     }
+    unauthorized("the service's token")
+}
+
+/// `/metrics`: the operator's token only (never the requesters'), 403 without one.
+async fn authenticate_operator(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(operator) = &state.metrics_token else {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "/metrics is operator-only and this service has no operator token: start `unlearn serve` with --metrics-token-file FILE (a token other than the requesters') and send that token",
+        )
+        .into_response();
+    };
+    if operator.admits(authorization(&request)) {
+        return next.run(request).await;
+    }
+    unauthorized("the operator's metrics token")
+}
+
+fn authorization(request: &Request) -> Option<&[u8]> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes)
+}
+
+/// 401 with `WWW-Authenticate: Bearer`, naming which token the route wants.
+fn unauthorized(which: &str) -> Response {
     let mut response = ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "missing or wrong token: send `Authorization: Bearer <token>` with the service's token",
+        format!("missing or wrong token: send `Authorization: Bearer <token>` with {which}"),
     )
     .into_response();
     response

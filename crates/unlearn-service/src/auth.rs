@@ -114,6 +114,12 @@ impl Token {
         let digest: [u8; 32] = Sha256::digest(presented).into();
         bool::from(digest.ct_eq(&self.digest)) && !presented.is_empty()
     }
+
+    /// Whether two tokens are the same (compared by digest; used once, at start, to refuse
+    /// an operator token equal to the requesters').
+    pub fn same_as(&self, other: &Token) -> bool {
+        bool::from(self.digest.ct_eq(&other.digest))
+    }
 }
 
 #[cfg(test)]

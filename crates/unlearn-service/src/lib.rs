@@ -9,8 +9,8 @@
 //! | `GET /v1/deletions/{ref}` | the receipt, by the requester's ref or the ledger entry digest |
 //! | `GET /v1/model` | the published model (`model.json`) |
 //! | `POST /v1/predict` | predictions of the published model |
-//! | `GET /v1/health` | liveness (the only route without the token) |
-//! | `GET /metrics` | Prometheus text: requests, latencies, releases, budget used |
+//! | `GET /v1/health` | liveness (the only route without a token) |
+//! | `GET /metrics` | Prometheus text: requests, latencies, releases, budget used — with the operator's own token only |
 //! | `GET /v1/openapi.json` | the OpenAPI 3.1 document of all of this ([`OPENAPI`]) |
 //!
 //! Deletions are applied in arrival order by one writer thread that owns the engine
@@ -19,7 +19,16 @@
 //! future given to [`Service::run`]) the listener stops accepting, requests in flight are
 //! answered, every queued deletion is served, and [`Service::run`] returns.
 //!
-//! Nothing secret is logged: no row, no id, no ref; the token is kept as a digest.
+//! Nothing secret is logged: no row, no id, no ref; the tokens are kept as digests.
+//!
+//! # Two tokens
+//! Requesters (the systems that send erasure requests) hold the bearer token; `/metrics`
+//! answers only to a second, operator token ([`ServiceConfig::metrics_token`]), and is
+//! refused (403) when the service has none. Its budget used is the transcript's sensitivity
+//! √Σc², each charge c a deterministic function of the secret weights — of the data,
+//! removed rows included — and its latency histogram times each request: numbers the
+//! certificate does not cover (it covers the releases and the receipts), so a requester
+//! must not see them (review 13, finding A1).
 
 mod api;
 pub mod auth;
@@ -46,8 +55,12 @@ pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 pub struct ServiceConfig {
     /// The model store.
     pub store: PathBuf,
-    /// The bearer token every route but `/v1/health` requires.
+    /// The bearer token every route but `/v1/health` and `/metrics` requires.
     pub token: Token,
+    /// The operator's token, the only one `/metrics` admits (its numbers depend on the
+    /// data; see the crate documentation); `None`: `/metrics` answers 403. Must differ from
+    /// `token`.
+    pub metrics_token: Option<Token>,
     /// Requests per release; `None` keeps the store's policy (`publish.every`).
     pub publish_every: Option<u64>,
     /// Also publish the pending requests once this long has passed since the last release.
@@ -68,6 +81,7 @@ impl ServiceConfig {
         Self {
             store: store.into(),
             token,
+            metrics_token: None,
             publish_every: None,
             publish_interval: None,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -86,6 +100,11 @@ pub enum ServiceError {
     /// The engine refused the configuration.
     #[error(transparent)]
     Deletion(#[from] DeletionError),
+    /// The operator's metrics token is the requesters' token.
+    #[error(
+        "the metrics token is the same as the requesters' token: /metrics shows data-dependent numbers (the budget used, request latencies) that requesters must not see; give the operator a token of their own (e.g. `openssl rand -hex 32 > metrics-token && chmod 600 metrics-token`)"
+    )]
+    SharedMetricsToken,
     /// The runtime, the listener or the writer thread could not be set up.
     #[error("{context}: {source}")]
     Io {
@@ -111,6 +130,13 @@ impl Service {
     /// Opens the store for writing (the one writer, for the service's lifetime; readers
     /// such as `unlearn verify` keep working), opens the engine and starts the writer.
     pub fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
+        if config
+            .metrics_token
+            .as_ref()
+            .is_some_and(|operator| operator.same_as(&config.token))
+        {
+            return Err(ServiceError::SharedMetricsToken);
+        }
         let mut store = Store::open(&config.store, Access::Write { wait: config.wait })?;
         store.set_checkpoint_every(config.checkpoint_every);
         if let Some(note) = store.reconciliation_note() {
@@ -130,6 +156,7 @@ impl Service {
             reader,
             metrics: Arc::default(),
             token: Arc::new(config.token),
+            metrics_token: config.metrics_token.map(Arc::new),
             body_limit: config.body_limit,
         };
         Ok(Self { state, writer })
