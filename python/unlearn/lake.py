@@ -25,11 +25,13 @@ Order with the model removal (:func:`unlearn.spark.remove`): the model first, th
 Both steps are idempotent by id (a second merge finds nothing, a second vacuum deletes
 nothing), so a request whose lake step failed is retried whole; see that function.
 
-A Delta table with deletion vectors (written by Databricks or delta-spark with the feature
-on) is refused by delta-rs for writes, and by :func:`live_files` for reads (a plain read of
-its files would see rows a vector deleted); such a cluster runs the same steps in Spark SQL
-with delta-spark and hands unlearn the DataFrame delta-spark reads (README, "Spark and the
-lake").
+A Delta table with deletion vectors or column mapping (written by Databricks or delta-spark
+with the feature on) is refused by :func:`live_files` (a plain read of its files would see
+rows a vector deleted, or columns by their physical names); such a cluster hands unlearn the
+DataFrame delta-spark reads, and can run the erasure's steps in Spark SQL with delta-spark
+(README, "Spark and the lake"). delta-rs (deltalake 1.6) merges into a table with deletion
+vectors and honours the existing vectors; :func:`erase_from_delta` was not tested on such
+tables here.
 """
 
 from __future__ import annotations
@@ -97,9 +99,17 @@ def _open(path: str, storage_options: dict[str, str] | None) -> Any:
     return DeltaTable(str(path), storage_options=storage_options)
 
 
-#: Delta reader features that change what a table's Parquet files mean: a plain read of the
-#: files (what :func:`live_files` hands Spark) would be wrong, so such a table is refused.
-PLAIN_READ_FEATURES = frozenset({"deletionVectors", "columnMapping"})
+#: The Delta reader features that leave a table's Parquet files meaning what a plain read
+#: of them (what :func:`live_files` hands Spark) sees: timestamps without a time zone, and
+#: the log's own layout. Any other reader feature, column mapping in any form (reader
+#: version 2 without a feature list, as Databricks upgrades tables, or the listed
+#: feature) and reader versions above 3 are refused: an allow-list, so that a feature
+#: unknown here that hides rows (as deletion vectors do) is refused too (review 13,
+#: finding F1).
+PLAIN_READ_SAFE_FEATURES = frozenset({"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"})
+
+# The Delta protocol's reader version that lists its features (table features).
+_FEATURE_READER_VERSION = 3
 
 
 def live_files(path: str, *, storage_options: dict[str, str] | None = None) -> list[str]:
@@ -123,23 +133,41 @@ def live_files(path: str, *, storage_options: dict[str, str] | None = None) -> l
     Raises
     ------
     ValueError
-        When the table uses a Delta reader feature that a plain read of its files would
-        ignore (:data:`PLAIN_READ_FEATURES`): deletion vectors (rows deleted or updated in
-        place stay in the files, marked only in the vector) or column mapping (the files'
-        column names are not the table's). Reading the files would train on erased rows
-        (review 12, finding 1).
+        When a plain read of the table's files could differ from the table: a reader
+        feature outside :data:`PLAIN_READ_SAFE_FEATURES` — deletion vectors (rows deleted
+        or updated in place stay in the files, marked only in the vector; review 12,
+        finding 1), column mapping (the files' column names are not the table's, so a
+        dropped and re-added column reads its old values; review 13, finding F1), or one
+        this version does not know — or a reader version above 3. Reading the files would
+        train on erased rows or on the wrong columns.
     """
     table = _open(path, storage_options)
-    unreadable = sorted(set(table.protocol().reader_features or ()) & PLAIN_READ_FEATURES)
+    unreadable = _plain_read_refusals(table)
     if unreadable:
         raise ValueError(
-            f"{path}: the table uses the Delta reader feature(s) {', '.join(unreadable)}, "
-            "which a plain read of its Parquet files would ignore (rows deleted through a "
-            "deletion vector would be read as live, or columns by their physical names); "
-            "rewrite it without them (with delta-spark: REORG TABLE ... APPLY (PURGE), then "
-            "ALTER TABLE ... DROP FEATURE) or copy it to a table without them, and pass that"
+            f"{path}: the table uses {', '.join(unreadable)}, which a plain read of its "
+            "Parquet files would ignore (rows deleted through a deletion vector would be "
+            "read as live, or columns by their physical names); rewrite it without them "
+            "(with delta-spark: REORG TABLE ... APPLY (PURGE), then ALTER TABLE ... DROP "
+            "FEATURE) or copy it to a table without them and pass that, or pass fit/remove "
+            "the DataFrame delta-spark reads"
         )
     return list(table.file_uris())
+
+
+def _plain_read_refusals(table: Any) -> list[str]:
+    """List what in the table's protocol and configuration a plain read of its files misses."""
+    protocol = table.protocol()
+    refusals = [
+        f"the Delta reader feature {feature}"
+        for feature in sorted(set(protocol.reader_features or ()) - PLAIN_READ_SAFE_FEATURES)
+    ]
+    mode = table.metadata().configuration.get("delta.columnMapping.mode", "none")
+    if mode.lower() != "none" and not any("columnMapping" in r for r in refusals):
+        refusals.append(f"columnMapping (delta.columnMapping.mode = {mode})")
+    if protocol.min_reader_version > _FEATURE_READER_VERSION:
+        refusals.append(f"Delta reader version {protocol.min_reader_version}")
+    return refusals
 
 
 def _quote(column: str) -> str:

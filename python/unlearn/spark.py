@@ -111,8 +111,10 @@ def _kept_pages(session: Any) -> Iterator[None]:
     converter), so another driver thread defining a Python function meanwhile would
     iterate a dict changing size. What rebinding cannot prevent: a function another
     driver thread defines while a pass runs captures the variable too (its workers keep
-    their peak pages: more memory, the same results), and a value set for the same name
-    in the session during a pass is dropped with it when the last pass ends.
+    their peak pages: more memory, the same results), a value set for the same name
+    in the session during a pass is dropped with it when the last pass ends, and code that
+    kept a reference to ``sc.environment`` from before a pass and writes into it during or
+    after the pass writes into a dict Spark no longer reads (look it up again instead).
     """
     global _kept_users
     context = session.sparkContext
@@ -133,12 +135,15 @@ def _kept_pages(session: Any) -> Iterator[None]:
         with _kept_lock:
             _kept_users -= 1
             if _kept_users == 0 and _kept_added:
-                context.environment = {
-                    name: value
-                    for name, value in context.environment.items()
-                    if name not in _kept_added
-                }
-                _kept_added.clear()
+                try:
+                    # dict() copies in one step under the GIL: iterating the live dict
+                    # could meet another thread's `sc.environment[k] = v` (review 13, F3).
+                    current = dict(context.environment)
+                    context.environment = {
+                        name: value for name, value in current.items() if name not in _kept_added
+                    }
+                finally:
+                    _kept_added.clear()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Erasure from a Delta table: no file under the table directory holds the removed rows."""
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -125,4 +127,37 @@ def test_a_table_whose_files_a_plain_read_would_misread_is_refused(tmp_path, fea
     )
     name = feature[0].lower() + feature[1:]
     with pytest.raises(ValueError, match=rf"{path}: .*{name}.*REORG TABLE"):
+        live_files(str(path))
+
+
+def test_a_table_upgraded_to_column_mapping_without_table_features_is_refused(tmp_path):
+    """Review 13, finding F1: Databricks turns column mapping on with reader version 2 and
+    ``delta.columnMapping.mode`` (no reader feature list), keeping the old columns' physical
+    names; after a column is dropped and re-added, a plain read of the old files returns
+    the dropped column's values under the new one's name. Such a table is refused too."""
+    path = tmp_path / "table"
+    _write(path, _rows())
+    log = path / "_delta_log"
+    first = [json.loads(line) for line in (log / f"{0:020}.json").read_text().splitlines()]
+    metadata = next(action["metaData"] for action in first if "metaData" in action)
+    schema = json.loads(metadata["schemaString"])
+    for number, field in enumerate(schema["fields"], start=1):
+        field["metadata"] = {
+            "delta.columnMapping.id": number,
+            "delta.columnMapping.physicalName": field["name"],
+        }
+    metadata["schemaString"] = json.dumps(schema)
+    metadata["configuration"] = {
+        **metadata.get("configuration", {}),
+        "delta.columnMapping.mode": "name",
+        "delta.columnMapping.maxColumnId": str(len(schema["fields"])),
+    }
+    upgrade = [
+        {"protocol": {"minReaderVersion": 2, "minWriterVersion": 5}},
+        {"metaData": metadata},
+    ]
+    (log / f"{1:020}.json").write_text("\n".join(json.dumps(a) for a in upgrade) + "\n")
+    protocol = DeltaTable(str(path)).protocol()
+    assert (protocol.min_reader_version, protocol.reader_features) == (2, None)
+    with pytest.raises(ValueError, match=rf"{path}: .*columnMapping.*mode = name"):
         live_files(str(path))
