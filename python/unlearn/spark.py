@@ -593,7 +593,29 @@ def solve(
     digest = driver.digest_request(id_column)
     columns = [*features, target, id_column]
     with _Passes(rows, columns, driver.spec(), depth, cache, digest) as passes:
-        return _converge(driver, passes, max_passes)
+        driver = _converge(driver, passes, max_passes)
+    if rows.files is not None:
+        _refuse_if_rewritten(str(source), rows.files, storage_options)
+    return driver
+
+
+def _refuse_if_rewritten(path: str, files: list[str], storage_options: dict[str, str] | None):
+    """Refuse a fit some of whose files left the table's snapshot while it ran.
+
+    An erasure (or an update, or a compaction) committed during the fit rewrote files the
+    fit had read: its passes may have summed rows the table no longer holds, and nothing
+    would remove them from the model, since the erasure was done (review 13, finding F2).
+    Listing the live files again after the last pass catches every such commit made
+    before that listing; one made later is an erasure after the fit, which
+    :func:`remove` serves as any other.
+    """
+    gone = set(files) - set(lake.live_files(path, storage_options=storage_options))
+    if gone:
+        raise ValueError(
+            f"{path}: {len(gone)} of the {len(files)} files the fit read left the table's "
+            "snapshot while it ran (an erasure, update or compaction was committed "
+            "meanwhile), so the model could hold rows the table no longer has: fit again"
+        )
 
 
 def _converge(driver: Any, passes: _Passes, max_passes: int) -> Any:
@@ -823,6 +845,11 @@ def remove(
     Removal
         The certificate, the Spark passes the request ran, the lake erasure.
 
+    Several models trained on one table: remove the rows from each but the last with
+    ``source`` the DataFrame :func:`read_delta` gives (no lake step), then from the last
+    with the table's path (its rows read, then erased once); a model whose rows are already
+    erased from the lake cannot read them there any more (KeyError).
+
     Raises
     ------
     KeyError
@@ -844,7 +871,9 @@ def remove(
     if given.num_rows == 0:
         raise KeyError(
             "no row of the table has the ids or subjects named: nothing was removed (check "
-            f"id_column={id_column!r} and subject_column={subject_column!r})"
+            f"id_column={id_column!r} and subject_column={subject_column!r}; if another "
+            "model's remove erased them from the lake already, their rows are gone from "
+            "it: see remove's note on several models)"
         )
     request = {"rows": given, "id_column": id_column, "subject_column": subject_column}
     try:

@@ -84,6 +84,29 @@ def test_a_delta_table_is_read_from_its_live_files(spark_session, cancer, local,
     _within(_solve(path, session=spark_session), local)
 
 
+def test_a_fit_whose_files_an_erasure_rewrote_meanwhile_is_refused(
+    spark_session, cancer, tmp_path, monkeypatch
+):
+    """Review 13, finding F2: an erasure committed while a fit ran (here: right after its
+    last pass) removed rows the fit had summed; the fit is refused instead of returning a
+    model that holds them."""
+    from unlearn.lake import erase_from_delta
+
+    path = str(tmp_path / "table")
+    for k in range(3):
+        write_deltalake(path, cancer.slice(k * 190, 190), mode="append")
+    converge = spark._converge
+
+    def erased_meanwhile(*args):
+        driver = converge(*args)
+        erase_from_delta(path, ids=["r0001"])
+        return driver
+
+    monkeypatch.setattr(spark, "_converge", erased_meanwhile)
+    with pytest.raises(ValueError, match=rf"{path}: 1 of the 3 files the fit read left"):
+        _solve(path, session=spark_session)
+
+
 def test_a_failed_task_is_retried_and_the_fit_is_unchanged(spark_session, cancer, local, tmp_path):
     """Every partition's first attempt raises (local[2,3]: three attempts per task)."""
     df = _frame(spark_session, cancer, tmp_path / "rows", 3)
