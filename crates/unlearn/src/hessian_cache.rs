@@ -240,7 +240,7 @@ impl HessianCache {
     fn catch_up_factor(&mut self) -> Result<(), LinalgError> {
         if self.factor_behind() {
             let update = self.pending.update_from(self.factor_applied);
-            let isa = Isa::detect();
+            let isa = Isa::detect_factor_update(update.view().rows.len());
             if with_factor(&mut self.factor, |l| isa.cholesky_update(l, &update.view())).is_err() {
                 return self.refactor();
             }
@@ -292,8 +292,9 @@ impl HessianCache {
         if self.factor_behind() {
             let mut fresh = b.clone();
             let update = self.pending.update_from(self.factor_applied);
+            let factor_isa = Isa::detect_factor_update(update.view().rows.len());
             let downdated = with_factor(&mut self.factor, |l| {
-                isa.cholesky_update_solve(l, &update.view(), fresh.as_mut_slice())
+                factor_isa.cholesky_update_solve(l, &update.view(), fresh.as_mut_slice())
             });
             if downdated.is_ok() {
                 *b = fresh;
