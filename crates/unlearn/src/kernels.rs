@@ -414,8 +414,8 @@ mod generic {
         AMut, BATCH_LANES, BLOCK_ROWS, COLS, GROUP_MAX, GROUP_MAX_WIDE, Isa, LANES, Update,
         WIDE_COLS, WIDE_ROWS,
     };
-    use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex, OnceLock};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// a·b + c: one rounding with FMA, two without.
     #[inline(always)]
@@ -1179,12 +1179,7 @@ mod generic {
         mut b: Option<&mut [f64]>,
         share: Option<Isa>,
     ) -> Result<(), usize> {
-        const {
-            assert!(
-                C.is_multiple_of(R),
-                "a block of columns starts a block of S"
-            )
-        };
+        const { assert!(C.is_multiple_of(R), "a block of columns starts a block of S") };
         let m = update.rows.len();
         let padded = m.div_ceil(G) * G;
         // S (W at the start, the padding zero), laid out by [`s_index`].
@@ -1197,36 +1192,24 @@ mod generic {
         let mut pivots = Pivots::<C>::new(update.coefficients, padded);
         if let Some(isa) = share {
             let pass = Pass::<G, C, R>::new(l, &mut s, b, d, padded);
-            let offer = Arc::new(Offer::default());
-            let address = std::ptr::from_ref(&pass) as usize;
-            let job = Arc::clone(&offer);
-            rayon::spawn(move || {
-                job.run(|| {
-                    // SAFETY: `address` is the pass above, which outlives this call: the
-                    // leader's side withdraws the offer or waits for it to finish before the
-                    // pass is dropped (`Withdraw`, also while unwinding).
-                    let pass = unsafe { &*(address as *const Pass<'_, G, C, R>) };
-                    follow_in::<FMA, G, C, R>(isa, pass)
-                })
+            return rayon::in_place_scope(|scope| {
+                scope.spawn(|_| follow_in::<FMA, G, C, R>(isa, &pass));
+                lead_in::<FMA, G, C, R>(isa, &pass, &mut pivots)
             });
-            let withdraw = Withdraw(&offer);
-            let led = lead_in::<FMA, G, C, R>(isa, &pass, &mut pivots);
-            drop(withdraw);
-            offer.rethrow();
-            return led;
         }
         for j in (0..d).step_by(C) {
             let end = (j + C).min(d);
             prefetch_heads::<C>(l, d, end);
             let mut columns = l[j * d..end * d].chunks_exact_mut(d);
-            let mut halves: [(&mut [f64], &mut [f64]); C] =
-                std::array::from_fn(|_| match columns.next() {
+            let mut halves: [(&mut [f64], &mut [f64]); C] = std::array::from_fn(|_| {
+                match columns.next() {
                     Some(column) => {
                         let (top, below) = column.split_at_mut(end);
                         (&mut top[j..], below)
                     }
                     None => Default::default(),
-                });
+                }
+            });
             let tops = halves.each_mut().map(|(top, _)| &mut **top);
             let (s_top, s_below) = s.split_at_mut(end.next_multiple_of(R) * padded);
             pivots.block::<FMA, R>(
@@ -1397,7 +1380,7 @@ mod generic {
     /// rows up to date) and publishes its scalars ([`BlockScalars`], one `OnceLock` per
     /// block); the rows below each block are applied chunk by chunk ([`CHUNK_ROWS`]), the
     /// leader taking chunks from the top (the next block's pivot rows first) and the
-    /// *follower* (a rayon job, [`Offer`]) from the bottom, until they meet (the follower leaves the
+    /// *follower* (a rayon job) from the bottom, until they meet (the follower leaves the
     /// top [`LEADER_CHUNKS`] to the leader). A chunk is claimed by a
     /// compare-and-swap on its state ([`Chunk`]) and always gets the oldest block it lacks,
     /// so every row receives the blocks in order, and its entries the operations of the
@@ -1417,76 +1400,6 @@ mod generic {
         chunks: Vec<Chunk>,
         leader_done: AtomicBool,
         panicked: AtomicBool,
-    }
-
-    /// The follower of a [`Pass`] as offered to the rayon pool: it runs only if it starts
-    /// before the leader withdraws the offer, so the leader never waits for a thread that
-    /// has not woken up (the wake a `rayon::join` would wait for, BENCHMARKS.md "The batch,
-    /// round 5"), only for one that is applying a chunk.
-    #[derive(Default)]
-    struct Offer {
-        /// [`OFFERED`], [`RUNNING`], [`FINISHED`] or [`WITHDRAWN`].
-        state: AtomicU8,
-        /// The follower's panic, rethrown on the leader's thread.
-        panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
-    }
-
-    /// [`Offer`]'s states.
-    const OFFERED: u8 = 0;
-    /// See [`OFFERED`].
-    const RUNNING: u8 = 1;
-    /// See [`OFFERED`].
-    const FINISHED: u8 = 2;
-    /// See [`OFFERED`].
-    const WITHDRAWN: u8 = 3;
-
-    impl Offer {
-        /// Runs `follower` unless the offer was withdrawn first (its panic kept for
-        /// [`Offer::rethrow`]).
-        fn run(&self, follower: impl FnOnce()) {
-            if self
-                .state
-                .compare_exchange(OFFERED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(follower))
-                {
-                    *self.panic.lock().unwrap_or_else(|e| e.into_inner()) = Some(panic);
-                }
-                self.state.store(FINISHED, Ordering::Release);
-            }
-        }
-
-        /// Rethrows the follower's panic, if it panicked.
-        fn rethrow(&self) {
-            if let Some(panic) = self.panic.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
-
-    /// When dropped (the leader finished, or unwinds): withdraws the offer if the follower
-    /// has not started, else waits until it has finished.
-    struct Withdraw<'a>(&'a Offer);
-
-    impl Drop for Withdraw<'_> {
-        fn drop(&mut self) {
-            let state = &self.0.state;
-            if state
-                .compare_exchange(OFFERED, WITHDRAWN, Ordering::Acquire, Ordering::Acquire)
-                .is_err()
-            {
-                let mut spins = 0u32;
-                while state.load(Ordering::Acquire) != FINISHED {
-                    spins += 1;
-                    if spins.is_multiple_of(256) {
-                        std::thread::yield_now();
-                    } else {
-                        std::hint::spin_loop();
-                    }
-                }
-            }
-        }
     }
 
     /// Sets its flag when dropped (with `only_in_panic`, only while unwinding).
@@ -1666,10 +1579,7 @@ mod generic {
             let Some(slot) = pass.slots.get(block) else {
                 break;
             };
-            assert!(
-                slot.set(BlockScalars::of(pivots)).is_ok(),
-                "one publication"
-            );
+            assert!(slot.set(BlockScalars::of(pivots)).is_ok(), "one publication");
             for chunk in end / CHUNK_ROWS..pass.chunks.len() {
                 if !pass.take::<FMA>(chunk, block) {
                     break;
@@ -2290,8 +2200,7 @@ mod tests {
                         pool.install(|| {
                             for round in 0..3 {
                                 let what = format!("d {d}, m {m}, scale {scale}, round {round}");
-                                let shared =
-                                    |fma, wide| generic_update_solve(l, update, fma, wide, true);
+                                let shared = |fma, wide| generic_update_solve(l, update, fma, wide, true);
                                 assert_eq!(serial, shared(false, false), "{what}");
                                 assert_eq!(fused, shared(true, false), "{what}");
                                 assert_eq!(wide, shared(true, true), "{what}");
@@ -2300,11 +2209,8 @@ mod tests {
                                     let got = isa
                                         .cholesky_update_solve(&mut l, update, &mut b)
                                         .map(|()| (l, b));
-                                    let expected = if isa == Isa::Portable {
-                                        &serial
-                                    } else {
-                                        &fused
-                                    };
+                                    let expected =
+                                        if isa == Isa::Portable { &serial } else { &fused };
                                     assert_eq!(&got, expected, "{what}, {isa:?}");
                                 }
                             }
