@@ -240,7 +240,7 @@ impl HessianCache {
     fn catch_up_factor(&mut self) -> Result<(), LinalgError> {
         if self.factor_behind() {
             let update = self.pending.update_from(self.factor_applied);
-            let isa = Isa::detect_factor_update(update.view().rows.len());
+            let isa = Isa::detect();
             if with_factor(&mut self.factor, |l| isa.cholesky_update(l, &update.view())).is_err() {
                 return self.refactor();
             }
@@ -292,9 +292,8 @@ impl HessianCache {
         if self.factor_behind() {
             let mut fresh = b.clone();
             let update = self.pending.update_from(self.factor_applied);
-            let factor_isa = Isa::detect_factor_update(update.view().rows.len());
             let downdated = with_factor(&mut self.factor, |l| {
-                factor_isa.cholesky_update_solve(l, &update.view(), fresh.as_mut_slice())
+                isa.cholesky_update_solve(l, &update.view(), fresh.as_mut_slice())
             });
             if downdated.is_ok() {
                 *b = fresh;

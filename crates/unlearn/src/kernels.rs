@@ -162,22 +162,6 @@ impl Isa {
         Isa::Portable
     }
 
-    /// The instruction set for a factor update of `rows` rows ([`Isa::cholesky_update`],
-    /// [`Isa::cholesky_update_solve`]): a batch (rows ≥ 2) in AVX-512's shape (8 × 8
-    /// register blocks, a batch of 10 in one group) where the CPU has AVX-512F, else
-    /// [`Isa::detect`]. The two shapes give the same bits (every entry gets the same
-    /// operations in the same order); on AMD Zen 4 the wide shape ran the rank-10 update
-    /// 16–20 % faster than the AVX2 shape (BENCHMARKS.md, "The batch on Zen 4"), while on the
-    /// Xeon of issue 13's first rounds it was no faster ("kernels2", "The batch, round 3").
-    pub fn detect_factor_update(rows: usize) -> Self {
-        let isa = Isa::detect();
-        #[cfg(target_arch = "x86_64")]
-        if rows >= 2 && isa == Isa::Avx2Fma && std::is_x86_feature_detected!("avx512f") {
-            return Isa::Avx512;
-        }
-        isa
-    }
-
     /// Every instruction set this CPU can run, the portable one first (for tests and
     /// benchmarks that compare them on one machine).
     pub fn available() -> Vec<Isa> {
@@ -232,10 +216,7 @@ impl Isa {
         };
         check_square(l, d);
         update.check(d);
-        dispatch!(
-            self,
-            factor_update_solve::<false>(l, update, d, None, self.share(d))
-        )
+        dispatch!(self, factor_update_solve::<false>(l, update, d, None))
     }
 
     /// [`Isa::cholesky_update`], and in the same pass the forward solve: b ← L′⁻¹b with the
@@ -249,10 +230,7 @@ impl Isa {
         check_square(l, b.len());
         update.check(b.len());
         let d = b.len();
-        dispatch!(
-            self,
-            factor_update_solve::<false>(l, update, d, Some(b), self.share(d))
-        )
+        dispatch!(self, factor_update_solve::<false>(l, update, d, Some(b)))
     }
 
     /// b ← L⁻¹b (forward substitution with the lower triangle of `l`).
@@ -266,18 +244,7 @@ impl Isa {
         check_square(l, b.len());
         dispatch!(self, backward_solve(l, b))
     }
-
-    /// Whether a batch's factor update of order d shares its rows with a second thread
-    /// (`generic::Pass`): from [`SHARE_MIN_ORDER`] on, when the rayon pool it runs in has a
-    /// second thread. The bits are the same either way.
-    fn share(self, d: usize) -> Option<Isa> {
-        (d >= SHARE_MIN_ORDER && rayon::current_num_threads() > 1).then_some(self)
-    }
 }
-
-/// The least order d at which a batch's factor update is shared with a second thread: below
-/// it the pass (≈ d²·(2m + 1)/2 multiply-adds) is too short for a thread's wake-up.
-const SHARE_MIN_ORDER: usize = 256;
 
 /// A symmetric update Σ_k c_k·x_k·x_kᵀ of rank m = `rows.len()`: one coefficient per row.
 #[derive(Debug, Clone, Copy)]
@@ -345,8 +312,7 @@ macro_rules! isa_module {
     ($name:ident, $features:literal, $wide:literal) => {
         #[cfg(target_arch = "x86_64")]
         mod $name {
-            use super::generic::{self, Pass, Pivots};
-            use super::{AMut, Isa, Update};
+            use super::{AMut, Update, generic};
 
             #[target_feature(enable = $features)]
             pub(super) fn sum(x: &[f64]) -> f64 {
@@ -369,26 +335,8 @@ macro_rules! isa_module {
                 update: &Update<'_>,
                 d: usize,
                 b: Option<&mut [f64]>,
-                share: Option<Isa>,
             ) -> Result<(), usize> {
-                generic::factor_update_solve::<true, $wide>(l, update, d, b, share)
-            }
-
-            /// The leader of a shared batch update, compiled with these features.
-            #[target_feature(enable = $features)]
-            pub(super) fn lead<const G: usize, const C: usize, const R: usize>(
-                pass: &Pass<'_, G, C, R>,
-                pivots: &mut Pivots<C>,
-            ) -> Result<(), usize> {
-                generic::lead::<true, G, C, R>(pass, pivots)
-            }
-
-            /// The follower of a shared batch update, compiled with these features.
-            #[target_feature(enable = $features)]
-            pub(super) fn follow<const G: usize, const C: usize, const R: usize>(
-                pass: &Pass<'_, G, C, R>,
-            ) {
-                generic::follow::<true, G, C, R>(pass)
+                generic::factor_update_solve::<true, $wide>(l, update, d, b)
             }
 
             #[target_feature(enable = $features)]
@@ -411,11 +359,9 @@ isa_module!(avx512, "avx512f,avx2,fma", true);
 /// target features.
 mod generic {
     use super::{
-        AMut, BATCH_LANES, BLOCK_ROWS, COLS, GROUP_MAX, GROUP_MAX_WIDE, Isa, LANES, Update,
-        WIDE_COLS, WIDE_ROWS,
+        AMut, BATCH_LANES, BLOCK_ROWS, COLS, GROUP_MAX, GROUP_MAX_WIDE, LANES, Update, WIDE_COLS,
+        WIDE_ROWS,
     };
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// a·b + c: one rounding with FMA, two without.
     #[inline(always)]
@@ -471,22 +417,17 @@ mod generic {
     /// only: no effect on any value.
     #[inline(always)]
     fn prefetch_heads<const C: usize>(a: &[f64], d: usize, next: usize) {
-        for c in next..(next + C).min(d) {
-            prefetch_line(&a[c * d + c]);
-        }
-    }
-
-    /// Asks for the cache line holding `at`. A hint only: no effect on any value.
-    #[inline(always)]
-    fn prefetch_line(at: *const f64) {
-        // SAFETY: a prefetch never faults and changes no state the program can observe,
-        // whatever the address.
         #[cfg(target_arch = "x86_64")]
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast())
-        };
+        for c in next..(next + C).min(d) {
+            let head: *const f64 = &a[c * d + c];
+            // SAFETY: a prefetch never faults and changes no state the program can observe;
+            // `head` points into `a` (the index is bounds-checked above).
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(head.cast())
+            };
+        }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = at;
+        let _ = (a, d, next);
     }
 
     #[inline(always)]
@@ -931,19 +872,16 @@ mod generic {
     /// The factor update (and forward solve) of [`super::Isa::cholesky_update_solve`]: one
     /// row by the rotations of [`cholesky_update_solve`], m ≥ 2 rows by the product form of
     /// [`cholesky_block_update_solve`], in the AVX-512 shape with `WIDE` ([`WIDE_ROWS`]: the
-    /// same operations on every entry in the same order, so the same bits). With `share`, a
-    /// batch's rows below each block of columns are shared with a second thread
-    /// ([`Pass`]) whose code is that instruction set's.
+    /// same operations on every entry in the same order, so the same bits).
     #[inline(always)]
     pub(super) fn factor_update_solve<const FMA: bool, const WIDE: bool>(
         l: &mut [f64],
         update: &Update<'_>,
         d: usize,
         b: Option<&mut [f64]>,
-        share: Option<Isa>,
     ) -> Result<(), usize> {
         if update.rows.len() >= 2 {
-            cholesky_block_update_solve::<FMA, WIDE>(l, update, d, b, share)
+            cholesky_block_update_solve::<FMA, WIDE>(l, update, d, b)
         } else {
             cholesky_update_solve::<FMA>(l, update, d, b)
         }
@@ -975,17 +913,15 @@ mod generic {
     /// entries of S are read and written once per block of columns. Every
     /// entry receives its operations in the order of the column-by-column recurrence
     /// (S_i column after column, Γ_jᵀS_i summed over k = 0..m in order, b as in forward
-    /// substitution), so the result does not depend on the blocking, nor on which thread
-    /// updates which rows ([`Pass`]). The rounding of this order enters no bound: the step
-    /// measures its residual against Ĥ₀, never against the factor (proofs/pass_free_step.md,
-    /// "The factor").
+    /// substitution), so the result does not depend on the blocking. The rounding of this
+    /// order enters no bound: the step measures its residual against Ĥ₀, never against the
+    /// factor (proofs/pass_free_step.md, "The factor").
     #[inline(always)]
     fn cholesky_block_update_solve<const FMA: bool, const WIDE: bool>(
         l: &mut [f64],
         update: &Update<'_>,
         d: usize,
         b: Option<&mut [f64]>,
-        share: Option<Isa>,
     ) -> Result<(), usize> {
         // Groups of at most GROUP_MAX (GROUP_MAX_WIDE) rows of S, as even as possible
         // (m = 10: two of 5, or one of 10); wide groups of 7 or 9 rows get one padding row.
@@ -993,25 +929,25 @@ mod generic {
         if WIDE {
             const { assert!(GROUP_MAX_WIDE == 10, "the wide group sizes below") };
             match m.div_ceil(m.div_ceil(GROUP_MAX_WIDE)) {
-                1 => block_update_solve::<FMA, 1, WIDE_COLS, WIDE_ROWS>(l, update, d, b, share),
-                2 => block_update_solve::<FMA, 2, WIDE_COLS, WIDE_ROWS>(l, update, d, b, share),
-                3 => block_update_solve::<FMA, 3, WIDE_COLS, WIDE_ROWS>(l, update, d, b, share),
-                4 => block_update_solve::<FMA, 4, WIDE_COLS, WIDE_ROWS>(l, update, d, b, share),
-                5 => block_update_solve::<FMA, 5, WIDE_COLS, WIDE_ROWS>(l, update, d, b, share),
-                6 => block_update_solve::<FMA, 6, WIDE_COLS, WIDE_ROWS>(l, update, d, b, share),
-                7 | 8 => block_update_solve::<FMA, 8, WIDE_COLS, WIDE_ROWS>(l, update, d, b, share),
-                _ => block_update_solve::<FMA, GROUP_MAX_WIDE, WIDE_COLS, WIDE_ROWS>(
-                    l, update, d, b, share,
-                ),
+                1 => block_update_solve::<FMA, 1, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                2 => block_update_solve::<FMA, 2, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                3 => block_update_solve::<FMA, 3, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                4 => block_update_solve::<FMA, 4, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                5 => block_update_solve::<FMA, 5, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                6 => block_update_solve::<FMA, 6, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                7 | 8 => block_update_solve::<FMA, 8, WIDE_COLS, WIDE_ROWS>(l, update, d, b),
+                _ => {
+                    block_update_solve::<FMA, GROUP_MAX_WIDE, WIDE_COLS, WIDE_ROWS>(l, update, d, b)
+                }
             }
         } else {
             match m.div_ceil(m.div_ceil(GROUP_MAX)) {
-                1 => block_update_solve::<FMA, 1, COLS, BLOCK_ROWS>(l, update, d, b, share),
-                2 => block_update_solve::<FMA, 2, COLS, BLOCK_ROWS>(l, update, d, b, share),
-                3 => block_update_solve::<FMA, 3, COLS, BLOCK_ROWS>(l, update, d, b, share),
-                4 => block_update_solve::<FMA, 4, COLS, BLOCK_ROWS>(l, update, d, b, share),
-                5 => block_update_solve::<FMA, 5, COLS, BLOCK_ROWS>(l, update, d, b, share),
-                _ => block_update_solve::<FMA, GROUP_MAX, COLS, BLOCK_ROWS>(l, update, d, b, share),
+                1 => block_update_solve::<FMA, 1, COLS, BLOCK_ROWS>(l, update, d, b),
+                2 => block_update_solve::<FMA, 2, COLS, BLOCK_ROWS>(l, update, d, b),
+                3 => block_update_solve::<FMA, 3, COLS, BLOCK_ROWS>(l, update, d, b),
+                4 => block_update_solve::<FMA, 4, COLS, BLOCK_ROWS>(l, update, d, b),
+                5 => block_update_solve::<FMA, 5, COLS, BLOCK_ROWS>(l, update, d, b),
+                _ => block_update_solve::<FMA, GROUP_MAX, COLS, BLOCK_ROWS>(l, update, d, b),
             }
         }
     }
@@ -1056,130 +992,15 @@ mod generic {
         madd::<FMA>(col.delta, lij, acc)
     }
 
-    /// The pivots' side of the blocked update: M (m×m, full; C at the start), the scratch
-    /// vectors p and Mp, and the last block's column scalars and solved b_c.
-    pub(super) struct Pivots<const C: usize> {
-        small: Vec<f64>,
-        p: Vec<f64>,
-        mp: Vec<f64>,
-        columns: [BlockColumn; C],
-        bs: [f64; C],
-    }
-
-    impl<const C: usize> Pivots<C> {
-        fn new(coefficients: &[f64], padded: usize) -> Self {
-            let m = coefficients.len();
-            let mut small = vec![0.0; m * m];
-            for (k, &c) in coefficients.iter().enumerate() {
-                small[k * m + k] = c;
-            }
-            Self {
-                small,
-                p: vec![0.0; m],
-                mp: vec![0.0; m],
-                columns: std::array::from_fn(|_| BlockColumn {
-                    neg_p: vec![0.0; padded],
-                    gamma: vec![0.0; padded],
-                    delta: 0.0,
-                }),
-                bs: [0.0; C],
-            }
-        }
-
-        /// The block of columns j..j + w (w = `tops[0].len()` ≤ C; the rest empty), each
-        /// column's rows j..j + w in `tops`, with S from row j (`s`, j a multiple of R) and
-        /// b_j..b_{j+w}: column after column the pivot (p, δ, Γ, M's update, l′_cc, b_c) and
-        /// the block's own rows below it.
-        #[inline(always)]
-        fn block<const FMA: bool, const R: usize>(
-            &mut self,
-            tops: [&mut [f64]; C],
-            j: usize,
-            s: &mut [f64],
-            mut b: Option<&mut [f64]>,
-        ) -> Result<(), usize> {
-            let m = self.p.len();
-            let padded = self.columns[0].neg_p.len();
-            let width = tops[0].len();
-            for (c, top) in tops.into_iter().enumerate().take(width) {
-                let column = &mut self.columns[c];
-                let diag = top[c];
-                for k in 0..m {
-                    self.p[k] = s[s_index::<R>(c, k, padded)] / diag;
-                    column.neg_p[k] = -self.p[k];
-                }
-                let mut quadratic = 0.0;
-                for (k, row) in self.small.chunks_exact(m).enumerate() {
-                    self.mp[k] = dot::<FMA>(row, &self.p);
-                    quadratic = madd::<FMA>(self.p[k], self.mp[k], quadratic);
-                }
-                let delta = (1.0 + quadratic).sqrt();
-                // Also catches 1 + pᵀMp ≤ 0 (a NaN or zero pivot).
-                let new_diag = checked_pivot(delta * diag, j + c)?;
-                for (gamma, &mp) in column.gamma[..m].iter_mut().zip(&self.mp) {
-                    *gamma = mp / delta;
-                }
-                for (row, &gk) in self.small.chunks_exact_mut(m).zip(&column.gamma) {
-                    axpy::<FMA>(-gk, &column.gamma[..m], row);
-                }
-                column.delta = delta;
-                top[c] = new_diag;
-                if let Some(b) = b.as_deref_mut() {
-                    b[c] /= new_diag;
-                    self.bs[c] = b[c];
-                }
-                for i in c + 1..width {
-                    let new = block_entry::<FMA, R>(column, top[i], s, i);
-                    top[i] = new;
-                    if let Some(b) = b.as_deref_mut() {
-                        b[i] = madd::<FMA>(-self.bs[c], new, b[i]);
-                    }
-                }
-            }
-            Ok(())
-        }
-    }
-
-    /// What the rows below a full block of C columns need from its pivots: per group of G
-    /// rows of S, each column's −p and Γ for the group's rows; each column's δ; and (with
-    /// `b`) each column's solved b_c.
-    pub(super) struct BlockScalars<const G: usize, const C: usize> {
-        groups: Vec<[([f64; G], [f64; G]); C]>,
-        deltas: [f64; C],
-        bs: [f64; C],
-    }
-
-    impl<const G: usize, const C: usize> BlockScalars<G, C> {
-        fn of(pivots: &Pivots<C>) -> Self {
-            let columns = &pivots.columns;
-            let padded = columns[0].neg_p.len();
-            let groups = (0..padded / G)
-                .map(|g| {
-                    std::array::from_fn(|c| {
-                        let part = |v: &[f64]| std::array::from_fn(|q| v[g * G + q]);
-                        (part(&columns[c].neg_p), part(&columns[c].gamma))
-                    })
-                })
-                .collect();
-            Self {
-                groups,
-                deltas: std::array::from_fn(|c| columns[c].delta),
-                bs: pivots.bs,
-            }
-        }
-    }
-
     /// [`cholesky_block_update_solve`] with groups of `G` rows of S, blocks of C columns and
-    /// register blocks of R rows; with `share`, on two threads ([`Pass`]).
+    /// register blocks of R rows.
     #[inline(always)]
     fn block_update_solve<const FMA: bool, const G: usize, const C: usize, const R: usize>(
         l: &mut [f64],
         update: &Update<'_>,
         d: usize,
         mut b: Option<&mut [f64]>,
-        share: Option<Isa>,
     ) -> Result<(), usize> {
-        const { assert!(C.is_multiple_of(R), "a block of columns starts a block of S") };
         let m = update.rows.len();
         let padded = m.div_ceil(G) * G;
         // S (W at the start, the padding zero), laid out by [`s_index`].
@@ -1189,81 +1010,116 @@ mod generic {
                 s[s_index::<R>(i, k, padded)] = x;
             }
         }
-        let mut pivots = Pivots::<C>::new(update.coefficients, padded);
-        if let Some(isa) = share {
-            let pass = Pass::<G, C, R>::new(l, &mut s, b, d, padded);
-            return rayon::in_place_scope(|scope| {
-                scope.spawn(|_| follow_in::<FMA, G, C, R>(isa, &pass));
-                lead_in::<FMA, G, C, R>(isa, &pass, &mut pivots)
-            });
+        // M (m×m, full), C at the start.
+        let mut small = vec![0.0; m * m];
+        for (k, &c) in update.coefficients.iter().enumerate() {
+            small[k * m + k] = c;
         }
+        let mut p = vec![0.0; m];
+        let mut mp = vec![0.0; m];
+        let mut columns: [BlockColumn; C] = std::array::from_fn(|_| BlockColumn {
+            neg_p: vec![0.0; padded],
+            gamma: vec![0.0; padded],
+            delta: 0.0,
+        });
+        let mut bs = [0.0; C];
         for j in (0..d).step_by(C) {
             let end = (j + C).min(d);
             prefetch_heads::<C>(l, d, end);
-            let mut columns = l[j * d..end * d].chunks_exact_mut(d);
-            let mut halves: [(&mut [f64], &mut [f64]); C] = std::array::from_fn(|_| {
-                match columns.next() {
-                    Some(column) => {
-                        let (top, below) = column.split_at_mut(end);
-                        (&mut top[j..], below)
-                    }
-                    None => Default::default(),
+            for c in j..end {
+                let column = &mut columns[c - j];
+                let diag = l[c * d + c];
+                for k in 0..m {
+                    p[k] = s[s_index::<R>(c, k, padded)] / diag;
+                    column.neg_p[k] = -p[k];
                 }
-            });
-            let tops = halves.each_mut().map(|(top, _)| &mut **top);
-            let (s_top, s_below) = s.split_at_mut(end.next_multiple_of(R) * padded);
-            pivots.block::<FMA, R>(
-                tops,
-                j,
-                &mut s_top[j * padded..],
-                b.as_deref_mut().map(|b| &mut b[j..end]),
-            )?;
-            if end < d {
-                block_rows::<FMA, G, C, R>(
-                    halves.map(|(_, below)| below),
-                    &BlockScalars::of(&pivots),
-                    s_below,
-                    b.as_deref_mut().map(|b| &mut b[end..]),
-                );
+                let mut quadratic = 0.0;
+                for (k, row) in small.chunks_exact(m).enumerate() {
+                    mp[k] = dot::<FMA>(row, &p);
+                    quadratic = madd::<FMA>(p[k], mp[k], quadratic);
+                }
+                let delta = (1.0 + quadratic).sqrt();
+                // Also catches 1 + pᵀMp ≤ 0 (a NaN or zero pivot).
+                let new_diag = checked_pivot(delta * diag, c)?;
+                for (gamma, &mp) in column.gamma[..m].iter_mut().zip(&mp[..m]) {
+                    *gamma = mp / delta;
+                }
+                for (row, &gk) in small.chunks_exact_mut(m).zip(&column.gamma) {
+                    axpy::<FMA>(-gk, &column.gamma[..m], row);
+                }
+                column.delta = delta;
+                l[c * d + c] = new_diag;
+                if let Some(b) = b.as_deref_mut() {
+                    b[c] /= new_diag;
+                    bs[c - j] = b[c];
+                }
+                for i in c + 1..end {
+                    let new = block_entry::<FMA, R>(column, l[c * d + i], &mut s, i);
+                    l[c * d + i] = new;
+                    if let Some(b) = b.as_deref_mut() {
+                        b[i] = madd::<FMA>(-bs[c - j], new, b[i]);
+                    }
+                }
+            }
+            let below = if end - j == C {
+                block_rows::<FMA, G, C, R>(l, d, j, &columns, &mut s, &bs, b.as_deref_mut())
+            } else {
+                end
+            };
+            // The rows no register block took (all of them in a last, partial block).
+            for i in below..d {
+                for c in j..end {
+                    let new = block_entry::<FMA, R>(&columns[c - j], l[c * d + i], &mut s, i);
+                    l[c * d + i] = new;
+                    if let Some(b) = b.as_deref_mut() {
+                        b[i] = madd::<FMA>(-bs[c - j], new, b[i]);
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// One block of C columns applied to the rows of `cols` (the same rows of each column,
-    /// starting at a multiple of R; `s` and `b` start at that row too), R at a time: the
-    /// block's entries of L and their accumulators Γ_cᵀS_i stay in registers while each
-    /// group of G columns of S (contiguous, [`s_index`]) is loaded, taken through the C
-    /// columns in order, and stored; then l′ = δ_c·l + acc and (with `b`) the forward-solve
-    /// steps, column after column. The last rows (fewer than R) go one by one with the same
-    /// operations in the same order.
+    /// The rows below the full block of columns j..j+C, R at a time: the block's entries of
+    /// L and their accumulators Γ_cᵀS_i stay in registers while each group of G columns of S
+    /// (contiguous, [`s_index`]) is loaded, taken through the C columns in order, and
+    /// stored; then l′ = δ_c·l + acc and (with `b`) the forward-solve steps, column after
+    /// column. Returns the first row left to the caller (the tail of fewer than R rows).
     #[inline(always)]
     fn block_rows<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        cols: [&mut [f64]; C],
-        scalars: &BlockScalars<G, C>,
+        l: &mut [f64],
+        d: usize,
+        j: usize,
+        columns: &[BlockColumn; C],
         s: &mut [f64],
+        bs: &[f64; C],
         b: Option<&mut [f64]>,
-    ) {
-        let len = cols[0].len();
-        let split = len - len % R;
-        let padded = scalars.groups.len() * G;
-        let BlockScalars { groups, deltas, bs } = scalars;
-        let mut parts = cols.map(|col| {
-            let (blocks, tail) = col.split_at_mut(split);
-            (blocks.as_chunks_mut::<R>().0, tail)
+    ) -> usize {
+        const { assert!(C.is_multiple_of(R), "row blocks start on a block of S") };
+        let start = j + C;
+        let split = d - (d - start) % R;
+        let padded = columns[0].neg_p.len();
+        // Per group of S: each column's −p and Γ for the group's G rows.
+        let scalars: Vec<[([f64; G], [f64; G]); C]> = (0..padded / G)
+            .map(|g| {
+                std::array::from_fn(|c| {
+                    let part = |v: &[f64]| std::array::from_fn(|q| v[g * G + q]);
+                    (part(&columns[c].neg_p), part(&columns[c].gamma))
+                })
+            })
+            .collect();
+        let deltas: [f64; C] = std::array::from_fn(|c| columns[c].delta);
+        let mut cols = l[j * d..(j + C) * d].chunks_exact_mut(d);
+        let mut lcols: [&mut [[f64; R]]; C] = std::array::from_fn(|_| {
+            let col = cols.next().expect("C columns");
+            col[start..split].as_chunks_mut().0
         });
-        let (mut bblocks, mut btail) = match b {
-            Some(b) => {
-                let (blocks, tail) = b[..len].split_at_mut(split);
-                (Some(blocks.as_chunks_mut::<R>().0), Some(tail))
-            }
-            None => (None, None),
-        };
-        let (sblocks, _) = s[..split * padded].as_chunks_mut::<R>();
+        let mut bblocks = b.map(|b| b[start..split].as_chunks_mut::<R>().0);
+        let (sblocks, _) = s[start * padded..split * padded].as_chunks_mut::<R>();
         for (block, sblock) in sblocks.chunks_exact_mut(padded).enumerate() {
-            let lv: [[f64; R]; C] = std::array::from_fn(|c| parts[c].0[block]);
+            let lv: [[f64; R]; C] = std::array::from_fn(|c| lcols[c][block]);
             let mut acc = [[0.0; R]; C];
-            for (sgroup, group) in sblock.chunks_exact_mut(G).zip(groups) {
+            for (sgroup, group) in sblock.chunks_exact_mut(G).zip(&scalars) {
                 let sgroup: &mut [[f64; R]; G] = sgroup.try_into().expect("a group of G columns");
                 let mut sv = *sgroup;
                 for (c, (neg_p, gamma)) in group.iter().enumerate() {
@@ -1279,8 +1135,8 @@ mod generic {
             let new: [[f64; R]; C] = std::array::from_fn(|c| {
                 std::array::from_fn(|t| madd::<FMA>(deltas[c], lv[c][t], acc[c][t]))
             });
-            for (part, new) in parts.iter_mut().zip(&new) {
-                part.0[block] = *new;
+            for (lcol, new) in lcols.iter_mut().zip(&new) {
+                lcol[block] = *new;
             }
             if let Some(bblocks) = bblocks.as_deref_mut() {
                 let bv = &mut bblocks[block];
@@ -1291,367 +1147,7 @@ mod generic {
                 }
             }
         }
-        for i in split..len {
-            for (c, part) in parts.iter_mut().enumerate() {
-                let lij = part.1[i - split];
-                let mut acc = 0.0;
-                for (g, group) in groups.iter().enumerate() {
-                    let (neg_p, gamma) = &group[c];
-                    for q in 0..G {
-                        let at = s_index::<R>(i, g * G + q, padded);
-                        let x = madd::<FMA>(neg_p[q], lij, s[at]);
-                        s[at] = x;
-                        acc = madd::<FMA>(gamma[q], x, acc);
-                    }
-                }
-                let new = madd::<FMA>(deltas[c], lij, acc);
-                part.1[i - split] = new;
-                if let Some(b) = btail.as_deref_mut() {
-                    b[i - split] = madd::<FMA>(-bs[c], new, b[i - split]);
-                }
-            }
-        }
-    }
-
-    /// Rows per chunk of a shared pass ([`Pass`]): the unit a thread claims. 64 rows of one
-    /// block of columns are 64·C·(2m + 1) multiply-adds (≈ 10⁴ at C = 8, m = 10, ≈ 0.5 µs),
-    /// against one compare-and-swap and one store per claim.
-    const CHUNK_ROWS: usize = 64;
-
-    /// The chunks below a block, from the one holding its next rows, that the follower of a
-    /// [`Pass`] leaves to the leader: the leader needs them for its next pivots, and a
-    /// follower preempted while it holds one would stall the pass until it runs again.
-    /// Two: the second becomes the first when the blocks cross a chunk's boundary, and has
-    /// then been the leader's for the last CHUNK_ROWS/C blocks.
-    const LEADER_CHUNKS: usize = 2;
-
-    /// A mutable slice whose disjoint parts two threads write ([`Pass`]).
-    struct Shared<'a> {
-        ptr: *mut f64,
-        len: usize,
-        _borrow: std::marker::PhantomData<&'a mut [f64]>,
-    }
-
-    // SAFETY: a `Shared` is only read and written through `part`, whose callers hold the
-    // claim on the rows they touch (`Pass`): no two threads touch an entry at once, and every
-    // hand-over goes through a release store and an acquire load.
-    unsafe impl Send for Shared<'_> {}
-    // SAFETY: as for `Send`.
-    unsafe impl Sync for Shared<'_> {}
-
-    impl<'a> Shared<'a> {
-        fn new(values: &'a mut [f64]) -> Self {
-            Self {
-                ptr: values.as_mut_ptr(),
-                len: values.len(),
-                _borrow: std::marker::PhantomData,
-            }
-        }
-
-        /// Entries start..start + len.
-        ///
-        /// # Safety
-        /// No other thread reads or writes these entries while the slice lives (the caller
-        /// holds their claim, [`Pass`]).
-        #[allow(clippy::mut_from_ref)]
-        unsafe fn part(&self, start: usize, len: usize) -> &mut [f64] {
-            assert!(start + len <= self.len, "a part of the slice");
-            // SAFETY: in bounds (checked above); exclusive by the caller's claim.
-            unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
-        }
-
-        /// Asks for the cache line of entry `at` (a hint: no effect on any value).
-        fn prefetch(&self, at: usize) {
-            if at < self.len {
-                prefetch_line(self.ptr.wrapping_add(at));
-            }
-        }
-    }
-
-    /// The state of one chunk of rows: 2·(blocks of columns applied to it), plus one while a
-    /// thread holds its claim. On its own cache line, so that claims on neighbouring chunks
-    /// do not contend.
-    #[repr(align(64))]
-    struct Chunk(AtomicUsize);
-
-    /// One factor update on two threads, with one fork per pass (not per stage: a rayon wake
-    /// per stage cost more than it won end to end, BENCHMARKS.md "The batch, round 5"). The
-    /// calling thread, the *leader*, computes each block's pivots (they need the block's own
-    /// rows up to date) and publishes its scalars ([`BlockScalars`], one `OnceLock` per
-    /// block); the rows below each block are applied chunk by chunk ([`CHUNK_ROWS`]), the
-    /// leader taking chunks from the top (the next block's pivot rows first) and the
-    /// *follower* (a rayon job) from the bottom, until they meet (the follower leaves the
-    /// top [`LEADER_CHUNKS`] to the leader). A chunk is claimed by a
-    /// compare-and-swap on its state ([`Chunk`]) and always gets the oldest block it lacks,
-    /// so every row receives the blocks in order, and its entries the operations of the
-    /// serial pass in the serial order: the bits are those of one thread, whoever took
-    /// which chunk. Nobody waits for a thread that has not started: a follower that starts
-    /// late finds the chunks taken and leaves; the leader waits only on a chunk the
-    /// follower is applying at that moment. A leader that stops early (a pivot that is not
-    /// positive, or a panic) marks the pass done, and the follower stops at the next block
-    /// it finds unpublished; a panic on either side stops the other's waits.
-    pub(super) struct Pass<'a, const G: usize, const C: usize, const R: usize> {
-        l: Shared<'a>,
-        s: Shared<'a>,
-        b: Option<Shared<'a>>,
-        d: usize,
-        padded: usize,
-        slots: Vec<OnceLock<BlockScalars<G, C>>>,
-        chunks: Vec<Chunk>,
-        leader_done: AtomicBool,
-        panicked: AtomicBool,
-    }
-
-    /// Sets its flag when dropped (with `only_in_panic`, only while unwinding).
-    struct Flag<'a> {
-        flag: &'a AtomicBool,
-        only_in_panic: bool,
-    }
-
-    impl Drop for Flag<'_> {
-        fn drop(&mut self) {
-            if !self.only_in_panic || std::thread::panicking() {
-                self.flag.store(true, Ordering::Release);
-            }
-        }
-    }
-
-    impl<'a, const G: usize, const C: usize, const R: usize> Pass<'a, G, C, R> {
-        fn new(
-            l: &'a mut [f64],
-            s: &'a mut [f64],
-            b: Option<&'a mut [f64]>,
-            d: usize,
-            padded: usize,
-        ) -> Self {
-            Self {
-                l: Shared::new(l),
-                s: Shared::new(s),
-                b: b.map(Shared::new),
-                d,
-                padded,
-                // Blocks with rows below them: those ending before row d.
-                slots: (0..(d.max(1) - 1) / C).map(|_| OnceLock::new()).collect(),
-                chunks: (0..d.div_ceil(CHUNK_ROWS))
-                    .map(|_| Chunk(AtomicUsize::new(0)))
-                    .collect(),
-                leader_done: AtomicBool::new(false),
-                panicked: AtomicBool::new(false),
-            }
-        }
-
-        /// A pause in a wait; false once the other thread panicked (stop waiting).
-        fn pause(&self, spins: &mut u32) -> bool {
-            *spins += 1;
-            if (*spins).is_multiple_of(256) {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
-            !self.panicked.load(Ordering::Acquire)
-        }
-
-        /// Applies block `block` to the rows of chunk `chunk` below the block.
-        ///
-        /// # Safety
-        /// The caller holds the chunk's claim, and the block is published.
-        #[inline(always)]
-        unsafe fn apply<const FMA: bool>(&self, block: usize, chunk: usize) {
-            let (d, padded) = (self.d, self.padded);
-            let j = block * C;
-            let first = (chunk * CHUNK_ROWS).max(j + C);
-            let last = ((chunk + 1) * CHUNK_ROWS).min(d);
-            let rows = last - first;
-            let scalars = self.slots[block].get().expect("a published block");
-            // SAFETY: rows first..last of the block's columns, of S and of b belong to the
-            // chunk, whose claim the caller holds.
-            let (cols, s, b) = unsafe {
-                (
-                    std::array::from_fn(|c| self.l.part((j + c) * d + first, rows)),
-                    self.s
-                        .part(first * padded, (last.next_multiple_of(R) - first) * padded),
-                    self.b.as_ref().map(|b| b.part(first, rows)),
-                )
-            };
-            block_rows::<FMA, G, C, R>(cols, scalars, s, b);
-        }
-
-        /// Claims chunk `chunk` from state `state` (even: no claim held) and gives it the
-        /// oldest block it lacks; false if the other thread changed the state first.
-        #[inline(always)]
-        fn advance<const FMA: bool>(&self, chunk: usize, state: usize) -> bool {
-            let slot = &self.chunks[chunk].0;
-            if slot
-                .compare_exchange(state, state + 1, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-            {
-                return false;
-            }
-            // SAFETY: the claim is ours (the exchange above), and block state/2 is published
-            // (every caller asks only for published blocks).
-            unsafe { self.apply::<FMA>(state / 2, chunk) };
-            slot.store(state + 2, Ordering::Release);
-            true
-        }
-
-        /// Gives chunk `chunk` every block before `blocks` (applying what it lacks, or waiting
-        /// for the other thread's claim); false if the other thread panicked.
-        #[inline(always)]
-        fn bring<const FMA: bool>(&self, chunk: usize, blocks: usize) -> bool {
-            let mut spins = 0;
-            loop {
-                let state = self.chunks[chunk].0.load(Ordering::Acquire);
-                if state >= 2 * blocks {
-                    return true;
-                }
-                if state % 2 == 1 || !self.advance::<FMA>(chunk, state) {
-                    if !self.pause(&mut spins) {
-                        return false;
-                    }
-                }
-            }
-        }
-
-        /// Takes chunk `chunk` for block `block`: false (stop walking) when the other thread
-        /// has claimed it for that block already — the walks meet there — or panicked.
-        #[inline(always)]
-        fn take<const FMA: bool>(&self, chunk: usize, block: usize) -> bool {
-            let mut spins = 0;
-            loop {
-                let state = self.chunks[chunk].0.load(Ordering::Acquire);
-                if state > 2 * block {
-                    return false;
-                }
-                if state % 2 == 0 && self.advance::<FMA>(chunk, state) {
-                    if state == 2 * block {
-                        return true;
-                    }
-                } else if !self.pause(&mut spins) {
-                    return false;
-                }
-            }
-        }
-    }
-
-    /// The leader of a shared pass ([`Pass`]): per block of columns, its rows brought up to
-    /// date, its pivots, its scalars published, then chunks below it from the top.
-    #[inline(always)]
-    pub(super) fn lead<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        pass: &Pass<'_, G, C, R>,
-        pivots: &mut Pivots<C>,
-    ) -> Result<(), usize> {
-        let _done = Flag {
-            flag: &pass.leader_done,
-            only_in_panic: false,
-        };
-        let _panic = Flag {
-            flag: &pass.panicked,
-            only_in_panic: true,
-        };
-        let (d, padded) = (pass.d, pass.padded);
-        for (block, j) in (0..d).step_by(C).enumerate() {
-            let end = (j + C).min(d);
-            for c in end..(end + C).min(d) {
-                pass.l.prefetch(c * d + c);
-            }
-            if !pass.bring::<FMA>(j / CHUNK_ROWS, block) {
-                // The follower panicked (the scope rethrows it): report the factor as
-                // broken, which only ever makes the caller recompute it.
-                return Err(j);
-            }
-            // SAFETY: rows j..end have every earlier block (`bring`), and nobody touches
-            // them again: later blocks go to rows ≥ end, and this block is not published yet.
-            let (tops, s, b) = unsafe {
-                (
-                    std::array::from_fn(|c| {
-                        if j + c < end {
-                            pass.l.part((j + c) * d + j, end - j)
-                        } else {
-                            Default::default()
-                        }
-                    }),
-                    pass.s
-                        .part(j * padded, (end.next_multiple_of(R) - j) * padded),
-                    pass.b.as_ref().map(|b| b.part(j, end - j)),
-                )
-            };
-            pivots.block::<FMA, R>(tops, j, s, b)?;
-            let Some(slot) = pass.slots.get(block) else {
-                break;
-            };
-            assert!(slot.set(BlockScalars::of(pivots)).is_ok(), "one publication");
-            for chunk in end / CHUNK_ROWS..pass.chunks.len() {
-                if !pass.take::<FMA>(chunk, block) {
-                    break;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The follower of a shared pass ([`Pass`]): per published block, chunks below it from
-    /// the bottom, until it meets the leader's.
-    #[inline(always)]
-    pub(super) fn follow<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        pass: &Pass<'_, G, C, R>,
-    ) {
-        let _panic = Flag {
-            flag: &pass.panicked,
-            only_in_panic: true,
-        };
-        for (block, slot) in pass.slots.iter().enumerate() {
-            let mut spins = 0;
-            while slot.get().is_none() {
-                // Once the leader is done, a block not yet published never will be.
-                if pass.leader_done.load(Ordering::Acquire) && slot.get().is_none() {
-                    return;
-                }
-                if !pass.pause(&mut spins) {
-                    return;
-                }
-            }
-            // The chunks that hold the next pivots are the leader's ([`LEADER_CHUNKS`]).
-            let end = (block + 1) * C;
-            for chunk in (end / CHUNK_ROWS + LEADER_CHUNKS..pass.chunks.len()).rev() {
-                if !pass.take::<FMA>(chunk, block) {
-                    break;
-                }
-            }
-        }
-    }
-
-    /// [`lead`] compiled for `isa` (a closure that rayon runs does not inherit its caller's
-    /// target features: this calls back into the instruction set's module).
-    fn lead_in<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        isa: Isa,
-        pass: &Pass<'_, G, C, R>,
-        pivots: &mut Pivots<C>,
-    ) -> Result<(), usize> {
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa::Avx2Fma` is only produced after AVX2 and FMA were detected.
-            Isa::Avx2Fma => unsafe { super::avx2::lead::<G, C, R>(pass, pivots) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa::Avx512` is only produced after AVX-512F, AVX2 and FMA were detected.
-            Isa::Avx512 => unsafe { super::avx512::lead::<G, C, R>(pass, pivots) },
-            _ => lead::<FMA, G, C, R>(pass, pivots),
-        }
-    }
-
-    /// [`follow`] compiled for `isa`, as [`lead_in`].
-    fn follow_in<const FMA: bool, const G: usize, const C: usize, const R: usize>(
-        isa: Isa,
-        pass: &Pass<'_, G, C, R>,
-    ) {
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `lead_in`.
-            Isa::Avx2Fma => unsafe { super::avx2::follow::<G, C, R>(pass) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `lead_in`.
-            Isa::Avx512 => unsafe { super::avx512::follow::<G, C, R>(pass) },
-            _ => follow::<FMA, G, C, R>(pass),
-        }
+        split
     }
 
     /// Columns in blocks of [`COLS`]: the block's b_c ← b_c/l_cc with its own triangle, then
@@ -2085,42 +1581,6 @@ mod tests {
         }
     }
 
-    /// The generic batch factor update and fused forward solve of `l` (copied) with b =
-    /// `vector(d, 3)`: with or without fused multiply-adds, in the wide or narrow shape,
-    /// shared with a second thread (the portable code's [`generic::Pass`]) or serial.
-    fn generic_update_solve(
-        l: &[f64],
-        update: &Update<'_>,
-        fma: bool,
-        wide: bool,
-        share: bool,
-    ) -> Result<(Vec<f64>, Vec<f64>), usize> {
-        let d = update.rows[0].len();
-        let (mut l, mut b) = (l.to_vec(), vector(d, 3));
-        let (ls, bs, share) = (&mut l[..], Some(&mut b[..]), share.then_some(Isa::Portable));
-        let kernel = match (fma, wide) {
-            (false, false) => generic::factor_update_solve::<false, false>,
-            (false, true) => generic::factor_update_solve::<false, true>,
-            (true, false) => generic::factor_update_solve::<true, false>,
-            (true, true) => generic::factor_update_solve::<true, true>,
-        };
-        kernel(ls, update, d, bs, share)?;
-        Ok((l, b))
-    }
-
-    /// [`with_alternating_update`] with the coefficients times `scale`, on the matrix's
-    /// factor.
-    fn with_scaled_update(d: usize, m: usize, scale: f64, f: impl FnOnce(&[f64], &Update<'_>)) {
-        with_alternating_update(d, m, |a, update| {
-            let coefficients: Vec<f64> = update.coefficients.iter().map(|c| c * scale).collect();
-            let update = Update {
-                coefficients: &coefficients,
-                rows: update.rows,
-            };
-            f(&factor(a, d), &update)
-        })
-    }
-
     /// The batch factor update's AVX-512 shape (8 × 8 register blocks, groups of up to 10
     /// rows of S) against the AVX2 shape (4 × 4, groups of up to 6), as generic code, so
     /// that every CPU checks it (tests/kernels.rs checks the compiled AVX-512 code where the
@@ -2135,9 +1595,15 @@ mod tests {
     /// by 40 (downdates past positive definiteness, reported at some column).
     #[test]
     fn the_wide_and_narrow_batch_shapes_give_the_same_bits() {
-        let run = |l: &[f64], update: &Update<'_>, fma: bool, wide: bool| {
-            generic_update_solve(l, update, fma, wide, false)
-        };
+        fn run<const FMA: bool, const WIDE: bool>(
+            l: &[f64],
+            update: &Update<'_>,
+        ) -> Result<(Vec<f64>, Vec<f64>), usize> {
+            let d = update.rows[0].len();
+            let (mut l, mut b) = (l.to_vec(), vector(d, 3));
+            generic::factor_update_solve::<FMA, WIDE>(&mut l, update, d, Some(&mut b))?;
+            Ok((l, b))
+        }
         let mut failed = 0;
         for (d, m) in [
             (3, 2),
@@ -2153,73 +1619,23 @@ mod tests {
             (130, 13),
         ] {
             for scale in [1.0, 40.0] {
-                with_scaled_update(d, m, scale, |l, update| {
-                    let separate = run(l, update, false, false);
-                    assert_eq!(separate, run(l, update, false, true), "d {d}, m {m}");
-                    let fused = run(l, update, true, false);
-                    assert_eq!(fused, run(l, update, true, true), "d {d}, m {m}, FMA");
+                with_alternating_update(d, m, |a, update| {
+                    let l = factor(a, d);
+                    let coefficients: Vec<f64> =
+                        update.coefficients.iter().map(|c| c * scale).collect();
+                    let update = Update {
+                        coefficients: &coefficients,
+                        rows: update.rows,
+                    };
+                    let separate = run::<false, false>(&l, &update);
+                    assert_eq!(separate, run::<false, true>(&l, &update), "d {d}, m {m}");
+                    let fused = run::<true, false>(&l, &update);
+                    assert_eq!(fused, run::<true, true>(&l, &update), "d {d}, m {m}, FMA");
                     failed += usize::from(separate.is_err());
                 });
             }
         }
         // Both outcomes were compared, not only successes.
-        assert!(failed > 0, "no case went past positive definiteness");
-    }
-
-    /// The batch factor update shared by two threads ([`generic::Pass`]) against the serial
-    /// one: every chunk of rows gets the blocks in order, whichever thread takes it, and each
-    /// entry its operations in the serial order, so the factors and the fused forward solves
-    /// agree bit for bit — in both shapes, with and without fused multiply-adds, in pools of
-    /// one thread (the follower runs after the leader and finds every chunk taken) and of two
-    /// (both at once, the chunks split wherever the walks meet), repeated so that the
-    /// meeting point varies; a failed pivot is reported at the same column (the follower
-    /// then stops instead of waiting for a block that will not come). The dispatched kernel
-    /// of every instruction set too, whose two halves call back into their instruction set's
-    /// module: from d = [`SHARE_MIN_ORDER`] on it shares in a pool of two. d covers several
-    /// chunks ([`generic::CHUNK_ROWS`]) with partial column blocks and row tails (397, 261),
-    /// whole blocks (400) and one chunk (50).
-    #[test]
-    fn the_shared_rank_m_update_has_the_serial_bits() {
-        let pools: Vec<rayon::ThreadPool> = [1, 2]
-            .iter()
-            .map(|&n| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        let mut failed = 0;
-        for (d, m) in [(400, 10), (397, 7), (261, 13), (50, 2)] {
-            for scale in [1.0, 40.0] {
-                with_scaled_update(d, m, scale, |l, update| {
-                    let serial = generic_update_solve(l, update, false, false, false);
-                    let fused = generic_update_solve(l, update, true, false, false);
-                    let wide = generic_update_solve(l, update, true, true, false);
-                    for pool in &pools {
-                        pool.install(|| {
-                            for round in 0..3 {
-                                let what = format!("d {d}, m {m}, scale {scale}, round {round}");
-                                let shared = |fma, wide| generic_update_solve(l, update, fma, wide, true);
-                                assert_eq!(serial, shared(false, false), "{what}");
-                                assert_eq!(fused, shared(true, false), "{what}");
-                                assert_eq!(wide, shared(true, true), "{what}");
-                                for isa in isas() {
-                                    let (mut l, mut b) = (l.to_vec(), vector(d, 3));
-                                    let got = isa
-                                        .cholesky_update_solve(&mut l, update, &mut b)
-                                        .map(|()| (l, b));
-                                    let expected =
-                                        if isa == Isa::Portable { &serial } else { &fused };
-                                    assert_eq!(&got, expected, "{what}, {isa:?}");
-                                }
-                            }
-                        });
-                    }
-                    failed += usize::from(serial.is_err());
-                });
-            }
-        }
         assert!(failed > 0, "no case went past positive definiteness");
     }
 
