@@ -152,8 +152,10 @@ impl Isa {
     /// Not AVX-512 even where present: on this project's benchmark machine (Xeon, AVX-512F)
     /// its 512-bit code ran the compute-bound rank-10 factor downdate and the rank-1
     /// downdate no faster than the AVX2 code in two runs out of two (BENCHMARKS.md, issue 13
-    /// "kernels2"); [`Isa::available`] still offers it, so tests check it and the kernel
-    /// benchmark re-measures it on every CPU that has it.
+    /// "kernels2"), and on an AMD Zen 4 VM the batch's 8 × 8 shape was 18 % faster in some
+    /// processes and 20–28 % slower in others, by the vCPU it ran on ("The batch on Zen 4");
+    /// [`Isa::available`] still offers it, so tests check it and the kernel benchmark
+    /// re-measures it on every CPU that has it.
     pub fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
