@@ -40,9 +40,18 @@
 //! (`generic::lane_sums`): written as plain arrays with the horizontal sums inlined, the
 //! compiler vectorised across the block's columns instead of along the rows (shuffles
 //! and spills in the backward solve and the product, BENCHMARKS.md issue 13
-//! "kernels4"). The first cache line of the next block's columns is prefetched: a block
-//! starts with its pivots (or its diagonal entries), a dependent chain that otherwise
-//! waits on L3 for each block's first line. The forward solve
+//! "kernels4"). The row loop reads its operands as slices of register blocks all cut to
+//! the first column's count of blocks, so the compiler proves every index in range and
+//! the loop carries no bounds checks (with them, every 4 rows of the product paid a compare
+//! and a branch per column and per vector operand: 12 branches beside 8 multiply-adds,
+//! BENCHMARKS.md "The read kernels on Zen 4"). A block's sums over the rows below it are
+//! taken in one fixed order: per column, vector accumulator h of VECS (1 in the product,
+//! 2 in the backward solve) adds lane t's rows end + 4·(VECS·k + h) + t for k = 0, 1, …
+//! in turn; the VECS accumulators are then added to zero in order, the four lanes in
+//! `generic::reduce`'s pairwise tree, and the last (rows mod 4·VECS) rows one by one in a
+//! separate sum added last. The first cache line of the next block's columns is
+//! prefetched: a block starts with its pivots (or its diagonal entries), a dependent chain
+//! that otherwise waits on L3 for each block's first line. The forward solve
 //! gives each b_i the same operations in the same order as column-by-column substitution
 //! (the fused downdate + solve and the plain solve still agree bit for bit); the product's
 //! and the backward solve's sums change order, which no bound depends on (below).
