@@ -5,6 +5,8 @@
 //! - `syr`: A ← A − c·xxᵀ, lower triangle (nalgebra `syger`; new: a rank-1 `update`);
 //! - `chol_downdate`: the rank-one Cholesky downdate (nalgebra `rank_one_update`);
 //! - `solve`: forward and backward substitution with the factor (nalgebra `solve`);
+//! - `backward` (new only): the backward substitution alone (the single removal's second
+//!   read of the factor);
 //! - `rank10`: ten rows at once — the rank-10 update of A and of the factor (new), against
 //!   ten rank-1 calls (nalgebra);
 //! - `factor10` (new only): the batch step's factor kernel alone, the rank-10 update of the
@@ -158,6 +160,12 @@ fn kernels(c: &mut Criterion) {
                 b.iter(|| {
                     out.copy_from_slice(x.as_slice());
                     isa.forward_solve(l.as_slice(), &mut out);
+                    isa.backward_solve(l.as_slice(), &mut out);
+                })
+            });
+            group.bench_function(format!("backward/{name}/{d}"), |b| {
+                b.iter(|| {
+                    out.copy_from_slice(x.as_slice());
                     isa.backward_solve(l.as_slice(), &mut out);
                 })
             });

@@ -40,9 +40,18 @@
 //! (`generic::lane_sums`): written as plain arrays with the horizontal sums inlined, the
 //! compiler vectorised across the block's columns instead of along the rows (shuffles
 //! and spills in the backward solve and the product, BENCHMARKS.md issue 13
-//! "kernels4"). The first cache line of the next block's columns is prefetched: a block
-//! starts with its pivots (or its diagonal entries), a dependent chain that otherwise
-//! waits on L3 for each block's first line. The forward solve
+//! "kernels4"). The row loop reads its operands as slices of register blocks all cut to
+//! the first column's count of blocks, so the compiler proves every index in range and
+//! the loop carries no bounds checks (with them, every 4 rows of the product paid a compare
+//! and a branch per column and per vector operand: 12 branches beside 8 multiply-adds,
+//! BENCHMARKS.md "The read kernels on Zen 4"). A block's sums over the rows below it are
+//! taken in one fixed order: per column, vector accumulator h of VECS (1 in the product,
+//! 2 in the backward solve) adds lane t's rows end + 4·(VECS·k + h) + t for k = 0, 1, …
+//! in turn; the VECS accumulators are then added to zero in order, the four lanes in
+//! `generic::reduce`'s pairwise tree, and the last (rows mod 4·VECS) rows one by one in a
+//! separate sum added last. The first cache line of the next block's columns is
+//! prefetched: a block starts with its pivots (or its diagonal entries), a dependent chain
+//! that otherwise waits on L3 for each block's first line. The forward solve
 //! gives each b_i the same operations in the same order as column-by-column substitution
 //! (the fused downdate + solve and the plain solve still agree bit for bit); the product's
 //! and the backward solve's sums change order, which no bound depends on (below).
@@ -552,16 +561,6 @@ mod generic {
         const LANES: usize = 4;
 
         #[inline(always)]
-        fn load(s: &[f64]) -> V {
-            V(s[..V::LANES].try_into().expect("four lanes"))
-        }
-
-        #[inline(always)]
-        fn store(self, s: &mut [f64]) {
-            s[..V::LANES].copy_from_slice(&self.0)
-        }
-
-        #[inline(always)]
         fn splat(x: f64) -> V {
             V([x; 4])
         }
@@ -598,27 +597,36 @@ mod generic {
         y: &mut [f64],
     ) -> [f64; B] {
         let len = cols[0].len();
-        let step = V::LANES * VECS;
-        let split = len - len % step;
+        // Every operand cut into register blocks of VECS vectors, each cut to exactly the
+        // first column's number of blocks, so that the compiler sees every index below in
+        // range: no bounds check in the loop.
+        fn cut<const VECS: usize>(s: &[f64]) -> &[[[f64; 4]; VECS]] {
+            s.as_chunks::<4>().0.as_chunks::<VECS>().0
+        }
+        let blocks = cut::<VECS>(cols[0]).len();
+        let split = blocks * V::LANES * VECS;
+        let colv: [&[[[f64; 4]; VECS]]; B] = cols.map(|c| &cut(c)[..blocks]);
+        let xv_all: &[[[f64; 4]; VECS]] = if GATHER { &cut(x)[..blocks] } else { &[] };
+        let yv_all: &mut [[[f64; 4]; VECS]] = if SCATTER {
+            &mut y.as_chunks_mut::<4>().0.as_chunks_mut::<VECS>().0[..blocks]
+        } else {
+            &mut []
+        };
         let xcv = xc.map(V::splat);
         let mut acc = [[V::ZERO; VECS]; B];
-        let mut i = 0;
-        while i < split {
+        for k in 0..blocks {
             let mut yv = [V::ZERO; VECS];
             let mut xv = [V::ZERO; VECS];
-            for h in 0..VECS {
-                let at = i + h * V::LANES;
-                if SCATTER {
-                    yv[h] = V::load(&y[at..]);
-                }
-                if GATHER {
-                    xv[h] = V::load(&x[at..]);
-                }
+            if SCATTER {
+                yv = yv_all[k].map(V);
+            }
+            if GATHER {
+                xv = xv_all[k].map(V);
             }
             for c in 0..B {
+                let block = &colv[c][k];
                 for h in 0..VECS {
-                    let at = i + h * V::LANES;
-                    let av = V::load(&cols[c][at..]);
+                    let av = V(block[h]);
                     if SCATTER {
                         yv[h] = V::madd::<FMA>(av, xcv[c], yv[h]);
                     }
@@ -628,11 +636,8 @@ mod generic {
                 }
             }
             if SCATTER {
-                for (h, v) in yv.iter().enumerate() {
-                    v.store(&mut y[i + h * V::LANES..]);
-                }
+                yv_all[k] = yv.map(|v| v.0);
             }
-            i += step;
         }
         let mut tails = [0.0; B];
         for i in split..len {
