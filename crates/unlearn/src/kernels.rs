@@ -750,8 +750,8 @@ mod generic {
             let mut cols: [&mut [f64]; C] =
                 std::array::from_fn(|_| &mut columns.next().expect("C columns")[start..]);
             let (len, mut i) = (d - start, ahead - start);
-            let (w, bb) = pivots.below::<SOLVE>(start);
-            rotate_rows::<FMA, SOLVE, C, R>(&mut cols, 0, i, &current, w, bb);
+            let below = pivots.below::<SOLVE>(start);
+            rotate_rows::<FMA, SOLVE, C, R>(&mut cols, 0..i, &current, below);
             for c in start..ahead {
                 let rotation = &mut next[c - start];
                 pivot_column::<FMA, SOLVE>(right, d, start, ahead, c, &mut pivots, rotation)?;
@@ -760,8 +760,8 @@ mod generic {
                     i = rotate_block::<FMA, SOLVE, C, R>(&mut cols, i, i + R, &current, w, bb);
                 }
             }
-            let (w, bb) = pivots.below::<SOLVE>(start);
-            rotate_rows::<FMA, SOLVE, C, R>(&mut cols, i, len, &current, w, bb);
+            let below = pivots.below::<SOLVE>(start);
+            rotate_rows::<FMA, SOLVE, C, R>(&mut cols, i..len, &current, below);
             std::mem::swap(&mut current, &mut next);
             j = start;
         }
@@ -852,26 +852,25 @@ mod generic {
         std::array::from_fn(|k| x[k] / y[k])
     }
 
-    /// Rows from..to of the C columns `cols` (each from the row under the block, as are
-    /// `work` and `b`): register blocks of R rows, then of 4, then single rows (so that no
+    /// The rows `rows` of the C columns `cols` (each from the row under the block, as are
+    /// the work row and b in `below`): register blocks of R rows, then of 4, then single rows (so that no
     /// row is left to a slower loop), each block's work entries and b's loaded once and kept
     /// in registers while every column gives them its rotation and (with SOLVE) its
     /// forward-solve step, column after column.
     #[inline(always)]
     fn rotate_rows<const FMA: bool, const SOLVE: bool, const C: usize, const R: usize>(
         cols: &mut [&mut [f64]; C],
-        from: usize,
-        to: usize,
+        rows: std::ops::Range<usize>,
         rotations: &[Rotation; C],
-        work: &mut [f64],
-        b: &mut [f64],
+        (work, b): (&mut [f64], &mut [f64]),
     ) {
-        let i = rotate_block::<FMA, SOLVE, C, R>(cols, from, to, rotations, work, b);
+        let to = rows.end;
+        let i = rotate_block::<FMA, SOLVE, C, R>(cols, rows.start, to, rotations, work, b);
         let i = rotate_block::<FMA, SOLVE, C, 4>(cols, i, to, rotations, work, b);
         rotate_block::<FMA, SOLVE, C, 1>(cols, i, to, rotations, work, b);
     }
 
-    /// Rows from..to of [`rotate_rows`] in register blocks of N rows, as many as fit.
+    /// Rows from..to of [`rotate_rows`]' columns, work row and b in register blocks of N rows, as many as fit.
     /// Returns the first row left.
     #[inline(always)]
     fn rotate_block<const FMA: bool, const SOLVE: bool, const C: usize, const N: usize>(
@@ -1621,50 +1620,33 @@ mod tests {
         }
     }
 
-    /// A downdate that makes the matrix indefinite (I − 2e₁e₁ᵀ) is reported at its column,
-    /// not left as a NaN in the factor.
+    /// A downdate that makes the matrix indefinite (I − 2e_k e_kᵀ, plus small entries
+    /// elsewhere) is reported at its column k, not left as a NaN in the factor, with and
+    /// without the forward solve: k = 1 in the single-row update's first block, and k = 21,
+    /// a pivot it computes interleaved with the rows of the block before it (reported at
+    /// 21, the first failing pivot in column order, as the column-by-column recurrence
+    /// would).
     #[test]
     fn a_downdate_past_positive_definiteness_reports_its_pivot() {
-        let d = 3;
-        let mut identity = vec![0.0; 9];
-        for j in 0..d {
-            identity[j * d + j] = 1.0;
-        }
-        let row = [0.0, 2f64.sqrt(), 0.0];
-        let update = Update {
-            coefficients: &[-1.0],
-            rows: &[&row],
-        };
-        for isa in isas() {
-            let mut l = identity.clone();
-            assert_eq!(isa.cholesky_update(&mut l, &update), Err(1), "{isa:?}");
-        }
-    }
-
-    /// A downdate that breaks positive definiteness at column 21 only (I − 2e₂₁e₂₁ᵀ plus
-    /// small entries elsewhere), a pivot the single-row update computes interleaved with
-    /// the rows of the block before it: reported at 21 by every instruction set, with and
-    /// without the forward solve, as the column-by-column recurrence would.
-    #[test]
-    fn a_downdate_past_positive_definiteness_in_a_later_block_reports_its_pivot() {
-        let d = 40;
-        let mut identity = vec![0.0; d * d];
-        for j in 0..d {
-            identity[j * d + j] = 1.0;
-        }
-        let row: Vec<f64> = (0..d)
-            .map(|i| if i == 21 { 2f64.sqrt() } else { 0.01 })
-            .collect();
-        let update = Update {
-            coefficients: &[-1.0],
-            rows: &[&row],
-        };
-        for isa in isas() {
-            let mut l = identity.clone();
-            assert_eq!(isa.cholesky_update(&mut l, &update), Err(21), "{isa:?}");
-            let (mut l, mut b) = (identity.clone(), vec![1.0; d]);
-            let outcome = isa.cholesky_update_solve(&mut l, &update, &mut b);
-            assert_eq!(outcome, Err(21), "{isa:?}");
+        for (d, k, small) in [(3, 1, 0.0), (40, 21, 0.01)] {
+            let mut identity = vec![0.0; d * d];
+            for j in 0..d {
+                identity[j * d + j] = 1.0;
+            }
+            let row: Vec<f64> = (0..d)
+                .map(|i| if i == k { 2f64.sqrt() } else { small })
+                .collect();
+            let update = Update {
+                coefficients: &[-1.0],
+                rows: &[&row],
+            };
+            for isa in isas() {
+                let mut l = identity.clone();
+                assert_eq!(isa.cholesky_update(&mut l, &update), Err(k), "{isa:?}");
+                let (mut l, mut b) = (identity.clone(), vec![1.0; d]);
+                let outcome = isa.cholesky_update_solve(&mut l, &update, &mut b);
+                assert_eq!(outcome, Err(k), "{isa:?} d = {d}");
+            }
         }
     }
 
