@@ -4,6 +4,8 @@
 //! - `symv`: y = A·x from the lower triangle (nalgebra `sygemv`);
 //! - `syr`: A ← A − c·xxᵀ, lower triangle (nalgebra `syger`; new: a rank-1 `update`);
 //! - `chol_downdate`: the rank-one Cholesky downdate (nalgebra `rank_one_update`);
+//! - `downdate_solve` (new only): the rank-one downdate fused with the forward solve, the
+//!   first kernel of `step`;
 //! - `solve`: forward and backward substitution with the factor (nalgebra `solve`);
 //! - `backward` (new only): the backward substitution alone (the single removal's second
 //!   read of the factor);
@@ -153,6 +155,16 @@ fn kernels(c: &mut Criterion) {
                 b.iter(|| {
                     flip = !flip;
                     isa.cholesky_update(l.as_mut_slice(), if flip { &one } else { &one_back })
+                        .unwrap()
+                })
+            });
+            group.bench_function(format!("downdate_solve/{name}/{d}"), |b| {
+                let mut flip = false;
+                b.iter(|| {
+                    flip = !flip;
+                    out.copy_from_slice(x.as_slice());
+                    let u = if flip { &one } else { &one_back };
+                    isa.cholesky_update_solve(l.as_mut_slice(), u, &mut out)
                         .unwrap()
                 })
             });

@@ -55,11 +55,13 @@
 //! gives each b_i the same operations in the same order as column-by-column substitution
 //! (the fused downdate + solve and the plain solve still agree bit for bit); the product's
 //! and the backward solve's sums change order, which no bound depends on (below).
-//! A single row's factor update is column-blocked the same way: per block of COLS
-//! columns, the block's triangle first (pivots, rotations, solve steps), then the rows
-//! below with the work row's and b's entries in registers across the block's columns —
-//! each entry still gets column j's rotation after column j−1's, so the factor and b are
-//! bit for bit the column-by-column ones. A batch (m ≥ 2) is blocked the same way, with
+//! A single row's factor update is column-blocked the same way, in blocks of 8 columns
+//! (`ONE_COLS`): per block, the block's triangle first (pivots, rotations, solve steps),
+//! then the rows below with the work row's and b's entries in registers across the block's
+//! columns, 8 rows at a time (16 under AVX-512) — each entry still gets column j's rotation
+//! after column j−1's, so the factor and b are bit for bit the column-by-column ones. The
+//! next block's pivots (a dependent chain of divisions and a square root) are interleaved
+//! with the current block's row blocks, so that the chain runs beside them. A batch (m ≥ 2) is blocked the same way, with
 //! the m rows' entries of S = W − L·P (the product form's forward solve) in registers
 //! across the block's columns, G of them at a time; each entry again gets its operations
 //! in the column-by-column order. Its shape is 4 columns × 4 rows per register block (G ≤ 6)
@@ -90,9 +92,8 @@
 /// registers, enough to hide the four-cycle latency of a dependent FMA chain.
 const LANES: usize = 16;
 
-/// Rows per block of a rank-m update's entries (and of a single row's rotations in a last,
-/// partial block of columns): eight 256-bit registers of independent entries, each carrying a chain of m
-/// dependent multiply-adds (two per rotation), so that one block's chains fill the FMA
+/// Rows per block of a rank-m update's entries: eight 256-bit registers of independent
+/// entries, each carrying a chain of m dependent multiply-adds (two per rotation), so that one block's chains fill the FMA
 /// units' four-cycle latency twice over (LANES fills it once: the rank-10 factor downdate
 /// ran slower at LANES in the kernel benchmark, BENCHMARKS.md "kernels3").
 const BATCH_LANES: usize = 2 * LANES;
@@ -121,6 +122,19 @@ const GROUP_MAX_WIDE: usize = 10;
 /// Columns per block in the column-blocked kernels (the product and the triangular solves):
 /// the vector they read-modify-write, or read, is touched once per block, not per column.
 const COLS: usize = 4;
+
+/// Columns per block of a single row's factor update ([`generic::rank_one_update_solve`]):
+/// the work row and b are loaded and stored once per block of 8 columns (4 columns ran
+/// 5–10 % slower on Zen 4, 12 slower still: BENCHMARKS.md, "The rank-1 factor pass on
+/// Zen 4").
+const ONE_COLS: usize = 8;
+/// Rows per register block of a single row's factor update: two 256-bit registers each of
+/// the work row and of b, the rest of AVX2's 16 for the column's entries (16 rows spill).
+const ONE_ROWS: usize = 8;
+/// [`ONE_COLS`] under AVX-512.
+const ONE_COLS_WIDE: usize = 8;
+/// [`ONE_ROWS`] under AVX-512: two 512-bit registers each of the work row and of b.
+const ONE_ROWS_WIDE: usize = 16;
 
 /// Runs `generic::$kernel::<FMA>` compiled for the chosen instruction set (a kernel with a
 /// further const parameter names its portable value: `kernel::<value>(args)`).
@@ -370,8 +384,8 @@ isa_module!(avx512, "avx512f,avx2,fma", true);
 /// target features.
 mod generic {
     use super::{
-        AMut, BATCH_LANES, BLOCK_ROWS, COLS, GROUP_MAX, GROUP_MAX_WIDE, LANES, Update, WIDE_COLS,
-        WIDE_ROWS,
+        AMut, BATCH_LANES, BLOCK_ROWS, COLS, GROUP_MAX, GROUP_MAX_WIDE, LANES, ONE_COLS,
+        ONE_COLS_WIDE, ONE_ROWS, ONE_ROWS_WIDE, Update, WIDE_COLS, WIDE_ROWS,
     };
 
     /// a·b + c: one rounding with FMA, two without.
@@ -679,207 +693,243 @@ mod generic {
         }
     }
 
-    /// The scalars of the m rotations one column of the factor receives:
-    /// x ← x + a·l, then l ← s·l + t·x.
-    struct Rotations {
-        a: Vec<f64>,
-        s: Vec<f64>,
-        t: Vec<f64>,
+    /// The scalars of one column's rotation (Eigen's and nalgebra's
+    /// `llt_rank_update_lower` for one row): the work entry x ← x + a·l, then
+    /// l ← t·x + s·l; `neg_b` is −b_j, the forward solve's multiplier.
+    #[derive(Clone, Copy, Default)]
+    struct Rotation {
+        a: f64,
+        s: f64,
+        t: f64,
+        neg_b: f64,
     }
 
-    /// One entry l of the column with scalars `r`, and its m work entries `w[k]`: the m
-    /// rotations in order.
+    /// Column by column, the rank-one update of the factor by c·xxᵀ (Eigen's and nalgebra's
+    /// `llt_rank_update_lower`: with β the running scale, β = 1 at the start, and p the work
+    /// entry x_j, l′_jj = √(l_jj² + c·p²/β), x_i ← x_i − (p/l_jj)·l_ij,
+    /// l_ij ← (l′_jj/l_jj)·l_ij + (l′_jj·c·p/(l_jj²β + c·p²))·x_i, β ← β + c·p²/l_jj²), then,
+    /// with SOLVE, the forward-solve step of the finished column: b_j ← b_j/l′_jj,
+    /// b_i ← b_i − b_j·l′_ij.
+    ///
+    /// Columns go in blocks of C: the block's pivots and its own triangle column by column
+    /// ([`pivot_column`]), then the rows below it in register blocks of R rows
+    /// ([`rotate_rows`]) with the work entries and b's in registers through the block's C
+    /// columns — the work row and b are read and written once per block of columns instead
+    /// of once per column. The next block's pivots are a dependent chain (divisions and a
+    /// square root per column, 10 µs of the 80 at d = 784 when run alone): as soon as the
+    /// next block's own C rows have this block's rotations, its pivots are computed one
+    /// column at a time, each followed by one register block of this block's other rows,
+    /// so that the out-of-order core runs the chain beside independent multiply-adds
+    /// instead of after them (BENCHMARKS.md, "The rank-1 factor pass on Zen 4").
+    ///
+    /// Every l_ij, x_i and b_i still receives column j's operations after column j−1's, in
+    /// the same order, so the result is bit for bit the column-by-column one whatever C and
+    /// R are. A pivot that is not finite and positive is reported at its column, the first
+    /// one in column order (the rows then left undone belong to earlier columns, whose
+    /// pivots passed).
     #[inline(always)]
-    fn rotate_entry<const FMA: bool>(r: &Rotations, l: &mut f64, w: &mut [Vec<f64>], i: usize) {
-        for (k, wk) in w.iter_mut().enumerate() {
-            let x = madd::<FMA>(r.a[k], *l, wk[i]);
-            wk[i] = x;
-            *l = madd::<FMA>(r.t[k], x, r.s[k] * *l);
+    fn rank_one_update_solve<const FMA: bool, const SOLVE: bool, const C: usize, const R: usize>(
+        l: &mut [f64],
+        coefficient: f64,
+        row: &[f64],
+        b: &mut [f64],
+    ) -> Result<(), usize> {
+        let d = row.len();
+        let (mut work, mut beta) = (row.to_vec(), 1.0);
+        let mut pivots = Pivots {
+            coefficient,
+            beta: &mut beta,
+            work: &mut work,
+            b,
+        };
+        let (mut current, mut next) = ([Rotation::default(); C], [Rotation::default(); C]);
+        prefetch_heads::<C>(l, d, C);
+        for (c, rotation) in current.iter_mut().enumerate().take(d) {
+            pivot_column::<FMA, SOLVE>(l, d, 0, C.min(d), c, &mut pivots, rotation)?;
+        }
+        let mut j = 0;
+        while j + C < d {
+            let (start, ahead) = (j + C, (j + 2 * C).min(d));
+            prefetch_heads::<C>(l, d, ahead);
+            // Columns j..start (rows start..d) and, apart, the columns from `start` on.
+            let (left, right) = l.split_at_mut(start * d);
+            let mut columns = left[j * d..].chunks_exact_mut(d);
+            let mut cols: [&mut [f64]; C] =
+                std::array::from_fn(|_| &mut columns.next().expect("C columns")[start..]);
+            let (len, mut i) = (d - start, ahead - start);
+            let below = pivots.below::<SOLVE>(start);
+            rotate_rows::<FMA, SOLVE, C, R>(&mut cols, 0..i, &current, below);
+            for c in start..ahead {
+                let rotation = &mut next[c - start];
+                pivot_column::<FMA, SOLVE>(right, d, start, ahead, c, &mut pivots, rotation)?;
+                if i + R <= len {
+                    let (w, bb) = pivots.below::<SOLVE>(start);
+                    i = rotate_block::<FMA, SOLVE, C, R>(&mut cols, i, i + R, &current, w, bb);
+                }
+            }
+            let below = pivots.below::<SOLVE>(start);
+            rotate_rows::<FMA, SOLVE, C, R>(&mut cols, i..len, &current, below);
+            std::mem::swap(&mut current, &mut next);
+            j = start;
+        }
+        Ok(())
+    }
+
+    /// The state [`pivot_column`] carries from column to column.
+    struct Pivots<'a> {
+        coefficient: f64,
+        /// β, the running scale.
+        beta: &'a mut f64,
+        /// The work row x.
+        work: &'a mut [f64],
+        /// b (empty without SOLVE).
+        b: &'a mut [f64],
+    }
+
+    impl Pivots<'_> {
+        /// The work row and (with SOLVE) b from row `start` on.
+        #[inline(always)]
+        fn below<const SOLVE: bool>(&mut self, start: usize) -> (&mut [f64], &mut [f64]) {
+            let b = if SOLVE {
+                &mut self.b[start..]
+            } else {
+                &mut [][..]
+            };
+            (&mut self.work[start..], b)
         }
     }
 
-    /// Column by column: the m rank-one updates of the factor (Eigen's
-    /// `llt_rank_update_lower`: with β_k the running scale of update k and p = x_kj,
-    /// l′_jj = √(l_jj² + c_k·p²/β_k), x_ki ← x_ki − (p/l_jj)·l_ij,
-    /// l_ij ← (l′_jj/l_jj)·l_ij + (l′_jj·c_k·p/(l_jj²β_k + c_k·p²))·x_ki,
-    /// β_k ← β_k + c_k·p²/l_jj²), then, with `b`, the forward-solve step of the finished
-    /// column: b_j ← b_j/l_jj, b_i ← b_i − b_j·l_ij. Each entry undergoes the same
-    /// operations in the same order as under m successive rank-one updates.
-    ///
-    /// Columns go in blocks of [`COLS`]: the block's own triangle column by column (its
-    /// pivots, rotations and forward-solve steps), then the rows below it in blocks of
-    /// [`LANES`] kept in registers through the block's columns — the work rows and b are read
-    /// and written once per block of columns instead of once per column. Every l_ij, x_ki
-    /// and b_i still receives column j's operations after column j−1's, in the same order,
-    /// so the result is bit for bit the column-by-column one.
+    /// Column c's pivot and its rows c+1..end (of the block of columns j..end, which `l`
+    /// holds from its column j on): `rotation` gets the column's scalars.
     #[inline(always)]
-    fn cholesky_update_solve<const FMA: bool>(
+    fn pivot_column<const FMA: bool, const SOLVE: bool>(
         l: &mut [f64],
-        update: &Update<'_>,
         d: usize,
-        mut b: Option<&mut [f64]>,
+        j: usize,
+        end: usize,
+        c: usize,
+        pivots: &mut Pivots<'_>,
+        rotation: &mut Rotation,
     ) -> Result<(), usize> {
-        let m = update.rows.len();
-        let mut work: Vec<Vec<f64>> = update.rows.iter().map(|r| r.to_vec()).collect();
-        let mut beta = vec![1.0; m];
-        let mut rotations: [Rotations; COLS] = std::array::from_fn(|_| Rotations {
-            a: vec![0.0; m],
-            s: vec![0.0; m],
-            t: vec![0.0; m],
-        });
-        for j in (0..d).step_by(COLS) {
-            let end = (j + COLS).min(d);
-            prefetch_heads::<COLS>(l, d, end);
-            let mut bs = [0.0; COLS];
-            for c in j..end {
-                let r = &mut rotations[c - j];
-                let col = &mut l[c * d + c..(c + 1) * d];
-                // The pivots, one rotation after another (each sees the previous one's pivot).
-                for k in 0..m {
-                    let coefficient = update.coefficients[k];
-                    let diag = col[0];
-                    let diag2 = diag * diag;
-                    let p = work[k][c];
-                    let cp2 = coefficient * p * p;
-                    let gamma = diag2 * beta[k] + cp2;
-                    // Also catches γ = 0 (then the new pivot is 0).
-                    let new_diag = checked_pivot((diag2 + cp2 / beta[k]).sqrt(), c)?;
-                    col[0] = new_diag;
-                    beta[k] += cp2 / diag2;
-                    (r.a[k], r.s[k], r.t[k]) = (
-                        -p / diag,
-                        new_diag / diag,
-                        new_diag * coefficient * p / gamma,
-                    );
-                }
-                if let Some(b) = b.as_deref_mut() {
-                    b[c] /= col[0];
-                    bs[c - j] = b[c];
-                }
-                // The block's own rows below the pivot.
-                for i in c + 1..end {
-                    rotate_entry::<FMA>(r, &mut col[i - c], &mut work, i);
-                    if let Some(b) = b.as_deref_mut() {
-                        b[i] = madd::<FMA>(-bs[c - j], col[i - c], b[i]);
-                    }
-                }
-            }
-            if end - j == COLS && m == 1 {
-                rotate_below::<FMA>(l, d, j, &rotations[..], &mut work[0], &bs, b.as_deref_mut());
-            } else {
-                for c in j..end {
-                    let col = &mut l[c * d + end..(c + 1) * d];
-                    rotate_column::<FMA>(&rotations[c - j], col, &mut work, end);
-                    if let Some(b) = b.as_deref_mut() {
-                        axpy::<FMA>(-bs[c - j], col, &mut b[end..]);
-                    }
-                }
+        let Pivots {
+            coefficient,
+            beta,
+            work,
+            b,
+        } = pivots;
+        let coefficient = *coefficient;
+        let col = &mut l[(c - j) * d + c..(c - j + 1) * d];
+        let diag = col[0];
+        let diag2 = diag * diag;
+        let p = work[c];
+        let cp2 = coefficient * p * p;
+        let gamma = diag2 * **beta + cp2;
+        // The column's five divisions as two lane-wise quotients, which the compiler packs
+        // into two vector divisions (the divider is not pipelined; each lane is still the
+        // correctly rounded quotient: the same bits as five scalar divisions).
+        let [over_beta, over_diag2, a, _] =
+            quotients([cp2, cp2, -p, 1.0], [**beta, diag2, diag, 1.0]);
+        // Also catches γ = 0 (then the new pivot is 0).
+        let new_diag = checked_pivot((diag2 + over_beta).sqrt(), c)?;
+        col[0] = new_diag;
+        **beta += over_diag2;
+        let [s, t] = quotients([new_diag, new_diag * coefficient * p], [diag, gamma]);
+        let r = rotation;
+        (r.a, r.s, r.t) = (a, s, t);
+        if SOLVE {
+            b[c] /= new_diag;
+            r.neg_b = -b[c];
+        }
+        let r = *r;
+        for i in c + 1..end {
+            let lic = &mut col[i - c];
+            let x = madd::<FMA>(r.a, *lic, work[i]);
+            work[i] = x;
+            *lic = madd::<FMA>(r.t, x, r.s * *lic);
+            if SOLVE {
+                b[i] = madd::<FMA>(r.neg_b, *lic, b[i]);
             }
         }
         Ok(())
     }
 
-    /// The entries `col` (rows first_row.. of one column) get the column's m rotations, a
-    /// block of [`BATCH_LANES`] rows at a time kept in registers through the m rotations.
+    /// x_k/y_k lane by lane.
     #[inline(always)]
-    fn rotate_column<const FMA: bool>(
-        r: &Rotations,
-        col: &mut [f64],
-        work: &mut [Vec<f64>],
-        first_row: usize,
-    ) {
-        let split = col.len() - col.len() % BATCH_LANES;
-        let mut i = 0;
-        while i < split {
-            let rows = first_row + i..first_row + i + BATCH_LANES;
-            let mut lv = [0.0; BATCH_LANES];
-            lv.copy_from_slice(&col[i..i + BATCH_LANES]);
-            for (k, wk) in work.iter_mut().enumerate() {
-                let w: &mut [f64; BATCH_LANES] =
-                    (&mut wk[rows.clone()]).try_into().expect("a block of rows");
-                let (a, s, t) = (r.a[k], r.s[k], r.t[k]);
-                for q in 0..BATCH_LANES {
-                    let x = madd::<FMA>(a, lv[q], w[q]);
-                    w[q] = x;
-                    lv[q] = madd::<FMA>(t, x, s * lv[q]);
-                }
-            }
-            col[i..i + BATCH_LANES].copy_from_slice(&lv);
-            i += BATCH_LANES;
-        }
-        for (q, li) in col[split..].iter_mut().enumerate() {
-            rotate_entry::<FMA>(r, li, work, first_row + split + q);
-        }
+    fn quotients<const N: usize>(x: [f64; N], y: [f64; N]) -> [f64; N] {
+        std::array::from_fn(|k| x[k] / y[k])
     }
 
-    /// A single row's update below the full block of columns j..j+COLS: per block of
-    /// [`LANES`] rows, the work row's entries and b's are loaded once and kept in registers
-    /// while each column's entries get its rotation and (with `b`) its forward-solve step,
-    /// column after column. (A batch of m ≥ 2 rows goes through
-    /// [`cholesky_block_update_solve`] instead.)
+    /// The rows `rows` of the C columns `cols` (each from the row under the block, as are
+    /// the work row and b in `below`): register blocks of R rows, then of 4, then single rows (so that no
+    /// row is left to a slower loop), each block's work entries and b's loaded once and kept
+    /// in registers while every column gives them its rotation and (with SOLVE) its
+    /// forward-solve step, column after column.
     #[inline(always)]
-    fn rotate_below<const FMA: bool>(
-        l: &mut [f64],
-        d: usize,
-        j: usize,
-        rotations: &[Rotations],
-        work: &mut [f64],
-        bs: &[f64; COLS],
-        mut b: Option<&mut [f64]>,
+    fn rotate_rows<const FMA: bool, const SOLVE: bool, const C: usize, const R: usize>(
+        cols: &mut [&mut [f64]; C],
+        rows: std::ops::Range<usize>,
+        rotations: &[Rotation; C],
+        (work, b): (&mut [f64], &mut [f64]),
     ) {
-        let start = j + COLS;
-        let len = d - start;
-        let split = len - len % LANES;
-        let mut i = 0;
-        while i < split {
-            let rows = start + i..start + i + LANES;
-            let mut bv = [0.0; LANES];
-            if let Some(b) = b.as_deref() {
-                bv.copy_from_slice(&b[rows.clone()]);
-            }
-            let mut wv = [0.0; LANES];
-            wv.copy_from_slice(&work[rows.clone()]);
-            for (c, r) in rotations.iter().enumerate() {
-                let col = &mut l[(j + c) * d + start + i..(j + c) * d + start + i + LANES];
-                let (a, s, t) = (r.a[0], r.s[0], r.t[0]);
-                let mut lv = [0.0; LANES];
-                lv.copy_from_slice(col);
-                for q in 0..LANES {
-                    let x = madd::<FMA>(a, lv[q], wv[q]);
+        let to = rows.end;
+        let i = rotate_block::<FMA, SOLVE, C, R>(cols, rows.start, to, rotations, work, b);
+        let i = rotate_block::<FMA, SOLVE, C, 4>(cols, i, to, rotations, work, b);
+        rotate_block::<FMA, SOLVE, C, 1>(cols, i, to, rotations, work, b);
+    }
+
+    /// Rows from..to of [`rotate_rows`]' columns, work row and b in register blocks of N rows, as many as fit.
+    /// Returns the first row left.
+    #[inline(always)]
+    fn rotate_block<const FMA: bool, const SOLVE: bool, const C: usize, const N: usize>(
+        cols: &mut [&mut [f64]; C],
+        from: usize,
+        to: usize,
+        rotations: &[Rotation; C],
+        work: &mut [f64],
+        b: &mut [f64],
+    ) -> usize {
+        let blocks = (to - from) / N;
+        let end = from + blocks * N;
+        let wblocks = &mut work[from..end].as_chunks_mut::<N>().0[..blocks];
+        let bblocks = if SOLVE {
+            &mut b[from..end].as_chunks_mut::<N>().0[..blocks]
+        } else {
+            &mut []
+        };
+        let mut lblocks: [&mut [[f64; N]]; C] = std::array::from_fn(|_| &mut [][..]);
+        for (lblock, col) in lblocks.iter_mut().zip(cols.iter_mut()) {
+            *lblock = &mut col[from..end].as_chunks_mut::<N>().0[..blocks];
+        }
+        for blk in 0..blocks {
+            let mut wv = wblocks[blk];
+            let mut bv = if SOLVE { bblocks[blk] } else { [0.0; N] };
+            for (lblock, r) in lblocks.iter_mut().zip(rotations) {
+                let col = &mut lblock[blk];
+                let mut lv = *col;
+                for q in 0..N {
+                    let x = madd::<FMA>(r.a, lv[q], wv[q]);
                     wv[q] = x;
-                    lv[q] = madd::<FMA>(t, x, s * lv[q]);
-                }
-                col.copy_from_slice(&lv);
-                if b.is_some() {
-                    for q in 0..LANES {
-                        bv[q] = madd::<FMA>(-bs[c], lv[q], bv[q]);
+                    lv[q] = madd::<FMA>(r.t, x, r.s * lv[q]);
+                    if SOLVE {
+                        bv[q] = madd::<FMA>(r.neg_b, lv[q], bv[q]);
                     }
                 }
+                *col = lv;
             }
-            work[rows.clone()].copy_from_slice(&wv);
-            if let Some(b) = b.as_deref_mut() {
-                b[rows].copy_from_slice(&bv);
-            }
-            i += LANES;
-        }
-        for (c, r) in rotations.iter().enumerate() {
-            let col = &mut l[(j + c) * d + start + split..(j + c + 1) * d];
-            let (a, s, t) = (r.a[0], r.s[0], r.t[0]);
-            for (li, w) in col.iter_mut().zip(&mut work[start + split..]) {
-                let x = madd::<FMA>(a, *li, *w);
-                *w = x;
-                *li = madd::<FMA>(t, x, s * *li);
-            }
-            if let Some(b) = b.as_deref_mut() {
-                axpy::<FMA>(-bs[c], col, &mut b[start + split..]);
+            wblocks[blk] = wv;
+            if SOLVE {
+                bblocks[blk] = bv;
             }
         }
+        end
     }
 
     /// The factor update (and forward solve) of [`super::Isa::cholesky_update_solve`]: one
-    /// row by the rotations of [`cholesky_update_solve`], m ≥ 2 rows by the product form of
-    /// [`cholesky_block_update_solve`], in the AVX-512 shape with `WIDE` ([`WIDE_ROWS`]: the
-    /// same operations on every entry in the same order, so the same bits).
+    /// row by the rotations of [`rank_one_update_solve`] (blocks of ONE_COLS columns,
+    /// register blocks of ONE_ROWS rows, or the AVX-512 shape with `WIDE`), m ≥ 2 rows by
+    /// the product form of [`cholesky_block_update_solve`], in the AVX-512 shape with `WIDE`
+    /// ([`WIDE_ROWS`]); either way the same operations on every entry in the same order, so
+    /// the same bits. No row: b ← L⁻¹b alone ([`forward_solve`]).
     #[inline(always)]
     pub(super) fn factor_update_solve<const FMA: bool, const WIDE: bool>(
         l: &mut [f64],
@@ -887,10 +937,34 @@ mod generic {
         d: usize,
         b: Option<&mut [f64]>,
     ) -> Result<(), usize> {
-        if update.rows.len() >= 2 {
-            cholesky_block_update_solve::<FMA, WIDE>(l, update, d, b)
-        } else {
-            cholesky_update_solve::<FMA>(l, update, d, b)
+        match (update.rows, b) {
+            ([], Some(b)) => {
+                forward_solve::<FMA>(l, b);
+                Ok(())
+            }
+            ([], None) => Ok(()),
+            ([row], Some(b)) => {
+                let c = update.coefficients[0];
+                if WIDE {
+                    rank_one_update_solve::<FMA, true, ONE_COLS_WIDE, ONE_ROWS_WIDE>(l, c, row, b)
+                } else {
+                    rank_one_update_solve::<FMA, true, ONE_COLS, ONE_ROWS>(l, c, row, b)
+                }
+            }
+            ([row], None) => {
+                let c = update.coefficients[0];
+                if WIDE {
+                    rank_one_update_solve::<FMA, false, ONE_COLS_WIDE, ONE_ROWS_WIDE>(
+                        l,
+                        c,
+                        row,
+                        &mut [],
+                    )
+                } else {
+                    rank_one_update_solve::<FMA, false, ONE_COLS, ONE_ROWS>(l, c, row, &mut [])
+                }
+            }
+            (_, b) => cholesky_block_update_solve::<FMA, WIDE>(l, update, d, b),
         }
     }
 
@@ -1400,9 +1474,12 @@ mod tests {
 
     /// The column-blocked update + forward solve against the column-by-column recurrence
     /// written out entry by entry (one multiply-add per step, fused where the instruction
-    /// set fuses): equal bit for bit, since the blocking only regroups independent entries
-    /// and keeps each entry's operations in their order. d covers full blocks, the partial
-    /// last block and the row tails; m = 1 and a batch take different register paths.
+    /// set fuses): equal bit for bit, since the blocking and the interleaving of the next
+    /// block's pivots only regroup independent entries and keep each entry's operations in
+    /// their order. d covers a single partial block (3), one full block (8), full blocks
+    /// with a partial last one and row tails of 4 and single rows past the register blocks
+    /// of 8 and 16 (45, 77, 130), and a last block whose only rows below are the next
+    /// block's (17).
     #[test]
     fn the_blocked_factor_update_is_the_column_by_column_recurrence() {
         fn reference(l: &mut [f64], update: &Update<'_>, b: &mut [f64], fma: bool) {
@@ -1435,7 +1512,10 @@ mod tests {
                 }
             }
         }
-        matches_reference(&[(3, 1), (8, 1), (45, 1), (77, 1)], reference);
+        matches_reference(
+            &[(3, 1), (8, 1), (17, 1), (45, 1), (77, 1), (130, 1)],
+            reference,
+        );
     }
 
     /// The blocked rank-m update + forward solve against its column-by-column recurrence
@@ -1547,23 +1627,33 @@ mod tests {
         }
     }
 
-    /// A downdate that makes the matrix indefinite (I − 2e₁e₁ᵀ) is reported at its column,
-    /// not left as a NaN in the factor.
+    /// A downdate that makes the matrix indefinite (I − 2e_k e_kᵀ, plus small entries
+    /// elsewhere) is reported at its column k, not left as a NaN in the factor, with and
+    /// without the forward solve: k = 1 in the single-row update's first block, and k = 21,
+    /// a pivot it computes interleaved with the rows of the block before it (reported at
+    /// 21, the first failing pivot in column order, as the column-by-column recurrence
+    /// would).
     #[test]
     fn a_downdate_past_positive_definiteness_reports_its_pivot() {
-        let d = 3;
-        let mut identity = vec![0.0; 9];
-        for j in 0..d {
-            identity[j * d + j] = 1.0;
-        }
-        let row = [0.0, 2f64.sqrt(), 0.0];
-        let update = Update {
-            coefficients: &[-1.0],
-            rows: &[&row],
-        };
-        for isa in isas() {
-            let mut l = identity.clone();
-            assert_eq!(isa.cholesky_update(&mut l, &update), Err(1), "{isa:?}");
+        for (d, k, small) in [(3, 1, 0.0), (40, 21, 0.01)] {
+            let mut identity = vec![0.0; d * d];
+            for j in 0..d {
+                identity[j * d + j] = 1.0;
+            }
+            let row: Vec<f64> = (0..d)
+                .map(|i| if i == k { 2f64.sqrt() } else { small })
+                .collect();
+            let update = Update {
+                coefficients: &[-1.0],
+                rows: &[&row],
+            };
+            for isa in isas() {
+                let mut l = identity.clone();
+                assert_eq!(isa.cholesky_update(&mut l, &update), Err(k), "{isa:?}");
+                let (mut l, mut b) = (identity.clone(), vec![1.0; d]);
+                let outcome = isa.cholesky_update_solve(&mut l, &update, &mut b);
+                assert_eq!(outcome, Err(k), "{isa:?} d = {d}");
+            }
         }
     }
 
