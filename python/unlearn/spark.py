@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -192,7 +193,9 @@ def read_delta(spark: Any, path: str | Path, storage_options: dict[str, str] | N
     -------
     DataFrame
     """
-    return _rows_of(str(path), spark, storage_options).df
+    rows = _rows_of(str(path), spark, storage_options)
+    _read_snapshots[rows.df] = rows.listed
+    return rows.df
 
 
 def _labels(df: Any, target: str) -> np.ndarray:
@@ -336,22 +339,40 @@ def _files_partial(
 
 
 @dataclass(frozen=True)
+class _Listing:
+    """The live files of a Delta table's snapshot, as listed when its rows were read."""
+
+    table: str
+    files: list[str]
+    storage_options: dict[str, str] | None
+
+
+@dataclass(frozen=True)
 class _Rows:
     """Where a fit's passes read the rows: a DataFrame, or the Parquet files of a snapshot.
 
     ``df`` serves the small jobs (the label set, filters by id); ``files``, when set, are
     what every pass reads instead of ``df`` (a Delta snapshot's live files: the same rows
-    on every pass, read by pyarrow in the tasks).
+    on every pass, read by pyarrow in the tasks), and the lake step of :func:`remove`
+    erases from that table. ``listed``: the snapshot ``df`` reads (a Delta path, or the
+    DataFrame :func:`read_delta` returned), which a fit checks is still live at its end.
     """
 
     df: Any
     files: list[str] | None = None
+    listed: _Listing | None = None
+
+
+# The snapshot each DataFrame that `read_delta` returned reads, so that a fit on it is
+# checked as a fit on the path is (review 14, finding F1); a DataFrame derived from it
+# (filtered, joined, ...) is another object, not checked.
+_read_snapshots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _rows_of(source: Any, session: Any, storage_options: dict[str, str] | None) -> _Rows:
     """Take a DataFrame as given, a Delta table path as its snapshot's live files."""
     if hasattr(source, "mapInArrow"):
-        return _Rows(source)
+        return _Rows(source, listed=_read_snapshots.get(source))
     from pyspark.sql import SparkSession
 
     session = session or SparkSession.getActiveSession()
@@ -360,7 +381,8 @@ def _rows_of(source: Any, session: Any, storage_options: dict[str, str] | None) 
     files = lake.live_files(str(source), storage_options=storage_options)
     if not files:
         raise ValueError(f"{source}: the Delta table's snapshot has no data file (no rows)")
-    return _Rows(session.read.option("basePath", str(source)).parquet(*files), files)
+    df = session.read.option("basePath", str(source)).parquet(*files)
+    return _Rows(df, files, _Listing(str(source), files, storage_options))
 
 
 def _pass(
@@ -594,27 +616,31 @@ def solve(
     columns = [*features, target, id_column]
     with _Passes(rows, columns, driver.spec(), depth, cache, digest) as passes:
         driver = _converge(driver, passes, max_passes)
-    if rows.files is not None:
-        _refuse_if_rewritten(str(source), rows.files, storage_options)
+    if rows.listed is not None:
+        _refuse_if_rewritten(rows.listed)
     return driver
 
 
-def _refuse_if_rewritten(path: str, files: list[str], storage_options: dict[str, str] | None):
+def _refuse_if_rewritten(listed: _Listing):
     """Refuse a fit some of whose files left the table's snapshot while it ran.
 
     An erasure (or an update, or a compaction) committed during the fit rewrote files the
     fit had read: its passes may have summed rows the table no longer holds, and nothing
     would remove them from the model, since the erasure was done (review 13, finding F2).
     Listing the live files again after the last pass catches every such commit made
-    before that listing; one made later is an erasure after the fit, which
-    :func:`remove` serves as any other.
+    before that listing. What it cannot catch: an erasure committed after that listing
+    but before the new model takes over from the old one — serialise erasures with the
+    hand-over (README, "Spark and the lake"); and a fit on a DataFrame other than a Delta
+    path or what :func:`read_delta` returned.
     """
-    gone = set(files) - set(lake.live_files(path, storage_options=storage_options))
+    live = lake.live_files(listed.table, storage_options=listed.storage_options)
+    gone = set(listed.files) - set(live)
     if gone:
         raise ValueError(
-            f"{path}: {len(gone)} of the {len(files)} files the fit read left the table's "
-            "snapshot while it ran (an erasure, update or compaction was committed "
-            "meanwhile), so the model could hold rows the table no longer has: fit again"
+            f"{listed.table}: {len(gone)} of the {len(listed.files)} files the fit read left "
+            "the table's snapshot while it ran (an erasure, update or compaction was "
+            "committed meanwhile), so the model could hold rows the table no longer has: "
+            "fit again"
         )
 
 

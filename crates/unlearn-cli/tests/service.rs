@@ -471,11 +471,6 @@ fn the_token_is_required_and_its_file_must_be_owner_only() {
     assert!(removal_digests(&store).is_empty());
 }
 
-/// Requests are applied in arrival order: one client's requests in the order it sent them,
-/// also while other clients send theirs (requests that arrive together are served as one
-/// group, one ledger entry for the group); each receipt names the ledger entry that served
-/// it, says exactly what a receipt may (no data-dependent number, no id), and the store
-/// verifies.
 /// `/metrics` shows the budget used (√Σc², each charge a function of the secret weights,
 /// so of the data) and every request's latency: numbers the certificate does not cover.
 /// It admits only the operator's token, never the requesters' (which once read it: review
@@ -532,6 +527,11 @@ fn the_metrics_admit_only_the_operators_token() {
     server.stop_cleanly();
 }
 
+/// Requests are applied in arrival order: one client's requests in the order it sent them,
+/// also while other clients send theirs (requests that arrive together are served as one
+/// group, one ledger entry for the group); each receipt names the ledger entry that served
+/// it, says exactly what a receipt may (no data-dependent number, no id), and the store
+/// verifies.
 #[test]
 fn deletions_are_applied_in_arrival_order_with_receipts() {
     let dir = scratch("order");

@@ -1571,8 +1571,9 @@ mod tests {
         matches_reference(&[(3, 2), (9, 5), (45, 10), (77, 7), (50, 13)], reference);
     }
 
-    /// For each (d, m): the fused update + forward solve of every instruction set equals
-    /// `reference` (given whether the set fuses multiply-adds) bit for bit.
+    /// For each (d, m): the fused update + forward solve of every instruction set, and the
+    /// update alone, equal `reference` (given whether the set fuses multiply-adds) bit for
+    /// bit.
     fn matches_reference(
         cases: &[(usize, usize)],
         reference: fn(&mut [f64], &Update<'_>, &mut [f64], bool),
@@ -1591,6 +1592,11 @@ mod tests {
                     );
                     assert_eq!(l, expected_l, "{isa:?} d = {d}, m = {m}");
                     assert_eq!(b, expected_b, "{isa:?} d = {d}, m = {m}");
+                    // The update without the solve (`catch_up_factor`'s) gives the same
+                    // factor (review 14, finding K2).
+                    let mut alone = factor(a, d);
+                    isa.cholesky_update(&mut alone, update).unwrap();
+                    assert_eq!(alone, expected_l, "{isa:?} d = {d}, m = {m}, no b");
                 }
             });
         }
@@ -1633,9 +1639,17 @@ mod tests {
     /// a pivot it computes interleaved with the rows of the block before it (reported at
     /// 21, the first failing pivot in column order, as the column-by-column recurrence
     /// would).
+    /// Also (review 14, finding K3): k = 0, k = 16 (the first pivot computed interleaved,
+    /// before any of that block's rows), k = 44 (in a partial last block).
     #[test]
     fn a_downdate_past_positive_definiteness_reports_its_pivot() {
-        for (d, k, small) in [(3, 1, 0.0), (40, 21, 0.01)] {
+        for (d, k, small) in [
+            (3, 1, 0.0),
+            (40, 21, 0.01),
+            (40, 0, 0.01),
+            (40, 16, 0.01),
+            (45, 44, 0.01),
+        ] {
             let mut identity = vec![0.0; d * d];
             for j in 0..d {
                 identity[j * d + j] = 1.0;
@@ -1653,6 +1667,41 @@ mod tests {
                 let (mut l, mut b) = (identity.clone(), vec![1.0; d]);
                 let outcome = isa.cholesky_update_solve(&mut l, &update, &mut b);
                 assert_eq!(outcome, Err(k), "{isa:?} d = {d}");
+            }
+        }
+    }
+
+    /// A non-finite entry of the row (NaN, ±∞ at k = 21, a pivot computed interleaved) or a
+    /// NaN coefficient is reported at the first column it reaches, never left in a factor
+    /// returned as Ok, with and without the forward solve, on every instruction set (review
+    /// 14, finding K3).
+    #[test]
+    fn a_non_finite_row_or_coefficient_is_reported_at_its_column() {
+        let d = 40;
+        let a = spd(d);
+        let base = vector(d, 2);
+        let cases = [
+            (21, f64::NAN, -1e-3),
+            (21, f64::INFINITY, -1e-3),
+            (21, f64::NEG_INFINITY, 1e-3),
+            (0, 0.5, f64::NAN),
+        ];
+        for (k, value, coefficient) in cases {
+            let mut row = base.clone();
+            if coefficient.is_finite() {
+                row[k] = value;
+            }
+            let update = Update {
+                coefficients: &[coefficient],
+                rows: &[&row],
+            };
+            for isa in isas() {
+                let mut l = factor(&a, d);
+                let alone = isa.cholesky_update(&mut l, &update);
+                assert_eq!(alone, Err(k), "{isa:?} {value} / {coefficient}");
+                let (mut l, mut b) = (factor(&a, d), vector(d, 5));
+                let fused = isa.cholesky_update_solve(&mut l, &update, &mut b);
+                assert_eq!(fused, Err(k), "{isa:?} {value} / {coefficient}, with b");
             }
         }
     }
@@ -1679,7 +1728,8 @@ mod tests {
     }
 
     /// The batch factor update's AVX-512 shape (8 × 8 register blocks, groups of up to 10
-    /// rows of S) against the AVX2 shape (4 × 4, groups of up to 6), as generic code, so
+    /// rows of S) against the AVX2 shape (4 × 4, groups of up to 6), and the single row's
+    /// (m = 1: 16-row register blocks against 8; review 14, finding K1), as generic code, so
     /// that every CPU checks it (tests/kernels.rs checks the compiled AVX-512 code where the
     /// CPU has it): each entry gets the same operations in the same order in both, so the
     /// factors and the fused forward solves agree bit for bit, and a failed pivot is
@@ -1703,6 +1753,9 @@ mod tests {
         }
         let mut failed = 0;
         for (d, m) in [
+            (17, 1),
+            (45, 1),
+            (130, 1),
             (3, 2),
             (20, 3),
             (33, 4),

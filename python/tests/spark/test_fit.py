@@ -84,17 +84,20 @@ def test_a_delta_table_is_read_from_its_live_files(spark_session, cancer, local,
     _within(_solve(path, session=spark_session), local)
 
 
+@pytest.mark.parametrize("given", ["path", "read_delta"])
 def test_a_fit_whose_files_an_erasure_rewrote_meanwhile_is_refused(
-    spark_session, cancer, tmp_path, monkeypatch
+    spark_session, cancer, tmp_path, monkeypatch, given
 ):
     """Review 13, finding F2: an erasure committed while a fit ran (here: right after its
     last pass) removed rows the fit had summed; the fit is refused instead of returning a
-    model that holds them."""
+    model that holds them — given the table's path, or the DataFrame ``read_delta`` returned
+    (review 14, finding F1)."""
     from unlearn.lake import erase_from_delta
 
     path = str(tmp_path / "table")
     for k in range(3):
         write_deltalake(path, cancer.slice(k * 190, 190), mode="append")
+    source = path if given == "path" else spark.read_delta(spark_session, path)
     converge = spark._converge
 
     def erased_meanwhile(*args):
@@ -104,7 +107,7 @@ def test_a_fit_whose_files_an_erasure_rewrote_meanwhile_is_refused(
 
     monkeypatch.setattr(spark, "_converge", erased_meanwhile)
     with pytest.raises(ValueError, match=rf"{path}: 1 of the 3 files the fit read left"):
-        _solve(path, session=spark_session)
+        _solve(source, session=spark_session)
 
 
 def test_a_failed_task_is_retried_and_the_fit_is_unchanged(spark_session, cancer, local, tmp_path):
