@@ -79,7 +79,57 @@ const TABLE_EXTRA: u32 = 8;
 pub(super) struct Uniform {
     first: u64,
     known: u32,
-    more: Vec<u64>,
+    more: Digits,
+}
+
+/// W's digits past its first 64, read only by the exact path (about 2⁻⁵¹ of the
+/// comparisons): they are noise, so the words are zeroed before their buffer is freed —
+/// when it grows into a new one and when it is dropped (review 12 finding 6, review 13
+/// finding F5). Empty, it never allocated and its drop zeroes nothing, so the fast path's
+/// `Uniform`s pay one capacity test, as the `Vec`'s own drop does (a `Drop` on `Uniform`
+/// itself, zeroing its first digits too, made releases 4.4× slower: proofs/lattice_release.md).
+#[derive(Default)]
+pub(super) struct Digits(Vec<u64>);
+
+impl Digits {
+    /// Appends a word; a full buffer moves into one twice as large and is zeroed first.
+    fn push(&mut self, word: u64) {
+        if self.0.len() == self.0.capacity() {
+            let mut grown = Vec::with_capacity((2 * self.0.capacity()).max(4));
+            grown.extend_from_slice(&self.0);
+            wipe(&mut self.0);
+            self.0 = grown;
+        }
+        self.0.push(word);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, u64> {
+        self.0.iter()
+    }
+}
+
+impl From<Vec<u64>> for Digits {
+    fn from(words: Vec<u64>) -> Self {
+        Digits(words)
+    }
+}
+
+impl Drop for Digits {
+    fn drop(&mut self) {
+        if self.0.capacity() != 0 {
+            wipe(&mut self.0);
+        }
+    }
+}
+
+/// Zeroes the words in place (kept from being optimised away).
+fn wipe(words: &mut [u64]) {
+    words.fill(0);
+    std::hint::black_box(words);
 }
 
 impl Uniform {
@@ -89,7 +139,7 @@ impl Uniform {
         Uniform {
             first: 0,
             known: 0,
-            more: Vec::new(),
+            more: Digits::default(),
         }
     }
 
@@ -669,6 +719,22 @@ fn power(base_lo: &BigUint, base_hi: &BigUint, n: u32, g: u32) -> (BigUint, BigU
 #[cfg(test)]
 mod tests {
     use super::super::discrete::hoeffding_tolerance;
+
+    /// W's further digits keep their order across the growths that zero and free the old
+    /// buffer (4, 8, 16 words).
+    #[test]
+    fn digits_keep_their_order_when_their_buffer_grows() {
+        let mut digits = Digits::default();
+        for word in 1..=17u64 {
+            digits.push(word * 0x9e37_79b9);
+        }
+        let words: Vec<u64> = digits.iter().copied().collect();
+        assert_eq!(
+            words,
+            (1..=17u64).map(|w| w * 0x9e37_79b9).collect::<Vec<_>>()
+        );
+        assert_eq!(digits.len(), 17);
+    }
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
@@ -1042,7 +1108,7 @@ mod tests {
         let mut w = Uniform {
             first,
             known: 64,
-            more: Vec::new(),
+            more: Digits::default(),
         };
         let less = less_than_exp_neg_exact(&mut w, &mut BitStream::new(stream), p, q);
         (less, w.more.len())
@@ -1099,7 +1165,7 @@ mod tests {
                 let long = Uniform {
                     first,
                     known: 64,
-                    more: (0..6).map(|_| bits.take(64)).collect(),
+                    more: Digits::from((0..6).map(|_| bits.take(64)).collect::<Vec<_>>()),
                 };
                 let (lo, hi) = exp_neg_bracket_big(&p, &q, 512);
                 let prefix = long.prefix() << 64u32;
@@ -1194,7 +1260,7 @@ mod tests {
         let w = Uniform {
             first,
             known: 64,
-            more: (0..6).map(|_| rest.next_u64()).collect(),
+            more: Digits::from((0..6).map(|_| rest.next_u64()).collect::<Vec<_>>()),
         };
         let (lo, hi) = exp_neg_bracket_big(&BigUint::from(p), &BigUint::from(q), 512);
         let below = (w.prefix() + 1u8) << 64u32 <= lo;
