@@ -158,12 +158,13 @@ def live_files(path: str, *, storage_options: dict[str, str] | None = None) -> l
 def _plain_read_refusals(table: Any) -> list[str]:
     """List what in the table's protocol and configuration a plain read of its files misses."""
     protocol = table.protocol()
+    features = set(protocol.reader_features or ())
     refusals = [
         f"the Delta reader feature {feature}"
-        for feature in sorted(set(protocol.reader_features or ()) - PLAIN_READ_SAFE_FEATURES)
+        for feature in sorted(features - PLAIN_READ_SAFE_FEATURES)
     ]
     mode = table.metadata().configuration.get("delta.columnMapping.mode", "none")
-    if mode.lower() != "none" and not any("columnMapping" in r for r in refusals):
+    if mode.lower() != "none" and "columnMapping" not in features:
         refusals.append(f"columnMapping (delta.columnMapping.mode = {mode})")
     if protocol.min_reader_version > _FEATURE_READER_VERSION:
         refusals.append(f"Delta reader version {protocol.min_reader_version}")

@@ -719,6 +719,9 @@ fn power(base_lo: &BigUint, base_hi: &BigUint, n: u32, g: u32) -> (BigUint, BigU
 #[cfg(test)]
 mod tests {
     use super::super::discrete::hoeffding_tolerance;
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
 
     /// W's further digits keep their order across the growths that zero and free the old
     /// buffer (4, 8, 16 words).
@@ -735,9 +738,6 @@ mod tests {
         );
         assert_eq!(digits.len(), 17);
     }
-    use super::*;
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha20Rng;
 
     /// The denominators 2s²t² (t = s + 1) of the scales the samplers are tested at.
     fn dens() -> Vec<u128> {
